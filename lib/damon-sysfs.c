@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "damon-sysfs.h"
+#include "log.h"
+
+#define KD DAMON_ADMIN_DIR "/kdamonds"
+
+static unsigned busy_attempts = 12;
+static unsigned busy_first_delay_ms = 5;
+
+void damon_set_busy_retry(unsigned attempts, unsigned first_delay_ms)
+{
+	busy_attempts = attempts ? attempts : 1;
+	busy_first_delay_ms = first_delay_ms;
+}
+
+void write_list_done(struct write_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].path);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	*l = (struct write_list){};
+}
+
+size_t write_list_first_diff(const struct write_list *a, const struct write_list *b)
+{
+	size_t n = MIN(a->n, b->n);
+
+	for (size_t i = 0; i < n; i++)
+		if (!streq(a->v[i].path, b->v[i].path) || !streq(a->v[i].value, b->v[i].value))
+			return i;
+	return a->n == b->n ? SIZE_MAX : n;
+}
+
+bool write_list_equal(const struct write_list *a, const struct write_list *b)
+{
+	return write_list_first_diff(a, b) == SIZE_MAX;
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+struct render {
+	struct write_list *l;
+	const struct damon_features *f;
+	int error;
+};
+
+static void put(struct render *r, unsigned flags, const char *value, const char *fmt, ...) _printf_(4, 5);
+static void put(struct render *r, unsigned flags, const char *value, const char *fmt, ...)
+{
+	struct sysfs_write *w;
+	va_list ap;
+
+	if (r->error)
+		return;
+	w = APPEND(r->l->v, r->l->n, r->l->cap);
+	if (!w) {
+		r->error = -ENOMEM;
+		return;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&w->path, fmt, ap) < 0)
+		w->path = NULL;
+	va_end(ap);
+	w->value = strdup(value);
+	w->flags = flags;
+	if (!w->path || !w->value)
+		r->error = -ENOMEM;
+}
+
+#define put_u64(r, flags, v, ...)                                                                          \
+	do {                                                                                               \
+		char _b[32];                                                                               \
+		snprintf(_b, sizeof(_b), "%" PRIu64, (uint64_t)(v));                                        \
+		put((r), (flags), _b, __VA_ARGS__);                                                        \
+	} while (0)
+#define put_i64(r, flags, v, ...)                                                                          \
+	do {                                                                                               \
+		char _b[32];                                                                               \
+		snprintf(_b, sizeof(_b), "%" PRId64, (int64_t)(v));                                         \
+		put((r), (flags), _b, __VA_ARGS__);                                                        \
+	} while (0)
+#define put_bool(r, v, ...) put((r), SYSFS_W_BOOL, (v) ? "Y" : "N", __VA_ARGS__)
+
+static bool has(const struct render *r, enum feature x)
+{
+	/* Unknown is treated as present: the write then fails loudly rather than silently skipping. */
+	return r->f->f[x] != FEATURE_ABSENT;
+}
+
+static void render_filter(struct render *r, const char *dir, unsigned j, const struct damos_filter_cfg *fl)
+{
+	put(r, SYSFS_W_KEYWORD, damos_filter_type_to_string(fl->type), "%s/%u/type", dir, j);
+	put_bool(r, fl->matching, "%s/%u/matching", dir, j);
+	if (has(r, FEATURE_FILTER_ALLOW))
+		put_bool(r, fl->allow, "%s/%u/allow", dir, j);
+	switch (fl->type) {
+	case DAMOS_FILTER_MEMCG:
+		put(r, 0, fl->memcg_path ? fl->memcg_path : "", "%s/%u/memcg_path", dir, j);
+		break;
+	case DAMOS_FILTER_ADDR:
+		put_u64(r, 0, fl->addr.start, "%s/%u/addr_start", dir, j);
+		put_u64(r, 0, fl->addr.end, "%s/%u/addr_end", dir, j);
+		break;
+	case DAMOS_FILTER_HUGEPAGE_SIZE:
+		put_u64(r, 0, fl->hugepage.min, "%s/%u/min", dir, j);
+		put_u64(r, 0, fl->hugepage.max, "%s/%u/max", dir, j);
+		break;
+	case DAMOS_FILTER_TARGET:
+		put_i64(r, 0, fl->target_idx, "%s/%u/damon_target_idx", dir, j);
+		break;
+	default:
+		break;
+	}
+}
+
+static void render_reject_range(struct render *r, const char *dir, unsigned j, const struct damon_addr_range *a)
+{
+	put(r, SYSFS_W_KEYWORD, "addr", "%s/%u/type", dir, j);
+	put_bool(r, true, "%s/%u/matching", dir, j);
+	if (has(r, FEATURE_FILTER_ALLOW))
+		put_bool(r, false, "%s/%u/allow", dir, j);
+	put_u64(r, 0, a->start, "%s/%u/addr_start", dir, j);
+	put_u64(r, 0, a->end, "%s/%u/addr_end", dir, j);
+}
+
+/* Which directory a filter goes to on this kernel. */
+static const char *filter_dir(const struct render *r, const struct damos_filter_cfg *fl)
+{
+	bool split = r->f->f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT;
+
+	switch (fl->layer) {
+	case DAMOS_FILTER_LAYER_CORE:
+		return "core_filters";
+	case DAMOS_FILTER_LAYER_OPS:
+		return "ops_filters";
+	case DAMOS_FILTER_LAYER_LEGACY:
+		return "filters";
+	default:
+		if (!split)
+			return "filters";
+		return damos_filter_type_is_core(fl->type) ? "core_filters" : "ops_filters";
+	}
+}
+
+static void render_filters(struct render *r, const char *s, const struct scheme_slot *slot)
+{
+	static const char *const dirs[] = { "core_filters", "ops_filters", "filters" };
+	const struct damos_cfg *c = slot->cfg;
+	bool split = r->f->f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT;
+	/* damond's exclusion filters go first in the core layer: the first match decides. */
+	const char *reject_dir = split ? "core_filters" : "filters";
+
+	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+		char dir[PATH_MAX];
+		unsigned n = 0, j = 0;
+
+		if (streq(dirs[d], "filters") ? !has(r, FEATURE_LEGACY_FILTERS) : !split)
+			continue;
+		if (streq(dirs[d], reject_dir))
+			n += slot->nr_reject;
+		for (size_t i = 0; c && i < c->nr_filters; i++)
+			if (streq(filter_dir(r, &c->filters[i]), dirs[d]))
+				n++;
+		snprintf(dir, sizeof(dir), "%s/%s", s, dirs[d]);
+		put_u64(r, SYSFS_W_NR, n, "%s/nr_filters", dir);
+		if (streq(dirs[d], reject_dir))
+			for (size_t i = 0; i < slot->nr_reject; i++)
+				render_reject_range(r, dir, j++, &slot->reject[i]);
+		for (size_t i = 0; c && i < c->nr_filters; i++)
+			if (streq(filter_dir(r, &c->filters[i]), dirs[d]))
+				render_filter(r, dir, j++, &c->filters[i]);
+	}
+}
+
+static void render_scheme(struct render *r, const char *s, const struct scheme_slot *slot)
+{
+	const struct damos_cfg *c = slot->cfg;
+
+	if (!c) {
+		/* Tombstone: keeps a removed scheme's slot so later slots keep their state. */
+		put(r, SYSFS_W_KEYWORD, "stat", "%s/action", s);
+		put_u64(r, 0, 0, "%s/access_pattern/sz/min", s);
+		put_u64(r, 0, 0, "%s/access_pattern/sz/max", s);
+		put_u64(r, 0, 0, "%s/access_pattern/nr_accesses/min", s);
+		put_u64(r, 0, 0, "%s/access_pattern/nr_accesses/max", s);
+		put_u64(r, 0, 0, "%s/access_pattern/age/min", s);
+		put_u64(r, 0, 0, "%s/access_pattern/age/max", s);
+		put_u64(r, 0, 0, "%s/quotas/ms", s);
+		put_u64(r, 0, 0, "%s/quotas/bytes", s);
+		put_u64(r, SYSFS_W_NR, 0, "%s/quotas/goals/nr_goals", s);
+		render_filters(r, s, slot);
+		if (has(r, FEATURE_DESTS))
+			put_u64(r, SYSFS_W_NR, 0, "%s/dests/nr_dests", s);
+		return;
+	}
+
+	put(r, SYSFS_W_KEYWORD, damos_action_to_string(c->action), "%s/action", s);
+	put_i64(r, 0, c->target_nid, "%s/target_nid", s);
+	put_u64(r, 0, c->apply_interval_us, "%s/apply_interval_us", s);
+	put_u64(r, 0, c->sz.min, "%s/access_pattern/sz/min", s);
+	put_u64(r, 0, c->sz.max, "%s/access_pattern/sz/max", s);
+	put_u64(r, 0, c->nr_accesses.min, "%s/access_pattern/nr_accesses/min", s);
+	put_u64(r, 0, c->nr_accesses.max, "%s/access_pattern/nr_accesses/max", s);
+	put_u64(r, 0, c->age.min, "%s/access_pattern/age/min", s);
+	put_u64(r, 0, c->age.max, "%s/access_pattern/age/max", s);
+
+	put_u64(r, 0, c->quota.ms, "%s/quotas/ms", s);
+	put_u64(r, 0, slot->quota_override ? slot->quota_bytes : c->quota.bytes, "%s/quotas/bytes", s);
+	put_u64(r, 0, c->quota.reset_interval_ms, "%s/quotas/reset_interval_ms", s);
+	put_u64(r, 0, c->quota.weight_sz, "%s/quotas/weights/sz_permil", s);
+	put_u64(r, 0, c->quota.weight_nr_accesses, "%s/quotas/weights/nr_accesses_permil", s);
+	put_u64(r, 0, c->quota.weight_age, "%s/quotas/weights/age_permil", s);
+	put_u64(r, SYSFS_W_NR, c->quota.nr_goals, "%s/quotas/goals/nr_goals", s);
+	for (size_t g = 0; g < c->quota.nr_goals; g++) {
+		const struct damos_goal_cfg *goal = &c->quota.goals[g];
+
+		put(r, SYSFS_W_KEYWORD, damos_goal_metric_to_string(goal->metric), "%s/quotas/goals/%zu/target_metric",
+		    s, g);
+		put_u64(r, 0, goal->target_value, "%s/quotas/goals/%zu/target_value", s, g);
+		if (goal->metric == DAMOS_GOAL_USER_INPUT)
+			put_u64(r, 0, goal->current_value, "%s/quotas/goals/%zu/current_value", s, g);
+		if (has(r, FEATURE_GOAL_NID))
+			put_i64(r, 0, goal->nid, "%s/quotas/goals/%zu/nid", s, g);
+		if (goal->path && has(r, FEATURE_GOAL_PATH))
+			put(r, 0, goal->path, "%s/quotas/goals/%zu/path", s, g);
+	}
+	if (c->quota.goal_tuner_set)
+		put(r, SYSFS_W_KEYWORD, damos_goal_tuner_to_string(c->quota.goal_tuner), "%s/quotas/goal_tuner", s);
+	if (r->f->f[FEATURE_FAIL_CHARGE] == FEATURE_PRESENT) {
+		bool on = slot->native_fail_charge;
+
+		put_u64(r, 0, on ? c->quota.fail_charge_num : 0, "%s/quotas/fail_charge_num", s);
+		put_u64(r, 0, on ? c->quota.fail_charge_denom : 0, "%s/quotas/fail_charge_denom", s);
+	}
+
+	put(r, SYSFS_W_KEYWORD, damos_wmark_metric_to_string(c->wmarks.metric), "%s/watermarks/metric", s);
+	put_u64(r, 0, c->wmarks.interval_us, "%s/watermarks/interval_us", s);
+	put_u64(r, 0, c->wmarks.high, "%s/watermarks/high", s);
+	put_u64(r, 0, c->wmarks.mid, "%s/watermarks/mid", s);
+	put_u64(r, 0, c->wmarks.low, "%s/watermarks/low", s);
+
+	render_filters(r, s, slot);
+
+	if (has(r, FEATURE_DESTS)) {
+		put_u64(r, SYSFS_W_NR, c->nr_dests, "%s/dests/nr_dests", s);
+		for (size_t d = 0; d < c->nr_dests; d++) {
+			put_u64(r, 0, c->dests[d].id, "%s/dests/%zu/id", s, d);
+			put_u64(r, 0, c->dests[d].weight, "%s/dests/%zu/weight", s, d);
+		}
+	}
+	if (has(r, FEATURE_MAX_NR_SNAPSHOTS))
+		put_u64(r, 0, c->max_nr_snapshots, "%s/stats/max_nr_snapshots", s);
+}
+
+int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const struct damon_features *f,
+			 struct write_list *ret)
+{
+	const struct damon_ctx_cfg *x = &plan->cfg->ctx;
+	struct write_list l = {};
+	struct render r = { .l = &l, .f = f };
+	char c[PATH_MAX];
+	bool tuned = x->intervals_goal.aggrs > 0;
+
+	snprintf(c, sizeof(c), KD "/%u/contexts/0", k);
+
+	put_u64(&r, SYSFS_W_NR, 1, KD "/%u/contexts/nr_contexts", k);
+	put(&r, SYSFS_W_KEYWORD, damon_ops_to_string(x->ops), "%s/operations", c);
+	if (f->f[FEATURE_ADDR_UNIT] == FEATURE_PRESENT || x->addr_unit != 1)
+		put_u64(&r, 0, x->addr_unit, "%s/addr_unit", c);
+	if (f->f[FEATURE_PAUSE] == FEATURE_PRESENT || x->pause)
+		put_bool(&r, x->pause, "%s/pause", c);
+
+	/* intervals_goal tunes sample/aggr in the kernel's copy: don't verify them then */
+	put_u64(&r, tuned ? SYSFS_W_NOVERIFY : 0, x->sample_us, "%s/monitoring_attrs/intervals/sample_us", c);
+	put_u64(&r, tuned ? SYSFS_W_NOVERIFY : 0, x->aggr_us, "%s/monitoring_attrs/intervals/aggr_us", c);
+	put_u64(&r, 0, x->update_us, "%s/monitoring_attrs/intervals/update_us", c);
+	if (f->f[FEATURE_INTERVALS_GOAL] == FEATURE_PRESENT || tuned) {
+		const char *g = "monitoring_attrs/intervals/intervals_goal";
+
+		put_u64(&r, 0, x->intervals_goal.access_bp, "%s/%s/access_bp", c, g);
+		put_u64(&r, 0, x->intervals_goal.aggrs, "%s/%s/aggrs", c, g);
+		put_u64(&r, 0, x->intervals_goal.min_sample_us, "%s/%s/min_sample_us", c, g);
+		put_u64(&r, 0, x->intervals_goal.max_sample_us, "%s/%s/max_sample_us", c, g);
+	}
+	put_u64(&r, 0, x->min_nr_regions, "%s/monitoring_attrs/nr_regions/min", c);
+	put_u64(&r, 0, x->max_nr_regions, "%s/monitoring_attrs/nr_regions/max", c);
+
+	put_u64(&r, SYSFS_W_NR, plan->nr_targets, "%s/targets/nr_targets", c);
+	for (size_t t = 0; t < plan->nr_targets; t++) {
+		const struct damon_target_cfg *tg = &plan->targets[t];
+		size_t nr = plan->keep_regions ? 0 : tg->nr_regions;
+
+		if (x->ops != DAMON_OPS_PADDR)
+			put_i64(&r, 0, tg->pid, "%s/targets/%zu/pid_target", c, t);
+		put_u64(&r, SYSFS_W_NR, nr, "%s/targets/%zu/regions/nr_regions", c, t);
+		for (size_t i = 0; i < nr; i++) {
+			put_u64(&r, 0, tg->regions[i].start, "%s/targets/%zu/regions/%zu/start", c, t, i);
+			put_u64(&r, 0, tg->regions[i].end, "%s/targets/%zu/regions/%zu/end", c, t, i);
+		}
+	}
+
+	put_u64(&r, SYSFS_W_NR, plan->nr_slots, "%s/schemes/nr_schemes", c);
+	for (size_t i = 0; i < plan->nr_slots; i++) {
+		char s[PATH_MAX];
+
+		snprintf(s, sizeof(s), "%s/schemes/%zu", c, i);
+		render_scheme(&r, s, &plan->slots[i]);
+	}
+
+	if (f->f[FEATURE_REFRESH_MS] == FEATURE_PRESENT || plan->cfg->refresh_ms)
+		put_u64(&r, 0, plan->cfg->refresh_ms, KD "/%u/refresh_ms", k);
+
+	if (r.error) {
+		write_list_done(&l);
+		return r.error;
+	}
+	*ret = l;
+	return 0;
+}
+
+/* ---- slot layout -------------------------------------------------------- */
+
+int damon_layout_slots(char *const *old_names, size_t n_old, const struct damon_ctx_cfg *new_cfg, int **ret_map,
+		       size_t *ret_n, char **ret_restart_reason)
+{
+	_cleanup_free_ int *map = NULL;
+	size_t n = 0, appended = 0;
+	int last_new_idx = -1;
+
+	*ret_restart_reason = NULL;
+	map = calloc(n_old + new_cfg->nr_schemes + 1, sizeof(int));
+	if (!map)
+		return -ENOMEM;
+
+	/* Kept and removed schemes stay where they are. */
+	for (size_t i = 0; i < n_old; i++) {
+		int found = -1;
+
+		for (size_t j = 0; old_names[i] && j < new_cfg->nr_schemes; j++)
+			if (streq(old_names[i], new_cfg->schemes[j].name)) {
+				found = (int)j;
+				break;
+			}
+		if (found >= 0) {
+			if (found < last_new_idx) {
+				if (asprintf(ret_restart_reason,
+					     "scheme '%s' moved before '%s': commit matches schemes by position",
+					     new_cfg->schemes[found].name, new_cfg->schemes[last_new_idx].name) < 0)
+					return -ENOMEM;
+			}
+			last_new_idx = MAX(last_new_idx, found);
+		}
+		map[n++] = found;
+	}
+	/* New schemes are appended in config order. */
+	for (size_t j = 0; j < new_cfg->nr_schemes; j++) {
+		bool present = false;
+
+		for (size_t i = 0; i < n_old && !present; i++)
+			present = map[i] == (int)j;
+		if (!present) {
+			if ((int)j < last_new_idx && !*ret_restart_reason &&
+			    asprintf(ret_restart_reason, "new scheme '%s' sits before existing ones",
+				     new_cfg->schemes[j].name) < 0)
+				return -ENOMEM;
+			map[n++] = (int)j;
+			appended++;
+		}
+	}
+	/* Trailing tombstones can go when nothing new takes their index. */
+	if (!appended)
+		while (n > 0 && map[n - 1] < 0)
+			n--;
+
+	if (*ret_restart_reason) {
+		/* A restart starts from a clean, config-ordered layout. */
+		n = new_cfg->nr_schemes;
+		for (size_t j = 0; j < n; j++)
+			map[j] = (int)j;
+	}
+	*ret_map = TAKE_PTR(map);
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- I/O ---------------------------------------------------------------- */
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* A write that takes the global DAMON sysfs lock (trylock in the kernel). */
+static int write_locked(struct sysfs_root *root, const char *path, const char *value)
+{
+	unsigned delay = busy_first_delay_ms;
+	int r = -EBUSY;
+
+	for (unsigned i = 0; i < busy_attempts; i++) {
+		r = sysfs_write_str(root, path, value);
+		if (r != -EBUSY)
+			return r;
+		log_debug("'%s': busy, retrying in %ums", path, delay);
+		if (i + 1 < busy_attempts)
+			sleep_ms(delay);
+		delay = MIN(delay * 2, 500u);
+	}
+	return r;
+}
+
+int damon_write_list_apply(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct sysfs_write *w = &l->v[i];
+		int r;
+
+		r = w->flags & SYSFS_W_NR ? write_locked(root, w->path, w->value)
+					  : sysfs_write_str(root, w->path, w->value);
+		if (r < 0) {
+			if (ret_failed)
+				*ret_failed = i;
+			return r;
+		}
+	}
+	return 0;
+}
+
+static bool parse_bool_str(const char *s, bool *ret)
+{
+	if (streq(s, "Y") || streq(s, "y") || streq(s, "1") || streq(s, "on")) {
+		*ret = true;
+		return true;
+	}
+	if (streq(s, "N") || streq(s, "n") || streq(s, "0") || streq(s, "off")) {
+		*ret = false;
+		return true;
+	}
+	return false;
+}
+
+int damon_write_list_verify(struct sysfs_root *root, const struct write_list *l, char **ret_mismatch)
+{
+	*ret_mismatch = NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct sysfs_write *w = &l->v[i];
+		_cleanup_free_ char *got = NULL;
+		bool ok;
+		int r;
+
+		if (w->flags & SYSFS_W_NOVERIFY)
+			continue;
+		r = sysfs_read_str(root, w->path, &got);
+		if (r < 0) {
+			if (asprintf(ret_mismatch, "'%s': cannot read back: %s", w->path, strerror(-r)) < 0)
+				*ret_mismatch = NULL;
+			return r;
+		}
+		if (w->flags & SYSFS_W_BOOL) {
+			bool a, b;
+
+			ok = parse_bool_str(got, &a) && parse_bool_str(w->value, &b) && a == b;
+		} else if (w->flags & SYSFS_W_KEYWORD) {
+			size_t n = strcspn(got, " \n");
+
+			ok = n == strlen(w->value) && strneq(got, w->value, n);
+		} else {
+			ok = streq(got, w->value);
+		}
+		if (!ok) {
+			if (asprintf(ret_mismatch, "'%s' reads '%s', damond wrote '%s'", w->path, got, w->value) < 0)
+				*ret_mismatch = NULL;
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+int damon_state_cmd(struct sysfs_root *root, unsigned k, const char *cmd)
+{
+	char p[PATH_MAX];
+
+	return write_locked(root, sysfs_pathf(p, KD "/%u/state", k), cmd);
+}
+
+int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret_pid)
+{
+	_cleanup_free_ char *s = NULL;
+	char p[PATH_MAX];
+	int64_t pid = -1;
+	int r;
+
+	/* Reading state/pid takes the lock too: retry EBUSY briefly. */
+	for (unsigned i = 0; i < busy_attempts; i++) {
+		r = sysfs_read_str(root, sysfs_pathf(p, KD "/%u/state", k), &s);
+		if (r != -EBUSY)
+			break;
+		sleep_ms(busy_first_delay_ms);
+	}
+	if (r < 0)
+		return r;
+	if (ret_pid) {
+		for (unsigned i = 0; i < busy_attempts; i++) {
+			r = sysfs_read_i64(root, sysfs_pathf(p, KD "/%u/pid", k), &pid);
+			if (r != -EBUSY)
+				break;
+			sleep_ms(busy_first_delay_ms);
+		}
+		if (r < 0)
+			return r;
+		*ret_pid = (int)pid;
+	}
+	if (ret_on)
+		*ret_on = streq(s, "on");
+	return 0;
+}
+
+int damon_read_nr_kdamonds(struct sysfs_root *root, uint64_t *ret)
+{
+	return sysfs_read_u64(root, KD "/nr_kdamonds", ret);
+}
+
+int damon_write_nr_kdamonds(struct sysfs_root *root, uint64_t n)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%" PRIu64, n);
+	return write_locked(root, KD "/nr_kdamonds", b);
+}
+
+int damon_read_scheme_stats(struct sysfs_root *root, unsigned k, unsigned slot, struct damos_stats *ret)
+{
+	struct damos_stats st = {};
+	char s[PATH_MAX], p[PATH_MAX];
+	int r;
+
+	snprintf(s, sizeof(s), KD "/%u/contexts/0/schemes/%u", k, slot);
+	if ((r = sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/nr_tried", s), &st.nr_tried)) < 0 ||
+	    (r = sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/sz_tried", s), &st.sz_tried)) < 0 ||
+	    (r = sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/nr_applied", s), &st.nr_applied)) < 0 ||
+	    (r = sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/sz_applied", s), &st.sz_applied)) < 0 ||
+	    (r = sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/qt_exceeds", s), &st.qt_exceeds)) < 0)
+		return r;
+	if (sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/sz_ops_filter_passed", s), &st.sz_ops_filter_passed) >= 0)
+		st.has_sz_ops_filter_passed = true;
+	(void)sysfs_read_u64(root, sysfs_pathf(p, "%s/quotas/effective_bytes", s), &st.effective_bytes);
+	*ret = st;
+	return 0;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The model <-> /sys/kernel/mm/damon/admin tree.
+ *
+ * A kdamond is rendered into an ordered list of (file, value) writes: every
+ * nr_* file before the children it recreates, all six access-pattern values,
+ * only the files this kernel has. That one list is what damond writes, what
+ * it reads back to verify, what it compares to decide whether a reload
+ * changes anything, and what --dry-run logs. No I/O happens while rendering.
+ */
+#pragma once
+
+#include "damon.h"
+#include "features.h"
+#include "sysfs.h"
+
+enum {
+	SYSFS_W_NR = 1 << 0,       /* an nr_* file: takes the global lock, may be EBUSY, recreates children */
+	SYSFS_W_NOVERIFY = 1 << 1, /* the kernel may change it (tuned intervals) */
+	SYSFS_W_BOOL = 1 << 2,     /* compare as a boolean on read-back */
+	SYSFS_W_KEYWORD = 1 << 3,  /* compare the first word on read-back */
+};
+
+struct sysfs_write {
+	char *path; /* relative to the sysfs root */
+	char *value;
+	unsigned flags;
+};
+
+struct write_list {
+	struct sysfs_write *v;
+	size_t n, cap;
+};
+
+void write_list_done(struct write_list *l);
+bool write_list_equal(const struct write_list *a, const struct write_list *b);
+/* Index of the first differing write, or SIZE_MAX when equal. */
+size_t write_list_first_diff(const struct write_list *a, const struct write_list *b);
+
+/* One scheme directory in the kernel. */
+struct scheme_slot {
+	const struct damos_cfg *cfg; /* NULL: a tombstone that matches nothing */
+	bool native_fail_charge;     /* write fail_charge_num/denom from cfg */
+	bool quota_override;         /* controller-chosen quota bytes */
+	uint64_t quota_bytes;
+	const struct damon_addr_range *reject; /* extra core addr filters that exclude memory */
+	size_t nr_reject;
+};
+
+struct kdamond_plan {
+	const struct kdamond_cfg *cfg;
+	const struct damon_target_cfg *targets; /* resolved: auto regions filled in */
+	size_t nr_targets;
+	bool keep_regions; /* commit: write nr_regions 0 so the kernel keeps its regions */
+	struct scheme_slot *slots;
+	size_t nr_slots;
+};
+
+/* Render kdamond k's tree (context, targets, schemes, refresh_ms) into writes. */
+int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const struct damon_features *f,
+			 struct write_list *ret);
+
+/*
+ * Lay out the kernel's scheme slots for a new config given the slots the
+ * running kdamond has (names; NULL = tombstone). Commit is positional: a
+ * kept scheme stays in its slot, a removed one becomes a tombstone (its slot
+ * and statistics stay put instead of being handed to the next scheme),
+ * new ones are appended; trailing tombstones are dropped when nothing is
+ * appended. If kept schemes changed their relative order, a commit cannot
+ * keep each scheme's state: *ret_restart is set with the reason.
+ * ret_map[i] = index into new_cfg->schemes or -1 for a tombstone.
+ */
+int damon_layout_slots(char *const *old_names, size_t n_old, const struct damon_ctx_cfg *new_cfg, int **ret_map,
+		       size_t *ret_n, char **ret_restart_reason);
+
+/* Apply writes in order; nr_* writes retry EBUSY with backoff. On failure *ret_failed = index. */
+int damon_write_list_apply(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed);
+/* Read every write back; on mismatch returns -EIO and describes it. */
+int damon_write_list_verify(struct sysfs_root *root, const struct write_list *l, char **ret_mismatch);
+
+/* kdamonds/<k>/state commands; EBUSY from the global lock is retried with backoff. */
+int damon_state_cmd(struct sysfs_root *root, unsigned k, const char *cmd);
+int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret_pid);
+int damon_read_nr_kdamonds(struct sysfs_root *root, uint64_t *ret);
+int damon_write_nr_kdamonds(struct sysfs_root *root, uint64_t n);
+
+struct damos_stats {
+	uint64_t nr_tried, sz_tried, nr_applied, sz_applied, qt_exceeds;
+	uint64_t sz_ops_filter_passed; /* 0 when the kernel lacks it */
+	bool has_sz_ops_filter_passed;
+	uint64_t effective_bytes;
+};
+
+int damon_read_scheme_stats(struct sysfs_root *root, unsigned k, unsigned slot, struct damos_stats *ret);
+
+/* Bounded EBUSY retry policy (tests shorten it). */
+void damon_set_busy_retry(unsigned attempts, unsigned first_delay_ms);

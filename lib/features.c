@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <limits.h>
+#include <stdarg.h>
+
+#include "config.h"
+#include "features.h"
+#include "log.h"
+
+#define KD DAMON_ADMIN_DIR "/kdamonds"
+
+static const char *const feature_names[_FEATURE_MAX] = {
+	[FEATURE_DAMON_SYSFS] = "damon_sysfs",
+	[FEATURE_REFRESH_MS] = "refresh_ms",
+	[FEATURE_ADDR_UNIT] = "addr_unit",
+	[FEATURE_PAUSE] = "pause",
+	[FEATURE_INTERVALS_GOAL] = "intervals_goal",
+	[FEATURE_UPDATE_TUNED_INTERVALS] = "update_tuned_intervals",
+	[FEATURE_PROBES] = "probes",
+	[FEATURE_OBSOLETE_TARGET] = "obsolete_target",
+	[FEATURE_CORE_OPS_FILTERS] = "core_ops_filters",
+	[FEATURE_LEGACY_FILTERS] = "legacy_filters",
+	[FEATURE_FILTER_ALLOW] = "filter_allow",
+	[FEATURE_DESTS] = "dests",
+	[FEATURE_GOAL_TUNER] = "goal_tuner",
+	[FEATURE_FAIL_CHARGE] = "fail_charge",
+	[FEATURE_GOAL_NID] = "goal_nid",
+	[FEATURE_GOAL_PATH] = "goal_path",
+	[FEATURE_MAX_NR_SNAPSHOTS] = "max_nr_snapshots",
+	[FEATURE_SZ_OPS_FILTER_PASSED] = "sz_ops_filter_passed",
+	[FEATURE_BTF] = "btf",
+};
+
+static const char *const feature_descriptions[_FEATURE_MAX] = {
+	[FEATURE_DAMON_SYSFS] = "the DAMON sysfs interface (CONFIG_DAMON_SYSFS)",
+	[FEATURE_REFRESH_MS] = "kdamonds/<K>/refresh_ms (Linux 6.17+)",
+	[FEATURE_ADDR_UNIT] = "contexts/<C>/addr_unit (Linux 6.18+)",
+	[FEATURE_PAUSE] = "contexts/<C>/pause (Linux 7.2+)",
+	[FEATURE_INTERVALS_GOAL] = "monitoring_attrs/intervals/intervals_goal/ (Linux 6.15+)",
+	[FEATURE_UPDATE_TUNED_INTERVALS] = "the update_tuned_intervals command (Linux 6.15+)",
+	[FEATURE_PROBES] = "monitoring_attrs/probes/ (Linux 7.2+)",
+	[FEATURE_OBSOLETE_TARGET] = "targets/<T>/obsolete_target (Linux 6.19+)",
+	[FEATURE_CORE_OPS_FILTERS] = "schemes/<S>/core_filters and ops_filters (Linux 6.15+)",
+	[FEATURE_LEGACY_FILTERS] = "schemes/<S>/filters",
+	[FEATURE_FILTER_ALLOW] = "the filter 'allow' file (Linux 6.14+)",
+	[FEATURE_DESTS] = "schemes/<S>/dests/ (Linux 6.17+)",
+	[FEATURE_GOAL_TUNER] = "quotas/goal_tuner (Linux 7.1+)",
+	[FEATURE_FAIL_CHARGE] = "quotas/fail_charge_num and fail_charge_denom (Linux 7.2+)",
+	[FEATURE_GOAL_NID] = "quota goal 'nid' (Linux 6.16+)",
+	[FEATURE_GOAL_PATH] = "quota goal 'path' (Linux 6.19+)",
+	[FEATURE_MAX_NR_SNAPSHOTS] = "stats/max_nr_snapshots (Linux 7.0+)",
+	[FEATURE_SZ_OPS_FILTER_PASSED] = "stats/sz_ops_filter_passed (Linux 6.14+)",
+	[FEATURE_BTF] = "kernel BTF (/sys/kernel/btf/vmlinux)",
+};
+
+const char *feature_to_string(enum feature f)
+{
+	return f >= 0 && f < _FEATURE_MAX ? feature_names[f] : NULL;
+}
+
+const char *feature_describe(enum feature f)
+{
+	return f >= 0 && f < _FEATURE_MAX ? feature_descriptions[f] : NULL;
+}
+
+const char *feature_state_to_string(enum feature_state s)
+{
+	switch (s) {
+	case FEATURE_PRESENT:
+		return "yes";
+	case FEATURE_ABSENT:
+		return "no";
+	default:
+		return "unknown";
+	}
+}
+
+const char *module_state_to_string(enum module_state s)
+{
+	switch (s) {
+	case MODULE_ON:
+		return "on";
+	case MODULE_OFF:
+		return "off";
+	default:
+		return "absent";
+	}
+}
+
+static enum feature_state presence(const struct sysfs_root *root, const char *fmt, ...) _printf_(2, 3);
+static enum feature_state presence(const struct sysfs_root *root, const char *fmt, ...)
+{
+	char p[PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p, sizeof(p), fmt, ap);
+	va_end(ap);
+	return sysfs_exists(root, p) ? FEATURE_PRESENT : FEATURE_ABSENT;
+}
+
+static void probe_modules_tracefs(struct sysfs_root *root, struct damon_features *f)
+{
+	static const char *const mod_dirs[_DAMON_MODULE_MAX] = {
+		[DAMON_MODULE_STAT] = "module/damon_stat/parameters/enabled",
+		[DAMON_MODULE_RECLAIM] = "module/damon_reclaim/parameters/enabled",
+		[DAMON_MODULE_LRU_SORT] = "module/damon_lru_sort/parameters/enabled",
+	};
+
+	for (int m = 0; m < _DAMON_MODULE_MAX; m++) {
+		bool on;
+
+		if (sysfs_read_bool(root, mod_dirs[m], &on) < 0)
+			f->module[m] = MODULE_ABSENT;
+		else
+			f->module[m] = on ? MODULE_ON : MODULE_OFF;
+	}
+
+	f->f[FEATURE_BTF] = presence(root, "kernel/btf/vmlinux");
+	f->tp_damon_aggregated = sysfs_exists(root, "kernel/tracing/events/damon/damon_aggregated");
+	f->tp_damos_before_apply = sysfs_exists(root, "kernel/tracing/events/damon/damos_before_apply");
+	f->tp_damos_esz = sysfs_exists(root, "kernel/tracing/events/damon/damos_esz");
+	f->tp_damos_stat_after_apply_interval =
+		sysfs_exists(root, "kernel/tracing/events/damon/damos_stat_after_apply_interval");
+}
+
+/* Is word one of the whitespace-separated words of list? */
+static bool word_in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == '\n' || p[-1] == ' ') && (p[n] == '\0' || p[n] == '\n' || p[n] == ' '))
+			return true;
+	return false;
+}
+
+/* Look at the files of kdamonds/<k> as far as its tree is populated. */
+static void probe_tree(struct sysfs_root *root, unsigned k, struct damon_features *f)
+{
+	char c[PATH_MAX], s[PATH_MAX];
+
+	if (!sysfs_is_dir(root, sysfs_pathf(c, KD "/%u", k)))
+		return;
+	f->tree_probed = true;
+	f->f[FEATURE_REFRESH_MS] = presence(root, KD "/%u/refresh_ms", k);
+
+	sysfs_pathf(c, KD "/%u/contexts/0", k);
+	if (sysfs_is_dir(root, c)) {
+		_cleanup_free_ char *avail = NULL;
+
+		f->f[FEATURE_ADDR_UNIT] = presence(root, "%s/addr_unit", c);
+		f->f[FEATURE_PAUSE] = presence(root, "%s/pause", c);
+		f->f[FEATURE_INTERVALS_GOAL] = presence(root, "%s/monitoring_attrs/intervals/intervals_goal", c);
+		/* the command arrived with intervals_goal (6.15) */
+		f->f[FEATURE_UPDATE_TUNED_INTERVALS] = f->f[FEATURE_INTERVALS_GOAL];
+		f->f[FEATURE_PROBES] = presence(root, "%s/monitoring_attrs/probes", c);
+		if (sysfs_read_str(root, sysfs_pathf(s, "%s/avail_operations", c), &avail) >= 0)
+			for (int o = 0; o < _DAMON_OPS_MAX; o++)
+				f->ops[o] = word_in_list(avail, damon_ops_to_string(o)) ? FEATURE_PRESENT
+											 : FEATURE_ABSENT;
+		if (sysfs_is_dir(root, sysfs_pathf(s, "%s/targets/0", c)))
+			f->f[FEATURE_OBSOLETE_TARGET] = presence(root, "%s/targets/0/obsolete_target", c);
+	}
+
+	sysfs_pathf(s, KD "/%u/contexts/0/schemes/0", k);
+	if (sysfs_is_dir(root, s)) {
+		f->f[FEATURE_CORE_OPS_FILTERS] = presence(root, "%s/core_filters", s);
+		f->f[FEATURE_LEGACY_FILTERS] = presence(root, "%s/filters", s);
+		f->f[FEATURE_DESTS] = presence(root, "%s/dests", s);
+		f->f[FEATURE_GOAL_TUNER] = presence(root, "%s/quotas/goal_tuner", s);
+		f->f[FEATURE_FAIL_CHARGE] = presence(root, "%s/quotas/fail_charge_num", s);
+		f->f[FEATURE_MAX_NR_SNAPSHOTS] = presence(root, "%s/stats/max_nr_snapshots", s);
+		f->f[FEATURE_SZ_OPS_FILTER_PASSED] = presence(root, "%s/stats/sz_ops_filter_passed", s);
+		if (sysfs_is_dir(root, sysfs_pathf(c, "%s/quotas/goals/0", s))) {
+			f->f[FEATURE_GOAL_NID] = presence(root, "%s/nid", c);
+			f->f[FEATURE_GOAL_PATH] = presence(root, "%s/path", c);
+		}
+		if (sysfs_is_dir(root, sysfs_pathf(c, "%s/ops_filters/0", s)) ||
+		    sysfs_is_dir(root, sysfs_pathf(c, "%s/filters/0", s)))
+			f->f[FEATURE_FILTER_ALLOW] = presence(root, "%s/allow", c);
+	}
+}
+
+int features_probe_readonly(struct sysfs_root *root, struct damon_features *ret)
+{
+	struct damon_features f = {};
+	uint64_t nr = 0;
+
+	f.f[FEATURE_DAMON_SYSFS] = presence(root, KD "/nr_kdamonds");
+	probe_modules_tracefs(root, &f);
+	if (f.f[FEATURE_DAMON_SYSFS] == FEATURE_PRESENT && sysfs_read_u64(root, KD "/nr_kdamonds", &nr) >= 0 &&
+	    nr > 0)
+		probe_tree(root, 0, &f);
+	*ret = f;
+	return f.f[FEATURE_DAMON_SYSFS] == FEATURE_PRESENT ? 0 : -ENOENT;
+}
+
+/* Write a keyword to a staging file we own; EINVAL means "unknown keyword". */
+static enum feature_state probe_keyword(struct sysfs_root *root, const char *path, const char *kw)
+{
+	int r = sysfs_write_str(root, path, kw);
+
+	if (r >= 0)
+		return FEATURE_PRESENT;
+	return r == -EINVAL ? FEATURE_ABSENT : FEATURE_UNKNOWN;
+}
+
+int features_probe_owned(struct sysfs_root *root, unsigned k, struct damon_features *ret)
+{
+	char c[PATH_MAX], s[PATH_MAX], p[PATH_MAX];
+	struct damon_features f;
+	int r;
+
+	r = features_probe_readonly(root, &f);
+	if (r < 0)
+		return r;
+
+	/* Populate one of everything so that every file shows. */
+	sysfs_pathf(c, KD "/%u/contexts", k);
+	r = sysfs_write_u64(root, sysfs_pathf(p, "%s/nr_contexts", c), 1);
+	if (r < 0)
+		return r;
+	sysfs_pathf(c, KD "/%u/contexts/0", k);
+	sysfs_pathf(s, "%s/schemes/0", c);
+	if ((r = sysfs_write_u64(root, sysfs_pathf(p, "%s/targets/nr_targets", c), 1)) < 0 ||
+	    (r = sysfs_write_u64(root, sysfs_pathf(p, "%s/schemes/nr_schemes", c), 1)) < 0 ||
+	    (r = sysfs_write_u64(root, sysfs_pathf(p, "%s/quotas/goals/nr_goals", s), 1)) < 0)
+		return r;
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/ops_filters/nr_filters", s)))
+		(void)sysfs_write_u64(root, p, 1);
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/core_filters/nr_filters", s)))
+		(void)sysfs_write_u64(root, p, 1);
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/filters/nr_filters", s)))
+		(void)sysfs_write_u64(root, p, 1);
+	probe_tree(root, k, &f);
+
+	for (int a = 0; a < _DAMOS_ACTION_MAX; a++)
+		f.action[a] = probe_keyword(root, sysfs_pathf(p, "%s/action", s), damos_action_to_string(a));
+	for (int m = 0; m < _DAMOS_GOAL_METRIC_MAX; m++)
+		f.goal_metric[m] = probe_keyword(root, sysfs_pathf(p, "%s/quotas/goals/0/target_metric", s),
+						 damos_goal_metric_to_string(m));
+	for (int t = 0; t < _DAMOS_FILTER_TYPE_MAX; t++) {
+		const char *dir = f.f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT
+					  ? (damos_filter_type_is_core(t) ? "core_filters" : "ops_filters")
+					  : "filters";
+		f.filter_type[t] = probe_keyword(root, sysfs_pathf(p, "%s/%s/0/type", s, dir),
+						 damos_filter_type_to_string(t));
+	}
+	*ret = f;
+	return 0;
+}
+
+static void add_error(struct config_errors *errs, const char *file, const struct src_pos *pos, const char *key,
+		      const char *fmt, ...) _printf_(5, 6);
+static void add_error(struct config_errors *errs, const char *file, const struct src_pos *pos, const char *key,
+		      const char *fmt, ...)
+{
+	struct config_error *e;
+	va_list ap;
+
+	e = APPEND(errs->v, errs->n, errs->cap);
+	if (!e)
+		return;
+	e->file = strdup_or_null(file ? file : "<config>");
+	e->line = pos ? pos->line : 0;
+	e->column = pos ? pos->column : 0;
+	e->key = strdup_or_null(key);
+	va_start(ap, fmt);
+	if (vasprintf(&e->message, fmt, ap) < 0)
+		e->message = NULL;
+	va_end(ap);
+}
+
+static bool lacks(const struct damon_features *f, enum feature x)
+{
+	return f->f[x] == FEATURE_ABSENT;
+}
+
+int features_check_config(const struct damon_features *f, const struct damond_config *c, struct config_errors *errs)
+{
+	size_t before = errs->n;
+	char key[256];
+
+#define NEED(feat, pos, ...)                                                                               \
+	do {                                                                                               \
+		if (lacks(f, feat)) {                                                                      \
+			snprintf(key, sizeof(key), __VA_ARGS__);                                           \
+			add_error(errs, c->path, pos, key, "this kernel lacks %s", feature_describe(feat)); \
+		}                                                                                          \
+	} while (0)
+
+	for (size_t k = 0; k < c->nr_kdamonds; k++) {
+		const struct kdamond_cfg *kd = &c->kdamonds[k];
+		const struct damon_ctx_cfg *x = &kd->ctx;
+
+		if (kd->refresh_ms)
+			NEED(FEATURE_REFRESH_MS, &kd->pos, "kdamonds.%s.refresh", kd->name);
+		if (x->addr_unit != 1)
+			NEED(FEATURE_ADDR_UNIT, &x->pos, "kdamonds.%s.addr_unit", kd->name);
+		if (x->pause)
+			NEED(FEATURE_PAUSE, &x->pos, "kdamonds.%s.pause", kd->name);
+		if (x->intervals_goal.aggrs)
+			NEED(FEATURE_INTERVALS_GOAL, &x->pos, "kdamonds.%s.intervals.intervals_goal", kd->name);
+		if (f->ops[x->ops] == FEATURE_ABSENT)
+			add_error(errs, c->path, &x->pos, kd->name,
+				  "this kernel does not offer the '%s' operations set (see avail_operations)",
+				  damon_ops_to_string(x->ops));
+
+		for (size_t i = 0; i < x->nr_schemes; i++) {
+			const struct damos_cfg *s = &x->schemes[i];
+			const struct damos_quota_cfg *q = &s->quota;
+
+			if (f->action[s->action] == FEATURE_ABSENT) {
+				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.action", kd->name, s->name);
+				add_error(errs, c->path, &s->pos, key, "this kernel does not know the action '%s'",
+					  damos_action_to_string(s->action));
+			}
+			if (q->goal_tuner_set)
+				NEED(FEATURE_GOAL_TUNER, &q->goal_tuner_pos, "kdamonds.%s.schemes.%s.quotas.goal_tuner",
+				     kd->name, s->name);
+			if (q->fail_charge_mode == DAMOS_FAIL_CHARGE_NATIVE)
+				NEED(FEATURE_FAIL_CHARGE, &q->fail_charge_pos,
+				     "kdamonds.%s.schemes.%s.quotas.fail_charge_mode", kd->name, s->name);
+			if (s->nr_dests)
+				NEED(FEATURE_DESTS, &s->pos, "kdamonds.%s.schemes.%s.dests", kd->name, s->name);
+			if (s->max_nr_snapshots)
+				NEED(FEATURE_MAX_NR_SNAPSHOTS, &s->pos, "kdamonds.%s.schemes.%s.max_nr_snapshots",
+				     kd->name, s->name);
+			for (size_t g = 0; g < q->nr_goals; g++) {
+				const struct damos_goal_cfg *goal = &q->goals[g];
+
+				if (f->goal_metric[goal->metric] == FEATURE_ABSENT) {
+					snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu].metric",
+						 kd->name, s->name, g);
+					add_error(errs, c->path, &goal->pos, key,
+						  "this kernel does not know the goal metric '%s'",
+						  damos_goal_metric_to_string(goal->metric));
+				}
+				if (goal->nid)
+					NEED(FEATURE_GOAL_NID, &goal->pos, "kdamonds.%s.schemes.%s.quotas.goals[%zu].nid",
+					     kd->name, s->name, g);
+				if (goal->path)
+					NEED(FEATURE_GOAL_PATH, &goal->pos,
+					     "kdamonds.%s.schemes.%s.quotas.goals[%zu].path", kd->name, s->name, g);
+			}
+			for (size_t j = 0; j < s->nr_filters; j++) {
+				const struct damos_filter_cfg *fl = &s->filters[j];
+
+				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.filters[%zu]", kd->name, s->name, j);
+				if (f->filter_type[fl->type] == FEATURE_ABSENT)
+					add_error(errs, c->path, &fl->pos, key,
+						  "this kernel does not know the filter type '%s'",
+						  damos_filter_type_to_string(fl->type));
+				if (fl->allow && lacks(f, FEATURE_FILTER_ALLOW))
+					add_error(errs, c->path, &fl->pos, key,
+						  "this kernel lacks %s: every filter rejects what it matches",
+						  feature_describe(FEATURE_FILTER_ALLOW));
+				if ((fl->layer == DAMOS_FILTER_LAYER_CORE || fl->layer == DAMOS_FILTER_LAYER_OPS) &&
+				    lacks(f, FEATURE_CORE_OPS_FILTERS))
+					add_error(errs, c->path, &fl->pos, key, "this kernel lacks %s; use 'filters:'",
+						  feature_describe(FEATURE_CORE_OPS_FILTERS));
+				if (fl->layer == DAMOS_FILTER_LAYER_LEGACY && lacks(f, FEATURE_LEGACY_FILTERS))
+					add_error(errs, c->path, &fl->pos, key, "this kernel lacks %s",
+						  feature_describe(FEATURE_LEGACY_FILTERS));
+			}
+		}
+	}
+#undef NEED
+	return errs->n > before ? -EOPNOTSUPP : 0;
+}

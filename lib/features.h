@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the running kernel's DAMON can do, learned by probing files (never by
+ * version number): the files present in a kdamond directory tree, the
+ * keywords a staging file accepts, tracefs events and module parameters.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "damon.h"
+#include "sysfs.h"
+
+enum feature {
+	FEATURE_DAMON_SYSFS,
+	FEATURE_REFRESH_MS,
+	FEATURE_ADDR_UNIT,
+	FEATURE_PAUSE,
+	FEATURE_INTERVALS_GOAL,
+	FEATURE_UPDATE_TUNED_INTERVALS,
+	FEATURE_PROBES,
+	FEATURE_OBSOLETE_TARGET,
+	FEATURE_CORE_OPS_FILTERS,
+	FEATURE_LEGACY_FILTERS,
+	FEATURE_FILTER_ALLOW,
+	FEATURE_DESTS,
+	FEATURE_GOAL_TUNER,
+	FEATURE_FAIL_CHARGE,
+	FEATURE_GOAL_NID,
+	FEATURE_GOAL_PATH,
+	FEATURE_MAX_NR_SNAPSHOTS,
+	FEATURE_SZ_OPS_FILTER_PASSED,
+	FEATURE_BTF,
+	_FEATURE_MAX,
+};
+
+enum feature_state {
+	FEATURE_UNKNOWN, /* could not be probed (no kdamond dir to look into) */
+	FEATURE_ABSENT,
+	FEATURE_PRESENT,
+};
+
+enum module_state {
+	MODULE_ABSENT,
+	MODULE_OFF,
+	MODULE_ON,
+};
+
+struct damon_features {
+	enum feature_state f[_FEATURE_MAX];
+	/* keywords, probed by writing to a staging file damond owns */
+	enum feature_state ops[_DAMON_OPS_MAX];
+	enum feature_state action[_DAMOS_ACTION_MAX];
+	enum feature_state goal_metric[_DAMOS_GOAL_METRIC_MAX];
+	enum feature_state filter_type[_DAMOS_FILTER_TYPE_MAX];
+	enum module_state module[_DAMON_MODULE_MAX];
+	bool tp_damon_aggregated, tp_damos_before_apply, tp_damos_esz, tp_damos_stat_after_apply_interval;
+	bool tree_probed; /* a kdamond tree was available to look into */
+};
+
+const char *feature_to_string(enum feature f) _pure_;
+const char *feature_state_to_string(enum feature_state s) _pure_;
+const char *module_state_to_string(enum module_state s) _pure_;
+/* Human description of what a feature is, for error messages. */
+const char *feature_describe(enum feature f) _pure_;
+
+/* Read-only probe: modules, tracefs, BTF, and kdamonds/<k> if one exists. */
+int features_probe_readonly(struct sysfs_root *root, struct damon_features *ret);
+
+/*
+ * Full probe on kdamond directory <k>, which damond owns and which is not
+ * running: populates one context/target/scheme/goal/filter/dest with nr_*
+ * writes, looks at the files, and tries keywords. Leaves the staging tree
+ * in an arbitrary state (the caller rewrites it).
+ */
+int features_probe_owned(struct sysfs_root *root, unsigned k, struct damon_features *ret);
+
+struct config_errors;
+/*
+ * Check a config against the features. Every use of something the kernel
+ * lacks adds one error naming the feature. fail_charge_ratio on a kernel
+ * without the files is fine (emulated). Returns 0 or -EOPNOTSUPP.
+ */
+int features_check_config(const struct damon_features *f, const struct damond_config *c, struct config_errors *errs);
