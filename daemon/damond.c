@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* damond: drives the kernel's DAMON from YAML policies. See damond(8). */
+#include <getopt.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "damond-config.h"
+#include "log.h"
+#include "manager.h"
+#ifdef HAVE_BPF
+#include "events.h"
+#endif
+#include "snapshot.h"
+
+static const char *arg_config = DAMOND_SYSCONFDIR "/damond.yaml";
+static const char *arg_sysfs_root = SYSFS_DEFAULT_ROOT;
+static const char *arg_procfs_root = PROCFS_DEFAULT_ROOT;
+static const char *arg_runtime_dir = DAMOND_RUNTIME_DIR;
+static bool arg_check;
+static bool arg_dry_run;
+static bool arg_no_bpf;
+
+static void help(void)
+{
+	printf("Usage: damond [OPTIONS]\n\n"
+	       "Drive the kernel's DAMON from the policies in a YAML file.\n\n"
+	       "  -c --config=FILE       configuration (default %s/damond.yaml)\n"
+	       "     --check             validate the configuration and exit\n"
+	       "     --dry-run           compute and log every write, write nothing\n"
+	       "     --sysfs-root=DIR    where sysfs is (default %s; tests use a fake tree)\n"
+	       "     --procfs-root=DIR   where procfs is (default %s)\n"
+	       "     --runtime-dir=DIR   control socket and ownership record (default %s)\n"
+	       "     --no-bpf            watch DAMON by polling sysfs, without BPF\n"
+	       "     --log-level=LEVEL   err, warning, notice, info, debug (default info)\n"
+	       "  -h --help              this text\n"
+	       "     --version           the version\n\n"
+	       "See damond(8), damond.yaml(5) and damondctl(8).\n",
+	       DAMOND_SYSCONFDIR, SYSFS_DEFAULT_ROOT, PROCFS_DEFAULT_ROOT, DAMOND_RUNTIME_DIR);
+}
+
+static int parse_argv(int argc, char *argv[])
+{
+	enum { ARG_CHECK = 0x100, ARG_DRY_RUN, ARG_SYSFS, ARG_PROCFS, ARG_RUNTIME, ARG_NO_BPF, ARG_LOG, ARG_VERSION };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, ARG_CHECK },
+		{ "dry-run", no_argument, NULL, ARG_DRY_RUN },
+		{ "sysfs-root", required_argument, NULL, ARG_SYSFS },
+		{ "procfs-root", required_argument, NULL, ARG_PROCFS },
+		{ "runtime-dir", required_argument, NULL, ARG_RUNTIME },
+		{ "no-bpf", no_argument, NULL, ARG_NO_BPF },
+		{ "log-level", required_argument, NULL, ARG_LOG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			arg_config = optarg;
+			break;
+		case ARG_CHECK:
+			arg_check = true;
+			break;
+		case ARG_DRY_RUN:
+			arg_dry_run = true;
+			break;
+		case ARG_SYSFS:
+			arg_sysfs_root = optarg;
+			break;
+		case ARG_PROCFS:
+			arg_procfs_root = optarg;
+			break;
+		case ARG_RUNTIME:
+			arg_runtime_dir = optarg;
+			break;
+		case ARG_NO_BPF:
+			arg_no_bpf = true;
+			break;
+		case ARG_LOG: {
+			int l = log_level_from_string(optarg);
+
+			if (l < 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unknown log level '%s'", optarg);
+			log_set_max_level(l);
+			break;
+		}
+		case 'h':
+			help();
+			return 0;
+		case ARG_VERSION:
+			printf("damond %s\n", DAMOND_VERSION);
+			return 0;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unexpected argument '%s'", argv[optind]);
+	return 1;
+}
+
+static int load_config(struct damond_config **ret)
+{
+	struct config_errors errs = {};
+	int r;
+
+	r = config_load_file(arg_config, ret, &errs);
+	for (size_t i = 0; i < errs.n; i++) {
+		_cleanup_free_ char *s = NULL;
+
+		if (config_error_format(&errs.v[i], &s) >= 0)
+			log_error("%s", s);
+	}
+	config_errors_done(&errs);
+	return r;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct config_errors errs = {};
+
+	log_info("SIGHUP: reloading '%s'", arg_config);
+	(void)manager_reload(userdata, &errs);
+	config_errors_done(&errs);
+	return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct manager *m = userdata;
+
+	log_info("%s received", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	return sd_event_exit(m->event, 0);
+}
+
+/*
+ * BPF is for the real machine only: a damond pointed at another sysfs root
+ * (tests, a fake kernel) must never attach to this host's tracepoints.
+ */
+static void setup_monitor(struct manager *m)
+{
+	const char *why = NULL;
+
+	if (arg_no_bpf)
+		why = "disabled with --no-bpf";
+	else if (!streq(arg_sysfs_root, SYSFS_DEFAULT_ROOT))
+		why = "the sysfs root is not " SYSFS_DEFAULT_ROOT " (a test or fake kernel): BPF stays off";
+	else if (arg_dry_run)
+		why = "dry run";
+#ifndef HAVE_BPF
+	else
+		why = "damond was built without BPF support";
+#endif
+	if (snapshot_store_new(&m->snapshots) < 0)
+		m->snapshots = NULL;
+	if (why) {
+		m->bpf_reason = strdup_or_null(why);
+		log_info("monitoring by sysfs polling: %s", why);
+		return;
+	}
+#ifdef HAVE_BPF
+	{
+		_cleanup_free_ char *reason = NULL;
+		int r = manager_events_start(m, &reason);
+
+		if (r < 0) {
+			m->bpf_reason = strdup_or_null(reason ? reason : strerror(-r));
+			log_notice("BPF monitoring unavailable (%s): falling back to sysfs polling", m->bpf_reason);
+		} else {
+			log_info("monitoring DAMON through the BPF ring buffer");
+		}
+	}
+#endif
+}
+
+static int run(int argc, char *argv[])
+{
+	_cleanup_(manager_freep) struct manager *m = NULL;
+	_cleanup_(damond_config_freep) struct damond_config *config = NULL;
+	int r;
+
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r;
+
+	r = load_config(&config);
+	if (r < 0)
+		return log_error_errno(r, "'%s' is not a valid configuration", arg_config);
+	if (arg_check) {
+		size_t ns = 0;
+
+		for (size_t i = 0; i < config->nr_kdamonds; i++)
+			ns += config->kdamonds[i].ctx.nr_schemes;
+		printf("%s: OK (%zu kdamonds, %zu schemes)\n", arg_config, config->nr_kdamonds, ns);
+		return 0;
+	}
+
+	r = manager_new(&m);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the event loop: %m");
+	m->dry_run = arg_dry_run;
+	m->no_bpf = arg_no_bpf;
+	m->sysfs_path = strdup(arg_sysfs_root);
+	m->procfs_root = strdup(arg_procfs_root);
+	m->runtime_dir = strdup(arg_runtime_dir);
+	m->config_path = strdup(arg_config);
+	if (!m->sysfs_path || !m->procfs_root || !m->runtime_dir || !m->config_path)
+		return log_oom();
+
+	r = sysfs_root_open(arg_sysfs_root, &m->root);
+	if (r < 0)
+		return log_error_errno(r, "cannot open the sysfs root '%s': %m", arg_sysfs_root);
+	if (mkdir(arg_runtime_dir, 0755) < 0 && errno != EEXIST)
+		return log_error_errno(negative_errno(), "cannot create the runtime directory '%s': %m",
+				       arg_runtime_dir);
+
+	/* Refuse early when another damond owns this runtime directory. */
+	r = manager_ctl_listen(m);
+	if (r < 0)
+		return r;
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(negative_errno(), "cannot block signals: %m");
+	if ((r = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_sighup, m)) < 0 ||
+	    (r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m)) < 0 ||
+	    (r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m)) < 0)
+		return log_error_errno(r, "cannot watch signals: %m");
+	(void)sd_event_set_watchdog(m->event, true);
+
+	setup_monitor(m);
+
+	r = manager_start(m, TAKE_PTR(config));
+	if (r < 0) {
+		(void)sd_notifyf(false, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);
+		manager_stop(m);
+		return r;
+	}
+#ifdef HAVE_BPF
+	manager_events_update_pids(m);
+#endif
+
+	(void)sd_notifyf(false, "READY=1\nSTATUS=Running %zu kdamond(s), configuration generation %u", m->nr_kd,
+			 m->generation);
+	log_info("ready: %zu kdamond(s) from '%s'%s", m->nr_kd, arg_config, m->dry_run ? " (dry run)" : "");
+
+	r = sd_event_loop(m->event);
+	if (r < 0)
+		log_error_errno(r, "event loop failed: %m");
+	log_info("stopping");
+	manager_stop(m);
+	return r;
+}
+
+int main(int argc, char *argv[])
+{
+	int r = run(argc, argv);
+
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The status, features and regions documents, as served to damondctl. */
+#include <json-c/json.h>
+
+#include "damond-config.h"
+#include "manager.h"
+#include "snapshot.h"
+
+#define JADD(o, k, v) json_object_object_add((o), (k), (v))
+#define JU64(v) json_object_new_uint64((uint64_t)(v))
+#define JSTR(v) ((v) ? json_object_new_string(v) : NULL)
+
+static struct json_object *range_json(const struct damon_range *r)
+{
+	struct json_object *o = json_object_new_object();
+
+	JADD(o, "min", JU64(r->min));
+	JADD(o, "max", JU64(r->max));
+	return o;
+}
+
+int manager_features_json(struct manager *m, struct json_object **ret)
+{
+	const struct damon_features *f = &m->features;
+	struct json_object *o = json_object_new_object(), *tp = json_object_new_array(), *mods, *kw;
+
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		JADD(o, feature_to_string(i),
+		     f->f[i] == FEATURE_UNKNOWN ? NULL : json_object_new_boolean(f->f[i] == FEATURE_PRESENT));
+	if (f->tp_damon_aggregated)
+		json_object_array_add(tp, json_object_new_string("damon_aggregated"));
+	if (f->tp_damos_before_apply)
+		json_object_array_add(tp, json_object_new_string("damos_before_apply"));
+	if (f->tp_damos_esz)
+		json_object_array_add(tp, json_object_new_string("damos_esz"));
+	if (f->tp_damos_stat_after_apply_interval)
+		json_object_array_add(tp, json_object_new_string("damos_stat_after_apply_interval"));
+	JADD(o, "tracepoints", tp);
+	mods = json_object_new_object();
+	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
+		JADD(mods, damon_module_to_string(i), json_object_new_string(module_state_to_string(f->module[i])));
+	JADD(o, "modules", mods);
+
+	kw = json_object_new_array();
+	for (int i = 0; i < _DAMOS_ACTION_MAX; i++)
+		if (f->action[i] == FEATURE_PRESENT)
+			json_object_array_add(kw, json_object_new_string(damos_action_to_string(i)));
+	JADD(o, "actions", kw);
+	kw = json_object_new_array();
+	for (int i = 0; i < _DAMOS_GOAL_METRIC_MAX; i++)
+		if (f->goal_metric[i] == FEATURE_PRESENT)
+			json_object_array_add(kw, json_object_new_string(damos_goal_metric_to_string(i)));
+	JADD(o, "goal_metrics", kw);
+	kw = json_object_new_array();
+	for (int i = 0; i < _DAMON_OPS_MAX; i++)
+		if (f->ops[i] == FEATURE_PRESENT)
+			json_object_array_add(kw, json_object_new_string(damon_ops_to_string(i)));
+	JADD(o, "operations", kw);
+	JADD(o, "probed_from", json_object_new_string(m->features_from_record ? "ownership record" : "sysfs"));
+	*ret = o;
+	return 0;
+}
+
+static const char *fail_mode_str(const struct scheme_rt *sl, const struct damos_cfg *s)
+{
+	if (!s || s->quota.fail_charge_mode == DAMOS_FAIL_CHARGE_OFF)
+		return "off";
+	switch (sl->fail_mode) {
+	case FAIL_MODE_NATIVE:
+		return "native";
+	case FAIL_MODE_EMULATED:
+		return sl->ctrl_active ? "emulated" : "emulation-pending";
+	default:
+		return "off";
+	}
+}
+
+/* Does free memory (per-mille) sit where the scheme's watermarks keep it active? */
+static const char *wmark_state(struct manager *m, const struct damos_cfg *s)
+{
+	char path[512];
+	unsigned long long total = 0, avail = 0, v;
+	char key[64];
+	FILE *f;
+	uint64_t rate;
+
+	if (s->wmarks.metric == DAMOS_WMARK_NONE)
+		return "n/a";
+	snprintf(path, sizeof(path), "%s/meminfo", m->procfs_root);
+	f = fopen(path, "re");
+	if (!f)
+		return "unknown";
+	while (fscanf(f, "%63s %llu kB\n", key, &v) == 2) {
+		if (streq(key, "MemTotal:"))
+			total = v;
+		else if (streq(key, "MemFree:"))
+			avail = v;
+	}
+	fclose(f);
+	if (!total)
+		return "unknown";
+	rate = avail * 1000 / total;
+	/* The kernel deactivates above high or below low, activates below mid. */
+	if (rate > s->wmarks.high || rate < s->wmarks.low)
+		return "inactive";
+	if (rate < s->wmarks.mid)
+		return "active";
+	return "active-or-hysteresis";
+}
+
+static struct json_object *scheme_json(struct manager *m, const struct kdamond_rt *kd, size_t i)
+{
+	const struct scheme_rt *sl = &kd->slots[i];
+	const struct damos_cfg *s = sl->cfg_idx >= 0 ? &kd->cfg->ctx.schemes[sl->cfg_idx] : NULL;
+	struct json_object *o = json_object_new_object(), *ap, *q, *goals, *st, *rates, *wm, *fc, *adj;
+
+	JADD(o, "name", JSTR(sl->name));
+	JADD(o, "slot", JU64(i));
+	JADD(o, "tombstone", json_object_new_boolean(!s));
+	JADD(o, "action", json_object_new_string(s ? damos_action_to_string(s->action) : "stat"));
+	if (s) {
+		ap = json_object_new_object();
+		JADD(ap, "sz", range_json(&s->sz));
+		JADD(ap, "nr_accesses", range_json(&s->nr_accesses));
+		JADD(ap, "age", range_json(&s->age));
+		JADD(o, "access_pattern", ap);
+
+		q = json_object_new_object();
+		JADD(q, "bytes", JU64(s->quota.bytes));
+		JADD(q, "ms", JU64(s->quota.ms));
+		JADD(q, "reset_interval_ms", JU64(s->quota.reset_interval_ms));
+		JADD(q, "effective_bytes", sl->have_st ? JU64(sl->st.effective_bytes) : NULL);
+		goals = json_object_new_array();
+		for (size_t g = 0; g < s->quota.nr_goals; g++) {
+			struct json_object *go = json_object_new_object();
+
+			JADD(go, "metric", json_object_new_string(damos_goal_metric_to_string(s->quota.goals[g].metric)));
+			JADD(go, "target_value", JU64(s->quota.goals[g].target_value));
+			json_object_array_add(goals, go);
+		}
+		JADD(q, "goals", goals);
+		JADD(q, "goal_tuner",
+		     s->quota.goal_tuner_set ? json_object_new_string(damos_goal_tuner_to_string(s->quota.goal_tuner))
+					     : NULL);
+		JADD(o, "quota", q);
+	}
+	if (sl->have_st) {
+		st = json_object_new_object();
+		JADD(st, "nr_tried", JU64(sl->st.nr_tried));
+		JADD(st, "sz_tried", JU64(sl->st.sz_tried));
+		JADD(st, "nr_applied", JU64(sl->st.nr_applied));
+		JADD(st, "sz_applied", JU64(sl->st.sz_applied));
+		JADD(st, "qt_exceeds", JU64(sl->st.qt_exceeds));
+		JADD(st, "sz_ops_filter_passed",
+		     sl->st.has_sz_ops_filter_passed ? JU64(sl->st.sz_ops_filter_passed) : NULL);
+		JADD(o, "stats", st);
+	} else {
+		JADD(o, "stats", NULL);
+	}
+	rates = json_object_new_object();
+	JADD(rates, "sz_tried_bps", sl->have_prev ? json_object_new_double(sl->tried_bps) : NULL);
+	JADD(rates, "sz_applied_bps", sl->have_prev ? json_object_new_double(sl->applied_bps) : NULL);
+	JADD(o, "rates", rates);
+	if (s) {
+		wm = json_object_new_object();
+		JADD(wm, "metric", json_object_new_string(damos_wmark_metric_to_string(s->wmarks.metric)));
+		JADD(wm, "state", json_object_new_string(wmark_state(m, s)));
+		JADD(o, "watermarks", wm);
+
+		fc = json_object_new_object();
+		JADD(fc, "mode", json_object_new_string(fail_mode_str(sl, s)));
+		if (s->quota.fail_charge_mode != DAMOS_FAIL_CHARGE_OFF) {
+			JADD(fc, "num", JU64(s->quota.fail_charge_num));
+			JADD(fc, "denom", JU64(s->quota.fail_charge_denom));
+		}
+		JADD(fc, "user_quota_bytes", JU64(s->quota.bytes));
+		JADD(fc, "kernel_quota_bytes", JU64(sl->quota_override ? sl->kernel_quota : s->quota.bytes));
+		if (sl->ctrl_active) {
+			uint64_t excl = 0;
+
+			JADD(fc, "failure_share", json_object_new_double(charge_failure_share(&sl->cs)));
+			for (size_t r = 0; r < sl->nr_reject; r++)
+				excl += sl->reject[r].end - sl->reject[r].start;
+			JADD(fc, "excluded_bytes", JU64(excl));
+		}
+		adj = json_object_new_array();
+		for (unsigned a = sl->nr_adj > SCHEME_ADJ_HISTORY ? sl->nr_adj - SCHEME_ADJ_HISTORY : 0; a < sl->nr_adj;
+		     a++) {
+			struct json_object *ao = json_object_new_object();
+			unsigned x = a % SCHEME_ADJ_HISTORY;
+
+			JADD(ao, "at_us", JU64(sl->adj[x].at));
+			JADD(ao, "quota_bytes", JU64(sl->adj[x].quota));
+			JADD(ao, "excluded_ranges", JU64(sl->adj[x].nr_reject));
+			JADD(ao, "reason", json_object_new_string(sl->adj[x].reason));
+			json_object_array_add(adj, ao);
+		}
+		JADD(fc, "adjustments", adj);
+		JADD(o, "fail_charge", fc);
+	}
+	return o;
+}
+
+static struct json_object *kdamond_json(struct manager *m, const struct kdamond_rt *kd)
+{
+	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
+	struct json_object *o = json_object_new_object(), *iv, *nr, *targets, *schemes, *last;
+
+	JADD(o, "name", json_object_new_string(kd->name));
+	JADD(o, "index", JU64(kd->index));
+	JADD(o, "state", json_object_new_string(kd->running ? "on" : kd->died ? "died" : "off"));
+	JADD(o, "pid", json_object_new_int(kd->pid));
+	JADD(o, "adopted", json_object_new_boolean(kd->adopted));
+	JADD(o, "ops", json_object_new_string(damon_ops_to_string(x->ops)));
+	iv = json_object_new_object();
+	JADD(iv, "sample_us", JU64(x->sample_us));
+	JADD(iv, "aggr_us", JU64(x->aggr_us));
+	JADD(iv, "update_us", JU64(x->update_us));
+	JADD(o, "intervals", iv);
+	nr = json_object_new_object();
+	JADD(nr, "min", JU64(x->min_nr_regions));
+	JADD(nr, "max", JU64(x->max_nr_regions));
+	JADD(o, "nr_regions", nr);
+
+	targets = json_object_new_array();
+	for (size_t t = 0; t < kd->nr_targets; t++) {
+		struct json_object *to = json_object_new_object(), *regs = json_object_new_array();
+		const struct damon_snapshot *snap = m->snapshots ? snapshot_store_get(m->snapshots, kd->index, t) : NULL;
+
+		JADD(to, "index", JU64(t));
+		JADD(to, "pid", json_object_new_int(kd->targets[t].pid));
+		for (size_t r = 0; r < kd->targets[t].nr_regions; r++) {
+			struct json_object *ro = json_object_new_object();
+
+			JADD(ro, "start", JU64(kd->targets[t].regions[r].start));
+			JADD(ro, "end", JU64(kd->targets[t].regions[r].end));
+			json_object_array_add(regs, ro);
+		}
+		JADD(to, "regions", regs);
+		if (snap) {
+			struct json_object *so = json_object_new_object();
+			struct snapshot_summary sum;
+
+			snapshot_summarize(snap, &sum);
+			JADD(so, "nr_regions", JU64(sum.nr_regions));
+			JADD(so, "hot_bytes", JU64(sum.hot_bytes));
+			JADD(so, "cold_bytes", JU64(sum.cold_bytes));
+			JADD(to, "snapshot", so);
+		} else {
+			JADD(to, "snapshot", NULL);
+		}
+		json_object_array_add(targets, to);
+	}
+	JADD(o, "targets", targets);
+
+	schemes = json_object_new_array();
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		json_object_array_add(schemes, scheme_json(m, kd, i));
+	JADD(o, "schemes", schemes);
+
+	if (kd->last_what[0]) {
+		last = json_object_new_object();
+		JADD(last, "what", json_object_new_string(kd->last_what));
+		JADD(last, "why", JSTR(kd->last_why));
+		JADD(last, "at_us", JU64(kd->last_at));
+		JADD(o, "last_action", last);
+	}
+	return o;
+}
+
+int manager_status_json(struct manager *m, struct json_object **ret)
+{
+	struct json_object *o = json_object_new_object(), *cfg, *lr, *mon, *kds, *acts, *feat;
+
+	JADD(o, "version", json_object_new_string(DAMOND_VERSION));
+	JADD(o, "pid", json_object_new_int((int)getpid()));
+	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
+	JADD(o, "dry_run", json_object_new_boolean(m->dry_run));
+
+	cfg = json_object_new_object();
+	JADD(cfg, "path", JSTR(m->config_path));
+	JADD(cfg, "generation", JU64(m->generation));
+	if (m->last_reload.at) {
+		struct json_object *errs = json_object_new_array();
+
+		lr = json_object_new_object();
+		JADD(lr, "ok", json_object_new_boolean(m->last_reload.ok));
+		JADD(lr, "at_us", JU64(m->last_reload.at));
+		for (size_t i = 0; i < m->last_reload.nr_errors; i++)
+			json_object_array_add(errs, json_object_new_string(m->last_reload.errors[i]));
+		JADD(lr, "errors", errs);
+		JADD(cfg, "last_reload", lr);
+	}
+	JADD(o, "config", cfg);
+
+	mon = json_object_new_object();
+	JADD(mon, "source", json_object_new_string(m->events ? "bpf" : "sysfs-polling"));
+	JADD(mon, "reason", JSTR(m->bpf_reason));
+	if (m->snapshots) {
+		struct snapshot_store_stats ss;
+
+		snapshot_store_get_stats(m->snapshots, &ss);
+		JADD(mon, "events", JU64(ss.events));
+		JADD(mon, "events_per_s", json_object_new_double(ss.events_per_s));
+		JADD(mon, "drops", JU64(ss.drops));
+	}
+	JADD(o, "monitor", mon);
+
+	manager_features_json(m, &feat);
+	JADD(o, "features", feat);
+
+	kds = json_object_new_array();
+	for (size_t i = 0; i < m->nr_kd; i++)
+		json_object_array_add(kds, kdamond_json(m, &m->kd[i]));
+	JADD(o, "kdamonds", kds);
+
+	acts = json_object_new_array();
+	for (unsigned a = m->nr_actions > ACTION_LOG_SIZE ? m->nr_actions - ACTION_LOG_SIZE : 0; a < m->nr_actions;
+	     a++) {
+		struct json_object *ao = json_object_new_object();
+		unsigned x = a % ACTION_LOG_SIZE;
+
+		JADD(ao, "at_us", JU64(m->actions[x].at));
+		JADD(ao, "kdamond", json_object_new_string(m->actions[x].kdamond));
+		JADD(ao, "what", json_object_new_string(m->actions[x].what));
+		JADD(ao, "why", json_object_new_string(m->actions[x].why));
+		json_object_array_add(acts, ao);
+	}
+	JADD(o, "actions", acts);
+	*ret = o;
+	return 0;
+}
+
+int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret)
+{
+	struct json_object *o = json_object_new_object(), *kds = json_object_new_array();
+	bool found = false;
+
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		const struct kdamond_rt *kd = &m->kd[i];
+		struct json_object *ko, *targets;
+
+		if (kdamond && !streq(kdamond, kd->name))
+			continue;
+		found = true;
+		ko = json_object_new_object();
+		targets = json_object_new_array();
+		JADD(ko, "name", json_object_new_string(kd->name));
+		for (size_t t = 0; t < kd->nr_targets; t++) {
+			const struct damon_snapshot *snap =
+				m->snapshots ? snapshot_store_get(m->snapshots, kd->index, t) : NULL;
+			struct json_object *to = json_object_new_object(), *regs = json_object_new_array();
+			uint64_t maxacc = 0;
+
+			JADD(to, "index", JU64(t));
+			if (snap) {
+				for (size_t r = 0; r < snap->nr_regions; r++) {
+					struct json_object *ro = json_object_new_object();
+
+					JADD(ro, "start", JU64(snap->regions[r].start));
+					JADD(ro, "end", JU64(snap->regions[r].end));
+					JADD(ro, "nr_accesses", JU64(snap->regions[r].nr_accesses));
+					JADD(ro, "age", JU64(snap->regions[r].age));
+					json_object_array_add(regs, ro);
+					maxacc = MAX(maxacc, snap->regions[r].nr_accesses);
+				}
+				JADD(to, "nr_regions", JU64(snap->nr_regions));
+			}
+			JADD(to, "regions", regs);
+			JADD(to, "max_nr_accesses",
+			     JU64(maxacc ? maxacc : kd->cfg->ctx.aggr_us / MAX(kd->cfg->ctx.sample_us, 1ULL)));
+			json_object_array_add(targets, to);
+		}
+		JADD(ko, "targets", targets);
+		json_object_array_add(kds, ko);
+	}
+	JADD(o, "kdamonds", kds);
+	if (kdamond && !found) {
+		json_object_put(o);
+		return -ENOENT;
+	}
+	*ret = o;
+	return 0;
+}

@@ -1,0 +1,1146 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The manager: owns damond's kdamonds, applies configs, refreshes stats,
+ * runs controllers and applies their decisions in one place.
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "iomem.h"
+#include "log.h"
+#include "manager.h"
+#include "units.h"
+#ifdef HAVE_BPF
+#include "events.h"
+#endif
+#include "snapshot.h"
+
+#define KD DAMON_ADMIN_DIR "/kdamonds"
+
+usec_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * 1000000ULL + (usec_t)ts.tv_nsec / 1000ULL;
+}
+
+static void record_action(struct manager *m, const char *kdamond, const char *what, const char *fmt, ...)
+	_printf_(4, 5);
+static void record_action(struct manager *m, const char *kdamond, const char *what, const char *fmt, ...)
+{
+	unsigned i = m->nr_actions++ % ACTION_LOG_SIZE;
+	va_list ap;
+
+	m->actions[i].at = now_usec();
+	snprintf(m->actions[i].kdamond, sizeof(m->actions[i].kdamond), "%s", kdamond ? kdamond : "");
+	snprintf(m->actions[i].what, sizeof(m->actions[i].what), "%s", what);
+	va_start(ap, fmt);
+	vsnprintf(m->actions[i].why, sizeof(m->actions[i].why), fmt, ap);
+	va_end(ap);
+	log_info("%s%s%s: %s", kdamond ? "kdamond '" : "", kdamond ? kdamond : "", kdamond ? "'" : "",
+		 m->actions[i].why);
+}
+
+static void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why)
+{
+	snprintf(kd->last_what, sizeof(kd->last_what), "%s", what);
+	free(kd->last_why);
+	kd->last_why = strdup_or_null(why);
+	kd->last_at = now_usec();
+}
+
+/* ---- lifecycle of the runtime objects ------------------------------------ */
+
+static void targets_free(struct damon_target_cfg *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i].regions);
+	free(t);
+}
+
+static void slots_free(struct scheme_rt *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i].name);
+	free(s);
+}
+
+static void kd_done(struct kdamond_rt *kd)
+{
+	free(kd->name);
+	free(kd->last_why);
+	targets_free(kd->targets, kd->nr_targets);
+	slots_free(kd->slots, kd->nr_slots);
+	write_list_done(&kd->written);
+	*kd = (struct kdamond_rt){};
+}
+
+int manager_new(struct manager **ret)
+{
+	_cleanup_(manager_freep) struct manager *m = NULL;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->ctl_fd = -1;
+	r = sd_event_default(&m->event);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+struct manager *manager_free(struct manager *m)
+{
+	if (!m)
+		return NULL;
+	manager_ctl_close(m);
+#ifdef HAVE_BPF
+	events_free(m->events);
+#endif
+	snapshot_store_free(m->snapshots);
+	sd_event_source_unref(m->stats_timer);
+	sd_event_source_unref(m->sighup);
+	for (size_t i = 0; i < m->nr_kd; i++)
+		kd_done(&m->kd[i]);
+	free(m->kd);
+	damond_config_free(m->config);
+	for (size_t i = 0; i < m->last_reload.nr_errors; i++)
+		free(m->last_reload.errors[i]);
+	free(m->last_reload.errors);
+	sd_event_unref(m->event);
+	sysfs_root_free(m->root);
+	free(m->sysfs_path);
+	free(m->procfs_root);
+	free(m->runtime_dir);
+	free(m->config_path);
+	free(m->bpf_reason);
+	free(m);
+	return NULL;
+}
+
+/* ---- planning ------------------------------------------------------------ */
+
+static int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret,
+			   size_t *ret_n)
+{
+	struct damon_target_cfg *t;
+	size_t n = k->ctx.nr_targets;
+
+	t = calloc(n ? n : 1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct damon_target_cfg *src = &k->ctx.targets[i];
+
+		t[i] = *src;
+		t[i].regions = NULL;
+		t[i].nr_regions = 0;
+		if (src->regions_auto) {
+			char path[PATH_MAX];
+			int r;
+
+			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
+			r = iomem_system_ram(path, 4096, &t[i].regions, &t[i].nr_regions);
+			if (r < 0) {
+				targets_free(t, n);
+				return log_error_errno(r, "kdamond '%s': cannot resolve 'regions: auto' from '%s': %s",
+						       k->name, path,
+						       r == -EPERM ? "addresses read as zero (not root?)" : strerror(-r));
+			}
+		} else if (src->nr_regions) {
+			t[i].regions = calloc(src->nr_regions, sizeof(*t[i].regions));
+			if (!t[i].regions) {
+				targets_free(t, n);
+				return -ENOMEM;
+			}
+			memcpy(t[i].regions, src->regions, src->nr_regions * sizeof(*src->regions));
+			t[i].nr_regions = src->nr_regions;
+		}
+	}
+	*ret = t;
+	*ret_n = n;
+	return 0;
+}
+
+static bool targets_equal(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		if (a[i].pid != b[i].pid || a[i].nr_regions != b[i].nr_regions)
+			return false;
+		if (a[i].nr_regions && memcmp(a[i].regions, b[i].regions, a[i].nr_regions * sizeof(*a[i].regions)))
+			return false;
+	}
+	return true;
+}
+
+static enum fail_mode wanted_fail_mode(const struct manager *m, const struct damos_cfg *s)
+{
+	switch (s->quota.fail_charge_mode) {
+	case DAMOS_FAIL_CHARGE_OFF:
+		return FAIL_MODE_OFF;
+	case DAMOS_FAIL_CHARGE_EMULATE:
+		return FAIL_MODE_EMULATED;
+	case DAMOS_FAIL_CHARGE_NATIVE:
+		return FAIL_MODE_NATIVE;
+	default:
+		return m->features.f[FEATURE_FAIL_CHARGE] == FEATURE_PRESENT ? FAIL_MODE_NATIVE : FAIL_MODE_EMULATED;
+	}
+}
+
+/* Initialise a slot's runtime for a (new or changed) config scheme. */
+static void slot_configure(struct manager *m, struct kdamond_rt *kd, struct scheme_rt *sl, usec_t now)
+{
+	const struct damos_cfg *s = sl->cfg_idx >= 0 ? &kd->cfg->ctx.schemes[sl->cfg_idx] : NULL;
+	enum fail_mode mode = s ? wanted_fail_mode(m, s) : FAIL_MODE_OFF;
+	struct charge_params p = {};
+
+	if (!s || mode != FAIL_MODE_EMULATED) {
+		sl->fail_mode = mode;
+		sl->ctrl_active = false;
+		sl->quota_override = false;
+		sl->nr_reject = 0;
+		return;
+	}
+	charge_params_from_cfg(&p, s, kd->cfg->ctx.ops, kd->cfg->ctx.aggr_us);
+	/* Keep the controller's learned state across reloads that do not change its parameters. */
+	if (sl->fail_mode == FAIL_MODE_EMULATED && sl->ctrl_active && !memcmp(&p, &sl->cp, sizeof(p)))
+		return;
+	sl->fail_mode = FAIL_MODE_EMULATED;
+	sl->cp = p;
+	charge_init(&sl->cs, &sl->cp, now);
+	sl->ctrl_active = true;
+	sl->quota_override = false;
+	sl->nr_reject = 0;
+}
+
+static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regions, struct write_list *ret)
+{
+	_cleanup_free_ struct scheme_slot *slots = NULL;
+	struct kdamond_plan plan = {
+		.cfg = kd->cfg,
+		.targets = kd->targets,
+		.nr_targets = kd->nr_targets,
+		.keep_regions = keep_regions,
+	};
+
+	slots = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < kd->nr_slots; i++) {
+		struct scheme_rt *sl = &kd->slots[i];
+
+		slots[i].cfg = sl->cfg_idx >= 0 ? &kd->cfg->ctx.schemes[sl->cfg_idx] : NULL;
+		slots[i].native_fail_charge = sl->fail_mode == FAIL_MODE_NATIVE;
+		slots[i].quota_override = sl->quota_override;
+		slots[i].quota_bytes = sl->kernel_quota;
+		slots[i].reject = sl->reject;
+		slots[i].nr_reject = sl->nr_reject;
+	}
+	plan.slots = slots;
+	plan.nr_slots = kd->nr_slots;
+	return damon_render_kdamond(kd->index, &plan, &m->features, ret);
+}
+
+/* ---- kernel operations --------------------------------------------------- */
+
+static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct write_list *l)
+{
+	size_t failed = 0;
+	int r;
+
+	if (m->dry_run) {
+		for (size_t i = 0; i < l->n; i++)
+			log_info("dry-run: would write '%s/%s' = '%s'", m->sysfs_path, l->v[i].path, l->v[i].value);
+		return 0;
+	}
+	r = damon_write_list_apply(m->root, l, &failed);
+	if (r < 0)
+		return log_error_errno(r, "kdamond '%s': writing '%s' = '%s' failed: %m", kd->name, l->v[failed].path,
+				       l->v[failed].value);
+	return 0;
+}
+
+static int verify_list(struct manager *m, struct kdamond_rt *kd, const struct write_list *l)
+{
+	_cleanup_free_ char *mismatch = NULL;
+	int r;
+
+	if (m->dry_run)
+		return 0;
+	r = damon_write_list_verify(m->root, l, &mismatch);
+	if (r < 0)
+		return log_error_errno(r, "kdamond '%s': read-back differs: %s", kd->name,
+				       mismatch ? mismatch : "(unknown)");
+	return 0;
+}
+
+static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
+{
+	int r;
+
+	if (m->dry_run) {
+		log_info("dry-run: would write '%s/" KD "/%u/state' = '%s'", m->sysfs_path, kd->index, cmd);
+		return 0;
+	}
+	r = damon_state_cmd(m->root, kd->index, cmd);
+	if (r < 0)
+		return log_error_errno(r, "kdamond '%s': '%s' failed: %m", kd->name, cmd);
+	return 0;
+}
+
+static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
+{
+	_cleanup_(write_list_done) struct write_list l = {};
+	bool on = false;
+	int pid = -1, r;
+
+	r = plan_render(m, kd, false, &l);
+	if (r < 0)
+		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
+	r = apply_list(m, kd, &l);
+	if (r < 0)
+		return r;
+	r = verify_list(m, kd, &l);
+	if (r < 0)
+		return r;
+	r = state_cmd(m, kd, "on");
+	if (r < 0) {
+		if (r == -EBUSY)
+			log_error("kdamond '%s': the kernel refused 'on' with EBUSY: another DAMON user "
+				  "(DAMON_STAT, DAMON_RECLAIM, DAMON_LRU_SORT or a sysfs command) holds DAMON",
+				  kd->name);
+		return r;
+	}
+	if (!m->dry_run) {
+		r = damon_read_state(m->root, kd->index, &on, &pid);
+		if (r < 0)
+			return log_error_errno(r, "kdamond '%s': cannot read state: %m", kd->name);
+		if (!on)
+			return log_error_errno(SYNTHETIC_ERRNO(EIO), "kdamond '%s': state reads 'off' after 'on'",
+					       kd->name);
+	}
+	kd->running = !m->dry_run;
+	kd->pid = pid;
+	kd->died = false;
+	kd->adopted = false;
+	write_list_done(&kd->written);
+	kd->written = l;
+	l = (struct write_list){};
+	kd->last_commit = now_usec();
+	kd_set_last(kd, "on", why);
+	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
+	return 0;
+}
+
+static int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why)
+{
+	int r;
+
+	if (!kd->running)
+		return 0;
+	r = state_cmd(m, kd, "off");
+	if (r < 0 && r != -EPERM) /* 7.2: EPERM when already off */
+		return r;
+	kd->running = false;
+	kd->pid = -1;
+	kd_set_last(kd, "off", why);
+	record_action(m, kd->name, "off", "stopped (%s)", why);
+	return 0;
+}
+
+/*
+ * Commit kd's current plan to its running kdamond. The canonical list (with
+ * regions) is what we remember; the committed one keeps the kernel's regions
+ * when they did not change, so their monitoring history survives.
+ */
+static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const char *why)
+{
+	_cleanup_(write_list_done) struct write_list canon = {}, l = {};
+	bool on = true;
+	int pid = kd->pid, r;
+
+	r = plan_render(m, kd, false, &canon);
+	if (r < 0)
+		return r;
+	r = plan_render(m, kd, !regions_changed, &l);
+	if (r < 0)
+		return r;
+	r = apply_list(m, kd, &l);
+	if (r < 0)
+		goto restore;
+	r = state_cmd(m, kd, "commit");
+	if (r < 0)
+		goto restore;
+	if (!m->dry_run) {
+		r = damon_read_state(m->root, kd->index, &on, &pid);
+		if (r < 0)
+			return log_error_errno(r, "kdamond '%s': cannot read state after commit: %m", kd->name);
+		if (!on) {
+			kd->running = false;
+			kd->died = true;
+			kd->pid = -1;
+			record_action(m, kd->name, "died",
+				      "the kdamond stopped on 'commit' (kernels before 7.x report no commit errors "
+				      "and stop the kdamond instead)");
+			return -ECANCELED;
+		}
+		if (pid != kd->pid)
+			log_warning("kdamond '%s': pid changed from %d to %d across a commit", kd->name, kd->pid,
+				    pid);
+		kd->pid = pid;
+		r = verify_list(m, kd, &l);
+		if (r < 0)
+			return r;
+	}
+	write_list_done(&kd->written);
+	kd->written = canon;
+	canon = (struct write_list){};
+	kd->last_commit = now_usec();
+	kd_set_last(kd, "commit", why);
+	record_action(m, kd->name, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
+	return 0;
+
+restore:
+	/*
+	 * The kernel rejected the commit (7.x validates on a copy, so the
+	 * running kdamond is unchanged): put the staging files back to what runs.
+	 */
+	if (!m->dry_run && kd->written.n)
+		(void)damon_write_list_apply(m->root, &kd->written, NULL);
+	return r;
+}
+
+/* ---- statistics and controllers ----------------------------------------- */
+
+static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now);
+
+static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
+{
+	bool on = false, any_quota = false;
+	int pid = -1, r;
+
+	if (!kd->running || m->dry_run)
+		return;
+	r = damon_read_state(m->root, kd->index, &on, &pid);
+	if (r >= 0 && (!on || pid != kd->pid)) {
+		kd->running = on;
+		kd->died = !on;
+		record_action(m, kd->name, "died",
+			      on ? "pid changed behind damond's back (%d -> %d)"
+				 : "the kdamond stopped behind damond's back (was pid %d; a vaddr target may have exited)",
+			      kd->pid, pid);
+		kd->pid = on ? pid : -1;
+		if (!on)
+			return;
+	}
+	r = damon_state_cmd(m->root, kd->index, "update_schemes_stats");
+	if (r < 0) {
+		log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
+		return;
+	}
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		if (kd->slots[i].cfg_idx >= 0 && (kd->cfg->ctx.schemes[kd->slots[i].cfg_idx].quota.bytes ||
+						   kd->cfg->ctx.schemes[kd->slots[i].cfg_idx].quota.ms ||
+						   kd->cfg->ctx.schemes[kd->slots[i].cfg_idx].quota.nr_goals))
+			any_quota = true;
+	if (any_quota)
+		(void)damon_state_cmd(m->root, kd->index, "update_schemes_effective_quotas");
+
+	for (size_t i = 0; i < kd->nr_slots; i++) {
+		struct scheme_rt *sl = &kd->slots[i];
+		struct damos_stats st;
+
+		if (damon_read_scheme_stats(m->root, kd->index, (unsigned)i, &st) < 0)
+			continue;
+		if (sl->have_st) {
+			sl->prev = sl->st;
+			sl->prev_at = sl->st_at;
+			sl->have_prev = true;
+		}
+		sl->st = st;
+		sl->st_at = now;
+		sl->have_st = true;
+		if (sl->have_prev && sl->st_at > sl->prev_at) {
+			double dt = (double)(sl->st_at - sl->prev_at) / 1e6;
+
+			sl->tried_bps = (double)(st.sz_tried - MIN(st.sz_tried, sl->prev.sz_tried)) / dt;
+			sl->applied_bps = (double)(st.sz_applied - MIN(st.sz_applied, sl->prev.sz_applied)) / dt;
+		}
+	}
+	decide_and_apply(m, kd, now);
+}
+
+/* Run the controllers of kd's schemes and apply all their decisions with one commit. */
+static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now)
+{
+	_cleanup_free_ char *why = NULL;
+	bool changed = false;
+
+	for (size_t i = 0; i < kd->nr_slots; i++) {
+		struct scheme_rt *sl = &kd->slots[i];
+		struct charge_obs o = {};
+		struct charge_decision d = {};
+
+		if (!sl->ctrl_active || !sl->have_st)
+			continue;
+		o.now_us = now;
+		o.sz_tried = sl->st.sz_tried;
+		o.sz_applied = sl->st.sz_applied;
+		o.nr_tried = sl->st.nr_tried;
+		o.nr_applied = sl->st.nr_applied;
+		o.qt_exceeds = sl->st.qt_exceeds;
+		o.kernel_quota_bytes = sl->quota_override ? sl->kernel_quota : sl->cp.quota_bytes;
+		o.map = NULL;
+		charge_step(&sl->cp, &sl->cs, &o, &d);
+		if (!d.set_quota && !d.set_filters)
+			continue;
+		if (d.set_quota) {
+			sl->quota_override = true;
+			sl->kernel_quota = d.quota_bytes;
+		}
+		if (d.set_filters) {
+			sl->nr_reject = MIN(d.nr_reject, (size_t)CHARGE_MAX_FILTERS);
+			memcpy(sl->reject, d.reject, sl->nr_reject * sizeof(sl->reject[0]));
+		}
+		{
+			unsigned a = sl->nr_adj++ % SCHEME_ADJ_HISTORY;
+
+			sl->adj[a].at = now;
+			sl->adj[a].quota = sl->quota_override ? sl->kernel_quota : sl->cp.quota_bytes;
+			sl->adj[a].nr_reject = sl->nr_reject;
+			snprintf(sl->adj[a].reason, sizeof(sl->adj[a].reason), "%s", d.reason);
+		}
+		free(why);
+		if (asprintf(&why, "charge-ratio emulation, scheme '%s': %s", sl->name, d.reason) < 0)
+			why = NULL;
+		changed = true;
+	}
+	if (changed)
+		(void)kd_commit(m, kd, false, why ? why : "controller decision");
+}
+
+static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+	usec_t now = now_usec();
+
+	for (size_t i = 0; i < m->nr_kd; i++)
+		kd_refresh_stats(m, &m->kd[i], now);
+	(void)sd_event_source_set_time(s, usec + m->config->settings.stats_interval_us);
+	return 0;
+}
+
+/* ---- ownership ----------------------------------------------------------- */
+
+static const struct owned_record *record_find(const struct ownership *o, unsigned index)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i].index == index)
+			return &o->v[i];
+	return NULL;
+}
+
+/* Refuse to run where another DAMON user is active. */
+static int check_exclusive_modules(struct manager *m)
+{
+	static const char *const fixes[_DAMON_MODULE_MAX] = {
+		[DAMON_MODULE_STAT] = "damon_stat",
+		[DAMON_MODULE_RECLAIM] = "damon_reclaim",
+		[DAMON_MODULE_LRU_SORT] = "damon_lru_sort",
+	};
+	int ret = 0;
+
+	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
+		char p[PATH_MAX];
+		int r;
+
+		if (m->features.module[i] != MODULE_ON)
+			continue;
+		snprintf(p, sizeof(p), "module/%s/parameters/enabled", fixes[i]);
+		if (!m->config->settings.allow_disable[i]) {
+			log_error("%s is enabled ('%s/%s' = Y). It runs its own exclusive kdamond, and the kernel "
+				  "refuses every sysfs kdamond while it runs. Switch it off with 'echo N > %s/%s' "
+				  "(or boot with %s.enabled=N), or let damond do it: 'damond: { "
+				  "allow_disable_modules: [%s] }' in %s.",
+				  fixes[i], m->sysfs_path, p, m->sysfs_path, p, fixes[i], fixes[i], m->config_path);
+			ret = -EBUSY;
+			continue;
+		}
+		if (m->dry_run) {
+			log_info("dry-run: would write '%s/%s' = 'N'", m->sysfs_path, p);
+			continue;
+		}
+		r = sysfs_write_str(m->root, p, "N");
+		if (r < 0) {
+			log_error_errno(r, "cannot switch %s off ('%s/%s'): %m", fixes[i], m->sysfs_path, p);
+			ret = r;
+			continue;
+		}
+		m->features.module[i] = MODULE_OFF;
+		record_action(m, NULL, "module-off", "switched %s off (allowed by allow_disable_modules)", fixes[i]);
+	}
+	return ret;
+}
+
+/*
+ * Classify every existing kdamond directory. Running ones we did not start
+ * (no record, or a record whose pid differs) and stopped ones that are not
+ * ours stop damond: writing nr_kdamonds would wipe them.
+ */
+static int check_foreign(struct manager *m, const struct ownership *own)
+{
+	int ret = 0;
+
+	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++) {
+		const struct owned_record *rec = record_find(own, (unsigned)k);
+		bool on = false;
+		int pid = -1, r;
+
+		r = damon_read_state(m->root, (unsigned)k, &on, &pid);
+		if (r < 0)
+			return log_error_errno(r, "cannot read the state of kdamonds/%" PRIu64 ": %m", k);
+		if (rec && (!on || (rec->running && rec->pid == pid)))
+			continue;
+		if (on) {
+			log_error("kdamonds/%" PRIu64 " is running (pid %d) and was not started by damond%s. damond "
+				  "never touches a kdamond it does not own, and the kernel cannot add kdamonds while "
+				  "one runs. Stop it ('echo off > %s/" KD "/%" PRIu64 "/state') and start damond again.",
+				  k, pid, rec ? " (its pid differs from damond's record)" : "", m->sysfs_path, k);
+		} else {
+			log_error("kdamonds/%" PRIu64 " exists (stopped) and does not belong to damond; setting up "
+				  "damond's kdamonds would wipe it. Remove it with 'echo 0 > %s/" KD "/nr_kdamonds' "
+				  "if nobody needs it.",
+				  k, m->sysfs_path);
+		}
+		ret = -EBUSY;
+	}
+	return ret;
+}
+
+/* ---- start / reload ------------------------------------------------------ */
+
+static int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd, usec_t now)
+{
+	slots_free(kd->slots, kd->nr_slots);
+	kd->nr_slots = kd->cfg->ctx.nr_schemes;
+	kd->slots = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*kd->slots));
+	if (!kd->slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < kd->nr_slots; i++) {
+		kd->slots[i].cfg_idx = (int)i;
+		kd->slots[i].name = strdup_or_null(kd->cfg->ctx.schemes[i].name);
+		slot_configure(m, kd, &kd->slots[i], now);
+	}
+	return 0;
+}
+
+/* Re-lay kd's slots for its (new) cfg; *ret_restart when positions cannot be kept. */
+static int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, char **ret_restart)
+{
+	_cleanup_free_ char **names = NULL;
+	_cleanup_free_ int *map = NULL;
+	struct scheme_rt *ns;
+	size_t n = 0;
+	int r;
+
+	names = calloc(kd->nr_slots + 1, sizeof(char *));
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		names[i] = kd->slots[i].name;
+	r = damon_layout_slots(names, kd->nr_slots, &kd->cfg->ctx, &map, &n, ret_restart);
+	if (r < 0)
+		return r;
+	ns = calloc(n ? n : 1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		/* Carry runtime state of a slot that keeps its scheme. */
+		if (!*ret_restart && i < kd->nr_slots && map[i] >= 0 && kd->slots[i].name &&
+		    streq(kd->slots[i].name, kd->cfg->ctx.schemes[map[i]].name)) {
+			ns[i] = kd->slots[i];
+			kd->slots[i].name = NULL;
+		}
+		ns[i].cfg_idx = map[i];
+		if (!ns[i].name && map[i] >= 0)
+			ns[i].name = strdup_or_null(kd->cfg->ctx.schemes[map[i]].name);
+		slot_configure(m, kd, &ns[i], now);
+	}
+	slots_free(kd->slots, kd->nr_slots);
+	kd->slots = ns;
+	kd->nr_slots = n;
+	return 0;
+}
+
+int manager_start(struct manager *m, struct damond_config *config)
+{
+	_cleanup_(ownership_done) struct ownership own = {};
+	struct config_errors errs = {};
+	usec_t now = now_usec();
+	unsigned next_free;
+	bool any_running_ours = false;
+	int r;
+
+	m->config = config;
+	m->generation = 1;
+
+	r = features_probe_readonly(m->root, &m->features);
+	if (r < 0)
+		return log_error_errno(r, "'%s/" DAMON_ADMIN_DIR "' not found: this kernel has no DAMON sysfs "
+					  "interface (CONFIG_DAMON_SYSFS)",
+				       m->sysfs_path);
+
+	r = ownership_load(m->runtime_dir, &own);
+	if (r < 0 && r != -ENOENT)
+		log_warning_errno(r, "cannot read damond's ownership record in '%s', ignoring: %m", m->runtime_dir);
+
+	r = damon_read_nr_kdamonds(m->root, &m->nr_kdamonds_dirs);
+	if (r < 0)
+		return log_error_errno(r, "cannot read nr_kdamonds: %m");
+
+	r = check_foreign(m, &own);
+	if (r < 0)
+		return r;
+	r = check_exclusive_modules(m);
+	if (r < 0)
+		return r;
+
+	/* Runtime objects, adopting what a previous damond left running. */
+	m->nr_kd = config->nr_kdamonds;
+	m->kd = calloc(m->nr_kd ? m->nr_kd : 1, sizeof(*m->kd));
+	if (!m->kd)
+		return -ENOMEM;
+	next_free = 0;
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+
+		kd->name = strdup_or_null(config->kdamonds[i].name);
+		kd->cfg = &config->kdamonds[i];
+		kd->pid = -1;
+		kd->index = UINT_MAX;
+		for (size_t j = 0; j < own.n; j++)
+			if (streq(own.v[j].name, kd->name) && own.v[j].index < m->nr_kdamonds_dirs) {
+				kd->index = own.v[j].index;
+				if (own.v[j].running) {
+					bool on = false;
+					int pid = -1;
+
+					if (damon_read_state(m->root, kd->index, &on, &pid) >= 0 && on &&
+					    pid == own.v[j].pid) {
+						kd->running = true;
+						kd->adopted = true;
+						kd->pid = pid;
+						any_running_ours = true;
+					}
+				}
+			}
+	}
+	/* Indices for the rest; a kdamond dir a record names but the config dropped is stopped. */
+	for (size_t j = 0; j < own.n; j++) {
+		bool wanted = false;
+
+		for (size_t i = 0; i < m->nr_kd; i++)
+			wanted |= streq(own.v[j].name, m->kd[i].name);
+		if (!wanted && own.v[j].running && own.v[j].index < m->nr_kdamonds_dirs) {
+			bool on = false;
+			int pid = -1;
+
+			if (damon_read_state(m->root, own.v[j].index, &on, &pid) >= 0 && on && pid == own.v[j].pid) {
+				if (!m->dry_run)
+					(void)damon_state_cmd(m->root, own.v[j].index, "off");
+				record_action(m, own.v[j].name, "off", "no longer in the configuration: stopped");
+			}
+		}
+	}
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+		bool taken;
+
+		if (kd->index != UINT_MAX)
+			continue;
+		do {
+			taken = false;
+			for (size_t j = 0; j < m->nr_kd; j++)
+				taken |= m->kd[j].index == next_free;
+			if (taken)
+				next_free++;
+		} while (taken);
+		kd->index = next_free++;
+	}
+
+	/* The number of kdamond dirs can only change while none runs. */
+	{
+		uint64_t need = 0;
+
+		for (size_t i = 0; i < m->nr_kd; i++)
+			need = MAX(need, (uint64_t)m->kd[i].index + 1);
+		if (need > m->nr_kdamonds_dirs) {
+			if (any_running_ours) {
+				for (size_t i = 0; i < m->nr_kd; i++)
+					(void)kd_stop(m, &m->kd[i], "the kernel can only add kdamond directories "
+								    "while none runs");
+				any_running_ours = false;
+			}
+			if (!m->dry_run) {
+				r = damon_write_nr_kdamonds(m->root, need);
+				if (r < 0)
+					return log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+			}
+			record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need,
+				      m->nr_kdamonds_dirs);
+			m->nr_kdamonds_dirs = need;
+		}
+	}
+
+	/* Features: from the record (same boot, same kernel), else probed on a dir we own and that is stopped. */
+	if (own.have_features) {
+		m->features = own.features;
+		m->features_from_record = true;
+		(void)features_probe_readonly(m->root, &own.features); /* refresh module states */
+		memcpy(m->features.module, own.features.module, sizeof(m->features.module));
+	} else {
+		unsigned probe_k = UINT_MAX;
+
+		for (size_t i = 0; i < m->nr_kd; i++)
+			if (!m->kd[i].running && probe_k == UINT_MAX)
+				probe_k = m->kd[i].index;
+		if (probe_k != UINT_MAX && !m->dry_run) {
+			r = features_probe_owned(m->root, probe_k, &m->features);
+			if (r < 0)
+				log_warning_errno(r, "probing features on kdamonds/%u failed, continuing with what the "
+						     "files show: %m",
+						  probe_k);
+		}
+	}
+
+	r = features_check_config(&m->features, config, &errs);
+	if (r < 0) {
+		for (size_t i = 0; i < errs.n; i++) {
+			_cleanup_free_ char *s = NULL;
+
+			if (config_error_format(&errs.v[i], &s) >= 0)
+				log_error("%s", s);
+		}
+		config_errors_done(&errs);
+		return r;
+	}
+
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+		const struct owned_record *rec = record_find(&own, kd->index);
+
+		r = resolve_targets(m, kd->cfg, &kd->targets, &kd->nr_targets);
+		if (r < 0)
+			return r;
+		if (kd->adopted && rec) {
+			_cleanup_(write_list_done) struct write_list l = {};
+			_cleanup_free_ char *hash = NULL, *restart = NULL;
+
+			/* Slots as the running kdamond has them, then re-laid for this config. */
+			kd->nr_slots = rec->nr_slots;
+			kd->slots = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*kd->slots));
+			if (!kd->slots)
+				return -ENOMEM;
+			for (size_t s = 0; s < kd->nr_slots; s++) {
+				kd->slots[s].name = strdup_or_null(rec->slot_names[s]);
+				kd->slots[s].cfg_idx = -1;
+			}
+			r = kd_relayout(m, kd, now, &restart);
+			if (r < 0)
+				return r;
+			if (restart) {
+				(void)kd_stop(m, kd, restart);
+				r = kd_start(m, kd, restart);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			r = plan_render(m, kd, false, &l);
+			if (r < 0)
+				return r;
+			hash = write_list_hash(&l);
+			if (hash && rec->list_hash && streq(hash, rec->list_hash)) {
+				kd->written = l;
+				l = (struct write_list){};
+				kd_set_last(kd, "adopt", "re-adopted after a damond restart, configuration unchanged");
+				record_action(m, kd->name, "adopt",
+					      "re-adopted kdamonds/%u (pid %d) unchanged: no writes, no restart",
+					      kd->index, kd->pid);
+				continue;
+			}
+			record_action(m, kd->name, "adopt", "re-adopted kdamonds/%u (pid %d); configuration changed",
+				      kd->index, kd->pid);
+			r = kd_commit(m, kd, true, "re-adopted with a changed configuration");
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = kd_init_slots_fresh(m, kd, now);
+		if (r < 0)
+			return r;
+		r = kd_start(m, kd, "damond start");
+		if (r < 0)
+			return r;
+	}
+
+	r = ownership_save(m->runtime_dir, m);
+	if (r < 0)
+		log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
+
+	r = sd_event_add_time(m->event, &m->stats_timer, CLOCK_MONOTONIC,
+			      now_usec() + config->settings.stats_interval_us, 10000, on_stats_timer, m);
+	if (r < 0)
+		return r;
+	return 0;
+}
+
+static void set_reload_result(struct manager *m, bool ok, const struct config_errors *errs)
+{
+	for (size_t i = 0; i < m->last_reload.nr_errors; i++)
+		free(m->last_reload.errors[i]);
+	free(m->last_reload.errors);
+	m->last_reload.errors = NULL;
+	m->last_reload.nr_errors = 0;
+	m->last_reload.ok = ok;
+	m->last_reload.at = now_usec();
+	if (!errs || !errs->n)
+		return;
+	m->last_reload.errors = calloc(errs->n, sizeof(char *));
+	if (!m->last_reload.errors)
+		return;
+	for (size_t i = 0; i < errs->n; i++)
+		if (config_error_format(&errs->v[i], &m->last_reload.errors[m->last_reload.nr_errors]) >= 0)
+			m->last_reload.nr_errors++;
+}
+
+/*
+ * Reload: parse and validate into a new config, check it against the
+ * kernel's features, resolve its targets — and only then touch anything.
+ */
+int manager_reload(struct manager *m, struct config_errors *errs)
+{
+	_cleanup_(damond_config_freep) struct damond_config *nc = NULL;
+	struct damon_target_cfg **nt = NULL;
+	size_t *nnt = NULL;
+	struct kdamond_rt *nkd = NULL;
+	struct damond_config *old;
+	usec_t now = now_usec();
+	bool need_dirs = false;
+	size_t nn;
+	int r;
+
+	(void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
+	r = config_load_file(m->config_path, &nc, errs);
+	if (r >= 0)
+		r = features_check_config(&m->features, nc, errs);
+	if (r < 0) {
+		for (size_t i = 0; i < errs->n; i++) {
+			_cleanup_free_ char *s = NULL;
+
+			if (config_error_format(&errs->v[i], &s) >= 0)
+				log_error("%s", s);
+		}
+		log_error("reload of '%s' rejected; the running configuration and kdamonds are unchanged",
+			  m->config_path);
+		set_reload_result(m, false, errs);
+		(void)sd_notify(false, "READY=1\nSTATUS=Reload rejected; running the previous configuration");
+		return r;
+	}
+
+	/* Resolve every target before anything changes. */
+	nn = nc->nr_kdamonds;
+	nt = calloc(nn ? nn : 1, sizeof(*nt));
+	nnt = calloc(nn ? nn : 1, sizeof(*nnt));
+	nkd = calloc(nn ? nn : 1, sizeof(*nkd));
+	if (!nt || !nnt || !nkd) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		r = resolve_targets(m, &nc->kdamonds[i], &nt[i], &nnt[i]);
+		if (r < 0)
+			goto fail;
+	}
+
+	/* Point of no return: move the runtime objects over, matched by name. */
+	for (size_t i = 0; i < nn; i++) {
+		struct kdamond_rt *k = &nkd[i];
+
+		k->index = UINT_MAX;
+		k->pid = -1;
+		for (size_t j = 0; j < m->nr_kd; j++)
+			if (m->kd[j].name && streq(m->kd[j].name, nc->kdamonds[i].name)) {
+				*k = m->kd[j];
+				m->kd[j] = (struct kdamond_rt){};
+				break;
+			}
+		k->cfg = &nc->kdamonds[i];
+		if (!k->name)
+			k->name = strdup_or_null(k->cfg->name);
+	}
+	for (size_t j = 0; j < m->nr_kd; j++) {
+		if (!m->kd[j].name)
+			continue;
+		(void)kd_stop(m, &m->kd[j], "removed from the configuration");
+		kd_done(&m->kd[j]);
+	}
+	free(m->kd);
+	old = m->config;
+	m->config = TAKE_PTR(nc);
+	m->kd = nkd;
+	m->nr_kd = nn;
+	m->generation++;
+
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		unsigned idx = 0;
+		bool taken;
+
+		if (m->kd[i].index != UINT_MAX)
+			continue;
+		do {
+			taken = false;
+			for (size_t j = 0; j < m->nr_kd; j++)
+				taken |= m->kd[j].index == idx;
+			if (taken)
+				idx++;
+		} while (taken);
+		m->kd[i].index = idx;
+		if (idx >= m->nr_kdamonds_dirs)
+			need_dirs = true;
+	}
+	if (need_dirs) {
+		uint64_t need = 0;
+
+		for (size_t i = 0; i < m->nr_kd; i++)
+			need = MAX(need, (uint64_t)m->kd[i].index + 1);
+		for (size_t i = 0; i < m->nr_kd; i++)
+			(void)kd_stop(m, &m->kd[i],
+				      "adding a kdamond: the kernel only creates kdamond directories while none runs");
+		if (!m->dry_run) {
+			r = damon_write_nr_kdamonds(m->root, need);
+			if (r < 0)
+				log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+		}
+		record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need,
+			      m->nr_kdamonds_dirs);
+		m->nr_kdamonds_dirs = need;
+	}
+
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+		_cleanup_free_ char *restart = NULL;
+		_cleanup_(write_list_done) struct write_list l = {};
+		bool regions_changed = !targets_equal(kd->targets, kd->nr_targets, nt[i], nnt[i]);
+		char why[160];
+
+		targets_free(kd->targets, kd->nr_targets);
+		kd->targets = TAKE_PTR(nt[i]);
+		kd->nr_targets = nnt[i];
+
+		snprintf(why, sizeof(why), "reload, generation %u", m->generation);
+		if (!kd->running) {
+			r = kd_init_slots_fresh(m, kd, now);
+			if (r >= 0)
+				(void)kd_start(m, kd, why);
+			continue;
+		}
+		r = kd_relayout(m, kd, now, &restart);
+		if (r < 0)
+			continue;
+		r = plan_render(m, kd, false, &l);
+		if (r < 0)
+			continue;
+		/* operations and addr_unit cannot change under a running context */
+		for (size_t w = 0; !restart && w < l.n; w++) {
+			const char *p = l.v[w].path;
+			size_t pl = strlen(p);
+
+			if (!(pl >= 10 && streq(p + pl - 10, "operations")) && !(pl >= 9 && streq(p + pl - 9, "addr_unit")))
+				continue;
+			for (size_t o = 0; o < kd->written.n; o++)
+				if (streq(kd->written.v[o].path, p) && !streq(kd->written.v[o].value, l.v[w].value) &&
+				    asprintf(&restart, "'%s' changes from '%s' to '%s'", p, kd->written.v[o].value,
+					     l.v[w].value) < 0)
+					restart = NULL;
+		}
+		if (restart) {
+			record_action(m, kd->name, "restart", "this change cannot be committed online: %s", restart);
+			(void)kd_stop(m, kd, restart);
+			r = kd_init_slots_fresh(m, kd, now);
+			if (r >= 0)
+				(void)kd_start(m, kd, restart);
+			continue;
+		}
+		if (write_list_equal(&l, &kd->written)) {
+			log_debug("kdamond '%s': unchanged by the reload", kd->name);
+			continue;
+		}
+		{
+			size_t d = write_list_first_diff(&kd->written, &l);
+
+			if (d < l.n)
+				snprintf(why, sizeof(why), "reload, generation %u: first change '%s' = '%s'",
+					 m->generation, l.v[d].path + strlen(KD "/"), l.v[d].value);
+		}
+		r = kd_commit(m, kd, regions_changed, why);
+		if (r == -ECANCELED)
+			(void)kd_start(m, kd, "restart after the kdamond died on commit");
+	}
+
+	damond_config_free(old);
+	free(nt);
+	free(nnt);
+	set_reload_result(m, true, NULL);
+	r = ownership_save(m->runtime_dir, m);
+	if (r < 0)
+		log_warning_errno(r, "cannot save the ownership record: %m");
+	(void)sd_notifyf(false, "READY=1\nSTATUS=Running configuration generation %u", m->generation);
+	return 0;
+
+fail:
+	for (size_t i = 0; nt && i < nn; i++)
+		targets_free(nt[i], nnt[i]);
+	free(nt);
+	free(nnt);
+	free(nkd);
+	set_reload_result(m, false, NULL);
+	log_error_errno(r, "reload of '%s' failed before any change: %m", m->config_path);
+	(void)sd_notify(false, "READY=1\nSTATUS=Reload failed; running the previous configuration");
+	return r;
+}
+
+int manager_stop(struct manager *m)
+{
+	bool keep = m->config && m->config->settings.on_exit == DAMOND_ON_EXIT_KEEP;
+
+	(void)sd_notify(false, "STOPPING=1");
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+
+		if (!kd->running)
+			continue;
+		if (keep) {
+			record_action(m, kd->name, "keep", "left running (on_exit: keep), pid %d", kd->pid);
+			continue;
+		}
+		/* Final stats must be read before 'off': afterwards the kernel refuses the command. */
+		if (!m->dry_run)
+			(void)damon_state_cmd(m->root, kd->index, "update_schemes_stats");
+		(void)kd_stop(m, kd, "damond stopping (on_exit: stop)");
+	}
+	if (!m->dry_run)
+		(void)ownership_save(m->runtime_dir, m);
+	return 0;
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "ctrl-charge.h"
+#include "damon-sysfs.h"
+#include "damon.h"
+#include "features.h"
+#include "sysfs.h"
+
+typedef uint64_t usec_t;
+
+struct json_object;
+struct config_errors;
+struct events;
+struct snapshot_store;
+
+/* How a scheme's fail_charge_ratio is realised right now. */
+enum fail_mode {
+	FAIL_MODE_OFF,
+	FAIL_MODE_NATIVE,
+	FAIL_MODE_EMULATED,
+};
+
+#define SCHEME_ADJ_HISTORY 8
+
+struct scheme_rt {
+	int cfg_idx; /* index into the kdamond's cfg schemes, -1 = tombstone */
+	char *name;  /* identity (NULL for a tombstone) */
+	struct damos_stats st, prev;
+	usec_t st_at, prev_at;
+	bool have_st, have_prev;
+	double tried_bps, applied_bps;
+
+	enum fail_mode fail_mode;
+	/* emulation */
+	bool ctrl_active;
+	struct charge_params cp;
+	struct charge_state cs;
+	bool quota_override;
+	uint64_t kernel_quota;
+	struct damon_addr_range reject[CHARGE_MAX_FILTERS];
+	size_t nr_reject;
+	struct {
+		usec_t at;
+		uint64_t quota;
+		size_t nr_reject;
+		char reason[128];
+	} adj[SCHEME_ADJ_HISTORY];
+	unsigned nr_adj;
+};
+
+struct kdamond_rt {
+	char *name;
+	unsigned index;
+	bool running;
+	int pid;
+	bool adopted;
+	bool died; /* stopped behind damond's back */
+	struct kdamond_cfg *cfg; /* points into manager->config */
+	struct damon_target_cfg *targets; /* resolved */
+	size_t nr_targets;
+	struct scheme_rt *slots;
+	size_t nr_slots;
+	struct write_list written; /* what the kernel holds, as damond wrote it */
+	usec_t last_commit;
+	char last_what[32];
+	char *last_why;
+	usec_t last_at;
+};
+
+#define ACTION_LOG_SIZE 64
+
+struct manager {
+	sd_event *event;
+	struct sysfs_root *root;
+	char *sysfs_path;
+	char *procfs_root;
+	char *runtime_dir;
+	char *config_path;
+	bool dry_run;
+	bool no_bpf;
+	char *bpf_reason;
+
+	struct damond_config *config;
+	unsigned generation;
+	struct {
+		bool ok;
+		usec_t at;
+		char **errors;
+		size_t nr_errors;
+	} last_reload;
+
+	struct damon_features features;
+	bool features_from_record;
+
+	struct kdamond_rt *kd;
+	size_t nr_kd;
+	uint64_t nr_kdamonds_dirs; /* what nr_kdamonds holds */
+
+	sd_event_source *stats_timer;
+	sd_event_source *sighup;
+	sd_event_source *ctl_source;
+	int ctl_fd;
+
+	struct events *events;
+	struct snapshot_store *snapshots;
+
+	struct {
+		usec_t at;
+		char kdamond[64];
+		char what[32];
+		char why[256];
+	} actions[ACTION_LOG_SIZE];
+	unsigned nr_actions;
+};
+
+int manager_new(struct manager **ret);
+struct manager *manager_free(struct manager *m);
+static inline void manager_freep(struct manager **m)
+{
+	if (*m)
+		manager_free(*m);
+}
+
+/* Takes ownership of config. */
+int manager_start(struct manager *m, struct damond_config *config);
+int manager_reload(struct manager *m, struct config_errors *errs);
+int manager_stop(struct manager *m);
+
+int manager_status_json(struct manager *m, struct json_object **ret);
+int manager_features_json(struct manager *m, struct json_object **ret);
+int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
+
+/* control socket (manager-ctl.c) */
+int manager_ctl_listen(struct manager *m);
+void manager_ctl_close(struct manager *m);
+
+/* ownership record (record.c) */
+struct owned_record {
+	char *name;
+	unsigned index;
+	int pid;
+	bool running;
+	char *list_hash;
+	char **slot_names; /* NULL entries are tombstones */
+	size_t nr_slots;
+};
+struct ownership {
+	uint64_t nr_kdamonds;
+	struct owned_record *v;
+	size_t n;
+	bool have_features;
+	struct damon_features features;
+};
+void ownership_done(struct ownership *o);
+int ownership_load(const char *runtime_dir, struct ownership *ret);
+int ownership_save(const char *runtime_dir, const struct manager *m);
+char *write_list_hash(const struct write_list *l);
+
+usec_t now_usec(void);

@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+damond end to end on a fake kernel: the real damond binary, pointed at a
+temporary sysfs root with --sysfs-root, the fake kernel's reactions supplied
+by LD_PRELOAD=libfake-damon-preload.so (tests/fake). No root, no BPF, never
+the host's /sys. Prints TAP.
+
+Environment (set by meson): DAMOND, DAMONDCTL, FAKE_CTL, FAKE_PRELOAD,
+SOURCE_ROOT.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+DAMOND = os.environ["DAMOND"]
+DAMONDCTL = os.environ["DAMONDCTL"]
+FAKE_CTL = os.environ["FAKE_CTL"]
+PRELOAD = os.environ["FAKE_PRELOAD"]
+SRC = os.environ["SOURCE_ROOT"]
+KD = "kernel/mm/damon/admin/kdamonds"
+
+IOMEM = """00000000-00000fff : Reserved
+00001000-0009fbff : System RAM
+000a0000-000fffff : Reserved
+00100000-7ffdffff : System RAM
+  01000000-01ffffff : Kernel code
+7ffe0000-7fffffff : Reserved
+"""
+MEMINFO = "MemTotal:        2000000 kB\nMemFree:          500000 kB\n"
+
+POLICY = """\
+damond:
+  on_exit: stop
+  stats_interval: 200ms
+kdamonds:
+  - name: reclaim
+    ops: paddr
+    targets:
+      - regions: auto
+    schemes:
+      - name: cold
+        action: pageout
+        access_pattern:
+          nr_accesses: {min: 0, max: 0}
+          age: {min: 5s, max: max}
+        quotas:
+          bytes: %(bytes)s
+          reset_interval: 1s
+      - name: watch
+        action: stat
+"""
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+class Env:
+    """One fake machine: a sysfs root, a procfs root, a runtime dir, a config."""
+
+    def __init__(self, profile="6.12", damon_stat=False):
+        self.dir = tempfile.mkdtemp(prefix="damond-it-")
+        self.sys = os.path.join(self.dir, "sys")
+        self.proc = os.path.join(self.dir, "proc")
+        self.run = os.path.join(self.dir, "run")
+        self.conf = os.path.join(self.dir, "damond.yaml")
+        os.makedirs(self.sys)
+        os.makedirs(self.proc)
+        with open(os.path.join(self.proc, "iomem"), "w") as f:
+            f.write(IOMEM)
+        with open(os.path.join(self.proc, "meminfo"), "w") as f:
+            f.write(MEMINFO)
+        self.fake("init", self.sys, profile)
+        if profile != "6.12" and not damon_stat:
+            self.fake("store", self.sys, "module/damon_stat/parameters/enabled", "N")
+        self.write_conf(POLICY % {"bytes": "32M"})
+        self.proc_h = None
+        self.log = os.path.join(self.dir, "damond.log")
+
+    def fake(self, *args, ok=True):
+        p = subprocess.run([FAKE_CTL] + list(args), capture_output=True, text=True)
+        if ok and p.returncode != 0:
+            raise Fail("fake-damon-ctl %s: %s" % (" ".join(args), p.stdout + p.stderr))
+        return p
+
+    def write_conf(self, text):
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def read(self, rel):
+        with open(os.path.join(self.sys, rel)) as f:
+            return f.read().strip()
+
+    def env(self):
+        e = dict(os.environ)
+        e["LD_PRELOAD"] = PRELOAD
+        e["FAKE_DAMON_ROOT"] = self.sys
+        e["ASAN_OPTIONS"] = "verify_asan_link_order=0:detect_leaks=1"
+        return e
+
+    def damond_args(self, *extra):
+        return [DAMOND, "--config", self.conf, "--sysfs-root", self.sys, "--procfs-root", self.proc,
+                "--runtime-dir", self.run, "--no-bpf", "--log-level", "debug"] + list(extra)
+
+    def start(self, *extra, wait=True):
+        self.logf = open(self.log, "a")
+        self.proc_h = subprocess.Popen(self.damond_args(*extra), env=self.env(), stdout=self.logf,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if wait:
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                if self.proc_h.poll() is not None:
+                    raise Fail("damond exited early (%d): %s" % (self.proc_h.returncode, self.logtext()[-2000:]))
+                p = self.ctl("status", "--json", ok=False)
+                if p.returncode == 0:
+                    return
+                time.sleep(0.1)
+            raise Fail("damond did not answer within 20 s: " + self.logtext()[-2000:])
+
+    def run_to_exit(self, *extra, timeout=20):
+        p = subprocess.run(self.damond_args(*extra), env=self.env(), capture_output=True, text=True,
+                           timeout=timeout)
+        return p
+
+    def ctl(self, *args, ok=True):
+        p = subprocess.run([DAMONDCTL, "--runtime-dir", self.run] + list(args), capture_output=True,
+                           text=True, timeout=30)
+        if ok and p.returncode != 0:
+            raise Fail("damondctl %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
+        return p
+
+    def status(self):
+        return json.loads(self.ctl("status", "--json").stdout)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc_h and self.proc_h.poll() is None:
+            self.proc_h.send_signal(sig)
+            try:
+                self.proc_h.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc_h.kill()
+                self.proc_h.wait()
+                raise Fail("damond did not stop within 20 s")
+        rc = self.proc_h.returncode if self.proc_h else 0
+        self.proc_h = None
+        return rc
+
+    def logtext(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def fakelog(self):
+        with open(os.path.join(self.sys, ".fake-damon", "log")) as f:
+            return f.read().splitlines()
+
+    def tree(self):
+        """Every file of the DAMON admin tree and its content."""
+        out = {}
+        base = os.path.join(self.sys, "kernel/mm/damon/admin")
+        for d, _, files in os.walk(base):
+            for fn in files:
+                p = os.path.join(d, fn)
+                with open(p) as f:
+                    out[os.path.relpath(p, base)] = f.read()
+        return out
+
+    def close(self):
+        try:
+            self.stop(signal.SIGKILL)
+        except Exception:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+
+
+def t_check_shipped_config():
+    p = subprocess.run([DAMOND, "--check", "--config", os.path.join(SRC, "conf/damond.yaml")],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "damond --check conf/damond.yaml failed: " + p.stderr)
+    check("OK" in p.stdout, "no OK line: " + p.stdout)
+
+
+def t_check_bad_config():
+    e = Env()
+    try:
+        e.write_conf("kdamonds:\n  - name: x\n    ops: paddr\n    bogus: 1\n")
+        p = subprocess.run([DAMOND, "--check", "--config", e.conf], capture_output=True, text=True)
+        check(p.returncode != 0, "a bad config passed --check")
+        check(re.search(re.escape(e.conf) + r":4:5: .*bogus", p.stderr),
+              "no file:line:column error naming the key: " + p.stderr)
+    finally:
+        e.close()
+
+
+def applied_ok(e, st, quota="33554432"):
+    check(len(st["kdamonds"]) == 1, "one kdamond expected")
+    k = st["kdamonds"][0]
+    check(k["state"] == "on", "kdamond not on: %s" % k["state"])
+    check(k["pid"] >= 4242, "no kdamond pid")
+    check([s["name"] for s in k["schemes"]] == ["cold", "watch"], "schemes: %s" % k["schemes"])
+    c = KD + "/0/contexts/0"
+    # the tree read back equals the policy
+    check(e.read(KD + "/0/state") == "on", "sysfs state is not on")
+    check(e.read(c + "/operations") == "paddr", "operations")
+    check(e.read(c + "/targets/nr_targets") == "1", "nr_targets")
+    check(e.read(c + "/targets/0/regions/nr_regions") == "2", "auto regions from iomem")
+    check(e.read(c + "/targets/0/regions/1/start") == str(0x100000), "region start")
+    check(e.read(c + "/targets/0/regions/1/end") == str(0x7ffe0000), "region end (page aligned)")
+    check(e.read(c + "/schemes/nr_schemes") == "2", "nr_schemes")
+    check(e.read(c + "/schemes/0/action") == "pageout", "action")
+    check(e.read(c + "/schemes/0/quotas/bytes") == quota, "quota bytes")
+    check(e.read(c + "/schemes/0/access_pattern/age/min") == "50", "age min 5s/100ms")
+    check(e.read(c + "/schemes/0/access_pattern/nr_accesses/max") == "0", "nr_accesses max")
+    check(e.read(c + "/schemes/1/action") == "stat", "second action")
+    check(e.read(c + "/schemes/1/access_pattern/sz/max") == str(2**64 - 1), "stat matches every size")
+    check(e.read(c + "/schemes/1/access_pattern/age/max") == "4294967295", "stat age max")
+
+
+def t_apply_status_reload_commit():
+    e = Env("6.12")
+    try:
+        e.start()
+        st = e.status()
+        applied_ok(e, st)
+        pid = st["kdamonds"][0]["pid"]
+        # stats move and status reports them
+        time.sleep(1.0)
+        st = e.status()
+        s0 = st["kdamonds"][0]["schemes"][0]
+        check(s0["stats"] and s0["stats"]["sz_tried"] > 0, "stats did not move: %s" % s0["stats"])
+        check(s0["stats"]["sz_tried"] == int(e.read(KD + "/0/contexts/0/schemes/0/stats/sz_tried")),
+              "status sz_tried disagrees with the kernel's stats file")
+        check(st["features"]["fail_charge"] is False, "6.12 has no fail_charge")
+        # human status works too
+        txt = e.ctl("status").stdout
+        check("reclaim" in txt and "pageout" in txt, "human status lacks the kdamond/scheme: " + txt)
+
+        before = [l for l in e.fakelog() if l.startswith("kdamond 0 on") or l.startswith("kdamond 0 off")]
+        e.write_conf(POLICY % {"bytes": "64M"})
+        p = e.ctl("reload")
+        st = e.status()
+        applied_ok(e, st, quota=str(64 << 20))
+        check(st["kdamonds"][0]["pid"] == pid, "pid changed on reload")
+        log = e.fakelog()
+        check(any(l == "kdamond 0 commit" for l in log), "no commit in the fake kernel's log")
+        after = [l for l in log if l.startswith("kdamond 0 on") or l.startswith("kdamond 0 off")]
+        check(before == after, "reload did off/on: %s" % after[len(before):])
+        check(e.fakelog().count("kdamond 0 commit") == 1, "more than one commit")
+        with open(os.path.join(e.sys, ".fake-damon/kdamond0/committed/schemes/0/quotas/bytes")) as f:
+            check(f.read().strip() == str(64 << 20), "the running kdamond did not get the new quota")
+        check(st["config"]["generation"] == 2, "generation not bumped")
+
+        # an unchanged reload commits nothing
+        n = e.fakelog().count("kdamond 0 commit")
+        os.kill(e.proc_h.pid, signal.SIGHUP)
+        time.sleep(0.5)
+        check(e.fakelog().count("kdamond 0 commit") == n, "an unchanged SIGHUP reload committed")
+
+        # a bad reload changes nothing
+        tree = e.tree()
+        e.write_conf(POLICY % {"bytes": "lots"})
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0, "a bad reload succeeded")
+        check(re.search(r"damond\.yaml:\d+:\d+: .*bytes", p.stderr), "no positioned error: " + p.stderr)
+        after = e.tree()
+        changed = [k for k in tree if tree[k] != after.get(k) and "/stats/" not in k and "effective_bytes" not in k]
+        check(not changed, "a bad reload changed the tree: %s" % changed[:5])
+        st = e.status()
+        check(st["config"]["generation"] == 3 or st["config"]["generation"] == 2, "generation")
+        check(st["config"]["last_reload"]["ok"] is False, "last_reload not marked failed")
+        check(st["kdamonds"][0]["pid"] == pid, "pid changed after a bad reload")
+
+        rc = e.stop()
+        check(rc == 0, "damond exit code %d" % rc)
+        check(e.read(KD + "/0/state") == "off", "on_exit: stop did not stop the kdamond")
+    finally:
+        e.close()
+
+
+def t_remove_middle_scheme_tombstone():
+    e = Env("7.2")
+    try:
+        e.write_conf(POLICY % {"bytes": "32M"} + "      - name: third\n        action: stat\n")
+        e.start()
+        e.write_conf(POLICY % {"bytes": "32M"}.replace("      - name: watch\n        action: stat\n", "")
+                     + "      - name: third\n        action: stat\n")
+        e.ctl("reload")
+        st = e.status()
+        names = [s["name"] for s in st["kdamonds"][0]["schemes"]]
+        check(names == ["cold", None, "third"], "slots after removing the middle scheme: %s" % names)
+        c = KD + "/0/contexts/0/schemes"
+        check(e.read(c + "/nr_schemes") == "3", "slot count")
+        check(e.read(c + "/1/access_pattern/sz/max") == "0", "the tombstone matches something")
+        check(e.fakelog().count("kdamond 0 commit") == 1, "not committed")
+    finally:
+        e.close()
+
+
+def t_restart_readopt():
+    e = Env("7.2")
+    try:
+        e.start()
+        pid = e.status()["kdamonds"][0]["pid"]
+        e.stop(signal.SIGKILL)
+        n_on = sum(1 for l in e.fakelog() if l.startswith("kdamond 0 on"))
+        e.start()
+        st = e.status()
+        k = st["kdamonds"][0]
+        check(k["adopted"] is True, "not re-adopted")
+        check(k["pid"] == pid and k["state"] == "on", "pid/state after re-adoption: %s" % k)
+        log = e.fakelog()
+        check(sum(1 for l in log if l.startswith("kdamond 0 on")) == n_on, "re-adoption restarted the kdamond")
+        check(not any(l.startswith("kdamond 0 off") for l in log), "re-adoption stopped the kdamond")
+        check(not any(l.startswith("kdamond 0 commit") for l in log), "unchanged re-adoption committed")
+        # kill again, change the config, start: re-adopted with commit
+        e.stop(signal.SIGKILL)
+        e.write_conf(POLICY % {"bytes": "48M"})
+        e.start()
+        st = e.status()
+        check(st["kdamonds"][0]["pid"] == pid, "pid changed")
+        check(any(l.startswith("kdamond 0 commit") for l in e.fakelog()), "changed re-adoption did not commit")
+        check(e.read(KD + "/0/contexts/0/schemes/0/quotas/bytes") == str(48 << 20), "new quota not written")
+    finally:
+        e.close()
+
+
+def t_foreign_refused():
+    e = Env("7.2")
+    try:
+        e.fake("start-foreign", e.sys)
+        tree = e.tree()
+        p = e.run_to_exit()
+        check(p.returncode != 0, "damond started next to a foreign kdamond")
+        check("not started by damond" in p.stderr and "pid 4242" in p.stderr, "message: " + p.stderr)
+        after = e.tree()
+        check(tree == after, "damond changed a foreign kdamond's tree")
+    finally:
+        e.close()
+
+
+def t_damon_stat_blocks():
+    e = Env("7.2", damon_stat=True)
+    try:
+        p = e.run_to_exit()
+        check(p.returncode != 0, "damond started while DAMON_STAT runs")
+        check("damon_stat" in p.stderr and "allow_disable_modules" in p.stderr, "message: " + p.stderr)
+        check(e.read("module/damon_stat/parameters/enabled") == "Y", "damond switched DAMON_STAT off uninvited")
+        e.write_conf(POLICY.replace("  on_exit: stop\n", "  on_exit: stop\n  allow_disable_modules: [damon_stat]\n")
+                     % {"bytes": "32M"})
+        e.start()
+        check(e.read("module/damon_stat/parameters/enabled") == "N", "DAMON_STAT not switched off")
+        check(e.status()["kdamonds"][0]["state"] == "on", "kdamond not on")
+        acts = [a["what"] for a in e.status()["actions"]]
+        check("module-off" in acts, "switching DAMON_STAT off is not explained in status: %s" % acts)
+    finally:
+        e.close()
+
+
+def t_busy_retry():
+    e = Env("7.2")
+    try:
+        e.fake("busy", e.sys, "3")
+        e.start()
+        check(e.status()["kdamonds"][0]["state"] == "on", "kdamond not on")
+        check(sum(1 for l in e.fakelog() if l.startswith("fail ")) == 3, "the EBUSYs did not happen")
+    finally:
+        e.close()
+
+
+def t_native_fail_charge_72():
+    e = Env("7.2")
+    try:
+        e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n          fail_charge_ratio: 1/4096")
+                     % {"bytes": "32M"})
+        e.start()
+        s = KD + "/0/contexts/0/schemes/0/quotas/"
+        check(e.read(s + "fail_charge_num") == "1" and e.read(s + "fail_charge_denom") == "4096",
+              "native fail charge files not written")
+        st = e.status()
+        check(st["kdamonds"][0]["schemes"][0]["fail_charge"]["mode"] == "native", "mode not native")
+    finally:
+        e.close()
+
+
+def t_died_detected():
+    e = Env("6.12")
+    try:
+        e.start()
+        e.fake("kill", e.sys, "0")
+        time.sleep(0.8)
+        st = e.status()
+        check(st["kdamonds"][0]["state"] == "died", "a dead kdamond is reported as %s" % st["kdamonds"][0]["state"])
+    finally:
+        e.close()
+
+
+def t_dry_run_writes_nothing():
+    e = Env("6.12")
+    try:
+        tree = e.tree()
+        e.start("--dry-run")
+        check(e.tree() == tree, "dry run wrote to the tree")
+        check("dry-run: would write" in e.logtext(), "dry run did not log its writes")
+    finally:
+        e.close()
+
+
+def t_reload_permission():
+    # damondctl as root is allowed; as another user it must be refused. Only testable as root.
+    if os.geteuid() != 0:
+        return "skip not root"
+    e = Env("6.12")
+    try:
+        e.start()
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DAMONDCTL,
+                            "--runtime-dir", e.run, "reload"], capture_output=True, text=True)
+        check(p.returncode != 0 and ("PermissionDenied" in (p.stderr + p.stdout) or "permission" in p.stderr.lower()),
+              "an unprivileged reload was not refused: %s %s" % (p.stdout, p.stderr))
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DAMONDCTL,
+                            "--runtime-dir", e.run, "status", "--json"], capture_output=True, text=True)
+        check(p.returncode == 0, "an unprivileged status was refused: " + p.stderr)
+    finally:
+        e.close()
+
+
+TESTS = [
+    t_check_shipped_config,
+    t_check_bad_config,
+    t_apply_status_reload_commit,
+    t_remove_middle_scheme_tombstone,
+    t_restart_readopt,
+    t_foreign_refused,
+    t_damon_stat_blocks,
+    t_busy_retry,
+    t_native_fail_charge_72,
+    t_died_detected,
+    t_dry_run_writes_nothing,
+    t_reload_permission,
+]
+
+
+def main():
+    only = sys.argv[1:]
+    tests = [t for t in TESTS if not only or t.__name__ in only]
+    print("1..%d" % len(tests))
+    failed = 0
+    for i, t in enumerate(tests, 1):
+        try:
+            r = t()
+            if isinstance(r, str) and r.startswith("skip"):
+                print("ok %d %s # SKIP %s" % (i, t.__name__, r[5:]))
+            else:
+                print("ok %d %s" % (i, t.__name__))
+        except Exception as ex:  # noqa
+            failed += 1
+            print("not ok %d %s" % (i, t.__name__))
+            for line in ("%s" % ex).splitlines() or [""]:
+                print("# " + line)
+            if not isinstance(ex, Fail):
+                for line in traceback.format_exc().splitlines():
+                    print("# " + line)
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
