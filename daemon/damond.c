@@ -158,7 +158,7 @@ static void setup_monitor(struct manager *m)
 	else
 		why = "damond was built without BPF support";
 #endif
-	if (snapshot_store_new(&m->snapshots) < 0)
+	if (snapshot_store_new(NULL, &m->snapshots) < 0)
 		m->snapshots = NULL;
 	if (why) {
 		m->bpf_reason = strdup_or_null(why);

@@ -178,7 +178,7 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 		if (sl->ctrl_active) {
 			uint64_t excl = 0;
 
-			JADD(fc, "failure_share", json_object_new_double(charge_failure_share(&sl->cs)));
+			JADD(fc, "failure_share", json_object_new_double(sl->cs.fail_share_permil / 1000.0));
 			for (size_t r = 0; r < sl->nr_reject; r++)
 				excl += sl->reject[r].end - sl->reject[r].start;
 			JADD(fc, "excluded_bytes", JU64(excl));
@@ -239,12 +239,22 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 		JADD(to, "regions", regs);
 		if (snap) {
 			struct json_object *so = json_object_new_object();
-			struct snapshot_summary sum;
+			uint64_t hot = 0, cold = 0;
 
-			snapshot_summarize(snap, &sum);
-			JADD(so, "nr_regions", JU64(sum.nr_regions));
-			JADD(so, "hot_bytes", JU64(sum.hot_bytes));
-			JADD(so, "cold_bytes", JU64(sum.cold_bytes));
+			for (size_t r = 0; r < snap->nr_regions; r++) {
+				uint64_t sz = snap->regions[r].end - snap->regions[r].start;
+
+				if (snap->regions[r].nr_accesses)
+					hot += sz;
+				else
+					cold += sz;
+			}
+			JADD(so, "nr_regions", JU64(snap->nr_regions));
+			JADD(so, "min", JU64(x->min_nr_regions));
+			JADD(so, "max", JU64(x->max_nr_regions));
+			JADD(so, "hot_bytes", JU64(hot));
+			JADD(so, "cold_bytes", JU64(cold));
+			JADD(so, "aggregations", JU64(snap->nr_published));
 			JADD(to, "snapshot", so);
 		} else {
 			JADD(to, "snapshot", NULL);
@@ -298,11 +308,18 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 	JADD(mon, "reason", JSTR(m->bpf_reason));
 	if (m->snapshots) {
 		struct snapshot_store_stats ss;
+		double rate = 0;
+		uint64_t drops = 0;
 
 		snapshot_store_get_stats(m->snapshots, &ss);
-		JADD(mon, "events", JU64(ss.events));
-		JADD(mon, "events_per_s", json_object_new_double(ss.events_per_s));
-		JADD(mon, "drops", JU64(ss.drops));
+#ifdef HAVE_BPF
+		manager_events_stats(m, &rate, &drops);
+#endif
+		JADD(mon, "records", JU64(ss.records));
+		JADD(mon, "snapshots", JU64(ss.snapshots_published));
+		JADD(mon, "incomplete_snapshots", JU64(ss.snapshots_incomplete));
+		JADD(mon, "events_per_s", json_object_new_double(rate));
+		JADD(mon, "drops", JU64(drops));
 	}
 	JADD(o, "monitor", mon);
 

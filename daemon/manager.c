@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -213,7 +214,9 @@ static void slot_configure(struct manager *m, struct kdamond_rt *kd, struct sche
 		sl->nr_reject = 0;
 		return;
 	}
-	charge_params_from_cfg(&p, s, kd->cfg->ctx.ops, kd->cfg->ctx.aggr_us);
+	charge_params_default(&p, s->quota.bytes, s->quota.reset_interval_ms * 1000, s->quota.fail_charge_num,
+			      s->quota.fail_charge_denom);
+	p.min_region_sz = 4096 * MAX(kd->cfg->ctx.addr_unit, 1ULL);
 	/* Keep the controller's learned state across reloads that do not change its parameters. */
 	if (sl->fail_mode == FAIL_MODE_EMULATED && sl->ctrl_active && !memcmp(&p, &sl->cp, sizeof(p)))
 		return;
@@ -442,6 +445,9 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 				 : "the kdamond stopped behind damond's back (was pid %d; a vaddr target may have exited)",
 			      kd->pid, pid);
 		kd->pid = on ? pid : -1;
+#ifdef HAVE_BPF
+		manager_events_update_pids(m);
+#endif
 		if (!on)
 			return;
 	}
@@ -649,13 +655,13 @@ static int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd, usec_t 
 /* Re-lay kd's slots for its (new) cfg; *ret_restart when positions cannot be kept. */
 static int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, char **ret_restart)
 {
-	_cleanup_free_ char **names = NULL;
+	_cleanup_free_ const char **names = NULL;
 	_cleanup_free_ int *map = NULL;
 	struct scheme_rt *ns;
 	size_t n = 0;
 	int r;
 
-	names = calloc(kd->nr_slots + 1, sizeof(char *));
+	names = calloc(kd->nr_slots + 1, sizeof(*names));
 	if (!names)
 		return -ENOMEM;
 	for (size_t i = 0; i < kd->nr_slots; i++)
@@ -1102,6 +1108,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	damond_config_free(old);
 	free(nt);
 	free(nnt);
+#ifdef HAVE_BPF
+	manager_events_update_pids(m);
+#endif
 	set_reload_result(m, true, NULL);
 	r = ownership_save(m->runtime_dir, m);
 	if (r < 0)

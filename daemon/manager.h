@@ -6,7 +6,7 @@
 #include "ctrl-charge.h"
 #include "damon-sysfs.h"
 #include "damon.h"
-#include "features.h"
+#include "damon-features.h"
 #include "sysfs.h"
 
 typedef uint64_t usec_t;
@@ -132,6 +132,11 @@ int manager_stop(struct manager *m);
 int manager_status_json(struct manager *m, struct json_object **ret);
 int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
+
+/* BPF monitor glue (manager-events.c, HAVE_BPF only) */
+int manager_events_start(struct manager *m, char **ret_reason);
+void manager_events_update_pids(struct manager *m);
+void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 
 /* control socket (manager-ctl.c) */
 int manager_ctl_listen(struct manager *m);

@@ -152,6 +152,7 @@ static const char *filter_dir(const struct render *r, const struct damos_filter_
 static void render_filters(struct render *r, const char *s, const struct scheme_slot *slot)
 {
 	static const char *const dirs[] = { "core_filters", "ops_filters", "filters" };
+	_Static_assert(PATH_MAX > 256, "paths");
 	const struct damos_cfg *c = slot->cfg;
 	bool split = r->f->f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT;
 	/* damond's exclusion filters go first in the core layer: the first match decides. */
@@ -265,7 +266,7 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
 	const struct damon_ctx_cfg *x = &plan->cfg->ctx;
 	struct write_list l = {};
 	struct render r = { .l = &l, .f = f };
-	char c[PATH_MAX];
+	char c[128]; /* "kernel/mm/damon/admin/kdamonds/<k>/contexts/0" */
 	bool tuned = x->intervals_goal.aggrs > 0;
 
 	snprintf(c, sizeof(c), KD "/%u/contexts/0", k);
@@ -327,7 +328,7 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
 
 /* ---- slot layout -------------------------------------------------------- */
 
-int damon_layout_slots(char *const *old_names, size_t n_old, const struct damon_ctx_cfg *new_cfg, int **ret_map,
+int damon_layout_slots(const char *const *old_names, size_t n_old, const struct damon_ctx_cfg *new_cfg, int **ret_map,
 		       size_t *ret_n, char **ret_restart_reason)
 {
 	_cleanup_free_ int *map = NULL;

@@ -11,7 +11,7 @@
 #pragma once
 
 #include "damon.h"
-#include "features.h"
+#include "damon-features.h"
 #include "sysfs.h"
 
 enum {
@@ -70,7 +70,7 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
  * keep each scheme's state: *ret_restart is set with the reason.
  * ret_map[i] = index into new_cfg->schemes or -1 for a tombstone.
  */
-int damon_layout_slots(char *const *old_names, size_t n_old, const struct damon_ctx_cfg *new_cfg, int **ret_map,
+int damon_layout_slots(const char *const *old_names, size_t n_old, const struct damon_ctx_cfg *new_cfg, int **ret_map,
 		       size_t *ret_n, char **ret_restart_reason);
 
 /* Apply writes in order; nr_* writes retry EBUSY with backoff. On failure *ret_failed = index. */

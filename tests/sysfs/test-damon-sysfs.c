@@ -13,7 +13,7 @@
 #include "config.h"
 #include "damon-sysfs.h"
 #include "fake-damon.h"
-#include "features.h"
+#include "damon-features.h"
 #include "iomem.h"
 
 struct fx {
@@ -283,8 +283,8 @@ static struct damon_ctx_cfg ctx_with(const char *const *names, size_t n, struct 
 static void test_layout_slots(void **state)
 {
 	struct damos_cfg buf[8];
-	char *old[] = { "a", "b", "c" };
-	char *old_t[] = { "a", NULL, "c", NULL };
+	const char *old[] = { "a", "b", "c" };
+	const char *old_t[] = { "a", NULL, "c", NULL };
 	int *map = NULL;
 	size_t n = 0;
 	char *why = NULL;

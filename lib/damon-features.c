@@ -4,7 +4,7 @@
 #include <stdarg.h>
 
 #include "config.h"
-#include "features.h"
+#include "damon-features.h"
 #include "log.h"
 
 #define KD DAMON_ADMIN_DIR "/kdamonds"

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The event ABI between damon-events.bpf.c and user space (lib/snapshot.c,
+ * daemon/events.c). Included by both sides: the BPF side gets its scalar types
+ * from damon-core.bpf.h, user space from <linux/types.h>.
+ *
+ * Every ring-buffer record starts with struct damon_ev_header. A decoder must
+ * check header.version == DAMON_EV_VERSION and that the record is at least as
+ * long as the struct of header.type. Change a layout => bump the version.
+ * All structs are naturally aligned with explicit padding, so BPF (clang) and
+ * user space (gcc) agree; the _Static_asserts at the end pin the sizes.
+ */
+#pragma once
+
+#ifdef __bpf__
+#include "damon-core.bpf.h"
+#else
+#include <linux/types.h>
+#endif
+
+#define DAMON_EV_VERSION 1
+
+enum damon_ev_type {
+	DAMON_EV_AGGREGATED = 1,	/* damon:damon_aggregated */
+	DAMON_EV_BEFORE_APPLY = 2,	/* damon:damos_before_apply */
+	DAMON_EV_ESZ = 3,		/* damon:damos_esz (6.17+) */
+	DAMON_EV_SCHEME_STAT = 4,	/* damon:damos_stat_after_apply_interval (7.0+) */
+	DAMON_EV_TYPE_MAX,
+};
+
+struct damon_ev_header {
+	__u16 version;	/* DAMON_EV_VERSION */
+	__u16 type;	/* enum damon_ev_type */
+	__u32 pid;	/* kdamond pid (tgid of the emitting kernel thread) */
+	__u64 ts_ns;	/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+};
+
+/*
+ * One region of one target at the end of an aggregation interval.
+ * aggr_seq and region_idx are computed in BPF from the per-pid state in the
+ * pid map (struct damon_ev_pid_state): aggr_seq increases by one per
+ * aggregation of that kdamond (starting at 1 after the pid was added to the
+ * filter), region_idx counts 0..nr_regions-1 inside one target's burst. They
+ * advance even when the ring buffer is full, so a gap tells user space that
+ * events were dropped.
+ */
+struct damon_ev_aggregated {
+	struct damon_ev_header hdr;
+	__u32 target_idx;
+	__u32 nr_regions;
+	__u32 region_idx;
+	__u32 aggr_seq;
+	__u64 start;
+	__u64 end;
+	__u32 nr_accesses;
+	__u32 age;
+};
+
+/* One region a scheme is about to be applied to (it passed pattern, quota and
+ * core filters). nr_accesses: nr_accesses_bp / 10000 (<= 7.2) or the moving
+ * sum estimate (7.3). */
+struct damon_ev_before_apply {
+	struct damon_ev_header hdr;
+	__u32 context_idx;
+	__u32 scheme_idx;
+	__u32 target_idx;
+	__u32 nr_regions;
+	__u64 start;
+	__u64 end;
+	__u32 nr_accesses;
+	__u32 age;
+};
+
+/* Effective quota size of a scheme (bytes), emitted when it changes. */
+struct damon_ev_esz {
+	struct damon_ev_header hdr;
+	__u32 context_idx;
+	__u32 scheme_idx;
+	__u64 esz;
+};
+
+/* Cumulative scheme stats at the end of an apply interval of that scheme. */
+struct damon_ev_scheme_stat {
+	struct damon_ev_header hdr;
+	__u32 context_idx;
+	__u32 scheme_idx;
+	__u64 nr_tried;
+	__u64 sz_tried;
+	__u64 nr_applied;
+	__u64 sz_applied;
+	__u64 sz_ops_filter_passed;
+	__u64 qt_exceeds;
+	__u64 nr_snapshots;
+};
+
+/*
+ * Value of the pid filter map (BPF_MAP_TYPE_HASH, key: __u32 pid). User space
+ * inserts a zeroed value with cookie = damond's kdamond index; the BPF side
+ * mutates the rest in place to number aggregation bursts.
+ */
+struct damon_ev_pid_state {
+	__u32 cookie;
+	__u32 aggr_seq;
+	__u32 last_target;
+	__u32 region_idx;	/* index the next region of the current target burst gets */
+	__u32 nr_regions;	/* nr_regions of the current target burst */
+	__u32 pad;
+	__u64 last_end;
+};
+
+/* Value of the single-entry per-CPU counter array (sum over CPUs). */
+struct damon_ev_counters {
+	__u64 events[DAMON_EV_TYPE_MAX];	/* submitted to the ring buffer */
+	__u64 drops[DAMON_EV_TYPE_MAX];		/* ring buffer full */
+};
+
+#define DAMON_EV_MAX_PIDS 64
+
+_Static_assert(sizeof(struct damon_ev_header) == 16, "damon_ev_header size");
+_Static_assert(sizeof(struct damon_ev_aggregated) == 56, "damon_ev_aggregated size");
+_Static_assert(sizeof(struct damon_ev_before_apply) == 56, "damon_ev_before_apply size");
+_Static_assert(sizeof(struct damon_ev_esz) == 32, "damon_ev_esz size");
+_Static_assert(sizeof(struct damon_ev_scheme_stat) == 80, "damon_ev_scheme_stat size");
+_Static_assert(sizeof(struct damon_ev_pid_state) == 32, "damon_ev_pid_state size");
+_Static_assert(sizeof(struct damon_ev_counters) == 16 * DAMON_EV_TYPE_MAX, "damon_ev_counters size");

@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * damondctl: talk to damond over its control socket, or check a config file.
+ *
+ * Links only lib/ (ipc codec, renderers, config parser), never the daemon.
+ * Exit status: 0 success, 1 failure (one specific line on stderr, nothing on
+ * stdout), 2 usage error. See damondctl(8).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "damond-config.h"
+
+#include "config.h"
+#include "damon.h"
+#include "ipc.h"
+#include "macro.h"
+#include "status-render.h"
+
+#define EXIT_USAGE 2
+
+#define TIMEOUT_QUERY_MS (10 * 1000)
+/* A reload may retry EBUSY with backoff and commit several kdamonds. */
+#define TIMEOUT_RELOAD_MS (120 * 1000)
+/* A regions dump may wait for an apply interval of every scheme. */
+#define TIMEOUT_REGIONS_MS (60 * 1000)
+
+static const char *arg_runtime_dir = DAMOND_RUNTIME_DIR;
+static bool arg_json;
+static bool arg_no_pager;
+
+static bool stdout_tty;
+static pid_t pager_pid;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
+
+/* ---- pager (only when stdout is a terminal) ---- */
+
+static void pager_open(void)
+{
+	const char *pager;
+	int fds[2];
+	pid_t pid;
+
+	if (arg_no_pager || !stdout_tty)
+		return;
+	pager = getenv("DAMONDCTL_PAGER") ?: getenv("PAGER");
+	if (pager && (!*pager || streq(pager, "cat")))
+		return;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return; /* no pager is not worth failing for */
+	fflush(stdout);
+
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		char buf[4096];
+		ssize_t n;
+
+		if (dup2(fds[0], STDIN_FILENO) < 0)
+			_exit(EXIT_FAILURE);
+		/* F: quit if one screen, R: colours, S: chop long lines, X: no init, K: ^C quits */
+		setenv("LESS", "FRSXK", 0);
+		if (pager)
+			execl("/bin/sh", "sh", "-c", pager, (char *)NULL);
+		execlp("less", "less", (char *)NULL);
+		execlp("more", "more", (char *)NULL);
+		/* No pager at all: copy through. */
+		while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
+			if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+				break;
+		_exit(EXIT_SUCCESS);
+	}
+
+	if (dup2(fds[1], STDOUT_FILENO) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	close(fds[0]);
+	close(fds[1]);
+	pager_pid = pid;
+}
+
+static void pager_close(void)
+{
+	if (pager_pid <= 0)
+		return;
+	fflush(stdout);
+	close(STDOUT_FILENO); /* EOF for the pager */
+	while (waitpid(pager_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	pager_pid = 0;
+}
+
+static unsigned heatmap_width(void)
+{
+	struct winsize ws;
+
+	if (!stdout_tty || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_col == 0)
+		return 64;
+	/* "    heatmap  " prefix is 13 columns */
+	return ws.ws_col > 13 + 16 ? MIN((unsigned)ws.ws_col - 13, 160u) : 16;
+}
+
+static bool use_color(void)
+{
+	const char *term = getenv("TERM");
+
+	return stdout_tty && !getenv("NO_COLOR") && term && !streq(term, "dumb");
+}
+
+/* ---- talking to damond ---- */
+
+static int print_json(struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (!s)
+		return -ENOMEM;
+	pager_open();
+	fputs(s, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+	return ferror(stdout) ? -EIO : 0;
+}
+
+/*
+ * Text is rendered into memory first and shown (through the pager) only
+ * when rendering worked, so that a failure leaves stdout untouched.
+ */
+struct text {
+	char *data;
+	size_t len;
+	FILE *f;
+};
+
+static void text_done(struct text *t)
+{
+	if (t->f)
+		fclose(t->f);
+	free(t->data);
+	*t = (struct text){ 0 };
+}
+
+static FILE *text_open(struct text *t)
+{
+	*t = (struct text){ 0 };
+	t->f = open_memstream(&t->data, &t->len);
+	return t->f;
+}
+
+/* Render result r into t: on success show it; returns an exit status. */
+static int text_emit(struct text *t, int r)
+{
+	if (t->f && fclose(t->f) != 0 && r >= 0)
+		r = -ENOMEM;
+	t->f = NULL;
+	if (r < 0) {
+		text_done(t);
+		fprintf(stderr, "damondctl: cannot format the reply: %s\n", strerror(-r));
+		return EXIT_FAILURE;
+	}
+	pager_open();
+	fwrite(t->data, 1, t->len, stdout);
+	fflush(stdout);
+	text_done(t);
+	if (ferror(stdout)) {
+		fprintf(stderr, "damondctl: cannot write output: %s\n", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
+/*
+ * One request; on any failure prints the one error line (plus the daemon's
+ * "errors" list, if it sent one) and returns a negative errno.
+ */
+static int call(const char *method, struct json_object *params, int timeout_ms, struct json_object **ret)
+{
+	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	_cleanup_free_ char *error = NULL;
+	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path) + 64];
+	struct json_object *errs, *msg;
+	int r;
+
+	if (!ipc_socket_path(arg_runtime_dir, path, sizeof(path)))
+		snprintf(path, sizeof(path), "%s", arg_runtime_dir);
+
+	r = ipc_call(arg_runtime_dir, method, params, timeout_ms, &reply, &error);
+	switch (r) {
+	case 0:
+		break;
+	case -ENOENT:
+	case -ECONNREFUSED:
+		fprintf(stderr, "damondctl: cannot connect to %s: no damond running (%s)\n", path, strerror(-r));
+		return r;
+	case -EACCES:
+	case -EPERM:
+		fprintf(stderr, "damondctl: cannot connect to %s: permission denied (%s)\n", path, strerror(-r));
+		return r;
+	case -ETIMEDOUT:
+		fprintf(stderr, "damondctl: no reply from damond on %s within %ds (%s)\n", path, timeout_ms / 1000,
+			strerror(-r));
+		return r;
+	case -ECONNRESET:
+	case -EPIPE:
+		fprintf(stderr, "damondctl: damond closed %s without replying to '%s' (%s)\n", path, method,
+			strerror(-r));
+		return r;
+	case -EBADMSG:
+	case -EMSGSIZE:
+		fprintf(stderr, "damondctl: invalid reply from damond on %s to '%s' (%s)\n", path, method,
+			strerror(-r));
+		return r;
+	case -ENAMETOOLONG:
+		fprintf(stderr, "damondctl: runtime directory path too long for a socket: %s\n", arg_runtime_dir);
+		return r;
+	default:
+		fprintf(stderr, "damondctl: '%s' request to %s failed: %s\n", method, path, strerror(-r));
+		return r;
+	}
+
+	if (error) {
+		if (json_object_object_get_ex(reply, "errors", &errs) && json_object_is_type(errs, json_type_array))
+			for (size_t i = 0; i < json_object_array_length(errs); i++) {
+				struct json_object *e = json_object_array_get_idx(errs, i);
+
+				fprintf(stderr, "%s\n", e ? json_object_get_string(e) : "null");
+			}
+		if (json_object_object_get_ex(reply, "message", &msg) && json_object_is_type(msg, json_type_string))
+			fprintf(stderr, "damondctl: %s: %s (%s)\n", method, json_object_get_string(msg), error);
+		else if (streq(error, IPC_ERROR_PERMISSION_DENIED))
+			fprintf(stderr, "damondctl: %s: permission denied by damond (%s)\n", method, error);
+		else if (streq(error, IPC_ERROR_NO_SUCH_METHOD))
+			fprintf(stderr, "damondctl: %s: this damond does not know the method (%s)\n", method, error);
+		else
+			fprintf(stderr, "damondctl: %s: refused by damond (%s)\n", method, error);
+		return streq(error, IPC_ERROR_PERMISSION_DENIED) ? -EPERM : -EREMOTEIO;
+	}
+
+	*ret = TAKE_PTR(reply);
+	return 0;
+}
+
+static int output_failed(int r)
+{
+	fprintf(stderr, "damondctl: cannot write output: %s\n", strerror(-r));
+	return EXIT_FAILURE;
+}
+
+/* ---- verbs: return an exit status ---- */
+
+static int verb_status(int argc, char **argv)
+{
+	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	int r;
+
+	struct text t;
+
+	if (call(IPC_METHOD_STATUS, NULL, TIMEOUT_QUERY_MS, &reply) < 0)
+		return EXIT_FAILURE;
+	if (arg_json)
+		return (r = print_json(reply)) < 0 ? output_failed(r) : EXIT_SUCCESS;
+	if (!text_open(&t))
+		return text_emit(&t, -ENOMEM);
+	return text_emit(&t, status_render_text(reply, t.f));
+}
+
+static int verb_features(int argc, char **argv)
+{
+	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	int r;
+
+	struct text t;
+
+	if (call(IPC_METHOD_FEATURES, NULL, TIMEOUT_QUERY_MS, &reply) < 0)
+		return EXIT_FAILURE;
+	if (arg_json)
+		return (r = print_json(reply)) < 0 ? output_failed(r) : EXIT_SUCCESS;
+	if (!text_open(&t))
+		return text_emit(&t, -ENOMEM);
+	return text_emit(&t, features_render_text(reply, t.f));
+}
+
+static int verb_reload(int argc, char **argv)
+{
+	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	struct json_object *v;
+	int r = 0;
+
+	if (call(IPC_METHOD_RELOAD, NULL, TIMEOUT_RELOAD_MS, &reply) < 0)
+		return EXIT_FAILURE;
+	if (arg_json)
+		r = print_json(reply);
+	else if (json_object_object_get_ex(reply, "message", &v) && json_object_is_type(v, json_type_string))
+		printf("%s\n", json_object_get_string(v));
+	else if (json_object_object_get_ex(reply, "generation", &v) && json_object_is_type(v, json_type_int))
+		printf("configuration reloaded, generation %" PRId64 "\n", json_object_get_int64(v));
+	return r < 0 ? output_failed(r) : EXIT_SUCCESS;
+}
+
+static int verb_regions(int argc, char **argv)
+{
+	_cleanup_(json_object_putp) struct json_object *reply = NULL, *params = NULL;
+	const char *kdamond = argc > 1 ? argv[1] : NULL;
+	struct text t;
+	int r;
+
+	params = json_object_new_object();
+	if (!params || (kdamond && json_object_object_add(params, "kdamond", json_object_new_string(kdamond)) < 0)) {
+		fprintf(stderr, "damondctl: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	if (call(IPC_METHOD_REGIONS, params, TIMEOUT_REGIONS_MS, &reply) < 0)
+		return EXIT_FAILURE;
+	if (arg_json)
+		return (r = print_json(reply)) < 0 ? output_failed(r) : EXIT_SUCCESS;
+
+	if (!text_open(&t))
+		return text_emit(&t, -ENOMEM);
+	r = regions_render_text(reply, kdamond, heatmap_width(), use_color(), t.f);
+	if (r == -ENOENT) {
+		text_done(&t);
+		fprintf(stderr, "damondctl: no kdamond named '%s'\n", kdamond);
+		return EXIT_FAILURE;
+	}
+	return text_emit(&t, r);
+}
+
+static int verb_check(int argc, char **argv)
+{
+	_cleanup_(damond_config_freep) struct damond_config *cfg = NULL;
+	struct config_errors errs = { 0 };
+	const char *path = argc > 1 ? argv[1] : DAMOND_SYSCONFDIR "/damond.yaml";
+	size_t nschemes = 0;
+	int r, ret = EXIT_SUCCESS;
+
+	r = config_load_file(path, &cfg, &errs);
+	if (r < 0) {
+		for (size_t i = 0; i < errs.n; i++) {
+			_cleanup_free_ char *line = NULL;
+
+			if (config_error_format(&errs.v[i], &line) < 0)
+				fprintf(stderr, "%s: %s\n", path, errs.v[i].message ?: "error");
+			else
+				fprintf(stderr, "%s\n", line);
+		}
+		if (errs.n == 0)
+			fprintf(stderr, "damondctl: cannot load '%s': %s\n", path, strerror(-r));
+		config_errors_done(&errs);
+		return EXIT_FAILURE;
+	}
+	config_errors_done(&errs);
+
+	for (size_t i = 0; i < cfg->nr_kdamonds; i++)
+		nschemes += cfg->kdamonds[i].ctx.nr_schemes;
+
+	if (arg_json) {
+		_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+
+		if (!o || json_object_object_add(o, "path", json_object_new_string(path)) < 0 ||
+		    json_object_object_add(o, "ok", json_object_new_boolean(1)) < 0 ||
+		    json_object_object_add(o, "kdamonds", json_object_new_uint64(cfg->nr_kdamonds)) < 0 ||
+		    json_object_object_add(o, "schemes", json_object_new_uint64(nschemes)) < 0) {
+			fprintf(stderr, "damondctl: out of memory\n");
+			return EXIT_FAILURE;
+		}
+		r = print_json(o);
+		return r < 0 ? output_failed(r) : EXIT_SUCCESS;
+	}
+
+	/* Same line as "damond --check". */
+	printf("%s: OK (%zu kdamonds, %zu schemes)\n", path, cfg->nr_kdamonds, nschemes);
+	fflush(stdout);
+	if (ferror(stdout))
+		ret = output_failed(-EIO);
+	return ret;
+}
+
+struct verb {
+	const char *name;
+	const char *args;
+	int min_args, max_args; /* excluding the verb itself */
+	int (*run)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct verb verbs[] = {
+	{ "status", "", 0, 0, verb_status, "Show kdamonds, schemes, stats and rates (default verb)" },
+	{ "reload", "", 0, 0, verb_reload, "Ask damond to reload its configuration" },
+	{ "check", "[FILE]", 0, 1, verb_check, "Validate a configuration file, no daemon needed" },
+	{ "features", "", 0, 0, verb_features, "Show the DAMON features damond found in the kernel" },
+	{ "regions", "[KDAMOND]", 0, 1, verb_regions, "Show monitored regions and an access heatmap" },
+};
+
+static void help(void)
+{
+	printf("Usage: damondctl [OPTIONS] [VERB [ARGS]]\n\n"
+	       "Control and inspect damond, the DAMON policy daemon.\n\nVerbs:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+		char left[40];
+
+		snprintf(left, sizeof(left), "%s %s", verbs[i].name, verbs[i].args);
+		printf("  %-20s %s\n", left, verbs[i].help);
+	}
+	printf("\nOptions:\n"
+	       "  --runtime-dir DIR    damond's runtime directory (default %s)\n"
+	       "  --json               print the daemon's JSON instead of text\n"
+	       "  --no-pager           do not pipe output into a pager\n"
+	       "  -h --help            show this help\n"
+	       "     --version         show the version\n"
+	       "\nSee damondctl(8) for details and exit codes.\n",
+	       DAMOND_RUNTIME_DIR);
+}
+
+int main(int argc, char **argv)
+{
+	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_JSON, ARG_NO_PAGER };
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+		{ "json", no_argument, NULL, ARG_JSON },
+		{ "no-pager", no_argument, NULL, ARG_NO_PAGER },
+		{},
+	};
+	const struct verb *verb = NULL;
+	const char *name;
+	int c, nargs, ret;
+
+	/* Options may appear anywhere ("damondctl status --json"). */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			help();
+			return EXIT_SUCCESS;
+		case ARG_VERSION:
+			printf("damondctl %s\n", DAMOND_VERSION);
+			return EXIT_SUCCESS;
+		case ARG_RUNTIME_DIR:
+			if (!*optarg) {
+				fprintf(stderr, "damondctl: --runtime-dir needs a directory\n");
+				return EXIT_USAGE;
+			}
+			arg_runtime_dir = optarg;
+			break;
+		case ARG_JSON:
+			arg_json = true;
+			break;
+		case ARG_NO_PAGER:
+			arg_no_pager = true;
+			break;
+		case '?':
+			if (optopt == 0 || optopt >= 0x100)
+				fprintf(stderr, "damondctl: unknown option '%s' (see 'damondctl --help')\n", argv[optind - 1]);
+			else
+				fprintf(stderr, "damondctl: unknown option '-%c' (see 'damondctl --help')\n", optopt);
+			return EXIT_USAGE;
+		case ':':
+		default:
+			fprintf(stderr, "damondctl: option '%s' needs an argument\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+
+	name = optind < argc ? argv[optind] : "status";
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		if (streq(verbs[i].name, name))
+			verb = &verbs[i];
+	if (!verb) {
+		fprintf(stderr, "damondctl: unknown verb '%s' (see 'damondctl --help')\n", name);
+		return EXIT_USAGE;
+	}
+	nargs = optind < argc ? argc - optind - 1 : 0;
+	if (nargs < verb->min_args || nargs > verb->max_args) {
+		fprintf(stderr, "damondctl: '%s' takes %s%s\n", verb->name,
+			verb->max_args == 0 ? "no arguments" : "at most one argument: ", verb->args);
+		return EXIT_USAGE;
+	}
+
+	stdout_tty = isatty(STDOUT_FILENO);
+	if (optind < argc)
+		ret = verb->run(argc - optind, argv + optind);
+	else {
+		char *fake[] = { (char *)name, NULL };
+
+		ret = verb->run(1, fake);
+	}
+	pager_close();
+	return ret;
+}

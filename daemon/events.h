@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The BPF monitor as an sd-event source: loads daemon/bpf/damon-events.bpf.c
+ * (variants chosen by probing, see bpf/damon-events-load.h), puts the ring
+ * buffer's epoll fd into the daemon's loop, feeds every record into a
+ * snapshot store (lib/snapshot.h) and keeps the in-kernel kdamond pid filter
+ * current. Built only when meson's bpf_enabled (HAVE_BPF=1).
+ *
+ * Any failure of events_new() returns a negative errno and a human reason
+ * (for `damondctl status`); the daemon then keeps polling sysfs.
+ *
+ * Observations are consumed through the store: set
+ * snapshot_store_params.on_update to be told when a target snapshot, an apply
+ * record, an esz or a stat value was published.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "bpf/damon-events-load.h"
+#include "snapshot.h"
+
+struct events;
+
+/* Raw record hook, called before the store sees the record. */
+typedef void (*events_record_cb)(void *userdata, const void *rec, size_t len);
+
+struct events_params {
+	const char *tracefs_root;	/* NULL: /sys/kernel/tracing (probing only) */
+	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
+	enum damon_ev_mode mode;	/* AUTO: classic tracepoints, tp_btf as fallback */
+	size_t ringbuf_bytes;		/* 0: 2 MiB */
+	struct snapshot_store *store;	/* borrowed, may be NULL; fed and kept in pid sync */
+	events_record_cb on_record;	/* may be NULL */
+	void *userdata;
+};
+
+struct events_stats {
+	enum damon_ev_variant variant[DAMON_EV_TYPE_MAX];
+	uint64_t received[DAMON_EV_TYPE_MAX];	/* records read from the ring buffer, by type */
+	double rate[DAMON_EV_TYPE_MAX];		/* records/s over the last >= 1 s window */
+	uint64_t bad_records;			/* failed to decode */
+	bool have_kernel_counters;		/* the two below are valid */
+	uint64_t kernel_events[DAMON_EV_TYPE_MAX];	/* submitted by BPF */
+	uint64_t drops[DAMON_EV_TYPE_MAX];		/* ring buffer full */
+	uint64_t drops_total;
+};
+
+/* Loads and attaches everything and adds the ring buffer to e. On failure
+ * returns a negative errno and, if ret_reason, a malloc'ed reason. */
+int events_new(sd_event *e, const struct events_params *p, struct events **ret, char **ret_reason);
+struct events *events_free(struct events *ev);
+
+/* pids[i] = pid of damond's kdamond i (<= 0: not running); call after every
+ * `on`, stop and re-adoption. Updates the BPF filter map and, when a store
+ * was given, snapshot_store_set_pid() for indices 0..max(n, previous n)-1.
+ * Pending records are drained first so they are attributed to the old pids. */
+int events_set_pids(struct events *ev, const int *pids, size_t n);
+
+/* Drains the ring buffer now (also done by the io handler). */
+int events_drain(struct events *ev);
+
+void events_get_stats(const struct events *ev, struct events_stats *ret);
+
+/* "aggregated=tracepoint before_apply=tracepoint esz=off scheme_stat=off" */
+int events_describe(const struct events *ev, char **ret);

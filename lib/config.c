@@ -1,0 +1,2231 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * YAML -> struct damond_config.
+ *
+ * libyaml's document API loads the whole file; the tree is then walked with
+ * one table of fields per YAML mapping. Every mapping is first scanned for
+ * unknown, duplicate and non-string keys; then its fields are handled in
+ * table order (not file order), so that values other fields depend on (ops,
+ * intervals, targets) are known when the dependent fields (regions, percent
+ * nr_accesses, age durations, target filters) are parsed. Errors are
+ * collected, never fatal, and sorted by position at the end.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "damon.h"
+#include "macro.h"
+#include "units.h"
+
+/* All field handlers share one signature; most use only some of the arguments. */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+#define CONFIG_MAX_FILE_SIZE (4u << 20)
+#define NAME_MAX_LEN 63
+#define PAGE_SZ 4096ULL
+
+struct parser {
+	const char *file;
+	yaml_document_t *doc;
+	struct config_errors *errs;
+	size_t first_err;
+	bool oom;
+	char path[512];
+	size_t path_len;
+
+	struct damond_config *cfg;
+	struct kdamond_cfg *kd;
+	struct damon_ctx_cfg *ctx;
+	struct damos_cfg *scheme;
+	struct damos_goal_cfg *goal;
+};
+
+enum node_kind {
+	NK_SCALAR,
+	NK_SEQ,
+	NK_MAP,
+	NK_ANY,
+};
+
+struct field;
+typedef int (*field_fn)(struct parser *p, yaml_node_t *key, yaml_node_t *val,
+			const struct field *f, void *obj);
+
+enum {
+	F_REQUIRED = 1 << 0,
+};
+
+struct field {
+	const char *names[4]; /* first is the canonical name, then aliases */
+	enum node_kind kind;
+	field_fn fn;
+	size_t off;
+	uint64_t min, max;
+	uint64_t unit;    /* handler specific: kernel unit, ratio unit, range kind */
+	const void *aux;  /* handler specific: sub-table, enum description */
+	unsigned flags;
+};
+
+struct table {
+	const struct field *fields;
+	size_t n;
+};
+#define TABLE(a) { (a), ARRAY_SIZE(a) }
+
+/* ------------------------------------------------------------------------ */
+/* errors                                                                   */
+
+void config_errors_done(struct config_errors *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n; i++) {
+		free(e->v[i].file);
+		free(e->v[i].key);
+		free(e->v[i].message);
+	}
+	free(e->v);
+	*e = (struct config_errors){};
+}
+
+int config_error_format(const struct config_error *e, char **ret)
+{
+	char pos[64] = "";
+	char *s;
+	int r;
+
+	if (e->line > 0)
+		snprintf(pos, sizeof(pos), "%u:%u:", e->line, e->column);
+	r = asprintf(&s, "%s:%s %s%s%s", e->file ? e->file : "<config>", pos,
+		     e->key ? e->key : "", e->key ? ": " : "", e->message ? e->message : "");
+	if (r < 0)
+		return -ENOMEM;
+	/* "FILE: MESSAGE" when there is no position */
+	*ret = s;
+	return 0;
+}
+
+static int errors_add(struct config_errors *errs, const char *file, unsigned line, unsigned col,
+		      const char *key, char *message /* consumed */)
+{
+	struct config_error *e;
+
+	if (!message)
+		return -ENOMEM;
+	e = APPEND(errs->v, errs->n, errs->cap);
+	if (!e) {
+		free(message);
+		return -ENOMEM;
+	}
+	e->line = line;
+	e->column = col;
+	e->message = message;
+	e->file = strdup(file ? file : "<config>");
+	e->key = key && *key ? strdup(key) : NULL;
+	if (!e->file || (key && *key && !e->key))
+		return -ENOMEM; /* the entry stays, config_errors_done() frees it */
+	return 0;
+}
+
+static void perr_at(struct parser *p, unsigned line, unsigned col, const char *suffix,
+		    const char *fmt, ...) _printf_(5, 6);
+static void perr_at(struct parser *p, unsigned line, unsigned col, const char *suffix,
+		    const char *fmt, ...)
+{
+	char key[sizeof(p->path) + 128];
+	char *msg;
+	va_list ap;
+
+	snprintf(key, sizeof(key), "%s%s%s", p->path, suffix && *suffix && p->path_len ? "." : "",
+		 suffix ? suffix : "");
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (errors_add(p->errs, p->file, line, col, key, msg) < 0)
+		p->oom = true;
+}
+
+/* Error at node n, key = current path (+ "." suffix). */
+#define perr(p, n, suffix, ...)                                                                    \
+	perr_at((p), (unsigned)(n)->start_mark.line + 1, (unsigned)(n)->start_mark.column + 1,     \
+		(suffix), __VA_ARGS__)
+
+static unsigned node_line(const yaml_node_t *n)
+{
+	return (unsigned)n->start_mark.line + 1;
+}
+
+static unsigned node_col(const yaml_node_t *n)
+{
+	return (unsigned)n->start_mark.column + 1;
+}
+
+static void set_pos(struct src_pos *pos, const yaml_node_t *n)
+{
+	pos->line = node_line(n);
+	pos->column = node_col(n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* key paths                                                                */
+
+static size_t path_push_key(struct parser *p, const char *key)
+{
+	size_t old = p->path_len;
+	int r;
+
+	r = snprintf(p->path + old, sizeof(p->path) - old, "%s%s", old ? "." : "", key);
+	if (r > 0)
+		p->path_len = MIN(old + (size_t)r, sizeof(p->path) - 1);
+	return old;
+}
+
+static size_t path_push_idx(struct parser *p, size_t i)
+{
+	size_t old = p->path_len;
+	int r;
+
+	r = snprintf(p->path + old, sizeof(p->path) - old, "[%zu]", i);
+	if (r > 0)
+		p->path_len = MIN(old + (size_t)r, sizeof(p->path) - 1);
+	return old;
+}
+
+static void path_pop(struct parser *p, size_t len)
+{
+	p->path_len = len;
+	p->path[len] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* YAML node helpers                                                        */
+
+static yaml_node_t *node_get(struct parser *p, int idx)
+{
+	return yaml_document_get_node(p->doc, idx);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *s = scalar(n);
+
+	if (!s || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	return !*s || streq(s, "~") || streq(s, "null") || streq(s, "Null") || streq(s, "NULL");
+}
+
+static const char *kind_name(const yaml_node_t *n)
+{
+	if (is_null(n))
+		return "an empty value";
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a sequence";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+static size_t seq_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_item(struct parser *p, const yaml_node_t *n, size_t i)
+{
+	return node_get(p, n->data.sequence.items.start[i]);
+}
+
+/* "a|b|c" contains name? */
+static bool name_in(const char *names, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (const char *s = names; s && *s;) {
+		const char *e = strchrnul(s, '|');
+
+		if ((size_t)(e - s) == l && strneq(s, name, l))
+			return true;
+		s = *e ? e + 1 : e;
+	}
+	return false;
+}
+
+/* Value node of the first key of map that is one of names ("a|b"); key name in *ret_key. */
+static yaml_node_t *map_find(struct parser *p, const yaml_node_t *map, const char *names,
+			     const char **ret_key)
+{
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+	     pr++) {
+		const char *k = scalar(node_get(p, pr->key));
+
+		if (k && name_in(names, k)) {
+			if (ret_key)
+				*ret_key = k;
+			return node_get(p, pr->value);
+		}
+	}
+	return NULL;
+}
+
+/* Like map_find(), but a key with an empty value counts as absent. */
+static yaml_node_t *map_find_set(struct parser *p, const yaml_node_t *map, const char *names,
+				 const char **ret_key)
+{
+	yaml_node_t *n = map_find(p, map, names, ret_key);
+
+	return n && !is_null(n) ? n : NULL;
+}
+
+static bool field_has_name(const struct field *f, const char *k)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(f->names) && f->names[i]; i++)
+		if (streq(f->names[i], k))
+			return true;
+	return false;
+}
+
+static const struct field *tables_lookup(const struct table *tables, size_t nt, const char *k)
+{
+	for (size_t t = 0; t < nt; t++)
+		for (size_t i = 0; i < tables[t].n; i++)
+			if (field_has_name(&tables[t].fields[i], k))
+				return &tables[t].fields[i];
+	return NULL;
+}
+
+/* Unknown keys, duplicate keys (also via aliases) and non-string keys. */
+static int prescan(struct parser *p, yaml_node_t *map, const struct table *tables, size_t nt)
+{
+	size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+	_cleanup_free_ const struct field **seen = NULL;
+	_cleanup_free_ yaml_node_t **seen_key = NULL;
+
+	if (n == 0)
+		return 0;
+	seen = calloc(n, sizeof(*seen));
+	seen_key = calloc(n, sizeof(*seen_key));
+	if (!seen || !seen_key)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_pair_t *pr = &map->data.mapping.pairs.start[i];
+		yaml_node_t *kn = node_get(p, pr->key);
+		const char *k = scalar(kn);
+		const struct field *f;
+
+		if (!k || is_null(kn)) {
+			perr(p, kn, NULL, "mapping keys must be strings, got %s", kind_name(kn));
+			continue;
+		}
+		f = tables_lookup(tables, nt, k);
+		if (!f) {
+			perr(p, kn, k, "unknown key '%s'", k);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (seen[j] == f) {
+				const char *k0 = scalar(seen_key[j]);
+
+				if (streq(k0, k))
+					perr(p, kn, k, "duplicate key (first given at %u:%u)",
+					     node_line(seen_key[j]), node_col(seen_key[j]));
+				else
+					perr(p, kn, k, "duplicate key: same as '%s' given at %u:%u", k0,
+					     node_line(seen_key[j]), node_col(seen_key[j]));
+				break;
+			}
+		seen[i] = f;
+		seen_key[i] = kn;
+	}
+	return p->oom ? -ENOMEM : 0;
+}
+
+static bool kind_ok(const yaml_node_t *n, enum node_kind kind)
+{
+	switch (kind) {
+	case NK_SCALAR:
+		return n->type == YAML_SCALAR_NODE;
+	case NK_SEQ:
+		return n->type == YAML_SEQUENCE_NODE;
+	case NK_MAP:
+		return n->type == YAML_MAPPING_NODE;
+	case NK_ANY:
+		return true;
+	}
+	return false;
+}
+
+static const char *kind_want(enum node_kind kind)
+{
+	switch (kind) {
+	case NK_SCALAR:
+		return "a scalar value";
+	case NK_SEQ:
+		return "a sequence";
+	case NK_MAP:
+		return "a mapping";
+	default:
+		return "a value";
+	}
+}
+
+/* Run the handlers of table t for the keys present in map, in table order. */
+static int parse_fields(struct parser *p, yaml_node_t *map, const struct table *t, void *obj)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct field *f = &t->fields[i];
+		yaml_node_t *kn = NULL, *vn = NULL;
+		size_t old;
+		int r;
+
+		for (yaml_node_pair_t *pr = map->data.mapping.pairs.start;
+		     pr < map->data.mapping.pairs.top; pr++) {
+			const char *k = scalar(node_get(p, pr->key));
+
+			if (k && field_has_name(f, k)) {
+				kn = node_get(p, pr->key);
+				vn = node_get(p, pr->value);
+				break;
+			}
+		}
+		if (!kn) {
+			if (f->flags & F_REQUIRED)
+				perr(p, map, f->names[0], "missing required key '%s'", f->names[0]);
+			continue;
+		}
+
+		/* "key:" with nothing after it: an empty mapping or sequence keeps the defaults */
+		if ((f->kind == NK_MAP || f->kind == NK_SEQ) && is_null(vn))
+			continue;
+
+		old = path_push_key(p, scalar(kn));
+		if (!kind_ok(vn, f->kind))
+			perr(p, vn, NULL, "expected %s, got %s", kind_want(f->kind), kind_name(vn));
+		else if (f->kind == NK_SCALAR && is_null(vn))
+			perr(p, vn, NULL, "missing value");
+		else {
+			r = f->fn(p, kn, vn, f, obj);
+			if (r < 0) {
+				path_pop(p, old);
+				return r;
+			}
+		}
+		path_pop(p, old);
+		if (p->oom)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse_mapping(struct parser *p, yaml_node_t *map, const struct table *t, void *obj)
+{
+	int r;
+
+	r = prescan(p, map, t, 1);
+	if (r < 0)
+		return r;
+	return parse_fields(p, map, t, obj);
+}
+
+#define FIELD_PTR(obj, f, type) ((type *)(void *)((char *)(obj) + (f)->off))
+
+static bool str_ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && streq(s + ls - lx, suffix);
+}
+
+static bool valid_name(const char *s)
+{
+	size_t l = strlen(s);
+
+	if (l == 0 || l > NAME_MAX_LEN)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == l;
+}
+
+/* ------------------------------------------------------------------------ */
+/* generic handlers                                                         */
+
+static void range_error(struct parser *p, yaml_node_t *n, const char *s, const struct field *f)
+{
+	if (f->max == UINT64_MAX)
+		perr(p, n, NULL, "value '%s' out of range (minimum %" PRIu64 ")", s, f->min);
+	else
+		perr(p, n, NULL, "value '%s' out of range [%" PRIu64 ", %" PRIu64 "]", s, f->min,
+		     f->max);
+}
+
+static int store_u(const struct field *f, void *obj, uint64_t v)
+{
+	/* f->unit unused here; the storage width is encoded in aux */
+	if (f->aux == (const void *)32)
+		*FIELD_PTR(obj, f, uint32_t) = (uint32_t)v;
+	else
+		*FIELD_PTR(obj, f, uint64_t) = v;
+	return 0;
+}
+#define U32 ((const void *)32)
+
+static int h_uint(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		  void *obj)
+{
+	const char *s = scalar(v);
+	uint64_t x;
+	int r;
+
+	r = parse_uint(s, 0, UINT64_MAX, &x);
+	if (r == -EINVAL) {
+		perr(p, v, NULL, "invalid number '%s'", s);
+		return 0;
+	}
+	if (r < 0 || x < f->min || x > f->max) {
+		range_error(p, v, s, f);
+		return 0;
+	}
+	return store_u(f, obj, x);
+}
+
+static int h_int(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		 void *obj)
+{
+	const char *s = scalar(v);
+	int64_t x;
+	int r;
+
+	r = parse_int(s, (int64_t)f->min, (int64_t)f->max, &x);
+	if (r == -EINVAL)
+		perr(p, v, NULL, "invalid integer '%s'", s);
+	else if (r < 0)
+		perr(p, v, NULL, "value '%s' out of range [%" PRId64 ", %" PRId64 "]", s,
+		     (int64_t)f->min, (int64_t)f->max);
+	else
+		*FIELD_PTR(obj, f, int) = (int)x;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = { "true", "yes", "on", "y" };
+	static const char *const no[] = { "false", "no", "off", "n" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int h_bool(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		  void *obj)
+{
+	bool b;
+
+	if (parse_bool(scalar(v), &b) < 0)
+		perr(p, v, NULL, "invalid boolean '%s' (expected true or false)", scalar(v));
+	else
+		*FIELD_PTR(obj, f, bool) = b;
+	return 0;
+}
+
+static int h_str(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		 void *obj)
+{
+	char **dst = FIELD_PTR(obj, f, char *);
+	char *s;
+
+	if (!*scalar(v)) {
+		perr(p, v, NULL, "must not be empty");
+		return 0;
+	}
+	s = strdup(scalar(v));
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int h_size(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		  void *obj)
+{
+	const char *s = scalar(v);
+	uint64_t x;
+	int r;
+
+	r = parse_size(s, &x);
+	if (r == -EINVAL)
+		perr(p, v, NULL, "invalid size '%s' (expected e.g. 4096, 64K, 100M, 1.5G or max)", s);
+	else if (r < 0 || x < f->min || x > f->max)
+		range_error(p, v, s, f);
+	else
+		store_u(f, obj, x);
+	return 0;
+}
+
+/*
+ * Duration into f->unit (1 = us, 1000 = ms). A bare number is accepted when
+ * the key names its unit ("sample_us: 5000", "time_ms: 10").
+ */
+static int parse_duration_for_key(const char *key, const char *s, uint64_t unit, uint64_t *ret,
+				  const char **ret_err)
+{
+	uint64_t us, x;
+	int r;
+
+	*ret_err = NULL;
+	r = parse_uint(s, 0, UINT64_MAX, &x);
+	if (r == 0 && key && (str_ends_with(key, "_us") || str_ends_with(key, "_ms"))) {
+		uint64_t key_unit = str_ends_with(key, "_ms") ? 1000 : 1;
+
+		if (x > UINT64_MAX / key_unit)
+			return -ERANGE;
+		us = x * key_unit;
+	} else {
+		r = parse_duration_us(s, &us);
+		if (r == -EINVAL) {
+			uint64_t dummy;
+
+			*ret_err = parse_uint(s, 0, UINT64_MAX, &dummy) == 0
+					   ? "a unit is required (e.g. 100us, 5ms, 2s, 1m)"
+					   : NULL;
+			return r;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (us == UINT64_MAX) {
+		*ret = UINT64_MAX;
+		return 0;
+	}
+	if (us % unit) {
+		*ret_err = "must be a whole number of milliseconds";
+		return -EINVAL;
+	}
+	*ret = us / unit;
+	return 0;
+}
+
+static int h_duration(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		      void *obj)
+{
+	const char *s = scalar(v), *why;
+	uint64_t x;
+	int r;
+
+	r = parse_duration_for_key(scalar(k), s, f->unit, &x, &why);
+	if (r == -EINVAL) {
+		if (why)
+			perr(p, v, NULL, "invalid duration '%s': %s", s, why);
+		else
+			perr(p, v, NULL, "invalid duration '%s' (expected e.g. 100us, 5ms, 2s, 1m)",
+			     s);
+	} else if (r < 0 || x < f->min || x > f->max) {
+		char a[32], b[32];
+
+		if (r == 0 && x == 0 && f->min == 1)
+			perr(p, v, NULL, "duration must be greater than 0");
+		else if (f->max >= UINT64_MAX - 1)
+			perr(p, v, NULL, "duration '%s' out of range (minimum %s)", s,
+			     format_duration_us(a, f->min * f->unit));
+		else
+			perr(p, v, NULL, "duration '%s' out of range [%s, %s]", s,
+			     format_duration_us(a, f->min * f->unit),
+			     format_duration_us(b, f->max * f->unit));
+	} else
+		store_u(f, obj, x);
+	return 0;
+}
+
+/* "40%" or a bare number in the field's unit; f->unit = basis points per unit (1: bp, 10: permil). */
+static int parse_ratio(const char *s, uint64_t unit, uint64_t *ret)
+{
+	uint64_t bp;
+	int r;
+
+	if (strchr(s, '%')) {
+		r = parse_percent_bp(s, &bp);
+		if (r < 0)
+			return r;
+		if (bp % unit)
+			return -EINVAL;
+		*ret = bp / unit;
+		return 0;
+	}
+	return parse_uint(s, 0, UINT64_MAX, ret);
+}
+
+static int h_ratio(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		   void *obj)
+{
+	const char *s = scalar(v);
+	uint64_t x;
+	int r;
+
+	r = parse_ratio(s, f->unit, &x);
+	if (r == -EINVAL)
+		perr(p, v, NULL, "invalid value '%s' (expected a percentage like 40%% or a number of %s)",
+		     s, f->unit == 10 ? "permil" : "basis points");
+	else if (r < 0 || x < f->min || x > f->max)
+		range_error(p, v, s, f);
+	else
+		store_u(f, obj, x);
+	return 0;
+}
+
+struct enum_desc {
+	int (*from)(const char *s);
+	const char *(*to)(int i);
+	int n;
+};
+
+#define ENUM_DESC(name, type, max)                                                                 \
+	static int name##_from_adapter(const char *s)                                              \
+	{                                                                                          \
+		return (int)name##_from_string(s);                                                 \
+	}                                                                                          \
+	static const char *name##_to_adapter(int i)                                                \
+	{                                                                                          \
+		return name##_to_string((type)i);                                                  \
+	}                                                                                          \
+	static const struct enum_desc name##_desc = { name##_from_adapter, name##_to_adapter, max }
+
+ENUM_DESC(damon_ops, enum damon_ops, _DAMON_OPS_MAX);
+ENUM_DESC(damos_action, enum damos_action, _DAMOS_ACTION_MAX);
+ENUM_DESC(damos_goal_metric, enum damos_goal_metric, _DAMOS_GOAL_METRIC_MAX);
+ENUM_DESC(damos_goal_tuner, enum damos_goal_tuner, _DAMOS_TUNER_MAX);
+ENUM_DESC(damos_wmark_metric, enum damos_wmark_metric, _DAMOS_WMARK_MAX);
+ENUM_DESC(damos_filter_type, enum damos_filter_type, _DAMOS_FILTER_TYPE_MAX);
+ENUM_DESC(damos_fail_charge_mode, enum damos_fail_charge_mode, _DAMOS_FAIL_CHARGE_MAX);
+ENUM_DESC(damond_on_exit, enum damond_on_exit, _DAMOND_ON_EXIT_MAX);
+ENUM_DESC(damon_module, enum damon_module, _DAMON_MODULE_MAX);
+
+/* Returns the value or -EINVAL after reporting the error. */
+static int enum_parse(struct parser *p, yaml_node_t *v, const struct enum_desc *d, int skip)
+{
+	const char *s = scalar(v);
+	char list[512] = "";
+	size_t l = 0;
+	int x;
+
+	x = d->from(s);
+	if (x >= 0 && x != skip)
+		return x;
+	for (int i = 0; i < d->n; i++) {
+		if (i == skip)
+			continue;
+		int r = snprintf(list + l, sizeof(list) - l, "%s%s", l ? ", " : "", d->to(i));
+		if (r > 0)
+			l = MIN(l + (size_t)r, sizeof(list) - 1);
+	}
+	perr(p, v, NULL, "invalid value '%s' (expected one of: %s)", s, list);
+	return -EINVAL;
+}
+
+static int h_enum(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		  void *obj)
+{
+	int x = enum_parse(p, v, f->aux, -1);
+
+	if (x >= 0)
+		*FIELD_PTR(obj, f, int) = x;
+	return 0;
+}
+
+static int h_map(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		 void *obj)
+{
+	/* the sub-table's offsets are relative to obj + f->off */
+	return parse_mapping(p, v, f->aux, (char *)obj + f->off);
+}
+
+/* Address or size: "0x7f0000000000", "4096", "4G". */
+static int parse_addr(struct parser *p, yaml_node_t *v, uint64_t *ret)
+{
+	const char *s = scalar(v);
+	int r;
+
+	if (!s || is_null(v)) {
+		perr(p, v, NULL, "expected an address, got %s", kind_name(v));
+		return -EINVAL;
+	}
+	r = parse_uint(s, 0, UINT64_MAX, ret);
+	if (r == -EINVAL && !streq(s, "max") && !streq(s, "min"))
+		r = parse_size(s, ret);
+	if (r < 0) {
+		perr(p, v, NULL, "invalid address '%s' (expected e.g. 0x100000000 or 4G)", s);
+		return r;
+	}
+	return 0;
+}
+
+static const struct field addr_range_fields[] = {
+	{ { "start" }, NK_SCALAR, NULL, 0, 0, 0, 0, NULL, F_REQUIRED },
+	{ { "end" }, NK_SCALAR, NULL, 0, 0, 0, 0, NULL, F_REQUIRED },
+};
+static const struct table addr_range_table = TABLE(addr_range_fields);
+
+/* {start, end}; returns 0 when both were parsed. */
+static int parse_addr_range(struct parser *p, yaml_node_t *map, struct damon_addr_range *ret)
+{
+	struct damon_addr_range a = {};
+	yaml_node_t *sn, *en;
+	bool ok = true;
+	size_t old;
+	int r;
+
+	r = prescan(p, map, &addr_range_table, 1);
+	if (r < 0)
+		return r;
+	sn = map_find(p, map, "start", NULL);
+	en = map_find(p, map, "end", NULL);
+	if (!sn) {
+		perr(p, map, "start", "missing required key 'start'");
+		ok = false;
+	} else {
+		old = path_push_key(p, "start");
+		ok = parse_addr(p, sn, &a.start) == 0 && ok;
+		path_pop(p, old);
+	}
+	if (!en) {
+		perr(p, map, "end", "missing required key 'end'");
+		ok = false;
+	} else {
+		old = path_push_key(p, "end");
+		ok = parse_addr(p, en, &a.end) == 0 && ok;
+		path_pop(p, old);
+	}
+	if (!ok)
+		return -EINVAL;
+	if (a.start >= a.end) {
+		perr(p, map, NULL, "start (0x%" PRIx64 ") must be below end (0x%" PRIx64 ")", a.start,
+		     a.end);
+		return -EINVAL;
+	}
+	*ret = a;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* access pattern ranges                                                    */
+
+enum range_kind {
+	RANGE_SIZE,
+	RANGE_NR_ACCESSES,
+	RANGE_AGE,
+	RANGE_COUNT,
+};
+
+static const struct field minmax_fields[] = {
+	{ { "min" }, NK_SCALAR, NULL, 0, 0, 0, 0, NULL, 0 },
+	{ { "max" }, NK_SCALAR, NULL, 0, 0, 0, 0, NULL, 0 },
+};
+static const struct table minmax_table = TABLE(minmax_fields);
+
+static int range_elem(struct parser *p, yaml_node_t *v, enum range_kind kind, uint64_t *ret)
+{
+	const char *s = scalar(v);
+	uint64_t x, bp;
+	int r;
+
+	if (!s || is_null(v)) {
+		perr(p, v, NULL, "expected a scalar value, got %s", kind_name(v));
+		return -EINVAL;
+	}
+
+	switch (kind) {
+	case RANGE_SIZE:
+		r = parse_size(s, &x);
+		if (r < 0) {
+			perr(p, v, NULL, "invalid size '%s' (expected e.g. 4096, 64K, 100M, 1.5G or max)",
+			     s);
+			return r;
+		}
+		break;
+
+	case RANGE_COUNT:
+		if (streq(s, "max"))
+			x = UINT64_MAX;
+		else if (parse_uint(s, 0, UINT64_MAX, &x) < 0) {
+			perr(p, v, NULL, "invalid number '%s'", s);
+			return -EINVAL;
+		}
+		break;
+
+	case RANGE_NR_ACCESSES:
+		if (streq(s, "min"))
+			x = 0;
+		else if (streq(s, "max"))
+			x = DAMON_UINT_MAX;
+		else if (strchr(s, '%')) {
+			const struct damon_ctx_cfg *c = p->ctx;
+
+			if (parse_percent_bp(s, &bp) < 0) {
+				perr(p, v, NULL, "invalid percentage '%s'", s);
+				return -EINVAL;
+			}
+			if (bp > 10000) {
+				perr(p, v, NULL, "percentage '%s' exceeds 100%%", s);
+				return -EINVAL;
+			}
+			/* percent of the maximum count aggr_us/sample_us; an error on the
+			 * intervals themselves is reported there */
+			if (!c || c->sample_us == 0 || c->sample_us > c->aggr_us)
+				return -EINVAL;
+			x = bp * (c->aggr_us / c->sample_us) / 10000;
+		} else if (parse_uint(s, 0, UINT64_MAX, &x) < 0) {
+			perr(p, v, NULL,
+			     "invalid access count '%s' (expected a number of samples, a percentage, min or max)",
+			     s);
+			return -EINVAL;
+		}
+		if (x > DAMON_UINT_MAX) {
+			perr(p, v, NULL, "access count %" PRIu64 " exceeds %llu", x, DAMON_UINT_MAX);
+			return -ERANGE;
+		}
+		break;
+
+	case RANGE_AGE:
+		if (streq(s, "min"))
+			x = 0;
+		else if (streq(s, "max"))
+			x = DAMON_UINT_MAX;
+		else if (parse_uint(s, 0, UINT64_MAX, &x) == 0)
+			; /* aggregation intervals */
+		else {
+			uint64_t us;
+
+			r = parse_duration_us(s, &us);
+			if (r == -ERANGE) {
+				perr(p, v, NULL, "age '%s' is too large", s);
+				return r;
+			}
+			if (r < 0) {
+				perr(p, v, NULL,
+				     "invalid age '%s' (expected a duration like 30s or a number of aggregation intervals)",
+				     s);
+				return -EINVAL;
+			}
+			if (!p->ctx || p->ctx->aggr_us == 0)
+				return -EINVAL;
+			x = us / p->ctx->aggr_us;
+		}
+		if (x > DAMON_UINT_MAX) {
+			perr(p, v, NULL, "age of %" PRIu64 " aggregation intervals exceeds %llu", x,
+			     DAMON_UINT_MAX);
+			return -ERANGE;
+		}
+		break;
+	default:
+		return -EINVAL;
+	}
+	*ret = x;
+	return 0;
+}
+
+static int h_range(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		   void *obj)
+{
+	struct damon_range *rg = FIELD_PTR(obj, f, struct damon_range);
+	struct damon_range nr = *rg;
+	yaml_node_t *mn, *mx;
+	bool ok = true;
+	size_t old;
+	int r;
+
+	r = prescan(p, v, &minmax_table, 1);
+	if (r < 0)
+		return r;
+	mn = map_find(p, v, "min", NULL);
+	mx = map_find(p, v, "max", NULL);
+	if (mn) {
+		old = path_push_key(p, "min");
+		ok = range_elem(p, mn, (enum range_kind)f->unit, &nr.min) == 0 && ok;
+		path_pop(p, old);
+	}
+	if (mx) {
+		old = path_push_key(p, "max");
+		ok = range_elem(p, mx, (enum range_kind)f->unit, &nr.max) == 0 && ok;
+		path_pop(p, old);
+	}
+	if (!ok)
+		return 0;
+	if (nr.min > nr.max) {
+		perr(p, v, NULL, "min (%" PRIu64 ") is greater than max (%" PRIu64 ")", nr.min,
+		     nr.max);
+		return 0;
+	}
+	*rg = nr;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* settings                                                                 */
+
+static int h_modules(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		     void *obj)
+{
+	struct damond_settings *s = obj;
+
+	for (size_t i = 0; i < seq_len(v); i++) {
+		yaml_node_t *it = seq_item(p, v, i);
+		size_t old = path_push_idx(p, i);
+		int x;
+
+		if (it->type != YAML_SCALAR_NODE || is_null(it))
+			perr(p, it, NULL, "expected a module name, got %s", kind_name(it));
+		else if ((x = enum_parse(p, it, &damon_module_desc, -1)) >= 0)
+			s->allow_disable[x] = true;
+		path_pop(p, old);
+	}
+	return 0;
+}
+
+static int h_group(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		   void *obj)
+{
+	const char *s = scalar(v);
+	size_t l = strlen(s);
+
+	if (l == 0 || l > 64 || s[0] == '-' ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != l) {
+		perr(p, v, NULL, "invalid group name '%s'", s);
+		return 0;
+	}
+	return h_str(p, k, v, f, obj);
+}
+
+static const struct field settings_fields[] = {
+	{ { "on_exit" }, NK_SCALAR, h_enum, offsetof(struct damond_settings, on_exit), 0, 0, 0,
+	  &damond_on_exit_desc, 0 },
+	{ { "stats_interval", "stats_interval_us" }, NK_SCALAR, h_duration,
+	  offsetof(struct damond_settings, stats_interval_us), 1000, UINT64_MAX - 1, 1, NULL, 0 },
+	{ { "allow_disable_modules" }, NK_SEQ, h_modules, 0, 0, 0, 0, NULL, 0 },
+	{ { "control_group" }, NK_SCALAR, h_group, offsetof(struct damond_settings, control_group),
+	  0, 0, 0, NULL, 0 },
+};
+static const struct table settings_table = TABLE(settings_fields);
+
+/* ------------------------------------------------------------------------ */
+/* targets                                                                  */
+
+static int h_regions(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		     void *obj)
+{
+	struct damon_target_cfg *t = obj;
+	const struct damon_ctx_cfg *c = p->ctx;
+
+	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+		if (!streq(scalar(v), "auto")) {
+			perr(p, v, NULL, "expected 'auto' or a sequence of {start, end}, got '%s'",
+			     scalar(v));
+			return 0;
+		}
+		if (c->ops != DAMON_OPS_PADDR) {
+			perr(p, v, NULL, "'regions: auto' is only valid for paddr");
+			return 0;
+		}
+		t->regions_auto = true;
+		return 0;
+	}
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v, NULL, "expected 'auto' or a sequence of {start, end}, got %s",
+		     kind_name(v));
+		return 0;
+	}
+	t->regions_auto = false;
+	if (seq_len(v) == 0 && c->ops != DAMON_OPS_VADDR) {
+		perr(p, v, NULL, "%s targets need at least one region",
+		     damon_ops_to_string(c->ops));
+		return 0;
+	}
+
+	for (size_t i = 0; i < seq_len(v); i++) {
+		yaml_node_t *it = seq_item(p, v, i);
+		size_t old = path_push_idx(p, i);
+		struct damon_addr_range a;
+		int r;
+
+		if (it->type != YAML_MAPPING_NODE) {
+			perr(p, it, NULL, "expected a mapping {start, end}, got %s", kind_name(it));
+			goto next;
+		}
+		r = parse_addr_range(p, it, &a);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			goto next;
+		if (c->addr_unit == 1 && (a.start % PAGE_SZ || a.end % PAGE_SZ)) {
+			perr(p, it, NULL,
+			     "region 0x%" PRIx64 "-0x%" PRIx64 " is not aligned to the page size (4096)",
+			     a.start, a.end);
+			goto next;
+		}
+		if (t->nr_regions > 0 && a.start < t->regions[t->nr_regions - 1].end) {
+			perr(p, it, NULL,
+			     "region 0x%" PRIx64 "-0x%" PRIx64
+			     " overlaps or precedes the previous region (regions must be sorted and disjoint)",
+			     a.start, a.end);
+			goto next;
+		}
+		{
+			/* no capacity field in the model: grow one by one (configs are small) */
+			struct damon_addr_range *n = reallocarray(t->regions, t->nr_regions + 1,
+								  sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			t->regions = n;
+			t->regions[t->nr_regions++] = a;
+		}
+	next:
+		path_pop(p, old);
+		if (p->oom)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Append one zeroed element to an array without a capacity field. */
+static void *array_push(void *arrayp, size_t *n, size_t size)
+{
+	void **array = arrayp;
+	char *q;
+
+	q = reallocarray(*array, *n + 1, size);
+	if (!q)
+		return NULL;
+	*array = q;
+	memset(q + *n * size, 0, size);
+	return q + (*n)++ * size;
+}
+
+static const struct field target_fields[] = {
+	{ { "pid" }, NK_SCALAR, h_int, offsetof(struct damon_target_cfg, pid), 1, INT32_MAX, 0,
+	  NULL, 0 },
+	{ { "regions" }, NK_ANY, h_regions, 0, 0, 0, 0, NULL, 0 },
+};
+static const struct table target_table = TABLE(target_fields);
+
+static int parse_target(struct parser *p, yaml_node_t *v, struct damon_target_cfg *t)
+{
+	const struct damon_ctx_cfg *c = p->ctx;
+	yaml_node_t *pid, *regions;
+	int r;
+
+	set_pos(&t->pos, v);
+	r = parse_mapping(p, v, &target_table, t);
+	if (r < 0)
+		return r;
+
+	pid = map_find(p, v, "pid", NULL);
+	regions = map_find(p, v, "regions", NULL);
+	switch (c->ops) {
+	case DAMON_OPS_PADDR:
+		if (pid)
+			perr(p, pid, "pid", "pid is only valid for vaddr and fvaddr targets");
+		if (!regions)
+			t->regions_auto = true;
+		break;
+	case DAMON_OPS_VADDR:
+	case DAMON_OPS_FVADDR:
+		if (!pid)
+			perr(p, v, "pid", "missing required key 'pid' (%s targets are processes)",
+			     damon_ops_to_string(c->ops));
+		if (c->ops == DAMON_OPS_FVADDR && !regions)
+			perr(p, v, "regions", "missing required key 'regions' (fvaddr targets need fixed regions)");
+		break;
+	default:
+		break;
+	}
+	return p->oom ? -ENOMEM : 0;
+}
+
+static int h_targets(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		     void *obj)
+{
+	struct damon_ctx_cfg *c = obj;
+
+	for (size_t i = 0; i < seq_len(v); i++) {
+		yaml_node_t *it = seq_item(p, v, i);
+		size_t old = path_push_idx(p, i);
+		struct damon_target_cfg *t;
+		int r;
+
+		if (it->type != YAML_MAPPING_NODE) {
+			perr(p, it, NULL, "expected a mapping, got %s", kind_name(it));
+			path_pop(p, old);
+			continue;
+		}
+		t = array_push(&c->targets, &c->nr_targets, sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		r = parse_target(p, it, t);
+		path_pop(p, old);
+		if (r < 0)
+			return r;
+	}
+	if (c->ops == DAMON_OPS_PADDR && seq_len(v) != 1)
+		perr(p, v, NULL, "paddr takes exactly one target, got %zu", seq_len(v));
+	else if (seq_len(v) == 0)
+		perr(p, v, NULL, "%s needs at least one target", damon_ops_to_string(c->ops));
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* quotas                                                                   */
+
+static bool metric_is_bp(enum damos_goal_metric m)
+{
+	return m != DAMOS_GOAL_USER_INPUT && m != DAMOS_GOAL_SOME_MEM_PSI_US;
+}
+
+static bool metric_is_node(enum damos_goal_metric m)
+{
+	return m == DAMOS_GOAL_NODE_MEM_USED_BP || m == DAMOS_GOAL_NODE_MEM_FREE_BP ||
+	       m == DAMOS_GOAL_NODE_MEMCG_USED_BP || m == DAMOS_GOAL_NODE_MEMCG_FREE_BP ||
+	       m == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
+}
+
+static bool metric_is_memcg(enum damos_goal_metric m)
+{
+	return m == DAMOS_GOAL_NODE_MEMCG_USED_BP || m == DAMOS_GOAL_NODE_MEMCG_FREE_BP;
+}
+
+/* target_value/current_value: the unit follows the metric. */
+static int h_goal_value(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+			void *obj)
+{
+	struct damos_goal_cfg *g = obj;
+	const char *s = scalar(v);
+	uint64_t x;
+	int r;
+
+	if ((int)g->metric < 0)
+		return 0; /* reported as a bad or missing metric */
+
+	if (metric_is_bp(g->metric)) {
+		r = parse_ratio(s, 1, &x);
+		if (r == -EINVAL) {
+			perr(p, v, NULL, "invalid value '%s' for %s (expected a percentage like 40%% or basis points)",
+			     s, damos_goal_metric_to_string(g->metric));
+			return 0;
+		}
+		if (r < 0 || x > 10000) {
+			perr(p, v, NULL, "value '%s' out of range [0%%, 100%%]", s);
+			return 0;
+		}
+	} else if (g->metric == DAMOS_GOAL_SOME_MEM_PSI_US) {
+		r = parse_uint(s, 0, UINT64_MAX, &x);
+		if (r == -EINVAL)
+			r = parse_duration_us(s, &x);
+		if (r < 0) {
+			perr(p, v, NULL, "invalid value '%s' for some_mem_psi_us (expected a duration like 10ms or microseconds)",
+			     s);
+			return 0;
+		}
+	} else {
+		r = parse_uint(s, 0, UINT64_MAX, &x);
+		if (r < 0) {
+			perr(p, v, NULL, "invalid number '%s'", s);
+			return 0;
+		}
+	}
+	*FIELD_PTR(obj, f, uint64_t) = x;
+	return 0;
+}
+
+static const struct field goal_fields[] = {
+	{ { "metric", "target_metric" }, NK_SCALAR, h_enum, offsetof(struct damos_goal_cfg, metric),
+	  0, 0, 0, &damos_goal_metric_desc, F_REQUIRED },
+	{ { "target_value" }, NK_SCALAR, h_goal_value, offsetof(struct damos_goal_cfg, target_value),
+	  0, 0, 0, NULL, F_REQUIRED },
+	{ { "current_value" }, NK_SCALAR, h_goal_value,
+	  offsetof(struct damos_goal_cfg, current_value), 0, 0, 0, NULL, 0 },
+	{ { "nid" }, NK_SCALAR, h_int, offsetof(struct damos_goal_cfg, nid), 0, INT32_MAX, 0, NULL,
+	  0 },
+	{ { "path" }, NK_SCALAR, h_str, offsetof(struct damos_goal_cfg, path), 0, 0, 0, NULL, 0 },
+};
+static const struct table goal_table = TABLE(goal_fields);
+
+static int parse_goal(struct parser *p, yaml_node_t *v, struct damos_goal_cfg *g)
+{
+	yaml_node_t *n, *tv;
+	const char *key;
+	int r;
+
+	set_pos(&g->pos, v);
+	g->metric = _DAMOS_GOAL_METRIC_INVALID;
+	r = parse_mapping(p, v, &goal_table, g);
+	if (r < 0)
+		return r;
+	if ((int)g->metric < 0)
+		return 0;
+
+	tv = map_find(p, v, "target_value", &key);
+	if (tv && !is_null(tv) && g->target_value == 0)
+		perr(p, tv, key, "must be greater than 0 (the kernel ignores goals with a zero target)");
+	if ((n = map_find(p, v, "current_value", &key)) && g->metric != DAMOS_GOAL_USER_INPUT)
+		perr(p, n, key, "current_value is only valid for the user_input metric");
+	if ((n = map_find(p, v, "nid", &key)) && !metric_is_node(g->metric))
+		perr(p, n, key, "nid is only valid for node_* metrics, not %s",
+		     damos_goal_metric_to_string(g->metric));
+	n = map_find(p, v, "path", &key);
+	if (metric_is_memcg(g->metric) && !n)
+		perr(p, v, "path", "missing required key 'path' (%s needs a memcg path)",
+		     damos_goal_metric_to_string(g->metric));
+	else if (n && !metric_is_memcg(g->metric))
+		perr(p, n, key, "path is only valid for node_memcg_* metrics");
+	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP && p->ctx->ops != DAMON_OPS_PADDR) {
+		n = map_find(p, v, "metric|target_metric", &key);
+		perr(p, n, key, "node_eligible_mem_bp is only valid with paddr");
+	}
+	return p->oom ? -ENOMEM : 0;
+}
+
+static int h_goals(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		   void *obj)
+{
+	struct damos_quota_cfg *q = &p->scheme->quota;
+
+	for (size_t i = 0; i < seq_len(v); i++) {
+		yaml_node_t *it = seq_item(p, v, i);
+		size_t old = path_push_idx(p, i);
+		struct damos_goal_cfg *g;
+		int r;
+
+		if (it->type != YAML_MAPPING_NODE) {
+			perr(p, it, NULL, "expected a mapping, got %s", kind_name(it));
+			path_pop(p, old);
+			continue;
+		}
+		g = array_push(&q->goals, &q->nr_goals, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		r = parse_goal(p, it, g);
+		path_pop(p, old);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int h_goal_tuner(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+			void *obj)
+{
+	struct damos_quota_cfg *q = &p->scheme->quota;
+	int x = enum_parse(p, v, &damos_goal_tuner_desc, -1);
+
+	if (x >= 0) {
+		q->goal_tuner = (enum damos_goal_tuner)x;
+		q->goal_tuner_set = true;
+		set_pos(&q->goal_tuner_pos, k);
+	}
+	return 0;
+}
+
+static int h_fail_ratio(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+			void *obj)
+{
+	struct damos_quota_cfg *q = &p->scheme->quota;
+	const char *s = scalar(v), *slash;
+	_cleanup_free_ char *num = NULL;
+	uint64_t n, d;
+
+	set_pos(&q->fail_charge_pos, k);
+	if (streq(s, "off")) {
+		q->fail_charge_mode = DAMOS_FAIL_CHARGE_OFF;
+		q->fail_charge_num = q->fail_charge_denom = 0;
+		return 0;
+	}
+	slash = strchr(s, '/');
+	if (!slash) {
+		perr(p, v, NULL, "invalid ratio '%s' (expected NUM/DENOM like 1/4096, or off)", s);
+		return 0;
+	}
+	num = strndup(s, (size_t)(slash - s));
+	if (!num)
+		return -ENOMEM;
+	if (parse_uint(num, 0, UINT32_MAX, &n) < 0 || parse_uint(slash + 1, 0, UINT32_MAX, &d) < 0) {
+		perr(p, v, NULL, "invalid ratio '%s' (expected NUM/DENOM like 1/4096, or off)", s);
+		return 0;
+	}
+	if (n == 0 || d == 0) {
+		perr(p, v, NULL, "ratio '%s': numerator and denominator must be greater than 0", s);
+		return 0;
+	}
+	if (n > d) {
+		perr(p, v, NULL, "ratio '%s': numerator must not exceed denominator", s);
+		return 0;
+	}
+	q->fail_charge_num = (uint32_t)n;
+	q->fail_charge_denom = (uint32_t)d;
+	q->fail_charge_mode = DAMOS_FAIL_CHARGE_AUTO;
+	return 0;
+}
+
+static int h_fail_mode(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		       void *obj)
+{
+	struct damos_quota_cfg *q = &p->scheme->quota;
+	int x = enum_parse(p, v, &damos_fail_charge_mode_desc, DAMOS_FAIL_CHARGE_OFF);
+
+	if (x < 0)
+		return 0;
+	if (q->fail_charge_denom == 0) {
+		/* also when the ratio itself was invalid: that error is reported too */
+		perr(p, k, NULL, "fail_charge_mode needs a fail_charge_ratio");
+		return 0;
+	}
+	q->fail_charge_mode = (enum damos_fail_charge_mode)x;
+	return 0;
+}
+
+#define QUOTA_OFF(m) (offsetof(struct damos_cfg, quota) + offsetof(struct damos_quota_cfg, m))
+
+static const struct field weights_fields[] = {
+	{ { "sz_permil", "sz" }, NK_SCALAR, h_ratio, QUOTA_OFF(weight_sz), 0, UINT32_MAX, 10, U32,
+	  0 },
+	{ { "nr_accesses_permil", "nr_accesses" }, NK_SCALAR, h_ratio,
+	  QUOTA_OFF(weight_nr_accesses), 0, UINT32_MAX, 10, U32, 0 },
+	{ { "age_permil", "age" }, NK_SCALAR, h_ratio, QUOTA_OFF(weight_age), 0, UINT32_MAX, 10, U32,
+	  0 },
+};
+static const struct table weights_table = TABLE(weights_fields);
+
+static const struct field quota_fields[] = {
+	{ { "time_ms", "time", "ms" }, NK_SCALAR, h_duration, QUOTA_OFF(ms), 0, UINT64_MAX, 1000,
+	  NULL, 0 },
+	{ { "sz_bytes", "bytes", "sz" }, NK_SCALAR, h_size, QUOTA_OFF(bytes), 0, UINT64_MAX, 0,
+	  NULL, 0 },
+	{ { "reset_interval_ms", "reset_interval" }, NK_SCALAR, h_duration,
+	  QUOTA_OFF(reset_interval_ms), 1, UINT64_MAX - 1, 1000, NULL, 0 },
+	{ { "weights" }, NK_MAP, h_map, 0, 0, 0, 0, &weights_table, 0 },
+	{ { "goals" }, NK_SEQ, h_goals, 0, 0, 0, 0, NULL, 0 },
+	{ { "goal_tuner" }, NK_SCALAR, h_goal_tuner, 0, 0, 0, 0, NULL, 0 },
+	{ { "fail_charge_ratio" }, NK_SCALAR, h_fail_ratio, 0, 0, 0, 0, NULL, 0 },
+	{ { "fail_charge_mode" }, NK_SCALAR, h_fail_mode, 0, 0, 0, 0, NULL, 0 },
+};
+static const struct table quota_table = TABLE(quota_fields);
+
+/* ------------------------------------------------------------------------ */
+/* watermarks                                                               */
+
+#define WMARK_OFF(m) (offsetof(struct damos_cfg, wmarks) + offsetof(struct damos_wmarks_cfg, m))
+
+static const struct field wmark_fields[] = {
+	{ { "metric" }, NK_SCALAR, h_enum, WMARK_OFF(metric), 0, 0, 0, &damos_wmark_metric_desc, 0 },
+	{ { "interval_us", "interval" }, NK_SCALAR, h_duration, WMARK_OFF(interval_us), 0,
+	  UINT64_MAX - 1, 1, NULL, 0 },
+	{ { "high_permil", "high" }, NK_SCALAR, h_ratio, WMARK_OFF(high), 0, 1000, 10, NULL, 0 },
+	{ { "mid_permil", "mid" }, NK_SCALAR, h_ratio, WMARK_OFF(mid), 0, 1000, 10, NULL, 0 },
+	{ { "low_permil", "low" }, NK_SCALAR, h_ratio, WMARK_OFF(low), 0, 1000, 10, NULL, 0 },
+};
+static const struct table wmark_table = TABLE(wmark_fields);
+
+static int h_wmarks(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		    void *obj)
+{
+	struct damos_wmarks_cfg *w = &p->scheme->wmarks;
+	size_t nerr = p->errs->n;
+	int r;
+
+	r = parse_mapping(p, v, &wmark_table, obj);
+	if (r < 0 || p->errs->n != nerr)
+		return r;
+	if (w->metric == DAMOS_WMARK_NONE)
+		return 0;
+	if (w->interval_us == 0)
+		perr(p, v, "interval", "missing interval: %s watermarks need a check interval",
+		     damos_wmark_metric_to_string(w->metric));
+	if (!(w->low <= w->mid && w->mid <= w->high))
+		perr(p, v, NULL,
+		     "watermarks must satisfy low <= mid <= high (high %" PRIu64 ", mid %" PRIu64
+		     ", low %" PRIu64 " permil)",
+		     w->high, w->mid, w->low);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* filters                                                                  */
+
+static int h_filter_addr(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+			 void *obj)
+{
+	struct damos_filter_cfg *fl = obj;
+	int r = parse_addr_range(p, v, &fl->addr);
+
+	return r == -ENOMEM ? r : 0;
+}
+
+static const struct field filter_fields[] = {
+	{ { "type", "filter_type" }, NK_SCALAR, h_enum, offsetof(struct damos_filter_cfg, type), 0,
+	  0, 0, &damos_filter_type_desc, F_REQUIRED },
+	{ { "matching" }, NK_SCALAR, h_bool, offsetof(struct damos_filter_cfg, matching), 0, 0, 0,
+	  NULL, 0 },
+	{ { "allow" }, NK_SCALAR, h_bool, offsetof(struct damos_filter_cfg, allow), 0, 0, 0, NULL,
+	  0 },
+	{ { "memcg_path" }, NK_SCALAR, h_str, offsetof(struct damos_filter_cfg, memcg_path), 0, 0, 0,
+	  NULL, 0 },
+	{ { "addr_range", "address_range" }, NK_MAP, h_filter_addr, 0, 0, 0, 0, NULL, 0 },
+	{ { "hugepage_size" }, NK_MAP, h_range, offsetof(struct damos_filter_cfg, hugepage), 0, 0,
+	  RANGE_SIZE, NULL, 0 },
+	{ { "target_idx", "damon_target_idx" }, NK_SCALAR, h_int,
+	  offsetof(struct damos_filter_cfg, target_idx), 0, INT32_MAX, 0, NULL, 0 },
+};
+static const struct table filter_table = TABLE(filter_fields);
+
+/* Which key a filter type needs (NULL: none). */
+static const char *filter_needs(enum damos_filter_type t)
+{
+	switch (t) {
+	case DAMOS_FILTER_MEMCG:
+		return "memcg_path";
+	case DAMOS_FILTER_ADDR:
+		return "addr_range|address_range";
+	case DAMOS_FILTER_HUGEPAGE_SIZE:
+		return "hugepage_size";
+	case DAMOS_FILTER_TARGET:
+		return "target_idx|damon_target_idx";
+	default:
+		return NULL;
+	}
+}
+
+static int parse_filter(struct parser *p, yaml_node_t *v, struct damos_filter_cfg *fl,
+			enum damos_filter_layer layer)
+{
+	static const char *const specific[] = { "memcg_path", "addr_range|address_range",
+						"hugepage_size", "target_idx|damon_target_idx" };
+	const char *needs, *key;
+	yaml_node_t *n;
+	int r;
+
+	set_pos(&fl->pos, v);
+	fl->layer = layer;
+	fl->matching = true;
+	fl->type = _DAMOS_FILTER_TYPE_INVALID;
+	r = parse_mapping(p, v, &filter_table, fl);
+	if (r < 0)
+		return r;
+	if ((int)fl->type < 0)
+		return 0;
+
+	n = map_find(p, v, "type|filter_type", &key);
+	if (layer == DAMOS_FILTER_LAYER_CORE && !damos_filter_type_is_core(fl->type))
+		perr(p, n, key, "filter type '%s' is not allowed in core_filters (only addr, target)",
+		     damos_filter_type_to_string(fl->type));
+	else if (layer == DAMOS_FILTER_LAYER_OPS && damos_filter_type_is_core(fl->type))
+		perr(p, n, key, "filter type '%s' is not allowed in ops_filters (use core_filters)",
+		     damos_filter_type_to_string(fl->type));
+
+	needs = filter_needs(fl->type);
+	for (size_t i = 0; i < ARRAY_SIZE(specific); i++) {
+		bool is_needed = needs && streq(needs, specific[i]);
+
+		n = map_find(p, v, specific[i], &key);
+		/* an empty scalar was reported as "missing value"; an empty mapping was skipped */
+		if (n && is_null(n) && (strstr(specific[i], "range") || streq(specific[i], "hugepage_size")))
+			n = NULL;
+		if (n && !is_needed)
+			perr(p, n, key, "'%s' is not valid for %s filters", key,
+			     damos_filter_type_to_string(fl->type));
+		else if (!n && is_needed) {
+			char first[32];
+
+			snprintf(first, sizeof(first), "%.*s", (int)strcspn(specific[i], "|"),
+				 specific[i]);
+			perr(p, v, first, "missing required key '%s' for %s filters", first,
+			     damos_filter_type_to_string(fl->type));
+		}
+	}
+
+	if (fl->type == DAMOS_FILTER_TARGET &&
+	    (n = map_find(p, v, "target_idx|damon_target_idx", &key)) &&
+	    (size_t)fl->target_idx >= p->ctx->nr_targets && fl->target_idx >= 0)
+		perr(p, n, key, "target index %d out of range (the context has %zu target%s)",
+		     fl->target_idx, p->ctx->nr_targets, p->ctx->nr_targets == 1 ? "" : "s");
+	return p->oom ? -ENOMEM : 0;
+}
+
+static int h_filters(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		     void *obj)
+{
+	struct damos_cfg *s = p->scheme;
+
+	for (size_t i = 0; i < seq_len(v); i++) {
+		yaml_node_t *it = seq_item(p, v, i);
+		size_t old = path_push_idx(p, i);
+		struct damos_filter_cfg *fl;
+		int r;
+
+		if (it->type != YAML_MAPPING_NODE) {
+			perr(p, it, NULL, "expected a mapping, got %s", kind_name(it));
+			path_pop(p, old);
+			continue;
+		}
+		fl = array_push(&s->filters, &s->nr_filters, sizeof(*fl));
+		if (!fl)
+			return -ENOMEM;
+		r = parse_filter(p, it, fl, (enum damos_filter_layer)f->unit);
+		path_pop(p, old);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* dests                                                                    */
+
+static const struct field dest_fields[] = {
+	{ { "id", "nid" }, NK_SCALAR, h_uint, offsetof(struct damos_dest_cfg, id), 0, INT32_MAX, 0,
+	  U32, F_REQUIRED },
+	{ { "weight" }, NK_SCALAR, h_uint, offsetof(struct damos_dest_cfg, weight), 0, UINT32_MAX, 0,
+	  U32, 0 },
+};
+static const struct table dest_table = TABLE(dest_fields);
+
+static int h_dests(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		   void *obj)
+{
+	struct damos_cfg *s = p->scheme;
+
+	if (s->action != DAMOS_MIGRATE_HOT && s->action != DAMOS_MIGRATE_COLD) {
+		perr(p, k, NULL, "dests are only valid for the migrate_hot and migrate_cold actions");
+		return 0;
+	}
+	for (size_t i = 0; i < seq_len(v); i++) {
+		yaml_node_t *it = seq_item(p, v, i);
+		size_t old = path_push_idx(p, i);
+		struct damos_dest_cfg *d;
+		int r;
+
+		if (it->type != YAML_MAPPING_NODE) {
+			perr(p, it, NULL, "expected a mapping {id, weight}, got %s", kind_name(it));
+			path_pop(p, old);
+			continue;
+		}
+		d = array_push(&s->dests, &s->nr_dests, sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		d->weight = 1;
+		r = parse_mapping(p, it, &dest_table, d);
+		for (size_t j = 0; r == 0 && j + 1 < s->nr_dests; j++)
+			if (s->dests[j].id == d->id && map_find(p, it, "id|nid", NULL)) {
+				perr(p, it, NULL, "duplicate destination node %u", d->id);
+				break;
+			}
+		path_pop(p, old);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* schemes                                                                  */
+
+static int h_scheme_name(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+			 void *obj)
+{
+	struct damos_cfg *s = obj;
+	char *n;
+
+	if (!valid_name(scalar(v))) {
+		perr(p, v, NULL, "invalid name '%s' (use 1-%d characters of a-z, 0-9, _ and -)",
+		     scalar(v), NAME_MAX_LEN);
+		return 0;
+	}
+	n = strdup(scalar(v));
+	if (!n)
+		return -ENOMEM;
+	free(s->name);
+	s->name = n;
+	s->name_given = true;
+	return 0;
+}
+
+static const struct field access_pattern_fields[] = {
+	{ { "sz_bytes", "sz" }, NK_MAP, h_range, offsetof(struct damos_cfg, sz), 0, 0, RANGE_SIZE,
+	  NULL, 0 },
+	{ { "nr_accesses" }, NK_MAP, h_range, offsetof(struct damos_cfg, nr_accesses), 0, 0,
+	  RANGE_NR_ACCESSES, NULL, 0 },
+	{ { "age" }, NK_MAP, h_range, offsetof(struct damos_cfg, age), 0, 0, RANGE_AGE, NULL, 0 },
+};
+static const struct table access_pattern_table = TABLE(access_pattern_fields);
+
+static const struct field scheme_fields[] = {
+	{ { "name" }, NK_SCALAR, h_scheme_name, 0, 0, 0, 0, NULL, 0 },
+	{ { "action" }, NK_SCALAR, h_enum, offsetof(struct damos_cfg, action), 0, 0, 0,
+	  &damos_action_desc, 0 },
+	{ { "target_nid" }, NK_SCALAR, h_int, offsetof(struct damos_cfg, target_nid), (uint64_t)-1,
+	  INT32_MAX, 0, NULL, 0 },
+	{ { "apply_interval_us", "apply_interval" }, NK_SCALAR, h_duration,
+	  offsetof(struct damos_cfg, apply_interval_us), 0, UINT64_MAX - 1, 1, NULL, 0 },
+	{ { "access_pattern" }, NK_MAP, h_map, 0, 0, 0, 0, &access_pattern_table, 0 },
+	{ { "quotas", "quota" }, NK_MAP, h_map, 0, 0, 0, 0, &quota_table, 0 },
+	{ { "watermarks" }, NK_MAP, h_wmarks, 0, 0, 0, 0, NULL, 0 },
+	{ { "core_filters" }, NK_SEQ, h_filters, 0, 0, 0, DAMOS_FILTER_LAYER_CORE, NULL, 0 },
+	{ { "ops_filters" }, NK_SEQ, h_filters, 0, 0, 0, DAMOS_FILTER_LAYER_OPS, NULL, 0 },
+	{ { "filters" }, NK_SEQ, h_filters, 0, 0, 0, DAMOS_FILTER_LAYER_AUTO, NULL, 0 },
+	{ { "dests" }, NK_SEQ, h_dests, 0, 0, 0, 0, NULL, 0 },
+	{ { "max_nr_snapshots" }, NK_SCALAR, h_uint, offsetof(struct damos_cfg, max_nr_snapshots), 0,
+	  UINT64_MAX, 0, NULL, 0 },
+};
+static const struct table scheme_table = TABLE(scheme_fields);
+
+static int h_schemes(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		     void *obj)
+{
+	struct damon_ctx_cfg *c = obj;
+
+	for (size_t i = 0; i < seq_len(v); i++) {
+		yaml_node_t *it = seq_item(p, v, i), *nn;
+		size_t old = path_push_idx(p, i);
+		struct damos_cfg *s;
+		int r;
+
+		if (it->type != YAML_MAPPING_NODE) {
+			perr(p, it, NULL, "expected a mapping, got %s", kind_name(it));
+			path_pop(p, old);
+			continue;
+		}
+		s = array_push(&c->schemes, &c->nr_schemes, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		damos_cfg_init(s);
+		set_pos(&s->pos, it);
+		p->scheme = s;
+		r = parse_mapping(p, it, &scheme_table, s);
+		p->scheme = NULL;
+		if (r < 0)
+			return r;
+		if (!s->name) {
+			if (asprintf(&s->name, "scheme%zu", i) < 0) {
+				s->name = NULL;
+				return -ENOMEM;
+			}
+			s->name_given = false;
+		}
+		nn = map_find(p, it, "name", NULL);
+		for (size_t j = 0; j + 1 < c->nr_schemes; j++)
+			if (c->schemes[j].name && streq(c->schemes[j].name, s->name)) {
+				perr(p, nn ? nn : it, "name", "duplicate scheme name '%s' (also scheme %zu)",
+				     s->name, j);
+				break;
+			}
+		path_pop(p, old);
+		if (p->oom)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* contexts and kdamonds                                                    */
+
+#define CTX_OFF(m) (offsetof(struct damon_ctx_cfg, m))
+
+static const struct field intervals_goal_fields[] = {
+	{ { "access_bp" }, NK_SCALAR, h_ratio, CTX_OFF(intervals_goal.access_bp), 0, 10000, 1, NULL,
+	  0 },
+	{ { "aggrs" }, NK_SCALAR, h_uint, CTX_OFF(intervals_goal.aggrs), 0, UINT64_MAX, 0, NULL, 0 },
+	{ { "min_sample_us", "min_sample" }, NK_SCALAR, h_duration,
+	  CTX_OFF(intervals_goal.min_sample_us), 0, UINT64_MAX - 1, 1, NULL, 0 },
+	{ { "max_sample_us", "max_sample" }, NK_SCALAR, h_duration,
+	  CTX_OFF(intervals_goal.max_sample_us), 0, UINT64_MAX - 1, 1, NULL, 0 },
+};
+static const struct table intervals_goal_table = TABLE(intervals_goal_fields);
+
+static int h_intervals_goal(struct parser *p, yaml_node_t *k, yaml_node_t *v,
+			    const struct field *f, void *obj)
+{
+	struct damon_ctx_cfg *c = obj;
+	size_t nerr = p->errs->n;
+	int r;
+
+	r = parse_mapping(p, v, &intervals_goal_table, obj);
+	if (r < 0 || p->errs->n != nerr || c->intervals_goal.aggrs == 0)
+		return r;
+	if (c->intervals_goal.min_sample_us > c->intervals_goal.max_sample_us)
+		perr(p, v, NULL, "min_sample_us (%" PRIu64 ") exceeds max_sample_us (%" PRIu64 ")",
+		     c->intervals_goal.min_sample_us, c->intervals_goal.max_sample_us);
+	return 0;
+}
+
+static const struct field intervals_fields[] = {
+	{ { "sample_us", "sample" }, NK_SCALAR, h_duration, CTX_OFF(sample_us), 1, UINT64_MAX - 1, 1,
+	  NULL, 0 },
+	{ { "aggr_us", "aggr" }, NK_SCALAR, h_duration, CTX_OFF(aggr_us), 1, UINT64_MAX - 1, 1, NULL,
+	  0 },
+	{ { "ops_update_us", "ops_update", "update_us", "update" }, NK_SCALAR, h_duration,
+	  CTX_OFF(update_us), 1, UINT64_MAX - 1, 1, NULL, 0 },
+	{ { "intervals_goal" }, NK_MAP, h_intervals_goal, 0, 0, 0, 0, NULL, 0 },
+};
+static const struct table intervals_table = TABLE(intervals_fields);
+
+static int h_intervals(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		       void *obj)
+{
+	struct damon_ctx_cfg *c = obj;
+	yaml_node_t *sn;
+	const char *key;
+	int r;
+
+	r = parse_mapping(p, v, &intervals_table, obj);
+	if (r < 0)
+		return r;
+	sn = map_find(p, v, "sample_us|sample", &key);
+	if (c->sample_us > c->aggr_us) {
+		char a[32], b[32];
+
+		perr(p, sn ? sn : v, sn ? key : NULL,
+		     "sampling interval (%s) exceeds the aggregation interval (%s)",
+		     format_duration_us(a, c->sample_us), format_duration_us(b, c->aggr_us));
+	}
+	return 0;
+}
+
+static const struct field nr_regions_fields[] = {
+	{ { "min" }, NK_SCALAR, h_uint, CTX_OFF(min_nr_regions), 3, UINT32_MAX, 0, NULL, 0 },
+	{ { "max" }, NK_SCALAR, h_uint, CTX_OFF(max_nr_regions), 3, UINT32_MAX, 0, NULL, 0 },
+};
+static const struct table nr_regions_table = TABLE(nr_regions_fields);
+
+static int h_nr_regions(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+			void *obj)
+{
+	struct damon_ctx_cfg *c = obj;
+	size_t nerr = p->errs->n;
+	int r;
+
+	r = parse_mapping(p, v, &nr_regions_table, obj);
+	if (r < 0 || p->errs->n != nerr)
+		return r;
+	if (c->min_nr_regions > c->max_nr_regions)
+		perr(p, v, NULL, "min (%" PRIu64 ") is greater than max (%" PRIu64 ")",
+		     c->min_nr_regions, c->max_nr_regions);
+	return 0;
+}
+
+static int h_addr_unit(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		       void *obj)
+{
+	struct damon_ctx_cfg *c = obj;
+	uint64_t x;
+
+	if (parse_uint(scalar(v), 1, UINT64_MAX, &x) < 0) {
+		perr(p, v, NULL, "invalid addr_unit '%s' (expected a power of two >= 1)", scalar(v));
+		return 0;
+	}
+	if (x & (x - 1)) {
+		perr(p, v, NULL, "addr_unit %" PRIu64 " is not a power of two", x);
+		return 0;
+	}
+	if (x != 1 && c->ops != DAMON_OPS_PADDR) {
+		perr(p, v, NULL, "addr_unit other than 1 is only valid for paddr");
+		return 0;
+	}
+	c->addr_unit = x;
+	return 0;
+}
+
+/* Fields of a context, parsed in this order (ops and intervals before their users). */
+static const struct field ctx_fields[] = {
+	{ { "ops", "operations" }, NK_SCALAR, h_enum, CTX_OFF(ops), 0, 0, 0, &damon_ops_desc, 0 },
+	{ { "addr_unit" }, NK_SCALAR, h_addr_unit, 0, 0, 0, 0, NULL, 0 },
+	{ { "pause" }, NK_SCALAR, h_bool, CTX_OFF(pause), 0, 0, 0, NULL, 0 },
+	{ { "intervals" }, NK_MAP, h_intervals, 0, 0, 0, 0, NULL, 0 },
+	{ { "nr_regions" }, NK_MAP, h_nr_regions, 0, 0, 0, 0, NULL, 0 },
+	{ { "targets" }, NK_SEQ, h_targets, 0, 0, 0, 0, NULL, 0 },
+};
+static const struct field ctx_scheme_fields[] = {
+	{ { "schemes" }, NK_SEQ, h_schemes, 0, 0, 0, 0, NULL, 0 },
+};
+static const struct table ctx_tables[] = { TABLE(ctx_fields), TABLE(ctx_scheme_fields) };
+
+static int parse_ctx(struct parser *p, yaml_node_t *map, struct damon_ctx_cfg *c, bool scan)
+{
+	int r;
+
+	set_pos(&c->pos, map);
+	p->ctx = c;
+	if (scan) {
+		r = prescan(p, map, ctx_tables, ARRAY_SIZE(ctx_tables));
+		if (r < 0)
+			return r;
+	}
+	r = parse_fields(p, map, &ctx_tables[0], c);
+	if (r < 0)
+		return r;
+
+	if (!map_find_set(p, map, "targets", NULL)) {
+		if (c->ops == DAMON_OPS_PADDR) {
+			/* paddr without targets: all System RAM */
+			struct damon_target_cfg *t =
+				array_push(&c->targets, &c->nr_targets, sizeof(*t));
+			if (!t)
+				return -ENOMEM;
+			t->regions_auto = true;
+			t->pos = c->pos;
+		} else
+			perr(p, map, "targets", "missing required key 'targets' (%s monitors processes)",
+			     damon_ops_to_string(c->ops));
+	}
+
+	r = parse_fields(p, map, &ctx_tables[1], c);
+	p->ctx = NULL;
+	return r;
+}
+
+static int h_refresh(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		     void *obj)
+{
+	return h_duration(p, k, v, f, obj);
+}
+
+static int h_contexts(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		      void *obj)
+{
+	struct kdamond_cfg *kd = obj;
+	yaml_node_t *it;
+	size_t old;
+	int r;
+
+	if (seq_len(v) != 1) {
+		perr(p, v, NULL, "exactly one context per kdamond is supported, got %zu", seq_len(v));
+		return 0;
+	}
+	it = seq_item(p, v, 0);
+	old = path_push_idx(p, 0);
+	if (it->type != YAML_MAPPING_NODE)
+		perr(p, it, NULL, "expected a mapping, got %s", kind_name(it));
+	else {
+		r = parse_ctx(p, it, &kd->ctx, true);
+		if (r < 0)
+			return r;
+	}
+	path_pop(p, old);
+	return 0;
+}
+
+static int h_kd_name(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		     void *obj)
+{
+	if (!valid_name(scalar(v))) {
+		perr(p, v, NULL, "invalid name '%s' (use 1-%d characters of a-z, 0-9, _ and -)",
+		     scalar(v), NAME_MAX_LEN);
+		return 0;
+	}
+	return h_str(p, k, v, f, obj);
+}
+
+static const struct field kdamond_fields[] = {
+	{ { "name" }, NK_SCALAR, h_kd_name, offsetof(struct kdamond_cfg, name), 0, 0, 0, NULL,
+	  F_REQUIRED },
+	{ { "refresh_ms", "refresh" }, NK_SCALAR, h_refresh, offsetof(struct kdamond_cfg, refresh_ms),
+	  0, UINT32_MAX, 1000, NULL, 0 },
+};
+static const struct field kdamond_ctx_fields[] = {
+	{ { "contexts" }, NK_SEQ, h_contexts, 0, 0, 0, 0, NULL, 0 },
+};
+static const struct table kdamond_tables[] = {
+	TABLE(kdamond_fields),
+	TABLE(kdamond_ctx_fields),
+	TABLE(ctx_fields),
+	TABLE(ctx_scheme_fields),
+};
+
+static int parse_kdamond(struct parser *p, yaml_node_t *map, struct kdamond_cfg *kd)
+{
+	yaml_node_t *contexts;
+	int r;
+
+	set_pos(&kd->pos, map);
+	damon_ctx_cfg_init(&kd->ctx);
+	r = prescan(p, map, kdamond_tables, ARRAY_SIZE(kdamond_tables));
+	if (r < 0)
+		return r;
+	r = parse_fields(p, map, &kdamond_tables[0], kd);
+	if (r < 0)
+		return r;
+
+	contexts = map_find_set(p, map, "contexts", NULL);
+	if (contexts) {
+		/* the context keys go either inline or under contexts:, not both */
+		for (yaml_node_pair_t *pr = map->data.mapping.pairs.start;
+		     pr < map->data.mapping.pairs.top; pr++) {
+			yaml_node_t *kn = node_get(p, pr->key);
+			const char *k = scalar(kn);
+
+			if (k && (tables_lookup(&kdamond_tables[2], 2, k)))
+				perr(p, kn, k, "'%s' must go inside 'contexts' when 'contexts' is used",
+				     k);
+		}
+		return parse_fields(p, map, &kdamond_tables[1], kd);
+	}
+	return parse_ctx(p, map, &kd->ctx, false);
+}
+
+static int h_kdamonds(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		      void *obj)
+{
+	struct damond_config *cfg = obj;
+
+	for (size_t i = 0; i < seq_len(v); i++) {
+		yaml_node_t *it = seq_item(p, v, i);
+		size_t old = path_push_idx(p, i);
+		struct kdamond_cfg *kd;
+		int r;
+
+		if (it->type != YAML_MAPPING_NODE) {
+			perr(p, it, NULL, "expected a mapping, got %s", kind_name(it));
+			path_pop(p, old);
+			continue;
+		}
+		kd = array_push(&cfg->kdamonds, &cfg->nr_kdamonds, sizeof(*kd));
+		if (!kd)
+			return -ENOMEM;
+		p->kd = kd;
+		r = parse_kdamond(p, it, kd);
+		p->kd = NULL;
+		if (r < 0)
+			return r;
+		for (size_t j = 0; kd->name && j + 1 < cfg->nr_kdamonds; j++)
+			if (cfg->kdamonds[j].name && streq(cfg->kdamonds[j].name, kd->name)) {
+				perr(p, map_find(p, it, "name", NULL), "name",
+				     "duplicate kdamond name '%s' (also kdamonds[%zu])", kd->name, j);
+				break;
+			}
+		path_pop(p, old);
+		if (p->oom)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static const struct field top_fields[] = {
+	{ { "damond" }, NK_MAP, h_map, offsetof(struct damond_config, settings), 0, 0, 0,
+	  &settings_table, 0 },
+	{ { "kdamonds" }, NK_SEQ, h_kdamonds, 0, 0, 0, 0, NULL, F_REQUIRED },
+};
+static const struct table top_table = TABLE(top_fields);
+
+
+/* ------------------------------------------------------------------------ */
+/* entry points                                                             */
+
+static void sort_errors(struct config_errors *errs, size_t first)
+{
+	/* insertion sort: stable, and error lists are short */
+	for (size_t i = first + 1; i < errs->n; i++) {
+		struct config_error e = errs->v[i];
+		size_t j = i;
+
+		while (j > first && (errs->v[j - 1].line > e.line ||
+				     (errs->v[j - 1].line == e.line && errs->v[j - 1].column > e.column))) {
+			errs->v[j] = errs->v[j - 1];
+			j--;
+		}
+		errs->v[j] = e;
+	}
+}
+
+static int add_plain_error(struct config_errors *errs, const char *file, unsigned line,
+			   unsigned col, const char *fmt, ...) _printf_(5, 6);
+static int add_plain_error(struct config_errors *errs, const char *file, unsigned line,
+			   unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	return errors_add(errs, file, line, col, NULL, msg);
+}
+
+static int syntax_error(struct config_errors *errs, const char *file, const yaml_parser_t *yp)
+{
+	const char *problem = yp->problem ? yp->problem : "invalid YAML";
+
+	if (yp->error == YAML_READER_ERROR)
+		return add_plain_error(errs, file, 1, 1, "%s at byte %zu", problem,
+				       yp->problem_offset);
+	if (yp->context)
+		return add_plain_error(errs, file, (unsigned)yp->problem_mark.line + 1,
+				       (unsigned)yp->problem_mark.column + 1, "%s %s", problem,
+				       yp->context);
+	return add_plain_error(errs, file, (unsigned)yp->problem_mark.line + 1,
+			       (unsigned)yp->problem_mark.column + 1, "%s", problem);
+}
+
+int config_load_string(const char *name, const char *text, size_t len, struct damond_config **ret,
+		       struct config_errors *errs)
+{
+	_cleanup_(damond_config_freep) struct damond_config *cfg = NULL;
+	yaml_parser_t yp;
+	yaml_document_t doc, doc2;
+	yaml_node_t *root;
+	struct parser p = {};
+	size_t first = errs->n;
+	int r = 0;
+
+	if (!name)
+		name = "<config>";
+
+	if (!yaml_parser_initialize(&yp))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+
+	if (!yaml_parser_load(&yp, &doc)) {
+		r = yp.error == YAML_MEMORY_ERROR ? -ENOMEM : syntax_error(errs, name, &yp);
+		yaml_parser_delete(&yp);
+		return r < 0 ? r : -EINVAL;
+	}
+
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		r = add_plain_error(errs, name, 1, 1, "empty configuration (expected a mapping with 'kdamonds')");
+		goto out;
+	}
+
+	/* one document per file */
+	if (!yaml_parser_load(&yp, &doc2)) {
+		r = yp.error == YAML_MEMORY_ERROR ? -ENOMEM : syntax_error(errs, name, &yp);
+		goto out;
+	}
+	if (yaml_document_get_root_node(&doc2)) {
+		yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+
+		r = add_plain_error(errs, name, node_line(r2), node_col(r2),
+				    "only one YAML document per file is supported");
+	}
+	yaml_document_delete(&doc2);
+	if (r < 0)
+		goto out;
+
+	if (root->type != YAML_MAPPING_NODE) {
+		r = add_plain_error(errs, name, node_line(root), node_col(root),
+				    "expected a mapping at the top level, got %s", kind_name(root));
+		goto out;
+	}
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		r = -ENOMEM;
+		goto out;
+	}
+	damond_settings_init(&cfg->settings);
+	cfg->path = strdup(name);
+	if (!cfg->path) {
+		r = -ENOMEM;
+		goto out;
+	}
+
+	p = (struct parser){ .file = name, .doc = &doc, .errs = errs, .first_err = first, .cfg = cfg };
+	r = parse_mapping(&p, root, &top_table, cfg);
+	if (r == 0 && p.oom)
+		r = -ENOMEM;
+
+out:
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&yp);
+	sort_errors(errs, first);
+	if (r < 0)
+		return r;
+	if (errs->n > first)
+		return -EINVAL;
+	*ret = TAKE_PTR(cfg);
+	return 0;
+}
+
+int config_load_file(const char *path, struct damond_config **ret, struct config_errors *errs)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t len = 0, cap;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		goto fail;
+	}
+	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	if (cap > CONFIG_MAX_FILE_SIZE) {
+		r = -EFBIG;
+		goto fail;
+	}
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= CONFIG_MAX_FILE_SIZE) {
+				r = -EFBIG;
+				goto fail;
+			}
+			nb = realloc(buf, cap * 2);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = negative_errno();
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return config_load_string(path, buf, len, ret, errs);
+
+fail:
+	if (add_plain_error(errs, path, 0, 0, "cannot read configuration: %s", strerror(-r)) < 0)
+		return -ENOMEM;
+	return r;
+}

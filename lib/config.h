@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * YAML configuration -> struct damond_config.
+ *
+ * The file is parsed into a fresh struct filled with the documented defaults,
+ * every value is validated, and the struct is handed out only when no error
+ * was found. Errors are collected (all of them, sorted by position) with the
+ * file, 1-based line:column of the offending node and the dotted key path,
+ * e.g. "kdamonds[0].schemes[1].quotas.bytes". See docs/configuration.md.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "damon.h"
+
+struct config_error {
+	char *file;
+	unsigned line, column; /* 1-based; 0 = no position (I/O errors) */
+	char *key;             /* dotted key path; NULL when not tied to a key */
+	char *message;
+};
+
+struct config_errors {
+	struct config_error *v;
+	size_t n, cap;
+};
+
+void config_errors_done(struct config_errors *e);
+
+/* "FILE:LINE:COL: KEY: MESSAGE"; position and key are left out when unknown. */
+int config_error_format(const struct config_error *e, char **ret);
+
+/*
+ * 0 on success (*ret set, owned by the caller), -EINVAL when the file is
+ * invalid (errs holds every error found), -errno on I/O errors (errs gets one
+ * entry naming the file), -ENOMEM. errs must be zero-initialised or hold
+ * earlier errors; new errors are appended.
+ */
+int config_load_file(const char *path, struct damond_config **ret, struct config_errors *errs);
+int config_load_string(const char *name, const char *text, size_t len, struct damond_config **ret,
+		       struct config_errors *errs);

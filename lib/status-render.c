@@ -1,0 +1,748 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Text rendering of status / features / regions replies (see status-render.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "macro.h"
+#include "status-render.h"
+#include "units.h"
+
+/* Labels line up the values at column 20 whatever the nesting. */
+#define LABEL0 "%-20s"
+#define LABEL1 "  %-18s"
+#define LABEL2 "    %-16s"
+
+/* ---- tolerant accessors: absent, null or mistyped members are "unknown" ---- */
+
+static struct json_object *member(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v; /* NULL for JSON null */
+}
+
+static struct json_object *member_type(struct json_object *o, const char *key, enum json_type t)
+{
+	struct json_object *v = member(o, key);
+
+	return v && json_object_is_type(v, t) ? v : NULL;
+}
+
+static bool get_u64(struct json_object *o, const char *key, uint64_t *ret)
+{
+	struct json_object *v = member(o, key);
+
+	if (!v)
+		return false;
+	if (json_object_is_type(v, json_type_int)) {
+		if (json_object_get_int64(v) < 0)
+			return false;
+		*ret = json_object_get_uint64(v);
+		return true;
+	}
+	if (json_object_is_type(v, json_type_double)) {
+		double d = json_object_get_double(v);
+
+		if (!isfinite(d) || d < 0 || d >= 18446744073709551616.0)
+			return false;
+		*ret = (uint64_t)llround(d);
+		return true;
+	}
+	return false;
+}
+
+static bool get_i64(struct json_object *o, const char *key, int64_t *ret)
+{
+	struct json_object *v = member(o, key);
+
+	if (!v || !json_object_is_type(v, json_type_int))
+		return false;
+	*ret = json_object_get_int64(v);
+	return true;
+}
+
+static bool get_double(struct json_object *o, const char *key, double *ret)
+{
+	struct json_object *v = member(o, key);
+
+	if (!v || !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+		return false;
+	*ret = json_object_get_double(v);
+	return isfinite(*ret);
+}
+
+static const char *get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v = member_type(o, key, json_type_string);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+/* 1 true, 0 false, -1 unknown */
+static int get_bool(struct json_object *o, const char *key)
+{
+	struct json_object *v = member_type(o, key, json_type_boolean);
+
+	return v ? json_object_get_boolean(v) : -1;
+}
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s ?: dflt;
+}
+
+static const char *yes_no(int b)
+{
+	return b < 0 ? "-" : b ? "yes" : "no";
+}
+
+/* ---- formatters into caller buffers ---- */
+
+static char *fmt_u64(char buf[static 32], struct json_object *o, const char *key)
+{
+	uint64_t v;
+
+	if (!get_u64(o, key, &v))
+		snprintf(buf, 32, "-");
+	else
+		snprintf(buf, 32, "%" PRIu64, v);
+	return buf;
+}
+
+/* For kernel "unsigned int" knobs where UINT32_MAX means "no limit". */
+static char *fmt_u32max(char buf[static 32], struct json_object *o, const char *key)
+{
+	uint64_t v;
+
+	if (!get_u64(o, key, &v))
+		snprintf(buf, 32, "-");
+	else if (v >= UINT32_MAX)
+		snprintf(buf, 32, "max");
+	else
+		snprintf(buf, 32, "%" PRIu64, v);
+	return buf;
+}
+
+static char *fmt_size(char buf[static 32], struct json_object *o, const char *key)
+{
+	uint64_t v;
+
+	if (!get_u64(o, key, &v)) {
+		snprintf(buf, 32, "-");
+		return buf;
+	}
+	return format_size(buf, v);
+}
+
+static char *fmt_rate(char buf[static 48], struct json_object *o, const char *key)
+{
+	char tmp[32];
+	double d;
+
+	if (!get_double(o, key, &d) || d < 0 || d >= 1.8e19) {
+		snprintf(buf, 48, "-");
+		return buf;
+	}
+	format_size(tmp, (uint64_t)llround(d));
+	snprintf(buf, 48, "%s/s", tmp);
+	return buf;
+}
+
+static char *fmt_duration(char buf[static 32], struct json_object *o, const char *key)
+{
+	uint64_t v;
+
+	if (!get_u64(o, key, &v)) {
+		snprintf(buf, 32, "-");
+		return buf;
+	}
+	return format_duration_us(buf, v);
+}
+
+/* at_us is CLOCK_REALTIME in microseconds; rendered in local time. */
+static char *fmt_time(char buf[static 32], struct json_object *o, const char *key)
+{
+	uint64_t us;
+	struct tm tm;
+	time_t t;
+
+	if (!get_u64(o, key, &us) || us == 0) {
+		snprintf(buf, 32, "-");
+		return buf;
+	}
+	t = (time_t)(us / 1000000);
+	if (!localtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, 32, "@%" PRIu64, us / 1000000);
+	return buf;
+}
+
+/* "300..max (30s..max)": age in aggregation intervals, converted to time when aggr_us is known. */
+static void print_age_range(FILE *out, struct json_object *age, uint64_t aggr_us)
+{
+	char a[32], b[32];
+	uint64_t lo, hi;
+
+	fprintf(out, "age %s..%s", fmt_u32max(a, age, "min"), fmt_u32max(b, age, "max"));
+	if (aggr_us == 0 || !get_u64(age, "min", &lo) || !get_u64(age, "max", &hi))
+		return;
+	fprintf(out, " (%s..%s)", format_duration_us(a, lo > UINT64_MAX / aggr_us ? UINT64_MAX : lo * aggr_us),
+		hi >= UINT32_MAX ? "max" : format_duration_us(b, hi * aggr_us));
+}
+
+static void print_string_array(FILE *out, struct json_object *arr, const char *sep)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+
+	if (n == 0) {
+		fputs("none", out);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(arr, i);
+
+		fprintf(out, "%s%s", i ? sep : "", v ? json_object_get_string(v) : "null");
+	}
+}
+
+/* ---- status ---- */
+
+static void render_target(FILE *out, struct json_object *t)
+{
+	struct json_object *regions = member_type(t, "regions", json_type_array);
+	struct json_object *snap = member_type(t, "snapshot", json_type_object);
+	char a[32], b[32], c[32];
+	int64_t pid;
+	size_t n = regions ? json_object_array_length(regions) : 0;
+	uint64_t total = 0;
+
+	snprintf(c, sizeof(c), "target %s", fmt_u64(a, t, "index"));
+	fprintf(out, LABEL1, c);
+	if (get_i64(t, "pid", &pid) && pid > 0)
+		fprintf(out, "pid %" PRId64, pid);
+	else
+		fputs("physical", out);
+
+	if (n > 0) {
+		fprintf(out, ", %zu range%s:", n, n == 1 ? "" : "s");
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *r = json_object_array_get_idx(regions, i);
+			uint64_t s, e;
+
+			if (!get_u64(r, "start", &s) || !get_u64(r, "end", &e))
+				continue;
+			if (e > s)
+				total += e - s;
+			if (i < 4)
+				fprintf(out, " 0x%" PRIx64 "-0x%" PRIx64, s, e);
+		}
+		if (n > 4)
+			fprintf(out, " (+%zu more)", n - 4);
+		fprintf(out, " (%s)", format_size(a, total));
+	} else {
+		fputs(", regions chosen by the kernel", out);
+	}
+	fputc('\n', out);
+
+	if (snap) {
+		double age;
+
+		fprintf(out, LABEL1 "%s regions, hot %s, cold %s", "  snapshot", fmt_u64(a, snap, "nr_regions"),
+			fmt_size(b, snap, "hot_bytes"), fmt_size(c, snap, "cold_bytes"));
+		if (get_double(snap, "age_s", &age))
+			fprintf(out, ", %.1fs old", age);
+		fputc('\n', out);
+	}
+}
+
+static uint64_t ms_to_us(uint64_t ms)
+{
+	return ms > UINT64_MAX / 1000 ? UINT64_MAX : ms * 1000;
+}
+
+static void render_quota(FILE *out, struct json_object *q, struct json_object *fc)
+{
+	char a[32], b[32], c[32];
+	uint64_t bytes, ms, reset, user, kernel;
+	struct json_object *goals = member_type(q, "goals", json_type_array);
+	size_t ngoals = goals ? json_object_array_length(goals) : 0;
+	const char *tuner = get_str(q, "goal_tuner");
+
+	fprintf(out, LABEL2, "quota");
+	if (!get_u64(q, "bytes", &bytes))
+		fputs("-", out);
+	else if (bytes == 0)
+		fputs("unlimited", out);
+	else
+		fprintf(out, "%s", format_size(a, bytes));
+	if (get_u64(q, "reset_interval_ms", &reset))
+		fprintf(out, " per %s", format_duration_us(a, ms_to_us(reset)));
+	if (get_u64(q, "ms", &ms) && ms > 0)
+		fprintf(out, ", time %s", format_duration_us(b, ms_to_us(ms)));
+	fprintf(out, ", effective %s", fmt_size(c, q, "effective_bytes"));
+	if (get_u64(fc, "user_quota_bytes", &user) && get_u64(fc, "kernel_quota_bytes", &kernel) && user != kernel)
+		fprintf(out, " (user %s, kernel enforces %s)", format_size(a, user), format_size(b, kernel));
+	fputc('\n', out);
+
+	if (ngoals > 0 || tuner) {
+		fprintf(out, LABEL2, "quota goals");
+		for (size_t i = 0; i < ngoals; i++) {
+			struct json_object *g = json_object_array_get_idx(goals, i);
+			const char *path = get_str(g, "path");
+			int64_t nid;
+
+			fprintf(out, "%s%s target %s", i ? "; " : "", str_or(get_str(g, "metric"), "-"),
+				fmt_u64(a, g, "target_value"));
+			if (member(g, "current_value"))
+				fprintf(out, " current %s", fmt_u64(b, g, "current_value"));
+			if (get_i64(g, "nid", &nid))
+				fprintf(out, " nid %" PRId64, nid);
+			if (path)
+				fprintf(out, " path %s", path);
+		}
+		if (tuner)
+			fprintf(out, "%stuner %s", ngoals ? "; " : "", tuner);
+		fputc('\n', out);
+	}
+}
+
+static void render_fail_charge(FILE *out, struct json_object *fc)
+{
+	struct json_object *adj = member_type(fc, "adjustments", json_type_array);
+	const char *mode = get_str(fc, "mode");
+	char a[32], b[32];
+	double share;
+	size_t n;
+
+	if (!fc)
+		return;
+	fprintf(out, LABEL2 "%s", "fail_charge", str_or(mode, "-"));
+	if (mode && streq(mode, "off")) {
+		fputc('\n', out);
+		return;
+	}
+	fprintf(out, ", ratio %s/%s", fmt_u64(a, fc, "num"), fmt_u64(b, fc, "denom"));
+	if (get_double(fc, "failure_share", &share))
+		fprintf(out, ", failure share %.1f%%", share * 100.0);
+	else
+		fputs(", failure share -", out);
+	fprintf(out, ", excluded %s\n", fmt_size(a, fc, "excluded_bytes"));
+
+	n = adj ? json_object_array_length(adj) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *x = json_object_array_get_idx(adj, i);
+
+		fprintf(out, LABEL2 "%s quota %s: %s\n", i == 0 ? "  adjustments" : "",
+			fmt_time(a, x, "at_us"), fmt_size(b, x, "quota_bytes"),
+			str_or(get_str(x, "reason"), "-"));
+	}
+}
+
+static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
+{
+	struct json_object *ap = member_type(s, "access_pattern", json_type_object);
+	struct json_object *q = member_type(s, "quota", json_type_object);
+	struct json_object *st = member_type(s, "stats", json_type_object);
+	struct json_object *rt = member_type(s, "rates", json_type_object);
+	struct json_object *wm = member_type(s, "watermarks", json_type_object);
+	struct json_object *fc = member_type(s, "fail_charge", json_type_object);
+	const char *name = get_str(s, "name");
+	char a[32], b[32], c[32], d[32], rate[48];
+
+	fprintf(out, "  scheme %s", fmt_u64(a, s, "slot"));
+	if (name)
+		fprintf(out, " \"%s\"", name);
+	fprintf(out, ": %s", str_or(get_str(s, "action"), "-"));
+	if (get_bool(s, "tombstone") == 1)
+		fputs(" (tombstone: removed from the config, kept inert so later slots keep their state)", out);
+	fputc('\n', out);
+
+	if (ap) {
+		struct json_object *sz = member(ap, "sz"), *nr = member(ap, "nr_accesses");
+
+		fprintf(out, LABEL2 "size %s..%s, nr_accesses %s..%s, ", "access pattern",
+			fmt_size(a, sz, "min"), fmt_size(b, sz, "max"), fmt_u32max(c, nr, "min"),
+			fmt_u32max(d, nr, "max"));
+		print_age_range(out, member(ap, "age"), aggr_us);
+		fputc('\n', out);
+	}
+	if (q)
+		render_quota(out, q, fc);
+
+	fprintf(out, LABEL2 "%s regions, %s, %s\n", "tried", fmt_u64(a, st, "nr_tried"),
+		fmt_size(b, st, "sz_tried"), fmt_rate(rate, rt, "sz_tried_bps"));
+	fprintf(out, LABEL2 "%s regions, %s, %s\n", "applied", fmt_u64(a, st, "nr_applied"),
+		fmt_size(b, st, "sz_applied"), fmt_rate(rate, rt, "sz_applied_bps"));
+	fprintf(out, LABEL2 "%s\n", "qt_exceeds", fmt_u64(a, st, "qt_exceeds"));
+	if (member(st, "sz_ops_filter_passed"))
+		fprintf(out, LABEL2 "%s\n", "filter passed", fmt_size(a, st, "sz_ops_filter_passed"));
+	if (wm)
+		fprintf(out, LABEL2 "%s, %s\n", "watermarks", str_or(get_str(wm, "metric"), "-"),
+			str_or(get_str(wm, "state"), "-"));
+	render_fail_charge(out, fc);
+}
+
+static void render_kdamond(FILE *out, struct json_object *k)
+{
+	struct json_object *iv = member_type(k, "intervals", json_type_object);
+	struct json_object *nr = member_type(k, "nr_regions", json_type_object);
+	struct json_object *targets = member_type(k, "targets", json_type_array);
+	struct json_object *schemes = member_type(k, "schemes", json_type_array);
+	struct json_object *last = member_type(k, "last_action", json_type_object);
+	char a[32], b[32], c[32];
+	uint64_t aggr_us = 0;
+	int64_t pid;
+	size_t n;
+
+	fprintf(out, "kdamond \"%s\" #%s: %s", str_or(get_str(k, "name"), "-"), fmt_u64(a, k, "index"),
+		str_or(get_str(k, "state"), "-"));
+	if (get_i64(k, "pid", &pid) && pid > 0)
+		fprintf(out, ", pid %" PRId64, pid);
+	fprintf(out, ", ops %s", str_or(get_str(k, "ops"), "-"));
+	fprintf(out, ", sample %s aggr %s update %s", fmt_duration(a, iv, "sample_us"),
+		fmt_duration(b, iv, "aggr_us"), fmt_duration(c, iv, "update_us"));
+	fprintf(out, ", regions %s..%s", fmt_u64(a, nr, "min"), fmt_u64(b, nr, "max"));
+	if (get_bool(k, "adopted") == 1)
+		fputs(", adopted", out);
+	fputc('\n', out);
+
+	get_u64(iv, "aggr_us", &aggr_us);
+
+	n = targets ? json_object_array_length(targets) : 0;
+	for (size_t i = 0; i < n; i++)
+		render_target(out, json_object_array_get_idx(targets, i));
+	n = schemes ? json_object_array_length(schemes) : 0;
+	if (n == 0)
+		fprintf(out, LABEL1 "none\n", "schemes");
+	for (size_t i = 0; i < n; i++)
+		render_scheme(out, json_object_array_get_idx(schemes, i), aggr_us);
+	if (last)
+		fprintf(out, LABEL1 "%s (%s) at %s\n", "last action", str_or(get_str(last, "what"), "-"),
+			str_or(get_str(last, "why"), "-"), fmt_time(a, last, "at_us"));
+}
+
+int status_render_text(struct json_object *status, FILE *out)
+{
+	struct json_object *cfg, *reload, *mon, *kds, *actions, *features;
+	char a[32], b[32];
+	int64_t pid;
+	size_t n;
+
+	if (!status || !json_object_is_type(status, json_type_object) || !out)
+		return -EINVAL;
+
+	fprintf(out, "damond %s", str_or(get_str(status, "version"), "-"));
+	if (get_i64(status, "pid", &pid))
+		fprintf(out, ", pid %" PRId64, pid);
+	fprintf(out, ", sysfs root %s", str_or(get_str(status, "sysfs_root"), "-"));
+	if (get_bool(status, "dry_run") == 1)
+		fputs(", DRY RUN (nothing is written)", out);
+	fputc('\n', out);
+
+	cfg = member_type(status, "config", json_type_object);
+	if (cfg) {
+		reload = member_type(cfg, "last_reload", json_type_object);
+		fprintf(out, LABEL0 "%s, generation %s\n", "config", str_or(get_str(cfg, "path"), "-"),
+			fmt_u64(a, cfg, "generation"));
+		if (reload) {
+			struct json_object *errs = member_type(reload, "errors", json_type_array);
+			int ok = get_bool(reload, "ok");
+
+			fprintf(out, LABEL0 "%s at %s\n", "last reload",
+				ok == 1 ? "succeeded" : ok == 0 ? "FAILED (running config kept)" : "-",
+				fmt_time(a, reload, "at_us"));
+			n = errs ? json_object_array_length(errs) : 0;
+			for (size_t i = 0; i < n; i++) {
+				struct json_object *e = json_object_array_get_idx(errs, i);
+
+				fprintf(out, LABEL0 "%s\n", "", e ? json_object_get_string(e) : "-");
+			}
+		}
+	}
+
+	mon = member_type(status, "monitor", json_type_object);
+	if (mon) {
+		const char *reason = get_str(mon, "reason");
+
+		fprintf(out, LABEL0 "%s", "monitor", str_or(get_str(mon, "source"), "-"));
+		if (reason && *reason)
+			fprintf(out, " (%s)", reason);
+		fprintf(out, ", %s events/s, %s drops\n", fmt_u64(a, mon, "events_per_s"), fmt_u64(b, mon, "drops"));
+	}
+
+	kds = member_type(status, "kdamonds", json_type_array);
+	n = kds ? json_object_array_length(kds) : 0;
+	if (n == 0)
+		fputs("\nno kdamonds\n", out);
+	for (size_t i = 0; i < n; i++) {
+		fputc('\n', out);
+		render_kdamond(out, json_object_array_get_idx(kds, i));
+	}
+
+	features = member_type(status, "features", json_type_object);
+	if (features) {
+		fputc('\n', out);
+		features_render_text(features, out);
+	}
+
+	actions = member_type(status, "actions", json_type_array);
+	n = actions ? json_object_array_length(actions) : 0;
+	if (n > 0)
+		fputs("\nrecent actions\n", out);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *x = json_object_array_get_idx(actions, i);
+
+		fprintf(out, "  %s  %s: %s (%s)\n", fmt_time(a, x, "at_us"), str_or(get_str(x, "kdamond"), "-"),
+			str_or(get_str(x, "what"), "-"), str_or(get_str(x, "why"), "-"));
+	}
+
+	fflush(out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* ---- features ---- */
+
+int features_render_text(struct json_object *features, FILE *out)
+{
+	struct json_object *inner;
+
+	if (!features || !json_object_is_type(features, json_type_object) || !out)
+		return -EINVAL;
+	inner = member_type(features, "features", json_type_object);
+	if (inner)
+		features = inner;
+
+	fputs("kernel features\n", out);
+	json_object_object_foreach(features, key, val)
+	{
+		fprintf(out, LABEL1, key);
+		switch (val ? json_object_get_type(val) : json_type_null) {
+		case json_type_null:
+			fputs("-", out);
+			break;
+		case json_type_boolean:
+			fputs(yes_no(json_object_get_boolean(val)), out);
+			break;
+		case json_type_array:
+			print_string_array(out, val, ", ");
+			break;
+		case json_type_object: {
+			bool first = true;
+
+			json_object_object_foreach(val, k2, v2)
+			{
+				fprintf(out, "%s%s %s", first ? "" : ", ", k2,
+					!v2 ? "-"
+					: json_object_is_type(v2, json_type_boolean)
+						? yes_no(json_object_get_boolean(v2))
+						: json_object_get_string(v2));
+				first = false;
+			}
+			if (first)
+				fputs("none", out);
+			break;
+		}
+		default:
+			fputs(json_object_get_string(val), out);
+			break;
+		}
+		fputc('\n', out);
+	}
+
+	fflush(out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* ---- regions ---- */
+
+struct region {
+	uint64_t start, end, nr_accesses;
+};
+
+static int region_cmp(const void *a, const void *b)
+{
+	const struct region *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int regions_heatmap(struct json_object *regions, uint64_t max_nr_accesses, unsigned width, uint8_t *levels)
+{
+	_cleanup_free_ struct region *v = NULL;
+	size_t n, nv = 0, j = 0;
+	uint64_t total = 0, done = 0;
+
+	if (!levels || width == 0 || (regions && !json_object_is_type(regions, json_type_array)))
+		return -EINVAL;
+	memset(levels, 0, width);
+	n = regions ? json_object_array_length(regions) : 0;
+	if (n == 0)
+		return 0;
+
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(regions, i);
+		struct region x = { 0 };
+
+		if (!get_u64(r, "start", &x.start) || !get_u64(r, "end", &x.end) || x.end <= x.start)
+			continue;
+		get_u64(r, "nr_accesses", &x.nr_accesses);
+		if (total > UINT64_MAX - (x.end - x.start))
+			return -EINVAL;
+		total += x.end - x.start;
+		v[nv++] = x;
+	}
+	if (nv == 0 || total == 0)
+		return 0;
+	qsort(v, nv, sizeof(*v), region_cmp);
+	if (max_nr_accesses == 0)
+		for (size_t i = 0; i < nv; i++)
+			max_nr_accesses = MAX(max_nr_accesses, v[i].nr_accesses);
+	if (max_nr_accesses == 0)
+		return 0;
+
+	/*
+	 * Cell c covers monitored bytes [c*total/width, (c+1)*total/width) of the
+	 * regions laid end to end; its level is the byte-weighted mean
+	 * nr_accesses. long double keeps the arithmetic exact enough for 2^64.
+	 */
+	for (unsigned c = 0; c < width; c++) {
+		uint64_t cend = (uint64_t)((long double)total * (c + 1) / width);
+		long double sum = 0, bytes = 0;
+
+		if (c + 1 == width)
+			cend = total;
+		while (done < cend && j < nv) {
+			uint64_t left = v[j].end - v[j].start;
+			uint64_t take = MIN(left, cend - done);
+
+			sum += (long double)take * MIN(v[j].nr_accesses, max_nr_accesses);
+			bytes += take;
+			done += take;
+			v[j].start += take;
+			if (v[j].start == v[j].end)
+				j++;
+		}
+		if (bytes > 0) {
+			long double mean = sum / bytes;
+			long lvl = lroundl(mean * 9 / max_nr_accesses);
+
+			levels[c] = (uint8_t)CLAMP(lvl, 0L, 9L);
+		}
+	}
+	return 0;
+}
+
+/* A blue → red ramp of the xterm 256-colour palette. */
+static const int heat_colors[10] = { 17, 19, 25, 31, 37, 71, 143, 178, 208, 196 };
+
+static void print_heatmap(FILE *out, const uint8_t *levels, unsigned width, bool color)
+{
+	int last = -1;
+
+	for (unsigned c = 0; c < width; c++) {
+		if (!color) {
+			fputc('0' + levels[c], out);
+			continue;
+		}
+		if (levels[c] != last) /* a new escape only where the colour changes */
+			fprintf(out, "\033[48;5;%dm", heat_colors[levels[c]]);
+		fputc(' ', out);
+		last = levels[c];
+	}
+	if (color)
+		fputs("\033[0m", out);
+}
+
+int regions_render_text(struct json_object *regions, const char *kdamond, unsigned heatmap_width, bool color,
+			FILE *out)
+{
+	_cleanup_free_ uint8_t *levels = NULL;
+	struct json_object *kds;
+	size_t nk, shown = 0;
+	int r;
+
+	if (!regions || !json_object_is_type(regions, json_type_object) || !out)
+		return -EINVAL;
+	if (heatmap_width == 0)
+		heatmap_width = 64;
+	levels = malloc(heatmap_width);
+	if (!levels)
+		return -ENOMEM;
+
+	kds = member_type(regions, "kdamonds", json_type_array);
+	nk = kds ? json_object_array_length(kds) : 0;
+
+	/* Check the filter first so that -ENOENT comes with no output at all. */
+	if (kdamond) {
+		bool found = false;
+
+		for (size_t i = 0; i < nk && !found; i++) {
+			const char *name = get_str(json_object_array_get_idx(kds, i), "name");
+
+			found = name && streq(name, kdamond);
+		}
+		if (!found)
+			return -ENOENT;
+	}
+
+	for (size_t i = 0; i < nk; i++) {
+		struct json_object *k = json_object_array_get_idx(kds, i);
+		struct json_object *targets = member_type(k, "targets", json_type_array);
+		const char *name = get_str(k, "name");
+		size_t nt = targets ? json_object_array_length(targets) : 0;
+
+		if (kdamond && (!name || !streq(name, kdamond)))
+			continue;
+		if (shown++)
+			fputc('\n', out);
+		fprintf(out, "kdamond \"%s\"\n", str_or(name, "-"));
+		if (nt == 0)
+			fputs("  no targets\n", out);
+
+		for (size_t t = 0; t < nt; t++) {
+			struct json_object *tg = json_object_array_get_idx(targets, t);
+			struct json_object *rs = member_type(tg, "regions", json_type_array);
+			size_t nr = rs ? json_object_array_length(rs) : 0;
+			uint64_t max = 0;
+			char a[32], b[32], c[32];
+
+			get_u64(tg, "max_nr_accesses", &max);
+			fprintf(out, "  target %s: %s regions, max nr_accesses %s\n", fmt_u64(a, tg, "index"),
+				member(tg, "nr_regions") ? fmt_u64(b, tg, "nr_regions") : (snprintf(b, 32, "%zu", nr), b),
+				max ? fmt_u64(c, tg, "max_nr_accesses") : "-");
+			if (nr > 0) {
+				fprintf(out, "    %-18s %-18s %10s %11s %10s\n", "START", "END", "SIZE", "NR_ACCESSES",
+					"AGE");
+				for (size_t x = 0; x < nr; x++) {
+					struct json_object *rg = json_object_array_get_idx(rs, x);
+					uint64_t s = 0, e = 0;
+					bool have = get_u64(rg, "start", &s) && get_u64(rg, "end", &e) && e >= s;
+
+					fprintf(out, "    0x%016" PRIx64 " 0x%016" PRIx64 " %10s %11s %10s\n", s, e,
+						have ? format_size(a, e - s) : "-", fmt_u64(b, rg, "nr_accesses"),
+						fmt_u64(c, rg, "age"));
+				}
+			}
+			r = regions_heatmap(rs, max, heatmap_width, levels);
+			if (r < 0)
+				return r;
+			fputs("    heatmap  ", out);
+			print_heatmap(out, levels, heatmap_width, color);
+			fputc('\n', out);
+		}
+	}
+
+	fflush(out);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Human-readable text for the control protocol's replies. The daemon's JSON
+ * is the single source of truth: damondctl prints it with --json and these
+ * functions turn it into tables. Missing or null members render as "-", so
+ * an older or newer daemon never makes the client fail.
+ *
+ * All return 0, -EINVAL when the top-level value is not an object, -EIO
+ * when writing to out failed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct json_object;
+
+/* The "status" reply's parameters. */
+int status_render_text(struct json_object *status, FILE *out);
+
+/* The "features" object, or any object with a "features" member (status, features reply). */
+int features_render_text(struct json_object *features, FILE *out);
+
+/*
+ * The "regions" reply's parameters: a table of regions per target and a
+ * one-line heatmap of access frequency over the monitored bytes (gaps
+ * between regions left out), heatmap_width cells wide (0 = 64), each cell
+ * a digit 0-9 or, with color, an ANSI 256-colour block. kdamond = NULL
+ * shows all; a name that matches nothing gives -ENOENT (and no output).
+ */
+int regions_render_text(struct json_object *regions, const char *kdamond, unsigned heatmap_width,
+			bool color, FILE *out);
+
+/*
+ * The heatmap itself: levels[0..width) = 0..9, the size-weighted mean
+ * nr_accesses of the bytes in each cell scaled to max_nr_accesses (the
+ * largest value seen when max_nr_accesses is 0). regions is a JSON array
+ * of {"start","end","nr_accesses"} in any order. -EINVAL, -ENOMEM;
+ * 0 with all levels 0 when there are no regions.
+ */
+int regions_heatmap(struct json_object *regions, uint64_t max_nr_accesses, unsigned width,
+		    uint8_t *levels);

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fake-damon: a fake of the kernel's DAMON sysfs interface, for tests.
+ *
+ * "Fake the kernel, not the file": a temporary directory ROOT stands in for
+ * /sys (damond's --sysfs-root). fake_damon_init() lays out the admin tree of
+ * one kernel profile ("6.12", "7.2", "7.3"); fake_damon_store() does what the
+ * kernel's store handler for a file does when user space writes to it
+ * (validation, nr_* recreating children with defaults, state commands, the
+ * global sysfs lock, 6.12's silent kdamond death on a bad commit, ...), as
+ * described in shared/docs/kernel-damon.md sections 1, 2 and 8.
+ *
+ * Three ways to drive it:
+ *  - in-process: sysfs_root_set_write_hook(root, fake_damon_hook, (void *)ROOT)
+ *  - the real damond binary: LD_PRELOAD=libfake-damon-preload.so with
+ *    FAKE_DAMON_ROOT=ROOT (and ASAN_OPTIONS=verify_asan_link_order=0 when
+ *    damond is built with ASan), see fake-damon-preload.c
+ *  - shell tests: the fake-damon-ctl tool
+ *
+ * Bookkeeping lives in ROOT/.fake-damon/ (never a sysfs path):
+ *   profile        "6.12" / "7.2" / "7.3"
+ *   next_pid       pid the next "on" hands out (starts at FAKE_DAMON_FIRST_PID)
+ *   busy           if present: the global sysfs lock is held by someone else.
+ *                  Empty or "on": every nr_* / state / memcg_path / path write
+ *                  fails with EBUSY; a number N > 0: the next N such writes
+ *                  fail and the counter is decremented; 0: not busy.
+ *   log            one line per state command, nr_* write and value write:
+ *                    "kdamond K on pid=P", "kdamond K off", "kdamond K commit",
+ *                    "kdamond K <other command>", "kdamond K died",
+ *                    "nr <relpath> N", "set <relpath> <value>",
+ *                    "module <name> enabled Y|N",
+ *                  and for a failed state/nr write "fail <same line> <ERRNAME>"
+ *                  (e.g. "fail kdamond 0 on EBUSY", "fail nr <relpath> 3 EBUSY").
+ *   kdamond<K>/    the "kernel side" of kdamond K: ctx (exists once started),
+ *                  committed/ (copy of contexts/0 as of the last successful
+ *                  on/commit: what the running kdamond holds), kstats/<S>
+ *                  (the running scheme S's counters, kept by position across
+ *                  commits like the kernel does).
+ *
+ * All functions return a negative errno on failure. Every public function
+ * takes an flock on ROOT/.fake-damon/lock, so a test and a preloaded damond
+ * may use one root at the same time.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define FAKE_DAMON_FIRST_PID 4242
+#define FAKE_DAMON_ADMIN "kernel/mm/damon/admin"
+#define FAKE_DAMON_KDAMONDS "kernel/mm/damon/admin/kdamonds"
+
+/* Per "update_schemes_stats" on a running, unpaused kdamond, each scheme gains: */
+#define FAKE_DAMON_STEP_NR_TRIED 10ULL
+#define FAKE_DAMON_STEP_SZ_TRIED (10ULL << 20)
+#define FAKE_DAMON_STEP_NR_APPLIED 5ULL         /* 0 for action "stat" */
+#define FAKE_DAMON_STEP_SZ_APPLIED (4ULL << 20) /* 0 for action "stat" */
+#define FAKE_DAMON_STEP_SZ_OPS_FILTER_PASSED (8ULL << 20) /* 7.x, with ops filters */
+/* qt_exceeds += 1 when quotas/bytes or quotas/ms is non-zero; nr_snapshots += 1 (7.x). */
+
+/* What "update_schemes_tried_regions" creates per scheme. */
+#define FAKE_DAMON_TRIED_NR 2
+#define FAKE_DAMON_TRIED_START 0x100000ULL
+#define FAKE_DAMON_TRIED_SZ 0x100000ULL
+#define FAKE_DAMON_TRIED_TOTAL (FAKE_DAMON_TRIED_NR * FAKE_DAMON_TRIED_SZ)
+
+/*
+ * Create (or re-create) a pristine fake /sys under root for profile "6.12",
+ * "7.2" or "7.3": kernel/mm/damon/admin/kdamonds/nr_kdamonds = 0,
+ * module/damon_{reclaim,lru_sort}/parameters/enabled = N and, on 7.x,
+ * module/damon_stat/parameters/enabled = Y (Debian's default). No kernel/btf.
+ * An existing fake under root is wiped first; other files are left alone.
+ */
+int fake_damon_init(const char *root, const char *profile);
+
+/* Remove a fake root created by fake_damon_init() (refuses other dirs). */
+int fake_damon_destroy(const char *root);
+
+/*
+ * The kernel's reaction to write(2) of buf/len to the file root/relpath.
+ * Returns len (or 0 for len 0) on success, a negative errno otherwise; updates
+ * the files under root itself. Paths outside the DAMON admin tree and the
+ * DAMON module parameters are written as plain files.
+ */
+ssize_t fake_damon_store(const char *root, const char *relpath, const char *buf, size_t len);
+
+/*
+ * Adapter for sysfs_write_hook_t (lib/sysfs.h); userdata is the root path
+ * (const char *). Returns 1 (handled: the seam must not write itself) or the
+ * negative errno of the store.
+ */
+int fake_damon_hook(void *userdata, const char *relpath, const char *value);
+
+/*
+ * What an administrator (or damo) would do by hand: make sure kdamond k
+ * exists (writing nr_kdamonds = k + 1 when it does not, which fails with
+ * EBUSY while any kdamond runs), configure one paddr context with one target
+ * and a stat scheme, then write "on". The exclusive modules must be off.
+ */
+int fake_damon_start_foreign(const char *root, unsigned k);
+
+/* The kthread of kdamond k dies (state off, pid -1). -ESRCH if not running. */
+int fake_damon_kill(const char *root, unsigned k);
+
+/* Global sysfs lock: n < 0 held for good, 0 free, n > 0 the next n lock users fail. */
+int fake_damon_set_busy(const char *root, int n);
+
+/* Set module/<name>/parameters/enabled directly (name: damon_stat, ...). */
+int fake_damon_set_module(const char *root, const char *name, bool enabled);
+
+/* Read root/relpath into buf (one trailing newline stripped). */
+int fake_damon_read(const char *root, const char *relpath, char *buf, size_t size);
+
+/* Read what running kdamond k holds: relpath is relative to contexts/0. */
+int fake_damon_read_committed(const char *root, unsigned k, const char *relpath, char *buf,
+			      size_t size);
+
+/* Number of log lines that start with prefix (e.g. "kdamond 0 commit"). */
+int fake_damon_log_count(const char *root, const char *prefix);
+
+/* Empty the log. */
+int fake_damon_log_clear(const char *root);
+
+/* Short errno name ("EBUSY") for messages and the log; "E?" when unknown. */
+const char *fake_damon_errno_name(int err);

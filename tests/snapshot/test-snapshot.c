@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests of damon-events record decoding and snapshot assembly (lib/snapshot.c),
+ * fed with synthetic records. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "macro.h"
+#include "snapshot.h"
+
+#define MS (1000ULL * 1000ULL)
+
+/* ---- record builders ---- */
+
+static struct damon_ev_header hdr(uint16_t type, uint32_t pid, uint64_t ts)
+{
+	return (struct damon_ev_header){ .version = DAMON_EV_VERSION, .type = type, .pid = pid, .ts_ns = ts };
+}
+
+static struct damon_ev_aggregated aggr(uint32_t pid, uint64_t ts, uint32_t target, uint32_t seq,
+				       uint32_t idx, uint32_t nr, uint64_t start, uint64_t end,
+				       uint32_t acc, uint32_t age)
+{
+	return (struct damon_ev_aggregated){
+		.hdr = hdr(DAMON_EV_AGGREGATED, pid, ts),
+		.target_idx = target,
+		.nr_regions = nr,
+		.region_idx = idx,
+		.aggr_seq = seq,
+		.start = start,
+		.end = end,
+		.nr_accesses = acc,
+		.age = age,
+	};
+}
+
+static struct damon_ev_before_apply apply(uint32_t pid, uint64_t ts, uint32_t scheme, uint32_t target,
+					  uint64_t start, uint64_t end)
+{
+	return (struct damon_ev_before_apply){
+		.hdr = hdr(DAMON_EV_BEFORE_APPLY, pid, ts),
+		.scheme_idx = scheme,
+		.target_idx = target,
+		.nr_regions = 10,
+		.start = start,
+		.end = end,
+		.nr_accesses = 3,
+		.age = 7,
+	};
+}
+
+/* ---- update callback recorder ---- */
+
+struct recorder {
+	unsigned n[_SNAPSHOT_UPDATE_MAX];
+	struct snapshot_update last;
+};
+
+static void record_update(void *userdata, const struct snapshot_update *u)
+{
+	struct recorder *rec = userdata;
+
+	rec->n[u->type]++;
+	rec->last = *u;
+}
+
+struct fixture {
+	struct snapshot_store *s;
+	struct recorder rec;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct snapshot_store_params p = { .on_update = record_update, .apply_gap_ns = 1 * MS };
+
+	assert_non_null(f);
+	p.userdata = &f->rec;
+	assert_int_equal(snapshot_store_new(&p, &f->s), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_null(snapshot_store_free(f->s));
+	free(f);
+	return 0;
+}
+
+#define FEED(s, rec, now) assert_int_equal(snapshot_store_feed((s), &(rec), sizeof(rec), (now)), 0)
+
+static void feed_aggr(struct snapshot_store *s, uint32_t pid, uint64_t ts, uint32_t target, uint32_t seq,
+		      uint32_t idx, uint32_t nr, uint64_t start, uint64_t end, uint32_t acc)
+{
+	struct damon_ev_aggregated e = aggr(pid, ts, target, seq, idx, nr, start, end, acc, 1);
+
+	FEED(s, e, ts);
+}
+
+/* Feeds a complete burst of nr regions of 4 KiB starting at base. */
+static void feed_burst(struct snapshot_store *s, uint32_t pid, uint64_t ts, uint32_t target, uint32_t seq,
+		       uint32_t nr, uint64_t base)
+{
+	for (uint32_t i = 0; i < nr; i++)
+		feed_aggr(s, pid, ts + i, target, seq, i, nr, base + i * 4096ULL, base + (i + 1) * 4096ULL, i);
+}
+
+/* ---- decoding ---- */
+
+static void test_decode_ok(void **state)
+{
+	struct damon_ev_aggregated a = aggr(42, 1000, 1, 5, 2, 3, 0x1000, 0x3000, 9, 4);
+	struct damon_ev_scheme_stat st = { .hdr = hdr(DAMON_EV_SCHEME_STAT, 42, 5), .scheme_idx = 2,
+					   .nr_tried = 11, .sz_applied = 4096, .nr_snapshots = 3 };
+	struct damon_ev_esz esz = { .hdr = hdr(DAMON_EV_ESZ, 42, 6), .scheme_idx = 1, .esz = 1 << 20 };
+	struct damon_ev_before_apply ba = apply(42, 7, 3, 0, 0x2000, 0x4000);
+	unsigned char buf[sizeof(a) + 1];
+	struct damon_event ev;
+
+	assert_int_equal(damon_event_decode(&a, sizeof(a), &ev), 0);
+	assert_int_equal(ev.hdr.type, DAMON_EV_AGGREGATED);
+	assert_int_equal(ev.hdr.pid, 42);
+	assert_int_equal(ev.aggr.target_idx, 1);
+	assert_int_equal(ev.aggr.aggr_seq, 5);
+	assert_int_equal(ev.aggr.region_idx, 2);
+	assert_int_equal(ev.aggr.nr_regions, 3);
+	assert_int_equal(ev.aggr.start, 0x1000);
+	assert_int_equal(ev.aggr.end, 0x3000);
+	assert_int_equal(ev.aggr.nr_accesses, 9);
+	assert_int_equal(ev.aggr.age, 4);
+
+	/* unaligned source, trailing byte tolerated */
+	memcpy(buf + 1, &a, sizeof(a));
+	assert_int_equal(damon_event_decode(buf + 1, sizeof(a), &ev), 0);
+	assert_int_equal(ev.aggr.end, 0x3000);
+
+	assert_int_equal(damon_event_decode(&st, sizeof(st), &ev), 0);
+	assert_int_equal(ev.stat.scheme_idx, 2);
+	assert_int_equal(ev.stat.nr_tried, 11);
+	assert_int_equal(ev.stat.sz_applied, 4096);
+	assert_int_equal(ev.stat.nr_snapshots, 3);
+
+	assert_int_equal(damon_event_decode(&esz, sizeof(esz), &ev), 0);
+	assert_int_equal(ev.esz.esz, 1 << 20);
+
+	assert_int_equal(damon_event_decode(&ba, sizeof(ba), &ev), 0);
+	assert_int_equal(ev.apply.scheme_idx, 3);
+	assert_int_equal(ev.apply.end, 0x4000);
+
+	assert_string_equal(damon_event_type_to_string(DAMON_EV_BEFORE_APPLY), "before_apply");
+	assert_null(damon_event_type_to_string(0));
+	assert_null(damon_event_type_to_string(DAMON_EV_TYPE_MAX));
+}
+
+static void test_decode_errors(void **state)
+{
+	struct damon_ev_aggregated a = aggr(1, 1, 0, 1, 0, 1, 0, 4096, 0, 0);
+	struct damon_ev_esz esz = { .hdr = hdr(DAMON_EV_ESZ, 1, 1) };
+	struct damon_event ev;
+
+	assert_int_equal(damon_event_decode(&a, 3, &ev), -EBADMSG);
+	assert_int_equal(damon_event_decode(&a, sizeof(struct damon_ev_header), &ev), -EBADMSG);
+	assert_int_equal(damon_event_decode(&a, sizeof(a) - 1, &ev), -EBADMSG);
+	/* an esz-sized record claiming to be an aggregated one */
+	esz.hdr.type = DAMON_EV_AGGREGATED;
+	assert_int_equal(damon_event_decode(&esz, sizeof(esz), &ev), -EBADMSG);
+
+	a.hdr.version = DAMON_EV_VERSION + 1;
+	assert_int_equal(damon_event_decode(&a, sizeof(a), &ev), -EPROTONOSUPPORT);
+	a.hdr.version = DAMON_EV_VERSION;
+	a.hdr.type = 0;
+	assert_int_equal(damon_event_decode(&a, sizeof(a), &ev), -EOPNOTSUPP);
+	a.hdr.type = DAMON_EV_TYPE_MAX;
+	assert_int_equal(damon_event_decode(&a, sizeof(a), &ev), -EOPNOTSUPP);
+	assert_int_equal(damon_event_decode(NULL, sizeof(a), &ev), -EINVAL);
+}
+
+static void test_feed_counts_bad_records(void **state)
+{
+	struct fixture *f = *state;
+	struct damon_ev_aggregated a = aggr(100, 1, 0, 1, 0, 1, 0, 4096, 0, 0);
+	struct snapshot_store_stats st;
+
+	a.hdr.version = 99;
+	assert_int_equal(snapshot_store_feed(f->s, &a, sizeof(a), 1), -EPROTONOSUPPORT);
+	assert_int_equal(snapshot_store_feed(f->s, &a, 4, 1), -EBADMSG);
+	a.hdr.version = DAMON_EV_VERSION;
+	/* no pid registered yet */
+	assert_int_equal(snapshot_store_feed(f->s, &a, sizeof(a), 1), 0);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.records, 3);
+	assert_int_equal(st.bad_records, 2);
+	assert_int_equal(st.unknown_pid, 1);
+	assert_int_equal(st.events[DAMON_EV_AGGREGATED], 1);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+}
+
+/* ---- aggregation snapshots ---- */
+
+static void test_complete_burst(void **state)
+{
+	struct fixture *f = *state;
+	const struct damon_snapshot *snap;
+	const struct snapshot_kdamond *kd;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	assert_int_equal(snapshot_store_kdamond_of_pid(f->s, 100), 0);
+	assert_int_equal(snapshot_store_kdamond_of_pid(f->s, 101), -ENOENT);
+
+	feed_aggr(f->s, 100, 10, 0, 1, 0, 3, 0x1000, 0x2000, 5);
+	feed_aggr(f->s, 100, 11, 0, 1, 1, 3, 0x2000, 0x5000, 0);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+	assert_int_equal(f->rec.n[SNAPSHOT_UPDATE_REGIONS], 0);
+	feed_aggr(f->s, 100, 12, 0, 1, 2, 3, 0x8000, 0x9000, 20);
+
+	assert_int_equal(f->rec.n[SNAPSHOT_UPDATE_REGIONS], 1);
+	assert_int_equal(f->rec.last.kdamond_idx, 0);
+	assert_int_equal(f->rec.last.index, 0);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_non_null(snap);
+	assert_int_equal(snap->nr_regions, 3);
+	assert_int_equal(snap->pid, 100);
+	assert_int_equal(snap->aggr_seq, 1);
+	assert_int_equal(snap->ts_ns, 12);
+	assert_int_equal(snap->nr_published, 1);
+	assert_int_equal(snap->regions[0].start, 0x1000);
+	assert_int_equal(snap->regions[0].nr_accesses, 5);
+	assert_int_equal(snap->regions[1].end, 0x5000);
+	assert_int_equal(snap->regions[2].start, 0x8000);
+	assert_int_equal(snap->regions[2].nr_accesses, 20);
+
+	kd = snapshot_store_get_kdamond(f->s, 0);
+	assert_non_null(kd);
+	assert_int_equal(kd->nr_aggregations, 1);
+	assert_int_equal(kd->nr_targets, 1);
+	assert_int_equal(kd->last_aggr_seq, 1);
+
+	/* next aggregation replaces it */
+	feed_burst(f->s, 100, 1000, 0, 2, 2, 0x10000);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->nr_regions, 2);
+	assert_int_equal(snap->aggr_seq, 2);
+	assert_int_equal(snap->nr_published, 2);
+	assert_int_equal(snap->regions[0].start, 0x10000);
+	assert_int_equal(kd->nr_aggregations, 2);
+}
+
+static void test_two_targets(void **state)
+{
+	struct fixture *f = *state;
+	const struct snapshot_kdamond *kd;
+	struct snapshot_store_stats st;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	feed_burst(f->s, 100, 10, 0, 1, 4, 0x100000);
+	feed_burst(f->s, 100, 20, 1, 1, 2, 0x1000);	/* lower addresses: other target */
+
+	assert_int_equal(snapshot_store_get(f->s, 0, 0)->nr_regions, 4);
+	assert_int_equal(snapshot_store_get(f->s, 0, 1)->nr_regions, 2);
+	assert_int_equal(snapshot_store_get(f->s, 0, 1)->regions[0].start, 0x1000);
+	assert_null(snapshot_store_get(f->s, 0, 2));
+	kd = snapshot_store_get_kdamond(f->s, 0);
+	assert_int_equal(kd->nr_targets, 2);
+	assert_int_equal(kd->nr_aggregations, 1);	/* one aggregation, two targets */
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_published, 2);
+	assert_int_equal(st.snapshots_incomplete, 0);
+}
+
+static void test_partial_burst_then_new(void **state)
+{
+	struct fixture *f = *state;
+	const struct damon_snapshot *snap;
+	struct snapshot_store_stats st;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	feed_burst(f->s, 100, 10, 0, 1, 3, 0x1000);	/* complete */
+	/* aggregation 2 stops after 2 of 3 regions, aggregation 3 starts */
+	feed_aggr(f->s, 100, 100, 0, 2, 0, 3, 0x1000, 0x2000, 1);
+	feed_aggr(f->s, 100, 101, 0, 2, 1, 3, 0x2000, 0x3000, 1);
+	feed_aggr(f->s, 100, 200, 0, 3, 0, 3, 0x1000, 0x2000, 7);
+
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_incomplete, 1);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->aggr_seq, 1);	/* still the last complete one */
+	assert_int_equal(snap->regions[0].nr_accesses, 0);
+
+	feed_aggr(f->s, 100, 201, 0, 3, 1, 3, 0x2000, 0x3000, 8);
+	feed_aggr(f->s, 100, 202, 0, 3, 2, 3, 0x3000, 0x4000, 9);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->aggr_seq, 3);
+	assert_int_equal(snap->regions[0].nr_accesses, 7);
+	assert_int_equal(snap->regions[2].nr_accesses, 9);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_incomplete, 1);
+	assert_int_equal(st.snapshots_published, 2);
+}
+
+static void test_gap_and_reorder(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot_store_stats st;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+
+	/* a dropped region (index 1 missing) */
+	feed_aggr(f->s, 100, 10, 0, 1, 0, 3, 0x1000, 0x2000, 1);
+	feed_aggr(f->s, 100, 12, 0, 1, 2, 3, 0x3000, 0x4000, 1);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+
+	/* out of order: 0, 2, 1 */
+	feed_aggr(f->s, 100, 20, 0, 2, 0, 3, 0x1000, 0x2000, 1);
+	feed_aggr(f->s, 100, 22, 0, 2, 2, 3, 0x3000, 0x4000, 1);
+	feed_aggr(f->s, 100, 21, 0, 2, 1, 3, 0x2000, 0x3000, 1);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+
+	/* indices fine, addresses going back */
+	feed_aggr(f->s, 100, 30, 0, 3, 0, 2, 0x5000, 0x6000, 1);
+	feed_aggr(f->s, 100, 31, 0, 3, 1, 2, 0x1000, 0x2000, 1);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+
+	/* missing head: burst seen from region 1 on (attached mid-burst) */
+	feed_aggr(f->s, 100, 40, 0, 4, 1, 2, 0x5000, 0x6000, 1);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_incomplete, 4);	/* each lost burst counted once */
+	assert_int_equal(st.snapshots_published, 0);
+
+	feed_burst(f->s, 100, 50, 0, 5, 2, 0x1000);
+	assert_non_null(snapshot_store_get(f->s, 0, 0));
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_incomplete, 4);
+	assert_int_equal(f->rec.n[SNAPSHOT_UPDATE_REGIONS], 1);
+}
+
+static void test_nr_regions_change(void **state)
+{
+	struct fixture *f = *state;
+	const struct damon_snapshot *snap;
+	struct snapshot_store_stats st;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	feed_burst(f->s, 100, 10, 0, 1, 3, 0x1000);
+	assert_int_equal(snapshot_store_get(f->s, 0, 0)->nr_regions, 3);
+	feed_burst(f->s, 100, 20, 0, 2, 40, 0x1000);	/* split: more regions */
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->nr_regions, 40);
+	assert_int_equal(snap->regions[39].end, 0x1000 + 40 * 4096);
+	feed_burst(f->s, 100, 30, 0, 3, 1, 0x1000);	/* merge: fewer */
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->nr_regions, 1);
+	assert_int_equal(snap->regions[0].end, 0x2000);
+
+	/* nr_regions changing inside one aggr_seq: that burst is lost */
+	feed_aggr(f->s, 100, 40, 0, 4, 0, 3, 0x1000, 0x2000, 1);
+	feed_aggr(f->s, 100, 41, 0, 4, 1, 2, 0x2000, 0x3000, 1);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_incomplete, 2);	/* the 3-burst and the broken 2-burst */
+	assert_int_equal(snapshot_store_get(f->s, 0, 0)->aggr_seq, 3);
+}
+
+static void test_restart_new_pid(void **state)
+{
+	struct fixture *f = *state;
+	const struct damon_snapshot *snap;
+	struct snapshot_store_stats st;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	feed_burst(f->s, 100, 10, 0, 7, 2, 0x1000);
+	feed_burst(f->s, 100, 10, 1, 7, 2, 0x1000);
+	assert_non_null(snapshot_store_get(f->s, 0, 1));
+	/* half a burst in flight when the kdamond restarts */
+	feed_aggr(f->s, 100, 20, 0, 8, 0, 2, 0x1000, 0x2000, 1);
+
+	/* same pid again (re-adoption): nothing lost */
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	assert_non_null(snapshot_store_get(f->s, 0, 1));
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 200), 0);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+	assert_null(snapshot_store_get(f->s, 0, 1));
+	assert_int_equal(snapshot_store_get_kdamond(f->s, 0)->pid, 200);
+	assert_int_equal(snapshot_store_get_kdamond(f->s, 0)->nr_aggregations, 0);
+
+	/* stale record of the old pid is ignored */
+	feed_aggr(f->s, 100, 21, 0, 8, 1, 2, 0x2000, 0x3000, 1);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.unknown_pid, 1);
+
+	/* the new kdamond numbers from 1 again, with one target */
+	feed_burst(f->s, 200, 30, 0, 1, 3, 0x7000);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_non_null(snap);
+	assert_int_equal(snap->pid, 200);
+	assert_int_equal(snap->aggr_seq, 1);
+	assert_int_equal(snap->nr_regions, 3);
+	assert_int_equal(snap->nr_published, 1);
+	assert_int_equal(snapshot_store_get_kdamond(f->s, 0)->nr_targets, 1);
+
+	/* stop */
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 0), 0);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+	assert_null(snapshot_store_get_kdamond(f->s, 0));
+	assert_int_equal(snapshot_store_kdamond_of_pid(f->s, 200), -ENOENT);
+}
+
+static void test_two_kdamonds_interleaved(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	assert_int_equal(snapshot_store_set_pid(f->s, 3, 300), 0);
+	assert_null(snapshot_store_get_kdamond(f->s, 1));
+
+	for (uint32_t i = 0; i < 4; i++) {
+		feed_aggr(f->s, 100, 10 + i, 0, 1, i, 4, 0x1000 + i * 0x1000, 0x2000 + i * 0x1000, 1);
+		feed_aggr(f->s, 300, 10 + i, 0, 9, i, 4, 0x1000 + i * 0x1000, 0x2000 + i * 0x1000, 2);
+	}
+	assert_int_equal(snapshot_store_get(f->s, 0, 0)->nr_regions, 4);
+	assert_int_equal(snapshot_store_get(f->s, 0, 0)->regions[0].nr_accesses, 1);
+	assert_int_equal(snapshot_store_get(f->s, 3, 0)->nr_regions, 4);
+	assert_int_equal(snapshot_store_get(f->s, 3, 0)->regions[3].nr_accesses, 2);
+	assert_int_equal(snapshot_store_get(f->s, 3, 0)->kdamond_idx, 3);
+
+	/* a pid moving to another index leaves the old one */
+	assert_int_equal(snapshot_store_set_pid(f->s, 1, 300), 0);
+	assert_int_equal(snapshot_store_kdamond_of_pid(f->s, 300), 1);
+	assert_null(snapshot_store_get_kdamond(f->s, 3));
+	assert_int_equal(snapshot_store_set_pid(f->s, SNAPSHOT_MAX_KDAMONDS, 5), -EINVAL);
+}
+
+/* ---- apply records ---- */
+
+static void test_apply_closed_by_aggregation(void **state)
+{
+	struct fixture *f = *state;
+	const struct damos_apply_record *a0, *a1;
+	struct damon_ev_before_apply b;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	/* kdamond order: region -> scheme, so schemes interleave */
+	b = apply(100, 10, 0, 0, 0x1000, 0x2000);
+	FEED(f->s, b, 10);
+	b = apply(100, 11, 1, 0, 0x1000, 0x2000);
+	FEED(f->s, b, 11);
+	b = apply(100, 12, 0, 0, 0x4000, 0x6000);
+	FEED(f->s, b, 12);
+	b = apply(100, 13, 0, 1, 0x1000, 0x2000);	/* next target */
+	FEED(f->s, b, 13);
+	assert_null(snapshot_store_get_apply(f->s, 0, 0));
+
+	feed_aggr(f->s, 100, 14, 0, 1, 0, 1, 0x1000, 0x9000, 0);
+	assert_int_equal(f->rec.n[SNAPSHOT_UPDATE_APPLY], 2);
+	a0 = snapshot_store_get_apply(f->s, 0, 0);
+	a1 = snapshot_store_get_apply(f->s, 0, 1);
+	assert_non_null(a0);
+	assert_non_null(a1);
+	assert_int_equal(a0->nr_regions, 3);
+	assert_int_equal(a0->sz_tried, 0x1000 + 0x2000 + 0x1000);
+	assert_int_equal(a0->regions[1].start, 0x4000);
+	assert_int_equal(a0->regions[2].target_idx, 1);
+	assert_int_equal(a0->regions[0].nr_accesses, 3);
+	assert_int_equal(a0->regions[0].age, 7);
+	assert_int_equal(a0->first_ts_ns, 10);
+	assert_int_equal(a0->last_ts_ns, 13);
+	assert_int_equal(a1->nr_regions, 1);
+	assert_int_equal(a1->scheme_idx, 1);
+	assert_null(snapshot_store_get_apply(f->s, 0, 2));
+}
+
+static void test_apply_address_back_and_gap(void **state)
+{
+	struct fixture *f = *state;
+	const struct damos_apply_record *a;
+	struct damon_ev_before_apply b;
+	struct snapshot_store_stats st;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	b = apply(100, 10, 0, 0, 0x1000, 0x2000);
+	FEED(f->s, b, 10);
+	b = apply(100, 11, 0, 0, 0x3000, 0x4000);
+	FEED(f->s, b, 11);
+	/* next interval starts at a lower address: previous one closes */
+	b = apply(100, 5 * MS, 0, 0, 0x1000, 0x2000);
+	FEED(f->s, b, 5 * MS);
+	a = snapshot_store_get_apply(f->s, 0, 0);
+	assert_non_null(a);
+	assert_int_equal(a->nr_regions, 2);
+	assert_int_equal(a->nr_published, 1);
+
+	/* next interval starts higher but 10 ms later: the time gap closes it */
+	b = apply(100, 15 * MS, 0, 0, 0x8000, 0x9000);
+	FEED(f->s, b, 15 * MS);
+	a = snapshot_store_get_apply(f->s, 0, 0);
+	assert_int_equal(a->nr_published, 2);
+	assert_int_equal(a->nr_regions, 1);
+	assert_int_equal(a->regions[0].start, 0x1000);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.apply_split, 1);
+
+	/* flush: not yet idle long enough, then idle */
+	snapshot_store_flush(f->s, 15 * MS + MS / 2);
+	assert_int_equal(snapshot_store_get_apply(f->s, 0, 0)->nr_published, 2);
+	snapshot_store_flush(f->s, 20 * MS);
+	a = snapshot_store_get_apply(f->s, 0, 0);
+	assert_int_equal(a->nr_published, 3);
+	assert_int_equal(a->regions[0].start, 0x8000);
+	assert_int_equal(a->recv_ns, 20 * MS);
+}
+
+static void test_esz_and_stat(void **state)
+{
+	struct fixture *f = *state;
+	struct damon_ev_esz esz = { .hdr = hdr(DAMON_EV_ESZ, 100, 5), .scheme_idx = 2, .esz = 32 << 20 };
+	struct damon_ev_scheme_stat st = { .hdr = hdr(DAMON_EV_SCHEME_STAT, 100, 20), .scheme_idx = 2,
+					   .nr_tried = 4, .sz_tried = 8192, .nr_applied = 1,
+					   .sz_applied = 4096, .qt_exceeds = 1 };
+	const struct damos_scheme_obs *o;
+	const struct damos_apply_record *a;
+	struct damon_ev_before_apply b;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	assert_null(snapshot_store_get_scheme(f->s, 0, 2));
+
+	FEED(f->s, esz, 5);
+	assert_int_equal(f->rec.n[SNAPSHOT_UPDATE_ESZ], 1);
+	o = snapshot_store_get_scheme(f->s, 0, 2);
+	assert_non_null(o);
+	assert_true(o->has_esz);
+	assert_false(o->has_stat);
+	assert_int_equal(o->esz, 32 << 20);
+
+	b = apply(100, 10, 2, 0, 0x1000, 0x3000);
+	FEED(f->s, b, 10);
+	FEED(f->s, st, 20);	/* closes the apply burst exactly */
+	assert_int_equal(f->rec.n[SNAPSHOT_UPDATE_STAT], 1);
+	a = snapshot_store_get_apply(f->s, 0, 2);
+	assert_non_null(a);
+	assert_int_equal(a->nr_regions, 1);
+	assert_int_equal(a->sz_tried, 0x2000);
+	o = snapshot_store_get_scheme(f->s, 0, 2);
+	assert_true(o->has_stat);
+	assert_false(o->has_prev_stat);
+	assert_int_equal(o->stat.nr_tried, 4);
+	assert_int_equal(o->stat.sz_applied, 4096);
+	assert_int_equal(o->stat.qt_exceeds, 1);
+
+	/* an interval in which the scheme tried nothing */
+	st.hdr.ts_ns = 40;
+	st.nr_tried = 4;
+	FEED(f->s, st, 40);
+	a = snapshot_store_get_apply(f->s, 0, 2);
+	assert_int_equal(a->nr_published, 2);
+	assert_int_equal(a->nr_regions, 0);
+	assert_int_equal(a->sz_tried, 0);
+	o = snapshot_store_get_scheme(f->s, 0, 2);
+	assert_true(o->has_prev_stat);
+	assert_int_equal(o->prev_stat.nr_tried, 4);
+	assert_int_equal(o->stat_ts_ns, 40);
+
+	/* esz closes an open burst: quota adjustment starts the next interval */
+	b = apply(100, 50, 2, 0, 0x1000, 0x2000);
+	FEED(f->s, b, 50);
+	esz.hdr.ts_ns = 60;
+	esz.esz = 16 << 20;
+	FEED(f->s, esz, 60);
+	a = snapshot_store_get_apply(f->s, 0, 2);
+	assert_int_equal(a->nr_published, 3);
+	assert_int_equal(a->nr_regions, 1);
+	assert_int_equal(snapshot_store_get_scheme(f->s, 0, 2)->esz, 16 << 20);
+}
+
+static void test_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot_store_stats st;
+	struct damon_ev_before_apply b;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	feed_aggr(f->s, 100, 1, SNAPSHOT_MAX_TARGETS, 1, 0, 1, 0x1000, 0x2000, 0);
+	feed_aggr(f->s, 100, 1, 0, 1, 0, SNAPSHOT_MAX_REGIONS + 1, 0x1000, 0x2000, 0);
+	feed_aggr(f->s, 100, 1, 0, 1, 5, 3, 0x1000, 0x2000, 0);	/* idx >= nr */
+	b = apply(100, 1, SNAPSHOT_MAX_SCHEMES, 0, 0x1000, 0x2000);
+	FEED(f->s, b, 1);
+	b = apply(100, 1, 0, 0, 0x2000, 0x1000);	/* empty range */
+	FEED(f->s, b, 1);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.ignored, 5);
+	assert_null(snapshot_store_get(f->s, 0, 0));
+	assert_int_equal(snapshot_store_get_kdamond(f->s, 0)->nr_schemes, 0);
+}
+
+static void test_large_burst(void **state)
+{
+	struct fixture *f = *state;
+	const struct damon_snapshot *snap;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	for (uint32_t a = 1; a <= 3; a++)
+		feed_burst(f->s, 100, a * 100000, 0, a, 20000, 0x100000000ULL);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_non_null(snap);
+	assert_int_equal(snap->nr_regions, 20000);
+	assert_int_equal(snap->nr_published, 3);
+	for (size_t i = 1; i < snap->nr_regions; i++)
+		assert_true(snap->regions[i].start >= snap->regions[i - 1].end);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decode_ok),
+		cmocka_unit_test(test_decode_errors),
+		cmocka_unit_test_setup_teardown(test_feed_counts_bad_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_complete_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_targets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_burst_then_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_and_reorder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nr_regions_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_new_pid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_kdamonds_interleaved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_closed_by_aggregation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_address_back_and_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_esz_and_stat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_burst, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
