@@ -147,6 +147,33 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 	return r;
 }
 
+/* Answer the next complete request, if any; the reply is sent as the socket allows. */
+static int client_process(struct ctl_client *c)
+{
+	_cleanup_free_ char *method = NULL;
+	struct json_object *params = NULL;
+	const char *msg;
+	size_t len;
+	int r;
+
+	if (c->out)
+		return 0; /* one request at a time, in order */
+	r = ipc_framer_next(c->framer, &msg, &len);
+	if (r <= 0)
+		return r;
+	r = ipc_request_decode(msg, len, &method, &params);
+	if (r < 0)
+		r = ipc_error_encode("damond.InvalidRequest", "cannot decode the request", NULL, &c->out, &c->out_len);
+	else
+		r = dispatch(c, method, params, &c->out, &c->out_len);
+	json_object_put(params);
+	ipc_framer_consume(c->framer);
+	if (r < 0)
+		return r;
+	c->out_off = 0;
+	return sd_event_source_set_io_events(c->src, EPOLLIN | EPOLLOUT);
+}
+
 static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct ctl_client *c = userdata;
@@ -163,6 +190,9 @@ static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			free(c->out);
 			c->out = NULL;
 			(void)sd_event_source_set_io_events(s, EPOLLIN);
+			/* a request that arrived while we were answering */
+			if (client_process(c) < 0)
+				goto drop;
 		}
 		return 0;
 	}
@@ -170,39 +200,15 @@ static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		goto drop;
 	if (revents & EPOLLIN) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		const char *msg;
-		size_t len;
-		int r;
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (n <= 0)
 			goto drop;
-		r = ipc_framer_feed(c->framer, buf, (size_t)n);
-		if (r < 0)
+		if (ipc_framer_feed(c->framer, buf, (size_t)n) < 0)
 			goto drop;
-		if (c->out) /* one request at a time */
-			return 0;
-		r = ipc_framer_next(c->framer, &msg, &len);
-		if (r <= 0)
-			return r < 0 ? 0 : 0;
-		{
-			_cleanup_free_ char *method = NULL;
-			struct json_object *params = NULL;
-
-			r = ipc_request_decode(msg, len, &method, &params);
-			if (r < 0)
-				r = ipc_error_encode("damond.InvalidRequest", "cannot decode the request", NULL, &c->out,
-						     &c->out_len);
-			else
-				r = dispatch(c, method, params, &c->out, &c->out_len);
-			json_object_put(params);
-			ipc_framer_consume(c->framer);
-			if (r < 0)
-				goto drop;
-			c->out_off = 0;
-			(void)sd_event_source_set_io_events(s, EPOLLIN | EPOLLOUT);
-		}
+		if (client_process(c) < 0)
+			goto drop;
 	}
 	return 0;
 drop:

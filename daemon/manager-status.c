@@ -6,9 +6,24 @@
 #include "manager.h"
 #include "snapshot.h"
 
+#include <time.h>
+
 #define JADD(o, k, v) json_object_object_add((o), (k), (v))
 #define JU64(v) json_object_new_uint64((uint64_t)(v))
 #define JSTR(v) ((v) ? json_object_new_string(v) : NULL)
+
+/* damond keeps CLOCK_MONOTONIC; damondctl shows wall-clock times. */
+static struct json_object *when_json(usec_t mono)
+{
+	struct timespec ts;
+	usec_t now_rt, now_mono = now_usec();
+
+	if (!mono)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_rt = (usec_t)ts.tv_sec * 1000000ULL + (usec_t)ts.tv_nsec / 1000ULL;
+	return json_object_new_uint64(now_rt - (now_mono - MIN(mono, now_mono)));
+}
 
 static struct json_object *range_json(const struct damon_range *r)
 {
@@ -189,7 +204,7 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 			struct json_object *ao = json_object_new_object();
 			unsigned x = a % SCHEME_ADJ_HISTORY;
 
-			JADD(ao, "at_us", JU64(sl->adj[x].at));
+			JADD(ao, "at_us", when_json(sl->adj[x].at));
 			JADD(ao, "quota_bytes", JU64(sl->adj[x].quota));
 			JADD(ao, "excluded_ranges", JU64(sl->adj[x].nr_reject));
 			JADD(ao, "reason", json_object_new_string(sl->adj[x].reason));
@@ -272,7 +287,7 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 		last = json_object_new_object();
 		JADD(last, "what", json_object_new_string(kd->last_what));
 		JADD(last, "why", JSTR(kd->last_why));
-		JADD(last, "at_us", JU64(kd->last_at));
+		JADD(last, "at_us", when_json(kd->last_at));
 		JADD(o, "last_action", last);
 	}
 	return o;
@@ -295,7 +310,7 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 
 		lr = json_object_new_object();
 		JADD(lr, "ok", json_object_new_boolean(m->last_reload.ok));
-		JADD(lr, "at_us", JU64(m->last_reload.at));
+		JADD(lr, "at_us", when_json(m->last_reload.at));
 		for (size_t i = 0; i < m->last_reload.nr_errors; i++)
 			json_object_array_add(errs, json_object_new_string(m->last_reload.errors[i]));
 		JADD(lr, "errors", errs);
@@ -337,7 +352,7 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 		struct json_object *ao = json_object_new_object();
 		unsigned x = a % ACTION_LOG_SIZE;
 
-		JADD(ao, "at_us", JU64(m->actions[x].at));
+		JADD(ao, "at_us", when_json(m->actions[x].at));
 		JADD(ao, "kdamond", json_object_new_string(m->actions[x].kdamond));
 		JADD(ao, "what", json_object_new_string(m->actions[x].what));
 		JADD(ao, "why", json_object_new_string(m->actions[x].why));

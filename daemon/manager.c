@@ -406,6 +406,25 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 		r = verify_list(m, kd, &l);
 		if (r < 0)
 			return r;
+		if (!regions_changed) {
+			/*
+			 * The commit carried nr_regions 0 so the kernel kept its
+			 * regions; put the policy's regions back into the staging
+			 * files so the tree reads back as the policy again.
+			 */
+			struct write_list t = {};
+
+			for (size_t i = 0; i < canon.n; i++)
+				if (strstr(canon.v[i].path, "/targets/") && strstr(canon.v[i].path, "/regions/")) {
+					struct sysfs_write *w = APPEND(t.v, t.n, t.cap);
+
+					if (!w)
+						break;
+					*w = canon.v[i];
+				}
+			(void)damon_write_list_apply(m->root, &t, NULL);
+			free(t.v); /* entries are borrowed from canon */
+		}
 	}
 	write_list_done(&kd->written);
 	kd->written = canon;
@@ -545,6 +564,7 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	for (size_t i = 0; i < m->nr_kd; i++)
 		kd_refresh_stats(m, &m->kd[i], now);
 	(void)sd_event_source_set_time(s, usec + m->config->settings.stats_interval_us);
+	(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
 }
 

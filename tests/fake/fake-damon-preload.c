@@ -27,6 +27,9 @@
 
 /* pwrite and pwrite64 are both defined here: keep them distinct symbols. */
 #undef _FILE_OFFSET_BITS
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* off64_t, RTLD_NEXT */
+#endif
 
 #include <dlfcn.h>
 #include <errno.h>

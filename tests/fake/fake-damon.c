@@ -413,12 +413,16 @@ static int write_file_len(const char *path, const char *content, size_t len, mod
 	bool restore = false;
 	int fd, r;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/*
+	 * No O_TRUNC: ext4's replace-via-truncate heuristic (auto_da_alloc)
+	 * would flush every small update on close. Write, then cut to size.
+	 */
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, mode);
 	if (fd < 0 && errno == EACCES && stat(path, &st) == 0) {
 		if (chmod(path, (st.st_mode & 07777) | S_IWUSR) < 0)
 			return neg_errno();
 		restore = true;
-		fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
 	}
 	if (fd < 0) {
 		r = neg_errno();
@@ -427,6 +431,8 @@ static int write_file_len(const char *path, const char *content, size_t len, mod
 		return r;
 	}
 	r = write_all(fd, content, len);
+	if (r == 0 && ftruncate(fd, (off_t)len) < 0)
+		r = neg_errno();
 	if (restore)
 		(void)fchmod(fd, st.st_mode & 07777);
 	close(fd);
@@ -699,6 +705,8 @@ static int mkdir_parent(const char *path)
 	if (!slash || slash == buf)
 		return 0;
 	*slash = '\0';
+	if (mkdir(buf, 0755) == 0 || errno == EEXIST)
+		return 0;
 	return mkdir_p(buf);
 }
 

@@ -37,6 +37,18 @@
  *                  (the running scheme S's counters, kept by position across
  *                  commits like the kernel does).
  *
+ * Kernel reactions emulated (per profile): nr_* validation and recreation
+ * of children with the documented defaults (EBUSY for nr_kdamonds while any
+ * kdamond runs); value parsing like kstrto*() (base 0, ERANGE, one trailing
+ * newline) and keyword sets per version and filter directory, values shown
+ * back normalised ("0x10" reads "16", bools "Y"/"N"); EACCES for read-only
+ * files; E2BIG above 4096 bytes; state commands with the 6.12/7.2/7.3 error
+ * rules of kernel-damon.md 2.2/2.3 ("off" on a stopped kdamond: EPERM on
+ * 6.12 and 7.2, 0 on 7.3; a bad "commit" on 6.12 returns success and kills
+ * the kdamond); exclusive modules (EBUSY both ways). Not emulated: time
+ * (no refresh_ms, no 100 ms 6.12 latency), EBUSY on reads of state/pid,
+ * access-pattern matching (stats advance per update_schemes_stats call).
+ *
  * All functions return a negative errno on failure. Every public function
  * takes an flock on ROOT/.fake-damon/lock, so a test and a preloaded damond
  * may use one root at the same time.
@@ -116,7 +128,11 @@ int fake_damon_read(const char *root, const char *relpath, char *buf, size_t siz
 int fake_damon_read_committed(const char *root, unsigned k, const char *relpath, char *buf,
 			      size_t size);
 
-/* Number of log lines that start with prefix (e.g. "kdamond 0 commit"). */
+/*
+ * Number of log lines equal to prefix or starting with prefix followed by a
+ * space: "kdamond 0 commit" counts commits but not
+ * "kdamond 0 commit_schemes_quota_goals" nor "fail kdamond 0 commit EINVAL".
+ */
 int fake_damon_log_count(const char *root, const char *prefix);
 
 /* Empty the log. */

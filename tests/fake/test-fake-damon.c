@@ -63,7 +63,8 @@ static bool exists(const char *root, const char *rel)
 {
 	char p[PATH_MAX];
 
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	if (snprintf(p, sizeof(p), "%s/%s", root, rel) >= (int)sizeof(p))
+		return false;
 	return access(p, F_OK) == 0;
 }
 
@@ -74,8 +75,9 @@ static int setup_profile(void **state, const char *profile)
 
 	if (!t)
 		return -1;
-	snprintf(t->root, sizeof(t->root), "%s/test-fake-damon-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(t->root) || fake_damon_init(t->root, profile) < 0) {
+	if (snprintf(t->root, sizeof(t->root), "%s/test-fake-damon-XXXXXX",
+		     tmp && *tmp ? tmp : "/tmp") >= (int)sizeof(t->root) ||
+	    !mkdtemp(t->root) || fake_damon_init(t->root, profile) < 0) {
 		free(t);
 		return -1;
 	}
@@ -747,7 +749,8 @@ static int run_child(const char *root, const char *preload, const char *rel, con
 	int status;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (snprintf(path, sizeof(path), "%s/%s", root, rel) >= (int)sizeof(path))
+		return -1;
 	pid = fork();
 	if (pid < 0)
 		return -1;
@@ -755,8 +758,9 @@ static int run_child(const char *root, const char *preload, const char *rel, con
 		char asan[1024];
 		const char *old = getenv("ASAN_OPTIONS");
 
-		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "",
-			 old && *old ? ":" : "");
+		if (snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "",
+			     old && *old ? ":" : "") >= (int)sizeof(asan))
+			_exit(126);
 		setenv("ASAN_OPTIONS", asan, 1);
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("FAKE_DAMON_ROOT", root, 1);
@@ -796,7 +800,7 @@ static void test_preload(void **state)
 	FILE_IS(K0 "/pid", "4242");
 
 	/* A file outside the routed part of the root is written for real. */
-	snprintf(other, sizeof(other), "%s/plain-file", T->root);
+	assert_true(snprintf(other, sizeof(other), "%s/plain-file", T->root) < (int)sizeof(other));
 	assert_int_equal(run_child(T->root, preload, "plain-file", "x"), ENOENT);
 	{
 		int fd = open(other, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);

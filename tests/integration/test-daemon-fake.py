@@ -73,6 +73,7 @@ class Env:
 
     def __init__(self, profile="6.12", damon_stat=False):
         self.dir = tempfile.mkdtemp(prefix="damond-it-")
+        os.chmod(self.dir, 0o755)  # the permission test connects as another user
         self.sys = os.path.join(self.dir, "sys")
         self.proc = os.path.join(self.dir, "proc")
         self.run = os.path.join(self.dir, "run")
@@ -300,7 +301,7 @@ def t_remove_middle_scheme_tombstone():
     try:
         e.write_conf(POLICY % {"bytes": "32M"} + "      - name: third\n        action: stat\n")
         e.start()
-        e.write_conf(POLICY % {"bytes": "32M"}.replace("      - name: watch\n        action: stat\n", "")
+        e.write_conf((POLICY % {"bytes": "32M"}).replace("      - name: watch\n        action: stat\n", "")
                      + "      - name: third\n        action: stat\n")
         e.ctl("reload")
         st = e.status()
