@@ -8,6 +8,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -46,8 +47,10 @@ static void record_action(struct manager *m, const char *kdamond, const char *wh
 	va_start(ap, fmt);
 	vsnprintf(m->actions[i].why, sizeof(m->actions[i].why), fmt, ap);
 	va_end(ap);
-	log_info("%s%s%s: %s", kdamond ? "kdamond '" : "", kdamond ? kdamond : "", kdamond ? "'" : "",
-		 m->actions[i].why);
+	if (kdamond)
+		log_info("kdamond '%s': %s", kdamond, m->actions[i].why);
+	else
+		log_info("%s", m->actions[i].why);
 }
 
 static void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why)
@@ -67,10 +70,20 @@ static void targets_free(struct damon_target_cfg *t, size_t n)
 	free(t);
 }
 
+static void slot_done(struct scheme_rt *sl)
+{
+	free(sl->name);
+	sl->name = NULL;
+	pageflags_map_done(&sl->map);
+	sl->map_enabled = false;
+	free(sl->map_off_reason);
+	sl->map_off_reason = NULL;
+}
+
 static void slots_free(struct scheme_rt *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(s[i].name);
+		slot_done(&s[i]);
 	free(s);
 }
 
@@ -93,6 +106,7 @@ int manager_new(struct manager **ret)
 	if (!m)
 		return -ENOMEM;
 	m->ctl_fd = -1;
+	m->kpageflags_fd = -1;
 	r = sd_event_default(&m->event);
 	if (r < 0)
 		return r;
@@ -105,6 +119,8 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	manager_ctl_close(m);
+	if (m->kpageflags_fd >= 0)
+		close(m->kpageflags_fd);
 #ifdef HAVE_BPF
 	events_free(m->events);
 #endif
@@ -200,6 +216,67 @@ static enum fail_mode wanted_fail_mode(const struct manager *m, const struct dam
 	}
 }
 
+/*
+ * The page-state oracle of the charge-ratio emulation: for paddr actions
+ * whose success is predictable from page flags, /proc/kpageflags summarised
+ * over the target's span in 2 MiB chunks. Without it the controller runs its
+ * fallback law, and status says why.
+ */
+static void slot_setup_oracle(struct manager *m, struct kdamond_rt *kd, struct scheme_rt *sl, const struct damos_cfg *s)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	const char *why = NULL;
+	char path[PATH_MAX];
+	int r;
+
+	pageflags_map_done(&sl->map);
+	sl->map_enabled = false;
+	free(sl->map_off_reason);
+	sl->map_off_reason = NULL;
+
+	if (kd->cfg->ctx.ops != DAMON_OPS_PADDR)
+		why = "no page-state oracle for virtual address spaces";
+	else if (kd->cfg->ctx.addr_unit != 1)
+		why = "no page-state oracle with addr_unit != 1";
+	else if (s->action == DAMOS_PAGEOUT)
+		sl->map_class = PAGEFLAGS_CLASS_EVICTABLE;
+	else if (s->action == DAMOS_LRU_PRIO || s->action == DAMOS_LRU_DEPRIO)
+		sl->map_class = PAGEFLAGS_CLASS_LRU;
+	else
+		why = "no page-state oracle for this action";
+	for (size_t t = 0; !why && t < kd->nr_targets; t++)
+		for (size_t i = 0; i < kd->targets[t].nr_regions; i++) {
+			lo = MIN(lo, kd->targets[t].regions[i].start);
+			hi = MAX(hi, kd->targets[t].regions[i].end);
+		}
+	if (!why && hi <= lo)
+		why = "the target has no regions";
+	if (!why && m->kpageflags_fd < 0 && !m->kpageflags_err) {
+		snprintf(path, sizeof(path), "%s/kpageflags", m->procfs_root);
+		m->kpageflags_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (m->kpageflags_fd < 0)
+			m->kpageflags_err = errno ? errno : EIO;
+	}
+	if (!why && m->kpageflags_fd < 0)
+		why = m->kpageflags_err == EACCES || m->kpageflags_err == EPERM ? "cannot read kpageflags (not root?)"
+										 : "kpageflags is not available";
+	if (!why) {
+		r = pageflags_map_init(&sl->map, lo, hi, 2ULL << 20, 4096);
+		if (r < 0)
+			why = "cannot size the page-state map";
+	}
+	if (why) {
+		sl->map_off_reason = strdup_or_null(why);
+		log_notice("kdamond '%s' scheme '%s': charge-ratio emulation without page-state oracle (%s): "
+			   "fallback law, bounded at %u.%u x quota per window",
+			   kd->name, s->name, why, 1 + sl->cp.margin_permil / 1000, sl->cp.margin_permil % 1000 / 100);
+		return;
+	}
+	/* A full scan reads 8 bytes per page: 2 ms per GiB-ish; scan at most every 1 s per GiB monitored. */
+	sl->map_period_us = MAX(1000000ULL, (hi - lo) / (1ULL << 30) * 1000000ULL);
+	sl->map_enabled = true;
+}
+
 /* Initialise a slot's runtime for a (new or changed) config scheme. */
 static void slot_configure(struct manager *m, struct kdamond_rt *kd, struct scheme_rt *sl, usec_t now)
 {
@@ -226,6 +303,86 @@ static void slot_configure(struct manager *m, struct kdamond_rt *kd, struct sche
 	sl->ctrl_active = true;
 	sl->quota_override = false;
 	sl->nr_reject = 0;
+	slot_setup_oracle(m, kd, sl, s);
+}
+
+struct gapped {
+	struct damon_target_cfg *t;
+	size_t n;
+};
+
+static void targets_freep(struct gapped *g)
+{
+	if (g->t)
+		targets_free(g->t, g->n);
+}
+
+/*
+ * The charge-ratio emulation excludes memory its action fails on by leaving
+ * it out of the paddr target: the user's ranges minus every emulated
+ * scheme's reject ranges (docs/CONTROLLERS.md explains why gaps and not
+ * addr filters). g->t stays NULL when there is nothing to cut.
+ */
+static int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g)
+{
+	struct damon_addr_range cut[CHARGE_MAX_FILTERS * 4];
+	size_t nc = 0;
+
+	if (kd->cfg->ctx.ops != DAMON_OPS_PADDR)
+		return 0;
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		for (size_t j = 0; j < kd->slots[i].nr_reject && nc < ARRAY_SIZE(cut); j++)
+			cut[nc++] = kd->slots[i].reject[j];
+	if (!nc)
+		return 0;
+	g->t = calloc(kd->nr_targets ? kd->nr_targets : 1, sizeof(*g->t));
+	if (!g->t)
+		return -ENOMEM;
+	g->n = kd->nr_targets;
+	for (size_t t = 0; t < kd->nr_targets; t++) {
+		const struct damon_target_cfg *src = &kd->targets[t];
+		size_t cap = 0;
+
+		g->t[t] = *src;
+		g->t[t].regions = NULL;
+		g->t[t].nr_regions = 0;
+		for (size_t i = 0; i < src->nr_regions; i++) {
+			uint64_t pos = src->regions[i].start, end = src->regions[i].end;
+
+			while (pos < end) {
+				uint64_t next_cut = end, resume = end;
+				struct damon_addr_range *r;
+
+				/* the earliest cut that overlaps [pos, end) */
+				for (size_t c = 0; c < nc; c++)
+					if (cut[c].end > pos && cut[c].start < end && MAX(cut[c].start, pos) < next_cut) {
+						next_cut = MAX(cut[c].start, pos);
+						resume = cut[c].end;
+					}
+				/* page-aligned kept piece [pos, next_cut) */
+				if (next_cut - pos >= 4096) {
+					r = APPEND(g->t[t].regions, g->t[t].nr_regions, cap);
+					if (!r)
+						return -ENOMEM;
+					r->start = pos;
+					r->end = next_cut & ~4095ULL;
+				}
+				if (next_cut == end)
+					break;
+				pos = (MIN(resume, end) + 4095) & ~4095ULL;
+			}
+		}
+		if (!g->t[t].nr_regions) {
+			/* never cut everything away: keep the user's ranges */
+			free(g->t[t].regions);
+			g->t[t].regions = calloc(src->nr_regions, sizeof(*src->regions));
+			if (!g->t[t].regions)
+				return -ENOMEM;
+			memcpy(g->t[t].regions, src->regions, src->nr_regions * sizeof(*src->regions));
+			g->t[t].nr_regions = src->nr_regions;
+		}
+	}
+	return 0;
 }
 
 static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regions, struct write_list *ret)
@@ -238,6 +395,16 @@ static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regio
 		.keep_regions = keep_regions,
 	};
 
+	_cleanup_(targets_freep) struct gapped gapped = {};
+	int r;
+
+	r = targets_with_gaps(kd, &gapped);
+	if (r < 0)
+		return r;
+	if (gapped.t) {
+		plan.targets = gapped.t;
+		plan.nr_targets = gapped.n;
+	}
 	slots = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
@@ -511,7 +678,8 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
 	_cleanup_free_ char *why = NULL;
-	bool changed = false;
+	bool changed = false, gaps_changed = false;
+	int r;
 
 	for (size_t i = 0; i < kd->nr_slots; i++) {
 		struct scheme_rt *sl = &kd->slots[i];
@@ -520,6 +688,11 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 
 		if (!sl->ctrl_active || !sl->have_st)
 			continue;
+		if (sl->map_enabled && (!sl->map.generation || now - sl->map.scanned_us >= sl->map_period_us)) {
+			r = pageflags_map_scan(&sl->map, m->kpageflags_fd, sl->map_class, now);
+			if (r < 0)
+				log_debug_errno(r, "kdamond '%s': kpageflags scan failed: %m", kd->name);
+		}
 		o.now_us = now;
 		o.sz_tried = sl->st.sz_tried;
 		o.sz_applied = sl->st.sz_applied;
@@ -527,7 +700,7 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 		o.nr_applied = sl->st.nr_applied;
 		o.qt_exceeds = sl->st.qt_exceeds;
 		o.kernel_quota_bytes = sl->quota_override ? sl->kernel_quota : sl->cp.quota_bytes;
-		o.map = NULL;
+		o.map = sl->map_enabled && sl->map.generation ? &sl->map : NULL;
 		charge_step(&sl->cp, &sl->cs, &o, &d);
 		if (!d.set_quota && !d.set_filters)
 			continue;
@@ -536,8 +709,11 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 			sl->kernel_quota = d.quota_bytes;
 		}
 		if (d.set_filters) {
-			sl->nr_reject = MIN(d.nr_reject, (size_t)CHARGE_MAX_FILTERS);
-			memcpy(sl->reject, d.reject, sl->nr_reject * sizeof(sl->reject[0]));
+			size_t n = MIN(d.nr_reject, (size_t)CHARGE_MAX_FILTERS);
+
+			gaps_changed |= n != sl->nr_reject || memcmp(sl->reject, d.reject, n * sizeof(d.reject[0]));
+			sl->nr_reject = n;
+			memcpy(sl->reject, d.reject, n * sizeof(sl->reject[0]));
 		}
 		{
 			unsigned a = sl->nr_adj++ % SCHEME_ADJ_HISTORY;
@@ -552,8 +728,16 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 			why = NULL;
 		changed = true;
 	}
-	if (changed)
-		(void)kd_commit(m, kd, false, why ? why : "controller decision");
+	if (!changed)
+		return;
+	r = kd_commit(m, kd, gaps_changed, why ? why : "controller decision");
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		if (kd->slots[i].ctrl_active) {
+			if (r >= 0)
+				charge_committed(&kd->slots[i].cs, now);
+			else
+				charge_commit_failed(&kd->slots[i].cs, now);
+		}
 }
 
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)

@@ -42,6 +42,12 @@ struct scheme_rt {
 	uint64_t kernel_quota;
 	struct damon_addr_range reject[CHARGE_MAX_FILTERS];
 	size_t nr_reject;
+	/* page-state oracle (paddr pageout/lru_*): /proc/kpageflags summarised */
+	bool map_enabled;
+	struct pageflags_map map;
+	enum pageflags_class map_class;
+	usec_t map_period_us;
+	char *map_off_reason; /* why the oracle is not used (fallback law) */
 	struct {
 		usec_t at;
 		uint64_t quota;
@@ -103,6 +109,8 @@ struct manager {
 	sd_event_source *sighup;
 	sd_event_source *ctl_source;
 	int ctl_fd;
+	int kpageflags_fd; /* -1 until an emulated scheme needs it */
+	int kpageflags_err;
 
 	struct events *events;
 	struct snapshot_store *snapshots;

@@ -14,8 +14,8 @@
 
 /* Labels line up the values at column 20 whatever the nesting. */
 #define LABEL0 "%-20s"
-#define LABEL1 "  %-18s"
-#define LABEL2 "    %-16s"
+#define LABEL1 "  %-22s"
+#define LABEL2 "    %-20s"
 
 /* ---- tolerant accessors: absent, null or mistyped members are "unknown" ---- */
 

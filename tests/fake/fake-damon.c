@@ -726,6 +726,7 @@ static int rm_rf(const char *path)
 		return neg_errno();
 	while ((de = readdir(d))) {
 		char sub[PATH_MAX];
+		int q;
 
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
@@ -733,7 +734,7 @@ static int rm_rf(const char *path)
 			r = -ENAMETOOLONG;
 			continue;
 		}
-		int q = rm_rf(sub);
+		q = rm_rf(sub);
 		if (q < 0 && r == 0)
 			r = q;
 	}
@@ -765,12 +766,15 @@ static int rm_numbered(const char *dir)
 		return errno == ENOENT ? 0 : neg_errno();
 	while ((de = readdir(d))) {
 		char sub[PATH_MAX];
+		int q;
 
 		if (!all_digits(de->d_name))
 			continue;
-		if (pathf(sub, "%s/%s", dir, de->d_name) < 0)
+		if (pathf(sub, "%s/%s", dir, de->d_name) < 0) {
+			closedir(d);
 			return -ENAMETOOLONG;
-		int q = rm_rf(sub);
+		}
+		q = rm_rf(sub);
 		if (q < 0 && r == 0)
 			r = q;
 	}
@@ -1363,7 +1367,7 @@ static int cmd_update_stats(struct fake *f, unsigned k)
 		paused = buf[0] == 'Y';
 
 	for (unsigned long long s = 0; s < ns; s++) {
-		char cs[PATH_MAX], action[32] = "";
+		char cs[PATH_MAX], sd[PATH_MAX], action[32] = "";
 		unsigned long long maxsnap = 0;
 		struct kstat st;
 		int r;
@@ -1395,8 +1399,6 @@ static int cmd_update_stats(struct fake *f, unsigned k)
 			return r;
 		if (!staged_scheme_exists(f, k, s))
 			continue;
-
-		char sd[PATH_MAX];
 		if (pathf(sd, "%s/" FAKE_DAMON_KDAMONDS "/%u/contexts/0/schemes/%llu/stats", f->root,
 			  k, s) < 0)
 			return -ENAMETOOLONG;
@@ -2129,6 +2131,21 @@ static ssize_t store_str(struct fake *f, const char *relpath, const char *value)
 	return do_store(f, relpath, value, strlen(value));
 }
 
+/* What fake_damon_start_foreign() writes below kdamonds/<K>/, in order. */
+static const struct {
+	const char *rel, *val;
+} foreign_steps[] = {
+	{ "contexts/nr_contexts", "1" },
+	{ "contexts/0/operations", "paddr" },
+	{ "contexts/0/targets/nr_targets", "1" },
+	{ "contexts/0/schemes/nr_schemes", "1" },
+	{ "contexts/0/schemes/0/action", "stat" },
+	{ "contexts/0/schemes/0/access_pattern/sz/max", "18446744073709551615" },
+	{ "contexts/0/schemes/0/access_pattern/nr_accesses/max", "4294967295" },
+	{ "contexts/0/schemes/0/access_pattern/age/max", "4294967295" },
+	{ "state", "on" },
+};
+
 int fake_damon_start_foreign(const char *root, unsigned k)
 {
 	char kd[PATH_MAX], buf[32];
@@ -2147,27 +2164,14 @@ int fake_damon_start_foreign(const char *root, unsigned k)
 	if (r >= 0 && pathf(kd, FAKE_DAMON_KDAMONDS "/%u", k) < 0)
 		r = -ENAMETOOLONG;
 
-	static const struct {
-		const char *rel, *val;
-	} steps[] = {
-		{ "contexts/nr_contexts", "1" },
-		{ "contexts/0/operations", "paddr" },
-		{ "contexts/0/targets/nr_targets", "1" },
-		{ "contexts/0/schemes/nr_schemes", "1" },
-		{ "contexts/0/schemes/0/action", "stat" },
-		{ "contexts/0/schemes/0/access_pattern/sz/max", "18446744073709551615" },
-		{ "contexts/0/schemes/0/access_pattern/nr_accesses/max", "4294967295" },
-		{ "contexts/0/schemes/0/access_pattern/age/max", "4294967295" },
-		{ "state", "on" },
-	};
-	for (size_t i = 0; r >= 0 && i < sizeof(steps) / sizeof(steps[0]); i++) {
+	for (size_t i = 0; r >= 0 && i < sizeof(foreign_steps) / sizeof(foreign_steps[0]); i++) {
 		char rel[PATH_MAX];
 
-		if (pathf(rel, "%s/%s", kd, steps[i].rel) < 0) {
+		if (pathf(rel, "%s/%s", kd, foreign_steps[i].rel) < 0) {
 			r = -ENAMETOOLONG;
 			break;
 		}
-		r = store_str(&f, rel, steps[i].val);
+		r = store_str(&f, rel, foreign_steps[i].val);
 	}
 	fake_close(&f);
 	return r < 0 ? (int)r : 0;

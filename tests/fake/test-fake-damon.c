@@ -5,8 +5,8 @@
  * their errors, the global lock, 6.12's silent death on a bad commit, the
  * log, and the LD_PRELOAD routing (when FAKE_DAMON_PRELOAD names the shim).
  *
- * Run with "--write PATH VALUE" the binary is the preload test's child: it
- * does one open(O_WRONLY) + write(2) and exits with 0 or the errno.
+ * Run with "--write ROOT RELPATH VALUE" the binary is the preload test's
+ * child: it does one openat(O_WRONLY) + write(2) and exits with 0 or the errno.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -726,12 +726,17 @@ static void test_hook(void **state)
 /* ------------------------------------------------------------------ */
 /* LD_PRELOAD                                                          */
 
-static int child_write(const char *path, const char *value)
+/* What damond's sysfs seam does: openat() relative to the root fd, one write(2). */
+static int child_write(const char *root, const char *rel, const char *value)
 {
 	ssize_t n;
-	int fd;
+	int dfd, fd;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno;
+	fd = openat(dfd, rel, O_WRONLY | O_CLOEXEC);
+	close(dfd);
 	if (fd < 0)
 		return errno;
 	n = write(fd, value, strlen(value));
@@ -745,12 +750,9 @@ static int child_write(const char *path, const char *value)
 
 static int run_child(const char *root, const char *preload, const char *rel, const char *value)
 {
-	char path[PATH_MAX];
 	int status;
 	pid_t pid;
 
-	if (snprintf(path, sizeof(path), "%s/%s", root, rel) >= (int)sizeof(path))
-		return -1;
 	pid = fork();
 	if (pid < 0)
 		return -1;
@@ -764,7 +766,7 @@ static int run_child(const char *root, const char *preload, const char *rel, con
 		setenv("ASAN_OPTIONS", asan, 1);
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("FAKE_DAMON_ROOT", root, 1);
-		execl("/proc/self/exe", "test-fake-damon", "--write", path, value, (char *)NULL);
+		execl("/proc/self/exe", "test-fake-damon", "--write", root, rel, value, (char *)NULL);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
@@ -838,7 +840,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_preload, setup_72, teardown),
 	};
 
-	if (argc == 4 && strcmp(argv[1], "--write") == 0)
-		return child_write(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "--write") == 0)
+		return child_write(argv[2], argv[3], argv[4]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -401,6 +401,55 @@ def t_native_fail_charge_72():
         e.close()
 
 
+def write_kpageflags(path, bad_start, bad_end, end):
+    """A /proc/kpageflags: LRU pages everywhere, [bad_start, bad_end) mlocked and unevictable."""
+    import struct
+    LRU, UNEVICTABLE, MLOCKED = 1 << 5, 1 << 18, 1 << 33
+    n = end // 4096
+    good = struct.pack("<Q", LRU)
+    bad = struct.pack("<Q", LRU | UNEVICTABLE | MLOCKED)
+    with open(path, "wb") as f:
+        for pfn in range(n):
+            f.write(bad if bad_start <= pfn * 4096 < bad_end else good)
+
+
+def t_charge_emulation_612():
+    e = Env("6.12")
+    try:
+        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+        e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n          fail_charge_ratio: 1/4096")
+                     % {"bytes": "32M"})
+        e.start()
+        st = e.status()
+        fc = st["kdamonds"][0]["schemes"][0]["fail_charge"]
+        check(fc["mode"] == "emulated", "6.12 without the files must emulate: %s" % fc)
+        check(not os.path.exists(os.path.join(e.sys, KD, "0/contexts/0/schemes/0/quotas/fail_charge_num")),
+              "fail_charge files on 6.12?")
+        # the controller excludes the mlocked GiB by leaving it out of the target (within ~10 s)
+        deadline = time.time() + 20
+        regions = []
+        while time.time() < deadline:
+            c = KD + "/0/contexts/0/targets/0/regions"
+            n = int(e.read(c + "/nr_regions"))
+            regions = [(int(e.read("%s/%d/start" % (c, i))), int(e.read("%s/%d/end" % (c, i)))) for i in range(n)]
+            if not any(s < 0x40000000 and t > 0x100000 + (64 << 20) for s, t in regions):
+                break
+            time.sleep(0.5)
+        covered_bad = sum(max(0, min(t, 0x40000000) - max(s, 0x100000)) for s, t in regions)
+        check(covered_bad < (64 << 20), "the mlocked range is still monitored: %s" % regions)
+        covered_good = sum(max(0, min(t, 0x7ffe0000) - max(s, 0x40000000)) for s, t in regions)
+        check(covered_good > (900 << 20), "the reclaimable range was cut too: %s" % regions)
+        st = e.status()
+        fc = st["kdamonds"][0]["schemes"][0]["fail_charge"]
+        check(fc["excluded_bytes"] > (900 << 20), "status does not show the exclusion: %s" % fc)
+        check(fc["adjustments"] and fc["adjustments"][-1]["reason"], "no adjustment reason in status")
+        check(fc["kernel_quota_bytes"] <= 32 << 20, "the kernel quota exceeds the user's: %s" % fc)
+        check(any(l == "kdamond 0 commit" for l in e.fakelog()), "no commit")
+        check(st["kdamonds"][0]["pid"] == 4242, "the kdamond was restarted")
+    finally:
+        e.close()
+
+
 def t_died_detected():
     e = Env("6.12")
     try:
@@ -452,6 +501,7 @@ TESTS = [
     t_damon_stat_blocks,
     t_busy_retry,
     t_native_fail_charge_72,
+    t_charge_emulation_612,
     t_died_detected,
     t_dry_run_writes_nothing,
     t_reload_permission,
