@@ -14,8 +14,8 @@
 
 /* Labels line up the values at column 20 whatever the nesting. */
 #define LABEL0 "%-20s"
-#define LABEL1 "  %-22s"
-#define LABEL2 "    %-20s"
+#define LABEL1 "  %-18s"
+#define LABEL2 "    %-16s"
 
 /* ---- tolerant accessors: absent, null or mistyped members are "unknown" ---- */
 
@@ -523,7 +523,8 @@ int features_render_text(struct json_object *features, FILE *out)
 	fputs("kernel features\n", out);
 	json_object_object_foreach(features, key, val)
 	{
-		fprintf(out, LABEL1, key);
+		/* some feature names are longer than the status labels */
+		fprintf(out, "  %-24s", key);
 		switch (val ? json_object_get_type(val) : json_type_null) {
 		case json_type_null:
 			fputs("-", out);

@@ -629,8 +629,8 @@ static void test_status_render_full(void **state)
 	assert_contains(text, "emulated, ratio 1/4096, failure share 56.0%, excluded 0B");
 	assert_contains(text, "1970-01-01 00:00:02 quota 64.0MiB: failures above share");
 	assert_contains(text, "commit (reload generation 2) at 1970-01-01 00:00:03");
-	assert_contains(text, "  damon_sysfs       yes\n");
-	assert_contains(text, "  fail_charge       no\n");
+	assert_contains(text, "  damon_sysfs             yes\n");
+	assert_contains(text, "  fail_charge             no\n");
 	assert_contains(text, "damon_aggregated, damos_before_apply");
 	assert_contains(text, "damon_stat off, damon_reclaim absent, damon_lru_sort on");
 	assert_contains(text, "1970-01-01 00:00:03  reclaim: commit (quota changed)");
@@ -687,11 +687,11 @@ static void test_features_render(void **state)
 	_cleanup_free_ char *t2 = NULL;
 
 	assert_contains(text, "kernel features\n");
-	assert_contains(text, "  damon_sysfs       yes\n");
-	assert_contains(text, "  pause             no\n");
-	assert_contains(text, "  tracepoints       none\n");
-	assert_contains(text, "  btf               -\n");
-	assert_contains(text, "  modules           none\n");
+	assert_contains(text, "  damon_sysfs             yes\n");
+	assert_contains(text, "  pause                   no\n");
+	assert_contains(text, "  tracepoints             none\n");
+	assert_contains(text, "  btf                     -\n");
+	assert_contains(text, "  modules                 none\n");
 	t2 = render(features_render_text, s, -EINVAL);
 }
 
