@@ -2,6 +2,8 @@
 /* The manager's side of the BPF monitor: start it, keep its pid filter current. */
 #include <limits.h>
 
+#include <json-c/json.h>
+
 #include "events.h"
 #include "log.h"
 #include "manager.h"
@@ -50,4 +52,33 @@ void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_dro
 	for (int i = 0; i < DAMON_EV_TYPE_MAX; i++)
 		*ret_rate += st.rate[i];
 	*ret_drops = st.drops_total;
+}
+
+/* Per event type: records/s, records received, in-kernel drops; and how each event is attached. */
+struct json_object *manager_events_json(struct manager *m)
+{
+	struct json_object *o, *types;
+	struct events_stats st;
+	_cleanup_free_ char *desc = NULL;
+
+	if (!m->events)
+		return NULL;
+	events_get_stats(m->events, &st);
+	o = json_object_new_object();
+	types = json_object_new_object();
+	for (int i = 1; i < DAMON_EV_TYPE_MAX; i++) {
+		struct json_object *t = json_object_new_object();
+		const char *name = damon_event_type_to_string((unsigned)i);
+
+		if (!name)
+			continue;
+		json_object_object_add(t, "per_s", json_object_new_double(st.rate[i]));
+		json_object_object_add(t, "received", json_object_new_uint64(st.received[i]));
+		json_object_object_add(t, "drops", st.have_kernel_counters ? json_object_new_uint64(st.drops[i]) : NULL);
+		json_object_object_add(types, name, t);
+	}
+	json_object_object_add(o, "types", types);
+	if (events_describe(m->events, &desc) >= 0)
+		json_object_object_add(o, "programs", json_object_new_string(desc));
+	return o;
 }

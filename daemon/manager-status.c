@@ -335,6 +335,9 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 		JADD(mon, "incomplete_snapshots", JU64(ss.snapshots_incomplete));
 		JADD(mon, "events_per_s", json_object_new_double(rate));
 		JADD(mon, "drops", JU64(drops));
+#ifdef HAVE_BPF
+		JADD(mon, "bpf", manager_events_json(m));
+#endif
 	}
 	JADD(o, "monitor", mon);
 

@@ -415,8 +415,9 @@ static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regio
 		slots[i].native_fail_charge = sl->fail_mode == FAIL_MODE_NATIVE;
 		slots[i].quota_override = sl->quota_override;
 		slots[i].quota_bytes = sl->kernel_quota;
-		slots[i].reject = sl->reject;
-		slots[i].nr_reject = sl->nr_reject;
+		/* the emulation's exclusions are target gaps (targets_with_gaps), not filters */
+		slots[i].reject = NULL;
+		slots[i].nr_reject = 0;
 	}
 	plan.slots = slots;
 	plan.nr_slots = kd->nr_slots;
@@ -762,46 +763,60 @@ static const struct owned_record *record_find(const struct ownership *o, unsigne
 	return NULL;
 }
 
-/* Refuse to run where another DAMON user is active. */
+static const char *const module_names[_DAMON_MODULE_MAX] = {
+	[DAMON_MODULE_STAT] = "damon_stat",
+	[DAMON_MODULE_RECLAIM] = "damon_reclaim",
+	[DAMON_MODULE_LRU_SORT] = "damon_lru_sort",
+};
+
+/*
+ * Refuse to run where an exclusive DAMON module is active and the config
+ * does not allow switching it off. Changes nothing.
+ */
 static int check_exclusive_modules(struct manager *m)
 {
-	static const char *const fixes[_DAMON_MODULE_MAX] = {
-		[DAMON_MODULE_STAT] = "damon_stat",
-		[DAMON_MODULE_RECLAIM] = "damon_reclaim",
-		[DAMON_MODULE_LRU_SORT] = "damon_lru_sort",
-	};
 	int ret = 0;
 
+	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
+		char p[PATH_MAX];
+
+		if (m->features.module[i] != MODULE_ON || m->config->settings.allow_disable[i])
+			continue;
+		snprintf(p, sizeof(p), "module/%s/parameters/enabled", module_names[i]);
+		log_error("%s is enabled ('%s/%s' = Y). It runs its own exclusive kdamond, and the kernel "
+			  "refuses every sysfs kdamond while it runs. Switch it off with 'echo N > %s/%s' "
+			  "(or boot with %s.enabled=N), or let damond do it: 'damond: { "
+			  "allow_disable_modules: [%s] }' in %s.",
+			  module_names[i], m->sysfs_path, p, m->sysfs_path, p, module_names[i], module_names[i],
+			  m->config_path);
+		ret = -EBUSY;
+	}
+	return ret;
+}
+
+/* Switch off the exclusive modules the config allows damond to switch off (after all validation). */
+static int disable_allowed_modules(struct manager *m)
+{
 	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
 		char p[PATH_MAX];
 		int r;
 
 		if (m->features.module[i] != MODULE_ON)
 			continue;
-		snprintf(p, sizeof(p), "module/%s/parameters/enabled", fixes[i]);
-		if (!m->config->settings.allow_disable[i]) {
-			log_error("%s is enabled ('%s/%s' = Y). It runs its own exclusive kdamond, and the kernel "
-				  "refuses every sysfs kdamond while it runs. Switch it off with 'echo N > %s/%s' "
-				  "(or boot with %s.enabled=N), or let damond do it: 'damond: { "
-				  "allow_disable_modules: [%s] }' in %s.",
-				  fixes[i], m->sysfs_path, p, m->sysfs_path, p, fixes[i], fixes[i], m->config_path);
-			ret = -EBUSY;
-			continue;
-		}
+		snprintf(p, sizeof(p), "module/%s/parameters/enabled", module_names[i]);
 		if (m->dry_run) {
 			log_info("dry-run: would write '%s/%s' = 'N'", m->sysfs_path, p);
 			continue;
 		}
 		r = sysfs_write_str(m->root, p, "N");
-		if (r < 0) {
-			log_error_errno(r, "cannot switch %s off ('%s/%s'): %m", fixes[i], m->sysfs_path, p);
-			ret = r;
-			continue;
-		}
+		if (r < 0)
+			return log_error_errno(r, "cannot switch %s off ('%s/%s'): %m", module_names[i], m->sysfs_path,
+					       p);
 		m->features.module[i] = MODULE_OFF;
-		record_action(m, NULL, "module-off", "switched %s off (allowed by allow_disable_modules)", fixes[i]);
+		record_action(m, NULL, "module-off", "switched %s off (allowed by allow_disable_modules)",
+			      module_names[i]);
 	}
-	return ret;
+	return 0;
 }
 
 /*
@@ -998,9 +1013,12 @@ int manager_start(struct manager *m, struct damond_config *config)
 			need = MAX(need, (uint64_t)m->kd[i].index + 1);
 		if (need > m->nr_kdamonds_dirs) {
 			if (any_running_ours) {
-				for (size_t i = 0; i < m->nr_kd; i++)
+				for (size_t i = 0; i < m->nr_kd; i++) {
 					(void)kd_stop(m, &m->kd[i], "the kernel can only add kdamond directories "
 								    "while none runs");
+					/* the directories are about to be recreated: start afresh */
+					m->kd[i].adopted = false;
+				}
 				any_running_ours = false;
 			}
 			if (!m->dry_run) {
@@ -1046,6 +1064,9 @@ int manager_start(struct manager *m, struct damond_config *config)
 		config_errors_done(&errs);
 		return r;
 	}
+	r = disable_allowed_modules(m);
+	if (r < 0)
+		return r;
 
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];

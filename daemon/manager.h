@@ -145,6 +145,7 @@ int manager_regions_json(struct manager *m, const char *kdamond, struct json_obj
 int manager_events_start(struct manager *m, char **ret_reason);
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
+struct json_object *manager_events_json(struct manager *m);
 
 /* control socket (manager-ctl.c) */
 int manager_ctl_listen(struct manager *m);

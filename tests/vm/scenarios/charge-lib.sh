@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+# The failed-region charge-ratio scenario (docs/vm-testing.md section 4, the
+# issue's table): 2 GiB guest, zram swap, 1 GiB mlocked, then 800 MiB of idle
+# anonymous memory; damond runs a paddr pageout scheme with a 32 MiB per 1 s
+# quota and nr_accesses max 0. Stats are sampled about every 200 ms.
+#
+# run_charge MODE MLOCK SECS: MODE off|auto|emulate; MLOCK 1 (the scenario) or
+# 0 (the control: 1600 MiB anon, no mlock). Prints one result mark and sets
+# R_PCT R_LOW R_MAXX100 R_RECLAIM_S.
+
+CHARGE_Q=$((32 << 20))
+
+charge_config() {	# MODE
+	local ratio="" mode=""
+	case $1 in
+	auto) ratio="          fail_charge_ratio: 1/4096" ;;
+	emulate) ratio="          fail_charge_ratio: 1/4096"; mode="          fail_charge_mode: emulate" ;;
+	esac
+	cat <<EOC
+damond:
+  stats_interval: 500ms
+kdamonds:
+  - name: reclaim
+    ops: paddr
+    intervals: {sample: 5ms, aggr: 100ms, update: 1s}
+    nr_regions: {min: 10, max: 1000}
+    targets:
+      - regions: auto
+    schemes:
+      - name: pageout
+        action: pageout
+        access_pattern:
+          nr_accesses: {min: 0, max: 0}
+        quotas:
+          bytes: 32M
+          reset_interval: 1s
+$ratio
+$mode
+EOC
+}
+
+sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib"
+	local st=$damon_kdamonds/0/state s=$damon_kdamonds/0/contexts/0/schemes/0/stats
+	echo update_schemes_stats > "$st" 2>/dev/null || { sleep 0.05; echo update_schemes_stats > "$st" 2>/dev/null; }
+	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(proc_status "$HOG2" VmRSS)"
+}
+
+run_charge() {
+	local mode=$1 mlock=$2 secs=$3 out=/tmp/charge.$1.$2 t0 hog_mib rss0 end
+	rm -rf /run/damond
+	if [ "$mlock" = 1 ]; then
+		setup_zram 1G
+		start_memhog -m 1024 -l
+		hog_mib=800
+	else
+		setup_zram 2G
+		hog_mib=1600
+	fi
+	charge_config "$mode" | damond_write_config
+	damond_start
+	sleep 2
+	start_memhog -m "$hog_mib"
+	HOG2=$MEMHOG_PID
+	rss0=$(proc_status "$HOG2" VmRSS)
+	t0=$(now_ms)
+	end=$((t0 + secs * 1000))
+	: > "$out"
+	while [ "$(now_ms)" -lt "$end" ]; do
+		sample_stats >> "$out"
+		# stop once the reclaimable memory is gone (RSS <= 5 %), plus 2 s
+		r=$(proc_status "$HOG2" VmRSS)
+		if [ -n "$r" ] && [ "$r" -le $((rss0 / 20)) ]; then
+			[ -n "$gone" ] || gone=$(now_ms)
+			[ "$(now_ms)" -lt $((gone + 2000)) ] || break
+		fi
+		sleep 0.2
+	done
+	gone=""
+	damondctl status --json | tr -d ' \n' > /tmp/charge.status
+	kq=$(sed -n 's/.*"kernel_quota_bytes":\([0-9]*\).*/\1/p' /tmp/charge.status)
+	fm=$(sed -n 's/.*"fail_charge":{"mode":"\([a-z-]*\)".*/\1/p' /tmp/charge.status)
+	grep -q '"adjustments":\[{' /tmp/charge.status && adj=yes || adj=no
+	damond_stop
+	stop_memhog
+	teardown_zram
+	# Windows: 1 s bins phase-aligned 50 ms before the first applied burst.
+	set -- $(awk -v t0="$t0" -v q="$CHARGE_Q" -v rss0="$rss0" '
+		{ t[NR] = $1; a[NR] = $2; r[NR] = $4 }
+		END {
+			base = a[1]; first = -1; gone = -1
+			for (i = 2; i <= NR; i++) {
+				if (first < 0 && a[i] > base) first = t[i - 1]
+				if (gone < 0 && r[i] != "" && r[i] <= rss0 / 20) gone = t[i]
+			}
+			stop = gone > 0 ? gone : t[NR]
+			phase_s = (stop - t0) / 1000
+			applied = 0
+			for (i = 1; i <= NR; i++) if (t[i] <= stop) last = a[i]
+			applied = last - base
+			pct = phase_s > 0 ? applied / phase_s / q * 100 : 0
+			nb = 0; low = 0; maxb = 0
+			if (first >= 0) {
+				start = first - 50
+				for (w = start; w + 1000 <= stop; w += 1000) {
+					lo = -1; hi = -1
+					for (i = 1; i <= NR; i++) { if (t[i] <= w) lo = a[i]; if (t[i] <= w + 1000) hi = a[i] }
+					if (lo < 0) continue
+					b = hi - lo; nb++
+					if (b < q / 2) low++
+					if (b > maxb) maxb = b
+				}
+			}
+			printf "%.1f %d %d %.1f %d\n", pct, nb ? low * 100 / nb : 100, maxb * 100 / q, gone > 0 ? (gone - t0) / 1000 : -1, nb
+		}' "$out")
+	R_PCT=$1 R_LOW=$2 R_MAXX100=$3 R_RECLAIM_S=$4
+	mark "result mode=$mode mlock=$mlock fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \
+		"max_window_x=$(awk -v x="$3" 'BEGIN { printf "%.2f", x / 100 }') reclaim_s=$4 windows=$5" \
+		"kernel_quota_end=$kq adjusted=$adj"
+}

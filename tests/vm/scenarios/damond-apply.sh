@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# damond-apply: damond applies the shipped conf/damond.yaml (paddr proactive
+# reclaim) and a vaddr policy on a workload process. The kdamonds are on, the
+# sysfs tree reads back as the policy, `damondctl status --json` agrees with
+# the kernel's own stats files, and scheme stats move.
+#   dt_apply_wait  seconds to wait for the reclaim scheme to try memory (60)
+. /scenarios/lib.sh
+. /scenarios/damond-lib.sh
+need_damond
+need_damon_sysfs
+
+# Free memory below the policy's mid watermark (40 %) so its scheme is active.
+start_memhog -m "$(dt_param apply_hog_mib 640)"
+cp /etc/damond.yaml.shipped "$DAMOND_CONFIG"
+damond_start
+kd=$damon_kdamonds/0
+c=$kd/contexts/0
+assert_eq "$(cat $kd/state)" on "kdamond state"
+pid=$(kd_pid 0)
+mark kdamond_pid="$pid"
+# the tree reads back as conf/damond.yaml
+assert_eq "$(cat $c/operations)" paddr operations
+assert_eq "$(cat $c/schemes/nr_schemes)" 1 nr_schemes
+assert_eq "$(cat $c/schemes/0/action)" pageout action
+assert_eq "$(cat $c/schemes/0/access_pattern/nr_accesses/max)" 0 "nr_accesses max"
+assert_eq "$(cat $c/schemes/0/access_pattern/age/min)" 300 "age min (30s / 100ms)"
+assert_eq "$(cat $c/schemes/0/access_pattern/sz/max)" 18446744073709551615 "sz max"
+assert_eq "$(cat $c/schemes/0/quotas/bytes)" 104857600 "quota bytes"
+assert_eq "$(cat $c/schemes/0/quotas/reset_interval_ms)" 1000 "reset interval"
+assert_eq "$(cat $c/schemes/0/quotas/weights/age_permil)" 1000 "age weight"
+assert_eq "$(cat $c/schemes/0/watermarks/metric)" free_mem_rate "watermark metric"
+assert_eq "$(cat $c/schemes/0/watermarks/mid)" 400 "watermark mid"
+set -- $(system_ram_range)
+nr=$(cat $c/targets/0/regions/nr_regions)
+assert_ge "$nr" 1 "regions from /proc/iomem"
+found=0
+i=0
+while [ $i -lt "$nr" ]; do
+	[ "$(cat $c/targets/0/regions/$i/start)" -le "$1" ] && [ "$(cat $c/targets/0/regions/$i/end)" -ge $(( $2 & ~4095 )) ] && found=1
+	i=$((i + 1))
+done
+assert_eq "$found" 1 "the biggest System RAM range is monitored"
+if has_file $c/schemes/0/quotas/fail_charge_num; then
+	assert_eq "$(cat $c/schemes/0/quotas/fail_charge_denom)" 4096 "native fail_charge_denom"
+	mode=native
+else
+	mode=emulated
+fi
+damondctl status --json > /tmp/st.json
+assert grep -q "\"mode\": \"$mode\"" /tmp/st.json
+mark fail_charge_mode=$mode
+
+# the reclaim scheme tries memory once regions are 30 s old
+if ! wait_tried 0 0 "$(dt_param apply_wait 75)"; then
+	tail -n 20 "$DAMOND_LOG"
+	fail "the pageout scheme tried nothing"
+fi
+sleep 3
+# status agrees with the kernel's stats files: damondctl's numbers are at most
+# one stats interval old; read the kernel's right after and compare the two
+damondctl status --json | tr -d ' \n' > /tmp/st.json
+st_tried=$(sed -n 's/.*"stats":{"nr_tried":\([0-9]*\),"sz_tried":\([0-9]*\).*/\2/p' /tmp/st.json)
+echo update_schemes_stats > $kd/state
+k_tried=$(cat $c/schemes/0/stats/sz_tried)
+mark status_sz_tried="$st_tried" kernel_sz_tried="$k_tried"
+assert_ge "$st_tried" 1 "status sz_tried"
+assert_le "$st_tried" "$k_tried" "status sz_tried <= kernel sz_tried"
+# within ~2 stats intervals of the kernel's (100 MiB/s quota: <= 2 x 105 MB)
+assert_ge "$st_tried" $((k_tried - 220000000)) "status sz_tried close to the kernel's"
+damond_stop
+assert_eq "$DAMOND_RC" 0 "damond exit status"
+assert_eq "$(cat $kd/state)" off "on_exit: stop"
+
+# --- vaddr: a workload process with a hot sub-range
+start_memhog -m 64 -H 8
+damond_write_config <<EOC
+damond:
+  stats_interval: 500ms
+kdamonds:
+  - name: workload
+    ops: vaddr
+    targets:
+      - pid: $MEMHOG_PID
+    schemes:
+      - name: watch
+        action: stat
+EOC
+damond_start
+assert_eq "$(cat $damon_kdamonds/0/contexts/0/operations)" vaddr "vaddr operations"
+assert_eq "$(cat $damon_kdamonds/0/contexts/0/targets/0/pid_target)" "$MEMHOG_PID" "pid_target"
+wait_tried 0 0 20 || fail "the vaddr stat scheme tried nothing"
+mark vaddr=ok
+exit 0

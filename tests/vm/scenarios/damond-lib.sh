@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+# Helpers shared by the damond scenarios (sourced after lib.sh).
+# Every scenario starts without an ownership record from an earlier one.
+rm -rf /run/damond
+
+# tree_snapshot FILE: every configuration file of the DAMON admin tree with its
+# value (stats, effective quotas and tried regions left out: they move by themselves)
+tree_snapshot() {
+	find "$damon_admin" -type f 2>/dev/null | grep -v -e /stats/ -e /tried_regions/ -e effective_bytes \
+		-e '/state$' -e '/pid$' | sort | while read -r f; do
+		printf '%s=%s\n' "$f" "$(cat "$f" 2>/dev/null)"
+	done > "$1"
+}
+
+# kd_pid [K]
+kd_pid() {
+	cat "$damon_kdamonds/${1:-0}/pid"
+}
+
+# status_field KDAMOND_INDEX SCHEME_INDEX KEY: a number from `damondctl status --json`
+# (the JSON is pretty-printed one key per line by damondctl)
+status_num() {
+	damondctl status --json | tr -d ' \n' | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -n1
+}
+
+# wait_stats_move K SCHEME TIMEOUT: nr_tried of the scheme grows (kernel stats file)
+wait_tried() {
+	local k=$1 s=$2 to=$3
+	wait_for "echo update_schemes_stats > $damon_kdamonds/$k/state; [ \$(cat $damon_kdamonds/$k/contexts/0/schemes/$s/stats/nr_tried) -gt 0 ]" "$to" 1
+}
+
+# max_region_age K SCHEME: the largest age among the tried regions of a scheme
+max_region_age() {
+	local k=$1 s=$2 d a max=0
+	echo update_schemes_tried_regions > "$damon_kdamonds/$k/state" 2>/dev/null || { echo -1; return; }
+	for d in "$damon_kdamonds/$k/contexts/0/schemes/$s/tried_regions"/[0-9]*; do
+		[ -e "$d/age" ] || continue
+		a=$(cat "$d/age")
+		[ "$a" -gt "$max" ] && max=$a
+	done
+	echo clear_schemes_tried_regions > "$damon_kdamonds/$k/state" 2>/dev/null
+	echo "$max"
+}
