@@ -99,6 +99,11 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 		struct json_object *k = NULL;
 		const char *name = NULL;
 
+		/* addresses of root's processes and physical memory: not for everyone */
+		if (!may_modify(m, &c->cred))
+			return ipc_error_encode("damond.PermissionDenied",
+						"regions needs root or membership of damond's control_group", NULL, ret,
+						ret_len);
 		if (params && json_object_object_get_ex(params, "kdamond", &k))
 			name = json_object_get_string(k);
 		r = manager_regions_json(m, name, &reply);
@@ -171,7 +176,8 @@ static int client_process(struct ctl_client *c)
 	if (r < 0)
 		return r;
 	c->out_off = 0;
-	return sd_event_source_set_io_events(c->src, EPOLLIN | EPOLLOUT);
+	/* no reading while a reply is pending: a client that never reads cannot grow our buffers */
+	return sd_event_source_set_io_events(c->src, EPOLLOUT);
 }
 
 static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)

@@ -189,19 +189,6 @@ static int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struc
 	return 0;
 }
 
-static bool targets_equal(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++) {
-		if (a[i].pid != b[i].pid || a[i].nr_regions != b[i].nr_regions)
-			return false;
-		if (a[i].nr_regions && memcmp(a[i].regions, b[i].regions, a[i].nr_regions * sizeof(*a[i].regions)))
-			return false;
-	}
-	return true;
-}
-
 static enum fail_mode wanted_fail_mode(const struct manager *m, const struct damos_cfg *s)
 {
 	switch (s->quota.fail_charge_mode) {
@@ -748,7 +735,8 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 	for (size_t i = 0; i < m->nr_kd; i++)
 		kd_refresh_stats(m, &m->kd[i], now);
-	(void)sd_event_source_set_time(s, usec + m->config->settings.stats_interval_us);
+	/* from now: on kernels where each command takes >= 100 ms, ticks must not pile up */
+	(void)sd_event_source_set_time(s, now_usec() + m->config->settings.stats_interval_us);
 	(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
 }
@@ -838,6 +826,13 @@ static int check_foreign(struct manager *m, const struct ownership *own)
 			return log_error_errno(r, "cannot read the state of kdamonds/%" PRIu64 ": %m", k);
 		if (rec && (!on || (rec->running && rec->pid == pid)))
 			continue;
+		/*
+		 * damond wrote nr_kdamonds itself (the record says how many): a
+		 * stopped dir below that count is a spare of ours, e.g. a kdamond
+		 * dropped from the config by a reload.
+		 */
+		if (!on && own->nr_kdamonds && own->nr_kdamonds == m->nr_kdamonds_dirs && k < own->nr_kdamonds)
+			continue;
 		if (on) {
 			log_error("kdamonds/%" PRIu64 " is running (pid %d) and was not started by damond%s. damond "
 				  "never touches a kdamond it does not own, and the kernel cannot add kdamonds while "
@@ -856,6 +851,34 @@ static int check_foreign(struct manager *m, const struct ownership *own)
 
 /* ---- start / reload ------------------------------------------------------ */
 
+/*
+ * When every scheme has watermarks, all of them can be deactivated at once;
+ * the kdamond then only waits for activation and handles no sysfs command
+ * (6.12 waits forever for a commit then, 7.x for one watermark interval).
+ * An always-active slot that matches nothing (a tombstone) keeps commands
+ * flowing. Appended, so it never shifts a scheme's slot.
+ */
+static int ensure_keepalive(struct kdamond_rt *kd)
+{
+	bool need = kd->nr_slots > 0;
+	struct scheme_rt *ns;
+
+	for (size_t i = 0; i < kd->nr_slots; i++) {
+		int c = kd->slots[i].cfg_idx;
+
+		if (c < 0 || kd->cfg->ctx.schemes[c].wmarks.metric == DAMOS_WMARK_NONE)
+			need = false;
+	}
+	if (!need)
+		return 0;
+	ns = realloc(kd->slots, (kd->nr_slots + 1) * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	kd->slots = ns;
+	kd->slots[kd->nr_slots++] = (struct scheme_rt){ .cfg_idx = -1 };
+	return 0;
+}
+
 static int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
 	slots_free(kd->slots, kd->nr_slots);
@@ -868,7 +891,7 @@ static int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd, usec_t 
 		kd->slots[i].name = strdup_or_null(kd->cfg->ctx.schemes[i].name);
 		slot_configure(m, kd, &kd->slots[i], now);
 	}
-	return 0;
+	return ensure_keepalive(kd);
 }
 
 /* Re-lay kd's slots for its (new) cfg; *ret_restart when positions cannot be kept. */
@@ -906,7 +929,7 @@ static int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, cha
 	slots_free(kd->slots, kd->nr_slots);
 	kd->slots = ns;
 	kd->nr_slots = n;
-	return 0;
+	return ensure_keepalive(kd);
 }
 
 int manager_start(struct manager *m, struct damond_config *config)
@@ -1047,9 +1070,9 @@ int manager_start(struct manager *m, struct damond_config *config)
 		if (probe_k != UINT_MAX && !m->dry_run) {
 			r = features_probe_owned(m->root, probe_k, &m->features);
 			if (r < 0)
-				log_warning_errno(r, "probing features on kdamonds/%u failed, continuing with what the "
-						     "files show: %m",
-						  probe_k);
+				/* rendering with unknown features could silently drop settings */
+				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u failed: %m",
+						       probe_k);
 		}
 	}
 
@@ -1126,7 +1149,8 @@ int manager_start(struct manager *m, struct damond_config *config)
 			return r;
 	}
 
-	r = ownership_save(m->runtime_dir, m);
+	m->started = true;
+	r = m->dry_run ? 0 : ownership_save(m->runtime_dir, m);
 	if (r < 0)
 		log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
 
@@ -1169,6 +1193,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	struct damond_config *old;
 	usec_t now = now_usec();
 	bool need_dirs = false;
+	unsigned failed = 0;
 	size_t nn;
 	int r;
 
@@ -1273,7 +1298,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		struct kdamond_rt *kd = &m->kd[i];
 		_cleanup_free_ char *restart = NULL;
 		_cleanup_(write_list_done) struct write_list l = {};
-		bool regions_changed = !targets_equal(kd->targets, kd->nr_targets, nt[i], nnt[i]);
+		bool regions_changed;
 		char why[160];
 
 		targets_free(kd->targets, kd->nr_targets);
@@ -1284,15 +1309,37 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		if (!kd->running) {
 			r = kd_init_slots_fresh(m, kd, now);
 			if (r >= 0)
-				(void)kd_start(m, kd, why);
+				r = kd_start(m, kd, why);
+			if (r < 0)
+				failed++;
 			continue;
 		}
 		r = kd_relayout(m, kd, now, &restart);
-		if (r < 0)
+		if (r >= 0)
+			r = plan_render(m, kd, false, &l);
+		if (r < 0) {
+			failed++;
 			continue;
-		r = plan_render(m, kd, false, &l);
-		if (r < 0)
-			continue;
+		}
+		/* what the kernel holds vs what it will hold, emulation gaps included */
+		regions_changed = false;
+		{
+			size_t a = 0, b = 0;
+
+			while (!regions_changed && (a < kd->written.n || b < l.n)) {
+				while (a < kd->written.n && !strstr(kd->written.v[a].path, "/regions/"))
+					a++;
+				while (b < l.n && !strstr(l.v[b].path, "/regions/"))
+					b++;
+				if (a < kd->written.n && b < l.n)
+					regions_changed = !streq(kd->written.v[a].path, l.v[b].path) ||
+							  !streq(kd->written.v[a].value, l.v[b].value);
+				else
+					regions_changed = (a < kd->written.n) != (b < l.n);
+				a++;
+				b++;
+			}
+		}
 		/* operations and addr_unit cannot change under a running context */
 		for (size_t w = 0; !restart && w < l.n; w++) {
 			const char *p = l.v[w].path;
@@ -1311,7 +1358,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 			(void)kd_stop(m, kd, restart);
 			r = kd_init_slots_fresh(m, kd, now);
 			if (r >= 0)
-				(void)kd_start(m, kd, restart);
+				r = kd_start(m, kd, restart);
+			if (r < 0)
+				failed++;
 			continue;
 		}
 		if (write_list_equal(&l, &kd->written)) {
@@ -1327,7 +1376,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		}
 		r = kd_commit(m, kd, regions_changed, why);
 		if (r == -ECANCELED)
-			(void)kd_start(m, kd, "restart after the kdamond died on commit");
+			r = kd_start(m, kd, "restart after the kdamond died on commit");
+		if (r < 0)
+			failed++;
 	}
 
 	damond_config_free(old);
@@ -1336,12 +1387,16 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 #ifdef HAVE_BPF
 	manager_events_update_pids(m);
 #endif
-	set_reload_result(m, true, NULL);
-	r = ownership_save(m->runtime_dir, m);
+	set_reload_result(m, failed == 0, NULL);
+	if (failed)
+		log_error("reload: the kernel refused the change for %u kdamond(s); see the errors above and "
+			  "'damondctl status'",
+			  failed);
+	r = m->dry_run ? 0 : ownership_save(m->runtime_dir, m);
 	if (r < 0)
 		log_warning_errno(r, "cannot save the ownership record: %m");
 	(void)sd_notifyf(false, "READY=1\nSTATUS=Running configuration generation %u", m->generation);
-	return 0;
+	return failed ? -EIO : 0;
 
 fail:
 	for (size_t i = 0; nt && i < nn; i++)
@@ -1374,7 +1429,8 @@ int manager_stop(struct manager *m)
 			(void)damon_state_cmd(m->root, kd->index, "update_schemes_stats");
 		(void)kd_stop(m, kd, "damond stopping (on_exit: stop)");
 	}
-	if (!m->dry_run)
+	/* A start that failed half-way must not overwrite what a previous damond recorded. */
+	if (!m->dry_run && m->started)
 		(void)ownership_save(m->runtime_dir, m);
 	return 0;
 }

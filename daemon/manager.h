@@ -91,6 +91,7 @@ struct manager {
 
 	struct damond_config *config;
 	unsigned generation;
+	bool started; /* manager_start() got through: the record may be saved */
 	struct {
 		bool ok;
 		usec_t at;

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "damon-features.h"
+#include "damon-sysfs.h"
 #include "log.h"
 
 #define KD DAMON_ADMIN_DIR "/kdamonds"
@@ -218,21 +219,23 @@ int features_probe_owned(struct sysfs_root *root, unsigned k, struct damon_featu
 
 	/* Populate one of everything so that every file shows. */
 	sysfs_pathf(c, KD "/%u/contexts", k);
-	r = sysfs_write_u64(root, sysfs_pathf(p, "%s/nr_contexts", c), 1);
+	r = damon_write_locked(root, sysfs_pathf(p, "%s/nr_contexts", c), "1");
 	if (r < 0)
 		return r;
 	sysfs_pathf(c, KD "/%u/contexts/0", k);
 	sysfs_pathf(s, "%s/schemes/0", c);
-	if ((r = sysfs_write_u64(root, sysfs_pathf(p, "%s/targets/nr_targets", c), 1)) < 0 ||
-	    (r = sysfs_write_u64(root, sysfs_pathf(p, "%s/schemes/nr_schemes", c), 1)) < 0 ||
-	    (r = sysfs_write_u64(root, sysfs_pathf(p, "%s/quotas/goals/nr_goals", s), 1)) < 0)
+	if ((r = damon_write_locked(root, sysfs_pathf(p, "%s/targets/nr_targets", c), "1")) < 0 ||
+	    (r = damon_write_locked(root, sysfs_pathf(p, "%s/schemes/nr_schemes", c), "1")) < 0 ||
+	    (r = damon_write_locked(root, sysfs_pathf(p, "%s/quotas/goals/nr_goals", s), "1")) < 0)
 		return r;
-	if (sysfs_exists(root, sysfs_pathf(p, "%s/ops_filters/nr_filters", s)))
-		(void)sysfs_write_u64(root, p, 1);
-	if (sysfs_exists(root, sysfs_pathf(p, "%s/core_filters/nr_filters", s)))
-		(void)sysfs_write_u64(root, p, 1);
-	if (sysfs_exists(root, sysfs_pathf(p, "%s/filters/nr_filters", s)))
-		(void)sysfs_write_u64(root, p, 1);
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/ops_filters/nr_filters", s)) &&
+	    (r = damon_write_locked(root, p, "1")) < 0)
+		return r;
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/core_filters/nr_filters", s)) &&
+	    (r = damon_write_locked(root, p, "1")) < 0)
+		return r;
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/filters/nr_filters", s)) && (r = damon_write_locked(root, p, "1")) < 0)
+		return r;
 	probe_tree(root, k, &f);
 
 	for (int a = 0; a < _DAMOS_ACTION_MAX; a++)

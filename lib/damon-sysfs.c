@@ -402,7 +402,7 @@ static void sleep_ms(unsigned ms)
 }
 
 /* A write that takes the global DAMON sysfs lock (trylock in the kernel). */
-static int write_locked(struct sysfs_root *root, const char *path, const char *value)
+int damon_write_locked(struct sysfs_root *root, const char *path, const char *value)
 {
 	unsigned delay = busy_first_delay_ms;
 	int r = -EBUSY;
@@ -425,7 +425,7 @@ int damon_write_list_apply(struct sysfs_root *root, const struct write_list *l, 
 		const struct sysfs_write *w = &l->v[i];
 		int r;
 
-		r = w->flags & SYSFS_W_NR ? write_locked(root, w->path, w->value)
+		r = w->flags & SYSFS_W_NR ? damon_write_locked(root, w->path, w->value)
 					  : sysfs_write_str(root, w->path, w->value);
 		if (r < 0) {
 			if (ret_failed)
@@ -490,7 +490,7 @@ int damon_state_cmd(struct sysfs_root *root, unsigned k, const char *cmd)
 {
 	char p[PATH_MAX];
 
-	return write_locked(root, sysfs_pathf(p, KD "/%u/state", k), cmd);
+	return damon_write_locked(root, sysfs_pathf(p, KD "/%u/state", k), cmd);
 }
 
 int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret_pid)
@@ -535,7 +535,7 @@ int damon_write_nr_kdamonds(struct sysfs_root *root, uint64_t n)
 	char b[32];
 
 	snprintf(b, sizeof(b), "%" PRIu64, n);
-	return write_locked(root, KD "/nr_kdamonds", b);
+	return damon_write_locked(root, KD "/nr_kdamonds", b);
 }
 
 int damon_read_scheme_stats(struct sysfs_root *root, unsigned k, unsigned slot, struct damos_stats *ret)

@@ -78,6 +78,9 @@ int damon_write_list_apply(struct sysfs_root *root, const struct write_list *l, 
 /* Read every write back; on mismatch returns -EIO and describes it. */
 int damon_write_list_verify(struct sysfs_root *root, const struct write_list *l, char **ret_mismatch);
 
+/* A write that takes the kernel's global DAMON sysfs lock: EBUSY is retried with backoff. */
+int damon_write_locked(struct sysfs_root *root, const char *path, const char *value);
+
 /* kdamonds/<k>/state commands; EBUSY from the global lock is retried with backoff. */
 int damon_state_cmd(struct sysfs_root *root, unsigned k, const char *cmd);
 int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret_pid);

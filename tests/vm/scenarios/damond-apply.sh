@@ -20,7 +20,9 @@ pid=$(kd_pid 0)
 mark kdamond_pid="$pid"
 # the tree reads back as conf/damond.yaml
 assert_eq "$(cat $c/operations)" paddr operations
-assert_eq "$(cat $c/schemes/nr_schemes)" 1 nr_schemes
+# the policy's scheme has watermarks: damond adds an always-active keepalive slot
+assert_eq "$(cat $c/schemes/nr_schemes)" 2 nr_schemes
+assert_eq "$(cat $c/schemes/1/access_pattern/sz/max)" 0 "keepalive slot matches nothing"
 assert_eq "$(cat $c/schemes/0/action)" pageout action
 assert_eq "$(cat $c/schemes/0/access_pattern/nr_accesses/max)" 0 "nr_accesses max"
 assert_eq "$(cat $c/schemes/0/access_pattern/age/min)" 300 "age min (30s / 100ms)"
