@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * memhog: a guest workload for the QEMU tests (built with gcc -static).
+ *
+ *   memhog [-m MiB] [-l] [-H MiB] [-i usec] [-r secs] [-t secs] [-N] [-P]
+ *
+ * Allocates -m MiB of anonymous memory, touches every page once, optionally
+ * mlock()s it (-l), then either idles (no -H) or keeps re-touching a hot
+ * sub-range of -H MiB in the middle of the buffer, one pass every -i
+ * microseconds, while the rest stays cold.  When the memory is ready it
+ * prints one line
+ *
+ *   memhog: pid=N start=0x... end=0x... hot_start=0x... hot_end=0x...
+ *
+ * (hot_start=hot_end when there is no hot range; with -P the cold part was
+ * first pushed out with MADV_PAGEOUT, which needs swap) and then every -r seconds
+ * "memhog: rss_kib=N".  It runs until killed (SIGTERM/SIGINT: clean exit 0)
+ * or for -t seconds.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIB (1024UL * 1024UL)
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static int parse_ul(const char *s, unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: memhog [-m MiB] [-l] [-H hot_MiB] [-i usec] [-r secs] [-t secs] [-N] [-P]\n"
+		   "  -m MiB   memory to allocate and touch (default 64)\n"
+		   "  -l       mlock() it\n"
+		   "  -H MiB   keep re-touching a hot sub-range of this size (default 0: idle)\n"
+		   "  -i usec  pause between passes over the hot range (default 1000)\n"
+		   "  -r secs  print 'memhog: rss_kib=N' every secs (default 0: never)\n"
+		   "  -t secs  exit after secs (default 0: run until killed)\n"
+		   "  -N       madvise(MADV_NOHUGEPAGE)\n"
+		   "  -P       madvise(MADV_PAGEOUT) the cold part after the first touch\n");
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long mib = 64, hot_mib = 0, interval_us = 1000, report = 0, lifetime = 0;
+	int do_mlock = 0, no_thp = 0, pageout = 0, c;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t size, hot_size, hot_off, off;
+	double t0, next_report;
+	struct sigaction sa;
+	unsigned char *buf;
+	unsigned char v = 1;
+
+	while ((c = getopt(argc, argv, "m:lH:i:r:t:NPh")) != -1) {
+		unsigned long *dst = NULL;
+
+		switch (c) {
+		case 'm': dst = &mib; break;
+		case 'H': dst = &hot_mib; break;
+		case 'i': dst = &interval_us; break;
+		case 'r': dst = &report; break;
+		case 't': dst = &lifetime; break;
+		case 'l': do_mlock = 1; break;
+		case 'N': no_thp = 1; break;
+		case 'P': pageout = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (dst && parse_ul(optarg, dst) < 0) {
+			fprintf(stderr, "memhog: bad number for -%c: %s\n", c, optarg);
+			return 2;
+		}
+	}
+	if (optind != argc || mib == 0 || hot_mib > mib) {
+		usage(stderr);
+		return 2;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	size = mib * MIB;
+	hot_size = hot_mib * MIB;
+	/* the hot range sits in the middle, 2 MiB aligned */
+	hot_off = ((size - hot_size) / 2) & ~(2 * MIB - 1);
+
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		fprintf(stderr, "memhog: mmap %lu MiB: %s\n", mib, strerror(errno));
+		return 1;
+	}
+	if (no_thp && madvise(buf, size, MADV_NOHUGEPAGE) < 0)
+		fprintf(stderr, "memhog: madvise(MADV_NOHUGEPAGE): %s\n", strerror(errno));
+	for (off = 0; off < size; off += (size_t)page)
+		buf[off] = (unsigned char)(off / (size_t)page) | 1;
+	if (do_mlock && mlock(buf, size) < 0) {
+		fprintf(stderr, "memhog: mlock %lu MiB: %s\n", mib, strerror(errno));
+		return 1;
+	}
+
+	if (pageout) {
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+		if (hot_off && madvise(buf, hot_off, MADV_PAGEOUT) < 0)
+			fprintf(stderr, "memhog: madvise(MADV_PAGEOUT): %s\n", strerror(errno));
+		if (hot_off + hot_size < size &&
+		    madvise(buf + hot_off + hot_size, size - hot_off - hot_size, MADV_PAGEOUT) < 0)
+			fprintf(stderr, "memhog: madvise(MADV_PAGEOUT): %s\n", strerror(errno));
+	}
+
+	printf("memhog: pid=%ld start=0x%" PRIxPTR " end=0x%" PRIxPTR
+	       " hot_start=0x%" PRIxPTR " hot_end=0x%" PRIxPTR " mib=%lu hot_mib=%lu mlock=%d\n",
+	       (long)getpid(), (uintptr_t)buf, (uintptr_t)(buf + size),
+	       (uintptr_t)(buf + hot_off), (uintptr_t)(buf + hot_off + hot_size),
+	       mib, hot_mib, do_mlock);
+	fflush(stdout);
+
+	t0 = now();
+	next_report = t0 + (double)report;
+	while (!stop) {
+		double t;
+
+		if (hot_size) {
+			for (off = hot_off; off < hot_off + hot_size; off += (size_t)page)
+				buf[off] += v;
+			v++;
+			if (interval_us)
+				usleep((useconds_t)interval_us);
+		} else {
+			usleep(100000);
+		}
+		t = now();
+		if (report && t >= next_report) {
+			printf("memhog: rss_kib=%ld\n", rss_kib());
+			fflush(stdout);
+			next_report += (double)report;
+		}
+		if (lifetime && t - t0 >= (double)lifetime)
+			break;
+	}
+	printf("memhog: exit rss_kib=%ld\n", rss_kib());
+	return 0;
+}
