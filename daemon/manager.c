@@ -625,6 +625,13 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 		if (!on)
 			return;
 	}
+	/*
+	 * With refresh_ms (6.17+) the kernel refreshes stats, effective quotas and
+	 * tuned intervals by itself; otherwise ask it, which takes the global
+	 * DAMON sysfs lock (and >= 100 ms per command on 6.12).
+	 */
+	if (kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT)
+		goto read;
 	r = damon_state_cmd(m->root, kd->index, "update_schemes_stats");
 	if (r < 0) {
 		log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
@@ -637,7 +644,7 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 			any_quota = true;
 	if (any_quota)
 		(void)damon_state_cmd(m->root, kd->index, "update_schemes_effective_quotas");
-
+read:
 	for (size_t i = 0; i < kd->nr_slots; i++) {
 		struct scheme_rt *sl = &kd->slots[i];
 		struct damos_stats st;

@@ -48,7 +48,7 @@ sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib"
 
 run_charge() {
 	local mode=$1 mlock=$2 secs=$3 out=/tmp/charge.$1.$2 t0 hog_mib rss0 end
-	rm -rf /run/damond
+	# (the ownership record stays: the kdamond dir of a previous run is damond's)
 	if [ "$mlock" = 1 ]; then
 		setup_zram 1G
 		start_memhog -m 1024 -l
@@ -111,7 +111,8 @@ run_charge() {
 					if (b > maxb) maxb = b
 				}
 			}
-			printf "%.1f %d %d %.1f %d\n", pct, nb ? low * 100 / nb : 100, maxb * 100 / q, gone > 0 ? (gone - t0) / 1000 : -1, nb
+			# parenthesised: a bare ">" in printf arguments is an output redirection
+			printf "%.1f %d %d %.1f %d\n", pct, (nb ? low * 100 / nb : 100), maxb * 100 / q, (gone > 0 ? (gone - t0) / 1000 : -1), nb
 		}' "$out")
 	R_PCT=$1 R_LOW=$2 R_MAXX100=$3 R_RECLAIM_S=$4
 	mark "result mode=$mode mlock=$mlock fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \

@@ -9,8 +9,10 @@
 need_damond
 need_damon_sysfs
 
-# Free memory below the policy's mid watermark (40 %) so its scheme is active.
-start_memhog -m "$(dt_param apply_hog_mib 640)"
+# Free memory below the policy's mid watermark (40 %) so its scheme is active:
+# a hog of 3/4 of RAM (the guest has 1 or 2 GiB).
+start_memhog -m "$(dt_param apply_hog_mib $(( $(meminfo MemTotal) * 3 / 4 / 1024 )))"
+mark free_permil_before=$(( $(meminfo MemFree) * 1000 / $(meminfo MemTotal) ))
 cp /etc/damond.yaml.shipped "$DAMOND_CONFIG"
 damond_start
 kd=$damon_kdamonds/0

@@ -12,7 +12,8 @@ secs=$(dt_param demo_secs 75)
 every=$(dt_param demo_every 15)
 
 setup_zram 1G
-start_memhog -m "$(dt_param demo_hog_mib 600)" -r 5
+# 3/4 of RAM, idle: free memory falls below the policy's 40 % watermark
+start_memhog -m "$(dt_param demo_hog_mib $(( $(meminfo MemTotal) * 3 / 4 / 1024 )))" -r 5
 cp /etc/damond.yaml.shipped "$DAMOND_CONFIG"
 echo
 echo "==== /etc/damond.yaml (conf/damond.yaml without comments)"

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# bpf-bench: BPF event throughput and cost. One paddr kdamond with N one-page
+# regions separated by one-page gaps (never merged, never split: nr_regions
+# stays N), 5 ms sampling, 100 ms aggregation (10 aggregations/s). Over a
+# window, damond's CPU time is compared with the kdamond's own, in the same
+# run; damond's RSS; events/s and drops from damond's BPF monitor.
+#   dt_bench_regions (20000)  dt_bench_secs (20)
+. /scenarios/lib.sh
+. /scenarios/damond-lib.sh
+need_damond
+need_damon_sysfs
+n=$(dt_param bench_regions 20000)
+secs=$(dt_param bench_secs 20)
+set -- $(system_ram_range)
+base=$(( ($1 + (256 << 20)) & ~4095 ))
+{
+	cat <<EOC
+damond:
+  stats_interval: 5s
+kdamonds:
+  - name: bench
+    ops: paddr
+    intervals: {sample: 5ms, aggr: 100ms, update: 1s}
+    nr_regions: {min: 10, max: $((n * 2))}
+    targets:
+      - regions:
+EOC
+	awk -v n="$n" -v b="$base" 'BEGIN { for (i = 0; i < n; i++) printf "          - {start: %d, end: %d}\n", b + i * 8192, b + i * 8192 + 4096 }'
+} > "$DAMOND_CONFIG"
+mkdir -p "$DAMOND_RUNTIME"
+damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
+DAMOND_PID=$!
+wait_for "damondctl status" 120 0.5 || { tail -n 20 "$DAMOND_LOG"; fail "damond did not answer"; }
+grep -q '"source": "bpf"' <<EOS || { tail -n 5 "$DAMOND_LOG"; fail "damond is not on BPF"; }
+$(damondctl status --json)
+EOS
+kpid=$(kd_pid 0)
+sleep 5
+ticks() {	# utime+stime of PID, in clock ticks
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+recv() {
+	damondctl status --json | tr -d ' \n' | sed -n 's/.*"aggregated":{"per_s":[0-9.e+-]*,"received":\([0-9]*\).*/\1/p'
+}
+d1=$(ticks "$DAMOND_PID"); k1=$(ticks "$kpid"); r1=$(recv); t1=$(now_ms)
+sleep "$secs"
+d2=$(ticks "$DAMOND_PID"); k2=$(ticks "$kpid"); r2=$(recv); t2=$(now_ms)
+damondctl status --json | tr -d ' \n' > /tmp/st.json
+drops=$(sed -n 's/.*"monitor":{[^}]*"drops":\([0-9]*\).*/\1/p' /tmp/st.json)
+nr=$(sed -n 's/.*"snapshot":{"nr_regions":\([0-9]*\).*/\1/p' /tmp/st.json)
+rss=$(proc_status "$DAMOND_PID" VmRSS)
+awk -v d=$((d2 - d1)) -v k=$((k2 - k1)) -v r=$((r2 - r1)) -v ms=$((t2 - t1)) -v nr="$nr" -v drops="$drops" \
+	-v rss="$rss" -v kern="$(uname -r | cut -d. -f1,2)" 'BEGIN {
+	s = ms / 1000; e = r / s; a = nr > 0 ? e / nr : 0
+	printf "@@DAMOND bpf-bench: result kernel=%s regions=%d aggr_per_s=%.2f events_per_s=%.0f drops=%d cpu_ratio=%.4f rss_kib=%d damond_ticks=%d kdamond_ticks=%d\n",
+		kern, nr, a, e, drops, (k > 0 ? d / k : -1), rss, d, k }'
+damond_stop
+exit 0
