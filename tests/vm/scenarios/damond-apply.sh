@@ -63,7 +63,8 @@ sleep 3
 # status agrees with the kernel's stats files: damondctl's numbers are at most
 # one stats interval old; read the kernel's right after and compare the two
 damondctl status --json | tr -d ' \n' > /tmp/st.json
-st_tried=$(sed -n 's/.*"stats":{"nr_tried":\([0-9]*\),"sz_tried":\([0-9]*\).*/\2/p' /tmp/st.json)
+# the first scheme's stats (the keepalive slot comes after it)
+st_tried=$(grep -o '"stats":{"nr_tried":[0-9]*,"sz_tried":[0-9]*' /tmp/st.json | head -n1 | sed 's/.*"sz_tried"://')
 echo update_schemes_stats > $kd/state
 k_tried=$(cat $c/schemes/0/stats/sz_tried)
 mark status_sz_tried="$st_tried" kernel_sz_tried="$k_tried"
