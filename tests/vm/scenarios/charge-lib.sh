@@ -40,10 +40,10 @@ $mode
 EOC
 }
 
-sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib"
+sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds"
 	local st=$damon_kdamonds/0/state s=$damon_kdamonds/0/contexts/0/schemes/0/stats
 	echo update_schemes_stats > "$st" 2>/dev/null || { sleep 0.05; echo update_schemes_stats > "$st" 2>/dev/null; }
-	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(proc_status "$HOG2" VmRSS)"
+	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(proc_status "$HOG2" VmRSS) $(cat $s/qt_exceeds)"
 }
 
 run_charge() {
@@ -84,35 +84,33 @@ run_charge() {
 	damond_stop
 	stop_memhog
 	teardown_zram
-	# Windows: 1 s bins phase-aligned 50 ms before the first applied burst.
+	# Windows: the kernel's own. qt_exceeds grows exactly when a full window
+	# rolls over, so each increment starts a new window; a stretch between two
+	# increments longer than one window (windows that did not fill up) is
+	# spread over the windows it spans.
 	set -- $(awk -v t0="$t0" -v q="$CHARGE_Q" -v rss0="$rss0" '
-		{ t[NR] = $1; a[NR] = $2; r[NR] = $4 }
+		{ t[NR] = $1; a[NR] = $2; r[NR] = $4; x[NR] = $5 }
 		END {
-			base = a[1]; first = -1; gone = -1
-			for (i = 2; i <= NR; i++) {
-				if (first < 0 && a[i] > base) first = t[i - 1]
+			base = a[1]; gone = -1
+			for (i = 2; i <= NR; i++)
 				if (gone < 0 && r[i] != "" && r[i] <= rss0 / 20) gone = t[i]
-			}
-			stop = gone > 0 ? gone : t[NR]
-			phase_s = (stop - t0) / 1000
-			applied = 0
+			stop = (gone > 0 ? gone : t[NR])
+			last = base
 			for (i = 1; i <= NR; i++) if (t[i] <= stop) last = a[i]
-			applied = last - base
-			pct = phase_s > 0 ? applied / phase_s / q * 100 : 0
-			nb = 0; low = 0; maxb = 0
-			if (first >= 0) {
-				start = first - 50
-				for (w = start; w + 1000 <= stop; w += 1000) {
-					lo = -1; hi = -1
-					for (i = 1; i <= NR; i++) { if (t[i] <= w) lo = a[i]; if (t[i] <= w + 1000) hi = a[i] }
-					if (lo < 0) continue
-					b = hi - lo; nb++
-					if (b < q / 2) low++
-					if (b > maxb) maxb = b
+			phase_s = (stop - t0) / 1000
+			pct = (phase_s > 0 ? (last - base) / phase_s / q * 100 : 0)
+			nb = 0; low = 0; maxw = 0; s = -1
+			for (i = 2; i <= NR && t[i] <= stop; i++) {
+				if (x[i] == x[i - 1]) continue
+				# a window boundary between samples i-1 and i
+				if (s > 0) {
+					n = int((t[i - 1] - t[s - 1]) / 1000 + 0.5); if (n < 1) n = 1
+					w = (a[i - 1] - a[s - 1]) / n
+					nb += n; if (w < q / 2) low += n; if (w > maxw) maxw = w
 				}
+				s = i
 			}
-			# parenthesised: a bare ">" in printf arguments is an output redirection
-			printf "%.1f %d %d %.1f %d\n", pct, (nb ? low * 100 / nb : 100), maxb * 100 / q, (gone > 0 ? (gone - t0) / 1000 : -1), nb
+			printf "%.1f %d %d %.1f %d\n", pct, (nb ? low * 100 / nb : 100), maxw * 100 / q, (gone > 0 ? (gone - t0) / 1000 : -1), nb
 		}' "$out")
 	R_PCT=$1 R_LOW=$2 R_MAXX100=$3 R_RECLAIM_S=$4
 	mark "result mode=$mode mlock=$mlock fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \
