@@ -66,8 +66,16 @@ run_charge() {
 	t0=$(now_ms)
 	end=$((t0 + secs * 1000))
 	: > "$out"
+	prev=0
 	while [ "$(now_ms)" -lt "$end" ]; do
-		sample_stats >> "$out"
+		# damond rewrites the scheme dirs on a commit (stats files read 0 until
+		# the next update): keep only complete samples that do not go back
+		line=$(sample_stats 2>/dev/null)
+		set -- $line
+		if [ $# -eq 5 ] && [ "$2" -ge "$prev" ]; then
+			echo "$line" >> "$out"
+			prev=$2
+		fi
 		# stop once the reclaimable memory is gone (RSS <= 5 %), plus 2 s
 		r=$(proc_status "$HOG2" VmRSS)
 		if [ -n "$r" ] && [ "$r" -le $((rss0 / 20)) ]; then
@@ -84,6 +92,11 @@ run_charge() {
 	damond_stop
 	stop_memhog
 	teardown_zram
+	grep -E "commit|died|emulation|stopped|started" "$DAMOND_LOG" | tail -n 12 | sed "s/^/[$mode] /"
+	if [ "$(dt_param charge_dump 0)" = 1 ]; then
+		awk -v t0="$t0" '{ printf "%s%d:%d:%d:%d", (NR % 8 == 1 ? "\n[samples] " : " "), $1 - t0, $2 / 1048576, $4 / 1024, $5 }
+			END { print "" }' "$out"
+	fi
 	# Windows: the kernel's own. qt_exceeds grows exactly when a full window
 	# rolls over, so each increment starts a new window; a stretch between two
 	# increments longer than one window (windows that did not fill up) is
