@@ -14,8 +14,21 @@ run_charge off 1 "$secs"
 base=$R_PCT
 run_charge auto 1 "$secs"
 emu=$R_PCT
-mark baseline_pct="$base" emulated_pct="$emu" emulated_max_window_x100="$R_MAXX100"
+mark baseline_pct="$base" ratio_pct="$emu" ratio_mode="$R_MODE" ratio_max_window_x100="$R_MAXX100" ratio_reclaim_s="$R_RECLAIM_S"
+# The mode follows the kernel: native where quotas/fail_charge_num exists, else damond's emulation.
+if has_file "$damon_kdamonds/0/contexts/0/schemes/0/quotas/fail_charge_num"; then
+	assert_eq "$R_MODE" native "fail charge mode on a kernel with the files"
+else
+	assert_eq "$R_MODE" emulated "fail charge mode on a kernel without the files"
+	# a controller that never acts cannot pass: it must have changed what the kernel enforces
+	assert_eq "$R_ADJ" yes "the emulation adjusted the kernel"
+fi
+# Absolute bounds (a second phase can do better than the first by itself, so
+# "beats the baseline" alone is not enough): >= 80 % of the quota, the
+# reclaimable memory gone within the phase, no window above 1.1 x the quota.
+assert_ge "$(echo "$emu" | cut -d. -f1)" 80 "% of quota with the fail charge ratio"
 [ "$(awk -v a="$emu" -v b="$base" 'BEGIN { print (a > b + 10) ? 1 : 0 }')" = 1 ] ||
-	fail "the emulation ($emu % of quota) does not beat the baseline ($base %) by 10 points"
+	fail "the fail charge ratio ($emu % of quota) does not beat the baseline ($base %) by 10 points"
+[ "$(awk -v r="$R_RECLAIM_S" 'BEGIN { print (r >= 0) ? 1 : 0 }')" = 1 ] || fail "the reclaimable memory was not gone within the phase"
 assert_le "$R_MAXX100" 110 "largest window, % of quota"
 exit 0

@@ -125,7 +125,7 @@ run_charge() {
 			}
 			printf "%.1f %d %d %.1f %d\n", pct, (nb ? low * 100 / nb : 100), maxw * 100 / q, (gone > 0 ? (gone - t0) / 1000 : -1), nb
 		}' "$out")
-	R_PCT=$1 R_LOW=$2 R_MAXX100=$3 R_RECLAIM_S=$4
+	R_PCT=$1 R_LOW=$2 R_MAXX100=$3 R_RECLAIM_S=$4 R_MODE=$fm R_ADJ=$adj
 	mark "result mode=$mode mlock=$mlock fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \
 		"max_window_x=$(awk -v x="$3" 'BEGIN { printf "%.2f", x / 100 }') reclaim_s=$4 windows=$5" \
 		"kernel_quota_end=$kq adjusted=$adj"
