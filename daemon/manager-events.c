@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The manager's side of the BPF monitor: start it, keep its pid filter current. */
 #include <limits.h>
+#include <malloc.h>
 
 #include <json-c/json.h>
 
@@ -16,6 +17,8 @@ int manager_events_start(struct manager *m, char **ret_reason)
 	int r;
 
 	r = events_new(m->event, &p, &m->events, ret_reason);
+	/* loading parsed the kernel's BTF (megabytes); give that memory back */
+	malloc_trim(0);
 	if (r < 0) {
 		m->events = NULL;
 		return r;
