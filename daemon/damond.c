@@ -112,12 +112,7 @@ static int load_config(struct damond_config **ret)
 	int r;
 
 	r = config_load_file(arg_config, ret, &errs);
-	for (size_t i = 0; i < errs.n; i++) {
-		_cleanup_free_ char *s = NULL;
-
-		if (config_error_format(&errs.v[i], &s) >= 0)
-			log_error("%s", s);
-	}
+	log_config_errors(&errs);
 	config_errors_done(&errs);
 	return r;
 }

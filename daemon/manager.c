@@ -61,6 +61,16 @@ static void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why
 	kd->last_at = now_usec();
 }
 
+void log_config_errors(const struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		_cleanup_free_ char *s = NULL;
+
+		if (config_error_format(&errs->v[i], &s) >= 0)
+			log_error("%s", s);
+	}
+}
+
 /* ---- lifecycle of the runtime objects ------------------------------------ */
 
 static void targets_free(struct damon_target_cfg *t, size_t n)
@@ -1085,12 +1095,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 
 	r = features_check_config(&m->features, config, &errs);
 	if (r < 0) {
-		for (size_t i = 0; i < errs.n; i++) {
-			_cleanup_free_ char *s = NULL;
-
-			if (config_error_format(&errs.v[i], &s) >= 0)
-				log_error("%s", s);
-		}
+		log_config_errors(&errs);
 		config_errors_done(&errs);
 		return r;
 	}
@@ -1209,12 +1214,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	if (r >= 0)
 		r = features_check_config(&m->features, nc, errs);
 	if (r < 0) {
-		for (size_t i = 0; i < errs->n; i++) {
-			_cleanup_free_ char *s = NULL;
-
-			if (config_error_format(&errs->v[i], &s) >= 0)
-				log_error("%s", s);
-		}
+		log_config_errors(errs);
 		log_error("reload of '%s' rejected; the running configuration and kdamonds are unchanged",
 			  m->config_path);
 		set_reload_result(m, false, errs);

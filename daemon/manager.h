@@ -138,6 +138,9 @@ int manager_start(struct manager *m, struct damond_config *config);
 int manager_reload(struct manager *m, struct config_errors *errs);
 int manager_stop(struct manager *m);
 
+/* Log every error of a config check, one line each (file:line:column: key: message). */
+void log_config_errors(const struct config_errors *errs);
+
 int manager_status_json(struct manager *m, struct json_object **ret);
 int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);

@@ -123,11 +123,14 @@ static __always_inline int emit_aggregated(__u32 target, __u32 nr_regions, __u64
 	st->region_idx++;
 	st->last_end = end;
 	/*
-	 * Wake user space once per target snapshot (its last region), not per
-	 * region: at 20,000 regions x 10 aggregations/s, adaptive wakeups make
-	 * the consumer run per event.
+	 * Wake user space at the end of a target snapshot and every 1024
+	 * records, not per region: at 20,000 regions x 10 aggregations/s,
+	 * adaptive wakeups make the consumer run per event. The periodic wakeup
+	 * bounds the backlog (64 KiB) when a burst never reaches its last region
+	 * (nr_regions changing under it).
 	 */
-	bpf_ringbuf_submit(e, st->region_idx >= nr_regions ? DAMOND_RB_FORCE_WAKEUP : DAMOND_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, st->region_idx >= nr_regions || !(st->region_idx & 1023) ? DAMOND_RB_FORCE_WAKEUP
+											  : DAMOND_RB_NO_WAKEUP);
 	count(DAMON_EV_AGGREGATED, false);
 	return 0;
 }
