@@ -131,7 +131,8 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 
 	JADD(o, "name", JSTR(sl->name));
 	JADD(o, "slot", JU64(i));
-	JADD(o, "tombstone", json_object_new_boolean(!s));
+	JADD(o, "tombstone", json_object_new_boolean(!s && !sl->keepalive));
+	JADD(o, "keepalive", json_object_new_boolean(sl->keepalive));
 	JADD(o, "action", json_object_new_string(s ? damos_action_to_string(s->action) : "stat"));
 	if (s) {
 		ap = json_object_new_object();

@@ -892,7 +892,7 @@ static int ensure_keepalive(struct kdamond_rt *kd)
 	if (!ns)
 		return -ENOMEM;
 	kd->slots = ns;
-	kd->slots[kd->nr_slots++] = (struct scheme_rt){ .cfg_idx = -1 };
+	kd->slots[kd->nr_slots++] = (struct scheme_rt){ .cfg_idx = -1, .keepalive = true };
 	return 0;
 }
 
@@ -938,6 +938,8 @@ static int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, cha
 			ns[i] = kd->slots[i];
 			kd->slots[i].name = NULL;
 		}
+		else if (!*ret_restart && i < kd->nr_slots && map[i] < 0)
+			ns[i].keepalive = kd->slots[i].keepalive;
 		ns[i].cfg_idx = map[i];
 		if (!ns[i].name && map[i] >= 0)
 			ns[i].name = strdup_or_null(kd->cfg->ctx.schemes[map[i]].name);

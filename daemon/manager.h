@@ -27,6 +27,7 @@ enum fail_mode {
 
 struct scheme_rt {
 	int cfg_idx; /* index into the kdamond's cfg schemes, -1 = tombstone */
+	bool keepalive; /* a tombstone damond added to keep the kdamond handling commands */
 	char *name;  /* identity (NULL for a tombstone) */
 	struct damos_stats st, prev;
 	usec_t st_at, prev_at;

@@ -363,6 +363,10 @@ static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 	fprintf(out, ": %s", str_or(get_str(s, "action"), "-"));
 	if (get_bool(s, "tombstone") == 1)
 		fputs(" (tombstone: removed from the config, kept inert so later slots keep their state)", out);
+	else if (get_bool(s, "keepalive") == 1)
+		fputs(" (keepalive: matches nothing and is always active, so the kdamond keeps handling "
+		      "commands while every scheme is watermark-deactivated)",
+		      out);
 	fputc('\n', out);
 
 	if (ap) {

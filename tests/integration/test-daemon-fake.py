@@ -502,6 +502,8 @@ kdamonds:
         check(e.read(c + "/1/action") == "stat" and e.read(c + "/1/access_pattern/sz/max") == "0",
               "the keepalive slot must be a stat scheme that matches nothing")
         check(e.read(c + "/1/watermarks/metric") == "none", "the keepalive slot must be always active")
+        sch = e.status()["kdamonds"][0]["schemes"]
+        check(sch[1]["keepalive"] is True and sch[1]["tombstone"] is False, "status does not explain the keepalive slot")
     finally:
         e.close()
 
