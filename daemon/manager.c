@@ -477,6 +477,11 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	r = plan_render(m, kd, false, &l);
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
+	/* Never rewrite a directory whose kdamond runs: damond does not run it, or it would know. */
+	if (!m->dry_run && damon_read_state(m->root, kd->index, &on, &pid) >= 0 && on)
+		return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+				       "kdamond '%s': kdamonds/%u is running (pid %d) but not as damond's; leaving it alone",
+				       kd->name, kd->index, pid);
 	r = apply_list(m, kd, &l);
 	if (r < 0)
 		return r;
@@ -529,6 +534,43 @@ static int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why)
 }
 
 /*
+ * With intervals_goal active the kernel tunes sample/aggr intervals; a
+ * commit carrying the user's values would reset the tuning and restart the
+ * aggregation window. Ask the kernel for the tuned values and commit those.
+ */
+static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struct write_list *l)
+{
+	char p[PATH_MAX];
+	uint64_t v;
+	int r;
+
+	if (m->dry_run || !kd->cfg->ctx.intervals_goal.aggrs ||
+	    m->features.f[FEATURE_UPDATE_TUNED_INTERVALS] != FEATURE_PRESENT)
+		return 0;
+	r = damon_state_cmd(m->root, kd->index, "update_tuned_intervals");
+	if (r < 0) {
+		log_debug_errno(r, "kdamond '%s': update_tuned_intervals: %m", kd->name);
+		return 0;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const char *name = strrchr(l->v[i].path, '/');
+		char *nv;
+
+		if (!name || !strstr(l->v[i].path, "/monitoring_attrs/intervals/") ||
+		    (!streq(name, "/sample_us") && !streq(name, "/aggr_us")))
+			continue;
+		snprintf(p, sizeof(p), "%s", l->v[i].path);
+		if (sysfs_read_u64(m->root, p, &v) < 0)
+			continue;
+		if (asprintf(&nv, "%" PRIu64, v) < 0)
+			return -ENOMEM;
+		free(l->v[i].value);
+		l->v[i].value = nv;
+	}
+	return 0;
+}
+
+/*
  * Commit kd's current plan to its running kdamond. The canonical list (with
  * regions) is what we remember; the committed one keeps the kernel's regions
  * when they did not change, so their monitoring history survives.
@@ -543,6 +585,9 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 	if (r < 0)
 		return r;
 	r = plan_render(m, kd, !regions_changed, &l);
+	if (r < 0)
+		return r;
+	r = carry_tuned_intervals(m, kd, &l);
 	if (r < 0)
 		return r;
 	r = apply_list(m, kd, &l);

@@ -242,10 +242,14 @@ def t_apply_status_reload_commit():
         st = e.status()
         applied_ok(e, st)
         pid = st["kdamonds"][0]["pid"]
-        # stats move and status reports them
-        time.sleep(1.0)
-        st = e.status()
-        s0 = st["kdamonds"][0]["schemes"][0]
+        # stats move and status reports them (poll: the machine may be busy)
+        deadline = time.time() + 15
+        while True:
+            st = e.status()
+            s0 = st["kdamonds"][0]["schemes"][0]
+            if s0["stats"] and s0["stats"]["sz_tried"] > 0 or time.time() > deadline:
+                break
+            time.sleep(0.2)
         check(s0["stats"] and s0["stats"]["sz_tried"] > 0, "stats did not move: %s" % s0["stats"])
         # status is at most a refresh or two behind the kernel's own stats file
         k_tried = int(e.read(KD + "/0/contexts/0/schemes/0/stats/sz_tried"))
@@ -274,7 +278,10 @@ def t_apply_status_reload_commit():
         # an unchanged reload commits nothing
         n = e.fakelog().count("kdamond 0 commit")
         os.kill(e.proc_h.pid, signal.SIGHUP)
-        time.sleep(0.5)
+        deadline = time.time() + 15
+        while e.status()["config"]["generation"] < 3 and time.time() < deadline:
+            time.sleep(0.1)
+        check(e.status()["config"]["generation"] == 3, "SIGHUP did not reload")
         check(e.fakelog().count("kdamond 0 commit") == n, "an unchanged SIGHUP reload committed")
 
         # a bad reload changes nothing
@@ -287,7 +294,7 @@ def t_apply_status_reload_commit():
         changed = [k for k in tree if tree[k] != after.get(k) and "/stats/" not in k and "effective_bytes" not in k]
         check(not changed, "a bad reload changed the tree: %s" % changed[:5])
         st = e.status()
-        check(st["config"]["generation"] == 3 or st["config"]["generation"] == 2, "generation")
+        check(st["config"]["generation"] == 3, "a bad reload changed the generation")
         check(st["config"]["last_reload"]["ok"] is False, "last_reload not marked failed")
         check(st["kdamonds"][0]["pid"] == pid, "pid changed after a bad reload")
 
@@ -513,8 +520,12 @@ def t_died_detected():
     try:
         e.start()
         e.fake("kill", e.sys, "0")
-        time.sleep(0.8)
-        st = e.status()
+        deadline = time.time() + 15
+        while True:
+            st = e.status()
+            if st["kdamonds"][0]["state"] == "died" or time.time() > deadline:
+                break
+            time.sleep(0.2)
         check(st["kdamonds"][0]["state"] == "died", "a dead kdamond is reported as %s" % st["kdamonds"][0]["state"])
     finally:
         e.close()
