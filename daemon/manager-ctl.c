@@ -22,10 +22,13 @@
 #define CTL_SOCKET_NAME "control"
 #define CTL_MAX_CLIENTS 16
 
+#define CTL_IDLE_USEC (10 * 1000000ULL)
+
 struct ctl_client {
 	struct manager *m;
 	int fd;
 	sd_event_source *src;
+	sd_event_source *idle; /* drops a client that sends nothing for CTL_IDLE_USEC */
 	struct ipc_framer *framer;
 	struct ucred cred;
 	char *out;
@@ -39,6 +42,7 @@ static void client_free(struct ctl_client *c)
 	if (!c)
 		return;
 	sd_event_source_disable_unref(c->src);
+	sd_event_source_disable_unref(c->idle);
 	if (c->fd >= 0)
 		close(c->fd);
 	ipc_framer_free(c->framer);
@@ -180,10 +184,18 @@ static int client_process(struct ctl_client *c)
 	return sd_event_source_set_io_events(c->src, EPOLLOUT);
 }
 
+static int client_idle(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	client_free(userdata);
+	return 0;
+}
+
 static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct ctl_client *c = userdata;
 	char buf[4096];
+
+	(void)sd_event_source_set_time(c->idle, now_usec() + CTL_IDLE_USEC);
 
 	if (revents & EPOLLOUT && c->out) {
 		ssize_t n = send(fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -249,6 +261,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		return 0;
 	}
 	r = sd_event_add_io(m->event, &c->src, cfd, EPOLLIN, client_io, c);
+	if (r >= 0)
+		r = sd_event_add_time(m->event, &c->idle, CLOCK_MONOTONIC, now_usec() + CTL_IDLE_USEC, 0, client_idle, c);
 	if (r < 0)
 		client_free(c);
 	return 0;

@@ -542,6 +542,28 @@ def t_dry_run_writes_nothing():
         e.close()
 
 
+def t_idle_client_dropped():
+    import socket
+    e = Env("6.12")
+    try:
+        e.start()
+        socks = []
+        for _ in range(20):  # more than the server's client limit
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(os.path.join(e.run, "control"))
+            socks.append(c)
+        socks[0].settimeout(20)
+        t = time.time()
+        data = socks[0].recv(16)
+        check(data == b"", "an idle client was sent data")
+        check(time.time() - t < 15, "an idle client was not dropped")
+        for c in socks:
+            c.close()
+        e.status()  # others are served again
+    finally:
+        e.close()
+
+
 def t_reload_permission():
     # damondctl as root is allowed; as another user it must be refused. Only testable as root.
     if os.geteuid() != 0:
@@ -578,6 +600,7 @@ TESTS = [
     t_keepalive_with_watermarks,
     t_died_detected,
     t_dry_run_writes_nothing,
+    t_idle_client_dropped,
     t_reload_permission,
 ]
 
