@@ -515,6 +515,30 @@ kdamonds:
         e.close()
 
 
+def t_emulation_keeps_quota_goals():
+    """The emulation changes only bytes and target gaps: the kernel's goal tuner keeps its goals."""
+    e = Env("6.12")
+    try:
+        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+        e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n          fail_charge_ratio: 1/4096\n"
+                                    "          goals:\n            - {metric: some_mem_psi_us, target_value: 1000}")
+                     % {"bytes": "32M"})
+        e.start()
+        deadline = time.time() + 20
+        while time.time() < deadline and not any(l == "kdamond 0 commit" for l in e.fakelog()):
+            time.sleep(0.5)
+        check(any(l == "kdamond 0 commit" for l in e.fakelog()), "the controller never committed")
+        committed = os.path.join(e.sys, ".fake-damon/kdamond0/committed/schemes/0/quotas")
+        with open(os.path.join(committed, "goals/nr_goals")) as f:
+            check(f.read().strip() == "1", "the commit dropped the quota goal")
+        with open(os.path.join(committed, "goals/0/target_metric")) as f:
+            check(f.read().strip() == "some_mem_psi_us", "the goal metric changed")
+        with open(os.path.join(committed, "bytes")) as f:
+            check(int(f.read()) <= 32 << 20, "the kernel quota exceeds the user's")
+    finally:
+        e.close()
+
+
 def t_died_detected():
     e = Env("6.12")
     try:
@@ -596,6 +620,7 @@ TESTS = [
     t_busy_retry,
     t_native_fail_charge_72,
     t_charge_emulation_612,
+    t_emulation_keeps_quota_goals,
     t_dropped_kdamond_does_not_block_restart,
     t_keepalive_with_watermarks,
     t_died_detected,
