@@ -54,5 +54,12 @@ awk -v d=$((d2 - d1)) -v k=$((k2 - k1)) -v r=$((r2 - r1)) -v ms=$((t2 - t1)) -v 
 	s = ms / 1000; e = r / s; a = nr > 0 ? e / nr : 0
 	printf "@@DAMOND bpf-bench: result kernel=%s regions=%d aggr_per_s=%.2f events_per_s=%.0f drops=%d cpu_ratio=%.4f rss_kib=%d damond_ticks=%d kdamond_ticks=%d\n",
 		kern, nr, a, e, drops, (k > 0 ? d / k : -1), rss, d, k }'
+# where damond's memory and time go: RSS per mapping, snapshot assembly counters
+awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6) } /^Rss:/ { rss[name] += $2 }
+	END { for (n in rss) if (rss[n] >= 256) printf "rss_kib %d %s\n", rss[n], n }' "/proc/$DAMOND_PID/smaps" | sort -k2 -n -r | head -n 8 |
+	while read -r _ kib name; do info "rss $kib KiB $name"; done
+mark snapshots="$(sed -n 's/.*"snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
+	incomplete="$(sed -n 's/.*"incomplete_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
+	records="$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' /tmp/st.json)"
 damond_stop
 exit 0
