@@ -17,7 +17,7 @@ cp /etc/damond.yaml.shipped "$DAMOND_CONFIG"
 damond_start
 kd=$damon_kdamonds/0
 c=$kd/contexts/0
-assert_eq "$(cat $kd/state)" on "kdamond state"
+assert_eq "$(kd_state 0)" on "kdamond state"
 pid=$(kd_pid 0)
 mark kdamond_pid="$pid"
 # the tree reads back as conf/damond.yaml
@@ -65,7 +65,7 @@ sleep 3
 damondctl status --json | tr -d ' \n' > /tmp/st.json
 # the first scheme's stats (the keepalive slot comes after it)
 st_tried=$(grep -o '"stats":{"nr_tried":[0-9]*,"sz_tried":[0-9]*' /tmp/st.json | head -n1 | sed 's/.*"sz_tried"://')
-echo update_schemes_stats > $kd/state
+locked_write $kd/state update_schemes_stats || fail "update_schemes_stats stayed busy"
 k_tried=$(cat $c/schemes/0/stats/sz_tried)
 mark status_sz_tried="$st_tried" kernel_sz_tried="$k_tried"
 assert_ge "$st_tried" 1 "status sz_tried"
@@ -74,7 +74,7 @@ assert_le "$st_tried" "$k_tried" "status sz_tried <= kernel sz_tried"
 assert_ge "$st_tried" $((k_tried - 220000000)) "status sz_tried close to the kernel's"
 damond_stop
 assert_eq "$DAMOND_RC" 0 "damond exit status"
-assert_eq "$(cat $kd/state)" off "on_exit: stop"
+assert_eq "$(kd_state 0)" off "on_exit: stop"
 
 # --- vaddr: a workload process with a hot sub-range
 start_memhog -m 64 -H 8

@@ -33,6 +33,6 @@ kdamonds:
 EOC
 damond_start
 assert_eq "$(cat $p)" N "DAMON_STAT switched off"
-assert_eq "$(cat $damon_kdamonds/0/state)" on "kdamond state"
+assert_eq "$(kd_state 0)" on "kdamond state"
 mark damon_stat=switched_off
 exit 0

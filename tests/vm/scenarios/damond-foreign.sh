@@ -26,7 +26,7 @@ grep -q "not started by damond" /tmp/foreign.log || fail "the message does not s
 grep -q "pid $fpid" /tmp/foreign.log || fail "the message does not name the foreign kdamond's pid"
 tree_snapshot /tmp/tree2
 cmp -s /tmp/tree1 /tmp/tree2 || { diff /tmp/tree1 /tmp/tree2 | head; fail "damond changed the foreign kdamond's tree"; }
-assert_eq "$(cat $damon_kdamonds/0/state)" on "foreign kdamond state"
+assert_eq "$(kd_state 0)" on "foreign kdamond state"
 assert_eq "$(kd_pid 0)" "$fpid" "foreign kdamond pid"
 mark foreign=refused
 exit 0

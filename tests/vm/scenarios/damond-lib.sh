@@ -13,9 +13,37 @@ tree_snapshot() {
 	done > "$1"
 }
 
+# locked_read FILE: state and pid are read under the kernel's global DAMON
+# sysfs lock (trylock): while damond runs a command they fail with EBUSY, so retry
+locked_read() {
+	local i=0 v
+	while [ $i -lt 50 ]; do
+		v=$(cat "$1" 2>/dev/null) && { echo "$v"; return 0; }
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# locked_write FILE VALUE: a state command, retried while the lock is busy
+locked_write() {
+	local i=0
+	while [ $i -lt 50 ]; do
+		( echo "$2" > "$1" ) 2>/dev/null && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
 # kd_pid [K]
 kd_pid() {
-	cat "$damon_kdamonds/${1:-0}/pid"
+	locked_read "$damon_kdamonds/${1:-0}/pid"
+}
+
+# kd_state [K]
+kd_state() {
+	locked_read "$damon_kdamonds/${1:-0}/state"
 }
 
 # status_field KDAMOND_INDEX SCHEME_INDEX KEY: a number from `damondctl status --json`
@@ -27,18 +55,18 @@ status_num() {
 # wait_stats_move K SCHEME TIMEOUT: nr_tried of the scheme grows (kernel stats file)
 wait_tried() {
 	local k=$1 s=$2 to=$3
-	wait_for "echo update_schemes_stats > $damon_kdamonds/$k/state; [ \$(cat $damon_kdamonds/$k/contexts/0/schemes/$s/stats/nr_tried) -gt 0 ]" "$to" 1
+	wait_for "locked_write $damon_kdamonds/$k/state update_schemes_stats; [ \$(cat $damon_kdamonds/$k/contexts/0/schemes/$s/stats/nr_tried) -gt 0 ]" "$to" 1
 }
 
 # max_region_age K SCHEME: the largest age among the tried regions of a scheme
 max_region_age() {
 	local k=$1 s=$2 d a max=0
-	echo update_schemes_tried_regions > "$damon_kdamonds/$k/state" 2>/dev/null || { echo -1; return; }
+	locked_write "$damon_kdamonds/$k/state" update_schemes_tried_regions || { echo -1; return; }
 	for d in "$damon_kdamonds/$k/contexts/0/schemes/$s/tried_regions"/[0-9]*; do
 		[ -e "$d/age" ] || continue
 		a=$(cat "$d/age")
 		[ "$a" -gt "$max" ] && max=$a
 	done
-	echo clear_schemes_tried_regions > "$damon_kdamonds/$k/state" 2>/dev/null
+	locked_write "$damon_kdamonds/$k/state" clear_schemes_tried_regions
 	echo "$max"
 }

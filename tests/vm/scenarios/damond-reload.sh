@@ -41,7 +41,7 @@ assert_ge "$age1" 10 "regions aged before the reload"
 policy 48M 10s | damond_write_config
 damondctl reload || fail "damondctl reload failed"
 assert_eq "$(kd_pid 0)" "$pid" "kdamond pid after reload"
-assert_eq "$(cat $damon_kdamonds/0/state)" on "state after reload"
+assert_eq "$(kd_state 0)" on "state after reload"
 assert_eq "$(cat $c/schemes/0/quotas/bytes)" $((48 << 20)) "quota after reload"
 assert_eq "$(cat $c/schemes/0/access_pattern/age/min)" 100 "age min after reload"
 grep -q "commit" "$DAMOND_LOG" || fail "no commit in damond's log"

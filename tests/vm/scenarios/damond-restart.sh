@@ -19,7 +19,7 @@ EOC
 damond_start
 pid=$(kd_pid 0)
 damond_stop KILL
-assert_eq "$(cat $damon_kdamonds/0/state)" on "kdamond state after kill -9 of damond"
+assert_eq "$(kd_state 0)" on "kdamond state after kill -9 of damond"
 damond_start
 assert_eq "$(kd_pid 0)" "$pid" "kdamond pid after re-adoption"
 damondctl status --json | grep -q '"adopted": true' || fail "status does not say adopted"
