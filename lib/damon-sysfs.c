@@ -500,21 +500,23 @@ int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret
 	int64_t pid = -1;
 	int r;
 
-	/* Reading state/pid takes the lock too: retry EBUSY briefly. */
-	for (unsigned i = 0; i < busy_attempts; i++) {
+	/* Reading state/pid takes the global lock too: retry EBUSY with the same backoff as writes. */
+	for (unsigned i = 0, delay = busy_first_delay_ms; i < busy_attempts; i++, delay = MIN(delay * 2, 500u)) {
 		r = sysfs_read_str(root, sysfs_pathf(p, KD "/%u/state", k), &s);
 		if (r != -EBUSY)
 			break;
-		sleep_ms(busy_first_delay_ms);
+		if (i + 1 < busy_attempts)
+			sleep_ms(delay);
 	}
 	if (r < 0)
 		return r;
 	if (ret_pid) {
-		for (unsigned i = 0; i < busy_attempts; i++) {
+		for (unsigned i = 0, delay = busy_first_delay_ms; i < busy_attempts; i++, delay = MIN(delay * 2, 500u)) {
 			r = sysfs_read_i64(root, sysfs_pathf(p, KD "/%u/pid", k), &pid);
 			if (r != -EBUSY)
 				break;
-			sleep_ms(busy_first_delay_ms);
+			if (i + 1 < busy_attempts)
+				sleep_ms(delay);
 		}
 		if (r < 0)
 			return r;
