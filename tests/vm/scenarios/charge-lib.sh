@@ -112,27 +112,35 @@ run_charge() {
 			for (i = 1; i <= NR; i++) if (t[i] <= stop) last = a[i]
 			phase_s = (stop - t0) / 1000
 			pct = (phase_s > 0 ? (last - base) / phase_s / q * 100 : 0)
-			nb = 0; low = 0; maxw = 0; s = -1; maxp = 0; prevw = -1
+			nb = 0; low = 0; maxw = 0; s = -1; maxp = 0; max3 = 0; w1 = -1; w2 = -1; extra = 0
 			for (i = 2; i <= NR && t[i] <= stop; i++) {
 				if (x[i] == x[i - 1]) continue
 				# a window boundary between samples i-1 and i
 				if (s > 0) {
 					n = int((t[i - 1] - t[s - 1]) / 1000 + 0.5); if (n < 1) n = 1
+					# rollovers that happened inside one sample gap: whole
+					# windows whose bytes are in this segment
+					n += extra
 					w = (a[i - 1] - a[s - 1]) / n
 					nb += n; if (w < q / 2) low += n; if (w > maxw) maxw = w
-					# two consecutive windows: a sample straddling a rollover
-					# moves bytes between them, never out of the pair
-					if (prevw >= 0 && (prevw + w) / 2 > maxp) maxp = (prevw + w) / 2
-					prevw = w
+					# a sample straddling a rollover moves bytes between
+					# neighbours: means over 2 and 3 windows cancel that
+					if (w1 >= 0 && (w1 + w) / 2 > maxp) maxp = (w1 + w) / 2
+					if (w2 >= 0 && (w2 + w1 + w) / 3 > max3) max3 = (w2 + w1 + w) / 3
+					w2 = w1; w1 = w
 				}
 				s = i
+				extra = x[i] - x[i - 1] - 1
 			}
 			if (maxp == 0) maxp = maxw
-			printf "%.1f %d %d %.1f %d %d\n", pct, (nb ? low * 100 / nb : 100), maxw * 100 / q, (gone > 0 ? (gone - t0) / 1000 : -1), nb, maxp * 100 / q
+			if (max3 == 0) max3 = maxp
+			printf "%.1f %d %d %.1f %d %d %d\n", pct, (nb ? low * 100 / nb : 100), maxw * 100 / q, (gone > 0 ? (gone - t0) / 1000 : -1), nb, maxp * 100 / q, max3 * 100 / q
 		}' "$out")
-	R_PCT=$1 R_LOW=$2 R_MAXX100=$3 R_RECLAIM_S=$4 R_MODE=$fm R_ADJ=$adj R_PAIRX100=$6
+	R_PCT=$1 R_LOW=$2 R_MAXX100=$3 R_RECLAIM_S=$4 R_MODE=$fm R_ADJ=$adj R_PAIRX100=$6 R_TRIX100=$7
+	# the largest quota damond ever asked the kernel to enforce (status: current and adjustments)
+	R_KMAX=$(grep -o '"quota_bytes":[0-9]*\|"kernel_quota_bytes":[0-9]*' /tmp/charge.status | sed 's/.*://' | sort -n | tail -n1)
 	mark "result mode=$mode mlock=$mlock fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \
 		"max_window_x=$(awk -v x="$3" 'BEGIN { printf "%.2f", x / 100 }') reclaim_s=$4 windows=$5" \
-		"max_pair_x=$(awk -v x="$6" 'BEGIN { printf "%.2f", x / 100 }')" \
+		"max_pair_x=$(awk -v x="$6" 'BEGIN { printf "%.2f", x / 100 }') max_3win_x=$(awk -v x="$7" 'BEGIN { printf "%.2f", x / 100 }')" \
 		"kernel_quota_end=$kq adjusted=$adj"
 }
