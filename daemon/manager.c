@@ -511,7 +511,6 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	write_list_done(&kd->written);
 	kd->written = l;
 	l = (struct write_list){};
-	kd->last_commit = now_usec();
 	kd_set_last(kd, "on", why);
 	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
 	return 0;
@@ -639,7 +638,6 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 	write_list_done(&kd->written);
 	kd->written = canon;
 	canon = (struct write_list){};
-	kd->last_commit = now_usec();
 	kd_set_last(kd, "commit", why);
 	record_action(m, kd->name, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
 	return 0;

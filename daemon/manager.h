@@ -71,7 +71,6 @@ struct kdamond_rt {
 	struct scheme_rt *slots;
 	size_t nr_slots;
 	struct write_list written; /* what the kernel holds, as damond wrote it */
-	usec_t last_commit;
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "damon-events.h"
+#include "sysfs.h"
 
 struct btf;
 
@@ -39,7 +40,7 @@ struct damon_ev_probe {
 	int btf_arity[DAMON_EV_TYPE_MAX];	/* TP_PROTO arguments of btf_trace_<name>; 0: absent */
 };
 
-#define DAMON_EV_TRACEFS_DEFAULT "/sys/kernel/tracing"
+#define DAMON_EV_TRACEFS_DEFAULT SYSFS_DEFAULT_ROOT "/kernel/tracing"
 
 /* Kernel tracepoint name of an event type ("damon_aggregated", ...) or NULL. */
 const char *damon_ev_tracepoint_name(unsigned type);
