@@ -25,6 +25,9 @@ struct events {
 	events_record_cb on_record;
 	void *userdata;
 	size_t n_pids;		/* kdamond indices last given to the store */
+	uint64_t drain_ns;	/* CLOCK_MONOTONIC when the current drain started */
+	uint64_t drains;
+	uint64_t drain_cpu_ns;	/* thread CPU time spent draining */
 
 	uint64_t received[DAMON_EV_TYPE_MAX];
 	uint64_t bad_records;
@@ -38,6 +41,14 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -59,18 +70,17 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct events *ev = ctx;
-	struct damon_ev_header h;
+	unsigned n, type = 0;
 	int r;
 
-	if (size >= sizeof(h)) {
-		memcpy(&h, data, sizeof(h));
-		if (h.type < DAMON_EV_TYPE_MAX)
-			ev->received[h.type]++;
-	}
+	n = damon_event_record_events(data, size, &type);
+	if (n > 0 && type < DAMON_EV_TYPE_MAX)
+		ev->received[type] += n;
 	if (ev->on_record)
 		ev->on_record(ev->userdata, data, size);
 	if (ev->store) {
-		r = snapshot_store_feed(ev->store, data, size, now_ns());
+		/* one clock read per drain, not per record */
+		r = snapshot_store_feed(ev->store, data, size, ev->drain_ns);
 		if (r == -EBADMSG || r == -EPROTONOSUPPORT || r == -EOPNOTSUPP)
 			ev->bad_records++;
 	}
@@ -97,16 +107,20 @@ static void roll_window(struct events *ev, uint64_t now)
 
 int events_drain(struct events *ev)
 {
-	uint64_t now;
+	uint64_t now, cpu0;
 	int r;
 
 	if (!ev)
 		return -EINVAL;
+	cpu0 = cpu_ns();
+	ev->drain_ns = now_ns();
 	r = ring_buffer__consume(ev->rb);
 	now = now_ns();
 	if (ev->store)
 		snapshot_store_flush(ev->store, now);
 	roll_window(ev, now);
+	ev->drains++;
+	ev->drain_cpu_ns += cpu_ns() - cpu0;
 	return r < 0 ? r : 0;
 }
 
@@ -218,6 +232,8 @@ void events_get_stats(const struct events *ev, struct events_stats *ret)
 	memcpy(ret->received, ev->received, sizeof(ret->received));
 	memcpy(ret->rate, ev->rate, sizeof(ret->rate));
 	ret->bad_records = ev->bad_records;
+	ret->drains = ev->drains;
+	ret->drain_cpu_ns = ev->drain_cpu_ns;
 
 	/* No records for a while: the open window says more than the last one. */
 	now = now_ns();

@@ -33,7 +33,7 @@ struct events_params {
 	const char *tracefs_root;	/* NULL: /sys/kernel/tracing (probing only) */
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;	/* AUTO: classic tracepoints, tp_btf as fallback */
-	size_t ringbuf_bytes;		/* 0: 2 MiB */
+	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT (1 MiB) */
 	struct snapshot_store *store;	/* borrowed, may be NULL; fed and kept in pid sync */
 	events_record_cb on_record;	/* may be NULL */
 	void *userdata;
@@ -48,6 +48,8 @@ struct events_stats {
 	uint64_t kernel_events[DAMON_EV_TYPE_MAX];	/* submitted by BPF */
 	uint64_t drops[DAMON_EV_TYPE_MAX];		/* ring buffer full */
 	uint64_t drops_total;
+	uint64_t drains;			/* ring-buffer drains (wakeups handled) */
+	uint64_t drain_cpu_ns;			/* damond's CPU time spent in them */
 };
 
 /* Loads and attaches everything and adds the ring buffer to e. On failure

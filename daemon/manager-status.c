@@ -6,10 +6,16 @@
 #include "manager.h"
 #include "snapshot.h"
 
+#include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define JADD(o, k, v) json_object_object_add((o), (k), (v))
 #define JU64(v) json_object_new_uint64((uint64_t)(v))
+
+/* configured ranges listed per target in status (all are counted) */
+#define STATUS_MAX_RANGES 16
 #define JSTR(v) ((v) ? json_object_new_string(v) : NULL)
 
 /* damond keeps CLOCK_MONOTONIC; damondctl shows wall-clock times. */
@@ -245,12 +251,27 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 
 		JADD(to, "index", JU64(t));
 		JADD(to, "pid", json_object_new_int(kd->targets[t].pid));
-		for (size_t r = 0; r < kd->targets[t].nr_regions; r++) {
-			struct json_object *ro = json_object_new_object();
+		/*
+		 * The configured ranges: counted and summed, but only the first
+		 * few listed. A 20,000-range policy would otherwise make every
+		 * status call build and send a megabyte (`damondctl regions`
+		 * is the place for the full picture).
+		 */
+		{
+			uint64_t bytes = 0;
 
-			JADD(ro, "start", JU64(kd->targets[t].regions[r].start));
-			JADD(ro, "end", JU64(kd->targets[t].regions[r].end));
-			json_object_array_add(regs, ro);
+			for (size_t r = 0; r < kd->targets[t].nr_regions; r++) {
+				bytes += kd->targets[t].regions[r].end - kd->targets[t].regions[r].start;
+				if (r < STATUS_MAX_RANGES) {
+					struct json_object *ro = json_object_new_object();
+
+					JADD(ro, "start", JU64(kd->targets[t].regions[r].start));
+					JADD(ro, "end", JU64(kd->targets[t].regions[r].end));
+					json_object_array_add(regs, ro);
+				}
+			}
+			JADD(to, "nr_ranges", JU64(kd->targets[t].nr_regions));
+			JADD(to, "ranges_bytes", JU64(bytes));
 		}
 		JADD(to, "regions", regs);
 		if (snap) {
@@ -294,6 +315,28 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 	return o;
 }
 
+/* damond's own cost: CPU time, resident and peak memory. */
+static struct json_object *resources_json(void)
+{
+	struct json_object *o = json_object_new_object();
+	struct rusage ru;
+	unsigned long size, resident;
+	FILE *f;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		JADD(o, "cpu_ms", JU64((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+				       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000));
+		JADD(o, "max_rss_kib", JU64((uint64_t)ru.ru_maxrss));
+	}
+	f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &resident) == 2)
+			JADD(o, "rss_kib", JU64((uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024));
+		fclose(f);
+	}
+	return o;
+}
+
 int manager_status_json(struct manager *m, struct json_object **ret)
 {
 	struct json_object *o = json_object_new_object(), *cfg, *lr, *mon, *kds, *acts, *feat;
@@ -302,6 +345,7 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 	JADD(o, "pid", json_object_new_int((int)getpid()));
 	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
 	JADD(o, "dry_run", json_object_new_boolean(m->dry_run));
+	JADD(o, "resources", resources_json());
 
 	cfg = json_object_new_object();
 	JADD(cfg, "path", JSTR(m->config_path));

@@ -425,18 +425,25 @@ static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regio
 
 static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct write_list *l)
 {
-	size_t failed = 0;
+	struct sysfs_file fb;
+	const struct sysfs_file *f;
+	size_t failed = 0, file = 0;
 	int r;
 
 	if (m->dry_run) {
+		/* one line per file: a region block is logged as the files it writes */
 		for (size_t i = 0; i < l->n; i++)
-			log_info("dry-run: would write '%s/%s' = '%s'", m->sysfs_path, l->v[i].path, l->v[i].value);
+			for (size_t j = 0, nf = sysfs_write_nr_files(&l->v[i]); j < nf; j++) {
+				f = sysfs_write_file(&l->v[i], j, &fb);
+				log_info("dry-run: would write '%s/%s' = '%s'", m->sysfs_path, f->path, f->value);
+			}
 		return 0;
 	}
-	r = damon_write_list_apply(m->root, l, &failed);
-	if (r < 0)
-		return log_error_errno(r, "kdamond '%s': writing '%s' = '%s' failed: %m", kd->name, l->v[failed].path,
-				       l->v[failed].value);
+	r = damon_write_list_apply_ex(m->root, l, &failed, &file);
+	if (r < 0) {
+		f = sysfs_write_file(&l->v[failed], file, &fb);
+		return log_error_errno(r, "kdamond '%s': writing '%s' = '%s' failed: %m", kd->name, f->path, f->value);
+	}
 	return 0;
 }
 
@@ -624,7 +631,7 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 			struct write_list t = {};
 
 			for (size_t i = 0; i < canon.n; i++)
-				if (strstr(canon.v[i].path, "/targets/") && strstr(canon.v[i].path, "/regions/")) {
+				if (sysfs_write_is_region(&canon.v[i])) {
 					struct sysfs_write *w = APPEND(t.v, t.n, t.cap);
 
 					if (!w)
@@ -632,7 +639,8 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 					*w = canon.v[i];
 				}
 			(void)damon_write_list_apply(m->root, &t, NULL);
-			free(t.v); /* entries are borrowed from canon */
+			/* entries, region blocks' arrays too, are borrowed from canon: only t.v is t's */
+			free(t.v);
 		}
 	}
 	write_list_done(&kd->written);
@@ -1379,13 +1387,12 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 			size_t a = 0, b = 0;
 
 			while (!regions_changed && (a < kd->written.n || b < l.n)) {
-				while (a < kd->written.n && !strstr(kd->written.v[a].path, "/regions/"))
+				while (a < kd->written.n && !sysfs_write_is_region(&kd->written.v[a]))
 					a++;
-				while (b < l.n && !strstr(l.v[b].path, "/regions/"))
+				while (b < l.n && !sysfs_write_is_region(&l.v[b]))
 					b++;
 				if (a < kd->written.n && b < l.n)
-					regions_changed = !streq(kd->written.v[a].path, l.v[b].path) ||
-							  !streq(kd->written.v[a].value, l.v[b].value);
+					regions_changed = !sysfs_write_equal(&kd->written.v[a], &l.v[b]);
 				else
 					regions_changed = (a < kd->written.n) != (b < l.n);
 				a++;
@@ -1422,9 +1429,20 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		{
 			size_t d = write_list_first_diff(&kd->written, &l);
 
-			if (d < l.n)
+			if (d < l.n) {
+				/* name the file, also inside a region block */
+				struct sysfs_file fb;
+				const struct sysfs_file *f;
+				size_t j = 0;
+
+				if (d < kd->written.n)
+					j = sysfs_write_first_diff_file(&l.v[d], &kd->written.v[d]);
+				if (j >= sysfs_write_nr_files(&l.v[d]))
+					j = 0;
+				f = sysfs_write_file(&l.v[d], j, &fb);
 				snprintf(why, sizeof(why), "reload, generation %u: first change '%s' = '%s'",
-					 m->generation, l.v[d].path + strlen(KD "/"), l.v[d].value);
+					 m->generation, f->path + strlen(KD "/"), f->value);
+			}
 		}
 		r = kd_commit(m, kd, regions_changed, why);
 		if (r == -ECANCELED)

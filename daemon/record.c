@@ -31,19 +31,31 @@ void ownership_done(struct ownership *o)
 	*o = (struct ownership){};
 }
 
-/* FNV-1a 64 over every path and value: identifies what a kdamond was given. */
+/*
+ * FNV-1a 64 over "path=value\n" of every file written: identifies what a
+ * kdamond was given. The hash outlives damond in the record, so it is taken
+ * over the files (a region block expanded into its start/end files), never
+ * over how the list stores them: an upgraded damond re-adopts unchanged.
+ */
 char *write_list_hash(const struct write_list *l)
 {
 	uint64_t h = 1469598103934665603ULL;
 	char *ret;
 
 	for (size_t i = 0; i < l->n; i++) {
-		for (const char *p = l->v[i].path; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		h = (h ^ '=') * 1099511628211ULL;
-		for (const char *p = l->v[i].value; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		h = (h ^ '\n') * 1099511628211ULL;
+		size_t nf = sysfs_write_nr_files(&l->v[i]);
+
+		for (size_t j = 0; j < nf; j++) {
+			struct sysfs_file fb;
+			const struct sysfs_file *f = sysfs_write_file(&l->v[i], j, &fb);
+
+			for (const char *p = f->path; *p; p++)
+				h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+			h = (h ^ '=') * 1099511628211ULL;
+			for (const char *p = f->value; *p; p++)
+				h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+			h = (h ^ '\n') * 1099511628211ULL;
+		}
 	}
 	if (asprintf(&ret, "%016llx", (unsigned long long)h) < 0)
 		return NULL;

@@ -18,11 +18,76 @@ void damon_set_busy_retry(unsigned attempts, unsigned first_delay_ms)
 	busy_first_delay_ms = first_delay_ms;
 }
 
+size_t sysfs_write_nr_files(const struct sysfs_write *w)
+{
+	return w->flags & SYSFS_W_REGIONS ? 2 * w->nr_regions : 1;
+}
+
+const struct sysfs_file *sysfs_write_file(const struct sysfs_write *w, size_t j, struct sysfs_file *buf)
+{
+	const struct damon_addr_range *a;
+
+	if (!(w->flags & SYSFS_W_REGIONS)) {
+		buf->path = w->path;
+		buf->value = w->value;
+		return buf;
+	}
+	a = &w->regions[j / 2];
+	/* exactly what one put_u64() per file rendered before region blocks existed */
+	snprintf(buf->pbuf, sizeof(buf->pbuf), "%s/%zu/%s", w->path, j / 2, j % 2 ? "end" : "start");
+	snprintf(buf->vbuf, sizeof(buf->vbuf), "%" PRIu64, j % 2 ? a->end : a->start);
+	buf->path = buf->pbuf;
+	buf->value = buf->vbuf;
+	return buf;
+}
+
+bool sysfs_write_is_region(const struct sysfs_write *w)
+{
+	static const char nr[] = "/regions/nr_regions";
+	size_t pl;
+
+	if (w->flags & SYSFS_W_REGIONS)
+		return true;
+	pl = strlen(w->path);
+	return pl >= sizeof(nr) - 1 && streq(w->path + pl - (sizeof(nr) - 1), nr) && strstr(w->path, "/targets/");
+}
+
+bool sysfs_write_equal(const struct sysfs_write *a, const struct sysfs_write *b)
+{
+	if (!streq(a->path, b->path) || !streq(a->value, b->value))
+		return false;
+	if ((a->flags & SYSFS_W_REGIONS) != (b->flags & SYSFS_W_REGIONS))
+		return false;
+	/* the summary hashes the regions; compare them too rather than trust 64 bits */
+	return !(a->flags & SYSFS_W_REGIONS) ||
+	       (a->nr_regions == b->nr_regions &&
+		(!a->nr_regions || memcmp(a->regions, b->regions, a->nr_regions * sizeof(*a->regions)) == 0));
+}
+
+size_t sysfs_write_first_diff_file(const struct sysfs_write *a, const struct sysfs_write *b)
+{
+	size_t n;
+
+	if (sysfs_write_equal(a, b))
+		return SIZE_MAX;
+	if (!(a->flags & b->flags & SYSFS_W_REGIONS) || !streq(a->path, b->path))
+		return 0;
+	n = MIN(a->nr_regions, b->nr_regions);
+	for (size_t i = 0; i < n; i++) {
+		if (a->regions[i].start != b->regions[i].start)
+			return 2 * i;
+		if (a->regions[i].end != b->regions[i].end)
+			return 2 * i + 1;
+	}
+	return 2 * n;
+}
+
 void write_list_done(struct write_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].path);
 		free(l->v[i].value);
+		free(l->v[i].regions);
 	}
 	free(l->v);
 	*l = (struct write_list){};
@@ -33,7 +98,7 @@ size_t write_list_first_diff(const struct write_list *a, const struct write_list
 	size_t n = MIN(a->n, b->n);
 
 	for (size_t i = 0; i < n; i++)
-		if (!streq(a->v[i].path, b->v[i].path) || !streq(a->v[i].value, b->v[i].value))
+		if (!sysfs_write_equal(&a->v[i], &b->v[i]))
 			return i;
 	return a->n == b->n ? SIZE_MAX : n;
 }
@@ -87,6 +152,52 @@ static void put(struct render *r, unsigned flags, const char *value, const char 
 		put((r), (flags), _b, __VA_ARGS__);                                                        \
 	} while (0)
 #define put_bool(r, v, ...) put((r), SYSFS_W_BOOL, (v) ? "Y" : "N", __VA_ARGS__)
+
+/* FNV-1a 64 over the start and end values, byte by byte, least significant first. */
+static uint64_t regions_fnv64(const struct damon_addr_range *v, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++)
+		for (unsigned e = 0; e < 2; e++) {
+			uint64_t x = e ? v[i].end : v[i].start;
+
+			for (unsigned b = 0; b < 8; b++, x >>= 8)
+				h = (h ^ (x & 0xff)) * 1099511628211ULL;
+		}
+	return h;
+}
+
+/* One region block for a target's regions directory: nr regions in 16 bytes each, not 2 x 2 strings. */
+static void put_regions(struct render *r, const struct damon_addr_range *v, size_t nr, const char *fmt, ...)
+	_printf_(4, 5);
+static void put_regions(struct render *r, const struct damon_addr_range *v, size_t nr, const char *fmt, ...)
+{
+	struct sysfs_write *w;
+	va_list ap;
+
+	if (r->error)
+		return;
+	w = APPEND(r->l->v, r->l->n, r->l->cap);
+	if (!w) {
+		r->error = -ENOMEM;
+		return;
+	}
+	w->flags = SYSFS_W_REGIONS;
+	va_start(ap, fmt);
+	if (vasprintf(&w->path, fmt, ap) < 0)
+		w->path = NULL;
+	va_end(ap);
+	if (asprintf(&w->value, "%zu regions fnv64:%016" PRIx64, nr, regions_fnv64(v, nr)) < 0)
+		w->value = NULL;
+	w->regions = malloc(nr * sizeof(*v));
+	if (w->regions) {
+		memcpy(w->regions, v, nr * sizeof(*v));
+		w->nr_regions = nr;
+	}
+	if (!w->path || !w->value || !w->regions)
+		r->error = -ENOMEM;
+}
 
 static bool has(const struct render *r, enum feature x)
 {
@@ -301,10 +412,8 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
 		if (x->ops != DAMON_OPS_PADDR)
 			put_i64(&r, 0, tg->pid, "%s/targets/%zu/pid_target", c, t);
 		put_u64(&r, SYSFS_W_NR, nr, "%s/targets/%zu/regions/nr_regions", c, t);
-		for (size_t i = 0; i < nr; i++) {
-			put_u64(&r, 0, tg->regions[i].start, "%s/targets/%zu/regions/%zu/start", c, t, i);
-			put_u64(&r, 0, tg->regions[i].end, "%s/targets/%zu/regions/%zu/end", c, t, i);
-		}
+		if (nr)
+			put_regions(&r, tg->regions, nr, "%s/targets/%zu/regions", c, t);
 	}
 
 	put_u64(&r, SYSFS_W_NR, plan->nr_slots, "%s/schemes/nr_schemes", c);
@@ -419,21 +528,35 @@ int damon_write_locked(struct sysfs_root *root, const char *path, const char *va
 	return r;
 }
 
-int damon_write_list_apply(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed)
+int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed,
+			      size_t *ret_file)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct sysfs_write *w = &l->v[i];
-		int r;
+		size_t nf = sysfs_write_nr_files(w);
 
-		r = w->flags & SYSFS_W_NR ? damon_write_locked(root, w->path, w->value)
-					  : sysfs_write_str(root, w->path, w->value);
-		if (r < 0) {
-			if (ret_failed)
-				*ret_failed = i;
-			return r;
+		for (size_t j = 0; j < nf; j++) {
+			struct sysfs_file fb;
+			const struct sysfs_file *f = sysfs_write_file(w, j, &fb);
+			int r;
+
+			r = w->flags & SYSFS_W_NR ? damon_write_locked(root, f->path, f->value)
+						  : sysfs_write_str(root, f->path, f->value);
+			if (r < 0) {
+				if (ret_failed)
+					*ret_failed = i;
+				if (ret_file)
+					*ret_file = j;
+				return r;
+			}
 		}
 	}
 	return 0;
+}
+
+int damon_write_list_apply(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed)
+{
+	return damon_write_list_apply_ex(root, l, ret_failed, NULL);
 }
 
 static bool parse_bool_str(const char *s, bool *ret)
@@ -449,38 +572,53 @@ static bool parse_bool_str(const char *s, bool *ret)
 	return false;
 }
 
+static int verify_file(struct sysfs_root *root, unsigned flags, const struct sysfs_file *f, char **ret_mismatch)
+{
+	_cleanup_free_ char *got = NULL;
+	bool ok;
+	int r;
+
+	r = sysfs_read_str(root, f->path, &got);
+	if (r < 0) {
+		if (asprintf(ret_mismatch, "'%s': cannot read back: %s", f->path, strerror(-r)) < 0)
+			*ret_mismatch = NULL;
+		return r;
+	}
+	if (flags & SYSFS_W_BOOL) {
+		bool a, b;
+
+		ok = parse_bool_str(got, &a) && parse_bool_str(f->value, &b) && a == b;
+	} else if (flags & SYSFS_W_KEYWORD) {
+		size_t n = strcspn(got, " \n");
+
+		ok = n == strlen(f->value) && strneq(got, f->value, n);
+	} else {
+		ok = streq(got, f->value);
+	}
+	if (!ok) {
+		if (asprintf(ret_mismatch, "'%s' reads '%s', damond wrote '%s'", f->path, got, f->value) < 0)
+			*ret_mismatch = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
 int damon_write_list_verify(struct sysfs_root *root, const struct write_list *l, char **ret_mismatch)
 {
 	*ret_mismatch = NULL;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct sysfs_write *w = &l->v[i];
-		_cleanup_free_ char *got = NULL;
-		bool ok;
-		int r;
+		size_t nf = sysfs_write_nr_files(w);
 
 		if (w->flags & SYSFS_W_NOVERIFY)
 			continue;
-		r = sysfs_read_str(root, w->path, &got);
-		if (r < 0) {
-			if (asprintf(ret_mismatch, "'%s': cannot read back: %s", w->path, strerror(-r)) < 0)
-				*ret_mismatch = NULL;
-			return r;
-		}
-		if (w->flags & SYSFS_W_BOOL) {
-			bool a, b;
+		for (size_t j = 0; j < nf; j++) {
+			struct sysfs_file fb;
+			int r;
 
-			ok = parse_bool_str(got, &a) && parse_bool_str(w->value, &b) && a == b;
-		} else if (w->flags & SYSFS_W_KEYWORD) {
-			size_t n = strcspn(got, " \n");
-
-			ok = n == strlen(w->value) && strneq(got, w->value, n);
-		} else {
-			ok = streq(got, w->value);
-		}
-		if (!ok) {
-			if (asprintf(ret_mismatch, "'%s' reads '%s', damond wrote '%s'", w->path, got, w->value) < 0)
-				*ret_mismatch = NULL;
-			return -EIO;
+			r = verify_file(root, w->flags, sysfs_write_file(w, j, &fb), ret_mismatch);
+			if (r < 0)
+				return r;
 		}
 	}
 	return 0;

@@ -55,7 +55,7 @@ struct snapshot_store {
 };
 
 static const size_t ev_size[DAMON_EV_TYPE_MAX] = {
-	[DAMON_EV_AGGREGATED] = sizeof(struct damon_ev_aggregated),
+	[DAMON_EV_AGGREGATED] = DAMON_EV_AGGR_HDR_SIZE,	/* + count regions, checked below */
 	[DAMON_EV_BEFORE_APPLY] = sizeof(struct damon_ev_before_apply),
 	[DAMON_EV_ESZ] = sizeof(struct damon_ev_esz),
 	[DAMON_EV_SCHEME_STAT] = sizeof(struct damon_ev_scheme_stat),
@@ -73,6 +73,24 @@ const char *damon_event_type_to_string(unsigned type)
 	return type < DAMON_EV_TYPE_MAX ? ev_name[type] : NULL;
 }
 
+unsigned damon_event_record_events(const void *rec, size_t len, unsigned *ret_type)
+{
+	struct damon_ev_header h;
+	uint32_t count;
+
+	if (!rec || len < sizeof(h))
+		return 0;
+	memcpy(&h, rec, sizeof(h));
+	if (ret_type)
+		*ret_type = h.type;
+	if (h.type != DAMON_EV_AGGREGATED)
+		return 1;
+	if (len < DAMON_EV_AGGR_HDR_SIZE)
+		return 0;
+	memcpy(&count, (const char *)rec + offsetof(struct damon_ev_aggregated, count), sizeof(count));
+	return count;
+}
+
 int damon_event_decode(const void *rec, size_t len, struct damon_event *ret)
 {
 	struct damon_ev_header h;
@@ -88,6 +106,19 @@ int damon_event_decode(const void *rec, size_t len, struct damon_event *ret)
 		return -EOPNOTSUPP;
 	if (len < ev_size[h.type])
 		return -EBADMSG;
+	if (h.type == DAMON_EV_AGGREGATED) {
+		struct damon_ev_aggregated a;
+		size_t want;
+
+		memcpy(&a, rec, DAMON_EV_AGGR_HDR_SIZE);
+		if (a.count == 0 || a.count > DAMON_EV_AGGR_BATCH)
+			return -EBADMSG;
+		want = DAMON_EV_AGGR_HDR_SIZE + (size_t)a.count * sizeof(struct damon_ev_region);
+		if (len < want)
+			return -EBADMSG;
+		memcpy(ret, rec, want);
+		return 0;
+	}
 
 	memset(ret, 0, sizeof(*ret));
 	memcpy(ret, rec, ev_size[h.type]);
@@ -306,8 +337,9 @@ static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_
 	if (kd->n_open_apply > 0)
 		apply_close_all(s, kd_idx, kd, now_ns);
 
-	if (e->nr_regions == 0 || e->nr_regions > SNAPSHOT_MAX_REGIONS ||
-	    e->region_idx >= e->nr_regions) {
+	if (e->nr_regions == 0 || e->nr_regions > SNAPSHOT_MAX_REGIONS || e->count == 0 ||
+	    e->count > DAMON_EV_AGGR_BATCH || e->region_idx >= e->nr_regions ||
+	    e->count > e->nr_regions - e->region_idx) {
 		s->stats.ignored++;
 		return 0;
 	}
@@ -330,23 +362,29 @@ static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_
 	if (t->bld_broken)
 		return 0;
 
-	if (e->region_idx != t->bld_n || e->start >= e->end ||
-	    (t->bld_n > 0 && e->start < t->bld[t->bld_n - 1].end)) {
+	if (e->region_idx != t->bld_n) {
 		target_break(s, t);
 		return 0;
 	}
-
-	r = reserve((void **)&t->bld, &t->bld_cap, t->bld_n + 1, sizeof(*t->bld));
+	r = reserve((void **)&t->bld, &t->bld_cap, t->bld_n + e->count, sizeof(*t->bld));
 	if (r < 0) {
 		target_break(s, t);
 		return r;
 	}
-	t->bld[t->bld_n++] = (struct snapshot_region){
-		.start = e->start,
-		.end = e->end,
-		.nr_accesses = e->nr_accesses,
-		.age = e->age,
-	};
+	for (uint32_t i = 0; i < e->count; i++) {
+		const struct damon_ev_region *er = &e->regions[i];
+
+		if (er->start >= er->end || (t->bld_n > 0 && er->start < t->bld[t->bld_n - 1].end)) {
+			target_break(s, t);
+			return 0;
+		}
+		t->bld[t->bld_n++] = (struct snapshot_region){
+			.start = er->start,
+			.end = er->end,
+			.nr_accesses = er->nr_accesses,
+			.age = er->age,
+		};
+	}
 	if (t->bld_n == t->bld_nr)
 		target_publish(s, kd_idx, kd, e->target_idx, t, e->hdr.ts_ns, now_ns);
 	return 0;
@@ -507,7 +545,10 @@ int snapshot_store_feed_event(struct snapshot_store *s, const struct damon_event
 
 	if (!s || !ev)
 		return -EINVAL;
-	if (ev->hdr.type < DAMON_EV_TYPE_MAX)
+	/* tracepoint events: an aggregated record carries count of them */
+	if (ev->hdr.type == DAMON_EV_AGGREGATED)
+		s->stats.events[ev->hdr.type] += ev->aggr.count;
+	else if (ev->hdr.type < DAMON_EV_TYPE_MAX)
 		s->stats.events[ev->hdr.type]++;
 
 	kd_idx = snapshot_store_kdamond_of_pid(s, (int)ev->hdr.pid);

@@ -54,9 +54,17 @@ struct damon_event {
 };
 
 /* Checks version, type and length and copies the record (any alignment).
- * -EBADMSG: shorter than its type's struct (or than a header);
+ * An aggregated record is copied up to its last region (count of them).
+ * -EBADMSG: shorter than its type's struct (or than a header), or an
+ * aggregated record whose count is 0, above DAMON_EV_AGGR_BATCH or longer
+ * than the record;
  * -EPROTONOSUPPORT: other DAMON_EV_VERSION; -EOPNOTSUPP: unknown type. */
 int damon_event_decode(const void *rec, size_t len, struct damon_event *ret);
+
+/* Tracepoint events one raw record stands for (an aggregated record: its
+ * count of regions, others: 1) and its type; 0 when it has no readable
+ * header. Does not validate the record (damon_event_decode does). */
+unsigned damon_event_record_events(const void *rec, size_t len, unsigned *ret_type);
 
 /* "aggregated", "before_apply", "esz", "scheme_stat", or NULL. */
 const char *damon_event_type_to_string(unsigned type);
@@ -143,7 +151,7 @@ struct snapshot_store_stats {
 	uint64_t bad_records;		/* failed to decode */
 	uint64_t unknown_pid;		/* pid not set for any kdamond */
 	uint64_t ignored;		/* out of the store's limits (index too large, ...) */
-	uint64_t events[DAMON_EV_TYPE_MAX];	/* decoded, by type */
+	uint64_t events[DAMON_EV_TYPE_MAX];	/* decoded tracepoint events by type (regions for aggregated) */
 	uint64_t snapshots_published;
 	uint64_t snapshots_incomplete;	/* target bursts abandoned (gap, reorder, new burst) */
 	uint64_t apply_published;

@@ -221,8 +221,8 @@ static void render_target(FILE *out, struct json_object *t)
 	struct json_object *snap = member_type(t, "snapshot", json_type_object);
 	char a[32], b[32], c[32];
 	int64_t pid;
-	size_t n = regions ? json_object_array_length(regions) : 0;
-	uint64_t total = 0;
+	size_t n = regions ? json_object_array_length(regions) : 0, n_all;
+	uint64_t total = 0, total_all, nr_ranges;
 
 	snprintf(c, sizeof(c), "target %s", fmt_u64(a, t, "index"));
 	fprintf(out, LABEL1, c);
@@ -231,8 +231,13 @@ static void render_target(FILE *out, struct json_object *t)
 	else
 		fputs("physical", out);
 
-	if (n > 0) {
-		fprintf(out, ", %zu range%s:", n, n == 1 ? "" : "s");
+	/* damond lists only the first ranges; nr_ranges and ranges_bytes cover all */
+	if (get_u64(t, "nr_ranges", &nr_ranges))
+		n_all = (size_t)nr_ranges;
+	else
+		n_all = n;
+	if (n_all > 0) {
+		fprintf(out, ", %zu range%s:", n_all, n_all == 1 ? "" : "s");
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *r = json_object_array_get_idx(regions, i);
 			uint64_t s, e;
@@ -244,9 +249,11 @@ static void render_target(FILE *out, struct json_object *t)
 			if (i < 4)
 				fprintf(out, " 0x%" PRIx64 "-0x%" PRIx64, s, e);
 		}
-		if (n > 4)
-			fprintf(out, " (+%zu more)", n - 4);
-		fprintf(out, " (%s)", format_size(a, total));
+		if (n_all > 4)
+			fprintf(out, " (+%zu more)", n_all - 4);
+		if (!get_u64(t, "ranges_bytes", &total_all))
+			total_all = total;
+		fprintf(out, " (%s)", format_size(a, total_all));
 	} else {
 		fputs(", regions chosen by the kernel", out);
 	}

@@ -30,7 +30,7 @@ const volatile bool filter_pids = true;	/* false: accept every kdamond (debuggin
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 2 * 1024 * 1024);	/* user space may resize before load */
+	__uint(max_entries, 1024 * 1024);	/* user space may resize before load */
 } events SEC(".maps");
 
 struct {
@@ -60,7 +60,7 @@ static __always_inline struct damon_ev_pid_state *current_state(__u32 *ret_pid)
 	return bpf_map_lookup_elem(&pids, &pid);
 }
 
-static __always_inline void count(__u16 type, bool dropped)
+static __always_inline void count(__u16 type, bool dropped, __u32 n)
 {
 	__u32 zero = 0;
 	struct damon_ev_counters *c = bpf_map_lookup_elem(&counters, &zero);
@@ -68,9 +68,9 @@ static __always_inline void count(__u16 type, bool dropped)
 	if (!c || type >= DAMON_EV_TYPE_MAX)
 		return;
 	if (dropped)
-		c->drops[type]++;
+		c->drops[type] += n;
 	else
-		c->events[type]++;
+		c->events[type] += n;
 }
 
 static __always_inline void fill_header(struct damon_ev_header *h, __u16 type, __u32 pid)
@@ -81,22 +81,54 @@ static __always_inline void fill_header(struct damon_ev_header *h, __u16 type, _
 	h->ts_ns = bpf_ktime_get_ns();
 }
 
+/*
+ * Emits the batch collected in st (if any). Wakes user space at the end of a
+ * target burst and every 16 batches (1024 regions), not per record: at 20,000
+ * regions x 10 aggregations/s, adaptive wakeups make the consumer run per
+ * record. The periodic wakeup bounds the backlog (about 25 KiB) when a burst
+ * never reaches its last region (nr_regions changing under it).
+ */
+static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burst_end)
+{
+	struct damon_ev_aggregated *b = &st->batch;
+	__u32 n = b->count;
+	__u64 flags;
+
+	if (n == 0)
+		return;
+	if (n > DAMON_EV_AGGR_BATCH)
+		n = DAMON_EV_AGGR_BATCH;
+	b->hdr.version = DAMON_EV_VERSION;
+	b->hdr.type = DAMON_EV_AGGREGATED;
+	b->hdr.ts_ns = bpf_ktime_get_ns();
+	st->nr_batches++;
+	flags = burst_end || !(st->nr_batches & 15) ? DAMOND_RB_FORCE_WAKEUP : DAMOND_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, b, DAMON_EV_AGGR_HDR_SIZE + n * sizeof(struct damon_ev_region), flags))
+		count(DAMON_EV_AGGREGATED, true, n);
+	else
+		count(DAMON_EV_AGGREGATED, false, n);
+	b->count = 0;
+}
+
 static __always_inline int emit_aggregated(__u32 target, __u32 nr_regions, __u64 start, __u64 end,
 					   __u32 nr_accesses, __u32 age)
 {
 	struct damon_ev_pid_state *st;
-	struct damon_ev_aggregated *e;
-	__u32 pid;
+	struct damon_ev_aggregated *b;
+	__u32 pid, i;
 
 	st = current_state(&pid);
 	if (!st)
 		return 0;
+	b = &st->batch;
 
 	/* A new target burst starts when the target changes, the previous one is
 	 * complete, the address goes back or nr_regions changes. It belongs to a
-	 * new aggregation unless the target index went up. */
+	 * new aggregation unless the target index went up. What was collected of
+	 * the previous burst goes out first. */
 	if (target != st->last_target || st->region_idx >= st->nr_regions || start < st->last_end ||
 	    nr_regions != st->nr_regions) {
+		flush_batch(st, true);
 		if (target <= st->last_target || st->aggr_seq == 0)
 			st->aggr_seq++;
 		st->last_target = target;
@@ -104,34 +136,29 @@ static __always_inline int emit_aggregated(__u32 target, __u32 nr_regions, __u64
 		st->region_idx = 0;
 	}
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		st->region_idx++;
-		st->last_end = end;
-		count(DAMON_EV_AGGREGATED, true);
-		return 0;
+	i = b->count;
+	if (i >= DAMON_EV_AGGR_BATCH) {	/* cannot happen: full batches are flushed below */
+		flush_batch(st, false);
+		i = 0;
 	}
-	fill_header(&e->hdr, DAMON_EV_AGGREGATED, pid);
-	e->target_idx = target;
-	e->nr_regions = nr_regions;
-	e->region_idx = st->region_idx;
-	e->aggr_seq = st->aggr_seq;
-	e->start = start;
-	e->end = end;
-	e->nr_accesses = nr_accesses;
-	e->age = age;
+	if (i == 0) {
+		b->hdr.pid = pid;
+		b->target_idx = target;
+		b->nr_regions = nr_regions;
+		b->region_idx = st->region_idx;
+		b->aggr_seq = st->aggr_seq;
+	}
+	b->regions[i].start = start;
+	b->regions[i].end = end;
+	b->regions[i].nr_accesses = nr_accesses;
+	b->regions[i].age = age;
+	b->count = i + 1;
 	st->region_idx++;
 	st->last_end = end;
-	/*
-	 * Wake user space at the end of a target snapshot and every 1024
-	 * records, not per region: at 20,000 regions x 10 aggregations/s,
-	 * adaptive wakeups make the consumer run per event. The periodic wakeup
-	 * bounds the backlog (64 KiB) when a burst never reaches its last region
-	 * (nr_regions changing under it).
-	 */
-	bpf_ringbuf_submit(e, st->region_idx >= nr_regions || !(st->region_idx & 1023) ? DAMOND_RB_FORCE_WAKEUP
-											  : DAMOND_RB_NO_WAKEUP);
-	count(DAMON_EV_AGGREGATED, false);
+	if (st->region_idx >= nr_regions)
+		flush_batch(st, true);
+	else if (b->count >= DAMON_EV_AGGR_BATCH)
+		flush_batch(st, false);
 	return 0;
 }
 
@@ -146,7 +173,7 @@ static __always_inline int emit_before_apply(__u32 context_idx, __u32 scheme_idx
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(DAMON_EV_BEFORE_APPLY, true);
+		count(DAMON_EV_BEFORE_APPLY, true, 1);
 		return 0;
 	}
 	fill_header(&e->hdr, DAMON_EV_BEFORE_APPLY, pid);
@@ -159,7 +186,7 @@ static __always_inline int emit_before_apply(__u32 context_idx, __u32 scheme_idx
 	e->nr_accesses = nr_accesses;
 	e->age = age;
 	bpf_ringbuf_submit(e, 0);
-	count(DAMON_EV_BEFORE_APPLY, false);
+	count(DAMON_EV_BEFORE_APPLY, false, 1);
 	return 0;
 }
 
@@ -172,7 +199,7 @@ static __always_inline int emit_esz(__u32 context_idx, __u32 scheme_idx, __u64 e
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(DAMON_EV_ESZ, true);
+		count(DAMON_EV_ESZ, true, 1);
 		return 0;
 	}
 	fill_header(&e->hdr, DAMON_EV_ESZ, pid);
@@ -180,7 +207,7 @@ static __always_inline int emit_esz(__u32 context_idx, __u32 scheme_idx, __u64 e
 	e->scheme_idx = scheme_idx;
 	e->esz = esz;
 	bpf_ringbuf_submit(e, 0);
-	count(DAMON_EV_ESZ, false);
+	count(DAMON_EV_ESZ, false, 1);
 	return 0;
 }
 
@@ -192,7 +219,7 @@ static __always_inline struct damon_ev_scheme_stat *reserve_scheme_stat(__u32 *r
 		return NULL;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(DAMON_EV_SCHEME_STAT, true);
+		count(DAMON_EV_SCHEME_STAT, true, 1);
 		return NULL;
 	}
 	return e;
@@ -284,7 +311,7 @@ int tp_scheme_stat(struct trace_event_raw_damos_stat_after_apply_interval *ctx)
 	e->qt_exceeds = ctx->qt_exceeds;
 	e->nr_snapshots = ctx->nr_snapshots;
 	bpf_ringbuf_submit(e, 0);
-	count(DAMON_EV_SCHEME_STAT, false);
+	count(DAMON_EV_SCHEME_STAT, false, 1);
 	return 0;
 }
 
@@ -310,6 +337,6 @@ int BPF_PROG(btf_scheme_stat, unsigned int context_idx, unsigned int scheme_idx,
 	e->qt_exceeds = stat->qt_exceeds;
 	e->nr_snapshots = bpf_core_field_exists(stat->nr_snapshots) ? stat->nr_snapshots : 0;
 	bpf_ringbuf_submit(e, 0);
-	count(DAMON_EV_SCHEME_STAT, false);
+	count(DAMON_EV_SCHEME_STAT, false, 1);
 	return 0;
 }

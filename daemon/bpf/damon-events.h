@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define DAMON_EV_VERSION 1
+#define DAMON_EV_VERSION 2
 
 enum damon_ev_type {
 	DAMON_EV_AGGREGATED = 1,	/* damon:damon_aggregated */
@@ -35,8 +35,26 @@ struct damon_ev_header {
 	__u64 ts_ns;	/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 };
 
+/* One region of one target at the end of an aggregation interval. */
+struct damon_ev_region {
+	__u64 start;
+	__u64 end;
+	__u32 nr_accesses;
+	__u32 age;
+};
+
+/* Regions per DAMON_EV_AGGREGATED record. */
+#define DAMON_EV_AGGR_BATCH 64
+
 /*
- * One region of one target at the end of an aggregation interval.
+ * DAMON_EV_AGGREGATED: `count` consecutive regions of one target at the end
+ * of an aggregation interval, regions[0] being region number region_idx of
+ * that target's burst. The BPF side collects up to DAMON_EV_AGGR_BATCH
+ * damon_aggregated events of a kdamond in its pid-map entry and emits them as
+ * one record (a burst's last region flushes the batch): one ring-buffer
+ * record and one user-space callback per 64 regions instead of per region.
+ * The record is variable length: DAMON_EV_AGGR_HDR_SIZE + count * 24 bytes.
+ *
  * aggr_seq and region_idx are computed in BPF from the per-pid state in the
  * pid map (struct damon_ev_pid_state): aggr_seq increases by one per
  * aggregation of that kdamond (starting at 1 after the pid was added to the
@@ -50,11 +68,12 @@ struct damon_ev_aggregated {
 	__u32 nr_regions;
 	__u32 region_idx;
 	__u32 aggr_seq;
-	__u64 start;
-	__u64 end;
-	__u32 nr_accesses;
-	__u32 age;
+	__u32 count;		/* 1..DAMON_EV_AGGR_BATCH regions follow */
+	__u32 pad;
+	struct damon_ev_region regions[DAMON_EV_AGGR_BATCH];
 };
+
+#define DAMON_EV_AGGR_HDR_SIZE 40	/* offsetof(struct damon_ev_aggregated, regions) */
 
 /* One region a scheme is about to be applied to (it passed pattern, quota and
  * core filters). nr_accesses: nr_accesses_bp / 10000 (<= 7.2) or the moving
@@ -96,7 +115,9 @@ struct damon_ev_scheme_stat {
 /*
  * Value of the pid filter map (BPF_MAP_TYPE_HASH, key: __u32 pid). User space
  * inserts a zeroed value with cookie = damond's kdamond index; the BPF side
- * mutates the rest in place to number aggregation bursts.
+ * mutates the rest in place to number aggregation bursts and to collect the
+ * batch of regions it emits next (only the kdamond thread itself touches its
+ * entry, so no locking is needed).
  */
 struct damon_ev_pid_state {
 	__u32 cookie;
@@ -106,20 +127,26 @@ struct damon_ev_pid_state {
 	__u32 nr_regions;	/* nr_regions of the current target burst */
 	__u32 pad;
 	__u64 last_end;
+	__u64 nr_batches;	/* batches emitted or dropped: paces the wakeups */
+	struct damon_ev_aggregated batch;	/* being collected; batch.count regions so far */
 };
 
 /* Value of the single-entry per-CPU counter array (sum over CPUs). */
 struct damon_ev_counters {
-	__u64 events[DAMON_EV_TYPE_MAX];	/* submitted to the ring buffer */
-	__u64 drops[DAMON_EV_TYPE_MAX];		/* ring buffer full */
+	__u64 events[DAMON_EV_TYPE_MAX];	/* tracepoint events submitted (regions, for aggregated) */
+	__u64 drops[DAMON_EV_TYPE_MAX];		/* tracepoint events lost: ring buffer full */
 };
 
 #define DAMON_EV_MAX_PIDS 64
 
 _Static_assert(sizeof(struct damon_ev_header) == 16, "damon_ev_header size");
-_Static_assert(sizeof(struct damon_ev_aggregated) == 56, "damon_ev_aggregated size");
+_Static_assert(sizeof(struct damon_ev_region) == 24, "damon_ev_region size");
+_Static_assert(sizeof(struct damon_ev_aggregated) == DAMON_EV_AGGR_HDR_SIZE + 24 * DAMON_EV_AGGR_BATCH,
+	       "damon_ev_aggregated size");
+_Static_assert(__builtin_offsetof(struct damon_ev_aggregated, regions) == DAMON_EV_AGGR_HDR_SIZE,
+	       "damon_ev_aggregated header size");
 _Static_assert(sizeof(struct damon_ev_before_apply) == 56, "damon_ev_before_apply size");
 _Static_assert(sizeof(struct damon_ev_esz) == 32, "damon_ev_esz size");
 _Static_assert(sizeof(struct damon_ev_scheme_stat) == 80, "damon_ev_scheme_stat size");
-_Static_assert(sizeof(struct damon_ev_pid_state) == 32, "damon_ev_pid_state size");
+_Static_assert(sizeof(struct damon_ev_pid_state) == 40 + sizeof(struct damon_ev_aggregated), "damon_ev_pid_state size");
 _Static_assert(sizeof(struct damon_ev_counters) == 16 * DAMON_EV_TYPE_MAX, "damon_ev_counters size");

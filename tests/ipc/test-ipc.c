@@ -636,6 +636,22 @@ static void test_status_render_full(void **state)
 	assert_contains(text, "1970-01-01 00:00:03  reclaim: commit (quota changed)");
 }
 
+/* damond lists only the first ranges of a big target; the text counts all of them. */
+static void test_status_render_truncated_ranges(void **state)
+{
+	_cleanup_(json_object_putp) struct json_object *st = parse(
+		"{\"version\":\"0.1.0\",\"pid\":1,\"kdamonds\":[{\"name\":\"big\",\"index\":0,\"state\":\"on\","
+		"\"targets\":[{\"index\":0,\"pid\":0,\"nr_ranges\":20000,\"ranges_bytes\":81920000,"
+		"\"regions\":[{\"start\":4096,\"end\":8192},{\"start\":12288,\"end\":16384},"
+		"{\"start\":20480,\"end\":24576},{\"start\":28672,\"end\":32768},"
+		"{\"start\":36864,\"end\":40960}]}]}]}");
+	_cleanup_free_ char *text = NULL;
+
+	text = render(status_render_text, st, 0);
+	assert_contains(text, "physical, 20000 ranges: 0x1000-0x2000 0x3000-0x4000 0x5000-0x6000 0x7000-0x8000 "
+			      "(+19996 more) (78.1MiB)");
+}
+
 static void test_status_render_sparse(void **state)
 {
 	/* Everything unknown or null: no crash, dashes. */
@@ -783,6 +799,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_timeout, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_call_closed_without_reply, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test(test_status_render_full),
+		cmocka_unit_test(test_status_render_truncated_ranges),
 		cmocka_unit_test(test_status_render_sparse),
 		cmocka_unit_test(test_status_render_dry_run_tombstone),
 		cmocka_unit_test(test_features_render),

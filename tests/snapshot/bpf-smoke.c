@@ -50,14 +50,12 @@ static unsigned long long now_ns(void)
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct smoke *sm = ctx;
-	struct damon_ev_header h;
+	unsigned n, type = 0;
 
-	if (size >= sizeof(h)) {
-		memcpy(&h, data, sizeof(h));
-		if (h.type < DAMON_EV_TYPE_MAX)
-			sm->received[h.type]++;
-	}
-	sm->total++;
+	n = damon_event_record_events(data, size, &type);
+	if (n > 0 && type < DAMON_EV_TYPE_MAX)
+		sm->received[type] += n;
+	sm->total += n;
 	if (sm->store)
 		(void)snapshot_store_feed(sm->store, data, size, now_ns());
 	return 0;

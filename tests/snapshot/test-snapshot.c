@@ -24,16 +24,15 @@ static struct damon_ev_aggregated aggr(uint32_t pid, uint64_t ts, uint32_t targe
 				       uint32_t idx, uint32_t nr, uint64_t start, uint64_t end,
 				       uint32_t acc, uint32_t age)
 {
+	/* a batch of one region */
 	return (struct damon_ev_aggregated){
 		.hdr = hdr(DAMON_EV_AGGREGATED, pid, ts),
 		.target_idx = target,
 		.nr_regions = nr,
 		.region_idx = idx,
 		.aggr_seq = seq,
-		.start = start,
-		.end = end,
-		.nr_accesses = acc,
-		.age = age,
+		.count = 1,
+		.regions[0] = { .start = start, .end = end, .nr_accesses = acc, .age = age },
 	};
 }
 
@@ -111,6 +110,42 @@ static void feed_burst(struct snapshot_store *s, uint32_t pid, uint64_t ts, uint
 		feed_aggr(s, pid, ts + i, target, seq, i, nr, base + i * 4096ULL, base + (i + 1) * 4096ULL, i);
 }
 
+/*
+ * Feeds a burst of nr 4 KiB regions from base as the BPF side does: batches
+ * of up to `batch` regions (the last one shorter), each fed with exactly its
+ * length. Batch number `skip` (-1: none) is not fed (lost in the ring).
+ */
+static void feed_batches(struct snapshot_store *s, uint32_t pid, uint64_t ts, uint32_t target, uint32_t seq,
+			 uint32_t nr, uint64_t base, uint32_t batch, int skip)
+{
+	struct damon_ev_aggregated e;
+
+	for (uint32_t first = 0, k = 0; first < nr; first += batch, k++) {
+		uint32_t n = MIN(batch, nr - first);
+
+		e = (struct damon_ev_aggregated){
+			.hdr = hdr(DAMON_EV_AGGREGATED, pid, ts + first),
+			.target_idx = target,
+			.nr_regions = nr,
+			.region_idx = first,
+			.aggr_seq = seq,
+			.count = n,
+		};
+		for (uint32_t i = 0; i < n; i++)
+			e.regions[i] = (struct damon_ev_region){
+				.start = base + (first + i) * 4096ULL,
+				.end = base + (first + i + 1) * 4096ULL,
+				.nr_accesses = first + i,
+				.age = k,
+			};
+		if ((int)k == skip)
+			continue;
+		assert_int_equal(snapshot_store_feed(s, &e, DAMON_EV_AGGR_HDR_SIZE + n * sizeof(e.regions[0]),
+						     ts + first),
+				 0);
+	}
+}
+
 /* ---- decoding ---- */
 
 static void test_decode_ok(void **state)
@@ -130,15 +165,19 @@ static void test_decode_ok(void **state)
 	assert_int_equal(ev.aggr.aggr_seq, 5);
 	assert_int_equal(ev.aggr.region_idx, 2);
 	assert_int_equal(ev.aggr.nr_regions, 3);
-	assert_int_equal(ev.aggr.start, 0x1000);
-	assert_int_equal(ev.aggr.end, 0x3000);
-	assert_int_equal(ev.aggr.nr_accesses, 9);
-	assert_int_equal(ev.aggr.age, 4);
+	assert_int_equal(ev.aggr.count, 1);
+	assert_int_equal(ev.aggr.regions[0].start, 0x1000);
+	assert_int_equal(ev.aggr.regions[0].end, 0x3000);
+	assert_int_equal(ev.aggr.regions[0].nr_accesses, 9);
+	assert_int_equal(ev.aggr.regions[0].age, 4);
 
 	/* unaligned source, trailing byte tolerated */
 	memcpy(buf + 1, &a, sizeof(a));
 	assert_int_equal(damon_event_decode(buf + 1, sizeof(a), &ev), 0);
-	assert_int_equal(ev.aggr.end, 0x3000);
+	assert_int_equal(ev.aggr.regions[0].end, 0x3000);
+	/* a record is only as long as its count of regions */
+	assert_int_equal(damon_event_decode(&a, DAMON_EV_AGGR_HDR_SIZE + sizeof(struct damon_ev_region), &ev), 0);
+	assert_int_equal(damon_event_record_events(&a, sizeof(a), NULL), 1);
 
 	assert_int_equal(damon_event_decode(&st, sizeof(st), &ev), 0);
 	assert_int_equal(ev.stat.scheme_idx, 2);
@@ -166,7 +205,19 @@ static void test_decode_errors(void **state)
 
 	assert_int_equal(damon_event_decode(&a, 3, &ev), -EBADMSG);
 	assert_int_equal(damon_event_decode(&a, sizeof(struct damon_ev_header), &ev), -EBADMSG);
-	assert_int_equal(damon_event_decode(&a, sizeof(a) - 1, &ev), -EBADMSG);
+	assert_int_equal(damon_event_decode(&a, DAMON_EV_AGGR_HDR_SIZE + sizeof(struct damon_ev_region) - 1, &ev),
+			 -EBADMSG);
+	/* count: 0, above the batch size, or more regions than the record holds */
+	a.count = 0;
+	assert_int_equal(damon_event_decode(&a, sizeof(a), &ev), -EBADMSG);
+	a.count = DAMON_EV_AGGR_BATCH + 1;
+	assert_int_equal(damon_event_decode(&a, sizeof(a), &ev), -EBADMSG);
+	a.count = 3;
+	assert_int_equal(damon_event_decode(&a, DAMON_EV_AGGR_HDR_SIZE + 2 * sizeof(struct damon_ev_region), &ev),
+			 -EBADMSG);
+	assert_int_equal(damon_event_decode(&a, DAMON_EV_AGGR_HDR_SIZE + 3 * sizeof(struct damon_ev_region), &ev), 0);
+	assert_int_equal(damon_event_record_events(&a, sizeof(a), NULL), 3);
+	a.count = 1;
 	/* an esz-sized record claiming to be an aggregated one */
 	esz.hdr.type = DAMON_EV_AGGREGATED;
 	assert_int_equal(damon_event_decode(&esz, sizeof(esz), &ev), -EBADMSG);
@@ -599,6 +650,81 @@ static void test_limits(void **state)
 	assert_int_equal(snapshot_store_get_kdamond(f->s, 0)->nr_schemes, 0);
 }
 
+/* Batched records: a burst arrives as 64 + 64 + 22 regions. */
+static void test_batched_burst(void **state)
+{
+	struct fixture *f = *state;
+	const struct damon_snapshot *snap;
+	struct snapshot_store_stats st;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	feed_batches(f->s, 100, 1000, 0, 1, 150, 0x10000, DAMON_EV_AGGR_BATCH, -1);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_non_null(snap);
+	assert_int_equal(snap->nr_regions, 150);
+	assert_int_equal(f->rec.n[SNAPSHOT_UPDATE_REGIONS], 1);
+	/* batch boundaries: the last of the first batch, the first of the second, the very last */
+	assert_int_equal(snap->regions[63].start, 0x10000 + 63 * 4096);
+	assert_int_equal(snap->regions[63].age, 0);
+	assert_int_equal(snap->regions[64].start, 0x10000 + 64 * 4096);
+	assert_int_equal(snap->regions[64].nr_accesses, 64);
+	assert_int_equal(snap->regions[64].age, 1);
+	assert_int_equal(snap->regions[149].end, 0x10000 + 150 * 4096);
+	assert_int_equal(snap->regions[149].age, 2);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.records, 3);
+	assert_int_equal(st.events[DAMON_EV_AGGREGATED], 150);
+
+	/* the same burst with a different batch size gives the same snapshot */
+	feed_batches(f->s, 100, 2000, 0, 2, 150, 0x10000, 7, -1);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->nr_published, 2);
+	assert_int_equal(snap->nr_regions, 150);
+	assert_int_equal(snap->regions[64].nr_accesses, 64);
+}
+
+/* A lost batch, a batch overrunning nr_regions and a bad region inside a batch. */
+static void test_batch_loss(void **state)
+{
+	struct fixture *f = *state;
+	const struct damon_snapshot *snap;
+	struct snapshot_store_stats st;
+	struct damon_ev_aggregated e;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	feed_batches(f->s, 100, 1000, 0, 1, 100, 0x10000, 16, -1);
+	assert_int_equal(snapshot_store_get(f->s, 0, 0)->nr_regions, 100);
+
+	/* the second batch of aggregation 2 was dropped: incomplete, 1 stays */
+	feed_batches(f->s, 100, 2000, 0, 2, 100, 0x10000, 16, 1);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_incomplete, 1);
+	assert_int_equal(snapshot_store_get(f->s, 0, 0)->aggr_seq, 1);
+
+	/* more regions than nr_regions leaves: ignored as a whole */
+	e = (struct damon_ev_aggregated){ .hdr = hdr(DAMON_EV_AGGREGATED, 100, 3000), .nr_regions = 4,
+					  .region_idx = 2, .aggr_seq = 3, .count = 3 };
+	for (uint32_t i = 0; i < 3; i++)
+		e.regions[i] = (struct damon_ev_region){ .start = 0x1000 * (i + 1), .end = 0x1000 * (i + 2) };
+	FEED(f->s, e, 3000);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.ignored, 1);
+
+	/* addresses going back inside one batch break the burst */
+	e = (struct damon_ev_aggregated){ .hdr = hdr(DAMON_EV_AGGREGATED, 100, 4000), .nr_regions = 3,
+					  .region_idx = 0, .aggr_seq = 4, .count = 3 };
+	e.regions[0] = (struct damon_ev_region){ .start = 0x1000, .end = 0x2000 };
+	e.regions[1] = (struct damon_ev_region){ .start = 0x5000, .end = 0x6000 };
+	e.regions[2] = (struct damon_ev_region){ .start = 0x3000, .end = 0x4000 };
+	FEED(f->s, e, 4000);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_incomplete, 2);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->aggr_seq, 1);
+	assert_int_equal(snap->nr_regions, 100);
+	assert_int_equal(snap->regions[99].end, 0x10000 + 100 * 4096);
+}
+
 static void test_large_burst(void **state)
 {
 	struct fixture *f = *state;
@@ -606,7 +732,7 @@ static void test_large_burst(void **state)
 
 	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
 	for (uint32_t a = 1; a <= 3; a++)
-		feed_burst(f->s, 100, a * 100000, 0, a, 20000, 0x100000000ULL);
+		feed_batches(f->s, 100, a * 100000, 0, a, 20000, 0x100000000ULL, DAMON_EV_AGGR_BATCH, -1);
 	snap = snapshot_store_get(f->s, 0, 0);
 	assert_non_null(snap);
 	assert_int_equal(snap->nr_regions, 20000);
@@ -632,6 +758,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_address_back_and_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_esz_and_stat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batched_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_burst, setup, teardown),
 	};
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The apply engine (render, write, verify, state, layout) against the fake kernel, in process. */
 #include <setjmp.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "fake-damon.h"
 #include "damon-features.h"
 #include "iomem.h"
+#include "manager.h" /* write_list_hash() from daemon/record.c */
 
 struct fx {
 	char root[64];
@@ -413,6 +416,331 @@ static void test_iomem(void **state)
 	unlink(path);
 }
 
+/* ---- region blocks ------------------------------------------------------ */
+
+#define C0 FAKE_DAMON_KDAMONDS "/0/contexts/0"
+#define NR_BLOCK_REGIONS 300
+
+/* n increasing, non-overlapping regions; salt makes each target's set its own. */
+static struct damon_addr_range *make_regions(size_t n, uint64_t salt)
+{
+	struct damon_addr_range *v = calloc(n, sizeof(*v));
+
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++) {
+		v[i].start = 0x100000000ULL + salt * 0x10000000000ULL + i * 0x200000ULL;
+		v[i].end = v[i].start + 0x100000ULL + (i % 64) * 4096;
+	}
+	return v;
+}
+
+/* The fixture's policy with nt targets of n regions each. */
+static void plan_regions(struct fx *x, struct scheme_slot *slots, struct kdamond_plan *p, struct damon_target_cfg *tg,
+			 size_t nt, size_t n)
+{
+	plan_for(x, slots, p, false);
+	for (size_t t = 0; t < nt; t++)
+		tg[t] = (struct damon_target_cfg){ .regions = make_regions(n, t), .nr_regions = n };
+	p->targets = tg;
+	p->nr_targets = nt;
+}
+
+static void free_targets(struct damon_target_cfg *tg, size_t nt)
+{
+	for (size_t t = 0; t < nt; t++)
+		free(tg[t].regions);
+}
+
+static void assert_file(struct fx *x, const char *want, const char *fmt, ...) _printf_(3, 4);
+static void assert_file(struct fx *x, const char *want, const char *fmt, ...)
+{
+	char path[PATH_MAX], buf[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	assert_int_equal(fake_damon_read(x->root, path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, want);
+}
+
+static void assert_region_files(struct fx *x, size_t t, const struct damon_addr_range *v, size_t i)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%" PRIu64, v[i].start);
+	assert_file(x, b, C0 "/targets/%zu/regions/%zu/start", t, i);
+	snprintf(b, sizeof(b), "%" PRIu64, v[i].end);
+	assert_file(x, b, C0 "/targets/%zu/regions/%zu/end", t, i);
+}
+
+/* One block per target (after its nr_regions), an owned copy; applying it writes every start/end file. */
+static void test_region_blocks_apply(void **state)
+{
+	struct fx *x = *state;
+	struct damon_target_cfg tg[2];
+	struct scheme_slot slots[4];
+	struct kdamond_plan p;
+	struct write_list l = {}, k = {};
+	size_t blocks = 0, n = NR_BLOCK_REGIONS;
+	char *mismatch = NULL, want[PATH_MAX], buf[64];
+
+	plan_regions(x, slots, &p, tg, 2, n);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct sysfs_write *w = &l.v[i];
+		size_t t = blocks;
+		char *q = strstr(w->path, "/regions/");
+
+		/* no per-file region entries are left */
+		assert_true(!q || streq(q, "/regions/nr_regions"));
+		if (!(w->flags & SYSFS_W_REGIONS))
+			continue;
+		assert_true(t < 2);
+		snprintf(want, sizeof(want), C0 "/targets/%zu/regions", t);
+		assert_string_equal(w->path, want);
+		assert_int_equal(w->nr_regions, n);
+		assert_ptr_not_equal(w->regions, tg[t].regions);
+		assert_memory_equal(w->regions, tg[t].regions, n * sizeof(*w->regions));
+		assert_int_equal(sysfs_write_nr_files(w), 2 * n);
+		assert_non_null(strstr(w->value, "300 regions fnv64:"));
+		/* nr_regions comes right before its block */
+		assert_true(i > 0);
+		assert_true(l.v[i - 1].flags & SYSFS_W_NR);
+		snprintf(want, sizeof(want), C0 "/targets/%zu/regions/nr_regions", t);
+		assert_string_equal(l.v[i - 1].path, want);
+		assert_string_equal(l.v[i - 1].value, "300");
+		assert_true(sysfs_write_is_region(w));
+		assert_true(sysfs_write_is_region(&l.v[i - 1]));
+		blocks++;
+	}
+	assert_int_equal(blocks, 2);
+	for (size_t i = 0; i < l.n; i++)
+		if (strstr(l.v[i].path, "monitoring_attrs/nr_regions/"))
+			assert_false(sysfs_write_is_region(&l.v[i]));
+
+	assert_int_equal(damon_write_list_apply(x->sr, &l, NULL), 0);
+	for (size_t t = 0; t < 2; t++) {
+		assert_file(x, "300", C0 "/targets/%zu/regions/nr_regions", t);
+		assert_region_files(x, t, tg[t].regions, 0);
+		assert_region_files(x, t, tg[t].regions, n / 2);
+		assert_region_files(x, t, tg[t].regions, n - 1);
+	}
+	assert_int_equal(damon_write_list_verify(x->sr, &l, &mismatch), 0);
+	assert_null(mismatch);
+
+	/* keep_regions: nr_regions 0 and no block */
+	p.keep_regions = true;
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &k), 0);
+	for (size_t i = 0; i < k.n; i++) {
+		assert_false(k.v[i].flags & SYSFS_W_REGIONS);
+		if (sysfs_write_is_region(&k.v[i]))
+			assert_string_equal(k.v[i].value, "0");
+	}
+	write_list_done(&k);
+	write_list_done(&l);
+
+	/* one paddr target: the running kdamond gets exactly these regions */
+	free_targets(tg, 2);
+	plan_regions(x, slots, &p, tg, 1, n);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
+	assert_int_equal(damon_write_list_apply(x->sr, &l, NULL), 0);
+	assert_int_equal(damon_state_cmd(x->sr, 0, "on"), 0);
+	assert_int_equal(fake_damon_read_committed(x->root, 0, "targets/0/regions/nr_regions", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "300");
+	assert_int_equal(fake_damon_read_committed(x->root, 0, "targets/0/regions/299/end", buf, sizeof(buf)), 0);
+	snprintf(want, sizeof(want), "%" PRIu64, tg[0].regions[299].end);
+	assert_string_equal(buf, want);
+	write_list_done(&l);
+	free_targets(tg, 1);
+}
+
+/* A failing file inside a block: the index is the block's, the file is the one that failed. */
+static void test_region_block_apply_failure(void **state)
+{
+	struct fx *x = *state;
+	struct damon_target_cfg tg[1];
+	struct scheme_slot slots[4];
+	struct kdamond_plan p;
+	struct write_list l = {};
+	size_t failed = 0, file = 0, nr = SIZE_MAX, blk = SIZE_MAX;
+
+	plan_regions(x, slots, &p, tg, 1, 20);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
+	for (size_t i = 0; i < l.n; i++)
+		if (l.v[i].flags & SYSFS_W_REGIONS)
+			blk = i;
+		else if (sysfs_write_is_region(&l.v[i]))
+			nr = i;
+	assert_int_equal(nr + 1, blk);
+	/* the kernel gets only 7 region directories: regions/7/start does not exist */
+	free(l.v[nr].value);
+	l.v[nr].value = strdup("7");
+	assert_int_not_equal(damon_write_list_apply_ex(x->sr, &l, &failed, &file), 0);
+	assert_int_equal(failed, blk);
+	assert_int_equal(file, 14);
+	failed = 0;
+	assert_int_not_equal(damon_write_list_apply(x->sr, &l, &failed), 0);
+	assert_int_equal(failed, blk);
+	write_list_done(&l);
+	free_targets(tg, 1);
+}
+
+/* Read-back checks every file of a block and names the one that differs. */
+static void test_region_block_verify(void **state)
+{
+	struct fx *x = *state;
+	struct damon_target_cfg tg[1];
+	struct scheme_slot slots[4];
+	struct kdamond_plan p;
+	struct write_list l = {};
+	char *mismatch = NULL, want[256];
+	size_t n = NR_BLOCK_REGIONS;
+
+	plan_regions(x, slots, &p, tg, 1, n);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
+	assert_int_equal(damon_write_list_apply(x->sr, &l, NULL), 0);
+	assert_int_equal(damon_write_list_verify(x->sr, &l, &mismatch), 0);
+
+	/* deep in the block, the end of region 217 */
+	assert_int_equal(fake_damon_store(x->root, C0 "/targets/0/regions/217/end", "4096", 4), 4);
+	assert_int_equal(damon_write_list_verify(x->sr, &l, &mismatch), -EIO);
+	assert_non_null(mismatch);
+	snprintf(want, sizeof(want), "'" C0 "/targets/0/regions/217/end' reads '4096', damond wrote '%" PRIu64 "'",
+		 tg[0].regions[217].end);
+	assert_string_equal(mismatch, want);
+	free(mismatch);
+	mismatch = NULL;
+
+	/* put it back, then break the last start */
+	snprintf(want, sizeof(want), "%" PRIu64, tg[0].regions[217].end);
+	assert_int_equal(fake_damon_store(x->root, C0 "/targets/0/regions/217/end", want, strlen(want)),
+			 (ssize_t)strlen(want));
+	assert_int_equal(damon_write_list_verify(x->sr, &l, &mismatch), 0);
+	assert_int_equal(fake_damon_store(x->root, C0 "/targets/0/regions/299/start", "1", 1), 1);
+	assert_int_equal(damon_write_list_verify(x->sr, &l, &mismatch), -EIO);
+	assert_non_null(strstr(mismatch, "/targets/0/regions/299/start' reads '1'"));
+	free(mismatch);
+	write_list_done(&l);
+	free_targets(tg, 1);
+}
+
+/* One end address moved: the lists differ, at the block. */
+static void test_region_block_diff(void **state)
+{
+	struct fx *x = *state;
+	struct damon_target_cfg tg[1];
+	struct scheme_slot slots[4];
+	struct kdamond_plan p;
+	struct write_list a = {}, b = {};
+	size_t d, n = NR_BLOCK_REGIONS;
+
+	plan_regions(x, slots, &p, tg, 1, n);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &a), 0);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &b), 0);
+	assert_true(write_list_equal(&a, &b));
+	write_list_done(&b);
+
+	tg[0].regions[n / 2].end += 4096;
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &b), 0);
+	assert_false(write_list_equal(&a, &b));
+	d = write_list_first_diff(&a, &b);
+	assert_true(d < a.n);
+	assert_true(a.v[d].flags & SYSFS_W_REGIONS);
+	assert_true(b.v[d].flags & SYSFS_W_REGIONS);
+	assert_string_equal(a.v[d].path, C0 "/targets/0/regions");
+	assert_string_not_equal(a.v[d].value, b.v[d].value);
+	assert_string_equal(a.v[d - 1].value, b.v[d - 1].value); /* same nr_regions */
+	assert_false(sysfs_write_equal(&a.v[d], &b.v[d]));
+	/* the file that differs: the end of region n / 2 */
+	assert_int_equal(sysfs_write_first_diff_file(&b.v[d], &a.v[d]), n + 1);
+	assert_int_equal(sysfs_write_first_diff_file(&a.v[d], &a.v[d]), SIZE_MAX);
+	/* the arrays decide even if the summaries were to collide */
+	free(b.v[d].value);
+	b.v[d].value = strdup(a.v[d].value);
+	assert_false(sysfs_write_equal(&a.v[d], &b.v[d]));
+	assert_int_equal(write_list_first_diff(&a, &b), d);
+	write_list_done(&b);
+
+	/* one region fewer: the nr_regions write differs first */
+	tg[0].nr_regions = n - 1;
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &b), 0);
+	d = write_list_first_diff(&a, &b);
+	assert_string_equal(a.v[d].path, C0 "/targets/0/regions/nr_regions");
+	write_list_done(&b);
+	write_list_done(&a);
+	free_targets(tg, 1);
+}
+
+/* FNV-1a 64 as write_list_hash() took it before region blocks existed. */
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t fnv_write(uint64_t h, const char *path, const char *value)
+{
+	h = fnv_str(h, path);
+	h = fnv_str(h, "=");
+	h = fnv_str(h, value);
+	return fnv_str(h, "\n");
+}
+
+/*
+ * The record's hash survives damond upgrades: with blocks it must equal the
+ * hash of the old per-file list (start, then end, of each region).
+ */
+static void test_region_block_hash(void **state)
+{
+	struct fx *x = *state;
+	struct damon_target_cfg tg[2];
+	struct scheme_slot slots[4];
+	struct kdamond_plan p;
+	struct write_list l = {};
+	uint64_t h = 1469598103934665603ULL;
+	size_t t = 0, n = NR_BLOCK_REGIONS;
+	char *got, want[32];
+
+	plan_regions(x, slots, &p, tg, 2, n);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
+	for (size_t i = 0; i < l.n; i++) {
+		if (!(l.v[i].flags & SYSFS_W_REGIONS)) {
+			h = fnv_write(h, l.v[i].path, l.v[i].value);
+			continue;
+		}
+		/* by hand, from the targets, as put_u64() rendered each file */
+		for (size_t r = 0; r < n; r++) {
+			char path[256], v[32];
+
+			snprintf(path, sizeof(path), C0 "/targets/%zu/regions/%zu/start", t, r);
+			snprintf(v, sizeof(v), "%" PRIu64, tg[t].regions[r].start);
+			h = fnv_write(h, path, v);
+			snprintf(path, sizeof(path), C0 "/targets/%zu/regions/%zu/end", t, r);
+			snprintf(v, sizeof(v), "%" PRIu64, tg[t].regions[r].end);
+			h = fnv_write(h, path, v);
+		}
+		t++;
+	}
+	assert_int_equal(t, 2);
+	snprintf(want, sizeof(want), "%016" PRIx64, h);
+	got = write_list_hash(&l);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+
+	/* and it follows the regions */
+	tg[1].regions[n - 1].end += 4096;
+	write_list_done(&l);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
+	got = write_list_hash(&l);
+	assert_string_not_equal(got, want);
+	free(got);
+	write_list_done(&l);
+	free_targets(tg, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +757,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reject_filters, setup_612, teardown),
 		cmocka_unit_test_setup_teardown(test_reject_filters, setup_72, teardown),
 		cmocka_unit_test(test_iomem),
+		cmocka_unit_test_setup_teardown(test_region_blocks_apply, setup_612, teardown),
+		cmocka_unit_test_setup_teardown(test_region_blocks_apply, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_region_block_apply_failure, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_region_block_verify, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_region_block_diff, setup_612, teardown),
+		cmocka_unit_test_setup_teardown(test_region_block_hash, setup_72, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,9 +42,15 @@ ticks() {	# utime+stime of PID, in clock ticks
 recv() {
 	damondctl status --json | tr -d ' \n' | sed -n 's/.*"aggregated":{"per_s":[0-9.e+-]*,"received":\([0-9]*\).*/\1/p'
 }
-d1=$(ticks "$DAMOND_PID"); k1=$(ticks "$kpid"); r1=$(recv); t1=$(now_ms)
+drain_ms() {	# damond's CPU time inside ring-buffer drains (ms, integer)
+	damondctl status --json | tr -d ' \n' | sed -n 's/.*"drain_cpu_ms":\([0-9]*\).*/\1/p'
+}
+d1=$(ticks "$DAMOND_PID"); k1=$(ticks "$kpid"); r1=$(recv); t1=$(now_ms); c1=$(drain_ms)
+u1=$(awk '{ print $14 }' "/proc/$DAMOND_PID/stat"); w1=$(proc_status "$DAMOND_PID" voluntary_ctxt_switches)
 sleep "$secs"
-d2=$(ticks "$DAMOND_PID"); k2=$(ticks "$kpid"); r2=$(recv); t2=$(now_ms)
+d2=$(ticks "$DAMOND_PID"); k2=$(ticks "$kpid"); r2=$(recv); t2=$(now_ms); c2=$(drain_ms)
+u2=$(awk '{ print $14 }' "/proc/$DAMOND_PID/stat"); w2=$(proc_status "$DAMOND_PID" voluntary_ctxt_switches)
+mark damond_utime_ticks=$((u2 - u1)) damond_wakeups=$((w2 - w1))
 damondctl status --json | tr -d ' \n' > /tmp/st.json
 drops=$(sed -n 's/.*"monitor":{[^}]*"drops":\([0-9]*\).*/\1/p' /tmp/st.json)
 nr=$(sed -n 's/.*"snapshot":{"nr_regions":\([0-9]*\).*/\1/p' /tmp/st.json)
@@ -61,5 +67,20 @@ awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6) } /^Rss:/ { rss
 mark snapshots="$(sed -n 's/.*"snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	incomplete="$(sed -n 's/.*"incomplete_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	records="$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' /tmp/st.json)"
+mark drains="$(sed -n 's/.*"drains":\([0-9]*\).*/\1/p' /tmp/st.json)" drain_cpu_ms=$((${c2:-0} - ${c1:-0})) damond_cpu_ms=$(((d2 - d1) * 10))	# USER_HZ 100
+damond_stop
+
+# The same policy without BPF (sysfs polling): what the monitor itself costs.
+damond --no-bpf --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
+DAMOND_PID=$!
+wait_for "damondctl status" 120 0.5 || fail "damond --no-bpf did not answer"
+sleep 5
+kpid=$(kd_pid 0)
+n1=$(ticks "$DAMOND_PID"); k1=$(ticks "$kpid")
+sleep "$secs"
+n2=$(ticks "$DAMOND_PID"); k2=$(ticks "$kpid")
+mark nobpf_damond_ticks=$((n2 - n1)) nobpf_kdamond_ticks=$((k2 - k1)) nobpf_kpid="$kpid"
+mark nobpf_cpu_ratio="$(awk -v d=$((n2 - n1)) -v k=$((k2 - k1)) 'BEGIN { printf "%.4f", k > 0 ? d / k : -1 }')" \
+	nobpf_rss_kib="$(proc_status "$DAMOND_PID" VmRSS)"
 damond_stop
 exit 0
