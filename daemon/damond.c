@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* damond: drives the kernel's DAMON from YAML policies. See damond(8). */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -245,6 +246,8 @@ static int run(int argc, char *argv[])
 #ifdef HAVE_BPF
 	manager_events_update_pids(m);
 #endif
+	/* parsing and rendering a big policy leaves free heap behind: return it */
+	malloc_trim(0);
 
 	(void)sd_notifyf(false, "READY=1\nSTATUS=Running %zu kdamond(s), configuration generation %u", m->nr_kd,
 			 m->generation);

@@ -33,7 +33,7 @@ struct events_params {
 	const char *tracefs_root;	/* NULL: /sys/kernel/tracing (probing only) */
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;	/* AUTO: classic tracepoints, tp_btf as fallback */
-	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT (1 MiB) */
+	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT (512 KiB) */
 	struct snapshot_store *store;	/* borrowed, may be NULL; fed and kept in pid sync */
 	events_record_cb on_record;	/* may be NULL */
 	void *userdata;

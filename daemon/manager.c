@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1458,6 +1459,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	manager_events_update_pids(m);
 #endif
 	set_reload_result(m, failed == 0, NULL);
+	malloc_trim(0);	/* the old and new policies were both in memory */
 	if (failed)
 		log_error("reload: the kernel refused the change for %u kdamond(s); see the errors above and "
 			  "'damondctl status'",

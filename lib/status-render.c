@@ -219,7 +219,7 @@ static void render_target(FILE *out, struct json_object *t)
 {
 	struct json_object *regions = member_type(t, "regions", json_type_array);
 	struct json_object *snap = member_type(t, "snapshot", json_type_object);
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[48];
 	int64_t pid;
 	size_t n = regions ? json_object_array_length(regions) : 0, n_all;
 	uint64_t total = 0, total_all, nr_ranges;

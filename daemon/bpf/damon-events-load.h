@@ -68,7 +68,7 @@ struct damon_ev_load_params {
 	bool no_pid_filter;		/* accept events of every kdamond (debugging) */
 };
 
-#define DAMON_EV_RINGBUF_DEFAULT (1024U * 1024U)
+#define DAMON_EV_RINGBUF_DEFAULT (512U * 1024U)
 
 struct damon_ev_bpf;
 
