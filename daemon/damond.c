@@ -140,7 +140,35 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
  * BPF is for the real machine only: a damond pointed at another sysfs root
  * (tests, a fake kernel) must never attach to this host's tracepoints.
  */
-static void setup_monitor(struct manager *m)
+/*
+ * Ring-buffer size for a policy: a kdamond emits all its regions at the end
+ * of each aggregation in one go, and damond may not run until it is done
+ * (the wakeup tends to place damond on the kdamond's CPU), so the ring holds
+ * one aggregation of every kdamond (the larger of max_nr_regions and the
+ * configured ranges, 24 bytes each in 64-region records) plus a quarter.
+ * At least 256 KiB. A reload does not resize it: a bigger policy may drop
+ * events (counted in status) until damond restarts.
+ */
+static size_t ringbuf_bytes_for(const struct damond_config *c)
+{
+	uint64_t regions = 0, want;
+	size_t sz = 256 * 1024;
+
+	for (size_t k = 0; k < c->nr_kdamonds; k++) {
+		const struct damon_ctx_cfg *x = &c->kdamonds[k].ctx;
+		uint64_t ranges = 0;
+
+		for (size_t t = 0; t < x->nr_targets; t++)
+			ranges += x->targets[t].nr_regions;
+		regions += MAX(x->max_nr_regions, ranges);
+	}
+	want = regions * sizeof(struct damon_ev_region) * 5 / 4 + regions / DAMON_EV_AGGR_BATCH * 48;
+	while (sz < want && sz < ((size_t)64 << 20))
+		sz <<= 1;
+	return sz;
+}
+
+static void setup_monitor(struct manager *m, const struct damond_config *config)
 {
 	const char *why = NULL;
 
@@ -164,7 +192,7 @@ static void setup_monitor(struct manager *m)
 #ifdef HAVE_BPF
 	{
 		_cleanup_free_ char *reason = NULL;
-		int r = manager_events_start(m, &reason);
+		int r = manager_events_start(m, ringbuf_bytes_for(config), &reason);
 
 		if (r < 0) {
 			m->bpf_reason = strdup_or_null(reason ? reason : strerror(-r));
@@ -235,7 +263,7 @@ static int run(int argc, char *argv[])
 		return log_error_errno(r, "cannot watch signals: %m");
 	(void)sd_event_set_watchdog(m->event, true);
 
-	setup_monitor(m);
+	setup_monitor(m, config);
 
 	r = manager_start(m, TAKE_PTR(config));
 	if (r < 0) {

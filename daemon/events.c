@@ -141,7 +141,7 @@ static int on_ringbuf_io(sd_event_source *s, int fd, uint32_t revents, void *use
 	 * wake and drain one record at a time for the whole burst. Stop
 	 * watching for EVENTS_COALESCE_USEC and drain once then; the backlog
 	 * this leaves (20,000 regions x 10 aggregations/s: 50 KiB per 10 ms)
-	 * is far below the ring's size.
+	 * is far below the ring's size, which holds a whole aggregation.
 	 */
 	if (ev->coalesce &&
 	    sd_event_source_set_time_relative(ev->coalesce, EVENTS_COALESCE_USEC) >= 0 &&
@@ -255,6 +255,11 @@ int events_set_pids(struct events *ev, const int *pids, size_t n)
 		ev->n_pids = n;
 	}
 	return r;
+}
+
+size_t events_ringbuf_bytes(const struct events *ev)
+{
+	return ev ? damon_ev_bpf_ringbuf_bytes(ev->bpf) : 0;
 }
 
 void events_get_stats(const struct events *ev, struct events_stats *ret)

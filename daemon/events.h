@@ -33,7 +33,7 @@ struct events_params {
 	const char *tracefs_root;	/* NULL: /sys/kernel/tracing (probing only) */
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;	/* AUTO: classic tracepoints, tp_btf as fallback */
-	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT (512 KiB) */
+	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT (256 KiB) */
 	struct snapshot_store *store;	/* borrowed, may be NULL; fed and kept in pid sync */
 	events_record_cb on_record;	/* may be NULL */
 	void *userdata;
@@ -67,6 +67,8 @@ int events_set_pids(struct events *ev, const int *pids, size_t n);
 int events_drain(struct events *ev);
 
 void events_get_stats(const struct events *ev, struct events_stats *ret);
+/* Data size of the ring buffer. */
+size_t events_ringbuf_bytes(const struct events *ev);
 
 /* "aggregated=tracepoint before_apply=tracepoint esz=off scheme_stat=off" */
 int events_describe(const struct events *ev, char **ret);

@@ -9,10 +9,11 @@
 #include "log.h"
 #include "manager.h"
 
-int manager_events_start(struct manager *m, char **ret_reason)
+int manager_events_start(struct manager *m, size_t ringbuf_bytes, char **ret_reason)
 {
 	struct events_params p = {
 		.store = m->snapshots,
+		.ringbuf_bytes = ringbuf_bytes,
 	};
 	int r;
 
@@ -23,6 +24,7 @@ int manager_events_start(struct manager *m, char **ret_reason)
 		m->events = NULL;
 		return r;
 	}
+	log_debug("BPF ring buffer: %zu KiB", events_ringbuf_bytes(m->events) / 1024);
 	return 0;
 }
 
@@ -81,6 +83,7 @@ struct json_object *manager_events_json(struct manager *m)
 		json_object_object_add(types, name, t);
 	}
 	json_object_object_add(o, "types", types);
+	json_object_object_add(o, "ring_buffer_kib", json_object_new_uint64(events_ringbuf_bytes(m->events) / 1024));
 	json_object_object_add(o, "drains", json_object_new_uint64(st.drains));
 	json_object_object_add(o, "drain_cpu_ms", json_object_new_double((double)st.drain_cpu_ns / 1e6));
 	if (events_describe(m->events, &desc) >= 0)

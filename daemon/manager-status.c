@@ -6,6 +6,7 @@
 #include "manager.h"
 #include "snapshot.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -175,6 +176,8 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 		JADD(st, "qt_exceeds", JU64(sl->st.qt_exceeds));
 		JADD(st, "sz_ops_filter_passed",
 		     sl->st.has_sz_ops_filter_passed ? JU64(sl->st.sz_ops_filter_passed) : NULL);
+		/* bpf: damos_stat_after_apply_interval events; sysfs: update_schemes_stats + stats/ files */
+		JADD(st, "source", json_object_new_string(obs_source_to_string(sl->stats_source)));
 		JADD(o, "stats", st);
 	} else {
 		JADD(o, "stats", NULL);
@@ -328,6 +331,13 @@ static struct json_object *resources_json(void)
 				       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000));
 		JADD(o, "max_rss_kib", JU64((uint64_t)ru.ru_maxrss));
 	}
+	{
+		struct mallinfo2 mi = mallinfo2();
+
+		/* heap bytes in use vs. held free by malloc (fragmentation) */
+		JADD(o, "heap_in_use_kib", JU64(mi.uordblks / 1024 + mi.hblkhd / 1024));
+		JADD(o, "heap_free_kib", JU64(mi.fordblks / 1024));
+	}
 	f = fopen("/proc/self/statm", "re");
 	if (f) {
 		if (fscanf(f, "%lu %lu", &size, &resident) == 2)
@@ -380,6 +390,8 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 		JADD(mon, "incomplete_snapshots", JU64(ss.snapshots_incomplete));
 		JADD(mon, "events_per_s", json_object_new_double(rate));
 		JADD(mon, "drops", JU64(drops));
+		/* commands damond issued to refresh scheme stats (0 growth: events carry them) */
+		JADD(mon, "stats_commands", JU64(m->stats_commands));
 #ifdef HAVE_BPF
 		JADD(mon, "bpf", manager_events_json(m));
 #endif

@@ -19,6 +19,7 @@
 #include "iomem.h"
 #include "log.h"
 #include "manager.h"
+#include "observe.h"
 #include "units.h"
 #ifdef HAVE_BPF
 #include "events.h"
@@ -665,9 +666,21 @@ restore:
 
 static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now);
 
+/* A quota the kernel turns into an effective size (bytes, time or goals). */
+static bool slot_has_quota(const struct kdamond_rt *kd, size_t i)
+{
+	const struct damos_cfg *c;
+
+	if (kd->slots[i].cfg_idx < 0)
+		return false;
+	c = &kd->cfg->ctx.schemes[kd->slots[i].cfg_idx];
+	return c->quota.bytes || c->quota.ms || c->quota.nr_goals;
+}
+
 static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
-	bool on = false, any_quota = false;
+	_cleanup_free_ struct scheme_observation *obs = NULL;
+	bool on = false, any_quota = false, from_bpf;
 	int pid = -1, r;
 
 	if (!kd->running || m->dry_run)
@@ -687,45 +700,76 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 		if (!on)
 			return;
 	}
-	/*
-	 * With refresh_ms (6.17+) the kernel refreshes stats, effective quotas and
-	 * tuned intervals by itself; otherwise ask it, which takes the global
-	 * DAMON sysfs lock (and >= 100 ms per command on 6.12).
-	 */
-	if (kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT)
-		goto read;
-	r = damon_state_cmd(m->root, kd->index, "update_schemes_stats");
-	if (r < 0) {
-		log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
+	obs = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*obs));
+	if (!obs)
 		return;
+
+	/*
+	 * Prefer the BPF monitor's per-apply-interval values
+	 * (damos_stat_after_apply_interval, 7.0+; damos_esz, 6.17+): they cost
+	 * no command and no global DAMON sysfs lock. Only when every scheme has
+	 * fresh ones; otherwise ask sysfs for all, so one refresh never mixes
+	 * sources.
+	 */
+	from_bpf = m->snapshots && m->events && kd->nr_slots > 0;
+	for (size_t i = 0; from_bpf && i < kd->nr_slots; i++) {
+		const struct damos_cfg *c = kd->slots[i].cfg_idx >= 0 ? &kd->cfg->ctx.schemes[kd->slots[i].cfg_idx] : NULL;
+		uint64_t ai = c && c->apply_interval_us ? c->apply_interval_us : kd->cfg->ctx.aggr_us;
+
+		from_bpf = observe_scheme_bpf(m->snapshots, kd->index, (unsigned)i, slot_has_quota(kd, i), now,
+					      2 * m->config->settings.stats_interval_us + 2 * ai, &obs[i]);
 	}
-	for (size_t i = 0; i < kd->nr_slots; i++)
-		if (kd->slots[i].cfg_idx >= 0 && (kd->cfg->ctx.schemes[kd->slots[i].cfg_idx].quota.bytes ||
-						   kd->cfg->ctx.schemes[kd->slots[i].cfg_idx].quota.ms ||
-						   kd->cfg->ctx.schemes[kd->slots[i].cfg_idx].quota.nr_goals))
-			any_quota = true;
-	if (any_quota)
-		(void)damon_state_cmd(m->root, kd->index, "update_schemes_effective_quotas");
-read:
+	if (!from_bpf) {
+		/*
+		 * With refresh_ms (6.17+) the kernel refreshes stats, effective quotas and
+		 * tuned intervals by itself; otherwise ask it, which takes the global
+		 * DAMON sysfs lock (and >= 100 ms per command on 6.12).
+		 */
+		if (!(kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT)) {
+			r = damon_state_cmd(m->root, kd->index, "update_schemes_stats");
+			if (r < 0) {
+				log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
+				return;
+			}
+			m->stats_commands++;
+			for (size_t i = 0; i < kd->nr_slots; i++)
+				any_quota |= slot_has_quota(kd, i);
+			if (any_quota && damon_state_cmd(m->root, kd->index, "update_schemes_effective_quotas") >= 0)
+				m->stats_commands++;
+		}
+		for (size_t i = 0; i < kd->nr_slots; i++) {
+			struct damos_stats st;
+
+			if (damon_read_scheme_stats(m->root, kd->index, (unsigned)i, &st) < 0)
+				continue;
+			observe_scheme_sysfs(m->snapshots, kd->index, (unsigned)i, &st, true, now, &obs[i]);
+		}
+	}
+
 	for (size_t i = 0; i < kd->nr_slots; i++) {
 		struct scheme_rt *sl = &kd->slots[i];
-		struct damos_stats st;
+		const struct damos_stats *st = &obs[i].stats;
 
-		if (damon_read_scheme_stats(m->root, kd->index, (unsigned)i, &st) < 0)
+		if (obs[i].stats_source == OBS_SOURCE_NONE)
 			continue;
+		if (sl->have_st && obs[i].stats_at_us <= sl->st_at)
+			continue;	/* nothing newer since the last refresh */
 		if (sl->have_st) {
 			sl->prev = sl->st;
 			sl->prev_at = sl->st_at;
 			sl->have_prev = true;
 		}
-		sl->st = st;
-		sl->st_at = now;
+		sl->st = *st;
+		if (obs[i].esz_source == OBS_SOURCE_NONE && sl->have_st)
+			sl->st.effective_bytes = sl->prev.effective_bytes;
+		sl->st_at = obs[i].stats_at_us;
+		sl->stats_source = obs[i].stats_source;
 		sl->have_st = true;
 		if (sl->have_prev && sl->st_at > sl->prev_at) {
 			double dt = (double)(sl->st_at - sl->prev_at) / 1e6;
 
-			sl->tried_bps = (double)(st.sz_tried - MIN(st.sz_tried, sl->prev.sz_tried)) / dt;
-			sl->applied_bps = (double)(st.sz_applied - MIN(st.sz_applied, sl->prev.sz_applied)) / dt;
+			sl->tried_bps = (double)(st->sz_tried - MIN(st->sz_tried, sl->prev.sz_tried)) / dt;
+			sl->applied_bps = (double)(st->sz_applied - MIN(st->sz_applied, sl->prev.sz_applied)) / dt;
 		}
 	}
 	decide_and_apply(m, kd, now);

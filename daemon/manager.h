@@ -5,6 +5,7 @@
 
 #include "ctrl-charge.h"
 #include "damon-sysfs.h"
+#include "observe.h"
 #include "damon.h"
 #include "damon-features.h"
 #include "sysfs.h"
@@ -33,6 +34,7 @@ struct scheme_rt {
 	usec_t st_at, prev_at;
 	bool have_st, have_prev;
 	double tried_bps, applied_bps;
+	enum obs_source stats_source; /* where st came from */
 
 	enum fail_mode fail_mode;
 	/* emulation */
@@ -115,6 +117,7 @@ struct manager {
 
 	struct events *events;
 	struct snapshot_store *snapshots;
+	uint64_t stats_commands;	/* update_schemes_stats/effective_quotas commands issued */
 
 	struct {
 		usec_t at;
@@ -146,7 +149,7 @@ int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
 
 /* BPF monitor glue (manager-events.c, HAVE_BPF only) */
-int manager_events_start(struct manager *m, char **ret_reason);
+int manager_events_start(struct manager *m, size_t ringbuf_bytes, char **ret_reason);
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 struct json_object *manager_events_json(struct manager *m);

@@ -395,6 +395,10 @@ static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 	fprintf(out, LABEL2 "%s\n", "qt_exceeds", fmt_u64(a, st, "qt_exceeds"));
 	if (member(st, "sz_ops_filter_passed"))
 		fprintf(out, LABEL2 "%s\n", "filter passed", fmt_size(a, st, "sz_ops_filter_passed"));
+	if (get_str(st, "source"))
+		fprintf(out, LABEL2 "%s\n", "stats from",
+			streq(get_str(st, "source"), "bpf") ? "BPF (damos_stat_after_apply_interval events)"
+							     : "sysfs (update_schemes_stats)");
 	if (wm)
 		fprintf(out, LABEL2 "%s, %s\n", "watermarks", str_or(get_str(wm, "metric"), "-"),
 			str_or(get_str(wm, "state"), "-"));

@@ -363,6 +363,11 @@ int damon_ev_bpf_ringbuf_fd(const struct damon_ev_bpf *b)
 	return b ? bpf_map__fd(b->skel->maps.events) : -EINVAL;
 }
 
+size_t damon_ev_bpf_ringbuf_bytes(const struct damon_ev_bpf *b)
+{
+	return b ? bpf_map__max_entries(b->skel->maps.events) : 0;
+}
+
 enum damon_ev_variant damon_ev_bpf_variant(const struct damon_ev_bpf *b, unsigned type)
 {
 	if (!b || type >= DAMON_EV_TYPE_MAX)

@@ -68,7 +68,7 @@ struct damon_ev_load_params {
 	bool no_pid_filter;		/* accept events of every kdamond (debugging) */
 };
 
-#define DAMON_EV_RINGBUF_DEFAULT (512U * 1024U)
+#define DAMON_EV_RINGBUF_DEFAULT (256U * 1024U)
 
 struct damon_ev_bpf;
 
@@ -79,6 +79,8 @@ int damon_ev_bpf_open(const struct damon_ev_load_params *p, struct damon_ev_bpf 
 struct damon_ev_bpf *damon_ev_bpf_free(struct damon_ev_bpf *b);
 
 int damon_ev_bpf_ringbuf_fd(const struct damon_ev_bpf *b);
+/* Data size of the ring buffer as loaded. */
+size_t damon_ev_bpf_ringbuf_bytes(const struct damon_ev_bpf *b);
 enum damon_ev_variant damon_ev_bpf_variant(const struct damon_ev_bpf *b, unsigned type);
 
 /* pids[i]: pid of damond's kdamond i (<= 0: not running). Replaces the

@@ -30,7 +30,7 @@ const volatile bool filter_pids = true;	/* false: accept every kdamond (debuggin
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 512 * 1024);	/* user space may resize before load */
+	__uint(max_entries, 256 * 1024);	/* user space may resize before load */
 } events SEC(".maps");
 
 struct {
@@ -83,10 +83,11 @@ static __always_inline void fill_header(struct damon_ev_header *h, __u16 type, _
 
 /*
  * Emits the batch collected in st (if any). Wakes user space at the end of a
- * target burst and every 64 batches (4096 regions), not per record: at 20,000
+ * target burst and every 16 batches (1024 regions), not per record: at 20,000
  * regions x 10 aggregations/s, adaptive wakeups make the consumer run per
- * record. The periodic wakeup bounds the backlog (about 100 KiB) when a burst
- * is very long or never reaches its last region.
+ * record. The periodic wakeup bounds the backlog of a sleeping consumer
+ * (about 25 KiB) when a burst is long or never reaches its last region; a
+ * consumer that just drained ignores it (it coalesces, see daemon/events.c).
  */
 static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burst_end)
 {
@@ -102,7 +103,7 @@ static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burs
 	b->hdr.type = DAMON_EV_AGGREGATED;
 	b->hdr.ts_ns = bpf_ktime_get_ns();
 	st->nr_batches++;
-	flags = burst_end || !(st->nr_batches & 63) ? DAMOND_RB_FORCE_WAKEUP : DAMOND_RB_NO_WAKEUP;
+	flags = burst_end || !(st->nr_batches & 15) ? DAMOND_RB_FORCE_WAKEUP : DAMOND_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, b, DAMON_EV_AGGR_HDR_SIZE + n * sizeof(struct damon_ev_region), flags))
 		count(DAMON_EV_AGGREGATED, true, n);
 	else

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "observe.h"
 #include "snapshot.h"
 
 #define MS (1000ULL * 1000ULL)
@@ -725,6 +726,83 @@ static void test_batch_loss(void **state)
 	assert_int_equal(snap->regions[99].end, 0x10000 + 100 * 4096);
 }
 
+/* ---- observations (lib/observe.c) ---- */
+
+static void feed_stat(struct snapshot_store *s, uint32_t pid, uint64_t ts, uint32_t scheme, uint64_t tried,
+		      uint64_t applied)
+{
+	struct damon_ev_scheme_stat e = { .hdr = hdr(DAMON_EV_SCHEME_STAT, pid, ts), .scheme_idx = scheme,
+					  .nr_tried = tried / 4096, .sz_tried = tried, .nr_applied = applied / 4096,
+					  .sz_applied = applied, .qt_exceeds = 2, .sz_ops_filter_passed = 77 };
+
+	FEED(s, e, ts);
+}
+
+static void test_observe_bpf(void **state)
+{
+	struct fixture *f = *state;
+	struct scheme_observation o = { .stats_source = OBS_SOURCE_NONE };
+	struct damon_ev_esz esz = { .hdr = hdr(DAMON_EV_ESZ, 100, 3000 * MS), .scheme_idx = 1, .esz = 8 << 20 };
+	struct damon_ev_before_apply b;
+	const uint64_t sec = 1000 * 1000;	/* us */
+
+	/* no monitor, no pid, no stat yet: ask sysfs */
+	assert_false(observe_scheme_bpf(NULL, 0, 0, false, 5 * sec, sec, &o));
+	assert_false(observe_scheme_bpf(f->s, 0, 0, false, 5 * sec, sec, &o));
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	assert_false(observe_scheme_bpf(f->s, 0, 0, false, 5 * sec, sec, &o));
+
+	feed_stat(f->s, 100, 4000 * MS, 0, 1 << 20, 1 << 19);	/* at 4 s */
+	assert_true(observe_scheme_bpf(f->s, 0, 0, false, 5 * sec, 2 * sec, &o));
+	assert_int_equal(o.stats_source, OBS_SOURCE_BPF);
+	assert_int_equal(o.stats.sz_tried, 1 << 20);
+	assert_int_equal(o.stats.sz_applied, 1 << 19);
+	assert_int_equal(o.stats.nr_tried, 256);
+	assert_int_equal(o.stats.qt_exceeds, 2);
+	assert_true(o.stats.has_sz_ops_filter_passed);
+	assert_int_equal(o.stats.sz_ops_filter_passed, 77);
+	assert_int_equal(o.stats_at_us, 4 * sec);
+	assert_int_equal(o.esz_source, OBS_SOURCE_NONE);
+	/* the stat event closed an apply interval in which the scheme tried nothing */
+	assert_non_null(o.apply);
+	assert_int_equal(o.apply->nr_regions, 0);
+
+	/* too old for the caller: sysfs; another scheme: nothing */
+	assert_false(observe_scheme_bpf(f->s, 0, 0, false, 7 * sec, 2 * sec, &o));
+	assert_false(observe_scheme_bpf(f->s, 0, 1, false, 5 * sec, 2 * sec, &o));
+
+	/* a quota'd scheme needs its effective size too */
+	feed_stat(f->s, 100, 4500 * MS, 1, 4096, 0);
+	assert_false(observe_scheme_bpf(f->s, 0, 1, true, 5 * sec, 2 * sec, &o));
+	FEED(f->s, esz, 3000 * MS);
+	b = apply(100, 4600 * MS, 1, 0, 0x1000, 0x3000);
+	FEED(f->s, b, 4600 * MS);
+	snapshot_store_flush(f->s, 4700 * MS);	/* closes the apply burst */
+	assert_true(observe_scheme_bpf(f->s, 0, 1, true, 5 * sec, 2 * sec, &o));
+	assert_int_equal(o.esz_source, OBS_SOURCE_BPF);
+	assert_int_equal(o.stats.effective_bytes, 8 << 20);
+	assert_non_null(o.apply);
+	assert_int_equal(o.apply->sz_tried, 0x2000);
+
+	/* the kdamond restarted: what the old one reported is gone */
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 101), 0);
+	assert_false(observe_scheme_bpf(f->s, 0, 0, false, 5 * sec, 2 * sec, &o));
+
+	/* sysfs values keep the store's apply record */
+	{
+		struct damos_stats st = { .sz_tried = 5, .effective_bytes = 9 };
+
+		observe_scheme_sysfs(f->s, 0, 0, &st, true, 6 * sec, &o);
+		assert_int_equal(o.stats_source, OBS_SOURCE_SYSFS);
+		assert_int_equal(o.esz_source, OBS_SOURCE_SYSFS);
+		assert_int_equal(o.stats.sz_tried, 5);
+		assert_int_equal(o.stats_at_us, 6 * sec);
+		assert_null(o.apply);
+	}
+	assert_string_equal(obs_source_to_string(OBS_SOURCE_BPF), "bpf");
+	assert_string_equal(obs_source_to_string(OBS_SOURCE_SYSFS), "sysfs");
+}
+
 static void test_large_burst(void **state)
 {
 	struct fixture *f = *state;
@@ -760,6 +838,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_observe_bpf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_burst, setup, teardown),
 	};
 

@@ -24,7 +24,7 @@ kdamonds:
   - name: bench
     ops: paddr
     intervals: {sample: $sample, aggr: 100ms, update: 1s}
-    nr_regions: {min: 10, max: $((n * 2))}
+    nr_regions: {min: 10, max: $n}
     targets:
       - regions:
 EOC
@@ -75,6 +75,8 @@ awk -v d=$((d2 - d1)) -v k=$((k2 - k1)) -v r=$((r2 - r1)) -v ms=$((t2 - t1)) -v 
 awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6) } /^Rss:/ { rss[name] += $2 }
 	END { for (n in rss) if (rss[n] >= 256) printf "rss_kib %d %s\n", rss[n], n }' "/proc/$DAMOND_PID/smaps" | sort -k2 -n -r | head -n 8 |
 	while read -r _ kib name; do info "rss $kib KiB $name"; done
+mark heap_in_use_kib="$(sed -n 's/.*"heap_in_use_kib":\([0-9]*\).*/\1/p' /tmp/st.json)" \
+	heap_free_kib="$(sed -n 's/.*"heap_free_kib":\([0-9]*\).*/\1/p' /tmp/st.json)"
 mark snapshots="$(sed -n 's/.*"snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	incomplete="$(sed -n 's/.*"incomplete_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	records="$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' /tmp/st.json)"

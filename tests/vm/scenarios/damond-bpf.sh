@@ -83,6 +83,31 @@ hot=$(awk -F'[:,}]' -v hs="$hs" -v he="$he" '
 mark hot_range_bytes=$((he - hs)) hot_seen_bytes="$hot"
 assert_ge "$hot" $(( (he - hs) * 3 / 4 )) "hot bytes seen in the hot range"
 damondctl regions workload | head -n 12
+
+# Scheme stats: from damos_stat_after_apply_interval events where BPF has
+# them (7.0+), with no update_schemes_stats commands; else from sysfs.
+scheme_stat=$(damondctl status --json | tr -d ' \n' | sed -n 's/.*"programs":"[^"]*scheme_stat=\([a-z_]*\).*/\1/p')
+stats_src() {
+	damondctl status --json | tr -d ' \n' | sed -n 's/.*"sz_ops_filter_passed":[^,]*,"source":"\([a-z]*\)".*/\1/p'
+}
+stats_cmds() {
+	damondctl status --json | tr -d ' \n' | sed -n 's/.*"stats_commands":\([0-9]*\).*/\1/p'
+}
+tried() {
+	damondctl status --json | tr -d ' \n' | sed -n 's/.*"stats":{"nr_tried":\([0-9]*\).*/\1/p'
+}
+c1=$(stats_cmds); t1=$(tried)
+sleep 4
+c2=$(stats_cmds); t2=$(tried); src=$(stats_src)
+mark scheme_stat_program="$scheme_stat" stats_source="$src" stats_commands_in_4s=$((c2 - c1)) nr_tried_in_4s=$((t2 - t1))
+assert_ge "$((t2 - t1))" 1 "the stat scheme's nr_tried grows"
+if [ -n "$scheme_stat" ] && [ "$scheme_stat" != off ]; then
+	assert_eq "$src" bpf "scheme stats source with damos_stat_after_apply_interval attached"
+	assert_eq "$((c2 - c1))" 0 "update_schemes_stats commands while events carry the stats"
+else
+	assert_eq "$src" sysfs "scheme stats source without damos_stat_after_apply_interval"
+	assert_ge "$((c2 - c1))" 2 "update_schemes_stats commands (stats_interval 1s)"
+fi
 damond_stop
 
 # fallback
