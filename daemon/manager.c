@@ -179,7 +179,9 @@ static int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struc
 			int r;
 
 			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
-			r = iomem_system_ram(path, 4096, &t[i].regions, &t[i].nr_regions);
+			/* in core address units: iomem is in bytes, the kernel multiplies by addr_unit */
+			r = iomem_system_ram_units(path, 4096, MAX(k->ctx.addr_unit, 1ULL), &t[i].regions,
+						   &t[i].nr_regions);
 			if (r < 0) {
 				targets_free(t, n);
 				return log_error_errno(r, "kdamond '%s': cannot resolve 'regions: auto' from '%s': %s",

@@ -213,7 +213,7 @@ static void render_filter(struct render *r, const char *dir, unsigned j, const s
 		put_bool(r, fl->allow, "%s/%u/allow", dir, j);
 	switch (fl->type) {
 	case DAMOS_FILTER_MEMCG:
-		put(r, 0, fl->memcg_path ? fl->memcg_path : "", "%s/%u/memcg_path", dir, j);
+		put(r, SYSFS_W_LOCKED, fl->memcg_path ? fl->memcg_path : "", "%s/%u/memcg_path", dir, j);
 		break;
 	case DAMOS_FILTER_ADDR:
 		put_u64(r, 0, fl->addr.start, "%s/%u/addr_start", dir, j);
@@ -341,7 +341,7 @@ static void render_scheme(struct render *r, const char *s, const struct scheme_s
 		if (has(r, FEATURE_GOAL_NID))
 			put_i64(r, 0, goal->nid, "%s/quotas/goals/%zu/nid", s, g);
 		if (goal->path && has(r, FEATURE_GOAL_PATH))
-			put(r, 0, goal->path, "%s/quotas/goals/%zu/path", s, g);
+			put(r, SYSFS_W_LOCKED, goal->path, "%s/quotas/goals/%zu/path", s, g);
 	}
 	if (c->quota.goal_tuner_set)
 		put(r, SYSFS_W_KEYWORD, damos_goal_tuner_to_string(c->quota.goal_tuner), "%s/quotas/goal_tuner", s);
@@ -540,7 +540,7 @@ int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *
 			const struct sysfs_file *f = sysfs_write_file(w, j, &fb);
 			int r;
 
-			r = w->flags & SYSFS_W_NR ? damon_write_locked(root, f->path, f->value)
+			r = w->flags & (SYSFS_W_NR | SYSFS_W_LOCKED) ? damon_write_locked(root, f->path, f->value)
 						  : sysfs_write_str(root, f->path, f->value);
 			if (r < 0) {
 				if (ret_failed)

@@ -22,6 +22,7 @@ enum {
 	SYSFS_W_BOOL = 1 << 2,     /* compare as a boolean on read-back */
 	SYSFS_W_KEYWORD = 1 << 3,  /* compare the first word on read-back */
 	SYSFS_W_REGIONS = 1 << 4,  /* a region block: one target's regions/<i>/start and /end files */
+	SYSFS_W_LOCKED = 1 << 5,   /* takes the global lock (memcg_path, goal path): EBUSY retried like SYSFS_W_NR */
 };
 
 /*

@@ -47,3 +47,30 @@ int iomem_system_ram(const char *iomem_path, uint64_t page_size, struct damon_ad
 	*ret_n = n;
 	return 0;
 }
+
+int iomem_system_ram_units(const char *iomem_path, uint64_t page_size, uint64_t addr_unit,
+			   struct damon_addr_range **ret, size_t *ret_n)
+{
+	struct damon_addr_range *v = NULL;
+	size_t n = 0, k = 0;
+	int r;
+
+	if (addr_unit == 0 || (addr_unit & (addr_unit - 1)))
+		return -EINVAL;
+	r = iomem_system_ram(iomem_path, MAX(page_size, addr_unit), &v, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		v[k].start = v[i].start / addr_unit;
+		v[k].end = v[i].end / addr_unit;
+		if (v[k].end > v[k].start)
+			k++;
+	}
+	if (k == 0) {
+		free(v);
+		return -ENODATA;
+	}
+	*ret = v;
+	*ret_n = k;
+	return 0;
+}

@@ -261,6 +261,49 @@ static void test_busy_retry(void **state)
 	assert_int_equal(fake_damon_set_busy(x->root, 0), 0);
 }
 
+/* memcg_path takes the global lock too: its write is retried on EBUSY like nr_* files. */
+static void test_memcg_path_busy_retry(void **state)
+{
+	struct fx *x = *state;
+	struct damond_config *c = load("kdamonds:\n"
+				       "  - name: reclaim\n"
+				       "    ops: paddr\n"
+				       "    targets:\n"
+				       "      - regions:\n"
+				       "          - {start: 0x100000, end: 0x40000000}\n"
+				       "    schemes:\n"
+				       "      - name: cold\n"
+				       "        action: pageout\n"
+				       "        filters:\n"
+				       "          - {type: memcg, memcg_path: /system.slice}\n");
+	struct scheme_slot slots[2] = {};
+	struct kdamond_plan p;
+	struct write_list l = {}, one = {};
+	char *got = NULL;
+
+	slots[0].cfg = &c->kdamonds[0].ctx.schemes[0];
+	p = (struct kdamond_plan){ .cfg = &c->kdamonds[0], .targets = c->kdamonds[0].ctx.targets,
+				   .nr_targets = c->kdamonds[0].ctx.nr_targets, .slots = slots, .nr_slots = 1 };
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
+	assert_int_equal(damon_write_list_apply(x->sr, &l, NULL), 0);
+	for (size_t i = 0; i < l.n; i++)
+		if (strstr(l.v[i].path, "memcg_path")) {
+			assert_true(l.v[i].flags & SYSFS_W_LOCKED);
+			one.v = &l.v[i];
+			one.n = 1;
+		}
+	assert_int_equal(one.n, 1);
+	fake_damon_log_clear(x->root);
+	assert_int_equal(fake_damon_set_busy(x->root, 3), 0);
+	assert_int_equal(damon_write_list_apply(x->sr, &one, NULL), 0);
+	assert_int_equal(fake_damon_set_busy(x->root, 0), 0);
+	assert_int_equal(sysfs_read_str(x->sr, one.v[0].path, &got), 0);
+	assert_string_equal(got, "/system.slice");
+	free(got);
+	write_list_done(&l);
+	damond_config_free(c);
+}
+
 /* nr_kdamonds cannot be written while a kdamond runs (someone else's included). */
 static void test_nr_kdamonds_busy_while_running(void **state)
 {
@@ -408,6 +451,22 @@ static void test_iomem(void **state)
 	assert_int_equal(v[1].end, 0x7ffe0000);
 	assert_int_equal(v[2].start, 0x100000000ULL);
 	free(v);
+
+	/* addr_unit 4096: page numbers; 1 MiB units: aligned to 1 MiB first, the first range vanishes */
+	assert_int_equal(iomem_system_ram_units(path, 4096, 4096, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0].start, 0x1);
+	assert_int_equal(v[0].end, 0x9f);
+	assert_int_equal(v[2].start, 0x100000);
+	assert_int_equal(v[2].end, 0x180000);
+	free(v);
+	assert_int_equal(iomem_system_ram_units(path, 4096, 1 << 20, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].start, 0x1);	/* 0x100000 */
+	assert_int_equal(v[0].end, 0x7ff);	/* 0x7ffdffff aligned down to 0x7ff00000 */
+	assert_int_equal(v[1].start, 0x1000);
+	free(v);
+	assert_int_equal(iomem_system_ram_units(path, 4096, 3, &v, &n), -EINVAL);
 
 	f = fopen(path, "w");
 	fputs("00000000-00000000 : System RAM\n", f); /* what non-root readers see */
@@ -751,6 +810,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_changes_quota, setup_612, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_changes_quota, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_retry, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_memcg_path_busy_retry, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_nr_kdamonds_busy_while_running, setup_72, teardown),
 		cmocka_unit_test(test_layout_slots),
 		cmocka_unit_test_setup_teardown(test_tombstone_render, setup_612, teardown),
