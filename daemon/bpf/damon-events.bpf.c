@@ -27,6 +27,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* rodata, set between open and load */
 const volatile bool filter_pids = true;	/* false: accept every kdamond (debugging) */
+const volatile __u32 wake_batches = 256;	/* forced wakeup every N batches inside a burst */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -82,12 +83,12 @@ static __always_inline void fill_header(struct damon_ev_header *h, __u16 type, _
 }
 
 /*
- * Emits the batch collected in st (if any). Wakes user space at the end of a
- * target burst and every 16 batches (1024 regions), not per record: at 20,000
- * regions x 10 aggregations/s, adaptive wakeups make the consumer run per
- * record. The periodic wakeup bounds the backlog of a sleeping consumer
- * (about 25 KiB) when a burst is long or never reaches its last region; a
- * consumer that just drained ignores it (it coalesces, see daemon/events.c).
+ * Emits the batch collected in st (if any). Wakes user space only at the end
+ * of a target burst, and inside a long burst every wake_batches batches (half
+ * the ring, set at load), never per record: user space watches the ring
+ * edge-triggered (daemon/events.c) and drains everything on each wakeup, so
+ * one wakeup per aggregation is the goal. Records submitted without a wakeup
+ * wait for the burst's end; the ring holds a whole aggregation.
  */
 static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burst_end)
 {
@@ -103,7 +104,8 @@ static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burs
 	b->hdr.type = DAMON_EV_AGGREGATED;
 	b->hdr.ts_ns = bpf_ktime_get_ns();
 	st->nr_batches++;
-	flags = burst_end || !(st->nr_batches & 15) ? DAMOND_RB_FORCE_WAKEUP : DAMOND_RB_NO_WAKEUP;
+	flags = burst_end || (wake_batches && !(st->nr_batches % wake_batches)) ? DAMOND_RB_FORCE_WAKEUP
+										  : DAMOND_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, b, DAMON_EV_AGGR_HDR_SIZE + n * sizeof(struct damon_ev_region), flags))
 		count(DAMON_EV_AGGREGATED, true, n);
 	else
