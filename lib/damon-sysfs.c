@@ -116,26 +116,41 @@ struct render {
 	int error;
 };
 
+/* Appends an entry with its path (fmt, relative to the sysfs root) and flags; NULL once rendering failed. */
+static struct sysfs_write *put_path(struct render *r, unsigned flags, const char *fmt, va_list ap)
+	_printf_(3, 0);
+static struct sysfs_write *put_path(struct render *r, unsigned flags, const char *fmt, va_list ap)
+{
+	struct sysfs_write *w;
+
+	if (r->error)
+		return NULL;
+	w = APPEND(r->l->v, r->l->n, r->l->cap);
+	if (!w) {
+		r->error = -ENOMEM;
+		return NULL;
+	}
+	w->flags = flags;
+	if (vasprintf(&w->path, fmt, ap) < 0) {
+		w->path = NULL;
+		r->error = -ENOMEM;
+	}
+	return w;
+}
+
 static void put(struct render *r, unsigned flags, const char *value, const char *fmt, ...) _printf_(4, 5);
 static void put(struct render *r, unsigned flags, const char *value, const char *fmt, ...)
 {
 	struct sysfs_write *w;
 	va_list ap;
 
-	if (r->error)
-		return;
-	w = APPEND(r->l->v, r->l->n, r->l->cap);
-	if (!w) {
-		r->error = -ENOMEM;
-		return;
-	}
 	va_start(ap, fmt);
-	if (vasprintf(&w->path, fmt, ap) < 0)
-		w->path = NULL;
+	w = put_path(r, flags, fmt, ap);
 	va_end(ap);
+	if (!w)
+		return;
 	w->value = strdup(value);
-	w->flags = flags;
-	if (!w->path || !w->value)
+	if (!w->value)
 		r->error = -ENOMEM;
 }
 
@@ -176,18 +191,11 @@ static void put_regions(struct render *r, const struct damon_addr_range *v, size
 	struct sysfs_write *w;
 	va_list ap;
 
-	if (r->error)
-		return;
-	w = APPEND(r->l->v, r->l->n, r->l->cap);
-	if (!w) {
-		r->error = -ENOMEM;
-		return;
-	}
-	w->flags = SYSFS_W_REGIONS;
 	va_start(ap, fmt);
-	if (vasprintf(&w->path, fmt, ap) < 0)
-		w->path = NULL;
+	w = put_path(r, SYSFS_W_REGIONS, fmt, ap);
 	va_end(ap);
+	if (!w)
+		return;
 	if (asprintf(&w->value, "%zu regions fnv64:%016" PRIx64, nr, regions_fnv64(v, nr)) < 0)
 		w->value = NULL;
 	w->regions = malloc(nr * sizeof(*v));
@@ -195,7 +203,7 @@ static void put_regions(struct render *r, const struct damon_addr_range *v, size
 		memcpy(w->regions, v, nr * sizeof(*v));
 		w->nr_regions = nr;
 	}
-	if (!w->path || !w->value || !w->regions)
+	if (!w->value || !w->regions)
 		r->error = -ENOMEM;
 }
 
