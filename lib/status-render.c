@@ -446,7 +446,7 @@ static void render_kdamond(FILE *out, struct json_object *k)
 
 int status_render_text(struct json_object *status, FILE *out)
 {
-	struct json_object *cfg, *reload, *mon, *kds, *actions, *features;
+	struct json_object *cfg, *reload, *mon, *res, *kds, *actions, *features;
 	char a[32], b[32];
 	int64_t pid;
 	size_t n;
@@ -491,6 +491,17 @@ int status_render_text(struct json_object *status, FILE *out)
 		if (reason && *reason)
 			fprintf(out, " (%s)", reason);
 		fprintf(out, ", %s events/s, %s drops\n", fmt_u64(a, mon, "events_per_s"), fmt_u64(b, mon, "drops"));
+	}
+
+	res = member_type(status, "resources", json_type_object);
+	if (res) {
+		uint64_t cpu_ms = 0, rss = 0, heap = 0;
+
+		(void)get_u64(res, "cpu_ms", &cpu_ms);
+		(void)get_u64(res, "rss_kib", &rss);
+		(void)get_u64(res, "heap_in_use_kib", &heap);
+		fprintf(out, LABEL0 "cpu %.1fs, rss %s, heap in use %s\n", "damond", (double)cpu_ms / 1000.0,
+			format_size(a, rss * 1024), format_size(b, heap * 1024));
 	}
 
 	kds = member_type(status, "kdamonds", json_type_array);

@@ -636,11 +636,13 @@ static void test_status_render_full(void **state)
 	assert_contains(text, "1970-01-01 00:00:03  reclaim: commit (quota changed)");
 }
 
-/* damond lists only the first ranges of a big target; the text counts all of them. */
+/* damond lists only the first ranges of a big target (the text counts all of them); its own resources. */
 static void test_status_render_truncated_ranges(void **state)
 {
 	_cleanup_(json_object_putp) struct json_object *st = parse(
-		"{\"version\":\"0.1.0\",\"pid\":1,\"kdamonds\":[{\"name\":\"big\",\"index\":0,\"state\":\"on\","
+		"{\"version\":\"0.1.0\",\"pid\":1,"
+		"\"resources\":{\"cpu_ms\":1250,\"rss_kib\":9216,\"heap_in_use_kib\":2560},"
+		"\"kdamonds\":[{\"name\":\"big\",\"index\":0,\"state\":\"on\","
 		"\"targets\":[{\"index\":0,\"pid\":0,\"nr_ranges\":20000,\"ranges_bytes\":81920000,"
 		"\"regions\":[{\"start\":4096,\"end\":8192},{\"start\":12288,\"end\":16384},"
 		"{\"start\":20480,\"end\":24576},{\"start\":28672,\"end\":32768},"
@@ -650,6 +652,7 @@ static void test_status_render_truncated_ranges(void **state)
 	text = render(status_render_text, st, 0);
 	assert_contains(text, "physical, 20000 ranges: 0x1000-0x2000 0x3000-0x4000 0x5000-0x6000 0x7000-0x8000 "
 			      "(+19996 more) (78.1MiB)");
+	assert_contains(text, "cpu 1.2s, rss 9.0MiB, heap in use 2.5MiB");
 }
 
 static void test_status_render_sparse(void **state)
