@@ -145,27 +145,28 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
  * of each aggregation in one go, and damond may not run until it is done
  * (the wakeup tends to place damond on the kdamond's CPU), so the ring holds
  * one aggregation of every kdamond (the larger of max_nr_regions and the
- * configured ranges, 24 bytes each in 64-region records) plus a quarter.
- * At least 256 KiB. A reload does not resize it: a bigger policy may drop
- * events (counted in status) until damond restarts.
+ * configured ranges, 24 bytes each in 64-region records) and one apply
+ * interval of damos_before_apply records (64 bytes per region and scheme at
+ * most), plus a quarter. At least DAMON_EV_RINGBUF_DEFAULT; the loader rounds
+ * up to a power of two. A reload does not resize it: a bigger policy may
+ * drop events (counted in status) until damond restarts.
  */
 static size_t ringbuf_bytes_for(const struct damond_config *c)
 {
-	uint64_t regions = 0, want;
-	size_t sz = 256 * 1024;
+	uint64_t want = 0;
 
 	for (size_t k = 0; k < c->nr_kdamonds; k++) {
 		const struct damon_ctx_cfg *x = &c->kdamonds[k].ctx;
-		uint64_t ranges = 0;
+		uint64_t ranges = 0, regions;
 
 		for (size_t t = 0; t < x->nr_targets; t++)
 			ranges += x->targets[t].nr_regions;
-		regions += MAX(x->max_nr_regions, ranges);
+		regions = MAX(x->max_nr_regions, ranges);
+		want += regions * sizeof(struct damon_ev_region) + regions / DAMON_EV_AGGR_BATCH * 48 +
+			x->nr_schemes * regions * (sizeof(struct damon_ev_before_apply) + 8);
 	}
-	want = regions * sizeof(struct damon_ev_region) * 5 / 4 + regions / DAMON_EV_AGGR_BATCH * 48;
-	while (sz < want && sz < ((size_t)64 << 20))
-		sz <<= 1;
-	return sz;
+	want = want * 5 / 4;
+	return (size_t)MIN(MAX(want, (uint64_t)DAMON_EV_RINGBUF_DEFAULT), (uint64_t)64 << 20);
 }
 
 static void setup_monitor(struct manager *m, const struct damond_config *config)

@@ -274,7 +274,8 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 				}
 			}
 			JADD(to, "nr_ranges", JU64(kd->targets[t].nr_regions));
-			JADD(to, "ranges_bytes", JU64(bytes));
+			/* ranges are in core address units: addr_unit bytes each (paddr, 6.18+) */
+			JADD(to, "ranges_bytes", JU64(bytes * MAX(x->addr_unit, 1ULL)));
 		}
 		JADD(to, "regions", regs);
 		if (snap) {

@@ -682,7 +682,7 @@ static bool slot_has_quota(const struct kdamond_rt *kd, size_t i)
 static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
 	_cleanup_free_ struct scheme_observation *obs = NULL;
-	bool on = false, any_quota = false, from_bpf;
+	bool on = false, any_quota = false, esz_fresh = false, from_bpf;
 	int pid = -1, r;
 
 	if (!kd->running || m->dry_run)
@@ -722,12 +722,16 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 					      2 * m->config->settings.stats_interval_us + 2 * ai, &obs[i]);
 	}
 	if (!from_bpf) {
+		/* what the loop above found for the first schemes is not used: one source per refresh */
+		memset(obs, 0, kd->nr_slots * sizeof(*obs));
 		/*
 		 * With refresh_ms (6.17+) the kernel refreshes stats, effective quotas and
 		 * tuned intervals by itself; otherwise ask it, which takes the global
 		 * DAMON sysfs lock (and >= 100 ms per command on 6.12).
 		 */
-		if (!(kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT)) {
+		if (kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT) {
+			esz_fresh = true;
+		} else {
 			r = damon_state_cmd(m->root, kd->index, "update_schemes_stats");
 			if (r < 0) {
 				log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
@@ -736,15 +740,17 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 			m->stats_commands++;
 			for (size_t i = 0; i < kd->nr_slots; i++)
 				any_quota |= slot_has_quota(kd, i);
-			if (any_quota && damon_state_cmd(m->root, kd->index, "update_schemes_effective_quotas") >= 0)
+			if (any_quota && damon_state_cmd(m->root, kd->index, "update_schemes_effective_quotas") >= 0) {
 				m->stats_commands++;
+				esz_fresh = true;
+			}
 		}
 		for (size_t i = 0; i < kd->nr_slots; i++) {
 			struct damos_stats st;
 
 			if (damon_read_scheme_stats(m->root, kd->index, (unsigned)i, &st) < 0)
 				continue;
-			observe_scheme_sysfs(m->snapshots, kd->index, (unsigned)i, &st, true, now, &obs[i]);
+			observe_scheme_sysfs(m->snapshots, kd->index, (unsigned)i, &st, esz_fresh, now, &obs[i]);
 		}
 	}
 
@@ -752,10 +758,12 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 		struct scheme_rt *sl = &kd->slots[i];
 		const struct damos_stats *st = &obs[i].stats;
 
+		sl->st_fresh = false;
 		if (obs[i].stats_source == OBS_SOURCE_NONE)
 			continue;
 		if (sl->have_st && obs[i].stats_at_us <= sl->st_at)
 			continue;	/* nothing newer since the last refresh */
+		sl->st_fresh = true;
 		if (sl->have_st) {
 			sl->prev = sl->st;
 			sl->prev_at = sl->st_at;
@@ -789,14 +797,15 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 		struct charge_obs o = {};
 		struct charge_decision d = {};
 
-		if (!sl->ctrl_active || !sl->have_st)
+		/* only on a new sample: BPF values repeat until the next apply interval ends */
+		if (!sl->ctrl_active || !sl->have_st || !sl->st_fresh)
 			continue;
 		if (sl->map_enabled && (!sl->map.generation || now - sl->map.scanned_us >= sl->map_period_us)) {
 			r = pageflags_map_scan(&sl->map, m->kpageflags_fd, sl->map_class, now);
 			if (r < 0)
 				log_debug_errno(r, "kdamond '%s': kpageflags scan failed: %m", kd->name);
 		}
-		o.now_us = now;
+		o.now_us = sl->st_at;	/* when the kernel's counters had these values */
 		o.sz_tried = sl->st.sz_tried;
 		o.sz_applied = sl->st.sz_applied;
 		o.nr_tried = sl->st.nr_tried;
@@ -848,6 +857,12 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	struct manager *m = userdata;
 	usec_t now = now_usec();
 
+#ifdef HAVE_BPF
+	/* The ring is watched edge-triggered: drain here too, so a wakeup the
+	 * kernel could not send (ring full) never leaves records behind for good. */
+	if (m->events)
+		(void)events_drain(m->events);
+#endif
 	for (size_t i = 0; i < m->nr_kd; i++)
 		kd_refresh_stats(m, &m->kd[i], now);
 	/* from now: on kernels where each command takes >= 100 ms, ticks must not pile up */

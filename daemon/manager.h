@@ -33,6 +33,7 @@ struct scheme_rt {
 	struct damos_stats st, prev;
 	usec_t st_at, prev_at;
 	bool have_st, have_prev;
+	bool st_fresh; /* st was replaced by a newer sample in this refresh */
 	double tried_bps, applied_bps;
 	enum obs_source stats_source; /* where st came from */
 

@@ -88,7 +88,7 @@ unsigned damon_event_record_events(const void *rec, size_t len, unsigned *ret_ty
 	if (len < DAMON_EV_AGGR_HDR_SIZE)
 		return 0;
 	memcpy(&count, (const char *)rec + offsetof(struct damon_ev_aggregated, count), sizeof(count));
-	return count;
+	return count <= DAMON_EV_AGGR_BATCH ? count : 0;	/* damon_event_decode() rejects it */
 }
 
 int damon_event_decode(const void *rec, size_t len, struct damon_event *ret)

@@ -63,7 +63,8 @@ int damon_event_decode(const void *rec, size_t len, struct damon_event *ret);
 
 /* Tracepoint events one raw record stands for (an aggregated record: its
  * count of regions, others: 1) and its type; 0 when it has no readable
- * header. Does not validate the record (damon_event_decode does). */
+ * header or an impossible count. Does not validate the record otherwise
+ * (damon_event_decode does). */
 unsigned damon_event_record_events(const void *rec, size_t len, unsigned *ret_type);
 
 /* "aggregated", "before_apply", "esz", "scheme_stat", or NULL. */

@@ -398,7 +398,7 @@ static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 	if (get_str(st, "source"))
 		fprintf(out, LABEL2 "%s\n", "stats from",
 			streq(get_str(st, "source"), "bpf") ? "BPF (damos_stat_after_apply_interval events)"
-							     : "sysfs (update_schemes_stats)");
+							     : "sysfs (stats/ files)");
 	if (wm)
 		fprintf(out, LABEL2 "%s, %s\n", "watermarks", str_or(get_str(wm, "metric"), "-"),
 			str_or(get_str(wm, "state"), "-"));

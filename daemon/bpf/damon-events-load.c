@@ -224,12 +224,6 @@ static int try_load(const struct damon_ev_load_params *p, const enum damon_ev_va
 	}
 
 	skel->rodata->filter_pids = !p->no_pid_filter;
-	/* a consumer asleep during a long burst is woken when half the ring is used */
-	{
-		size_t wb = ringbuf_size(p->ringbuf_bytes) / 2 / sizeof(struct damon_ev_aggregated);
-
-		skel->rodata->wake_batches = (__u32)(wb > 0 ? wb : 1);
-	}
 	r = bpf_map__set_max_entries(skel->maps.events, (__u32)ringbuf_size(p->ringbuf_bytes));
 	if (r < 0) {
 		set_reason(ret_reason, "failed to size the ring buffer: %s", strerror(-r));

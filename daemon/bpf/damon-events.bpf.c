@@ -19,15 +19,16 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-/* bpf_ringbuf_submit() flags (an enum of the UAPI header, not included here) */
+/* bpf_ringbuf_submit() flags and bpf_ringbuf_query() keys (UAPI enums, not included here) */
 #define DAMOND_RB_NO_WAKEUP 1ULL
 #define DAMOND_RB_FORCE_WAKEUP 2ULL
+#define DAMOND_RB_AVAIL_DATA 0ULL
+#define DAMOND_RB_RING_SIZE 1ULL
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* rodata, set between open and load */
 const volatile bool filter_pids = true;	/* false: accept every kdamond (debugging) */
-const volatile __u32 wake_batches = 256;	/* forced wakeup every N batches inside a burst */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -48,7 +49,8 @@ struct {
 	__type(value, struct damon_ev_counters);
 } counters SEC(".maps");
 
-/* Used when filter_pids is false: a scratch state shared by all kdamonds. */
+/* Used when filter_pids is false: a scratch state shared by all kdamonds. Debugging only:
+ * two kdamonds emitting at once garble each other's batches and numbering. */
 static struct damon_ev_pid_state unfiltered_state;
 
 static __always_inline struct damon_ev_pid_state *current_state(__u32 *ret_pid)
@@ -74,6 +76,21 @@ static __always_inline void count(__u16 type, bool dropped, __u32 n)
 		c->events[type] += n;
 }
 
+/*
+ * Wakeup policy for records that do not end a burst: none (the consumer is
+ * edge-triggered and drains everything when woken), unless the ring is half
+ * full, whoever filled it. A full ring fails every reservation and sends no
+ * wakeup at all, so waking at half is what keeps the consumer coming; user
+ * space also drains on its stats timer as a safety net.
+ */
+static __always_inline __u64 wakeup_flags(bool force)
+{
+	if (force || bpf_ringbuf_query(&events, DAMOND_RB_AVAIL_DATA) >=
+			     bpf_ringbuf_query(&events, DAMOND_RB_RING_SIZE) / 2)
+		return DAMOND_RB_FORCE_WAKEUP;
+	return DAMOND_RB_NO_WAKEUP;
+}
+
 static __always_inline void fill_header(struct damon_ev_header *h, __u16 type, __u32 pid)
 {
 	h->version = DAMON_EV_VERSION;
@@ -82,19 +99,11 @@ static __always_inline void fill_header(struct damon_ev_header *h, __u16 type, _
 	h->ts_ns = bpf_ktime_get_ns();
 }
 
-/*
- * Emits the batch collected in st (if any). Wakes user space only at the end
- * of a target burst, and inside a long burst every wake_batches batches (half
- * the ring, set at load), never per record: user space watches the ring
- * edge-triggered (daemon/events.c) and drains everything on each wakeup, so
- * one wakeup per aggregation is the goal. Records submitted without a wakeup
- * wait for the burst's end; the ring holds a whole aggregation.
- */
+/* Emits the batch collected in st (if any); a burst's end wakes user space. */
 static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burst_end)
 {
 	struct damon_ev_aggregated *b = &st->batch;
 	__u32 n = b->count;
-	__u64 flags;
 
 	if (n == 0)
 		return;
@@ -103,10 +112,8 @@ static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burs
 	b->hdr.version = DAMON_EV_VERSION;
 	b->hdr.type = DAMON_EV_AGGREGATED;
 	b->hdr.ts_ns = bpf_ktime_get_ns();
-	st->nr_batches++;
-	flags = burst_end || (wake_batches && !(st->nr_batches % wake_batches)) ? DAMOND_RB_FORCE_WAKEUP
-										  : DAMOND_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, b, DAMON_EV_AGGR_HDR_SIZE + n * sizeof(struct damon_ev_region), flags))
+	if (bpf_ringbuf_output(&events, b, DAMON_EV_AGGR_HDR_SIZE + n * sizeof(struct damon_ev_region),
+			       wakeup_flags(burst_end)))
 		count(DAMON_EV_AGGREGATED, true, n);
 	else
 		count(DAMON_EV_AGGREGATED, false, n);
@@ -188,7 +195,7 @@ static __always_inline int emit_before_apply(__u32 context_idx, __u32 scheme_idx
 	e->end = end;
 	e->nr_accesses = nr_accesses;
 	e->age = age;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags(false));
 	count(DAMON_EV_BEFORE_APPLY, false, 1);
 	return 0;
 }
@@ -209,7 +216,7 @@ static __always_inline int emit_esz(__u32 context_idx, __u32 scheme_idx, __u64 e
 	e->context_idx = context_idx;
 	e->scheme_idx = scheme_idx;
 	e->esz = esz;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags(false));
 	count(DAMON_EV_ESZ, false, 1);
 	return 0;
 }
@@ -313,7 +320,7 @@ int tp_scheme_stat(struct trace_event_raw_damos_stat_after_apply_interval *ctx)
 	e->sz_ops_filter_passed = ctx->sz_ops_filter_passed;
 	e->qt_exceeds = ctx->qt_exceeds;
 	e->nr_snapshots = ctx->nr_snapshots;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags(false));
 	count(DAMON_EV_SCHEME_STAT, false, 1);
 	return 0;
 }
@@ -339,7 +346,7 @@ int BPF_PROG(btf_scheme_stat, unsigned int context_idx, unsigned int scheme_idx,
 		bpf_core_field_exists(stat->sz_ops_filter_passed) ? stat->sz_ops_filter_passed : 0;
 	e->qt_exceeds = stat->qt_exceeds;
 	e->nr_snapshots = bpf_core_field_exists(stat->nr_snapshots) ? stat->nr_snapshots : 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags(false));
 	count(DAMON_EV_SCHEME_STAT, false, 1);
 	return 0;
 }

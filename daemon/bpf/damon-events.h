@@ -127,7 +127,6 @@ struct damon_ev_pid_state {
 	__u32 nr_regions;	/* nr_regions of the current target burst */
 	__u32 pad;
 	__u64 last_end;
-	__u64 nr_batches;	/* batches emitted or dropped: paces the wakeups */
 	struct damon_ev_aggregated batch;	/* being collected; batch.count regions so far */
 };
 
@@ -148,5 +147,5 @@ _Static_assert(__builtin_offsetof(struct damon_ev_aggregated, regions) == DAMON_
 _Static_assert(sizeof(struct damon_ev_before_apply) == 56, "damon_ev_before_apply size");
 _Static_assert(sizeof(struct damon_ev_esz) == 32, "damon_ev_esz size");
 _Static_assert(sizeof(struct damon_ev_scheme_stat) == 80, "damon_ev_scheme_stat size");
-_Static_assert(sizeof(struct damon_ev_pid_state) == 40 + sizeof(struct damon_ev_aggregated), "damon_ev_pid_state size");
+_Static_assert(sizeof(struct damon_ev_pid_state) == 32 + sizeof(struct damon_ev_aggregated), "damon_ev_pid_state size");
 _Static_assert(sizeof(struct damon_ev_counters) == 16 * DAMON_EV_TYPE_MAX, "damon_ev_counters size");
