@@ -207,6 +207,14 @@ static void setup_monitor(struct manager *m, const struct damond_config *config)
 
 static int run(int argc, char *argv[])
 {
+	/*
+	 * Keep glibc's mmap threshold fixed: with the default dynamic one, the
+	 * first large buffer freed (a snapshot or region array) raises it, and
+	 * later large buffers land in the heap, where freeing them leaves
+	 * resident holes. Large arrays stay mmapped and go back on free.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+
 	_cleanup_(manager_freep) struct manager *m = NULL;
 	_cleanup_(damond_config_freep) struct damond_config *config = NULL;
 	int r;

@@ -358,6 +358,11 @@ static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_
 		t->bld_seq = e->aggr_seq;
 		t->bld_nr = e->nr_regions;
 		t->bld_n = 0;
+		/* the burst's size is known: one allocation, not a doubling series */
+		if (reserve((void **)&t->bld, &t->bld_cap, e->nr_regions, sizeof(*t->bld)) < 0) {
+			target_break(s, t);
+			return -ENOMEM;
+		}
 	}
 	if (t->bld_broken)
 		return 0;
