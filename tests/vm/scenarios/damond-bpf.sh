@@ -2,8 +2,10 @@
 # damond-bpf: damond watches its kdamonds through the BPF ring buffer. The
 # damon_aggregated event rate equals nr_regions x aggregations/s (counted
 # independently through tracefs) within 10 %, with 0 drops, and a
-# workload's hot range shows up hot in `damondctl regions`. Then the same
-# with --no-bpf: status says sysfs polling and why.
+# workload's hot range shows up hot in `damondctl regions`. Scheme stats
+# come from damos_stat_after_apply_interval events with no
+# update_schemes_stats commands where BPF has that event (7.0+), from sysfs
+# otherwise. Then the same with --no-bpf: status says sysfs polling and why.
 #   dt_bpf_secs  measuring window (default 10)
 . /scenarios/lib.sh
 . /scenarios/damond-lib.sh
