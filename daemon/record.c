@@ -39,7 +39,7 @@ void ownership_done(struct ownership *o)
  */
 char *write_list_hash(const struct write_list *l)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = FNV1A64_INIT;
 	char *ret;
 
 	for (size_t i = 0; i < l->n; i++) {
@@ -49,12 +49,10 @@ char *write_list_hash(const struct write_list *l)
 			struct sysfs_file fb;
 			const struct sysfs_file *f = sysfs_write_file(&l->v[i], j, &fb);
 
-			for (const char *p = f->path; *p; p++)
-				h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-			h = (h ^ '=') * 1099511628211ULL;
-			for (const char *p = f->value; *p; p++)
-				h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-			h = (h ^ '\n') * 1099511628211ULL;
+			h = fnv1a64(h, f->path, strlen(f->path));
+			h = fnv1a64(h, "=", 1);
+			h = fnv1a64(h, f->value, strlen(f->value));
+			h = fnv1a64(h, "\n", 1);
 		}
 	}
 	if (asprintf(&ret, "%016llx", (unsigned long long)h) < 0)

@@ -168,21 +168,6 @@ static void put(struct render *r, unsigned flags, const char *value, const char 
 	} while (0)
 #define put_bool(r, v, ...) put((r), SYSFS_W_BOOL, (v) ? "Y" : "N", __VA_ARGS__)
 
-/* FNV-1a 64 over the start and end values, byte by byte, least significant first. */
-static uint64_t regions_fnv64(const struct damon_addr_range *v, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++)
-		for (unsigned e = 0; e < 2; e++) {
-			uint64_t x = e ? v[i].end : v[i].start;
-
-			for (unsigned b = 0; b < 8; b++, x >>= 8)
-				h = (h ^ (x & 0xff)) * 1099511628211ULL;
-		}
-	return h;
-}
-
 /* One region block for a target's regions directory: nr regions in 16 bytes each, not 2 x 2 strings. */
 static void put_regions(struct render *r, const struct damon_addr_range *v, size_t nr, const char *fmt, ...)
 	_printf_(4, 5);
@@ -196,7 +181,7 @@ static void put_regions(struct render *r, const struct damon_addr_range *v, size
 	va_end(ap);
 	if (!w)
 		return;
-	if (asprintf(&w->value, "%zu regions fnv64:%016" PRIx64, nr, regions_fnv64(v, nr)) < 0)
+	if (asprintf(&w->value, "%zu regions fnv64:%016" PRIx64, nr, fnv1a64(FNV1A64_INIT, v, nr * sizeof(*v))) < 0)
 		w->value = NULL;
 	w->regions = malloc(nr * sizeof(*v));
 	if (w->regions) {

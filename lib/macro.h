@@ -25,6 +25,17 @@
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 
 /* Negative errno from a libc call that failed with -1/errno. */
+/* FNV-1a 64: h = fnv1a64(FNV1A64_INIT, p, n), chained over several buffers. */
+#define FNV1A64_INIT 1469598103934665603ULL
+static inline uint64_t fnv1a64(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
 static inline int negative_errno(void)
 {
 	return errno > 0 ? -errno : -EIO;
