@@ -141,19 +141,22 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
  * (tests, a fake kernel) must never attach to this host's tracepoints.
  */
 /*
- * Ring-buffer size for a policy: a kdamond emits all its regions at the end
- * of each aggregation in one go, and damond may not run until it is done
- * (the wakeup tends to place damond on the kdamond's CPU), so the ring holds
- * one aggregation of every kdamond (the larger of max_nr_regions and the
+ * Ring-buffer sizing for a policy. A round is what the kdamonds emit in one
+ * go: one aggregation of every kdamond (the larger of max_nr_regions and the
  * configured ranges, 24 bytes each in 64-region records) and one apply
  * interval of damos_before_apply records (64 bytes per region and scheme at
- * most), plus a quarter. At least DAMON_EV_RINGBUF_DEFAULT; the loader rounds
- * up to a power of two. A reload does not resize it: a bigger policy may
- * drop events (counted in status) until damond restarts.
+ * most). When damond is woken, it may not run before the kdamond has emitted
+ * another round (the wakeup can place it on the kdamond's CPU), so 1.25
+ * rounds stay free: that is the headroom. The ring holds 3.25 rounds, so a
+ * wakeup comes at most every second round (each wakeup costs a context
+ * switch; see docs/BENCHMARKS.md). At least DAMON_EV_RINGBUF_DEFAULT; the
+ * loader rounds up to a power of two, and the extra goes to the wake level.
+ * A reload does not resize it: a bigger policy may drop events (counted in
+ * status) until damond restarts.
  */
-static size_t ringbuf_bytes_for(const struct damond_config *c)
+static uint64_t round_bytes_for(const struct damond_config *c)
 {
-	uint64_t want = 0;
+	uint64_t round = 0;
 
 	for (size_t k = 0; k < c->nr_kdamonds; k++) {
 		const struct damon_ctx_cfg *x = &c->kdamonds[k].ctx;
@@ -162,11 +165,15 @@ static size_t ringbuf_bytes_for(const struct damond_config *c)
 		for (size_t t = 0; t < x->nr_targets; t++)
 			ranges += x->targets[t].nr_regions;
 		regions = MAX(x->max_nr_regions, ranges);
-		want += regions * sizeof(struct damon_ev_region) + regions / DAMON_EV_AGGR_BATCH * 48 +
-			x->nr_schemes * regions * (sizeof(struct damon_ev_before_apply) + 8);
+		round += regions * sizeof(struct damon_ev_region) + regions / DAMON_EV_AGGR_BATCH * 48 +
+			 x->nr_schemes * regions * (sizeof(struct damon_ev_before_apply) + 8);
 	}
-	want = want * 5 / 4;
-	return (size_t)MIN(MAX(want, (uint64_t)DAMON_EV_RINGBUF_DEFAULT), (uint64_t)64 << 20);
+	return round;
+}
+
+static size_t ringbuf_bytes_for(uint64_t round)
+{
+	return (size_t)MIN(MAX(round * 13 / 4, (uint64_t)DAMON_EV_RINGBUF_DEFAULT), (uint64_t)64 << 20);
 }
 
 static void setup_monitor(struct manager *m, const struct damond_config *config)
@@ -193,7 +200,9 @@ static void setup_monitor(struct manager *m, const struct damond_config *config)
 #ifdef HAVE_BPF
 	{
 		_cleanup_free_ char *reason = NULL;
-		int r = manager_events_start(m, ringbuf_bytes_for(config), &reason);
+		uint64_t round = round_bytes_for(config);
+		int r = manager_events_start(m, ringbuf_bytes_for(round), (size_t)MIN(round * 5 / 4, (uint64_t)SIZE_MAX),
+					     &reason);
 
 		if (r < 0) {
 			m->bpf_reason = strdup_or_null(reason ? reason : strerror(-r));

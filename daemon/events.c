@@ -14,12 +14,13 @@
 
 #include "log.h"
 #include "macro.h"
+#include "ringbuf.h"
 
 #define RATE_WINDOW_NS (1000ULL * 1000ULL * 1000ULL)
 
 struct events {
 	struct damon_ev_bpf *bpf;
-	struct ring_buffer *rb;
+	struct ringbuf *rb;
 	sd_event_source *io;
 	struct snapshot_store *store;
 	events_record_cb on_record;
@@ -67,7 +68,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+static int on_record(void *ctx, const void *data, size_t size)
 {
 	struct events *ev = ctx;
 	unsigned n, type = 0;
@@ -108,20 +109,20 @@ static void roll_window(struct events *ev, uint64_t now)
 int events_drain(struct events *ev)
 {
 	uint64_t now, cpu0;
-	int r;
+	long n;
 
 	if (!ev)
 		return -EINVAL;
 	cpu0 = cpu_ns();
 	ev->drain_ns = now_ns();
-	r = ring_buffer__consume(ev->rb);
+	n = ringbuf_consume(ev->rb, on_record, ev);
 	now = now_ns();
 	if (ev->store)
 		snapshot_store_flush(ev->store, now);
 	roll_window(ev, now);
 	ev->drains++;
 	ev->drain_cpu_ns += cpu_ns() - cpu0;
-	return r < 0 ? r : 0;
+	return n < 0 ? (int)n : 0;
 }
 
 static int on_ringbuf_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -157,15 +158,16 @@ int events_new(sd_event *e, const struct events_params *p, struct events **ret, 
 	lp.btf_path = p->btf_path;
 	lp.mode = p->mode;
 	lp.ringbuf_bytes = p->ringbuf_bytes;
+	lp.headroom_bytes = p->headroom_bytes;
+	lp.wake_interval_ns = p->wake_interval_ns;
 	r = damon_ev_bpf_open(&lp, &ev->bpf, ret_reason);
 	if (r < 0)
 		goto fail;
 
-	ev->rb = ring_buffer__new(damon_ev_bpf_ringbuf_fd(ev->bpf), on_record, ev, NULL);
-	if (!ev->rb) {
-		r = -errno;
-		if (ret_reason && asprintf(ret_reason, "failed to create the ring buffer reader: %s",
-					   strerror(-r)) < 0)
+	/* one mapping of the data area (libbpf's ring_buffer maps it twice) */
+	r = ringbuf_open(damon_ev_bpf_ringbuf_fd(ev->bpf), damon_ev_bpf_ringbuf_bytes(ev->bpf), &ev->rb);
+	if (r < 0) {
+		if (ret_reason && asprintf(ret_reason, "failed to map the ring buffer: %s", strerror(-r)) < 0)
 			*ret_reason = NULL;
 		goto fail;
 	}
@@ -178,7 +180,7 @@ int events_new(sd_event *e, const struct events_params *p, struct events **ret, 
 	 * expensive part). With EPOLLET damond runs only when the BPF side wakes
 	 * it (end of a burst, half a ring) and then drains everything.
 	 */
-	r = sd_event_add_io(e, &ev->io, ring_buffer__epoll_fd(ev->rb), EPOLLIN | EPOLLET, on_ringbuf_io, ev);
+	r = sd_event_add_io(e, &ev->io, damon_ev_bpf_ringbuf_fd(ev->bpf), EPOLLIN | EPOLLET, on_ringbuf_io, ev);
 	if (r < 0) {
 		if (ret_reason && asprintf(ret_reason, "failed to add the ring buffer to the event loop: %s",
 					   strerror(-r)) < 0)
@@ -199,7 +201,7 @@ struct events *events_free(struct events *ev)
 	if (!ev)
 		return NULL;
 	sd_event_source_disable_unref(ev->io);
-	ring_buffer__free(ev->rb);
+	ringbuf_free(ev->rb);
 	damon_ev_bpf_free(ev->bpf);
 	free(ev);
 	return NULL;
@@ -230,6 +232,16 @@ int events_set_pids(struct events *ev, const int *pids, size_t n)
 size_t events_ringbuf_bytes(const struct events *ev)
 {
 	return ev ? damon_ev_bpf_ringbuf_bytes(ev->bpf) : 0;
+}
+
+size_t events_wake_bytes(const struct events *ev)
+{
+	return ev ? damon_ev_bpf_wake_bytes(ev->bpf) : 0;
+}
+
+size_t events_mapped_bytes(const struct events *ev)
+{
+	return ev ? ringbuf_mapped_bytes(ev->rb) : 0;
 }
 
 void events_get_stats(const struct events *ev, struct events_stats *ret)

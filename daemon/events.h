@@ -34,6 +34,8 @@ struct events_params {
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;	/* AUTO: classic tracepoints, tp_btf as fallback */
 	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT (256 KiB) */
+	size_t headroom_bytes;		/* room left in the ring when damond is woken (0: half) */
+	uint64_t wake_interval_ns;	/* routine wakeups at most this often (0: every burst) */
 	struct snapshot_store *store;	/* borrowed, may be NULL; fed and kept in pid sync */
 	events_record_cb on_record;	/* may be NULL */
 	void *userdata;
@@ -69,6 +71,9 @@ int events_drain(struct events *ev);
 void events_get_stats(const struct events *ev, struct events_stats *ret);
 /* Data size of the ring buffer. */
 size_t events_ringbuf_bytes(const struct events *ev);
+size_t events_wake_bytes(const struct events *ev);
+/* Bytes of the ring's mappings in damond's address space (all resident). */
+size_t events_mapped_bytes(const struct events *ev);
 
 /* "aggregated=tracepoint before_apply=tracepoint esz=off scheme_stat=off" */
 int events_describe(const struct events *ev, char **ret);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -94,6 +95,12 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 	struct manager *m = c->m;
 	struct json_object *reply = NULL;
 	int r;
+
+#ifdef HAVE_BPF
+	/* routine wakeups are rare: answer from what the kdamonds emitted until now */
+	if (streq(method, "status") || streq(method, "regions"))
+		manager_events_drain(m);
+#endif
 
 	if (streq(method, "status")) {
 		r = manager_status_json(m, &reply);
@@ -207,6 +214,8 @@ static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		if (c->out_off == c->out_len) {
 			free(c->out);
 			c->out = NULL;
+			/* building the reply freed many small pieces: whole free pages go back */
+			malloc_trim(0);
 			(void)sd_event_source_set_io_events(s, EPOLLIN);
 			/* a request that arrived while we were answering */
 			if (client_process(c) < 0)

@@ -9,11 +9,17 @@
 #include "log.h"
 #include "manager.h"
 
-int manager_events_start(struct manager *m, size_t ringbuf_bytes, char **ret_reason)
+/* Routine wakeups (end of an aggregation burst) at most once a second: whoever
+ * needs current data (the stats timer, control commands) drains first. */
+#define WAKE_INTERVAL_NS (1000ULL * 1000ULL * 1000ULL)
+
+int manager_events_start(struct manager *m, size_t ringbuf_bytes, size_t headroom_bytes, char **ret_reason)
 {
 	struct events_params p = {
 		.store = m->snapshots,
 		.ringbuf_bytes = ringbuf_bytes,
+		.headroom_bytes = headroom_bytes,
+		.wake_interval_ns = WAKE_INTERVAL_NS,
 	};
 	int r;
 
@@ -24,8 +30,16 @@ int manager_events_start(struct manager *m, size_t ringbuf_bytes, char **ret_rea
 		m->events = NULL;
 		return r;
 	}
-	log_debug("BPF ring buffer: %zu KiB", events_ringbuf_bytes(m->events) / 1024);
+	log_debug("BPF ring buffer: %zu KiB, damond woken at %zu KiB or once a second",
+		  events_ringbuf_bytes(m->events) / 1024, events_wake_bytes(m->events) / 1024);
 	return 0;
+}
+
+/* Everything the kdamonds emitted so far into the snapshot store. */
+void manager_events_drain(struct manager *m)
+{
+	if (m->events)
+		(void)events_drain(m->events);
 }
 
 void manager_events_update_pids(struct manager *m)
@@ -84,6 +98,8 @@ struct json_object *manager_events_json(struct manager *m)
 	}
 	json_object_object_add(o, "types", types);
 	json_object_object_add(o, "ring_buffer_kib", json_object_new_uint64(events_ringbuf_bytes(m->events) / 1024));
+	json_object_object_add(o, "wake_kib", json_object_new_uint64(events_wake_bytes(m->events) / 1024));
+	json_object_object_add(o, "mapped_kib", json_object_new_uint64(events_mapped_bytes(m->events) / 1024));
 	json_object_object_add(o, "drains", json_object_new_uint64(st.drains));
 	json_object_object_add(o, "drain_cpu_ms", json_object_new_double((double)st.drain_cpu_ns / 1e6));
 	if (events_describe(m->events, &desc) >= 0)

@@ -860,8 +860,7 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 #ifdef HAVE_BPF
 	/* The ring is watched edge-triggered: drain here too, so a wakeup the
 	 * kernel could not send (ring full) never leaves records behind for good. */
-	if (m->events)
-		(void)events_drain(m->events);
+	manager_events_drain(m);
 #endif
 	for (size_t i = 0; i < m->nr_kd; i++)
 		kd_refresh_stats(m, &m->kd[i], now);

@@ -150,7 +150,8 @@ int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
 
 /* BPF monitor glue (manager-events.c, HAVE_BPF only) */
-int manager_events_start(struct manager *m, size_t ringbuf_bytes, char **ret_reason);
+int manager_events_start(struct manager *m, size_t ringbuf_bytes, size_t headroom_bytes, char **ret_reason);
+void manager_events_drain(struct manager *m);
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 struct json_object *manager_events_json(struct manager *m);

@@ -4,6 +4,13 @@
 
 #include "macro.h"
 
+/* feed_aggregated() copies a record's regions into a snapshot as they are */
+_Static_assert(sizeof(struct snapshot_region) == sizeof(struct damon_ev_region), "region layout");
+_Static_assert(offsetof(struct snapshot_region, end) == offsetof(struct damon_ev_region, end), "region layout");
+_Static_assert(offsetof(struct snapshot_region, nr_accesses) == offsetof(struct damon_ev_region, nr_accesses),
+	       "region layout");
+_Static_assert(offsetof(struct snapshot_region, age) == offsetof(struct damon_ev_region, age), "region layout");
+
 struct target_state {
 	/* published */
 	struct damon_snapshot pub;
@@ -327,10 +334,13 @@ static void target_break(struct snapshot_store *s, struct target_state *t)
 static void apply_close_all(struct snapshot_store *s, unsigned kd_idx, struct kd_state *kd,
 			    uint64_t now_ns);
 
+/* e: the record's header; regions: e->count struct damon_ev_region, any alignment. */
 static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_state *kd,
-			   const struct damon_ev_aggregated *e, uint64_t now_ns)
+			   const struct damon_ev_aggregated *e, const void *regions, uint64_t now_ns)
 {
+	struct snapshot_region *dst;
 	struct target_state *t;
+	uint64_t prev_end;
 	int r;
 
 	/* The schemes ran before this aggregation's events: their bursts are over. */
@@ -376,20 +386,19 @@ static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_
 		target_break(s, t);
 		return r;
 	}
+	/* The record's regions have the snapshot's layout: one copy, then checks
+	 * in place (address ordered, non-empty, not overlapping). */
+	dst = t->bld + t->bld_n;
+	memcpy(dst, regions, (size_t)e->count * sizeof(*dst));
+	prev_end = t->bld_n > 0 ? t->bld[t->bld_n - 1].end : 0;
 	for (uint32_t i = 0; i < e->count; i++) {
-		const struct damon_ev_region *er = &e->regions[i];
-
-		if (er->start >= er->end || (t->bld_n > 0 && er->start < t->bld[t->bld_n - 1].end)) {
+		if (dst[i].start >= dst[i].end || dst[i].start < prev_end) {
 			target_break(s, t);
 			return 0;
 		}
-		t->bld[t->bld_n++] = (struct snapshot_region){
-			.start = er->start,
-			.end = er->end,
-			.nr_accesses = er->nr_accesses,
-			.age = er->age,
-		};
+		prev_end = dst[i].end;
 	}
+	t->bld_n += e->count;
 	if (t->bld_n == t->bld_nr)
 		target_publish(s, kd_idx, kd, e->target_idx, t, e->hdr.ts_ns, now_ns);
 	return 0;
@@ -565,7 +574,7 @@ int snapshot_store_feed_event(struct snapshot_store *s, const struct damon_event
 
 	switch (ev->hdr.type) {
 	case DAMON_EV_AGGREGATED:
-		return feed_aggregated(s, (unsigned)kd_idx, kd, &ev->aggr, now_ns);
+		return feed_aggregated(s, (unsigned)kd_idx, kd, &ev->aggr, ev->aggr.regions, now_ns);
 	case DAMON_EV_BEFORE_APPLY:
 		return feed_before_apply(s, (unsigned)kd_idx, kd, &ev->apply, now_ns);
 	case DAMON_EV_ESZ:
@@ -581,11 +590,34 @@ int snapshot_store_feed_event(struct snapshot_store *s, const struct damon_event
 int snapshot_store_feed(struct snapshot_store *s, const void *rec, size_t len, uint64_t now_ns)
 {
 	struct damon_event ev;
-	int r;
+	int kd_idx, r;
 
 	if (!s)
 		return -EINVAL;
 	s->stats.records++;
+
+	/* The bulk of the traffic: decode the header only, copy the regions once. */
+	if (rec && len >= DAMON_EV_AGGR_HDR_SIZE) {
+		struct damon_ev_aggregated a;
+
+		memcpy(&a, rec, DAMON_EV_AGGR_HDR_SIZE);
+		if (a.hdr.version == DAMON_EV_VERSION && a.hdr.type == DAMON_EV_AGGREGATED) {
+			if (a.count == 0 || a.count > DAMON_EV_AGGR_BATCH ||
+			    len < DAMON_EV_AGGR_HDR_SIZE + (size_t)a.count * sizeof(struct damon_ev_region)) {
+				s->stats.bad_records++;
+				return -EBADMSG;
+			}
+			s->stats.events[DAMON_EV_AGGREGATED] += a.count;
+			kd_idx = snapshot_store_kdamond_of_pid(s, (int)a.hdr.pid);
+			if (kd_idx < 0) {
+				s->stats.unknown_pid++;
+				return 0;
+			}
+			return feed_aggregated(s, (unsigned)kd_idx, &s->kds[kd_idx], &a,
+					       (const uint8_t *)rec + DAMON_EV_AGGR_HDR_SIZE, now_ns);
+		}
+	}
+
 	r = damon_event_decode(rec, len, &ev);
 	if (r < 0) {
 		s->stats.bad_records++;

@@ -207,6 +207,15 @@ static size_t ringbuf_size(size_t want)
 	return sz;
 }
 
+/* User space is woken when this much is in the ring, leaving headroom bytes
+ * (at most half the ring) for what the kdamonds emit until it runs. */
+static size_t wake_bytes_for(size_t size, size_t headroom)
+{
+	if (headroom == 0 || headroom > size / 2)
+		headroom = size / 2;
+	return size - headroom;
+}
+
 /* One attempt with a fixed set of variants. */
 static int try_load(const struct damon_ev_load_params *p, const enum damon_ev_variant v[DAMON_EV_TYPE_MAX],
 		    struct damon_events **ret, char **ret_reason)
@@ -224,6 +233,8 @@ static int try_load(const struct damon_ev_load_params *p, const enum damon_ev_va
 	}
 
 	skel->rodata->filter_pids = !p->no_pid_filter;
+	skel->rodata->wake_bytes = wake_bytes_for(ringbuf_size(p->ringbuf_bytes), p->headroom_bytes);
+	skel->rodata->wake_interval_ns = p->wake_interval_ns;
 	r = bpf_map__set_max_entries(skel->maps.events, (__u32)ringbuf_size(p->ringbuf_bytes));
 	if (r < 0) {
 		set_reason(ret_reason, "failed to size the ring buffer: %s", strerror(-r));
@@ -366,6 +377,11 @@ int damon_ev_bpf_ringbuf_fd(const struct damon_ev_bpf *b)
 size_t damon_ev_bpf_ringbuf_bytes(const struct damon_ev_bpf *b)
 {
 	return b ? bpf_map__max_entries(b->skel->maps.events) : 0;
+}
+
+size_t damon_ev_bpf_wake_bytes(const struct damon_ev_bpf *b)
+{
+	return b ? (size_t)b->skel->rodata->wake_bytes : 0;
 }
 
 enum damon_ev_variant damon_ev_bpf_variant(const struct damon_ev_bpf *b, unsigned type)

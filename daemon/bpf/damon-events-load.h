@@ -65,6 +65,8 @@ struct damon_ev_load_params {
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;
 	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT; rounded up to a power of 2 */
+	size_t headroom_bytes;		/* room left when user space is woken (0: half the ring; at most half) */
+	uint64_t wake_interval_ns;	/* a burst's end wakes user space at most this often (0: always) */
 	bool no_pid_filter;		/* accept events of every kdamond (debugging) */
 };
 
@@ -81,6 +83,8 @@ struct damon_ev_bpf *damon_ev_bpf_free(struct damon_ev_bpf *b);
 int damon_ev_bpf_ringbuf_fd(const struct damon_ev_bpf *b);
 /* Data size of the ring buffer as loaded. */
 size_t damon_ev_bpf_ringbuf_bytes(const struct damon_ev_bpf *b);
+/* Fill level (bytes) at which the BPF side wakes user space whatever the interval. */
+size_t damon_ev_bpf_wake_bytes(const struct damon_ev_bpf *b);
 enum damon_ev_variant damon_ev_bpf_variant(const struct damon_ev_bpf *b, unsigned type);
 
 /* pids[i]: pid of damond's kdamond i (<= 0: not running). Replaces the

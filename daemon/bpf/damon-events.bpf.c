@@ -29,6 +29,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* rodata, set between open and load */
 const volatile bool filter_pids = true;	/* false: accept every kdamond (debugging) */
+const volatile __u64 wake_bytes = 0;		/* wake user space at this fill level (0: half the ring) */
+const volatile __u64 wake_interval_ns = 0;	/* a burst's end wakes user space at most this often */
+
+/* When user space was last woken (any CPU; a lost update only moves a wakeup) */
+__u64 last_wake_ns = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -77,18 +82,33 @@ static __always_inline void count(__u16 type, bool dropped, __u32 n)
 }
 
 /*
- * Wakeup policy for records that do not end a burst: none (the consumer is
- * edge-triggered and drains everything when woken), unless the ring is half
- * full, whoever filled it. A full ring fails every reservation and sends no
- * wakeup at all, so waking at half is what keeps the consumer coming; user
- * space also drains on its stats timer as a safety net.
+ * Wakeup policy. User space watches the ring edge-triggered and drains
+ * everything when woken, and its stats timer and control commands drain
+ * first, so a wakeup is only needed (1) before the ring can fill up: at
+ * wake_bytes, which leaves room for what the kdamonds emit until user space
+ * runs (a full ring fails every reservation and sends no wakeup at all), and
+ * (2) to keep snapshots from getting old: at the end of a target burst, at
+ * most once per wake_interval_ns. Each wakeup costs a context switch, so at
+ * 20,000 regions and 10 aggregations/s this is a few per second, not one per
+ * aggregation.
  */
-static __always_inline __u64 wakeup_flags(bool force)
+static __always_inline __u64 wakeup_flags(bool burst_end)
 {
-	if (force || bpf_ringbuf_query(&events, DAMOND_RB_AVAIL_DATA) >=
-			     bpf_ringbuf_query(&events, DAMOND_RB_RING_SIZE) / 2)
+	__u64 limit = wake_bytes, now;
+
+	if (limit == 0)
+		limit = bpf_ringbuf_query(&events, DAMOND_RB_RING_SIZE) / 2;
+	if (bpf_ringbuf_query(&events, DAMOND_RB_AVAIL_DATA) < limit) {
+		if (!burst_end)
+			return DAMOND_RB_NO_WAKEUP;
+		now = bpf_ktime_get_ns();
+		if (now - last_wake_ns < wake_interval_ns)
+			return DAMOND_RB_NO_WAKEUP;
+		last_wake_ns = now;
 		return DAMOND_RB_FORCE_WAKEUP;
-	return DAMOND_RB_NO_WAKEUP;
+	}
+	last_wake_ns = bpf_ktime_get_ns();
+	return DAMOND_RB_FORCE_WAKEUP;
 }
 
 static __always_inline void fill_header(struct damon_ev_header *h, __u16 type, __u32 pid)

@@ -14,6 +14,9 @@ need_damon_sysfs
 n=$(dt_param bench_regions 20000)
 secs=$(dt_param bench_secs 20)
 sample=$(dt_param bench_sample 5ms)
+cs=/sys/devices/system/clocksource/clocksource0
+[ -z "$(dt_param bench_clocksource '')" ] || echo "$(dt_param bench_clocksource '')" > $cs/current_clocksource
+mark clocksource="$(cat $cs/current_clocksource)" available="$(tr ' ' , < $cs/available_clocksource)"
 set -- $(system_ram_range)
 base=$(( ($1 + (256 << 20)) & ~4095 ))
 {
@@ -53,15 +56,23 @@ drain_ms() {	# damond's CPU time inside ring-buffer drains (ms, integer)
 t1=$(now_ms); r1=$(recv); c1=$(drain_ms)
 d1=$(ticks "$DAMOND_PID"); k1=$(ticks "$kpid")
 u1=$(awk '{ print $14 }' "/proc/$DAMOND_PID/stat"); w1=$(proc_status "$DAMOND_PID" voluntary_ctxt_switches)
+f1=$(awk '{ print $10 }' "/proc/$DAMOND_PID/stat"); v1=$(proc_status "$DAMOND_PID" nonvoluntary_ctxt_switches)
 sleep "$secs"
 d2=$(ticks "$DAMOND_PID"); k2=$(ticks "$kpid")
 u2=$(awk '{ print $14 }' "/proc/$DAMOND_PID/stat"); w2=$(proc_status "$DAMOND_PID" voluntary_ctxt_switches)
+f2=$(awk '{ print $10 }' "/proc/$DAMOND_PID/stat"); v2=$(proc_status "$DAMOND_PID" nonvoluntary_ctxt_switches)
 r2=$(recv); c2=$(drain_ms); t2=$(now_ms)
+# Calibration: what one timer wakeup of an idle process costs in this guest
+# while the kdamond runs (a bash loop sleeping 100 ms in read -t, no fork).
+mkfifo /tmp/wakeprobe
+sh -c 'exec 3<>/tmp/wakeprobe; i=0; while [ $i -lt 100 ]; do read -t 0.1 -u 3 _; i=$((i + 1)); done; awk "{ print \$14 + \$15 }" /proc/$$/stat > /tmp/wakeprobe.ticks' &
+wait $!
+mark probe_wakeups=100 probe_cpu_ms=$(( $(cat /tmp/wakeprobe.ticks) * 10 ))
 s1=$(ticks "$DAMOND_PID")
 for _ in 1 2 3 4 5; do damondctl status --json > /dev/null; done
 s2=$(ticks "$DAMOND_PID")
 mark status_cpu_ms_per_call=$(((s2 - s1) * 10 / 5))
-mark damond_utime_ticks=$((u2 - u1)) damond_wakeups=$((w2 - w1))
+mark damond_utime_ticks=$((u2 - u1)) damond_wakeups=$((w2 - w1)) damond_preempted=$((v2 - v1)) damond_minflt=$((f2 - f1))
 damondctl status --json | tr -d ' \n' > /tmp/st.json
 drops=$(sed -n 's/.*"monitor":{[^}]*"drops":\([0-9]*\).*/\1/p' /tmp/st.json)
 nr=$(sed -n 's/.*"snapshot":{"nr_regions":\([0-9]*\).*/\1/p' /tmp/st.json)
@@ -72,8 +83,10 @@ awk -v d=$((d2 - d1)) -v k=$((k2 - k1)) -v r=$((r2 - r1)) -v ms=$((t2 - t1)) -v 
 	printf "@@DAMOND bpf-bench: result kernel=%s regions=%d aggr_per_s=%.2f events_per_s=%.0f drops=%d cpu_ratio=%.4f rss_kib=%d damond_ticks=%d kdamond_ticks=%d\n",
 		kern, nr, a, e, drops, (k > 0 ? d / k : -1), rss, d, k }'
 # where damond's memory and time go: RSS per mapping, snapshot assembly counters
-awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6) } /^Rss:/ { rss[name] += $2 }
-	END { for (n in rss) if (rss[n] >= 256) printf "rss_kib %d %s\n", rss[n], n }' "/proc/$DAMOND_PID/smaps" | sort -k2 -n -r | head -n 8 |
+awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6); if (name == "[anon]") nanon++ } /^Rss:/ { rss[name] += $2 }
+	END { for (n in rss) if (rss[n] >= 64) printf "rss_kib %d %s\n", rss[n], n; else small += rss[n]
+	      printf "rss_kib %d (mappings under 64 KiB)\n", small; printf "rss_kib 0 (%d anonymous mappings)\n", nanon }' \
+	"/proc/$DAMOND_PID/smaps" | sort -k2 -n -r |
 	while read -r _ kib name; do info "rss $kib KiB $name"; done
 mark heap_in_use_kib="$(sed -n 's/.*"heap_in_use_kib":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	heap_free_kib="$(sed -n 's/.*"heap_free_kib":\([0-9]*\).*/\1/p' /tmp/st.json)"
