@@ -77,8 +77,9 @@ void log_config_errors(const struct config_errors *errs)
 
 static void targets_free(struct damon_target_cfg *t, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		free(t[i].regions);
+	for (size_t i = 0; i < n && t; i++)
+		if (!t[i].regions_borrowed)
+			free(t[i].regions);
 	free(t);
 }
 
@@ -174,6 +175,7 @@ static int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struc
 		t[i] = *src;
 		t[i].regions = NULL;
 		t[i].nr_regions = 0;
+		t[i].regions_borrowed = false;
 		if (src->regions_auto) {
 			char path[PATH_MAX];
 			int r;
@@ -189,13 +191,12 @@ static int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struc
 						       r == -EPERM ? "addresses read as zero (not root?)" : strerror(-r));
 			}
 		} else if (src->nr_regions) {
-			t[i].regions = calloc(src->nr_regions, sizeof(*t[i].regions));
-			if (!t[i].regions) {
-				targets_free(t, n);
-				return -ENOMEM;
-			}
-			memcpy(t[i].regions, src->regions, src->nr_regions * sizeof(*src->regions));
+			/* The user's ranges as they are: shared with the config, which
+			 * outlives these (a reload replaces every kdamond's targets
+			 * before it frees the old config). 20,000 ranges are 320 KB. */
+			t[i].regions = src->regions;
 			t[i].nr_regions = src->nr_regions;
+			t[i].regions_borrowed = true;
 		}
 	}
 	*ret = t;
@@ -347,6 +348,7 @@ static int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g)
 		g->t[t] = *src;
 		g->t[t].regions = NULL;
 		g->t[t].nr_regions = 0;
+		g->t[t].regions_borrowed = false;	/* built here, owned */
 		for (size_t i = 0; i < src->nr_regions; i++) {
 			uint64_t pos = src->regions[i].start, end = src->regions[i].end;
 

@@ -166,6 +166,7 @@ struct damon_target_cfg {
 	bool regions_auto; /* paddr: System RAM ranges of /proc/iomem, resolved at apply time */
 	struct damon_addr_range *regions;
 	size_t nr_regions;
+	bool regions_borrowed; /* a resolved target sharing the config's array (not freed with it) */
 };
 
 struct damos_filter_cfg {

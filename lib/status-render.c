@@ -486,11 +486,18 @@ int status_render_text(struct json_object *status, FILE *out)
 	mon = member_type(status, "monitor", json_type_object);
 	if (mon) {
 		const char *reason = get_str(mon, "reason");
+		struct json_object *bpf;
+		uint64_t ring = 0, wake = 0;
 
 		fprintf(out, LABEL0 "%s", "monitor", str_or(get_str(mon, "source"), "-"));
 		if (reason && *reason)
 			fprintf(out, " (%s)", reason);
-		fprintf(out, ", %s events/s, %s drops\n", fmt_u64(a, mon, "events_per_s"), fmt_u64(b, mon, "drops"));
+		fprintf(out, ", %s events/s, %s drops", fmt_u64(a, mon, "events_per_s"), fmt_u64(b, mon, "drops"));
+		bpf = member_type(mon, "bpf", json_type_object);
+		if (bpf && get_u64(bpf, "ring_buffer_kib", &ring) && get_u64(bpf, "wake_kib", &wake))
+			fprintf(out, ", ring %s (damond woken at %s)", format_size(a, ring * 1024),
+				format_size(b, wake * 1024));
+		fputc('\n', out);
 	}
 
 	res = member_type(status, "resources", json_type_object);

@@ -598,6 +598,19 @@ static char *render(int (*fn)(struct json_object *, FILE *), struct json_object 
 			fail_msg("missing \"%s\" in:\n%s", (needle), (hay));                       \
 	} while (0)
 
+/* BPF monitor: the ring's size and the fill level at which damond is woken. */
+static void test_status_render_bpf_ring(void **state)
+{
+	_cleanup_(json_object_putp) struct json_object *st = parse(status_json);
+	_cleanup_free_ char *text = NULL;
+
+	json_object_object_add(st, "monitor",
+			       parse("{\"source\":\"bpf\",\"events_per_s\":200000,\"drops\":0,"
+				     "\"bpf\":{\"ring_buffer_kib\":2048,\"wake_kib\":1447,\"drains\":12}}"));
+	text = render(status_render_text, st, 0);
+	assert_contains(text, "bpf, 200000 events/s, 0 drops, ring 2.0MiB (damond woken at 1.4MiB)\n");
+}
+
 static void test_status_render_full(void **state)
 {
 	_cleanup_(json_object_putp) struct json_object *st = parse(status_json);
@@ -802,6 +815,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_timeout, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_call_closed_without_reply, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test(test_status_render_full),
+		cmocka_unit_test(test_status_render_bpf_ring),
 		cmocka_unit_test(test_status_render_truncated_ranges),
 		cmocka_unit_test(test_status_render_sparse),
 		cmocka_unit_test(test_status_render_dry_run_tombstone),
