@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The BPF monitor as an sd-event source: loads daemon/bpf/damon-events.bpf.c
- * (variants chosen by probing, see bpf/damon-events-load.h), puts the ring
- * buffer's epoll fd into the daemon's loop, feeds every record into a
- * snapshot store (lib/snapshot.h) and keeps the in-kernel kdamond pid filter
- * current. Built only when meson's bpf_enabled (HAVE_BPF=1).
+ * (variants chosen by probing, see bpf/damon-events-load.h), maps the ring
+ * buffer once (lib/ringbuf.h) and puts its fd into the daemon's loop
+ * (edge-triggered), feeds every record into a snapshot store (lib/snapshot.h)
+ * and keeps the in-kernel kdamond pid filter current. The BPF side wakes
+ * damond only at a fill level (headroom_bytes left) or once per
+ * wake_interval_ns; call events_drain() before reading the store for current
+ * data. Built only when meson's bpf_enabled (HAVE_BPF=1).
  *
  * Any failure of events_new() returns a negative errno and a human reason
  * (for `damondctl status`); the daemon then keeps polling sysfs.
@@ -51,7 +54,7 @@ struct events_stats {
 	uint64_t drops[DAMON_EV_TYPE_MAX];		/* ring buffer full */
 	uint64_t drops_total;
 	uint64_t drains;			/* ring-buffer drains (wakeups handled) */
-	uint64_t drain_cpu_ns;			/* damond's CPU time spent in them */
+	uint64_t drain_ns;			/* time spent in them (CLOCK_MONOTONIC; a drain never blocks) */
 };
 
 /* Loads and attaches everything and adds the ring buffer to e. On failure

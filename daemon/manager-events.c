@@ -101,7 +101,7 @@ struct json_object *manager_events_json(struct manager *m)
 	json_object_object_add(o, "wake_kib", json_object_new_uint64(events_wake_bytes(m->events) / 1024));
 	json_object_object_add(o, "mapped_kib", json_object_new_uint64(events_mapped_bytes(m->events) / 1024));
 	json_object_object_add(o, "drains", json_object_new_uint64(st.drains));
-	json_object_object_add(o, "drain_cpu_ms", json_object_new_double((double)st.drain_cpu_ns / 1e6));
+	json_object_object_add(o, "drain_ms", json_object_new_double((double)st.drain_ns / 1e6));
 	if (events_describe(m->events, &desc) >= 0)
 		json_object_object_add(o, "programs", json_object_new_string(desc));
 	return o;

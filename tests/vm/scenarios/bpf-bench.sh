@@ -48,8 +48,8 @@ ticks() {	# utime+stime of PID, in clock ticks
 recv() {
 	damondctl status --json | tr -d ' \n' | sed -n 's/.*"aggregated":{"per_s":[0-9.e+-]*,"received":\([0-9]*\).*/\1/p'
 }
-drain_ms() {	# damond's CPU time inside ring-buffer drains (ms, integer)
-	damondctl status --json | tr -d ' \n' | sed -n 's/.*"drain_cpu_ms":\([0-9]*\).*/\1/p'
+drain_ms() {	# damond's time inside ring-buffer drains (ms, integer)
+	damondctl status --json | tr -d ' \n' | sed -n 's/.*"drain_ms":\([0-9]*\).*/\1/p'
 }
 # damond's CPU is measured over a window without damondctl calls (each one
 # costs damond a status reply); the event counters are read around it.
@@ -93,7 +93,22 @@ mark heap_in_use_kib="$(sed -n 's/.*"heap_in_use_kib":\([0-9]*\).*/\1/p' /tmp/st
 mark snapshots="$(sed -n 's/.*"snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	incomplete="$(sed -n 's/.*"incomplete_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	records="$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' /tmp/st.json)"
-mark drains="$(sed -n 's/.*"drains":\([0-9]*\).*/\1/p' /tmp/st.json)" drain_cpu_ms=$((${c2:-0} - ${c1:-0})) damond_cpu_ms=$(((d2 - d1) * 10))	# USER_HZ 100
+mark drains="$(sed -n 's/.*"drains":\([0-9]*\).*/\1/p' /tmp/st.json)" drain_ms=$((${c2:-0} - ${c1:-0})) damond_cpu_ms=$(((d2 - d1) * 10))	# USER_HZ 100
+if [ -n "$(dt_param xx_trace '')" ]; then
+	tr=/sys/kernel/tracing
+	echo 0 > $tr/tracing_on; : > $tr/trace
+	echo "$DAMOND_PID" > $tr/set_ftrace_pid
+	echo "$DAMOND_PID" > $tr/set_event_pid
+	echo do_syscall_64 > $tr/set_graph_function
+	echo 1 > $tr/max_graph_depth
+	echo function_graph > $tr/current_tracer
+	echo 1 > $tr/events/sched/sched_switch/enable
+	echo 1 > $tr/events/sched/sched_wakeup/enable
+	echo 1 > $tr/events/irq_vectors/enable 2>/dev/null
+	echo 1 > $tr/tracing_on; sleep 2; echo 0 > $tr/tracing_on
+	grep -v '^#' $tr/trace | head -n 400 | sed 's/^/XXT /'
+	echo nop > $tr/current_tracer
+fi
 damond_stop
 
 # The same policy without BPF (sysfs polling): what the monitor itself costs.
