@@ -143,7 +143,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 /*
  * Ring-buffer sizing for a policy. A round is what the kdamonds emit in one
  * go: one aggregation of every kdamond (the larger of max_nr_regions and the
- * configured ranges, 24 bytes each in 64-region records) and one apply
+ * configured ranges, 24 bytes each in 256-region records) and one apply
  * interval of damos_before_apply records (64 bytes per region and scheme at
  * most). When damond is woken, it may not run before the kdamond has emitted
  * another round (the wakeup can place it on the kdamond's CPU), so 1.25

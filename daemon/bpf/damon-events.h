@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define DAMON_EV_VERSION 2
+#define DAMON_EV_VERSION 3
 
 enum damon_ev_type {
 	DAMON_EV_AGGREGATED = 1,	/* damon:damon_aggregated */
@@ -44,7 +44,7 @@ struct damon_ev_region {
 };
 
 /* Regions per DAMON_EV_AGGREGATED record. */
-#define DAMON_EV_AGGR_BATCH 64
+#define DAMON_EV_AGGR_BATCH 256
 
 /*
  * DAMON_EV_AGGREGATED: `count` consecutive regions of one target at the end
@@ -52,7 +52,7 @@ struct damon_ev_region {
  * that target's burst. The BPF side collects up to DAMON_EV_AGGR_BATCH
  * damon_aggregated events of a kdamond in its pid-map entry and emits them as
  * one record (a burst's last region flushes the batch): one ring-buffer
- * record and one user-space callback per 64 regions instead of per region.
+ * record and one user-space callback per 256 regions instead of per region.
  * The record is variable length: DAMON_EV_AGGR_HDR_SIZE + count * 24 bytes.
  *
  * aggr_seq and region_idx are computed in BPF from the per-pid state in the

@@ -659,7 +659,7 @@ static void test_batched_burst(void **state)
 	struct snapshot_store_stats st;
 
 	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
-	feed_batches(f->s, 100, 1000, 0, 1, 150, 0x10000, DAMON_EV_AGGR_BATCH, -1);
+	feed_batches(f->s, 100, 1000, 0, 1, 150, 0x10000, 64, -1);
 	snap = snapshot_store_get(f->s, 0, 0);
 	assert_non_null(snap);
 	assert_int_equal(snap->nr_regions, 150);
