@@ -80,6 +80,14 @@ static int on_record(void *ctx, const void *data, size_t size)
 	return 0;
 }
 
+static int on_peek(void *ctx, const void *data, size_t size)
+{
+	struct events *ev = ctx;
+
+	(void)snapshot_store_lookahead(ev->store, data, size);
+	return 0;
+}
+
 static void roll_window(struct events *ev, uint64_t now)
 {
 	uint64_t dt;
@@ -110,6 +118,10 @@ int events_drain(struct events *ev)
 	 * emulation those were a visible part of each wakeup's cost. A drain
 	 * never blocks, so the two differ only by preemption. */
 	ev->drain_start_ns = now_ns();
+	/* show the store what is coming, so that it assembles only the newest
+	 * complete aggregation of each target (lib/snapshot.h, lookahead) */
+	if (ev->store)
+		(void)ringbuf_peek(ev->rb, on_peek, ev);
 	n = ringbuf_consume(ev->rb, on_record, ev);
 	now = now_ns();
 	if (ev->store)

@@ -389,6 +389,7 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 		JADD(mon, "records", JU64(ss.records));
 		JADD(mon, "snapshots", JU64(ss.snapshots_published));
 		JADD(mon, "incomplete_snapshots", JU64(ss.snapshots_incomplete));
+		JADD(mon, "superseded_snapshots", JU64(ss.snapshots_superseded));
 		JADD(mon, "events_per_s", json_object_new_double(rate));
 		JADD(mon, "drops", JU64(drops));
 		/* commands damond issued to refresh scheme stats (0 growth: events carry them) */

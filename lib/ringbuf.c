@@ -170,6 +170,37 @@ long ringbuf_consume(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx)
 	return n;
 }
 
+long ringbuf_peek(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx)
+{
+	unsigned long cons, prod;
+	long n = 0;
+
+	if (!rb || !fn)
+		return -EINVAL;
+	cons = __atomic_load_n(rb->consumer_pos, __ATOMIC_ACQUIRE);
+	prod = __atomic_load_n(rb->producer_pos, __ATOMIC_ACQUIRE);
+	while (cons < prod) {
+		const uint32_t *hdr = (const uint32_t *)(rb->data + (cons & rb->mask));
+		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+		uint32_t sz = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+		size_t off = (cons + BPF_RINGBUF_HDR_SZ) & rb->mask;
+
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break;
+		if (sz > rb->size - BPF_RINGBUF_HDR_SZ)
+			return -EBADMSG;
+		if (!(len & BPF_RINGBUF_DISCARD_BIT) && off + sz <= rb->size) {
+			int r = fn(ctx, rb->data + off, sz);
+
+			if (r < 0)
+				return r;
+			n++;
+		}
+		cons += record_span(sz);
+	}
+	return n;
+}
+
 size_t ringbuf_avail(const struct ringbuf *rb)
 {
 	unsigned long cons, prod;

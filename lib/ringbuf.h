@@ -42,6 +42,12 @@ struct ringbuf *ringbuf_free(struct ringbuf *rb);
  * or the first negative value fn returned. */
 long ringbuf_consume(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx);
 
+/* Hands every committed record to fn without consuming anything (a later
+ * ringbuf_consume() sees them again, and maybe more). Records that wrap are
+ * skipped (fn sees only contiguous ones). Returns the number handed over or
+ * the first negative value fn returned. */
+long ringbuf_peek(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx);
+
 /* Bytes the producer has committed or reserved that are not consumed yet. */
 size_t ringbuf_avail(const struct ringbuf *rb);
 

@@ -23,6 +23,12 @@ struct target_state {
 	uint32_t bld_nr;
 	bool bld_active;	/* events of bld_seq are being collected */
 	bool bld_broken;	/* bld_seq is lost: ignore its remaining events */
+	/* lookahead: the newest complete burst in the current drain */
+	bool ahead_valid;
+	uint32_t ahead_seq;
+	/* the last superseded burst counted (once per burst) */
+	bool skip_valid;
+	uint32_t skip_seq;
 };
 
 struct scheme_state {
@@ -53,6 +59,7 @@ struct kd_state {
 };
 
 struct snapshot_store {
+	bool lookahead;		/* some target has ahead_valid */
 	snapshot_update_cb on_update;
 	void *userdata;
 	uint64_t apply_gap_ns;
@@ -334,6 +341,12 @@ static void target_break(struct snapshot_store *s, struct target_state *t)
 static void apply_close_all(struct snapshot_store *s, unsigned kd_idx, struct kd_state *kd,
 			    uint64_t now_ns);
 
+/* a is older than b (aggr_seq counts up and may wrap) */
+static bool seq_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
 /* e: the record's header; regions: e->count struct damon_ev_region, any alignment. */
 static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_state *kd,
 			   const struct damon_ev_aggregated *e, const void *regions, uint64_t now_ns)
@@ -356,6 +369,21 @@ static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_
 	t = get_target(kd, e->target_idx);
 	if (!t) {
 		s->stats.ignored++;
+		return 0;
+	}
+
+	/* A newer complete burst of this target follows in this drain. */
+	if (t->ahead_valid && seq_before(e->aggr_seq, t->ahead_seq)) {
+		if (t->bld_active && t->bld_seq == e->aggr_seq) {
+			/* superseded, not lost: no incomplete count */
+			t->bld_active = false;
+			t->bld_n = 0;
+		}
+		if (!t->skip_valid || t->skip_seq != e->aggr_seq) {
+			t->skip_valid = true;
+			t->skip_seq = e->aggr_seq;
+			s->stats.snapshots_superseded++;
+		}
 		return 0;
 	}
 
@@ -626,12 +654,48 @@ int snapshot_store_feed(struct snapshot_store *s, const void *rec, size_t len, u
 	return snapshot_store_feed_event(s, &ev, now_ns);
 }
 
+int snapshot_store_lookahead(struct snapshot_store *s, const void *rec, size_t len)
+{
+	struct damon_ev_aggregated a;
+	struct target_state *t;
+	int kd_idx;
+
+	if (!s || !rec)
+		return -EINVAL;
+	if (len < sizeof(a.hdr))
+		return -EBADMSG;
+	memcpy(&a.hdr, rec, sizeof(a.hdr));
+	if (a.hdr.version != DAMON_EV_VERSION || a.hdr.type != DAMON_EV_AGGREGATED)
+		return 0;
+	if (len < DAMON_EV_AGGR_HDR_SIZE)
+		return -EBADMSG;
+	memcpy(&a, rec, DAMON_EV_AGGR_HDR_SIZE);
+	/* only the record that completes a burst says the burst is complete */
+	if (a.count == 0 || a.count > DAMON_EV_AGGR_BATCH || a.region_idx >= a.nr_regions ||
+	    a.count != a.nr_regions - a.region_idx)
+		return 0;
+	kd_idx = snapshot_store_kdamond_of_pid(s, (int)a.hdr.pid);
+	if (kd_idx < 0 || a.target_idx >= s->kds[kd_idx].n_targets)
+		return 0;	/* an unknown target has nothing to skip */
+	t = &s->kds[kd_idx].targets[a.target_idx];
+	if (!t->ahead_valid || seq_before(t->ahead_seq, a.aggr_seq)) {
+		t->ahead_valid = true;
+		t->ahead_seq = a.aggr_seq;
+		s->lookahead = true;
+	}
+	return 0;
+}
+
 void snapshot_store_flush(struct snapshot_store *s, uint64_t now_ns)
 {
 	if (!s)
 		return;
 	for (size_t k = 0; k < s->n_kds; k++) {
 		struct kd_state *kd = &s->kds[k];
+
+		if (s->lookahead)
+			for (size_t i = 0; i < kd->n_targets; i++)
+				kd->targets[i].ahead_valid = false;
 
 		for (size_t i = 0; i < kd->n_schemes && kd->n_open_apply > 0; i++) {
 			struct scheme_state *sc = &kd->schemes[i];
@@ -640,6 +704,7 @@ void snapshot_store_flush(struct snapshot_store *s, uint64_t now_ns)
 				apply_close(s, (unsigned)k, kd, (unsigned)i, sc, now_ns);
 		}
 	}
+	s->lookahead = false;
 }
 
 static const struct kd_state *kd_get(const struct snapshot_store *s, unsigned kdamond_idx)

@@ -155,6 +155,7 @@ struct snapshot_store_stats {
 	uint64_t events[DAMON_EV_TYPE_MAX];	/* decoded tracepoint events by type (regions for aggregated) */
 	uint64_t snapshots_published;
 	uint64_t snapshots_incomplete;	/* target bursts abandoned (gap, reorder, new burst) */
+	uint64_t snapshots_superseded;	/* complete bursts not assembled: a newer one was in the same drain */
 	uint64_t apply_published;
 	uint64_t apply_split;		/* apply bursts closed by the time gap rule */
 };
@@ -207,8 +208,20 @@ int snapshot_store_set_pid(struct snapshot_store *s, unsigned kdamond_idx, int p
 int snapshot_store_feed(struct snapshot_store *s, const void *rec, size_t len, uint64_t now_ns);
 int snapshot_store_feed_event(struct snapshot_store *s, const struct damon_event *ev, uint64_t now_ns);
 
+/*
+ * Lookahead: before a drain, the caller may show the store every record it
+ * is about to feed (without consuming them). A target burst that is followed,
+ * in the same drain, by a complete newer burst of the same target is then
+ * not assembled at all: its events are counted, its copy is skipped. After a
+ * wakeup every few aggregations this skips most of the copying, since only
+ * the newest aggregation can be read. Returns 0, or -EBADMSG for a record
+ * snapshot_store_feed() will reject too. snapshot_store_flush() forgets it.
+ */
+int snapshot_store_lookahead(struct snapshot_store *s, const void *rec, size_t len);
+
 /* Closes apply bursts idle for more than apply_gap_ns at now_ns (kernel
- * timestamps and now_ns must be CLOCK_MONOTONIC). Call after draining. */
+ * timestamps and now_ns must be CLOCK_MONOTONIC) and ends the lookahead.
+ * Call after draining. */
 void snapshot_store_flush(struct snapshot_store *s, uint64_t now_ns);
 
 /* Lookups: NULL when nothing was published (yet) or indices are unknown. */

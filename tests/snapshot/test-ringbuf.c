@@ -178,6 +178,37 @@ static void test_callback_error_and_corrupt_header(void **state)
 	ringbuf_free(rb);
 }
 
+static void test_peek_consumes_nothing(void **state)
+{
+	struct fake f = {};
+	struct seen s = { .pattern_ok = true };
+	struct ringbuf *rb;
+	unsigned long busy;
+
+	(void)state;
+	assert_int_equal(ringbuf_open_mem(&f.cons, &f.prod, f.data, SIZE, &rb), 0);
+	produce(&f, 200, 1, 0);
+	assert_int_equal(ringbuf_consume(rb, on_sample, &s), 1);
+	produce(&f, 16, 10, 0);
+	produce(&f, 100, 20, 0);	/* wraps: not shown by peek */
+	produce(&f, 8, 30, BPF_RINGBUF_DISCARD_BIT);
+	produce(&f, 8, 40, 0);
+	busy = produce(&f, 8, 50, BPF_RINGBUF_BUSY_BIT);
+	(void)busy;
+	s = (struct seen){ .pattern_ok = true };
+	assert_int_equal(ringbuf_peek(rb, on_sample, &s), 2);
+	assert_int_equal(s.first[0], 10);
+	assert_int_equal(s.first[1], 40);
+	assert_true(s.pattern_ok);
+	/* nothing was released: consume sees them all, the wrapped one too */
+	assert_int_equal(f.cons, 208);
+	s = (struct seen){ .pattern_ok = true };
+	assert_int_equal(ringbuf_consume(rb, on_sample, &s), 3);
+	assert_int_equal(s.first[1], 20);
+	assert_int_equal(s.len[1], 100);
+	ringbuf_free(rb);
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct fake f = {};
@@ -197,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_is_contiguous),
 		cmocka_unit_test(test_busy_stops_discard_skips),
 		cmocka_unit_test(test_callback_error_and_corrupt_header),
+		cmocka_unit_test(test_peek_consumes_nothing),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

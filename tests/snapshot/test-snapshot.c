@@ -651,6 +651,90 @@ static void test_limits(void **state)
 	assert_int_equal(snapshot_store_get_kdamond(f->s, 0)->nr_schemes, 0);
 }
 
+/* One batch of a burst: regions first..first+n-1 of nr, nr_accesses = tag. */
+static size_t make_batch(struct damon_ev_aggregated *e, uint32_t seq, uint32_t nr, uint32_t first, uint32_t n,
+			 uint32_t tag)
+{
+	*e = (struct damon_ev_aggregated){
+		.hdr = hdr(DAMON_EV_AGGREGATED, 100, 1000 + seq),
+		.nr_regions = nr,
+		.region_idx = first,
+		.aggr_seq = seq,
+		.count = n,
+	};
+	for (uint32_t i = 0; i < n; i++)
+		e->regions[i] = (struct damon_ev_region){ .start = 0x10000 + (first + i) * 4096ULL,
+							  .end = 0x10000 + (first + i + 1) * 4096ULL,
+							  .nr_accesses = tag };
+	return DAMON_EV_AGGR_HDR_SIZE + n * sizeof(e->regions[0]);
+}
+
+/* A drain shown in advance: lookahead over every record, then feed them all, then flush. */
+static void drain(struct snapshot_store *s, const struct damon_ev_aggregated *recs, const size_t *lens, size_t n,
+		  bool lookahead)
+{
+	for (size_t i = 0; lookahead && i < n; i++)
+		assert_int_equal(snapshot_store_lookahead(s, &recs[i], lens[i]), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(snapshot_store_feed(s, &recs[i], lens[i], 5000), 0);
+	snapshot_store_flush(s, 5000);
+}
+
+/* Several aggregations in one drain: only the newest complete one is assembled. */
+static void test_lookahead_supersedes(void **state)
+{
+	struct fixture *f = *state;
+	static struct damon_ev_aggregated r[8];
+	size_t len[8];
+	const struct damon_snapshot *snap;
+	struct snapshot_store_stats st;
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	/* first drain, nothing to look ahead at yet: seq 1 complete, first half of seq 2 */
+	len[0] = make_batch(&r[0], 1, 6, 0, 3, 11);
+	len[1] = make_batch(&r[1], 1, 6, 3, 3, 11);
+	len[2] = make_batch(&r[2], 2, 6, 0, 3, 22);
+	drain(f->s, r, len, 3, true);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_non_null(snap);
+	assert_int_equal(snap->aggr_seq, 1);
+
+	/* second drain: the rest of seq 2, all of seq 3 and 4, the start of seq 5 */
+	len[0] = make_batch(&r[0], 2, 6, 3, 3, 22);
+	len[1] = make_batch(&r[1], 3, 6, 0, 3, 33);
+	len[2] = make_batch(&r[2], 3, 6, 3, 3, 33);
+	len[3] = make_batch(&r[3], 4, 6, 0, 6, 44);
+	len[4] = make_batch(&r[4], 5, 6, 0, 2, 55);
+	drain(f->s, r, len, 5, true);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->aggr_seq, 4);
+	assert_int_equal(snap->nr_regions, 6);
+	assert_int_equal(snap->regions[0].nr_accesses, 44);
+	assert_int_equal(snap->regions[5].nr_accesses, 44);
+	snapshot_store_get_stats(f->s, &st);
+	/* 2 and 3 were superseded: counted once each, neither lost nor published */
+	assert_int_equal(st.snapshots_superseded, 2);
+	assert_int_equal(st.snapshots_incomplete, 0);
+	assert_int_equal(st.snapshots_published, 2);
+	assert_int_equal(st.events[DAMON_EV_AGGREGATED], 6 + 3 + 3 + 6 + 6 + 2);
+	assert_int_equal(f->rec.n[SNAPSHOT_UPDATE_REGIONS], 2);
+
+	/* third drain without a newer complete burst: seq 5 completes and is published */
+	len[0] = make_batch(&r[0], 5, 6, 2, 4, 55);
+	drain(f->s, r, len, 1, true);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->aggr_seq, 5);
+	assert_int_equal(snap->regions[5].nr_accesses, 55);
+
+	/* the lookahead ended with the flush: without one, every burst is assembled */
+	len[0] = make_batch(&r[0], 6, 6, 0, 6, 66);
+	len[1] = make_batch(&r[1], 7, 6, 0, 6, 77);
+	drain(f->s, r, len, 2, false);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_published, 5);
+	assert_int_equal(st.snapshots_superseded, 2);
+}
+
 /* Batched records: a burst arrives as 64 + 64 + 22 regions. */
 static void test_batched_burst(void **state)
 {
@@ -837,6 +921,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_esz_and_stat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookahead_supersedes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observe_bpf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_burst, setup, teardown),
