@@ -165,7 +165,9 @@ static uint64_t round_bytes_for(const struct damond_config *c)
 		for (size_t t = 0; t < x->nr_targets; t++)
 			ranges += x->targets[t].nr_regions;
 		regions = MAX(x->max_nr_regions, ranges);
-		round += regions * sizeof(struct damon_ev_region) + regions / DAMON_EV_AGGR_BATCH * 48 +
+		/* a record per 256 regions and per target: at most regions/256 + targets + 1 */
+		round += regions * sizeof(struct damon_ev_region) +
+			 (regions / DAMON_EV_AGGR_BATCH + x->nr_targets + 1) * (DAMON_EV_AGGR_HDR_SIZE + 8) +
 			 x->nr_schemes * regions * (sizeof(struct damon_ev_before_apply) + 8);
 	}
 	return round;

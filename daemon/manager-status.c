@@ -295,7 +295,7 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 			JADD(so, "max", JU64(x->max_nr_regions));
 			JADD(so, "hot_bytes", JU64(hot));
 			JADD(so, "cold_bytes", JU64(cold));
-			JADD(so, "aggregations", JU64(snap->nr_published));
+			JADD(so, "aggregations", JU64(snap->nr_aggregations));
 			JADD(to, "snapshot", so);
 		} else {
 			JADD(to, "snapshot", NULL);

@@ -137,7 +137,7 @@ long ringbuf_consume(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx)
 	do {
 		progress = false;
 		prod = __atomic_load_n(rb->producer_pos, __ATOMIC_ACQUIRE);
-		while (cons < prod) {
+		while ((long)(prod - cons) > 0) {	/* positions wrap on 32-bit */
 			const uint32_t *hdr = (const uint32_t *)(rb->data + (cons & rb->mask));
 			uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
 			uint32_t sz = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
@@ -179,7 +179,7 @@ long ringbuf_peek(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx)
 		return -EINVAL;
 	cons = __atomic_load_n(rb->consumer_pos, __ATOMIC_ACQUIRE);
 	prod = __atomic_load_n(rb->producer_pos, __ATOMIC_ACQUIRE);
-	while (cons < prod) {
+	while ((long)(prod - cons) > 0) {	/* positions wrap on 32-bit */
 		const uint32_t *hdr = (const uint32_t *)(rb->data + (cons & rb->mask));
 		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
 		uint32_t sz = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
@@ -209,7 +209,7 @@ size_t ringbuf_avail(const struct ringbuf *rb)
 		return 0;
 	cons = __atomic_load_n(rb->consumer_pos, __ATOMIC_ACQUIRE);
 	prod = __atomic_load_n(rb->producer_pos, __ATOMIC_ACQUIRE);
-	return prod > cons ? (size_t)(prod - cons) : 0;
+	return (long)(prod - cons) > 0 ? (size_t)(prod - cons) : 0;
 }
 
 size_t ringbuf_size(const struct ringbuf *rb)

@@ -26,6 +26,10 @@ struct target_state {
 	/* lookahead: the newest complete burst in the current drain */
 	bool ahead_valid;
 	uint32_t ahead_seq;
+	/* lookahead: the run of records being followed (contiguous from region 0
+	 * or from where the build in progress stands) */
+	bool peek_on;
+	uint32_t peek_seq, peek_nr, peek_next;
 	/* the last superseded burst counted (once per burst) */
 	bool skip_valid;
 	uint32_t skip_seq;
@@ -311,6 +315,7 @@ static void target_publish(struct snapshot_store *s, unsigned kd_idx, struct kd_
 	t->pub.pid = kd->info.pid;
 	t->pub.aggr_seq = t->bld_seq;
 	t->pub.nr_published++;
+	t->pub.nr_aggregations++;
 	t->pub.ts_ns = ts_ns;
 	t->pub.recv_ns = now_ns;
 	t->pub.nr_regions = t->bld_n;
@@ -382,6 +387,7 @@ static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_
 		if (!t->skip_valid || t->skip_seq != e->aggr_seq) {
 			t->skip_valid = true;
 			t->skip_seq = e->aggr_seq;
+			t->pub.nr_aggregations++;
 			s->stats.snapshots_superseded++;
 		}
 		return 0;
@@ -670,18 +676,46 @@ int snapshot_store_lookahead(struct snapshot_store *s, const void *rec, size_t l
 	if (len < DAMON_EV_AGGR_HDR_SIZE)
 		return -EBADMSG;
 	memcpy(&a, rec, DAMON_EV_AGGR_HDR_SIZE);
-	/* only the record that completes a burst says the burst is complete */
-	if (a.count == 0 || a.count > DAMON_EV_AGGR_BATCH || a.region_idx >= a.nr_regions ||
-	    a.count != a.nr_regions - a.region_idx)
-		return 0;
 	kd_idx = snapshot_store_kdamond_of_pid(s, (int)a.hdr.pid);
 	if (kd_idx < 0 || a.target_idx >= s->kds[kd_idx].n_targets)
 		return 0;	/* an unknown target has nothing to skip */
 	t = &s->kds[kd_idx].targets[a.target_idx];
+	/* the limits feed_aggregated() applies: a record it ignores completes nothing */
+	if (a.nr_regions == 0 || a.nr_regions > SNAPSHOT_MAX_REGIONS || a.count == 0 ||
+	    a.count > DAMON_EV_AGGR_BATCH || a.region_idx >= a.nr_regions || a.count > a.nr_regions - a.region_idx ||
+	    len < DAMON_EV_AGGR_HDR_SIZE + (size_t)a.count * sizeof(struct damon_ev_region)) {
+		t->peek_on = false;
+		return 0;
+	}
+
+	/*
+	 * A burst is complete only if every one of its records is here, in
+	 * order: from region 0, or continuing the build in progress. A burst
+	 * that lost records to a full ring must not supersede anything.
+	 */
+	s->lookahead = true;	/* state to forget at the flush */
+	if (a.region_idx == 0) {
+		t->peek_on = true;
+		t->peek_seq = a.aggr_seq;
+		t->peek_nr = a.nr_regions;
+		t->peek_next = 0;
+	} else if (!(t->peek_on && t->peek_seq == a.aggr_seq && t->peek_nr == a.nr_regions &&
+		     t->peek_next == a.region_idx)) {
+		t->peek_on = t->bld_active && !t->bld_broken && t->bld_seq == a.aggr_seq &&
+			     t->bld_nr == a.nr_regions && t->bld_n == a.region_idx;
+		if (!t->peek_on)
+			return 0;
+		t->peek_seq = a.aggr_seq;
+		t->peek_nr = a.nr_regions;
+		t->peek_next = a.region_idx;
+	}
+	t->peek_next += a.count;
+	if (t->peek_next < t->peek_nr)
+		return 0;
+	t->peek_on = false;
 	if (!t->ahead_valid || seq_before(t->ahead_seq, a.aggr_seq)) {
 		t->ahead_valid = true;
 		t->ahead_seq = a.aggr_seq;
-		s->lookahead = true;
 	}
 	return 0;
 }
@@ -693,9 +727,10 @@ void snapshot_store_flush(struct snapshot_store *s, uint64_t now_ns)
 	for (size_t k = 0; k < s->n_kds; k++) {
 		struct kd_state *kd = &s->kds[k];
 
-		if (s->lookahead)
-			for (size_t i = 0; i < kd->n_targets; i++)
-				kd->targets[i].ahead_valid = false;
+		for (size_t i = 0; s->lookahead && i < kd->n_targets; i++) {
+			kd->targets[i].ahead_valid = false;
+			kd->targets[i].peek_on = false;
+		}
 
 		for (size_t i = 0; i < kd->n_schemes && kd->n_open_apply > 0; i++) {
 			struct scheme_state *sc = &kd->schemes[i];

@@ -208,11 +208,14 @@ static size_t ringbuf_size(size_t want)
 }
 
 /* User space is woken when this much is in the ring, leaving headroom bytes
- * (at most half the ring) for what the kdamonds emit until it runs. */
+ * for what the kdamonds emit until it runs: at least an eighth of the ring
+ * (many records of small policies, several CPUs at once), at most half. */
 static size_t wake_bytes_for(size_t size, size_t headroom)
 {
 	if (headroom == 0 || headroom > size / 2)
 		headroom = size / 2;
+	if (headroom < size / 8)
+		headroom = size / 8;
 	return size - headroom;
 }
 

@@ -92,23 +92,26 @@ static __always_inline void count(__u16 type, bool dropped, __u32 n)
  * 20,000 regions and 10 aggregations/s this is a few per second, not one per
  * aggregation.
  */
-static __always_inline __u64 wakeup_flags(bool burst_end)
+static __always_inline __u64 wakeup_flags(bool burst_end, __u64 size)
 {
-	__u64 limit = wake_bytes, now;
+	__u64 limit = wake_bytes;
 
 	if (limit == 0)
 		limit = bpf_ringbuf_query(&events, DAMOND_RB_RING_SIZE) / 2;
-	if (bpf_ringbuf_query(&events, DAMOND_RB_AVAIL_DATA) < limit) {
-		if (!burst_end)
-			return DAMOND_RB_NO_WAKEUP;
-		now = bpf_ktime_get_ns();
-		if (now - last_wake_ns < wake_interval_ns)
-			return DAMOND_RB_NO_WAKEUP;
-		last_wake_ns = now;
+	/* size: a record about to be output is not in the ring yet, and the
+	 * one that crosses the level must be the one that wakes */
+	if (bpf_ringbuf_query(&events, DAMOND_RB_AVAIL_DATA) + size >= limit)
 		return DAMOND_RB_FORCE_WAKEUP;
-	}
-	last_wake_ns = bpf_ktime_get_ns();
-	return DAMOND_RB_FORCE_WAKEUP;
+	if (burst_end && bpf_ktime_get_ns() - last_wake_ns >= wake_interval_ns)
+		return DAMOND_RB_FORCE_WAKEUP;
+	return DAMOND_RB_NO_WAKEUP;
+}
+
+/* After a record went in: the interval counts from wakeups actually sent. */
+static __always_inline void woke(__u64 flags)
+{
+	if (flags == DAMOND_RB_FORCE_WAKEUP)
+		last_wake_ns = bpf_ktime_get_ns();
 }
 
 static __always_inline void fill_header(struct damon_ev_header *h, __u16 type, __u32 pid)
@@ -124,6 +127,7 @@ static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burs
 {
 	struct damon_ev_aggregated *b = &st->batch;
 	__u32 n = b->count;
+	__u64 size, flags;
 
 	if (n == 0)
 		return;
@@ -132,11 +136,14 @@ static __always_inline void flush_batch(struct damon_ev_pid_state *st, bool burs
 	b->hdr.version = DAMON_EV_VERSION;
 	b->hdr.type = DAMON_EV_AGGREGATED;
 	b->hdr.ts_ns = bpf_ktime_get_ns();
-	if (bpf_ringbuf_output(&events, b, DAMON_EV_AGGR_HDR_SIZE + n * sizeof(struct damon_ev_region),
-			       wakeup_flags(burst_end)))
+	size = DAMON_EV_AGGR_HDR_SIZE + n * sizeof(struct damon_ev_region);
+	flags = wakeup_flags(burst_end, size);
+	if (bpf_ringbuf_output(&events, b, size, flags)) {
 		count(DAMON_EV_AGGREGATED, true, n);
-	else
+	} else {
 		count(DAMON_EV_AGGREGATED, false, n);
+		woke(flags);
+	}
 	b->count = 0;
 }
 
@@ -198,6 +205,7 @@ static __always_inline int emit_before_apply(__u32 context_idx, __u32 scheme_idx
 {
 	struct damon_ev_before_apply *e;
 	__u32 pid;
+	__u64 flags;
 
 	if (!current_state(&pid))
 		return 0;
@@ -215,7 +223,9 @@ static __always_inline int emit_before_apply(__u32 context_idx, __u32 scheme_idx
 	e->end = end;
 	e->nr_accesses = nr_accesses;
 	e->age = age;
-	bpf_ringbuf_submit(e, wakeup_flags(false));
+	flags = wakeup_flags(false, 0);	/* reserved: already counted in the ring */
+	bpf_ringbuf_submit(e, flags);
+	woke(flags);
 	count(DAMON_EV_BEFORE_APPLY, false, 1);
 	return 0;
 }
@@ -224,6 +234,7 @@ static __always_inline int emit_esz(__u32 context_idx, __u32 scheme_idx, __u64 e
 {
 	struct damon_ev_esz *e;
 	__u32 pid;
+	__u64 flags;
 
 	if (!current_state(&pid))
 		return 0;
@@ -236,7 +247,9 @@ static __always_inline int emit_esz(__u32 context_idx, __u32 scheme_idx, __u64 e
 	e->context_idx = context_idx;
 	e->scheme_idx = scheme_idx;
 	e->esz = esz;
-	bpf_ringbuf_submit(e, wakeup_flags(false));
+	flags = wakeup_flags(false, 0);	/* reserved: already counted in the ring */
+	bpf_ringbuf_submit(e, flags);
+	woke(flags);
 	count(DAMON_EV_ESZ, false, 1);
 	return 0;
 }
@@ -326,6 +339,7 @@ int tp_scheme_stat(struct trace_event_raw_damos_stat_after_apply_interval *ctx)
 {
 	struct damon_ev_scheme_stat *e;
 	__u32 pid;
+	__u64 flags;
 
 	e = reserve_scheme_stat(&pid);
 	if (!e)
@@ -340,7 +354,9 @@ int tp_scheme_stat(struct trace_event_raw_damos_stat_after_apply_interval *ctx)
 	e->sz_ops_filter_passed = ctx->sz_ops_filter_passed;
 	e->qt_exceeds = ctx->qt_exceeds;
 	e->nr_snapshots = ctx->nr_snapshots;
-	bpf_ringbuf_submit(e, wakeup_flags(false));
+	flags = wakeup_flags(false, 0);	/* reserved: already counted in the ring */
+	bpf_ringbuf_submit(e, flags);
+	woke(flags);
 	count(DAMON_EV_SCHEME_STAT, false, 1);
 	return 0;
 }
@@ -351,6 +367,7 @@ int BPF_PROG(btf_scheme_stat, unsigned int context_idx, unsigned int scheme_idx,
 {
 	struct damon_ev_scheme_stat *e;
 	__u32 pid;
+	__u64 flags;
 
 	e = reserve_scheme_stat(&pid);
 	if (!e)
@@ -366,7 +383,9 @@ int BPF_PROG(btf_scheme_stat, unsigned int context_idx, unsigned int scheme_idx,
 		bpf_core_field_exists(stat->sz_ops_filter_passed) ? stat->sz_ops_filter_passed : 0;
 	e->qt_exceeds = stat->qt_exceeds;
 	e->nr_snapshots = bpf_core_field_exists(stat->nr_snapshots) ? stat->nr_snapshots : 0;
-	bpf_ringbuf_submit(e, wakeup_flags(false));
+	flags = wakeup_flags(false, 0);	/* reserved: already counted in the ring */
+	bpf_ringbuf_submit(e, flags);
+	woke(flags);
 	count(DAMON_EV_SCHEME_STAT, false, 1);
 	return 0;
 }

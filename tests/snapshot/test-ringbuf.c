@@ -178,12 +178,33 @@ static void test_callback_error_and_corrupt_header(void **state)
 	ringbuf_free(rb);
 }
 
+/* Positions are unsigned long and wrap (after 4 GiB on 32-bit machines). */
+static void test_positions_wrap(void **state)
+{
+	struct fake f = {};
+	struct seen s = { .pattern_ok = true };
+	struct ringbuf *rb;
+
+	(void)state;
+	f.cons = f.prod = (unsigned long)-24;	/* 3 records of 8 bytes from the wrap */
+	assert_int_equal(ringbuf_open_mem(&f.cons, &f.prod, f.data, SIZE, &rb), 0);
+	for (uint8_t i = 0; i < 5; i++)
+		produce(&f, 8, (uint8_t)(10 * i), 0);
+	assert_true(f.prod < f.cons);	/* wrapped */
+	assert_int_equal(ringbuf_avail(rb), 5 * 16);
+	assert_int_equal(ringbuf_peek(rb, on_sample, &s), 5);
+	s = (struct seen){ .pattern_ok = true };
+	assert_int_equal(ringbuf_consume(rb, on_sample, &s), 5);
+	assert_int_equal(s.first[4], 40);
+	assert_int_equal(f.cons, f.prod);
+	ringbuf_free(rb);
+}
+
 static void test_peek_consumes_nothing(void **state)
 {
 	struct fake f = {};
 	struct seen s = { .pattern_ok = true };
 	struct ringbuf *rb;
-	unsigned long busy;
 
 	(void)state;
 	assert_int_equal(ringbuf_open_mem(&f.cons, &f.prod, f.data, SIZE, &rb), 0);
@@ -193,8 +214,7 @@ static void test_peek_consumes_nothing(void **state)
 	produce(&f, 100, 20, 0);	/* wraps: not shown by peek */
 	produce(&f, 8, 30, BPF_RINGBUF_DISCARD_BIT);
 	produce(&f, 8, 40, 0);
-	busy = produce(&f, 8, 50, BPF_RINGBUF_BUSY_BIT);
-	(void)busy;
+	produce(&f, 8, 50, BPF_RINGBUF_BUSY_BIT);	/* reserved, not committed: the end */
 	s = (struct seen){ .pattern_ok = true };
 	assert_int_equal(ringbuf_peek(rb, on_sample, &s), 2);
 	assert_int_equal(s.first[0], 10);
@@ -228,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_is_contiguous),
 		cmocka_unit_test(test_busy_stops_discard_skips),
 		cmocka_unit_test(test_callback_error_and_corrupt_header),
+		cmocka_unit_test(test_positions_wrap),
 		cmocka_unit_test(test_peek_consumes_nothing),
 		cmocka_unit_test(test_bad_arguments),
 	};

@@ -733,6 +733,21 @@ static void test_lookahead_supersedes(void **state)
 	snapshot_store_get_stats(f->s, &st);
 	assert_int_equal(st.snapshots_published, 5);
 	assert_int_equal(st.snapshots_superseded, 2);
+
+	/* a newer burst that lost a record (ring full) supersedes nothing */
+	len[0] = make_batch(&r[0], 8, 6, 0, 6, 88);
+	len[1] = make_batch(&r[1], 9, 6, 0, 2, 99);
+	len[2] = make_batch(&r[2], 9, 6, 4, 2, 99);	/* regions 2..3 were dropped */
+	drain(f->s, r, len, 3, true);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->aggr_seq, 8);
+	assert_int_equal(snap->regions[0].nr_accesses, 88);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_superseded, 2);
+	assert_int_equal(st.snapshots_incomplete, 1);
+	/* every aggregation counted, published or superseded: 1..8 */
+	assert_int_equal(snap->nr_aggregations, 8);
+	assert_int_equal(snap->nr_published, 6);
 }
 
 /* Batched records: a burst arrives as 64 + 64 + 22 regions. */
