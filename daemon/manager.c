@@ -866,6 +866,11 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 #endif
 	for (size_t i = 0; i < m->nr_kd; i++)
 		kd_refresh_stats(m, &m->kd[i], now);
+	/* Whole free heap pages go back to the kernel: a bench run once saw
+	 * 1.4 MB of free but resident heap after 20 s without any control
+	 * command (heap in use unchanged, source not found), gone at the next
+	 * trim. Cheap at this period. */
+	malloc_trim(0);
 	/* from now: on kernels where each command takes >= 100 ms, ticks must not pile up */
 	(void)sd_event_source_set_time(s, now_usec() + m->config->settings.stats_interval_us);
 	(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);

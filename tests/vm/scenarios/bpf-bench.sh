@@ -3,8 +3,10 @@
 # regions separated by one-page gaps (never merged, never split: nr_regions
 # stays N), 5 ms sampling, 100 ms aggregation (10 aggregations/s). Over a
 # window, damond's CPU time is compared with the kdamond's own, in the same
-# run; damond's RSS; events/s and drops from damond's BPF monitor.
+# run; damond's RSS (the larger of end of window and after status calls); events/s and drops.
 #   dt_bench_regions (20000)  dt_bench_secs (20)  dt_bench_sample (5ms)
+#   dt_bench_clocksource (the guest's default)  dt_bench_trace (off; 1: 2 s of
+#   ftrace of damond's system calls and context switches into the log, XXT lines)
 # A longer sampling interval makes each aggregation cheaper for the kdamond,
 # so that it reaches 10 aggregations/s under QEMU's software emulation.
 . /scenarios/lib.sh
@@ -59,6 +61,7 @@ u1=$(awk '{ print $14 }' "/proc/$DAMOND_PID/stat"); w1=$(proc_status "$DAMOND_PI
 f1=$(awk '{ print $10 }' "/proc/$DAMOND_PID/stat"); v1=$(proc_status "$DAMOND_PID" nonvoluntary_ctxt_switches)
 sleep "$secs"
 d2=$(ticks "$DAMOND_PID"); k2=$(ticks "$kpid")
+rss_window=$(proc_status "$DAMOND_PID" VmRSS)	# at the end of the window, before any damondctl call
 u2=$(awk '{ print $14 }' "/proc/$DAMOND_PID/stat"); w2=$(proc_status "$DAMOND_PID" voluntary_ctxt_switches)
 f2=$(awk '{ print $10 }' "/proc/$DAMOND_PID/stat"); v2=$(proc_status "$DAMOND_PID" nonvoluntary_ctxt_switches)
 r2=$(recv); c2=$(drain_ms); t2=$(now_ms)
@@ -77,6 +80,9 @@ damondctl status --json | tr -d ' \n' > /tmp/st.json
 drops=$(sed -n 's/.*"monitor":{[^}]*"drops":\([0-9]*\).*/\1/p' /tmp/st.json)
 nr=$(sed -n 's/.*"snapshot":{"nr_regions":\([0-9]*\).*/\1/p' /tmp/st.json)
 rss=$(proc_status "$DAMOND_PID" VmRSS)
+mark rss_end_of_window_kib="$rss_window" rss_after_status_kib="$rss"
+# the reported RSS: the larger of the two (each status reply trims the heap)
+[ "${rss_window:-0}" -le "${rss:-0}" ] || rss=$rss_window
 awk -v d=$((d2 - d1)) -v k=$((k2 - k1)) -v r=$((r2 - r1)) -v ms=$((t2 - t1)) -v nr="$nr" -v drops="$drops" \
 	-v rss="$rss" -v kern="$(uname -r | cut -d. -f1,2)" 'BEGIN {
 	s = ms / 1000; e = r / s; a = nr > 0 ? e / nr : 0
@@ -95,7 +101,7 @@ mark snapshots="$(sed -n 's/.*"snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	superseded="$(sed -n 's/.*"superseded_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	records="$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' /tmp/st.json)"
 mark drains="$(sed -n 's/.*"drains":\([0-9]*\).*/\1/p' /tmp/st.json)" drain_ms=$((${c2:-0} - ${c1:-0})) damond_cpu_ms=$(((d2 - d1) * 10))	# USER_HZ 100
-if [ -n "$(dt_param xx_trace '')" ]; then
+if [ -n "$(dt_param bench_trace '')" ]; then
 	tr=/sys/kernel/tracing
 	echo 0 > $tr/tracing_on; : > $tr/trace
 	echo "$DAMOND_PID" > $tr/set_ftrace_pid
