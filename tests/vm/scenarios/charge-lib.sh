@@ -40,9 +40,18 @@ $mode
 EOC
 }
 
-sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds"
-	local st=$damon_kdamonds/0/state s=$damon_kdamonds/0/contexts/0/schemes/0/stats
-	echo update_schemes_stats > "$st" 2>/dev/null || { sleep 0.05; echo update_schemes_stats > "$st" 2>/dev/null; }
+sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds", nothing if the stats could not be refreshed
+	local st=$damon_kdamonds/0/state s=$damon_kdamonds/0/contexts/0/schemes/0/stats i
+	# The command fails (EBUSY) while damond holds the DAMON sysfs lock, e.g.
+	# during a commit. The stats files then still hold an older refresh: with
+	# this moment's timestamp, that sample moved bytes into the wrong window
+	# (a CI run on 6.12 read one window at 2.16 x the quota while damond's
+	# kernel quota never exceeded it). No sample is better than a stale one.
+	for i in 1 2 3; do
+		echo update_schemes_stats > "$st" 2>/dev/null && break
+		[ $i -lt 3 ] || return 1
+		sleep 0.05
+	done
 	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(proc_status "$HOG2" VmRSS) $(cat $s/qt_exceeds)"
 }
 
