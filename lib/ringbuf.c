@@ -125,6 +125,22 @@ static const void *payload(struct ringbuf *rb, unsigned long pos, size_t len)
 	return rb->bounce;
 }
 
+enum { RECORD_BUSY, RECORD_READY, RECORD_DISCARDED };
+
+/* The state and payload length of the record whose header is at pos. */
+static int record_at(const struct ringbuf *rb, unsigned long pos, uint32_t *ret_sz)
+{
+	const uint32_t *hdr = (const uint32_t *)(rb->data + (pos & rb->mask));
+	uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+
+	if (len & BPF_RINGBUF_BUSY_BIT)
+		return RECORD_BUSY;	/* reserved, not committed yet */
+	*ret_sz = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+	if (*ret_sz > rb->size - BPF_RINGBUF_HDR_SZ)
+		return -EBADMSG;	/* not a record the kernel wrote */
+	return len & BPF_RINGBUF_DISCARD_BIT ? RECORD_DISCARDED : RECORD_READY;
+}
+
 long ringbuf_consume(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx)
 {
 	unsigned long cons, prod;
@@ -138,21 +154,19 @@ long ringbuf_consume(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx)
 		progress = false;
 		prod = __atomic_load_n(rb->producer_pos, __ATOMIC_ACQUIRE);
 		while ((long)(prod - cons) > 0) {	/* positions wrap on 32-bit */
-			const uint32_t *hdr = (const uint32_t *)(rb->data + (cons & rb->mask));
-			uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
-			uint32_t sz = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+			uint32_t sz = 0;
+			int state = record_at(rb, cons, &sz);
 			unsigned long next;
 
-			if (len & BPF_RINGBUF_BUSY_BIT)
-				return n;	/* reserved, not committed yet */
+			if (state == RECORD_BUSY)
+				return n;
+			if (state < 0)
+				return state;
 			next = cons + record_span(sz);
-			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-				const void *p;
+			if (state == RECORD_READY) {
+				const void *p = payload(rb, cons, sz);
 				int r;
 
-				if (sz > rb->size - BPF_RINGBUF_HDR_SZ)
-					return -EBADMSG;	/* not a record the kernel wrote */
-				p = payload(rb, cons, sz);
 				if (!p)
 					return -ENOMEM;
 				r = fn(ctx, p, sz);
@@ -180,16 +194,15 @@ long ringbuf_peek(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx)
 	cons = __atomic_load_n(rb->consumer_pos, __ATOMIC_ACQUIRE);
 	prod = __atomic_load_n(rb->producer_pos, __ATOMIC_ACQUIRE);
 	while ((long)(prod - cons) > 0) {	/* positions wrap on 32-bit */
-		const uint32_t *hdr = (const uint32_t *)(rb->data + (cons & rb->mask));
-		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
-		uint32_t sz = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
 		size_t off = (cons + BPF_RINGBUF_HDR_SZ) & rb->mask;
+		uint32_t sz = 0;
+		int state = record_at(rb, cons, &sz);
 
-		if (len & BPF_RINGBUF_BUSY_BIT)
+		if (state == RECORD_BUSY)
 			break;
-		if (sz > rb->size - BPF_RINGBUF_HDR_SZ)
-			return -EBADMSG;
-		if (!(len & BPF_RINGBUF_DISCARD_BIT) && off + sz <= rb->size) {
+		if (state < 0)
+			return state;
+		if (state == RECORD_READY && off + sz <= rb->size) {
 			int r = fn(ctx, rb->data + off, sz);
 
 			if (r < 0)

@@ -352,6 +352,14 @@ static bool seq_before(uint32_t a, uint32_t b)
 	return (int32_t)(a - b) < 0;
 }
 
+/* The store's limits for an aggregated record's header (records outside are ignored). */
+static bool aggr_in_limits(const struct damon_ev_aggregated *e)
+{
+	return e->nr_regions > 0 && e->nr_regions <= SNAPSHOT_MAX_REGIONS && e->count > 0 &&
+	       e->count <= DAMON_EV_AGGR_BATCH && e->region_idx < e->nr_regions &&
+	       e->count <= e->nr_regions - e->region_idx;
+}
+
 /* e: the record's header; regions: e->count struct damon_ev_region, any alignment. */
 static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_state *kd,
 			   const struct damon_ev_aggregated *e, const void *regions, uint64_t now_ns)
@@ -365,9 +373,7 @@ static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_
 	if (kd->n_open_apply > 0)
 		apply_close_all(s, kd_idx, kd, now_ns);
 
-	if (e->nr_regions == 0 || e->nr_regions > SNAPSHOT_MAX_REGIONS || e->count == 0 ||
-	    e->count > DAMON_EV_AGGR_BATCH || e->region_idx >= e->nr_regions ||
-	    e->count > e->nr_regions - e->region_idx) {
+	if (!aggr_in_limits(e)) {
 		s->stats.ignored++;
 		return 0;
 	}
@@ -681,9 +687,7 @@ int snapshot_store_lookahead(struct snapshot_store *s, const void *rec, size_t l
 		return 0;	/* an unknown target has nothing to skip */
 	t = &s->kds[kd_idx].targets[a.target_idx];
 	/* the limits feed_aggregated() applies: a record it ignores completes nothing */
-	if (a.nr_regions == 0 || a.nr_regions > SNAPSHOT_MAX_REGIONS || a.count == 0 ||
-	    a.count > DAMON_EV_AGGR_BATCH || a.region_idx >= a.nr_regions || a.count > a.nr_regions - a.region_idx ||
-	    len < DAMON_EV_AGGR_HDR_SIZE + (size_t)a.count * sizeof(struct damon_ev_region)) {
+	if (!aggr_in_limits(&a) || len < DAMON_EV_AGGR_HDR_SIZE + (size_t)a.count * sizeof(struct damon_ev_region)) {
 		t->peek_on = false;
 		return 0;
 	}
