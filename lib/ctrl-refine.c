@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctrl-refine.h"
+#include "macro.h"
+
+static const char *const verdict_names[_REFINE_VERDICT_MAX] = {
+	[REFINE_WAIT] = "wait",
+	[REFINE_KERNEL_SPLITS] = "kernel-splits",
+	[REFINE_NOTHING] = "nothing-to-split",
+	[REFINE_SPLIT] = "split",
+};
+
+const char *refine_verdict_to_string(enum refine_verdict v)
+{
+	return v >= 0 && v < _REFINE_VERDICT_MAX ? verdict_names[v] : NULL;
+}
+
+void refine_init(struct refine_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->backoff = 1;
+}
+
+static bool is_boundary(const struct refine_target_obs *t, uint64_t at)
+{
+	size_t lo = 0, hi = t->nr_regions;
+
+	/* regions are address ordered: binary search for the one starting at `at` */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->regions[mid].start < at)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->nr_regions && t->regions[lo].start == at && lo > 0 && t->regions[lo - 1].end == at;
+}
+
+static bool cooling(const struct refine_state *s, unsigned target, const struct snapshot_region *r, uint64_t now)
+{
+	for (size_t i = 0; i < REFINE_TRIED; i++)
+		if (s->tried[i].until_us > now && s->tried[i].target == target && s->tried[i].start == r->start &&
+		    s->tried[i].end == r->end)
+			return true;
+	return false;
+}
+
+/* Where to cut region i of t: next to a more accessed neighbour, at the estimated hot share. */
+static uint64_t split_point(const struct refine_params *p, const struct refine_target_obs *t, size_t i)
+{
+	const struct snapshot_region *r = &t->regions[i];
+	uint64_t sz = r->end - r->start, msz = p->min_region_sz, hot, at;
+	bool has_l = i > 0 && t->regions[i - 1].end == r->start;
+	bool has_r = i + 1 < t->nr_regions && t->regions[i + 1].start == r->end;
+	uint32_t la = has_l ? t->regions[i - 1].nr_accesses : 0, ra = has_r ? t->regions[i + 1].nr_accesses : 0;
+
+	hot = (uint64_t)((double)sz * r->nr_accesses / p->max_nr_accesses);
+	if (has_r && ra > r->nr_accesses && (!has_l || ra >= la))
+		at = r->end - hot;
+	else if (has_l && la > r->nr_accesses)
+		at = r->start + hot;
+	else
+		at = r->start + sz / 2;
+	at -= at % msz;
+	return CLAMP(at, r->start + msz, r->end - msz);
+}
+
+/* uncertain bytes: the region's size times how far its count is from both 0 and the maximum */
+static uint64_t score(const struct refine_params *p, const struct snapshot_region *r)
+{
+	return (r->end - r->start) * MIN(r->nr_accesses, p->max_nr_accesses - r->nr_accesses);
+}
+
+static int cmp_split(const void *a, const void *b)
+{
+	const struct refine_split *x = a, *y = b;
+
+	if (x->target != y->target)
+		return x->target < y->target ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* The previous round's boundaries: how many are still there. */
+static void evaluate(const struct refine_params *p, struct refine_state *s, const struct refine_obs *o)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->nr_last; i++)
+		kept += s->last[i].target < o->nr_targets && is_boundary(&o->targets[s->last[i].target], s->last[i].at);
+	s->last_kept = kept;
+	s->kept += kept;
+	s->lost += s->nr_last - kept;
+	s->pending = false;
+	s->backoff = kept ? 1 : MIN(s->backoff * 2, (unsigned)REFINE_MAX_BACKOFF);
+	s->next_round_us = s->committed_us + s->backoff * p->interval_us;
+}
+
+void refine_step(const struct refine_params *p, struct refine_state *s, const struct refine_obs *o,
+		 struct refine_decision *d)
+{
+	uint64_t scores[REFINE_MAX_SPLITS];
+	size_t n = 0, room, k;
+
+	memset(d, 0, sizeof(*d));
+	d->verdict = REFINE_WAIT;
+	if (s->pending) {
+		for (size_t i = 0; i < s->nr_last; i++) {
+			unsigned t = s->last[i].target;
+
+			if (t < o->nr_targets && o->targets[t].snapshot_us <= s->committed_us) {
+				snprintf(d->reason, sizeof(d->reason), "waiting for a snapshot after the last refinement commit");
+				return;
+			}
+		}
+		evaluate(p, s, o);
+	}
+	if (o->now_us < s->next_round_us) {
+		snprintf(d->reason, sizeof(d->reason), "next round in %.1f s (wait %u x interval: %zu of %zu boundaries kept last round)",
+			 (double)(s->next_round_us - o->now_us) / 1e6, s->backoff, s->last_kept, s->nr_last);
+		return;
+	}
+	for (size_t t = 0; t < o->nr_targets; t++)
+		n += o->targets[t].nr_regions;
+	if (!n) {
+		snprintf(d->reason, sizeof(d->reason), "no region snapshot yet");
+		return;
+	}
+	if (n <= p->max_nr_regions / 2) {
+		d->verdict = REFINE_KERNEL_SPLITS;
+		snprintf(d->reason, sizeof(d->reason), "%zu regions <= max/2 (%" PRIu64 "): the kernel still splits", n,
+			 p->max_nr_regions / 2);
+		return;
+	}
+	room = n < p->max_nr_regions ? p->max_nr_regions - n : 0;
+	k = MIN(MIN((size_t)p->max_splits, room), (size_t)REFINE_MAX_SPLITS);
+
+	/* the k best candidates, best first (insertion into a short sorted array) */
+	for (size_t t = 0; t < o->nr_targets && k; t++)
+		for (size_t i = 0; i < o->targets[t].nr_regions; i++) {
+			const struct snapshot_region *r = &o->targets[t].regions[i];
+			uint64_t sc;
+			size_t j;
+
+			if (!r->nr_accesses || r->nr_accesses >= p->max_nr_accesses ||
+			    r->end - r->start < 2 * p->min_region_sz || cooling(s, (unsigned)t, r, o->now_us))
+				continue;
+			sc = score(p, r);
+			if (d->nr_splits == k && sc <= scores[k - 1])
+				continue;
+			j = d->nr_splits < k ? d->nr_splits++ : k - 1;
+			for (; j > 0 && scores[j - 1] < sc; j--) {
+				scores[j] = scores[j - 1];
+				d->splits[j] = d->splits[j - 1];
+			}
+			scores[j] = sc;
+			d->splits[j] = (struct refine_split){
+				.target = (unsigned)t,
+				.at = split_point(p, &o->targets[t], i),
+				.start = r->start,
+				.end = r->end,
+				.nr_accesses = r->nr_accesses,
+			};
+		}
+	if (!d->nr_splits) {
+		d->verdict = REFINE_NOTHING;
+		snprintf(d->reason, sizeof(d->reason), room ? "%zu regions, none partly accessed and worth a split"
+							    : "%zu regions, no room below max_nr_regions", n);
+		return;
+	}
+	d->verdict = REFINE_SPLIT;
+	snprintf(d->reason, sizeof(d->reason),
+		 "%zu regions > max/2: split %zu partly accessed, the largest doubt [0x%" PRIx64 ", 0x%" PRIx64
+		 ") at %" PRIu32 "/%" PRIu32 " accesses, cut at 0x%" PRIx64,
+		 n, d->nr_splits, d->splits[0].start, d->splits[0].end, d->splits[0].nr_accesses, p->max_nr_accesses,
+		 d->splits[0].at);
+	qsort(d->splits, d->nr_splits, sizeof(d->splits[0]), cmp_split);
+}
+
+void refine_committed(const struct refine_params *p, struct refine_state *s, const struct refine_decision *d,
+		      uint64_t now_us)
+{
+	s->pending = d->nr_splits > 0;
+	s->committed_us = now_us;
+	s->next_round_us = now_us + s->backoff * p->interval_us;
+	s->nr_last = MIN(d->nr_splits, (size_t)REFINE_MAX_SPLITS);
+	memcpy(s->last, d->splits, s->nr_last * sizeof(s->last[0]));
+	s->rounds++;
+	s->splits += s->nr_last;
+	for (size_t i = 0; i < s->nr_last; i++) {
+		size_t j = s->tried_next++ % REFINE_TRIED;
+
+		s->tried[j].target = d->splits[i].target;
+		s->tried[j].start = d->splits[i].start;
+		s->tried[j].end = d->splits[i].end;
+		s->tried[j].until_us = now_us + REFINE_COOLDOWN_ROUNDS * p->interval_us;
+	}
+}
+
+void refine_commit_failed(const struct refine_params *p, struct refine_state *s, uint64_t now_us)
+{
+	s->pending = false;
+	s->backoff = MIN(s->backoff * 2, (unsigned)REFINE_MAX_BACKOFF);
+	s->next_round_us = now_us + s->backoff * p->interval_us;
+}
+
+struct layout {
+	const struct snapshot_region *regions;
+	size_t nr_regions, ri;
+	const struct refine_split *splits;
+	size_t nr_splits, si;
+	unsigned target;
+	struct damon_addr_range *ret;
+	size_t n, max;
+};
+
+/* [pos, end) cut at every region boundary and split of the layout's target inside it */
+static int emit(struct layout *l, uint64_t pos, uint64_t end)
+{
+	while (pos < end) {
+		uint64_t next = end;
+
+		while (l->ri < l->nr_regions && l->regions[l->ri].end <= pos)
+			l->ri++;
+		if (l->ri < l->nr_regions)
+			next = MIN(next, l->regions[l->ri].start > pos ? l->regions[l->ri].start : l->regions[l->ri].end);
+		while (l->si < l->nr_splits && (l->splits[l->si].target < l->target ||
+						(l->splits[l->si].target == l->target && l->splits[l->si].at <= pos)))
+			l->si++;
+		if (l->si < l->nr_splits && l->splits[l->si].target == l->target)
+			next = MIN(next, l->splits[l->si].at);
+		if (l->n == l->max)
+			return -ENOBUFS;
+		l->ret[l->n++] = (struct damon_addr_range){ .start = pos, .end = next };
+		pos = next;
+	}
+	return 0;
+}
+
+int refine_layout(const struct snapshot_region *regions, size_t nr_regions, const struct damon_addr_range *span,
+		  size_t nr_span, const struct refine_split *splits, size_t nr_splits, unsigned target,
+		  struct damon_addr_range *ret, size_t max)
+{
+	struct layout l = {
+		.regions = regions, .nr_regions = nr_regions,
+		.splits = splits, .nr_splits = nr_splits,
+		.target = target, .ret = ret, .max = max,
+	};
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < (nr_span ? nr_span : nr_regions); i++)
+		r = nr_span ? emit(&l, span[i].start, span[i].end) : emit(&l, regions[i].start, regions[i].end);
+	return r < 0 ? r : (int)l.n;
+}

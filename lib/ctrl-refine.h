@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ctrl-refine: region refinement where the kernel stopped splitting.
+ *
+ * Kernels up to 7.2 split regions only while a context has at most
+ * max_nr_regions/2 of them (kernel-damon.md §4.4). Above that, access
+ * structure that appears inside an existing region stays invisible: the
+ * region's nr_accesses only says what share of its samples hit (measured on
+ * 6.12 and 7.2: a 4 MiB hot range inside a 21-45 MiB region shows as that
+ * whole region at 1-7 of 20 samples, for good; docs/CONTROLLERS.md).
+ *
+ * On 6.12 and 7.2 a commit of a target's region list with an extra boundary
+ * X inside region [s, e) truncates the region to [s, X) (keeping its values)
+ * and creates a fresh [X, e) (§5.2). The boundary survives the next merge
+ * only when the two pieces' access counts differ by more than the merge
+ * threshold; so the controller splits where it expects the difference to be
+ * largest:
+ *
+ *  - a region is a candidate when it is partly accessed (0 < nr_accesses <
+ *    max_nr_accesses) and at least 2 x min_region_sz;
+ *  - its hot share is estimated as f = nr_accesses / max_nr_accesses;
+ *  - if a contiguous neighbour is more accessed than the region, the hot
+ *    part is assumed to lie on that side: X = that edge -/+ f x size (the
+ *    piece next to the hot neighbour is then mostly hot, the rest mostly
+ *    cold); otherwise X = the middle (binary search);
+ *  - candidates are ranked by size x min(nr_accesses, max - nr_accesses)
+ *    (bytes whose access state is uncertain) and at most max_splits are
+ *    taken, never more than the room left below max_nr_regions.
+ *
+ * Only when the kernel does not split by itself: every context region count
+ * above max/2 (kernels 7.3+ keep splitting there; their commits also merge
+ * committed boundaries, so the controller could not help). Rather than
+ * guessing the kernel from a version, it measures its own effect: a round
+ * whose boundaries all disappeared by the next snapshot doubles the wait
+ * before the next round (up to REFINE_MAX_BACKOFF x interval); a round that
+ * kept any resets it. A region split in a round and seen again unchanged
+ * later (merged back: uniformly warm memory) is not split again for
+ * REFINE_COOLDOWN_ROUNDS x interval.
+ *
+ * Pure: no I/O, no logging, no allocation. The manager feeds the newest
+ * snapshot of each target (after the last refinement commit), applies
+ * decision.splits with one commit of the targets' region lists, and reports
+ * back with refine_committed() / refine_commit_failed().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "damon.h"
+#include "snapshot.h"
+
+#define REFINE_MAX_SPLITS 32       /* per round, all targets */
+#define REFINE_MAX_TARGETS 16      /* targets per context the controller looks at */
+#define REFINE_MAX_BACKOFF 16      /* longest wait, in intervals */
+#define REFINE_COOLDOWN_ROUNDS 12  /* a merged-back region is left alone this many intervals */
+#define REFINE_TRIED 64            /* split regions remembered for the cooldown */
+
+struct refine_params {
+	uint64_t interval_us;      /* between refinement commits */
+	unsigned max_splits;       /* per round, <= REFINE_MAX_SPLITS */
+	uint64_t min_region_sz;    /* smallest piece, in target address units (page) */
+	uint32_t max_nr_accesses;  /* aggr_us / sample_us */
+	uint64_t max_nr_regions;   /* the context's max */
+};
+
+struct refine_split {
+	unsigned target;           /* index in refine_obs.targets */
+	uint64_t at;               /* new boundary, inside (start, end) of the region */
+	uint64_t start, end;       /* the region it splits */
+	uint32_t nr_accesses;
+};
+
+struct refine_state {
+	uint64_t next_round_us;    /* no round before this */
+	unsigned backoff;          /* current wait, in intervals (>= 1) */
+	bool pending;              /* a round was committed, its effect not yet seen */
+	uint64_t committed_us;
+	struct refine_split last[REFINE_MAX_SPLITS];
+	size_t nr_last;
+	struct {
+		unsigned target;
+		uint64_t start, end, until_us;
+	} tried[REFINE_TRIED];
+	size_t tried_next;
+	/* for status */
+	uint64_t rounds, splits, kept, lost;
+	size_t last_kept;
+};
+
+struct refine_target_obs {
+	const struct snapshot_region *regions; /* address ordered */
+	size_t nr_regions;
+	uint64_t snapshot_us;      /* when it was assembled (damond's clock) */
+};
+
+struct refine_obs {
+	uint64_t now_us;
+	size_t nr_targets;
+	const struct refine_target_obs *targets;
+};
+
+enum refine_verdict {
+	REFINE_WAIT,               /* interval or backoff not over, or no fresh snapshot */
+	REFINE_KERNEL_SPLITS,      /* nr_regions <= max/2: the kernel refines by itself */
+	REFINE_NOTHING,            /* no partly accessed region worth splitting, or no room */
+	REFINE_SPLIT,              /* splits[] to commit */
+	_REFINE_VERDICT_MAX,
+};
+
+const char *refine_verdict_to_string(enum refine_verdict v);
+
+struct refine_decision {
+	enum refine_verdict verdict;
+	size_t nr_splits;
+	struct refine_split splits[REFINE_MAX_SPLITS]; /* ordered by (target, at) */
+	char reason[192];
+};
+
+void refine_init(struct refine_state *s);
+void refine_step(const struct refine_params *p, struct refine_state *s, const struct refine_obs *o,
+		 struct refine_decision *d);
+void refine_committed(const struct refine_params *p, struct refine_state *s,
+		      const struct refine_decision *d, uint64_t now_us);
+void refine_commit_failed(const struct refine_params *p, struct refine_state *s, uint64_t now_us);
+
+/*
+ * The region list to commit for one target: every range of span (the
+ * target's planned ranges: the policy's, minus any exclusion gaps; nr_span 0:
+ * the snapshot's own regions, for targets whose regions the kernel chose)
+ * cut at each snapshot region boundary inside it and at each of splits[]
+ * that belongs to `target` (splits ordered by (target, at)). So the span is
+ * exactly what the plan monitors and the kernel keeps its current regions'
+ * values (kernel-damon.md §5.2). Returns the number of ranges written to
+ * ret, or -ENOBUFS when more than max.
+ */
+int refine_layout(const struct snapshot_region *regions, size_t nr_regions, const struct damon_addr_range *span,
+		  size_t nr_span, const struct refine_split *splits, size_t nr_splits, unsigned target,
+		  struct damon_addr_range *ret, size_t max);
