@@ -246,6 +246,27 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 	JADD(nr, "min", JU64(x->min_nr_regions));
 	JADD(nr, "max", JU64(x->max_nr_regions));
 	JADD(o, "nr_regions", nr);
+	{
+		struct json_object *ro = json_object_new_object();
+		const struct refine_state *rs = &kd->refine;
+
+		JADD(ro, "enabled", json_object_new_boolean(x->refine.enabled));
+		if (!x->refine.enabled || kd->refine_off)
+			JADD(ro, "off", json_object_new_string(kd->refine_off ? kd->refine_off : "disabled (refine.enabled: false)"));
+		else {
+			JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(kd->refine_last.verdict)));
+			JADD(ro, "reason", json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
+											: "waiting for the first stats tick"));
+		}
+		JADD(ro, "interval_us", JU64(x->refine.interval_us));
+		JADD(ro, "max_splits", JU64(x->refine.max_splits));
+		JADD(ro, "rounds", JU64(rs->rounds));
+		JADD(ro, "splits", JU64(rs->splits));
+		JADD(ro, "kept", JU64(rs->kept));
+		JADD(ro, "lost", JU64(rs->lost));
+		JADD(ro, "backoff", JU64(MAX(rs->backoff, 1U)));
+		JADD(o, "refine", ro);
+	}
 
 	targets = json_object_new_array();
 	for (size_t t = 0; t < kd->nr_targets; t++) {

@@ -388,7 +388,12 @@ static int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g)
 	return 0;
 }
 
-static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regions, struct write_list *ret)
+/*
+ * The write list for kd: the policy, the charge emulation's quotas and gaps,
+ * and (override, a region-refinement commit) other target region lists.
+ */
+static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regions, const struct gapped *override,
+		       struct write_list *ret)
 {
 	_cleanup_free_ struct scheme_slot *slots = NULL;
 	struct kdamond_plan plan = {
@@ -401,12 +406,17 @@ static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regio
 	_cleanup_(targets_freep) struct gapped gapped = {};
 	int r;
 
-	r = targets_with_gaps(kd, &gapped);
-	if (r < 0)
-		return r;
-	if (gapped.t) {
-		plan.targets = gapped.t;
-		plan.nr_targets = gapped.n;
+	if (override) {
+		plan.targets = override->t;
+		plan.nr_targets = override->n;
+	} else {
+		r = targets_with_gaps(kd, &gapped);
+		if (r < 0)
+			return r;
+		if (gapped.t) {
+			plan.targets = gapped.t;
+			plan.nr_targets = gapped.n;
+		}
 	}
 	slots = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*slots));
 	if (!slots)
@@ -487,7 +497,7 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	bool on = false;
 	int pid = -1, r;
 
-	r = plan_render(m, kd, false, &l);
+	r = plan_render(m, kd, false, NULL, &l);
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
 	/* Never rewrite a directory whose kdamond runs: damond does not run it, or it would know. */
@@ -587,16 +597,24 @@ static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struc
  * regions) is what we remember; the committed one keeps the kernel's regions
  * when they did not change, so their monitoring history survives.
  */
-static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const char *why)
+/*
+ * Commit kd's policy online. regions_changed: the target region lists differ
+ * from what the kernel holds (else they go as nr_regions 0, which keeps the
+ * kernel's regions). override: commit these target region lists instead of
+ * the policy's (region refinement); kd->written and the staging files stay
+ * the policy's.
+ */
+static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
+		     const char *why)
 {
 	_cleanup_(write_list_done) struct write_list canon = {}, l = {};
 	bool on = true;
 	int pid = kd->pid, r;
 
-	r = plan_render(m, kd, false, &canon);
+	r = plan_render(m, kd, false, NULL, &canon);
 	if (r < 0)
 		return r;
-	r = plan_render(m, kd, !regions_changed, &l);
+	r = plan_render(m, kd, !regions_changed && !override, override, &l);
 	if (r < 0)
 		return r;
 	r = carry_tuned_intervals(m, kd, &l);
@@ -628,11 +646,12 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 		r = verify_list(m, kd, &l);
 		if (r < 0)
 			return r;
-		if (!regions_changed) {
+		if (!regions_changed || override) {
 			/*
 			 * The commit carried nr_regions 0 so the kernel kept its
-			 * regions; put the policy's regions back into the staging
-			 * files so the tree reads back as the policy again.
+			 * regions, or refined ones; put the policy's regions back
+			 * into the staging files so the tree reads back as the
+			 * policy again.
 			 */
 			struct write_list t = {};
 
@@ -787,6 +806,113 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 	decide_and_apply(m, kd, now);
 }
 
+/* Why region refinement cannot run for kd, or NULL. */
+static const char *refine_off_reason(const struct manager *m, const struct kdamond_rt *kd)
+{
+	const struct damon_ctx_cfg *c = &kd->cfg->ctx;
+
+	if (!c->refine.enabled)
+		return "disabled (refine.enabled: false)";
+	if (!m->snapshots || !m->events)
+		return "needs the BPF monitor's region snapshots (the monitor is not BPF)";
+	if (c->addr_unit != 1)
+		return "not supported with addr_unit other than 1";
+	if (c->intervals_goal.aggrs)
+		return "not supported with intervals_goal (nr_accesses changes scale as intervals are tuned)";
+	if (kd->nr_targets > REFINE_MAX_TARGETS)
+		return "not supported with more than 16 targets";
+	return NULL;
+}
+
+/*
+ * Region refinement for kd (lib/ctrl-refine.h): feed the newest snapshot of
+ * each target, and commit the split regions when it says so. Returns true
+ * when it committed.
+ */
+static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
+{
+	const struct damon_ctx_cfg *c = &kd->cfg->ctx;
+	struct refine_target_obs t[REFINE_MAX_TARGETS] = {};
+	struct refine_obs o = { .now_us = now, .nr_targets = kd->nr_targets, .targets = t };
+	struct refine_params p = {
+		.interval_us = c->refine.interval_us,
+		.max_splits = (unsigned)MIN(c->refine.max_splits, (uint64_t)REFINE_MAX_SPLITS),
+		.min_region_sz = 4096,	/* DAMON_MIN_REGION: one page */
+		.max_nr_accesses = (uint32_t)MAX(c->aggr_us / MAX(c->sample_us, 1ULL), 1ULL),
+		.max_nr_regions = c->max_nr_regions,
+	};
+	struct refine_decision *d = &kd->refine_last;
+	_cleanup_(targets_freep) struct gapped g = {}, ov = {};
+	const struct damon_target_cfg *base;
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	kd->refine_off = refine_off_reason(m, kd);
+	if (kd->refine_off || !kd->running)
+		return false;
+	for (size_t i = 0; i < kd->nr_targets; i++) {
+		const struct damon_snapshot *snap = snapshot_store_get(m->snapshots, kd->index, (unsigned)i);
+
+		/* only what this kdamond process produced: a restart begins afresh */
+		if (snap && snap->pid == kd->pid)
+			t[i] = (struct refine_target_obs){ .regions = snap->regions, .nr_regions = snap->nr_regions,
+							   .snapshot_us = snap->recv_ns / 1000 };
+	}
+	refine_step(&p, &kd->refine, &o, d);
+	if (d->verdict != REFINE_SPLIT)
+		return false;
+
+	/* the committed lists: the planned span (policy minus emulation gaps), cut as the kernel has it, plus the splits */
+	r = targets_with_gaps(kd, &g);
+	if (r < 0)
+		goto fail;
+	base = g.t ? g.t : kd->targets;
+	ov.t = calloc(kd->nr_targets, sizeof(*ov.t));
+	if (!ov.t) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	ov.n = kd->nr_targets;
+	for (size_t i = 0; i < kd->nr_targets; i++) {
+		/* vaddr: the kernel follows the mappings, the snapshot is the span; paddr/fvaddr: the plan's ranges */
+		bool own_span = c->ops == DAMON_OPS_VADDR || !base[i].nr_regions;
+		size_t cap = t[i].nr_regions + (own_span ? 0 : base[i].nr_regions) + d->nr_splits + 1;
+
+		ov.t[i] = base[i];
+		ov.t[i].regions_borrowed = false;
+		ov.t[i].regions_auto = false;
+		ov.t[i].regions = calloc(cap, sizeof(*ov.t[i].regions));
+		ov.t[i].nr_regions = 0;
+		if (!ov.t[i].regions) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		r = refine_layout(t[i].regions, t[i].nr_regions, own_span ? NULL : base[i].regions,
+				  own_span ? 0 : base[i].nr_regions, d->splits, d->nr_splits, (unsigned)i,
+				  ov.t[i].regions, cap);
+		if (r < 0)
+			goto fail;
+		ov.t[i].nr_regions = (size_t)r;
+		if (!r) {	/* nothing known about this target: keep the plan's ranges */
+			free(ov.t[i].regions);
+			ov.t[i].regions = base[i].regions;
+			ov.t[i].nr_regions = base[i].nr_regions;
+			ov.t[i].regions_borrowed = true;
+		}
+	}
+	if (asprintf(&why, "region refinement: %s", d->reason) < 0)
+		why = NULL;
+	r = kd_commit(m, kd, true, &ov, why ? why : "region refinement");
+	if (r < 0)
+		goto fail;
+	refine_committed(&p, &kd->refine, d, now);
+	return true;
+fail:
+	log_warning_errno(r, "kdamond '%s': region refinement commit failed: %m", kd->name);
+	refine_commit_failed(&p, &kd->refine, now);
+	return false;
+}
+
 /* Run the controllers of kd's schemes and apply all their decisions with one commit. */
 static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
@@ -842,9 +968,12 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 			why = NULL;
 		changed = true;
 	}
-	if (!changed)
+	if (!changed) {
+		/* at most one commit per kdamond per tick: refinement waits for a tick without charge decisions */
+		(void)kd_refine(m, kd, now);
 		return;
-	r = kd_commit(m, kd, gaps_changed, why ? why : "controller decision");
+	}
+	r = kd_commit(m, kd, gaps_changed, NULL, why ? why : "controller decision");
 	for (size_t i = 0; i < kd->nr_slots; i++)
 		if (kd->slots[i].ctrl_active) {
 			if (r >= 0)
@@ -1254,7 +1383,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 					return r;
 				continue;
 			}
-			r = plan_render(m, kd, false, &l);
+			r = plan_render(m, kd, false, NULL, &l);
 			if (r < 0)
 				return r;
 			hash = write_list_hash(&l);
@@ -1269,7 +1398,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 			}
 			record_action(m, kd->name, "adopt", "re-adopted kdamonds/%u (pid %d); configuration changed",
 				      kd->index, kd->pid);
-			r = kd_commit(m, kd, true, "re-adopted with a changed configuration");
+			r = kd_commit(m, kd, true, NULL, "re-adopted with a changed configuration");
 			if (r < 0)
 				return r;
 			continue;
@@ -1444,7 +1573,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		}
 		r = kd_relayout(m, kd, now, &restart);
 		if (r >= 0)
-			r = plan_render(m, kd, false, &l);
+			r = plan_render(m, kd, false, NULL, &l);
 		if (r < 0) {
 			failed++;
 			continue;
@@ -1512,7 +1641,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 					 m->generation, f->path + strlen(KD "/"), f->value);
 			}
 		}
-		r = kd_commit(m, kd, regions_changed, why);
+		r = kd_commit(m, kd, regions_changed, NULL, why);
 		if (r == -ECANCELED)
 			r = kd_start(m, kd, "restart after the kdamond died on commit");
 		if (r < 0)

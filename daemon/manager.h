@@ -4,6 +4,7 @@
 #include <systemd/sd-event.h>
 
 #include "ctrl-charge.h"
+#include "ctrl-refine.h"
 #include "damon-sysfs.h"
 #include "observe.h"
 #include "damon.h"
@@ -74,6 +75,10 @@ struct kdamond_rt {
 	struct scheme_rt *slots;
 	size_t nr_slots;
 	struct write_list written; /* what the kernel holds, as damond wrote it */
+	/* region refinement (ctrl-refine): state, last decision, why it does not run */
+	struct refine_state refine;
+	struct refine_decision refine_last;
+	const char *refine_off; /* NULL: it runs */
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;

@@ -1856,12 +1856,26 @@ static int h_addr_unit(struct parser *p, yaml_node_t *k, yaml_node_t *v, const s
 }
 
 /* Fields of a context, parsed in this order (ops and intervals before their users). */
+/* bounds shared with ctrl-refine.h: at most REFINE_MAX_SPLITS (32) splits per round */
+static const struct field refine_fields[] = {
+	{ { "enabled" }, NK_SCALAR, h_bool, CTX_OFF(refine.enabled), 0, 0, 0, NULL, 0 },
+	{ { "interval" }, NK_SCALAR, h_duration, CTX_OFF(refine.interval_us), 1000000, 3600ULL * 1000000, 1, NULL, 0 },
+	{ { "max_splits" }, NK_SCALAR, h_uint, CTX_OFF(refine.max_splits), 1, 32, 0, NULL, 0 },
+};
+static const struct table refine_table = TABLE(refine_fields);
+
+static int h_refine(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f, void *obj)
+{
+	return parse_mapping(p, v, &refine_table, obj);
+}
+
 static const struct field ctx_fields[] = {
 	{ { "ops", "operations" }, NK_SCALAR, h_enum, CTX_OFF(ops), 0, 0, 0, &damon_ops_desc, 0 },
 	{ { "addr_unit" }, NK_SCALAR, h_addr_unit, 0, 0, 0, 0, NULL, 0 },
 	{ { "pause" }, NK_SCALAR, h_bool, CTX_OFF(pause), 0, 0, 0, NULL, 0 },
 	{ { "intervals" }, NK_MAP, h_intervals, 0, 0, 0, 0, NULL, 0 },
 	{ { "nr_regions" }, NK_MAP, h_nr_regions, 0, 0, 0, 0, NULL, 0 },
+	{ { "refine" }, NK_MAP, h_refine, 0, 0, 0, 0, NULL, 0 },
 	{ { "targets" }, NK_SEQ, h_targets, 0, 0, 0, 0, NULL, 0 },
 };
 static const struct field ctx_scheme_fields[] = {

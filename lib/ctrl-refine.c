@@ -109,6 +109,8 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 
 	memset(d, 0, sizeof(*d));
 	d->verdict = REFINE_WAIT;
+	if (!s->backoff)	/* a zeroed state is a fresh one */
+		s->backoff = 1;
 	if (s->pending) {
 		for (size_t i = 0; i < s->nr_last; i++) {
 			unsigned t = s->last[i].target;

@@ -123,6 +123,10 @@ void damon_ctx_cfg_init(struct damon_ctx_cfg *c)
 		.update_us = DAMOND_DEFAULT_UPDATE_US,
 		.min_nr_regions = DAMOND_DEFAULT_MIN_NR_REGIONS,
 		.max_nr_regions = DAMOND_DEFAULT_MAX_NR_REGIONS,
+		.refine = {
+			.interval_us = DAMOND_DEFAULT_REFINE_INTERVAL_US,
+			.max_splits = DAMOND_DEFAULT_REFINE_MAX_SPLITS,
+		},
 	};
 }
 

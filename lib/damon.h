@@ -247,6 +247,11 @@ struct damon_ctx_cfg {
 		uint64_t access_bp, aggrs, min_sample_us, max_sample_us; /* aggrs 0 = off */
 	} intervals_goal;
 	uint64_t min_nr_regions, max_nr_regions;
+	struct {
+		bool enabled;          /* damond splits regions where the kernel stopped (ctrl-refine) */
+		uint64_t interval_us;  /* between refinement commits */
+		uint64_t max_splits;   /* per round */
+	} refine;
 	bool pause;
 	struct damon_target_cfg *targets;
 	size_t nr_targets;
@@ -283,6 +288,8 @@ struct damond_config {
 #define DAMOND_DEFAULT_MAX_NR_REGIONS 1000ULL
 #define DAMOND_DEFAULT_RESET_INTERVAL_MS 1000ULL
 #define DAMOND_DEFAULT_STATS_INTERVAL_US 1000000ULL
+#define DAMOND_DEFAULT_REFINE_INTERVAL_US 5000000ULL
+#define DAMOND_DEFAULT_REFINE_MAX_SPLITS 8ULL
 
 void damond_config_free(struct damond_config *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct damond_config *, damond_config_free);

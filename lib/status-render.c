@@ -405,6 +405,22 @@ static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 	render_fail_charge(out, fc);
 }
 
+/* "refine: split: <reason>; 3 rounds, 5 of 7 boundaries kept" (only when enabled) */
+static void render_refine(FILE *out, struct json_object *rf)
+{
+	char a[32], b[32], c[32];
+
+	if (!rf || get_bool(rf, "enabled") != 1)
+		return;
+	if (get_str(rf, "off")) {
+		fprintf(out, LABEL1 "off: %s\n", "refine", get_str(rf, "off"));
+		return;
+	}
+	fprintf(out, LABEL1 "%s: %s; %s rounds, %s of %s boundaries kept\n", "refine", str_or(get_str(rf, "verdict"), "-"),
+		str_or(get_str(rf, "reason"), "-"), fmt_u64(a, rf, "rounds"), fmt_u64(b, rf, "kept"),
+		fmt_u64(c, rf, "splits"));
+}
+
 static void render_kdamond(FILE *out, struct json_object *k)
 {
 	struct json_object *iv = member_type(k, "intervals", json_type_object);
@@ -434,6 +450,7 @@ static void render_kdamond(FILE *out, struct json_object *k)
 	n = targets ? json_object_array_length(targets) : 0;
 	for (size_t i = 0; i < n; i++)
 		render_target(out, json_object_array_get_idx(targets, i));
+	render_refine(out, member_type(k, "refine", json_type_object));
 	n = schemes ? json_object_array_length(schemes) : 0;
 	if (n == 0)
 		fprintf(out, LABEL1 "none\n", "schemes");

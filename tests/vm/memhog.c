@@ -2,12 +2,15 @@
 /*
  * memhog: a guest workload for the QEMU tests (built with gcc -static).
  *
- *   memhog [-m MiB] [-l] [-H MiB] [-i usec] [-r secs] [-t secs] [-N] [-P] [-F]
+ *   memhog [-m MiB] [-l] [-H MiB] [-O MiB] [-d secs] [-i usec] [-r secs] [-t secs]
+ *          [-N] [-P] [-F]
  *
  * Allocates -m MiB of anonymous memory, touches every page once, optionally
  * mlock()s it (-l), then either idles (no -H) or keeps re-touching a hot
- * sub-range of -H MiB in the middle of the buffer, one pass every -i
- * microseconds, while the rest stays cold.  After each pass the hot range is
+ * sub-range of -H MiB (in the middle of the buffer, or -O MiB from its start),
+ * one pass every -i microseconds, while the rest stays cold.  With -d the hot
+ * range stays cold too for the first secs, then turns hot (new structure in
+ * memory DAMON has already sized its regions for).  After each pass the hot range is
  * briefly made read-only and writable again (mprotect), which flushes this
  * process's TLB: DAMON's vaddr check clears a page's accessed bit without a
  * TLB flush, and QEMU's software TLB (TCG) sets the bit again only on a TLB
@@ -81,10 +84,12 @@ static int parse_ul(const char *s, unsigned long *ret)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: memhog [-m MiB] [-l] [-H hot_MiB] [-i usec] [-r secs] [-t secs] [-N] [-P] [-F]\n"
+	fprintf(f, "usage: memhog [-m MiB] [-l] [-H hot_MiB] [-O MiB] [-d secs] [-i usec] [-r secs] [-t secs] [-N] [-P] [-F]\n"
 		   "  -m MiB   memory to allocate and touch (default 64)\n"
 		   "  -l       mlock() it\n"
 		   "  -H MiB   keep re-touching a hot sub-range of this size (default 0: idle)\n"
+		   "  -O MiB   the hot range starts this far into the buffer (default: centred, 2 MiB aligned)\n"
+		   "  -d secs  the hot range turns hot only after secs (default 0)\n"
 		   "  -i usec  pause between passes over the hot range (default 1000)\n"
 		   "  -r secs  print 'memhog: rss_kib=N' every secs (default 0: never)\n"
 		   "  -t secs  exit after secs (default 0: run until killed)\n"
@@ -95,7 +100,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	unsigned long mib = 64, hot_mib = 0, interval_us = 1000, report = 0, lifetime = 0;
+	unsigned long mib = 64, hot_mib = 0, hot_at = ~0UL, delay = 0, interval_us = 1000, report = 0, lifetime = 0;
 	int do_mlock = 0, no_thp = 0, pageout = 0, tlb_flush = 1, c;
 	long page = sysconf(_SC_PAGESIZE);
 	size_t size, hot_size, hot_off, off;
@@ -104,7 +109,7 @@ int main(int argc, char **argv)
 	unsigned char *buf;
 	unsigned char v = 1;
 
-	while ((c = getopt(argc, argv, "m:lH:i:r:t:NPFh")) != -1) {
+	while ((c = getopt(argc, argv, "m:lH:O:d:i:r:t:NPFh")) != -1) {
 		unsigned long *dst = NULL;
 
 		switch (c) {
@@ -113,6 +118,8 @@ int main(int argc, char **argv)
 		case 'i': dst = &interval_us; break;
 		case 'r': dst = &report; break;
 		case 't': dst = &lifetime; break;
+		case 'O': dst = &hot_at; break;
+		case 'd': dst = &delay; break;
 		case 'l': do_mlock = 1; break;
 		case 'N': no_thp = 1; break;
 		case 'P': pageout = 1; break;
@@ -125,7 +132,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || mib == 0 || hot_mib > mib) {
+	if (optind != argc || mib == 0 || hot_mib > mib || (hot_at != ~0UL && hot_at + hot_mib > mib)) {
 		usage(stderr);
 		return 2;
 	}
@@ -138,7 +145,7 @@ int main(int argc, char **argv)
 	size = mib * MIB;
 	hot_size = hot_mib * MIB;
 	/* the hot range sits in the middle, 2 MiB aligned */
-	hot_off = ((size - hot_size) / 2) & ~(2 * MIB - 1);
+	hot_off = hot_at != ~0UL ? hot_at * MIB : ((size - hot_size) / 2) & ~(2 * MIB - 1);
 
 	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED) {
@@ -177,7 +184,7 @@ int main(int argc, char **argv)
 	while (!stop) {
 		double t;
 
-		if (hot_size) {
+		if (hot_size && now() - t0 >= (double)delay) {
 			for (off = hot_off; off < hot_off + hot_size; off += (size_t)page)
 				buf[off] += v;
 			v++;
