@@ -42,13 +42,22 @@ static bool is_boundary(const struct refine_target_obs *t, uint64_t at)
 	return lo < t->nr_regions && t->regions[lo].start == at && lo > 0 && t->regions[lo - 1].end == at;
 }
 
-static bool cooling(const struct refine_state *s, unsigned target, const struct snapshot_region *r, uint64_t now)
+/* the recent try of this very region (same target and bounds), or NULL */
+static struct refine_try *recent_try(struct refine_state *s, unsigned target, uint64_t start, uint64_t end,
+				     uint64_t now)
 {
 	for (size_t i = 0; i < REFINE_TRIED; i++)
-		if (s->tried[i].until_us > now && s->tried[i].target == target && s->tried[i].start == r->start &&
-		    s->tried[i].end == r->end)
-			return true;
-	return false;
+		if (s->tried[i].until_us > now && s->tried[i].target == target && s->tried[i].start == start &&
+		    s->tried[i].end == end)
+			return &s->tried[i];
+	return NULL;
+}
+
+static bool cooling(struct refine_state *s, unsigned target, const struct snapshot_region *r, uint64_t now)
+{
+	const struct refine_try *t = recent_try(s, target, r->start, r->end, now);
+
+	return t && t->tries >= 2;
 }
 
 /* Where to cut region i of t: next to a more accessed neighbour, at the estimated hot share. */
@@ -195,12 +204,15 @@ void refine_committed(const struct refine_params *p, struct refine_state *s, con
 	s->rounds++;
 	s->splits += s->nr_last;
 	for (size_t i = 0; i < s->nr_last; i++) {
-		size_t j = s->tried_next++ % REFINE_TRIED;
+		const struct refine_split *sp = &d->splits[i];
+		struct refine_try *t = recent_try(s, sp->target, sp->start, sp->end, now_us);
 
-		s->tried[j].target = d->splits[i].target;
-		s->tried[j].start = d->splits[i].start;
-		s->tried[j].end = d->splits[i].end;
-		s->tried[j].until_us = now_us + REFINE_COOLDOWN_ROUNDS * p->interval_us;
+		if (!t) {
+			t = &s->tried[s->tried_next++ % REFINE_TRIED];
+			*t = (struct refine_try){ .target = sp->target, .start = sp->start, .end = sp->end };
+		}
+		t->tries++;
+		t->until_us = now_us + REFINE_COOLDOWN_ROUNDS * p->interval_us;
 	}
 }
 

@@ -33,9 +33,12 @@
  * guessing the kernel from a version, it measures its own effect: a round
  * whose boundaries all disappeared by the next snapshot doubles the wait
  * before the next round (up to REFINE_MAX_BACKOFF x interval); a round that
- * kept any resets it. A region split in a round and seen again unchanged
- * later (merged back: uniformly warm memory) is not split again for
- * REFINE_COOLDOWN_ROUNDS x interval.
+ * kept any resets it. A region split twice and seen again unchanged
+ * (merged back both times: uniformly warm memory) is not split again for
+ * REFINE_COOLDOWN_ROUNDS x interval. Twice, because one loss is often
+ * timing: the new piece starts at 0 accesses part-way through a window, so
+ * a hot piece cut off the right end of a region looks lukewarm in its first
+ * window and can merge back (in the VM, 1 split in 4-5 was lost this way).
  *
  * Pure: no I/O, no logging, no allocation. The manager feeds the newest
  * snapshot of each target (after the last refinement commit), applies
@@ -72,6 +75,11 @@ struct refine_split {
 	uint32_t nr_accesses;
 };
 
+struct refine_try {
+	unsigned target, tries;    /* tries of this very region (same bounds) */
+	uint64_t start, end, until_us;
+};
+
 struct refine_state {
 	uint64_t next_round_us;    /* no round before this */
 	unsigned backoff;          /* current wait, in intervals (>= 1) */
@@ -79,10 +87,7 @@ struct refine_state {
 	uint64_t committed_us;
 	struct refine_split last[REFINE_MAX_SPLITS];
 	size_t nr_last;
-	struct {
-		unsigned target;
-		uint64_t start, end, until_us;
-	} tried[REFINE_TRIED];
+	struct refine_try tried[REFINE_TRIED];
 	size_t tried_next;
 	/* for status */
 	uint64_t rounds, splits, kept, lost;

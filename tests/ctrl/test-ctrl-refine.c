@@ -155,37 +155,46 @@ static void test_backoff_and_cooldown(void **unused)
 	assert_int_equal(d.verdict, REFINE_WAIT);
 	assert_non_null(strstr(d.reason, "snapshot after"));
 
-	/* the boundary did not survive (the pieces merged back): the wait doubles, and the
-	 * same region is not tried again while it cools down */
+	/* the boundary did not survive (the pieces merged back): the wait doubles; one
+	 * loss can be the window phase, so the region is tried once more */
 	step(&s, r, 12, t + 6 * SEC, t + 1, &d);
 	assert_int_equal(s.backoff, 2);
 	assert_int_equal(s.lost, 1);
 	assert_int_equal(d.verdict, REFINE_WAIT);
 	step(&s, r, 12, t + 10 * SEC, t + 10 * SEC, &d);
+	assert_int_equal(d.verdict, REFINE_SPLIT);
+	assert_int_equal(d.splits[0].start, first.splits[0].start);
+	refine_committed(&P, &s, &d, t + 10 * SEC);
+
+	/* lost twice: the wait doubles again and the region cools down */
+	step(&s, r, 12, t + 11 * SEC, t + 11 * SEC, &d);
+	assert_int_equal(s.backoff, 4);
+	assert_int_equal(s.lost, 2);
+	step(&s, r, 12, t + 30 * SEC, t + 30 * SEC, &d);
 	assert_int_equal(d.verdict, REFINE_NOTHING);
 
 	/* after the cooldown it is tried again */
-	step(&s, r, 12, t + (REFINE_COOLDOWN_ROUNDS + 1) * P.interval_us, t + 2, &d);
+	step(&s, r, 12, t + 10 * SEC + (REFINE_COOLDOWN_ROUNDS + 1) * P.interval_us, t + 12 * SEC, &d);
 	assert_int_equal(d.verdict, REFINE_SPLIT);
-	refine_committed(&P, &s, &d, t + 70 * SEC);
+	refine_committed(&P, &s, &d, t + 80 * SEC);
 
 	/* this time the boundary is there: the wait is back to one interval */
 	memcpy(r2, r, 3 * sizeof(r[0]));
 	r2[3] = (struct snapshot_region){ .start = r[3].start, .end = d.splits[0].at, .nr_accesses = 0 };
 	r2[4] = (struct snapshot_region){ .start = d.splits[0].at, .end = r[3].end, .nr_accesses = 12 };
 	memcpy(r2 + 5, r + 4, 8 * sizeof(r[0]));
-	step(&s, r2, 13, t + 71 * SEC, t + 71 * SEC, &d);
+	step(&s, r2, 13, t + 81 * SEC, t + 81 * SEC, &d);
 	assert_int_equal(s.backoff, 1);
 	assert_int_equal(s.kept, 1);
 	assert_int_equal(s.last_kept, 1);
 	assert_int_equal(d.verdict, REFINE_WAIT);
-	step(&s, r2, 13, t + 75 * SEC, t + 75 * SEC, &d);
+	step(&s, r2, 13, t + 85 * SEC, t + 85 * SEC, &d);
 	assert_int_equal(d.verdict, REFINE_SPLIT);
 
 	/* a failed commit backs off too */
-	refine_commit_failed(&P, &s, t + 75 * SEC);
+	refine_commit_failed(&P, &s, t + 85 * SEC);
 	assert_int_equal(s.backoff, 2);
-	step(&s, r2, 13, t + 80 * SEC, t + 80 * SEC, &d);
+	step(&s, r2, 13, t + 90 * SEC, t + 90 * SEC, &d);
 	assert_int_equal(d.verdict, REFINE_WAIT);
 }
 
