@@ -192,6 +192,8 @@ static void test_conf_sample(void **state _unused_)
 	assert_int_equal(k->ctx.update_us, 1000000);
 	assert_int_equal(k->ctx.min_nr_regions, 10);
 	assert_int_equal(k->ctx.max_nr_regions, 1000);
+	assert_false(k->ctx.refine.enabled);
+	assert_int_equal(k->ctx.refine.interval_us, DAMOND_DEFAULT_REFINE_INTERVAL_US);
 	assert_int_equal(k->ctx.nr_targets, 1);
 	assert_true(k->ctx.targets[0].regions_auto);
 	assert_int_equal(k->ctx.targets[0].nr_regions, 0);
@@ -330,6 +332,9 @@ static void test_fvaddr(void **state _unused_)
 	assert_int_equal(k->ctx.sample_us, 5000);
 	assert_int_equal(k->ctx.aggr_us, 100000);
 	assert_int_equal(k->ctx.update_us, 1000000);
+	assert_true(k->ctx.refine.enabled);
+	assert_int_equal(k->ctx.refine.interval_us, 2000000);
+	assert_int_equal(k->ctx.refine.max_splits, DAMOND_DEFAULT_REFINE_MAX_SPLITS);
 	assert_int_equal(k->ctx.nr_targets, 1);
 	assert_int_equal(k->ctx.targets[0].pid, 77);
 	assert_int_equal(k->ctx.targets[0].nr_regions, 2);

@@ -617,6 +617,27 @@ def t_reload_permission():
         e.close()
 
 
+def t_refine_without_bpf():
+    """refine on: without BPF snapshots it does not run, says why, and writes nothing
+    beyond the policy (no commit after the start)."""
+    e = Env("7.2")
+    try:
+        e.write_conf(POLICY.replace("    ops: paddr\n", "    ops: paddr\n    refine: {enabled: true, interval: 1s}\n")
+                     % {"bytes": "32M"})
+        e.start()
+        time.sleep(1.5)  # several stats ticks
+        rf = e.status()["kdamonds"][0]["refine"]
+        check(rf["enabled"] is True, "refine not enabled in status: %r" % rf)
+        check("BPF monitor" in rf.get("off", ""), "status does not say refinement needs BPF: %r" % rf)
+        check(rf["rounds"] == 0, "refinement rounds without snapshots: %r" % rf)
+        text = e.ctl("status").stdout
+        check("refine" in text and "needs the BPF monitor" in text, "text status lacks the refine line:\n" + text)
+        commits = [ln for ln in e.fakelog() if ln == "kdamond 0 commit"]
+        check(not commits, "commits without any decision: %r" % commits[:3])
+    finally:
+        e.close()
+
+
 TESTS = [
     t_check_shipped_config,
     t_check_bad_config,
@@ -635,6 +656,7 @@ TESTS = [
     t_dry_run_writes_nothing,
     t_idle_client_dropped,
     t_reload_permission,
+    t_refine_without_bpf,
 ]
 
 
