@@ -838,8 +838,10 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 		.interval_us = c->refine.interval_us,
 		.max_splits = (unsigned)MIN(c->refine.max_splits, (uint64_t)REFINE_MAX_SPLITS),
 		.min_region_sz = 4096,	/* DAMON_MIN_REGION: one page */
-		.max_nr_accesses = (uint32_t)MAX(c->aggr_us / MAX(c->sample_us, 1ULL), 1ULL),
+		.max_nr_accesses = (uint32_t)CLAMP(c->aggr_us / MAX(c->sample_us, 1ULL), 1ULL, (uint64_t)UINT32_MAX),
 		.max_nr_regions = c->max_nr_regions,
+		.settle_us = c->aggr_us,
+		.max_age_us = 2 * c->aggr_us + 2 * m->config->settings.stats_interval_us,
 	};
 	struct refine_decision *d = &kd->refine_last;
 	_cleanup_(targets_freep) struct gapped g = {}, ov = {};
@@ -848,15 +850,20 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	int r;
 
 	kd->refine_off = refine_off_reason(m, kd);
-	if (kd->refine_off || !kd->running)
-		return false;
+	if (kd->refine_off || !kd->running || kd->pid != kd->refine_pid) {
+		/* off, or another kdamond process: whatever was pending is moot */
+		refine_init(&kd->refine);
+		kd->refine_pid = kd->refine_off ? 0 : kd->pid;
+		if (kd->refine_off || !kd->running)
+			return false;
+	}
 	for (size_t i = 0; i < kd->nr_targets; i++) {
 		const struct damon_snapshot *snap = snapshot_store_get(m->snapshots, kd->index, (unsigned)i);
 
 		/* only what this kdamond process produced: a restart begins afresh */
 		if (snap && snap->pid == kd->pid)
 			t[i] = (struct refine_target_obs){ .regions = snap->regions, .nr_regions = snap->nr_regions,
-							   .snapshot_us = snap->recv_ns / 1000 };
+							   .snapshot_us = snap->ts_ns / 1000 };
 	}
 	refine_step(&p, &kd->refine, &o, d);
 	if (d->verdict != REFINE_SPLIT)
@@ -876,13 +883,20 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	for (size_t i = 0; i < kd->nr_targets; i++) {
 		/* vaddr: the kernel follows the mappings, the snapshot is the span; paddr/fvaddr: the plan's ranges */
 		bool own_span = c->ops == DAMON_OPS_VADDR || !base[i].nr_regions;
-		size_t cap = t[i].nr_regions + (own_span ? 0 : base[i].nr_regions) + d->nr_splits + 1;
+		/* each snapshot region can add two cuts inside a span range, each span range and split one */
+		size_t cap = 2 * t[i].nr_regions + (own_span ? 0 : base[i].nr_regions) + d->nr_splits + 1;
+		bool cut = false;
 
 		ov.t[i] = base[i];
 		ov.t[i].regions_borrowed = false;
 		ov.t[i].regions_auto = false;
+		ov.t[i].regions = NULL;
+		ov.t[i].nr_regions = 0;	/* no new cut: rendered as nr_regions 0, the kernel keeps its regions */
+		for (size_t x = 0; x < d->nr_splits; x++)
+			cut |= d->splits[x].target == i;
+		if (!cut)
+			continue;
 		ov.t[i].regions = calloc(cap, sizeof(*ov.t[i].regions));
-		ov.t[i].nr_regions = 0;
 		if (!ov.t[i].regions) {
 			r = -ENOMEM;
 			goto fail;
@@ -893,19 +907,14 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 		if (r < 0)
 			goto fail;
 		ov.t[i].nr_regions = (size_t)r;
-		if (!r) {	/* nothing known about this target: keep the plan's ranges */
-			free(ov.t[i].regions);
-			ov.t[i].regions = base[i].regions;
-			ov.t[i].nr_regions = base[i].nr_regions;
-			ov.t[i].regions_borrowed = true;
-		}
 	}
 	if (asprintf(&why, "region refinement: %s", d->reason) < 0)
 		why = NULL;
 	r = kd_commit(m, kd, true, &ov, why ? why : "region refinement");
 	if (r < 0)
 		goto fail;
-	refine_committed(&p, &kd->refine, d, now);
+	/* the commit is synchronous: the kernel has the new regions from now on */
+	refine_committed(&p, &kd->refine, d, now_usec());
 	return true;
 fail:
 	log_warning_errno(r, "kdamond '%s': region refinement commit failed: %m", kd->name);

@@ -79,6 +79,7 @@ struct kdamond_rt {
 	struct refine_state refine;
 	struct refine_decision refine_last;
 	const char *refine_off; /* NULL: it runs */
+	int refine_pid; /* the kdamond process the state is about */
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;

@@ -60,30 +60,46 @@ static bool cooling(struct refine_state *s, unsigned target, const struct snapsh
 	return t && t->tries >= 2;
 }
 
-/* Where to cut region i of t: next to a more accessed neighbour, at the estimated hot share. */
-static uint64_t split_point(const struct refine_params *p, const struct refine_target_obs *t, size_t i)
+/*
+ * Where to cut region i of t (at most 2 cuts, into at[]; returns how many):
+ * next to a more accessed neighbour, at the estimated hot share; otherwise
+ * in thirds when max_cuts allows (a hot range in the middle of a region cut
+ * in halves gives two equal pieces, which merge again), else in half.
+ */
+static size_t split_points(const struct refine_params *p, const struct refine_target_obs *t, size_t i,
+			   size_t max_cuts, uint64_t at[2])
 {
 	const struct snapshot_region *r = &t->regions[i];
-	uint64_t sz = r->end - r->start, msz = p->min_region_sz, hot, at;
+	uint64_t sz = r->end - r->start, msz = p->min_region_sz, hot;
 	bool has_l = i > 0 && t->regions[i - 1].end == r->start;
 	bool has_r = i + 1 < t->nr_regions && t->regions[i + 1].start == r->end;
 	uint32_t la = has_l ? t->regions[i - 1].nr_accesses : 0, ra = has_r ? t->regions[i + 1].nr_accesses : 0;
+	size_t n = 1;
 
 	hot = (uint64_t)((double)sz * r->nr_accesses / p->max_nr_accesses);
 	if (has_r && ra > r->nr_accesses && (!has_l || ra >= la))
-		at = r->end - hot;
+		at[0] = r->end - hot;
 	else if (has_l && la > r->nr_accesses)
-		at = r->start + hot;
-	else
-		at = r->start + sz / 2;
-	at -= at % msz;
-	return CLAMP(at, r->start + msz, r->end - msz);
+		at[0] = r->start + hot;
+	else if (max_cuts >= 2 && sz >= 3 * msz) {
+		at[0] = r->start + sz / 3;
+		at[1] = r->start + sz / 3 * 2;
+		n = 2;
+	} else
+		at[0] = r->start + sz / 2;
+	for (size_t c = 0; c < n; c++) {
+		at[c] -= at[c] % msz;
+		at[c] = CLAMP(at[c], r->start + msz, r->end - msz);
+	}
+	if (n == 2 && at[1] <= at[0])
+		n = 1;
+	return n;
 }
 
 /* uncertain bytes: the region's size times how far its count is from both 0 and the maximum */
-static uint64_t score(const struct refine_params *p, const struct snapshot_region *r)
+static double score(const struct refine_params *p, const struct snapshot_region *r)
 {
-	return (r->end - r->start) * MIN(r->nr_accesses, p->max_nr_accesses - r->nr_accesses);
+	return (double)(r->end - r->start) * MIN(r->nr_accesses, p->max_nr_accesses - r->nr_accesses);
 }
 
 static int cmp_split(const void *a, const void *b)
@@ -113,22 +129,36 @@ static void evaluate(const struct refine_params *p, struct refine_state *s, cons
 void refine_step(const struct refine_params *p, struct refine_state *s, const struct refine_obs *o,
 		 struct refine_decision *d)
 {
-	uint64_t scores[REFINE_MAX_SPLITS];
-	size_t n = 0, room, k;
+	struct {
+		unsigned target;
+		size_t idx;
+		double score;
+	} cand[REFINE_MAX_SPLITS];
+	size_t n = 0, room, k, nc = 0;
 
 	memset(d, 0, sizeof(*d));
 	d->verdict = REFINE_WAIT;
 	if (!s->backoff)	/* a zeroed state is a fresh one */
 		s->backoff = 1;
+	for (size_t t = 0; t < o->nr_targets; t++) {
+		if (!o->targets[t].nr_regions) {
+			snprintf(d->reason, sizeof(d->reason), "no region snapshot of target %zu yet", t);
+			return;
+		}
+		n += o->targets[t].nr_regions;
+	}
+	if (!n) {
+		snprintf(d->reason, sizeof(d->reason), "no region snapshot yet");
+		return;
+	}
 	if (s->pending) {
-		for (size_t i = 0; i < s->nr_last; i++) {
-			unsigned t = s->last[i].target;
-
-			if (t < o->nr_targets && o->targets[t].snapshot_us <= s->committed_us) {
-				snprintf(d->reason, sizeof(d->reason), "waiting for a snapshot after the last refinement commit");
+		/* judge the last round on an aggregation that ran entirely after it, merge included */
+		for (size_t t = 0; t < o->nr_targets; t++)
+			if (o->targets[t].snapshot_us < s->committed_us + p->settle_us) {
+				snprintf(d->reason, sizeof(d->reason),
+					 "waiting for a snapshot one aggregation after the last refinement commit");
 				return;
 			}
-		}
 		evaluate(p, s, o);
 	}
 	if (o->now_us < s->next_round_us) {
@@ -137,11 +167,12 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 		return;
 	}
 	for (size_t t = 0; t < o->nr_targets; t++)
-		n += o->targets[t].nr_regions;
-	if (!n) {
-		snprintf(d->reason, sizeof(d->reason), "no region snapshot yet");
-		return;
-	}
+		if (o->targets[t].snapshot_us + p->max_age_us < o->now_us) {
+			/* committing an old layout would recreate merged boundaries and, for vaddr, old mappings */
+			snprintf(d->reason, sizeof(d->reason), "the snapshot of target %zu is %.1f s old", t,
+				 (double)(o->now_us - o->targets[t].snapshot_us) / 1e6);
+			return;
+		}
 	if (n <= p->max_nr_regions / 2) {
 		d->verdict = REFINE_KERNEL_SPLITS;
 		snprintf(d->reason, sizeof(d->reason), "%zu regions <= max/2 (%" PRIu64 "): the kernel still splits", n,
@@ -155,29 +186,38 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 	for (size_t t = 0; t < o->nr_targets && k; t++)
 		for (size_t i = 0; i < o->targets[t].nr_regions; i++) {
 			const struct snapshot_region *r = &o->targets[t].regions[i];
-			uint64_t sc;
+			double sc;
 			size_t j;
 
 			if (!r->nr_accesses || r->nr_accesses >= p->max_nr_accesses ||
 			    r->end - r->start < 2 * p->min_region_sz || cooling(s, (unsigned)t, r, o->now_us))
 				continue;
 			sc = score(p, r);
-			if (d->nr_splits == k && sc <= scores[k - 1])
+			if (nc == k && sc <= cand[k - 1].score)
 				continue;
-			j = d->nr_splits < k ? d->nr_splits++ : k - 1;
-			for (; j > 0 && scores[j - 1] < sc; j--) {
-				scores[j] = scores[j - 1];
-				d->splits[j] = d->splits[j - 1];
-			}
-			scores[j] = sc;
-			d->splits[j] = (struct refine_split){
-				.target = (unsigned)t,
-				.at = split_point(p, &o->targets[t], i),
+			j = nc < k ? nc++ : k - 1;
+			for (; j > 0 && cand[j - 1].score < sc; j--)
+				cand[j] = cand[j - 1];
+			cand[j].target = (unsigned)t;
+			cand[j].idx = i;
+			cand[j].score = sc;
+		}
+	/* the cuts, best candidate first, within k boundaries in all */
+	for (size_t c = 0; c < nc && d->nr_splits < k; c++) {
+		const struct refine_target_obs *t = &o->targets[cand[c].target];
+		const struct snapshot_region *r = &t->regions[cand[c].idx];
+		uint64_t at[2];
+		size_t m = split_points(p, t, cand[c].idx, k - d->nr_splits, at);
+
+		for (size_t x = 0; x < m; x++)
+			d->splits[d->nr_splits++] = (struct refine_split){
+				.target = cand[c].target,
+				.at = at[x],
 				.start = r->start,
 				.end = r->end,
 				.nr_accesses = r->nr_accesses,
 			};
-		}
+	}
 	if (!d->nr_splits) {
 		d->verdict = REFINE_NOTHING;
 		snprintf(d->reason, sizeof(d->reason), room ? "%zu regions, none partly accessed and worth a split"
@@ -186,10 +226,10 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 	}
 	d->verdict = REFINE_SPLIT;
 	snprintf(d->reason, sizeof(d->reason),
-		 "%zu regions > max/2: split %zu partly accessed, the largest doubt [0x%" PRIx64 ", 0x%" PRIx64
-		 ") at %" PRIu32 "/%" PRIu32 " accesses, cut at 0x%" PRIx64,
-		 n, d->nr_splits, d->splits[0].start, d->splits[0].end, d->splits[0].nr_accesses, p->max_nr_accesses,
-		 d->splits[0].at);
+		 "%zu regions > max/2: %zu cuts in %zu partly accessed regions, the largest doubt [0x%" PRIx64
+		 ", 0x%" PRIx64 ") at %" PRIu32 "/%" PRIu32 " accesses, cut at 0x%" PRIx64,
+		 n, d->nr_splits, nc, d->splits[0].start, d->splits[0].end, d->splits[0].nr_accesses,
+		 p->max_nr_accesses, d->splits[0].at);
 	qsort(d->splits, d->nr_splits, sizeof(d->splits[0]), cmp_split);
 }
 
@@ -205,10 +245,18 @@ void refine_committed(const struct refine_params *p, struct refine_state *s, con
 	s->splits += s->nr_last;
 	for (size_t i = 0; i < s->nr_last; i++) {
 		const struct refine_split *sp = &d->splits[i];
-		struct refine_try *t = recent_try(s, sp->target, sp->start, sp->end, now_us);
+		struct refine_try *t;
 
+		/* splits are ordered by (target, at): a region cut twice comes twice in a row */
+		if (i > 0 && sp->target == d->splits[i - 1].target && sp->start == d->splits[i - 1].start)
+			continue;
+		t = recent_try(s, sp->target, sp->start, sp->end, now_us);
 		if (!t) {
-			t = &s->tried[s->tried_next++ % REFINE_TRIED];
+			/* a free (expired) slot, else the one that expires first */
+			t = &s->tried[0];
+			for (size_t j = 1; j < REFINE_TRIED && t->until_us > now_us; j++)
+				if (s->tried[j].until_us < t->until_us)
+					t = &s->tried[j];
 			*t = (struct refine_try){ .target = sp->target, .start = sp->start, .end = sp->end };
 		}
 		t->tries++;

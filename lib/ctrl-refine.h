@@ -22,10 +22,11 @@
  *  - if a contiguous neighbour is more accessed than the region, the hot
  *    part is assumed to lie on that side: X = that edge -/+ f x size (the
  *    piece next to the hot neighbour is then mostly hot, the rest mostly
- *    cold); otherwise X = the middle (binary search);
+ *    cold); otherwise two cuts, in thirds (halves of a region with its hot
+ *    part in the middle are equal and merge again: seen in CI on 6.12);
  *  - candidates are ranked by size x min(nr_accesses, max - nr_accesses)
  *    (bytes whose access state is uncertain) and at most max_splits are
- *    taken, never more than the room left below max_nr_regions.
+ *    cuts are made, never more than the room left below max_nr_regions.
  *
  * Only when the kernel does not split by itself: every context region count
  * above max/2 (kernels 7.3+ keep splitting there; their commits also merge
@@ -40,8 +41,12 @@
  * a hot piece cut off the right end of a region looks lukewarm in its first
  * window and can merge back (in the VM, 1 split in 4-5 was lost this way).
  *
+ * A round is judged on snapshots produced at least settle_us (one
+ * aggregation) after its commit, and no round uses a snapshot older than
+ * max_age_us or runs before every target has one.
+ *
  * Pure: no I/O, no logging, no allocation. The manager feeds the newest
- * snapshot of each target (after the last refinement commit), applies
+ * snapshot of each target, applies
  * decision.splits with one commit of the targets' region lists, and reports
  * back with refine_committed() / refine_commit_failed().
  */
@@ -66,6 +71,8 @@ struct refine_params {
 	uint64_t min_region_sz;    /* smallest piece, in target address units (page) */
 	uint32_t max_nr_accesses;  /* aggr_us / sample_us */
 	uint64_t max_nr_regions;   /* the context's max */
+	uint64_t settle_us;        /* a round is judged on a snapshot this much after its commit (aggr_us) */
+	uint64_t max_age_us;       /* an older snapshot is not used for a round */
 };
 
 struct refine_split {
@@ -88,16 +95,15 @@ struct refine_state {
 	struct refine_split last[REFINE_MAX_SPLITS];
 	size_t nr_last;
 	struct refine_try tried[REFINE_TRIED];
-	size_t tried_next;
 	/* for status */
 	uint64_t rounds, splits, kept, lost;
 	size_t last_kept;
 };
 
 struct refine_target_obs {
-	const struct snapshot_region *regions; /* address ordered */
+	const struct snapshot_region *regions; /* address ordered; NULL/0: no snapshot yet */
 	size_t nr_regions;
-	uint64_t snapshot_us;      /* when it was assembled (damond's clock) */
+	uint64_t snapshot_us;      /* when the kernel produced it (CLOCK_MONOTONIC, as now_us) */
 };
 
 struct refine_obs {
