@@ -87,10 +87,17 @@ assert_eq "$(kd_pid 0)" "$pid" "kdamond pid after refinement commits"
 [ -n "$verdict" ] || fail "status shows no refinement verdict: $(sed -n 's/.*\("refine":{[^}]*}\).*/\1/p' /tmp/st.json)"
 assert_le "$now" $((hot_kib * 2)) "KiB of regions seen accessed, at most 2 x the hot range"
 if [ "$before" -lt $((hot_kib * 3 / 4)) ] || [ "$before" -gt $((hot_kib * 2)) ]; then
-	# the kernel had not found it (hidden in a big region, or not seen at all): damond must have
+	# the kernel had not found it yet (hidden in a big region, or not seen at all)
 	assert_ge "$now" $((hot_kib * 3 / 4)) "KiB of the refined regions seen accessed, at least 3/4 of the hot range"
-	assert_ge "${rounds:-0}" 1 "refinement rounds"
-	assert_ge "${kept:-0}" 1 "refinement boundaries the kernel kept"
+	# Up to 7.2 the kernel never splits above max/2 (kernel-damon.md 4.4), so
+	# damond's boundaries did it. 7.3 splits there by itself, later or sooner
+	# (one run saw 19 MiB in phase 1), and merges committed boundaries, so it
+	# is the kernel's work there. A test may know the kernel; damond does not.
+	case $(uname -r) in
+	6.* | 7.[0-2] | 7.[0-2][.+-]*)
+		assert_ge "${rounds:-0}" 1 "refinement rounds"
+		assert_ge "${kept:-0}" 1 "refinement boundaries the kernel kept" ;;
+	esac
 fi
 damond_stop
 exit 0
