@@ -74,14 +74,8 @@ ok=$(awk -v b="$n_bpf" -v t="$n_trace" 'BEGIN { d = b - t; if (d < 0) d = -d; pr
 [ "$ok" = 1 ] || fail "BPF received $n_bpf damon_aggregated events in ${secs}s, tracefs saw $n_trace: more than 10 % apart"
 
 # the hot range is hot in damondctl regions
-damondctl regions workload --json | tr -d ' \n' | sed 's/},{/}\n{/g' > /tmp/regions.txt
 hs=$((MEMHOG_HOT_START)) he=$((MEMHOG_HOT_END))
-hot=$(awk -F'[:,}]' -v hs="$hs" -v he="$he" '
-	{ s = e = a = -1
-	  for (i = 1; i < NF; i++) {
-		if ($i ~ /"start"$/) s = $(i + 1); if ($i ~ /"end"$/) e = $(i + 1); if ($i ~ /"nr_accesses"$/) a = $(i + 1) }
-	  if (s >= 0 && a > 0) { lo = s > hs ? s : hs; hi = e < he ? e : he; if (hi > lo) t += hi - lo } }
-	END { printf "%d", t }' /tmp/regions.txt)
+hot=$(accessed_bytes workload "$hs" "$he")
 mark hot_range_bytes=$((he - hs)) hot_seen_bytes="$hot"
 assert_ge "$hot" $(( (he - hs) * 3 / 4 )) "hot bytes seen in the hot range"
 damondctl regions workload | head -n 12

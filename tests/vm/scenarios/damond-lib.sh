@@ -70,3 +70,14 @@ max_region_age() {
 	locked_write "$damon_kdamonds/$k/state" clear_schemes_tried_regions
 	echo "$max"
 }
+
+# accessed_bytes KDAMOND LO HI: bytes of [LO, HI) inside regions with
+# nr_accesses > 0 in `damondctl regions KDAMOND` (damond's BPF snapshot)
+accessed_bytes() {
+	damondctl regions "$1" --json | tr -d ' \n' | sed 's/},{/}\n{/g' | awk -F'[:,}]' -v lo="$2" -v hi="$3" '
+		{ s = e = a = -1
+		  for (i = 1; i < NF; i++) {
+			if ($i ~ /"start"$/) s = $(i + 1); if ($i ~ /"end"$/) e = $(i + 1); if ($i ~ /"nr_accesses"$/) a = $(i + 1) }
+		  if (s >= 0 && a > 0) { l = s > lo ? s : lo; h = e < hi ? e : hi; if (h > l) t += h - l } }
+		END { printf "%d", t }'
+}

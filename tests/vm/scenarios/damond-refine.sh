@@ -42,12 +42,7 @@ EOC
 }
 # cover_kib: KiB of memhog's buffer in regions with nr_accesses > 0 (damond's BPF snapshot)
 cover_kib() {
-	damondctl regions refine --json | tr -d ' \n' | sed 's/},{/}\n{/g' | awk -F'[:,}]' -v bs="$bs" -v be="$be" '
-		{ s = e = a = -1
-		  for (i = 1; i < NF; i++) {
-			if ($i ~ /"start"$/) s = $(i + 1); if ($i ~ /"end"$/) e = $(i + 1); if ($i ~ /"nr_accesses"$/) a = $(i + 1) }
-		  if (s >= 0 && a > 0) { lo = s > bs ? s : bs; hi = e < be ? e : be; if (hi > lo) t += hi - lo } }
-		END { printf "%d", t / 1024 }'
+	echo $(($(accessed_bytes refine "$bs" "$be") >> 10))
 }
 config false
 mkdir -p "$DAMOND_RUNTIME"
