@@ -250,15 +250,19 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 		struct json_object *ro = json_object_new_object();
 		const struct refine_state *rs = &kd->refine;
 
+		const char *off = refine_off_reason(m, kd);
+
 		JADD(ro, "enabled", json_object_new_boolean(x->refine.enabled));
-		if (!x->refine.enabled || kd->refine_off)
-			JADD(ro, "off", json_object_new_string(kd->refine_off ? kd->refine_off : "disabled (refine.enabled: false)"));
+		if (off)
+			JADD(ro, "off", json_object_new_string(off));
 		else {
 			JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(kd->refine_last.verdict)));
 			JADD(ro, "reason", json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
 											: "waiting for the first stats tick"));
 		}
 		JADD(ro, "interval_us", JU64(x->refine.interval_us));
+		/* at least twice the longest scheme apply interval (a commit restarts them on 6.12) */
+		JADD(ro, "effective_interval_us", JU64(refine_interval_us(kd)));
 		JADD(ro, "max_splits", JU64(x->refine.max_splits));
 		JADD(ro, "rounds", JU64(rs->rounds));
 		JADD(ro, "splits", JU64(rs->splits));

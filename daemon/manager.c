@@ -807,7 +807,7 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 }
 
 /* Why region refinement cannot run for kd, or NULL. */
-static const char *refine_off_reason(const struct manager *m, const struct kdamond_rt *kd)
+const char *refine_off_reason(const struct manager *m, const struct kdamond_rt *kd)
 {
 	const struct damon_ctx_cfg *c = &kd->cfg->ctx;
 
@@ -825,6 +825,27 @@ static const char *refine_off_reason(const struct manager *m, const struct kdamo
 }
 
 /*
+ * The time between refinement rounds: the configured interval, but at least
+ * twice the longest apply interval of kd's schemes. A commit on 6.12
+ * restarts every scheme's apply interval (ARCHITECTURE.md item 7), so
+ * rounds more frequent than a scheme's apply interval would keep it from
+ * ever applying; damond assumes those semantics on every kernel.
+ */
+uint64_t refine_interval_us(const struct kdamond_rt *kd)
+{
+	const struct damon_ctx_cfg *c = &kd->cfg->ctx;
+	uint64_t longest = 0;
+
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		if (kd->slots[i].cfg_idx >= 0) {
+			uint64_t ai = c->schemes[kd->slots[i].cfg_idx].apply_interval_us;
+
+			longest = MAX(longest, ai ? ai : c->aggr_us);
+		}
+	return MAX(c->refine.interval_us, 2 * longest);
+}
+
+/*
  * Region refinement for kd (lib/ctrl-refine.h): feed the newest snapshot of
  * each target, and commit the split regions when it says so. Returns true
  * when it committed.
@@ -835,7 +856,7 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	struct refine_target_obs t[REFINE_MAX_TARGETS] = {};
 	struct refine_obs o = { .now_us = now, .nr_targets = kd->nr_targets, .targets = t };
 	struct refine_params p = {
-		.interval_us = c->refine.interval_us,
+		.interval_us = refine_interval_us(kd),
 		.max_splits = (unsigned)MIN(c->refine.max_splits, (uint64_t)REFINE_MAX_SPLITS),
 		.min_region_sz = 4096,	/* DAMON_MIN_REGION: one page */
 		.max_nr_accesses = (uint32_t)CLAMP(c->aggr_us / MAX(c->sample_us, 1ULL), 1ULL, (uint64_t)UINT32_MAX),
@@ -847,14 +868,15 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	_cleanup_(targets_freep) struct gapped g = {}, ov = {};
 	const struct damon_target_cfg *base;
 	_cleanup_free_ char *why = NULL;
+	const char *off;
 	int r;
 
-	kd->refine_off = refine_off_reason(m, kd);
-	if (kd->refine_off || !kd->running || kd->pid != kd->refine_pid) {
+	off = refine_off_reason(m, kd);
+	if (off || !kd->running || kd->pid != kd->refine_pid) {
 		/* off, or another kdamond process: whatever was pending is moot */
 		refine_init(&kd->refine);
-		kd->refine_pid = kd->refine_off ? 0 : kd->pid;
-		if (kd->refine_off || !kd->running)
+		kd->refine_pid = off ? 0 : kd->pid;
+		if (off || !kd->running)
 			return false;
 	}
 	for (size_t i = 0; i < kd->nr_targets; i++) {

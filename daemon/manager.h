@@ -75,10 +75,9 @@ struct kdamond_rt {
 	struct scheme_rt *slots;
 	size_t nr_slots;
 	struct write_list written; /* what the kernel holds, as damond wrote it */
-	/* region refinement (ctrl-refine): state, last decision, why it does not run */
+	/* region refinement (ctrl-refine): state, last decision */
 	struct refine_state refine;
 	struct refine_decision refine_last;
-	const char *refine_off; /* NULL: it runs */
 	int refine_pid; /* the kdamond process the state is about */
 	char last_what[32];
 	char *last_why;
@@ -189,3 +188,7 @@ int ownership_save(const char *runtime_dir, const struct manager *m);
 char *write_list_hash(const struct write_list *l);
 
 usec_t now_usec(void);
+
+/* region refinement (manager.c): the time between rounds, why it cannot run (NULL: it can) */
+uint64_t refine_interval_us(const struct kdamond_rt *kd);
+const char *refine_off_reason(const struct manager *m, const struct kdamond_rt *kd);

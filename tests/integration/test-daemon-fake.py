@@ -630,10 +630,18 @@ def t_refine_without_bpf():
         check(rf["enabled"] is True, "refine not enabled in status: %r" % rf)
         check("BPF monitor" in rf.get("off", ""), "status does not say refinement needs BPF: %r" % rf)
         check(rf["rounds"] == 0, "refinement rounds without snapshots: %r" % rf)
+        check(rf["effective_interval_us"] == 1000000, "effective interval not the configured 1 s: %r" % rf)
         text = e.ctl("status").stdout
         check("refine" in text and "needs the BPF monitor" in text, "text status lacks the refine line:\n" + text)
         commits = [ln for ln in e.fakelog() if ln == "kdamond 0 commit"]
         check(not commits, "commits without any decision: %r" % commits[:3])
+        # a scheme applying every 3 s: rounds at least 6 s apart (a commit restarts apply intervals on 6.12)
+        e.write_conf(POLICY.replace("    ops: paddr\n", "    ops: paddr\n    refine: {enabled: true, interval: 1s}\n")
+                     .replace("        action: stat\n", "        action: stat\n        apply_interval: 3s\n")
+                     % {"bytes": "32M"})
+        e.ctl("reload")
+        rf = e.status()["kdamonds"][0]["refine"]
+        check(rf["effective_interval_us"] == 6000000, "effective interval with a 3 s apply interval: %r" % rf)
     finally:
         e.close()
 
