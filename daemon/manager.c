@@ -875,6 +875,7 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	if (off || !kd->running || kd->pid != kd->refine_pid) {
 		/* off, or another kdamond process: whatever was pending is moot */
 		refine_init(&kd->refine);
+		memset(&kd->refine_last, 0, sizeof(kd->refine_last));
 		kd->refine_pid = off ? 0 : kd->pid;
 		if (off || !kd->running)
 			return false;
@@ -882,8 +883,8 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	for (size_t i = 0; i < kd->nr_targets; i++) {
 		const struct damon_snapshot *snap = snapshot_store_get(m->snapshots, kd->index, (unsigned)i);
 
-		/* only what this kdamond process produced: a restart begins afresh */
-		if (snap && snap->pid == kd->pid)
+		/* only what this kdamond process produced since the last reload: a restart begins afresh */
+		if (snap && snap->pid == kd->pid && snap->ts_ns / 1000 >= kd->refine_since_us)
 			t[i] = (struct refine_target_obs){ .regions = snap->regions, .nr_regions = snap->nr_regions,
 							   .snapshot_us = snap->ts_ns / 1000 };
 	}
@@ -1677,6 +1678,10 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 			r = kd_start(m, kd, "restart after the kdamond died on commit");
 		if (r < 0)
 			failed++;
+		/* targets may be other processes or ranges now: refinement starts afresh from snapshots made after this */
+		refine_init(&kd->refine);
+		memset(&kd->refine_last, 0, sizeof(kd->refine_last));
+		kd->refine_since_us = now_usec();
 	}
 
 	damond_config_free(old);

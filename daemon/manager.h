@@ -79,6 +79,7 @@ struct kdamond_rt {
 	struct refine_state refine;
 	struct refine_decision refine_last;
 	int refine_pid; /* the kdamond process the state is about */
+	usec_t refine_since_us; /* snapshots older than this (the last reload commit) are not used */
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;

@@ -134,7 +134,7 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 		size_t idx;
 		double score;
 	} cand[REFINE_MAX_SPLITS];
-	size_t n = 0, room, k, nc = 0;
+	size_t n = 0, room, k, nc = 0, nr_cut = 0;
 
 	memset(d, 0, sizeof(*d));
 	d->verdict = REFINE_WAIT;
@@ -209,6 +209,7 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 		uint64_t at[2];
 		size_t m = split_points(p, t, cand[c].idx, k - d->nr_splits, at);
 
+		nr_cut++;
 		for (size_t x = 0; x < m; x++)
 			d->splits[d->nr_splits++] = (struct refine_split){
 				.target = cand[c].target,
@@ -228,7 +229,7 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 	snprintf(d->reason, sizeof(d->reason),
 		 "%zu regions > max/2: %zu cuts in %zu partly accessed regions, the largest doubt [0x%" PRIx64
 		 ", 0x%" PRIx64 ") at %" PRIu32 "/%" PRIu32 " accesses, cut at 0x%" PRIx64,
-		 n, d->nr_splits, nc, d->splits[0].start, d->splits[0].end, d->splits[0].nr_accesses,
+		 n, d->nr_splits, nr_cut, d->splits[0].start, d->splits[0].end, d->splits[0].nr_accesses,
 		 p->max_nr_accesses, d->splits[0].at);
 	qsort(d->splits, d->nr_splits, sizeof(d->splits[0]), cmp_split);
 }
@@ -252,11 +253,16 @@ void refine_committed(const struct refine_params *p, struct refine_state *s, con
 			continue;
 		t = recent_try(s, sp->target, sp->start, sp->end, now_us);
 		if (!t) {
-			/* a free (expired) slot, else the one that expires first */
+			/* a free (expired) slot, else a region tried once (losing it costs one more try,
+			 * losing a cooling one a wasted commit), the one that expires first */
 			t = &s->tried[0];
-			for (size_t j = 1; j < REFINE_TRIED && t->until_us > now_us; j++)
-				if (s->tried[j].until_us < t->until_us)
+			for (size_t j = 1; j < REFINE_TRIED && t->until_us > now_us; j++) {
+				const struct refine_try *x = &s->tried[j];
+
+				if (x->until_us <= now_us || (x->tries < 2 && t->tries >= 2) ||
+				    ((x->tries < 2) == (t->tries < 2) && x->until_us < t->until_us))
 					t = &s->tried[j];
+			}
 			*t = (struct refine_try){ .target = sp->target, .start = sp->start, .end = sp->end };
 		}
 		t->tries++;
