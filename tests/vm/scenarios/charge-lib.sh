@@ -55,6 +55,12 @@ sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds", nothing if 
 	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(proc_status "$HOG2" VmRSS) $(cat $s/qt_exceeds)"
 }
 
+# vmstat_reclaim: "pgsteal_kswapd pgsteal_direct pswpout" from /proc/vmstat
+vmstat_reclaim() {
+	awk '$1 == "pgsteal_kswapd" { k = $2 } $1 == "pgsteal_direct" { d = $2 } $1 == "pswpout" { p = $2 }
+		END { printf "%d %d %d\n", k, d, p }' /proc/vmstat
+}
+
 run_charge() {
 	local mode=$1 mlock=$2 secs=$3 out=/tmp/charge.$1.$2 t0 hog_mib rss0 end
 	# (the ownership record stays: the kdamond dir of a previous run is damond's)
@@ -72,6 +78,7 @@ run_charge() {
 	start_memhog -m "$hog_mib"
 	HOG2=$MEMHOG_PID
 	rss0=$(proc_status "$HOG2" VmRSS)
+	vm0=$(vmstat_reclaim)
 	t0=$(now_ms)
 	end=$((t0 + secs * 1000))
 	: > "$out"
@@ -94,6 +101,10 @@ run_charge() {
 		sleep 0.2
 	done
 	gone=""
+	# reclaim the kernel did besides DAMOS during the phase (pages): a run that
+	# lost pages to kswapd reads low against the quota (7.2, session 4)
+	set -- $vm0 $(vmstat_reclaim)
+	mark "vmstat mode=$mode mlock=$mlock pgsteal_kswapd=$(($4 - $1)) pgsteal_direct=$(($5 - $2)) pswpout=$(($6 - $3))"
 	damondctl status --json | tr -d ' \n' > /tmp/charge.status
 	kq=$(sed -n 's/.*"kernel_quota_bytes":\([0-9]*\).*/\1/p' /tmp/charge.status)
 	fm=$(sed -n 's/.*"fail_charge":{"mode":"\([a-z-]*\)".*/\1/p' /tmp/charge.status)
