@@ -25,8 +25,8 @@
  *    cold); otherwise two cuts, in thirds (halves of a region with its hot
  *    part in the middle are equal and merge again: seen in CI on 6.12);
  *  - candidates are ranked by size x min(nr_accesses, max - nr_accesses)
- *    (bytes whose access state is uncertain) and at most max_splits are
- *    cuts are made, never more than the room left below max_nr_regions.
+ *    (bytes whose access state is uncertain); at most max_splits cuts are
+ *    made per round, never more than the room left below max_nr_regions.
  *
  * Only when the kernel does not split by itself: every context region count
  * above max/2 (kernels 7.3+ keep splitting there; their commits also merge
@@ -46,9 +46,9 @@
  * max_age_us or runs before every target has one.
  *
  * Pure: no I/O, no logging, no allocation. The manager feeds the newest
- * snapshot of each target, applies
- * decision.splits with one commit of the targets' region lists, and reports
- * back with refine_committed() / refine_commit_failed().
+ * snapshot of each target, applies decision.splits with one commit of the
+ * targets' region lists, and reports back with refine_committed() /
+ * refine_commit_failed().
  */
 #pragma once
 
