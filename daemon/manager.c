@@ -845,6 +845,14 @@ uint64_t refine_interval_us(const struct kdamond_rt *kd)
 	return MAX(c->refine.interval_us, 2 * longest);
 }
 
+/* A fresh refinement state for kdamond process pid (0: refinement not running). */
+static void kd_refine_reset(struct kdamond_rt *kd, int pid)
+{
+	refine_init(&kd->refine);
+	memset(&kd->refine_last, 0, sizeof(kd->refine_last));
+	kd->refine_pid = pid;
+}
+
 /*
  * Region refinement for kd (lib/ctrl-refine.h): feed the newest snapshot of
  * each target, and commit the split regions when it says so. Returns true
@@ -872,14 +880,13 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	int r;
 
 	off = refine_off_reason(m, kd);
-	if (off || !kd->running || kd->pid != kd->refine_pid) {
-		/* off, or another kdamond process: whatever was pending is moot */
-		refine_init(&kd->refine);
-		memset(&kd->refine_last, 0, sizeof(kd->refine_last));
-		kd->refine_pid = off ? 0 : kd->pid;
-		if (off || !kd->running)
-			return false;
+	if (off || !kd->running) {
+		if (kd->refine_pid)	/* it ran: whatever was pending is moot */
+			kd_refine_reset(kd, 0);
+		return false;
 	}
+	if (kd->pid != kd->refine_pid)	/* switched on, or another kdamond process */
+		kd_refine_reset(kd, kd->pid);
 	for (size_t i = 0; i < kd->nr_targets; i++) {
 		const struct damon_snapshot *snap = snapshot_store_get(m->snapshots, kd->index, (unsigned)i);
 
@@ -1679,8 +1686,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		if (r < 0)
 			failed++;
 		/* targets may be other processes or ranges now: refinement starts afresh from snapshots made after this */
-		refine_init(&kd->refine);
-		memset(&kd->refine_last, 0, sizeof(kd->refine_last));
+		kd_refine_reset(kd, kd->refine_pid);
 		kd->refine_since_us = now_usec();
 	}
 

@@ -138,8 +138,6 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 
 	memset(d, 0, sizeof(*d));
 	d->verdict = REFINE_WAIT;
-	if (!s->backoff)	/* a zeroed state is a fresh one */
-		s->backoff = 1;
 	for (size_t t = 0; t < o->nr_targets; t++) {
 		if (!o->targets[t].nr_regions) {
 			snprintf(d->reason, sizeof(d->reason), "no region snapshot of target %zu yet", t);

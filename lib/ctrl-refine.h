@@ -129,6 +129,7 @@ struct refine_decision {
 	char reason[192];
 };
 
+/* A fresh state: call before the first refine_step() and to start over. */
 void refine_init(struct refine_state *s);
 void refine_step(const struct refine_params *p, struct refine_state *s, const struct refine_obs *o,
 		 struct refine_decision *d);
