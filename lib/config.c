@@ -478,25 +478,26 @@ static const struct field *tables_lookup(const struct table *tables, size_t nt, 
 	return NULL;
 }
 
-/* Unknown keys, duplicate keys (also via aliases) and non-string keys. */
+/*
+ * Unknown keys, duplicate keys (also via aliases) and non-string keys. Linear:
+ * the first key of each field is looked up among the fields seen so far (a
+ * handful), never among all earlier keys.
+ */
 static int prescan(struct parser *p, yaml_node_t *map, const struct table *tables, size_t nt)
 {
 	size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
-	_cleanup_free_ const struct field **seen = NULL;
-	_cleanup_free_ yaml_node_t **seen_key = NULL;
-
-	if (n == 0)
-		return 0;
-	seen = calloc(n, sizeof(*seen));
-	seen_key = calloc(n, sizeof(*seen_key));
-	if (!seen || !seen_key)
-		return -ENOMEM;
+	struct {
+		const struct field *f;
+		yaml_node_t *key;
+	} seen[64];
+	size_t nseen = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_pair_t *pr = &map->data.mapping.pairs.start[i];
 		yaml_node_t *kn = node_get(p, pr->key);
 		const char *k = scalar(kn);
 		const struct field *f;
+		size_t j;
 
 		if (!k || is_null(kn)) {
 			perr(p, kn, NULL, "mapping keys must be strings, got %s", kind_name(kn));
@@ -507,20 +508,22 @@ static int prescan(struct parser *p, yaml_node_t *map, const struct table *table
 			perr(p, kn, k, "unknown key '%s'", k);
 			continue;
 		}
-		for (size_t j = 0; j < i; j++)
-			if (seen[j] == f) {
-				const char *k0 = scalar(seen_key[j]);
+		for (j = 0; j < nseen && seen[j].f != f; j++)
+			;
+		if (j < nseen) {
+			const char *k0 = scalar(seen[j].key);
 
-				if (streq(k0, k))
-					perr(p, kn, k, "duplicate key (first given at %u:%u)",
-					     node_line(seen_key[j]), node_col(seen_key[j]));
-				else
-					perr(p, kn, k, "duplicate key: same as '%s' given at %u:%u", k0,
-					     node_line(seen_key[j]), node_col(seen_key[j]));
-				break;
-			}
-		seen[i] = f;
-		seen_key[i] = kn;
+			if (streq(k0, k))
+				perr(p, kn, k, "duplicate key (first given at %u:%u)",
+				     node_line(seen[j].key), node_col(seen[j].key));
+			else
+				perr(p, kn, k, "duplicate key: same as '%s' given at %u:%u", k0,
+				     node_line(seen[j].key), node_col(seen[j].key));
+		} else if (nseen < ARRAY_SIZE(seen)) {
+			seen[nseen].f = f;
+			seen[nseen].key = kn;
+			nseen++;
+		}
 	}
 	return p->oom ? -ENOMEM : 0;
 }
