@@ -39,6 +39,8 @@
 #define CONFIG_MAX_FILE_SIZE (1u << 20) /* bytes: the main file and its drop-ins together */
 #define CONFIG_MAX_DEPTH 64             /* nesting of sequences and mappings */
 #define CONFIG_MAX_NODES 200000u        /* YAML nodes after alias expansion, all files */
+#define CONFIG_MAX_VALUE_BYTES (4u << 20) /* bytes of scalars after alias expansion, all files */
+#define CONFIG_MAX_MESSAGE 300          /* an error message quoting a long value is cut here */
 #define CONFIG_MAX_DROPINS 64
 #define MAX_KDAMONDS 64
 #define MAX_TARGETS 256    /* per context */
@@ -64,8 +66,10 @@ struct load {
 	bool have_doc;
 	uint16_t *node_src;  /* per node (id - 1): index into files */
 	uint64_t *node_size; /* per node: node count after alias expansion */
+	uint64_t *node_bytes; /* per node: scalar bytes after alias expansion */
 	size_t node_cap;
 	uint64_t nodes;      /* expanded node count, all files */
+	uint64_t value_bytes; /* expanded scalar bytes, all files */
 	size_t nr_errors;    /* errors reported (kept or not), warnings left out */
 	size_t bytes;        /* bytes read, all files */
 };
@@ -314,6 +318,8 @@ static void perr_at(struct parser *p, bool warning, const yaml_node_t *n, const 
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
+	if (msg && strlen(msg) > CONFIG_MAX_MESSAGE) /* quoting a long value */
+		strcpy(msg + CONFIG_MAX_MESSAGE - 3, "...");
 	if (load_add(p->ld, warning, src, line, col, key, msg) < 0)
 		p->oom = true;
 }
@@ -2465,6 +2471,11 @@ static int node_info_reserve(struct load *ld, int id)
 	if (!z)
 		return -ENOMEM;
 	ld->node_size = z;
+	z = reallocarray(ld->node_bytes, cap, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	ld->node_bytes = z;
+	memset(ld->node_bytes + ld->node_cap, 0, (cap - ld->node_cap) * sizeof(*z));
 	memset(ld->node_src + ld->node_cap, 0, (cap - ld->node_cap) * sizeof(*s));
 	memset(ld->node_size + ld->node_cap, 0, (cap - ld->node_cap) * sizeof(*z));
 	ld->node_cap = cap;
@@ -2473,7 +2484,7 @@ static int node_info_reserve(struct load *ld, int id)
 
 /* Record where node id comes from; 0 or -ENOMEM. */
 static int node_note(struct load *ld, int id, unsigned src, const yaml_mark_t *start,
-		     const yaml_mark_t *end, uint64_t size)
+		     const yaml_mark_t *end, uint64_t size, uint64_t bytes)
 {
 	yaml_node_t *n;
 
@@ -2484,6 +2495,7 @@ static int node_note(struct load *ld, int id, unsigned src, const yaml_mark_t *s
 	n->end_mark = *end;
 	ld->node_src[id - 1] = (uint16_t)src;
 	ld->node_size[id - 1] = size;
+	ld->node_bytes[id - 1] = bytes;
 	return 0;
 }
 
@@ -2492,12 +2504,13 @@ struct open_node {
 	bool map;
 	int key;       /* mapping: key waiting for its value (0: none) */
 	uint64_t size; /* expanded size so far */
+	uint64_t bytes; /* expanded scalar bytes so far */
 	char *anchor;
 };
 
 /* Attach child to the innermost open node (or make it the root). */
 static int attach(struct load *ld, struct open_node *stack, size_t depth, int child, uint64_t size,
-		  int *root)
+		  uint64_t bytes, int *root)
 {
 	struct open_node *top;
 
@@ -2507,6 +2520,7 @@ static int attach(struct load *ld, struct open_node *stack, size_t depth, int ch
 	}
 	top = &stack[depth - 1];
 	top->size += size;
+	top->bytes += bytes;
 	if (!top->map)
 		return yaml_document_append_sequence_item(&ld->doc, top->id, child) ? 0 : -ENOMEM;
 	if (!top->key) {
@@ -2523,9 +2537,17 @@ static int attach(struct load *ld, struct open_node *stack, size_t depth, int ch
  * Count n more nodes against the budget; an error at m when it is exceeded.
  * Returns 0, -EINVAL (reported) or -ENOMEM.
  */
-static int budget(struct load *ld, unsigned src, const yaml_mark_t *m, uint64_t n)
+static int budget(struct load *ld, unsigned src, const yaml_mark_t *m, uint64_t n, uint64_t bytes)
 {
 	ld->nodes += n;
+	ld->value_bytes += bytes;
+	if (ld->value_bytes > CONFIG_MAX_VALUE_BYTES)
+		return mark_errorf(ld, src, m,
+				   "the configuration's values add up to more than %u MiB (counting each "
+				   "use of an alias as a copy of its anchor); see \"Limits\" in damond.yaml(5)",
+				   CONFIG_MAX_VALUE_BYTES >> 20) < 0
+			       ? -ENOMEM
+			       : -EINVAL;
 	if (ld->nodes <= CONFIG_MAX_NODES)
 		return 0;
 	return mark_errorf(ld, src, m,
@@ -2599,22 +2621,24 @@ static int load_events(struct load *ld, unsigned src, const char *text, size_t l
 				r = r < 0 ? r : -EINVAL;
 				break;
 			}
-			r = budget(ld, src, &ev.start_mark, ld->node_size[a->id - 1]);
+			r = budget(ld, src, &ev.start_mark, ld->node_size[a->id - 1],
+				   ld->node_bytes[a->id - 1]);
 			if (r == 0)
-				r = attach(ld, stack, depth, a->id, ld->node_size[a->id - 1], root);
+				r = attach(ld, stack, depth, a->id, ld->node_size[a->id - 1],
+					   ld->node_bytes[a->id - 1], root);
 			break;
 		}
 
 		case YAML_SCALAR_EVENT:
 			anchor = (const char *)ev.data.scalar.anchor;
-			r = budget(ld, src, &ev.start_mark, 1);
+			r = budget(ld, src, &ev.start_mark, 1, ev.data.scalar.length);
 			if (r < 0)
 				break;
 			id = yaml_document_add_scalar(&ld->doc, ev.data.scalar.tag, ev.data.scalar.value,
 						      (int)ev.data.scalar.length, ev.data.scalar.style);
-			r = node_note(ld, id, src, &ev.start_mark, &ev.end_mark, 1);
+			r = node_note(ld, id, src, &ev.start_mark, &ev.end_mark, 1, ev.data.scalar.length);
 			if (r == 0)
-				r = attach(ld, stack, depth, id, 1, root);
+				r = attach(ld, stack, depth, id, 1, ev.data.scalar.length, root);
 			if (r == 0 && anchor) {
 				char *a = strdup(anchor);
 
@@ -2634,7 +2658,7 @@ static int load_events(struct load *ld, unsigned src, const char *text, size_t l
 				r = r < 0 ? r : -EINVAL;
 				break;
 			}
-			r = budget(ld, src, &ev.start_mark, 1);
+			r = budget(ld, src, &ev.start_mark, 1, 0);
 			if (r < 0)
 				break;
 			anchor = map ? (const char *)ev.data.mapping_start.anchor
@@ -2643,7 +2667,7 @@ static int load_events(struct load *ld, unsigned src, const char *text, size_t l
 							     ev.data.mapping_start.style)
 				 : yaml_document_add_sequence(&ld->doc, ev.data.sequence_start.tag,
 							      ev.data.sequence_start.style);
-			r = node_note(ld, id, src, &ev.start_mark, &ev.end_mark, 0);
+			r = node_note(ld, id, src, &ev.start_mark, &ev.end_mark, 0, 0);
 			if (r < 0)
 				break;
 			stack[depth] = (struct open_node){ .id = id, .map = map, .size = 1 };
@@ -2672,6 +2696,7 @@ static int load_events(struct load *ld, unsigned src, const char *text, size_t l
 			o = stack[--depth];
 			yaml_document_get_node(&ld->doc, o.id)->end_mark = ev.end_mark;
 			ld->node_size[o.id - 1] = o.size;
+			ld->node_bytes[o.id - 1] = o.bytes;
 			if (o.anchor) {
 				struct anchor *a = anchors_find(&anchors, o.anchor);
 
@@ -2680,7 +2705,7 @@ static int load_events(struct load *ld, unsigned src, const char *text, size_t l
 					a->open = false;
 				free(o.anchor);
 			}
-			r = attach(ld, stack, depth, o.id, o.size, root);
+			r = attach(ld, stack, depth, o.id, o.size, o.bytes, root);
 			break;
 		}
 
@@ -2815,6 +2840,7 @@ static void load_done(struct load *ld)
 	free(ld->files);
 	free(ld->node_src);
 	free(ld->node_size);
+	free(ld->node_bytes);
 	if (ld->have_doc)
 		yaml_document_delete(&ld->doc);
 }
@@ -2985,7 +3011,7 @@ static int dnew(struct load *ld, yaml_node_type_t t, int like)
 	id = t == YAML_MAPPING_NODE
 		     ? yaml_document_add_mapping(&ld->doc, NULL, YAML_BLOCK_MAPPING_STYLE)
 		     : yaml_document_add_sequence(&ld->doc, NULL, YAML_BLOCK_SEQUENCE_STYLE);
-	if (node_note(ld, id, src, &s, &e, 0) < 0)
+	if (node_note(ld, id, src, &s, &e, 0, 0) < 0)
 		return -ENOMEM;
 	return id;
 }

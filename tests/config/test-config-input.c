@@ -158,6 +158,36 @@ static void test_anchors_and_nodes(void **state _unused_)
 	free(b.s);
 }
 
+/* Amplifying a long value with aliases: bounded by bytes, not only by nodes. */
+static void test_value_bytes(void **state _unused_)
+{
+	struct config_errors errs = {};
+	struct damond_config *c = NULL;
+	struct buf b = {};
+
+	bprintf(&b, "kdamonds: [{name: k, x: [&a ");
+	for (int i = 0; i < 600000; i++)
+		bprintf(&b, "A");
+	bprintf(&b, ", *a, *a, *a, *a, *a, *a, *a, *a]}]\n");
+	expect_string_errors(&b, 1,
+			     "gen:1:600051: the configuration's values add up to more than 4 MiB (counting each "
+			     "use of an alias as a copy of its anchor); see \"Limits\" in damond.yaml(5)");
+
+	/* an error quoting a long value is cut */
+	b.n = 0;
+	bprintf(&b, "kdamonds: [{name: ");
+	for (int i = 0; i < 100000; i++)
+		bprintf(&b, "a");
+	bprintf(&b, "}]\n");
+	assert_int_equal(config_load_string("gen", b.s, b.n, &c, &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_int_equal(strlen(errs.v[0].message), 300);
+	assert_true(strneq(errs.v[0].message, "invalid name 'aaaa", 18));
+	assert_string_equal(errs.v[0].message + 297, "...");
+	config_errors_done(&errs);
+	free(b.s);
+}
+
 /* Issue 11 item 3: 22,500 error lines; at most 20 are kept, the rest counted. */
 static void test_error_cap(void **state _unused_)
 {
@@ -391,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_anchors_and_nodes), cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_not_regular),     cmocka_unit_test(test_size_cap),
 		cmocka_unit_test(test_dropins_merge),   cmocka_unit_test(test_dropins_errors),
+		cmocka_unit_test(test_value_bytes),
 	};
 	int r;
 
