@@ -275,11 +275,28 @@ static int errors_add(struct config_errors *errs, const char *file, unsigned lin
 	return 0;
 }
 
+static unsigned node_line(const yaml_node_t *n)
+{
+	return (unsigned)n->start_mark.line + 1;
+}
+
+static unsigned node_col(const yaml_node_t *n)
+{
+	return (unsigned)n->start_mark.column + 1;
+}
+
 static unsigned node_src(const struct parser *p, const yaml_node_t *n)
 {
 	size_t i = (size_t)(n - p->doc->nodes.start);
 
 	return i < p->ld->node_cap ? p->ld->node_src[i] : 0;
+}
+
+static void set_pos(const struct parser *p, struct src_pos *pos, const yaml_node_t *n)
+{
+	pos->line = node_line(n);
+	pos->column = node_col(n);
+	pos->file = node_src(p, n);
 }
 
 static void perr_at(struct parser *p, bool warning, const yaml_node_t *n, const char *suffix,
@@ -329,21 +346,8 @@ static void perr_at(struct parser *p, bool warning, const yaml_node_t *n, const 
 /* Warning at node n: reported, the configuration is still accepted. */
 #define pwarn(p, n, suffix, ...) perr_at((p), true, (n), (suffix), __VA_ARGS__)
 
-static unsigned node_line(const yaml_node_t *n)
-{
-	return (unsigned)n->start_mark.line + 1;
-}
 
-static unsigned node_col(const yaml_node_t *n)
-{
-	return (unsigned)n->start_mark.column + 1;
-}
 
-static void set_pos(struct src_pos *pos, const yaml_node_t *n)
-{
-	pos->line = node_line(n);
-	pos->column = node_col(n);
-}
 
 /* ------------------------------------------------------------------------ */
 /* key paths                                                                */
@@ -1318,7 +1322,7 @@ static int parse_target(struct parser *p, yaml_node_t *v, struct damon_target_cf
 	yaml_node_t *pid, *regions;
 	int r;
 
-	set_pos(&t->pos, v);
+	set_pos(p, &t->pos, v);
 	r = parse_mapping(p, v, &target_table, t);
 	if (r < 0)
 		return r;
@@ -1463,7 +1467,7 @@ static int parse_goal(struct parser *p, yaml_node_t *v, struct damos_goal_cfg *g
 	const char *key;
 	int r;
 
-	set_pos(&g->pos, v);
+	set_pos(p, &g->pos, v);
 	g->metric = _DAMOS_GOAL_METRIC_INVALID;
 	r = parse_mapping(p, v, &goal_table, g);
 	if (r < 0)
@@ -1532,7 +1536,7 @@ static int h_goal_tuner(struct parser *p, yaml_node_t *k, yaml_node_t *v, const 
 	if (x >= 0) {
 		q->goal_tuner = (enum damos_goal_tuner)x;
 		q->goal_tuner_set = true;
-		set_pos(&q->goal_tuner_pos, k);
+		set_pos(p, &q->goal_tuner_pos, k);
 	}
 	return 0;
 }
@@ -1545,7 +1549,7 @@ static int h_fail_ratio(struct parser *p, yaml_node_t *k, yaml_node_t *v, const 
 	_cleanup_free_ char *num = NULL;
 	uint64_t n, d;
 
-	set_pos(&q->fail_charge_pos, k);
+	set_pos(p, &q->fail_charge_pos, k);
 	if (streq(s, "off")) {
 		q->fail_charge_mode = DAMOS_FAIL_CHARGE_OFF;
 		q->fail_charge_num = q->fail_charge_denom = 0;
@@ -1714,7 +1718,7 @@ static int parse_filter(struct parser *p, yaml_node_t *v, struct damos_filter_cf
 	yaml_node_t *n;
 	int r;
 
-	set_pos(&fl->pos, v);
+	set_pos(p, &fl->pos, v);
 	fl->layer = layer;
 	fl->matching = true;
 	fl->type = _DAMOS_FILTER_TYPE_INVALID;
@@ -1954,7 +1958,7 @@ static int h_schemes(struct parser *p, yaml_node_t *k, yaml_node_t *v, const str
 		if (!s)
 			return -ENOMEM;
 		damos_cfg_init(s);
-		set_pos(&s->pos, it);
+		set_pos(p, &s->pos, it);
 		p->scheme = s;
 		nerr = p->ld->nr_errors;
 		r = parse_mapping(p, it, &scheme_table, s);
@@ -2126,7 +2130,7 @@ static int parse_ctx(struct parser *p, yaml_node_t *map, struct damon_ctx_cfg *c
 {
 	int r;
 
-	set_pos(&c->pos, map);
+	set_pos(p, &c->pos, map);
 	p->ctx = c;
 	if (scan) {
 		r = prescan(p, map, ctx_tables, ARRAY_SIZE(ctx_tables));
@@ -2219,7 +2223,7 @@ static int parse_kdamond(struct parser *p, yaml_node_t *map, struct kdamond_cfg 
 	yaml_node_t *contexts;
 	int r;
 
-	set_pos(&kd->pos, map);
+	set_pos(p, &kd->pos, map);
 	damon_ctx_cfg_init(&kd->ctx);
 	r = prescan(p, map, kdamond_tables, ARRAY_SIZE(kdamond_tables));
 	if (r < 0)
@@ -3399,6 +3403,17 @@ static int load_walk(struct load *ld, int root_id, struct damond_config **ret)
 	if (!cfg->path)
 		return -ENOMEM;
 
+	if (ld->nr_files > 1) {
+		cfg->dropins = calloc(ld->nr_files - 1, sizeof(char *));
+		if (!cfg->dropins)
+			return -ENOMEM;
+		for (size_t i = 1; i < ld->nr_files; i++) {
+			cfg->dropins[i - 1] = strdup(ld->files[i]);
+			if (!cfg->dropins[i - 1])
+				return -ENOMEM;
+			cfg->nr_dropins = i;
+		}
+	}
 	p = (struct parser){ .ld = ld, .doc = &ld->doc, .errs = ld->errs, .first_err = ld->first_err,
 			     .cfg = cfg };
 	r = parse_mapping(&p, root, &top_table, cfg);

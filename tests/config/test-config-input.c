@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "damon-features.h"
 #include "damon.h"
 #include "macro.h"
 
@@ -389,6 +390,21 @@ static void test_dropins_merge(void **state _unused_)
 	/* damond: key by key */
 	assert_int_equal(c->settings.stats_interval_us, 5000000);
 	assert_int_equal(c->settings.on_exit, DAMOND_ON_EXIT_STOP);
+
+	/* errors found later, against the kernel's features, name the drop-in too */
+	config_errors_done(&errs);
+	{
+		struct damon_features f = {};
+
+		f.action[DAMOS_LRU_DEPRIO] = FEATURE_ABSENT;
+		assert_true(features_check_config(&f, c, &errs) < 0);
+		assert_int_equal(errs.n, 1);
+		s = fmt_entry(&errs.v[0]);
+		assert_string_equal(s, DROPINS_DIR "/merge/damond.d/10-schemes.yaml:5:9: "
+						   "kdamonds.reclaim.schemes.cold.action: this kernel does not know "
+						   "the action 'lru_deprio'");
+		free(s);
+	}
 
 	damond_config_free(c);
 	config_errors_done(&errs);
