@@ -2460,28 +2460,27 @@ static int anchors_set(struct anchors *a, char *name, int id)
 
 static int node_info_reserve(struct load *ld, int id)
 {
-	size_t want = (size_t)id;
+	size_t want = (size_t)id, cap = MAX(want, ld->node_cap * 2), old = ld->node_cap;
+	uint16_t *src;
+	uint64_t *size, *bytes;
 
 	if (want <= ld->node_cap)
 		return 0;
-	size_t cap = MAX(want, ld->node_cap * 2);
-	uint16_t *s = reallocarray(ld->node_src, cap, sizeof(*s));
-
-	if (!s)
+	src = reallocarray(ld->node_src, cap, sizeof(*src));
+	if (!src)
 		return -ENOMEM;
-	ld->node_src = s;
-	uint64_t *z = reallocarray(ld->node_size, cap, sizeof(*z));
-
-	if (!z)
+	ld->node_src = src;
+	size = reallocarray(ld->node_size, cap, sizeof(*size));
+	if (!size)
 		return -ENOMEM;
-	ld->node_size = z;
-	z = reallocarray(ld->node_bytes, cap, sizeof(*z));
-	if (!z)
+	ld->node_size = size;
+	bytes = reallocarray(ld->node_bytes, cap, sizeof(*bytes));
+	if (!bytes)
 		return -ENOMEM;
-	ld->node_bytes = z;
-	memset(ld->node_bytes + ld->node_cap, 0, (cap - ld->node_cap) * sizeof(*z));
-	memset(ld->node_src + ld->node_cap, 0, (cap - ld->node_cap) * sizeof(*s));
-	memset(ld->node_size + ld->node_cap, 0, (cap - ld->node_cap) * sizeof(*z));
+	ld->node_bytes = bytes;
+	memset(src + old, 0, (cap - old) * sizeof(*src));
+	memset(size + old, 0, (cap - old) * sizeof(*size));
+	memset(bytes + old, 0, (cap - old) * sizeof(*bytes));
 	ld->node_cap = cap;
 	return 0;
 }
