@@ -2331,9 +2331,12 @@ static int load_errorf(struct load *ld, unsigned src, unsigned line, unsigned co
 	return load_add(ld, false, src, line, col, NULL, msg);
 }
 
-static int load_warnf(struct load *ld, unsigned src, const char *fmt, ...) _printf_(3, 4);
-static int load_warnf(struct load *ld, unsigned src, const char *fmt, ...)
+/* An entry about path itself (a drop-in directory or file that is not loaded). */
+static int path_notef(struct load *ld, bool warning, const char *path, const char *fmt, ...)
+	_printf_(4, 5);
+static int path_notef(struct load *ld, bool warning, const char *path, const char *fmt, ...)
 {
+	struct config_error *e;
 	va_list ap;
 	char *msg;
 
@@ -2341,7 +2344,24 @@ static int load_warnf(struct load *ld, unsigned src, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	return load_add(ld, true, src, 0, 0, NULL, msg);
+	if (!warning)
+		ld->nr_errors++;
+	if (!msg) {
+		ld->oom = true;
+		return -ENOMEM;
+	}
+	e = error_slot(ld, warning, 0, 0, 0);
+	if (!e) {
+		free(msg);
+		return ld->oom ? -ENOMEM : 0;
+	}
+	e->message = msg;
+	e->file = strdup(path);
+	if (!e->file) {
+		ld->oom = true;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int syntax_error(struct load *ld, unsigned src, const yaml_parser_t *yp)
@@ -2899,8 +2919,7 @@ static int list_dropins(struct load *ld, const char *path, char **ret_dir, char 
 		if (errno == ENOENT)
 			return 0;
 		r = negative_errno();
-		if (load_errorf(ld, 0, 0, 0, "cannot read the drop-in directory '%s': %s", dir,
-				strerror(-r)) < 0)
+		if (path_notef(ld, false, dir, "cannot read the drop-in directory: %s", strerror(-r)) < 0)
 			return -ENOMEM;
 		return r == -ENOTDIR ? -EINVAL : r;
 	}
@@ -2916,16 +2935,21 @@ static int list_dropins(struct load *ld, const char *path, char **ret_dir, char 
 		if (de->d_name[0] == '.')
 			continue;
 		if (!is_yaml_name(de->d_name)) {
-			if (load_warnf(ld, 0, "ignoring '%s/%s': drop-in files must end in .yaml", dir,
-				       de->d_name) < 0) {
+			_cleanup_free_ char *x = NULL;
+
+			if (asprintf(&x, "%s/%s", dir, de->d_name) < 0) {
+				x = NULL;
+				r = -ENOMEM;
+				break;
+			}
+			if (path_notef(ld, true, x, "ignored: drop-in files must end in .yaml") < 0) {
 				r = -ENOMEM;
 				break;
 			}
 			continue;
 		}
 		if (n >= CONFIG_MAX_DROPINS) {
-			r = load_errorf(ld, 0, 0, 0, "more than %d drop-in files in '%s'",
-					CONFIG_MAX_DROPINS, dir);
+			r = path_notef(ld, false, dir, "more than %d drop-in files", CONFIG_MAX_DROPINS);
 			r = r < 0 ? r : -EINVAL;
 			break;
 		}

@@ -354,8 +354,7 @@ static void test_dropins_merge(void **state _unused_)
 	/* README is not a .yaml: one warning; .hidden.yaml: ignored without a word */
 	assert_int_equal(errs.n, 1);
 	s = fmt_entry(&errs.v[0]);
-	assert_string_equal(s, DROPINS_DIR "/merge/damond.yaml: warning: ignoring '" DROPINS_DIR
-					   "/merge/damond.d/README': drop-in files must end in .yaml");
+	assert_string_equal(s, DROPINS_DIR "/merge/damond.d/README: warning: ignored: drop-in files must end in .yaml");
 	free(s);
 
 	/* order: the main file's, replaced in place, then the new ones */
@@ -410,6 +409,44 @@ static void test_dropins_merge(void **state _unused_)
 	config_errors_done(&errs);
 }
 
+/* damond.d that is not a directory; more than 64 drop-ins. */
+static void test_dropins_dir(void **state _unused_)
+{
+	char dir[256], path[512], sub[512], want[1024];
+
+	snprintf(dir, sizeof(dir), "%.100s/dd", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/damond.yaml", dir);
+	write_file(path, "kdamonds: [{name: k}]\n");
+	snprintf(sub, sizeof(sub), "%s/damond.d", dir);
+	write_file(sub, "a file\n");
+	snprintf(want, sizeof(want), "%s: cannot read the drop-in directory: Not a directory", sub);
+	expect_file_error(path, -EINVAL, want);
+
+	assert_int_equal(unlink(sub), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	for (int i = 0; i < 65; i++) {
+		snprintf(path, sizeof(path), "%s/damond.d/%02d.yaml", dir, i);
+		write_file(path, "# empty drop-in\n");
+	}
+	snprintf(path, sizeof(path), "%s/damond.yaml", dir);
+	snprintf(want, sizeof(want), "%s: more than 64 drop-in files", sub);
+	expect_file_error(path, -EINVAL, want);
+
+	/* 64 empty drop-ins are fine */
+	snprintf(sub, sizeof(sub), "%s/damond.d/64.yaml", dir);
+	assert_int_equal(unlink(sub), 0);
+	{
+		struct config_errors errs = {};
+		struct damond_config *c = NULL;
+
+		assert_int_equal(config_load_file(path, &c, &errs), 0);
+		assert_int_equal(errs.n, 0);
+		assert_int_equal(c->nr_dropins, 64);
+		damond_config_free(c);
+	}
+}
+
 /* Errors name the drop-in they come from, with its line and column. */
 static void test_dropins_errors(void **state _unused_)
 {
@@ -437,7 +474,7 @@ int main(void)
 		cmocka_unit_test(test_anchors_and_nodes), cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_not_regular),     cmocka_unit_test(test_size_cap),
 		cmocka_unit_test(test_dropins_merge),   cmocka_unit_test(test_dropins_errors),
-		cmocka_unit_test(test_value_bytes),
+		cmocka_unit_test(test_value_bytes),     cmocka_unit_test(test_dropins_dir),
 	};
 	int r;
 
