@@ -1913,14 +1913,17 @@ static void scheme_warnings(struct parser *p, yaml_node_t *map, const struct dam
 	const struct damos_quota_cfg *q = &s->quota;
 	const char *key = "action";
 	yaml_node_t *an = map_find(p, map, "action", NULL);
+	uint64_t max_acc;
 	bool all;
 
 	if (!an) {
 		an = map;
 		key = NULL;
 	}
+	/* nr_accesses up to 100% (aggr / sample samples) is every region too */
+	max_acc = p->ctx && p->ctx->sample_us ? p->ctx->aggr_us / p->ctx->sample_us : DAMON_UINT_MAX;
 	all = s->sz.min == 0 && s->sz.max == DAMON_U64_MAX && s->nr_accesses.min == 0 &&
-	      s->nr_accesses.max == DAMON_UINT_MAX && s->age.min == 0 && s->age.max == DAMON_UINT_MAX;
+	      s->nr_accesses.max >= max_acc && s->age.min == 0 && s->age.max == DAMON_UINT_MAX;
 	if (s->action != DAMOS_STAT && q->ms == 0 && q->bytes == 0 && q->nr_goals == 0 &&
 	    s->wmarks.metric == DAMOS_WMARK_NONE && all && s->nr_filters == 0)
 		pwarn(p, an, key,
