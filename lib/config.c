@@ -3319,7 +3319,10 @@ static int merge_dropins(struct load *ld, int root, const int *droots, size_t n,
 				if (o && streq(o, k))
 					break;
 			}
-			if (!k || !(streq(k, "kdamonds") || streq(k, "damond")) || j == p.n) {
+			if (k && (streq(k, "kdamonds") || streq(k, "damond")) && j < p.n &&
+			    is_null(dnode(ld, x.value))) {
+				/* "kdamonds:" with nothing under it: nothing to merge */
+			} else if (!k || !(streq(k, "kdamonds") || streq(k, "damond")) || j == p.n) {
 				r = idpairs_add(&p, x.key, x.value);
 			} else if (streq(k, "kdamonds") && dis(ld, p.v[j].value, YAML_SEQUENCE_NODE) &&
 				   dis(ld, x.value, YAML_SEQUENCE_NODE)) {
