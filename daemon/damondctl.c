@@ -371,6 +371,12 @@ static int verb_check(int argc, char **argv)
 		config_errors_done(&errs);
 		return EXIT_FAILURE;
 	}
+	for (size_t i = 0; i < errs.n; i++) { /* warnings: the file is accepted */
+		_cleanup_free_ char *line = NULL;
+
+		if (config_error_format(&errs.v[i], &line) >= 0)
+			fprintf(stderr, "%s\n", line);
+	}
 	config_errors_done(&errs);
 
 	for (size_t i = 0; i < cfg->nr_kdamonds; i++)

@@ -68,7 +68,11 @@ void log_config_errors(const struct config_errors *errs)
 	for (size_t i = 0; i < errs->n; i++) {
 		_cleanup_free_ char *s = NULL;
 
-		if (config_error_format(&errs->v[i], &s) >= 0)
+		if (config_error_format(&errs->v[i], &s) < 0)
+			continue;
+		if (errs->v[i].warning)
+			log_warning("%s", s);
+		else
 			log_error("%s", s);
 	}
 }
@@ -1510,6 +1514,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		(void)sd_notify(false, "READY=1\nSTATUS=Reload rejected; running the previous configuration");
 		return r;
 	}
+	log_config_errors(errs); /* warnings only: the file is accepted */
 
 	/* Resolve every target before anything changes. */
 	nn = nc->nr_kdamonds;

@@ -9,7 +9,17 @@
  * intervals, targets) are known when the dependent fields (regions, percent
  * nr_accesses, age durations, target filters) are parsed. Errors are
  * collected, never fatal, and sorted by position at the end.
+ *
+ * The document is built from libyaml's events here (not yaml_parser_load()),
+ * so that hostile input is cut off before work grows with it: nesting deeper
+ * than CONFIG_MAX_DEPTH, more than CONFIG_MAX_NODES nodes counted after
+ * alias expansion (an alias counts as many nodes as the node it names, since
+ * the walk below visits it that many times), and anchors are found by hash
+ * (libyaml's loader scans every anchor for every alias). The main file and
+ * its drop-ins are loaded into one document, each node remembering its file;
+ * the drop-ins are then merged into the main file's tree (merge_dropins()).
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -25,12 +35,47 @@
 /* All field handlers share one signature; most use only some of the arguments. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
-#define CONFIG_MAX_FILE_SIZE (4u << 20)
+/* Limits: docs/configuration.md, "Limits" (keep in sync). */
+#define CONFIG_MAX_FILE_SIZE (1u << 20) /* bytes: the main file and its drop-ins together */
+#define CONFIG_MAX_DEPTH 64             /* nesting of sequences and mappings */
+#define CONFIG_MAX_NODES 200000u        /* YAML nodes after alias expansion, all files */
+#define CONFIG_MAX_VALUE_BYTES (4u << 20) /* bytes of scalars after alias expansion, all files */
+#define CONFIG_MAX_MESSAGE 300          /* an error message quoting a long value is cut here */
+#define CONFIG_MAX_DROPINS 64
+#define MAX_KDAMONDS 64
+#define MAX_TARGETS 256    /* per context */
+#define MAX_REGIONS 4096   /* per target */
+#define MAX_SCHEMES 64     /* per context */
+#define MAX_FILTERS 32     /* per scheme: core_filters, ops_filters and filters together */
+#define MAX_GOALS 16       /* per scheme */
+#define MAX_DESTS 64       /* per scheme */
 #define NAME_MAX_LEN 63
 #define PAGE_SZ 4096ULL
 
+/* One configuration load: the files, the document they go into, the error list. */
+struct load {
+	struct config_errors *errs;
+	size_t first_err;
+	size_t dropped_errors, dropped_warnings;
+	bool oom;
+
+	char **files; /* files[0]: the main file, then the drop-ins */
+	size_t nr_files;
+
+	yaml_document_t doc;
+	bool have_doc;
+	uint16_t *node_src;  /* per node (id - 1): index into files */
+	uint64_t *node_size; /* per node: node count after alias expansion */
+	uint64_t *node_bytes; /* per node: scalar bytes after alias expansion */
+	size_t node_cap;
+	uint64_t nodes;      /* expanded node count, all files */
+	uint64_t value_bytes; /* expanded scalar bytes, all files */
+	size_t nr_errors;    /* errors reported (kept or not), warnings left out */
+	size_t bytes;        /* bytes read, all files */
+};
+
 struct parser {
-	const char *file;
+	struct load *ld;
 	yaml_document_t *doc;
 	struct config_errors *errs;
 	size_t first_err;
@@ -101,12 +146,109 @@ int config_error_format(const struct config_error *e, char **ret)
 
 	if (e->line > 0)
 		snprintf(pos, sizeof(pos), "%u:%u:", e->line, e->column);
-	r = asprintf(&s, "%s:%s %s%s%s", e->file ? e->file : "<config>", pos,
-		     e->key ? e->key : "", e->key ? ": " : "", e->message ? e->message : "");
+	r = asprintf(&s, "%s:%s %s%s%s%s", e->file ? e->file : "<config>", pos,
+		     e->key ? e->key : "", e->key ? ": " : "", e->warning ? "warning: " : "",
+		     e->message ? e->message : "");
 	if (r < 0)
 		return -ENOMEM;
 	/* "FILE: MESSAGE" when there is no position */
 	*ret = s;
+	return 0;
+}
+
+size_t config_errors_count(const struct config_errors *e, size_t first)
+{
+	size_t n = 0;
+
+	for (size_t i = first; e && i < e->n; i++)
+		n += !e->v[i].warning;
+	return n;
+}
+
+/* Errors before warnings, then file order, then position: the order in which entries are kept. */
+static int error_rank_cmp(bool w1, unsigned s1, unsigned l1, unsigned c1, const struct config_error *e)
+{
+	if (w1 != e->warning)
+		return w1 ? 1 : -1;
+	if (s1 != e->src)
+		return s1 < e->src ? -1 : 1;
+	if (l1 != e->line)
+		return l1 < e->line ? -1 : 1;
+	if (c1 != e->column)
+		return c1 < e->column ? -1 : 1;
+	return 0;
+}
+
+/*
+ * A slot for a new entry, or NULL when it is not kept: at most
+ * CONFIG_MAX_ERROR_LINES entries are kept per load, the first ones by
+ * (errors first, file, position); the others are only counted. Bounded work
+ * per entry, so a file with a million errors costs a million cheap calls.
+ */
+static struct config_error *error_slot(struct load *ld, bool warning, unsigned src, unsigned line,
+				       unsigned col)
+{
+	struct config_errors *errs = ld->errs;
+	struct config_error *e, *worst = NULL;
+
+	if (errs->n - ld->first_err >= CONFIG_MAX_ERROR_LINES) {
+		for (size_t i = ld->first_err; i < errs->n; i++)
+			if (!worst || error_rank_cmp(errs->v[i].warning, errs->v[i].src, errs->v[i].line,
+						     errs->v[i].column, worst) > 0)
+				worst = &errs->v[i];
+		if (error_rank_cmp(warning, src, line, col, worst) >= 0) {
+			if (warning)
+				ld->dropped_warnings++;
+			else
+				ld->dropped_errors++;
+			return NULL;
+		}
+		if (worst->warning)
+			ld->dropped_warnings++;
+		else
+			ld->dropped_errors++;
+		free(worst->file);
+		free(worst->key);
+		free(worst->message);
+		e = worst;
+	} else {
+		e = APPEND(errs->v, errs->n, errs->cap);
+		if (!e) {
+			ld->oom = true;
+			return NULL;
+		}
+	}
+	*e = (struct config_error){ .warning = warning, .src = src, .line = line, .column = col };
+	return e;
+}
+
+static const char *src_file(const struct load *ld, unsigned src)
+{
+	return src < ld->nr_files ? ld->files[src] : "<config>";
+}
+
+/* New entry (kept or counted); message is consumed. */
+static int load_add(struct load *ld, bool warning, unsigned src, unsigned line, unsigned col,
+		    const char *key, char *message)
+{
+	struct config_error *e;
+
+	if (!message) {
+		ld->oom = true;
+		return -ENOMEM;
+	}
+	e = error_slot(ld, warning, src, line, col);
+	if (!e) {
+		free(message);
+		return ld->oom ? -ENOMEM : 0;
+	}
+	e->message = message;
+	e->file = strdup(src_file(ld, src));
+	e->key = key && *key ? strdup(key) : NULL;
+	if (!e->file || (key && *key && !e->key)) {
+		ld->oom = true;
+		return -ENOMEM; /* the entry stays, config_errors_done() frees it */
+	}
 	return 0;
 }
 
@@ -122,6 +264,7 @@ static int errors_add(struct config_errors *errs, const char *file, unsigned lin
 		free(message);
 		return -ENOMEM;
 	}
+	*e = (struct config_error){};
 	e->line = line;
 	e->column = col;
 	e->message = message;
@@ -131,30 +274,6 @@ static int errors_add(struct config_errors *errs, const char *file, unsigned lin
 		return -ENOMEM; /* the entry stays, config_errors_done() frees it */
 	return 0;
 }
-
-static void perr_at(struct parser *p, unsigned line, unsigned col, const char *suffix,
-		    const char *fmt, ...) _printf_(5, 6);
-static void perr_at(struct parser *p, unsigned line, unsigned col, const char *suffix,
-		    const char *fmt, ...)
-{
-	char key[sizeof(p->path) + 128];
-	char *msg;
-	va_list ap;
-
-	snprintf(key, sizeof(key), "%s%s%s", p->path, suffix && *suffix && p->path_len ? "." : "",
-		 suffix ? suffix : "");
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	if (errors_add(p->errs, p->file, line, col, key, msg) < 0)
-		p->oom = true;
-}
-
-/* Error at node n, key = current path (+ "." suffix). */
-#define perr(p, n, suffix, ...)                                                                    \
-	perr_at((p), (unsigned)(n)->start_mark.line + 1, (unsigned)(n)->start_mark.column + 1,     \
-		(suffix), __VA_ARGS__)
 
 static unsigned node_line(const yaml_node_t *n)
 {
@@ -166,11 +285,69 @@ static unsigned node_col(const yaml_node_t *n)
 	return (unsigned)n->start_mark.column + 1;
 }
 
-static void set_pos(struct src_pos *pos, const yaml_node_t *n)
+static unsigned node_src(const struct parser *p, const yaml_node_t *n)
+{
+	size_t i = (size_t)(n - p->doc->nodes.start);
+
+	return i < p->ld->node_cap ? p->ld->node_src[i] : 0;
+}
+
+static void set_pos(const struct parser *p, struct src_pos *pos, const yaml_node_t *n)
 {
 	pos->line = node_line(n);
 	pos->column = node_col(n);
+	pos->file = node_src(p, n);
 }
+
+static void perr_at(struct parser *p, bool warning, const yaml_node_t *n, const char *suffix,
+		    const char *fmt, ...) _printf_(5, 6);
+static void perr_at(struct parser *p, bool warning, const yaml_node_t *n, const char *suffix,
+		    const char *fmt, ...)
+{
+	unsigned src = node_src(p, n), line = (unsigned)n->start_mark.line + 1,
+		 col = (unsigned)n->start_mark.column + 1;
+	char key[sizeof(p->path) + 128];
+	struct config_error probe;
+	char *msg;
+	va_list ap;
+
+	if (!warning)
+		p->ld->nr_errors++;
+	/* not kept anyway: count it without formatting anything */
+	if (p->errs->n - p->first_err >= CONFIG_MAX_ERROR_LINES) {
+		bool better = false;
+
+		probe = (struct config_error){ .warning = warning, .src = src, .line = line, .column = col };
+		for (size_t i = p->first_err; i < p->errs->n && !better; i++)
+			better = error_rank_cmp(p->errs->v[i].warning, p->errs->v[i].src,
+						p->errs->v[i].line, p->errs->v[i].column, &probe) > 0;
+		if (!better) {
+			if (warning)
+				p->ld->dropped_warnings++;
+			else
+				p->ld->dropped_errors++;
+			return;
+		}
+	}
+	snprintf(key, sizeof(key), "%s%s%s", p->path, suffix && *suffix && p->path_len ? "." : "",
+		 suffix ? suffix : "");
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (msg && strlen(msg) > CONFIG_MAX_MESSAGE) /* quoting a long value */
+		strcpy(msg + CONFIG_MAX_MESSAGE - 3, "...");
+	if (load_add(p->ld, warning, src, line, col, key, msg) < 0)
+		p->oom = true;
+}
+
+/* Error at node n, key = current path (+ "." suffix). */
+#define perr(p, n, suffix, ...) perr_at((p), false, (n), (suffix), __VA_ARGS__)
+/* Warning at node n: reported, the configuration is still accepted. */
+#define pwarn(p, n, suffix, ...) perr_at((p), true, (n), (suffix), __VA_ARGS__)
+
+
+
 
 /* ------------------------------------------------------------------------ */
 /* key paths                                                                */
@@ -311,25 +488,26 @@ static const struct field *tables_lookup(const struct table *tables, size_t nt, 
 	return NULL;
 }
 
-/* Unknown keys, duplicate keys (also via aliases) and non-string keys. */
+/*
+ * Unknown keys, duplicate keys (also via aliases) and non-string keys. Linear:
+ * the first key of each field is looked up among the fields seen so far (a
+ * handful), never among all earlier keys.
+ */
 static int prescan(struct parser *p, yaml_node_t *map, const struct table *tables, size_t nt)
 {
 	size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
-	_cleanup_free_ const struct field **seen = NULL;
-	_cleanup_free_ yaml_node_t **seen_key = NULL;
-
-	if (n == 0)
-		return 0;
-	seen = calloc(n, sizeof(*seen));
-	seen_key = calloc(n, sizeof(*seen_key));
-	if (!seen || !seen_key)
-		return -ENOMEM;
+	struct {
+		const struct field *f;
+		yaml_node_t *key;
+	} seen[64];
+	size_t nseen = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_pair_t *pr = &map->data.mapping.pairs.start[i];
 		yaml_node_t *kn = node_get(p, pr->key);
 		const char *k = scalar(kn);
 		const struct field *f;
+		size_t j;
 
 		if (!k || is_null(kn)) {
 			perr(p, kn, NULL, "mapping keys must be strings, got %s", kind_name(kn));
@@ -340,20 +518,22 @@ static int prescan(struct parser *p, yaml_node_t *map, const struct table *table
 			perr(p, kn, k, "unknown key '%s'", k);
 			continue;
 		}
-		for (size_t j = 0; j < i; j++)
-			if (seen[j] == f) {
-				const char *k0 = scalar(seen_key[j]);
+		for (j = 0; j < nseen && seen[j].f != f; j++)
+			;
+		if (j < nseen) {
+			const char *k0 = scalar(seen[j].key);
 
-				if (streq(k0, k))
-					perr(p, kn, k, "duplicate key (first given at %u:%u)",
-					     node_line(seen_key[j]), node_col(seen_key[j]));
-				else
-					perr(p, kn, k, "duplicate key: same as '%s' given at %u:%u", k0,
-					     node_line(seen_key[j]), node_col(seen_key[j]));
-				break;
-			}
-		seen[i] = f;
-		seen_key[i] = kn;
+			if (streq(k0, k))
+				perr(p, kn, k, "duplicate key (first given at %u:%u)",
+				     node_line(seen[j].key), node_col(seen[j].key));
+			else
+				perr(p, kn, k, "duplicate key: same as '%s' given at %u:%u", k0,
+				     node_line(seen[j].key), node_col(seen[j].key));
+		} else if (nseen < ARRAY_SIZE(seen)) {
+			seen[nseen].f = f;
+			seen[nseen].key = kn;
+			nseen++;
+		}
 	}
 	return p->oom ? -ENOMEM : 0;
 }
@@ -1059,6 +1239,11 @@ static int h_regions(struct parser *p, yaml_node_t *k, yaml_node_t *v, const str
 		return 0;
 	}
 	t->regions_auto = false;
+	if (seq_len(v) > MAX_REGIONS) {
+		perr(p, v, NULL, "too many regions: %zu (at most %d per target)", seq_len(v),
+		     MAX_REGIONS);
+		return 0;
+	}
 	if (seq_len(v) == 0 && c->ops != DAMON_OPS_VADDR) {
 		perr(p, v, NULL, "%s targets need at least one region",
 		     damon_ops_to_string(c->ops));
@@ -1137,7 +1322,7 @@ static int parse_target(struct parser *p, yaml_node_t *v, struct damon_target_cf
 	yaml_node_t *pid, *regions;
 	int r;
 
-	set_pos(&t->pos, v);
+	set_pos(p, &t->pos, v);
 	r = parse_mapping(p, v, &target_table, t);
 	if (r < 0)
 		return r;
@@ -1170,6 +1355,10 @@ static int h_targets(struct parser *p, yaml_node_t *k, yaml_node_t *v, const str
 {
 	struct damon_ctx_cfg *c = obj;
 
+	if (seq_len(v) > MAX_TARGETS) {
+		perr(p, v, NULL, "too many targets: %zu (at most %d)", seq_len(v), MAX_TARGETS);
+		return 0;
+	}
 	for (size_t i = 0; i < seq_len(v); i++) {
 		yaml_node_t *it = seq_item(p, v, i);
 		size_t old = path_push_idx(p, i);
@@ -1278,7 +1467,7 @@ static int parse_goal(struct parser *p, yaml_node_t *v, struct damos_goal_cfg *g
 	const char *key;
 	int r;
 
-	set_pos(&g->pos, v);
+	set_pos(p, &g->pos, v);
 	g->metric = _DAMOS_GOAL_METRIC_INVALID;
 	r = parse_mapping(p, v, &goal_table, g);
 	if (r < 0)
@@ -1312,6 +1501,10 @@ static int h_goals(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struc
 {
 	struct damos_quota_cfg *q = &p->scheme->quota;
 
+	if (seq_len(v) > MAX_GOALS) {
+		perr(p, v, NULL, "too many goals: %zu (at most %d)", seq_len(v), MAX_GOALS);
+		return 0;
+	}
 	for (size_t i = 0; i < seq_len(v); i++) {
 		yaml_node_t *it = seq_item(p, v, i);
 		size_t old = path_push_idx(p, i);
@@ -1343,7 +1536,7 @@ static int h_goal_tuner(struct parser *p, yaml_node_t *k, yaml_node_t *v, const 
 	if (x >= 0) {
 		q->goal_tuner = (enum damos_goal_tuner)x;
 		q->goal_tuner_set = true;
-		set_pos(&q->goal_tuner_pos, k);
+		set_pos(p, &q->goal_tuner_pos, k);
 	}
 	return 0;
 }
@@ -1356,7 +1549,7 @@ static int h_fail_ratio(struct parser *p, yaml_node_t *k, yaml_node_t *v, const 
 	_cleanup_free_ char *num = NULL;
 	uint64_t n, d;
 
-	set_pos(&q->fail_charge_pos, k);
+	set_pos(p, &q->fail_charge_pos, k);
 	if (streq(s, "off")) {
 		q->fail_charge_mode = DAMOS_FAIL_CHARGE_OFF;
 		q->fail_charge_num = q->fail_charge_denom = 0;
@@ -1451,11 +1644,11 @@ static int h_wmarks(struct parser *p, yaml_node_t *k, yaml_node_t *v, const stru
 		    void *obj)
 {
 	struct damos_wmarks_cfg *w = &p->scheme->wmarks;
-	size_t nerr = p->errs->n;
+	size_t nerr = p->ld->nr_errors;
 	int r;
 
 	r = parse_mapping(p, v, &wmark_table, obj);
-	if (r < 0 || p->errs->n != nerr)
+	if (r < 0 || p->ld->nr_errors != nerr)
 		return r;
 	if (w->metric == DAMOS_WMARK_NONE)
 		return 0;
@@ -1525,7 +1718,7 @@ static int parse_filter(struct parser *p, yaml_node_t *v, struct damos_filter_cf
 	yaml_node_t *n;
 	int r;
 
-	set_pos(&fl->pos, v);
+	set_pos(p, &fl->pos, v);
 	fl->layer = layer;
 	fl->matching = true;
 	fl->type = _DAMOS_FILTER_TYPE_INVALID;
@@ -1577,6 +1770,12 @@ static int h_filters(struct parser *p, yaml_node_t *k, yaml_node_t *v, const str
 {
 	struct damos_cfg *s = p->scheme;
 
+	if (s->nr_filters + seq_len(v) > MAX_FILTERS) {
+		perr(p, v, NULL,
+		     "too many filters: %zu (at most %d per scheme, core_filters, ops_filters and filters together)",
+		     s->nr_filters + seq_len(v), MAX_FILTERS);
+		return 0;
+	}
 	for (size_t i = 0; i < seq_len(v); i++) {
 		yaml_node_t *it = seq_item(p, v, i);
 		size_t old = path_push_idx(p, i);
@@ -1617,6 +1816,10 @@ static int h_dests(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struc
 
 	if (s->action != DAMOS_MIGRATE_HOT && s->action != DAMOS_MIGRATE_COLD) {
 		perr(p, k, NULL, "dests are only valid for the migrate_hot and migrate_cold actions");
+		return 0;
+	}
+	if (seq_len(v) > MAX_DESTS) {
+		perr(p, v, NULL, "too many dests: %zu (at most %d)", seq_len(v), MAX_DESTS);
 		return 0;
 	}
 	for (size_t i = 0; i < seq_len(v); i++) {
@@ -1699,14 +1902,53 @@ static const struct field scheme_fields[] = {
 };
 static const struct table scheme_table = TABLE(scheme_fields);
 
+/*
+ * Warnings, not errors: policies that are valid but most likely not what was
+ * meant. A scheme that acts on all monitored memory with nothing to limit it
+ * (no quota, no watermarks, the whole access pattern, no filter), e.g. a bare
+ * "action: pageout", and a migrate action with no node to migrate to.
+ */
+static void scheme_warnings(struct parser *p, yaml_node_t *map, const struct damos_cfg *s)
+{
+	const struct damos_quota_cfg *q = &s->quota;
+	const char *key = "action";
+	yaml_node_t *an = map_find(p, map, "action", NULL);
+	uint64_t max_acc;
+	bool all;
+
+	if (!an) {
+		an = map;
+		key = NULL;
+	}
+	/* nr_accesses up to 100% (aggr / sample samples) is every region too */
+	max_acc = p->ctx && p->ctx->sample_us ? p->ctx->aggr_us / p->ctx->sample_us : DAMON_UINT_MAX;
+	all = s->sz.min == 0 && s->sz.max == DAMON_U64_MAX && s->nr_accesses.min == 0 &&
+	      s->nr_accesses.max >= max_acc && s->age.min == 0 && s->age.max == DAMON_UINT_MAX;
+	if (s->action != DAMOS_STAT && q->ms == 0 && q->bytes == 0 && q->nr_goals == 0 &&
+	    s->wmarks.metric == DAMOS_WMARK_NONE && all && s->nr_filters == 0)
+		pwarn(p, an, key,
+		      "'%s' applies to all monitored memory without limit (no quotas, watermarks, "
+		      "access_pattern or filters)",
+		      damos_action_to_string(s->action));
+	if ((s->action == DAMOS_MIGRATE_HOT || s->action == DAMOS_MIGRATE_COLD) &&
+	    s->target_nid < 0 && s->nr_dests == 0)
+		pwarn(p, an, key, "'%s' without target_nid or dests: there is no node to migrate to",
+		      damos_action_to_string(s->action));
+}
+
 static int h_schemes(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
 		     void *obj)
 {
 	struct damon_ctx_cfg *c = obj;
 
+	if (seq_len(v) > MAX_SCHEMES) {
+		perr(p, v, NULL, "too many schemes: %zu (at most %d per kdamond)", seq_len(v),
+		     MAX_SCHEMES);
+		return 0;
+	}
 	for (size_t i = 0; i < seq_len(v); i++) {
 		yaml_node_t *it = seq_item(p, v, i), *nn;
-		size_t old = path_push_idx(p, i);
+		size_t old = path_push_idx(p, i), nerr;
 		struct damos_cfg *s;
 		int r;
 
@@ -1719,8 +1961,9 @@ static int h_schemes(struct parser *p, yaml_node_t *k, yaml_node_t *v, const str
 		if (!s)
 			return -ENOMEM;
 		damos_cfg_init(s);
-		set_pos(&s->pos, it);
+		set_pos(p, &s->pos, it);
 		p->scheme = s;
+		nerr = p->ld->nr_errors;
 		r = parse_mapping(p, it, &scheme_table, s);
 		p->scheme = NULL;
 		if (r < 0)
@@ -1732,7 +1975,10 @@ static int h_schemes(struct parser *p, yaml_node_t *k, yaml_node_t *v, const str
 			}
 			s->name_given = false;
 		}
+		if (p->ld->nr_errors == nerr) /* no warnings on top of a broken scheme */
+			scheme_warnings(p, it, s);
 		nn = map_find(p, it, "name", NULL);
+		/* quadratic, but at most MAX_SCHEMES^2 / 2 comparisons */
 		for (size_t j = 0; j + 1 < c->nr_schemes; j++)
 			if (c->schemes[j].name && streq(c->schemes[j].name, s->name)) {
 				perr(p, nn ? nn : it, "name", "duplicate scheme name '%s' (also scheme %zu)",
@@ -1766,11 +2012,11 @@ static int h_intervals_goal(struct parser *p, yaml_node_t *k, yaml_node_t *v,
 			    const struct field *f, void *obj)
 {
 	struct damon_ctx_cfg *c = obj;
-	size_t nerr = p->errs->n;
+	size_t nerr = p->ld->nr_errors;
 	int r;
 
 	r = parse_mapping(p, v, &intervals_goal_table, obj);
-	if (r < 0 || p->errs->n != nerr || c->intervals_goal.aggrs == 0)
+	if (r < 0 || p->ld->nr_errors != nerr || c->intervals_goal.aggrs == 0)
 		return r;
 	if (c->intervals_goal.min_sample_us > c->intervals_goal.max_sample_us)
 		perr(p, v, NULL, "min_sample_us (%" PRIu64 ") exceeds max_sample_us (%" PRIu64 ")",
@@ -1821,11 +2067,11 @@ static int h_nr_regions(struct parser *p, yaml_node_t *k, yaml_node_t *v, const 
 			void *obj)
 {
 	struct damon_ctx_cfg *c = obj;
-	size_t nerr = p->errs->n;
+	size_t nerr = p->ld->nr_errors;
 	int r;
 
 	r = parse_mapping(p, v, &nr_regions_table, obj);
-	if (r < 0 || p->errs->n != nerr)
+	if (r < 0 || p->ld->nr_errors != nerr)
 		return r;
 	if (c->min_nr_regions > c->max_nr_regions)
 		perr(p, v, NULL, "min (%" PRIu64 ") is greater than max (%" PRIu64 ")",
@@ -1887,7 +2133,7 @@ static int parse_ctx(struct parser *p, yaml_node_t *map, struct damon_ctx_cfg *c
 {
 	int r;
 
-	set_pos(&c->pos, map);
+	set_pos(p, &c->pos, map);
 	p->ctx = c;
 	if (scan) {
 		r = prescan(p, map, ctx_tables, ARRAY_SIZE(ctx_tables));
@@ -1980,7 +2226,7 @@ static int parse_kdamond(struct parser *p, yaml_node_t *map, struct kdamond_cfg 
 	yaml_node_t *contexts;
 	int r;
 
-	set_pos(&kd->pos, map);
+	set_pos(p, &kd->pos, map);
 	damon_ctx_cfg_init(&kd->ctx);
 	r = prescan(p, map, kdamond_tables, ARRAY_SIZE(kdamond_tables));
 	if (r < 0)
@@ -2011,6 +2257,10 @@ static int h_kdamonds(struct parser *p, yaml_node_t *k, yaml_node_t *v, const st
 {
 	struct damond_config *cfg = obj;
 
+	if (seq_len(v) > MAX_KDAMONDS) {
+		perr(p, v, NULL, "too many kdamonds: %zu (at most %d)", seq_len(v), MAX_KDAMONDS);
+		return 0;
+	}
 	for (size_t i = 0; i < seq_len(v); i++) {
 		yaml_node_t *it = seq_item(p, v, i);
 		size_t old = path_push_idx(p, i);
@@ -2030,6 +2280,7 @@ static int h_kdamonds(struct parser *p, yaml_node_t *k, yaml_node_t *v, const st
 		p->kd = NULL;
 		if (r < 0)
 			return r;
+		/* quadratic, but at most MAX_KDAMONDS^2 / 2 comparisons */
 		for (size_t j = 0; kd->name && j + 1 < cfg->nr_kdamonds; j++)
 			if (cfg->kdamonds[j].name && streq(cfg->kdamonds[j].name, kd->name)) {
 				perr(p, map_find(p, it, "name", NULL), "name",
@@ -2052,28 +2303,25 @@ static const struct table top_table = TABLE(top_fields);
 
 
 /* ------------------------------------------------------------------------ */
-/* entry points                                                             */
+/* errors of the load itself                                                */
 
-static void sort_errors(struct config_errors *errs, size_t first)
+static char *asprintf_or_null(const char *fmt, ...) _printf_(1, 2);
+static char *asprintf_or_null(const char *fmt, ...)
 {
-	/* insertion sort: stable, and error lists are short */
-	for (size_t i = first + 1; i < errs->n; i++) {
-		struct config_error e = errs->v[i];
-		size_t j = i;
+	va_list ap;
+	char *s;
 
-		while (j > first && (errs->v[j - 1].line > e.line ||
-				     (errs->v[j - 1].line == e.line && errs->v[j - 1].column > e.column))) {
-			errs->v[j] = errs->v[j - 1];
-			j--;
-		}
-		errs->v[j] = e;
-	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
 }
 
-static int add_plain_error(struct config_errors *errs, const char *file, unsigned line,
-			   unsigned col, const char *fmt, ...) _printf_(5, 6);
-static int add_plain_error(struct config_errors *errs, const char *file, unsigned line,
-			   unsigned col, const char *fmt, ...)
+static int load_errorf(struct load *ld, unsigned src, unsigned line, unsigned col, const char *fmt,
+		       ...) _printf_(5, 6);
+static int load_errorf(struct load *ld, unsigned src, unsigned line, unsigned col, const char *fmt,
+		       ...)
 {
 	va_list ap;
 	char *msg;
@@ -2082,118 +2330,461 @@ static int add_plain_error(struct config_errors *errs, const char *file, unsigne
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	return errors_add(errs, file, line, col, NULL, msg);
+	ld->nr_errors++;
+	return load_add(ld, false, src, line, col, NULL, msg);
 }
 
-static int syntax_error(struct config_errors *errs, const char *file, const yaml_parser_t *yp)
+/* An entry about path itself (a drop-in directory or file that is not loaded). */
+static int path_notef(struct load *ld, bool warning, const char *path, const char *fmt, ...)
+	_printf_(4, 5);
+static int path_notef(struct load *ld, bool warning, const char *path, const char *fmt, ...)
+{
+	struct config_error *e;
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!warning)
+		ld->nr_errors++;
+	if (!msg) {
+		ld->oom = true;
+		return -ENOMEM;
+	}
+	e = error_slot(ld, warning, 0, 0, 0);
+	if (!e) {
+		free(msg);
+		return ld->oom ? -ENOMEM : 0;
+	}
+	e->message = msg;
+	e->file = strdup(path);
+	if (!e->file) {
+		ld->oom = true;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int syntax_error(struct load *ld, unsigned src, const yaml_parser_t *yp)
 {
 	const char *problem = yp->problem ? yp->problem : "invalid YAML";
 
+	if (yp->error == YAML_MEMORY_ERROR) {
+		ld->oom = true;
+		return -ENOMEM;
+	}
 	if (yp->error == YAML_READER_ERROR)
-		return add_plain_error(errs, file, 1, 1, "%s at byte %zu", problem,
-				       yp->problem_offset);
+		return load_errorf(ld, src, 1, 1, "%s at byte %zu", problem, yp->problem_offset);
 	if (yp->context)
-		return add_plain_error(errs, file, (unsigned)yp->problem_mark.line + 1,
-				       (unsigned)yp->problem_mark.column + 1, "%s %s", problem,
-				       yp->context);
-	return add_plain_error(errs, file, (unsigned)yp->problem_mark.line + 1,
-			       (unsigned)yp->problem_mark.column + 1, "%s", problem);
+		return load_errorf(ld, src, (unsigned)yp->problem_mark.line + 1,
+				   (unsigned)yp->problem_mark.column + 1, "%s %s", problem, yp->context);
+	return load_errorf(ld, src, (unsigned)yp->problem_mark.line + 1,
+			   (unsigned)yp->problem_mark.column + 1, "%s", problem);
 }
 
-int config_load_string(const char *name, const char *text, size_t len, struct damond_config **ret,
-		       struct config_errors *errs)
+static int mark_errorf(struct load *ld, unsigned src, const yaml_mark_t *m, const char *fmt, ...)
+	_printf_(4, 5);
+static int mark_errorf(struct load *ld, unsigned src, const yaml_mark_t *m, const char *fmt, ...)
 {
-	_cleanup_(damond_config_freep) struct damond_config *cfg = NULL;
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	ld->nr_errors++;
+	return load_add(ld, false, src, (unsigned)m->line + 1, (unsigned)m->column + 1, NULL, msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* building the document from events, bounded                               */
+
+struct anchor {
+	char *name;
+	int id;
+	bool open; /* its node has not ended yet: an alias to it would be recursive */
+};
+
+struct anchors {
+	struct anchor *v; /* open addressing, size a power of two */
+	size_t n, cap;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void anchors_done(struct anchors *a)
+{
+	for (size_t i = 0; i < a->cap; i++)
+		free(a->v[i].name);
+	free(a->v);
+	*a = (struct anchors){};
+}
+
+static struct anchor *anchors_find(struct anchors *a, const char *name)
+{
+	if (a->cap == 0)
+		return NULL;
+	for (size_t i = hash_str(name) & (a->cap - 1);; i = (i + 1) & (a->cap - 1)) {
+		if (!a->v[i].name)
+			return NULL;
+		if (streq(a->v[i].name, name))
+			return &a->v[i];
+	}
+}
+
+/* Define (or redefine: YAML allows it, the latest counts) an anchor; takes name. */
+static int anchors_set(struct anchors *a, char *name, int id)
+{
+	struct anchor *x = anchors_find(a, name);
+
+	if (x) {
+		free(name);
+		x->id = id;
+		x->open = true;
+		return 0;
+	}
+	if ((a->n + 1) * 2 > a->cap) {
+		struct anchors b = { .cap = a->cap ? a->cap * 2 : 64 };
+
+		b.v = calloc(b.cap, sizeof(*b.v));
+		if (!b.v) {
+			free(name);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < a->cap; i++)
+			if (a->v[i].name) {
+				size_t j = hash_str(a->v[i].name) & (b.cap - 1);
+
+				while (b.v[j].name)
+					j = (j + 1) & (b.cap - 1);
+				b.v[j] = a->v[i];
+			}
+		b.n = a->n;
+		free(a->v);
+		*a = b;
+	}
+	for (size_t i = hash_str(name) & (a->cap - 1);; i = (i + 1) & (a->cap - 1))
+		if (!a->v[i].name) {
+			a->v[i] = (struct anchor){ .name = name, .id = id, .open = true };
+			a->n++;
+			return 0;
+		}
+}
+
+static int node_info_reserve(struct load *ld, int id)
+{
+	size_t want = (size_t)id, cap = MAX(want, ld->node_cap * 2), old = ld->node_cap;
+	uint16_t *src;
+	uint64_t *size, *bytes;
+
+	if (want <= ld->node_cap)
+		return 0;
+	src = reallocarray(ld->node_src, cap, sizeof(*src));
+	if (!src)
+		return -ENOMEM;
+	ld->node_src = src;
+	size = reallocarray(ld->node_size, cap, sizeof(*size));
+	if (!size)
+		return -ENOMEM;
+	ld->node_size = size;
+	bytes = reallocarray(ld->node_bytes, cap, sizeof(*bytes));
+	if (!bytes)
+		return -ENOMEM;
+	ld->node_bytes = bytes;
+	memset(src + old, 0, (cap - old) * sizeof(*src));
+	memset(size + old, 0, (cap - old) * sizeof(*size));
+	memset(bytes + old, 0, (cap - old) * sizeof(*bytes));
+	ld->node_cap = cap;
+	return 0;
+}
+
+/* Record where node id comes from; 0 or -ENOMEM. */
+static int node_note(struct load *ld, int id, unsigned src, const yaml_mark_t *start,
+		     const yaml_mark_t *end, uint64_t size, uint64_t bytes)
+{
+	yaml_node_t *n;
+
+	if (id <= 0 || node_info_reserve(ld, id) < 0)
+		return -ENOMEM;
+	n = yaml_document_get_node(&ld->doc, id);
+	n->start_mark = *start;
+	n->end_mark = *end;
+	ld->node_src[id - 1] = (uint16_t)src;
+	ld->node_size[id - 1] = size;
+	ld->node_bytes[id - 1] = bytes;
+	return 0;
+}
+
+struct open_node {
+	int id;
+	bool map;
+	int key;       /* mapping: key waiting for its value (0: none) */
+	uint64_t size; /* expanded size so far */
+	uint64_t bytes; /* expanded scalar bytes so far */
+	char *anchor;
+};
+
+/* Attach child to the innermost open node (or make it the root). */
+static int attach(struct load *ld, struct open_node *stack, size_t depth, int child, uint64_t size,
+		  uint64_t bytes, int *root)
+{
+	struct open_node *top;
+
+	if (depth == 0) {
+		*root = child;
+		return 0;
+	}
+	top = &stack[depth - 1];
+	top->size += size;
+	top->bytes += bytes;
+	if (!top->map)
+		return yaml_document_append_sequence_item(&ld->doc, top->id, child) ? 0 : -ENOMEM;
+	if (!top->key) {
+		top->key = child;
+		return 0;
+	}
+	if (!yaml_document_append_mapping_pair(&ld->doc, top->id, top->key, child))
+		return -ENOMEM;
+	top->key = 0;
+	return 0;
+}
+
+/*
+ * Count n more nodes against the budget; an error at m when it is exceeded.
+ * Returns 0, -EINVAL (reported) or -ENOMEM.
+ */
+static int budget(struct load *ld, unsigned src, const yaml_mark_t *m, uint64_t n, uint64_t bytes)
+{
+	ld->nodes += n;
+	ld->value_bytes += bytes;
+	if (ld->value_bytes > CONFIG_MAX_VALUE_BYTES)
+		return mark_errorf(ld, src, m,
+				   "the configuration's values add up to more than %u MiB (counting each "
+				   "use of an alias as a copy of its anchor); see \"Limits\" in damond.yaml(5)",
+				   CONFIG_MAX_VALUE_BYTES >> 20) < 0
+			       ? -ENOMEM
+			       : -EINVAL;
+	if (ld->nodes <= CONFIG_MAX_NODES)
+		return 0;
+	return mark_errorf(ld, src, m,
+			   "the configuration has more than %u YAML nodes (counting each use of an "
+			   "alias as a copy of its anchor); see \"Limits\" in damond.yaml(5)",
+			   CONFIG_MAX_NODES) < 0
+		       ? -ENOMEM
+		       : -EINVAL;
+}
+
+/*
+ * Parse text into ld->doc, bounded. *root: the id of the file's root node, 0
+ * when the file holds no document. Returns 0, -EINVAL (errors recorded) or
+ * -ENOMEM.
+ */
+static int load_events(struct load *ld, unsigned src, const char *text, size_t len, int *root)
+{
+	struct open_node stack[CONFIG_MAX_DEPTH] = {};
+	struct anchors anchors = {};
 	yaml_parser_t yp;
-	yaml_document_t doc, doc2;
-	yaml_node_t *root;
-	struct parser p = {};
-	size_t first = errs->n;
+	size_t depth = 0;
+	unsigned docs = 0;
+	bool done = false;
 	int r = 0;
 
-	if (!name)
-		name = "<config>";
-
+	*root = 0;
 	if (!yaml_parser_initialize(&yp))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
 
-	if (!yaml_parser_load(&yp, &doc)) {
-		r = yp.error == YAML_MEMORY_ERROR ? -ENOMEM : syntax_error(errs, name, &yp);
-		yaml_parser_delete(&yp);
-		return r < 0 ? r : -EINVAL;
+	while (!done && r == 0) {
+		yaml_event_t ev;
+		const char *anchor = NULL;
+		int id = 0;
+
+		if (!yaml_parser_parse(&yp, &ev)) {
+			r = syntax_error(ld, src, &yp);
+			r = r < 0 ? r : -EINVAL;
+			break;
+		}
+
+		if (docs > 1 && (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
+				 ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_ALIAS_EVENT)) {
+			r = mark_errorf(ld, src, &ev.start_mark,
+					"only one YAML document per file is supported");
+			r = r < 0 ? r : -EINVAL;
+			yaml_event_delete(&ev);
+			break;
+		}
+
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+
+		case YAML_DOCUMENT_START_EVENT:
+			docs++;
+			break;
+
+		case YAML_ALIAS_EVENT: {
+			struct anchor *a = anchors_find(&anchors, (const char *)ev.data.alias.anchor);
+
+			if (!a)
+				r = mark_errorf(ld, src, &ev.start_mark, "unknown alias '*%s'",
+						(const char *)ev.data.alias.anchor);
+			else if (a->open)
+				r = mark_errorf(ld, src, &ev.start_mark,
+						"alias '*%s' is inside the node it names (a recursive alias)",
+						a->name);
+			if (r < 0 || !a || a->open) {
+				r = r < 0 ? r : -EINVAL;
+				break;
+			}
+			r = budget(ld, src, &ev.start_mark, ld->node_size[a->id - 1],
+				   ld->node_bytes[a->id - 1]);
+			if (r == 0)
+				r = attach(ld, stack, depth, a->id, ld->node_size[a->id - 1],
+					   ld->node_bytes[a->id - 1], root);
+			break;
+		}
+
+		case YAML_SCALAR_EVENT:
+			anchor = (const char *)ev.data.scalar.anchor;
+			r = budget(ld, src, &ev.start_mark, 1, ev.data.scalar.length);
+			if (r < 0)
+				break;
+			id = yaml_document_add_scalar(&ld->doc, ev.data.scalar.tag, ev.data.scalar.value,
+						      (int)ev.data.scalar.length, ev.data.scalar.style);
+			r = node_note(ld, id, src, &ev.start_mark, &ev.end_mark, 1, ev.data.scalar.length);
+			if (r == 0)
+				r = attach(ld, stack, depth, id, 1, ev.data.scalar.length, root);
+			if (r == 0 && anchor) {
+				char *a = strdup(anchor);
+
+				r = a ? anchors_set(&anchors, a, id) : -ENOMEM;
+				if (r == 0)
+					anchors_find(&anchors, anchor)->open = false;
+			}
+			break;
+
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT: {
+			bool map = ev.type == YAML_MAPPING_START_EVENT;
+
+			if (depth >= CONFIG_MAX_DEPTH) {
+				r = mark_errorf(ld, src, &ev.start_mark,
+						"nested deeper than %d levels", CONFIG_MAX_DEPTH);
+				r = r < 0 ? r : -EINVAL;
+				break;
+			}
+			r = budget(ld, src, &ev.start_mark, 1, 0);
+			if (r < 0)
+				break;
+			anchor = map ? (const char *)ev.data.mapping_start.anchor
+				     : (const char *)ev.data.sequence_start.anchor;
+			id = map ? yaml_document_add_mapping(&ld->doc, ev.data.mapping_start.tag,
+							     ev.data.mapping_start.style)
+				 : yaml_document_add_sequence(&ld->doc, ev.data.sequence_start.tag,
+							      ev.data.sequence_start.style);
+			r = node_note(ld, id, src, &ev.start_mark, &ev.end_mark, 0, 0);
+			if (r < 0)
+				break;
+			stack[depth] = (struct open_node){ .id = id, .map = map, .size = 1 };
+			if (anchor) {
+				char *a = strdup(anchor), *b = strdup(anchor);
+
+				if (!a || !b) {
+					free(a);
+					free(b);
+					r = -ENOMEM;
+					break;
+				}
+				stack[depth].anchor = b;
+				r = anchors_set(&anchors, a, id);
+			}
+			depth++;
+			break;
+		}
+
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT: {
+			struct open_node o;
+
+			if (depth == 0)
+				break; /* the parser does not emit this */
+			o = stack[--depth];
+			yaml_document_get_node(&ld->doc, o.id)->end_mark = ev.end_mark;
+			ld->node_size[o.id - 1] = o.size;
+			ld->node_bytes[o.id - 1] = o.bytes;
+			if (o.anchor) {
+				struct anchor *a = anchors_find(&anchors, o.anchor);
+
+				/* the anchor may have been redefined inside the node */
+				if (a && a->id == o.id)
+					a->open = false;
+				free(o.anchor);
+			}
+			r = attach(ld, stack, depth, o.id, o.size, o.bytes, root);
+			break;
+		}
+
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
 	}
 
-	root = yaml_document_get_root_node(&doc);
-	if (!root) {
-		r = add_plain_error(errs, name, 1, 1, "empty configuration (expected a mapping with 'kdamonds')");
-		goto out;
-	}
-
-	/* one document per file */
-	if (!yaml_parser_load(&yp, &doc2)) {
-		r = yp.error == YAML_MEMORY_ERROR ? -ENOMEM : syntax_error(errs, name, &yp);
-		goto out;
-	}
-	if (yaml_document_get_root_node(&doc2)) {
-		yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
-
-		r = add_plain_error(errs, name, node_line(r2), node_col(r2),
-				    "only one YAML document per file is supported");
-	}
-	yaml_document_delete(&doc2);
-	if (r < 0)
-		goto out;
-
-	if (root->type != YAML_MAPPING_NODE) {
-		r = add_plain_error(errs, name, node_line(root), node_col(root),
-				    "expected a mapping at the top level, got %s", kind_name(root));
-		goto out;
-	}
-
-	cfg = calloc(1, sizeof(*cfg));
-	if (!cfg) {
-		r = -ENOMEM;
-		goto out;
-	}
-	damond_settings_init(&cfg->settings);
-	cfg->path = strdup(name);
-	if (!cfg->path) {
-		r = -ENOMEM;
-		goto out;
-	}
-
-	p = (struct parser){ .file = name, .doc = &doc, .errs = errs, .first_err = first, .cfg = cfg };
-	r = parse_mapping(&p, root, &top_table, cfg);
-	if (r == 0 && p.oom)
-		r = -ENOMEM;
-
-out:
-	yaml_document_delete(&doc);
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i].anchor);
+	anchors_done(&anchors);
 	yaml_parser_delete(&yp);
-	sort_errors(errs, first);
-	if (r < 0)
-		return r;
-	if (errs->n > first)
-		return -EINVAL;
-	*ret = TAKE_PTR(cfg);
-	return 0;
+	if (r == -ENOMEM)
+		ld->oom = true;
+	return r;
 }
 
-int config_load_file(const char *path, struct damond_config **ret, struct config_errors *errs)
+/* ------------------------------------------------------------------------ */
+/* reading files                                                            */
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISDIR(m))
+		return "a directory";
+	return "not a regular file";
+}
+
+/*
+ * Read a regular file (dirfd/name as for openat()) into *ret. Never blocks
+ * on a FIFO or device: it is opened with O_NONBLOCK and refused after
+ * fstat(). At most CONFIG_MAX_FILE_SIZE bytes for all files of the load.
+ * Errors are recorded against src; returns 0 or -errno.
+ */
+static int read_config(struct load *ld, unsigned src, int dirfd, const char *name, char **ret,
+		       size_t *ret_len)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, room = CONFIG_MAX_FILE_SIZE - MIN(ld->bytes, (size_t)CONFIG_MAX_FILE_SIZE);
 	struct stat st;
-	size_t len = 0, cap;
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = negative_errno();
-		goto fail;
-	}
-	if (fstat(fd, &st) < 0) {
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = negative_errno();
 		goto fail;
 	}
@@ -2201,31 +2792,22 @@ int config_load_file(const char *path, struct damond_config **ret, struct config
 		r = -EISDIR;
 		goto fail;
 	}
-	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-	if (cap > CONFIG_MAX_FILE_SIZE) {
-		r = -EFBIG;
-		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		if (load_errorf(ld, src, 0, 0,
+				"cannot read configuration: %s, not a regular file (refused)",
+				file_kind(st.st_mode)) < 0)
+			return -ENOMEM;
+		return -EINVAL;
 	}
-	buf = malloc(cap);
+	if ((uint64_t)st.st_size > room)
+		goto too_big;
+	/* one byte more than allowed: a file that grows while being read is caught too */
+	buf = malloc(room + 1);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		ssize_t n;
+		ssize_t n = read(fd, buf + len, room + 1 - len);
 
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= CONFIG_MAX_FILE_SIZE) {
-				r = -EFBIG;
-				goto fail;
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -2235,11 +2817,754 @@ int config_load_file(const char *path, struct damond_config **ret, struct config
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		if (len > room)
+			goto too_big;
 	}
-	return config_load_string(path, buf, len, ret, errs);
+	ld->bytes += len;
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+
+too_big:
+	if (load_errorf(ld, src, 0, 0,
+			"cannot read configuration: larger than %u KiB (the limit for the configuration "
+			"file and its drop-ins together)",
+			CONFIG_MAX_FILE_SIZE >> 10) < 0)
+		return -ENOMEM;
+	return -EFBIG;
 
 fail:
-	if (add_plain_error(errs, path, 0, 0, "cannot read configuration: %s", strerror(-r)) < 0)
+	if (load_errorf(ld, src, 0, 0, "cannot read configuration: %s", strerror(-r)) < 0)
 		return -ENOMEM;
+	return r;
+}
+
+static int load_add_file(struct load *ld, const char *path)
+{
+	char *s;
+	char **v;
+
+	if (ld->nr_files > CONFIG_MAX_DROPINS)
+		return -E2BIG;
+	s = strdup(path);
+	if (!s)
+		return -ENOMEM;
+	v = reallocarray(ld->files, ld->nr_files + 1, sizeof(*v));
+	if (!v) {
+		free(s);
+		return -ENOMEM;
+	}
+	ld->files = v;
+	ld->files[ld->nr_files++] = s;
+	return 0;
+}
+
+static void load_done(struct load *ld)
+{
+	for (size_t i = 0; i < ld->nr_files; i++)
+		free(ld->files[i]);
+	free(ld->files);
+	free(ld->node_src);
+	free(ld->node_size);
+	free(ld->node_bytes);
+	if (ld->have_doc)
+		yaml_document_delete(&ld->doc);
+}
+
+static int load_init(struct load *ld, struct config_errors *errs)
+{
+	*ld = (struct load){ .errs = errs, .first_err = errs->n };
+	if (!yaml_document_initialize(&ld->doc, NULL, NULL, NULL, 1, 1))
+		return -ENOMEM;
+	ld->have_doc = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* drop-ins                                                                 */
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_yaml_name(const char *s)
+{
+	size_t l = strlen(s);
+
+	return l > 5 && streq(s + l - 5, ".yaml");
+}
+
+/*
+ * The drop-ins of path: DIR/damond.d/NAME.yaml, DIR being path's directory,
+ * sorted by name (strcmp). Hidden files are ignored; other names get a
+ * warning. *ret_dir: the directory's path. No directory: 0 with none.
+ */
+static int list_dropins(struct load *ld, const char *path, char **ret_dir, char ***ret, size_t *ret_n)
+{
+	_cleanup_free_ char *dir = NULL;
+	const char *slash = strrchr(path, '/');
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d;
+	int fd, r = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	*ret_dir = NULL;
+	if (slash ? asprintf(&dir, "%.*s/damond.d", (int)(slash - path), path) < 0
+		  : asprintf(&dir, "damond.d") < 0) {
+		dir = NULL;
+		return -ENOMEM;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		r = negative_errno();
+		if (path_notef(ld, false, dir, "cannot read the drop-in directory: %s", strerror(-r)) < 0)
+			return -ENOMEM;
+		return r == -ENOTDIR ? -EINVAL : r;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		r = negative_errno();
+		close(fd);
+		return r;
+	}
+	for (struct dirent *de; (de = readdir(d));) {
+		char *s;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (!is_yaml_name(de->d_name)) {
+			_cleanup_free_ char *x = NULL;
+
+			if (asprintf(&x, "%s/%s", dir, de->d_name) < 0) {
+				x = NULL;
+				r = -ENOMEM;
+				break;
+			}
+			if (path_notef(ld, true, x, "ignored: drop-in files must end in .yaml") < 0) {
+				r = -ENOMEM;
+				break;
+			}
+			continue;
+		}
+		if (n >= CONFIG_MAX_DROPINS) {
+			r = path_notef(ld, false, dir, "more than %d drop-in files", CONFIG_MAX_DROPINS);
+			r = r < 0 ? r : -EINVAL;
+			break;
+		}
+		s = strdup(de->d_name);
+		if (!s || !APPEND(v, n, cap)) {
+			free(s);
+			r = -ENOMEM;
+			break;
+		}
+		v[n - 1] = s;
+	}
+	closedir(d);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		return r;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_strp);
+	*ret = v;
+	*ret_n = n;
+	*ret_dir = TAKE_PTR(dir);
+	return 0;
+}
+
+/* ---- merging trees ---------------------------------------------------------- */
+
+static yaml_node_t *dnode(struct load *ld, int id)
+{
+	return yaml_document_get_node(&ld->doc, id);
+}
+
+static const char *dscalar(struct load *ld, int id)
+{
+	return scalar(dnode(ld, id));
+}
+
+static size_t dpairs(struct load *ld, int id, yaml_node_pair_t **ret)
+{
+	yaml_node_t *n = dnode(ld, id);
+
+	*ret = n->data.mapping.pairs.start;
+	return (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+}
+
+static bool dis(struct load *ld, int id, yaml_node_type_t t)
+{
+	return id > 0 && dnode(ld, id)->type == t;
+}
+
+/* Value id of key name in mapping id, 0 if absent. */
+static int dfind(struct load *ld, int id, const char *name)
+{
+	yaml_node_pair_t *pr;
+	size_t n = dpairs(ld, id, &pr);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *k = dscalar(ld, pr[i].key);
+
+		if (k && streq(k, name))
+			return pr[i].value;
+	}
+	return 0;
+}
+
+/* The scalar "name" of a mapping, or NULL. */
+static const char *dname(struct load *ld, int id)
+{
+	int v;
+
+	if (!dis(ld, id, YAML_MAPPING_NODE))
+		return NULL;
+	v = dfind(ld, id, "name");
+	return v ? dscalar(ld, v) : NULL;
+}
+
+/* A new empty sequence/mapping that reports like node like (position, file). */
+static int dnew(struct load *ld, yaml_node_type_t t, int like)
+{
+	yaml_node_t *l = dnode(ld, like);
+	yaml_mark_t s = l->start_mark, e = l->end_mark;
+	unsigned src = ld->node_src[like - 1];
+	int id;
+
+	id = t == YAML_MAPPING_NODE
+		     ? yaml_document_add_mapping(&ld->doc, NULL, YAML_BLOCK_MAPPING_STYLE)
+		     : yaml_document_add_sequence(&ld->doc, NULL, YAML_BLOCK_SEQUENCE_STYLE);
+	if (node_note(ld, id, src, &s, &e, 0, 0) < 0)
+		return -ENOMEM;
+	return id;
+}
+
+struct idpairs {
+	yaml_node_pair_t *v;
+	size_t n, cap;
+};
+
+static int idpairs_add(struct idpairs *p, int key, int value)
+{
+	yaml_node_pair_t *x = APPEND(p->v, p->n, p->cap);
+
+	if (!x)
+		return -ENOMEM;
+	*x = (yaml_node_pair_t){ .key = key, .value = value };
+	return 0;
+}
+
+static int idpairs_copy(struct load *ld, struct idpairs *p, int map)
+{
+	yaml_node_pair_t *pr;
+	size_t n = dpairs(ld, map, &pr);
+
+	for (size_t i = 0; i < n; i++)
+		if (idpairs_add(p, pr[i].key, pr[i].value) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int dmake_map(struct load *ld, int like, const struct idpairs *p)
+{
+	int id = dnew(ld, YAML_MAPPING_NODE, like);
+
+	for (size_t i = 0; id > 0 && i < p->n; i++)
+		if (!yaml_document_append_mapping_pair(&ld->doc, id, p->v[i].key, p->v[i].value))
+			return -ENOMEM;
+	return id;
+}
+
+static int dmake_seq(struct load *ld, int like, const int *items, size_t n)
+{
+	int id = dnew(ld, YAML_SEQUENCE_NODE, like);
+
+	for (size_t i = 0; id > 0 && i < n; i++)
+		if (!yaml_document_append_sequence_item(&ld->doc, id, items[i]))
+			return -ENOMEM;
+	return id;
+}
+
+/* Items of sequence id (copied: adding nodes moves the node array). */
+static int dseq_items(struct load *ld, int id, int **ret, size_t *ret_n, size_t extra)
+{
+	yaml_node_t *n = dnode(ld, id);
+	size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	int *v = calloc(k + extra + 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, n->data.sequence.items.start, k * sizeof(*v));
+	*ret = v;
+	*ret_n = k;
+	return 0;
+}
+
+/*
+ * Merge sequence add into sequence base by the items' names: an item whose
+ * name is taken replaces that item whole (patch, when set, decides instead),
+ * other items are appended. Past max items, the rest is appended unmatched
+ * (the count is an error anyway): merging stays linear-bounded.
+ */
+static int merge_named(struct load *ld, int base, int add, size_t max,
+		       int (*patch)(struct load *ld, int old, int new), int *ret)
+{
+	_cleanup_free_ int *v = NULL, *a = NULL;
+	size_t n, na;
+	int r;
+
+	r = dseq_items(ld, add, &a, &na, 0);
+	if (r < 0)
+		return r;
+	r = dseq_items(ld, base, &v, &n, na);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < na; i++) {
+		const char *name = dname(ld, a[i]);
+		size_t j = n;
+
+		if (name && n <= max)
+			for (j = 0; j < n; j++) {
+				const char *o = dname(ld, v[j]);
+
+				if (o && streq(o, name))
+					break;
+			}
+		if (j < n) {
+			if (patch) {
+				r = patch(ld, v[j], a[i]);
+				if (r < 0)
+					return r;
+				v[j] = r;
+			} else
+				v[j] = a[i];
+		} else
+			v[n++] = a[i];
+	}
+	r = dmake_seq(ld, base, v, n);
+	if (r < 0)
+		return r;
+	*ret = r;
+	return 0;
+}
+
+/* Copy of mapping map with the value of key name replaced (or the pair appended). */
+static int dreplace(struct load *ld, int map, const char *name, int key, int value)
+{
+	struct idpairs p = {};
+	bool found = false;
+	int r;
+
+	r = idpairs_copy(ld, &p, map);
+	for (size_t i = 0; r == 0 && i < p.n; i++) {
+		const char *k = dscalar(ld, p.v[i].key);
+
+		if (k && streq(k, name)) {
+			p.v[i].value = value;
+			found = true;
+			break;
+		}
+	}
+	if (r == 0 && !found)
+		r = idpairs_add(&p, key, value);
+	if (r == 0)
+		r = dmake_map(ld, map, &p);
+	free(p.v);
+	return r;
+}
+
+/* A kdamond entry of a drop-in that holds only name and schemes. */
+static bool is_scheme_patch(struct load *ld, int id)
+{
+	yaml_node_pair_t *pr;
+	size_t n = dpairs(ld, id, &pr);
+	bool schemes = false;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *k = dscalar(ld, pr[i].key);
+
+		if (!k || !(streq(k, "name") || streq(k, "schemes")))
+			return false;
+		if (streq(k, "schemes")) {
+			if (!dis(ld, pr[i].value, YAML_SEQUENCE_NODE))
+				return false;
+			schemes = true;
+		}
+	}
+	return schemes;
+}
+
+static int schemes_key(struct load *ld, int map)
+{
+	yaml_node_pair_t *pr;
+	size_t n = dpairs(ld, map, &pr);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *k = dscalar(ld, pr[i].key);
+
+		if (k && streq(k, "schemes"))
+			return pr[i].key;
+	}
+	return 0;
+}
+
+/* Merge a drop-in's kdamond entry new into the kdamond old of the same name. */
+static int patch_kdamond(struct load *ld, int old, int new)
+{
+	int ctxs, ctx, target, schemes, add, merged = 0, r;
+
+	if (!is_scheme_patch(ld, new) || !dis(ld, old, YAML_MAPPING_NODE))
+		return new; /* replaced whole */
+
+	/* the schemes live inline, or in the one context of 'contexts:' */
+	ctxs = dfind(ld, old, "contexts");
+	ctx = 0;
+	if (ctxs && dis(ld, ctxs, YAML_SEQUENCE_NODE) &&
+	    dnode(ld, ctxs)->data.sequence.items.top - dnode(ld, ctxs)->data.sequence.items.start == 1)
+		ctx = dnode(ld, ctxs)->data.sequence.items.start[0];
+	if (ctxs && !dis(ld, ctx, YAML_MAPPING_NODE))
+		return new;
+	target = ctxs ? ctx : old;
+
+	add = dfind(ld, new, "schemes");
+	schemes = dfind(ld, target, "schemes");
+	if (schemes && dis(ld, schemes, YAML_SEQUENCE_NODE)) {
+		r = merge_named(ld, schemes, add, MAX_SCHEMES, NULL, &merged);
+		if (r < 0)
+			return r;
+	} else
+		merged = add;
+	r = dreplace(ld, target, "schemes", schemes_key(ld, new), merged);
+	if (r < 0 || !ctxs)
+		return r;
+	ctx = r;
+	r = dmake_seq(ld, ctxs, &ctx, 1);
+	if (r < 0)
+		return r;
+	return dreplace(ld, old, "contexts", 0, r);
+}
+
+/* Merge mapping add into mapping base key by key (a key given again replaces the value). */
+static int merge_keys(struct load *ld, int base, int add)
+{
+	yaml_node_pair_t *pr;
+	struct idpairs p = {};
+	size_t na;
+	int r;
+
+	r = idpairs_copy(ld, &p, base);
+	na = dpairs(ld, add, &pr);
+	if (p.n > 4096 || na > 4096) /* nonsense sizes: no lookups, the walk reports them */
+		r = r < 0 ? r : idpairs_copy(ld, &p, add);
+	else
+		for (size_t i = 0; r == 0 && i < na; i++) {
+			yaml_node_pair_t x = pr[i];
+			const char *k = dscalar(ld, x.key);
+			size_t j;
+
+			for (j = 0; k && j < p.n; j++) {
+				const char *o = dscalar(ld, p.v[j].key);
+
+				if (o && streq(o, k))
+					break;
+			}
+			if (k && j < p.n)
+				p.v[j] = x;
+			else
+				r = idpairs_add(&p, x.key, x.value);
+			na = dpairs(ld, add, &pr);
+		}
+	if (r == 0)
+		r = dmake_map(ld, base, &p);
+	free(p.v);
+	return r;
+}
+
+/*
+ * The main file's root merged with the drop-ins' roots, in order:
+ * - kdamonds: an entry whose name is taken replaces that kdamond whole,
+ *   unless it holds only name and schemes: then its schemes are merged into
+ *   that kdamond's by name the same way; other entries are appended;
+ * - damond: key by key, a key given again replaces the earlier value;
+ * - anything else is kept as is, for the walk to report.
+ */
+static int merge_dropins(struct load *ld, int root, const int *droots, size_t n, int *ret)
+{
+	struct idpairs p = {};
+	int r;
+
+	r = idpairs_copy(ld, &p, root);
+	for (size_t d = 0; r == 0 && d < n; d++) {
+		yaml_node_pair_t *pr;
+		size_t np;
+
+		if (!droots[d])
+			continue;
+		np = dpairs(ld, droots[d], &pr);
+		for (size_t i = 0; r == 0 && i < np; i++) {
+			yaml_node_pair_t x = pr[i];
+			const char *k = dscalar(ld, x.key);
+			size_t j;
+
+			for (j = 0; k && j < p.n; j++) {
+				const char *o = dscalar(ld, p.v[j].key);
+
+				if (o && streq(o, k))
+					break;
+			}
+			if (k && (streq(k, "kdamonds") || streq(k, "damond")) && j < p.n &&
+			    is_null(dnode(ld, x.value))) {
+				/* "kdamonds:" with nothing under it: nothing to merge */
+			} else if (!k || !(streq(k, "kdamonds") || streq(k, "damond")) || j == p.n) {
+				r = idpairs_add(&p, x.key, x.value);
+			} else if (streq(k, "kdamonds") && dis(ld, p.v[j].value, YAML_SEQUENCE_NODE) &&
+				   dis(ld, x.value, YAML_SEQUENCE_NODE)) {
+				int m;
+
+				r = merge_named(ld, p.v[j].value, x.value, MAX_KDAMONDS, patch_kdamond, &m);
+				if (r == 0)
+					p.v[j].value = m;
+			} else if (streq(k, "damond") && dis(ld, p.v[j].value, YAML_MAPPING_NODE) &&
+				   dis(ld, x.value, YAML_MAPPING_NODE)) {
+				r = merge_keys(ld, p.v[j].value, x.value);
+				if (r > 0) {
+					p.v[j].value = r;
+					r = 0;
+				}
+			} else
+				p.v[j] = x; /* wrong types: the drop-in's value, for the walk to report */
+			np = dpairs(ld, droots[d], &pr);
+		}
+	}
+	if (r == 0) {
+		r = dmake_map(ld, root, &p);
+		if (r > 0) {
+			*ret = r;
+			r = 0;
+		}
+	}
+	free(p.v);
+	return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* entry points                                                             */
+
+static int error_pos_cmp(const struct config_error *a, const struct config_error *b)
+{
+	if (a->src != b->src)
+		return a->src < b->src ? -1 : 1;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->column != b->column)
+		return a->column < b->column ? -1 : 1;
+	return 0;
+}
+
+static void sort_errors(struct config_errors *errs, size_t first)
+{
+	/* insertion sort: stable, and at most CONFIG_MAX_ERROR_LINES entries */
+	for (size_t i = first + 1; i < errs->n; i++) {
+		struct config_error e = errs->v[i];
+		size_t j = i;
+
+		while (j > first && error_pos_cmp(&errs->v[j - 1], &e) > 0) {
+			errs->v[j] = errs->v[j - 1];
+			j--;
+		}
+		errs->v[j] = e;
+	}
+}
+
+/* Sort, add the "N more" lines; -EINVAL when there are errors, else 0. */
+static int load_finish(struct load *ld)
+{
+	struct config_errors *errs = ld->errs;
+	size_t de = ld->dropped_errors, dw = ld->dropped_warnings;
+	int r;
+
+	sort_errors(errs, ld->first_err);
+	/* appended past the cap on purpose: these lines are the cap's own report */
+	if (de > 0) {
+		r = errors_add(errs, ld->files[0], 0, 0, NULL,
+			       asprintf_or_null("%zu more error%s not shown", de, de == 1 ? "" : "s"));
+		if (r < 0)
+			return r;
+	}
+	if (dw > 0) {
+		r = errors_add(errs, ld->files[0], 0, 0, NULL,
+			       asprintf_or_null("%zu more warning%s not shown", dw, dw == 1 ? "" : "s"));
+		if (r < 0)
+			return r;
+		errs->v[errs->n - 1].warning = true;
+	}
+	if (ld->oom)
+		return -ENOMEM;
+	return config_errors_count(errs, ld->first_err) > 0 ? -EINVAL : 0;
+}
+
+/* Walk the tree at root into a new config; 0 or -errno (errors are in ld). */
+static int load_walk(struct load *ld, int root_id, struct damond_config **ret)
+{
+	_cleanup_(damond_config_freep) struct damond_config *cfg = NULL;
+	yaml_node_t *root = root_id ? dnode(ld, root_id) : NULL;
+	struct parser p = {};
+	int r;
+
+	if (!root)
+		return load_errorf(ld, 0, 1, 1, "empty configuration (expected a mapping with 'kdamonds')");
+	if (root->type != YAML_MAPPING_NODE)
+		return load_errorf(ld, ld->node_src[root_id - 1], node_line(root), node_col(root),
+				   "expected a mapping at the top level, got %s", kind_name(root));
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	damond_settings_init(&cfg->settings);
+	cfg->path = strdup(ld->files[0]);
+	if (!cfg->path)
+		return -ENOMEM;
+
+	if (ld->nr_files > 1) {
+		cfg->dropins = calloc(ld->nr_files - 1, sizeof(char *));
+		if (!cfg->dropins)
+			return -ENOMEM;
+		for (size_t i = 1; i < ld->nr_files; i++) {
+			cfg->dropins[i - 1] = strdup(ld->files[i]);
+			if (!cfg->dropins[i - 1])
+				return -ENOMEM;
+			cfg->nr_dropins = i;
+		}
+	}
+	p = (struct parser){ .ld = ld, .doc = &ld->doc, .errs = ld->errs, .first_err = ld->first_err,
+			     .cfg = cfg };
+	r = parse_mapping(&p, root, &top_table, cfg);
+	if (r == 0 && p.oom)
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(cfg);
+	return 0;
+}
+
+static int load_result(struct load *ld, int r, struct damond_config *cfg, struct damond_config **ret)
+{
+	int f = load_finish(ld);
+
+	if (r == -ENOMEM || f == -ENOMEM) {
+		damond_config_free(cfg);
+		return -ENOMEM;
+	}
+	if (r < 0 || f < 0) {
+		damond_config_free(cfg);
+		return r < 0 && r != -EINVAL ? r : -EINVAL;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+int config_load_string(const char *name, const char *text, size_t len, struct damond_config **ret,
+		       struct config_errors *errs)
+{
+	struct damond_config *cfg = NULL;
+	struct load ld;
+	int root = 0, r;
+
+	r = load_init(&ld, errs);
+	if (r == 0)
+		r = load_add_file(&ld, name ? name : "<config>");
+	if (r < 0) {
+		load_done(&ld);
+		return r;
+	}
+	if (len > CONFIG_MAX_FILE_SIZE)
+		r = load_errorf(&ld, 0, 0, 0, "larger than %u KiB", CONFIG_MAX_FILE_SIZE >> 10) < 0
+			    ? -ENOMEM
+			    : -EINVAL;
+	else
+		r = load_events(&ld, 0, text, len, &root);
+	if (r == 0)
+		r = load_walk(&ld, root, &cfg);
+	r = load_result(&ld, r, cfg, ret);
+	load_done(&ld);
+	return r;
+}
+
+int config_load_file(const char *path, struct damond_config **ret, struct config_errors *errs)
+{
+	_cleanup_free_ char *buf = NULL, *dir = NULL;
+	_cleanup_free_ int *droots = NULL;
+	struct damond_config *cfg = NULL;
+	char **names = NULL;
+	size_t len = 0, nnames = 0;
+	struct load ld;
+	int root = 0, r, io = 0;
+
+	r = load_init(&ld, errs);
+	if (r == 0)
+		r = load_add_file(&ld, path);
+	if (r < 0) {
+		load_done(&ld);
+		return r;
+	}
+
+	r = read_config(&ld, 0, AT_FDCWD, path, &buf, &len);
+	if (r < 0 && r != -ENOMEM && r != -EINVAL)
+		io = r; /* an I/O error: returned as such (see config.h) */
+	if (r == 0)
+		r = load_events(&ld, 0, buf, len, &root);
+
+	/* the drop-ins, also when the main file has errors: report theirs too */
+	if (r != -ENOMEM && !io) {
+		int q = list_dropins(&ld, path, &dir, &names, &nnames);
+
+		if (q < 0)
+			r = q == -ENOMEM ? q : -EINVAL;
+	}
+	droots = calloc(nnames + 1, sizeof(*droots));
+	if (!droots)
+		r = -ENOMEM;
+	for (size_t i = 0; r != -ENOMEM && i < nnames; i++) {
+		_cleanup_free_ char *dpath = NULL, *dbuf = NULL;
+		size_t dlen = 0;
+		unsigned src = (unsigned)ld.nr_files;
+		int q;
+
+		if (asprintf(&dpath, "%s/%s", dir, names[i]) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		q = load_add_file(&ld, dpath);
+		if (q == 0)
+			q = read_config(&ld, src, AT_FDCWD, dpath, &dbuf, &dlen);
+		if (q == 0)
+			q = load_events(&ld, src, dbuf, dlen, &droots[i]);
+		if (q == 0 && droots[i] && !dis(&ld, droots[i], YAML_MAPPING_NODE)) {
+			yaml_node_t *n = dnode(&ld, droots[i]);
+
+			q = load_errorf(&ld, src, node_line(n), node_col(n),
+					"expected a mapping at the top level, got %s", kind_name(n));
+			q = q < 0 ? q : -EINVAL;
+		}
+		if (q < 0)
+			r = q == -ENOMEM ? q : -EINVAL;
+	}
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+
+	if (r == 0 && nnames > 0 && root && dis(&ld, root, YAML_MAPPING_NODE))
+		r = merge_dropins(&ld, root, droots, nnames, &root);
+	if (r == 0)
+		r = load_walk(&ld, root, &cfg);
+	r = load_result(&ld, io ? io : r, cfg, ret);
+	load_done(&ld);
 	return r;
 }

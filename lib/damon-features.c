@@ -289,7 +289,7 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 	do {                                                                                               \
 		if (lacks(f, feat)) {                                                                      \
 			snprintf(key, sizeof(key), __VA_ARGS__);                                           \
-			add_error(errs, c->path, pos, key, "this kernel lacks %s", feature_describe(feat)); \
+			add_error(errs, damond_config_file(c, pos), pos, key, "this kernel lacks %s", feature_describe(feat)); \
 		}                                                                                          \
 	} while (0)
 
@@ -306,7 +306,7 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 		if (x->intervals_goal.aggrs)
 			NEED(FEATURE_INTERVALS_GOAL, &x->pos, "kdamonds.%s.intervals.intervals_goal", kd->name);
 		if (f->ops[x->ops] == FEATURE_ABSENT)
-			add_error(errs, c->path, &x->pos, kd->name,
+			add_error(errs, damond_config_file(c, &x->pos), &x->pos, kd->name,
 				  "this kernel does not offer the '%s' operations set (see avail_operations)",
 				  damon_ops_to_string(x->ops));
 
@@ -316,7 +316,7 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 
 			if (f->action[s->action] == FEATURE_ABSENT) {
 				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.action", kd->name, s->name);
-				add_error(errs, c->path, &s->pos, key, "this kernel does not know the action '%s'",
+				add_error(errs, damond_config_file(c, &s->pos), &s->pos, key, "this kernel does not know the action '%s'",
 					  damos_action_to_string(s->action));
 			}
 			if (q->goal_tuner_set)
@@ -336,7 +336,7 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 				if (f->goal_metric[goal->metric] == FEATURE_ABSENT) {
 					snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu].metric",
 						 kd->name, s->name, g);
-					add_error(errs, c->path, &goal->pos, key,
+					add_error(errs, damond_config_file(c, &goal->pos), &goal->pos, key,
 						  "this kernel does not know the goal metric '%s'",
 						  damos_goal_metric_to_string(goal->metric));
 				}
@@ -352,19 +352,19 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 
 				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.filters[%zu]", kd->name, s->name, j);
 				if (f->filter_type[fl->type] == FEATURE_ABSENT)
-					add_error(errs, c->path, &fl->pos, key,
+					add_error(errs, damond_config_file(c, &fl->pos), &fl->pos, key,
 						  "this kernel does not know the filter type '%s'",
 						  damos_filter_type_to_string(fl->type));
 				if (fl->allow && lacks(f, FEATURE_FILTER_ALLOW))
-					add_error(errs, c->path, &fl->pos, key,
+					add_error(errs, damond_config_file(c, &fl->pos), &fl->pos, key,
 						  "this kernel lacks %s: every filter rejects what it matches",
 						  feature_describe(FEATURE_FILTER_ALLOW));
 				if ((fl->layer == DAMOS_FILTER_LAYER_CORE || fl->layer == DAMOS_FILTER_LAYER_OPS) &&
 				    lacks(f, FEATURE_CORE_OPS_FILTERS))
-					add_error(errs, c->path, &fl->pos, key, "this kernel lacks %s; use 'filters:'",
+					add_error(errs, damond_config_file(c, &fl->pos), &fl->pos, key, "this kernel lacks %s; use 'filters:'",
 						  feature_describe(FEATURE_CORE_OPS_FILTERS));
 				if (fl->layer == DAMOS_FILTER_LAYER_LEGACY && lacks(f, FEATURE_LEGACY_FILTERS))
-					add_error(errs, c->path, &fl->pos, key, "this kernel lacks %s",
+					add_error(errs, damond_config_file(c, &fl->pos), &fl->pos, key, "this kernel lacks %s",
 						  feature_describe(FEATURE_LEGACY_FILTERS));
 			}
 		}

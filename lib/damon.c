@@ -241,11 +241,21 @@ void kdamond_cfg_done(struct kdamond_cfg *k)
 	*k = (struct kdamond_cfg){};
 }
 
+const char *damond_config_file(const struct damond_config *c, const struct src_pos *pos)
+{
+	if (pos && pos->file > 0 && pos->file <= c->nr_dropins)
+		return c->dropins[pos->file - 1];
+	return c->path;
+}
+
 void damond_config_free(struct damond_config *c)
 {
 	if (!c)
 		return;
 	free(c->path);
+	for (size_t i = 0; i < c->nr_dropins; i++)
+		free(c->dropins[i]);
+	free(c->dropins);
 	free(c->settings.control_group);
 	for (size_t i = 0; i < c->nr_kdamonds; i++)
 		kdamond_cfg_done(&c->kdamonds[i]);

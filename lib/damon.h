@@ -148,6 +148,7 @@ bool damos_filter_type_is_core(enum damos_filter_type t) _pure_;
 struct src_pos {
 	uint32_t line;   /* 1-based; 0 = unknown */
 	uint32_t column; /* 1-based */
+	uint32_t file;   /* 0: damond_config.path; i: damond_config.dropins[i - 1] */
 };
 
 struct damon_range {
@@ -275,10 +276,15 @@ struct damond_settings {
 
 struct damond_config {
 	char *path;
+	char **dropins; /* the drop-in files merged in, in order (see src_pos.file) */
+	size_t nr_dropins;
 	struct damond_settings settings;
 	struct kdamond_cfg *kdamonds;
 	size_t nr_kdamonds;
 };
+
+/* The file a position is in (the main file when pos is NULL or has no file). */
+const char *damond_config_file(const struct damond_config *c, const struct src_pos *pos);
 
 /* Defaults (the values docs/configuration.md promises). */
 #define DAMOND_DEFAULT_SAMPLE_US 5000ULL

@@ -2,8 +2,10 @@
 /*
  * Config parser tests: every file in fixtures/configs/bad must fail with
  * exactly the errors named in its leading "# expect: LINE:COL: KEY: MESSAGE"
- * comments; every file in fixtures/configs/good and conf/damond.yaml must
- * load, and the values below must come out in kernel units.
+ * comments (warnings are not compared there); every file in
+ * fixtures/configs/warn must load with exactly the warnings named the same
+ * way; every file in fixtures/configs/good and conf/damond.yaml must load
+ * without errors, and the values below must come out in kernel units.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,7 @@
 
 #define GOOD_DIR FIXTURES_DIR "/configs/good"
 #define BAD_DIR FIXTURES_DIR "/configs/bad"
+#define WARN_DIR FIXTURES_DIR "/configs/warn"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -73,12 +76,14 @@ static struct damond_config *load_ok(const char *path)
 	for (size_t i = 0; i < errs.n; i++) {
 		char *s;
 
+		if (errs.v[i].warning)
+			continue;
 		assert_int_equal(config_error_format(&errs.v[i], &s), 0);
 		print_error("unexpected error: %s\n", s);
 		free(s);
 	}
 	assert_int_equal(r, 0);
-	assert_int_equal(errs.n, 0);
+	assert_int_equal(config_errors_count(&errs, 0), 0);
 	assert_non_null(c);
 	assert_string_equal(c->path, path);
 	config_errors_done(&errs);
@@ -93,21 +98,27 @@ static struct damond_config *load_good(const char *name)
 	return load_ok(path);
 }
 
-static void test_bad_files(void **state _unused_)
+/*
+ * Every file of dir against its "# expect:" lines: bad files (want_ok false)
+ * must be refused with exactly those errors, warnings left out; warn files
+ * must load with exactly those entries, all warnings.
+ */
+static size_t check_expect_dir(const char *dir, bool want_ok, size_t min_files)
 {
 	char **names;
-	size_t n = list_yaml(BAD_DIR, &names), failures = 0;
+	size_t n = list_yaml(dir, &names), failures = 0;
 
-	assert_true(n >= 25);
+	assert_true(n >= min_files);
 	for (size_t i = 0; i < n; i++) {
 		struct config_errors errs = {};
 		struct damond_config *c = NULL;
-		char path[4096], line[1024], *expect[16];
-		size_t nexpect = 0;
+		char path[4096], line[1024], *expect[24];
+		struct config_error *got[64];
+		size_t nexpect = 0, ngot = 0;
 		FILE *f;
 		int r;
 
-		snprintf(path, sizeof(path), "%s/%s", BAD_DIR, names[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		f = fopen(path, "re");
 		assert_non_null(f);
 		while (nexpect < ARRAY_SIZE(expect) && fgets(line, sizeof(line), f) &&
@@ -125,19 +136,28 @@ static void test_bad_files(void **state _unused_)
 		}
 
 		r = config_load_file(path, &c, &errs);
-		if (r != -EINVAL || c) {
-			print_error("%s: config_load_file() = %d, want -EINVAL\n", names[i], r);
+		if (want_ok ? r != 0 || !c : r != -EINVAL || c) {
+			print_error("%s: config_load_file() = %d, want %s\n", names[i], r,
+				    want_ok ? "0" : "-EINVAL");
 			failures++;
 		}
-		if (errs.n != nexpect) {
-			print_error("%s: %zu errors, want %zu\n", names[i], errs.n, nexpect);
+		for (size_t j = 0; j < errs.n && ngot < ARRAY_SIZE(got); j++) {
+			if (want_ok && !errs.v[j].warning) {
+				print_error("%s: entry %zu is an error, want warnings only\n", names[i], j);
+				failures++;
+			}
+			if (want_ok || !errs.v[j].warning)
+				got[ngot++] = &errs.v[j];
+		}
+		if (ngot != nexpect) {
+			print_error("%s: %zu entries, want %zu\n", names[i], ngot, nexpect);
 			failures++;
 		}
-		for (size_t j = 0; j < MIN(errs.n, nexpect); j++) {
+		for (size_t j = 0; j < MIN(ngot, nexpect); j++) {
 			char *s;
 
-			assert_int_equal(config_error_format(&errs.v[j], &s), 0);
-			assert_string_equal(errs.v[j].file, path);
+			assert_int_equal(config_error_format(got[j], &s), 0);
+			assert_string_equal(got[j]->file, path);
 			if (!streq(s, expect[j])) {
 				print_error("%s: error %zu\n   got: %s\n  want: %s\n", names[i], j, s,
 					    expect[j]);
@@ -151,7 +171,18 @@ static void test_bad_files(void **state _unused_)
 		config_errors_done(&errs);
 	}
 	free_list(names, n);
-	assert_int_equal(failures, 0);
+	return failures;
+}
+
+static void test_bad_files(void **state _unused_)
+{
+	assert_int_equal(check_expect_dir(BAD_DIR, false, 25), 0);
+}
+
+/* Item 9 of issue 10: policies that act on everything, migrate without a node. */
+static void test_warn_files(void **state _unused_)
+{
+	assert_int_equal(check_expect_dir(WARN_DIR, true, 2), 0);
 }
 
 static void test_good_files_load(void **state _unused_)
@@ -712,6 +743,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_good_files_load),
+		cmocka_unit_test(test_warn_files),
 		cmocka_unit_test(test_conf_sample),    cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_vaddr),          cmocka_unit_test(test_fvaddr),
 		cmocka_unit_test(test_paddr_regions),  cmocka_unit_test(test_actions),
