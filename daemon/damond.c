@@ -140,6 +140,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
  * BPF is for the real machine only: a damond pointed at another sysfs root
  * (tests, a fake kernel) must never attach to this host's tracepoints.
  */
+#ifdef HAVE_BPF
 /*
  * Ring-buffer sizing for a policy. A round is what the kdamonds emit in one
  * go: one aggregation of every kdamond (the larger of max_nr_regions and the
@@ -177,6 +178,7 @@ static size_t ringbuf_bytes_for(uint64_t round)
 {
 	return (size_t)MIN(MAX(round * 13 / 4, (uint64_t)DAMON_EV_RINGBUF_DEFAULT), (uint64_t)64 << 20);
 }
+#endif
 
 static void setup_monitor(struct manager *m, const struct damond_config *config)
 {
