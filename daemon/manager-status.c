@@ -450,6 +450,17 @@ int manager_regions_json(struct manager *m, const char *kdamond, struct json_obj
 					maxacc = MAX(maxacc, snap->regions[r].nr_accesses);
 				}
 				JADD(to, "nr_regions", JU64(snap->nr_regions));
+			} else {
+				/* say why there is nothing, rather than an empty heatmap */
+				const char *why;
+
+				if (!kd->running)
+					why = kd->died ? "the kdamond died" : "the kdamond is not running";
+				else if (!m->events)
+					why = m->bpf_reason ? m->bpf_reason : "the BPF monitor is not running";
+				else
+					why = "no aggregation seen yet from this kdamond (one comes every aggregation interval)";
+				JADD(to, "no_snapshot", json_object_new_string(why));
 			}
 			JADD(to, "regions", regs);
 			JADD(to, "max_nr_accesses",
@@ -460,6 +471,8 @@ int manager_regions_json(struct manager *m, const char *kdamond, struct json_obj
 		json_object_array_add(kds, ko);
 	}
 	JADD(o, "kdamonds", kds);
+	/* region snapshots come from the BPF monitor only (damon_aggregated) */
+	JADD(o, "monitor", json_object_new_string(m->events ? "bpf" : "sysfs-polling"));
 	if (kdamond && !found) {
 		json_object_put(o);
 		return -ENOENT;

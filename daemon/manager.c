@@ -1481,6 +1481,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 	if (own.have_features) {
 		m->features = own.features;
 		m->features_from_record = true;
+		m->features_full = true;
 		(void)features_probe_readonly(m->root, &own.features); /* refresh module states */
 		memcpy(m->features.module, own.features.module, sizeof(m->features.module));
 	} else {
@@ -1495,6 +1496,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 				/* rendering with unknown features could silently drop settings */
 				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u failed: %m",
 						       probe_k);
+			m->features_full = true;
 		}
 	}
 
@@ -1862,6 +1864,23 @@ int manager_stop(struct manager *m)
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];
 
+		/*
+		 * A start that failed half-way: what the kernel says settles it, so
+		 * the record never calls a directory "starting" that someone else
+		 * may use later (a running kdamond there would be taken for damond's).
+		 */
+		if (kd->starting && !m->dry_run) {
+			bool on = false;
+			int pid = -1;
+
+			if (damon_read_state(m->root, kd->index, &on, &pid) >= 0) {
+				kd->starting = false;
+				if (on) {
+					kd->running = true;
+					kd->pid = pid;
+				}
+			}
+		}
 		if (!kd->running)
 			continue;
 		if (keep) {

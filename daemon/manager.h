@@ -112,6 +112,7 @@ struct manager {
 
 	struct damon_features features;
 	bool features_from_record;
+	bool features_full; /* a full probe (features_probe_owned, or the record of one): the record keeps it */
 
 	struct kdamond_rt *kd;
 	size_t nr_kd;

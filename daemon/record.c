@@ -186,7 +186,9 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 	json_object_object_add(root, "damond_pid", json_object_new_int((int)getpid()));
 	json_object_object_add(root, "nr_kdamonds", json_object_new_int64((int64_t)m->nr_kdamonds_dirs));
 	json_object_object_add(root, "nr_kdamonds_was", json_object_new_int64((int64_t)m->nr_kdamonds_was));
-	json_object_object_add(root, "features", features_record_json(&m->features));
+	/* only a full probe: a later start would take these for the kernel's and skip its own */
+	if (m->features_full)
+		json_object_object_add(root, "features", features_record_json(&m->features));
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		const struct kdamond_rt *kd = &m->kd[i];
 		struct json_object *k, *slots;
