@@ -1235,7 +1235,7 @@ static int check_foreign(struct manager *m, const struct ownership *own)
 		 * dir below that count is a spare of ours, e.g. a kdamond
 		 * dropped from the config by a reload.
 		 */
-		if (!on && own->nr_kdamonds && k < MAX(own->nr_kdamonds, own->nr_kdamonds_was) &&
+		if (!on && k < MAX(own->nr_kdamonds, own->nr_kdamonds_was) &&
 		    (own->nr_kdamonds == m->nr_kdamonds_dirs || own->nr_kdamonds_was == m->nr_kdamonds_dirs))
 			continue;
 		if (on) {

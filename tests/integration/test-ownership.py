@@ -149,13 +149,62 @@ def t_leftover_dir_recognised():
         e.close()
 
 
+def t_kill9_during_failed_start_cleanup():
+    """Item 1 + 2: killed while a failed start takes its directories back (before or after the
+    nr_kdamonds write that shrinks), the next start with a fixed config is not blocked."""
+    for before in (True, False):
+        e = Env("6.12")
+        try:
+            e.write_conf(fail_charge_native_policy())
+            # nr_kdamonds #1 grows to 1, #2 shrinks back to 0
+            check(run_killed(e, 2, "nr_kdamonds", before), "the kill hook did not fire")
+            check(e.read(KD + "/nr_kdamonds") == ("1" if before else "0"), "nr_kdamonds after the kill")
+            e.write_conf(POLICY % {"bytes": "32M"})
+            fresh_log(e)
+            e.start()
+            assert_supervised(e, 1, "killed %s the cleanup's nr_kdamonds" % ("before" if before else "after"))
+        finally:
+            e.close()
+
+
+def t_kill9_during_adopting_start_that_grows():
+    """Item 2: a start that adopts a running kdamond and must grow nr_kdamonds (which stops it first),
+    killed at each of its state/nr_kdamonds writes; the start after adopts or starts all 8."""
+    n = 8
+    points = [(1, "nr_kdamonds", True), (1, "nr_kdamonds", False)]
+    points += [(i, "/state", b) for i in range(1, n + 2) for b in (True, False) if b or i % 2]
+    tried = 0
+    for at, match, before in points:
+        e = Env("7.2")
+        try:
+            e.write_conf(kdamonds_policy(1))
+            e.start()
+            e.stop(signal.SIGKILL)  # kdamonds/0 keeps running, recorded
+            e.write_conf(kdamonds_policy(n))
+            if not run_killed(e, at, match, before):
+                raise Fail("kill point %s/%s/%s never reached" % (at, match, before))
+            tried += 1
+            was = running(e)
+            # a start that still has to grow nr_kdamonds stops its running kdamonds first (the kernel's rule)
+            grown = int(e.read(KD + "/nr_kdamonds")) >= n
+            fresh_log(e)
+            e.start()
+            what = "adopting start killed %s write %d of %s" % ("before" if before else "after", at, match)
+            for k in assert_supervised(e, n, what):
+                if grown and k["index"] in was:
+                    check(k["pid"] == was[k["index"]], "%s: running kdamonds/%d restarted" % (what, k["index"]))
+        finally:
+            e.close()
+    print("# kill -9 during an adopting start growing 1 -> 8: %d kill points" % tried)
+
+
 def kill_points_start(n):
     """(at, match, before) covering a start of n kdamonds: nr_kdamonds, every 'on', every 16th write."""
     pts = [(1, "nr_kdamonds", True), (1, "nr_kdamonds", False)]
     for i in range(1, n + 1):
         pts.append((i, "/state", True))
         pts.append((i, "/state", False))
-    pts += [(a, None, False) for a in range(2, 400, 16)]
+    pts += [(a, None, False) for a in range(2, 400, 40)]
     return pts
 
 
@@ -488,6 +537,8 @@ TESTS = [
     t_leftover_dir_recognised,
     t_kill9_during_start,
     t_kill9_during_reload_growth,
+    t_kill9_during_failed_start_cleanup,
+    t_kill9_during_adopting_start_that_grows,
     t_foreign_never_adopted,
     t_exit_statuses,
     t_check_kernel,
