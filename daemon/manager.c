@@ -560,25 +560,27 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	record_save(m);
 	r = apply_list(m, kd, &l);
 	if (r < 0)
-		return r;
+		goto fail;
 	r = verify_list(m, kd, &l);
 	if (r < 0)
-		return r;
+		goto fail;
 	r = state_cmd(m, kd, "on");
 	if (r < 0) {
 		if (r == -EBUSY)
 			log_error("kdamond '%s': the kernel refused 'on' with EBUSY: another DAMON user "
 				  "(DAMON_STAT, DAMON_RECLAIM, DAMON_LRU_SORT or a sysfs command) holds DAMON",
 				  kd->name);
-		return r;
+		goto fail;
 	}
 	if (!m->dry_run) {
 		r = damon_read_state(m->root, kd->index, &on, &pid);
 		if (r < 0)
 			return log_error_errno(r, "kdamond '%s': cannot read state: %m", kd->name);
-		if (!on)
-			return log_error_errno(SYNTHETIC_ERRNO(EIO), "kdamond '%s': state reads 'off' after 'on'",
-					       kd->name);
+		if (!on) {
+			r = log_error_errno(SYNTHETIC_ERRNO(EIO), "kdamond '%s': state reads 'off' after 'on'",
+					    kd->name);
+			goto fail;
+		}
 	}
 	kd->running = !m->dry_run;
 	kd->pid = pid;
@@ -592,6 +594,14 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
 	record_save(m);
 	return 0;
+
+fail:
+	/* the kdamond is not on: the record must not keep calling the directory "starting" */
+	if (!m->dry_run && damon_read_state(m->root, kd->index, &on, &pid) >= 0 && !on) {
+		kd->starting = false;
+		record_save(m);
+	}
+	return r;
 }
 
 static int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why)
@@ -1497,6 +1507,14 @@ int manager_start(struct manager *m, struct damond_config *config)
 				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u failed: %m",
 						       probe_k);
 			m->features_full = true;
+		} else if (m->dry_run) {
+			/* no probe that writes: what the existing directories tell (read-only) */
+			const char *source;
+
+			(void)features_probe_kernel(m->root, NULL, &m->features, &source);
+			log_notice("dry run: DAMON features read from %s without writing; those no kdamond "
+				   "directory shows are not checked (damond probes them at start)",
+				   streq(source, "none") ? "modules and tracefs only" : "the existing kdamond directories");
 		}
 	}
 
