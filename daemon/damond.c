@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "damond-config.h"
+#include "exit-codes.h"
 #include "log.h"
 #include "manager.h"
 #ifdef HAVE_BPF
@@ -22,6 +23,7 @@ static const char *arg_sysfs_root = SYSFS_DEFAULT_ROOT;
 static const char *arg_procfs_root = PROCFS_DEFAULT_ROOT;
 static const char *arg_runtime_dir = DAMOND_RUNTIME_DIR;
 static bool arg_check;
+static bool arg_kernel;
 static bool arg_dry_run;
 static bool arg_no_bpf;
 
@@ -31,6 +33,8 @@ static void help(void)
 	       "Drive the kernel's DAMON from the policies in a YAML file.\n\n"
 	       "  -c --config=FILE       configuration (default %s/damond.yaml)\n"
 	       "     --check             validate the configuration and exit\n"
+	       "     --kernel            with --check: also against the running kernel's DAMON\n"
+	       "                         features, probed read-only (under --sysfs-root)\n"
 	       "     --dry-run           compute and log every write, write nothing\n"
 	       "     --sysfs-root=DIR    where sysfs is (default %s; tests use a fake tree)\n"
 	       "     --procfs-root=DIR   where procfs is (default %s)\n"
@@ -45,10 +49,11 @@ static void help(void)
 
 static int parse_argv(int argc, char *argv[])
 {
-	enum { ARG_CHECK = 0x100, ARG_DRY_RUN, ARG_SYSFS, ARG_PROCFS, ARG_RUNTIME, ARG_NO_BPF, ARG_LOG, ARG_VERSION };
+	enum { ARG_CHECK = 0x100, ARG_KERNEL, ARG_DRY_RUN, ARG_SYSFS, ARG_PROCFS, ARG_RUNTIME, ARG_NO_BPF, ARG_LOG, ARG_VERSION };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, ARG_CHECK },
+		{ "kernel", no_argument, NULL, ARG_KERNEL },
 		{ "dry-run", no_argument, NULL, ARG_DRY_RUN },
 		{ "sysfs-root", required_argument, NULL, ARG_SYSFS },
 		{ "procfs-root", required_argument, NULL, ARG_PROCFS },
@@ -68,6 +73,9 @@ static int parse_argv(int argc, char *argv[])
 			break;
 		case ARG_CHECK:
 			arg_check = true;
+			break;
+		case ARG_KERNEL:
+			arg_kernel = true;
 			break;
 		case ARG_DRY_RUN:
 			arg_dry_run = true;
@@ -104,6 +112,8 @@ static int parse_argv(int argc, char *argv[])
 	}
 	if (optind < argc)
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unexpected argument '%s'", argv[optind]);
+	if (arg_kernel && !arg_check)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--kernel only goes with --check");
 	return 1;
 }
 
@@ -116,6 +126,78 @@ static int load_config(struct damond_config **ret)
 	log_config_errors(&errs);
 	config_errors_done(&errs);
 	return r;
+}
+
+/* The first line of a small file, without its newline. */
+static int read_one_line(const char *path, char **ret)
+{
+	_cleanup_(fclosep) FILE *f = fopen(path, "re");
+	char buf[256];
+
+	if (!f)
+		return negative_errno();
+	if (!fgets(buf, sizeof(buf), f))
+		return -ENODATA;
+	buf[strcspn(buf, "\n")] = '\0';
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/*
+ * --check --kernel: the configuration against what the running kernel
+ * offers, learned without writing anything (features_probe_kernel). Where a
+ * feature cannot be probed (no kdamond directory to look into, no record of
+ * an earlier damond), the kernel release hints at it: such findings are
+ * warnings, since damond probes the files themselves at start.
+ */
+static int check_kernel(const struct damond_config *config)
+{
+	_cleanup_(sysfs_root_freep) struct sysfs_root *root = NULL;
+	struct config_errors errs = {}, hints = {};
+	struct damon_features f;
+	_cleanup_free_ char *release = NULL;
+	char path[PATH_MAX];
+	const char *source;
+	int r;
+
+	r = sysfs_root_open(arg_sysfs_root, &root);
+	if (r < 0) {
+		log_error_errno(r, "cannot open the sysfs root '%s': %m", arg_sysfs_root);
+		return DAMOND_EXIT_UNSUPPORTED;
+	}
+	r = features_probe_kernel(root, arg_runtime_dir, &f, &source);
+	if (r < 0) {
+		log_error("'%s/" DAMON_ADMIN_DIR "' not found: this kernel has no DAMON sysfs interface "
+			  "(CONFIG_DAMON_SYSFS)", arg_sysfs_root);
+		return DAMOND_EXIT_UNSUPPORTED;
+	}
+	r = features_check_config(&f, config, &errs);
+	log_config_errors(&errs);
+	config_errors_done(&errs);
+	if (r < 0) {
+		log_error("'%s' needs DAMON features this kernel lacks (probed from %s)", arg_config, source);
+		return DAMOND_EXIT_UNSUPPORTED;
+	}
+	snprintf(path, sizeof(path), "%s/sys/kernel/osrelease", arg_procfs_root);
+	if (read_one_line(path, &release) >= 0 && features_infer_from_release(&f, release) > 0 &&
+	    features_check_config(&f, config, &hints) < 0) {
+		for (size_t i = 0; i < hints.n; i++) {
+			_cleanup_free_ char *line = NULL;
+
+			if (config_error_format(&hints.v[i], &line) >= 0)
+				log_warning("%s (by the kernel release %s: no kdamond directory to probe; damond "
+					    "probes the files at start)", line, release);
+		}
+	}
+	config_errors_done(&hints);
+	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
+		if (f.module[i] == MODULE_ON && !config->settings.allow_disable[i])
+			log_warning("%s is enabled: damond will refuse to start unless "
+				    "'allow_disable_modules' names it (or it is switched off)",
+				    damon_module_to_string(i));
+	printf("kernel: DAMON features probed from %s%s%s\n", source, release ? ", release " : "",
+	       release ? release : "");
+	return DAMOND_EXIT_OK;
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -233,19 +315,28 @@ static int run(int argc, char *argv[])
 	int r;
 
 	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r;
+	if (r < 0)
+		return DAMOND_EXIT_USAGE;
+	if (r == 0)
+		return DAMOND_EXIT_OK;
 
 	r = load_config(&config);
-	if (r < 0)
-		return log_error_errno(r, "'%s' is not a valid configuration", arg_config);
+	if (r < 0) {
+		log_error_errno(r, "'%s' is not a valid configuration", arg_config);
+		return DAMOND_EXIT_CONFIG;
+	}
 	if (arg_check) {
 		size_t ns = 0;
 
+		if (arg_kernel) {
+			r = check_kernel(config);
+			if (r != DAMOND_EXIT_OK)
+				return r;
+		}
 		for (size_t i = 0; i < config->nr_kdamonds; i++)
 			ns += config->kdamonds[i].ctx.nr_schemes;
 		printf("%s: OK (%zu kdamonds, %zu schemes)\n", arg_config, config->nr_kdamonds, ns);
-		return 0;
+		return DAMOND_EXIT_OK;
 	}
 
 	r = manager_new(&m);
@@ -289,9 +380,12 @@ static int run(int argc, char *argv[])
 
 	r = manager_start(m, TAKE_PTR(config));
 	if (r < 0) {
-		(void)sd_notifyf(false, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);
+		int status = m->exit_status ? m->exit_status : DAMOND_EXIT_FAILURE;
+
+		(void)sd_notifyf(false, "STATUS=Failed to start: %s (exit status %d%s)\nERRNO=%d", strerror(-r),
+				 status, status == DAMOND_EXIT_FAILURE ? "" : ", not restarted", -r);
 		manager_stop(m);
-		return r;
+		return status;
 	}
 #ifdef HAVE_BPF
 	manager_events_update_pids(m);
@@ -299,8 +393,8 @@ static int run(int argc, char *argv[])
 	/* parsing and rendering a big policy leaves free heap behind: return it */
 	malloc_trim(0);
 
-	(void)sd_notifyf(false, "READY=1\nSTATUS=Running %zu kdamond(s), configuration generation %u", m->nr_kd,
-			 m->generation);
+	(void)sd_notify(false, "READY=1");
+	manager_notify_status(m);
 	log_info("ready: %zu kdamond(s) from '%s'%s", m->nr_kd, arg_config, m->dry_run ? " (dry run)" : "");
 
 	r = sd_event_loop(m->event);
@@ -308,12 +402,13 @@ static int run(int argc, char *argv[])
 		log_error_errno(r, "event loop failed: %m");
 	log_info("stopping");
 	manager_stop(m);
-	return r;
+	return r < 0 ? DAMOND_EXIT_FAILURE : DAMOND_EXIT_OK;
 }
 
 int main(int argc, char *argv[])
 {
+	/* run() returns a DAMOND_EXIT_* status, or a negative errno for a failure a restart may cure */
 	int r = run(argc, argv);
 
-	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return r < 0 ? DAMOND_EXIT_FAILURE : r;
 }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 
 #include "config.h"
 #include "damon.h"
+#include "damon-features.h"
 #include "ipc.h"
 #include "macro.h"
 #include "status-render.h"
@@ -41,6 +43,9 @@
 static const char *arg_runtime_dir = DAMOND_RUNTIME_DIR;
 static bool arg_json;
 static bool arg_no_pager;
+static bool arg_kernel;
+static const char *arg_sysfs_root = SYSFS_DEFAULT_ROOT;
+static const char *arg_procfs_root = PROCFS_DEFAULT_ROOT;
 
 static bool stdout_tty;
 static pid_t pager_pid;
@@ -287,15 +292,53 @@ static int verb_status(int argc, char **argv)
 	return text_emit(&t, status_render_text(reply, t.f));
 }
 
+/*
+ * The running kernel's DAMON features, probed here without writing anything
+ * (features_probe_kernel): the kdamond directories that exist, else what a
+ * damond recorded on this boot. *ret_source: where they came from.
+ */
+static int probe_kernel(struct damon_features *f, const char **ret_source)
+{
+	_cleanup_(sysfs_root_freep) struct sysfs_root *root = NULL;
+	int r;
+
+	r = sysfs_root_open(arg_sysfs_root, &root);
+	if (r < 0) {
+		fprintf(stderr, "damondctl: cannot open the sysfs root '%s': %s\n", arg_sysfs_root, strerror(-r));
+		return r;
+	}
+	r = features_probe_kernel(root, arg_runtime_dir, f, ret_source);
+	if (r < 0) {
+		fprintf(stderr, "damondctl: '%s/%s' not found: this kernel has no DAMON sysfs interface\n",
+			arg_sysfs_root, DAMON_ADMIN_DIR);
+		return r;
+	}
+	return 0;
+}
+
 static int verb_features(int argc, char **argv)
 {
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path) + 64];
 	int r;
 
 	struct text t;
 
-	if (call(IPC_METHOD_FEATURES, NULL, TIMEOUT_QUERY_MS, &reply) < 0)
+	/* no damond (or --kernel): ask the kernel directly, read-only */
+	if (arg_kernel || !ipc_socket_path(arg_runtime_dir, path, sizeof(path)) || access(path, F_OK) < 0) {
+		struct damon_features f;
+		const char *source;
+
+		if (probe_kernel(&f, &source) < 0)
+			return EXIT_FAILURE;
+		reply = features_json(&f, source);
+		if (!reply) {
+			fprintf(stderr, "damondctl: out of memory\n");
+			return EXIT_FAILURE;
+		}
+	} else if (call(IPC_METHOD_FEATURES, NULL, TIMEOUT_QUERY_MS, &reply) < 0) {
 		return EXIT_FAILURE;
+	}
 	if (arg_json)
 		return (r = print_json(reply)) < 0 ? output_failed(r) : EXIT_SUCCESS;
 	if (!text_open(&t))
@@ -348,6 +391,38 @@ static int verb_regions(int argc, char **argv)
 	return text_emit(&t, r);
 }
 
+/* What could not be probed, hinted at by the kernel release; and the exclusive modules. Warnings only. */
+static void kernel_hints(const struct damond_config *cfg, struct damon_features *f, const char *source)
+{
+	struct config_errors hints = { 0 };
+	char path[PATH_MAX], release[128] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/sys/kernel/osrelease", arg_procfs_root);
+	fp = fopen(path, "re");
+	if (fp) {
+		if (!fgets(release, sizeof(release), fp))
+			release[0] = '\0';
+		release[strcspn(release, "\n")] = '\0';
+		fclose(fp);
+	}
+	if (*release && features_infer_from_release(f, release) > 0 && features_check_config(f, cfg, &hints) < 0)
+		for (size_t i = 0; i < hints.n; i++) {
+			_cleanup_free_ char *line = NULL;
+
+			if (config_error_format(&hints.v[i], &line) >= 0)
+				fprintf(stderr, "warning: %s (by the kernel release %s: no kdamond directory to probe; "
+					"damond probes the files at start)\n", line, release);
+		}
+	config_errors_done(&hints);
+	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
+		if (f->module[i] == MODULE_ON && !cfg->settings.allow_disable[i])
+			fprintf(stderr, "warning: %s is enabled: damond will refuse to start unless "
+				"'allow_disable_modules' names it (or it is switched off)\n",
+				damon_module_to_string(i));
+	fprintf(stderr, "kernel: DAMON features probed from %s%s%s\n", source, *release ? ", release " : "", release);
+}
+
 static int verb_check(int argc, char **argv)
 {
 	_cleanup_(damond_config_freep) struct damond_config *cfg = NULL;
@@ -378,6 +453,28 @@ static int verb_check(int argc, char **argv)
 			fprintf(stderr, "%s\n", line);
 	}
 	config_errors_done(&errs);
+
+	if (arg_kernel) {
+		struct damon_features f;
+		const char *source;
+
+		if (probe_kernel(&f, &source) < 0)
+			return EXIT_FAILURE;
+		r = features_check_config(&f, cfg, &errs);
+		for (size_t i = 0; i < errs.n; i++) {
+			_cleanup_free_ char *line = NULL;
+
+			if (config_error_format(&errs.v[i], &line) >= 0)
+				fprintf(stderr, "%s\n", line);
+		}
+		config_errors_done(&errs);
+		if (r < 0) {
+			fprintf(stderr, "damondctl: '%s' needs DAMON features this kernel lacks (probed from %s)\n",
+				path, source);
+			return EXIT_FAILURE;
+		}
+		kernel_hints(cfg, &f, source);
+	}
 
 	for (size_t i = 0; i < cfg->nr_kdamonds; i++)
 		nschemes += cfg->kdamonds[i].ctx.nr_schemes;
@@ -415,8 +512,10 @@ struct verb {
 static const struct verb verbs[] = {
 	{ "status", "", 0, 0, verb_status, "Show kdamonds, schemes, stats and rates (default verb)" },
 	{ "reload", "", 0, 0, verb_reload, "Ask damond to reload its configuration" },
-	{ "check", "[FILE]", 0, 1, verb_check, "Validate a configuration file, no daemon needed" },
-	{ "features", "", 0, 0, verb_features, "Show the DAMON features damond found in the kernel" },
+	{ "check", "[FILE]", 0, 1, verb_check,
+	  "Validate a configuration file, no daemon needed (--kernel: also against the running kernel)" },
+	{ "features", "", 0, 0, verb_features,
+	  "Show the kernel's DAMON features (from damond, or probed read-only without one)" },
 	{ "regions", "[KDAMOND]", 0, 1, verb_regions, "Show monitored regions and an access heatmap" },
 };
 
@@ -434,6 +533,10 @@ static void help(void)
 	       "  --runtime-dir DIR    damond's runtime directory (default %s)\n"
 	       "  --json               print the daemon's JSON instead of text\n"
 	       "  --no-pager           do not pipe output into a pager\n"
+	       "  --kernel             check: validate against the running kernel's DAMON features;\n"
+	       "                       features: probe the kernel (read-only) even with damond running\n"
+	       "  --sysfs-root DIR     where sysfs is, for --kernel and features (default /sys)\n"
+	       "  --procfs-root DIR    where procfs is (default /proc)\n"
 	       "  -h --help            show this help\n"
 	       "     --version         show the version\n"
 	       "\nSee damondctl(8) for details and exit codes.\n",
@@ -442,13 +545,16 @@ static void help(void)
 
 int main(int argc, char **argv)
 {
-	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_JSON, ARG_NO_PAGER };
+	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_JSON, ARG_NO_PAGER, ARG_KERNEL, ARG_SYSFS, ARG_PROCFS };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{ "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
 		{ "json", no_argument, NULL, ARG_JSON },
 		{ "no-pager", no_argument, NULL, ARG_NO_PAGER },
+		{ "kernel", no_argument, NULL, ARG_KERNEL },
+		{ "sysfs-root", required_argument, NULL, ARG_SYSFS },
+		{ "procfs-root", required_argument, NULL, ARG_PROCFS },
 		{},
 	};
 	const struct verb *verb = NULL;
@@ -477,6 +583,15 @@ int main(int argc, char **argv)
 			break;
 		case ARG_NO_PAGER:
 			arg_no_pager = true;
+			break;
+		case ARG_KERNEL:
+			arg_kernel = true;
+			break;
+		case ARG_SYSFS:
+			arg_sysfs_root = optarg;
+			break;
+		case ARG_PROCFS:
+			arg_procfs_root = optarg;
 			break;
 		case '?':
 			if (optopt == 0 || optopt >= 0x100)

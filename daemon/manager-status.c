@@ -43,44 +43,8 @@ static struct json_object *range_json(const struct damon_range *r)
 
 int manager_features_json(struct manager *m, struct json_object **ret)
 {
-	const struct damon_features *f = &m->features;
-	struct json_object *o = json_object_new_object(), *tp = json_object_new_array(), *mods, *kw;
-
-	for (int i = 0; i < _FEATURE_MAX; i++)
-		JADD(o, feature_to_string(i),
-		     f->f[i] == FEATURE_UNKNOWN ? NULL : json_object_new_boolean(f->f[i] == FEATURE_PRESENT));
-	if (f->tp_damon_aggregated)
-		json_object_array_add(tp, json_object_new_string("damon_aggregated"));
-	if (f->tp_damos_before_apply)
-		json_object_array_add(tp, json_object_new_string("damos_before_apply"));
-	if (f->tp_damos_esz)
-		json_object_array_add(tp, json_object_new_string("damos_esz"));
-	if (f->tp_damos_stat_after_apply_interval)
-		json_object_array_add(tp, json_object_new_string("damos_stat_after_apply_interval"));
-	JADD(o, "tracepoints", tp);
-	mods = json_object_new_object();
-	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
-		JADD(mods, damon_module_to_string(i), json_object_new_string(module_state_to_string(f->module[i])));
-	JADD(o, "modules", mods);
-
-	kw = json_object_new_array();
-	for (int i = 0; i < _DAMOS_ACTION_MAX; i++)
-		if (f->action[i] == FEATURE_PRESENT)
-			json_object_array_add(kw, json_object_new_string(damos_action_to_string(i)));
-	JADD(o, "actions", kw);
-	kw = json_object_new_array();
-	for (int i = 0; i < _DAMOS_GOAL_METRIC_MAX; i++)
-		if (f->goal_metric[i] == FEATURE_PRESENT)
-			json_object_array_add(kw, json_object_new_string(damos_goal_metric_to_string(i)));
-	JADD(o, "goal_metrics", kw);
-	kw = json_object_new_array();
-	for (int i = 0; i < _DAMON_OPS_MAX; i++)
-		if (f->ops[i] == FEATURE_PRESENT)
-			json_object_array_add(kw, json_object_new_string(damon_ops_to_string(i)));
-	JADD(o, "operations", kw);
-	JADD(o, "probed_from", json_object_new_string(m->features_from_record ? "ownership record" : "sysfs"));
-	*ret = o;
-	return 0;
+	*ret = features_json(&m->features, m->features_from_record ? "ownership record" : "sysfs");
+	return *ret ? 0 : -ENOMEM;
 }
 
 static const char *fail_mode_str(const struct scheme_rt *sl, const struct damos_cfg *s)
@@ -178,6 +142,8 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 		     sl->st.has_sz_ops_filter_passed ? JU64(sl->st.sz_ops_filter_passed) : NULL);
 		/* bpf: damos_stat_after_apply_interval events; sysfs: update_schemes_stats + stats/ files */
 		JADD(st, "source", json_object_new_string(obs_source_to_string(sl->stats_source)));
+		/* the last values a kdamond that is no longer on reached: totals, not current */
+		JADD(st, "stale", json_object_new_boolean(!kd->running));
 		JADD(o, "stats", st);
 	} else {
 		JADD(o, "stats", NULL);
@@ -484,6 +450,17 @@ int manager_regions_json(struct manager *m, const char *kdamond, struct json_obj
 					maxacc = MAX(maxacc, snap->regions[r].nr_accesses);
 				}
 				JADD(to, "nr_regions", JU64(snap->nr_regions));
+			} else {
+				/* say why there is nothing, rather than an empty heatmap */
+				const char *why;
+
+				if (!kd->running)
+					why = kd->died ? "the kdamond died" : "the kdamond is not running";
+				else if (!m->events)
+					why = m->bpf_reason ? m->bpf_reason : "the BPF monitor is not running";
+				else
+					why = "no aggregation seen yet from this kdamond (one comes every aggregation interval)";
+				JADD(to, "no_snapshot", json_object_new_string(why));
 			}
 			JADD(to, "regions", regs);
 			JADD(to, "max_nr_accesses",
@@ -494,6 +471,8 @@ int manager_regions_json(struct manager *m, const char *kdamond, struct json_obj
 		json_object_array_add(kds, ko);
 	}
 	JADD(o, "kdamonds", kds);
+	/* region snapshots come from the BPF monitor only (damon_aggregated) */
+	JADD(o, "monitor", json_object_new_string(m->events ? "bpf" : "sysfs-polling"));
 	if (kdamond && !found) {
 		json_object_put(o);
 		return -ENOENT;

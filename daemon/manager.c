@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "exit-codes.h"
 #include "iomem.h"
 #include "log.h"
 #include "manager.h"
@@ -108,6 +109,7 @@ static void kd_done(struct kdamond_rt *kd)
 {
 	free(kd->name);
 	free(kd->last_why);
+	free(kd->record_hash);
 	targets_free(kd->targets, kd->nr_targets);
 	slots_free(kd->slots, kd->nr_slots);
 	write_list_done(&kd->written);
@@ -124,6 +126,7 @@ int manager_new(struct manager **ret)
 		return -ENOMEM;
 	m->ctl_fd = -1;
 	m->kpageflags_fd = -1;
+	m->nr_kdamonds_before_start = UINT64_MAX;
 	r = sd_event_default(&m->event);
 	if (r < 0)
 		return r;
@@ -443,6 +446,49 @@ static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regio
 
 /* ---- kernel operations --------------------------------------------------- */
 
+/*
+ * Save the ownership record now. Called before each change that creates or
+ * starts something (the intent) and after it, so that whatever instant
+ * damond dies at, the record covers every kdamond directory and kdamond it
+ * created (record.c).
+ */
+static void record_save(struct manager *m)
+{
+	int r;
+
+	if (m->dry_run)
+		return;
+	r = ownership_save(m->runtime_dir, m);
+	if (r < 0)
+		log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
+	else
+		m->record_saved = true;
+}
+
+static void kd_forget_rates(struct kdamond_rt *kd);
+
+/* Write nr_kdamonds = need, announced in the record first. */
+static int write_nr_kdamonds(struct manager *m, uint64_t need)
+{
+	uint64_t was = m->nr_kdamonds_dirs;
+	int r = 0;
+
+	if (!m->dry_run) {
+		m->nr_kdamonds_was = was;
+		m->nr_kdamonds_dirs = need;
+		record_save(m);
+		r = damon_write_nr_kdamonds(m->root, need);
+		if (r < 0) {
+			m->nr_kdamonds_dirs = m->nr_kdamonds_was = was;
+			record_save(m);
+			return log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+		}
+	}
+	record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need, was);
+	m->nr_kdamonds_dirs = m->nr_kdamonds_was = need;
+	return 0;
+}
+
 static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct write_list *l)
 {
 	struct sysfs_file fb;
@@ -505,42 +551,61 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
 	/* Never rewrite a directory whose kdamond runs: damond does not run it, or it would know. */
-	if (!m->dry_run && damon_read_state(m->root, kd->index, &on, &pid) >= 0 && on)
+	if (!m->dry_run && damon_read_state(m->root, kd->index, &on, &pid) >= 0 && on) {
+		m->exit_status = DAMOND_EXIT_FOREIGN;
 		return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
 				       "kdamond '%s': kdamonds/%u is running (pid %d) but not as damond's; leaving it alone",
 				       kd->name, kd->index, pid);
+	}
+	/* intent: from here on, a kdamond running in this directory is damond's */
+	free(kd->record_hash);
+	kd->record_hash = write_list_hash(&l);
+	kd->starting = true;
+	record_save(m);
 	r = apply_list(m, kd, &l);
 	if (r < 0)
-		return r;
+		goto fail;
 	r = verify_list(m, kd, &l);
 	if (r < 0)
-		return r;
+		goto fail;
 	r = state_cmd(m, kd, "on");
 	if (r < 0) {
 		if (r == -EBUSY)
 			log_error("kdamond '%s': the kernel refused 'on' with EBUSY: another DAMON user "
 				  "(DAMON_STAT, DAMON_RECLAIM, DAMON_LRU_SORT or a sysfs command) holds DAMON",
 				  kd->name);
-		return r;
+		goto fail;
 	}
 	if (!m->dry_run) {
 		r = damon_read_state(m->root, kd->index, &on, &pid);
 		if (r < 0)
 			return log_error_errno(r, "kdamond '%s': cannot read state: %m", kd->name);
-		if (!on)
-			return log_error_errno(SYNTHETIC_ERRNO(EIO), "kdamond '%s': state reads 'off' after 'on'",
-					       kd->name);
+		if (!on) {
+			r = log_error_errno(SYNTHETIC_ERRNO(EIO), "kdamond '%s': state reads 'off' after 'on'",
+					    kd->name);
+			goto fail;
+		}
 	}
 	kd->running = !m->dry_run;
 	kd->pid = pid;
 	kd->died = false;
 	kd->adopted = false;
+	kd->starting = false;
 	write_list_done(&kd->written);
 	kd->written = l;
 	l = (struct write_list){};
 	kd_set_last(kd, "on", why);
 	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
+	record_save(m);
 	return 0;
+
+fail:
+	/* the kdamond is not on: the record must not keep calling the directory "starting" */
+	if (!m->dry_run && damon_read_state(m->root, kd->index, &on, &pid) >= 0 && !on) {
+		kd->starting = false;
+		record_save(m);
+	}
+	return r;
 }
 
 static int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why)
@@ -641,6 +706,8 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 			record_action(m, kd->name, "died",
 				      "the kdamond stopped on 'commit' (kernels before 7.x report no commit errors "
 				      "and stop the kdamond instead)");
+			kd_forget_rates(kd);
+			manager_notify_status(m);
 			return -ECANCELED;
 		}
 		if (pid != kd->pid)
@@ -704,6 +771,41 @@ static bool slot_has_quota(const struct kdamond_rt *kd, size_t i)
 	return c->quota.bytes || c->quota.ms || c->quota.nr_goals;
 }
 
+/*
+ * A kdamond that stopped has no rates: its last ones would read as current.
+ * The last stats stay (the totals it reached), status marks them stale.
+ */
+static void kd_forget_rates(struct kdamond_rt *kd)
+{
+	for (size_t i = 0; i < kd->nr_slots; i++) {
+		kd->slots[i].have_prev = false;
+		kd->slots[i].tried_bps = kd->slots[i].applied_bps = 0;
+	}
+}
+
+void manager_notify_status(struct manager *m)
+{
+	char dead[256] = "";
+	size_t on = 0, nr_dead = 0, len = 0;
+
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		if (m->kd[i].running)
+			on++;
+		else if (m->kd[i].died) {
+			nr_dead++;
+			if (len < sizeof(dead))
+				len += (size_t)snprintf(dead + len, sizeof(dead) - len, "%s'%s'", nr_dead > 1 ? ", " : "",
+							m->kd[i].name);
+		}
+	}
+	if (nr_dead)
+		(void)sd_notifyf(false, "STATUS=Running %zu of %zu kdamond(s), configuration generation %u; died: %s",
+				 on, m->nr_kd, m->generation, dead);
+	else
+		(void)sd_notifyf(false, "STATUS=Running %zu kdamond(s), configuration generation %u", on,
+				 m->generation);
+}
+
 static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
 	_cleanup_free_ struct scheme_observation *obs = NULL;
@@ -724,8 +826,13 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 #ifdef HAVE_BPF
 		manager_events_update_pids(m);
 #endif
-		if (!on)
+		if (!on) {
+			kd_forget_rates(kd);
+			kd_set_last(kd, "died", "the kdamond stopped behind damond's back");
+			record_save(m);
+			manager_notify_status(m);
 			return;
+		}
 	}
 	obs = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*obs));
 	if (!obs)
@@ -1085,6 +1192,7 @@ static int check_exclusive_modules(struct manager *m)
 			  "allow_disable_modules: [%s] }' in %s.",
 			  module_names[i], m->sysfs_path, p, m->sysfs_path, p, module_names[i], module_names[i],
 			  m->config_path);
+		m->exit_status = DAMOND_EXIT_MODULE;
 		ret = -EBUSY;
 	}
 	return ret;
@@ -1132,14 +1240,17 @@ static int check_foreign(struct manager *m, const struct ownership *own)
 		r = damon_read_state(m->root, (unsigned)k, &on, &pid);
 		if (r < 0)
 			return log_error_errno(r, "cannot read the state of kdamonds/%" PRIu64 ": %m", k);
-		if (rec && (!on || (rec->running && rec->pid == pid)))
+		/* a kdamond the record says damond was switching on is damond's, whatever its pid */
+		if (rec && (!on || (rec->running && rec->pid == pid) || rec->starting))
 			continue;
 		/*
-		 * damond wrote nr_kdamonds itself (the record says how many): a
-		 * stopped dir below that count is a spare of ours, e.g. a kdamond
+		 * damond wrote nr_kdamonds itself (the record says how many, or
+		 * announced a write it may have died before making): a stopped
+		 * dir below that count is a spare of ours, e.g. a kdamond
 		 * dropped from the config by a reload.
 		 */
-		if (!on && own->nr_kdamonds && own->nr_kdamonds == m->nr_kdamonds_dirs && k < own->nr_kdamonds)
+		if (!on && k < MAX(own->nr_kdamonds, own->nr_kdamonds_was) &&
+		    (own->nr_kdamonds == m->nr_kdamonds_dirs || own->nr_kdamonds_was == m->nr_kdamonds_dirs))
 			continue;
 		if (on) {
 			log_error("kdamonds/%" PRIu64 " is running (pid %d) and was not started by damond%s. damond "
@@ -1152,6 +1263,7 @@ static int check_foreign(struct manager *m, const struct ownership *own)
 				  "if nobody needs it.",
 				  k, m->sysfs_path);
 		}
+		m->exit_status = DAMOND_EXIT_FOREIGN;
 		ret = -EBUSY;
 	}
 	return ret;
@@ -1255,10 +1367,12 @@ int manager_start(struct manager *m, struct damond_config *config)
 	m->generation = 1;
 
 	r = features_probe_readonly(m->root, &m->features);
-	if (r < 0)
+	if (r < 0) {
+		m->exit_status = DAMOND_EXIT_UNSUPPORTED;
 		return log_error_errno(r, "'%s/" DAMON_ADMIN_DIR "' not found: this kernel has no DAMON sysfs "
 					  "interface (CONFIG_DAMON_SYSFS)",
 				       m->sysfs_path);
+	}
 
 	r = ownership_load(m->runtime_dir, &own);
 	if (r < 0 && r != -ENOENT)
@@ -1290,17 +1404,30 @@ int manager_start(struct manager *m, struct damond_config *config)
 		kd->index = UINT_MAX;
 		for (size_t j = 0; j < own.n; j++)
 			if (streq(own.v[j].name, kd->name) && own.v[j].index < m->nr_kdamonds_dirs) {
-				kd->index = own.v[j].index;
-				if (own.v[j].running) {
+				const struct owned_record *rec = &own.v[j];
+
+				kd->index = rec->index;
+				if (rec->running || rec->starting) {
 					bool on = false;
 					int pid = -1;
 
+					/* starting: the previous damond died between 'on' and recording the pid */
 					if (damon_read_state(m->root, kd->index, &on, &pid) >= 0 && on &&
-					    pid == own.v[j].pid) {
+					    (rec->starting || pid == rec->pid)) {
 						kd->running = true;
 						kd->adopted = true;
 						kd->pid = pid;
 						any_running_ours = true;
+						/* what it holds, as the record knows it, until it is handled below */
+						kd->record_hash = strdup_or_null(rec->list_hash);
+						kd->nr_slots = rec->nr_slots;
+						kd->slots = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*kd->slots));
+						if (!kd->slots)
+							return -ENOMEM;
+						for (size_t s = 0; s < kd->nr_slots; s++) {
+							kd->slots[s].name = strdup_or_null(rec->slot_names[s]);
+							kd->slots[s].cfg_idx = -1;
+						}
 					}
 				}
 			}
@@ -1311,11 +1438,12 @@ int manager_start(struct manager *m, struct damond_config *config)
 
 		for (size_t i = 0; i < m->nr_kd; i++)
 			wanted |= streq(own.v[j].name, m->kd[i].name);
-		if (!wanted && own.v[j].running && own.v[j].index < m->nr_kdamonds_dirs) {
+		if (!wanted && (own.v[j].running || own.v[j].starting) && own.v[j].index < m->nr_kdamonds_dirs) {
 			bool on = false;
 			int pid = -1;
 
-			if (damon_read_state(m->root, own.v[j].index, &on, &pid) >= 0 && on && pid == own.v[j].pid) {
+			if (damon_read_state(m->root, own.v[j].index, &on, &pid) >= 0 && on &&
+			    (own.v[j].starting || pid == own.v[j].pid)) {
 				if (!m->dry_run)
 					(void)damon_state_cmd(m->root, own.v[j].index, "off");
 				record_action(m, own.v[j].name, "off", "no longer in the configuration: stopped");
@@ -1354,14 +1482,12 @@ int manager_start(struct manager *m, struct damond_config *config)
 				}
 				any_running_ours = false;
 			}
-			if (!m->dry_run) {
-				r = damon_write_nr_kdamonds(m->root, need);
-				if (r < 0)
-					return log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+			m->nr_kdamonds_before_start = m->nr_kdamonds_dirs;
+			r = write_nr_kdamonds(m, need);
+			if (r < 0) {
+				m->nr_kdamonds_before_start = UINT64_MAX;
+				return r;
 			}
-			record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need,
-				      m->nr_kdamonds_dirs);
-			m->nr_kdamonds_dirs = need;
 		}
 	}
 
@@ -1369,6 +1495,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 	if (own.have_features) {
 		m->features = own.features;
 		m->features_from_record = true;
+		m->features_full = true;
 		(void)features_probe_readonly(m->root, &own.features); /* refresh module states */
 		memcpy(m->features.module, own.features.module, sizeof(m->features.module));
 	} else {
@@ -1383,6 +1510,15 @@ int manager_start(struct manager *m, struct damond_config *config)
 				/* rendering with unknown features could silently drop settings */
 				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u failed: %m",
 						       probe_k);
+			m->features_full = true;
+		} else if (m->dry_run) {
+			/* no probe that writes: what the existing directories tell (read-only) */
+			const char *source;
+
+			(void)features_probe_kernel(m->root, NULL, &m->features, &source);
+			log_notice("dry run: DAMON features read from %s without writing; those no kdamond "
+				   "directory shows are not checked (damond probes them at start)",
+				   streq(source, "none") ? "modules and tracefs only" : "the existing kdamond directories");
 		}
 	}
 
@@ -1390,6 +1526,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 	if (r < 0) {
 		log_config_errors(&errs);
 		config_errors_done(&errs);
+		m->exit_status = DAMOND_EXIT_UNSUPPORTED;
 		return r;
 	}
 	r = disable_allowed_modules(m);
@@ -1407,15 +1544,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 			_cleanup_(write_list_done) struct write_list l = {};
 			_cleanup_free_ char *hash = NULL, *restart = NULL;
 
-			/* Slots as the running kdamond has them, then re-laid for this config. */
-			kd->nr_slots = rec->nr_slots;
-			kd->slots = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*kd->slots));
-			if (!kd->slots)
-				return -ENOMEM;
-			for (size_t s = 0; s < kd->nr_slots; s++) {
-				kd->slots[s].name = strdup_or_null(rec->slot_names[s]);
-				kd->slots[s].cfg_idx = -1;
-			}
+			/* Slots as the running kdamond has them (from the record, above), re-laid for this config. */
 			r = kd_relayout(m, kd, now, &restart);
 			if (r < 0)
 				return r;
@@ -1455,9 +1584,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 	}
 
 	m->started = true;
-	r = m->dry_run ? 0 : ownership_save(m->runtime_dir, m);
-	if (r < 0)
-		log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
+	record_save(m);
 
 	r = sd_event_add_time(m->event, &m->stats_timer, CLOCK_MONOTONIC,
 			      now_usec() + config->settings.stats_interval_us, 10000, on_stats_timer, m);
@@ -1585,14 +1712,8 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		for (size_t i = 0; i < m->nr_kd; i++)
 			(void)kd_stop(m, &m->kd[i],
 				      "adding a kdamond: the kernel only creates kdamond directories while none runs");
-		if (!m->dry_run) {
-			r = damon_write_nr_kdamonds(m->root, need);
-			if (r < 0)
-				log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
-		}
-		record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need,
-			      m->nr_kdamonds_dirs);
-		m->nr_kdamonds_dirs = need;
+		/* the new kdamonds are in the record (with their indices) before their directories exist */
+		(void)write_nr_kdamonds(m, need);
 	}
 
 	for (size_t i = 0; i < m->nr_kd; i++) {
@@ -1707,10 +1828,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		log_error("reload: the kernel refused the change for %u kdamond(s); see the errors above and "
 			  "'damondctl status'",
 			  failed);
-	r = m->dry_run ? 0 : ownership_save(m->runtime_dir, m);
-	if (r < 0)
-		log_warning_errno(r, "cannot save the ownership record: %m");
-	(void)sd_notifyf(false, "READY=1\nSTATUS=Running configuration generation %u", m->generation);
+	record_save(m);
+	(void)sd_notify(false, "READY=1");
+	manager_notify_status(m);
 	return failed ? -EIO : 0;
 
 fail:
@@ -1725,6 +1845,40 @@ fail:
 	return r;
 }
 
+/*
+ * A start that failed after it added kdamond directories (a policy this
+ * kernel cannot run, a kernel write refused) takes them away again, so the
+ * next start finds the tree as it was. Only when no kdamond runs at all: the
+ * kernel refuses nr_kdamonds then, and a running one is someone's. What
+ * cannot be taken away stays in the record, as damond's.
+ */
+static void cleanup_failed_start(struct manager *m)
+{
+	uint64_t was = m->nr_kdamonds_before_start;
+	int r;
+
+	if (m->dry_run || was == UINT64_MAX || was >= m->nr_kdamonds_dirs)
+		return;
+	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++) {
+		bool on = false;
+		int pid = -1;
+
+		if (damon_read_state(m->root, (unsigned)k, &on, &pid) < 0 || on) {
+			log_notice("the failed start leaves kdamonds/%" PRIu64 "..%" PRIu64 " (kdamonds/%" PRIu64
+				   " %s); the ownership record keeps them as damond's",
+				   was, m->nr_kdamonds_dirs - 1, k, on ? "runs" : "cannot be read");
+			return;
+		}
+	}
+	r = write_nr_kdamonds(m, was);
+	if (r < 0)
+		log_notice("the ownership record keeps kdamonds/%" PRIu64 "..%" PRIu64 " as damond's", was,
+			   m->nr_kdamonds_dirs - 1);
+	else
+		record_action(m, NULL, "cleanup", "start failed: removed the kdamond directories it had added");
+	m->nr_kdamonds_before_start = UINT64_MAX;
+}
+
 int manager_stop(struct manager *m)
 {
 	bool keep = m->config && m->config->settings.on_exit == DAMOND_ON_EXIT_KEEP;
@@ -1733,6 +1887,23 @@ int manager_stop(struct manager *m)
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];
 
+		/*
+		 * A start that failed half-way: what the kernel says settles it, so
+		 * the record never calls a directory "starting" that someone else
+		 * may use later (a running kdamond there would be taken for damond's).
+		 */
+		if (kd->starting && !m->dry_run) {
+			bool on = false;
+			int pid = -1;
+
+			if (damon_read_state(m->root, kd->index, &on, &pid) >= 0) {
+				kd->starting = false;
+				if (on) {
+					kd->running = true;
+					kd->pid = pid;
+				}
+			}
+		}
 		if (!kd->running)
 			continue;
 		if (keep) {
@@ -1744,8 +1915,14 @@ int manager_stop(struct manager *m)
 			(void)damon_state_cmd(m->root, kd->index, "update_schemes_stats");
 		(void)kd_stop(m, kd, "damond stopping (on_exit: stop)");
 	}
-	/* A start that failed half-way must not overwrite what a previous damond recorded. */
-	if (!m->dry_run && m->started)
-		(void)ownership_save(m->runtime_dir, m);
+	if (!m->started)
+		cleanup_failed_start(m);
+	/*
+	 * A start that failed before it changed anything must not overwrite
+	 * what a previous damond recorded; once this damond recorded an intent,
+	 * the record must say what it left.
+	 */
+	if (m->started || m->record_saved)
+		record_save(m);
 	return 0;
 }

@@ -69,6 +69,8 @@ struct kdamond_rt {
 	int pid;
 	bool adopted;
 	bool died; /* stopped behind damond's back */
+	bool starting; /* damond is switching it on (recorded before the first write) */
+	char *record_hash; /* the record's hash while written is empty: being started, or adopted */
 	struct kdamond_cfg *cfg; /* points into manager->config */
 	struct damon_target_cfg *targets; /* resolved */
 	size_t nr_targets;
@@ -110,10 +112,16 @@ struct manager {
 
 	struct damon_features features;
 	bool features_from_record;
+	bool features_full; /* a full probe (features_probe_owned, or the record of one): the record keeps it */
 
 	struct kdamond_rt *kd;
 	size_t nr_kd;
-	uint64_t nr_kdamonds_dirs; /* what nr_kdamonds holds */
+	uint64_t nr_kdamonds_dirs; /* what nr_kdamonds holds, or is about to hold (recorded first) */
+	uint64_t nr_kdamonds_was; /* nr_kdamonds before a write in flight (== nr_kdamonds_dirs when none) */
+	uint64_t nr_kdamonds_before_start; /* what it held before this start raised it (UINT64_MAX: not raised) */
+	bool record_saved; /* this damond wrote the ownership record */
+	int exit_status; /* DAMOND_EXIT_* for a failed start (0: DAMOND_EXIT_FAILURE) */
+	bool notified_dead; /* STATUS= says some kdamond died */
 
 	sd_event_source *stats_timer;
 	sd_event_source *sighup;
@@ -148,6 +156,9 @@ int manager_start(struct manager *m, struct damond_config *config);
 int manager_reload(struct manager *m, struct config_errors *errs);
 int manager_stop(struct manager *m);
 
+/* STATUS= for systemd: the kdamonds on, and the dead ones by name. */
+void manager_notify_status(struct manager *m);
+
 /* Log every error of a config check, one line each (file:line:column: key: message). */
 void log_config_errors(const struct config_errors *errs);
 
@@ -172,12 +183,14 @@ struct owned_record {
 	unsigned index;
 	int pid;
 	bool running;
+	bool starting; /* damond was switching it on: running means it is damond's, whatever the pid */
 	char *list_hash;
 	char **slot_names; /* NULL entries are tombstones */
 	size_t nr_slots;
 };
 struct ownership {
 	uint64_t nr_kdamonds;
+	uint64_t nr_kdamonds_was; /* before a write the record announced (== nr_kdamonds when none) */
 	struct owned_record *v;
 	size_t n;
 	bool have_features;

@@ -5,9 +5,17 @@
  * restarted damond (crash, kill -9, upgrade) re-adopts them with commit
  * instead of restarting them, and recognises them as its own. The runtime
  * directory is on tmpfs: a reboot (which also resets DAMON) clears it.
+ *
+ * The record states intent: damond saves it before each change that creates
+ * or starts something (nr_kdamonds it is about to write, in
+ * "nr_kdamonds" with the value before in "nr_kdamonds_was"; a kdamond it is
+ * about to switch on, "starting" with the hash of what it writes), and again
+ * after (the pid). Each save is atomic (tmp file, fsync, rename), so a damond
+ * killed at any instant leaves a record that covers everything it created.
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <json-c/json.h>
@@ -60,46 +68,6 @@ char *write_list_hash(const struct write_list *l)
 	return ret;
 }
 
-static struct json_object *features_to_json(const struct damon_features *f)
-{
-	struct json_object *o = json_object_new_object(), *a;
-
-	for (int i = 0; i < _FEATURE_MAX; i++)
-		json_object_object_add(o, feature_to_string(i), json_object_new_int(f->f[i]));
-#define ARR(name, field, n)                                                                                \
-	a = json_object_new_array();                                                                       \
-	for (int i = 0; i < (n); i++)                                                                      \
-		json_object_array_add(a, json_object_new_int(f->field[i]));                                \
-	json_object_object_add(o, name, a)
-	ARR("ops", ops, _DAMON_OPS_MAX);
-	ARR("action", action, _DAMOS_ACTION_MAX);
-	ARR("goal_metric", goal_metric, _DAMOS_GOAL_METRIC_MAX);
-	ARR("filter_type", filter_type, _DAMOS_FILTER_TYPE_MAX);
-#undef ARR
-	json_object_object_add(o, "tree_probed", json_object_new_boolean(f->tree_probed));
-	return o;
-}
-
-static void features_from_json(struct json_object *o, struct damon_features *f)
-{
-	struct json_object *v;
-
-	for (int i = 0; i < _FEATURE_MAX; i++)
-		if (json_object_object_get_ex(o, feature_to_string(i), &v))
-			f->f[i] = json_object_get_int(v);
-#define ARR(name, field, n)                                                                                \
-	if (json_object_object_get_ex(o, name, &v) && json_object_is_type(v, json_type_array))            \
-		for (int i = 0; i < (n) && i < (int)json_object_array_length(v); i++)                      \
-			f->field[i] = json_object_get_int(json_object_array_get_idx(v, i));
-	ARR("ops", ops, _DAMON_OPS_MAX)
-	ARR("action", action, _DAMOS_ACTION_MAX)
-	ARR("goal_metric", goal_metric, _DAMOS_GOAL_METRIC_MAX)
-	ARR("filter_type", filter_type, _DAMOS_FILTER_TYPE_MAX)
-#undef ARR
-	if (json_object_object_get_ex(o, "tree_probed", &v))
-		f->tree_probed = json_object_get_boolean(v);
-}
-
 int ownership_load(const char *runtime_dir, struct ownership *ret)
 {
 	struct ownership o = {};
@@ -118,8 +86,11 @@ int ownership_load(const char *runtime_dir, struct ownership *ret)
 	}
 	if (json_object_object_get_ex(root, "nr_kdamonds", &v))
 		o.nr_kdamonds = (uint64_t)json_object_get_int64(v);
+	o.nr_kdamonds_was = o.nr_kdamonds;
+	if (json_object_object_get_ex(root, "nr_kdamonds_was", &v))
+		o.nr_kdamonds_was = (uint64_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(root, "features", &v)) {
-		features_from_json(v, &o.features);
+		features_from_record_json(v, &o.features);
 		o.have_features = true;
 	}
 	if (json_object_object_get_ex(root, "kdamonds", &arr) && json_object_is_type(arr, json_type_array)) {
@@ -143,6 +114,8 @@ int ownership_load(const char *runtime_dir, struct ownership *ret)
 				rec->pid = json_object_get_int(v);
 			if (json_object_object_get_ex(k, "running", &v))
 				rec->running = json_object_get_boolean(v);
+			if (json_object_object_get_ex(k, "starting", &v))
+				rec->starting = json_object_get_boolean(v);
 			if (json_object_object_get_ex(k, "hash", &v))
 				rec->list_hash = strdup_or_null(json_object_get_string(v));
 			if (json_object_object_get_ex(k, "slots", &slots) &&
@@ -169,25 +142,69 @@ int ownership_load(const char *runtime_dir, struct ownership *ret)
 	return 0;
 }
 
+/* Write text to path atomically: a reader sees the old file or the new one, never a part. */
+static int write_atomic(const char *path, const char *text)
+{
+	char tmp[PATH_MAX + 8];
+	size_t len = strlen(text), off = 0;
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return negative_errno();
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = negative_errno();
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (r >= 0 && fsync(fd) < 0)
+		r = negative_errno();
+	if (close(fd) < 0 && r >= 0)
+		r = negative_errno();
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = negative_errno();
+	if (r < 0)
+		(void)unlink(tmp);
+	return r;
+}
+
 int ownership_save(const char *runtime_dir, const struct manager *m)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int r = 0;
+	char path[PATH_MAX];
+	const char *text;
+	int r;
 
 	json_object_object_add(root, "version", json_object_new_int(RECORD_VERSION));
 	json_object_object_add(root, "damond_pid", json_object_new_int((int)getpid()));
 	json_object_object_add(root, "nr_kdamonds", json_object_new_int64((int64_t)m->nr_kdamonds_dirs));
-	json_object_object_add(root, "features", features_to_json(&m->features));
+	json_object_object_add(root, "nr_kdamonds_was", json_object_new_int64((int64_t)m->nr_kdamonds_was));
+	/* only a full probe: a later start would take these for the kernel's and skip its own */
+	if (m->features_full)
+		json_object_object_add(root, "features", features_record_json(&m->features));
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		const struct kdamond_rt *kd = &m->kd[i];
-		struct json_object *k = json_object_new_object(), *slots = json_object_new_array();
-		_cleanup_free_ char *hash = write_list_hash(&kd->written);
+		struct json_object *k, *slots;
+		_cleanup_free_ char *hash = NULL;
 
+		if (kd->index == UINT_MAX)
+			continue;
+		/* a kdamond being started, or adopted and not yet handled: what it holds is known by its hash */
+		hash = kd->written.n || !kd->record_hash ? write_list_hash(&kd->written) : strdup_or_null(kd->record_hash);
+		k = json_object_new_object();
+		slots = json_object_new_array();
 		json_object_object_add(k, "name", json_object_new_string(kd->name));
 		json_object_object_add(k, "index", json_object_new_int((int)kd->index));
 		json_object_object_add(k, "pid", json_object_new_int(kd->pid));
 		json_object_object_add(k, "running", json_object_new_boolean(kd->running));
+		json_object_object_add(k, "starting", json_object_new_boolean(kd->starting));
 		if (hash)
 			json_object_object_add(k, "hash", json_object_new_string(hash));
 		for (size_t s = 0; s < kd->nr_slots; s++)
@@ -199,11 +216,8 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 	json_object_object_add(root, "kdamonds", arr);
 
 	snprintf(path, sizeof(path), "%s/" RECORD_NAME, runtime_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PRETTY) < 0)
-		r = -EIO;
-	else if (rename(tmp, path) < 0)
-		r = negative_errno();
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
+	r = text ? write_atomic(path, text) : -ENOMEM;
 	json_object_put(root);
 	return r;
 }

@@ -2,6 +2,9 @@
 #include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
 
 #include "config.h"
 #include "damon-features.h"
@@ -52,6 +55,26 @@ static const char *const feature_descriptions[_FEATURE_MAX] = {
 	[FEATURE_MAX_NR_SNAPSHOTS] = "stats/max_nr_snapshots (Linux 7.0+)",
 	[FEATURE_SZ_OPS_FILTER_PASSED] = "stats/sz_ops_filter_passed (Linux 6.14+)",
 	[FEATURE_BTF] = "kernel BTF (/sys/kernel/btf/vmlinux)",
+};
+
+/* The release that introduced each per-directory feature (major * 100 + minor; 0: not inferred). */
+static const unsigned feature_since[_FEATURE_MAX] = {
+	[FEATURE_REFRESH_MS] = 617,
+	[FEATURE_ADDR_UNIT] = 618,
+	[FEATURE_PAUSE] = 702,
+	[FEATURE_INTERVALS_GOAL] = 615,
+	[FEATURE_UPDATE_TUNED_INTERVALS] = 615,
+	[FEATURE_PROBES] = 702,
+	[FEATURE_OBSOLETE_TARGET] = 619,
+	[FEATURE_CORE_OPS_FILTERS] = 615,
+	[FEATURE_FILTER_ALLOW] = 614,
+	[FEATURE_DESTS] = 617,
+	[FEATURE_GOAL_TUNER] = 701,
+	[FEATURE_FAIL_CHARGE] = 702,
+	[FEATURE_GOAL_NID] = 616,
+	[FEATURE_GOAL_PATH] = 619,
+	[FEATURE_MAX_NR_SNAPSHOTS] = 700,
+	[FEATURE_SZ_OPS_FILTER_PASSED] = 614,
 };
 
 const char *feature_to_string(enum feature f)
@@ -195,6 +218,166 @@ int features_probe_readonly(struct sysfs_root *root, struct damon_features *ret)
 		probe_tree(root, 0, &f);
 	*ret = f;
 	return f.f[FEATURE_DAMON_SYSFS] == FEATURE_PRESENT ? 0 : -ENOENT;
+}
+
+static unsigned nr_known(const struct damon_features *f)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		n += f->f[i] != FEATURE_UNKNOWN;
+	return n;
+}
+
+int features_probe_kernel(struct sysfs_root *root, const char *runtime_dir, struct damon_features *ret,
+			  const char **ret_source)
+{
+	struct damon_features f;
+	const char *source = "none";
+	uint64_t nr = 0;
+	int r;
+
+	r = features_probe_readonly(root, &f);
+	if (r < 0) {
+		*ret = f;
+		*ret_source = source;
+		return r;
+	}
+	if (f.tree_probed)
+		source = "sysfs";
+	/* any directory may be the populated one: keep what tells the most */
+	if (sysfs_read_u64(root, KD "/nr_kdamonds", &nr) >= 0)
+		for (uint64_t k = 1; k < MIN(nr, 64ULL); k++) {
+			struct damon_features g = f;
+
+			probe_tree(root, (unsigned)k, &g);
+			if (nr_known(&g) > nr_known(&f)) {
+				memcpy(g.module, f.module, sizeof(g.module));
+				f = g;
+				source = "sysfs";
+			}
+		}
+	if (runtime_dir) {
+		char path[PATH_MAX];
+		struct json_object *o, *v;
+
+		snprintf(path, sizeof(path), "%s/kdamonds.json", runtime_dir);
+		o = access(path, R_OK) == 0 ? json_object_from_file(path) : NULL;
+		if (o && json_object_object_get_ex(o, "features", &v)) {
+			struct damon_features rec = {};
+
+			features_from_record_json(v, &rec);
+			if (nr_known(&rec) > nr_known(&f)) {
+				/* same boot (the record is on tmpfs): a full probe; modules and tracefs as they are now */
+				memcpy(rec.module, f.module, sizeof(rec.module));
+				rec.f[FEATURE_BTF] = f.f[FEATURE_BTF];
+				f = rec;
+				source = "ownership record";
+			}
+		}
+		json_object_put(o);
+	}
+	*ret = f;
+	*ret_source = source;
+	return 0;
+}
+
+int features_infer_from_release(struct damon_features *f, const char *release)
+{
+	unsigned major = 0, minor = 0, v;
+	int n = 0;
+
+	if (!release || sscanf(release, "%u.%u", &major, &minor) != 2)
+		return 0;
+	v = major * 100 + MIN(minor, 99U);
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		if (f->f[i] == FEATURE_UNKNOWN && feature_since[i]) {
+			f->f[i] = v >= feature_since[i] ? FEATURE_PRESENT : FEATURE_ABSENT;
+			n++;
+		}
+	return n;
+}
+
+struct json_object *features_json(const struct damon_features *f, const char *probed_from)
+{
+	struct json_object *o = json_object_new_object(), *tp = json_object_new_array(), *mods, *kw;
+
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		json_object_object_add(o, feature_to_string(i),
+				       f->f[i] == FEATURE_UNKNOWN ? NULL
+								  : json_object_new_boolean(f->f[i] == FEATURE_PRESENT));
+	if (f->tp_damon_aggregated)
+		json_object_array_add(tp, json_object_new_string("damon_aggregated"));
+	if (f->tp_damos_before_apply)
+		json_object_array_add(tp, json_object_new_string("damos_before_apply"));
+	if (f->tp_damos_esz)
+		json_object_array_add(tp, json_object_new_string("damos_esz"));
+	if (f->tp_damos_stat_after_apply_interval)
+		json_object_array_add(tp, json_object_new_string("damos_stat_after_apply_interval"));
+	json_object_object_add(o, "tracepoints", tp);
+	mods = json_object_new_object();
+	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
+		json_object_object_add(mods, damon_module_to_string(i),
+				       json_object_new_string(module_state_to_string(f->module[i])));
+	json_object_object_add(o, "modules", mods);
+
+	kw = json_object_new_array();
+	for (int i = 0; i < _DAMOS_ACTION_MAX; i++)
+		if (f->action[i] == FEATURE_PRESENT)
+			json_object_array_add(kw, json_object_new_string(damos_action_to_string(i)));
+	json_object_object_add(o, "actions", kw);
+	kw = json_object_new_array();
+	for (int i = 0; i < _DAMOS_GOAL_METRIC_MAX; i++)
+		if (f->goal_metric[i] == FEATURE_PRESENT)
+			json_object_array_add(kw, json_object_new_string(damos_goal_metric_to_string(i)));
+	json_object_object_add(o, "goal_metrics", kw);
+	kw = json_object_new_array();
+	for (int i = 0; i < _DAMON_OPS_MAX; i++)
+		if (f->ops[i] == FEATURE_PRESENT)
+			json_object_array_add(kw, json_object_new_string(damon_ops_to_string(i)));
+	json_object_object_add(o, "operations", kw);
+	json_object_object_add(o, "probed_from", json_object_new_string(probed_from));
+	return o;
+}
+
+struct json_object *features_record_json(const struct damon_features *f)
+{
+	struct json_object *o = json_object_new_object(), *a;
+
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		json_object_object_add(o, feature_to_string(i), json_object_new_int(f->f[i]));
+#define ARR(name, field, n)                                                                                \
+	a = json_object_new_array();                                                                       \
+	for (int i = 0; i < (n); i++)                                                                      \
+		json_object_array_add(a, json_object_new_int(f->field[i]));                                \
+	json_object_object_add(o, name, a)
+	ARR("ops", ops, _DAMON_OPS_MAX);
+	ARR("action", action, _DAMOS_ACTION_MAX);
+	ARR("goal_metric", goal_metric, _DAMOS_GOAL_METRIC_MAX);
+	ARR("filter_type", filter_type, _DAMOS_FILTER_TYPE_MAX);
+#undef ARR
+	json_object_object_add(o, "tree_probed", json_object_new_boolean(f->tree_probed));
+	return o;
+}
+
+void features_from_record_json(struct json_object *o, struct damon_features *f)
+{
+	struct json_object *v;
+
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		if (json_object_object_get_ex(o, feature_to_string(i), &v))
+			f->f[i] = json_object_get_int(v);
+#define ARR(name, field, n)                                                                                \
+	if (json_object_object_get_ex(o, name, &v) && json_object_is_type(v, json_type_array))            \
+		for (int i = 0; i < (n) && i < (int)json_object_array_length(v); i++)                      \
+			f->field[i] = json_object_get_int(json_object_array_get_idx(v, i));
+	ARR("ops", ops, _DAMON_OPS_MAX)
+	ARR("action", action, _DAMOS_ACTION_MAX)
+	ARR("goal_metric", goal_metric, _DAMOS_GOAL_METRIC_MAX)
+	ARR("filter_type", filter_type, _DAMOS_FILTER_TYPE_MAX)
+#undef ARR
+	if (json_object_object_get_ex(o, "tree_probed", &v))
+		f->tree_probed = json_object_get_boolean(v);
 }
 
 /* Write a keyword to a staging file we own; EINVAL means "unknown keyword". */

@@ -75,6 +75,33 @@ int features_probe_readonly(struct sysfs_root *root, struct damon_features *ret)
  */
 int features_probe_owned(struct sysfs_root *root, unsigned k, struct damon_features *ret);
 
+/*
+ * What can be learned about the running kernel without writing anything:
+ * features_probe_readonly() over every existing kdamond directory (the most
+ * populated one tells the most), then, for what stays unknown, the features
+ * a previous damond probed on this boot (RUNTIME_DIR/kdamonds.json; NULL
+ * runtime_dir: not used). *ret_source says where the tree features came
+ * from: "sysfs", "ownership record" or "none" (no kdamond directory to look
+ * into and no record: the per-directory features stay unknown).
+ */
+int features_probe_kernel(struct sysfs_root *root, const char *runtime_dir, struct damon_features *ret,
+			  const char **ret_source);
+
+/*
+ * For features still unknown: whether the kernel release (e.g. "6.12.48")
+ * is older than the one that introduced them. Sets those to
+ * FEATURE_ABSENT/PRESENT and returns how many it set; a hint, not a probe
+ * (distribution kernels backport).
+ */
+int features_infer_from_release(struct damon_features *f, const char *release);
+
+struct json_object;
+/* The "features" document (damondctl features); probed_from as above. */
+struct json_object *features_json(const struct damon_features *f, const char *probed_from);
+/* The ownership record's copy of a full probe, and back. */
+struct json_object *features_record_json(const struct damon_features *f);
+void features_from_record_json(struct json_object *o, struct damon_features *f);
+
 struct config_errors;
 /*
  * Check a config against the features. Every use of something the kernel

@@ -769,6 +769,12 @@ int regions_render_text(struct json_object *regions, const char *kdamond, unsign
 			char a[32], b[32], c[32];
 
 			get_u64(tg, "max_nr_accesses", &max);
+			if (get_str(tg, "no_snapshot") && nr == 0) {
+				/* no heatmap of zeros: say why there are no regions */
+				fprintf(out, "  target %s: no region snapshot: %s\n", fmt_u64(a, tg, "index"),
+					get_str(tg, "no_snapshot"));
+				continue;
+			}
 			fprintf(out, "  target %s: %s regions, max nr_accesses %s\n", fmt_u64(a, tg, "index"),
 				member(tg, "nr_regions") ? fmt_u64(b, tg, "nr_regions") : (snprintf(b, 32, "%zu", nr), b),
 				max ? fmt_u64(c, tg, "max_nr_accesses") : "-");
