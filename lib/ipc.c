@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -486,6 +487,67 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/* The earlier of two deadlines, < 0 meaning none. */
+#define MIN_DEADLINE(a, b) ((a) < 0 ? (b) : (b) < 0 ? (a) : MIN((a), (b)))
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Connect to sa. When the daemon's listen backlog is full, the kernel makes
+ * a blocking AF_UNIX connect() sleep until an accept() makes room (or
+ * SO_SNDTIMEO passes); a non-blocking one fails at once with EAGAIN. So
+ * connect blocking, the wait bounded by SO_SNDTIMEO = the time left, and
+ * retry EAGAIN (a timeout, or a race with other waiters for the freed
+ * slot) with a short randomised backoff until the deadline. The socket is
+ * returned non-blocking. -EAGAIN when the backlog stayed full until the
+ * deadline.
+ */
+static int connect_until(const struct sockaddr_un *sa, int64_t deadline, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1;
+	int64_t backoff = 1;
+	struct timespec now;
+	unsigned seed;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	seed = (unsigned)getpid() * 2654435761u ^ (unsigned)now.tv_nsec;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		struct timeval tv = { .tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000 };
+
+		if (left <= 0)
+			return -EAGAIN;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+			return negative_errno();
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EINPROGRESS)
+			return negative_errno();
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -EAGAIN;
+		/* 1, 2, 4 ... 64 ms, each +-50 %: waiters that lost a race do not retry in lockstep */
+		sleep_ms(MIN(left, backoff / 2 + (int64_t)rand_r(&seed) % (backoff + 1)));
+		backoff = MIN(backoff * 2, (int64_t)64);
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return negative_errno();
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 int ipc_call(const char *runtime_dir, const char *method, struct json_object *params, int timeout_ms,
 	     struct json_object **ret_params, char **ret_error)
 {
@@ -511,20 +573,9 @@ int ipc_call(const char *runtime_dir, const char *method, struct json_object *pa
 		return r;
 	ipc_framer_set_limit(f, IPC_REPLY_MAX);
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return negative_errno();
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		/* A full backlog gives EAGAIN on a non-blocking AF_UNIX connect. */
-		r = negative_errno();
-		if (r != -EAGAIN && r != -EINPROGRESS)
-			return r;
-		r = wait_fd(fd, POLLOUT, deadline);
-		if (r < 0)
-			return r;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EISCONN)
-			return negative_errno();
-	}
+	r = connect_until(&sa, MIN_DEADLINE(deadline, now_ms() + IPC_CONNECT_TIMEOUT_MS), &fd);
+	if (r < 0)
+		return r;
 
 	while (off < req_len) {
 		ssize_t n = send(fd, req + off, req_len - off, MSG_NOSIGNAL);
