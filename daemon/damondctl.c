@@ -221,7 +221,7 @@ static int call(const char *method, struct json_object *params, int timeout_ms, 
 		return r;
 	case -EAGAIN:
 		fprintf(stderr, "damondctl: damond's control socket %s stayed busy for %ds (listen backlog full)\n", path,
-			MIN(timeout_ms, IPC_CONNECT_TIMEOUT_MS) / 1000);
+			timeout_ms / 1000);
 		return r;
 	case -ETIMEDOUT:
 		fprintf(stderr, "damondctl: no reply from damond on %s within %ds (%s)\n", path, timeout_ms / 1000,

@@ -15,7 +15,8 @@
  *    unprivileged peers can never take a privileged slot;
  *  - one unprivileged uid holds at most CTL_MAX_PER_UID connections, all
  *    unprivileged uids together CTL_MAX_UNPRIVILEGED: beyond, a new
- *    connection is closed at once (refused), the established ones stay;
+ *    connection holds no slot: what it already sent is answered at once,
+ *    else it is told damond.Busy; then it is closed (client_serve_now());
  *  - a request must be complete within CTL_REQUEST_USEC of the accept (or of
  *    the previous reply): a fixed deadline, bytes do not extend it;
  *  - a reply must be taken within CTL_REPLY_USEC;
@@ -286,6 +287,16 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 	return r;
 }
 
+/* Best effort, on a connection about to be closed with its request unanswered. */
+static void send_busy(struct ctl_client *c, const char *why)
+{
+	_cleanup_free_ char *msg = NULL;
+	size_t len;
+
+	if (ipc_error_encode(IPC_ERROR_BUSY, why, NULL, &msg, &len) >= 0)
+		(void)send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Answer the next complete request, if any; the reply is sent as the socket allows. */
 static int client_process(struct ctl_client *c)
 {
@@ -323,6 +334,9 @@ static int client_expired(sd_event_source *s, uint64_t usec, void *userdata)
 
 	log_debug("control socket: dropped uid %u (pid %d): %s", (unsigned)c->cred.uid, (int)c->cred.pid,
 		  c->out ? "reply not taken in time" : "no complete request in time");
+	/* nothing was answered on it: a client that was only slow (a loaded machine) asks again */
+	if (!c->out)
+		send_busy(c, "no complete request within 2 s; it was not read");
 	client_free(c);
 	return 0;
 }
@@ -374,6 +388,50 @@ drop:
 	return 0;
 }
 
+/*
+ * A connection beyond the caps: answer at once what it has already sent,
+ * then close it. A well-behaved client (damondctl) sends its request right
+ * after connect(), so a burst from one user is still served. One whose
+ * request is not there yet is told damond.Busy (its request was not read:
+ * ipc_call() asks again) and closed: a client that trickles bytes gets
+ * nothing and holds no slot.
+ */
+static void client_serve_now(struct ctl_client *c)
+{
+	char buf[4096];
+	bool sent = false;
+
+	/* at most the unprivileged request limit */
+	for (size_t got = 0; got < CTL_UNPRIVILEGED_REQUEST_MAX;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		if (ipc_framer_feed(c->framer, buf, (size_t)n) < 0)
+			return;
+		got += (size_t)n;
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		if (client_process(c) < 0 || !c->out)
+			break;
+		while (c->out_off < c->out_len) {
+			ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (n <= 0)
+				return; /* the socket takes no more: the rest would need a slot */
+			c->out_off += (size_t)n;
+			sent = true;
+		}
+		free(c->out);
+		c->out = NULL;
+		malloc_trim(0);
+	}
+	if (sent)
+		return;
+	note_refusal(&c->cred);
+	send_busy(c, "too many connections from this user; the request was not read");
+}
+
 static int on_resume(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	ctl.fd_shortage = false;
@@ -405,7 +463,7 @@ static int accept_one(struct manager *m, int lfd)
 	struct ctl_client *c;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	bool privileged;
+	bool privileged, over_cap;
 	int cfd, r;
 
 	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -424,12 +482,8 @@ static int accept_one(struct manager *m, int lfd)
 		return 1;
 	}
 	privileged = peer_privileged(m, cfd, &cred);
-	if (!privileged &&
-	    (ctl.nr_unprivileged >= CTL_MAX_UNPRIVILEGED || connections_of(cred.uid) >= CTL_MAX_PER_UID)) {
-		note_refusal(&cred);
-		close(cfd);
-		return 1;
-	}
+	over_cap = !privileged &&
+		   (ctl.nr_unprivileged >= CTL_MAX_UNPRIVILEGED || connections_of(cred.uid) >= CTL_MAX_PER_UID);
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(cfd);
@@ -459,6 +513,11 @@ static int accept_one(struct manager *m, int lfd)
 		r = sd_event_add_time(m->event, &c->deadline, CLOCK_MONOTONIC, now_usec() + CTL_REQUEST_USEC, 0,
 				      client_expired, c);
 	if (r < 0) {
+		client_free(c);
+		return 1;
+	}
+	if (over_cap) {
+		client_serve_now(c);
 		client_free(c);
 		return 1;
 	}

@@ -487,9 +487,6 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-/* The earlier of two deadlines, < 0 meaning none. */
-#define MIN_DEADLINE(a, b) ((a) < 0 ? (b) : (b) < 0 ? (a) : MIN((a), (b)))
-
 static void sleep_ms(int64_t ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
@@ -504,9 +501,9 @@ static void sleep_ms(int64_t ms)
  * SO_SNDTIMEO passes); a non-blocking one fails at once with EAGAIN. So
  * connect blocking, the wait bounded by SO_SNDTIMEO = the time left, and
  * retry EAGAIN (a timeout, or a race with other waiters for the freed
- * slot) with a short randomised backoff until the deadline. The socket is
- * returned non-blocking. -EAGAIN when the backlog stayed full until the
- * deadline.
+ * slot) with a short randomised backoff until the deadline (< 0: none).
+ * The socket is returned non-blocking. -EAGAIN when the backlog stayed
+ * full until the deadline.
  */
 static int connect_until(const struct sockaddr_un *sa, int64_t deadline, int *ret_fd)
 {
@@ -522,10 +519,10 @@ static int connect_until(const struct sockaddr_un *sa, int64_t deadline, int *re
 	if (fd < 0)
 		return negative_errno();
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline < 0 ? 0 : deadline - now_ms(); /* SO_SNDTIMEO 0: no limit */
 		struct timeval tv = { .tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000 };
 
-		if (left <= 0)
+		if (deadline >= 0 && left <= 0)
 			return -EAGAIN;
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
 			return negative_errno();
@@ -535,7 +532,7 @@ static int connect_until(const struct sockaddr_un *sa, int64_t deadline, int *re
 			continue;
 		if (errno != EAGAIN && errno != EINPROGRESS)
 			return negative_errno();
-		left = deadline - now_ms();
+		left = deadline < 0 ? INT64_MAX : deadline - now_ms();
 		if (left <= 0)
 			return -EAGAIN;
 		/* 1, 2, 4 ... 64 ms, each +-50 %: waiters that lost a race do not retry in lockstep */
@@ -548,32 +545,22 @@ static int connect_until(const struct sockaddr_un *sa, int64_t deadline, int *re
 	return 0;
 }
 
-int ipc_call(const char *runtime_dir, const char *method, struct json_object *params, int timeout_ms,
-	     struct json_object **ret_params, char **ret_error)
+/* One exchange on a new connection (see ipc_call()). */
+static int call_once(const struct sockaddr_un *sa, const char *req, size_t req_len, int64_t deadline,
+		     struct json_object **ret_params, char **ret_error)
 {
 	_cleanup_(ipc_framer_freep) struct ipc_framer *f = NULL;
-	_cleanup_free_ char *req = NULL;
-	const char *reply = NULL;
 	_cleanup_close_ int fd = -1;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t req_len, reply_len, off = 0;
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	int r;
+	const char *reply = NULL;
+	size_t reply_len, off = 0;
+	int r, send_error = 0;
 
-	if (!runtime_dir || !method)
-		return -EINVAL;
-	if (!ipc_socket_path(runtime_dir, sa.sun_path, sizeof(sa.sun_path)))
-		return -ENAMETOOLONG;
-
-	r = ipc_request_encode(method, params, &req, &req_len);
-	if (r < 0)
-		return r;
 	r = ipc_framer_new(&f);
 	if (r < 0)
 		return r;
 	ipc_framer_set_limit(f, IPC_REPLY_MAX);
 
-	r = connect_until(&sa, MIN_DEADLINE(deadline, now_ms() + IPC_CONNECT_TIMEOUT_MS), &fd);
+	r = connect_until(sa, deadline, &fd);
 	if (r < 0)
 		return r;
 
@@ -583,6 +570,11 @@ int ipc_call(const char *runtime_dir, const char *method, struct json_object *pa
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EPIPE || errno == ECONNRESET) {
+				/* closed on us: it may have said why first (damond.Busy) */
+				send_error = negative_errno();
+				break;
+			}
 			if (errno != EAGAIN)
 				return negative_errno();
 			r = wait_fd(fd, POLLOUT, deadline);
@@ -609,10 +601,50 @@ int ipc_call(const char *runtime_dir, const char *method, struct json_object *pa
 			continue;
 		}
 		if (n < 0)
-			return (int)n;
+			return send_error ?: (int)n;
 		if (n == 0)
-			return -ECONNRESET;
+			return send_error ?: -ECONNRESET;
 	}
 
 	return ipc_reply_decode(reply, reply_len, ret_params, ret_error);
+}
+
+int ipc_call(const char *runtime_dir, const char *method, struct json_object *params, int timeout_ms,
+	     struct json_object **ret_params, char **ret_error)
+{
+	_cleanup_free_ char *req = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t req_len;
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms, backoff = 5;
+	int r;
+
+	if (!runtime_dir || !method)
+		return -EINVAL;
+	if (!ipc_socket_path(runtime_dir, sa.sun_path, sizeof(sa.sun_path)))
+		return -ENAMETOOLONG;
+
+	r = ipc_request_encode(method, params, &req, &req_len);
+	if (r < 0)
+		return r;
+
+	for (;;) {
+		_cleanup_(json_object_putp) struct json_object *p = NULL;
+		_cleanup_free_ char *error = NULL;
+		int64_t left, pause = backoff / 2 + (int64_t)(now_ms() ^ getpid()) % (backoff + 1);
+
+		r = call_once(&sa, req, req_len, deadline, &p, &error);
+		if (r < 0)
+			return r;
+		/* damond.Busy: the daemon did not read the request (too many connections); ask again */
+		left = deadline < 0 ? INT64_MAX : deadline - now_ms();
+		if (!error || !streq(error, IPC_ERROR_BUSY) || left <= 2 * pause) {
+			if (ret_params)
+				*ret_params = TAKE_PTR(p);
+			if (ret_error)
+				*ret_error = TAKE_PTR(error);
+			return 0;
+		}
+		sleep_ms(pause);
+		backoff = MIN(backoff * 2, (int64_t)100);
+	}
 }

@@ -85,14 +85,13 @@ int ipc_error_encode(const char *error, const char *message, struct json_object 
 int ipc_request_decode(const char *buf, size_t len, char **ret_method, struct json_object **ret_params);
 int ipc_reply_decode(const char *buf, size_t len, struct json_object **ret_params, char **ret_error);
 
-/* How long ipc_call() waits for room in a full listen backlog (within its timeout). */
-#define IPC_CONNECT_TIMEOUT_MS 5000
-
 /*
  * Client: connect to RUNTIME_DIR/control, send one request, read one reply
  * (within timeout_ms in total; < 0 waits forever) and decode it. When the
- * daemon's listen backlog is full, the connect waits for room (up to
- * IPC_CONNECT_TIMEOUT_MS, within timeout_ms). Returns 0 when a reply
+ * daemon's listen backlog is full, the connect waits for room (within
+ * timeout_ms); a damond.Busy reply (the
+ * daemon refused the connection unread) is retried with backoff until
+ * timeout_ms, and returned as the error after that. Returns 0 when a reply
  * arrived (check *ret_error as for ipc_reply_decode), or -ENOENT/
  * -ECONNREFUSED when no daemon runs, -EAGAIN when the backlog stayed full,
  * -EACCES, -ETIMEDOUT, -ECONNRESET (daemon closed before replying),

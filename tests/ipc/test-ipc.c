@@ -617,7 +617,7 @@ static void test_call_full_backlog(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* A backlog that stays full: -EAGAIN after IPC_CONNECT_TIMEOUT_MS at most (or the call's timeout). */
+/* A backlog that stays full: -EAGAIN when the call's timeout passes. */
 static void test_call_backlog_stays_full(void **state)
 {
 	struct tmpdir *t = *state;
@@ -889,6 +889,74 @@ static void test_heatmap_levels(void **state)
 	assert_int_equal(regions_heatmap(r, 0, 0, lv), -EINVAL);
 }
 
+/*
+ * damond.Busy: the daemon closed the connection without reading the
+ * request (too many connections from that user, or a request too slow to
+ * arrive). The client asks again until its timeout; after that the Busy
+ * error is what it returns.
+ */
+static void test_call_busy_retried(void **state)
+{
+	struct tmpdir *t = *state;
+	_cleanup_(json_object_putp) struct json_object *out = NULL;
+	_cleanup_free_ char *error = NULL;
+	struct json_object *v;
+	int lfd = listen_at(t->path, true), status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *busy = NULL;
+		size_t len;
+
+		alarm(20); /* a client that gave up never comes back */
+		if (ipc_error_encode(IPC_ERROR_BUSY, "too many connections", NULL, &busy, &len) < 0)
+			_exit(20);
+		for (int i = 0; i < 2; i++) { /* told Busy at once, before the client even sent */
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd < 0 || write(fd, busy, len) != (ssize_t)len)
+				_exit(21);
+			close(fd);
+		}
+		serve_one(lfd);
+	}
+	assert_int_equal(ipc_call(t->path, "status", NULL, 5000, &out, &error), 0);
+	assert_null(error);
+	assert_true(json_object_object_get_ex(out, "method", &v));
+	assert_string_equal(json_object_get_string(v), "status");
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* always Busy: the error comes back when the timeout passes */
+	json_object_put(TAKE_PTR(out));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *busy = NULL;
+		size_t len;
+
+		alarm(20);
+		if (ipc_error_encode(IPC_ERROR_BUSY, "too many connections", NULL, &busy, &len) < 0)
+			_exit(20);
+		for (;;) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd < 0)
+				_exit(21);
+			(void)!write(fd, busy, len);
+			close(fd);
+		}
+	}
+	close(lfd);
+	assert_int_equal(ipc_call(t->path, "status", NULL, 300, &out, &error), 0);
+	assert_non_null(error);
+	assert_string_equal(error, IPC_ERROR_BUSY);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
 /* ---- redaction for unprivileged peers ---- */
 
 static void test_status_withhold_addresses(void **state)
@@ -958,6 +1026,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_closed_without_reply, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_call_full_backlog, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_call_backlog_stays_full, setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_call_busy_retried, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test(test_status_withhold_addresses),
 		cmocka_unit_test(test_status_render_full),
 		cmocka_unit_test(test_status_render_bpf_ring),
