@@ -53,6 +53,8 @@
 #define CTL_MAX_PRIVILEGED 64
 /* connections accepted per wakeup of the listener */
 #define CTL_ACCEPT_BATCH 64
+/* of which answered at once beyond the caps: a flood of requests delays the others by this many at most */
+#define CTL_SERVE_NOW_BATCH 8
 #define CTL_REQUEST_USEC (2 * 1000000ULL)
 #define CTL_REPLY_USEC (30 * 1000000ULL)
 /* requests are a few dozen bytes; an unprivileged peer may not make damond buffer more */
@@ -394,12 +396,19 @@ drop:
  * after connect(), so a burst from one user is still served. One whose
  * request is not there yet is told damond.Busy (its request was not read:
  * ipc_call() asks again) and closed: a client that trickles bytes gets
- * nothing and holds no slot.
+ * nothing and holds no slot. Only CTL_SERVE_NOW_BATCH are answered per
+ * wakeup of the listener (may_answer); the rest are told damond.Busy.
  */
-static void client_serve_now(struct ctl_client *c)
+static void client_serve_now(struct ctl_client *c, bool may_answer)
 {
 	char buf[4096];
 	bool sent = false;
+
+	if (!may_answer) {
+		note_refusal(&c->cred);
+		send_busy(c, "too many connections from unprivileged users just now; the request was not read");
+		return;
+	}
 
 	/* at most the unprivileged request limit */
 	for (size_t got = 0; got < CTL_UNPRIVILEGED_REQUEST_MAX;) {
@@ -458,7 +467,7 @@ static void accept_pause(struct manager *m, int err)
 }
 
 /* One connection from the backlog: 1 accepted or refused, 0 backlog empty, < 0 paused. */
-static int accept_one(struct manager *m, int lfd)
+static int accept_one(struct manager *m, int lfd, unsigned *served_now)
 {
 	struct ctl_client *c;
 	struct ucred cred;
@@ -517,7 +526,7 @@ static int accept_one(struct manager *m, int lfd)
 		return 1;
 	}
 	if (over_cap) {
-		client_serve_now(c);
+		client_serve_now(c, (*served_now)++ < CTL_SERVE_NOW_BATCH);
 		client_free(c);
 		return 1;
 	}
@@ -528,10 +537,11 @@ static int accept_one(struct manager *m, int lfd)
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct manager *m = userdata;
+	unsigned served_now = 0;
 
 	/* drain the backlog in batches: refused peers leave it at once, others get a turn between batches */
 	for (unsigned i = 0; i < CTL_ACCEPT_BATCH && ctl.nr_privileged < CTL_MAX_PRIVILEGED; i++)
-		if (accept_one(m, fd) <= 0)
+		if (accept_one(m, fd, &served_now) <= 0)
 			break;
 	return 0;
 }
