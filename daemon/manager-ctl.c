@@ -72,6 +72,7 @@ struct ctl_client {
 	struct ipc_framer *framer;
 	struct ucred cred;
 	bool privileged; /* root or control_group, from the socket at accept */
+	bool one_shot;   /* beyond the caps: closed once its reply is out */
 	char *out;
 	size_t out_len, out_off;
 };
@@ -360,6 +361,8 @@ static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			c->out = NULL;
 			/* building the reply freed many small pieces: whole free pages go back */
 			malloc_trim(0);
+			if (c->one_shot)
+				goto drop;
 			(void)sd_event_source_set_io_events(s, EPOLLIN);
 			/* the next request has its own deadline, counted from here */
 			if (client_set_deadline(c, CTL_REQUEST_USEC) < 0)
@@ -398,8 +401,10 @@ drop:
  * ipc_call() asks again) and closed: a client that trickles bytes gets
  * nothing and holds no slot. Only CTL_SERVE_NOW_BATCH are answered per
  * wakeup of the listener (may_answer); the rest are told damond.Busy.
+ * true: keep it, a reply bigger than the socket buffer is draining (it is
+ * closed when done, within CTL_REPLY_USEC); false: close it now.
  */
-static void client_serve_now(struct ctl_client *c, bool may_answer)
+static bool client_serve_now(struct ctl_client *c, bool may_answer)
 {
 	char buf[4096];
 	bool sent = false;
@@ -407,7 +412,7 @@ static void client_serve_now(struct ctl_client *c, bool may_answer)
 	if (!may_answer) {
 		note_refusal(&c->cred);
 		send_busy(c, "too many connections from unprivileged users just now; the request was not read");
-		return;
+		return false;
 	}
 
 	/* at most the unprivileged request limit */
@@ -417,7 +422,7 @@ static void client_serve_now(struct ctl_client *c, bool may_answer)
 		if (n <= 0)
 			break;
 		if (ipc_framer_feed(c->framer, buf, (size_t)n) < 0)
-			return;
+			return false;
 		got += (size_t)n;
 	}
 	for (unsigned i = 0; i < 4; i++) {
@@ -426,8 +431,11 @@ static void client_serve_now(struct ctl_client *c, bool may_answer)
 		while (c->out_off < c->out_len) {
 			ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
-			if (n <= 0)
-				return; /* the socket takes no more: the rest would need a slot */
+			if (n <= 0) {
+				/* the socket takes no more: the rest goes out as it can, if all users' pool has room */
+				c->one_shot = true;
+				return ctl.nr_unprivileged <= CTL_MAX_UNPRIVILEGED;
+			}
 			c->out_off += (size_t)n;
 			sent = true;
 		}
@@ -436,9 +444,10 @@ static void client_serve_now(struct ctl_client *c, bool may_answer)
 		malloc_trim(0);
 	}
 	if (sent)
-		return;
+		return false;
 	note_refusal(&c->cred);
 	send_busy(c, "too many connections from this user; the request was not read");
+	return false;
 }
 
 static int on_resume(sd_event_source *s, uint64_t usec, void *userdata)
@@ -525,8 +534,8 @@ static int accept_one(struct manager *m, int lfd, unsigned *served_now)
 		client_free(c);
 		return 1;
 	}
-	if (over_cap) {
-		client_serve_now(c, (*served_now)++ < CTL_SERVE_NOW_BATCH);
+	/* beyond the caps: answered at once and closed (kept only while a long reply drains) */
+	if (over_cap && !client_serve_now(c, (*served_now)++ < CTL_SERVE_NOW_BATCH)) {
 		client_free(c);
 		return 1;
 	}

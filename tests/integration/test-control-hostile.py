@@ -12,6 +12,8 @@ run as `nobody` through setpriv, so this needs root: without it, it exits
                          within 1 s; nobody holds at most 4 connections and
                          none lives past the request deadline; 20 concurrent
                          `damondctl status` as nobody still succeed.
+  t_long_reply_beyond_cap  a status bigger than the socket buffer reaches a
+                         user whose 4 connections are all taken.
   t_status_redacted      status as nobody carries no physical addresses
                          (JSON and text); root and control_group see them.
   t_group_from_socket    control_group membership comes from the socket
@@ -217,6 +219,46 @@ def t_hostile_clients():
         e.close()
 
 
+def big_policy(kdamonds=8, schemes=64):
+    out = ["damond:", "  on_exit: stop", "kdamonds:"]
+    for k in range(kdamonds):
+        out += ["  - name: k%d" % k, "    ops: paddr", "    schemes:"]
+        out += ["      - {name: s%d, action: stat}" % i for i in range(schemes)]
+    return "\n".join(out) + "\n"
+
+
+def t_long_reply_beyond_cap():
+    """A status bigger than the socket buffer, to a user whose 4 slots are taken, arrives whole."""
+    py = nobody_python()
+    if not py:
+        return "skip no python3 that nobody may run"
+    e = Env("6.12")
+    try:
+        e.write_conf(big_policy())
+        path = os.path.join(e.run, "control")
+        t0 = time.monotonic()
+        e.start()
+        started = time.monotonic() - t0
+        # the reply as sent: compact JSON
+        size = len(json.dumps(e.status(), separators=(",", ":")))
+        hostile = subprocess.Popen(NOBODY + [py, "-c", HOSTILE, path, "16", "1.0", "8"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        argv = NOBODY + [H.DAMONDCTL, "--runtime-dir", e.run, "status", "--json"]
+        runs = [subprocess.run(argv, capture_output=True, text=True, timeout=60) for _ in range(5)]
+        hostile.communicate(timeout=60)
+        with open("/proc/sys/net/core/wmem_default") as f:
+            sndbuf = int(f.read())
+        print("# status as root: %d bytes on the wire, socket buffer %d; damond started in %.1fs" % (size, sndbuf, started))
+        check(size > sndbuf, "the status is not bigger than a socket buffer: %d bytes" % size)
+        for p in runs:
+            check(p.returncode == 0, "status as nobody failed: " + p.stderr.strip())
+            st = json.loads(p.stdout)
+            check(sum(len(k["schemes"]) for k in st["kdamonds"]) == 8 * 64, "schemes missing in nobody's status")
+    finally:
+        e.close()
+
+
 def t_status_redacted():
     """Issue 11 item 8: status showed physical RAM ranges to every user."""
     g = control_group()
@@ -327,6 +369,7 @@ def t_group_from_socket():
 
 TESTS = [
     t_hostile_clients,
+    t_long_reply_beyond_cap,
     t_status_redacted,
     t_group_from_socket,
 ]
