@@ -26,6 +26,8 @@ static bool arg_check;
 static bool arg_kernel;
 static bool arg_dry_run;
 static bool arg_no_bpf;
+/* the signal mask damond was started with (main() blocks the signals it handles) */
+static sigset_t orig_sigmask;
 
 static void help(void)
 {
@@ -320,6 +322,9 @@ static int run(int argc, char *argv[])
 	if (r == 0)
 		return DAMOND_EXIT_OK;
 
+	/* a check is interactive: ^C and SIGTERM work as usual, also on a config that takes long */
+	if (arg_check && sigprocmask(SIG_SETMASK, &orig_sigmask, NULL) < 0)
+		return log_error_errno(negative_errno(), "cannot unblock signals: %m");
 	r = load_config(&config);
 	if (r < 0) {
 		log_error_errno(r, "'%s' is not a valid configuration", arg_config);
@@ -363,13 +368,7 @@ static int run(int argc, char *argv[])
 	if (r < 0)
 		return r;
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return log_error_errno(negative_errno(), "cannot block signals: %m");
+	/* SIGHUP, SIGTERM and SIGINT are blocked since main(): pending ones are delivered here */
 	if ((r = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_sighup, m)) < 0 ||
 	    (r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m)) < 0 ||
 	    (r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m)) < 0)
@@ -407,8 +406,24 @@ static int run(int argc, char *argv[])
 
 int main(int argc, char *argv[])
 {
+	sigset_t mask;
+	int r;
+
+	/*
+	 * First thing: a SIGHUP (reload) or SIGTERM that arrives while damond
+	 * starts must wait for the event loop's signal sources, not kill it
+	 * with the default action. Blocked signals stay pending until then.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, &orig_sigmask) < 0) {
+		log_error_errno(negative_errno(), "cannot block signals: %m");
+		return DAMOND_EXIT_FAILURE;
+	}
 	/* run() returns a DAMOND_EXIT_* status, or a negative errno for a failure a restart may cure */
-	int r = run(argc, argv);
+	r = run(argc, argv);
 
 	return r < 0 ? DAMOND_EXIT_FAILURE : r;
 }

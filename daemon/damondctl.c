@@ -224,6 +224,10 @@ static int call(const char *method, struct json_object *params, int timeout_ms, 
 	case -EPERM:
 		fprintf(stderr, "damondctl: cannot connect to %s: permission denied (%s)\n", path, strerror(-r));
 		return r;
+	case -EAGAIN:
+		fprintf(stderr, "damondctl: damond's control socket %s stayed busy for %ds (listen backlog full)\n", path,
+			timeout_ms / 1000);
+		return r;
 	case -ETIMEDOUT:
 		fprintf(stderr, "damondctl: no reply from damond on %s within %ds (%s)\n", path, timeout_ms / 1000,
 			strerror(-r));

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -486,45 +487,82 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-int ipc_call(const char *runtime_dir, const char *method, struct json_object *params, int timeout_ms,
-	     struct json_object **ret_params, char **ret_error)
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Connect to sa. When the daemon's listen backlog is full, the kernel makes
+ * a blocking AF_UNIX connect() sleep until an accept() makes room (or
+ * SO_SNDTIMEO passes); a non-blocking one fails at once with EAGAIN. So
+ * connect blocking, the wait bounded by SO_SNDTIMEO = the time left, and
+ * retry EAGAIN (a timeout, or a race with other waiters for the freed
+ * slot) with a short randomised backoff until the deadline (< 0: none).
+ * The socket is returned non-blocking. -EAGAIN when the backlog stayed
+ * full until the deadline.
+ */
+static int connect_until(const struct sockaddr_un *sa, int64_t deadline, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1;
+	int64_t backoff = 1;
+	struct timespec now;
+	unsigned seed;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	seed = (unsigned)getpid() * 2654435761u ^ (unsigned)now.tv_nsec;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	for (;;) {
+		int64_t left = deadline < 0 ? 0 : deadline - now_ms(); /* SO_SNDTIMEO 0: no limit */
+		struct timeval tv = { .tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000 };
+
+		if (deadline >= 0 && left <= 0)
+			return -EAGAIN;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+			return negative_errno();
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EINPROGRESS)
+			return negative_errno();
+		left = deadline < 0 ? INT64_MAX : deadline - now_ms();
+		if (left <= 0)
+			return -EAGAIN;
+		/* 1, 2, 4 ... 64 ms, each +-50 %: waiters that lost a race do not retry in lockstep */
+		sleep_ms(MIN(left, backoff / 2 + (int64_t)rand_r(&seed) % (backoff + 1)));
+		backoff = MIN(backoff * 2, (int64_t)64);
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return negative_errno();
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* One exchange on a new connection (see ipc_call()). */
+static int call_once(const struct sockaddr_un *sa, const char *req, size_t req_len, int64_t deadline,
+		     struct json_object **ret_params, char **ret_error)
 {
 	_cleanup_(ipc_framer_freep) struct ipc_framer *f = NULL;
-	_cleanup_free_ char *req = NULL;
-	const char *reply = NULL;
 	_cleanup_close_ int fd = -1;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t req_len, reply_len, off = 0;
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	int r;
+	const char *reply = NULL;
+	size_t reply_len, off = 0;
+	int r, send_error = 0;
 
-	if (!runtime_dir || !method)
-		return -EINVAL;
-	if (!ipc_socket_path(runtime_dir, sa.sun_path, sizeof(sa.sun_path)))
-		return -ENAMETOOLONG;
-
-	r = ipc_request_encode(method, params, &req, &req_len);
-	if (r < 0)
-		return r;
 	r = ipc_framer_new(&f);
 	if (r < 0)
 		return r;
 	ipc_framer_set_limit(f, IPC_REPLY_MAX);
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return negative_errno();
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		/* A full backlog gives EAGAIN on a non-blocking AF_UNIX connect. */
-		r = negative_errno();
-		if (r != -EAGAIN && r != -EINPROGRESS)
-			return r;
-		r = wait_fd(fd, POLLOUT, deadline);
-		if (r < 0)
-			return r;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EISCONN)
-			return negative_errno();
-	}
+	r = connect_until(sa, deadline, &fd);
+	if (r < 0)
+		return r;
 
 	while (off < req_len) {
 		ssize_t n = send(fd, req + off, req_len - off, MSG_NOSIGNAL);
@@ -532,6 +570,11 @@ int ipc_call(const char *runtime_dir, const char *method, struct json_object *pa
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EPIPE || errno == ECONNRESET) {
+				/* closed on us: it may have said why first (damond.Busy) */
+				send_error = negative_errno();
+				break;
+			}
 			if (errno != EAGAIN)
 				return negative_errno();
 			r = wait_fd(fd, POLLOUT, deadline);
@@ -558,10 +601,50 @@ int ipc_call(const char *runtime_dir, const char *method, struct json_object *pa
 			continue;
 		}
 		if (n < 0)
-			return (int)n;
+			return send_error ?: (int)n;
 		if (n == 0)
-			return -ECONNRESET;
+			return send_error ?: -ECONNRESET;
 	}
 
 	return ipc_reply_decode(reply, reply_len, ret_params, ret_error);
+}
+
+int ipc_call(const char *runtime_dir, const char *method, struct json_object *params, int timeout_ms,
+	     struct json_object **ret_params, char **ret_error)
+{
+	_cleanup_free_ char *req = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t req_len;
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms, backoff = 5;
+	int r;
+
+	if (!runtime_dir || !method)
+		return -EINVAL;
+	if (!ipc_socket_path(runtime_dir, sa.sun_path, sizeof(sa.sun_path)))
+		return -ENAMETOOLONG;
+
+	r = ipc_request_encode(method, params, &req, &req_len);
+	if (r < 0)
+		return r;
+
+	for (;;) {
+		_cleanup_(json_object_putp) struct json_object *p = NULL;
+		_cleanup_free_ char *error = NULL;
+		int64_t left, pause = backoff / 2 + (int64_t)(now_ms() ^ getpid()) % (backoff + 1);
+
+		r = call_once(&sa, req, req_len, deadline, &p, &error);
+		if (r < 0)
+			return r;
+		/* damond.Busy: the daemon did not read the request (too many connections); ask again */
+		left = deadline < 0 ? INT64_MAX : deadline - now_ms();
+		if (!error || !streq(error, IPC_ERROR_BUSY) || left <= 2 * pause) {
+			if (ret_params)
+				*ret_params = TAKE_PTR(p);
+			if (ret_error)
+				*ret_error = TAKE_PTR(error);
+			return 0;
+		}
+		sleep_ms(pause);
+		backoff = MIN(backoff * 2, (int64_t)100);
+	}
 }

@@ -87,11 +87,15 @@ int ipc_reply_decode(const char *buf, size_t len, struct json_object **ret_param
 
 /*
  * Client: connect to RUNTIME_DIR/control, send one request, read one reply
- * (within timeout_ms in total; < 0 waits forever) and decode it. Returns 0
- * when a reply arrived (check *ret_error as for ipc_reply_decode), or
- * -ENOENT/-ECONNREFUSED when no daemon runs, -EACCES, -ETIMEDOUT,
- * -ECONNRESET (daemon closed before replying), -EBADMSG, -EMSGSIZE,
- * -ENAMETOOLONG (runtime_dir too long for sun_path).
+ * (within timeout_ms in total; < 0 waits forever) and decode it. When the
+ * daemon's listen backlog is full, the connect waits for room (within
+ * timeout_ms); a damond.Busy reply (the
+ * daemon refused the connection unread) is retried with backoff until
+ * timeout_ms, and returned as the error after that. Returns 0 when a reply
+ * arrived (check *ret_error as for ipc_reply_decode), or -ENOENT/
+ * -ECONNREFUSED when no daemon runs, -EAGAIN when the backlog stayed full,
+ * -EACCES, -ETIMEDOUT, -ECONNRESET (daemon closed before replying),
+ * -EBADMSG, -EMSGSIZE, -ENAMETOOLONG (runtime_dir too long for sun_path).
  */
 int ipc_call(const char *runtime_dir, const char *method, struct json_object *params, int timeout_ms,
 	     struct json_object **ret_params, char **ret_error);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Text rendering of status / features / regions replies (see status-render.h). */
+#include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -213,6 +215,101 @@ static void print_string_array(FILE *out, struct json_object *arr, const char *s
 	}
 }
 
+/* ---- redaction ---- */
+
+/* s with every "0x" followed by hex digits replaced by "0x?"; NULL when there is none (or no memory). */
+static char *scrub_hex(const char *s, bool *ret_changed)
+{
+	size_t n = strlen(s);
+	char *out, *o;
+
+	*ret_changed = false;
+	for (const char *p = s; (p = strstr(p, "0x")); p += 2)
+		if (isxdigit((unsigned char)p[2]))
+			*ret_changed = true;
+	if (!*ret_changed)
+		return NULL;
+	out = malloc(n + 1); /* "0x?" is never longer than "0x" and a digit */
+	if (!out)
+		return NULL;
+	o = out;
+	for (const char *p = s; *p;) {
+		if (p[0] == '0' && p[1] == 'x' && isxdigit((unsigned char)p[2])) {
+			memcpy(o, "0x?", 3);
+			o += 3;
+			p += 2;
+			while (isxdigit((unsigned char)*p))
+				p++;
+		} else
+			*o++ = *p++;
+	}
+	*o = '\0';
+	return out;
+}
+
+static int withhold_strings(struct json_object *o, unsigned depth)
+{
+	int r;
+
+	if (!o || depth > 64)
+		return 0;
+	if (json_object_is_type(o, json_type_string)) {
+		bool changed;
+		_cleanup_free_ char *s = scrub_hex(json_object_get_string(o), &changed);
+
+		if (!changed)
+			return 0;
+		if (!s || json_object_set_string(o, s) == 0)
+			return -ENOMEM;
+		return 0;
+	}
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if ((r = withhold_strings(json_object_array_get_idx(o, i), depth + 1)) < 0)
+				return r;
+		return 0;
+	}
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, key, val)
+		{
+			(void)key;
+			if ((r = withhold_strings(val, depth + 1)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int status_withhold_addresses(struct json_object *status)
+{
+	struct json_object *kds;
+
+	if (!status || !json_object_is_type(status, json_type_object))
+		return -EINVAL;
+	kds = member_type(status, "kdamonds", json_type_array);
+	for (size_t k = 0; kds && k < json_object_array_length(kds); k++) {
+		struct json_object *kd = json_object_array_get_idx(kds, k);
+		struct json_object *targets = member_type(kd, "targets", json_type_array);
+
+		for (size_t t = 0; targets && t < json_object_array_length(targets); t++) {
+			struct json_object *to = json_object_array_get_idx(targets, t), *empty;
+
+			if (!to || !json_object_is_type(to, json_type_object))
+				continue;
+			empty = json_object_new_array();
+			if (!empty)
+				return -ENOMEM;
+			if (json_object_object_add(to, "regions", empty) < 0) {
+				json_object_put(empty);
+				return -ENOMEM;
+			}
+			if (json_object_object_add(to, "addresses_withheld", json_object_new_boolean(1)) < 0)
+				return -ENOMEM;
+		}
+	}
+	return withhold_strings(status, 0);
+}
+
 /* ---- status ---- */
 
 static void render_target(FILE *out, struct json_object *t)
@@ -236,7 +333,12 @@ static void render_target(FILE *out, struct json_object *t)
 		n_all = (size_t)nr_ranges;
 	else
 		n_all = n;
-	if (n_all > 0) {
+	if (n_all > 0 && n == 0 && get_bool(t, "addresses_withheld") == 1) {
+		fprintf(out, ", %zu range%s", n_all, n_all == 1 ? "" : "s");
+		if (get_u64(t, "ranges_bytes", &total_all))
+			fprintf(out, " (%s)", format_size(a, total_all));
+		fputs(", addresses withheld (root or control_group only)", out);
+	} else if (n_all > 0) {
 		fprintf(out, ", %zu range%s:", n_all, n_all == 1 ? "" : "s");
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *r = json_object_array_get_idx(regions, i);

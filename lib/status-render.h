@@ -19,6 +19,16 @@ struct json_object;
 /* The "status" reply's parameters. */
 int status_render_text(struct json_object *status, FILE *out);
 
+/*
+ * Redaction for unprivileged peers, in place: every target's configured
+ * "regions" list is emptied and marked "addresses_withheld": true (counts
+ * and sizes stay), and every "0x<hex>" in any string (reasons, actions)
+ * becomes "0x?". Physical ranges are what /proc/iomem hides from users;
+ * virtual ones are root's processes' layout. -EINVAL if status is not an
+ * object, -ENOMEM.
+ */
+int status_withhold_addresses(struct json_object *status);
+
 /* The "features" object, or any object with a "features" member (status, features reply). */
 int features_render_text(struct json_object *features, FILE *out);
 

@@ -395,15 +395,14 @@ static int listen_at(const char *dir, bool do_listen)
 	return fd;
 }
 
-/* Child: accept one connection, answer one request; "boom" gets an error reply. */
-static void serve_one(int lfd)
+/* Answer one request on fd ("boom" gets an error reply); exits with a code on failure. */
+static void answer(int fd)
 {
 	struct ipc_framer *f = NULL;
 	struct json_object *params = NULL, *reply;
 	const char *msg = NULL;
 	char *method = NULL, *out = NULL;
 	size_t len, off = 0;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0 || ipc_framer_new(&f) < 0)
 		_exit(10);
@@ -433,6 +432,17 @@ static void serve_one(int lfd)
 		off += (size_t)n;
 		usleep(1000);
 	}
+	free(out);
+	free(method);
+	json_object_put(params);
+	ipc_framer_free(f);
+	close(fd);
+}
+
+/* Child: accept one connection, answer one request. */
+static void serve_one(int lfd)
+{
+	answer(accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
 	_exit(0);
 }
 
@@ -547,6 +557,92 @@ static void test_call_closed_without_reply(void **state)
 	close(lfd);
 	assert_int_equal(ipc_call(t->path, "status", NULL, 5000, &out, &error), -ECONNRESET);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+/*
+ * A full listen backlog: a non-blocking connect() fails with EAGAIN, and
+ * damondctl used to give up after one retry. Clients must wait for room
+ * (issue 11 item 2): 12 of them against a backlog of one slot and a server
+ * that starts accepting only after 300 ms.
+ */
+static void test_call_full_backlog(void **state)
+{
+	enum { N = 12 };
+	struct tmpdir *t = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pid_t server, clients[N];
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), status, failed = 0, first_error = 0;
+
+	assert_true(lfd >= 0);
+	assert_non_null(ipc_socket_path(t->path, sa.sun_path, sizeof(sa.sun_path)));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 0), 0); /* room for one pending connection */
+
+	for (int i = 0; i < N; i++) {
+		clients[i] = fork();
+		assert_true(clients[i] >= 0);
+		if (clients[i] == 0) {
+			struct json_object *out = NULL;
+			char *error = NULL;
+			int r = ipc_call(t->path, "status", NULL, 10000, &out, &error);
+
+			json_object_put(out);
+			free(error);
+			_exit(r == 0 ? 0 : (-r) & 0x7f);
+		}
+	}
+	server = fork();
+	assert_true(server >= 0);
+	if (server == 0) {
+		alarm(20); /* clients that gave up never connect: do not wait for them forever */
+		usleep(300 * 1000); /* every client finds the backlog full */
+		for (int i = 0; i < N; i++)
+			answer(accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
+		_exit(0);
+	}
+	close(lfd);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(waitpid(clients[i], &status, 0), clients[i]);
+		failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !first_error)
+			first_error = WEXITSTATUS(status);
+	}
+	if (failed) {
+		kill(server, SIGKILL); /* it waits for clients that gave up */
+		waitpid(server, NULL, 0);
+		fail_msg("%d of %d clients failed, the first with %s", failed, N, strerror(first_error));
+	}
+	assert_int_equal(waitpid(server, &status, 0), server);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A backlog that stays full: -EAGAIN when the call's timeout passes. */
+static void test_call_backlog_stays_full(void **state)
+{
+	struct tmpdir *t = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct json_object *out = NULL;
+	char *error = NULL;
+	struct timespec a, b;
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), filler;
+	long ms;
+
+	assert_true(lfd >= 0);
+	assert_non_null(ipc_socket_path(t->path, sa.sun_path, sizeof(sa.sun_path)));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	filler = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(filler, (struct sockaddr *)&sa, sizeof(sa)), 0); /* the one slot */
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(ipc_call(t->path, "status", NULL, 300, &out, &error), -EAGAIN);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	assert_true(ms >= 250 && ms < 3000);
+	assert_null(out);
+	close(filler);
+	close(lfd);
 }
 
 /* ---- renderers ---- */
@@ -793,6 +889,120 @@ static void test_heatmap_levels(void **state)
 	assert_int_equal(regions_heatmap(r, 0, 0, lv), -EINVAL);
 }
 
+/*
+ * damond.Busy: the daemon closed the connection without reading the
+ * request (too many connections from that user, or a request too slow to
+ * arrive). The client asks again until its timeout; after that the Busy
+ * error is what it returns.
+ */
+static void test_call_busy_retried(void **state)
+{
+	struct tmpdir *t = *state;
+	_cleanup_(json_object_putp) struct json_object *out = NULL;
+	_cleanup_free_ char *error = NULL;
+	struct json_object *v;
+	int lfd = listen_at(t->path, true), status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *busy = NULL;
+		size_t len;
+
+		alarm(20); /* a client that gave up never comes back */
+		if (ipc_error_encode(IPC_ERROR_BUSY, "too many connections", NULL, &busy, &len) < 0)
+			_exit(20);
+		for (int i = 0; i < 2; i++) { /* told Busy at once, before the client even sent */
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd < 0 || write(fd, busy, len) != (ssize_t)len)
+				_exit(21);
+			close(fd);
+		}
+		serve_one(lfd);
+	}
+	assert_int_equal(ipc_call(t->path, "status", NULL, 5000, &out, &error), 0);
+	assert_null(error);
+	assert_true(json_object_object_get_ex(out, "method", &v));
+	assert_string_equal(json_object_get_string(v), "status");
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* always Busy: the error comes back when the timeout passes */
+	json_object_put(TAKE_PTR(out));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *busy = NULL;
+		size_t len;
+
+		alarm(20);
+		if (ipc_error_encode(IPC_ERROR_BUSY, "too many connections", NULL, &busy, &len) < 0)
+			_exit(20);
+		for (;;) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd < 0)
+				_exit(21);
+			(void)!write(fd, busy, len);
+			close(fd);
+		}
+	}
+	close(lfd);
+	assert_int_equal(ipc_call(t->path, "status", NULL, 300, &out, &error), 0);
+	assert_non_null(error);
+	assert_string_equal(error, IPC_ERROR_BUSY);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+/* ---- redaction for unprivileged peers ---- */
+
+static void test_status_withhold_addresses(void **state)
+{
+	_cleanup_(json_object_putp) struct json_object *st = parse(
+		"{\"kdamonds\":[{\"name\":\"r\",\"targets\":[{\"index\":0,\"pid\":0,\"nr_ranges\":2,"
+		"\"ranges_bytes\":2146951168,\"regions\":[{\"start\":4096,\"end\":651264},"
+		"{\"start\":1048576,\"end\":2147352576}],\"snapshot\":{\"nr_regions\":10}}],"
+		"\"refine\":{\"reason\":\"12 regions > max/2: 3 cuts, the largest doubt [0x100000, 0x7ffe0000) at 1/20 "
+		"accesses, cut at 0xABCdef0\"},\"last\":{\"why\":\"region refinement: [0x1000, 0x2000)\"}}],"
+		"\"actions\":[{\"why\":\"0x\"},{\"why\":\"quota 0x10 of 0xzz\"}],\"pid\":4242}");
+	_cleanup_(json_object_putp) struct json_object *notobj = json_object_new_array();
+	_cleanup_free_ char *text = NULL;
+	struct json_object *k, *t, *v;
+	const char *doc;
+
+	assert_int_equal(status_withhold_addresses(st), 0);
+	k = json_object_array_get_idx(json_object_object_get(st, "kdamonds"), 0);
+	t = json_object_array_get_idx(json_object_object_get(k, "targets"), 0);
+	assert_int_equal(json_object_array_length(json_object_object_get(t, "regions")), 0);
+	assert_true(json_object_get_boolean(json_object_object_get(t, "addresses_withheld")));
+	assert_int_equal(json_object_get_int64(json_object_object_get(t, "nr_ranges")), 2);
+	assert_int_equal(json_object_get_int64(json_object_object_get(t, "ranges_bytes")), 2146951168);
+	assert_true(json_object_object_get_ex(t, "snapshot", &v) && v);
+	v = json_object_object_get(json_object_object_get(k, "refine"), "reason");
+	assert_string_equal(json_object_get_string(v), "12 regions > max/2: 3 cuts, the largest doubt [0x?, 0x?) at "
+						       "1/20 accesses, cut at 0x?");
+	v = json_object_object_get(json_object_object_get(k, "last"), "why");
+	assert_string_equal(json_object_get_string(v), "region refinement: [0x?, 0x?)");
+	v = json_object_array_get_idx(json_object_object_get(st, "actions"), 1);
+	assert_string_equal(json_object_get_string(json_object_object_get(v, "why")), "quota 0x? of 0xzz");
+	v = json_object_array_get_idx(json_object_object_get(st, "actions"), 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(v, "why")), "0x");
+	assert_int_equal(json_object_get_int(json_object_object_get(st, "pid")), 4242);
+
+	doc = json_object_to_json_string(st);
+	assert_null(strstr(doc, "1048576"));
+	assert_null(strstr(doc, "651264"));
+	text = render(status_render_text, st, 0);
+	assert_contains(text, "physical, 2 ranges (2.0GiB), addresses withheld (root or control_group only)");
+	assert_null(strstr(text, "0x1"));
+
+	assert_int_equal(status_withhold_addresses(notobj), -EINVAL);
+	assert_int_equal(status_withhold_addresses(NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -814,6 +1024,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_no_daemon, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_call_timeout, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_call_closed_without_reply, setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_call_full_backlog, setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_call_backlog_stays_full, setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_call_busy_retried, setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test(test_status_withhold_addresses),
 		cmocka_unit_test(test_status_render_full),
 		cmocka_unit_test(test_status_render_bpf_ring),
 		cmocka_unit_test(test_status_render_truncated_ranges),
