@@ -19,6 +19,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 
 #define CTL_SOCKET_NAME "control"
 #define CTL_MAX_CLIENTS 16
@@ -98,12 +99,20 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 
 #ifdef HAVE_BPF
 	/* routine wakeups are rare: answer from what the kdamonds emitted until now */
-	if (streq(method, "status") || streq(method, "regions"))
+	if (streq(method, "status") || streq(method, "regions") || streq(method, METRICS_IPC_METHOD))
 		manager_events_drain(m);
 #endif
 
 	if (streq(method, "status")) {
 		r = manager_status_json(m, &reply);
+	} else if (streq(method, METRICS_IPC_METHOD)) {
+		_cleanup_free_ char *text = NULL;
+
+		r = manager_metrics_text(m, &text, NULL);
+		if (r >= 0) {
+			reply = json_object_new_object();
+			json_object_object_add(reply, "text", json_object_new_string(text));
+		}
 	} else if (streq(method, "features")) {
 		r = manager_features_json(m, &reply);
 	} else if (streq(method, "regions")) {
