@@ -149,9 +149,9 @@ static bool get_num(struct json_object *o, const char *key, double *ret)
 	if (!v)
 		return false;
 	if (json_object_is_type(v, json_type_int)) {
-		/* json-c keeps uint64 beyond INT64_MAX as unsigned */
-		*ret = json_object_get_int64(v) < 0 ? (double)json_object_get_uint64(v)
-						    : (double)json_object_get_int64(v);
+		/* json-c keeps uint64 beyond INT64_MAX as unsigned (get_int64 clamps those) */
+		*ret = json_object_get_int64(v) < 0 ? (double)json_object_get_int64(v)
+						    : (double)json_object_get_uint64(v);
 		return true;
 	}
 	if (json_object_is_type(v, json_type_double)) {
@@ -193,17 +193,25 @@ int metrics_escape_label(const char *s, FILE *out)
 	return 0;
 }
 
-/* Integers as integers (exact up to 2^53), the rest with 17 significant digits. */
+/* Integers as integers (exact up to 2^53), the rest in the fewest digits that read back the same. */
 static void print_value(FILE *f, double v)
 {
+	char buf[32];
+
 	if (isnan(v))
 		fputs("NaN", f);
 	else if (isinf(v))
 		fputs(v > 0 ? "+Inf" : "-Inf", f);
 	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
 		fprintf(f, "%.0f", v);
-	else
-		fprintf(f, "%.17g", v);
+	else {
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(buf, sizeof(buf), "%.*g", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+		fputs(buf, f);
+	}
 }
 
 static void sample(struct render *r, enum family fam, const struct label *labels, size_t n, double v)

@@ -234,6 +234,9 @@ def t_promtool():
     if not PROMTOOL:
         raise Skip("promtool not installed (Debian package prometheus)")
     check(len(SEEN) == 2, "expected the damondctl and textfile outputs, got %d" % len(SEEN))
+    # the renderer's unit-test fixture: every family, escaped label values, a snapshot's nr_regions
+    with open(os.path.join(fake.SRC, "tests/fixtures/metrics/status.prom")) as f:
+        SEEN.append((f.read(), "the renderer fixture"))
     for text, what in SEEN:
         p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True,
                            timeout=60)
