@@ -177,6 +177,12 @@ def t_textfile_atomic():
         time.sleep(0.5)
         check(os.listdir(d) == ["damond.prom"], "directory: %s" % os.listdir(d))
         promtool_check(text, "the textfile")
+        # stopping (on_exit: stop) writes a last textfile with the kdamonds off
+        check(e.stop() == 0, "damond stops cleanly")
+        with open(path) as f:
+            m, _ = parse(f.read())
+        check(m.get(("damond_kdamond_up", '{kdamond="reclaim"}')) == 0, "after stop: kdamond down")
+        check(m.get(("damond_kdamond_state", '{kdamond="reclaim",state="off"}')) == 1, "after stop: off")
     finally:
         e.close()
 
