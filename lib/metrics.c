@@ -420,7 +420,6 @@ static void render_doc(struct render *r, struct json_object *st)
 int metrics_render(struct json_object *status, FILE *out)
 {
 	struct render r = {};
-	int ret = 0;
 
 	if (!status || !json_object_is_type(status, json_type_object))
 		return -EINVAL;
@@ -430,7 +429,8 @@ int metrics_render(struct json_object *status, FILE *out)
 			continue;
 		if (fclose(r.f[i]) != 0)
 			r.oom = true;
-		else if (ret == 0) {
+		else if (!r.oom) {
+			/* families without a sample are left out entirely */
 			fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", families[i].name, families[i].help,
 				families[i].name, families[i].type);
 			fwrite(r.buf[i], 1, r.len[i], out);
