@@ -28,16 +28,29 @@ void manager_metrics_tick(struct manager *m)
 {
 	/* log a failure once, and again only when it changes or after a success */
 	static int last_err;
+	/* the file this damond wrote: removed when a reload moves or drops it (no stale copy left) */
+	static char *written;
 	_cleanup_free_ char *text = NULL;
 	const char *path = m->config ? m->config->settings.metrics.textfile : NULL;
 	size_t len;
 	int r;
 
+	if (written && (!path || !streq(path, written))) {
+		if (unlink(written) < 0 && errno != ENOENT)
+			log_warning_errno(errno, "metrics: cannot remove the previous textfile '%s': %m", written);
+		else
+			log_info("metrics: removed the previous textfile '%s'", written);
+		free(written);
+		written = NULL;
+		last_err = 0;
+	}
 	if (!path)
 		return;
 	r = manager_metrics_text(m, &text, &len);
 	if (r >= 0)
 		r = metrics_write_textfile(path, text, len);
+	if (r >= 0 && !written)
+		written = strdup(path); /* on ENOMEM the file is merely not removed later */
 	if (r < 0 && r != last_err)
 		log_warning_errno(r, "metrics: cannot write the textfile '%s': %m (retrying every stats interval)",
 				  path);

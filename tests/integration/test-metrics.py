@@ -229,6 +229,13 @@ def t_bad_textfile_config():
         e.ctl("reload")
         m, _ = parse(e.ctl("metrics").stdout)
         check(m[("damond_config_last_reload_successful", "")] == 1, "last reload ok")
+        # a reload that moves the textfile removes the old one
+        moved = os.path.join(e.dir, "moved.prom")
+        e.write_conf(METRICS_POLICY % {"textfile": moved})
+        e.ctl("reload")
+        wait_for(lambda: os.path.exists(moved), "the moved textfile")
+        wait_for(lambda: not os.path.exists(good), "the old textfile removed")
+        check("removed the previous textfile" in e.logtext(), "the removal is logged")
         check(m[("damond_config_generation", "")] == 2, "generation 2")
         # both are converted from the monotonic clock separately: equal within a few microseconds
         check(abs(m[("damond_config_last_reload_success_timestamp_seconds", "")] -
