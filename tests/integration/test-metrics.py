@@ -13,6 +13,7 @@ Environment (set by meson): DAMOND, DAMONDCTL, FAKE_CTL, FAKE_PRELOAD,
 SOURCE_ROOT; PROMTOOL optionally (default: promtool on PATH).
 """
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -151,6 +152,9 @@ def t_ctl_metrics():
               "stats commands grow")
         # no per-pid or per-region labels
         bounded_labels(text)
+        # --json: the control reply as is, the same exposition in "text"
+        j = json.loads(e.ctl("metrics", "--json").stdout)
+        check(parse(j["text"])[1] == types, "--json text has the same families")
         promtool_check(text, "damondctl metrics")
     finally:
         e.close()
