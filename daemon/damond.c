@@ -401,6 +401,8 @@ static int run(int argc, char *argv[])
 		log_error_errno(r, "event loop failed: %m");
 	log_info("stopping");
 	manager_stop(m);
+	/* the last textfile says what damond left behind: kdamonds off (on_exit: stop) or on (keep) */
+	manager_metrics_tick(m);
 	return r < 0 ? DAMOND_EXIT_FAILURE : DAMOND_EXIT_OK;
 }
 

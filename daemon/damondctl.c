@@ -28,6 +28,7 @@
 #include "config.h"
 #include "damon.h"
 #include "damon-features.h"
+#include "metrics.h"
 #include "ipc.h"
 #include "macro.h"
 #include "status-render.h"
@@ -350,6 +351,26 @@ static int verb_features(int argc, char **argv)
 	return text_emit(&t, features_render_text(reply, t.f));
 }
 
+/* The Prometheus text exposition, as damond renders it (--json: the reply as is). */
+static int verb_metrics(int argc, char **argv)
+{
+	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	struct json_object *v;
+	int r;
+
+	if (call(METRICS_IPC_METHOD, NULL, TIMEOUT_QUERY_MS, &reply) < 0)
+		return EXIT_FAILURE;
+	if (arg_json)
+		return (r = print_json(reply)) < 0 ? output_failed(r) : EXIT_SUCCESS;
+	if (!json_object_object_get_ex(reply, "text", &v) || !json_object_is_type(v, json_type_string)) {
+		fprintf(stderr, "damondctl: metrics: invalid reply from damond (no text)\n");
+		return EXIT_FAILURE;
+	}
+	if (fputs(json_object_get_string(v), stdout) == EOF || fflush(stdout) != 0)
+		return output_failed(-errno);
+	return EXIT_SUCCESS;
+}
+
 static int verb_reload(int argc, char **argv)
 {
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
@@ -521,6 +542,7 @@ static const struct verb verbs[] = {
 	{ "features", "", 0, 0, verb_features,
 	  "Show the kernel's DAMON features (from damond, or probed read-only without one)" },
 	{ "regions", "[KDAMOND]", 0, 1, verb_regions, "Show monitored regions and an access heatmap" },
+	{ "metrics", "", 0, 0, verb_metrics, "Print damond's metrics in the Prometheus text format" },
 };
 
 static void help(void)

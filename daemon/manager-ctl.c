@@ -44,6 +44,7 @@
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
 #endif
+#include "metrics.h"
 
 #define CTL_SOCKET_NAME "control"
 /* listen() backlog; the kernel caps it at net.core.somaxconn (4096 since Linux 5.4) */
@@ -222,7 +223,7 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 
 #ifdef HAVE_BPF
 	/* routine wakeups are rare: answer from what the kdamonds emitted until now */
-	if (streq(method, "status") || streq(method, "regions"))
+	if (streq(method, "status") || streq(method, "regions") || streq(method, METRICS_IPC_METHOD))
 		manager_events_drain(m);
 #endif
 
@@ -231,6 +232,14 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 		/* physical and virtual addresses: /proc/iomem and `regions` withhold them from users too */
 		if (r >= 0 && !c->privileged)
 			r = status_withhold_addresses(reply);
+	} else if (streq(method, METRICS_IPC_METHOD)) {
+		_cleanup_free_ char *text = NULL;
+
+		r = manager_metrics_text(m, &text, NULL);
+		if (r >= 0) {
+			reply = json_object_new_object();
+			json_object_object_add(reply, "text", json_object_new_string(text));
+		}
 	} else if (streq(method, "features")) {
 		r = manager_features_json(m, &reply);
 	} else if (streq(method, "regions")) {

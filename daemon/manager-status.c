@@ -62,7 +62,7 @@ static const char *fail_mode_str(const struct scheme_rt *sl, const struct damos_
 }
 
 /* Does free memory (per-mille) sit where the scheme's watermarks keep it active? */
-static const char *wmark_state(struct manager *m, const struct damos_cfg *s)
+static const char *wmark_state(struct manager *m, const struct damos_cfg *s, uint64_t *ret_rate)
 {
 	char path[512];
 	unsigned long long total = 0, avail = 0, v;
@@ -86,6 +86,7 @@ static const char *wmark_state(struct manager *m, const struct damos_cfg *s)
 	if (!total)
 		return "unknown";
 	rate = avail * 1000 / total;
+	*ret_rate = rate;
 	/* The kernel deactivates above high or below low, activates below mid. */
 	if (rate > s->wmarks.high || rate < s->wmarks.low)
 		return "inactive";
@@ -153,9 +154,18 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 	JADD(rates, "sz_applied_bps", sl->have_prev ? json_object_new_double(sl->applied_bps) : NULL);
 	JADD(o, "rates", rates);
 	if (s) {
+		uint64_t free_permil = UINT64_MAX;
+
 		wm = json_object_new_object();
 		JADD(wm, "metric", json_object_new_string(damos_wmark_metric_to_string(s->wmarks.metric)));
-		JADD(wm, "state", json_object_new_string(wmark_state(m, s)));
+		JADD(wm, "state", json_object_new_string(wmark_state(m, s, &free_permil)));
+		if (s->wmarks.metric != DAMOS_WMARK_NONE) {
+			/* per mille of total memory, as the kernel's free_mem_rate */
+			JADD(wm, "free_permil", free_permil != UINT64_MAX ? JU64(free_permil) : NULL);
+			JADD(wm, "high", JU64(s->wmarks.high));
+			JADD(wm, "mid", JU64(s->wmarks.mid));
+			JADD(wm, "low", JU64(s->wmarks.low));
+		}
 		JADD(o, "watermarks", wm);
 
 		fc = json_object_new_object();
@@ -187,6 +197,7 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 			json_object_array_add(adj, ao);
 		}
 		JADD(fc, "adjustments", adj);
+		JADD(fc, "nr_adjustments", JU64(sl->nr_adj));
 		JADD(o, "fail_charge", fc);
 	}
 	return o;
@@ -319,6 +330,8 @@ static struct json_object *resources_json(void)
 	FILE *f;
 
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		JADD(o, "cpu_us", JU64((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+				       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)));
 		JADD(o, "cpu_ms", JU64((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
 				       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000));
 		JADD(o, "max_rss_kib", JU64((uint64_t)ru.ru_maxrss));
@@ -352,6 +365,8 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 	cfg = json_object_new_object();
 	JADD(cfg, "path", JSTR(m->config_path));
 	JADD(cfg, "generation", JU64(m->generation));
+	/* the running configuration: loaded at start or by the last successful reload */
+	JADD(cfg, "loaded_at_us", when_json(m->config_loaded_at));
 	if (m->last_reload.at) {
 		struct json_object *errs = json_object_new_array();
 

@@ -1149,6 +1149,7 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	 * 1.4 MB of free but resident heap after 20 s without any control
 	 * command (heap in use unchanged, source not found), gone at the next
 	 * trim. Cheap at this period. */
+	manager_metrics_tick(m);
 	malloc_trim(0);
 	/* from now: on kernels where each command takes >= 100 ms, ticks must not pile up */
 	(void)sd_event_source_set_time(s, now_usec() + m->config->settings.stats_interval_us);
@@ -1584,6 +1585,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 	}
 
 	m->started = true;
+	m->config_loaded_at = now_usec();
 	record_save(m);
 
 	r = sd_event_add_time(m->event, &m->stats_timer, CLOCK_MONOTONIC,
@@ -1602,6 +1604,8 @@ static void set_reload_result(struct manager *m, bool ok, const struct config_er
 	m->last_reload.nr_errors = 0;
 	m->last_reload.ok = ok;
 	m->last_reload.at = now_usec();
+	if (ok)
+		m->config_loaded_at = m->last_reload.at;
 	if (!errs || !errs->n)
 		return;
 	m->last_reload.errors = calloc(errs->n, sizeof(char *));

@@ -103,6 +103,7 @@ struct manager {
 	struct damond_config *config;
 	unsigned generation;
 	bool started; /* manager_start() got through: the record may be saved */
+	usec_t config_loaded_at; /* start, or the last successful reload */
 	struct {
 		bool ok;
 		usec_t at;
@@ -172,6 +173,10 @@ void manager_events_drain(struct manager *m);
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 struct json_object *manager_events_json(struct manager *m);
+
+/* Prometheus metrics (manager-metrics.c): the exposition text; the textfile, if configured, on each stats tick */
+int manager_metrics_text(struct manager *m, char **ret, size_t *ret_len);
+void manager_metrics_tick(struct manager *m);
 
 /* control socket (manager-ctl.c) */
 int manager_ctl_listen(struct manager *m);

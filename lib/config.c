@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -1200,6 +1201,45 @@ static int h_group(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struc
 	return h_str(p, k, v, f, obj);
 }
 
+/*
+ * The node_exporter textfile: an absolute path to a *.prom file (the
+ * textfile collector reads nothing else), in a directory damond writes a
+ * temporary file into before renaming it over (so not in /proc or /sys).
+ */
+static int h_textfile(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		      void *obj)
+{
+	const char *s = scalar(v);
+	const char *base = strrchr(s, '/');
+	size_t l = strlen(s);
+
+	if (s[0] != '/') {
+		perr(p, v, NULL, "'%s' is not an absolute path", s);
+		return 0;
+	}
+	if (l >= PATH_MAX - 16) {
+		perr(p, v, NULL, "path too long (%zu bytes)", l);
+		return 0;
+	}
+	if (l < 6 || !streq(s + l - 5, ".prom") || base[1] == '.') {
+		perr(p, v, NULL, "'%s': node_exporter's textfile collector reads only NAME.prom files "
+			"(not hidden ones)", s);
+		return 0;
+	}
+	if (strneq(s, "/proc/", 6) || strneq(s, "/sys/", 5) || strstr(s, "/../") || strstr(s, "/./") ||
+	    strstr(s, "//")) {
+		perr(p, v, NULL, "'%s' is not a plain path outside /proc and /sys", s);
+		return 0;
+	}
+	return h_str(p, k, v, f, obj);
+}
+
+static const struct field metrics_fields[] = {
+	{ { "textfile" }, NK_SCALAR, h_textfile, offsetof(struct damond_settings, metrics.textfile), 0, 0,
+	  0, NULL, 0 },
+};
+static const struct table metrics_table = TABLE(metrics_fields);
+
 static const struct field settings_fields[] = {
 	{ { "on_exit" }, NK_SCALAR, h_enum, offsetof(struct damond_settings, on_exit), 0, 0, 0,
 	  &damond_on_exit_desc, 0 },
@@ -1208,6 +1248,7 @@ static const struct field settings_fields[] = {
 	{ { "allow_disable_modules" }, NK_SEQ, h_modules, 0, 0, 0, 0, NULL, 0 },
 	{ { "control_group" }, NK_SCALAR, h_group, offsetof(struct damond_settings, control_group),
 	  0, 0, 0, NULL, 0 },
+	{ { "metrics" }, NK_MAP, h_map, 0, 0, 0, 0, &metrics_table, 0 },
 };
 static const struct table settings_table = TABLE(settings_fields);
 

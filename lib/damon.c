@@ -257,6 +257,7 @@ void damond_config_free(struct damond_config *c)
 		free(c->dropins[i]);
 	free(c->dropins);
 	free(c->settings.control_group);
+	free(c->settings.metrics.textfile);
 	for (size_t i = 0; i < c->nr_kdamonds; i++)
 		kdamond_cfg_done(&c->kdamonds[i]);
 	free(c->kdamonds);

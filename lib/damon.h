@@ -272,6 +272,9 @@ struct damond_settings {
 	uint64_t stats_interval_us;       /* how often stats are refreshed */
 	bool allow_disable[_DAMON_MODULE_MAX]; /* may switch that exclusive module off */
 	char *control_group;              /* group allowed to reload, besides root; NULL = root only */
+	struct {
+		char *textfile;           /* node_exporter textfile written every stats interval; NULL = none */
+	} metrics;
 };
 
 struct damond_config {

@@ -282,6 +282,18 @@ static void test_minimal_defaults(void **state _unused_)
 	damond_config_free(c);
 }
 
+static void test_metrics_textfile(void **state _unused_)
+{
+	struct damond_config *c = load_good("metrics.yaml");
+
+	assert_string_equal(c->settings.metrics.textfile, "/var/lib/prometheus/node-exporter/damond.prom");
+	assert_int_equal(c->settings.stats_interval_us, 15000000);
+	damond_config_free(c);
+	c = load_good("minimal.yaml");
+	assert_null(c->settings.metrics.textfile);
+	damond_config_free(c);
+}
+
 static void test_vaddr(void **state _unused_)
 {
 	struct damond_config *c = load_good("vaddr.yaml");
@@ -745,7 +757,8 @@ int main(void)
 		cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_good_files_load),
 		cmocka_unit_test(test_warn_files),
 		cmocka_unit_test(test_conf_sample),    cmocka_unit_test(test_minimal_defaults),
-		cmocka_unit_test(test_vaddr),          cmocka_unit_test(test_fvaddr),
+		cmocka_unit_test(test_vaddr),
+		cmocka_unit_test(test_metrics_textfile),          cmocka_unit_test(test_fvaddr),
 		cmocka_unit_test(test_paddr_regions),  cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_goals),          cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_watermarks),     cmocka_unit_test(test_load_string),

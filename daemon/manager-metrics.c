@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Prometheus metrics: the status document rendered by lib/metrics.c, served
+ * as the "metrics" control verb and written to the node_exporter textfile
+ * (damond: {metrics: {textfile: PATH}}) on every stats tick. damond itself
+ * listens on nothing but its AF_UNIX control socket.
+ */
+#include <json-c/json.h>
+
+#include "log.h"
+#include "manager.h"
+#include "metrics.h"
+
+int manager_metrics_text(struct manager *m, char **ret, size_t *ret_len)
+{
+	struct json_object *st = NULL;
+	int r;
+
+	r = manager_status_json(m, &st);
+	if (r < 0)
+		return r;
+	r = metrics_render_string(st, ret, ret_len);
+	json_object_put(st);
+	return r;
+}
+
+void manager_metrics_tick(struct manager *m)
+{
+	/* log a failure once, and again only when it changes or after a success */
+	static int last_err;
+	/* the file this damond wrote: removed when a reload moves or drops it (no stale copy left) */
+	static char *written;
+	_cleanup_free_ char *text = NULL;
+	const char *path = m->config ? m->config->settings.metrics.textfile : NULL;
+	size_t len;
+	int r;
+
+	if (written && (!path || !streq(path, written))) {
+		if (unlink(written) < 0 && errno != ENOENT)
+			log_warning_errno(errno, "metrics: cannot remove the previous textfile '%s': %m", written);
+		else
+			log_info("metrics: removed the previous textfile '%s'", written);
+		free(written);
+		written = NULL;
+		last_err = 0;
+	}
+	if (!path)
+		return;
+	r = manager_metrics_text(m, &text, &len);
+	if (r >= 0)
+		r = metrics_write_textfile(path, text, len);
+	if (r >= 0 && !written)
+		written = strdup(path); /* on ENOMEM the file is merely not removed later */
+	if (r < 0 && r != last_err)
+		log_warning_errno(r, "metrics: cannot write the textfile '%s': %m (retrying every stats interval)",
+				  path);
+	else if (r >= 0 && last_err)
+		log_info("metrics: the textfile '%s' is written again", path);
+	last_err = r < 0 ? r : 0;
+}

@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Prometheus text exposition of the status document (see metrics.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "macro.h"
+#include "metrics.h"
+
+/*
+ * Every family, in output order. The exposition format wants all samples
+ * of a family together after its HELP and TYPE lines; the status document
+ * is walked once, each sample going to its family's buffer.
+ */
+#define FAMILIES(X)                                                                                              \
+	X(BUILD_INFO, "damond_build_info", "gauge", "Always 1; the damond version in a label.")                  \
+	X(CONFIG_GENERATION, "damond_config_generation", "gauge",                                               \
+	  "Configuration generation: 1 at start, +1 per successful reload.")                                     \
+	X(CONFIG_LAST_RELOAD_OK, "damond_config_last_reload_successful", "gauge",                                \
+	  "Whether the last reload request succeeded (1) or was rejected (0); absent before the first.")         \
+	X(CONFIG_LAST_RELOAD_TS, "damond_config_last_reload_timestamp_seconds", "gauge",                         \
+	  "Unix time of the last reload request, successful or not.")                                           \
+	X(CONFIG_LAST_OK_TS, "damond_config_last_reload_success_timestamp_seconds", "gauge",                     \
+	  "Unix time the running configuration was loaded (start or last successful reload).")                   \
+	X(MONITOR_SOURCE, "damond_monitor_source", "gauge",                                                       \
+	  "Always 1; where region snapshots and scheme stats come from (bpf or sysfs-polling).")                 \
+	X(MONITOR_RECORDS, "damond_monitor_records_total", "counter",                                             \
+	  "Records the BPF monitor delivered (regions, aggregations, scheme stats).")                            \
+	X(MONITOR_DROPS, "damond_monitor_drops_total", "counter",                                                 \
+	  "Records the BPF monitor lost (ring buffer full).")                                                    \
+	X(MONITOR_SNAPSHOTS, "damond_monitor_snapshots_total", "counter",                                         \
+	  "Region snapshots published, one per target per aggregation.")                                         \
+	X(MONITOR_INCOMPLETE, "damond_monitor_incomplete_snapshots_total", "counter",                             \
+	  "Region snapshots dropped as incomplete (records lost in between).")                                   \
+	X(MONITOR_SUPERSEDED, "damond_monitor_superseded_snapshots_total", "counter",                             \
+	  "Region snapshots replaced before completion by a newer aggregation.")                                 \
+	X(MONITOR_STATS_COMMANDS, "damond_monitor_stats_commands_total", "counter",                               \
+	  "update_schemes_stats and update_schemes_effective_quotas commands damond wrote.")                     \
+	X(KDAMOND_UP, "damond_kdamond_up", "gauge", "1 when the kdamond is on, else 0.")                           \
+	X(KDAMOND_STATE, "damond_kdamond_state", "gauge",                                                         \
+	  "1 for the kdamond's current state (on, off, died), 0 for the others.")                                \
+	X(REFINE_ENABLED, "damond_kdamond_refine_enabled", "gauge", "Whether region refinement is configured.")  \
+	X(REFINE_ROUNDS, "damond_kdamond_refine_rounds_total", "counter", "Region refinement rounds committed.")  \
+	X(REFINE_SPLITS, "damond_kdamond_refine_splits_total", "counter", "Region cuts refinement made.")         \
+	X(REFINE_KEPT, "damond_kdamond_refine_cuts_kept_total", "counter",                                       \
+	  "Refinement cuts the kernel still had at the next round.")                                             \
+	X(REFINE_LOST, "damond_kdamond_refine_cuts_lost_total", "counter",                                       \
+	  "Refinement cuts the kernel had merged away by the next round.")                                       \
+	X(REFINE_BACKOFF, "damond_kdamond_refine_backoff", "gauge",                                               \
+	  "Refinement back-off factor (1: every interval).")                                                     \
+	X(TARGET_NR_REGIONS, "damond_target_nr_regions", "gauge",                                                 \
+	  "Regions of the target in the last complete snapshot (BPF monitor only).")                             \
+	X(TARGET_NR_REGIONS_MIN, "damond_target_nr_regions_min", "gauge",                                         \
+	  "The kdamond's configured min_nr_regions.")                                                            \
+	X(TARGET_NR_REGIONS_MAX, "damond_target_nr_regions_max", "gauge",                                         \
+	  "The kdamond's configured max_nr_regions.")                                                            \
+	X(SCHEME_TRIED_REGIONS, "damond_scheme_tried_regions_total", "counter",                                   \
+	  "Regions the scheme was tried on (kernel nr_tried).")                                                  \
+	X(SCHEME_TRIED_BYTES, "damond_scheme_tried_bytes_total", "counter",                                       \
+	  "Bytes the scheme was tried on (kernel sz_tried).")                                                    \
+	X(SCHEME_APPLIED_REGIONS, "damond_scheme_applied_regions_total", "counter",                               \
+	  "Regions the action was applied to (kernel nr_applied).")                                              \
+	X(SCHEME_APPLIED_BYTES, "damond_scheme_applied_bytes_total", "counter",                                   \
+	  "Bytes the action was applied to (kernel sz_applied).")                                                \
+	X(SCHEME_QT_EXCEEDS, "damond_scheme_quota_exceeds_total", "counter",                                      \
+	  "Times the quota was exceeded (kernel qt_exceeds).")                                                   \
+	X(SCHEME_FILTER_PASSED, "damond_scheme_ops_filter_passed_bytes_total", "counter",                         \
+	  "Bytes that passed the ops-layer filters (kernel sz_ops_filter_passed).")                              \
+	X(SCHEME_QUOTA, "damond_scheme_quota_bytes", "gauge", "Configured size quota per reset interval (0: none).") \
+	X(SCHEME_QUOTA_KERNEL, "damond_scheme_quota_kernel_bytes", "gauge",                                       \
+	  "Size quota damond wrote to the kernel (differs from the configured one under fail-charge emulation).") \
+	X(SCHEME_QUOTA_EFFECTIVE, "damond_scheme_quota_effective_bytes", "gauge",                                 \
+	  "The kernel's effective size quota (after time quota and goals).")                                     \
+	X(SCHEME_GOAL_TARGET, "damond_scheme_quota_goal_target", "gauge",                                         \
+	  "Target value of a quota goal, in the goal metric's own unit.")                                        \
+	X(SCHEME_WMARK_STATE, "damond_scheme_watermark_state", "gauge",                                           \
+	  "1 for the watermark state damond judges (active, inactive, active-or-hysteresis, unknown).")          \
+	X(SCHEME_WMARK_FREE, "damond_scheme_watermark_free_memory_ratio", "gauge",                                \
+	  "Free memory over total memory the watermark state was judged on.")                                    \
+	X(SCHEME_WMARK_THRESHOLD, "damond_scheme_watermark_threshold_ratio", "gauge",                             \
+	  "Configured watermark (high, mid, low) as a ratio of total memory.")                                   \
+	X(SCHEME_FC_MODE, "damond_scheme_fail_charge_mode", "gauge",                                              \
+	  "1 for how fail_charge_ratio is realised (off, native, emulated, emulation-pending), 0 for the others.") \
+	X(SCHEME_FC_FAILURE, "damond_scheme_fail_charge_failure_ratio", "gauge",                                  \
+	  "Share of tried bytes the action failed on, as the fail-charge controller measures it.")               \
+	X(SCHEME_FC_EXCLUDED, "damond_scheme_fail_charge_excluded_bytes", "gauge",                                \
+	  "Bytes the fail-charge controller currently excludes with address filters.")                           \
+	X(SCHEME_FC_ADJUSTMENTS, "damond_scheme_fail_charge_adjustments_total", "counter",                        \
+	  "Quota or filter changes the fail-charge controller made.")                                            \
+	X(PROCESS_CPU, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.") \
+	X(PROCESS_RSS, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+
+enum family {
+#define X(id, name, type, help) F_##id,
+	FAMILIES(X)
+#undef X
+		_F_MAX
+};
+
+static const struct {
+	const char *name, *type, *help;
+} families[_F_MAX] = {
+#define X(id, n, t, h) [F_##id] = { n, t, h },
+	FAMILIES(X)
+#undef X
+};
+
+struct render {
+	FILE *f[_F_MAX];
+	char *buf[_F_MAX];
+	size_t len[_F_MAX];
+	bool oom;
+};
+
+/* Labels: up to 6 pairs; a NULL value leaves the pair out. */
+struct label {
+	const char *key, *value;
+};
+#define MAX_LABELS 6
+
+/* ---- tolerant accessors: absent, null or mistyped members are missing ---- */
+
+static struct json_object *member(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static struct json_object *member_type(struct json_object *o, const char *key, enum json_type t)
+{
+	struct json_object *v = member(o, key);
+
+	return v && json_object_is_type(v, t) ? v : NULL;
+}
+
+static bool get_num(struct json_object *o, const char *key, double *ret)
+{
+	struct json_object *v = member(o, key);
+
+	if (!v)
+		return false;
+	if (json_object_is_type(v, json_type_int)) {
+		/* json-c keeps uint64 beyond INT64_MAX as unsigned (get_int64 clamps those) */
+		*ret = json_object_get_int64(v) < 0 ? (double)json_object_get_int64(v)
+						    : (double)json_object_get_uint64(v);
+		return true;
+	}
+	if (json_object_is_type(v, json_type_double)) {
+		*ret = json_object_get_double(v);
+		return true;
+	}
+	if (json_object_is_type(v, json_type_boolean)) {
+		*ret = json_object_get_boolean(v) ? 1 : 0;
+		return true;
+	}
+	return false;
+}
+
+static const char *get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v = member_type(o, key, json_type_string);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+/* ---- output ---- */
+
+int metrics_escape_label(const char *s, FILE *out)
+{
+	for (; *s; s++) {
+		int r;
+
+		if (*s == '\\')
+			r = fputs("\\\\", out);
+		else if (*s == '"')
+			r = fputs("\\\"", out);
+		else if (*s == '\n')
+			r = fputs("\\n", out);
+		else
+			r = fputc(*s, out);
+		if (r == EOF)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Integers as integers (exact up to 2^53), the rest in the fewest digits that read back the same. */
+static void print_value(FILE *f, double v)
+{
+	char buf[32];
+
+	if (isnan(v))
+		fputs("NaN", f);
+	else if (isinf(v))
+		fputs(v > 0 ? "+Inf" : "-Inf", f);
+	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+		fprintf(f, "%.0f", v);
+	else {
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(buf, sizeof(buf), "%.*g", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+		fputs(buf, f);
+	}
+}
+
+static void sample(struct render *r, enum family fam, const struct label *labels, size_t n, double v)
+{
+	FILE *f;
+	bool first = true;
+
+	if (!r->f[fam]) {
+		r->f[fam] = open_memstream(&r->buf[fam], &r->len[fam]);
+		if (!r->f[fam]) {
+			r->oom = true;
+			return;
+		}
+	}
+	f = r->f[fam];
+	fputs(families[fam].name, f);
+	for (size_t i = 0; i < n; i++) {
+		if (!labels[i].value)
+			continue;
+		fprintf(f, "%s%s=\"", first ? "{" : ",", labels[i].key);
+		(void)metrics_escape_label(labels[i].value, f);
+		fputc('"', f);
+		first = false;
+	}
+	if (!first)
+		fputc('}', f);
+	fputc(' ', f);
+	print_value(f, v);
+	fputc('\n', f);
+}
+
+/* A sample of member key of o, if o has it as a number. */
+static void sample_member(struct render *r, enum family fam, const struct label *labels, size_t n,
+			  struct json_object *o, const char *key, double scale)
+{
+	double v;
+
+	if (get_num(o, key, &v))
+		sample(r, fam, labels, n, v * scale);
+}
+
+/* An enum as one sample per possible value: 1 for the current one. */
+static void sample_enum(struct render *r, enum family fam, const struct label *labels, size_t n,
+			const char *key, const char *const *values, const char *current)
+{
+	struct label l[MAX_LABELS + 1];
+
+	if (n > MAX_LABELS)
+		return;
+	memcpy(l, labels, n * sizeof(*l));
+	for (size_t i = 0; values[i]; i++) {
+		l[n] = (struct label){ key, values[i] };
+		sample(r, fam, l, n + 1, current && streq(current, values[i]) ? 1 : 0);
+	}
+}
+
+/* ---- the document ---- */
+
+static void render_scheme(struct render *r, const char *kdamond, struct json_object *s)
+{
+	static const char *const wm_states[] = { "active", "inactive", "active-or-hysteresis", "unknown", NULL };
+	static const char *const fc_modes[] = { "off", "native", "emulated", "emulation-pending", NULL };
+	struct json_object *st, *q, *goals, *wm, *fc, *adj;
+	const char *name = get_str(s, "name"), *wstate;
+	double b;
+	const struct label l[] = {
+		{ "kdamond", kdamond },
+		{ "scheme", name },
+		{ "action", get_str(s, "action") },
+	};
+
+	/* tombstones (slots damond keeps to hold indices) have no name: nothing to tell */
+	if (!name)
+		return;
+	st = member_type(s, "stats", json_type_object);
+	sample_member(r, F_SCHEME_TRIED_REGIONS, l, 3, st, "nr_tried", 1);
+	sample_member(r, F_SCHEME_TRIED_BYTES, l, 3, st, "sz_tried", 1);
+	sample_member(r, F_SCHEME_APPLIED_REGIONS, l, 3, st, "nr_applied", 1);
+	sample_member(r, F_SCHEME_APPLIED_BYTES, l, 3, st, "sz_applied", 1);
+	sample_member(r, F_SCHEME_QT_EXCEEDS, l, 3, st, "qt_exceeds", 1);
+	sample_member(r, F_SCHEME_FILTER_PASSED, l, 3, st, "sz_ops_filter_passed", 1);
+
+	q = member_type(s, "quota", json_type_object);
+	sample_member(r, F_SCHEME_QUOTA, l, 3, q, "bytes", 1);
+	fc = member_type(s, "fail_charge", json_type_object);
+	sample_member(r, F_SCHEME_QUOTA_KERNEL, l, 3, fc, "kernel_quota_bytes", 1);
+	sample_member(r, F_SCHEME_QUOTA_EFFECTIVE, l, 3, q, "effective_bytes", 1);
+	goals = member_type(q, "goals", json_type_array);
+	for (size_t g = 0; goals && g < json_object_array_length(goals); g++) {
+		struct json_object *go = json_object_array_get_idx(goals, g);
+		char idx[24];
+		const struct label gl[] = {
+			l[0], l[1], l[2], { "goal", idx }, { "metric", get_str(go, "metric") },
+		};
+
+		snprintf(idx, sizeof(idx), "%zu", g);
+		sample_member(r, F_SCHEME_GOAL_TARGET, gl, ARRAY_SIZE(gl), go, "target_value", 1);
+	}
+
+	wm = member_type(s, "watermarks", json_type_object);
+	wstate = get_str(wm, "state");
+	/* "n/a": the scheme has no watermarks (metric none) */
+	if (wstate && !streq(wstate, "n/a")) {
+		sample_enum(r, F_SCHEME_WMARK_STATE, l, 3, "state", wm_states, wstate);
+		sample_member(r, F_SCHEME_WMARK_FREE, l, 3, wm, "free_permil", 1e-3);
+		for (size_t i = 0; i < 3; i++) {
+			static const char *const th[] = { "high", "mid", "low" };
+			const struct label tl[] = { l[0], l[1], l[2], { "threshold", th[i] } };
+
+			sample_member(r, F_SCHEME_WMARK_THRESHOLD, tl, ARRAY_SIZE(tl), wm, th[i], 1e-3);
+		}
+	}
+
+	if (fc) {
+		sample_enum(r, F_SCHEME_FC_MODE, l, 3, "mode", fc_modes, get_str(fc, "mode"));
+		sample_member(r, F_SCHEME_FC_FAILURE, l, 3, fc, "failure_share", 1);
+		sample_member(r, F_SCHEME_FC_EXCLUDED, l, 3, fc, "excluded_bytes", 1);
+		if (get_num(fc, "nr_adjustments", &b))
+			sample(r, F_SCHEME_FC_ADJUSTMENTS, l, 3, b);
+		else if ((adj = member_type(fc, "adjustments", json_type_array)))
+			sample(r, F_SCHEME_FC_ADJUSTMENTS, l, 3, (double)json_object_array_length(adj));
+	}
+}
+
+static void render_kdamond(struct render *r, struct json_object *kd)
+{
+	static const char *const states[] = { "on", "off", "died", NULL };
+	struct json_object *ref, *nr, *targets, *schemes;
+	const char *name = get_str(kd, "name"), *state = get_str(kd, "state");
+	const struct label l[] = { { "kdamond", name } };
+
+	if (!name)
+		return;
+	sample(r, F_KDAMOND_UP, l, 1, state && streq(state, "on") ? 1 : 0);
+	sample_enum(r, F_KDAMOND_STATE, l, 1, "state", states, state);
+
+	ref = member_type(kd, "refine", json_type_object);
+	sample_member(r, F_REFINE_ENABLED, l, 1, ref, "enabled", 1);
+	sample_member(r, F_REFINE_ROUNDS, l, 1, ref, "rounds", 1);
+	sample_member(r, F_REFINE_SPLITS, l, 1, ref, "splits", 1);
+	sample_member(r, F_REFINE_KEPT, l, 1, ref, "kept", 1);
+	sample_member(r, F_REFINE_LOST, l, 1, ref, "lost", 1);
+	sample_member(r, F_REFINE_BACKOFF, l, 1, ref, "backoff", 1);
+
+	nr = member_type(kd, "nr_regions", json_type_object);
+	targets = member_type(kd, "targets", json_type_array);
+	for (size_t t = 0; targets && t < json_object_array_length(targets); t++) {
+		struct json_object *to = json_object_array_get_idx(targets, t);
+		char idx[24];
+		double v;
+		const struct label tl[] = { l[0], { "target", idx } };
+
+		if (get_num(to, "index", &v))
+			snprintf(idx, sizeof(idx), "%.0f", v);
+		else
+			snprintf(idx, sizeof(idx), "%zu", t);
+		sample_member(r, F_TARGET_NR_REGIONS, tl, 2, member_type(to, "snapshot", json_type_object),
+			      "nr_regions", 1);
+		sample_member(r, F_TARGET_NR_REGIONS_MIN, tl, 2, nr, "min", 1);
+		sample_member(r, F_TARGET_NR_REGIONS_MAX, tl, 2, nr, "max", 1);
+	}
+
+	schemes = member_type(kd, "schemes", json_type_array);
+	for (size_t i = 0; schemes && i < json_object_array_length(schemes); i++)
+		render_scheme(r, name, json_object_array_get_idx(schemes, i));
+}
+
+static void render_doc(struct render *r, struct json_object *st)
+{
+	struct json_object *cfg, *lr, *mon, *res, *kds;
+	const char *v;
+	double x;
+
+	v = get_str(st, "version");
+	sample(r, F_BUILD_INFO, (const struct label[]){ { "version", v ?: "unknown" } }, 1, 1);
+
+	cfg = member_type(st, "config", json_type_object);
+	sample_member(r, F_CONFIG_GENERATION, NULL, 0, cfg, "generation", 1);
+	lr = member_type(cfg, "last_reload", json_type_object);
+	sample_member(r, F_CONFIG_LAST_RELOAD_OK, NULL, 0, lr, "ok", 1);
+	sample_member(r, F_CONFIG_LAST_RELOAD_TS, NULL, 0, lr, "at_us", 1e-6);
+	sample_member(r, F_CONFIG_LAST_OK_TS, NULL, 0, cfg, "loaded_at_us", 1e-6);
+
+	mon = member_type(st, "monitor", json_type_object);
+	if ((v = get_str(mon, "source")))
+		sample(r, F_MONITOR_SOURCE, (const struct label[]){ { "source", v } }, 1, 1);
+	sample_member(r, F_MONITOR_RECORDS, NULL, 0, mon, "records", 1);
+	sample_member(r, F_MONITOR_DROPS, NULL, 0, mon, "drops", 1);
+	sample_member(r, F_MONITOR_SNAPSHOTS, NULL, 0, mon, "snapshots", 1);
+	sample_member(r, F_MONITOR_INCOMPLETE, NULL, 0, mon, "incomplete_snapshots", 1);
+	sample_member(r, F_MONITOR_SUPERSEDED, NULL, 0, mon, "superseded_snapshots", 1);
+	sample_member(r, F_MONITOR_STATS_COMMANDS, NULL, 0, mon, "stats_commands", 1);
+
+	kds = member_type(st, "kdamonds", json_type_array);
+	for (size_t i = 0; kds && i < json_object_array_length(kds); i++)
+		render_kdamond(r, json_object_array_get_idx(kds, i));
+
+	res = member_type(st, "resources", json_type_object);
+	if (get_num(res, "cpu_us", &x))
+		sample(r, F_PROCESS_CPU, NULL, 0, x / 1e6);
+	else
+		sample_member(r, F_PROCESS_CPU, NULL, 0, res, "cpu_ms", 1e-3);
+	sample_member(r, F_PROCESS_RSS, NULL, 0, res, "rss_kib", 1024);
+}
+
+int metrics_render(struct json_object *status, FILE *out)
+{
+	struct render r = {};
+
+	if (!status || !json_object_is_type(status, json_type_object))
+		return -EINVAL;
+	render_doc(&r, status);
+	for (size_t i = 0; i < _F_MAX; i++) {
+		if (!r.f[i])
+			continue;
+		if (fclose(r.f[i]) != 0)
+			r.oom = true;
+		else if (!r.oom) {
+			/* families without a sample are left out entirely */
+			fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", families[i].name, families[i].help,
+				families[i].name, families[i].type);
+			fwrite(r.buf[i], 1, r.len[i], out);
+		}
+		free(r.buf[i]);
+	}
+	if (r.oom)
+		return -ENOMEM;
+	return ferror(out) ? -EIO : 0;
+}
+
+int metrics_render_string(struct json_object *status, char **ret, size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	r = metrics_render(status, f);
+	if (fclose(f) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+/* ---- the node_exporter textfile ---- */
+
+int metrics_write_textfile(const char *path, const char *text, size_t len)
+{
+	_cleanup_free_ char *dir = NULL, *tmp = NULL;
+	_cleanup_close_ int fd = -1, dfd = -1;
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	size_t off = 0;
+	int r;
+
+	if (!*base)
+		return -EISDIR;
+	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	if (!dir || asprintf(&tmp, "%s/.%s.XXXXXX", dir, base) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = negative_errno();
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	/* mkostemp makes 0600: the exporter runs as its own user */
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	/* the rename itself survives a crash once the directory is synced */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+	return 0;
+fail:
+	(void)unlink(tmp);
+	return r;
+}

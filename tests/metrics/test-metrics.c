@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The Prometheus renderer (lib/metrics.c): exact output for a fixture, escaping, gaps, the textfile. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "macro.h"
+#include "metrics.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+	char chunk[4096];
+	size_t n;
+
+	assert_non_null(f);
+	m = open_memstream(&buf, &len);
+	assert_non_null(m);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+static char *render(const char *json)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_tokener_parse(json);
+	char *text = NULL;
+
+	assert_non_null(o);
+	assert_int_equal(metrics_render_string(o, &text, NULL), 0);
+	return text;
+}
+
+/* The fixture covers every family: compared byte for byte with the reviewed expectation. */
+static void test_fixture_exact(void **state)
+{
+	_cleanup_free_ char *json = slurp(FIXTURE_DIR "/status.json");
+	_cleanup_free_ char *expected = slurp(FIXTURE_DIR "/status.prom");
+	_cleanup_free_ char *text = render(json);
+
+	if (!streq(text, expected))
+		fprintf(stderr, "# got:\n%s", text);
+	assert_string_equal(text, expected);
+}
+
+static void test_escape(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(metrics_escape_label("a\\b\"c\nd\te", f), 0);
+	fclose(f);
+	assert_string_equal(buf, "a\\\\b\\\"c\\nd\te");
+	free(buf);
+}
+
+/* A kdamond without targets, schemes or refine: up and state only, nothing invented. */
+static void test_gaps(void **state)
+{
+	_cleanup_free_ char *text = render("{\"kdamonds\":[{\"name\":\"k\",\"state\":\"off\","
+					   "\"targets\":[{\"index\":3,\"snapshot\":null}],"
+					   "\"schemes\":[{\"name\":null,\"stats\":{\"nr_tried\":1}}]}]}");
+
+	assert_non_null(strstr(text, "damond_kdamond_up{kdamond=\"k\"} 0\n"));
+	assert_non_null(strstr(text, "damond_kdamond_state{kdamond=\"k\",state=\"off\"} 1\n"));
+	assert_null(strstr(text, "nr_regions"));
+	assert_null(strstr(text, "scheme"));
+	assert_null(strstr(text, "process_"));
+	assert_null(strstr(text, "damond_config_"));
+	/* build_info even without a version */
+	assert_non_null(strstr(text, "damond_build_info{version=\"unknown\"} 1\n"));
+}
+
+static void test_values(void **state)
+{
+	_cleanup_free_ char *text = render("{\"monitor\":{\"drops\":18446744073709551615,\"records\":9007199254740993},"
+					   "\"resources\":{\"cpu_us\":100000}}");
+
+	assert_non_null(strstr(text, "damond_monitor_drops_total 1.8446744073709552e+19\n"));
+	assert_non_null(strstr(text, "damond_monitor_records_total 9007199254740992\n"));
+	assert_non_null(strstr(text, "process_cpu_seconds_total 0.1\n"));
+}
+
+static void test_invalid(void **state)
+{
+	_cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
+	char *text = NULL;
+
+	assert_int_equal(metrics_render_string(a, &text, NULL), -EINVAL);
+	assert_int_equal(metrics_render_string(NULL, &text, NULL), -EINVAL);
+	assert_null(text);
+}
+
+static char tmpdir[] = "/tmp/test-metrics-XXXXXX";
+
+static size_t count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_textfile(void **state)
+{
+	char path[256], sub[256];
+	struct stat st, st2;
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	mode_t old;
+
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(path, sizeof(path), "%s/damond.prom", tmpdir);
+	old = umask(077);
+	assert_int_equal(metrics_write_textfile(path, "x 1\n", 4), 0);
+	umask(old);
+	assert_int_equal(stat(path, &st), 0);
+	/* readable by node_exporter's user whatever damond's umask */
+	assert_int_equal(st.st_mode & 07777, 0644);
+	a = slurp(path);
+	assert_string_equal(a, "x 1\n");
+	/* replaced, not rewritten: a reader holding the old file sees it whole */
+	assert_int_equal(metrics_write_textfile(path, "x 2\ny 3\n", 8), 0);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_not_equal(st.st_ino, st2.st_ino);
+	b = slurp(path);
+	assert_string_equal(b, "x 2\ny 3\n");
+	assert_int_equal(count_entries(tmpdir), 1);
+
+	/* a missing directory: an error, nothing created */
+	snprintf(sub, sizeof(sub), "%s/missing/damond.prom", tmpdir);
+	assert_int_equal(metrics_write_textfile(sub, "x 1\n", 4), -ENOENT);
+	/* a directory where the file should be: rename fails, the temporary is removed */
+	snprintf(sub, sizeof(sub), "%s/dir.prom", tmpdir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(metrics_write_textfile(sub, "x 1\n", 4), -EISDIR);
+	assert_int_equal(count_entries(tmpdir), 2);
+	assert_int_equal(rmdir(sub), 0);
+	snprintf(sub, sizeof(sub), "%s/", tmpdir);
+	assert_int_equal(metrics_write_textfile(sub, "x 1\n", 4), -EISDIR);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(tmpdir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixture_exact),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_gaps),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_textfile),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
