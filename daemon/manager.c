@@ -55,6 +55,42 @@ static void record_action(struct manager *m, const char *kdamond, const char *wh
 		log_info("%s", m->actions[i].why);
 }
 
+/*
+ * A kernel write for kd failed: log it at error level and keep it for
+ * status (the kdamond's last_error and the action log). Returns r.
+ */
+static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *fmt, ...) _printf_(4, 5);
+static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *fmt, ...)
+{
+	unsigned i = m->nr_actions++ % ACTION_LOG_SIZE;
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r == -EBUSY && m->retry_busy) {
+		/* the caller defers the operation to the retry timer, which says so once in the action log */
+		m->nr_actions--;
+		log_notice("kdamond '%s': %s: %s (retried in the background)", kd->name, msg, strerror(-r));
+		free(kd->last_error);
+		if (asprintf(&kd->last_error, "%s: %s", msg, strerror(-r)) < 0)
+			kd->last_error = NULL;
+		kd->last_error_at = now_usec();
+		return r;
+	}
+	log_error("kdamond '%s': %s: %s", kd->name, msg, strerror(-r));
+	free(kd->last_error);
+	if (asprintf(&kd->last_error, "%s: %s", msg, strerror(-r)) < 0)
+		kd->last_error = NULL;
+	kd->last_error_at = now_usec();
+	m->actions[i].at = kd->last_error_at;
+	snprintf(m->actions[i].kdamond, sizeof(m->actions[i].kdamond), "%s", kd->name);
+	snprintf(m->actions[i].what, sizeof(m->actions[i].what), "error");
+	snprintf(m->actions[i].why, sizeof(m->actions[i].why), "%s", kd->last_error ? kd->last_error : "(out of memory)");
+	return r;
+}
+
 static void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why)
 {
 	snprintf(kd->last_what, sizeof(kd->last_what), "%s", what);
@@ -104,6 +140,8 @@ static void kd_done(struct kdamond_rt *kd)
 {
 	free(kd->name);
 	free(kd->last_why);
+	free(kd->pending_why);
+	free(kd->last_error);
 	targets_free(kd->targets, kd->nr_targets);
 	slots_free(kd->slots, kd->nr_slots);
 	write_list_done(&kd->written);
@@ -139,6 +177,7 @@ struct manager *manager_free(struct manager *m)
 #endif
 	snapshot_store_free(m->snapshots);
 	sd_event_source_unref(m->stats_timer);
+	sd_event_source_unref(m->retry_timer);
 	sd_event_source_unref(m->sighup);
 	for (size_t i = 0; i < m->nr_kd; i++)
 		kd_done(&m->kd[i]);
@@ -458,7 +497,7 @@ static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct wri
 	r = damon_write_list_apply_ex(m->root, l, &failed, &file);
 	if (r < 0) {
 		f = sysfs_write_file(&l->v[failed], file, &fb);
-		return log_error_errno(r, "kdamond '%s': writing '%s' = '%s' failed: %m", kd->name, f->path, f->value);
+		return kd_fail(m, kd, r, "writing '%s' = '%s' failed", f->path, f->value);
 	}
 	return 0;
 }
@@ -472,8 +511,7 @@ static int verify_list(struct manager *m, struct kdamond_rt *kd, const struct wr
 		return 0;
 	r = damon_write_list_verify(m->root, l, &mismatch);
 	if (r < 0)
-		return log_error_errno(r, "kdamond '%s': read-back differs: %s", kd->name,
-				       mismatch ? mismatch : "(unknown)");
+		return kd_fail(m, kd, r, "read-back differs: %s", mismatch ? mismatch : "(unknown)");
 	return 0;
 }
 
@@ -487,7 +525,7 @@ static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
 	}
 	r = damon_state_cmd(m->root, kd->index, cmd);
 	if (r < 0)
-		return log_error_errno(r, "kdamond '%s': '%s' failed: %m", kd->name, cmd);
+		return kd_fail(m, kd, r, "writing '" KD "/%u/state' = '%s' failed", kd->index, cmd);
 	return 0;
 }
 
@@ -534,6 +572,7 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	write_list_done(&kd->written);
 	kd->written = l;
 	l = (struct write_list){};
+	kd->pending = KD_PENDING_NONE;
 	kd_set_last(kd, "on", why);
 	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
 	return 0;
@@ -671,6 +710,7 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 	write_list_done(&kd->written);
 	kd->written = canon;
 	canon = (struct write_list){};
+	kd->pending = KD_PENDING_NONE;	/* whatever waited for the lock: the current plan landed */
 	kd_set_last(kd, "commit", why);
 	record_action(m, kd->name, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
 	return 0;
@@ -683,6 +723,158 @@ restore:
 	if (!m->dry_run && kd->written.n)
 		(void)damon_write_list_apply(m->root, &kd->written, NULL);
 	return r;
+}
+
+/* ---- EBUSY retries ------------------------------------------------------- */
+
+/*
+ * The kernel's DAMON sysfs lock is a trylock (kernel-damon.md 2.2, 2.5):
+ * while another user holds it, nr_* files, state commands, memcg_path and
+ * goal path writes fail with EBUSY. Inside the event loop damond sleeps at
+ * most MANAGER_BUSY_BUDGET_MS per callback on it (damon_set_busy_budget()).
+ * An operation still refused then is deferred: kd->pending says what waits
+ * (a start or a commit), and this timer redoes it as a whole with backoff
+ * (MANAGER_RETRY_FIRST_US doubling to MANAGER_RETRY_MAX_US) until it lands
+ * or fails otherwise, while status and reloads are served in between.
+ * Redoing is safe: a start or commit rewrites the kdamond's whole list, and
+ * nothing reaches the running kdamond before 'on' / 'commit'. A reload
+ * redoes whatever waited, with the new configuration.
+ */
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void retry_arm(struct manager *m)
+{
+	int enabled = SD_EVENT_OFF, r;
+
+	if (m->retry_timer && sd_event_source_get_enabled(m->retry_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+		return;	/* already due */
+	if (!m->retry_delay_us)
+		m->retry_delay_us = MANAGER_RETRY_FIRST_US;
+	if (m->retry_timer) {
+		(void)sd_event_source_set_time(m->retry_timer, now_usec() + m->retry_delay_us);
+		(void)sd_event_source_set_enabled(m->retry_timer, SD_EVENT_ONESHOT);
+		return;
+	}
+	r = sd_event_add_time(m->event, &m->retry_timer, CLOCK_MONOTONIC, now_usec() + m->retry_delay_us, 1000,
+			      on_retry_timer, m);
+	if (r < 0)
+		log_error_errno(r, "cannot arm the EBUSY retry timer: %m");
+}
+
+const char *kd_pending_to_string(enum kd_pending p)
+{
+	return p == KD_PENDING_START ? "start" : p == KD_PENDING_COMMIT ? "commit" : "none";
+}
+
+/* kd's start or commit was refused with EBUSY after the in-loop budget: redo it from the retry timer. */
+static void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed,
+		     const char *why)
+{
+	if (kd->pending == KD_PENDING_NONE) {
+		kd->pending_since = now_usec();
+		kd->pending_attempts = 0;
+		kd->pending_regions = false;
+	}
+	if (kd->pending != KD_PENDING_START)	/* a start writes everything a commit would */
+		kd->pending = what;
+	kd->pending_regions |= regions_changed;
+	free(kd->pending_why);
+	kd->pending_why = strdup_or_null(why);
+	kd->pending_attempts++;
+	record_action(m, kd->name, "deferred",
+		      "%s waits for the DAMON sysfs lock (EBUSY after %u ms in the event loop), retried from a timer (%s)",
+		      kd_pending_to_string(kd->pending), MANAGER_BUSY_BUDGET_MS, why);
+	retry_arm(m);
+}
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+	bool waiting = false, landed = false;
+	int r;
+
+	damon_busy_budget_reset();
+	m->busy_retry_rounds++;
+	if (m->pending_nr_kdamonds) {
+		uint64_t need = m->pending_nr_kdamonds;
+
+		/* the kernel only creates kdamond directories while none runs */
+		for (size_t i = 0; i < m->nr_kd; i++)
+			if (m->kd[i].running)
+				(void)kd_stop(m, &m->kd[i], "adding a kdamond: the kernel only creates kdamond "
+							    "directories while none runs");
+		r = damon_write_nr_kdamonds(m->root, need);
+		if (r == -EBUSY) {
+			waiting = true;
+		} else {
+			m->pending_nr_kdamonds = 0;
+			if (r < 0) {
+				log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+				record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s",
+					      need, strerror(-r));
+			} else {
+				record_action(m, NULL, "nr_kdamonds",
+					      "nr_kdamonds = %" PRIu64 " (was %" PRIu64 "), after waiting for the DAMON "
+					      "sysfs lock",
+					      need, m->nr_kdamonds_dirs);
+				m->nr_kdamonds_dirs = need;
+				landed = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+		enum kd_pending what = kd->pending;
+		char why[256];
+
+		if (what == KD_PENDING_NONE)
+			continue;
+		if (m->pending_nr_kdamonds) {
+			waiting = true;	/* the directories come first */
+			continue;
+		}
+		kd->pending_attempts++;
+		snprintf(why, sizeof(why), "%s; landed on attempt %u, %.1f s after the first EBUSY",
+			 kd->pending_why ? kd->pending_why : "retry", kd->pending_attempts,
+			 (double)(now_usec() - kd->pending_since) / 1e6);
+		if (what == KD_PENDING_COMMIT && !kd->running)
+			what = KD_PENDING_START;	/* it died meanwhile: start it with the plan */
+		if (what == KD_PENDING_START) {
+			r = kd->running ? kd_stop(m, kd, "restart, after waiting for the DAMON sysfs lock") : 0;
+			if (r >= 0)
+				r = kd_start(m, kd, why);
+		} else {
+			r = kd_commit(m, kd, kd->pending_regions, NULL, why);
+			if (r == -ECANCELED)
+				r = kd_start(m, kd, "restart after the kdamond died on commit");
+		}
+		if (r == -EBUSY) {
+			kd->pending = what;
+			waiting = true;
+			continue;
+		}
+		if (r < 0)
+			record_action(m, kd->name, "gave-up", "the %s that waited for the DAMON sysfs lock failed: %s",
+				      kd_pending_to_string(what), strerror(-r));
+		else
+			landed = true;
+		kd->pending = KD_PENDING_NONE;
+	}
+	if (landed && !m->dry_run) {
+#ifdef HAVE_BPF
+		manager_events_update_pids(m);
+#endif
+		r = ownership_save(m->runtime_dir, m);
+		if (r < 0)
+			log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
+	}
+	if (waiting) {
+		m->retry_delay_us = MIN(m->retry_delay_us * 2, MANAGER_RETRY_MAX_US);
+		retry_arm(m);
+	} else {
+		m->retry_delay_us = 0;
+	}
+	return 0;
 }
 
 /* ---- statistics and controllers ----------------------------------------- */
@@ -1027,6 +1219,7 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	struct manager *m = userdata;
 	usec_t now = now_usec();
 
+	damon_busy_budget_reset();	/* this tick sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
 #ifdef HAVE_BPF
 	/* The ring is watched edge-triggered: drain here too, so a wakeup the
 	 * kernel could not send (ring full) never leaves records behind for good. */
@@ -1459,6 +1652,9 @@ int manager_start(struct manager *m, struct damond_config *config)
 			      now_usec() + config->settings.stats_interval_us, 10000, on_stats_timer, m);
 	if (r < 0)
 		return r;
+	/* Start ran before the loop and waited up to ~2.6 s per busy file; from now on the loop may not. */
+	damon_set_busy_budget(MANAGER_BUSY_BUDGET_MS);
+	m->retry_busy = true;
 	return 0;
 }
 
@@ -1498,6 +1694,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	size_t nn;
 	int r;
 
+	damon_busy_budget_reset();	/* a reload sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
 	(void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
 	r = config_load_file(m->config_path, &nc, errs);
 	if (r >= 0)
@@ -1580,14 +1777,21 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		for (size_t i = 0; i < m->nr_kd; i++)
 			(void)kd_stop(m, &m->kd[i],
 				      "adding a kdamond: the kernel only creates kdamond directories while none runs");
-		if (!m->dry_run) {
-			r = damon_write_nr_kdamonds(m->root, need);
-			if (r < 0)
-				log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+		r = m->dry_run ? 0 : damon_write_nr_kdamonds(m->root, need);
+		if (r == -EBUSY && m->retry_busy) {
+			m->pending_nr_kdamonds = need;
+			record_action(m, NULL, "deferred", "nr_kdamonds = %" PRIu64 " waits for the DAMON sysfs lock "
+				      "(EBUSY), retried from a timer; every kdamond starts after it", need);
+			retry_arm(m);
+		} else if (r < 0) {
+			log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+			record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
+				      strerror(-r));
+		} else {
+			record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need,
+				      m->nr_kdamonds_dirs);
+			m->nr_kdamonds_dirs = need;
 		}
-		record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need,
-			      m->nr_kdamonds_dirs);
-		m->nr_kdamonds_dirs = need;
 	}
 
 	for (size_t i = 0; i < m->nr_kd; i++) {
@@ -1602,11 +1806,23 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		kd->nr_targets = nnt[i];
 
 		snprintf(why, sizeof(why), "reload, generation %u", m->generation);
+		kd->pending = KD_PENDING_NONE;	/* the reload redoes whatever waited for the lock */
+		if (m->pending_nr_kdamonds) {
+			/* the kdamond directories are recreated once the lock is free; every kdamond starts then */
+			r = kd_init_slots_fresh(m, kd, now);
+			if (r >= 0)
+				kd_defer(m, kd, KD_PENDING_START, false, why);
+			else
+				failed++;
+			continue;
+		}
 		if (!kd->running) {
 			r = kd_init_slots_fresh(m, kd, now);
 			if (r >= 0)
 				r = kd_start(m, kd, why);
-			if (r < 0)
+			if (r == -EBUSY && m->retry_busy)
+				kd_defer(m, kd, KD_PENDING_START, false, why);
+			else if (r < 0)
 				failed++;
 			continue;
 		}
@@ -1650,11 +1866,22 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		}
 		if (restart) {
 			record_action(m, kd->name, "restart", "this change cannot be committed online: %s", restart);
-			(void)kd_stop(m, kd, restart);
+			r = kd_stop(m, kd, restart);
+			if (r == -EBUSY && m->retry_busy) {
+				/* the retry timer stops it, then starts it */
+				r = kd_init_slots_fresh(m, kd, now);
+				if (r >= 0)
+					kd_defer(m, kd, KD_PENDING_START, false, restart);
+				else
+					failed++;
+				continue;
+			}
 			r = kd_init_slots_fresh(m, kd, now);
 			if (r >= 0)
 				r = kd_start(m, kd, restart);
-			if (r < 0)
+			if (r == -EBUSY && m->retry_busy)
+				kd_defer(m, kd, KD_PENDING_START, false, restart);
+			else if (r < 0)
 				failed++;
 			continue;
 		}
@@ -1683,7 +1910,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		r = kd_commit(m, kd, regions_changed, NULL, why);
 		if (r == -ECANCELED)
 			r = kd_start(m, kd, "restart after the kdamond died on commit");
-		if (r < 0)
+		if (r == -EBUSY && m->retry_busy)
+			kd_defer(m, kd, kd->running ? KD_PENDING_COMMIT : KD_PENDING_START, regions_changed, why);
+		else if (r < 0)
 			failed++;
 		/* targets may be other processes or ranges now: refinement starts afresh from snapshots made after this */
 		kd_refine_reset(kd, kd->refine_pid);
@@ -1698,6 +1927,16 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 #endif
 	set_reload_result(m, failed == 0, NULL);
 	malloc_trim(0);	/* the old and new policies were both in memory */
+	{
+		unsigned waiting = 0;
+
+		for (size_t i = 0; i < m->nr_kd; i++)
+			waiting += m->kd[i].pending != KD_PENDING_NONE;
+		if (waiting)
+			log_notice("reload: %u kdamond(s) wait for the DAMON sysfs lock (EBUSY); retried in the "
+				   "background, see 'damondctl status'",
+				   waiting);
+	}
 	if (failed)
 		log_error("reload: the kernel refused the change for %u kdamond(s); see the errors above and "
 			  "'damondctl status'",
@@ -1724,6 +1963,9 @@ int manager_stop(struct manager *m)
 {
 	bool keep = m->config && m->config->settings.on_exit == DAMOND_ON_EXIT_KEEP;
 
+	/* The loop is over: stopping may wait for the lock as start did (~2.6 s per busy file). */
+	damon_set_busy_budget(0);
+	m->retry_busy = false;
 	(void)sd_notify(false, "STOPPING=1");
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];
