@@ -74,6 +74,11 @@ int manager_features_json(struct manager *m, struct json_object **ret)
 			json_object_array_add(kw, json_object_new_string(damos_goal_metric_to_string(i)));
 	JADD(o, "goal_metrics", kw);
 	kw = json_object_new_array();
+	for (int i = 0; i < _DAMOS_FILTER_TYPE_MAX; i++)
+		if (f->filter_type[i] == FEATURE_PRESENT)
+			json_object_array_add(kw, json_object_new_string(damos_filter_type_to_string(i)));
+	JADD(o, "filter_types", kw);
+	kw = json_object_new_array();
 	for (int i = 0; i < _DAMON_OPS_MAX; i++)
 		if (f->ops[i] == FEATURE_PRESENT)
 			json_object_array_add(kw, json_object_new_string(damon_ops_to_string(i)));

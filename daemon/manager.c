@@ -647,6 +647,9 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 		     const char *why)
 {
 	_cleanup_(write_list_done) struct write_list canon = {}, l = {};
+	size_t failed = 0, file = 0;
+	struct sysfs_file fb;
+	const struct sysfs_file *f;
 	bool on = true;
 	int pid = kd->pid, r;
 
@@ -702,7 +705,14 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 						break;
 					*w = canon.v[i];
 				}
-			(void)damon_write_list_apply(m->root, &t, NULL);
+			r = damon_write_list_apply_ex(m->root, &t, &failed, &file);
+			if (r < 0) {
+				/* the commit stands; only the staging files differ from the policy until the next write */
+				f = sysfs_write_file(&t.v[failed], file, &fb);
+				(void)kd_fail(m, kd, r,
+					      "committed, but restoring the staging region files failed: writing '%s' = '%s'",
+					      f->path, f->value);
+			}
 			/* entries, region blocks' arrays too, are borrowed from canon: only t.v is t's */
 			free(t.v);
 		}
@@ -720,8 +730,16 @@ restore:
 	 * The kernel rejected the commit (7.x validates on a copy, so the
 	 * running kdamond is unchanged): put the staging files back to what runs.
 	 */
-	if (!m->dry_run && kd->written.n)
-		(void)damon_write_list_apply(m->root, &kd->written, NULL);
+	if (!m->dry_run && kd->written.n) {
+		int q = damon_write_list_apply_ex(m->root, &kd->written, &failed, &file);
+
+		if (q < 0) {
+			/* nothing reached the running kdamond; its staging files hold part of the refused plan */
+			f = sysfs_write_file(&kd->written.v[failed], file, &fb);
+			(void)kd_fail(m, kd, q, "restoring the staging files to what runs failed: writing '%s' = '%s'",
+				      f->path, f->value);
+		}
+	}
 	return r;
 }
 
@@ -809,7 +827,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		} else {
 			m->pending_nr_kdamonds = 0;
 			if (r < 0) {
-				log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+				log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
 				record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s",
 					      need, strerror(-r));
 			} else {
@@ -1546,7 +1564,8 @@ int manager_start(struct manager *m, struct damond_config *config)
 			if (!m->dry_run) {
 				r = damon_write_nr_kdamonds(m->root, need);
 				if (r < 0)
-					return log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+					return log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m",
+							       need);
 			}
 			record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need,
 				      m->nr_kdamonds_dirs);
@@ -1567,11 +1586,14 @@ int manager_start(struct manager *m, struct damond_config *config)
 			if (!m->kd[i].running && probe_k == UINT_MAX)
 				probe_k = m->kd[i].index;
 		if (probe_k != UINT_MAX && !m->dry_run) {
-			r = features_probe_owned(m->root, probe_k, &m->features);
+			char failed[PATH_MAX];
+
+			r = features_probe_owned_ex(m->root, probe_k, &m->features, failed);
 			if (r < 0)
 				/* rendering with unknown features could silently drop settings */
-				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u failed: %m",
-						       probe_k);
+				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u failed%s%s%s: %m",
+						       probe_k, failed[0] ? ": writing '" : "", failed,
+						       failed[0] ? "' = '1'" : "");
 		}
 	}
 
@@ -1784,7 +1806,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 				      "(EBUSY), retried from a timer; every kdamond starts after it", need);
 			retry_arm(m);
 		} else if (r < 0) {
-			log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+			log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
 			record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
 				      strerror(-r));
 		} else {

@@ -2105,10 +2105,17 @@ static enum fault_kind fault_check(struct fake *f, const char *rel, const char *
 	return k;
 }
 
-/* The directory holding rel disappears (not the admin, kdamonds or a kdamonds/<K> level: the kernel never drops those under a writer). */
+/*
+ * The directory holding rel disappears, as when someone else's nr_* write
+ * recreates the children it belongs to: only a directory at or below a
+ * numbered child of a kdamond (contexts/0, schemes/3/..., never
+ * kdamonds/<K> or kdamonds/<K>/contexts themselves), so that an nr_* write
+ * above it brings it back as the kernel would.
+ */
 static void vanish_parent(struct fake *f, const char *rel)
 {
-	char dir[PATH_MAX], full[PATH_MAX];
+	char dir[PATH_MAX], full[PATH_MAX], *rest, *save = NULL, *tok;
+	bool numbered = false;
 	unsigned k;
 	int used = 0;
 
@@ -2116,9 +2123,12 @@ static void vanish_parent(struct fake *f, const char *rel)
 	if (!strrchr(dir, '/'))
 		return;
 	*strrchr(dir, '/') = '\0';
-	if (!startswith(dir, FAKE_DAMON_KDAMONDS "/"))
+	if (sscanf(dir, FAKE_DAMON_KDAMONDS "/%u%n", &k, &used) != 1 || dir[used] != '/')
 		return;
-	if (sscanf(dir, FAKE_DAMON_KDAMONDS "/%u%n", &k, &used) == 1 && dir[used] == '\0')
+	snprintf(full, sizeof(full), "%s", dir + used + 1);
+	for (rest = full; (tok = strtok_r(rest, "/", &save)); rest = NULL)
+		numbered |= all_digits(tok);
+	if (!numbered)
 		return;
 	if (pathf(full, "%s/%s", f->root, dir) == 0)
 		(void)rm_rf(full);

@@ -128,9 +128,10 @@ int fake_damon_set_busy(const char *root, int n);
  *   ebusy   a storm: the global sysfs lock is held for the next n lock users
  *           (n >= 1), starting with this store if it takes the lock
  *   einval, enomem   this store fails with that errno, nothing changes
- *   vanish  the directory holding the file disappears (not admin/,
- *           kdamonds/ or kdamonds/<K>/, which the kernel never drops
- *           under a writer), the store fails with ENOENT
+ *   vanish  the directory holding the file disappears if it lies at or
+ *           below a numbered child of a kdamond (contexts/0/..., as another
+ *           writer's nr_* write would drop it; an nr_* write above brings
+ *           it back), and the store fails with ENOENT
  *   kill    the store goes through, then every running kdamond dies
  * kind NULL disarms. -EINVAL for an unknown kind or after 0.
  */
