@@ -40,7 +40,8 @@ Env, Fail, check, KD = tdf.Env, tdf.Fail, tdf.check, tdf.KD
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:")
 KINDS = ["ebusy", "einval", "enomem", "vanish", "kill"]
 FULL = os.environ.get("FAULT_WALK") == "full"
-STRIDE = int(os.environ.get("FAULT_WALK_STRIDE", "6"))
+LOCK_STRIDE = int(os.environ.get("FAULT_WALK_LOCK_STRIDE", "3"))
+STRIDE = int(os.environ.get("FAULT_WALK_STRIDE", "10"))
 
 HEAD = """\
 damond:
@@ -71,12 +72,32 @@ def conf(mib, n=2):
     return HEAD + "".join(KDAMOND % {"i": i, "mib": mib} for i in range(n))
 
 
-def quota_path(k):
-    return "schemes/0/quotas/bytes"
+def meta(e, name):
+    return os.path.join(e.sys, ".fake-damon", name)
 
 
 def nr_stores(e):
-    return int(e.fake("stores", e.sys).stdout)
+    # the fake's own counter file (fake_damon_nr_stores()), read directly: no process per call
+    try:
+        with open(meta(e, "nr_stores")) as f:
+            return int(f.read())
+    except FileNotFoundError:
+        return 0
+
+
+def arm_fault(e, after, kind, n):
+    """fake_damon_set_fault() without a process: damond is idle (refresh_ms: its ticks make no stores)."""
+    try:
+        os.unlink(meta(e, "fault-hit"))
+    except FileNotFoundError:
+        pass
+    with open(meta(e, "fault"), "w") as f:
+        f.write("%d %s %d\n" % (nr_stores(e) + after, kind, n))
+
+
+def committed_quota(e, k):
+    with open(meta(e, "kdamond%d/committed/schemes/0/quotas/bytes" % k)) as f:
+        return int(f.read())
 
 
 def stores(e, first, last):
@@ -106,10 +127,17 @@ def locked(rel):
 
 
 def walk_indices(steps, kind_no):
-    """Every step (FULL), or every lock-taking one and every STRIDE-th other one, rotated per kind."""
+    """
+    Every step (FULL), or a sample: every LOCK_STRIDE-th store that takes the
+    kernel's global lock and every STRIDE-th other one, the offset rotated per
+    fault kind, so the kinds together cover more steps than one kind does.
+    """
     if FULL:
         return [i for i, _ in enumerate(steps, 1)]
-    return [i for i, (_, rel, _) in enumerate(steps, 1) if locked(rel) or (i + kind_no) % STRIDE == 0]
+    lock = [i for i, (_, rel, _) in enumerate(steps, 1) if locked(rel)]
+    other = [i for i, (_, rel, _) in enumerate(steps, 1) if not locked(rel)]
+    return sorted([i for n, i in enumerate(lock) if (n + kind_no) % LOCK_STRIDE == 0] +
+                  [i for n, i in enumerate(other) if (n + 3 * kind_no) % STRIDE == 0])
 
 
 def tree_kdamonds(e):
@@ -194,8 +222,8 @@ def t_ebusy_status_answers_while_write_waits():
             check(k["state"] == "on" and k["pid"] == pid, "the kdamond changed while the commit waited")
             time.sleep(0.05)
         check(worst < 0.5, "status took %.2f s while a write waited for the lock" % worst)
-        committed = e.fake("committed", e.sys, "0", quota_path(0)).stdout.strip()
-        check(committed == str(32 << 20), "the commit landed while the lock was held: %s" % committed)
+        committed = committed_quota(e, 0)
+        check(committed == 32 << 20, "the commit landed while the lock was held: %s" % committed)
         e.fake("busy", e.sys, "off")
         deadline = time.time() + 5
         while time.time() < deadline:
@@ -205,8 +233,8 @@ def t_ebusy_status_answers_while_write_waits():
             time.sleep(0.1)
         k = st["kdamonds"][0]
         check("pending" not in k, "the commit still waits after the lock was freed: %s" % k.get("pending"))
-        committed = e.fake("committed", e.sys, "0", quota_path(0)).stdout.strip()
-        check(committed == str(64 << 20), "the commit did not land: %s" % committed)
+        committed = committed_quota(e, 0)
+        check(committed == 64 << 20, "the commit did not land: %s" % committed)
         check(k["pid"] == pid, "the kdamond was restarted instead of committed")
         whats = [a["what"] for a in st["actions"]]
         check("deferred" in whats, "status does not say the commit was deferred: %s" % whats)
@@ -351,7 +379,7 @@ def t_fault_walk_start():
             e = Env("7.2")
             try:
                 e.write_conf(conf(32))
-                e.fake("fault", e.sys, str(i), kind, "5")
+                arm_fault(e, i, kind, 5)
                 if i in probe_kw and kind in ("einval", "enomem", "vanish"):
                     runs[check_probe_run(e, kind, what, steps[i - 1][2])] += 1
                 else:
@@ -405,8 +433,11 @@ def t_fault_walk_reload():
 
 def reload_step(e, kind, i, what, q):
     """One reload with a fault at its i-th store, checked; q["mib"]: the quota (MiB) last written to the config."""
-    # a healthy baseline: both on, nothing pending, the lock free
-    e.fake("busy", e.sys, "off")
+    # a healthy baseline: both on, nothing pending, the lock free (fake_damon_set_busy(0))
+    try:
+        os.unlink(meta(e, "busy"))
+    except FileNotFoundError:
+        pass
     st = e.status()
     if any(k["state"] != "on" or "pending" in k for k in st["kdamonds"]):
         q["mib"] += 1
@@ -415,11 +446,11 @@ def reload_step(e, kind, i, what, q):
         st = consistent(e, 5)
         check(all(k["state"] == "on" and "pending" not in k for k in st["kdamonds"]),
               "%s: cannot get back to a healthy baseline: %s" % (what, st["kdamonds"]))
-    pre = {k: int(e.fake("committed", e.sys, str(k), quota_path(k)).stdout) for k in tree_kdamonds(e)}
+    pre = {k: committed_quota(e, k) for k in tree_kdamonds(e)}
     q["mib"] += 1
     new = q["mib"] << 20
     e.write_conf(conf(q["mib"]))
-    e.fake("fault", e.sys, str(i), kind, "30")
+    arm_fault(e, i, kind, 30)
     p = e.ctl("reload", ok=False)
     check(e.proc_h.poll() is None, "%s: damond died: %s" % (what, e.logtext()[-2000:]))
     hit = fault_hit(e)
@@ -440,7 +471,7 @@ def reload_step(e, kind, i, what, q):
     # what runs holds the new policy, or (a refused commit) what it held before: nothing else
     died = any(k["state"] == "died" for k in st["kdamonds"])
     for k in tree_kdamonds(e):
-        held = int(e.fake("committed", e.sys, str(k), quota_path(k)).stdout)
+        held = committed_quota(e, k)
         check(held == new or held == pre.get(k),
               "%s: kdamond %d holds quota %d, neither the new policy nor what it ran (%s)" % (what, k, held,
                                                                                               pre.get(k)))
