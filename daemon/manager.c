@@ -72,6 +72,7 @@ static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *
 	if (r == -EBUSY && m->retry_busy) {
 		/* the caller defers the operation to the retry timer, which says so once in the action log */
 		m->nr_actions--;
+		m->busy_seen = true;
 		log_notice("kdamond '%s': %s: %s (retried in the background)", kd->name, msg, strerror(-r));
 		free(kd->last_error);
 		if (asprintf(&kd->last_error, "%s: %s", msg, strerror(-r)) < 0)
@@ -535,6 +536,7 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	bool on = false;
 	int pid = -1, r;
 
+	m->busy_seen = false;
 	r = plan_render(m, kd, false, NULL, &l);
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
@@ -653,6 +655,7 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 	bool on = true;
 	int pid = kd->pid, r;
 
+	m->busy_seen = false;
 	r = plan_render(m, kd, false, NULL, &canon);
 	if (r < 0)
 		return r;
@@ -779,6 +782,18 @@ static void retry_arm(struct manager *m)
 		log_error_errno(r, "cannot arm the EBUSY retry timer: %m");
 }
 
+/*
+ * r is the kernel's EBUSY on a lock-taking write (seen by kd_fail()), not
+ * damond's own refusal of a directory a foreign kdamond runs: defer it.
+ */
+static bool busy_deferrable(struct manager *m, int r)
+{
+	bool seen = m->busy_seen;
+
+	m->busy_seen = false;
+	return r == -EBUSY && m->retry_busy && seen;
+}
+
 const char *kd_pending_to_string(enum kd_pending p)
 {
 	return p == KD_PENDING_START ? "start" : p == KD_PENDING_COMMIT ? "commit" : "none";
@@ -866,7 +881,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 			if (r == -ECANCELED)
 				r = kd_start(m, kd, "restart after the kdamond died on commit");
 		}
-		if (r == -EBUSY) {
+		if (busy_deferrable(m, r)) {
 			kd->pending = what;
 			waiting = true;
 			continue;
@@ -1773,6 +1788,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	m->kd = nkd;
 	m->nr_kd = nn;
 	m->generation++;
+	m->pending_nr_kdamonds = 0;	/* recomputed below from what the kernel has */
 
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		unsigned idx = 0;
@@ -1788,9 +1804,10 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 				idx++;
 		} while (taken);
 		m->kd[i].index = idx;
-		if (idx >= m->nr_kdamonds_dirs)
-			need_dirs = true;
 	}
+	/* new kdamonds, and kept ones whose directory a deferred nr_kdamonds write never created */
+	for (size_t i = 0; i < m->nr_kd; i++)
+		need_dirs |= m->kd[i].index >= m->nr_kdamonds_dirs;
 	if (need_dirs) {
 		uint64_t need = 0;
 
@@ -1842,7 +1859,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 			r = kd_init_slots_fresh(m, kd, now);
 			if (r >= 0)
 				r = kd_start(m, kd, why);
-			if (r == -EBUSY && m->retry_busy)
+			if (busy_deferrable(m, r))
 				kd_defer(m, kd, KD_PENDING_START, false, why);
 			else if (r < 0)
 				failed++;
@@ -1889,7 +1906,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		if (restart) {
 			record_action(m, kd->name, "restart", "this change cannot be committed online: %s", restart);
 			r = kd_stop(m, kd, restart);
-			if (r == -EBUSY && m->retry_busy) {
+			if (busy_deferrable(m, r)) {
 				/* the retry timer stops it, then starts it */
 				r = kd_init_slots_fresh(m, kd, now);
 				if (r >= 0)
@@ -1901,7 +1918,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 			r = kd_init_slots_fresh(m, kd, now);
 			if (r >= 0)
 				r = kd_start(m, kd, restart);
-			if (r == -EBUSY && m->retry_busy)
+			if (busy_deferrable(m, r))
 				kd_defer(m, kd, KD_PENDING_START, false, restart);
 			else if (r < 0)
 				failed++;
@@ -1932,7 +1949,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		r = kd_commit(m, kd, regions_changed, NULL, why);
 		if (r == -ECANCELED)
 			r = kd_start(m, kd, "restart after the kdamond died on commit");
-		if (r == -EBUSY && m->retry_busy)
+		if (busy_deferrable(m, r))
 			kd_defer(m, kd, kd->running ? KD_PENDING_COMMIT : KD_PENDING_START, regions_changed, why);
 		else if (r < 0)
 			failed++;

@@ -137,6 +137,7 @@ struct manager {
 	uint64_t pending_nr_kdamonds; /* an nr_kdamonds write waiting for the lock (0: none) */
 	uint64_t busy_retry_rounds;
 	bool retry_busy; /* in the event loop: EBUSY defers to the retry timer instead of failing */
+	bool busy_seen;  /* the last kernel write failure was EBUSY (kd_fail()) */
 	sd_event_source *sighup;
 	sd_event_source *ctl_source;
 	int ctl_fd;

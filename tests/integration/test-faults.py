@@ -262,6 +262,10 @@ def t_ebusy_new_kdamond_waits_for_nr_kdamonds():
         e.ctl("reload", ok=False)
         st = e.status()
         check(st["busy"]["pending_nr_kdamonds"] == 2, "no pending nr_kdamonds: %s" % st["busy"])
+        # a second reload while it waits: still waits for the directory, no start into a missing one
+        e.ctl("reload", ok=False)
+        st = e.status()
+        check(st["busy"]["pending_nr_kdamonds"] == 2, "the second reload dropped nr_kdamonds: %s" % st["busy"])
         check(all(k.get("pending", {}).get("what") == "start" for k in st["kdamonds"]),
               "the kdamonds do not wait to start: %s" % [k.get("pending") for k in st["kdamonds"]])
         e.fake("busy", e.sys, "off")
