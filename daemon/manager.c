@@ -88,7 +88,8 @@ static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *
 	m->actions[i].at = kd->last_error_at;
 	snprintf(m->actions[i].kdamond, sizeof(m->actions[i].kdamond), "%s", kd->name);
 	snprintf(m->actions[i].what, sizeof(m->actions[i].what), "error");
-	snprintf(m->actions[i].why, sizeof(m->actions[i].why), "%s", kd->last_error ? kd->last_error : "(out of memory)");
+	snprintf(m->actions[i].why, sizeof(m->actions[i].why), "%s",
+		 kd->last_error ? kd->last_error : "(out of memory)");
 	return r;
 }
 
@@ -710,10 +711,11 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 				}
 			r = damon_write_list_apply_ex(m->root, &t, &failed, &file);
 			if (r < 0) {
-				/* the commit stands; only the staging files differ from the policy until the next write */
+				/* the commit stands; the staging files differ from the policy until the next write */
 				f = sysfs_write_file(&t.v[failed], file, &fb);
 				(void)kd_fail(m, kd, r,
-					      "committed, but restoring the staging region files failed: writing '%s' = '%s'",
+					      "committed, but restoring the staging region files failed: "
+					      "writing '%s' = '%s'",
 					      f->path, f->value);
 			}
 			/* entries, region blocks' arrays too, are borrowed from canon: only t.v is t's */
@@ -815,7 +817,8 @@ static void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending w
 	kd->pending_why = strdup_or_null(why);
 	kd->pending_attempts++;
 	record_action(m, kd->name, "deferred",
-		      "%s waits for the DAMON sysfs lock (EBUSY after %u ms in the event loop), retried from a timer (%s)",
+		      "%s waits for the DAMON sysfs lock (EBUSY beyond the event loop's %u ms budget), "
+		      "retried from a timer (%s)",
 		      kd_pending_to_string(kd->pending), MANAGER_BUSY_BUDGET_MS, why);
 	retry_arm(m);
 }
@@ -843,8 +846,9 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 			m->pending_nr_kdamonds = 0;
 			if (r < 0) {
 				log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
-				record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s",
-					      need, strerror(-r));
+				record_action(m, NULL, "error",
+					      "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
+					      strerror(-r));
 			} else {
 				record_action(m, NULL, "nr_kdamonds",
 					      "nr_kdamonds = %" PRIu64 " (was %" PRIu64 "), after waiting for the DAMON "
@@ -1579,7 +1583,8 @@ int manager_start(struct manager *m, struct damond_config *config)
 			if (!m->dry_run) {
 				r = damon_write_nr_kdamonds(m->root, need);
 				if (r < 0)
-					return log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m",
+					return log_error_errno(r,
+							       "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m",
 							       need);
 			}
 			record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need,
@@ -1606,7 +1611,8 @@ int manager_start(struct manager *m, struct damond_config *config)
 			r = features_probe_owned_ex(m->root, probe_k, &m->features, failed);
 			if (r < 0)
 				/* rendering with unknown features could silently drop settings */
-				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u failed%s%s%s: %m",
+				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u "
+							  "failed%s%s%s: %m",
 						       probe_k, failed[0] ? ": writing '" : "", failed,
 						       failed[0] ? "' = '1'" : "");
 		}
