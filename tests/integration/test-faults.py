@@ -203,6 +203,13 @@ def t_ebusy_status_answers_while_write_waits():
         e.write_conf(conf(32, 1))
         e.start()
         pid = e.status()["kdamonds"][0]["pid"]
+        # what a status call costs on this machine when nothing waits (a loaded CI machine is slower)
+        base = 0.0
+        for _ in range(5):
+            t = time.time()
+            e.status()
+            base = max(base, time.time() - t)
+        bound = max(0.5, base + 0.4)
         e.fake("busy", e.sys, "on")
         e.write_conf(conf(64, 1))
         t = time.time()
@@ -221,7 +228,7 @@ def t_ebusy_status_answers_while_write_waits():
             check(k.get("pending", {}).get("what") == "commit", "no pending commit in status: %s" % k.get("pending"))
             check(k["state"] == "on" and k["pid"] == pid, "the kdamond changed while the commit waited")
             time.sleep(0.05)
-        check(worst < 0.5, "status took %.2f s while a write waited for the lock" % worst)
+        check(worst < bound, "status took %.2f s while a write waited for the lock (bound %.2f s)" % (worst, bound))
         committed = committed_quota(e, 0)
         check(committed == 32 << 20, "the commit landed while the lock was held: %s" % committed)
         e.fake("busy", e.sys, "off")
@@ -243,8 +250,8 @@ def t_ebusy_status_answers_while_write_waits():
         check(st["busy"]["retry_rounds"] >= 1, "no retry round counted")
         check("waits for the DAMON sysfs lock" in e.logtext(), "the journal does not say the commit waits")
         check(p.returncode == 0, "reload failed: %s" % p.stderr)
-        print("# reload returned in %.3f s; %d status calls while the lock was held, worst %.3f s" %
-              (reload_s, n, worst))
+        print("# reload returned in %.3f s; %d status calls while the lock was held, worst %.3f s "
+              "(idle: %.3f s)" % (reload_s, n, worst, base))
         check(e.stop() == 0, "damond did not exit cleanly")
         no_sanitizer(e.logtext(), "damond")
     finally:
