@@ -93,6 +93,18 @@ static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *
 	return r;
 }
 
+/*
+ * r is the kernel's EBUSY on a lock-taking write (seen by kd_fail()), not
+ * damond's own refusal of a directory a foreign kdamond runs: defer it.
+ */
+static bool busy_deferrable(struct manager *m, int r)
+{
+	bool seen = m->busy_seen;
+
+	m->busy_seen = false;
+	return r == -EBUSY && m->retry_busy && seen;
+}
+
 static void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why)
 {
 	snprintf(kd->last_what, sizeof(kd->last_what), "%s", what);
@@ -738,7 +750,11 @@ restore:
 	if (!m->dry_run && kd->written.n) {
 		int q = damon_write_list_apply_ex(m->root, &kd->written, &failed, &file);
 
-		if (q < 0) {
+		if (q == -EBUSY && busy_deferrable(m, r)) {
+			/* the retry rewrites the whole list anyway; keep the first error in status */
+			m->busy_seen = true;
+			log_debug("kdamond '%s': restoring the staging files: busy too", kd->name);
+		} else if (q < 0) {
 			/* nothing reached the running kdamond; its staging files hold part of the refused plan */
 			f = sysfs_write_file(&kd->written.v[failed], file, &fb);
 			(void)kd_fail(m, kd, q, "restoring the staging files to what runs failed: writing '%s' = '%s'",
@@ -782,18 +798,6 @@ static void retry_arm(struct manager *m)
 			      on_retry_timer, m);
 	if (r < 0)
 		log_error_errno(r, "cannot arm the EBUSY retry timer: %m");
-}
-
-/*
- * r is the kernel's EBUSY on a lock-taking write (seen by kd_fail()), not
- * damond's own refusal of a directory a foreign kdamond runs: defer it.
- */
-static bool busy_deferrable(struct manager *m, int r)
-{
-	bool seen = m->busy_seen;
-
-	m->busy_seen = false;
-	return r == -EBUSY && m->retry_busy && seen;
 }
 
 const char *kd_pending_to_string(enum kd_pending p)
