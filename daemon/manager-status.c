@@ -458,6 +458,20 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 		JADD(bo, "slept_ms", JU64(damon_busy_slept_ms()));
 		JADD(bo, "retry_rounds", JU64(m->busy_retry_rounds));
 		JADD(bo, "pending_nr_kdamonds", m->pending_nr_kdamonds ? JU64(m->pending_nr_kdamonds) : NULL);
+		{
+			/* removed by a reload, still running until their 'off' gets the lock */
+			struct json_object *po = json_object_new_array();
+
+			for (size_t i = 0; i < m->nr_pending_off; i++) {
+				struct json_object *x = json_object_new_object();
+
+				JADD(x, "name", json_object_new_string(m->pending_off[i].name));
+				JADD(x, "index", JU64(m->pending_off[i].index));
+				JADD(x, "pid", json_object_new_int(m->pending_off[i].pid));
+				json_object_array_add(po, x);
+			}
+			JADD(bo, "pending_off", po);
+		}
 		JADD(o, "busy", bo);
 	}
 

@@ -192,6 +192,7 @@ struct manager *manager_free(struct manager *m)
 	snapshot_store_free(m->snapshots);
 	sd_event_source_unref(m->stats_timer);
 	sd_event_source_unref(m->retry_timer);
+	free(m->pending_off);
 	sd_event_source_unref(m->sighup);
 	for (size_t i = 0; i < m->nr_kd; i++)
 		kd_done(&m->kd[i]);
@@ -827,6 +828,34 @@ static void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending w
 	retry_arm(m);
 }
 
+/* A reload removed kd, but its 'off' stays busy: keep stopping it from the retry timer (status: busy.pending_off). */
+static void defer_off(struct manager *m, const struct kdamond_rt *kd)
+{
+	struct pending_off *n = realloc(m->pending_off, (m->nr_pending_off + 1) * sizeof(*n));
+
+	if (!n) {
+		log_oom();
+		return;
+	}
+	m->pending_off = n;
+	n = &m->pending_off[m->nr_pending_off++];
+	snprintf(n->name, sizeof(n->name), "%s", kd->name);
+	n->index = kd->index;
+	n->pid = kd->pid;
+	record_action(m, kd->name, "deferred",
+		      "'off' waits for the DAMON sysfs lock (EBUSY); kdamonds/%u (pid %d) runs until it lands", kd->index,
+		      kd->pid);
+	retry_arm(m);
+}
+
+static bool index_pending_off(const struct manager *m, unsigned index)
+{
+	for (size_t i = 0; i < m->nr_pending_off; i++)
+		if (m->pending_off[i].index == index)
+			return true;
+	return false;
+}
+
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
@@ -835,7 +864,32 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 	damon_busy_budget_reset();
 	m->busy_retry_rounds++;
-	if (m->pending_nr_kdamonds) {
+	for (size_t i = 0; i < m->nr_pending_off;) {
+		struct pending_off *po = &m->pending_off[i];
+		bool on = false;
+		int pid = -1;
+
+		r = damon_read_state(m->root, po->index, &on, &pid);
+		if (r >= 0 && on && pid == po->pid)
+			r = damon_state_cmd(m->root, po->index, "off");
+		if (r == -EBUSY) {
+			waiting = true;
+			i++;
+			continue;
+		}
+		if (r < 0 && r != -EPERM)
+			record_action(m, po->name, "error", "writing '" KD "/%u/state' = 'off' failed: %s", po->index,
+				      strerror(-r));
+		else
+			record_action(m, po->name, "off", "stopped kdamonds/%u (removed from the configuration), after "
+				      "waiting for the DAMON sysfs lock", po->index);
+		landed = true;
+		memmove(po, po + 1, (m->nr_pending_off - i - 1) * sizeof(*po));
+		m->nr_pending_off--;
+	}
+	if (m->pending_nr_kdamonds && m->nr_pending_off) {
+		waiting = true;
+	} else if (m->pending_nr_kdamonds) {
 		uint64_t need = m->pending_nr_kdamonds;
 
 		/* the kernel only creates kdamond directories while none runs */
@@ -1789,7 +1843,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	for (size_t j = 0; j < m->nr_kd; j++) {
 		if (!m->kd[j].name)
 			continue;
-		(void)kd_stop(m, &m->kd[j], "removed from the configuration");
+		r = kd_stop(m, &m->kd[j], "removed from the configuration");
+		if (busy_deferrable(m, r))
+			defer_off(m, &m->kd[j]);
 		kd_done(&m->kd[j]);
 	}
 	free(m->kd);
@@ -1807,7 +1863,8 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		if (m->kd[i].index != UINT_MAX)
 			continue;
 		do {
-			taken = false;
+			/* nor one whose removed kdamond still waits to be stopped */
+			taken = index_pending_off(m, idx);
 			for (size_t j = 0; j < m->nr_kd; j++)
 				taken |= m->kd[j].index == idx;
 			if (taken)
@@ -2016,6 +2073,16 @@ int manager_stop(struct manager *m)
 	damon_set_busy_budget(0);
 	m->retry_busy = false;
 	(void)sd_notify(false, "STOPPING=1");
+	for (size_t i = 0; i < m->nr_pending_off; i++) {
+		bool on = false;
+		int pid = -1;
+
+		/* removed by a reload: stopped whatever on_exit says, as the reload meant to */
+		if (!m->dry_run && damon_read_state(m->root, m->pending_off[i].index, &on, &pid) >= 0 && on &&
+		    pid == m->pending_off[i].pid && damon_state_cmd(m->root, m->pending_off[i].index, "off") < 0)
+			log_error("kdamond '%s': cannot stop kdamonds/%u, removed from the configuration",
+				  m->pending_off[i].name, m->pending_off[i].index);
+	}
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];
 

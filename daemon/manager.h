@@ -135,6 +135,12 @@ struct manager {
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */
 	usec_t retry_delay_us;
 	uint64_t pending_nr_kdamonds; /* an nr_kdamonds write waiting for the lock (0: none) */
+	struct pending_off {
+		char name[64];
+		unsigned index;
+		int pid;
+	} *pending_off; /* kdamonds a reload removed whose 'off' waits for the lock */
+	size_t nr_pending_off;
 	uint64_t busy_retry_rounds;
 	bool retry_busy; /* in the event loop: EBUSY defers to the retry timer instead of failing */
 	bool busy_seen;  /* the last kernel write failure was EBUSY (kd_fail()) */

@@ -160,7 +160,11 @@ def tree_kdamonds(e):
 
 
 def status_kdamonds(st):
-    return {k["index"]: k["pid"] for k in st["kdamonds"] if k["state"] == "on"}
+    """{index: pid} status reports running: its kdamonds, and removed ones whose 'off' waits for the lock."""
+    out = {k["index"]: k["pid"] for k in st["kdamonds"] if k["state"] == "on"}
+    for po in st.get("busy", {}).get("pending_off", []):
+        out[po["index"]] = po["pid"]
+    return out
 
 
 def consistent(e, timeout=3.0):
@@ -285,6 +289,33 @@ def t_ebusy_new_kdamond_waits_for_nr_kdamonds():
         check([k["state"] for k in st["kdamonds"]] == ["on", "on"], "not both on: %s" % st["kdamonds"])
         check(e.read(KD + "/nr_kdamonds") == "2", "nr_kdamonds not written")
         consistent(e)
+    finally:
+        e.close()
+
+
+def t_ebusy_removed_kdamond_stopped_later():
+    """A reload removes a kdamond while the lock is held: status keeps reporting it until its 'off' lands."""
+    e = Env("7.2")
+    try:
+        e.write_conf(conf(32, 2))
+        e.start()
+        pid1 = e.status()["kdamonds"][1]["pid"]
+        e.fake("busy", e.sys, "on")
+        e.write_conf(conf(32, 1))
+        e.ctl("reload", ok=False)
+        check(tree_kdamonds(e).get(1) == pid1, "kdamonds/1 stopped while the lock was held?")
+        st = e.status()
+        check([(p["name"], p["index"], p["pid"]) for p in st["busy"]["pending_off"]] == [("k1", 1, pid1)],
+              "status does not report the removed kdamond that still runs: %s" % st["busy"])
+        consistent(e)
+        e.fake("busy", e.sys, "off")
+        deadline = time.time() + 5
+        while time.time() < deadline and 1 in tree_kdamonds(e):
+            time.sleep(0.1)
+        check(1 not in tree_kdamonds(e), "the removed kdamond still runs after the lock was freed")
+        st = consistent(e)
+        check(not st["busy"]["pending_off"], "pending_off not cleared: %s" % st["busy"])
+        check(any(a["what"] == "off" and a["kdamond"] == "k1" for a in st["actions"]), "no 'off' in the action log")
     finally:
         e.close()
 
@@ -497,6 +528,7 @@ def reload_step(e, kind, i, what, q):
 TESTS = [
     t_ebusy_status_answers_while_write_waits,
     t_ebusy_new_kdamond_waits_for_nr_kdamonds,
+    t_ebusy_removed_kdamond_stopped_later,
     t_fault_walk_start,
     t_fault_walk_reload,
 ]
