@@ -435,6 +435,55 @@ def t_fault_walk_start():
     check(not failures, "%d of the runs failed:\n%s" % (len(failures), "\n".join(f[:600] for f in failures[:20])))
 
 
+def adopt_setup(e):
+    """damond runs both kdamonds, is killed (-9), and the config changes: the next start re-adopts and commits."""
+    e.write_conf(conf(32))
+    check(run_start(e) == "running", "the clean start failed: " + e.logtext()[-1500:])
+    e.proc_h.kill()
+    e.proc_h.wait()
+    e.proc_h = None
+    e.write_conf(conf(33))
+
+
+def t_fault_walk_adopt():
+    """Start re-adopting running kdamonds with a changed config (a commit before the loop), a fault at each step."""
+    t0 = time.time()
+    e = Env("7.2")
+    try:
+        adopt_setup(e)
+        base = nr_stores(e)
+        check(run_start(e) == "running", "the clean re-adoption failed: " + e.logtext()[-1500:])
+        st = e.status()
+        check([k["pid"] for k in st["kdamonds"]] == [4242, 4243] and all(k["adopted"] for k in st["kdamonds"]),
+              "not re-adopted without restart: %s" % [(k["pid"], k["adopted"]) for k in st["kdamonds"]])
+        steps = stores(e, base + 1, nr_stores(e))
+        e.stop()
+    finally:
+        e.close()
+    check(len(steps) > 20, "the recording run made only %d stores" % len(steps))
+    runs = {"running": 0, "exited": 0}
+    failures = []
+    kinds = [k for k in KINDS if not os.environ.get("FAULT_KINDS") or k in os.environ["FAULT_KINDS"].split(",")]
+    for kind in kinds:
+        idx = walk_indices(steps, KINDS.index(kind))
+        if not FULL:
+            idx = idx[::2]  # each run starts damond twice: half the sample
+        for i in idx:
+            what = "adopt, %s at store %d (%s)" % (kind, i, steps[i - 1][1])
+            e = Env("7.2")
+            try:
+                adopt_setup(e)
+                arm_fault(e, i, kind, 5)
+                runs[check_start_run(e, kind, what)] += 1
+            except Fail as ex:
+                failures.append(str(ex))
+            finally:
+                e.close()
+    print("# adopt: %d stores, %d faulted runs (%d ran on, %d exited with an error) in %.0f s" %
+          (len(steps), sum(runs.values()) + len(failures), runs["running"], runs["exited"], time.time() - t0))
+    check(not failures, "%d of the runs failed:\n%s" % (len(failures), "\n".join(f[:600] for f in failures[:20])))
+
+
 def t_fault_walk_reload():
     t0 = time.time()
     e = Env("7.2")
@@ -530,6 +579,7 @@ TESTS = [
     t_ebusy_new_kdamond_waits_for_nr_kdamonds,
     t_ebusy_removed_kdamond_stopped_later,
     t_fault_walk_start,
+    t_fault_walk_adopt,
     t_fault_walk_reload,
 ]
 
