@@ -262,6 +262,40 @@ def t_ebusy_status_answers_while_write_waits():
         e.close()
 
 
+def t_ebusy_stats_tick_bounded():
+    """6.12 stats ticks issue update_schemes_stats every 200 ms: a held lock costs each tick at most the budget."""
+    e = Env("6.12")
+    try:
+        e.start()
+        base = 0.0
+        for _ in range(5):
+            t = time.time()
+            e.status()
+            base = max(base, time.time() - t)
+        bound = max(0.5, base + 0.4)
+        e.fake("busy", e.sys, "on")
+        worst, end = 0.0, time.time() + 2.0
+        while time.time() < end:
+            t = time.time()
+            st = e.status()
+            worst = max(worst, time.time() - t)
+            time.sleep(0.05)
+        slept = st["busy"]["slept_ms"]
+        check(worst < bound, "status took %.2f s while stats ticks met a held lock (bound %.2f s)" % (worst, bound))
+        check(slept >= 100, "the ticks did not wait on the lock at all: %s" % st["busy"])
+        check(st["kdamonds"][0]["state"] == "on", "the kdamond is not on")
+        e.fake("busy", e.sys, "off")
+        n0 = e.status()["monitor"]["stats_commands"]
+        deadline = time.time() + 5
+        while time.time() < deadline and e.status()["monitor"]["stats_commands"] <= n0:
+            time.sleep(0.1)
+        check(e.status()["monitor"]["stats_commands"] > n0, "stats commands did not resume after the lock was freed")
+        print("# 6.12 stats ticks under a held lock: status worst %.3f s (idle %.3f s), %d ms slept on the lock" %
+              (worst, base, slept))
+    finally:
+        e.close()
+
+
 def t_ebusy_new_kdamond_waits_for_nr_kdamonds():
     """A reload that adds a kdamond needs nr_kdamonds, refused while the lock is held: both start after it."""
     e = Env("7.2")
@@ -576,6 +610,7 @@ def reload_step(e, kind, i, what, q):
 
 TESTS = [
     t_ebusy_status_answers_while_write_waits,
+    t_ebusy_stats_tick_bounded,
     t_ebusy_new_kdamond_waits_for_nr_kdamonds,
     t_ebusy_removed_kdamond_stopped_later,
     t_fault_walk_start,
