@@ -8,8 +8,9 @@ host's /sys. Prints TAP.
 - EBUSY in the event loop: a reload that meets a held DAMON sysfs lock
   returns at once, status keeps answering while the write waits, and the
   write lands from the retry timer once the lock is free.
-- The fault walk: the stores damond makes during start and during a reload
-  (a commit) are recorded with a clean run; then for each store index and
+- The fault walk: the stores damond makes during start, during a start
+  that re-adopts running kdamonds and commits a changed config, and during
+  a reload (a commit) are recorded with a clean run; then for each store index and
   each fault kind (an EBUSY storm, EINVAL, ENOMEM, a directory vanishing, the
   kdamonds dying) the same step runs again with the fault injected at that
   store, and each run is checked: no sanitizer report, no signal death;
@@ -17,16 +18,15 @@ host's /sys. Prints TAP.
   runs is one status reports running (same pid) and the other way round; a
   running damond's status shows the fault.
 
-FAULT_WALK=full walks every store; the default walks every store that takes
-the kernel's global lock (nr_*, state, module) and every STRIDE-th other one
-(docs/TESTING.md has the counts and run times). Environment as for
+FAULT_WALK=full walks every store; the default walks a sample: every
+LOCK_STRIDE-th store that takes the kernel's global lock (nr_*, state,
+module) and every STRIDE-th other one (docs/TESTING.md has the counts and
+run times). Environment as for
 test-daemon-fake.py.
 """
 import importlib.util
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 import traceback
