@@ -40,8 +40,8 @@ Env, Fail, check, KD = tdf.Env, tdf.Fail, tdf.check, tdf.KD
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:")
 KINDS = ["ebusy", "einval", "enomem", "vanish", "kill"]
 FULL = os.environ.get("FAULT_WALK") == "full"
-LOCK_STRIDE = int(os.environ.get("FAULT_WALK_LOCK_STRIDE", "3"))
-STRIDE = int(os.environ.get("FAULT_WALK_STRIDE", "10"))
+LOCK_STRIDE = int(os.environ.get("FAULT_WALK_LOCK_STRIDE", "4"))
+STRIDE = int(os.environ.get("FAULT_WALK_STRIDE", "12"))
 
 HEAD = """\
 damond:
