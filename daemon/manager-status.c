@@ -311,6 +311,23 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 		json_object_array_add(schemes, scheme_json(m, kd, i));
 	JADD(o, "schemes", schemes);
 
+	if (kd->pending != KD_PENDING_NONE) {
+		/* an operation refused with EBUSY, retried from the retry timer */
+		struct json_object *po = json_object_new_object();
+
+		JADD(po, "what", json_object_new_string(kd_pending_to_string(kd->pending)));
+		JADD(po, "why", JSTR(kd->pending_why));
+		JADD(po, "since_us", when_json(kd->pending_since));
+		JADD(po, "attempts", JU64(kd->pending_attempts));
+		JADD(o, "pending", po);
+	}
+	if (kd->last_error) {
+		struct json_object *eo = json_object_new_object();
+
+		JADD(eo, "message", JSTR(kd->last_error));
+		JADD(eo, "at_us", when_json(kd->last_error_at));
+		JADD(o, "last_error", eo);
+	}
 	if (kd->last_what[0]) {
 		last = json_object_new_object();
 		JADD(last, "what", json_object_new_string(kd->last_what));
@@ -408,6 +425,31 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 
 	manager_features_json(m, &feat);
 	JADD(o, "features", feat);
+
+	{
+		/* the DAMON sysfs lock: the event loop's bound, time slept on it, deferred work */
+		struct json_object *bo = json_object_new_object();
+
+		JADD(bo, "loop_budget_ms", JU64(MANAGER_BUSY_BUDGET_MS));
+		JADD(bo, "slept_ms", JU64(damon_busy_slept_ms()));
+		JADD(bo, "retry_rounds", JU64(m->busy_retry_rounds));
+		JADD(bo, "pending_nr_kdamonds", m->pending_nr_kdamonds ? JU64(m->pending_nr_kdamonds) : NULL);
+		{
+			/* removed by a reload, still running until their 'off' gets the lock */
+			struct json_object *po = json_object_new_array();
+
+			for (size_t i = 0; i < m->nr_pending_off; i++) {
+				struct json_object *x = json_object_new_object();
+
+				JADD(x, "name", json_object_new_string(m->pending_off[i].name));
+				JADD(x, "index", JU64(m->pending_off[i].index));
+				JADD(x, "pid", json_object_new_int(m->pending_off[i].pid));
+				json_object_array_add(po, x);
+			}
+			JADD(bo, "pending_off", po);
+		}
+		JADD(o, "busy", bo);
+	}
 
 	kds = json_object_new_array();
 	for (size_t i = 0; i < m->nr_kd; i++)

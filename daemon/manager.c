@@ -56,6 +56,56 @@ static void record_action(struct manager *m, const char *kdamond, const char *wh
 		log_info("%s", m->actions[i].why);
 }
 
+/*
+ * A kernel write for kd failed: log it at error level and keep it for
+ * status (the kdamond's last_error and the action log). Returns r.
+ */
+static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *fmt, ...) _printf_(4, 5);
+static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *fmt, ...)
+{
+	unsigned i = m->nr_actions++ % ACTION_LOG_SIZE;
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r == -EBUSY && m->retry_busy) {
+		/* the caller defers the operation to the retry timer, which says so once in the action log */
+		m->nr_actions--;
+		m->busy_seen = true;
+		log_notice("kdamond '%s': %s: %s (retried in the background)", kd->name, msg, strerror(-r));
+		free(kd->last_error);
+		if (asprintf(&kd->last_error, "%s: %s", msg, strerror(-r)) < 0)
+			kd->last_error = NULL;
+		kd->last_error_at = now_usec();
+		return r;
+	}
+	log_error("kdamond '%s': %s: %s", kd->name, msg, strerror(-r));
+	free(kd->last_error);
+	if (asprintf(&kd->last_error, "%s: %s", msg, strerror(-r)) < 0)
+		kd->last_error = NULL;
+	kd->last_error_at = now_usec();
+	m->actions[i].at = kd->last_error_at;
+	snprintf(m->actions[i].kdamond, sizeof(m->actions[i].kdamond), "%s", kd->name);
+	snprintf(m->actions[i].what, sizeof(m->actions[i].what), "error");
+	snprintf(m->actions[i].why, sizeof(m->actions[i].why), "%s",
+		 kd->last_error ? kd->last_error : "(out of memory)");
+	return r;
+}
+
+/*
+ * r is the kernel's EBUSY on a lock-taking write (seen by kd_fail()), not
+ * damond's own refusal of a directory a foreign kdamond runs: defer it.
+ */
+static bool busy_deferrable(struct manager *m, int r)
+{
+	bool seen = m->busy_seen;
+
+	m->busy_seen = false;
+	return r == -EBUSY && m->retry_busy && seen;
+}
+
 static void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why)
 {
 	snprintf(kd->last_what, sizeof(kd->last_what), "%s", what);
@@ -110,6 +160,8 @@ static void kd_done(struct kdamond_rt *kd)
 	free(kd->name);
 	free(kd->last_why);
 	free(kd->record_hash);
+	free(kd->pending_why);
+	free(kd->last_error);
 	targets_free(kd->targets, kd->nr_targets);
 	slots_free(kd->slots, kd->nr_slots);
 	write_list_done(&kd->written);
@@ -146,6 +198,8 @@ struct manager *manager_free(struct manager *m)
 #endif
 	snapshot_store_free(m->snapshots);
 	sd_event_source_unref(m->stats_timer);
+	sd_event_source_unref(m->retry_timer);
+	free(m->pending_off);
 	sd_event_source_unref(m->sighup);
 	for (size_t i = 0; i < m->nr_kd; i++)
 		kd_done(&m->kd[i]);
@@ -468,7 +522,13 @@ static void record_save(struct manager *m)
 static void kd_forget_rates(struct kdamond_rt *kd);
 
 /* Write nr_kdamonds = need, announced in the record first. */
-static int write_nr_kdamonds(struct manager *m, uint64_t need)
+/*
+ * nr_kdamonds through the ownership record: the record names the new
+ * directories before the kernel creates them, and is put back if the write
+ * fails. With may_defer, an EBUSY is returned quietly for the caller to
+ * retry from the timer; every other failure is logged and in the action log.
+ */
+static int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const char *note)
 {
 	uint64_t was = m->nr_kdamonds_dirs;
 	int r = 0;
@@ -481,12 +541,23 @@ static int write_nr_kdamonds(struct manager *m, uint64_t need)
 		if (r < 0) {
 			m->nr_kdamonds_dirs = m->nr_kdamonds_was = was;
 			record_save(m);
-			return log_error_errno(r, "cannot write nr_kdamonds = %" PRIu64 ": %m", need);
+			if (r == -EBUSY && may_defer)
+				return r;
+			log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
+			record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
+				      strerror(-r));
+			return r;
 		}
 	}
-	record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")", need, was);
+	record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")%s", need, was,
+		      note ? note : "");
 	m->nr_kdamonds_dirs = m->nr_kdamonds_was = need;
 	return 0;
+}
+
+static int write_nr_kdamonds(struct manager *m, uint64_t need)
+{
+	return write_nr_kdamonds_ex(m, need, false, NULL);
 }
 
 static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct write_list *l)
@@ -508,7 +579,7 @@ static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct wri
 	r = damon_write_list_apply_ex(m->root, l, &failed, &file);
 	if (r < 0) {
 		f = sysfs_write_file(&l->v[failed], file, &fb);
-		return log_error_errno(r, "kdamond '%s': writing '%s' = '%s' failed: %m", kd->name, f->path, f->value);
+		return kd_fail(m, kd, r, "writing '%s' = '%s' failed", f->path, f->value);
 	}
 	return 0;
 }
@@ -522,8 +593,7 @@ static int verify_list(struct manager *m, struct kdamond_rt *kd, const struct wr
 		return 0;
 	r = damon_write_list_verify(m->root, l, &mismatch);
 	if (r < 0)
-		return log_error_errno(r, "kdamond '%s': read-back differs: %s", kd->name,
-				       mismatch ? mismatch : "(unknown)");
+		return kd_fail(m, kd, r, "read-back differs: %s", mismatch ? mismatch : "(unknown)");
 	return 0;
 }
 
@@ -537,7 +607,7 @@ static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
 	}
 	r = damon_state_cmd(m->root, kd->index, cmd);
 	if (r < 0)
-		return log_error_errno(r, "kdamond '%s': '%s' failed: %m", kd->name, cmd);
+		return kd_fail(m, kd, r, "writing '" KD "/%u/state' = '%s' failed", kd->index, cmd);
 	return 0;
 }
 
@@ -547,6 +617,7 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	bool on = false;
 	int pid = -1, r;
 
+	m->busy_seen = false;
 	r = plan_render(m, kd, false, NULL, &l);
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
@@ -594,6 +665,7 @@ static int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	write_list_done(&kd->written);
 	kd->written = l;
 	l = (struct write_list){};
+	kd->pending = KD_PENDING_NONE;
 	kd_set_last(kd, "on", why);
 	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
 	record_save(m);
@@ -677,9 +749,13 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 		     const char *why)
 {
 	_cleanup_(write_list_done) struct write_list canon = {}, l = {};
+	size_t failed = 0, file = 0;
+	struct sysfs_file fb;
+	const struct sysfs_file *f;
 	bool on = true;
 	int pid = kd->pid, r;
 
+	m->busy_seen = false;
 	r = plan_render(m, kd, false, NULL, &canon);
 	if (r < 0)
 		return r;
@@ -734,7 +810,15 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 						break;
 					*w = canon.v[i];
 				}
-			(void)damon_write_list_apply(m->root, &t, NULL);
+			r = damon_write_list_apply_ex(m->root, &t, &failed, &file);
+			if (r < 0) {
+				/* the commit stands; the staging files differ from the policy until the next write */
+				f = sysfs_write_file(&t.v[failed], file, &fb);
+				(void)kd_fail(m, kd, r,
+					      "committed, but restoring the staging region files failed: "
+					      "writing '%s' = '%s'",
+					      f->path, f->value);
+			}
 			/* entries, region blocks' arrays too, are borrowed from canon: only t.v is t's */
 			free(t.v);
 		}
@@ -742,6 +826,7 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 	write_list_done(&kd->written);
 	kd->written = canon;
 	canon = (struct write_list){};
+	kd->pending = KD_PENDING_NONE;	/* whatever waited for the lock: the current plan landed */
 	kd_set_last(kd, "commit", why);
 	record_action(m, kd->name, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
 	return 0;
@@ -751,9 +836,217 @@ restore:
 	 * The kernel rejected the commit (7.x validates on a copy, so the
 	 * running kdamond is unchanged): put the staging files back to what runs.
 	 */
-	if (!m->dry_run && kd->written.n)
-		(void)damon_write_list_apply(m->root, &kd->written, NULL);
+	if (!m->dry_run && kd->written.n) {
+		int q = damon_write_list_apply_ex(m->root, &kd->written, &failed, &file);
+
+		if (q == -EBUSY && busy_deferrable(m, r)) {
+			/* the retry rewrites the whole list anyway; keep the first error in status */
+			m->busy_seen = true;
+			log_debug("kdamond '%s': restoring the staging files: busy too", kd->name);
+		} else if (q < 0) {
+			/* nothing reached the running kdamond; its staging files hold part of the refused plan */
+			f = sysfs_write_file(&kd->written.v[failed], file, &fb);
+			(void)kd_fail(m, kd, q, "restoring the staging files to what runs failed: writing '%s' = '%s'",
+				      f->path, f->value);
+		}
+	}
 	return r;
+}
+
+/* ---- EBUSY retries ------------------------------------------------------- */
+
+/*
+ * The kernel's DAMON sysfs lock is a trylock (kernel-damon.md 2.2, 2.5):
+ * while another user holds it, nr_* files, state commands, memcg_path and
+ * goal path writes fail with EBUSY. Inside the event loop damond sleeps at
+ * most MANAGER_BUSY_BUDGET_MS per callback on it (damon_set_busy_budget()).
+ * An operation still refused then is deferred: kd->pending says what waits
+ * (a start or a commit), and this timer redoes it as a whole with backoff
+ * (MANAGER_RETRY_FIRST_US doubling to MANAGER_RETRY_MAX_US) until it lands
+ * or fails otherwise, while status and reloads are served in between.
+ * Redoing is safe: a start or commit rewrites the kdamond's whole list, and
+ * nothing reaches the running kdamond before 'on' / 'commit'. A reload
+ * redoes whatever waited, with the new configuration.
+ */
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void retry_arm(struct manager *m)
+{
+	int enabled = SD_EVENT_OFF, r;
+
+	if (m->retry_timer && sd_event_source_get_enabled(m->retry_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+		return;	/* already due */
+	if (!m->retry_delay_us)
+		m->retry_delay_us = MANAGER_RETRY_FIRST_US;
+	if (m->retry_timer) {
+		(void)sd_event_source_set_time(m->retry_timer, now_usec() + m->retry_delay_us);
+		(void)sd_event_source_set_enabled(m->retry_timer, SD_EVENT_ONESHOT);
+		return;
+	}
+	r = sd_event_add_time(m->event, &m->retry_timer, CLOCK_MONOTONIC, now_usec() + m->retry_delay_us, 1000,
+			      on_retry_timer, m);
+	if (r < 0)
+		log_error_errno(r, "cannot arm the EBUSY retry timer: %m");
+}
+
+const char *kd_pending_to_string(enum kd_pending p)
+{
+	return p == KD_PENDING_START ? "start" : p == KD_PENDING_COMMIT ? "commit" : "none";
+}
+
+/* kd's start or commit was refused with EBUSY after the in-loop budget: redo it from the retry timer. */
+static void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed,
+		     const char *why)
+{
+	if (kd->pending == KD_PENDING_NONE) {
+		kd->pending_since = now_usec();
+		kd->pending_attempts = 0;
+		kd->pending_regions = false;
+	}
+	if (kd->pending != KD_PENDING_START)	/* a start writes everything a commit would */
+		kd->pending = what;
+	kd->pending_regions |= regions_changed;
+	free(kd->pending_why);
+	kd->pending_why = strdup_or_null(why);
+	kd->pending_attempts++;
+	record_action(m, kd->name, "deferred",
+		      "%s waits for the DAMON sysfs lock (EBUSY beyond the event loop's %u ms budget), "
+		      "retried from a timer (%s)",
+		      kd_pending_to_string(kd->pending), MANAGER_BUSY_BUDGET_MS, why);
+	retry_arm(m);
+}
+
+/* A reload removed kd, but its 'off' stays busy: keep stopping it from the retry timer (status: busy.pending_off). */
+static void defer_off(struct manager *m, const struct kdamond_rt *kd)
+{
+	struct pending_off *n = realloc(m->pending_off, (m->nr_pending_off + 1) * sizeof(*n));
+
+	if (!n) {
+		log_oom();
+		return;
+	}
+	m->pending_off = n;
+	n = &m->pending_off[m->nr_pending_off++];
+	snprintf(n->name, sizeof(n->name), "%s", kd->name);
+	n->index = kd->index;
+	n->pid = kd->pid;
+	record_action(m, kd->name, "deferred",
+		      "'off' waits for the DAMON sysfs lock (EBUSY); kdamonds/%u (pid %d) runs until it lands", kd->index,
+		      kd->pid);
+	retry_arm(m);
+}
+
+static bool index_pending_off(const struct manager *m, unsigned index)
+{
+	for (size_t i = 0; i < m->nr_pending_off; i++)
+		if (m->pending_off[i].index == index)
+			return true;
+	return false;
+}
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+	bool waiting = false, landed = false;
+	int r;
+
+	damon_busy_budget_reset();
+	m->busy_retry_rounds++;
+	for (size_t i = 0; i < m->nr_pending_off;) {
+		struct pending_off *po = &m->pending_off[i];
+		bool on = false;
+		int pid = -1;
+
+		r = damon_read_state(m->root, po->index, &on, &pid);
+		if (r >= 0 && on && pid == po->pid)
+			r = damon_state_cmd(m->root, po->index, "off");
+		if (r == -EBUSY) {
+			waiting = true;
+			i++;
+			continue;
+		}
+		if (r < 0 && r != -EPERM)
+			record_action(m, po->name, "error", "writing '" KD "/%u/state' = 'off' failed: %s", po->index,
+				      strerror(-r));
+		else
+			record_action(m, po->name, "off", "stopped kdamonds/%u (removed from the configuration), after "
+				      "waiting for the DAMON sysfs lock", po->index);
+		landed = true;
+		memmove(po, po + 1, (m->nr_pending_off - i - 1) * sizeof(*po));
+		m->nr_pending_off--;
+	}
+	if (m->pending_nr_kdamonds && m->nr_pending_off) {
+		waiting = true;
+	} else if (m->pending_nr_kdamonds) {
+		uint64_t need = m->pending_nr_kdamonds;
+
+		/* the kernel only creates kdamond directories while none runs */
+		for (size_t i = 0; i < m->nr_kd; i++)
+			if (m->kd[i].running)
+				(void)kd_stop(m, &m->kd[i], "adding a kdamond: the kernel only creates kdamond "
+							    "directories while none runs");
+		r = write_nr_kdamonds_ex(m, need, true, ", after waiting for the DAMON sysfs lock");
+		if (r == -EBUSY) {
+			waiting = true;
+		} else {
+			m->pending_nr_kdamonds = 0;
+			if (r >= 0)
+				landed = true;
+		}
+	}
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+		enum kd_pending what = kd->pending;
+		char why[256];
+
+		if (what == KD_PENDING_NONE)
+			continue;
+		if (m->pending_nr_kdamonds) {
+			waiting = true;	/* the directories come first */
+			continue;
+		}
+		kd->pending_attempts++;
+		snprintf(why, sizeof(why), "%s; landed on attempt %u, %.1f s after the first EBUSY",
+			 kd->pending_why ? kd->pending_why : "retry", kd->pending_attempts,
+			 (double)(now_usec() - kd->pending_since) / 1e6);
+		if (what == KD_PENDING_COMMIT && !kd->running)
+			what = KD_PENDING_START;	/* it died meanwhile: start it with the plan */
+		if (what == KD_PENDING_START) {
+			r = kd->running ? kd_stop(m, kd, "restart, after waiting for the DAMON sysfs lock") : 0;
+			if (r >= 0)
+				r = kd_start(m, kd, why);
+		} else {
+			r = kd_commit(m, kd, kd->pending_regions, NULL, why);
+			if (r == -ECANCELED)
+				r = kd_start(m, kd, "restart after the kdamond died on commit");
+		}
+		if (busy_deferrable(m, r)) {
+			kd->pending = what;
+			waiting = true;
+			continue;
+		}
+		if (r < 0)
+			record_action(m, kd->name, "gave-up", "the %s that waited for the DAMON sysfs lock failed: %s",
+				      kd_pending_to_string(what), strerror(-r));
+		else
+			landed = true;
+		kd->pending = KD_PENDING_NONE;
+	}
+	if (landed && !m->dry_run) {
+#ifdef HAVE_BPF
+		manager_events_update_pids(m);
+#endif
+		r = ownership_save(m->runtime_dir, m);
+		if (r < 0)
+			log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
+	}
+	if (waiting) {
+		m->retry_delay_us = MIN(m->retry_delay_us * 2, MANAGER_RETRY_MAX_US);
+		retry_arm(m);
+	} else {
+		m->retry_delay_us = 0;
+	}
+	return 0;
 }
 
 /* ---- statistics and controllers ----------------------------------------- */
@@ -1138,6 +1431,7 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	struct manager *m = userdata;
 	usec_t now = now_usec();
 
+	damon_busy_budget_reset();	/* this tick sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
 #ifdef HAVE_BPF
 	/* The ring is watched edge-triggered: drain here too, so a wakeup the
 	 * kernel could not send (ring full) never leaves records behind for good. */
@@ -1340,7 +1634,8 @@ static int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, cha
 		if (!*ret_restart && i < kd->nr_slots && map[i] >= 0 && kd->slots[i].name &&
 		    streq(kd->slots[i].name, kd->cfg->ctx.schemes[map[i]].name)) {
 			ns[i] = kd->slots[i];
-			kd->slots[i].name = NULL;
+			/* the new slot owns every pointer now (name, page map, reasons) */
+			kd->slots[i] = (struct scheme_rt){ .cfg_idx = -1 };
 		}
 		else if (!*ret_restart && i < kd->nr_slots && map[i] < 0)
 			ns[i].keepalive = kd->slots[i].keepalive;
@@ -1506,11 +1801,15 @@ int manager_start(struct manager *m, struct damond_config *config)
 			if (!m->kd[i].running && probe_k == UINT_MAX)
 				probe_k = m->kd[i].index;
 		if (probe_k != UINT_MAX && !m->dry_run) {
-			r = features_probe_owned(m->root, probe_k, &m->features);
+			char failed[PATH_MAX];
+
+			r = features_probe_owned_ex(m->root, probe_k, &m->features, failed);
 			if (r < 0)
 				/* rendering with unknown features could silently drop settings */
-				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u failed: %m",
-						       probe_k);
+				return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u "
+							  "failed%s%s%s: %m",
+						       probe_k, failed[0] ? ": writing '" : "", failed,
+						       failed[0] ? "' = '1'" : "");
 			m->features_full = true;
 		} else if (m->dry_run) {
 			/* no probe that writes: what the existing directories tell (read-only) */
@@ -1592,6 +1891,9 @@ int manager_start(struct manager *m, struct damond_config *config)
 			      now_usec() + config->settings.stats_interval_us, 10000, on_stats_timer, m);
 	if (r < 0)
 		return r;
+	/* Start ran before the loop and waited up to ~2.6 s per busy file; from now on the loop may not. */
+	damon_set_busy_budget(MANAGER_BUSY_BUDGET_MS);
+	m->retry_busy = true;
 	return 0;
 }
 
@@ -1633,6 +1935,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	size_t nn;
 	int r;
 
+	damon_busy_budget_reset();	/* a reload sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
 	(void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
 	r = config_load_file(m->config_path, &nc, errs);
 	if (r >= 0)
@@ -1681,7 +1984,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	for (size_t j = 0; j < m->nr_kd; j++) {
 		if (!m->kd[j].name)
 			continue;
-		(void)kd_stop(m, &m->kd[j], "removed from the configuration");
+		r = kd_stop(m, &m->kd[j], "removed from the configuration");
+		if (busy_deferrable(m, r))
+			defer_off(m, &m->kd[j]);
 		kd_done(&m->kd[j]);
 	}
 	free(m->kd);
@@ -1690,6 +1995,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	m->kd = nkd;
 	m->nr_kd = nn;
 	m->generation++;
+	m->pending_nr_kdamonds = 0;	/* recomputed below from what the kernel has */
 
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		unsigned idx = 0;
@@ -1698,16 +2004,18 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		if (m->kd[i].index != UINT_MAX)
 			continue;
 		do {
-			taken = false;
+			/* nor one whose removed kdamond still waits to be stopped */
+			taken = index_pending_off(m, idx);
 			for (size_t j = 0; j < m->nr_kd; j++)
 				taken |= m->kd[j].index == idx;
 			if (taken)
 				idx++;
 		} while (taken);
 		m->kd[i].index = idx;
-		if (idx >= m->nr_kdamonds_dirs)
-			need_dirs = true;
 	}
+	/* new kdamonds, and kept ones whose directory a deferred nr_kdamonds write never created */
+	for (size_t i = 0; i < m->nr_kd; i++)
+		need_dirs |= m->kd[i].index >= m->nr_kdamonds_dirs;
 	if (need_dirs) {
 		uint64_t need = 0;
 
@@ -1717,7 +2025,13 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 			(void)kd_stop(m, &m->kd[i],
 				      "adding a kdamond: the kernel only creates kdamond directories while none runs");
 		/* the new kdamonds are in the record (with their indices) before their directories exist */
-		(void)write_nr_kdamonds(m, need);
+		r = write_nr_kdamonds_ex(m, need, m->retry_busy, NULL);
+		if (r == -EBUSY && m->retry_busy) {
+			m->pending_nr_kdamonds = need;
+			record_action(m, NULL, "deferred", "nr_kdamonds = %" PRIu64 " waits for the DAMON sysfs lock "
+				      "(EBUSY), retried from a timer; every kdamond starts after it", need);
+			retry_arm(m);
+		}
 	}
 
 	for (size_t i = 0; i < m->nr_kd; i++) {
@@ -1732,11 +2046,23 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		kd->nr_targets = nnt[i];
 
 		snprintf(why, sizeof(why), "reload, generation %u", m->generation);
+		kd->pending = KD_PENDING_NONE;	/* the reload redoes whatever waited for the lock */
+		if (m->pending_nr_kdamonds) {
+			/* the kdamond directories are recreated once the lock is free; every kdamond starts then */
+			r = kd_init_slots_fresh(m, kd, now);
+			if (r >= 0)
+				kd_defer(m, kd, KD_PENDING_START, false, why);
+			else
+				failed++;
+			continue;
+		}
 		if (!kd->running) {
 			r = kd_init_slots_fresh(m, kd, now);
 			if (r >= 0)
 				r = kd_start(m, kd, why);
-			if (r < 0)
+			if (busy_deferrable(m, r))
+				kd_defer(m, kd, KD_PENDING_START, false, why);
+			else if (r < 0)
 				failed++;
 			continue;
 		}
@@ -1780,11 +2106,22 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		}
 		if (restart) {
 			record_action(m, kd->name, "restart", "this change cannot be committed online: %s", restart);
-			(void)kd_stop(m, kd, restart);
+			r = kd_stop(m, kd, restart);
+			if (busy_deferrable(m, r)) {
+				/* the retry timer stops it, then starts it */
+				r = kd_init_slots_fresh(m, kd, now);
+				if (r >= 0)
+					kd_defer(m, kd, KD_PENDING_START, false, restart);
+				else
+					failed++;
+				continue;
+			}
 			r = kd_init_slots_fresh(m, kd, now);
 			if (r >= 0)
 				r = kd_start(m, kd, restart);
-			if (r < 0)
+			if (busy_deferrable(m, r))
+				kd_defer(m, kd, KD_PENDING_START, false, restart);
+			else if (r < 0)
 				failed++;
 			continue;
 		}
@@ -1813,7 +2150,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		r = kd_commit(m, kd, regions_changed, NULL, why);
 		if (r == -ECANCELED)
 			r = kd_start(m, kd, "restart after the kdamond died on commit");
-		if (r < 0)
+		if (busy_deferrable(m, r))
+			kd_defer(m, kd, kd->running ? KD_PENDING_COMMIT : KD_PENDING_START, regions_changed, why);
+		else if (r < 0)
 			failed++;
 		/* targets may be other processes or ranges now: refinement starts afresh from snapshots made after this */
 		kd_refine_reset(kd, kd->refine_pid);
@@ -1828,6 +2167,16 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 #endif
 	set_reload_result(m, failed == 0, NULL);
 	malloc_trim(0);	/* the old and new policies were both in memory */
+	{
+		unsigned waiting = 0;
+
+		for (size_t i = 0; i < m->nr_kd; i++)
+			waiting += m->kd[i].pending != KD_PENDING_NONE;
+		if (waiting)
+			log_notice("reload: %u kdamond(s) wait for the DAMON sysfs lock (EBUSY); retried in the "
+				   "background, see 'damondctl status'",
+				   waiting);
+	}
 	if (failed)
 		log_error("reload: the kernel refused the change for %u kdamond(s); see the errors above and "
 			  "'damondctl status'",
@@ -1887,7 +2236,20 @@ int manager_stop(struct manager *m)
 {
 	bool keep = m->config && m->config->settings.on_exit == DAMOND_ON_EXIT_KEEP;
 
+	/* The loop is over: stopping may wait for the lock as start did (~2.6 s per busy file). */
+	damon_set_busy_budget(0);
+	m->retry_busy = false;
 	(void)sd_notify(false, "STOPPING=1");
+	for (size_t i = 0; i < m->nr_pending_off; i++) {
+		bool on = false;
+		int pid = -1;
+
+		/* removed by a reload: stopped whatever on_exit says, as the reload meant to */
+		if (!m->dry_run && damon_read_state(m->root, m->pending_off[i].index, &on, &pid) >= 0 && on &&
+		    pid == m->pending_off[i].pid && damon_state_cmd(m->root, m->pending_off[i].index, "off") < 0)
+			log_error("kdamond '%s': cannot stop kdamonds/%u, removed from the configuration",
+				  m->pending_off[i].name, m->pending_off[i].index);
+	}
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];
 

@@ -62,6 +62,13 @@ struct scheme_rt {
 	unsigned nr_adj;
 };
 
+/* An operation the DAMON sysfs lock (EBUSY) kept from landing: retried from m->retry_timer. */
+enum kd_pending {
+	KD_PENDING_NONE,
+	KD_PENDING_START,
+	KD_PENDING_COMMIT,
+};
+
 struct kdamond_rt {
 	char *name;
 	unsigned index;
@@ -85,6 +92,15 @@ struct kdamond_rt {
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;
+	/* EBUSY continuation (see manager.c, "EBUSY retries") */
+	enum kd_pending pending;
+	bool pending_regions; /* commit: the target regions change */
+	char *pending_why;
+	usec_t pending_since;
+	unsigned pending_attempts;
+	/* the last kernel write that failed, as logged */
+	char *last_error;
+	usec_t last_error_at;
 };
 
 #define ACTION_LOG_SIZE 64
@@ -125,6 +141,18 @@ struct manager {
 	bool notified_dead; /* STATUS= says some kdamond died */
 
 	sd_event_source *stats_timer;
+	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */
+	usec_t retry_delay_us;
+	uint64_t pending_nr_kdamonds; /* an nr_kdamonds write waiting for the lock (0: none) */
+	struct pending_off {
+		char name[64];
+		unsigned index;
+		int pid;
+	} *pending_off; /* kdamonds a reload removed whose 'off' waits for the lock */
+	size_t nr_pending_off;
+	uint64_t busy_retry_rounds;
+	bool retry_busy; /* in the event loop: EBUSY defers to the retry timer instead of failing */
+	bool busy_seen;  /* the last kernel write failure was EBUSY (kd_fail()) */
 	sd_event_source *sighup;
 	sd_event_source *ctl_source;
 	int ctl_fd;
@@ -159,6 +187,13 @@ int manager_stop(struct manager *m);
 
 /* STATUS= for systemd: the kdamonds on, and the dead ones by name. */
 void manager_notify_status(struct manager *m);
+const char *kd_pending_to_string(enum kd_pending p);
+
+/* The most an event-loop callback sleeps on EBUSY before deferring to the retry timer. */
+#define MANAGER_BUSY_BUDGET_MS 100
+/* The retry timer's first delay and cap. */
+#define MANAGER_RETRY_FIRST_US (20 * 1000ULL)
+#define MANAGER_RETRY_MAX_US (1000 * 1000ULL)
 
 /* Log every error of a config check, one line each (file:line:column: key: message). */
 void log_config_errors(const struct config_errors *errs);

@@ -332,6 +332,11 @@ struct json_object *features_json(const struct damon_features *f, const char *pr
 			json_object_array_add(kw, json_object_new_string(damos_goal_metric_to_string(i)));
 	json_object_object_add(o, "goal_metrics", kw);
 	kw = json_object_new_array();
+	for (int i = 0; i < _DAMOS_FILTER_TYPE_MAX; i++)
+		if (f->filter_type[i] == FEATURE_PRESENT)
+			json_object_array_add(kw, json_object_new_string(damos_filter_type_to_string(i)));
+	json_object_object_add(o, "filter_types", kw);
+	kw = json_object_new_array();
 	for (int i = 0; i < _DAMON_OPS_MAX; i++)
 		if (f->ops[i] == FEATURE_PRESENT)
 			json_object_array_add(kw, json_object_new_string(damon_ops_to_string(i)));
@@ -390,34 +395,49 @@ static enum feature_state probe_keyword(struct sysfs_root *root, const char *pat
 	return r == -EINVAL ? FEATURE_ABSENT : FEATURE_UNKNOWN;
 }
 
+/* An nr_* write of the probe; on failure the path goes to failed (PATH_MAX, may be NULL). */
+static int probe_nr(struct sysfs_root *root, const char *path, char *failed)
+{
+	int r = damon_write_locked(root, path, "1");
+
+	if (r < 0 && failed)
+		snprintf(failed, PATH_MAX, "%s", path);
+	return r;
+}
+
 int features_probe_owned(struct sysfs_root *root, unsigned k, struct damon_features *ret)
+{
+	return features_probe_owned_ex(root, k, ret, NULL);
+}
+
+int features_probe_owned_ex(struct sysfs_root *root, unsigned k, struct damon_features *ret, char *failed)
 {
 	char c[PATH_MAX], s[PATH_MAX], p[PATH_MAX];
 	struct damon_features f;
 	int r;
 
+	if (failed)
+		failed[0] = '\0';
 	r = features_probe_readonly(root, &f);
 	if (r < 0)
 		return r;
 
 	/* Populate one of everything so that every file shows. */
 	sysfs_pathf(c, KD "/%u/contexts", k);
-	r = damon_write_locked(root, sysfs_pathf(p, "%s/nr_contexts", c), "1");
+	r = probe_nr(root, sysfs_pathf(p, "%s/nr_contexts", c), failed);
 	if (r < 0)
 		return r;
 	sysfs_pathf(c, KD "/%u/contexts/0", k);
 	sysfs_pathf(s, "%s/schemes/0", c);
-	if ((r = damon_write_locked(root, sysfs_pathf(p, "%s/targets/nr_targets", c), "1")) < 0 ||
-	    (r = damon_write_locked(root, sysfs_pathf(p, "%s/schemes/nr_schemes", c), "1")) < 0 ||
-	    (r = damon_write_locked(root, sysfs_pathf(p, "%s/quotas/goals/nr_goals", s), "1")) < 0)
+	if ((r = probe_nr(root, sysfs_pathf(p, "%s/targets/nr_targets", c), failed)) < 0 ||
+	    (r = probe_nr(root, sysfs_pathf(p, "%s/schemes/nr_schemes", c), failed)) < 0 ||
+	    (r = probe_nr(root, sysfs_pathf(p, "%s/quotas/goals/nr_goals", s), failed)) < 0)
 		return r;
-	if (sysfs_exists(root, sysfs_pathf(p, "%s/ops_filters/nr_filters", s)) &&
-	    (r = damon_write_locked(root, p, "1")) < 0)
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/ops_filters/nr_filters", s)) && (r = probe_nr(root, p, failed)) < 0)
 		return r;
-	if (sysfs_exists(root, sysfs_pathf(p, "%s/core_filters/nr_filters", s)) &&
-	    (r = damon_write_locked(root, p, "1")) < 0)
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/core_filters/nr_filters", s)) && (r = probe_nr(root, p, failed)) < 0)
 		return r;
-	if (sysfs_exists(root, sysfs_pathf(p, "%s/filters/nr_filters", s)) && (r = damon_write_locked(root, p, "1")) < 0)
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/filters/nr_filters", s)) && (r = probe_nr(root, p, failed)) < 0)
 		return r;
 	probe_tree(root, k, &f);
 

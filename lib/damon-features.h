@@ -74,6 +74,8 @@ int features_probe_readonly(struct sysfs_root *root, struct damon_features *ret)
  * in an arbitrary state (the caller rewrites it).
  */
 int features_probe_owned(struct sysfs_root *root, unsigned k, struct damon_features *ret);
+/* The same; when an nr_* write fails, its path (PATH_MAX bytes, may be NULL) says which. */
+int features_probe_owned_ex(struct sysfs_root *root, unsigned k, struct damon_features *ret, char *failed);
 
 /*
  * What can be learned about the running kernel without writing anything:

@@ -11,11 +11,36 @@
 
 static unsigned busy_attempts = 12;
 static unsigned busy_first_delay_ms = 5;
+/* 0: the attempts alone bound the wait (about 2.6 s per write); else a budget shared by every retry */
+static unsigned busy_budget_ms;
+static unsigned busy_spent_ms;
+static uint64_t busy_total_slept_ms;
 
 void damon_set_busy_retry(unsigned attempts, unsigned first_delay_ms)
 {
 	busy_attempts = attempts ? attempts : 1;
 	busy_first_delay_ms = first_delay_ms;
+}
+
+void damon_set_busy_budget(unsigned total_ms)
+{
+	busy_budget_ms = total_ms;
+	busy_spent_ms = 0;
+}
+
+void damon_busy_budget_reset(void)
+{
+	busy_spent_ms = 0;
+}
+
+unsigned damon_busy_budget_spent(void)
+{
+	return busy_spent_ms;
+}
+
+uint64_t damon_busy_slept_ms(void)
+{
+	return busy_total_slept_ms;
 }
 
 size_t sysfs_write_nr_files(const struct sysfs_write *w)
@@ -503,22 +528,44 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+/*
+ * Before retry attempt i + 1 of a busy file: sleep the backoff delay and
+ * return true, or return false when the attempts or the budget are used up.
+ * The budget is shared by all retries until damon_busy_budget_reset(), so
+ * an event-loop callback sleeps at most busy_budget_ms in total.
+ */
+static bool busy_backoff(unsigned i, unsigned *delay)
+{
+	unsigned d = *delay;
+
+	if (i + 1 >= busy_attempts)
+		return false;
+	if (busy_budget_ms && busy_spent_ms + d > busy_budget_ms) {
+		if (busy_spent_ms >= busy_budget_ms)
+			return false;
+		d = busy_budget_ms - busy_spent_ms;	/* the rest of the budget, then one last try */
+	}
+	sleep_ms(d);
+	busy_spent_ms += d;
+	busy_total_slept_ms += d;
+	*delay = MIN(*delay * 2, 500u);
+	return true;
+}
+
 /* A write that takes the global DAMON sysfs lock (trylock in the kernel). */
 int damon_write_locked(struct sysfs_root *root, const char *path, const char *value)
 {
 	unsigned delay = busy_first_delay_ms;
-	int r = -EBUSY;
+	int r;
 
-	for (unsigned i = 0; i < busy_attempts; i++) {
+	for (unsigned i = 0;; i++) {
 		r = sysfs_write_str(root, path, value);
 		if (r != -EBUSY)
 			return r;
-		log_debug("'%s': busy, retrying in %ums", path, delay);
-		if (i + 1 < busy_attempts)
-			sleep_ms(delay);
-		delay = MIN(delay * 2, 500u);
+		log_debug("'%s': busy (attempt %u)", path, i + 1);
+		if (!busy_backoff(i, &delay))
+			return r;
 	}
-	return r;
 }
 
 int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed,
@@ -631,23 +678,19 @@ int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret
 	int64_t pid = -1;
 	int r;
 
-	/* Reading state/pid takes the global lock too: retry EBUSY with the same backoff as writes. */
-	for (unsigned i = 0, delay = busy_first_delay_ms; i < busy_attempts; i++, delay = MIN(delay * 2, 500u)) {
+	/* Reading state/pid takes the global lock too: retry EBUSY with the same backoff and budget as writes. */
+	for (unsigned i = 0, delay = busy_first_delay_ms;; i++) {
 		r = sysfs_read_str(root, sysfs_pathf(p, KD "/%u/state", k), &s);
-		if (r != -EBUSY)
+		if (r != -EBUSY || !busy_backoff(i, &delay))
 			break;
-		if (i + 1 < busy_attempts)
-			sleep_ms(delay);
 	}
 	if (r < 0)
 		return r;
 	if (ret_pid) {
-		for (unsigned i = 0, delay = busy_first_delay_ms; i < busy_attempts; i++, delay = MIN(delay * 2, 500u)) {
+		for (unsigned i = 0, delay = busy_first_delay_ms;; i++) {
 			r = sysfs_read_i64(root, sysfs_pathf(p, KD "/%u/pid", k), &pid);
-			if (r != -EBUSY)
+			if (r != -EBUSY || !busy_backoff(i, &delay))
 				break;
-			if (i + 1 < busy_attempts)
-				sleep_ms(delay);
 		}
 		if (r < 0)
 			return r;

@@ -132,5 +132,22 @@ struct damos_stats {
 
 int damon_read_scheme_stats(struct sysfs_root *root, unsigned k, unsigned slot, struct damos_stats *ret);
 
-/* Bounded EBUSY retry policy (tests shorten it). */
+/*
+ * Bounded EBUSY retry policy: attempts per file, the first backoff delay
+ * (doubling, at most 500 ms). Defaults 12 and 5 ms: about 2.6 s per file.
+ * Tests shorten it.
+ */
 void damon_set_busy_retry(unsigned attempts, unsigned first_delay_ms);
+/*
+ * A budget shared by every EBUSY backoff sleep until the next
+ * damon_busy_budget_reset(): once total_ms are slept, a still busy file
+ * fails with -EBUSY at once. 0 = no budget (the attempts alone bound the
+ * wait). The event loop resets it at the start of each callback, so no
+ * callback sleeps more than total_ms on the lock; the caller retries the
+ * whole operation from a timer (docs/ARCHITECTURE.md, EBUSY).
+ */
+void damon_set_busy_budget(unsigned total_ms);
+void damon_busy_budget_reset(void);
+/* ms slept on EBUSY since the last reset, and since the process started. */
+unsigned damon_busy_budget_spent(void);
+uint64_t damon_busy_slept_ms(void);

@@ -561,6 +561,15 @@ static void render_kdamond(FILE *out, struct json_object *k)
 	if (last)
 		fprintf(out, LABEL1 "%s (%s) at %s\n", "last action", str_or(get_str(last, "what"), "-"),
 			str_or(get_str(last, "why"), "-"), fmt_time(a, last, "at_us"));
+	last = member_type(k, "pending", json_type_object);
+	if (last)
+		fprintf(out, LABEL1 "%s waits for the DAMON sysfs lock since %s, %s attempts (%s)\n", "pending",
+			str_or(get_str(last, "what"), "-"), fmt_time(a, last, "since_us"), fmt_u64(b, last, "attempts"),
+			str_or(get_str(last, "why"), "-"));
+	last = member_type(k, "last_error", json_type_object);
+	if (last)
+		fprintf(out, LABEL1 "%s at %s\n", "last error", str_or(get_str(last, "message"), "-"),
+			fmt_time(a, last, "at_us"));
 }
 
 int status_render_text(struct json_object *status, FILE *out)

@@ -7,6 +7,9 @@
  *   fake-damon-ctl start-foreign ROOT [K]
  *   fake-damon-ctl kill ROOT K
  *   fake-damon-ctl busy ROOT N|on|off
+ *   fake-damon-ctl fault ROOT AFTER KIND [N]  arm a fault at the AFTER-th store from now
+ *   fake-damon-ctl fault ROOT off              disarm
+ *   fake-damon-ctl stores ROOT                 print how many stores the fake has seen
  *   fake-damon-ctl module ROOT NAME Y|N        set module/NAME/parameters/enabled
  *   fake-damon-ctl log ROOT                    print the log
  *   fake-damon-ctl log-count ROOT PREFIX       print how many log lines start with PREFIX
@@ -29,6 +32,8 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: fake-damon-ctl init ROOT PROFILE | store ROOT RELPATH VALUE |\n"
 		"       start-foreign ROOT [K] | kill ROOT K | busy ROOT N|on|off |\n"
+		"       fault ROOT AFTER ebusy|einval|enomem|vanish|kill [N] | fault ROOT off |\n"
+		"       stores ROOT |\n"
 		"       module ROOT NAME Y|N | log ROOT | log-count ROOT PREFIX |\n"
 		"       log-clear ROOT | committed ROOT K RELPATH | destroy ROOT\n");
 	return 2;
@@ -110,6 +115,30 @@ int main(int argc, char **argv)
 			return usage();
 		r = fake_damon_set_busy(root, n);
 		return r < 0 ? fail("busy", r) : 0;
+	}
+	if (strcmp(verb, "fault") == 0) {
+		unsigned n = 0;
+
+		if (argc == 4 && strcmp(argv[3], "off") == 0) {
+			r = fake_damon_set_fault(root, 0, NULL, 0);
+			return r < 0 ? fail("fault", r) : 0;
+		}
+		if ((argc != 5 && argc != 6) || parse_uint(argv[3], &k) < 0 ||
+		    (argc == 6 && parse_uint(argv[5], &n) < 0))
+			return usage();
+		r = fake_damon_set_fault(root, k, argv[4], (int)n);
+		return r < 0 ? fail("fault", r) : 0;
+	}
+	if (strcmp(verb, "stores") == 0) {
+		unsigned long long n = 0;
+
+		if (argc != 3)
+			return usage();
+		r = fake_damon_nr_stores(root, &n);
+		if (r < 0)
+			return fail("stores", r);
+		printf("%llu\n", n);
+		return 0;
 	}
 	if (strcmp(verb, "module") == 0) {
 		if (argc != 5 || (strcmp(argv[4], "Y") != 0 && strcmp(argv[4], "N") != 0))

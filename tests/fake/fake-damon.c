@@ -1971,7 +1971,7 @@ static int normalise_rel(const char *in, char *out, size_t size)
 	return o ? 0 : -EINVAL;
 }
 
-static ssize_t do_store(struct fake *f, const char *relpath, const char *buf, size_t len)
+static ssize_t store_one(struct fake *f, const char *relpath, const char *buf, size_t len)
 {
 	char rel[PATH_MAX], full[PATH_MAX], val[SYSFS_PAGE + 1], mod[64];
 	const struct fdesc *d;
@@ -2020,6 +2020,153 @@ static ssize_t do_store(struct fake *f, const char *relpath, const char *buf, si
 	/* Not a file the fake models: behave like a plain file. */
 	r = write_file_len(full, buf, len, 0600);
 	return r < 0 ? r : (ssize_t)len;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Fault injection (see fake-damon.h)                                      */
+
+enum fault_kind {
+	FAULT_NONE,
+	FAULT_EBUSY,
+	FAULT_EINVAL,
+	FAULT_ENOMEM,
+	FAULT_VANISH,
+	FAULT_KILL,
+};
+
+static const char *const fault_names[] = {
+	[FAULT_NONE] = "none",	   [FAULT_EBUSY] = "ebusy",   [FAULT_EINVAL] = "einval",
+	[FAULT_ENOMEM] = "enomem", [FAULT_VANISH] = "vanish", [FAULT_KILL] = "kill",
+};
+
+static int parse_fault_kind(const char *s)
+{
+	for (int i = FAULT_EBUSY; i <= FAULT_KILL; i++)
+		if (streq(s, fault_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+/* Every running kdamond dies (as fake_damon_kill()); returns how many. */
+static int kill_all(struct fake *f)
+{
+	unsigned long long nr = 0;
+	int n = 0;
+
+	if (readf_ull(&nr, "%s/" FAKE_DAMON_KDAMONDS "/nr_kdamonds", f->root) < 0)
+		return 0;
+	for (unsigned k = 0; k < nr; k++)
+		if (kdamond_running(f, k) && stop_kdamond(f, k) == 0) {
+			logf_(f, "kdamond %u died", k);
+			n++;
+		}
+	return n;
+}
+
+/*
+ * Count the store, append it to META/stores, and say which fault (if any)
+ * META/fault asks for at this store; a fault fires once, is removed and
+ * recorded in META/fault-hit and the log.
+ */
+static enum fault_kind fault_check(struct fake *f, const char *rel, const char *buf, size_t len, int *ret_n)
+{
+	unsigned long long count = 0, at;
+	char spec[128], kind[16], line[PATH_MAX + 160], path[PATH_MAX];
+	enum fault_kind k = FAULT_NONE;
+	int n = 0, fields, fd;
+
+	(void)readf_ull(&count, "%s/" META "/nr_stores", f->root);
+	count++;
+	(void)write_num(count, "%s/" META "/nr_stores", f->root);
+	if (pathf(path, "%s/" META "/stores", f->root) == 0) {
+		int m = snprintf(line, sizeof(line), "%llu %s %.*s\n", count, rel,
+				 (int)strcspn(buf, "\n") < (int)len ? (int)strcspn(buf, "\n") : (int)len, buf);
+
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			(void)write_all(fd, line, m > 0 && (size_t)m < sizeof(line) ? (size_t)m : strlen(line));
+			close(fd);
+		}
+	}
+	if (readf(spec, sizeof(spec), "%s/" META "/fault", f->root) < 0)
+		return FAULT_NONE;
+	fields = sscanf(spec, "%llu %15s %d", &at, kind, &n);
+	if (fields < 2 || at != count)
+		return FAULT_NONE;
+	k = (enum fault_kind)parse_fault_kind(kind);
+	if ((int)k < 0)
+		return FAULT_NONE;
+	if (pathf(path, "%s/" META "/fault", f->root) == 0)
+		(void)unlink(path);
+	snprintf(line, sizeof(line), "%llu %s %s\n", count, fault_names[k], rel);
+	(void)writef(line, "%s/" META "/fault-hit", f->root);
+	logf_(f, "fault %llu %s %s", count, fault_names[k], rel);
+	*ret_n = fields >= 3 ? n : 0;
+	return k;
+}
+
+/*
+ * The directory holding rel disappears, as when someone else's nr_* write
+ * recreates the children it belongs to: only a directory at or below a
+ * numbered child of a kdamond (contexts/0, schemes/3/..., never
+ * kdamonds/<K> or kdamonds/<K>/contexts themselves), so that an nr_* write
+ * above it brings it back as the kernel would.
+ */
+static void vanish_parent(struct fake *f, const char *rel)
+{
+	char dir[PATH_MAX], full[PATH_MAX], *rest, *save = NULL, *tok;
+	bool numbered = false;
+	unsigned k;
+	int used = 0;
+
+	snprintf(dir, sizeof(dir), "%s", rel);
+	if (!strrchr(dir, '/'))
+		return;
+	*strrchr(dir, '/') = '\0';
+	if (sscanf(dir, FAKE_DAMON_KDAMONDS "/%u%n", &k, &used) != 1 || dir[used] != '/')
+		return;
+	snprintf(full, sizeof(full), "%s", dir + used + 1);
+	for (rest = full; (tok = strtok_r(rest, "/", &save)); rest = NULL)
+		numbered |= all_digits(tok);
+	if (!numbered)
+		return;
+	if (pathf(full, "%s/%s", f->root, dir) == 0)
+		(void)rm_rf(full);
+}
+
+static ssize_t do_store(struct fake *f, const char *relpath, const char *buf, size_t len)
+{
+	char rel[PATH_MAX];
+	enum fault_kind k;
+	ssize_t r;
+	int n = 0;
+
+	if (normalise_rel(relpath, rel, sizeof(rel)) < 0 || startswith(rel, META "/") || streq(rel, META))
+		return store_one(f, relpath, buf, len);
+	k = fault_check(f, rel, buf, len, &n);
+	switch (k) {
+	case FAULT_EINVAL:
+		return -EINVAL;
+	case FAULT_ENOMEM:
+		return -ENOMEM;
+	case FAULT_VANISH:
+		vanish_parent(f, rel);
+		return -ENOENT;
+	case FAULT_EBUSY: {
+		/* a storm: from this store on, the next n users of the global lock fail */
+		char b[32];
+
+		snprintf(b, sizeof(b), "%d\n", n > 0 ? n : 1);
+		(void)writef(b, "%s/" META "/busy", f->root);
+		break;
+	}
+	default:
+		break;
+	}
+	r = store_one(f, relpath, buf, len);
+	if (k == FAULT_KILL)
+		(void)kill_all(f);
+	return r;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2193,6 +2340,49 @@ int fake_damon_kill(const char *root, unsigned k)
 		r = stop_kdamond(&f, k);
 	if (r == 0)
 		logf_(&f, "kdamond %u died", k);
+	fake_close(&f);
+	return r;
+}
+
+int fake_damon_set_fault(const char *root, unsigned after, const char *kind, int n)
+{
+	unsigned long long count = 0;
+	char path[PATH_MAX], buf[96];
+	struct fake f;
+	int r;
+
+	r = fake_open(&f, root);
+	if (r < 0)
+		return r;
+	if (!kind) {
+		r = pathf(path, "%s/" META "/fault", f.root);
+		if (r == 0 && unlink(path) < 0 && errno != ENOENT)
+			r = neg_errno();
+	} else if (parse_fault_kind(kind) < 0 || after == 0) {
+		r = -EINVAL;
+	} else {
+		(void)readf_ull(&count, "%s/" META "/nr_stores", f.root);
+		snprintf(buf, sizeof(buf), "%llu %s %d\n", count + after, kind, n);
+		r = writef(buf, "%s/" META "/fault", f.root);
+		if (r == 0 && pathf(path, "%s/" META "/fault-hit", f.root) == 0)
+			(void)unlink(path);
+	}
+	fake_close(&f);
+	return r;
+}
+
+int fake_damon_nr_stores(const char *root, unsigned long long *ret)
+{
+	struct fake f;
+	int r;
+
+	r = fake_open(&f, root);
+	if (r < 0)
+		return r;
+	*ret = 0;
+	r = readf_ull(ret, "%s/" META "/nr_stores", f.root);
+	if (r == -ENOENT)
+		r = 0;
 	fake_close(&f);
 	return r;
 }

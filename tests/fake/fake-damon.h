@@ -118,6 +118,27 @@ int fake_damon_kill(const char *root, unsigned k);
 /* Global sysfs lock: n < 0 held for good, 0 free, n > 0 the next n lock users fail. */
 int fake_damon_set_busy(const char *root, int n);
 
+/*
+ * Fault injection. Every store (write to a DAMON admin or module file) is
+ * counted in ROOT/.fake-damon/nr_stores and listed in .fake-damon/stores
+ * ("N relpath value", N from 1). A fault armed with fake_damon_set_fault()
+ * fires once, at the after-th store from now (after >= 1), is logged
+ * ("fault N KIND relpath") and recorded in .fake-damon/fault-hit
+ * ("N KIND relpath"). Kinds:
+ *   ebusy   a storm: the global sysfs lock is held for the next n lock users
+ *           (n >= 1), starting with this store if it takes the lock
+ *   einval, enomem   this store fails with that errno, nothing changes
+ *   vanish  the directory holding the file disappears if it lies at or
+ *           below a numbered child of a kdamond (contexts/0/..., as another
+ *           writer's nr_* write would drop it; an nr_* write above brings
+ *           it back), and the store fails with ENOENT
+ *   kill    the store goes through, then every running kdamond dies
+ * kind NULL disarms. -EINVAL for an unknown kind or after 0.
+ */
+int fake_damon_set_fault(const char *root, unsigned after, const char *kind, int n);
+/* How many stores the fake has seen since fake_damon_init(). */
+int fake_damon_nr_stores(const char *root, unsigned long long *ret);
+
 /* Set module/<name>/parameters/enabled directly (name: damon_stat, ...). */
 int fake_damon_set_module(const char *root, const char *name, bool enabled);
 

@@ -689,6 +689,78 @@ static void test_commit_keeps_regions(void **state)
 	COMMITTED_IS("targets/0/regions/0/end", "12288");
 }
 
+/* Fault injection: each kind fires once, at the armed store, and is recorded. */
+static void test_faults(void **state)
+{
+	struct t *T = *state;
+	unsigned long long n0, n;
+
+	setup_paddr(T, "1");
+	assert_int_equal(fake_damon_nr_stores(T->root, &n0), 0);
+	assert_true(n0 >= 5);
+	assert_int_equal(fake_damon_set_fault(T->root, 1, "bogus", 0), -EINVAL);
+	assert_int_equal(fake_damon_set_fault(T->root, 0, "einval", 0), -EINVAL);
+
+	/* einval at the 2nd store from now: the 1st and 3rd go through, the file keeps its value */
+	assert_int_equal(fake_damon_set_fault(T->root, 2, "einval", 0), 0);
+	OK(S0 "/quotas/bytes", "5");
+	ERR(S0 "/quotas/bytes", "6", EINVAL);
+	FILE_IS(S0 "/quotas/bytes", "5");
+	OK(S0 "/quotas/ms", "7");
+	assert_int_equal(LOG("fault"), 1);
+	assert_int_equal(fake_damon_nr_stores(T->root, &n), 0);
+	assert_int_equal(n, n0 + 3);
+	{
+		char b[512], e[512];
+
+		snprintf(e, sizeof(e), "%llu einval " S0 "/quotas/bytes", n0 + 2);
+		assert_int_equal(fake_damon_read(T->root, ".fake-damon/fault-hit", b, sizeof(b)), 0);
+		assert_string_equal(b, e);
+	}
+
+	/* enomem on an nr_* write: no children recreated */
+	OK(S0 "/quotas/goals/nr_goals", "1");
+	EXISTS(S0 "/quotas/goals/0/target_value");
+	assert_int_equal(fake_damon_set_fault(T->root, 1, "enomem", 0), 0);
+	ERR(S0 "/quotas/goals/nr_goals", "2", ENOMEM);
+	ABSENT(S0 "/quotas/goals/1");
+
+	/* vanish: a numbered child's directory goes, an nr_* write above brings it back */
+	assert_int_equal(fake_damon_set_fault(T->root, 1, "vanish", 0), 0);
+	ERR(S0 "/quotas/bytes", "8", ENOENT);
+	ABSENT(S0 "/quotas");
+	OK(C0 "/schemes/nr_schemes", "1");
+	EXISTS(S0 "/quotas/bytes");
+	/* but never kdamonds/<K>/contexts itself */
+	assert_int_equal(fake_damon_set_fault(T->root, 1, "vanish", 0), 0);
+	ERR(K0 "/contexts/nr_contexts", "1", ENOENT);
+	EXISTS(K0 "/contexts/nr_contexts");
+
+	/* ebusy: a storm of 2 lock users, starting at the armed store */
+	OK(C0 "/operations", "paddr");
+	OK(C0 "/targets/nr_targets", "1");
+	assert_int_equal(fake_damon_set_fault(T->root, 1, "ebusy", 2), 0);
+	ERR(K0 "/state", "on", EBUSY);
+	OK(S0 "/quotas/bytes", "9"); /* takes no lock */
+	ERR(K0 "/state", "on", EBUSY);
+	OK(K0 "/state", "on");
+
+	/* kill: the store goes through, then every running kdamond dies */
+	assert_int_equal(fake_damon_set_fault(T->root, 1, "kill", 0), 0);
+	OK(S0 "/quotas/bytes", "10");
+	FILE_IS(S0 "/quotas/bytes", "10");
+	FILE_IS(K0 "/state", "off");
+	assert_int_equal(LOG("kdamond 0 died"), 1);
+	ERR(K0 "/state", "commit", ECANCELED);
+
+	/* disarmed: nothing fires */
+	assert_int_equal(fake_damon_set_fault(T->root, 2, "einval", 0), 0);
+	assert_int_equal(fake_damon_set_fault(T->root, 0, NULL, 0), 0);
+	OK(S0 "/quotas/bytes", "11");
+	OK(S0 "/quotas/bytes", "12");
+	assert_int_equal(LOG("fault"), 6);
+}
+
 static void test_foreign_kill(void **state)
 {
 	struct t *T = *state;
@@ -835,6 +907,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_tried_regions, setup_73, teardown),
 		cmocka_unit_test_setup_teardown(test_tuned_intervals, setup_73, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_keeps_regions, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_faults, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_kill, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_hook, setup_612, teardown),
 		cmocka_unit_test_setup_teardown(test_preload, setup_72, teardown),

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -258,6 +259,50 @@ static void test_busy_retry(void **state)
 	assert_int_equal(fake_damon_log_count(x->root, "fail nr"), 3);
 	assert_int_equal(fake_damon_set_busy(x->root, -1), 0);
 	assert_int_equal(damon_write_nr_kdamonds(x->sr, 1), -EBUSY);
+	assert_int_equal(fake_damon_set_busy(x->root, 0), 0);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The event loop's budget: every EBUSY backoff sleep until the next reset
+ * shares it. With the default policy (12 attempts from 5 ms: 2.6 s) and a
+ * 100 ms budget, a lock held for good costs at most ~100 ms, and a second
+ * write in the same callback gives up after one attempt.
+ */
+static void test_busy_budget(void **state)
+{
+	struct fx *x = *state;
+	uint64_t t0, dt;
+
+	damon_set_busy_retry(12, 5);
+	damon_set_busy_budget(100);
+	assert_int_equal(fake_damon_set_busy(x->root, -1), 0);
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	t0 = mono_ms();
+	assert_int_equal(damon_write_nr_kdamonds(x->sr, 1), -EBUSY);
+	dt = mono_ms() - t0;
+	assert_true(dt >= 100);
+	assert_true(dt < 400);
+	assert_int_equal(damon_busy_budget_spent(), 100);
+	/* 5, 10, 20, 40, then the 25 ms left: 6 attempts */
+	assert_int_equal(fake_damon_log_count(x->root, "fail nr"), 6);
+	/* the budget is spent: the next busy file fails on its first attempt */
+	assert_int_equal(damon_state_cmd(x->sr, 0, "on"), -EBUSY);
+	assert_int_equal(fake_damon_log_count(x->root, "fail kdamond 0 on"), 1);
+	/* a new callback: the budget again, and a lock freed in time is taken */
+	damon_busy_budget_reset();
+	assert_int_equal(fake_damon_set_busy(x->root, 2), 0);
+	assert_int_equal(damon_write_nr_kdamonds(x->sr, 1), 0);
+	assert_int_equal(damon_busy_budget_spent(), 15);
+	damon_set_busy_budget(0);
+	damon_set_busy_retry(6, 1);
 	assert_int_equal(fake_damon_set_busy(x->root, 0), 0);
 }
 
@@ -810,6 +855,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_changes_quota, setup_612, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_changes_quota, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_retry, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_budget, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_memcg_path_busy_retry, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_nr_kdamonds_busy_while_running, setup_72, teardown),
 		cmocka_unit_test(test_layout_slots),
