@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
+#
+# Helpers for the systemd guest's scenarios (bash, Debian trixie with
+# systemd as PID 1 and the damond .deb installed with apt).  Each scenario
+# does what an administrator does: systemctl, an editor (here: cat >), and
+# damondctl; it reads the kernel's DAMON sysfs to check what really runs.
+#   mark k=v...   info text   fail msg (exit 1)   skip why (exit 77)
+#   assert_eq A B what    wait_for "CMD" SECS
+
+T=${DT_NAME:-scenario}
+ADMIN=/sys/kernel/mm/damon/admin
+KDS=$ADMIN/kdamonds
+
+mark() { echo "@@DAMOND $T: $*"; }
+info() { echo "[$T] $*"; }
+fail() {
+	echo "@@DAMOND ERROR $T $*"
+	info "--- systemctl status damond"
+	systemctl status --no-pager -n 15 damond 2>&1 | sed "s/^/[$T] | /"
+	exit 1
+}
+skip() { echo "$*" > "/run/dt-skip-$T"; info "skip: $*"; exit 77; }
+assert_eq() { [ "$1" = "$2" ] || fail "$3: '$1', expected '$2'"; }
+dt_param() { local v="dt_$1"; echo "${!v:-$2}"; }
+
+wait_for() {	# "CMD" SECS: true once CMD succeeds, polling every 0.2 s
+	local end=$((SECONDS + $2))
+	while ! eval "$1" >/dev/null 2>&1; do
+		[ $SECONDS -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
+# --- the kernel's view (sysfs), never damond's
+nr_kdamonds() { cat "$KDS/nr_kdamonds"; }
+kd_states() {	# "state:pid" of every kdamond, space separated
+	local d out=""
+	for d in "$KDS"/[0-9]*; do
+		[ -d "$d" ] || continue
+		out="$out $(cat "$d/state"):$(cat "$d/pid")"
+	done
+	echo "${out# }"
+}
+kd_all_on() {	# every kdamond in sysfs is on (and there is one at least)
+	local n d
+	n=$(nr_kdamonds)
+	[ "$n" -gt 0 ] || return 1
+	for d in "$KDS"/[0-9]*; do
+		[ "$(cat "$d/state")" = on ] || return 1
+	done
+}
+kernel_snapshot() {	# everything damond wrote that a failed reload must not change
+	find "$KDS" -type f \( -name state -o -name pid -o -name nr_kdamonds -o -name nr_contexts \
+		-o -name nr_schemes -o -name action -o -name sample_us -o -name aggr_us -o -name bytes \
+		-o -name min -o -name max -o -name nr_targets -o -name pid_target \) 2>/dev/null |
+		LC_ALL=C sort | while read -r f; do echo "$f=$(cat "$f" 2>/dev/null)"; done
+}
+
+# --- systemd's and damond's view
+main_pid() { systemctl show -P MainPID damond; }
+is_active() { [ "$(systemctl is-active damond)" = active ]; }
+status_json() { damondctl --json --no-pager status; }
+wait_damond_ready() {	# SECS: active and answering, every kdamond on
+	wait_for 'is_active && status_json && kd_all_on' "$1"
+}
+n_restarts() { systemctl show -P NRestarts damond; }
+
+write_policy() {	# NAME KDAMONDS: a vaddr-free paddr policy with N kdamonds
+	local i n=$2
+	{
+		echo "damond:"
+		echo "  on_exit: keep"
+		echo "kdamonds:"
+		for ((i = 0; i < n; i++)); do
+			cat <<EOP
+  - name: $1$i
+    ops: paddr
+    targets:
+      - regions: auto
+    schemes:
+      - name: stat$i
+        action: stat
+        access_pattern:
+          nr_accesses: {min: 0, max: 0}
+          age: {min: 5s, max: max}
+EOP
+		done
+	} > /etc/damond.yaml
+}
