@@ -66,11 +66,9 @@ wait_damond_ready() {	# SECS: active and answering, every kdamond on
 }
 n_restarts() { systemctl show -P NRestarts damond; }
 
-write_policy() {	# NAME KDAMONDS: a vaddr-free paddr policy with N kdamonds
+write_policy() {	# NAME N: /etc/damond.yaml with N paddr kdamonds NAME0.. (a stat scheme each)
 	local i n=$2
 	{
-		echo "damond:"
-		echo "  on_exit: keep"
 		echo "kdamonds:"
 		for ((i = 0; i < n; i++)); do
 			cat <<EOP

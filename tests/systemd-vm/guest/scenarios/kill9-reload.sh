@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# PENDING (wt-own: ownership recorded before creation): kill -9 of damond
+# during a reload that grows the policy from 1 to 8 kdamonds, repeated.
+# systemd restarts damond, which adopts its own kdamonds: 8 run, all
+# supervised, none refused as foreign.
+. /usr/local/lib/damond-vm/lib.sh
+
+rounds=$(dt_param kill9_rounds 3) max_ms=$(dt_param kill9_max_ms 1000) n=8
+for ((r = 1; r <= rounds; r++)); do
+	systemctl reset-failed damond 2>/dev/null
+	write_policy k 1
+	systemctl restart damond || fail "round $r: restart with 1 kdamond: rc=$?"
+	wait_damond_ready 60 || fail "round $r: not ready with 1 kdamond (kdamonds: $(kd_states))"
+	nr=$(n_restarts) pid=$(main_pid)
+	since=$(date '+%F %T')
+	write_policy k $n
+	systemctl reload --no-block damond
+	ms=$((RANDOM % max_ms))
+	sleep "$(printf '0.%03d' "$ms")"
+	kill -9 "$pid"
+	mark round=$r killed_after_ms=$ms kdamonds_at_kill="$(kd_states)"
+	wait_for '[ "$(n_restarts)" -gt '"$nr"' ]' 30 || fail "round $r: systemd did not restart damond"
+	wait_damond_ready 90 || fail "round $r: damond not ready after the restart (state $(systemctl is-active damond), kdamonds: $(kd_states))"
+	journalctl -u damond --since "$since" --no-pager | grep -i 'not belong\|foreign' &&
+		fail "round $r: damond refused its own kdamonds"
+	assert_eq "$(nr_kdamonds)" $n "round $r: nr_kdamonds"
+	on=$(status_json | jq '[.kdamonds[] | select(.state == "on")] | length')
+	assert_eq "$on" $n "round $r: kdamonds on in damondctl status"
+done

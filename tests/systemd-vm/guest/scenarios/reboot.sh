@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Before the reboot: a policy with two kdamonds, committed with a reload;
+# the guest then powers off and run-suite boots the same disk again
+# (after-reboot).
+. /usr/local/lib/damond-vm/lib.sh
+
+write_policy boot 2
+systemctl reload damond || fail "systemctl reload damond: rc=$?"
+wait_for 'kd_all_on && [ "$(nr_kdamonds)" = 2 ]' 30 || fail "not 2 kdamonds on: $(kd_states)"
+assert_eq "$(systemctl is-enabled damond)" enabled "is-enabled"
+mkdir -p /var/lib/damond-vm
+status_json | jq -r '[.kdamonds[].name] | join(",")' > /var/lib/damond-vm/expect
+mark expect="$(cat /var/lib/damond-vm/expect)"
