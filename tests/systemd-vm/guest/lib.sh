@@ -17,7 +17,9 @@ info() { echo "[$T] $*"; }
 fail() {
 	echo "@@DAMOND ERROR $T $*"
 	info "--- systemctl status damond"
-	systemctl status --no-pager -n 15 damond 2>&1 | sed "s/^/[$T] | /"
+	systemctl status --no-pager -n 0 damond 2>&1 | sed "s/^/[$T] | /"
+	info "--- journalctl -u damond (last 25)"
+	journalctl -u damond --no-pager -n 25 -o short-monotonic 2>&1 | sed "s/^/[$T] | /"
 	exit 1
 }
 skip() { echo "$*" > "/run/dt-skip-$T"; info "skip: $*"; exit 77; }
@@ -42,13 +44,19 @@ kd_states() {	# "state:pid" of every kdamond, space separated
 	done
 	echo "${out# }"
 }
-kd_all_on() {	# every kdamond in sysfs is on (and there is one at least)
-	local n d
-	n=$(nr_kdamonds)
-	[ "$n" -gt 0 ] || return 1
+kd_on() {	# how many kdamonds the kernel runs (state on)
+	local d n=0
 	for d in "$KDS"/[0-9]*; do
-		[ "$(cat "$d/state")" = on ] || return 1
+		[ -d "$d" ] && [ "$(cat "$d/state")" = on ] && n=$((n + 1))
 	done
+	echo $n
+}
+kd_all_on() {	# every kdamond of damond's policy is on, per damondctl status and per sysfs
+	local st n on
+	st=$(status_json 2>/dev/null) || return 1
+	n=$(echo "$st" | jq '.kdamonds | length')
+	on=$(echo "$st" | jq '[.kdamonds[] | select(.state == "on")] | length')
+	[ "$n" -gt 0 ] && [ "$on" = "$n" ] && [ "$(kd_on)" = "$n" ]
 }
 kernel_snapshot() {	# everything damond wrote that a failed reload must not change
 	find "$KDS" -type f \( -name state -o -name pid -o -name nr_kdamonds -o -name nr_contexts \
@@ -62,9 +70,15 @@ main_pid() { systemctl show -P MainPID damond; }
 is_active() { [ "$(systemctl is-active damond)" = active ]; }
 status_json() { damondctl --json --no-pager status; }
 wait_damond_ready() {	# SECS: active and answering, every kdamond on
-	wait_for 'is_active && status_json && kd_all_on' "$1"
+	wait_for 'is_active && kd_all_on' "$1"
 }
 n_restarts() { systemctl show -P NRestarts damond; }
+ensure_started() {	# an earlier scenario may have left the unit failed or stopped
+	is_active && return 0
+	info "damond was $(systemctl is-active damond): starting it"
+	systemctl reset-failed damond 2>/dev/null
+	systemctl start damond
+}
 
 write_policy() {	# NAME N: /etc/damond.yaml with N paddr kdamonds NAME0.. (a stat scheme each)
 	local i n=$2

@@ -8,5 +8,5 @@ wait_damond_ready 60 || fail "damond not active with its kdamonds on after the r
 names=$(status_json | jq -r '[.kdamonds[] | select(.state == "on") | .name] | join(",")')
 mark kdamonds="$names" sysfs="$(kd_states)"
 assert_eq "$names" "$(cat /var/lib/damond-vm/expect)" "kdamonds on after the reboot"
-assert_eq "$(nr_kdamonds)" 2 "nr_kdamonds"
+assert_eq "$(kd_on)" 2 "kdamonds on in sysfs"
 assert_eq "$(n_restarts)" 0 "restarts"

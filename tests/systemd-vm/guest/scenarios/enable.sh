@@ -12,7 +12,7 @@ st=$(status_json) || fail "damondctl status --json failed"
 n_on=$(echo "$st" | jq '[.kdamonds[] | select(.state == "on")] | length')
 n=$(echo "$st" | jq '.kdamonds | length')
 [ "$n" -ge 1 ] && [ "$n_on" = "$n" ] || fail "damondctl status: $n_on of $n kdamonds on"
-assert_eq "$(nr_kdamonds)" "$n" "kdamonds in sysfs vs damondctl status"
+assert_eq "$(kd_on)" "$n" "kdamonds on in sysfs vs damondctl status"
 src=$(echo "$st" | jq -r '.monitor.source')
 [ "$src" = bpf ] || fail "monitor source is '$src', not bpf: $(echo "$st" | jq -r '.monitor.reason')"
 mark monitor="$src" programs="$(echo "$st" | jq -c '.monitor.bpf.programs // empty' | tr -d ' ')"

@@ -4,6 +4,8 @@
 # (kdamond, scheme, action, reason) and a MESSAGE_ID per kind of action.
 . /usr/local/lib/damond-vm/lib.sh
 
+ensure_started
+
 wait_damond_ready 60 || fail "damond not ready"
 since=$(date '+%F %T')
 sleep 1

@@ -4,9 +4,11 @@
 # (after-reboot).
 . /usr/local/lib/damond-vm/lib.sh
 
+ensure_started
+
 write_policy boot 2
 systemctl reload damond || fail "systemctl reload damond: rc=$?"
-wait_for 'kd_all_on && [ "$(nr_kdamonds)" = 2 ]' 30 || fail "not 2 kdamonds on: $(kd_states)"
+wait_for 'kd_all_on && [ "$(kd_on)" = 2 ]' 30 || fail "not 2 kdamonds on: $(kd_states)"
 assert_eq "$(systemctl is-enabled damond)" enabled "is-enabled"
 mkdir -p /var/lib/damond-vm
 status_json | jq -r '[.kdamonds[].name] | join(",")' > /var/lib/damond-vm/expect

@@ -3,6 +3,8 @@
 # shows file:line:column, damond and the kernel keep the running policy.
 . /usr/local/lib/damond-vm/lib.sh
 
+ensure_started
+
 wait_damond_ready 60 || fail "damond not ready (kdamonds: $(kd_states))"
 cp /etc/damond.yaml /root/damond.yaml.good
 mpid=$(main_pid)

@@ -4,6 +4,8 @@
 # pid, the generation grows.
 . /usr/local/lib/damond-vm/lib.sh
 
+ensure_started
+
 wait_damond_ready 60 || fail "damond not ready (kdamonds: $(kd_states))"
 age=$KDS/0/contexts/0/schemes/0/access_pattern/age/min
 [ -f "$age" ] || fail "no $age"

@@ -2,6 +2,8 @@
 # "systemd-analyze security damond" on the running system: 2.0 or lower.
 . /usr/local/lib/damond-vm/lib.sh
 
+ensure_started
+
 out=$(systemd-analyze security --no-pager damond 2>&1) || fail "systemd-analyze security failed: $(echo "$out" | tail -n 3)"
 level=$(echo "$out" | sed -n 's/.*Overall exposure level for damond.service: \([0-9.]*\).*/\1/p')
 [ -n "$level" ] || fail "no exposure level in: $(echo "$out" | tail -n 3)"

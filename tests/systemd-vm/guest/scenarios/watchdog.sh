@@ -23,4 +23,4 @@ wait_damond_ready 60 || fail "damond not ready after the watchdog restart (kdamo
 mark kdamonds_before="$kds" kdamonds_after="$(kd_states)"
 assert_eq "$(kd_states)" "$kds" "kdamonds (state:pid) after the watchdog restart: adopted"
 n=$(status_json | jq '[.kdamonds[] | select(.state == "on" and .adopted == true)] | length')
-assert_eq "$n" "$(nr_kdamonds)" "kdamonds that damondctl status shows on and adopted"
+assert_eq "$n" "$(kd_on)" "kdamonds that damondctl status shows on and adopted"
