@@ -7,6 +7,9 @@
 # damondctl; it reads the kernel's DAMON sysfs to check what really runs.
 #   mark k=v...   info text   fail msg (exit 1)   skip why (exit 77)
 #   assert_eq A B what    wait_for "CMD" SECS
+#   broken: true when dt_break= (a comma list) names this scenario: the
+#   scenario then breaks the behaviour it checks (break_unit installs a
+#   drop-in) so that one can see it fail (run-suite -e break=a,b)
 
 T=${DT_NAME:-scenario}
 ADMIN=/sys/kernel/mm/damon/admin
@@ -25,6 +28,19 @@ fail() {
 skip() { echo "$*" > "/run/dt-skip-$T"; info "skip: $*"; exit 77; }
 assert_eq() { [ "$1" = "$2" ] || fail "$3: '$1', expected '$2'"; }
 dt_param() { local v="dt_$1"; echo "${!v:-$2}"; }
+broken() { case ,${dt_break:-}, in *,"$T",*) return 0 ;; esac; return 1; }
+break_unit() {	# drop-in lines: a deliberately broken unit for this scenario
+	mkdir -p /etc/systemd/system/damond.service.d
+	printf '[Service]\n%s\n' "$@" > /etc/systemd/system/damond.service.d/90-break.conf
+	info "BROKEN on purpose (dt_break): $*"
+	systemctl daemon-reload
+}
+unbreak_unit() {
+	[ -e /etc/systemd/system/damond.service.d/90-break.conf ] || return 0
+	rm -f /etc/systemd/system/damond.service.d/90-break.conf
+	systemctl daemon-reload
+	systemctl restart damond
+}
 
 wait_for() {	# "CMD" SECS: true once CMD succeeds, polling every 0.2 s
 	local end=$((SECONDS + $2))

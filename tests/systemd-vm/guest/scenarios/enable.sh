@@ -5,6 +5,11 @@
 . /usr/local/lib/damond-vm/lib.sh
 
 assert_eq "$(systemctl is-enabled damond)" enabled "is-enabled after apt install"
+if broken; then	# damond without its BPF monitor
+	trap unbreak_unit EXIT
+	break_unit 'ExecStart=' 'ExecStart=/usr/sbin/damond --config /etc/damond.yaml --no-bpf'
+	systemctl restart damond
+fi
 systemctl enable --now damond || fail "systemctl enable --now damond: rc=$?"
 wait_damond_ready 60 || fail "damond not active with every kdamond on after 60 s (kdamonds: $(kd_states))"
 mark main_pid="$(main_pid)" kdamonds="$(kd_states)"

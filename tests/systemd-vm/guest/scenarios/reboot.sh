@@ -13,3 +13,7 @@ assert_eq "$(systemctl is-enabled damond)" enabled "is-enabled"
 mkdir -p /var/lib/damond-vm
 status_json | jq -r '[.kdamonds[].name] | join(",")' > /var/lib/damond-vm/expect
 mark expect="$(cat /var/lib/damond-vm/expect)"
+if broken; then	# a unit that is not enabled does not come back
+	info "BROKEN on purpose (dt_break): systemctl disable damond"
+	systemctl disable damond
+fi

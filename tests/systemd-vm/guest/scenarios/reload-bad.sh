@@ -4,6 +4,10 @@
 . /usr/local/lib/damond-vm/lib.sh
 
 ensure_started
+if broken; then	# the old unit: kill -HUP reports success whatever damond thinks
+	trap unbreak_unit EXIT
+	break_unit 'ExecReload=' 'ExecReload=/bin/kill -HUP $MAINPID'
+fi
 
 wait_damond_ready 60 || fail "damond not ready (kdamonds: $(kd_states))"
 cp /etc/damond.yaml /root/damond.yaml.good

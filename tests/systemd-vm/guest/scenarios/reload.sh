@@ -5,6 +5,10 @@
 . /usr/local/lib/damond-vm/lib.sh
 
 ensure_started
+if broken; then	# a reload that does nothing
+	trap unbreak_unit EXIT
+	break_unit 'ExecReload=' 'ExecReload=/bin/true'
+fi
 
 wait_damond_ready 60 || fail "damond not ready (kdamonds: $(kd_states))"
 age=$KDS/0/contexts/0/schemes/0/access_pattern/age/min

@@ -7,11 +7,13 @@
 wdog=$(dt_param watchdog_sec 5)
 mkdir -p /etc/systemd/system/damond.service.d
 printf '[Service]\nWatchdogSec=%ss\n' "$wdog" > /etc/systemd/system/damond.service.d/50-test-watchdog.conf
-trap 'rm -f /etc/systemd/system/damond.service.d/50-test-watchdog.conf; systemctl daemon-reload' EXIT
+broken && printf '[Service]\nWatchdogSec=0\n' > /etc/systemd/system/damond.service.d/90-break.conf &&
+	info "BROKEN on purpose (dt_break): WatchdogSec=0"
+trap 'kill -CONT "$(main_pid)" 2>/dev/null; rm -f /etc/systemd/system/damond.service.d/50-test-watchdog.conf /etc/systemd/system/damond.service.d/90-break.conf; systemctl daemon-reload; systemctl restart damond' EXIT
 systemctl daemon-reload
 systemctl restart damond || fail "systemctl restart damond: rc=$?"
 wait_damond_ready 60 || fail "damond not ready after restart (kdamonds: $(kd_states))"
-assert_eq "$(systemctl show -P WatchdogUSec damond)" "${wdog}s" "WatchdogUSec"
+broken || assert_eq "$(systemctl show -P WatchdogUSec damond)" "${wdog}s" "WatchdogUSec"
 mpid=$(main_pid) kds=$(kd_states) nr=$(n_restarts)
 t0=$SECONDS
 kill -STOP "$mpid"
