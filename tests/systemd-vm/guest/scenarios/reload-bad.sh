@@ -5,12 +5,13 @@
 
 ensure_started
 if broken; then	# the old unit: kill -HUP reports success whatever damond thinks
-	trap unbreak_unit EXIT
 	break_unit 'ExecReload=' 'ExecReload=/bin/kill -HUP $MAINPID'
 fi
 
 wait_damond_ready 60 || fail "damond not ready (kdamonds: $(kd_states))"
 cp /etc/damond.yaml /root/damond.yaml.good
+# whatever happens, the next scenario gets the good file back
+trap 'cp /root/damond.yaml.good /etc/damond.yaml; unbreak_unit' EXIT
 mpid=$(main_pid)
 snap_before=$(kernel_snapshot)
 gen=$(status_json | jq '.config.generation')
