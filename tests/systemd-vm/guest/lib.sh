@@ -67,6 +67,13 @@ kd_on() {	# how many kdamonds the kernel runs (state on)
 	done
 	echo $n
 }
+kill_when_on() {	# PID K SECS: kill -9 PID as soon as K kdamonds are on (or after SECS)
+	local end=$((SECONDS + $3))
+	while [ "$(kd_on)" -lt "$2" ] && [ $SECONDS -lt $end ]; do
+		:
+	done
+	kill -9 "$1" 2>/dev/null
+}
 kd_all_on() {	# every kdamond of damond's policy is on, per damondctl status and per sysfs
 	local st n on
 	st=$(status_json 2>/dev/null) || return 1

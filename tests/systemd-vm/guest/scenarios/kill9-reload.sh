@@ -5,7 +5,7 @@
 # supervised, none refused as foreign.
 . /usr/local/lib/damond-vm/lib.sh
 
-rounds=$(dt_param kill9_rounds 3) n=8
+rounds=$(dt_param kill9_rounds 4) n=8
 # how long the reload 1 -> 8 takes here: round r kills damond at about
 # r/(rounds+1) of it, plus a random jitter
 write_policy k 1
@@ -24,14 +24,23 @@ for ((r = 1; r <= rounds; r++)); do
 	nr=$(n_restarts) pid=$(main_pid)
 	since=$(date '+%F %T')
 	write_policy k $n
-	ms=$((span * r / (rounds + 1) + RANDOM % (span / (rounds + 1) + 1) - span / (2 * (rounds + 1))))
-	[ $ms -ge 0 ] || ms=0
 	t0=$(date +%s%N)
 	systemctl reload --no-block damond
-	left=$((ms - ($(date +%s%N) - t0) / 1000000))
-	[ $left -le 0 ] || sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
-	kill -9 "$pid"
-	mark round=$r killed_after_ms=$ms kdamonds_at_kill="$(kd_states)"
+	if [ $((r % 2)) -eq 1 ]; then
+		# odd rounds: at a point spread over the measured reload time
+		ms=$((span * r / (rounds + 1) + RANDOM % (span / (rounds + 1) + 1) - span / (2 * (rounds + 1))))
+		[ $ms -ge 0 ] || ms=0
+		left=$((ms - ($(date +%s%N) - t0) / 1000000))
+		[ $left -le 0 ] || sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
+		kill -9 "$pid"
+		how="after_ms=$ms"
+	else
+		# even rounds: the moment the kernel shows K of the 8 on (K = 2, 4, ...)
+		k=$((2 + ((r / 2 - 1) * 2) % (n - 2)))
+		kill_when_on "$pid" $k 30
+		how="when_on=$k"
+	fi
+	mark round=$r killed="$how" kdamonds_at_kill="$(kd_states)"
 	wait_for '[ "$(n_restarts)" -gt '"$nr"' ]' 30 || fail "round $r: systemd did not restart damond"
 	wait_damond_ready 90 || fail "round $r: damond not ready after the restart (state $(systemctl is-active damond), kdamonds: $(kd_states))"
 	journalctl -u damond --since "$since" --no-pager | grep -i 'not belong\|foreign' &&
