@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# bash completion for damondctl(8)
+
+_damondctl()
+{
+	local cur prev words cword
+	_init_completion || return
+
+	local verbs="status reload check features regions"
+	local opts="--help --version --runtime-dir --json --no-pager"
+
+	case $prev in
+	--runtime-dir)
+		_filedir -d
+		return
+		;;
+	esac
+
+	local i verb=""
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in
+		--runtime-dir) ((i++)) ;;
+		-*) ;;
+		*) verb=${words[i]}; break ;;
+		esac
+	done
+
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		return
+	fi
+	case $verb in
+	"") COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
+	check) _filedir 'y?(a)ml' ;;
+	regions)
+		# the running kdamonds' names, when damond answers
+		local names
+		names=$(damondctl --json --no-pager status 2>/dev/null |
+			grep -o '"name": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/' | sort -u)
+		COMPREPLY=($(compgen -W "$names" -- "$cur"))
+		;;
+	esac
+} &&
+	complete -F _damondctl damondctl

@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
+#
+# Helpers for the systemd guest's scenarios (bash, Debian trixie with
+# systemd as PID 1 and the damond .deb installed with apt).  Each scenario
+# does what an administrator does: systemctl, an editor (here: cat >), and
+# damondctl; it reads the kernel's DAMON sysfs to check what really runs.
+#   mark k=v...   info text   fail msg (exit 1)   skip why (exit 77)
+#   assert_eq A B what    wait_for "CMD" SECS
+#   broken: true when dt_break= (a comma list) names this scenario: the
+#   scenario then breaks the behaviour it checks (break_unit installs a
+#   drop-in) so that one can see it fail (run-suite -e break=a,b)
+
+T=${DT_NAME:-scenario}
+ADMIN=/sys/kernel/mm/damon/admin
+KDS=$ADMIN/kdamonds
+
+mark() { echo "@@DAMOND $T: $*"; }
+info() { echo "[$T] $*"; }
+fail() {
+	echo "@@DAMOND ERROR $T $*"
+	info "--- systemctl status damond"
+	systemctl status --no-pager -n 0 damond 2>&1 | sed "s/^/[$T] | /"
+	info "--- journalctl -u damond (last 25)"
+	journalctl -u damond --no-pager -n 25 -o short-monotonic 2>&1 | sed "s/^/[$T] | /"
+	exit 1
+}
+skip() { echo "$*" > "/run/dt-skip-$T"; info "skip: $*"; exit 77; }
+assert_eq() { [ "$1" = "$2" ] || fail "$3: '$1', expected '$2'"; }
+dt_param() { local v="dt_$1"; echo "${!v:-$2}"; }
+broken() { case ,${dt_break:-}, in *,"$T",*) return 0 ;; esac; return 1; }
+break_unit() {	# drop-in lines: a deliberately broken unit for this scenario
+	mkdir -p /etc/systemd/system/damond.service.d
+	printf '[Service]\n%s\n' "$@" > /etc/systemd/system/damond.service.d/90-break.conf
+	info "BROKEN on purpose (dt_break): $*"
+	systemctl daemon-reload
+}
+unbreak_unit() {
+	[ -e /etc/systemd/system/damond.service.d/90-break.conf ] || return 0
+	rm -f /etc/systemd/system/damond.service.d/90-break.conf
+	systemctl daemon-reload
+	systemctl restart damond
+}
+
+wait_for() {	# "CMD" SECS: true once CMD succeeds, polling every 0.2 s
+	local end=$((SECONDS + $2))
+	while ! eval "$1" >/dev/null 2>&1; do
+		[ $SECONDS -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
+# --- the kernel's view (sysfs), never damond's
+nr_kdamonds() { cat "$KDS/nr_kdamonds"; }
+kd_states() {	# "state:pid" of every kdamond, space separated
+	local d out=""
+	for d in "$KDS"/[0-9]*; do
+		[ -d "$d" ] || continue
+		out="$out $(cat "$d/state"):$(cat "$d/pid")"
+	done
+	echo "${out# }"
+}
+kd_on() {	# how many kdamonds the kernel runs (state on)
+	local d n=0
+	for d in "$KDS"/[0-9]*; do
+		[ -d "$d" ] && [ "$(cat "$d/state")" = on ] && n=$((n + 1))
+	done
+	echo $n
+}
+kill_when_on() {	# PID K SECS: kill -9 PID as soon as K kdamonds are on (or after SECS)
+	local end=$((SECONDS + $3))
+	while [ "$(kd_on)" -lt "$2" ] && [ $SECONDS -lt $end ]; do
+		:
+	done
+	kill -9 "$1" 2>/dev/null
+}
+kd_all_on() {	# every kdamond of damond's policy is on, per damondctl status and per sysfs
+	local st n on
+	st=$(status_json 2>/dev/null) || return 1
+	n=$(echo "$st" | jq '.kdamonds | length')
+	on=$(echo "$st" | jq '[.kdamonds[] | select(.state == "on")] | length')
+	[ "$n" -gt 0 ] && [ "$on" = "$n" ] && [ "$(kd_on)" = "$n" ]
+}
+kernel_snapshot() {	# everything damond wrote that a failed reload must not change
+	find "$KDS" -type f \( -name state -o -name pid -o -name nr_kdamonds -o -name nr_contexts \
+		-o -name nr_schemes -o -name action -o -name sample_us -o -name aggr_us -o -name bytes \
+		-o -name min -o -name max -o -name nr_targets -o -name pid_target \) 2>/dev/null |
+		LC_ALL=C sort | while read -r f; do echo "$f=$(cat "$f" 2>/dev/null)"; done
+}
+
+# --- systemd's and damond's view
+main_pid() { systemctl show -P MainPID damond; }
+is_active() { [ "$(systemctl is-active damond)" = active ]; }
+status_json() { damondctl --json --no-pager status; }
+wait_damond_ready() {	# SECS: active and answering, every kdamond on
+	wait_for 'is_active && kd_all_on' "$1"
+}
+n_restarts() { systemctl show -P NRestarts damond; }
+ensure_started() {	# an earlier scenario may have left the unit failed or stopped
+	is_active && return 0
+	info "damond was $(systemctl is-active damond): starting it"
+	systemctl reset-failed damond 2>/dev/null
+	systemctl start damond
+}
+
+write_policy() {	# NAME N: /etc/damond.yaml with N paddr kdamonds NAME0.. (a stat scheme each)
+	local i n=$2
+	{
+		echo "kdamonds:"
+		for ((i = 0; i < n; i++)); do
+			cat <<EOP
+  - name: $1$i
+    ops: paddr
+    targets:
+      - regions: auto
+    schemes:
+      - name: stat$i
+        action: stat
+        access_pattern:
+          nr_accesses: {min: 0, max: 0}
+          age: {min: 5s, max: max}
+EOP
+		done
+	} > /etc/damond.yaml
+}
