@@ -284,8 +284,11 @@ def t_status_redacted():
                 check(t["regions"] == [] and t.get("addresses_withheld") is True,
                       "nobody's status lists ranges: %s" % t)
                 check(t["nr_ranges"] == 2 and t["ranges_bytes"] > 0, "counts withheld too: %s" % t)
-        for v in (0x1000, 0x9f000, 0x100000, 0x7ffe0000):
+        # 0x1000 is not searched as a decimal: 4096 is also a page size and a
+        # byte count the fake kernel's stats hit (a run failed on it)
+        for v in (0x9f000, 0x100000, 0x7ffe0000):
             check(not re.search(r"\b%d\b" % v, p.stdout), "address %#x in nobody's status" % v)
+        check(not re.search(r"0x0*1000\b", p.stdout), "address 0x1000 in nobody's status")
         p = subprocess.run(NOBODY + ctl + ["status"], capture_output=True, text=True)
         check(p.returncode == 0, "text status as nobody failed: " + p.stderr)
         check(not re.search(r"0x[0-9a-f]{4,}", p.stdout), "an address in nobody's text status:\n" + p.stdout)
