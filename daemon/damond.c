@@ -130,35 +130,19 @@ static int load_config(struct damond_config **ret)
 	return r;
 }
 
-/* The first line of a small file, without its newline. */
-static int read_one_line(const char *path, char **ret)
-{
-	_cleanup_(fclosep) FILE *f = fopen(path, "re");
-	char buf[256];
-
-	if (!f)
-		return negative_errno();
-	if (!fgets(buf, sizeof(buf), f))
-		return -ENODATA;
-	buf[strcspn(buf, "\n")] = '\0';
-	*ret = strdup(buf);
-	return *ret ? 0 : -ENOMEM;
-}
-
 /*
  * --check --kernel: the configuration against what the running kernel
  * offers, learned without writing anything (features_probe_kernel). Where a
  * feature cannot be probed (no kdamond directory to look into, no record of
- * an earlier damond), the kernel release hints at it: such findings are
- * warnings, since damond probes the files themselves at start.
+ * an earlier damond), what the policy needs of it is listed as not checked
+ * (a warning): damond probes the files themselves at start, and never
+ * guesses a feature from the kernel release.
  */
 static int check_kernel(const struct damond_config *config)
 {
 	_cleanup_(sysfs_root_freep) struct sysfs_root *root = NULL;
 	struct config_errors errs = {}, hints = {};
 	struct damon_features f;
-	_cleanup_free_ char *release = NULL;
-	char path[PATH_MAX];
 	const char *source;
 	int r;
 
@@ -180,15 +164,13 @@ static int check_kernel(const struct damond_config *config)
 		log_error("'%s' needs DAMON features this kernel lacks (probed from %s)", arg_config, source);
 		return DAMOND_EXIT_UNSUPPORTED;
 	}
-	snprintf(path, sizeof(path), "%s/sys/kernel/osrelease", arg_procfs_root);
-	if (read_one_line(path, &release) >= 0 && features_infer_from_release(&f, release) > 0 &&
-	    features_check_config(&f, config, &hints) < 0) {
+	if (features_mark_unknown_absent(&f) > 0 && features_check_config(&f, config, &hints) < 0) {
 		for (size_t i = 0; i < hints.n; i++) {
 			_cleanup_free_ char *line = NULL;
 
 			if (config_error_format(&hints.v[i], &line) >= 0)
-				log_warning("%s (by the kernel release %s: no kdamond directory to probe; damond "
-					    "probes the files at start)", line, release);
+				log_warning("not checked: %s (no kdamond directory to probe without writing; damond "
+					    "probes the files at start)", line);
 		}
 	}
 	config_errors_done(&hints);
@@ -197,8 +179,7 @@ static int check_kernel(const struct damond_config *config)
 			log_warning("%s is enabled: damond will refuse to start unless "
 				    "'allow_disable_modules' names it (or it is switched off)",
 				    damon_module_to_string(i));
-	printf("kernel: DAMON features probed from %s%s%s\n", source, release ? ", release " : "",
-	       release ? release : "");
+	printf("kernel: DAMON features probed from %s\n", source);
 	return DAMOND_EXIT_OK;
 }
 

@@ -416,28 +416,18 @@ static int verb_regions(int argc, char **argv)
 	return text_emit(&t, r);
 }
 
-/* What could not be probed, hinted at by the kernel release; and the exclusive modules. Warnings only. */
+/* What the policy needs that could not be probed read-only (never guessed from the release); the exclusive modules. Warnings only. */
 static void kernel_hints(const struct damond_config *cfg, struct damon_features *f, const char *source)
 {
 	struct config_errors hints = { 0 };
-	char path[PATH_MAX], release[128] = "";
-	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/sys/kernel/osrelease", arg_procfs_root);
-	fp = fopen(path, "re");
-	if (fp) {
-		if (!fgets(release, sizeof(release), fp))
-			release[0] = '\0';
-		release[strcspn(release, "\n")] = '\0';
-		fclose(fp);
-	}
-	if (*release && features_infer_from_release(f, release) > 0 && features_check_config(f, cfg, &hints) < 0)
+	if (features_mark_unknown_absent(f) > 0 && features_check_config(f, cfg, &hints) < 0)
 		for (size_t i = 0; i < hints.n; i++) {
 			_cleanup_free_ char *line = NULL;
 
 			if (config_error_format(&hints.v[i], &line) >= 0)
-				fprintf(stderr, "warning: %s (by the kernel release %s: no kdamond directory to probe; "
-					"damond probes the files at start)\n", line, release);
+				fprintf(stderr, "warning: not checked: %s (no kdamond directory to probe without "
+					"writing; damond probes the files at start)\n", line);
 		}
 	config_errors_done(&hints);
 	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
@@ -445,7 +435,7 @@ static void kernel_hints(const struct damond_config *cfg, struct damon_features 
 			fprintf(stderr, "warning: %s is enabled: damond will refuse to start unless "
 				"'allow_disable_modules' names it (or it is switched off)\n",
 				damon_module_to_string(i));
-	fprintf(stderr, "kernel: DAMON features probed from %s%s%s\n", source, *release ? ", release " : "", release);
+	fprintf(stderr, "kernel: DAMON features probed from %s\n", source);
 }
 
 static int verb_check(int argc, char **argv)

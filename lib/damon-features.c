@@ -57,26 +57,6 @@ static const char *const feature_descriptions[_FEATURE_MAX] = {
 	[FEATURE_BTF] = "kernel BTF (/sys/kernel/btf/vmlinux)",
 };
 
-/* The release that introduced each per-directory feature (major * 100 + minor; 0: not inferred). */
-static const unsigned feature_since[_FEATURE_MAX] = {
-	[FEATURE_REFRESH_MS] = 617,
-	[FEATURE_ADDR_UNIT] = 618,
-	[FEATURE_PAUSE] = 702,
-	[FEATURE_INTERVALS_GOAL] = 615,
-	[FEATURE_UPDATE_TUNED_INTERVALS] = 615,
-	[FEATURE_PROBES] = 702,
-	[FEATURE_OBSOLETE_TARGET] = 619,
-	[FEATURE_CORE_OPS_FILTERS] = 615,
-	[FEATURE_FILTER_ALLOW] = 614,
-	[FEATURE_DESTS] = 617,
-	[FEATURE_GOAL_TUNER] = 701,
-	[FEATURE_FAIL_CHARGE] = 702,
-	[FEATURE_GOAL_NID] = 616,
-	[FEATURE_GOAL_PATH] = 619,
-	[FEATURE_MAX_NR_SNAPSHOTS] = 700,
-	[FEATURE_SZ_OPS_FILTER_PASSED] = 614,
-};
-
 const char *feature_to_string(enum feature f)
 {
 	return f >= 0 && f < _FEATURE_MAX ? feature_names[f] : NULL;
@@ -282,17 +262,13 @@ int features_probe_kernel(struct sysfs_root *root, const char *runtime_dir, stru
 	return 0;
 }
 
-int features_infer_from_release(struct damon_features *f, const char *release)
+int features_mark_unknown_absent(struct damon_features *f)
 {
-	unsigned major = 0, minor = 0, v;
 	int n = 0;
 
-	if (!release || sscanf(release, "%u.%u", &major, &minor) != 2)
-		return 0;
-	v = major * 100 + MIN(minor, 99U);
 	for (int i = 0; i < _FEATURE_MAX; i++)
-		if (f->f[i] == FEATURE_UNKNOWN && feature_since[i]) {
-			f->f[i] = v >= feature_since[i] ? FEATURE_PRESENT : FEATURE_ABSENT;
+		if (f->f[i] == FEATURE_UNKNOWN) {
+			f->f[i] = FEATURE_ABSENT;
 			n++;
 		}
 	return n;

@@ -90,12 +90,11 @@ int features_probe_kernel(struct sysfs_root *root, const char *runtime_dir, stru
 			  const char **ret_source);
 
 /*
- * For features still unknown: whether the kernel release (e.g. "6.12.48")
- * is older than the one that introduced them. Sets those to
- * FEATURE_ABSENT/PRESENT and returns how many it set; a hint, not a probe
- * (distribution kernels backport).
+ * Mark every feature that could not be probed as absent; returns how many.
+ * features_check_config() on the result lists what a policy uses that was
+ * not probed (never inferred from the kernel release).
  */
-int features_infer_from_release(struct damon_features *f, const char *release);
+int features_mark_unknown_absent(struct damon_features *f);
 
 struct json_object;
 /* The "features" document (damondctl features); probed_from as above. */
