@@ -35,11 +35,19 @@ const struct action_kind *action_kind_lookup(const char *what)
 	return k;
 }
 
+/* "KEY=VALUE" into buf, the value cut to fit (size > strlen(key) + 1 for every caller) */
 static void add(struct action_fields *f, char *buf, size_t size, const char *key, const char *val)
 {
-	snprintf(buf, size, "%s=%s", key, val);
+	size_t kl = strlen(key), vl = strlen(val);
+
+	if (vl > size - kl - 2)
+		vl = size - kl - 2;
+	memcpy(buf, key, kl);
+	buf[kl] = '=';
+	memcpy(buf + kl + 1, val, vl);
+	buf[kl + 1 + vl] = '\0';
 	f->iov[f->n].iov_base = buf;
-	f->iov[f->n].iov_len = strlen(buf);
+	f->iov[f->n].iov_len = kl + 1 + vl;
 	f->n++;
 }
 

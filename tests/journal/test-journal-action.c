@@ -86,6 +86,17 @@ static void test_fields(void **state)
 
 	action_fields_build(&f, "k", NULL, "error", "writing 'x' failed");
 	assert_string_equal(field(&f, "PRIORITY"), "3");
+
+	/* a reason longer than the field: cut, still one valid KEY=VALUE each */
+	{
+		char longr[1000];
+
+		memset(longr, 'r', sizeof(longr) - 1);
+		longr[sizeof(longr) - 1] = '\0';
+		action_fields_build(&f, "k", NULL, "commit", longr);
+		assert_int_equal(strlen(field(&f, "DAMOND_REASON")), sizeof(f.reason) - strlen("DAMOND_REASON=") - 1);
+		assert_int_equal(strlen(field(&f, "MESSAGE")), sizeof(f.message) - strlen("MESSAGE=") - 1);
+	}
 }
 
 static int sent, sent_n, send_result;
