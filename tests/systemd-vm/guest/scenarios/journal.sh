@@ -10,8 +10,13 @@
 COMMIT_ID=f30eeb6d44044f45814eb8f18dc0a9ca
 
 ensure_started
+cp /etc/damond.yaml /run/journal-scenario.yaml
+cleanup() {	# the policy as found, for the scenarios after this one
+	cp /run/journal-scenario.yaml /etc/damond.yaml
+	if broken; then unbreak_unit; else systemctl reload damond || true; fi
+}
+trap cleanup EXIT
 if broken; then	# damond believes stderr is not the journal: text lines only
-	trap unbreak_unit EXIT
 	break_unit 'Environment=JOURNAL_STREAM='
 	systemctl restart damond
 fi
