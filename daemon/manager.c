@@ -14,10 +14,12 @@
 
 #include <json-c/json.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 
 #include "config.h"
 #include "exit-codes.h"
 #include "iomem.h"
+#include "journal-action.h"
 #include "log.h"
 #include "manager.h"
 #include "observe.h"
@@ -42,6 +44,7 @@ static void record_action(struct manager *m, const char *kdamond, const char *wh
 static void record_action(struct manager *m, const char *kdamond, const char *what, const char *fmt, ...)
 {
 	unsigned i = m->nr_actions++ % ACTION_LOG_SIZE;
+	struct action_fields f;
 	va_list ap;
 
 	m->actions[i].at = now_usec();
@@ -50,10 +53,9 @@ static void record_action(struct manager *m, const char *kdamond, const char *wh
 	va_start(ap, fmt);
 	vsnprintf(m->actions[i].why, sizeof(m->actions[i].why), fmt, ap);
 	va_end(ap);
-	if (kdamond)
-		log_info("kdamond '%s': %s", kdamond, m->actions[i].why);
-	else
-		log_info("%s", m->actions[i].why);
+	/* one journal entry with DAMOND_* fields and the kind's MESSAGE_ID (journal-action.h), or the text line */
+	action_fields_build(&f, kdamond, NULL, what, m->actions[i].why);
+	(void)log_action(&f, sd_journal_sendv);
 }
 
 /*

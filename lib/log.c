@@ -47,15 +47,17 @@ int log_level_from_string(const char *s)
 }
 
 /* stderr connected to the journal (JOURNAL_STREAM matches stderr's dev:ino)? */
-static bool stderr_is_journal(void)
+bool log_stderr_is_journal(void)
 {
-	static int cached = -1;
+	const char *e = getenv("JOURNAL_STREAM");
 
-	if (cached < 0) {
-		const char *e = getenv("JOURNAL_STREAM");
-		cached = e && *e;
-	}
-	return cached;
+	return e && *e;
+}
+
+void log_callback_only(int level, const char *msg)
+{
+	if (callback && level <= max_level)
+		callback(callback_userdata, level, msg);
 }
 
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...)
@@ -74,7 +76,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	if (stderr_is_journal())
+	if (log_stderr_is_journal())
 		fprintf(stderr, "<%d>%s\n", level, msg);
 	else
 		fprintf(stderr, "%s: %s\n", prefix, msg);

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -16,6 +17,11 @@ int log_level_from_string(const char *s);
 void log_set_prefix(const char *prefix);
 /* Called with every message that passes the level (tests, status ring). */
 void log_set_callback(void (*cb)(void *userdata, int level, const char *msg), void *userdata);
+
+/* stderr goes to the journal (JOURNAL_STREAM is set)? */
+bool log_stderr_is_journal(void);
+/* Feeds the callback only: the message went to the journal another way (journal-action.h). */
+void log_callback_only(int level, const char *msg);
 
 /* Returns -abs(error) (or 0 when error is 0), so `return log_error_errno(r, ...)` works. */
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);

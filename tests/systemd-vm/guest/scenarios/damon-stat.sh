@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# PENDING (wt-own: exit codes + RestartPreventExitStatus): DAMON_STAT left
-# on (the 7.x default) and a policy that does not allow switching it off:
+# DAMON_STAT left on (the 7.x default) and a policy that does not allow switching it off:
 # the unit fails once, "systemctl status damond" says why and how to fix
 # it, and systemd does not restart it in a loop.
 . /usr/local/lib/damond-vm/lib.sh

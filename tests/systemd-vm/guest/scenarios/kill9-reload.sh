@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# PENDING (wt-own: ownership recorded before creation): kill -9 of damond
-# during a reload that grows the policy from 1 to 8 kdamonds, repeated.
+# kill -9 of damond during a reload that grows the policy from 1 to 8 kdamonds, repeated.
 # systemd restarts damond, which adopts its own kdamonds: 8 run, all
 # supervised, none refused as foreign.
 . /usr/local/lib/damond-vm/lib.sh

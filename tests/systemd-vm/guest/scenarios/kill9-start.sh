@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# PENDING (wt-own: ownership recorded before creation): kill -9 of damond
-# during its start-up with 8 kdamonds, repeated: at points spread over the
+# kill -9 of damond during its start-up with 8 kdamonds, repeated: at points spread over the
 # measured start-up time, and the moment 1, 3, 5 kdamonds are on.  systemd
 # restarts damond, which adopts or cleans up its own kdamonds: in the end
 # the 8 kdamonds run, all supervised, and damond never refused its own.

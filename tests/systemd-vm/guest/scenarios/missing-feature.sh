@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# PENDING (wt-own: exit codes + RestartPreventExitStatus): a policy that
-# needs a feature the kernel lacks ("pause", DAMON 7.2): the unit fails
+# a policy that needs a feature the kernel lacks ("pause", DAMON 7.2): the unit fails
 # once, "systemctl status damond" says which feature, no restart loop, no
 # kdamond runs, and once the policy is fixed damond starts (the failed start
 # left nothing it would refuse as foreign).

@@ -29,3 +29,7 @@ assert_eq "$(cat "$KDS/0/state")" on "kdamond state"
 assert_eq "$(main_pid)" "$mpid" "damond's pid"
 assert_eq "$gen_after" $((gen + 1)) "configuration generation"
 is_active || fail "damond not active after the reload"
+# 6.12 once lost damond a second after such a reload (use-after-free in kd_relayout): still the same one 3 s later?
+sleep 3
+assert_eq "$(main_pid)" "$mpid" "damond's pid 3 s after the reload"
+is_active || fail "damond not active 3 s after the reload"
