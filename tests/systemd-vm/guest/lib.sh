@@ -52,18 +52,30 @@ wait_for() {	# "CMD" SECS: true once CMD succeeds, polling every 0.2 s
 
 # --- the kernel's view (sysfs), never damond's
 nr_kdamonds() { cat "$KDS/nr_kdamonds"; }
+# DAMON's state/pid reads take the sysfs lock with trylock and fail with
+# EBUSY while damond holds it (a watchdog run read state '' beside pid 534):
+# retry a failed read (up to about 1 s) before calling it empty.
+kd_read() {
+	local v i
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		v=$(cat "$1" 2>/dev/null) && { echo "$v"; return 0; }
+		sleep 0.05
+	done
+	echo ""
+	return 1
+}
 kd_states() {	# "state:pid" of every kdamond, space separated
 	local d out=""
 	for d in "$KDS"/[0-9]*; do
 		[ -d "$d" ] || continue
-		out="$out $(cat "$d/state"):$(cat "$d/pid")"
+		out="$out $(kd_read "$d/state"):$(kd_read "$d/pid")"
 	done
 	echo "${out# }"
 }
 kd_on() {	# how many kdamonds the kernel runs (state on)
 	local d n=0
 	for d in "$KDS"/[0-9]*; do
-		[ -d "$d" ] && [ "$(cat "$d/state")" = on ] && n=$((n + 1))
+		[ -d "$d" ] && [ "$(kd_read "$d/state")" = on ] && n=$((n + 1))
 	done
 	echo $n
 }
