@@ -674,9 +674,9 @@ TESTS = [
 ]
 
 
-def main():
-    only = sys.argv[1:]
-    tests = [t for t in TESTS if not only or t.__name__ in only]
+def run_tap(tests, only=()):
+    """Run test functions as TAP; a test returning "skip REASON" is a skip. Exit status."""
+    tests = [t for t in tests if not only or t.__name__ in only]
     print("1..%d" % len(tests))
     failed = 0
     for i, t in enumerate(tests, 1):
@@ -697,6 +697,10 @@ def main():
         sys.stdout.flush()
     return 1 if failed else 0
 
+
+
+def main():
+    return run_tap(TESTS, sys.argv[1:])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -29,7 +29,6 @@ import os
 import re
 import sys
 import time
-import traceback
 
 _spec = importlib.util.spec_from_file_location(
     "test_daemon_fake", os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-daemon-fake.py"))
@@ -620,25 +619,7 @@ TESTS = [
 
 
 def main():
-    only = sys.argv[1:]
-    tests = [t for t in TESTS if not only or t.__name__ in only]
-    print("1..%d" % len(tests))
-    failed = 0
-    for i, t in enumerate(tests, 1):
-        try:
-            t()
-            print("ok %d %s" % (i, t.__name__))
-        except Exception as ex:  # noqa
-            failed += 1
-            print("not ok %d %s" % (i, t.__name__))
-            for line in ("%s" % ex).splitlines() or [""]:
-                print("# " + line)
-            if not isinstance(ex, Fail):
-                for line in traceback.format_exc().splitlines():
-                    print("# " + line)
-        sys.stdout.flush()
-    return 1 if failed else 0
-
+    return tdf.run_tap(TESTS, sys.argv[1:])
 
 if __name__ == "__main__":
     sys.exit(main())
