@@ -464,6 +464,8 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 
 		JADD(ao, "at_us", when_json(m->actions[x].at));
 		JADD(ao, "kdamond", json_object_new_string(m->actions[x].kdamond));
+		if (m->actions[x].scheme[0])
+			JADD(ao, "scheme", json_object_new_string(m->actions[x].scheme));
 		JADD(ao, "what", json_object_new_string(m->actions[x].what));
 		JADD(ao, "why", json_object_new_string(m->actions[x].why));
 		json_object_array_add(acts, ao);

@@ -39,62 +39,95 @@ usec_t now_usec(void)
 	return (usec_t)ts.tv_sec * 1000000ULL + (usec_t)ts.tv_nsec / 1000ULL;
 }
 
-static void record_action(struct manager *m, const char *kdamond, const char *what, const char *fmt, ...)
-	_printf_(4, 5);
-static void record_action(struct manager *m, const char *kdamond, const char *what, const char *fmt, ...)
+/*
+ * Keeps one action for status (the action log) and logs it as one journal
+ * entry with DAMOND_* fields and the kind's MESSAGE_ID (journal-action.h), or
+ * as the text line when stderr is not the journal. scheme may be NULL.
+ */
+static void record_action_why(struct manager *m, const char *kdamond, const char *scheme, const char *what,
+			      const char *why, usec_t at)
 {
 	unsigned i = m->nr_actions++ % ACTION_LOG_SIZE;
 	struct action_fields f;
+
+	m->actions[i].at = at;
+	snprintf(m->actions[i].kdamond, sizeof(m->actions[i].kdamond), "%s", kdamond ? kdamond : "");
+	snprintf(m->actions[i].scheme, sizeof(m->actions[i].scheme), "%s", scheme ? scheme : "");
+	snprintf(m->actions[i].what, sizeof(m->actions[i].what), "%s", what);
+	snprintf(m->actions[i].why, sizeof(m->actions[i].why), "%s", why);
+	action_fields_build(&f, kdamond, scheme, what, m->actions[i].why);
+	(void)log_action(&f, sd_journal_sendv);
+}
+
+static void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what,
+				 const char *fmt, ...) _printf_(5, 6);
+static void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what,
+				 const char *fmt, ...)
+{
+	char why[sizeof(m->actions[0].why)];
 	va_list ap;
 
-	m->actions[i].at = now_usec();
-	snprintf(m->actions[i].kdamond, sizeof(m->actions[i].kdamond), "%s", kdamond ? kdamond : "");
-	snprintf(m->actions[i].what, sizeof(m->actions[i].what), "%s", what);
 	va_start(ap, fmt);
-	vsnprintf(m->actions[i].why, sizeof(m->actions[i].why), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	/* one journal entry with DAMOND_* fields and the kind's MESSAGE_ID (journal-action.h), or the text line */
-	action_fields_build(&f, kdamond, NULL, what, m->actions[i].why);
-	(void)log_action(&f, sd_journal_sendv);
+	record_action_why(m, kdamond, scheme, what, why, now_usec());
+}
+
+#define record_action(m, kdamond, what, ...) record_scheme_action(m, kdamond, NULL, what, __VA_ARGS__)
+
+/*
+ * The scheme a kernel file of kd belongs to ("kdamonds/N/contexts/0/schemes/S/..."
+ * is slot S), or NULL: a failed write names its scheme in the journal.
+ */
+static const char *kd_scheme_of_path(const struct kdamond_rt *kd, const char *path)
+{
+	const char *p = path ? strstr(path, "/schemes/") : NULL;
+	char *end;
+	unsigned long s;
+
+	if (!p)
+		return NULL;
+	p += strlen("/schemes/");
+	if (*p < '0' || *p > '9')
+		return NULL;
+	s = strtoul(p, &end, 10);
+	if (*end != '/' && *end != '\0')
+		return NULL;
+	return s < kd->nr_slots ? kd->slots[s].name : NULL;
 }
 
 /*
  * A kernel write for kd failed: log it at error level and keep it for
- * status (the kdamond's last_error and the action log). Returns r.
+ * status (the kdamond's last_error and the action log, as one structured
+ * journal entry of kind "error" naming the scheme the file belongs to, if
+ * any). Returns r.
  */
-static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *fmt, ...) _printf_(4, 5);
-static int kd_fail(struct manager *m, struct kdamond_rt *kd, int r, const char *fmt, ...)
+static int kd_fail_path(struct manager *m, struct kdamond_rt *kd, int r, const char *path, const char *fmt, ...)
+	_printf_(5, 6);
+static int kd_fail_path(struct manager *m, struct kdamond_rt *kd, int r, const char *path, const char *fmt, ...)
 {
-	unsigned i = m->nr_actions++ % ACTION_LOG_SIZE;
 	char msg[400];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (r == -EBUSY && m->retry_busy) {
-		/* the caller defers the operation to the retry timer, which says so once in the action log */
-		m->nr_actions--;
-		m->busy_seen = true;
-		log_notice("kdamond '%s': %s: %s (retried in the background)", kd->name, msg, strerror(-r));
-		free(kd->last_error);
-		if (asprintf(&kd->last_error, "%s: %s", msg, strerror(-r)) < 0)
-			kd->last_error = NULL;
-		kd->last_error_at = now_usec();
-		return r;
-	}
-	log_error("kdamond '%s': %s: %s", kd->name, msg, strerror(-r));
 	free(kd->last_error);
 	if (asprintf(&kd->last_error, "%s: %s", msg, strerror(-r)) < 0)
 		kd->last_error = NULL;
 	kd->last_error_at = now_usec();
-	m->actions[i].at = kd->last_error_at;
-	snprintf(m->actions[i].kdamond, sizeof(m->actions[i].kdamond), "%s", kd->name);
-	snprintf(m->actions[i].what, sizeof(m->actions[i].what), "error");
-	snprintf(m->actions[i].why, sizeof(m->actions[i].why), "%s",
-		 kd->last_error ? kd->last_error : "(out of memory)");
+	if (r == -EBUSY && m->retry_busy) {
+		/* the caller defers the operation to the retry timer, which records it once ("deferred") */
+		m->busy_seen = true;
+		log_notice("kdamond '%s': %s: %s (retried in the background)", kd->name, msg, strerror(-r));
+		return r;
+	}
+	record_action_why(m, kd->name, kd_scheme_of_path(kd, path), "error",
+			  kd->last_error ? kd->last_error : "(out of memory)", kd->last_error_at);
 	return r;
 }
+
+#define kd_fail(m, kd, r, ...) kd_fail_path(m, kd, r, NULL, __VA_ARGS__)
 
 /*
  * r is the kernel's EBUSY on a lock-taking write (seen by kd_fail()), not
@@ -581,7 +614,7 @@ static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct wri
 	r = damon_write_list_apply_ex(m->root, l, &failed, &file);
 	if (r < 0) {
 		f = sysfs_write_file(&l->v[failed], file, &fb);
-		return kd_fail(m, kd, r, "writing '%s' = '%s' failed", f->path, f->value);
+		return kd_fail_path(m, kd, r, f->path, "writing '%s' = '%s' failed", f->path, f->value);
 	}
 	return 0;
 }
@@ -748,7 +781,7 @@ static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struc
  * the policy's.
  */
 static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
-		     const char *why)
+		     const char *scheme, const char *why)
 {
 	_cleanup_(write_list_done) struct write_list canon = {}, l = {};
 	size_t failed = 0, file = 0;
@@ -816,7 +849,7 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 			if (r < 0) {
 				/* the commit stands; the staging files differ from the policy until the next write */
 				f = sysfs_write_file(&t.v[failed], file, &fb);
-				(void)kd_fail(m, kd, r,
+				(void)kd_fail_path(m, kd, r, f->path,
 					      "committed, but restoring the staging region files failed: "
 					      "writing '%s' = '%s'",
 					      f->path, f->value);
@@ -830,7 +863,7 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 	canon = (struct write_list){};
 	kd->pending = KD_PENDING_NONE;	/* whatever waited for the lock: the current plan landed */
 	kd_set_last(kd, "commit", why);
-	record_action(m, kd->name, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
+	record_scheme_action(m, kd->name, scheme, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
 	return 0;
 
 restore:
@@ -848,7 +881,8 @@ restore:
 		} else if (q < 0) {
 			/* nothing reached the running kdamond; its staging files hold part of the refused plan */
 			f = sysfs_write_file(&kd->written.v[failed], file, &fb);
-			(void)kd_fail(m, kd, q, "restoring the staging files to what runs failed: writing '%s' = '%s'",
+			(void)kd_fail_path(m, kd, q, f->path,
+					   "restoring the staging files to what runs failed: writing '%s' = '%s'",
 				      f->path, f->value);
 		}
 	}
@@ -1018,7 +1052,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 			if (r >= 0)
 				r = kd_start(m, kd, why);
 		} else {
-			r = kd_commit(m, kd, kd->pending_regions, NULL, why);
+			r = kd_commit(m, kd, kd->pending_regions, NULL, NULL, why);
 			if (r == -ECANCELED)
 				r = kd_start(m, kd, "restart after the kdamond died on commit");
 		}
@@ -1346,7 +1380,7 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	}
 	if (asprintf(&why, "region refinement: %s", d->reason) < 0)
 		why = NULL;
-	r = kd_commit(m, kd, true, &ov, why ? why : "region refinement");
+	r = kd_commit(m, kd, true, &ov, NULL, why ? why : "region refinement");
 	if (r < 0)
 		goto fail;
 	/* the commit is synchronous: the kernel has the new regions from now on */
@@ -1362,7 +1396,9 @@ fail:
 static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
 	_cleanup_free_ char *why = NULL;
+	const char *changed_scheme = NULL;
 	bool changed = false, gaps_changed = false;
+	unsigned nr_changed = 0;
 	int r;
 
 	for (size_t i = 0; i < kd->nr_slots; i++) {
@@ -1412,13 +1448,16 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 		if (asprintf(&why, "charge-ratio emulation, scheme '%s': %s", sl->name, d.reason) < 0)
 			why = NULL;
 		changed = true;
+		changed_scheme = sl->name;
+		nr_changed++;
 	}
 	if (!changed) {
 		/* at most one commit per kdamond per tick: refinement waits for a tick without charge decisions */
 		(void)kd_refine(m, kd, now);
 		return;
 	}
-	r = kd_commit(m, kd, gaps_changed, NULL, why ? why : "controller decision");
+	r = kd_commit(m, kd, gaps_changed, NULL, nr_changed == 1 ? changed_scheme : NULL,
+		      why ? why : "controller decision");
 	for (size_t i = 0; i < kd->nr_slots; i++)
 		if (kd->slots[i].ctrl_active) {
 			if (r >= 0)
@@ -1872,7 +1911,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 			}
 			record_action(m, kd->name, "adopt", "re-adopted kdamonds/%u (pid %d); configuration changed",
 				      kd->index, kd->pid);
-			r = kd_commit(m, kd, true, NULL, "re-adopted with a changed configuration");
+			r = kd_commit(m, kd, true, NULL, NULL, "re-adopted with a changed configuration");
 			if (r < 0)
 				return r;
 			continue;
@@ -2149,7 +2188,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 					 m->generation, f->path + strlen(KD "/"), f->value);
 			}
 		}
-		r = kd_commit(m, kd, regions_changed, NULL, why);
+		r = kd_commit(m, kd, regions_changed, NULL, NULL, why);
 		if (r == -ECANCELED)
 			r = kd_start(m, kd, "restart after the kdamond died on commit");
 		if (busy_deferrable(m, r))

@@ -166,6 +166,7 @@ struct manager {
 	struct {
 		usec_t at;
 		char kdamond[64];
+		char scheme[64];	/* the scheme the action is about, or "" */
 		char what[32];
 		char why[256];
 	} actions[ACTION_LOG_SIZE];

@@ -661,8 +661,11 @@ int status_render_text(struct json_object *status, FILE *out)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *x = json_object_array_get_idx(actions, i);
 
-		fprintf(out, "  %s  %s: %s (%s)\n", fmt_time(a, x, "at_us"), str_or(get_str(x, "kdamond"), "-"),
-			str_or(get_str(x, "what"), "-"), str_or(get_str(x, "why"), "-"));
+		const char *scheme = get_str(x, "scheme");
+
+		fprintf(out, "  %s  %s%s%s: %s (%s)\n", fmt_time(a, x, "at_us"), str_or(get_str(x, "kdamond"), "-"),
+			scheme ? "/" : "", scheme ? scheme : "", str_or(get_str(x, "what"), "-"),
+			str_or(get_str(x, "why"), "-"));
 	}
 
 	fflush(out);

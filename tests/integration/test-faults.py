@@ -607,6 +607,41 @@ def reload_step(e, kind, i, what, q):
               "%s: reload failed, no error in status" % what)
 
 
+def t_failed_scheme_write_names_its_scheme():
+    """A refused write to a scheme's file is an "error" action naming that scheme (status; the journal's DAMOND_SCHEME)."""
+    e = Env("7.2")
+    try:
+        mib = 32
+        e.write_conf(conf(mib))
+        check(run_start(e) == "running", "the clean start failed: " + e.logtext()[-1500:])
+        mib += 1
+        e.write_conf(conf(mib))
+        base = nr_stores(e)
+        e.ctl("reload")
+        steps = stores(e, base + 1, nr_stores(e))
+        idx = [n - base for n, rel, _ in steps if "/kdamonds/1/contexts/0/schemes/0/quotas/bytes" in rel]
+        check(idx, "the recording reload wrote no quota of kdamond 1's scheme: %s" % [r for _, r, _ in steps])
+        mib += 1
+        e.write_conf(conf(mib))
+        arm_fault(e, idx[0], "einval", 1)
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0, "the reload succeeded although the fake kernel refused a quota write")
+        hit = fault_hit(e)
+        check(hit is not None and "/schemes/0/quotas/bytes" in hit[2], "the fault hit %s, not the quota" % (hit,))
+        errors = [a for a in e.status()["actions"] if a["what"] == "error"]
+        check(errors, "no error action in status after the refused write")
+        check(errors[-1].get("kdamond") == "k1" and errors[-1].get("scheme") == "s1",
+              "the error action names kdamond %r scheme %r, expected k1 / s1: %s" %
+              (errors[-1].get("kdamond"), errors[-1].get("scheme"), errors[-1]))
+        txt = e.ctl("status").stdout
+        check("k1/s1: error" in txt, "damondctl status's action lines do not name k1/s1:\n" + txt[-1500:])
+        rc = e.stop()
+        no_sanitizer(e.logtext(), "scheme error")
+        check(rc == 0, "exit code %d after SIGTERM" % rc)
+    finally:
+        e.close()
+
+
 TESTS = [
     t_ebusy_status_answers_while_write_waits,
     t_ebusy_stats_tick_bounded,
@@ -615,6 +650,7 @@ TESTS = [
     t_fault_walk_start,
     t_fault_walk_adopt,
     t_fault_walk_reload,
+    t_failed_scheme_write_names_its_scheme,
 ]
 
 

@@ -42,6 +42,26 @@ unbreak_unit() {
 	systemctl restart damond
 }
 
+# kill9-* when broken: damond starts without its ownership record (as a
+# damond that wrote the record only after its last kdamond was on, issue 10
+# item 2, would find it after a kill -9 during start-up): the next start
+# must then refuse the kdamonds as foreign, which the scenario must catch.
+# The cleanup stops what the broken start left running.
+break_ownership_record() {
+	break_unit 'ExecStartPre=-/bin/rm -f /run/damond/kdamonds.json'
+	trap unbreak_ownership_record EXIT
+}
+unbreak_ownership_record() {
+	rm -f /etc/systemd/system/damond.service.d/90-break.conf
+	systemctl daemon-reload
+	systemctl stop damond
+	for s in /sys/kernel/mm/damon/admin/kdamonds/*/state; do
+		[ -e "$s" ] && echo off > "$s" 2>/dev/null
+	done
+	systemctl reset-failed damond 2>/dev/null
+	systemctl start damond
+}
+
 wait_for() {	# "CMD" SECS: true once CMD succeeds, polling every 0.2 s
 	local end=$((SECONDS + $2))
 	while ! eval "$1" >/dev/null 2>&1; do

@@ -4,6 +4,8 @@
 # supervised, none refused as foreign.
 . /usr/local/lib/damond-vm/lib.sh
 
+broken && break_ownership_record
+
 rounds=$(dt_param kill9_rounds 4) n=8
 # how long the reload 1 -> 8 takes here: round r kills damond at about
 # r/(rounds+1) of it, plus a random jitter

@@ -5,6 +5,8 @@
 # the 8 kdamonds run, all supervised, and damond never refused its own.
 . /usr/local/lib/damond-vm/lib.sh
 
+broken && break_ownership_record
+
 rounds=$(dt_param kill9_rounds 6) n=8
 write_policy k $n
 systemctl restart damond || fail "restart with $n kdamonds: rc=$?"
