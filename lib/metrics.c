@@ -73,6 +73,8 @@
 	X(SCHEME_FILTER_PASSED, "damond_scheme_ops_filter_passed_bytes_total", "counter",                         \
 	  "Bytes that passed the ops-layer filters (kernel sz_ops_filter_passed).")                              \
 	X(SCHEME_QUOTA, "damond_scheme_quota_bytes", "gauge", "Configured size quota per reset interval (0: none).") \
+	X(SCHEME_QUOTA_RESET, "damond_scheme_quota_reset_interval_seconds", "gauge",                              \
+	  "The quota's reset interval: quota_bytes / this is the quota as a rate.")                              \
 	X(SCHEME_QUOTA_KERNEL, "damond_scheme_quota_kernel_bytes", "gauge",                                       \
 	  "Size quota damond wrote to the kernel (differs from the configured one under fail-charge emulation).") \
 	X(SCHEME_QUOTA_EFFECTIVE, "damond_scheme_quota_effective_bytes", "gauge",                                 \
@@ -93,8 +95,8 @@
 	  "Bytes the fail-charge controller currently excludes with address filters.")                           \
 	X(SCHEME_FC_ADJUSTMENTS, "damond_scheme_fail_charge_adjustments_total", "counter",                        \
 	  "Quota or filter changes the fail-charge controller made.")                                            \
-	X(PROCESS_CPU, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.") \
-	X(PROCESS_RSS, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+	X(PROCESS_CPU, "damond_process_cpu_seconds_total", "counter", "damond's user and system CPU time in seconds.") \
+	X(PROCESS_RSS, "damond_process_resident_memory_bytes", "gauge", "damond's resident memory size in bytes.")
 
 enum family {
 #define X(id, name, type, help) F_##id,
@@ -296,6 +298,7 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 
 	q = member_type(s, "quota", json_type_object);
 	sample_member(r, F_SCHEME_QUOTA, l, 3, q, "bytes", 1);
+	sample_member(r, F_SCHEME_QUOTA_RESET, l, 3, q, "reset_interval_ms", 1e-3);
 	fc = member_type(s, "fail_charge", json_type_object);
 	sample_member(r, F_SCHEME_QUOTA_KERNEL, l, 3, fc, "kernel_quota_bytes", 1);
 	sample_member(r, F_SCHEME_QUOTA_EFFECTIVE, l, 3, q, "effective_bytes", 1);

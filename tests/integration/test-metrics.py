@@ -131,6 +131,9 @@ def t_ctl_metrics():
         check(m[("damond_scheme_applied_bytes_total", watch)] == 0, "stat applies nothing")
         check(m[("damond_scheme_quota_exceeds_total", cold)] >= 1, "qt_exceeds")
         check(m[("damond_scheme_quota_bytes", cold)] == 32 << 20, "quota bytes")
+        rst = [s for s in st["kdamonds"][0]["schemes"] if s["name"] == "cold"][0]["quota"]["reset_interval_ms"]
+        check(rst > 0 and m[("damond_scheme_quota_reset_interval_seconds", cold)] == rst / 1000,
+              "quota reset interval: %s, status %s ms" % (m.get(("damond_scheme_quota_reset_interval_seconds", cold)), rst))
         # watermarks judged on the fake meminfo: 500000 / 2000000 kB free
         check(m[("damond_scheme_watermark_free_memory_ratio", watch)] == 0.25, "free ratio")
         check(m[("damond_scheme_watermark_threshold_ratio", watch[:-1] + ',threshold="high"}')] == 0.5, "high")
@@ -140,8 +143,8 @@ def t_ctl_metrics():
         check(m[("damond_scheme_fail_charge_mode", cold[:-1] + ',mode="off"}')] == 1, "fail charge off")
         check(m[("damond_scheme_fail_charge_adjustments_total", cold)] == 0, "no adjustments")
         check(m[("damond_kdamond_refine_rounds_total", "{%s}" % kd)] == 0, "refine rounds")
-        check(m[("process_resident_memory_bytes", "")] > 1 << 20, "rss")
-        check(("process_cpu_seconds_total", "") in m, "cpu seconds")
+        check(m[("damond_process_resident_memory_bytes", "")] > 1 << 20, "rss")
+        check(("damond_process_cpu_seconds_total", "") in m, "cpu seconds")
         # counters only grow
         time.sleep(0.6)
         m2, _ = parse(e.ctl("metrics").stdout)
@@ -267,11 +270,73 @@ def t_promtool():
     check(p.returncode != 0, "promtool accepts a broken exposition")
 
 
+NODE_EXPORTER = os.environ.get("NODE_EXPORTER") or shutil.which("prometheus-node-exporter") or \
+    shutil.which("node_exporter")
+
+
+def free_port():
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def t_node_exporter():
+    """Debian's node_exporter serves damond's textfile: every damond sample, none lost to a collision."""
+    if not NODE_EXPORTER:
+        raise Skip("node_exporter not installed (Debian package prometheus-node-exporter)")
+    import urllib.request
+    e = Env("7.2")
+    nx = None
+    try:
+        d = os.path.join(e.dir, "textfile")
+        os.makedirs(d)
+        path = os.path.join(d, "damond.prom")
+        start(e, path)
+        wait_for(lambda: os.path.exists(path), "the textfile")
+        port = free_port()
+        log = open(os.path.join(e.dir, "node-exporter.log"), "w+")
+        # only the textfile collector: nothing of this machine's /proc or /sys is read for the test
+        nx = subprocess.Popen([NODE_EXPORTER, "--web.listen-address=127.0.0.1:%d" % port,
+                               "--collector.disable-defaults", "--collector.textfile",
+                               "--collector.textfile.directory=" + d], stdout=log, stderr=subprocess.STDOUT)
+        body = None
+        deadline = time.time() + 20
+        while time.time() < deadline and body is None:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+                    check(r.status == 200, "node_exporter answered %d" % r.status)
+                    body = r.read().decode()
+            except OSError:
+                time.sleep(0.2)
+        check(body is not None, "node_exporter did not answer on 127.0.0.1:%d" % port)
+        with open(path) as f:
+            mine, mytypes = parse(f.read())
+        served = {}
+        for line in body.splitlines():
+            m = SAMPLE.match(line)
+            if m and m.group(1).startswith("damond_"):
+                served[(m.group(1), m.group(2) or "")] = m.group(3)
+        check(("damond_kdamond_up", '{kdamond="reclaim"}') in served, "damond_kdamond_up not served:\n" + body[:3000])
+        missing = sorted({n for n, _ in mine} - {n for n, _ in served})
+        check(not missing, "families in the textfile that node_exporter does not serve: %s" % missing)
+        check(re.search(r'^node_textfile_scrape_error 0$', body, re.M), "node_textfile_scrape_error is not 0")
+        log.seek(0)
+        errors = [l for l in log.read().splitlines() if "level=error" in l]
+        check(not errors, "node_exporter logged errors: %s" % errors[:5])
+    finally:
+        if nx:
+            nx.terminate()
+            nx.wait(timeout=10)
+        e.close()
+
+
 TESTS = [
     t_ctl_metrics,
     t_textfile_atomic,
     t_textfile_unwritable_then_fixed,
     t_bad_textfile_config,
+    t_node_exporter,
     t_promtool,
 ]
 

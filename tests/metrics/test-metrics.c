@@ -98,7 +98,7 @@ static void test_values(void **state)
 
 	assert_non_null(strstr(text, "damond_monitor_drops_total 1.8446744073709552e+19\n"));
 	assert_non_null(strstr(text, "damond_monitor_records_total 9007199254740992\n"));
-	assert_non_null(strstr(text, "process_cpu_seconds_total 0.1\n"));
+	assert_non_null(strstr(text, "damond_process_cpu_seconds_total 0.1\n"));
 }
 
 static void test_invalid(void **state)
