@@ -8,20 +8,6 @@
 
 #include "ctrl-charge.h"
 
-const char *charge_mode_to_string(enum charge_mode m)
-{
-	switch (m) {
-	case CHARGE_MODE_OFF:
-		return "off";
-	case CHARGE_MODE_EXCLUDE:
-		return "emulated-exclude";
-	case CHARGE_MODE_FALLBACK:
-		return "emulated-fallback";
-	default:
-		return NULL;
-	}
-}
-
 void charge_params_default(struct charge_params *p, uint64_t quota_bytes, uint64_t reset_interval_us,
 			   uint32_t num, uint32_t denom)
 {

@@ -65,8 +65,6 @@ enum charge_mode {
 	_CHARGE_MODE_MAX,
 };
 
-const char *charge_mode_to_string(enum charge_mode m) _pure_;
-
 struct charge_params {
 	uint64_t quota_bytes;            /* Q: the user's size quota */
 	uint64_t reset_interval_us;      /* the scheme's charge window */

@@ -10,10 +10,11 @@
 #include "damon-features.h"
 #include "damon-sysfs.h"
 #include "log.h"
+#include "string-table.h"
 
 #define KD DAMON_ADMIN_DIR "/kdamonds"
 
-static const char *const feature_names[_FEATURE_MAX] = {
+static const char *const feature_table[_FEATURE_MAX] = {
 	[FEATURE_DAMON_SYSFS] = "damon_sysfs",
 	[FEATURE_REFRESH_MS] = "refresh_ms",
 	[FEATURE_ADDR_UNIT] = "addr_unit",
@@ -34,6 +35,7 @@ static const char *const feature_names[_FEATURE_MAX] = {
 	[FEATURE_SZ_OPS_FILTER_PASSED] = "sz_ops_filter_passed",
 	[FEATURE_BTF] = "btf",
 };
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(feature, enum feature);
 
 static const char *const feature_descriptions[_FEATURE_MAX] = {
 	[FEATURE_DAMON_SYSFS] = "the DAMON sysfs interface (CONFIG_DAMON_SYSFS)",
@@ -57,39 +59,17 @@ static const char *const feature_descriptions[_FEATURE_MAX] = {
 	[FEATURE_BTF] = "kernel BTF (/sys/kernel/btf/vmlinux)",
 };
 
-const char *feature_to_string(enum feature f)
-{
-	return f >= 0 && f < _FEATURE_MAX ? feature_names[f] : NULL;
-}
-
 const char *feature_describe(enum feature f)
 {
 	return f >= 0 && f < _FEATURE_MAX ? feature_descriptions[f] : NULL;
 }
 
-const char *feature_state_to_string(enum feature_state s)
-{
-	switch (s) {
-	case FEATURE_PRESENT:
-		return "yes";
-	case FEATURE_ABSENT:
-		return "no";
-	default:
-		return "unknown";
-	}
-}
-
-const char *module_state_to_string(enum module_state s)
-{
-	switch (s) {
-	case MODULE_ON:
-		return "on";
-	case MODULE_OFF:
-		return "off";
-	default:
-		return "absent";
-	}
-}
+static const char *const module_state_table[_MODULE_STATE_MAX] = {
+	[MODULE_ABSENT] = "absent",
+	[MODULE_OFF] = "off",
+	[MODULE_ON] = "on",
+};
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(module_state, enum module_state);
 
 static enum feature_state presence(const struct sysfs_root *root, const char *fmt, ...) _printf_(2, 3);
 static enum feature_state presence(const struct sysfs_root *root, const char *fmt, ...)

@@ -16,8 +16,11 @@
 #include <inttypes.h>
 
 #include "config.h"
+#include "ctrl-refine.h"
+#include "damon-features.h"
 #include "damon.h"
 #include "macro.h"
+#include "status-enums.h"
 
 #ifndef FIXTURES_DIR
 #error "FIXTURES_DIR must be defined"
@@ -680,7 +683,34 @@ static void test_string_tables(void **state _unused_)
 	ROUNDTRIP(damos_fail_charge_mode, _DAMOS_FAIL_CHARGE_MAX);
 	ROUNDTRIP(damond_on_exit, _DAMOND_ON_EXIT_MAX);
 	ROUNDTRIP(damon_module, _DAMON_MODULE_MAX);
+	ROUNDTRIP(kdamond_status, _KDAMOND_STATUS_MAX);
+	ROUNDTRIP(wmark_status, _WMARK_STATUS_MAX);
+	ROUNDTRIP(fail_charge_status, _FAIL_CHARGE_STATUS_MAX);
 #undef ROUNDTRIP
+
+	/* to_string only: every value named, once; nothing beyond the end */
+#define NAMED(name, max)                                                                   \
+	for (int i = 0; i < (max); i++) {                                                  \
+		assert_non_null(name##_to_string(i));                                      \
+		for (int j = 0; j < i; j++)                                                \
+			assert_string_not_equal(name##_to_string(j), name##_to_string(i)); \
+	}                                                                                  \
+	assert_null(name##_to_string(max));                                                \
+	assert_null(name##_to_string(-1))
+
+	NAMED(feature, _FEATURE_MAX);
+	NAMED(module_state, _MODULE_STATE_MAX);
+	NAMED(refine_verdict, _REFINE_VERDICT_MAX);
+#undef NAMED
+
+	/* the status document's words, as damondctl, the metrics and their fixtures spell them */
+	assert_string_equal(kdamond_status_to_string(KDAMOND_STATUS_DIED), "died");
+	assert_string_equal(wmark_status_to_string(WMARK_STATUS_ACTIVE_OR_HYSTERESIS), "active-or-hysteresis");
+	assert_string_equal(wmark_status_to_string(WMARK_STATUS_NONE), "n/a");
+	assert_string_equal(fail_charge_status_to_string(FAIL_CHARGE_STATUS_EMULATION_PENDING), "emulation-pending");
+	assert_string_equal(module_state_to_string(MODULE_ABSENT), "absent");
+	assert_string_equal(feature_to_string(FEATURE_SZ_OPS_FILTER_PASSED), "sz_ops_filter_passed");
+	assert_string_equal(refine_verdict_to_string(REFINE_NOTHING), "nothing-to-split");
 
 	assert_string_equal(damon_ops_to_string(DAMON_OPS_FVADDR), "fvaddr");
 	assert_string_equal(damos_action_to_string(DAMOS_LRU_DEPRIO), "lru_deprio");
