@@ -156,65 +156,6 @@ void damos_cfg_done(struct damos_cfg *s)
 	*s = (struct damos_cfg){};
 }
 
-int damos_cfg_copy(struct damos_cfg *dst, const struct damos_cfg *src)
-{
-	struct damos_cfg c = *src;
-
-	c.name = NULL;
-	c.quota.goals = NULL;
-	c.quota.nr_goals = 0;
-	c.filters = NULL;
-	c.nr_filters = 0;
-	c.dests = NULL;
-	c.nr_dests = 0;
-
-	if (src->name && !(c.name = strdup(src->name)))
-		goto fail;
-
-	if (src->quota.nr_goals > 0) {
-		c.quota.goals = calloc(src->quota.nr_goals, sizeof(*c.quota.goals));
-		if (!c.quota.goals)
-			goto fail;
-		for (size_t i = 0; i < src->quota.nr_goals; i++) {
-			c.quota.goals[i] = src->quota.goals[i];
-			c.quota.goals[i].path = NULL;
-			c.quota.nr_goals = i + 1;
-			if (src->quota.goals[i].path &&
-			    !(c.quota.goals[i].path = strdup(src->quota.goals[i].path)))
-				goto fail;
-		}
-	}
-
-	if (src->nr_filters > 0) {
-		c.filters = calloc(src->nr_filters, sizeof(*c.filters));
-		if (!c.filters)
-			goto fail;
-		for (size_t i = 0; i < src->nr_filters; i++) {
-			c.filters[i] = src->filters[i];
-			c.filters[i].memcg_path = NULL;
-			c.nr_filters = i + 1;
-			if (src->filters[i].memcg_path &&
-			    !(c.filters[i].memcg_path = strdup(src->filters[i].memcg_path)))
-				goto fail;
-		}
-	}
-
-	if (src->nr_dests > 0) {
-		c.dests = calloc(src->nr_dests, sizeof(*c.dests));
-		if (!c.dests)
-			goto fail;
-		memcpy(c.dests, src->dests, src->nr_dests * sizeof(*c.dests));
-		c.nr_dests = src->nr_dests;
-	}
-
-	*dst = c;
-	return 0;
-
-fail:
-	damos_cfg_done(&c);
-	return -ENOMEM;
-}
-
 static void damon_target_cfg_done(struct damon_target_cfg *t)
 {
 	free(t->regions);

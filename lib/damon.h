@@ -305,9 +305,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct damond_config *, damond_config_free);
 void kdamond_cfg_done(struct kdamond_cfg *k); /* frees members, not k itself */
 void damos_cfg_done(struct damos_cfg *s);
 
-/* Deep copy; returns NULL on ENOMEM. */
-int damos_cfg_copy(struct damos_cfg *dst, const struct damos_cfg *src);
-
 /* Fill a scheme with the documented defaults (matches everything, no quota). */
 void damos_cfg_init(struct damos_cfg *s);
 void damon_ctx_cfg_init(struct damon_ctx_cfg *c);

@@ -615,51 +615,6 @@ static void test_io_error(void **state _unused_)
 	config_errors_done(&errs);
 }
 
-static void test_scheme_copy(void **state _unused_)
-{
-	struct damond_config *c = load_good("goals.yaml");
-	const struct damos_cfg *src = &c->kdamonds[0].ctx.schemes[0];
-	struct damos_cfg dst;
-
-	assert_int_equal(damos_cfg_copy(&dst, src), 0);
-	assert_ptr_not_equal(dst.name, src->name);
-	assert_string_equal(dst.name, src->name);
-	assert_ptr_not_equal(dst.quota.goals, src->quota.goals);
-	assert_int_equal(dst.quota.nr_goals, src->quota.nr_goals);
-	for (size_t i = 0; i < dst.quota.nr_goals; i++) {
-		assert_int_equal(dst.quota.goals[i].target_value, src->quota.goals[i].target_value);
-		if (src->quota.goals[i].path) {
-			assert_ptr_not_equal(dst.quota.goals[i].path, src->quota.goals[i].path);
-			assert_string_equal(dst.quota.goals[i].path, src->quota.goals[i].path);
-		}
-	}
-	assert_int_equal(dst.quota.weight_age, 500);
-	damond_config_free(c); /* the copy must not share anything */
-	assert_string_equal(dst.quota.goals[4].path, "/workload");
-	damos_cfg_done(&dst);
-	assert_null(dst.name);
-
-	c = load_good("filters.yaml");
-	src = &c->kdamonds[0].ctx.schemes[0];
-	assert_int_equal(damos_cfg_copy(&dst, src), 0);
-	assert_int_equal(dst.nr_filters, 11);
-	assert_string_equal(dst.filters[4].memcg_path, "/system.slice/foo.service");
-	assert_ptr_not_equal(dst.filters, src->filters);
-	damos_cfg_done(&dst);
-
-	src = &c->kdamonds[0].ctx.schemes[0];
-	damond_config_free(c);
-
-	c = load_good("actions.yaml");
-	src = &c->kdamonds[0].ctx.schemes[DAMOS_MIGRATE_HOT];
-	assert_int_equal(damos_cfg_copy(&dst, src), 0);
-	assert_int_equal(dst.nr_dests, 2);
-	assert_ptr_not_equal(dst.dests, src->dests);
-	assert_int_equal(dst.dests[0].weight, 3);
-	damos_cfg_done(&dst);
-	damond_config_free(c);
-}
-
 static void test_string_tables(void **state _unused_)
 {
 #define ROUNDTRIP(name, max)                                                                       \
@@ -784,16 +739,23 @@ static void test_greedy_append(void **state _unused_)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_good_files_load),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_good_files_load),
 		cmocka_unit_test(test_warn_files),
-		cmocka_unit_test(test_conf_sample),    cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_conf_sample),
+		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_vaddr),
-		cmocka_unit_test(test_metrics_textfile),          cmocka_unit_test(test_fvaddr),
-		cmocka_unit_test(test_paddr_regions),  cmocka_unit_test(test_actions),
-		cmocka_unit_test(test_goals),          cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_watermarks),     cmocka_unit_test(test_load_string),
-		cmocka_unit_test(test_io_error),       cmocka_unit_test(test_scheme_copy),
-		cmocka_unit_test(test_string_tables),  cmocka_unit_test(test_init_defaults),
+		cmocka_unit_test(test_metrics_textfile),
+		cmocka_unit_test(test_fvaddr),
+		cmocka_unit_test(test_paddr_regions),
+		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_goals),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_watermarks),
+		cmocka_unit_test(test_load_string),
+		cmocka_unit_test(test_io_error),
+		cmocka_unit_test(test_string_tables),
+		cmocka_unit_test(test_init_defaults),
 		cmocka_unit_test(test_greedy_append),
 	};
 
