@@ -85,16 +85,12 @@ static enum feature_state presence(const struct sysfs_root *root, const char *fm
 
 static void probe_modules_tracefs(struct sysfs_root *root, struct damon_features *f)
 {
-	static const char *const mod_dirs[_DAMON_MODULE_MAX] = {
-		[DAMON_MODULE_STAT] = "module/damon_stat/parameters/enabled",
-		[DAMON_MODULE_RECLAIM] = "module/damon_reclaim/parameters/enabled",
-		[DAMON_MODULE_LRU_SORT] = "module/damon_lru_sort/parameters/enabled",
-	};
-
 	for (int m = 0; m < _DAMON_MODULE_MAX; m++) {
+		char p[128];
 		bool on;
 
-		if (sysfs_read_bool(root, mod_dirs[m], &on) < 0)
+		snprintf(p, sizeof(p), DAMON_MODULE_ENABLED_FMT, damon_module_to_string(m));
+		if (sysfs_read_bool(root, p, &on) < 0)
 			f->module[m] = MODULE_ABSENT;
 		else
 			f->module[m] = on ? MODULE_ON : MODULE_OFF;

@@ -112,6 +112,7 @@ enum damond_on_exit {
 };
 
 /* Exclusive in-kernel DAMON modules that block sysfs kdamonds. */
+#define DAMON_MODULE_ENABLED_FMT "module/%s/parameters/enabled" /* under the sysfs root; %s: damon_module_to_string() */
 enum damon_module {
 	DAMON_MODULE_STAT,
 	DAMON_MODULE_RECLAIM,
