@@ -20,6 +20,7 @@
 #define SYSFS_DEFAULT_ROOT "/sys"
 #define PROCFS_DEFAULT_ROOT "/proc"
 #define DAMON_ADMIN_DIR "kernel/mm/damon/admin"
+#define DAMON_KDAMONDS_DIR DAMON_ADMIN_DIR "/kdamonds"
 
 struct sysfs_root;
 
