@@ -33,9 +33,6 @@
 #include "macro.h"
 #include "units.h"
 
-/* All field handlers share one signature; most use only some of the arguments. */
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-
 /* Limits: docs/configuration.md, "Limits" (keep in sync). */
 #define CONFIG_MAX_FILE_SIZE (1u << 20) /* bytes: the main file and its drop-ins together */
 #define CONFIG_MAX_DEPTH 64             /* nesting of sequences and mappings */

@@ -8,20 +8,6 @@
 
 #include "ctrl-charge.h"
 
-const char *charge_mode_to_string(enum charge_mode m)
-{
-	switch (m) {
-	case CHARGE_MODE_OFF:
-		return "off";
-	case CHARGE_MODE_EXCLUDE:
-		return "emulated-exclude";
-	case CHARGE_MODE_FALLBACK:
-		return "emulated-fallback";
-	default:
-		return NULL;
-	}
-}
-
 void charge_params_default(struct charge_params *p, uint64_t quota_bytes, uint64_t reset_interval_us,
 			   uint32_t num, uint32_t denom)
 {
@@ -79,30 +65,6 @@ void charge_init(struct charge_state *s, const struct charge_params *p, uint64_t
 	(void)now_us;
 }
 
-const struct charge_adjustment *charge_adjustment_get(const struct charge_state *s, unsigned i)
-{
-	if (i >= s->nr_adj)
-		return NULL;
-	return &s->adj[(s->adj_pos + CHARGE_NR_ADJ - 1 - i) % CHARGE_NR_ADJ];
-}
-
-static void record(struct charge_state *s, uint64_t now_us, const struct charge_decision *d)
-{
-	struct charge_adjustment *a = &s->adj[s->adj_pos];
-
-	*a = (struct charge_adjustment){
-		.at_us = now_us,
-		.quota_bytes = s->kernel_quota,
-		.nr_reject = (uint32_t)s->nr_reject,
-		.excluded_bytes = s->excluded_bytes,
-	};
-	memcpy(a->reason, d->reason, sizeof(a->reason));
-	a->reason[sizeof(a->reason) - 1] = 0;
-	s->adj_pos = (s->adj_pos + 1) % CHARGE_NR_ADJ;
-	if (s->nr_adj < CHARGE_NR_ADJ)
-		s->nr_adj++;
-}
-
 /* Emit a commit: state is updated optimistically (see charge_commit_failed). */
 static void emit(struct charge_state *s, struct charge_decision *d, uint64_t now_us)
 {
@@ -118,7 +80,6 @@ static void emit(struct charge_state *s, struct charge_decision *d, uint64_t now
 	s->last_commit_us = now_us ?: 1;
 	s->nr_commits++;
 	s->commit_pending = true;
-	record(s, now_us, d);
 }
 
 void charge_committed(struct charge_state *s, uint64_t now_us)
@@ -164,9 +125,6 @@ static bool observe(const struct charge_params *p, struct charge_state *s, const
 		goto out;
 
 	s->applied_per_window = mul_div(s->acc_applied, win, s->acc_us);
-	s->tried_per_window = mul_div(s->acc_tried, win, s->acc_us);
-	if (s->applied_per_window > s->max_applied_per_window)
-		s->max_applied_per_window = s->applied_per_window;
 	if (s->acc_tried >= (p->min_region_sz ?: 1)) {
 		uint32_t f = 0;
 
@@ -182,13 +140,11 @@ static bool observe(const struct charge_params *p, struct charge_state *s, const
 	s->prev_us = o->now_us;
 	s->prev_tried = o->sz_tried;
 	s->prev_applied = o->sz_applied;
-	s->prev_qt_exceeds = o->qt_exceeds;
 	return true;
 out:
 	s->prev_us = o->now_us;
 	s->prev_tried = o->sz_tried;
 	s->prev_applied = o->sz_applied;
-	s->prev_qt_exceeds = o->qt_exceeds;
 	return false;
 }
 
@@ -384,7 +340,6 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 	if (m->generation == s->map_generation)
 		return;
 	s->map_generation = m->generation;
-	s->est_fail_permil = m->total_bytes ? mul_div(m->total_bytes - m->ok_bytes, 1000, m->total_bytes) : 0;
 
 	nr = charge_plan_reject(p, s, m, d->reject, p->max_filters, &bad_hidden, &ok_hidden);
 	ok_incl = m->ok_bytes > ok_hidden ? m->ok_bytes - ok_hidden : 0;
@@ -413,12 +368,10 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 		d->set_quota = true;
 		d->quota_bytes = p->quota_bytes;
 	}
-	snprintf(d->reason, sizeof(d->reason),
-		 "exclude %zu ranges: hide %lluM failing %lluM ok, delta %lluK, K %lluK",
+	snprintf(d->reason, sizeof(d->reason), "exclude %zu ranges: hide %lluM failing %lluM ok, delta %lluK, K %lluK",
 		 nr, (unsigned long long)(bad_hidden >> 20), (unsigned long long)(ok_hidden >> 20),
 		 (unsigned long long)(gain >> 10),
 		 (unsigned long long)((d->set_quota ? d->quota_bytes : s->kernel_quota) >> 10));
-	s->excluded_ok_bytes = ok_hidden;
 	emit(s, d, o->now_us);
 }
 

@@ -18,11 +18,11 @@
  *    taken away from the scheme, so it is neither tried nor charged; K stays
  *    at Q (or below, approximating the native charge of failures at
  *    NUM/DENOM). Applied bytes can never exceed Q in any window. The manager
- *    realises reject[] as GAPS IN THE paddr MONITORING TARGET (default; see
- *    docs/CONTROLLERS.md: addr reject filters starve the memory behind each
+ *    realises reject[] as GAPS IN THE paddr MONITORING TARGET, not as addr
+ *    reject filters (docs/CONTROLLERS.md: those starve the memory behind each
  *    excluded range on 6.12, because a region starting inside a filter is
  *    cut at the filter end and the remainder is skipped for that pass, then
- *    merged back at the next aggregation) or, when asked, as addr filters.
+ *    merged back at the next aggregation).
  *  - FALLBACK (no oracle: vaddr, migrate, stat, kpageflags unreadable): K is
  *    raised by the *lowest* failure share observed over recent windows,
  *    capped; with clustered failures this is ~Q (no gain), with a stationary
@@ -34,15 +34,15 @@
  * no I/O, no logging, no allocation in charge_step(). The manager feeds it
  * stats (cumulative counters) every poll and applies the decision in one
  * place: when set_filters, it replaces the exclusion it installed before by
- * reject[0..nr_reject) (target regions = the user's ranges minus reject[],
- * or damond-owned filters appended after the user's); when set_quota, it
+ * reject[0..nr_reject) (target regions = the user's ranges minus
+ * reject[]); when set_quota, it
  * writes quotas/bytes; then one `commit`.
  * The manager must report back through charge_committed() once the commit
  * went through (or charge_commit_failed()).
  *
- * Address units: reject[] and the map are in the target's address space
- * (physical bytes for paddr with addr_unit 1; the manager converts for
- * addr_unit != 1).
+ * Address units: reject[] and the map are physical bytes. EXCLUDE needs
+ * addr_unit 1 (the manager gives a context with another addr_unit no
+ * oracle, so it runs FALLBACK).
  */
 #pragma once
 
@@ -55,7 +55,6 @@
 
 #define CHARGE_MAX_FILTERS 32 /* hard cap on reject ranges per scheme */
 #define CHARGE_MAX_RUNS 256   /* scratch runs while planning */
-#define CHARGE_NR_ADJ 8       /* adjustments remembered for status */
 #define CHARGE_FHIST 32       /* failure-share samples remembered */
 
 enum charge_mode {
@@ -64,8 +63,6 @@ enum charge_mode {
 	CHARGE_MODE_FALLBACK,
 	_CHARGE_MODE_MAX,
 };
-
-const char *charge_mode_to_string(enum charge_mode m) _pure_;
 
 struct charge_params {
 	uint64_t quota_bytes;            /* Q: the user's size quota */
@@ -98,14 +95,6 @@ struct charge_obs {
 	const struct pageflags_map *map;    /* NULL when no oracle */
 };
 
-struct charge_adjustment {
-	uint64_t at_us;
-	uint64_t quota_bytes;   /* K asked for */
-	uint32_t nr_reject;
-	uint64_t excluded_bytes;
-	char reason[128];
-};
-
 struct charge_run {
 	uint64_t start, end;
 	uint64_t bad, ok;   /* bytes inside the run */
@@ -118,10 +107,8 @@ struct charge_state {
 	/* reject ranges damond asked for last (sorted, disjoint) */
 	struct damon_addr_range reject[CHARGE_MAX_FILTERS];
 	size_t nr_reject;
-	uint64_t excluded_bytes;    /* size of reject[] */
-	uint64_t excluded_ok_bytes; /* ok bytes hidden in reject[] at the last plan */
-	uint64_t map_generation;    /* last map looked at */
-	uint64_t est_fail_permil;   /* failure share of the monitored memory (map) */
+	uint64_t excluded_bytes; /* size of reject[] */
+	uint64_t map_generation; /* last map looked at */
 
 	bool commit_pending;
 	uint64_t last_commit_us;    /* last commit asked for (0 = never) */
@@ -129,17 +116,12 @@ struct charge_state {
 
 	/* observation bookkeeping */
 	bool have_prev;
-	uint64_t prev_us, prev_tried, prev_applied, prev_qt_exceeds;
+	uint64_t prev_us, prev_tried, prev_applied;
 	uint64_t acc_us, acc_tried, acc_applied;
 	uint32_t fhist[CHARGE_FHIST]; /* failure share per closed period, permil */
 	unsigned nr_fhist, fhist_pos;
 	uint32_t fail_share_permil;   /* last closed period */
 	uint64_t applied_per_window;  /* last closed period, normalised to one window */
-	uint64_t tried_per_window;
-	uint64_t max_applied_per_window; /* largest seen since init */
-
-	struct charge_adjustment adj[CHARGE_NR_ADJ]; /* ring */
-	unsigned nr_adj, adj_pos;
 
 	struct charge_run scratch[CHARGE_MAX_RUNS];
 };
@@ -159,9 +141,6 @@ void charge_step(const struct charge_params *p, struct charge_state *s, const st
 /* The manager reports the outcome of the commit carrying the last decision. */
 void charge_committed(struct charge_state *s, uint64_t now_us);
 void charge_commit_failed(struct charge_state *s, uint64_t now_us);
-
-/* Most recent adjustment first; i < s->nr_adj. */
-const struct charge_adjustment *charge_adjustment_get(const struct charge_state *s, unsigned i);
 
 /*
  * Plan reject ranges from a map (exposed for tests). cur/nr_cur: ranges in

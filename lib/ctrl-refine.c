@@ -7,18 +7,15 @@
 
 #include "ctrl-refine.h"
 #include "macro.h"
+#include "string-table.h"
 
-static const char *const verdict_names[_REFINE_VERDICT_MAX] = {
+static const char *const refine_verdict_table[_REFINE_VERDICT_MAX] = {
 	[REFINE_WAIT] = "wait",
 	[REFINE_KERNEL_SPLITS] = "kernel-splits",
 	[REFINE_NOTHING] = "nothing-to-split",
 	[REFINE_SPLIT] = "split",
 };
-
-const char *refine_verdict_to_string(enum refine_verdict v)
-{
-	return v >= 0 && v < _REFINE_VERDICT_MAX ? verdict_names[v] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(refine_verdict, enum refine_verdict);
 
 void refine_init(struct refine_state *s)
 {

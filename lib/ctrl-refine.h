@@ -118,9 +118,10 @@ enum refine_verdict {
 	REFINE_NOTHING,            /* no partly accessed region worth splitting, or no room */
 	REFINE_SPLIT,              /* splits[] to commit */
 	_REFINE_VERDICT_MAX,
+	_REFINE_VERDICT_INVALID = -EINVAL,
 };
 
-const char *refine_verdict_to_string(enum refine_verdict v);
+const char *refine_verdict_to_string(enum refine_verdict v) _pure_;
 
 struct refine_decision {
 	enum refine_verdict verdict;

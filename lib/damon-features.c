@@ -10,10 +10,9 @@
 #include "damon-features.h"
 #include "damon-sysfs.h"
 #include "log.h"
+#include "string-table.h"
 
-#define KD DAMON_ADMIN_DIR "/kdamonds"
-
-static const char *const feature_names[_FEATURE_MAX] = {
+static const char *const feature_table[_FEATURE_MAX] = {
 	[FEATURE_DAMON_SYSFS] = "damon_sysfs",
 	[FEATURE_REFRESH_MS] = "refresh_ms",
 	[FEATURE_ADDR_UNIT] = "addr_unit",
@@ -34,6 +33,7 @@ static const char *const feature_names[_FEATURE_MAX] = {
 	[FEATURE_SZ_OPS_FILTER_PASSED] = "sz_ops_filter_passed",
 	[FEATURE_BTF] = "btf",
 };
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(feature, enum feature);
 
 static const char *const feature_descriptions[_FEATURE_MAX] = {
 	[FEATURE_DAMON_SYSFS] = "the DAMON sysfs interface (CONFIG_DAMON_SYSFS)",
@@ -57,39 +57,17 @@ static const char *const feature_descriptions[_FEATURE_MAX] = {
 	[FEATURE_BTF] = "kernel BTF (/sys/kernel/btf/vmlinux)",
 };
 
-const char *feature_to_string(enum feature f)
-{
-	return f >= 0 && f < _FEATURE_MAX ? feature_names[f] : NULL;
-}
-
 const char *feature_describe(enum feature f)
 {
 	return f >= 0 && f < _FEATURE_MAX ? feature_descriptions[f] : NULL;
 }
 
-const char *feature_state_to_string(enum feature_state s)
-{
-	switch (s) {
-	case FEATURE_PRESENT:
-		return "yes";
-	case FEATURE_ABSENT:
-		return "no";
-	default:
-		return "unknown";
-	}
-}
-
-const char *module_state_to_string(enum module_state s)
-{
-	switch (s) {
-	case MODULE_ON:
-		return "on";
-	case MODULE_OFF:
-		return "off";
-	default:
-		return "absent";
-	}
-}
+static const char *const module_state_table[_MODULE_STATE_MAX] = {
+	[MODULE_ABSENT] = "absent",
+	[MODULE_OFF] = "off",
+	[MODULE_ON] = "on",
+};
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(module_state, enum module_state);
 
 static enum feature_state presence(const struct sysfs_root *root, const char *fmt, ...) _printf_(2, 3);
 static enum feature_state presence(const struct sysfs_root *root, const char *fmt, ...)
@@ -105,16 +83,12 @@ static enum feature_state presence(const struct sysfs_root *root, const char *fm
 
 static void probe_modules_tracefs(struct sysfs_root *root, struct damon_features *f)
 {
-	static const char *const mod_dirs[_DAMON_MODULE_MAX] = {
-		[DAMON_MODULE_STAT] = "module/damon_stat/parameters/enabled",
-		[DAMON_MODULE_RECLAIM] = "module/damon_reclaim/parameters/enabled",
-		[DAMON_MODULE_LRU_SORT] = "module/damon_lru_sort/parameters/enabled",
-	};
-
 	for (int m = 0; m < _DAMON_MODULE_MAX; m++) {
+		char p[128];
 		bool on;
 
-		if (sysfs_read_bool(root, mod_dirs[m], &on) < 0)
+		snprintf(p, sizeof(p), DAMON_MODULE_ENABLED_FMT, damon_module_to_string(m));
+		if (sysfs_read_bool(root, p, &on) < 0)
 			f->module[m] = MODULE_ABSENT;
 		else
 			f->module[m] = on ? MODULE_ON : MODULE_OFF;
@@ -144,12 +118,12 @@ static void probe_tree(struct sysfs_root *root, unsigned k, struct damon_feature
 {
 	char c[PATH_MAX], s[PATH_MAX];
 
-	if (!sysfs_is_dir(root, sysfs_pathf(c, KD "/%u", k)))
+	if (!sysfs_is_dir(root, sysfs_pathf(c, DAMON_KDAMONDS_DIR "/%u", k)))
 		return;
 	f->tree_probed = true;
-	f->f[FEATURE_REFRESH_MS] = presence(root, KD "/%u/refresh_ms", k);
+	f->f[FEATURE_REFRESH_MS] = presence(root, DAMON_KDAMONDS_DIR "/%u/refresh_ms", k);
 
-	sysfs_pathf(c, KD "/%u/contexts/0", k);
+	sysfs_pathf(c, DAMON_KDAMONDS_DIR "/%u/contexts/0", k);
 	if (sysfs_is_dir(root, c)) {
 		_cleanup_free_ char *avail = NULL;
 
@@ -167,7 +141,7 @@ static void probe_tree(struct sysfs_root *root, unsigned k, struct damon_feature
 			f->f[FEATURE_OBSOLETE_TARGET] = presence(root, "%s/targets/0/obsolete_target", c);
 	}
 
-	sysfs_pathf(s, KD "/%u/contexts/0/schemes/0", k);
+	sysfs_pathf(s, DAMON_KDAMONDS_DIR "/%u/contexts/0/schemes/0", k);
 	if (sysfs_is_dir(root, s)) {
 		f->f[FEATURE_CORE_OPS_FILTERS] = presence(root, "%s/core_filters", s);
 		f->f[FEATURE_LEGACY_FILTERS] = presence(root, "%s/filters", s);
@@ -191,10 +165,10 @@ int features_probe_readonly(struct sysfs_root *root, struct damon_features *ret)
 	struct damon_features f = {};
 	uint64_t nr = 0;
 
-	f.f[FEATURE_DAMON_SYSFS] = presence(root, KD "/nr_kdamonds");
+	f.f[FEATURE_DAMON_SYSFS] = presence(root, DAMON_KDAMONDS_DIR "/nr_kdamonds");
 	probe_modules_tracefs(root, &f);
-	if (f.f[FEATURE_DAMON_SYSFS] == FEATURE_PRESENT && sysfs_read_u64(root, KD "/nr_kdamonds", &nr) >= 0 &&
-	    nr > 0)
+	if (f.f[FEATURE_DAMON_SYSFS] == FEATURE_PRESENT &&
+	    sysfs_read_u64(root, DAMON_KDAMONDS_DIR "/nr_kdamonds", &nr) >= 0 && nr > 0)
 		probe_tree(root, 0, &f);
 	*ret = f;
 	return f.f[FEATURE_DAMON_SYSFS] == FEATURE_PRESENT ? 0 : -ENOENT;
@@ -226,7 +200,7 @@ int features_probe_kernel(struct sysfs_root *root, const char *runtime_dir, stru
 	if (f.tree_probed)
 		source = "sysfs";
 	/* any directory may be the populated one: keep what tells the most */
-	if (sysfs_read_u64(root, KD "/nr_kdamonds", &nr) >= 0)
+	if (sysfs_read_u64(root, DAMON_KDAMONDS_DIR "/nr_kdamonds", &nr) >= 0)
 		for (uint64_t k = 1; k < MIN(nr, 64ULL); k++) {
 			struct damon_features g = f;
 
@@ -399,11 +373,11 @@ int features_probe_owned_ex(struct sysfs_root *root, unsigned k, struct damon_fe
 		return r;
 
 	/* Populate one of everything so that every file shows. */
-	sysfs_pathf(c, KD "/%u/contexts", k);
+	sysfs_pathf(c, DAMON_KDAMONDS_DIR "/%u/contexts", k);
 	r = probe_nr(root, sysfs_pathf(p, "%s/nr_contexts", c), failed);
 	if (r < 0)
 		return r;
-	sysfs_pathf(c, KD "/%u/contexts/0", k);
+	sysfs_pathf(c, DAMON_KDAMONDS_DIR "/%u/contexts/0", k);
 	sysfs_pathf(s, "%s/schemes/0", c);
 	if ((r = probe_nr(root, sysfs_pathf(p, "%s/targets/nr_targets", c), failed)) < 0 ||
 	    (r = probe_nr(root, sysfs_pathf(p, "%s/schemes/nr_schemes", c), failed)) < 0 ||

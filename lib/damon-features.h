@@ -44,6 +44,8 @@ enum module_state {
 	MODULE_ABSENT,
 	MODULE_OFF,
 	MODULE_ON,
+	_MODULE_STATE_MAX,
+	_MODULE_STATE_INVALID = -EINVAL,
 };
 
 struct damon_features {
@@ -59,7 +61,6 @@ struct damon_features {
 };
 
 const char *feature_to_string(enum feature f) _pure_;
-const char *feature_state_to_string(enum feature_state s) _pure_;
 const char *module_state_to_string(enum module_state s) _pure_;
 /* Human description of what a feature is, for error messages. */
 const char *feature_describe(enum feature f) _pure_;

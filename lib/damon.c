@@ -1,93 +1,96 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The DAMON object model: keyword tables, defaults, copy and free. */
 #include "damon.h"
+#include "string-table.h"
 
-/* One table per enum; the strings are the kernel's sysfs keywords. */
-#define DEFINE_STRING_TABLE(name, type, max, ...)                                                  \
-	static const char *const name##_table[max] = { __VA_ARGS__ };                              \
-	const char *name##_to_string(type x)                                                       \
-	{                                                                                          \
-		if ((int)x < 0 || (int)x >= (int)(max))                                            \
-			return NULL;                                                               \
-		return name##_table[x];                                                            \
-	}                                                                                          \
-	type name##_from_string(const char *s)                                                     \
-	{                                                                                          \
-		if (!s)                                                                            \
-			return (type)-EINVAL;                                                      \
-		for (int i = 0; i < (int)(max); i++)                                               \
-			if (name##_table[i] && streq(name##_table[i], s))                          \
-				return (type)i;                                                    \
-		return (type)-EINVAL;                                                              \
-	}
+/* One table per enum (string-table.h); the strings are the kernel's sysfs keywords. */
+static const char *const damon_ops_table[_DAMON_OPS_MAX] = {
+	[DAMON_OPS_VADDR] = "vaddr",
+	[DAMON_OPS_FVADDR] = "fvaddr",
+	[DAMON_OPS_PADDR] = "paddr",
+};
+DEFINE_STRING_TABLE_LOOKUP(damon_ops, enum damon_ops);
 
-DEFINE_STRING_TABLE(damon_ops, enum damon_ops, _DAMON_OPS_MAX,
-		    [DAMON_OPS_VADDR] = "vaddr",
-		    [DAMON_OPS_FVADDR] = "fvaddr",
-		    [DAMON_OPS_PADDR] = "paddr")
+static const char *const damos_action_table[_DAMOS_ACTION_MAX] = {
+	[DAMOS_WILLNEED] = "willneed",
+	[DAMOS_COLD] = "cold",
+	[DAMOS_PAGEOUT] = "pageout",
+	[DAMOS_HUGEPAGE] = "hugepage",
+	[DAMOS_NOHUGEPAGE] = "nohugepage",
+	[DAMOS_COLLAPSE] = "collapse",
+	[DAMOS_LRU_PRIO] = "lru_prio",
+	[DAMOS_LRU_DEPRIO] = "lru_deprio",
+	[DAMOS_MIGRATE_HOT] = "migrate_hot",
+	[DAMOS_MIGRATE_COLD] = "migrate_cold",
+	[DAMOS_STAT] = "stat",
+};
+DEFINE_STRING_TABLE_LOOKUP(damos_action, enum damos_action);
 
-DEFINE_STRING_TABLE(damos_action, enum damos_action, _DAMOS_ACTION_MAX,
-		    [DAMOS_WILLNEED] = "willneed",
-		    [DAMOS_COLD] = "cold",
-		    [DAMOS_PAGEOUT] = "pageout",
-		    [DAMOS_HUGEPAGE] = "hugepage",
-		    [DAMOS_NOHUGEPAGE] = "nohugepage",
-		    [DAMOS_COLLAPSE] = "collapse",
-		    [DAMOS_LRU_PRIO] = "lru_prio",
-		    [DAMOS_LRU_DEPRIO] = "lru_deprio",
-		    [DAMOS_MIGRATE_HOT] = "migrate_hot",
-		    [DAMOS_MIGRATE_COLD] = "migrate_cold",
-		    [DAMOS_STAT] = "stat")
+static const char *const damos_goal_metric_table[_DAMOS_GOAL_METRIC_MAX] = {
+	[DAMOS_GOAL_USER_INPUT] = "user_input",
+	[DAMOS_GOAL_SOME_MEM_PSI_US] = "some_mem_psi_us",
+	[DAMOS_GOAL_NODE_MEM_USED_BP] = "node_mem_used_bp",
+	[DAMOS_GOAL_NODE_MEM_FREE_BP] = "node_mem_free_bp",
+	[DAMOS_GOAL_NODE_MEMCG_USED_BP] = "node_memcg_used_bp",
+	[DAMOS_GOAL_NODE_MEMCG_FREE_BP] = "node_memcg_free_bp",
+	[DAMOS_GOAL_ACTIVE_MEM_BP] = "active_mem_bp",
+	[DAMOS_GOAL_INACTIVE_MEM_BP] = "inactive_mem_bp",
+	[DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP] = "node_eligible_mem_bp",
+};
+DEFINE_STRING_TABLE_LOOKUP(damos_goal_metric, enum damos_goal_metric);
 
-DEFINE_STRING_TABLE(damos_goal_metric, enum damos_goal_metric, _DAMOS_GOAL_METRIC_MAX,
-		    [DAMOS_GOAL_USER_INPUT] = "user_input",
-		    [DAMOS_GOAL_SOME_MEM_PSI_US] = "some_mem_psi_us",
-		    [DAMOS_GOAL_NODE_MEM_USED_BP] = "node_mem_used_bp",
-		    [DAMOS_GOAL_NODE_MEM_FREE_BP] = "node_mem_free_bp",
-		    [DAMOS_GOAL_NODE_MEMCG_USED_BP] = "node_memcg_used_bp",
-		    [DAMOS_GOAL_NODE_MEMCG_FREE_BP] = "node_memcg_free_bp",
-		    [DAMOS_GOAL_ACTIVE_MEM_BP] = "active_mem_bp",
-		    [DAMOS_GOAL_INACTIVE_MEM_BP] = "inactive_mem_bp",
-		    [DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP] = "node_eligible_mem_bp")
+static const char *const damos_goal_tuner_table[_DAMOS_TUNER_MAX] = {
+	[DAMOS_TUNER_CONSIST] = "consist",
+	[DAMOS_TUNER_TEMPORAL] = "temporal",
+};
+DEFINE_STRING_TABLE_LOOKUP(damos_goal_tuner, enum damos_goal_tuner);
 
-DEFINE_STRING_TABLE(damos_goal_tuner, enum damos_goal_tuner, _DAMOS_TUNER_MAX,
-		    [DAMOS_TUNER_CONSIST] = "consist",
-		    [DAMOS_TUNER_TEMPORAL] = "temporal")
+static const char *const damos_wmark_metric_table[_DAMOS_WMARK_MAX] = {
+	[DAMOS_WMARK_NONE] = "none",
+	[DAMOS_WMARK_FREE_MEM_RATE] = "free_mem_rate",
+};
+DEFINE_STRING_TABLE_LOOKUP(damos_wmark_metric, enum damos_wmark_metric);
 
-DEFINE_STRING_TABLE(damos_wmark_metric, enum damos_wmark_metric, _DAMOS_WMARK_MAX,
-		    [DAMOS_WMARK_NONE] = "none",
-		    [DAMOS_WMARK_FREE_MEM_RATE] = "free_mem_rate")
+static const char *const damos_filter_type_table[_DAMOS_FILTER_TYPE_MAX] = {
+	[DAMOS_FILTER_ANON] = "anon",
+	[DAMOS_FILTER_ACTIVE] = "active",
+	[DAMOS_FILTER_MEMCG] = "memcg",
+	[DAMOS_FILTER_YOUNG] = "young",
+	[DAMOS_FILTER_HUGEPAGE_SIZE] = "hugepage_size",
+	[DAMOS_FILTER_UNMAPPED] = "unmapped",
+	[DAMOS_FILTER_ADDR] = "addr",
+	[DAMOS_FILTER_TARGET] = "target",
+};
+DEFINE_STRING_TABLE_LOOKUP(damos_filter_type, enum damos_filter_type);
 
-DEFINE_STRING_TABLE(damos_filter_type, enum damos_filter_type, _DAMOS_FILTER_TYPE_MAX,
-		    [DAMOS_FILTER_ANON] = "anon",
-		    [DAMOS_FILTER_ACTIVE] = "active",
-		    [DAMOS_FILTER_MEMCG] = "memcg",
-		    [DAMOS_FILTER_YOUNG] = "young",
-		    [DAMOS_FILTER_HUGEPAGE_SIZE] = "hugepage_size",
-		    [DAMOS_FILTER_UNMAPPED] = "unmapped",
-		    [DAMOS_FILTER_ADDR] = "addr",
-		    [DAMOS_FILTER_TARGET] = "target")
+static const char *const damos_filter_layer_table[_DAMOS_FILTER_LAYER_MAX] = {
+	[DAMOS_FILTER_LAYER_AUTO] = "auto",
+	[DAMOS_FILTER_LAYER_CORE] = "core",
+	[DAMOS_FILTER_LAYER_OPS] = "ops",
+	[DAMOS_FILTER_LAYER_LEGACY] = "legacy",
+};
+DEFINE_STRING_TABLE_LOOKUP(damos_filter_layer, enum damos_filter_layer);
 
-DEFINE_STRING_TABLE(damos_filter_layer, enum damos_filter_layer, _DAMOS_FILTER_LAYER_MAX,
-		    [DAMOS_FILTER_LAYER_AUTO] = "auto",
-		    [DAMOS_FILTER_LAYER_CORE] = "core",
-		    [DAMOS_FILTER_LAYER_OPS] = "ops",
-		    [DAMOS_FILTER_LAYER_LEGACY] = "legacy")
+static const char *const damos_fail_charge_mode_table[_DAMOS_FAIL_CHARGE_MAX] = {
+	[DAMOS_FAIL_CHARGE_OFF] = "off",
+	[DAMOS_FAIL_CHARGE_AUTO] = "auto",
+	[DAMOS_FAIL_CHARGE_NATIVE] = "native",
+	[DAMOS_FAIL_CHARGE_EMULATE] = "emulate",
+};
+DEFINE_STRING_TABLE_LOOKUP(damos_fail_charge_mode, enum damos_fail_charge_mode);
 
-DEFINE_STRING_TABLE(damos_fail_charge_mode, enum damos_fail_charge_mode, _DAMOS_FAIL_CHARGE_MAX,
-		    [DAMOS_FAIL_CHARGE_OFF] = "off",
-		    [DAMOS_FAIL_CHARGE_AUTO] = "auto",
-		    [DAMOS_FAIL_CHARGE_NATIVE] = "native",
-		    [DAMOS_FAIL_CHARGE_EMULATE] = "emulate")
+static const char *const damond_on_exit_table[_DAMOND_ON_EXIT_MAX] = {
+	[DAMOND_ON_EXIT_STOP] = "stop",
+	[DAMOND_ON_EXIT_KEEP] = "keep",
+};
+DEFINE_STRING_TABLE_LOOKUP(damond_on_exit, enum damond_on_exit);
 
-DEFINE_STRING_TABLE(damond_on_exit, enum damond_on_exit, _DAMOND_ON_EXIT_MAX,
-		    [DAMOND_ON_EXIT_STOP] = "stop",
-		    [DAMOND_ON_EXIT_KEEP] = "keep")
-
-DEFINE_STRING_TABLE(damon_module, enum damon_module, _DAMON_MODULE_MAX,
-		    [DAMON_MODULE_STAT] = "damon_stat",
-		    [DAMON_MODULE_RECLAIM] = "damon_reclaim",
-		    [DAMON_MODULE_LRU_SORT] = "damon_lru_sort")
+static const char *const damon_module_table[_DAMON_MODULE_MAX] = {
+	[DAMON_MODULE_STAT] = "damon_stat",
+	[DAMON_MODULE_RECLAIM] = "damon_reclaim",
+	[DAMON_MODULE_LRU_SORT] = "damon_lru_sort",
+};
+DEFINE_STRING_TABLE_LOOKUP(damon_module, enum damon_module);
 
 bool damos_filter_type_is_core(enum damos_filter_type t)
 {
@@ -151,65 +154,6 @@ void damos_cfg_done(struct damos_cfg *s)
 	free(s->filters);
 	free(s->dests);
 	*s = (struct damos_cfg){};
-}
-
-int damos_cfg_copy(struct damos_cfg *dst, const struct damos_cfg *src)
-{
-	struct damos_cfg c = *src;
-
-	c.name = NULL;
-	c.quota.goals = NULL;
-	c.quota.nr_goals = 0;
-	c.filters = NULL;
-	c.nr_filters = 0;
-	c.dests = NULL;
-	c.nr_dests = 0;
-
-	if (src->name && !(c.name = strdup(src->name)))
-		goto fail;
-
-	if (src->quota.nr_goals > 0) {
-		c.quota.goals = calloc(src->quota.nr_goals, sizeof(*c.quota.goals));
-		if (!c.quota.goals)
-			goto fail;
-		for (size_t i = 0; i < src->quota.nr_goals; i++) {
-			c.quota.goals[i] = src->quota.goals[i];
-			c.quota.goals[i].path = NULL;
-			c.quota.nr_goals = i + 1;
-			if (src->quota.goals[i].path &&
-			    !(c.quota.goals[i].path = strdup(src->quota.goals[i].path)))
-				goto fail;
-		}
-	}
-
-	if (src->nr_filters > 0) {
-		c.filters = calloc(src->nr_filters, sizeof(*c.filters));
-		if (!c.filters)
-			goto fail;
-		for (size_t i = 0; i < src->nr_filters; i++) {
-			c.filters[i] = src->filters[i];
-			c.filters[i].memcg_path = NULL;
-			c.nr_filters = i + 1;
-			if (src->filters[i].memcg_path &&
-			    !(c.filters[i].memcg_path = strdup(src->filters[i].memcg_path)))
-				goto fail;
-		}
-	}
-
-	if (src->nr_dests > 0) {
-		c.dests = calloc(src->nr_dests, sizeof(*c.dests));
-		if (!c.dests)
-			goto fail;
-		memcpy(c.dests, src->dests, src->nr_dests * sizeof(*c.dests));
-		c.nr_dests = src->nr_dests;
-	}
-
-	*dst = c;
-	return 0;
-
-fail:
-	damos_cfg_done(&c);
-	return -ENOMEM;
 }
 
 static void damon_target_cfg_done(struct damon_target_cfg *t)

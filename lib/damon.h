@@ -112,6 +112,7 @@ enum damond_on_exit {
 };
 
 /* Exclusive in-kernel DAMON modules that block sysfs kdamonds. */
+#define DAMON_MODULE_ENABLED_FMT "module/%s/parameters/enabled" /* under the sysfs root; %s: damon_module_to_string() */
 enum damon_module {
 	DAMON_MODULE_STAT,
 	DAMON_MODULE_RECLAIM,
@@ -304,9 +305,6 @@ void damond_config_free(struct damond_config *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct damond_config *, damond_config_free);
 void kdamond_cfg_done(struct kdamond_cfg *k); /* frees members, not k itself */
 void damos_cfg_done(struct damos_cfg *s);
-
-/* Deep copy; returns NULL on ENOMEM. */
-int damos_cfg_copy(struct damos_cfg *dst, const struct damos_cfg *src);
 
 /* Fill a scheme with the documented defaults (matches everything, no quota). */
 void damos_cfg_init(struct damos_cfg *s);

@@ -143,5 +143,5 @@ ssize_t ipc_framer_read(struct ipc_framer *f, int fd);
 int ipc_framer_next(struct ipc_framer *f, const char **ret, size_t *ret_len);
 /* Drop the oldest complete message (the one next() returns); no-op if none. */
 void ipc_framer_consume(struct ipc_framer *f);
-/* Bytes buffered that do not form a complete message yet. */
+/* Bytes buffered that do not form a complete message yet (tests, fuzz). */
 size_t ipc_framer_pending(const struct ipc_framer *f);

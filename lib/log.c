@@ -7,7 +7,6 @@
 #include "log.h"
 
 static int max_level = LOG_INFO;
-static const char *prefix = "damond";
 static void (*callback)(void *userdata, int level, const char *msg);
 static void *callback_userdata;
 
@@ -19,11 +18,6 @@ void log_set_max_level(int level)
 int log_get_max_level(void)
 {
 	return max_level;
-}
-
-void log_set_prefix(const char *p)
-{
-	prefix = p;
 }
 
 void log_set_callback(void (*cb)(void *userdata, int level, const char *msg), void *userdata)
@@ -79,7 +73,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 	if (log_stderr_is_journal())
 		fprintf(stderr, "<%d>%s\n", level, msg);
 	else
-		fprintf(stderr, "%s: %s\n", prefix, msg);
+		fprintf(stderr, "damond: %s\n", msg);
 	if (callback)
 		callback(callback_userdata, level, msg);
 

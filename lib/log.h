@@ -14,7 +14,6 @@
 void log_set_max_level(int level);
 int log_get_max_level(void);
 int log_level_from_string(const char *s);
-void log_set_prefix(const char *prefix);
 /* Called with every message that passes the level (tests, status ring). */
 void log_set_callback(void (*cb)(void *userdata, int level, const char *msg), void *userdata);
 

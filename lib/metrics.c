@@ -12,6 +12,7 @@
 
 #include "macro.h"
 #include "metrics.h"
+#include "status-enums.h"
 
 /*
  * Every family, in output order. The exposition format wants all samples
@@ -255,27 +256,23 @@ static void sample_member(struct render *r, enum family fam, const struct label 
 		sample(r, fam, labels, n, v * scale);
 }
 
-/* An enum as one sample per possible value: 1 for the current one. */
-static void sample_enum(struct render *r, enum family fam, const struct label *labels, size_t n,
-			const char *key, const char *const *values, const char *current)
+/* An enum as one sample per possible value (status-enums.h): this one's, 1 when it is the current one. */
+static void sample_enum(struct render *r, enum family fam, const struct label *labels, size_t n, const char *key,
+			const char *value, const char *current)
 {
 	struct label l[MAX_LABELS + 1];
 
-	if (n > MAX_LABELS)
+	if (n > MAX_LABELS || !value)
 		return;
 	memcpy(l, labels, n * sizeof(*l));
-	for (size_t i = 0; values[i]; i++) {
-		l[n] = (struct label){ key, values[i] };
-		sample(r, fam, l, n + 1, current && streq(current, values[i]) ? 1 : 0);
-	}
+	l[n] = (struct label){ key, value };
+	sample(r, fam, l, n + 1, current && streq(current, value) ? 1 : 0);
 }
 
 /* ---- the document ---- */
 
 static void render_scheme(struct render *r, const char *kdamond, struct json_object *s)
 {
-	static const char *const wm_states[] = { "active", "inactive", "active-or-hysteresis", "unknown", NULL };
-	static const char *const fc_modes[] = { "off", "native", "emulated", "emulation-pending", NULL };
 	struct json_object *st, *q, *goals, *wm, *fc, *adj;
 	const char *name = get_str(s, "name"), *wstate;
 	double b;
@@ -317,8 +314,10 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 	wm = member_type(s, "watermarks", json_type_object);
 	wstate = get_str(wm, "state");
 	/* "n/a": the scheme has no watermarks (metric none) */
-	if (wstate && !streq(wstate, "n/a")) {
-		sample_enum(r, F_SCHEME_WMARK_STATE, l, 3, "state", wm_states, wstate);
+	if (wstate && wmark_status_from_string(wstate) != WMARK_STATUS_NONE) {
+		for (int i = 0; i < _WMARK_STATUS_MAX; i++)
+			if (i != WMARK_STATUS_NONE)
+				sample_enum(r, F_SCHEME_WMARK_STATE, l, 3, "state", wmark_status_to_string(i), wstate);
 		sample_member(r, F_SCHEME_WMARK_FREE, l, 3, wm, "free_permil", 1e-3);
 		for (size_t i = 0; i < 3; i++) {
 			static const char *const th[] = { "high", "mid", "low" };
@@ -329,7 +328,9 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 	}
 
 	if (fc) {
-		sample_enum(r, F_SCHEME_FC_MODE, l, 3, "mode", fc_modes, get_str(fc, "mode"));
+		for (int i = 0; i < _FAIL_CHARGE_STATUS_MAX; i++)
+			sample_enum(r, F_SCHEME_FC_MODE, l, 3, "mode", fail_charge_status_to_string(i),
+				    get_str(fc, "mode"));
 		sample_member(r, F_SCHEME_FC_FAILURE, l, 3, fc, "failure_share", 1);
 		sample_member(r, F_SCHEME_FC_EXCLUDED, l, 3, fc, "excluded_bytes", 1);
 		if (get_num(fc, "nr_adjustments", &b))
@@ -341,15 +342,15 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 
 static void render_kdamond(struct render *r, struct json_object *kd)
 {
-	static const char *const states[] = { "on", "off", "died", NULL };
 	struct json_object *ref, *nr, *targets, *schemes;
 	const char *name = get_str(kd, "name"), *state = get_str(kd, "state");
 	const struct label l[] = { { "kdamond", name } };
 
 	if (!name)
 		return;
-	sample(r, F_KDAMOND_UP, l, 1, state && streq(state, "on") ? 1 : 0);
-	sample_enum(r, F_KDAMOND_STATE, l, 1, "state", states, state);
+	sample(r, F_KDAMOND_UP, l, 1, kdamond_status_from_string(state) == KDAMOND_STATUS_ON ? 1 : 0);
+	for (int i = 0; i < _KDAMOND_STATUS_MAX; i++)
+		sample_enum(r, F_KDAMOND_STATE, l, 1, "state", kdamond_status_to_string(i), state);
 
 	ref = member_type(kd, "refine", json_type_object);
 	sample_member(r, F_REFINE_ENABLED, l, 1, ref, "enabled", 1);

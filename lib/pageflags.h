@@ -104,7 +104,7 @@ void pageflags_map_done(struct pageflags_map *m);
  */
 int pageflags_map_scan(struct pageflags_map *m, int fd, enum pageflags_class cls, uint64_t now_us);
 
-/* Chunk index of a byte address inside the map, or SIZE_MAX. */
+/* Chunk index of a byte address inside the map, or SIZE_MAX (tests). */
 size_t pageflags_map_chunk_of(const struct pageflags_map *m, uint64_t addr) _pure_;
 /* Byte range [ret_start, ret_end) of chunk i. */
 void pageflags_map_chunk_range(const struct pageflags_map *m, size_t i, uint64_t *ret_start,

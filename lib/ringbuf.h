@@ -48,7 +48,7 @@ long ringbuf_consume(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx);
  * the first negative value fn returned. */
 long ringbuf_peek(struct ringbuf *rb, ringbuf_sample_fn fn, void *ctx);
 
-/* Bytes the producer has committed or reserved that are not consumed yet. */
+/* Bytes the producer has committed or reserved that are not consumed yet (tests). */
 size_t ringbuf_avail(const struct ringbuf *rb);
 
 size_t ringbuf_size(const struct ringbuf *rb);
@@ -56,5 +56,5 @@ size_t ringbuf_size(const struct ringbuf *rb);
 /* Resident bytes of the mappings (0 for ringbuf_open_mem). */
 size_t ringbuf_mapped_bytes(const struct ringbuf *rb);
 
-/* Records that wrapped around the end and went through the bounce buffer. */
+/* Records that wrapped around the end and went through the bounce buffer (tests). */
 uint64_t ringbuf_wrapped(const struct ringbuf *rb);

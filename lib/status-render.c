@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "macro.h"
+#include "status-enums.h"
 #include "status-render.h"
 #include "units.h"
 
@@ -434,7 +435,7 @@ static void render_fail_charge(FILE *out, struct json_object *fc)
 	if (!fc)
 		return;
 	fprintf(out, LABEL2 "%s", "fail_charge", str_or(mode, "-"));
-	if (mode && streq(mode, "off")) {
+	if (fail_charge_status_from_string(mode) == FAIL_CHARGE_STATUS_OFF) {
 		fputc('\n', out);
 		return;
 	}

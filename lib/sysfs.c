@@ -9,10 +9,8 @@
 
 struct sysfs_root {
 	int dirfd;
-	char *path;
 	sysfs_write_hook_t hook;
 	void *hook_userdata;
-	uint64_t nr_writes;
 };
 
 int sysfs_root_open(const char *path, struct sysfs_root **ret)
@@ -26,11 +24,6 @@ int sysfs_root_open(const char *path, struct sysfs_root **ret)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->path = strdup(path);
-	if (!r->path) {
-		free(r);
-		return -ENOMEM;
-	}
 	r->dirfd = TAKE_FD(fd);
 	*ret = r;
 	return 0;
@@ -42,30 +35,14 @@ struct sysfs_root *sysfs_root_free(struct sysfs_root *r)
 		return NULL;
 	if (r->dirfd >= 0)
 		close(r->dirfd);
-	free(r->path);
 	free(r);
 	return NULL;
-}
-
-const char *sysfs_root_path(const struct sysfs_root *r)
-{
-	return r->path;
-}
-
-int sysfs_root_fd(const struct sysfs_root *r)
-{
-	return r->dirfd;
 }
 
 void sysfs_root_set_write_hook(struct sysfs_root *r, sysfs_write_hook_t hook, void *userdata)
 {
 	r->hook = hook;
 	r->hook_userdata = userdata;
-}
-
-uint64_t sysfs_root_nr_writes(const struct sysfs_root *r)
-{
-	return r->nr_writes;
 }
 
 bool sysfs_exists(const struct sysfs_root *r, const char *relpath)
@@ -190,10 +167,8 @@ int sysfs_write_str(struct sysfs_root *r, const char *relpath, const char *value
 		int k = r->hook(r->hook_userdata, relpath, value);
 		if (k < 0)
 			return k;
-		if (k > 0) {
-			r->nr_writes++;
+		if (k > 0)
 			return 0;
-		}
 	}
 
 	fd = openat(r->dirfd, relpath, O_WRONLY | O_CLOEXEC);
@@ -207,24 +182,7 @@ int sysfs_write_str(struct sysfs_root *r, const char *relpath, const char *value
 		return negative_errno();
 	if ((size_t)n != len)
 		return -EIO;
-	r->nr_writes++;
 	return 0;
-}
-
-int sysfs_write_u64(struct sysfs_root *r, const char *relpath, uint64_t value)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)value);
-	return sysfs_write_str(r, relpath, buf);
-}
-
-int sysfs_write_i64(struct sysfs_root *r, const char *relpath, int64_t value)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%lld", (long long)value);
-	return sysfs_write_str(r, relpath, buf);
 }
 
 char *sysfs_pathf(char *buf, const char *fmt, ...)

@@ -2,14 +2,14 @@
 /*
  * The one seam between damond and the kernel's files.
  *
- * A struct sysfs_root is a directory fd plus a printable prefix. Every read
- * and write damond does goes through here, relative to that fd, so that tests
- * point damond at a temporary directory and the string "/sys" appears once
- * (SYSFS_DEFAULT_ROOT).
+ * A struct sysfs_root is a directory fd. Every read and write damond does
+ * goes through here, relative to that fd, so that tests point damond at a
+ * temporary directory and the string "/sys" appears once (SYSFS_DEFAULT_ROOT).
  *
  * Writes: one write(2) per value, as sysfs wants; the kernel's errno comes
  * back negated (-EBUSY, -EINVAL, ...). A write hook, when set, sees every
- * write first (dry-run logging, tests).
+ * write first (the in-process fake kernel of tests/sysfs; dry run does not
+ * use it).
  */
 #pragma once
 
@@ -20,6 +20,7 @@
 #define SYSFS_DEFAULT_ROOT "/sys"
 #define PROCFS_DEFAULT_ROOT "/proc"
 #define DAMON_ADMIN_DIR "kernel/mm/damon/admin"
+#define DAMON_KDAMONDS_DIR DAMON_ADMIN_DIR "/kdamonds"
 
 struct sysfs_root;
 
@@ -38,12 +39,7 @@ static inline void sysfs_root_freep(struct sysfs_root **r)
 		sysfs_root_free(*r);
 }
 
-const char *sysfs_root_path(const struct sysfs_root *r);
-int sysfs_root_fd(const struct sysfs_root *r);
 void sysfs_root_set_write_hook(struct sysfs_root *r, sysfs_write_hook_t hook, void *userdata);
-
-/* Counters for status and tests. */
-uint64_t sysfs_root_nr_writes(const struct sysfs_root *r);
 
 bool sysfs_exists(const struct sysfs_root *r, const char *relpath);
 bool sysfs_is_dir(const struct sysfs_root *r, const char *relpath);
@@ -55,8 +51,6 @@ int sysfs_read_i64(const struct sysfs_root *r, const char *relpath, int64_t *ret
 int sysfs_read_bool(const struct sysfs_root *r, const char *relpath, bool *ret);
 
 int sysfs_write_str(struct sysfs_root *r, const char *relpath, const char *value);
-int sysfs_write_u64(struct sysfs_root *r, const char *relpath, uint64_t value);
-int sysfs_write_i64(struct sysfs_root *r, const char *relpath, int64_t value);
 
 /* printf-style path helpers: format into buf (PATH_MAX); returns buf. */
 char *sysfs_pathf(char *buf, const char *fmt, ...) __attribute__((__format__(printf, 2, 3)));

@@ -16,8 +16,11 @@
 #include <inttypes.h>
 
 #include "config.h"
+#include "ctrl-refine.h"
+#include "damon-features.h"
 #include "damon.h"
 #include "macro.h"
+#include "status-enums.h"
 
 #ifndef FIXTURES_DIR
 #error "FIXTURES_DIR must be defined"
@@ -612,51 +615,6 @@ static void test_io_error(void **state _unused_)
 	config_errors_done(&errs);
 }
 
-static void test_scheme_copy(void **state _unused_)
-{
-	struct damond_config *c = load_good("goals.yaml");
-	const struct damos_cfg *src = &c->kdamonds[0].ctx.schemes[0];
-	struct damos_cfg dst;
-
-	assert_int_equal(damos_cfg_copy(&dst, src), 0);
-	assert_ptr_not_equal(dst.name, src->name);
-	assert_string_equal(dst.name, src->name);
-	assert_ptr_not_equal(dst.quota.goals, src->quota.goals);
-	assert_int_equal(dst.quota.nr_goals, src->quota.nr_goals);
-	for (size_t i = 0; i < dst.quota.nr_goals; i++) {
-		assert_int_equal(dst.quota.goals[i].target_value, src->quota.goals[i].target_value);
-		if (src->quota.goals[i].path) {
-			assert_ptr_not_equal(dst.quota.goals[i].path, src->quota.goals[i].path);
-			assert_string_equal(dst.quota.goals[i].path, src->quota.goals[i].path);
-		}
-	}
-	assert_int_equal(dst.quota.weight_age, 500);
-	damond_config_free(c); /* the copy must not share anything */
-	assert_string_equal(dst.quota.goals[4].path, "/workload");
-	damos_cfg_done(&dst);
-	assert_null(dst.name);
-
-	c = load_good("filters.yaml");
-	src = &c->kdamonds[0].ctx.schemes[0];
-	assert_int_equal(damos_cfg_copy(&dst, src), 0);
-	assert_int_equal(dst.nr_filters, 11);
-	assert_string_equal(dst.filters[4].memcg_path, "/system.slice/foo.service");
-	assert_ptr_not_equal(dst.filters, src->filters);
-	damos_cfg_done(&dst);
-
-	src = &c->kdamonds[0].ctx.schemes[0];
-	damond_config_free(c);
-
-	c = load_good("actions.yaml");
-	src = &c->kdamonds[0].ctx.schemes[DAMOS_MIGRATE_HOT];
-	assert_int_equal(damos_cfg_copy(&dst, src), 0);
-	assert_int_equal(dst.nr_dests, 2);
-	assert_ptr_not_equal(dst.dests, src->dests);
-	assert_int_equal(dst.dests[0].weight, 3);
-	damos_cfg_done(&dst);
-	damond_config_free(c);
-}
-
 static void test_string_tables(void **state _unused_)
 {
 #define ROUNDTRIP(name, max)                                                                       \
@@ -680,7 +638,34 @@ static void test_string_tables(void **state _unused_)
 	ROUNDTRIP(damos_fail_charge_mode, _DAMOS_FAIL_CHARGE_MAX);
 	ROUNDTRIP(damond_on_exit, _DAMOND_ON_EXIT_MAX);
 	ROUNDTRIP(damon_module, _DAMON_MODULE_MAX);
+	ROUNDTRIP(kdamond_status, _KDAMOND_STATUS_MAX);
+	ROUNDTRIP(wmark_status, _WMARK_STATUS_MAX);
+	ROUNDTRIP(fail_charge_status, _FAIL_CHARGE_STATUS_MAX);
 #undef ROUNDTRIP
+
+	/* to_string only: every value named, once; nothing beyond the end */
+#define NAMED(name, max)                                                                   \
+	for (int i = 0; i < (max); i++) {                                                  \
+		assert_non_null(name##_to_string(i));                                      \
+		for (int j = 0; j < i; j++)                                                \
+			assert_string_not_equal(name##_to_string(j), name##_to_string(i)); \
+	}                                                                                  \
+	assert_null(name##_to_string(max));                                                \
+	assert_null(name##_to_string(-1))
+
+	NAMED(feature, _FEATURE_MAX);
+	NAMED(module_state, _MODULE_STATE_MAX);
+	NAMED(refine_verdict, _REFINE_VERDICT_MAX);
+#undef NAMED
+
+	/* the status document's words, as damondctl, the metrics and their fixtures spell them */
+	assert_string_equal(kdamond_status_to_string(KDAMOND_STATUS_DIED), "died");
+	assert_string_equal(wmark_status_to_string(WMARK_STATUS_ACTIVE_OR_HYSTERESIS), "active-or-hysteresis");
+	assert_string_equal(wmark_status_to_string(WMARK_STATUS_NONE), "n/a");
+	assert_string_equal(fail_charge_status_to_string(FAIL_CHARGE_STATUS_EMULATION_PENDING), "emulation-pending");
+	assert_string_equal(module_state_to_string(MODULE_ABSENT), "absent");
+	assert_string_equal(feature_to_string(FEATURE_SZ_OPS_FILTER_PASSED), "sz_ops_filter_passed");
+	assert_string_equal(refine_verdict_to_string(REFINE_NOTHING), "nothing-to-split");
 
 	assert_string_equal(damon_ops_to_string(DAMON_OPS_FVADDR), "fvaddr");
 	assert_string_equal(damos_action_to_string(DAMOS_LRU_DEPRIO), "lru_deprio");
@@ -754,16 +739,23 @@ static void test_greedy_append(void **state _unused_)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_good_files_load),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_good_files_load),
 		cmocka_unit_test(test_warn_files),
-		cmocka_unit_test(test_conf_sample),    cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_conf_sample),
+		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_vaddr),
-		cmocka_unit_test(test_metrics_textfile),          cmocka_unit_test(test_fvaddr),
-		cmocka_unit_test(test_paddr_regions),  cmocka_unit_test(test_actions),
-		cmocka_unit_test(test_goals),          cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_watermarks),     cmocka_unit_test(test_load_string),
-		cmocka_unit_test(test_io_error),       cmocka_unit_test(test_scheme_copy),
-		cmocka_unit_test(test_string_tables),  cmocka_unit_test(test_init_defaults),
+		cmocka_unit_test(test_metrics_textfile),
+		cmocka_unit_test(test_fvaddr),
+		cmocka_unit_test(test_paddr_regions),
+		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_goals),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_watermarks),
+		cmocka_unit_test(test_load_string),
+		cmocka_unit_test(test_io_error),
+		cmocka_unit_test(test_string_tables),
+		cmocka_unit_test(test_init_defaults),
 		cmocka_unit_test(test_greedy_append),
 	};
 
