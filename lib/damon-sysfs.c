@@ -496,6 +496,19 @@ int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *
 	return 0;
 }
 
+int damon_read_u64_value(const char *path, char **ret_value, void *userdata)
+{
+	uint64_t v;
+	int r;
+
+	r = sysfs_read_u64(userdata, path, &v);
+	if (r < 0)
+		return r;
+	if (asprintf(ret_value, "%" PRIu64, v) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int damon_write_list_apply(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed)
 {
 	return damon_write_list_apply_ex(root, l, ret_failed, NULL);

@@ -61,6 +61,14 @@ int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *
 /* Read every write back, every file of a region block too; on mismatch returns -EIO and names the file. */
 int damon_write_list_verify(struct sysfs_root *root, const struct write_list *l, char **ret_mismatch);
 
+/*
+ * A write_list_reader_t (lib/write-list.h) for write_list_carry_values():
+ * userdata is the struct sysfs_root; the file is read as a u64 and given back
+ * in the renderer's format. Carries tuned intervals (SYSFS_W_NOVERIFY) after
+ * 'update_tuned_intervals'.
+ */
+int damon_read_u64_value(const char *path, char **ret_value, void *userdata);
+
 /* A write that takes the kernel's global DAMON sysfs lock: EBUSY is retried with backoff. */
 int damon_write_locked(struct sysfs_root *root, const char *path, const char *value);
 

@@ -104,7 +104,8 @@ void write_list_done(struct write_list *l)
 	*l = (struct write_list){};
 }
 
-int write_list_copy(const struct write_list *src, struct write_list *ret)
+/* all: every write; else those with any of flags */
+static int select_writes(const struct write_list *src, bool all, unsigned flags, struct write_list *ret)
 {
 	struct write_list l = {};
 
@@ -114,7 +115,11 @@ int write_list_copy(const struct write_list *src, struct write_list *ret)
 	l.cap = src->n ? src->n : 1;
 	for (size_t i = 0; i < src->n; i++) {
 		const struct sysfs_write *s = &src->v[i];
-		struct sysfs_write *w = &l.v[l.n++];
+		struct sysfs_write *w;
+
+		if (!all && !(s->flags & flags))
+			continue;
+		w = &l.v[l.n++];
 
 		w->flags = s->flags;
 		w->path = strdup(s->path);
@@ -132,6 +137,16 @@ int write_list_copy(const struct write_list *src, struct write_list *ret)
 	}
 	*ret = l;
 	return 0;
+}
+
+int write_list_select(const struct write_list *src, unsigned flags, struct write_list *ret)
+{
+	return select_writes(src, false, flags, ret);
+}
+
+int write_list_copy(const struct write_list *src, struct write_list *ret)
+{
+	return select_writes(src, true, 0, ret);
 }
 
 size_t write_list_first_diff(const struct write_list *a, const struct write_list *b)

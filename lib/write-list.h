@@ -76,6 +76,8 @@ int sysfs_write_set_region_block(struct sysfs_write *w, const struct damon_addr_
 void write_list_done(struct write_list *l);
 /* A deep copy of src (region arrays too). */
 int write_list_copy(const struct write_list *src, struct write_list *ret);
+/* A deep copy of the writes of src that have any of flags, in order (e.g. a target's region writes). */
+int write_list_select(const struct write_list *src, unsigned flags, struct write_list *ret);
 bool write_list_equal(const struct write_list *a, const struct write_list *b);
 /* Index of the first differing write, or SIZE_MAX when equal. */
 size_t write_list_first_diff(const struct write_list *a, const struct write_list *b);

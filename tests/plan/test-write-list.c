@@ -472,6 +472,35 @@ static void test_set_target_regions(void **state)
 	damond_config_free(b);
 }
 
+/* The staging restore's list: the region writes of a canonical list, deep-copied, in order. */
+static void test_select(void **state)
+{
+	struct damond_config *a = load("", "", "32M");
+	struct write_list la = {}, sel = {};
+	struct damon_features f;
+	size_t k = 0;
+
+	features_all(&f, FEATURE_PRESENT);
+	render(a, &f, false, &la);
+	assert_int_equal(write_list_select(&la, SYSFS_W_TARGET_NR | SYSFS_W_REGIONS, &sel), 0);
+	assert_int_equal(sel.n, 2);
+	for (size_t i = 0; i < la.n; i++)
+		if (sysfs_write_is_region(&la.v[i])) {
+			assert_true(k < sel.n);
+			assert_true(sysfs_write_equal(&la.v[i], &sel.v[k]));
+			assert_ptr_not_equal(la.v[i].path, sel.v[k].path);
+			k++;
+		}
+	assert_int_equal(k, sel.n);
+	assert_ptr_not_equal(sel.v[1].regions, la.v[write_list_find_target_regions(&la, 0) + 1].regions);
+	write_list_done(&la);
+	/* still whole after the source is gone (ASan would see a use after free) */
+	assert_int_equal(sel.v[1].nr_regions, 2);
+	assert_int_equal(sel.v[1].regions[1].end, 0xc0000000);
+	write_list_done(&sel);
+	damond_config_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_restart_flag),
 		cmocka_unit_test(test_carry_values),
 		cmocka_unit_test(test_set_target_regions),
+		cmocka_unit_test(test_select),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
