@@ -274,14 +274,10 @@ static void spans_done(struct spans *s)
 	free(s->t);
 }
 
-/* The regions target t's commit carries: its layout re-cut against its span, or the span. */
-static int commit_regions(const struct kd_policy *p, const struct kd_target_overlay *x, const struct damon_target_cfg *span,
-			  struct damon_addr_range **ret, size_t *ret_n)
+/* The regions a commit carries for a target with layout x over span: the layout re-cut against the span. */
+static int layout_regions(const struct kd_policy *p, const struct kd_target_overlay *x,
+			  const struct damon_target_cfg *span, struct damon_addr_range **ret, size_t *ret_n)
 {
-	if (!x || !x->nr_layout) {
-		*ret_n = span->nr_regions;
-		return ranges_dup(span->regions, span->nr_regions, ret);
-	}
 	/* vaddr follows the mappings, and a target without ranges has the kernel's: the layout is the span */
 	if (p->cfg->ctx.ops == DAMON_OPS_VADDR || !span->nr_regions) {
 		*ret_n = x->nr_layout;
@@ -344,15 +340,17 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 		for (size_t t = 0; t < p->nr_targets; t++) {
 			const struct kd_target_overlay *x = target_overlay(o, t);
 			_cleanup_free_ struct damon_addr_range *v = NULL;
+			bool layout = x && x->nr_layout;
 			size_t n = 0;
 
-			if (!changed && !(x && x->layout_new && x->nr_layout)) {
+			if (changed && !layout)
+				continue; /* the span, as in the canonical list */
+			if (!changed && !(layout && x->layout_new)) {
 				/* nr_regions 0: the kernel keeps its regions and their history */
 				r = write_list_set_target_regions(&commit, t, NULL, 0);
-			} else if (!x || !x->nr_layout) {
-				continue; /* the span, as in the canonical list */
 			} else {
-				r = commit_regions(p, x, &sp.t[t], &v, &n);
+				/* a new layout, or a span that changed under a layout: re-cut, not dropped */
+				r = layout_regions(p, x, &sp.t[t], &v, &n);
 				if (r >= 0)
 					r = write_list_set_target_regions(&commit, t, v, n);
 			}
@@ -362,8 +360,7 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 		*ret_commit = commit;
 		commit = (struct write_list){};
 	}
-	if (ret_canonical)
-	{
+	if (ret_canonical) {
 		*ret_canonical = canon;
 		canon = (struct write_list){};
 	}

@@ -17,6 +17,14 @@
  * list (the same, with each target's regions as the commit must carry them).
  * Exclusions apply before layouts, so a layout is re-cut against new gaps
  * instead of being dropped. No I/O.
+ *
+ * A kdamond's life with it: kd_policy_init_map() and kd_overlay_init() at
+ * start and reload; a controller's decision goes into the overlay only
+ * (kd_overlay_set_exclude(), _set_layout(), slots[i].quota_*); every start or
+ * commit is plan_compose(policy, overlay, features, held = what the kernel
+ * holds or NULL, &commit, &canonical), then write_list_carry_values() on the
+ * commit list for tuned intervals, apply, 'commit', verify, and on success
+ * held = canonical and kd_overlay_committed().
  */
 #pragma once
 

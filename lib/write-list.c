@@ -234,7 +234,9 @@ int write_list_restart_reason(const struct write_list *old, const struct write_l
 			continue;
 		for (size_t o = 0; o < old->n; o++)
 			if (streq(old->v[o].path, new->v[w].path) && !streq(old->v[o].value, new->v[w].value)) {
-				if (asprintf(ret_reason, "'%s' changes from '%s' to '%s'", new->v[w].path, old->v[o].value,
+				const char *path = new->v[w].path;
+
+				if (asprintf(ret_reason, "'%s' changes from '%s' to '%s'", path, old->v[o].value,
 					     new->v[w].value) < 0) {
 					*ret_reason = NULL;
 					return -ENOMEM;

@@ -183,7 +183,8 @@ static void ref_targets_with_gaps(const struct damon_target_cfg *targets, size_t
 				struct damon_addr_range *r;
 
 				for (size_t c = 0; c < nc; c++)
-					if (cut[c].end > pos && cut[c].start < end && MAX(cut[c].start, pos) < next_cut) {
+					if (cut[c].end > pos && cut[c].start < end &&
+					    MAX(cut[c].start, pos) < next_cut) {
 						next_cut = MAX(cut[c].start, pos);
 						resume = cut[c].end;
 					}
@@ -663,7 +664,10 @@ static void test_vaddr(void **state)
 {
 	struct fx *x = *state;
 	const struct damon_addr_range cut[] = { { 0x7f0000100000, 0x7f0000200000 } };
-	const struct damon_addr_range lay[] = { { 0x7f0000000000, 0x7f0000080000 }, { 0x7f0000080000, 0x7f0000900000 } };
+	const struct damon_addr_range lay[] = {
+		{ 0x7f0000000000, 0x7f0000080000 },
+		{ 0x7f0000080000, 0x7f0000900000 },
+	};
 	struct write_list held = {}, commit = {}, canon = {}, ref = {};
 	const struct sysfs_write *b;
 
@@ -724,7 +728,8 @@ static void test_tombstone_and_short_overlay(void **state)
 		assert_int_equal(damon_render_kdamond(3, &kp, &x->f, &ref), 0);
 	}
 	assert_lists_equal(&canon, &ref);
-	assert_string_equal(canon.v[write_list_find_target_regions(&canon, 0) + 2].path, CTX "/targets/1/regions/nr_regions");
+	assert_string_equal(canon.v[write_list_find_target_regions(&canon, 0) + 2].path,
+			    CTX "/targets/1/regions/nr_regions");
 	/* target 1 is beyond the overlay: no layout, no gaps; a layout for target 0 still goes */
 	held = canon;
 	canon = (struct write_list){};

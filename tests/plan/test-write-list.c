@@ -384,7 +384,8 @@ static void test_carry_values(void **state)
 	static const char *const goal = "    intervals:\n"
 					"      sample: 5ms\n"
 					"      aggr: 100ms\n"
-					"      intervals_goal: {access_bp: 4%, aggrs: 3, min_sample: 1ms, max_sample: 1s}\n";
+					"      intervals_goal:\n"
+					"        {access_bp: 4%, aggrs: 3, min_sample: 1ms, max_sample: 1s}\n";
 	struct damond_config *t = load(goal, "", "32M"), *u = load("", "", "32M");
 	struct write_list lt = {}, lt0 = {}, lu = {}, lu0 = {};
 	struct fake_reader fr = {};

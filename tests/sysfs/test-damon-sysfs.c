@@ -810,7 +810,8 @@ static void test_carry_tuned_intervals(void **state)
 					 "    intervals:\n"
 					 "      sample: 5ms\n"
 					 "      aggr: 100ms\n"
-					 "      intervals_goal: {access_bp: 4%, aggrs: 3, min_sample: 1ms, max_sample: 1s}\n"
+					 "      intervals_goal:\n"
+					 "        {access_bp: 4%, aggrs: 3, min_sample: 1ms, max_sample: 1s}\n"
 					 "    targets:\n"
 					 "      - regions:\n"
 					 "          - {start: 0x100000, end: 0x40000000}\n";
@@ -842,8 +843,8 @@ static void test_carry_tuned_intervals(void **state)
 	/* committed, the kernel keeps the tuned values; read-back skips them */
 	assert_int_equal(damon_write_list_apply(x->sr, &l, &failed), 0);
 	assert_int_equal(damon_state_cmd(x->sr, 0, "commit"), 0);
-	assert_int_equal(fake_damon_read_committed(x->root, 0, "monitoring_attrs/intervals/sample_us", buf, sizeof(buf)),
-			 0);
+	assert_int_equal(
+		fake_damon_read_committed(x->root, 0, "monitoring_attrs/intervals/sample_us", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "10000");
 	assert_int_equal(damon_write_list_verify(x->sr, &want, &mismatch), 0);
 	assert_null(mismatch);
