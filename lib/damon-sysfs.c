@@ -43,96 +43,6 @@ uint64_t damon_busy_slept_ms(void)
 	return busy_total_slept_ms;
 }
 
-size_t sysfs_write_nr_files(const struct sysfs_write *w)
-{
-	return w->flags & SYSFS_W_REGIONS ? 2 * w->nr_regions : 1;
-}
-
-const struct sysfs_file *sysfs_write_file(const struct sysfs_write *w, size_t j, struct sysfs_file *buf)
-{
-	const struct damon_addr_range *a;
-
-	if (!(w->flags & SYSFS_W_REGIONS)) {
-		buf->path = w->path;
-		buf->value = w->value;
-		return buf;
-	}
-	a = &w->regions[j / 2];
-	/* exactly what one put_u64() per file rendered before region blocks existed */
-	snprintf(buf->pbuf, sizeof(buf->pbuf), "%s/%zu/%s", w->path, j / 2, j % 2 ? "end" : "start");
-	snprintf(buf->vbuf, sizeof(buf->vbuf), "%" PRIu64, j % 2 ? a->end : a->start);
-	buf->path = buf->pbuf;
-	buf->value = buf->vbuf;
-	return buf;
-}
-
-bool sysfs_write_is_region(const struct sysfs_write *w)
-{
-	static const char nr[] = "/regions/nr_regions";
-	size_t pl;
-
-	if (w->flags & SYSFS_W_REGIONS)
-		return true;
-	pl = strlen(w->path);
-	return pl >= sizeof(nr) - 1 && streq(w->path + pl - (sizeof(nr) - 1), nr) && strstr(w->path, "/targets/");
-}
-
-bool sysfs_write_equal(const struct sysfs_write *a, const struct sysfs_write *b)
-{
-	if (!streq(a->path, b->path) || !streq(a->value, b->value))
-		return false;
-	if ((a->flags & SYSFS_W_REGIONS) != (b->flags & SYSFS_W_REGIONS))
-		return false;
-	/* the summary hashes the regions; compare them too rather than trust 64 bits */
-	return !(a->flags & SYSFS_W_REGIONS) ||
-	       (a->nr_regions == b->nr_regions &&
-		(!a->nr_regions || memcmp(a->regions, b->regions, a->nr_regions * sizeof(*a->regions)) == 0));
-}
-
-size_t sysfs_write_first_diff_file(const struct sysfs_write *a, const struct sysfs_write *b)
-{
-	size_t n;
-
-	if (sysfs_write_equal(a, b))
-		return SIZE_MAX;
-	if (!(a->flags & b->flags & SYSFS_W_REGIONS) || !streq(a->path, b->path))
-		return 0;
-	n = MIN(a->nr_regions, b->nr_regions);
-	for (size_t i = 0; i < n; i++) {
-		if (a->regions[i].start != b->regions[i].start)
-			return 2 * i;
-		if (a->regions[i].end != b->regions[i].end)
-			return 2 * i + 1;
-	}
-	return 2 * n;
-}
-
-void write_list_done(struct write_list *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].path);
-		free(l->v[i].value);
-		free(l->v[i].regions);
-	}
-	free(l->v);
-	*l = (struct write_list){};
-}
-
-size_t write_list_first_diff(const struct write_list *a, const struct write_list *b)
-{
-	size_t n = MIN(a->n, b->n);
-
-	for (size_t i = 0; i < n; i++)
-		if (!sysfs_write_equal(&a->v[i], &b->v[i]))
-			return i;
-	return a->n == b->n ? SIZE_MAX : n;
-}
-
-bool write_list_equal(const struct write_list *a, const struct write_list *b)
-{
-	return write_list_first_diff(a, b) == SIZE_MAX;
-}
-
 /* ---- rendering ---------------------------------------------------------- */
 
 struct render {
@@ -204,16 +114,7 @@ static void put_regions(struct render *r, const struct damon_addr_range *v, size
 	va_start(ap, fmt);
 	w = put_path(r, SYSFS_W_REGIONS, fmt, ap);
 	va_end(ap);
-	if (!w)
-		return;
-	if (asprintf(&w->value, "%zu regions fnv64:%016" PRIx64, nr, fnv1a64(FNV1A64_INIT, v, nr * sizeof(*v))) < 0)
-		w->value = NULL;
-	w->regions = malloc(nr * sizeof(*v));
-	if (w->regions) {
-		memcpy(w->regions, v, nr * sizeof(*v));
-		w->nr_regions = nr;
-	}
-	if (!w->value || !w->regions)
+	if (w && sysfs_write_set_region_block(w, v, nr) < 0)
 		r->error = -ENOMEM;
 }
 
@@ -401,9 +302,10 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
 	snprintf(c, sizeof(c), KD "/%u/contexts/0", k);
 
 	put_u64(&r, SYSFS_W_NR, 1, KD "/%u/contexts/nr_contexts", k);
-	put(&r, SYSFS_W_KEYWORD, damon_ops_to_string(x->ops), "%s/operations", c);
+	/* a running context cannot change them: a reload restarts the kdamond instead */
+	put(&r, SYSFS_W_KEYWORD | SYSFS_W_RESTART, damon_ops_to_string(x->ops), "%s/operations", c);
 	if (f->f[FEATURE_ADDR_UNIT] == FEATURE_PRESENT || x->addr_unit != 1)
-		put_u64(&r, 0, x->addr_unit, "%s/addr_unit", c);
+		put_u64(&r, SYSFS_W_RESTART, x->addr_unit, "%s/addr_unit", c);
 	if (f->f[FEATURE_PAUSE] == FEATURE_PRESENT || x->pause)
 		put_bool(&r, x->pause, "%s/pause", c);
 
@@ -429,7 +331,7 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
 
 		if (x->ops != DAMON_OPS_PADDR)
 			put_i64(&r, 0, tg->pid, "%s/targets/%zu/pid_target", c, t);
-		put_u64(&r, SYSFS_W_NR, nr, "%s/targets/%zu/regions/nr_regions", c, t);
+		put_u64(&r, SYSFS_W_NR | SYSFS_W_TARGET_NR, nr, "%s/targets/%zu/regions/nr_regions", c, t);
 		if (nr)
 			put_regions(&r, tg->regions, nr, "%s/targets/%zu/regions", c, t);
 	}
@@ -591,6 +493,19 @@ int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *
 			}
 		}
 	}
+	return 0;
+}
+
+int damon_read_u64_value(const char *path, char **ret_value, void *userdata)
+{
+	uint64_t v;
+	int r;
+
+	r = sysfs_read_u64(userdata, path, &v);
+	if (r < 0)
+		return r;
+	if (asprintf(ret_value, "%" PRIu64, v) < 0)
+		return -ENOMEM;
 	return 0;
 }
 

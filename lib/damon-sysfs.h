@@ -15,60 +15,7 @@
 #include "damon.h"
 #include "damon-features.h"
 #include "sysfs.h"
-
-enum {
-	SYSFS_W_NR = 1 << 0,       /* an nr_* file: takes the global lock, may be EBUSY, recreates children */
-	SYSFS_W_NOVERIFY = 1 << 1, /* the kernel may change it (tuned intervals) */
-	SYSFS_W_BOOL = 1 << 2,     /* compare as a boolean on read-back */
-	SYSFS_W_KEYWORD = 1 << 3,  /* compare the first word on read-back */
-	SYSFS_W_REGIONS = 1 << 4,  /* a region block: one target's regions/<i>/start and /end files */
-	SYSFS_W_LOCKED = 1 << 5,   /* takes the global lock (memcg_path, goal path): EBUSY retried like SYSFS_W_NR */
-};
-
-/*
- * One write, or, with SYSFS_W_REGIONS, a region block: the regions of one
- * target kept as an array instead of two strings per file. Its path is the
- * target's regions directory, its value a summary ("N regions fnv64:HASH")
- * that changes whenever the array does, so comparing paths and values still
- * tells lists apart. Apply, verify, dry run and the record hash expand it
- * (sysfs_write_file()) into the files it stands for: <path>/<i>/start, then
- * <path>/<i>/end, for each region in order.
- */
-struct sysfs_write {
-	char *path; /* relative to the sysfs root */
-	char *value;
-	unsigned flags;
-	struct damon_addr_range *regions; /* SYSFS_W_REGIONS: owned copy */
-	size_t nr_regions;
-};
-
-struct write_list {
-	struct sysfs_write *v;
-	size_t n, cap;
-};
-
-/* One file a write stands for, with the path and value written to it. */
-struct sysfs_file {
-	const char *path, *value;
-	char pbuf[PATH_MAX];
-	char vbuf[24];
-};
-
-/* How many files w writes: 1, or 2 per region of a region block. */
-size_t sysfs_write_nr_files(const struct sysfs_write *w);
-/* File j (< sysfs_write_nr_files(w)) of w, formatted into buf; returns buf. */
-const struct sysfs_file *sysfs_write_file(const struct sysfs_write *w, size_t j, struct sysfs_file *buf);
-/* A target's regions: its regions/nr_regions write or its region block. */
-bool sysfs_write_is_region(const struct sysfs_write *w);
-/* Same path and value; region blocks also hold the same regions. */
-bool sysfs_write_equal(const struct sysfs_write *a, const struct sysfs_write *b);
-/* The first file of a (see sysfs_write_file()) that b does not write alike, or SIZE_MAX when equal. */
-size_t sysfs_write_first_diff_file(const struct sysfs_write *a, const struct sysfs_write *b);
-
-void write_list_done(struct write_list *l);
-bool write_list_equal(const struct write_list *a, const struct write_list *b);
-/* Index of the first differing write, or SIZE_MAX when equal. */
-size_t write_list_first_diff(const struct write_list *a, const struct write_list *b);
+#include "write-list.h" /* the list type and its algebra */
 
 /* One scheme directory in the kernel. */
 struct scheme_slot {
@@ -113,6 +60,14 @@ int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *
 			      size_t *ret_file);
 /* Read every write back, every file of a region block too; on mismatch returns -EIO and names the file. */
 int damon_write_list_verify(struct sysfs_root *root, const struct write_list *l, char **ret_mismatch);
+
+/*
+ * A write_list_reader_t (lib/write-list.h) for write_list_carry_values():
+ * userdata is the struct sysfs_root; the file is read as a u64 and given back
+ * in the renderer's format. Carries tuned intervals (SYSFS_W_NOVERIFY) after
+ * 'update_tuned_intervals'.
+ */
+int damon_read_u64_value(const char *path, char **ret_value, void *userdata);
 
 /* A write that takes the kernel's global DAMON sysfs lock: EBUSY is retried with backoff. */
 int damon_write_locked(struct sysfs_root *root, const char *path, const char *value);

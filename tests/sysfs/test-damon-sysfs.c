@@ -796,6 +796,81 @@ static uint64_t fnv_write(uint64_t h, const char *path, const char *value)
  * The record's hash survives damond upgrades: with blocks it must equal the
  * hash of the old per-file list (start, then end, of each region).
  */
+/*
+ * Tuned intervals (intervals_goal): the renderer marks sample/aggr
+ * SYSFS_W_NOVERIFY; after 'update_tuned_intervals' write_list_carry_values()
+ * with damon_read_u64_value() commits the kernel's tuned values instead of
+ * resetting them (what daemon/manager.c's carry_tuned_intervals() did by path).
+ */
+static void test_carry_tuned_intervals(void **state)
+{
+	static const char *const tuned = "kdamonds:\n"
+					 "  - name: reclaim\n"
+					 "    ops: paddr\n"
+					 "    intervals:\n"
+					 "      sample: 5ms\n"
+					 "      aggr: 100ms\n"
+					 "      intervals_goal:\n"
+					 "        {access_bp: 4%, aggrs: 3, min_sample: 1ms, max_sample: 1s}\n"
+					 "    targets:\n"
+					 "      - regions:\n"
+					 "          - {start: 0x100000, end: 0x40000000}\n";
+	struct fx *x = *state;
+	struct damond_config *c = load(tuned);
+	const struct kdamond_cfg *k = &c->kdamonds[0];
+	struct kdamond_plan p = { .cfg = k, .targets = k->ctx.targets, .nr_targets = k->ctx.nr_targets };
+	struct write_list l = {}, want = {};
+	char *mismatch = NULL, buf[64];
+	size_t failed = 0;
+
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
+	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &want), 0);
+	assert_int_equal(damon_write_list_apply(x->sr, &l, &failed), 0);
+	assert_int_equal(damon_state_cmd(x->sr, 0, "on"), 0);
+	assert_int_equal(damon_state_cmd(x->sr, 0, "update_tuned_intervals"), 0);
+	/* the fake tuner doubles the sample interval, same ratio */
+	assert_int_equal(write_list_carry_values(&l, SYSFS_W_NOVERIFY, damon_read_u64_value, x->sr), 2);
+	for (size_t i = 0; i < l.n; i++) {
+		const char *v = l.v[i].value;
+
+		if (list_has(&(struct write_list){ .v = &l.v[i], .n = 1 }, "intervals/sample_us"))
+			assert_string_equal(v, "10000");
+		else if (list_has(&(struct write_list){ .v = &l.v[i], .n = 1 }, "intervals/aggr_us"))
+			assert_string_equal(v, "200000");
+		else
+			assert_true(sysfs_write_equal(&l.v[i], &want.v[i]));
+	}
+	/* committed, the kernel keeps the tuned values; read-back skips them */
+	assert_int_equal(damon_write_list_apply(x->sr, &l, &failed), 0);
+	assert_int_equal(damon_state_cmd(x->sr, 0, "commit"), 0);
+	assert_int_equal(
+		fake_damon_read_committed(x->root, 0, "monitoring_attrs/intervals/sample_us", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "10000");
+	assert_int_equal(damon_write_list_verify(x->sr, &want, &mismatch), 0);
+	assert_null(mismatch);
+	/* a file that cannot be read keeps the rendered value */
+	{
+		char *v = NULL;
+
+		assert_true(damon_read_u64_value("kernel/mm/damon/admin/kdamonds/0/no_such_file", &v, x->sr) < 0);
+		assert_null(v);
+	}
+	write_list_done(&l);
+	write_list_done(&want);
+	damond_config_free(c);
+}
+
+/* The lib's hash equals the record's (daemon/record.c) on the same list; returns rec for free(). */
+static char *want_lib_free(char *rec, const struct write_list *l)
+{
+	char *lib = write_list_hash_hex(l);
+
+	assert_non_null(lib);
+	assert_string_equal(lib, rec);
+	free(lib);
+	return rec;
+}
+
 static void test_region_block_hash(void **state)
 {
 	struct fx *x = *state;
@@ -833,6 +908,11 @@ static void test_region_block_hash(void **state)
 	assert_non_null(got);
 	assert_string_equal(got, want);
 	free(got);
+	/* the lib's version (lib/write-list.c) gives the record the same hash */
+	got = write_list_hash_hex(&l);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
 
 	/* and it follows the regions */
 	tg[1].regions[n - 1].end += 4096;
@@ -840,7 +920,7 @@ static void test_region_block_hash(void **state)
 	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
 	got = write_list_hash(&l);
 	assert_string_not_equal(got, want);
-	free(got);
+	free(want_lib_free(got, &l));
 	write_list_done(&l);
 	free_targets(tg, 2);
 }
@@ -869,6 +949,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_region_block_verify, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_region_block_diff, setup_612, teardown),
 		cmocka_unit_test_setup_teardown(test_region_block_hash, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_carry_tuned_intervals, setup_72, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "damon-sysfs.h"
+#include "macro.h"
+#include "plan.h"
+
+#define PAGE_SZ 4096ULL
+
+int kd_policy_init(struct kd_policy *p, unsigned index, const struct kdamond_cfg *cfg,
+		   const struct damon_target_cfg *targets, size_t nr_targets, size_t nr_slots)
+{
+	*p = (struct kd_policy){
+		.index = index,
+		.cfg = cfg,
+		.targets = targets,
+		.nr_targets = nr_targets,
+	};
+	p->slots = calloc(nr_slots ? nr_slots : 1, sizeof(*p->slots));
+	if (!p->slots)
+		return -ENOMEM;
+	p->nr_slots = nr_slots;
+	return 0;
+}
+
+int kd_policy_init_map(struct kd_policy *p, unsigned index, const struct kdamond_cfg *cfg,
+		       const struct damon_target_cfg *targets, size_t nr_targets, const int *map, size_t nr_slots)
+{
+	int r = kd_policy_init(p, index, cfg, targets, nr_targets, nr_slots);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nr_slots; i++) {
+		if (map[i] >= 0 && (size_t)map[i] >= cfg->ctx.nr_schemes) {
+			kd_policy_done(p);
+			return -EINVAL;
+		}
+		p->slots[i].cfg = map[i] >= 0 ? &cfg->ctx.schemes[map[i]] : NULL;
+	}
+	return 0;
+}
+
+void kd_policy_done(struct kd_policy *p)
+{
+	free(p->slots);
+	*p = (struct kd_policy){};
+}
+
+int kd_overlay_init(struct kd_overlay *o, size_t nr_slots, size_t nr_targets)
+{
+	*o = (struct kd_overlay){};
+	o->slots = calloc(nr_slots ? nr_slots : 1, sizeof(*o->slots));
+	o->targets = calloc(nr_targets ? nr_targets : 1, sizeof(*o->targets));
+	if (!o->slots || !o->targets) {
+		kd_overlay_done(o);
+		return -ENOMEM;
+	}
+	o->nr_slots = nr_slots;
+	o->nr_targets = nr_targets;
+	return 0;
+}
+
+void kd_overlay_done(struct kd_overlay *o)
+{
+	for (size_t t = 0; o->targets && t < o->nr_targets; t++) {
+		free(o->targets[t].exclude);
+		free(o->targets[t].layout);
+	}
+	free(o->targets);
+	free(o->slots);
+	*o = (struct kd_overlay){};
+}
+
+static int ranges_dup(const struct damon_addr_range *v, size_t n, struct damon_addr_range **ret)
+{
+	struct damon_addr_range *c = NULL;
+
+	if (n) {
+		c = malloc(n * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		memcpy(c, v, n * sizeof(*c));
+	}
+	*ret = c;
+	return 0;
+}
+
+int kd_overlay_set_exclude(struct kd_overlay *o, size_t t, const struct damon_addr_range *v, size_t n)
+{
+	struct kd_target_overlay *x;
+	struct damon_addr_range *c;
+	int r;
+
+	if (t >= o->nr_targets)
+		return -ERANGE;
+	x = &o->targets[t];
+	if (n == x->nr_exclude && (!n || memcmp(v, x->exclude, n * sizeof(*v)) == 0))
+		return 0;
+	r = ranges_dup(v, n, &c);
+	if (r < 0)
+		return r;
+	free(x->exclude);
+	x->exclude = c;
+	x->nr_exclude = n;
+	return 1;
+}
+
+int kd_overlay_set_layout(struct kd_overlay *o, size_t t, const struct damon_addr_range *v, size_t n)
+{
+	struct kd_target_overlay *x;
+	struct damon_addr_range *c;
+	int r;
+
+	if (t >= o->nr_targets)
+		return -ERANGE;
+	x = &o->targets[t];
+	r = ranges_dup(v, n, &c);
+	if (r < 0)
+		return r;
+	free(x->layout);
+	x->layout = c;
+	x->nr_layout = n;
+	x->layout_new = n > 0;
+	return 0;
+}
+
+void kd_overlay_committed(struct kd_overlay *o)
+{
+	for (size_t t = 0; t < o->nr_targets; t++)
+		o->targets[t].layout_new = false;
+}
+
+static const struct kd_target_overlay *target_overlay(const struct kd_overlay *o, size_t t)
+{
+	return o && t < o->nr_targets ? &o->targets[t] : NULL;
+}
+
+/*
+ * src minus the cuts, in page-aligned pieces (what daemon/manager.c's
+ * targets_with_gaps() did: the charge-ratio emulation excludes memory its
+ * action fails on by leaving it out of the paddr target, docs/CONTROLLERS.md).
+ */
+static int cut_ranges(const struct damon_addr_range *src, size_t nr_src, const struct damon_addr_range *cut, size_t nc,
+		      struct damon_addr_range **ret, size_t *ret_n)
+{
+	struct damon_addr_range *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < nr_src; i++) {
+		uint64_t pos = src[i].start, end = src[i].end;
+
+		while (pos < end) {
+			uint64_t next_cut = end, resume = end;
+			struct damon_addr_range *r;
+
+			/* the earliest cut that overlaps [pos, end) */
+			for (size_t c = 0; c < nc; c++)
+				if (cut[c].end > pos && cut[c].start < end && MAX(cut[c].start, pos) < next_cut) {
+					next_cut = MAX(cut[c].start, pos);
+					resume = cut[c].end;
+				}
+			/* page-aligned kept piece [pos, next_cut) */
+			if (next_cut - pos >= PAGE_SZ) {
+				r = APPEND(v, n, cap);
+				if (!r) {
+					free(v);
+					return -ENOMEM;
+				}
+				r->start = pos;
+				r->end = next_cut & ~(PAGE_SZ - 1);
+			}
+			if (next_cut == end)
+				break;
+			pos = (MIN(resume, end) + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int plan_target_span(const struct kd_policy *p, const struct kd_overlay *o, size_t t, struct damon_addr_range **ret,
+		     size_t *ret_n)
+{
+	const struct kd_target_overlay *x = target_overlay(o, t);
+	const struct damon_target_cfg *src;
+	int r;
+
+	if (t >= p->nr_targets)
+		return -ERANGE;
+	src = &p->targets[t];
+	if (p->cfg->ctx.ops == DAMON_OPS_PADDR && x && x->nr_exclude) {
+		r = cut_ranges(src->regions, src->nr_regions, x->exclude, x->nr_exclude, ret, ret_n);
+		if (r < 0 || *ret_n)
+			return r;
+		/* never cut everything away: keep the policy's ranges */
+		free(*ret);
+	}
+	*ret_n = src->nr_regions;
+	return ranges_dup(src->regions, src->nr_regions, ret);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int plan_recut(const struct damon_addr_range *span, size_t nr_span, const struct damon_addr_range *layout,
+	       size_t nr_layout, struct damon_addr_range **ret, size_t *ret_n)
+{
+	_cleanup_free_ uint64_t *b = NULL;
+	struct damon_addr_range *v = NULL;
+	size_t nb = 0, n = 0, cap = 0;
+
+	b = malloc((nr_layout ? 2 * nr_layout : 1) * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr_layout; i++) {
+		b[nb++] = layout[i].start;
+		b[nb++] = layout[i].end;
+	}
+	qsort(b, nb, sizeof(*b), cmp_u64);
+	for (size_t i = 0; i < nr_span; i++) {
+		uint64_t pos = span[i].start, end = span[i].end;
+		size_t lo = 0, hi = nb;
+
+		if (pos >= end)
+			continue;
+
+		/* the first boundary above pos */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (b[mid] <= pos)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (;;) {
+			uint64_t at = lo < nb && b[lo] < end ? b[lo] : end;
+			struct damon_addr_range *r = APPEND(v, n, cap);
+
+			if (!r) {
+				free(v);
+				return -ENOMEM;
+			}
+			r->start = pos;
+			r->end = at;
+			if (at == end)
+				break;
+			pos = at;
+			while (lo < nb && b[lo] <= pos)
+				lo++;
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+struct spans {
+	struct damon_target_cfg *t;
+	size_t n;
+};
+
+static void spans_done(struct spans *s)
+{
+	for (size_t i = 0; s->t && i < s->n; i++)
+		free(s->t[i].regions);
+	free(s->t);
+}
+
+/* The regions a commit carries for a target with layout x over span: the layout re-cut against the span. */
+static int layout_regions(const struct kd_policy *p, const struct kd_target_overlay *x,
+			  const struct damon_target_cfg *span, struct damon_addr_range **ret, size_t *ret_n)
+{
+	/* vaddr follows the mappings, and a target without ranges has the kernel's: the layout is the span */
+	if (p->cfg->ctx.ops == DAMON_OPS_VADDR || !span->nr_regions) {
+		*ret_n = x->nr_layout;
+		return ranges_dup(x->layout, x->nr_layout, ret);
+	}
+	return plan_recut(span->regions, span->nr_regions, x->layout, x->nr_layout, ret, ret_n);
+}
+
+int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const struct damon_features *f,
+		 const struct write_list *held, struct write_list *ret_commit, struct write_list *ret_canonical)
+{
+	_cleanup_free_ struct scheme_slot *slots = NULL;
+	_cleanup_(write_list_done) struct write_list canon = {}, commit = {};
+	_cleanup_(spans_done) struct spans sp = {};
+	struct kdamond_plan plan;
+	bool changed;
+	int r;
+
+	sp.t = calloc(p->nr_targets ? p->nr_targets : 1, sizeof(*sp.t));
+	slots = calloc(p->nr_slots ? p->nr_slots : 1, sizeof(*slots));
+	if (!sp.t || !slots)
+		return -ENOMEM;
+	for (size_t t = 0; t < p->nr_targets; t++) {
+		sp.t[t] = p->targets[t];
+		sp.t[t].regions = NULL;
+		sp.t[t].nr_regions = 0;
+		sp.t[t].regions_borrowed = false;
+		sp.n = t + 1;
+		r = plan_target_span(p, o, t, &sp.t[t].regions, &sp.t[t].nr_regions);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < p->nr_slots; i++) {
+		const struct kd_slot_overlay *q = o && i < o->nr_slots ? &o->slots[i] : NULL;
+
+		slots[i] = (struct scheme_slot){
+			.cfg = p->slots[i].cfg,
+			.native_fail_charge = p->slots[i].native_fail_charge,
+			.quota_override = q && q->quota_set,
+			.quota_bytes = q ? q->quota_bytes : 0,
+			/* the emulation's exclusions are target gaps, not filters */
+		};
+	}
+	plan = (struct kdamond_plan){
+		.cfg = p->cfg,
+		.targets = sp.t,
+		.nr_targets = p->nr_targets,
+		.slots = slots,
+		.nr_slots = p->nr_slots,
+	};
+	r = damon_render_kdamond(p->index, &plan, f, &canon);
+	if (r < 0)
+		return r;
+
+	if (ret_commit) {
+		r = write_list_copy(&canon, &commit);
+		if (r < 0)
+			return r;
+		changed = !held || write_list_regions_changed(held, &canon);
+		for (size_t t = 0; t < p->nr_targets; t++) {
+			const struct kd_target_overlay *x = target_overlay(o, t);
+			_cleanup_free_ struct damon_addr_range *v = NULL;
+			bool layout = x && x->nr_layout;
+			size_t n = 0;
+
+			if (changed && !layout)
+				continue; /* the span, as in the canonical list */
+			if (!changed && !(layout && x->layout_new)) {
+				/* nr_regions 0: the kernel keeps its regions and their history */
+				r = write_list_set_target_regions(&commit, t, NULL, 0);
+			} else {
+				/* a new layout, or a span that changed under a layout: re-cut, not dropped */
+				r = layout_regions(p, x, &sp.t[t], &v, &n);
+				if (r >= 0)
+					r = write_list_set_target_regions(&commit, t, v, n);
+			}
+			if (r < 0)
+				return r;
+		}
+		*ret_commit = commit;
+		commit = (struct write_list){};
+	}
+	if (ret_canonical) {
+		*ret_canonical = canon;
+		canon = (struct write_list){};
+	}
+	return 0;
+}
