@@ -230,7 +230,7 @@ int write_list_restart_reason(const struct write_list *old, const struct write_l
 {
 	*ret_reason = NULL;
 	for (size_t w = 0; w < new->n; w++) {
-		if (!(new->v[w].flags & SYSFS_W_RESTART))
+		if (!(new->v[w].flags &SYSFS_W_RESTART))
 			continue;
 		for (size_t o = 0; o < old->n; o++)
 			if (streq(old->v[o].path, new->v[w].path) && !streq(old->v[o].value, new->v[w].value)) {

@@ -18,13 +18,13 @@
 #include "damon.h"
 
 enum {
-	SYSFS_W_NR = 1 << 0,       /* an nr_* file: takes the global lock, may be EBUSY, recreates children */
-	SYSFS_W_NOVERIFY = 1 << 1, /* the kernel may change it (tuned intervals) */
-	SYSFS_W_BOOL = 1 << 2,     /* compare as a boolean on read-back */
-	SYSFS_W_KEYWORD = 1 << 3,  /* compare the first word on read-back */
-	SYSFS_W_REGIONS = 1 << 4,  /* a region block: one target's regions/<i>/start and /end files */
-	SYSFS_W_LOCKED = 1 << 5,   /* takes the global lock (memcg_path, goal path): EBUSY retried like SYSFS_W_NR */
-	SYSFS_W_RESTART = 1 << 6,  /* cannot change under a running context (operations, addr_unit): restart */
+	SYSFS_W_NR = 1 << 0,        /* an nr_* file: takes the global lock, may be EBUSY, recreates children */
+	SYSFS_W_NOVERIFY = 1 << 1,  /* the kernel may change it (tuned intervals) */
+	SYSFS_W_BOOL = 1 << 2,      /* compare as a boolean on read-back */
+	SYSFS_W_KEYWORD = 1 << 3,   /* compare the first word on read-back */
+	SYSFS_W_REGIONS = 1 << 4,   /* a region block: one target's regions/<i>/start and /end files */
+	SYSFS_W_LOCKED = 1 << 5,    /* takes the global lock (memcg_path, goal path): EBUSY retried like SYSFS_W_NR */
+	SYSFS_W_RESTART = 1 << 6,   /* cannot change under a running context (operations, addr_unit): restart */
 	SYSFS_W_TARGET_NR = 1 << 7, /* a target's regions/nr_regions: its region block, if any, follows it */
 };
 

@@ -114,11 +114,10 @@ static int setup_text(void **state, const char *text)
 	x->nr_targets = x->k->ctx.nr_targets;
 	memcpy(x->targets, x->k->ctx.targets, x->nr_targets * sizeof(*x->targets));
 	if (x->k->ctx.ops == DAMON_OPS_PADDR)
-		x->targets[x->nr_targets++] = (struct damon_target_cfg){
-			.regions = (struct damon_addr_range *)second_target, .nr_regions = 1 };
-	assert_int_equal(kd_policy_init_map(&x->p, 3, x->k, x->targets, x->nr_targets, map,
-					    x->k->ctx.nr_schemes),
-			 0);
+		x->targets[x->nr_targets++] =
+			(struct damon_target_cfg){ .regions = (struct damon_addr_range *)second_target,
+						   .nr_regions = 1 };
+	assert_int_equal(kd_policy_init_map(&x->p, 3, x->k, x->targets, x->nr_targets, map, x->k->ctx.nr_schemes), 0);
 	assert_int_equal(kd_overlay_init(&x->o, x->p.nr_slots, x->p.nr_targets), 0);
 	*state = x;
 	return 0;
@@ -482,10 +481,12 @@ static void test_refine_golden(void **state)
 	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, NULL, NULL, &held), 0);
 	ref_targets_with_gaps(x->targets, x->nr_targets, cut, 1, &g);
 	ns = snapshot_of(g.t[0].regions, g.t[0].nr_regions, 4, snap);
-	splits[0] = (struct refine_split){ .target = 0, .at = snap[1].start + 0x100000, .start = snap[1].start,
-					   .end = snap[1].end };
-	splits[1] = (struct refine_split){ .target = 0, .at = snap[5].start + 0x200000, .start = snap[5].start,
-					   .end = snap[5].end };
+	splits[0] = (struct refine_split){
+		.target = 0, .at = snap[1].start + 0x100000, .start = snap[1].start, .end = snap[1].end
+	};
+	splits[1] = (struct refine_split){
+		.target = 0, .at = snap[5].start + 0x200000, .start = snap[5].start, .end = snap[5].end
+	};
 	n = refine_layout(snap, ns, g.t[0].regions, g.t[0].nr_regions, splits, 2, 0, lay, ARRAY_SIZE(lay));
 	assert_true(n > (int)ns);
 
@@ -632,8 +633,9 @@ static void test_recut(void **state)
 	const struct damon_addr_range layout[] = {
 		{ 0, 10 * P }, { 10 * P, 50 * P }, { 50 * P, 100 * P }, /* made for no gaps; 100P..120P was not there */
 	};
-	const struct damon_addr_range want[] = { { 0, 10 * P }, { 10 * P, 40 * P }, { 60 * P, 100 * P },
-						 { 100 * P, 120 * P } };
+	const struct damon_addr_range want[] = {
+		{ 0, 10 * P }, { 10 * P, 40 * P }, { 60 * P, 100 * P }, { 100 * P, 120 * P }
+	};
 	struct damon_addr_range *v = NULL;
 	size_t n = 0;
 
@@ -649,7 +651,7 @@ static void test_recut(void **state)
 	/* unsorted layout, repeated boundaries */
 	{
 		const struct damon_addr_range l2[] = { { 30 * P, 35 * P }, { 5 * P, 30 * P }, { 5 * P, 6 * P } };
-		const struct damon_addr_range w2[] = { { 0, 5 * P },	   { 5 * P, 6 * P },   { 6 * P, 30 * P },
+		const struct damon_addr_range w2[] = { { 0, 5 * P },       { 5 * P, 6 * P },   { 6 * P, 30 * P },
 						       { 30 * P, 35 * P }, { 35 * P, 40 * P }, { 60 * P, 120 * P } };
 
 		assert_int_equal(plan_recut(span, 2, l2, 3, &v, &n), 0);
@@ -722,8 +724,9 @@ static void test_tombstone_and_short_overlay(void **state)
 	{
 		struct scheme_slot slots[2] = { { .cfg = NULL, .quota_override = true, .quota_bytes = 4096 },
 						{ .cfg = &x->k->ctx.schemes[1] } };
-		struct kdamond_plan kp = { .cfg = x->k, .targets = x->targets, .nr_targets = x->nr_targets,
-					   .slots = slots, .nr_slots = 2 };
+		struct kdamond_plan kp = {
+			.cfg = x->k, .targets = x->targets, .nr_targets = x->nr_targets, .slots = slots, .nr_slots = 2
+		};
 
 		assert_int_equal(damon_render_kdamond(3, &kp, &x->f, &ref), 0);
 	}
