@@ -55,10 +55,10 @@ void manager_metrics_tick(struct manager *m)
 		/* EROFS under the unit's ProtectSystem=strict: only listed directories are writable */
 		log_warning_errno(r, "metrics: cannot write the textfile '%s': %m (retrying every stats interval)%s",
 				  path,
-				  r == -EROFS && getenv("INVOCATION_ID") ?
-					  "; the unit makes the file system read-only except its ReadWritePaths=: "
-					  "add the textfile's directory in a drop-in (docs/METRICS.md)" :
-					  "");
+				  r == -EROFS && getenv("INVOCATION_ID")
+					  ? "; the unit makes the file system read-only except its ReadWritePaths=: "
+					    "add the textfile's directory in a drop-in (docs/METRICS.md)"
+					  : "");
 	else if (r >= 0 && last_err)
 		log_info("metrics: the textfile '%s' is written again", path);
 	last_err = r < 0 ? r : 0;
