@@ -1843,7 +1843,7 @@ static void copy_loader_errors(struct imp *im, const struct config_errors *le)
 {
 	for (size_t i = 0; i < le->n; i++) {
 		const struct config_error *e = &le->v[i];
-		struct dn at = { .line = e->line, .col = e->column };
+		struct dn at = {}; /* positions are in the converted YAML, not in the damo file: named in the message */
 		size_t old = im->plen;
 
 		im->plen = 0;
