@@ -44,8 +44,8 @@ enum dn_kind { DN_SCALAR, DN_SEQ, DN_MAP };
 struct dn {
 	enum dn_kind kind;
 	unsigned line, col;
-	char *s;    /* scalar */
-	bool plain; /* plain scalar (null/bool detection) */
+	char *s;       /* scalar */
+	bool plain;    /* plain scalar (null/bool detection) */
 	struct dn **v; /* seq: items; map: key, value, key, value, ... */
 	size_t n, cap;
 };
@@ -69,8 +69,9 @@ static void tree_done(struct tree *t)
 
 static bool dn_null(const struct dn *n)
 {
-	return !n || (n->kind == DN_SCALAR && n->plain &&
-		      (!*n->s || streq(n->s, "~") || streq(n->s, "null") || streq(n->s, "Null") || streq(n->s, "NULL")));
+	return !n ||
+	       (n->kind == DN_SCALAR && n->plain &&
+		(!*n->s || streq(n->s, "~") || streq(n->s, "null") || streq(n->s, "Null") || streq(n->s, "NULL")));
 }
 
 static size_t dn_len(const struct dn *n)
@@ -231,8 +232,8 @@ static int tree_parse(struct imp *im, const char *text, size_t len, struct tree 
 				struct dn at = { .line = (unsigned)ev.start_mark.line + 1,
 						 .col = (unsigned)ev.start_mark.column + 1 };
 
-				err(im, &at, NULL, t->n >= DAMO_MAX_NODES ? "more than %d YAML nodes"
-									: "nested deeper than %d levels",
+				err(im, &at, NULL,
+				    t->n >= DAMO_MAX_NODES ? "more than %d YAML nodes" : "nested deeper than %d levels",
 				    t->n >= DAMO_MAX_NODES ? DAMO_MAX_NODES : DAMO_MAX_DEPTH);
 				r = -EINVAL;
 				break;
@@ -492,8 +493,9 @@ static int dm_size(struct imp *im, const struct dn *n, const char *sub, uint64_t
 		if (streq(unit, units[i].u)) {
 			*ret = num_scale(&d, 1ULL << units[i].shift, 1, &exact);
 			if (!exact)
-				note(im, n, sub, "'%s' is not a whole number of bytes: %" PRIu64 " (rounded down, as damo does)",
-				     s, *ret);
+				note(im, n, sub,
+				     "'%s' is not a whole number of bytes: %" PRIu64 " (rounded down, as damo does)", s,
+				     *ret);
 			return 0;
 		}
 	err(im, n, sub, "invalid size '%s'", s);
@@ -501,7 +503,7 @@ static int dm_size(struct imp *im, const struct dn *n, const char *sub, uint64_t
 }
 
 enum dur_kind {
-	DUR_US,       /* format_time_us(): us in human (bare) and raw */
+	DUR_US,	      /* format_time_us(): us in human (bare) and raw */
 	DUR_US_EXACT, /* format_time_us_exact(): bare = us, raw = ns */
 	DUR_MS_EXACT, /* format_time_ms_exact(): bare = ms, raw = ns */
 };
@@ -513,8 +515,13 @@ static int dm_ns(struct imp *im, const struct dn *n, const char *sub, enum dur_k
 		const char *u;
 		uint64_t ns;
 	} units[] = {
-		{ "ns", 1 },		 { "us", 1000 },	  { "ms", 1000000 },	     { "s", 1000000000ULL },
-		{ "m", 60000000000ULL }, { "h", 3600000000000ULL }, { "d", 86400000000000ULL },
+		{ "ns", 1 },
+		{ "us", 1000 },
+		{ "ms", 1000000 },
+		{ "s", 1000000000ULL },
+		{ "m", 60000000000ULL },
+		{ "h", 3600000000000ULL },
+		{ "d", 86400000000000ULL },
 	};
 	const char *s = scalar_of(im, n, sub), *p;
 	u128 total = 0;
@@ -648,7 +655,7 @@ static bool has_unit(const struct dn *n)
 /* Walk the tree for damo's --raw signature: permil and bp written as "%f", durations without units. */
 static void detect_raw(const struct dn *n, const char *key, int *raw_sig, int *human_sig)
 {
-	static const char *const ratios[] = { "access_bp", "sz_permil", "nr_accesses_permil", "age_permil",
+	static const char *const ratios[] = { "access_bp",   "sz_permil",  "nr_accesses_permil", "age_permil",
 					      "high_permil", "mid_permil", "low_permil" };
 	static const char *const durs[] = { "sample_us", "aggr_us", "ops_update_us", "apply_interval_us",
 					    "time_ms", "reset_interval_ms", "interval_us" };
@@ -700,8 +707,9 @@ static int imp_target(struct imp *im, const struct dn *m, struct damon_ctx_cfg *
 	regions = get_kind(im, m, "regions", DN_SEQ);
 	if (!regions || regions->n == 0) {
 		if (c->ops == DAMON_OPS_PADDR) {
-			note(im, m, "regions", "a paddr target without regions (damo would monitor nothing): "
-					       "converted to 'regions: auto' (all System RAM)");
+			note(im, m, "regions",
+			     "a paddr target without regions (damo would monitor nothing): "
+			     "converted to 'regions: auto' (all System RAM)");
 			t->regions_auto = true;
 		}
 		return 0;
@@ -786,8 +794,9 @@ static int imp_quotas(struct imp *im, const struct dn *m, struct damos_cfg *sc)
 	const char *s;
 	int r;
 
-	check_keys(im, m, "time_ms|sz_bytes|reset_interval_ms|fail_charge_num|fail_charge_denom|goals|goal_tuner|"
-			  "effective_sz_bytes|weights");
+	check_keys(im, m,
+		   "time_ms|sz_bytes|reset_interval_ms|fail_charge_num|fail_charge_denom|goals|goal_tuner|"
+		   "effective_sz_bytes|weights");
 	if (OPT(m, "time_ms"))
 		dm_dur(im, dn_get(m, "time_ms"), "time_ms", DUR_MS_EXACT, 1000000, &q->ms);
 	if (q->ms == UINT64_MAX) {
@@ -853,8 +862,8 @@ static int imp_quotas(struct imp *im, const struct dn *m, struct damos_cfg *sc)
 		dm_count(im, dn_get(m, "fail_charge_denom"), "fail_charge_denom", &den);
 	if (num || den) {
 		if (!num || !den || num > den || den > UINT32_MAX)
-			err(im, m, "fail_charge_num", "invalid fail charge ratio %" PRIu64 "/%" PRIu64
-			    " (0 < num <= denom < 2^32)", num, den);
+			err(im, m, "fail_charge_num",
+			    "invalid fail charge ratio %" PRIu64 "/%" PRIu64 " (0 < num <= denom < 2^32)", num, den);
 		else {
 			q->fail_charge_num = (uint32_t)num;
 			q->fail_charge_denom = (uint32_t)den;
@@ -917,8 +926,9 @@ static int imp_filter(struct imp *im, const struct dn *m, const struct damon_ctx
 
 	f->layer = DAMOS_FILTER_LAYER_AUTO;
 	f->matching = true;
-	check_keys(im, m, "filter_type|matching|allow|filter_pass|memcg_path|address_range|damon_target_idx|"
-			  "hugepage_size");
+	check_keys(im, m,
+		   "filter_type|matching|allow|filter_pass|memcg_path|address_range|damon_target_idx|"
+		   "hugepage_size");
 	s = scalar_of(im, dn_get(m, "filter_type"), "filter_type");
 	if (!s)
 		return 0;
@@ -1074,8 +1084,9 @@ static int imp_scheme(struct imp *im, const struct dn *m, struct damon_ctx_cfg *
 				dm_count(im, dn_get(n->v[i], "id"), "id", &id);
 				if (OPT(n->v[i], "weight"))
 					dm_count(im, dn_get(n->v[i], "weight"), "weight", &w);
-				sc->dests[sc->nr_dests++] = (struct damos_dest_cfg){ .id = (uint32_t)MIN(id, (uint64_t)INT32_MAX),
-										     .weight = (uint32_t)MIN(w, (uint64_t)UINT32_MAX) };
+				sc->dests[sc->nr_dests++] =
+					(struct damos_dest_cfg){ .id = (uint32_t)MIN(id, (uint64_t)INT32_MAX),
+								 .weight = (uint32_t)MIN(w, (uint64_t)UINT32_MAX) };
 			}
 			pop(im, old);
 		}
@@ -1181,7 +1192,8 @@ static void imp_sample_control(struct imp *im, const struct dn *m)
 	}
 	if (!pt || pf)
 		err(im, pe ?: m, "primitives_enabled",
-		    "access sampling primitives other than page_table (damo --sample_primitives) are not supported by damond");
+		    "access sampling primitives other than page_table (damo --sample_primitives) are not supported by "
+		    "damond");
 	sf = get_kind(im, m, "sample_filters", DN_SEQ);
 	if (sf && sf->n)
 		err(im, sf, "sample_filters", "access sample filters (damo --exp_ops_*) are not supported by damond");
@@ -1291,7 +1303,8 @@ static int imp_ctx(struct imp *im, const struct dn *m, struct damon_ctx_cfg *c)
 		if (!c->targets)
 			return -ENOMEM;
 		c->targets[c->nr_targets++].regions_auto = true;
-		note(im, m, "targets", "no paddr target: converted to one target over all System RAM ('regions: auto')");
+		note(im, m, "targets",
+		     "no paddr target: converted to one target over all System RAM ('regions: auto')");
 	} else
 		err(im, m, "targets", "%s needs at least one target", damon_ops_to_string(c->ops));
 
@@ -1528,8 +1541,9 @@ static void yaml_scheme(FILE *f, const struct damos_cfg *s)
 		if (q->bytes)
 			fprintf(f, "          sz_bytes: %s\n", yaml_size(a, q->bytes));
 		fprintf(f, "          reset_interval_ms: %s\n", yaml_ms(a, q->reset_interval_ms));
-		fprintf(f, "          weights: {sz_permil: %" PRIu32 ", nr_accesses_permil: %" PRIu32
-			   ", age_permil: %" PRIu32 "}\n",
+		fprintf(f,
+			"          weights: {sz_permil: %" PRIu32 ", nr_accesses_permil: %" PRIu32
+			", age_permil: %" PRIu32 "}\n",
 			q->weight_sz, q->weight_nr_accesses, q->weight_age);
 		if (q->nr_goals)
 			fprintf(f, "          goals:\n");
@@ -1564,8 +1578,9 @@ static void yaml_scheme(FILE *f, const struct damos_cfg *s)
 		}
 	}
 	if (s->wmarks.metric != DAMOS_WMARK_NONE)
-		fprintf(f, "        watermarks: {metric: %s, interval_us: %s, high_permil: %" PRIu64 ", mid_permil: %" PRIu64
-			   ", low_permil: %" PRIu64 "}\n",
+		fprintf(f,
+			"        watermarks: {metric: %s, interval_us: %s, high_permil: %" PRIu64
+			", mid_permil: %" PRIu64 ", low_permil: %" PRIu64 "}\n",
 			damos_wmark_metric_to_string(s->wmarks.metric), format_duration_us(a, s->wmarks.interval_us),
 			s->wmarks.high, s->wmarks.mid, s->wmarks.low);
 	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
@@ -1573,7 +1588,8 @@ static void yaml_scheme(FILE *f, const struct damos_cfg *s)
 
 		for (size_t i = 0; i < s->nr_filters; i++)
 			if (s->filters[i].layer == lists[l].layer ||
-			    (lists[l].layer == DAMOS_FILTER_LAYER_AUTO && s->filters[i].layer == DAMOS_FILTER_LAYER_LEGACY)) {
+			    (lists[l].layer == DAMOS_FILTER_LAYER_AUTO &&
+			     s->filters[i].layer == DAMOS_FILTER_LAYER_LEGACY)) {
 				if (!any)
 					fprintf(f, "        %s:\n", lists[l].key);
 				any = true;
@@ -1617,8 +1633,8 @@ static void yaml_kdamond(FILE *f, const struct kdamond_cfg *kd)
 		else if (t->nr_regions) {
 			fprintf(f, "%sregions:\n", lead);
 			for (size_t j = 0; j < t->nr_regions; j++)
-				fprintf(f, "          - {start: 0x%" PRIx64 ", end: 0x%" PRIx64 "}\n", t->regions[j].start,
-					t->regions[j].end);
+				fprintf(f, "          - {start: 0x%" PRIx64 ", end: 0x%" PRIx64 "}\n",
+					t->regions[j].start, t->regions[j].end);
 		} else if (c->ops == DAMON_OPS_PADDR)
 			fprintf(f, "%sregions: []\n", lead);
 	}
@@ -1630,7 +1646,9 @@ static void yaml_kdamond(FILE *f, const struct kdamond_cfg *kd)
 	    c->intervals_goal.max_sample_us) {
 		char b[32], d[32];
 
-		fprintf(f, "      intervals_goal: {access_bp: %s, aggrs: %" PRIu64 ", min_sample_us: %s, max_sample_us: %s}\n",
+		fprintf(f,
+			"      intervals_goal: {access_bp: %s, aggrs: %" PRIu64
+			", min_sample_us: %s, max_sample_us: %s}\n",
 			yaml_bp(a, c->intervals_goal.access_bp), c->intervals_goal.aggrs,
 			format_duration_us(b, c->intervals_goal.min_sample_us),
 			format_duration_us(d, c->intervals_goal.max_sample_us));
@@ -1678,7 +1696,8 @@ int damo_config_to_yaml(const struct damond_config *c, const char *header, char 
 			fprintf(f, "  stats_interval: %s\n", format_duration_us(a, st->stats_interval_us));
 		for (int i = 0; i < _DAMON_MODULE_MAX; i++)
 			if (st->allow_disable[i]) {
-				fprintf(f, "%s%s", first ? "  allow_disable_modules: [" : ", ", damon_module_to_string(i));
+				fprintf(f, "%s%s", first ? "  allow_disable_modules: [" : ", ",
+					damon_module_to_string(i));
 				first = false;
 			}
 		if (!first)
@@ -1708,12 +1727,12 @@ int damo_config_to_yaml(const struct damond_config *c, const char *header, char 
 /* ------------------------------------------------------------------------ */
 /* equality                                                                 */
 
-#define DIFF(cond, ...)                                                                                            \
-	do {                                                                                                       \
-		if (cond) {                                                                                        \
-			snprintf(why, whylen, __VA_ARGS__);                                                        \
-			return false;                                                                              \
-		}                                                                                                  \
+#define DIFF(cond, ...)                                                                                                \
+	do {                                                                                                           \
+		if (cond) {                                                                                            \
+			snprintf(why, whylen, __VA_ARGS__);                                                            \
+			return false;                                                                                  \
+		}                                                                                                      \
 	} while (0)
 
 static bool str_eq(const char *a, const char *b)
@@ -1754,7 +1773,8 @@ static bool scheme_equal(const struct damos_cfg *a, const struct damos_cfg *b, c
 		const struct damos_goal_cfg *ga = &qa->goals[i], *gb = &qb->goals[i];
 
 		DIFF(ga->metric != gb->metric || ga->target_value != gb->target_value ||
-			     ga->current_value != gb->current_value || ga->nid != gb->nid || !str_eq(ga->path, gb->path),
+			     ga->current_value != gb->current_value || ga->nid != gb->nid ||
+			     !str_eq(ga->path, gb->path),
 		     "%s.quotas.goals[%zu]", p, i);
 	}
 	DIFF(a->wmarks.metric != b->wmarks.metric, "%s.watermarks.metric", p);
@@ -1769,19 +1789,21 @@ static bool scheme_equal(const struct damos_cfg *a, const struct damos_cfg *b, c
 		DIFF(fa->type != fb->type || fa->layer != fb->layer || fa->matching != fb->matching ||
 			     fa->allow != fb->allow,
 		     "%s.filters[%zu]", p, i);
-		DIFF(fa->type == DAMOS_FILTER_MEMCG && !str_eq(fa->memcg_path, fb->memcg_path), "%s.filters[%zu].memcg_path",
-		     p, i);
-		DIFF(fa->type == DAMOS_FILTER_ADDR && (fa->addr.start != fb->addr.start || fa->addr.end != fb->addr.end),
+		DIFF(fa->type == DAMOS_FILTER_MEMCG && !str_eq(fa->memcg_path, fb->memcg_path),
+		     "%s.filters[%zu].memcg_path", p, i);
+		DIFF(fa->type == DAMOS_FILTER_ADDR &&
+			     (fa->addr.start != fb->addr.start || fa->addr.end != fb->addr.end),
 		     "%s.filters[%zu].addr_range", p, i);
 		DIFF(fa->type == DAMOS_FILTER_HUGEPAGE_SIZE &&
 			     (fa->hugepage.min != fb->hugepage.min || fa->hugepage.max != fb->hugepage.max),
 		     "%s.filters[%zu].hugepage_size", p, i);
-		DIFF(fa->type == DAMOS_FILTER_TARGET && fa->target_idx != fb->target_idx, "%s.filters[%zu].target_idx", p,
-		     i);
+		DIFF(fa->type == DAMOS_FILTER_TARGET && fa->target_idx != fb->target_idx, "%s.filters[%zu].target_idx",
+		     p, i);
 	}
 	DIFF(a->nr_dests != b->nr_dests, "%s.dests", p);
 	for (size_t i = 0; i < a->nr_dests; i++)
-		DIFF(a->dests[i].id != b->dests[i].id || a->dests[i].weight != b->dests[i].weight, "%s.dests[%zu]", p, i);
+		DIFF(a->dests[i].id != b->dests[i].id || a->dests[i].weight != b->dests[i].weight, "%s.dests[%zu]", p,
+		     i);
 	DIFF(a->max_nr_snapshots != b->max_nr_snapshots, "%s.max_nr_snapshots", p);
 	return true;
 }
@@ -1791,7 +1813,8 @@ bool damo_config_equal(const struct damond_config *a, const struct damond_config
 	const struct damond_settings *sa = &a->settings, *sb = &b->settings;
 
 	DIFF(sa->on_exit != sb->on_exit || sa->stats_interval_us != sb->stats_interval_us ||
-		     !str_eq(sa->control_group, sb->control_group) || !str_eq(sa->metrics.textfile, sb->metrics.textfile) ||
+		     !str_eq(sa->control_group, sb->control_group) ||
+		     !str_eq(sa->metrics.textfile, sb->metrics.textfile) ||
 		     memcmp(sa->allow_disable, sb->allow_disable, sizeof(sa->allow_disable)) != 0,
 	     "damond");
 	DIFF(a->nr_kdamonds != b->nr_kdamonds, "kdamonds (%zu vs %zu)", a->nr_kdamonds, b->nr_kdamonds);
@@ -1851,14 +1874,14 @@ static void copy_loader_errors(struct imp *im, const struct config_errors *le)
 		if (e->warning)
 			note(im, &at, e->key, "(converted policy, line %u) %s", e->line, e->message ?: "");
 		else
-			err(im, &at, e->key, "the converted policy is invalid for damond (line %u of its YAML): %s", e->line,
-			    e->message ?: "");
+			err(im, &at, e->key, "the converted policy is invalid for damond (line %u of its YAML): %s",
+			    e->line, e->message ?: "");
 		im->plen = old;
 	}
 }
 
-int damo_import(const char *name, const char *text, size_t len, enum damo_numbers numbers,
-		struct damond_config **ret, char **ret_yaml, bool *ret_raw, struct config_errors *errs)
+int damo_import(const char *name, const char *text, size_t len, enum damo_numbers numbers, struct damond_config **ret,
+		char **ret_yaml, bool *ret_raw, struct config_errors *errs)
 {
 	struct imp im = { .file = name, .errs = errs };
 	struct config_errors lerrs = {};
@@ -2062,7 +2085,7 @@ static struct json_object *jdur_us(struct exp *ex, uint64_t us)
 		const char *u;
 		uint64_t us;
 	} units[] = { { "d", 86400000000ULL }, { "h", 3600000000ULL }, { "m", 60000000ULL },
-		      { "s", 1000000ULL },     { "ms", 1000ULL },	  { "us", 1ULL } };
+		      { "s", 1000000ULL },     { "ms", 1000ULL },      { "us", 1ULL } };
 
 	if (us == UINT64_MAX)
 		return jstr(ex, "max");
@@ -2186,8 +2209,9 @@ static struct json_object *exp_scheme(struct exp *ex, const struct damos_cfg *s,
 		if (f->layer == DAMOS_FILTER_LAYER_CORE || f->layer == DAMOS_FILTER_LAYER_OPS) {
 			snprintf(k, sizeof(k), "%s.%s[%zu]", key,
 				 f->layer == DAMOS_FILTER_LAYER_CORE ? "core_filters" : "ops_filters", i);
-			exp_note(ex, true, k, "damo has one filters list (it picks the directory by type, as damond's "
-					      "'filters' does)");
+			exp_note(ex, true, k,
+				 "damo has one filters list (it picks the directory by type, as damond's "
+				 "'filters' does)");
 		}
 		jadd(ex, fo, "filter_type", jstr(ex, damos_filter_type_to_string(f->type)));
 		jadd(ex, fo, "matching", json_object_new_boolean(f->matching));
@@ -2212,8 +2236,7 @@ static struct json_object *exp_scheme(struct exp *ex, const struct damos_cfg *s,
 	return o;
 }
 
-static struct json_object *exp_kdamond(struct exp *ex, const struct kdamond_cfg *kd, size_t idx,
-				       const char *iomem_path)
+static struct json_object *exp_kdamond(struct exp *ex, const struct kdamond_cfg *kd, size_t idx, const char *iomem_path)
 {
 	const struct damon_ctx_cfg *c = &kd->ctx;
 	struct json_object *o = jobj(ex), *ctxs = jarr(ex), *co = jobj(ex), *a, *m, *g, *sc, *pe;
@@ -2234,7 +2257,8 @@ static struct json_object *exp_kdamond(struct exp *ex, const struct kdamond_cfg 
 		jadd(ex, to, "obsolete", json_object_new_boolean(false));
 		if (t->regions_auto) {
 			long ps = sysconf(_SC_PAGESIZE);
-			int r = iomem_system_ram_units(iomem_path, ps > 0 ? (uint64_t)ps : 4096, c->addr_unit, &rv, &rn);
+			int r = iomem_system_ram_units(iomem_path, ps > 0 ? (uint64_t)ps : 4096, c->addr_unit, &rv,
+						       &rn);
 
 			snprintf(k, sizeof(k), "%s.targets[%zu].regions", key, i);
 			if (r < 0 || rn == 0) {
@@ -2333,8 +2357,7 @@ static int emit_json(yaml_emitter_t *e, struct json_object *o)
 		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE) ||
 		    !yaml_emitter_emit(e, &ev))
 			return -EIO;
-		json_object_object_foreach(o, k, v)
-		{
+		json_object_object_foreach (o, k, v) {
 			r = emit_scalar(e, k, false);
 			if (r == 0)
 				r = emit_json(e, v);
@@ -2347,7 +2370,7 @@ static int emit_json(yaml_emitter_t *e, struct json_object *o)
 	case json_type_array:
 		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
 							  json_object_array_length(o) ? YAML_BLOCK_SEQUENCE_STYLE
-										       : YAML_FLOW_SEQUENCE_STYLE) ||
+										      : YAML_FLOW_SEQUENCE_STYLE) ||
 		    !yaml_emitter_emit(e, &ev))
 			return -EIO;
 		for (size_t i = 0; i < json_object_array_length(o) && r == 0; i++)
@@ -2424,10 +2447,12 @@ int damo_export(const struct damond_config *c, enum damo_format fmt, const char 
 	}
 	jadd(&ex, root, "kdamonds", kds);
 	if (named)
-		exp_note(&ex, true, NULL, "kdamond names are not part of damo's format (damo numbers kdamonds): "
-					  "import-damo names them kdamond0, kdamond1, ...");
-	bool settings = st->on_exit != DAMOND_ON_EXIT_STOP || st->stats_interval_us != DAMOND_DEFAULT_STATS_INTERVAL_US ||
-			st->control_group || st->metrics.textfile;
+		exp_note(&ex, true, NULL,
+			 "kdamond names are not part of damo's format (damo numbers kdamonds): "
+			 "import-damo names them kdamond0, kdamond1, ...");
+	bool settings = st->on_exit != DAMOND_ON_EXIT_STOP ||
+			st->stats_interval_us != DAMOND_DEFAULT_STATS_INTERVAL_US || st->control_group ||
+			st->metrics.textfile;
 	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
 		settings = settings || st->allow_disable[i];
 	if (settings)
@@ -2435,9 +2460,9 @@ int damo_export(const struct damond_config *c, enum damo_format fmt, const char 
 
 	if (!ex.oom && ex.nerr == 0) {
 		if (fmt == DAMO_FORMAT_JSON) {
-			const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-										     JSON_C_TO_STRING_SPACED |
-										     JSON_C_TO_STRING_NOSLASHESCAPE);
+			const char *s =
+				json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+									     JSON_C_TO_STRING_NOSLASHESCAPE);
 
 			if (!s || asprintf(ret, "%s\n", s) < 0)
 				r = -ENOMEM;

@@ -41,8 +41,8 @@ enum damo_numbers {
  * -ENOMEM. *ret_raw (may be NULL) tells whether the numbers were read as
  * damo --raw output.
  */
-int damo_import(const char *name, const char *text, size_t len, enum damo_numbers numbers,
-		struct damond_config **ret, char **ret_yaml, bool *ret_raw, struct config_errors *errs);
+int damo_import(const char *name, const char *text, size_t len, enum damo_numbers numbers, struct damond_config **ret,
+		char **ret_yaml, bool *ret_raw, struct config_errors *errs);
 
 /*
  * damond's YAML for c (kdamonds and the damond: settings that differ from

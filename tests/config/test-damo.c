@@ -316,13 +316,14 @@ static void test_units_human(void **state)
 	struct damond_config *c = NULL;
 	const struct damos_cfg *s;
 
-	s = scheme_ok(HUMAN_IV,
-		      "{action: pageout, apply_interval_us: 1.500 s,"
-		      " access_pattern: {sz_bytes: {min: 4.000 KiB, max: '1,048,576 B'}, nr_accesses: {min: '50', max: 75 %},"
-		      " age: {min: 1 m 30 s, max: '3,000 aggr_intervals'}},"
-		      " quotas: {time_ms: 1 s 500 ms, sz_bytes: 1.5 GiB, reset_interval_ms: 2 m,"
-		      " weights: {sz_permil: 12.5 %, nr_accesses_permil: '7', age_permil: 0.000000}}}",
-		      DAMO_NUMBERS_AUTO, &c, &errs);
+	s = scheme_ok(
+		HUMAN_IV,
+		"{action: pageout, apply_interval_us: 1.500 s,"
+		" access_pattern: {sz_bytes: {min: 4.000 KiB, max: '1,048,576 B'}, nr_accesses: {min: '50', max: 75 %},"
+		" age: {min: 1 m 30 s, max: '3,000 aggr_intervals'}},"
+		" quotas: {time_ms: 1 s 500 ms, sz_bytes: 1.5 GiB, reset_interval_ms: 2 m,"
+		" weights: {sz_permil: 12.5 %, nr_accesses_permil: '7', age_permil: 0.000000}}}",
+		DAMO_NUMBERS_AUTO, &c, &errs);
 	assert_int_equal(s->apply_interval_us, 1500000);
 	assert_int_equal(s->sz.min, 4096);
 	assert_int_equal(s->sz.max, 1048576);
@@ -399,8 +400,8 @@ static void test_units_raw(void **state)
 
 	/* no signature either way: read in the key's unit, with a note */
 	c = NULL;
-	r = import_str("t.json", "{\"kdamonds\": [{\"contexts\": [{\"ops\": \"paddr\", \"targets\": []}]}]}",
-		       &c, &raw, &errs);
+	r = import_str("t.json", "{\"kdamonds\": [{\"contexts\": [{\"ops\": \"paddr\", \"targets\": []}]}]}", &c, &raw,
+		       &errs);
 	assert_int_equal(r, 0);
 	assert_false(raw);
 	assert_true(has_message(&errs, true, NULL, "cannot tell damo --raw output"));
@@ -418,10 +419,11 @@ static void test_defaults(void **state)
 	const struct damos_cfg *s;
 	int r;
 
-	s = scheme_ok(HUMAN_IV,
-		      "{action: stat, quotas: {time_ms: 0 ns, sz_bytes: 0 B, reset_interval_ms: max, goal_tuner: consist,"
-		      " fail_charge_num: '0', fail_charge_denom: '0', effective_sz_bytes: 0 B}}",
-		      DAMO_NUMBERS_AUTO, &c, &errs);
+	s = scheme_ok(
+		HUMAN_IV,
+		"{action: stat, quotas: {time_ms: 0 ns, sz_bytes: 0 B, reset_interval_ms: max, goal_tuner: consist,"
+		" fail_charge_num: '0', fail_charge_denom: '0', effective_sz_bytes: 0 B}}",
+		DAMO_NUMBERS_AUTO, &c, &errs);
 	assert_false(s->quota.goal_tuner_set);
 	assert_int_equal(s->quota.reset_interval_ms, DAMOND_DEFAULT_RESET_INTERVAL_MS);
 	assert_int_equal(s->quota.fail_charge_denom, 0);
@@ -564,10 +566,14 @@ static void test_input_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures),     cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_reclaim_values), cmocka_unit_test(test_units_human),
-		cmocka_unit_test(test_units_raw),    cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_export),       cmocka_unit_test(test_input_bounds),
+		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_reclaim_values),
+		cmocka_unit_test(test_units_human),
+		cmocka_unit_test(test_units_raw),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_input_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
