@@ -142,7 +142,7 @@ static void assert_round_trip(const struct damond_config *c, const char *name)
 static void test_fixtures(void **state)
 {
 	static const char *const names[] = { "defaults", "reclaim", "two-kdamonds", "vaddr-filters" };
-	static const char *const forms[] = { ".yaml", ".json", "-raw.yaml", "-raw.json" };
+	static const char *const forms[] = { ".yaml", ".json", "-raw.yaml", "-raw.json", "-omit.json", "-omit-raw.json" };
 	size_t seen = 0;
 	DIR *d;
 	struct dirent *de;
@@ -157,8 +157,10 @@ static void test_fixtures(void **state)
 
 			snprintf(path, sizeof(path), "%s/%s%s", DAMO_DIR, names[i], forms[j]);
 			c = import_file(path, &raw);
-			/* --raw is detected from damo's "%f" permil, and only there */
-			assert_int_equal(raw, strstr(forms[j], "raw") != NULL);
+			/* --raw is detected from damo's "%f" permil, and only there (--omit_defaults of
+			 * damo's defaults leaves no permil: nothing to detect, and no duration to misread) */
+			if (!streq(names[i], "defaults") || !strstr(forms[j], "omit"))
+				assert_int_equal(raw, strstr(forms[j], "raw") != NULL);
 			if (!first)
 				first = c;
 			else {
