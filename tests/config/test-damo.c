@@ -142,8 +142,9 @@ static void assert_round_trip(const struct damond_config *c, const char *name)
 static void test_fixtures(void **state)
 {
 	static const char *const names[] = { "defaults", "reclaim", "two-kdamonds", "vaddr-filters" };
-	static const char *const forms[] = { ".yaml",   ".json", "-raw.yaml",
-			     "-raw.json", "-omit.json", "-omit-raw.json" };
+	static const char *const forms[] = {
+		".yaml", ".json", "-raw.yaml", "-raw.json", "-omit.json", "-omit-raw.json",
+	};
 	size_t seen = 0;
 	DIR *d;
 	struct dirent *de;
