@@ -28,6 +28,7 @@
 #include "config.h"
 #include "damon.h"
 #include "damon-features.h"
+#include "damo.h"
 #include "metrics.h"
 #include "ipc.h"
 #include "macro.h"
@@ -47,6 +48,10 @@ static bool arg_no_pager;
 static bool arg_kernel;
 static const char *arg_sysfs_root = SYSFS_DEFAULT_ROOT;
 static const char *arg_procfs_root = PROCFS_DEFAULT_ROOT;
+static bool arg_damo;
+static const char *arg_config;
+static enum damo_format arg_format = DAMO_FORMAT_JSON;
+static enum damo_numbers arg_numbers = DAMO_NUMBERS_AUTO;
 
 static bool stdout_tty;
 static pid_t pager_pid;
@@ -516,6 +521,114 @@ static int verb_check(int argc, char **argv)
 	return ret;
 }
 
+static void print_errors(const struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		_cleanup_free_ char *line = NULL;
+
+		if (config_error_format(&errs->v[i], &line) < 0)
+			fprintf(stderr, "%s\n", errs->v[i].message ?: "error");
+		else
+			fprintf(stderr, "%s\n", line);
+	}
+}
+
+/* A whole file (or stdin for "-") of at most max bytes; NULL with errno set. */
+static char *read_all(const char *path, size_t max, size_t *ret_len)
+{
+	_cleanup_fclose_ FILE *f = streq(path, "-") ? NULL : fopen(path, "re");
+	FILE *in = streq(path, "-") ? stdin : f;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, n;
+
+	if (!in)
+		return NULL;
+	buf = malloc(max + 2);
+	if (!buf)
+		return NULL;
+	while ((n = fread(buf + len, 1, max + 1 - len, in)) > 0)
+		len += n;
+	if (ferror(in)) {
+		errno = EIO;
+		return NULL;
+	}
+	if (len > max) {
+		errno = EFBIG;
+		return NULL;
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	return TAKE_PTR(buf);
+}
+
+/* damo's kdamonds spec (damo args damon --format json|yaml [--raw]) -> damond YAML on stdout. */
+static int verb_import_damo(int argc, char **argv)
+{
+	_cleanup_(damond_config_freep) struct damond_config *cfg = NULL;
+	struct config_errors errs = { 0 };
+	_cleanup_free_ char *text = NULL, *yaml = NULL;
+	const char *path = argv[1];
+	size_t len = 0;
+	bool raw = false;
+	int r;
+
+	text = read_all(path, 1024 * 1024, &len);
+	if (!text) {
+		fprintf(stderr, "damondctl: cannot read '%s': %s\n", path,
+			errno == EFBIG ? "larger than 1024 KiB" : strerror(errno));
+		return EXIT_FAILURE;
+	}
+	r = damo_import(streq(path, "-") ? "<stdin>" : path, text, len, arg_numbers, &cfg, &yaml, &raw, &errs);
+	print_errors(&errs);
+	config_errors_done(&errs);
+	if (r < 0) {
+		fprintf(stderr, "damondctl: cannot import '%s'%s%s\n", path, r == -EINVAL ? "" : ": ",
+			r == -EINVAL ? "" : strerror(-r));
+		return EXIT_FAILURE;
+	}
+	if (fputs(yaml, stdout) == EOF || fflush(stdout) != 0)
+		return output_failed(-EIO);
+	return EXIT_SUCCESS;
+}
+
+/* A policy (the config file and its drop-ins) in damo's kdamonds format. */
+static int verb_export(int argc, char **argv)
+{
+	_cleanup_(damond_config_freep) struct damond_config *cfg = NULL;
+	struct config_errors errs = { 0 };
+	const char *path = arg_config ?: DAMOND_SYSCONFDIR "/damond.yaml";
+	_cleanup_free_ char *out = NULL, *iomem = NULL;
+	int r;
+
+	if (!arg_damo) {
+		fprintf(stderr, "damondctl: export needs --damo (the only export format)\n");
+		return EXIT_USAGE;
+	}
+	r = config_load_file(path, &cfg, &errs);
+	print_errors(&errs);
+	config_errors_done(&errs);
+	if (r < 0) {
+		fprintf(stderr, "damondctl: cannot load '%s'%s%s\n", path, r == -EINVAL ? "" : ": ",
+			r == -EINVAL ? "" : strerror(-r));
+		return EXIT_FAILURE;
+	}
+	if (asprintf(&iomem, "%s/iomem", arg_procfs_root) < 0) {
+		fprintf(stderr, "damondctl: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	r = damo_export(cfg, arg_format, iomem, &out, &errs);
+	print_errors(&errs);
+	config_errors_done(&errs);
+	if (r < 0) {
+		fprintf(stderr, "damondctl: cannot export '%s'%s%s\n", path, r == -EINVAL ? "" : ": ",
+			r == -EINVAL ? "" : strerror(-r));
+		return EXIT_FAILURE;
+	}
+	if (fputs(out, stdout) == EOF || fflush(stdout) != 0)
+		return output_failed(-EIO);
+	return EXIT_SUCCESS;
+}
+
 struct verb {
 	const char *name;
 	const char *args;
@@ -533,6 +646,10 @@ static const struct verb verbs[] = {
 	  "Show the kernel's DAMON features (from damond, or probed read-only without one)" },
 	{ "regions", "[KDAMOND]", 0, 1, verb_regions, "Show monitored regions and an access heatmap" },
 	{ "metrics", "", 0, 0, verb_metrics, "Print damond's metrics in the Prometheus text format" },
+	{ "import-damo", "FILE", 1, 1, verb_import_damo,
+	  "Convert a damo kdamonds spec (damo args damon --format json|yaml) to damond YAML" },
+	{ "export", "--damo", 0, 0, verb_export,
+	  "Print a policy (--config FILE, default the installed one) in damo's kdamonds format" },
 };
 
 static void help(void)
@@ -552,16 +669,22 @@ static void help(void)
 	       "  --kernel             check: validate against the running kernel's DAMON features;\n"
 	       "                       features: probe the kernel (read-only) even with damond running\n"
 	       "  --sysfs-root DIR     where sysfs is, for --kernel and features (default /sys)\n"
-	       "  --procfs-root DIR    where procfs is (default /proc)\n"
+	       "  --procfs-root DIR    where procfs is (default /proc; export reads iomem there)\n"
+	       "  --raw, --human       import-damo: read bare numbers as damo --raw output (durations\n"
+	       "                       in ns) or in their key's unit (default: detect)\n"
+	       "  --damo               export: in damo's kdamonds format\n"
+	       "  --config FILE        export: the configuration (default %s/damond.yaml)\n"
+	       "  --format json|yaml   export: damo's JSON (default) or YAML\n"
 	       "  -h --help            show this help\n"
 	       "     --version         show the version\n"
 	       "\nSee damondctl(8) for details and exit codes.\n",
-	       DAMOND_RUNTIME_DIR);
+	       DAMOND_RUNTIME_DIR, DAMOND_SYSCONFDIR);
 }
 
 int main(int argc, char **argv)
 {
-	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_JSON, ARG_NO_PAGER, ARG_KERNEL, ARG_SYSFS, ARG_PROCFS };
+	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_JSON, ARG_NO_PAGER, ARG_KERNEL, ARG_SYSFS, ARG_PROCFS,
+	       ARG_DAMO, ARG_CONFIG, ARG_FORMAT, ARG_RAW, ARG_HUMAN };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -571,6 +694,11 @@ int main(int argc, char **argv)
 		{ "kernel", no_argument, NULL, ARG_KERNEL },
 		{ "sysfs-root", required_argument, NULL, ARG_SYSFS },
 		{ "procfs-root", required_argument, NULL, ARG_PROCFS },
+		{ "damo", no_argument, NULL, ARG_DAMO },
+		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "format", required_argument, NULL, ARG_FORMAT },
+		{ "raw", no_argument, NULL, ARG_RAW },
+		{ "human", no_argument, NULL, ARG_HUMAN },
 		{},
 	};
 	const struct verb *verb = NULL;
@@ -609,6 +737,28 @@ int main(int argc, char **argv)
 		case ARG_PROCFS:
 			arg_procfs_root = optarg;
 			break;
+		case ARG_DAMO:
+			arg_damo = true;
+			break;
+		case ARG_CONFIG:
+			arg_config = optarg;
+			break;
+		case ARG_FORMAT:
+			if (streq(optarg, "json"))
+				arg_format = DAMO_FORMAT_JSON;
+			else if (streq(optarg, "yaml"))
+				arg_format = DAMO_FORMAT_YAML;
+			else {
+				fprintf(stderr, "damondctl: --format takes json or yaml, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case ARG_RAW:
+			arg_numbers = DAMO_NUMBERS_RAW;
+			break;
+		case ARG_HUMAN:
+			arg_numbers = DAMO_NUMBERS_HUMAN;
+			break;
 		case '?':
 			if (optopt == 0 || optopt >= 0x100)
 				fprintf(stderr, "damondctl: unknown option '%s' (see 'damondctl --help')\n", argv[optind - 1]);
@@ -633,7 +783,8 @@ int main(int argc, char **argv)
 	nargs = optind < argc ? argc - optind - 1 : 0;
 	if (nargs < verb->min_args || nargs > verb->max_args) {
 		fprintf(stderr, "damondctl: '%s' takes %s%s\n", verb->name,
-			verb->max_args == 0 ? "no arguments" : "at most one argument: ", verb->args);
+			verb->max_args == 0 ? "no arguments" : verb->min_args ? "one argument: " : "at most one argument: ",
+			verb->max_args == 0 ? "" : verb->args);
 		return EXIT_USAGE;
 	}
 

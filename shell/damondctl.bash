@@ -6,7 +6,7 @@ _damondctl()
 	local cur prev words cword
 	_init_completion || return
 
-	local verbs="status reload check features regions"
+	local verbs="status reload check features regions metrics import-damo export"
 	local opts="--help --version --runtime-dir --json --no-pager"
 
 	case $prev in
@@ -14,17 +14,29 @@ _damondctl()
 		_filedir -d
 		return
 		;;
+	--config)
+		_filedir 'y?(a)ml'
+		return
+		;;
+	--format)
+		COMPREPLY=($(compgen -W "json yaml" -- "$cur"))
+		return
+		;;
 	esac
 
 	local i verb=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		--runtime-dir) ((i++)) ;;
+		--runtime-dir | --config | --format) ((i++)) ;;
 		-*) ;;
 		*) verb=${words[i]}; break ;;
 		esac
 	done
 
+	case $verb in
+	import-damo) opts+=" --raw --human" ;;
+	export) opts+=" --damo --config --format" ;;
+	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 		return
@@ -32,6 +44,7 @@ _damondctl()
 	case $verb in
 	"") COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
 	check) _filedir 'y?(a)ml' ;;
+	import-damo) _filedir '@(json|y?(a)ml)' ;;
 	regions)
 		# the running kdamonds' names, when damond answers
 		local names
