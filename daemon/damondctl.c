@@ -683,8 +683,20 @@ static void help(void)
 
 int main(int argc, char **argv)
 {
-	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_JSON, ARG_NO_PAGER, ARG_KERNEL, ARG_SYSFS, ARG_PROCFS,
-	       ARG_DAMO, ARG_CONFIG, ARG_FORMAT, ARG_RAW, ARG_HUMAN };
+	enum {
+		ARG_VERSION = 0x100,
+		ARG_RUNTIME_DIR,
+		ARG_JSON,
+		ARG_NO_PAGER,
+		ARG_KERNEL,
+		ARG_SYSFS,
+		ARG_PROCFS,
+		ARG_DAMO,
+		ARG_CONFIG,
+		ARG_FORMAT,
+		ARG_RAW,
+		ARG_HUMAN
+	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -783,7 +795,9 @@ int main(int argc, char **argv)
 	nargs = optind < argc ? argc - optind - 1 : 0;
 	if (nargs < verb->min_args || nargs > verb->max_args) {
 		fprintf(stderr, "damondctl: '%s' takes %s%s\n", verb->name,
-			verb->max_args == 0 ? "no arguments" : verb->min_args ? "one argument: " : "at most one argument: ",
+			verb->max_args == 0 ? "no arguments"
+			: verb->min_args    ? "one argument: "
+					    : "at most one argument: ",
 			verb->max_args == 0 ? "" : verb->args);
 		return EXIT_USAGE;
 	}

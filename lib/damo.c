@@ -39,7 +39,11 @@ typedef unsigned __int128 u128;
 /* ------------------------------------------------------------------------ */
 /* a small YAML tree (JSON is read as YAML)                                 */
 
-enum dn_kind { DN_SCALAR, DN_SEQ, DN_MAP };
+enum dn_kind {
+	DN_SCALAR,
+	DN_SEQ,
+	DN_MAP
+};
 
 struct dn {
 	enum dn_kind kind;
@@ -472,10 +476,9 @@ static int dm_size(struct imp *im, const struct dn *n, const char *sub, uint64_t
 		const char *u;
 		unsigned shift;
 	} units[] = {
-		{ "", 0 },    { "B", 0 },    { "K", 10 },   { "KB", 10 },  { "KiB", 10 }, { "M", 20 },
-		{ "MB", 20 }, { "MiB", 20 }, { "G", 30 },   { "GB", 30 },  { "GiB", 30 }, { "T", 40 },
-		{ "TB", 40 }, { "TiB", 40 }, { "P", 50 },   { "PB", 50 },  { "PiB", 50 }, { "E", 60 },
-		{ "EB", 60 }, { "EiB", 60 },
+		{ "", 0 },     { "B", 0 },   { "K", 10 },   { "KB", 10 },  { "KiB", 10 }, { "M", 20 },   { "MB", 20 },
+		{ "MiB", 20 }, { "G", 30 },  { "GB", 30 },  { "GiB", 30 }, { "T", 40 },   { "TB", 40 },  { "TiB", 40 },
+		{ "P", 50 },   { "PB", 50 }, { "PiB", 50 }, { "E", 60 },   { "EB", 60 },  { "EiB", 60 },
 	};
 	const char *s = scalar_of(im, n, sub), *p;
 	struct dnum d;
@@ -503,7 +506,7 @@ static int dm_size(struct imp *im, const struct dn *n, const char *sub, uint64_t
 }
 
 enum dur_kind {
-	DUR_US,	      /* format_time_us(): us in human (bare) and raw */
+	DUR_US,       /* format_time_us(): us in human (bare) and raw */
 	DUR_US_EXACT, /* format_time_us_exact(): bare = us, raw = ns */
 	DUR_MS_EXACT, /* format_time_ms_exact(): bare = ms, raw = ns */
 };
@@ -657,8 +660,8 @@ static void detect_raw(const struct dn *n, const char *key, int *raw_sig, int *h
 {
 	static const char *const ratios[] = { "access_bp",   "sz_permil",  "nr_accesses_permil", "age_permil",
 					      "high_permil", "mid_permil", "low_permil" };
-	static const char *const durs[] = { "sample_us", "aggr_us", "ops_update_us", "apply_interval_us",
-					    "time_ms", "reset_interval_ms", "interval_us" };
+	static const char *const durs[] = { "sample_us", "aggr_us",           "ops_update_us", "apply_interval_us",
+					    "time_ms",   "reset_interval_ms", "interval_us" };
 
 	if (!n)
 		return;
@@ -1727,12 +1730,12 @@ int damo_config_to_yaml(const struct damond_config *c, const char *header, char 
 /* ------------------------------------------------------------------------ */
 /* equality                                                                 */
 
-#define DIFF(cond, ...)                                                                                                \
-	do {                                                                                                           \
-		if (cond) {                                                                                            \
-			snprintf(why, whylen, __VA_ARGS__);                                                            \
-			return false;                                                                                  \
-		}                                                                                                      \
+#define DIFF(cond, ...)                                     \
+	do {                                                \
+		if (cond) {                                 \
+			snprintf(why, whylen, __VA_ARGS__); \
+			return false;                       \
+		}                                           \
 	} while (0)
 
 static bool str_eq(const char *a, const char *b)
@@ -2357,7 +2360,7 @@ static int emit_json(yaml_emitter_t *e, struct json_object *o)
 		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE) ||
 		    !yaml_emitter_emit(e, &ev))
 			return -EIO;
-		json_object_object_foreach (o, k, v) {
+		json_object_object_foreach(o, k, v) {
 			r = emit_scalar(e, k, false);
 			if (r == 0)
 				r = emit_json(e, v);

@@ -570,14 +570,10 @@ static void test_input_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_reclaim_values),
-		cmocka_unit_test(test_units_human),
-		cmocka_unit_test(test_units_raw),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_export),
-		cmocka_unit_test(test_input_bounds),
+		cmocka_unit_test(test_fixtures),       cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_reclaim_values), cmocka_unit_test(test_units_human),
+		cmocka_unit_test(test_units_raw),      cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_export),         cmocka_unit_test(test_input_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
