@@ -102,7 +102,7 @@ static void charge_setup(const struct ctrl_env *e, void *state, bool keep)
 {
 	struct ctrl_charge_state *st = state;
 	enum ctrl_fail_mode mode;
-	struct charge_params p;
+	struct charge_params p = {}; /* compared whole below, padding included */
 
 	if (!keep)
 		memset(st, 0, sizeof(*st));
