@@ -19,6 +19,26 @@
  * The controllers: lib/ctrl-charge-ops.c (the charge-ratio emulation, per
  * scheme, over lib/ctrl-charge.h) and lib/ctrl-refine-ops.c (region
  * refinement, per kdamond, over lib/ctrl-refine.h).
+ *
+ * A host's life with them, per kdamond: at start and reload build the envs,
+ * setup() every instance (keep: it carries its state over a reload), then
+ * restore() every instance into the fresh overlay; per tick refresh the
+ * sensors the instances need (.sensors, sensor_needs()) into one
+ * kd_observation, step() in registry order under ctrl_may_step(), one
+ * plan_compose() commit when any step changed the overlay, outcome() to the
+ * instances of the controllers that changed it; status() into the status
+ * JSON under .name.
+ *
+ * Adding a controller: its pure core (lib/ctrl-x.{h,c}: params, state,
+ * observation in, decision out), its adapter (lib/ctrl-x-ops.c: a struct
+ * ctrl_ops; params from ctrl_env, the core's observation from
+ * kd_observation, the decision into the overlay fields it declares in
+ * .owns, status fields), one line in ctrl_registry[] (where it steps
+ * decides who waits for whom), its config keys (lib/config.c), and tests
+ * next to tests/ctrl/test-ctrl-ops.c. A new overlay field (say a per-slot
+ * time quota) is a CTRL_OWNS_* bit and a field in lib/plan.h that
+ * plan_compose() renders; a new sensor a CTRL_SENSOR_* bit and a member of
+ * kd_observation the host fills.
  */
 #pragma once
 

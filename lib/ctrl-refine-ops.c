@@ -167,7 +167,7 @@ static bool refine_ctrl_step(const struct ctrl_env *e, void *state, const struct
 	if (d->verdict != REFINE_SPLIT)
 		return false;
 
-	/* each cut target's layout: the planned span (policy minus exclusions), cut as the kernel has it, plus the splits */
+	/* each cut target's layout: the planned span (policy minus exclusions), cut as the kernel has it, + splits */
 	for (size_t i = 0; i < p->nr_targets && r >= 0; i++) {
 		_cleanup_free_ struct damon_addr_range *span = NULL, *v = NULL;
 		size_t nr_span = 0, cap;

@@ -881,12 +881,14 @@ static void test_charge_status_inactive(void **state)
 	charge_setup_all(x, false);
 	ref_setup_all(x, ref);
 	for (size_t i = 0; i < 4; i++) {
-		struct json_object *a = json_object_new_object(), *b = ref_fail_charge_json(&ref[i], &x->k->ctx.schemes[i]);
+		struct json_object *a = json_object_new_object();
+		struct json_object *b = ref_fail_charge_json(&ref[i], &x->k->ctx.schemes[i]);
 
 		ctrl_charge_ops.status(&x->env[i], x->states[i], a);
 		assert_json_equal(a, b);
 		assert_null(json_object_object_get(a, "failure_share"));
-		assert_string_equal(json_object_get_string(json_object_object_get(a, "mode")), i == 2 ? "off" : "native");
+		assert_string_equal(json_object_get_string(json_object_object_get(a, "mode")),
+				    i == 2 ? "off" : "native");
 		json_object_put(a);
 		json_object_put(b);
 	}
@@ -1031,8 +1033,8 @@ static struct json_object *ref_refine_json(const struct fx *x, const struct ref_
 		JADD(ro, "off", json_object_new_string(off));
 	else {
 		JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(kd->refine_last.verdict)));
-		JADD(ro, "reason", json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
-										    : "waiting for the first stats tick"));
+		JADD(ro, "reason", json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason :
+							  "waiting for the first stats tick"));
 	}
 	JADD(ro, "interval_us", JU64(c->refine.interval_us));
 	JADD(ro, "effective_interval_us", JU64(ref_refine_interval_us(x)));
@@ -1145,8 +1147,8 @@ static void test_refine_golden(void **state)
 			before[t] = x->o.targets[t].layout;
 			nbefore[t] = x->o.targets[t].nr_layout;
 		}
-		obs = (struct kd_observation){ .now_us = now, .alive = alive, .pid = alive ? pid : -1, .epoch_us = epoch,
-					       .nr_targets = 2, .targets = tobs, .nr_slots = 0 };
+		obs = (struct kd_observation){ .now_us = now, .alive = alive, .pid = alive ? pid : -1,
+					       .epoch_us = epoch, .nr_targets = 2, .targets = tobs };
 		rchanged = ref_kd_refine(x, &kd, alive, alive ? pid : -1, now, snaps, lay, &rp);
 		changed = ctrl_refine_ops.step(&x->kenv, x->refine, &obs, &x->o, why, sizeof(why));
 		assert_int_equal(changed, rchanged);
@@ -1341,7 +1343,7 @@ static void test_host_loop(void **state)
 
 			assert_int_equal(plan_compose(&x->p, &x->o, &x->f, &held, &commit, &canon), 0);
 			if (changed & 2) {
-				/* a refinement commit carries a region list for some target and leaves the span alone */
+				/* a refinement commit carries a region list for a target, leaves the span alone */
 				bool carried = false;
 
 				for (size_t t = 0; t < 2; t++) {
