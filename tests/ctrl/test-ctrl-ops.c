@@ -713,6 +713,7 @@ static void test_charge_golden(void **state)
 	struct kd_slot_obs kso[NSLOTS] = {};
 	struct pageflags_map maps[_PAGEFLAGS_CLASS_MAX] = {};
 	const struct pageflags_map *mp[_PAGEFLAGS_CLASS_MAX] = { &maps[0], &maps[1] };
+	unsigned nr_fallback = 0;
 	uint64_t seed = 0x1234, quota[NSLOTS] = { 32 * MiB, 16 * MiB, 4 * MiB, 8 * MiB, 0 };
 	unsigned nr_changed = 0, nr_filters = 0, nr_quota = 0, nr_failed = 0;
 	struct damon_addr_range cut[CTRL_CHARGE_MAX_CUTS];
@@ -747,6 +748,8 @@ static void test_charge_golden(void **state)
 			make_map(&maps[PAGEFLAGS_CLASS_EVICTABLE], 0x100000, 0x110000000, n / 30, now);
 			make_map(&maps[PAGEFLAGS_CLASS_LRU], 0x100000, 0x110000000, n / 30 + 2, now);
 		}
+		/* ticks 90-99: kpageflags unreadable, no map (the fallback law) */
+		mp[PAGEFLAGS_CLASS_EVICTABLE] = n >= 90 && n < 100 ? NULL : &maps[PAGEFLAGS_CLASS_EVICTABLE];
 		memcpy(obs.pageflags, mp, sizeof(mp));
 		for (size_t i = 0; i < NSLOTS; i++) {
 			struct scheme_observation prev = so[i];
@@ -803,6 +806,7 @@ static void test_charge_golden(void **state)
 					assert_int_equal(x->o.slots[i].quota_bytes, ref[i].kernel_quota);
 			}
 			nr_quota += ref[i].quota_override;
+			nr_fallback += i == 0 && st->cs.mode == CHARGE_MODE_FALLBACK && n > 10;
 			nr_filters += ref[i].nr_reject > 0;
 		}
 		/* every target's exclusions: targets_with_gaps()'s cut list */
@@ -817,6 +821,7 @@ static void test_charge_golden(void **state)
 	assert_true(nr_filters > 0);
 	assert_true(nr_quota > 0);
 	assert_true(nr_failed > 0);
+	assert_true(nr_fallback > 0); /* the pageout slot lost its oracle for a while */
 
 	/* status: the same JSON as manager-status.c wrote for each slot */
 	for (size_t i = 0; i < 4; i++) {
