@@ -85,10 +85,10 @@ enum {
  * between ticks.
  */
 struct ctrl_env {
-	const struct kd_policy *policy;         /* config (policy->cfg), resolved targets, slot layout */
+	const struct kd_policy *policy; /* config (policy->cfg), resolved targets, slot layout */
 	const struct damon_features *features;
-	uint64_t stats_interval_us;             /* settings.stats_interval_us: how often ticks come */
-	bool bpf_monitor;                       /* the BPF monitor feeds region snapshots */
+	uint64_t stats_interval_us; /* settings.stats_interval_us: how often ticks come */
+	bool bpf_monitor;           /* the BPF monitor feeds region snapshots */
 	/* CTRL_SCHEME: the slot this instance is about, and its scheme (NULL: a tombstone) */
 	size_t slot;
 	const struct damos_cfg *scheme;
@@ -130,8 +130,8 @@ struct kd_meminfo {
 };
 
 struct kd_observation {
-	uint64_t now_us;   /* CLOCK_MONOTONIC of the tick */
-	bool alive;        /* the kdamond runs */
+	uint64_t now_us; /* CLOCK_MONOTONIC of the tick */
+	bool alive;      /* the kdamond runs */
 	int pid;
 	uint64_t epoch_us; /* the last start or reload commit: data older than this predates the current targets */
 	size_t nr_slots;
@@ -156,10 +156,10 @@ void kd_slot_obs_forget_rates(struct kd_slot_obs *s);
 /* ---- sensors a controller asks for per instance ---------------------------- */
 
 struct ctrl_sensor_needs {
-	unsigned pageflags_classes;     /* bit (1u << enum pageflags_class) per map wanted */
-	uint64_t pageflags_start;       /* the physical range to map (the host takes the union) */
+	unsigned pageflags_classes; /* bit (1u << enum pageflags_class) per map wanted */
+	uint64_t pageflags_start;   /* the physical range to map (the host takes the union) */
 	uint64_t pageflags_end;
-	uint64_t pageflags_period_us;   /* rescan at most this often (the host takes the shortest) */
+	uint64_t pageflags_period_us; /* rescan at most this often (the host takes the shortest) */
 };
 
 /* Merge b into a (union of classes and ranges, shortest period). */
@@ -168,11 +168,11 @@ void ctrl_sensor_needs_merge(struct ctrl_sensor_needs *a, const struct ctrl_sens
 /* ---- the controller ------------------------------------------------------- */
 
 struct ctrl_ops {
-	const char *name;     /* "fail_charge", "refine": the status key and the log/journal name */
+	const char *name; /* "fail_charge", "refine": the status key and the log/journal name */
 	enum ctrl_scope scope;
-	size_t state_size;    /* the host allocates it zeroed, per instance */
-	unsigned sensors;     /* CTRL_SENSOR_* */
-	unsigned owns;        /* CTRL_OWNS_*: the overlay fields step()/restore() may write */
+	size_t state_size; /* the host allocates it zeroed, per instance */
+	unsigned sensors;  /* CTRL_SENSOR_* */
+	unsigned owns;     /* CTRL_OWNS_*: the overlay fields step()/restore() may write */
 
 	/* Why the controller does not run for this env (status), or NULL when it runs. */
 	const char *(*off_reason)(const struct ctrl_env *e);

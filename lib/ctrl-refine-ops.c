@@ -159,7 +159,8 @@ static bool refine_ctrl_step(const struct ctrl_env *e, void *state, const struct
 
 		/* only what this kdamond process produced since the last start or reload: a restart begins afresh */
 		if (snap && snap->pid == obs->pid && snap->ts_ns / 1000 >= obs->epoch_us)
-			t[i] = (struct refine_target_obs){ .regions = snap->regions, .nr_regions = snap->nr_regions,
+			t[i] = (struct refine_target_obs){ .regions = snap->regions,
+							   .nr_regions = snap->nr_regions,
 							   .snapshot_us = snap->ts_ns / 1000 };
 	}
 	ctrl_refine_params(e, &rp);
@@ -228,8 +229,8 @@ static void refine_status(const struct ctrl_env *e, const void *state, struct js
 		JADD(ro, "off", json_object_new_string(off));
 	else {
 		JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(st->last.verdict)));
-		JADD(ro, "reason", json_object_new_string(st->last.reason[0] ? st->last.reason
-									   : "waiting for the first stats tick"));
+		JADD(ro, "reason",
+		     json_object_new_string(st->last.reason[0] ? st->last.reason : "waiting for the first stats tick"));
 	}
 	JADD(ro, "interval_us", JU64(x->refine.interval_us));
 	/* at least twice the longest scheme apply interval (a commit restarts them on 6.12) */

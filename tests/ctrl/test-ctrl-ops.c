@@ -146,8 +146,8 @@ static int setup(void **state)
 	x->f.f[FEATURE_FAIL_CHARGE] = FEATURE_ABSENT; /* auto: emulated */
 	x->nr_targets = 2;
 	x->targets[0] = x->k->ctx.targets[0];
-	x->targets[1] = (struct damon_target_cfg){ .regions = (struct damon_addr_range *)second_target,
-						   .nr_regions = 1 };
+	x->targets[1] =
+		(struct damon_target_cfg){ .regions = (struct damon_addr_range *)second_target, .nr_regions = 1 };
 	assert_int_equal(kd_policy_init_map(&x->p, 0, x->k, x->targets, x->nr_targets, map, NSLOTS), 0);
 	assert_int_equal(kd_overlay_init(&x->o, x->p.nr_slots, x->p.nr_targets), 0);
 	for (size_t i = 0; i < NSLOTS; i++) {
@@ -185,7 +185,11 @@ static uint64_t rnd(uint64_t *s)
 
 /* ---- the reference: manager.c's per-slot runtime and its code --------------- */
 
-enum ref_fail_mode { REF_OFF, REF_NATIVE, REF_EMULATED };
+enum ref_fail_mode {
+	REF_OFF,
+	REF_NATIVE,
+	REF_EMULATED
+};
 
 struct ref_slot {
 	int cfg_idx;
@@ -997,7 +1001,8 @@ static bool ref_kd_refine(const struct fx *x, struct ref_kd *kd, bool alive, int
 		const struct damon_snapshot *snap = snaps[i];
 
 		if (snap && snap->pid == pid && snap->ts_ns / 1000 >= kd->refine_since_us)
-			t[i] = (struct refine_target_obs){ .regions = snap->regions, .nr_regions = snap->nr_regions,
+			t[i] = (struct refine_target_obs){ .regions = snap->regions,
+							   .nr_regions = snap->nr_regions,
 							   .snapshot_us = snap->ts_ns / 1000 };
 	}
 	refine_step(&p, &kd->refine, &o, d);
@@ -1038,8 +1043,9 @@ static struct json_object *ref_refine_json(const struct fx *x, const struct ref_
 		JADD(ro, "off", json_object_new_string(off));
 	else {
 		JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(kd->refine_last.verdict)));
-		JADD(ro, "reason", json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason :
-							  "waiting for the first stats tick"));
+		JADD(ro, "reason",
+		     json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
+								      : "waiting for the first stats tick"));
 	}
 	JADD(ro, "interval_us", JU64(c->refine.interval_us));
 	JADD(ro, "effective_interval_us", JU64(ref_refine_interval_us(x)));
@@ -1094,8 +1100,11 @@ static void sim_publish(struct sim *s, int pid, uint64_t ts_us)
 	for (size_t t = 0; t < 2; t++) {
 		for (size_t i = 0; i < s->n[t]; i++)
 			s->r[t][i].nr_accesses = sim_acc(s, t, s->r[t][i].start, s->r[t][i].end);
-		s->snap[t] = (struct damon_snapshot){ .target_idx = (unsigned)t, .pid = pid, .ts_ns = ts_us * 1000,
-						      .nr_regions = s->n[t], .regions = s->r[t] };
+		s->snap[t] = (struct damon_snapshot){ .target_idx = (unsigned)t,
+						      .pid = pid,
+						      .ts_ns = ts_us * 1000,
+						      .nr_regions = s->n[t],
+						      .regions = s->r[t] };
 	}
 }
 
@@ -1133,7 +1142,7 @@ static void test_refine_golden(void **state)
 		size_t nbefore[2];
 
 		if (n == 60) {
-			pid = 200; /* another kdamond process: both reset */
+			pid = 200;   /* another kdamond process: both reset */
 			epoch = now; /* and a restart: older snapshots are not about it */
 		}
 		if (n == 40 || n == 70) { /* the hot memory moves */
@@ -1152,8 +1161,12 @@ static void test_refine_golden(void **state)
 			before[t] = x->o.targets[t].layout;
 			nbefore[t] = x->o.targets[t].nr_layout;
 		}
-		obs = (struct kd_observation){ .now_us = now, .alive = alive, .pid = alive ? pid : -1,
-					       .epoch_us = epoch, .nr_targets = 2, .targets = tobs };
+		obs = (struct kd_observation){ .now_us = now,
+					       .alive = alive,
+					       .pid = alive ? pid : -1,
+					       .epoch_us = epoch,
+					       .nr_targets = 2,
+					       .targets = tobs };
 		rchanged = ref_kd_refine(x, &kd, alive, alive ? pid : -1, now, snaps, lay, &rp);
 		changed = ctrl_refine_ops.step(&x->kenv, x->refine, &obs, &x->o, why, sizeof(why));
 		assert_int_equal(changed, rchanged);
@@ -1290,8 +1303,13 @@ static void test_host_loop(void **state)
 	for (unsigned n = 1; n <= 150; n++) {
 		uint64_t now = 10 * SEC + n * SEC;
 		struct kd_observation obs = {
-			.now_us = now, .alive = true, .pid = 100, .nr_slots = NSLOTS, .slots = kso,
-			.nr_targets = 2, .targets = tobs,
+			.now_us = now,
+			.alive = true,
+			.pid = 100,
+			.nr_slots = NSLOTS,
+			.slots = kso,
+			.nr_targets = 2,
+			.targets = tobs,
 		};
 		unsigned changed = 0;
 		bool refine_due;
@@ -1400,11 +1418,11 @@ static void test_host_loop(void **state)
 				    ops->scope == CTRL_SCHEME ? x->states[0] : (void *)x->refine, o);
 			JADD(all, ops->name, o);
 		}
-		assert_string_equal(json_object_get_string(json_object_object_get(
-					    json_object_object_get(all, "fail_charge"), "mode")),
+		assert_string_equal(json_object_get_string(
+					    json_object_object_get(json_object_object_get(all, "fail_charge"), "mode")),
 				    "emulated");
-		assert_true(json_object_get_uint64(json_object_object_get(json_object_object_get(all, "refine"),
-									  "rounds")) > 0);
+		assert_true(json_object_get_uint64(
+				    json_object_object_get(json_object_object_get(all, "refine"), "rounds")) > 0);
 		json_object_put(all);
 	}
 	write_list_done(&held);
