@@ -21,147 +21,13 @@
 #include "iomem.h"
 #include "journal-action.h"
 #include "log.h"
-#include "manager.h"
+#include "manager-internal.h"
 #include "observe.h"
 #include "units.h"
 #ifdef HAVE_BPF
 #include "events.h"
 #endif
 #include "snapshot.h"
-
-#define KD DAMON_ADMIN_DIR "/kdamonds"
-
-usec_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * 1000000ULL + (usec_t)ts.tv_nsec / 1000ULL;
-}
-
-/*
- * Keeps one action for status (the action log) and logs it as one journal
- * entry with DAMOND_* fields and the kind's MESSAGE_ID (journal-action.h), or
- * as the text line when stderr is not the journal. scheme may be NULL.
- */
-static void record_action_why(struct manager *m, const char *kdamond, const char *scheme, const char *what,
-			      const char *why, usec_t at)
-{
-	unsigned i = m->nr_actions++ % ACTION_LOG_SIZE;
-	struct action_fields f;
-
-	m->actions[i].at = at;
-	snprintf(m->actions[i].kdamond, sizeof(m->actions[i].kdamond), "%s", kdamond ? kdamond : "");
-	snprintf(m->actions[i].scheme, sizeof(m->actions[i].scheme), "%s", scheme ? scheme : "");
-	snprintf(m->actions[i].what, sizeof(m->actions[i].what), "%s", what);
-	snprintf(m->actions[i].why, sizeof(m->actions[i].why), "%s", why);
-	action_fields_build(&f, kdamond, scheme, what, m->actions[i].why);
-	(void)log_action(&f, sd_journal_sendv);
-}
-
-static void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what,
-				 const char *fmt, ...) _printf_(5, 6);
-static void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what,
-				 const char *fmt, ...)
-{
-	char why[sizeof(m->actions[0].why)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	record_action_why(m, kdamond, scheme, what, why, now_usec());
-}
-
-#define record_action(m, kdamond, what, ...) record_scheme_action(m, kdamond, NULL, what, __VA_ARGS__)
-
-/*
- * The scheme a kernel file of kd belongs to ("kdamonds/N/contexts/0/schemes/S/..."
- * is slot S), or NULL: a failed write names its scheme in the journal.
- */
-static const char *kd_scheme_of_path(const struct kdamond_rt *kd, const char *path)
-{
-	const char *p = path ? strstr(path, "/schemes/") : NULL;
-	char *end;
-	unsigned long s;
-
-	if (!p)
-		return NULL;
-	p += strlen("/schemes/");
-	if (*p < '0' || *p > '9')
-		return NULL;
-	s = strtoul(p, &end, 10);
-	if (*end != '/' && *end != '\0')
-		return NULL;
-	return s < kd->nr_slots ? kd->slots[s].name : NULL;
-}
-
-/*
- * A kernel write for kd failed: log it at error level and keep it for
- * status (the kdamond's last_error and the action log, as one structured
- * journal entry of kind "error" naming the scheme the file belongs to, if
- * any). Returns r.
- */
-static int kd_fail_path(struct manager *m, struct kdamond_rt *kd, int r, const char *path, const char *fmt, ...)
-	_printf_(5, 6);
-static int kd_fail_path(struct manager *m, struct kdamond_rt *kd, int r, const char *path, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	free(kd->last_error);
-	if (asprintf(&kd->last_error, "%s: %s", msg, strerror(-r)) < 0)
-		kd->last_error = NULL;
-	kd->last_error_at = now_usec();
-	if (r == -EBUSY && m->retry_busy) {
-		/* the caller defers the operation to the retry timer, which records it once ("deferred") */
-		m->busy_seen = true;
-		log_notice("kdamond '%s': %s: %s (retried in the background)", kd->name, msg, strerror(-r));
-		return r;
-	}
-	record_action_why(m, kd->name, kd_scheme_of_path(kd, path), "error",
-			  kd->last_error ? kd->last_error : "(out of memory)", kd->last_error_at);
-	return r;
-}
-
-#define kd_fail(m, kd, r, ...) kd_fail_path(m, kd, r, NULL, __VA_ARGS__)
-
-/*
- * r is the kernel's EBUSY on a lock-taking write (seen by kd_fail()), not
- * damond's own refusal of a directory a foreign kdamond runs: defer it.
- */
-static bool busy_deferrable(struct manager *m, int r)
-{
-	bool seen = m->busy_seen;
-
-	m->busy_seen = false;
-	return r == -EBUSY && m->retry_busy && seen;
-}
-
-static void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why)
-{
-	snprintf(kd->last_what, sizeof(kd->last_what), "%s", what);
-	free(kd->last_why);
-	kd->last_why = strdup_or_null(why);
-	kd->last_at = now_usec();
-}
-
-void log_config_errors(const struct config_errors *errs)
-{
-	for (size_t i = 0; i < errs->n; i++) {
-		_cleanup_free_ char *s = NULL;
-
-		if (config_error_format(&errs->v[i], &s) < 0)
-			continue;
-		if (errs->v[i].warning)
-			log_warning("%s", s);
-		else
-			log_error("%s", s);
-	}
-}
 
 /* ---- lifecycle of the runtime objects ------------------------------------ */
 
@@ -535,65 +401,7 @@ static int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regio
 
 /* ---- kernel operations --------------------------------------------------- */
 
-/*
- * Save the ownership record now. Called before each change that creates or
- * starts something (the intent) and after it, so that whatever instant
- * damond dies at, the record covers every kdamond directory and kdamond it
- * created (record.c).
- */
-static void record_save(struct manager *m)
-{
-	int r;
-
-	if (m->dry_run)
-		return;
-	r = ownership_save(m->runtime_dir, m);
-	if (r < 0)
-		log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
-	else
-		m->record_saved = true;
-}
-
 static void kd_forget_rates(struct kdamond_rt *kd);
-
-/* Write nr_kdamonds = need, announced in the record first. */
-/*
- * nr_kdamonds through the ownership record: the record names the new
- * directories before the kernel creates them, and is put back if the write
- * fails. With may_defer, an EBUSY is returned quietly for the caller to
- * retry from the timer; every other failure is logged and in the action log.
- */
-static int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const char *note)
-{
-	uint64_t was = m->nr_kdamonds_dirs;
-	int r = 0;
-
-	if (!m->dry_run) {
-		m->nr_kdamonds_was = was;
-		m->nr_kdamonds_dirs = need;
-		record_save(m);
-		r = damon_write_nr_kdamonds(m->root, need);
-		if (r < 0) {
-			m->nr_kdamonds_dirs = m->nr_kdamonds_was = was;
-			record_save(m);
-			if (r == -EBUSY && may_defer)
-				return r;
-			log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
-			record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
-				      strerror(-r));
-			return r;
-		}
-	}
-	record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")%s", need, was,
-		      note ? note : "");
-	m->nr_kdamonds_dirs = m->nr_kdamonds_was = need;
-	return 0;
-}
-
-static int write_nr_kdamonds(struct manager *m, uint64_t need)
-{
-	return write_nr_kdamonds_ex(m, need, false, NULL);
-}
 
 static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct write_list *l)
 {
@@ -602,16 +410,7 @@ static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct wri
 	size_t failed = 0, file = 0;
 	int r;
 
-	if (m->dry_run) {
-		/* one line per file: a region block is logged as the files it writes */
-		for (size_t i = 0; i < l->n; i++)
-			for (size_t j = 0, nf = sysfs_write_nr_files(&l->v[i]); j < nf; j++) {
-				f = sysfs_write_file(&l->v[i], j, &fb);
-				log_info("dry-run: would write '%s/%s' = '%s'", m->sysfs_path, f->path, f->value);
-			}
-		return 0;
-	}
-	r = damon_write_list_apply_ex(m->root, l, &failed, &file);
+	r = actuator(m)->apply_list(m, l, &failed, &file);
 	if (r < 0) {
 		f = sysfs_write_file(&l->v[failed], file, &fb);
 		return kd_fail_path(m, kd, r, f->path, "writing '%s' = '%s' failed", f->path, f->value);
@@ -624,9 +423,7 @@ static int verify_list(struct manager *m, struct kdamond_rt *kd, const struct wr
 	_cleanup_free_ char *mismatch = NULL;
 	int r;
 
-	if (m->dry_run)
-		return 0;
-	r = damon_write_list_verify(m->root, l, &mismatch);
+	r = actuator(m)->verify_list(m, l, &mismatch);
 	if (r < 0)
 		return kd_fail(m, kd, r, "read-back differs: %s", mismatch ? mismatch : "(unknown)");
 	return 0;
@@ -636,11 +433,7 @@ static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
 {
 	int r;
 
-	if (m->dry_run) {
-		log_info("dry-run: would write '%s/" KD "/%u/state' = '%s'", m->sysfs_path, kd->index, cmd);
-		return 0;
-	}
-	r = damon_state_cmd(m->root, kd->index, cmd);
+	r = actuator(m)->state_cmd(m, kd->index, cmd);
 	if (r < 0)
 		return kd_fail(m, kd, r, "writing '" KD "/%u/state' = '%s' failed", kd->index, cmd);
 	return 0;
@@ -745,7 +538,7 @@ static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struc
 	if (m->dry_run || !kd->cfg->ctx.intervals_goal.aggrs ||
 	    m->features.f[FEATURE_UPDATE_TUNED_INTERVALS] != FEATURE_PRESENT)
 		return 0;
-	r = damon_state_cmd(m->root, kd->index, "update_tuned_intervals");
+	r = actuator(m)->state_cmd(m, kd->index, "update_tuned_intervals");
 	if (r < 0) {
 		log_debug_errno(r, "kdamond '%s': update_tuned_intervals: %m", kd->name);
 		return 0;
@@ -845,7 +638,7 @@ static int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_chan
 						break;
 					*w = canon.v[i];
 				}
-			r = damon_write_list_apply_ex(m->root, &t, &failed, &file);
+			r = actuator(m)->apply_list(m, &t, &failed, &file);
 			if (r < 0) {
 				/* the commit stands; the staging files differ from the policy until the next write */
 				f = sysfs_write_file(&t.v[failed], file, &fb);
@@ -872,7 +665,7 @@ restore:
 	 * running kdamond is unchanged): put the staging files back to what runs.
 	 */
 	if (!m->dry_run && kd->written.n) {
-		int q = damon_write_list_apply_ex(m->root, &kd->written, &failed, &file);
+		int q = actuator(m)->apply_list(m, &kd->written, &failed, &file);
 
 		if (q == -EBUSY && busy_deferrable(m, r)) {
 			/* the retry rewrites the whole list anyway; keep the first error in status */
@@ -995,7 +788,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 		r = damon_read_state(m->root, po->index, &on, &pid);
 		if (r >= 0 && on && pid == po->pid)
-			r = damon_state_cmd(m->root, po->index, "off");
+			r = actuator(m)->state_cmd(m, po->index, "off");
 		if (r == -EBUSY) {
 			waiting = true;
 			i++;
@@ -1112,29 +905,6 @@ static void kd_forget_rates(struct kdamond_rt *kd)
 	}
 }
 
-void manager_notify_status(struct manager *m)
-{
-	char dead[256] = "";
-	size_t on = 0, nr_dead = 0, len = 0;
-
-	for (size_t i = 0; i < m->nr_kd; i++) {
-		if (m->kd[i].running)
-			on++;
-		else if (m->kd[i].died) {
-			nr_dead++;
-			if (len < sizeof(dead))
-				len += (size_t)snprintf(dead + len, sizeof(dead) - len, "%s'%s'", nr_dead > 1 ? ", " : "",
-							m->kd[i].name);
-		}
-	}
-	if (nr_dead)
-		(void)sd_notifyf(false, "STATUS=Running %zu of %zu kdamond(s), configuration generation %u; died: %s",
-				 on, m->nr_kd, m->generation, dead);
-	else
-		(void)sd_notifyf(false, "STATUS=Running %zu kdamond(s), configuration generation %u", on,
-				 m->generation);
-}
-
 static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
 	_cleanup_free_ struct scheme_observation *obs = NULL;
@@ -1193,7 +963,7 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 		if (kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT) {
 			esz_fresh = true;
 		} else {
-			r = damon_state_cmd(m->root, kd->index, "update_schemes_stats");
+			r = actuator(m)->state_cmd(m, kd->index, "update_schemes_stats");
 			if (r < 0) {
 				log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
 				return;
@@ -1201,7 +971,7 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 			m->stats_commands++;
 			for (size_t i = 0; i < kd->nr_slots; i++)
 				any_quota |= slot_has_quota(kd, i);
-			if (any_quota && damon_state_cmd(m->root, kd->index, "update_schemes_effective_quotas") >= 0) {
+			if (any_quota && actuator(m)->state_cmd(m, kd->index, "update_schemes_effective_quotas") >= 0) {
 				m->stats_commands++;
 				esz_fresh = true;
 			}
@@ -1492,119 +1262,6 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-/* ---- ownership ----------------------------------------------------------- */
-
-static const struct owned_record *record_find(const struct ownership *o, unsigned index)
-{
-	for (size_t i = 0; i < o->n; i++)
-		if (o->v[i].index == index)
-			return &o->v[i];
-	return NULL;
-}
-
-static const char *const module_names[_DAMON_MODULE_MAX] = {
-	[DAMON_MODULE_STAT] = "damon_stat",
-	[DAMON_MODULE_RECLAIM] = "damon_reclaim",
-	[DAMON_MODULE_LRU_SORT] = "damon_lru_sort",
-};
-
-/*
- * Refuse to run where an exclusive DAMON module is active and the config
- * does not allow switching it off. Changes nothing.
- */
-static int check_exclusive_modules(struct manager *m)
-{
-	int ret = 0;
-
-	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
-		char p[PATH_MAX];
-
-		if (m->features.module[i] != MODULE_ON || m->config->settings.allow_disable[i])
-			continue;
-		snprintf(p, sizeof(p), "module/%s/parameters/enabled", module_names[i]);
-		log_error("%s is enabled ('%s/%s' = Y). It runs its own exclusive kdamond, and the kernel "
-			  "refuses every sysfs kdamond while it runs. Switch it off with 'echo N > %s/%s' "
-			  "(or boot with %s.enabled=N), or let damond do it: 'damond: { "
-			  "allow_disable_modules: [%s] }' in %s.",
-			  module_names[i], m->sysfs_path, p, m->sysfs_path, p, module_names[i], module_names[i],
-			  m->config_path);
-		m->exit_status = DAMOND_EXIT_MODULE;
-		ret = -EBUSY;
-	}
-	return ret;
-}
-
-/* Switch off the exclusive modules the config allows damond to switch off (after all validation). */
-static int disable_allowed_modules(struct manager *m)
-{
-	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
-		char p[PATH_MAX];
-		int r;
-
-		if (m->features.module[i] != MODULE_ON)
-			continue;
-		snprintf(p, sizeof(p), "module/%s/parameters/enabled", module_names[i]);
-		if (m->dry_run) {
-			log_info("dry-run: would write '%s/%s' = 'N'", m->sysfs_path, p);
-			continue;
-		}
-		r = sysfs_write_str(m->root, p, "N");
-		if (r < 0)
-			return log_error_errno(r, "cannot switch %s off ('%s/%s'): %m", module_names[i], m->sysfs_path,
-					       p);
-		m->features.module[i] = MODULE_OFF;
-		record_action(m, NULL, "module-off", "switched %s off (allowed by allow_disable_modules)",
-			      module_names[i]);
-	}
-	return 0;
-}
-
-/*
- * Classify every existing kdamond directory. Running ones we did not start
- * (no record, or a record whose pid differs) and stopped ones that are not
- * ours stop damond: writing nr_kdamonds would wipe them.
- */
-static int check_foreign(struct manager *m, const struct ownership *own)
-{
-	int ret = 0;
-
-	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++) {
-		const struct owned_record *rec = record_find(own, (unsigned)k);
-		bool on = false;
-		int pid = -1, r;
-
-		r = damon_read_state(m->root, (unsigned)k, &on, &pid);
-		if (r < 0)
-			return log_error_errno(r, "cannot read the state of kdamonds/%" PRIu64 ": %m", k);
-		/* a kdamond the record says damond was switching on is damond's, whatever its pid */
-		if (rec && (!on || (rec->running && rec->pid == pid) || rec->starting))
-			continue;
-		/*
-		 * damond wrote nr_kdamonds itself (the record says how many, or
-		 * announced a write it may have died before making): a stopped
-		 * dir below that count is a spare of ours, e.g. a kdamond
-		 * dropped from the config by a reload.
-		 */
-		if (!on && k < MAX(own->nr_kdamonds, own->nr_kdamonds_was) &&
-		    (own->nr_kdamonds == m->nr_kdamonds_dirs || own->nr_kdamonds_was == m->nr_kdamonds_dirs))
-			continue;
-		if (on) {
-			log_error("kdamonds/%" PRIu64 " is running (pid %d) and was not started by damond%s. damond "
-				  "never touches a kdamond it does not own, and the kernel cannot add kdamonds while "
-				  "one runs. Stop it ('echo off > %s/" KD "/%" PRIu64 "/state') and start damond again.",
-				  k, pid, rec ? " (its pid differs from damond's record)" : "", m->sysfs_path, k);
-		} else {
-			log_error("kdamonds/%" PRIu64 " exists (stopped) and does not belong to damond; setting up "
-				  "damond's kdamonds would wipe it. Remove it with 'echo 0 > %s/" KD "/nr_kdamonds' "
-				  "if nobody needs it.",
-				  k, m->sysfs_path);
-		}
-		m->exit_status = DAMOND_EXIT_FOREIGN;
-		ret = -EBUSY;
-	}
-	return ret;
-}
-
 /* ---- start / reload ------------------------------------------------------ */
 
 /*
@@ -1719,10 +1376,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 	if (r < 0)
 		return log_error_errno(r, "cannot read nr_kdamonds: %m");
 
-	r = check_foreign(m, &own);
-	if (r < 0)
-		return r;
-	r = check_exclusive_modules(m);
+	r = ownership_check(m, &own);
 	if (r < 0)
 		return r;
 
@@ -1781,8 +1435,7 @@ int manager_start(struct manager *m, struct damond_config *config)
 
 			if (damon_read_state(m->root, own.v[j].index, &on, &pid) >= 0 && on &&
 			    (own.v[j].starting || pid == own.v[j].pid)) {
-				if (!m->dry_run)
-					(void)damon_state_cmd(m->root, own.v[j].index, "off");
+				(void)actuator(m)->state_cmd(m, own.v[j].index, "off");
 				record_action(m, own.v[j].name, "off", "no longer in the configuration: stopped");
 			}
 		}
@@ -2287,7 +1940,7 @@ int manager_stop(struct manager *m)
 
 		/* removed by a reload: stopped whatever on_exit says, as the reload meant to */
 		if (!m->dry_run && damon_read_state(m->root, m->pending_off[i].index, &on, &pid) >= 0 && on &&
-		    pid == m->pending_off[i].pid && damon_state_cmd(m->root, m->pending_off[i].index, "off") < 0)
+		    pid == m->pending_off[i].pid && actuator(m)->state_cmd(m, m->pending_off[i].index, "off") < 0)
 			log_error("kdamond '%s': cannot stop kdamonds/%u, removed from the configuration",
 				  m->pending_off[i].name, m->pending_off[i].index);
 	}
@@ -2318,8 +1971,7 @@ int manager_stop(struct manager *m)
 			continue;
 		}
 		/* Final stats must be read before 'off': afterwards the kernel refuses the command. */
-		if (!m->dry_run)
-			(void)damon_state_cmd(m->root, kd->index, "update_schemes_stats");
+		(void)actuator(m)->state_cmd(m, kd->index, "update_schemes_stats");
 		(void)kd_stop(m, kd, "damond stopping (on_exit: stop)");
 	}
 	if (!m->started)

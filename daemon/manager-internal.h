@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the manager's files share and nobody else sees. The files call each
+ * other in one direction only (docs/ARCHITECTURE.md, "The manager's files"):
+ *
+ *   manager.c -> manager-reload.c -> manager-retry.c -> kdamond.c -> kdamond-plan.c
+ *   kdamond.c -> ownership.c -> actuator.c -> manager-action.c
+ *
+ * manager-action.c (the journal) calls none of them.
+ */
+#pragma once
+
+#include <stdarg.h>
+
+#include "manager.h"
+
+#define KD DAMON_ADMIN_DIR "/kdamonds"
+
+/* ---- manager-action.c: the action log and the journal -------------------- */
+
+/*
+ * Keeps one action for status (the action log) and logs it as one journal
+ * entry (journal-action.h). scheme may be NULL.
+ */
+void record_action_why(struct manager *m, const char *kdamond, const char *scheme, const char *what, const char *why,
+		       usec_t at);
+void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what,
+			  const char *fmt, ...) _printf_(5, 6);
+#define record_action(m, kdamond, what, ...) record_scheme_action(m, kdamond, NULL, what, __VA_ARGS__)
+
+/* A kernel write for kd failed: logged, kept as kd's last_error and in the action log. Returns r. */
+int kd_fail_path(struct manager *m, struct kdamond_rt *kd, int r, const char *path, const char *fmt, ...)
+	_printf_(5, 6);
+#define kd_fail(m, kd, r, ...) kd_fail_path(m, kd, r, NULL, __VA_ARGS__)
+
+/* r is the kernel's EBUSY on a lock-taking write (seen by kd_fail()): defer it. */
+bool busy_deferrable(struct manager *m, int r);
+void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why);
+
+/* ---- actuator.c: every kernel write, real or dry-run --------------------- */
+
+/*
+ * The one seam between the manager and the kernel's DAMON files: the real
+ * implementation writes, the dry-run one logs "dry-run: would write ..."
+ * and returns ACTUATOR_DRY (> 0, nothing written). Errors are negative
+ * errno, unlogged: the callers name the kdamond.
+ */
+#define ACTUATOR_DRY 1
+struct actuator_ops {
+	const char *name;
+	/* on failure, *ret_failed / *ret_file name the entry and file (sysfs_write_file()) */
+	int (*apply_list)(struct manager *m, const struct write_list *l, size_t *ret_failed, size_t *ret_file);
+	int (*verify_list)(struct manager *m, const struct write_list *l, char **ret_mismatch);
+	int (*state_cmd)(struct manager *m, unsigned index, const char *cmd);
+	int (*write_nr_kdamonds)(struct manager *m, uint64_t n);
+	/* param: "module/<name>/parameters/enabled" */
+	int (*module_off)(struct manager *m, const char *param);
+};
+extern const struct actuator_ops actuator_real, actuator_dry_run;
+const struct actuator_ops *actuator(const struct manager *m);
+
+/* ---- ownership.c: the record, foreign kdamonds, exclusive modules -------- */
+
+/* Save the ownership record now (not in a dry run); a failure is logged. */
+void record_save(struct manager *m);
+const struct owned_record *record_find(const struct ownership *o, unsigned index);
+/* Refuse foreign kdamond directories and exclusive modules the config does not allow switching off. */
+int ownership_check(struct manager *m, const struct ownership *own);
+/* Switch off the exclusive modules the config allows damond to switch off. */
+int disable_allowed_modules(struct manager *m);
+/* nr_kdamonds = need, announced in the record first; may_defer: an EBUSY is returned quietly. */
+int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const char *note);
+int write_nr_kdamonds(struct manager *m, uint64_t need);
