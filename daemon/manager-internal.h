@@ -71,3 +71,50 @@ int disable_allowed_modules(struct manager *m);
 /* nr_kdamonds = need, announced in the record first; may_defer: an EBUSY is returned quietly. */
 int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const char *note);
 int write_nr_kdamonds(struct manager *m, uint64_t need);
+
+/* ---- kdamond-plan.c: targets, slots and the write list (no kernel writes) - */
+
+void targets_free(struct damon_target_cfg *t, size_t n);
+void slots_free(struct scheme_rt *s, size_t n);
+void kd_done(struct kdamond_rt *kd);
+int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n);
+
+/* target region lists of kd, owned (a plan's with emulation gaps cut out, or refined ones) */
+struct gapped {
+	struct damon_target_cfg *t;
+	size_t n;
+};
+void targets_freep(struct gapped *g);
+/* kd's targets minus every emulated scheme's reject ranges; g->t stays NULL when there is nothing to cut */
+int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g);
+/* the write list for kd; override: commit these target region lists instead of the policy's */
+int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regions, const struct gapped *override,
+		struct write_list *ret);
+/* a slot per config scheme, configured afresh */
+int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd, usec_t now);
+/* re-lay kd's slots for its (new) cfg; *ret_restart when positions cannot be kept */
+int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, char **ret_restart);
+
+/* ---- kdamond.c: a kdamond's kernel operations ---------------------------- */
+
+int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why);
+int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why);
+/* -ECANCELED: the kdamond stopped on the commit */
+int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
+	      const char *scheme, const char *why);
+void kd_forget_rates(struct kdamond_rt *kd);
+
+/* ---- manager-retry.c: EBUSY continuations -------------------------------- */
+
+void retry_arm(struct manager *m);
+/* kd's start or commit was refused with EBUSY after the in-loop budget: redo it from the retry timer */
+void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed, const char *why);
+/* a reload removed kd, but its 'off' stays busy */
+void defer_off(struct manager *m, const struct kdamond_rt *kd);
+bool index_pending_off(const struct manager *m, unsigned index);
+
+/* ---- manager-stats.c: the stats tick and the controllers ----------------- */
+
+void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now);
+/* a fresh refinement state for kdamond process pid (0: refinement not running) */
+void kd_refine_reset(struct kdamond_rt *kd, int pid);
