@@ -103,6 +103,19 @@ int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why);
 int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
 	      const char *scheme, const char *why);
 void kd_forget_rates(struct kdamond_rt *kd);
+/* the one liveness check: 1 a kdamond runs in kdamonds/<index> (as *ret_pid), 0 off, negative errno: unknown */
+int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid);
+/* kd's kdamond stopped behind damond's back (why: how damond found out) */
+void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why);
+/* an index for every kdamond without one: the lowest that no kdamond, nor a removed one waiting for 'off', has */
+void assign_indices(struct manager *m);
+uint64_t kdamond_dirs_needed(const struct manager *m);
+/* nr_kdamonds raised for every index (kdamonds stopped first); with m->retry_busy, EBUSY comes back quietly */
+int ensure_kdamond_dirs(struct manager *m);
+/* kd's record names its directory: take it, and the kdamond in it if that still runs as recorded */
+int kd_take_over(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec);
+/* targets resolved, then adopted (rec: its record, if any) or started afresh */
+int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec, usec_t now);
 
 /* ---- manager-retry.c: EBUSY continuations -------------------------------- */
 
@@ -111,7 +124,6 @@ void retry_arm(struct manager *m);
 void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed, const char *why);
 /* a reload removed kd, but its 'off' stays busy */
 void defer_off(struct manager *m, const struct kdamond_rt *kd);
-bool index_pending_off(const struct manager *m, unsigned index);
 
 /* ---- manager-stats.c: the stats tick and the controllers ----------------- */
 

@@ -88,14 +88,6 @@ void defer_off(struct manager *m, const struct kdamond_rt *kd)
 	retry_arm(m);
 }
 
-bool index_pending_off(const struct manager *m, unsigned index)
-{
-	for (size_t i = 0; i < m->nr_pending_off; i++)
-		if (m->pending_off[i].index == index)
-			return true;
-	return false;
-}
-
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
