@@ -88,24 +88,20 @@ void defer_off(struct manager *m, const struct kdamond_rt *kd)
 	retry_arm(m);
 }
 
-static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
+/* Removed kdamonds whose 'off' waited for the lock. */
+static void retry_pending_off(struct manager *m, bool *waiting, bool *landed)
 {
-	struct manager *m = userdata;
-	bool waiting = false, landed = false;
 	int r;
 
-	damon_busy_budget_reset();
-	m->busy_retry_rounds++;
 	for (size_t i = 0; i < m->nr_pending_off;) {
 		struct pending_off *po = &m->pending_off[i];
-		bool on = false;
 		int pid = -1;
 
-		r = damon_read_state(m->root, po->index, &on, &pid);
-		if (r >= 0 && on && pid == po->pid)
+		r = kdamond_check_alive(m, po->index, &pid);
+		if (r > 0 && pid == po->pid)
 			r = actuator(m)->state_cmd(m, po->index, "off");
 		if (r == -EBUSY) {
-			waiting = true;
+			*waiting = true;
 			i++;
 			continue;
 		}
@@ -115,67 +111,92 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		else
 			record_action(m, po->name, "off", "stopped kdamonds/%u (removed from the configuration), after "
 				      "waiting for the DAMON sysfs lock", po->index);
-		landed = true;
+		*landed = true;
 		memmove(po, po + 1, (m->nr_pending_off - i - 1) * sizeof(*po));
 		m->nr_pending_off--;
 	}
-	if (m->pending_nr_kdamonds && m->nr_pending_off) {
-		waiting = true;
-	} else if (m->pending_nr_kdamonds) {
-		uint64_t need = m->pending_nr_kdamonds;
+}
 
-		/* the kernel only creates kdamond directories while none runs */
-		for (size_t i = 0; i < m->nr_kd; i++)
-			if (m->kd[i].running)
-				(void)kd_stop(m, &m->kd[i], "adding a kdamond: the kernel only creates kdamond "
-							    "directories while none runs");
-		r = write_nr_kdamonds_ex(m, need, true, ", after waiting for the DAMON sysfs lock");
-		if (r == -EBUSY) {
-			waiting = true;
-		} else {
-			m->pending_nr_kdamonds = 0;
-			if (r >= 0)
-				landed = true;
-		}
-	}
-	for (size_t i = 0; i < m->nr_kd; i++) {
-		struct kdamond_rt *kd = &m->kd[i];
-		enum kd_pending what = kd->pending;
-		char why[256];
+/* An nr_kdamonds write that waited for the lock (after the removed kdamonds are off). */
+static void retry_nr_kdamonds(struct manager *m, bool *waiting, bool *landed)
+{
+	uint64_t need = m->pending_nr_kdamonds;
+	int r;
 
-		if (what == KD_PENDING_NONE)
-			continue;
-		if (m->pending_nr_kdamonds) {
-			waiting = true;	/* the directories come first */
-			continue;
-		}
-		kd->pending_attempts++;
-		snprintf(why, sizeof(why), "%s; landed on attempt %u, %.1f s after the first EBUSY",
-			 kd->pending_why ? kd->pending_why : "retry", kd->pending_attempts,
-			 (double)(now_usec() - kd->pending_since) / 1e6);
-		if (what == KD_PENDING_COMMIT && !kd->running)
-			what = KD_PENDING_START;	/* it died meanwhile: start it with the plan */
-		if (what == KD_PENDING_START) {
-			r = kd->running ? kd_stop(m, kd, "restart, after waiting for the DAMON sysfs lock") : 0;
-			if (r >= 0)
-				r = kd_start(m, kd, why);
-		} else {
-			r = kd_commit(m, kd, kd->pending_regions, NULL, NULL, why);
-			if (r == -ECANCELED)
-				r = kd_start(m, kd, "restart after the kdamond died on commit");
-		}
-		if (busy_deferrable(m, r)) {
-			kd->pending = what;
-			waiting = true;
-			continue;
-		}
-		if (r < 0)
-			record_action(m, kd->name, "gave-up", "the %s that waited for the DAMON sysfs lock failed: %s",
-				      kd_pending_to_string(what), strerror(-r));
-		else
-			landed = true;
-		kd->pending = KD_PENDING_NONE;
+	if (!need)
+		return;
+	if (m->nr_pending_off) {
+		*waiting = true;
+		return;
 	}
+	/* the kernel only creates kdamond directories while none runs */
+	for (size_t i = 0; i < m->nr_kd; i++)
+		if (m->kd[i].running)
+			(void)kd_stop(m, &m->kd[i], "adding a kdamond: the kernel only creates kdamond "
+						    "directories while none runs");
+	r = write_nr_kdamonds_ex(m, need, true, ", after waiting for the DAMON sysfs lock");
+	if (r == -EBUSY) {
+		*waiting = true;
+	} else {
+		m->pending_nr_kdamonds = 0;
+		if (r >= 0)
+			*landed = true;
+	}
+}
+
+/* kd's start or commit that waited for the lock. */
+static void retry_kdamond(struct manager *m, struct kdamond_rt *kd, bool *waiting, bool *landed)
+{
+	enum kd_pending what = kd->pending;
+	char why[256];
+	int r;
+
+	if (what == KD_PENDING_NONE)
+		return;
+	if (m->pending_nr_kdamonds) {
+		*waiting = true;	/* the directories come first */
+		return;
+	}
+	kd->pending_attempts++;
+	snprintf(why, sizeof(why), "%s; landed on attempt %u, %.1f s after the first EBUSY",
+		 kd->pending_why ? kd->pending_why : "retry", kd->pending_attempts,
+		 (double)(now_usec() - kd->pending_since) / 1e6);
+	if (what == KD_PENDING_COMMIT && !kd->running)
+		what = KD_PENDING_START;	/* it died meanwhile: start it with the plan */
+	if (what == KD_PENDING_START) {
+		r = kd->running ? kd_stop(m, kd, "restart, after waiting for the DAMON sysfs lock") : 0;
+		if (r >= 0)
+			r = kd_start(m, kd, why);
+	} else {
+		r = kd_commit(m, kd, kd->pending_regions, NULL, NULL, why);
+		if (r == -ECANCELED)
+			r = kd_start(m, kd, "restart after the kdamond died on commit");
+	}
+	if (busy_deferrable(m, r)) {
+		kd->pending = what;
+		*waiting = true;
+		return;
+	}
+	if (r < 0)
+		record_action(m, kd->name, "gave-up", "the %s that waited for the DAMON sysfs lock failed: %s",
+			      kd_pending_to_string(what), strerror(-r));
+	else
+		*landed = true;
+	kd->pending = KD_PENDING_NONE;
+}
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+	bool waiting = false, landed = false;
+	int r;
+
+	damon_busy_budget_reset();
+	m->busy_retry_rounds++;
+	retry_pending_off(m, &waiting, &landed);
+	retry_nr_kdamonds(m, &waiting, &landed);
+	for (size_t i = 0; i < m->nr_kd; i++)
+		retry_kdamond(m, &m->kd[i], &waiting, &landed);
 	if (landed && !m->dry_run) {
 #ifdef HAVE_BPF
 		manager_events_update_pids(m);
@@ -192,4 +213,3 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	return 0;
 }
-

@@ -27,46 +27,43 @@ static bool slot_has_quota(const struct kdamond_rt *kd, size_t i)
 }
 
 
-void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
+/*
+ * The tick's liveness check: false when kd's kdamond stopped behind damond's
+ * back (recorded as died); a new pid behind damond's back is recorded too.
+ */
+static bool kd_tick_alive(struct manager *m, struct kdamond_rt *kd)
 {
-	_cleanup_free_ struct scheme_observation *obs = NULL;
-	bool on = false, any_quota = false, esz_fresh = false, from_bpf;
+	char why[160];
 	int pid = -1, r;
 
-	if (!kd->running || m->dry_run)
-		return;
-	r = damon_read_state(m->root, kd->index, &on, &pid);
-	if (r >= 0 && (!on || pid != kd->pid)) {
-		kd->running = on;
-		kd->died = !on;
-		record_action(m, kd->name, "died",
-			      on ? "pid changed behind damond's back (%d -> %d)"
-				 : "the kdamond stopped behind damond's back (was pid %d; a vaddr target may have exited)",
-			      kd->pid, pid);
-		kd->pid = on ? pid : -1;
-#ifdef HAVE_BPF
-		manager_events_update_pids(m);
-#endif
-		if (!on) {
-			kd_forget_rates(kd);
-			kd_set_last(kd, "died", "the kdamond stopped behind damond's back");
-			record_save(m);
-			manager_notify_status(m);
-			return;
-		}
+	r = kdamond_check_alive(m, kd->index, &pid);
+	if (r < 0 || (r > 0 && pid == kd->pid))
+		return true;	/* a state that cannot be read says nothing */
+	if (!r) {
+		snprintf(why, sizeof(why),
+			 "the kdamond stopped behind damond's back (was pid %d; a vaddr target may have exited)",
+			 kd->pid);
+		kd_mark_dead(m, kd, why);
+		return false;
 	}
-	obs = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*obs));
-	if (!obs)
-		return;
+	record_action(m, kd->name, "died", "pid changed behind damond's back (%d -> %d)", kd->pid, pid);
+	kd->pid = pid;
+#ifdef HAVE_BPF
+	manager_events_update_pids(m);
+#endif
+	return true;
+}
 
-	/*
-	 * Prefer the BPF monitor's per-apply-interval values
-	 * (damos_stat_after_apply_interval, 7.0+; damos_esz, 6.17+): they cost
-	 * no command and no global DAMON sysfs lock. Only when every scheme has
-	 * fresh ones; otherwise ask sysfs for all, so one refresh never mixes
-	 * sources.
-	 */
-	from_bpf = m->snapshots && m->events && kd->nr_slots > 0;
+/*
+ * Prefer the BPF monitor's per-apply-interval values
+ * (damos_stat_after_apply_interval, 7.0+; damos_esz, 6.17+): they cost no
+ * command and no global DAMON sysfs lock. Only when every scheme has fresh
+ * ones; otherwise ask sysfs for all, so one refresh never mixes sources.
+ */
+static bool observe_bpf(struct manager *m, struct kdamond_rt *kd, usec_t now, struct scheme_observation *obs)
+{
+	bool from_bpf = m->snapshots && m->events && kd->nr_slots > 0;
+
 	for (size_t i = 0; from_bpf && i < kd->nr_slots; i++) {
 		const struct damos_cfg *c = kd->slots[i].cfg_idx >= 0 ? &kd->cfg->ctx.schemes[kd->slots[i].cfg_idx] : NULL;
 		uint64_t ai = c && c->apply_interval_us ? c->apply_interval_us : kd->cfg->ctx.aggr_us;
@@ -74,67 +71,93 @@ void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
 		from_bpf = observe_scheme_bpf(m->snapshots, kd->index, (unsigned)i, slot_has_quota(kd, i), now,
 					      2 * m->config->settings.stats_interval_us + 2 * ai, &obs[i]);
 	}
-	if (!from_bpf) {
+	if (!from_bpf)
 		/* what the loop above found for the first schemes is not used: one source per refresh */
 		memset(obs, 0, kd->nr_slots * sizeof(*obs));
-		/*
-		 * With refresh_ms (6.17+) the kernel refreshes stats, effective quotas and
-		 * tuned intervals by itself; otherwise ask it, which takes the global
-		 * DAMON sysfs lock (and >= 100 ms per command on 6.12).
-		 */
-		if (kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT) {
-			esz_fresh = true;
-		} else {
-			r = actuator(m)->state_cmd(m, kd->index, "update_schemes_stats");
-			if (r < 0) {
-				log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
-				return;
-			}
+	return from_bpf;
+}
+
+/*
+ * The schemes' stats from sysfs. With refresh_ms (6.17+) the kernel
+ * refreshes stats, effective quotas and tuned intervals by itself;
+ * otherwise ask it, which takes the global DAMON sysfs lock (and >= 100 ms
+ * per command on 6.12).
+ */
+static int observe_sysfs(struct manager *m, struct kdamond_rt *kd, usec_t now, struct scheme_observation *obs)
+{
+	bool any_quota = false, esz_fresh = false;
+	int r;
+
+	if (kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT) {
+		esz_fresh = true;
+	} else {
+		r = actuator(m)->state_cmd(m, kd->index, "update_schemes_stats");
+		if (r < 0)
+			return log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
+		m->stats_commands++;
+		for (size_t i = 0; i < kd->nr_slots; i++)
+			any_quota |= slot_has_quota(kd, i);
+		if (any_quota && actuator(m)->state_cmd(m, kd->index, "update_schemes_effective_quotas") >= 0) {
 			m->stats_commands++;
-			for (size_t i = 0; i < kd->nr_slots; i++)
-				any_quota |= slot_has_quota(kd, i);
-			if (any_quota && actuator(m)->state_cmd(m, kd->index, "update_schemes_effective_quotas") >= 0) {
-				m->stats_commands++;
-				esz_fresh = true;
-			}
-		}
-		for (size_t i = 0; i < kd->nr_slots; i++) {
-			struct damos_stats st;
-
-			if (damon_read_scheme_stats(m->root, kd->index, (unsigned)i, &st) < 0)
-				continue;
-			observe_scheme_sysfs(m->snapshots, kd->index, (unsigned)i, &st, esz_fresh, now, &obs[i]);
+			esz_fresh = true;
 		}
 	}
-
 	for (size_t i = 0; i < kd->nr_slots; i++) {
-		struct scheme_rt *sl = &kd->slots[i];
-		const struct damos_stats *st = &obs[i].stats;
+		struct damos_stats st;
 
-		sl->st_fresh = false;
-		if (obs[i].stats_source == OBS_SOURCE_NONE)
+		if (damon_read_scheme_stats(m->root, kd->index, (unsigned)i, &st) < 0)
 			continue;
-		if (sl->have_st && obs[i].stats_at_us <= sl->st_at)
-			continue;	/* nothing newer since the last refresh */
-		sl->st_fresh = true;
-		if (sl->have_st) {
-			sl->prev = sl->st;
-			sl->prev_at = sl->st_at;
-			sl->have_prev = true;
-		}
-		sl->st = *st;
-		if (obs[i].esz_source == OBS_SOURCE_NONE && sl->have_st)
-			sl->st.effective_bytes = sl->prev.effective_bytes;
-		sl->st_at = obs[i].stats_at_us;
-		sl->stats_source = obs[i].stats_source;
-		sl->have_st = true;
-		if (sl->have_prev && sl->st_at > sl->prev_at) {
-			double dt = (double)(sl->st_at - sl->prev_at) / 1e6;
-
-			sl->tried_bps = (double)(st->sz_tried - MIN(st->sz_tried, sl->prev.sz_tried)) / dt;
-			sl->applied_bps = (double)(st->sz_applied - MIN(st->sz_applied, sl->prev.sz_applied)) / dt;
-		}
+		observe_scheme_sysfs(m->snapshots, kd->index, (unsigned)i, &st, esz_fresh, now, &obs[i]);
 	}
+	return 0;
+}
+
+/* Fold a newer observation into the slot's stats and rates. */
+static void slot_fold(struct scheme_rt *sl, const struct scheme_observation *ob)
+{
+	const struct damos_stats *st = &ob->stats;
+
+	sl->st_fresh = false;
+	if (ob->stats_source == OBS_SOURCE_NONE)
+		return;
+	if (sl->have_st && ob->stats_at_us <= sl->st_at)
+		return;	/* nothing newer since the last refresh */
+	sl->st_fresh = true;
+	if (sl->have_st) {
+		sl->prev = sl->st;
+		sl->prev_at = sl->st_at;
+		sl->have_prev = true;
+	}
+	sl->st = *st;
+	if (ob->esz_source == OBS_SOURCE_NONE && sl->have_st)
+		sl->st.effective_bytes = sl->prev.effective_bytes;
+	sl->st_at = ob->stats_at_us;
+	sl->stats_source = ob->stats_source;
+	sl->have_st = true;
+	if (sl->have_prev && sl->st_at > sl->prev_at) {
+		double dt = (double)(sl->st_at - sl->prev_at) / 1e6;
+
+		sl->tried_bps = (double)(st->sz_tried - MIN(st->sz_tried, sl->prev.sz_tried)) / dt;
+		sl->applied_bps = (double)(st->sz_applied - MIN(st->sz_applied, sl->prev.sz_applied)) / dt;
+	}
+}
+
+/* One kdamond's tick: alive?, its schemes' stats and rates, then the controllers. */
+void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
+{
+	_cleanup_free_ struct scheme_observation *obs = NULL;
+
+	if (!kd->running || m->dry_run)
+		return;
+	if (!kd_tick_alive(m, kd))
+		return;
+	obs = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*obs));
+	if (!obs)
+		return;
+	if (!observe_bpf(m, kd, now, obs) && observe_sysfs(m, kd, now, obs) < 0)
+		return;
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		slot_fold(&kd->slots[i], &obs[i]);
 	decide_and_apply(m, kd, now);
 }
 
@@ -186,6 +209,56 @@ void kd_refine_reset(struct kdamond_rt *kd, int pid)
 }
 
 /*
+ * The target region lists a refinement commit carries: the planned span
+ * (policy minus emulation gaps), cut as the kernel has it (t, the
+ * snapshots), plus d's splits. A target without a split gets none (rendered
+ * as nr_regions 0, the kernel keeps its regions).
+ */
+static int refine_override(const struct kdamond_rt *kd, const struct refine_target_obs *t,
+			   const struct refine_decision *d, struct gapped *ov)
+{
+	_cleanup_(targets_freep) struct gapped g = {};
+	const struct damon_target_cfg *base;
+	int r;
+
+	r = targets_with_gaps(kd, &g);
+	if (r < 0)
+		return r;
+	base = g.t ? g.t : kd->targets;
+	ov->t = calloc(kd->nr_targets, sizeof(*ov->t));
+	if (!ov->t)
+		return -ENOMEM;
+	ov->n = kd->nr_targets;
+	for (size_t i = 0; i < kd->nr_targets; i++) {
+		/* vaddr: the kernel follows the mappings, the snapshot is the span; paddr/fvaddr: the plan's ranges */
+		bool own_span = kd->cfg->ctx.ops == DAMON_OPS_VADDR || !base[i].nr_regions;
+		/* each snapshot region can add two cuts inside a span range, each span range and split one */
+		size_t cap = 2 * t[i].nr_regions + (own_span ? 0 : base[i].nr_regions) + d->nr_splits + 1;
+		bool cut = false;
+
+		ov->t[i] = base[i];
+		ov->t[i].regions_borrowed = false;
+		ov->t[i].regions_auto = false;
+		ov->t[i].regions = NULL;
+		ov->t[i].nr_regions = 0;	/* no new cut: rendered as nr_regions 0, the kernel keeps its regions */
+		for (size_t x = 0; x < d->nr_splits; x++)
+			cut |= d->splits[x].target == i;
+		if (!cut)
+			continue;
+		ov->t[i].regions = calloc(cap, sizeof(*ov->t[i].regions));
+		if (!ov->t[i].regions)
+			return -ENOMEM;
+		r = refine_layout(t[i].regions, t[i].nr_regions, own_span ? NULL : base[i].regions,
+				  own_span ? 0 : base[i].nr_regions, d->splits, d->nr_splits, (unsigned)i,
+				  ov->t[i].regions, cap);
+		if (r < 0)
+			return r;
+		ov->t[i].nr_regions = (size_t)r;
+	}
+	return 0;
+}
+
+/*
  * Region refinement for kd (lib/ctrl-refine.h): feed the newest snapshot of
  * each target, and commit the split regions when it says so. Returns true
  * when it committed.
@@ -205,8 +278,7 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 		.max_age_us = 2 * c->aggr_us + 2 * m->config->settings.stats_interval_us,
 	};
 	struct refine_decision *d = &kd->refine_last;
-	_cleanup_(targets_freep) struct gapped g = {}, ov = {};
-	const struct damon_target_cfg *base;
+	_cleanup_(targets_freep) struct gapped ov = {};
 	_cleanup_free_ char *why = NULL;
 	const char *off;
 	int r;
@@ -231,45 +303,9 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	if (d->verdict != REFINE_SPLIT)
 		return false;
 
-	/* the committed lists: the planned span (policy minus emulation gaps), cut as the kernel has it, plus the splits */
-	r = targets_with_gaps(kd, &g);
+	r = refine_override(kd, t, d, &ov);
 	if (r < 0)
 		goto fail;
-	base = g.t ? g.t : kd->targets;
-	ov.t = calloc(kd->nr_targets, sizeof(*ov.t));
-	if (!ov.t) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	ov.n = kd->nr_targets;
-	for (size_t i = 0; i < kd->nr_targets; i++) {
-		/* vaddr: the kernel follows the mappings, the snapshot is the span; paddr/fvaddr: the plan's ranges */
-		bool own_span = c->ops == DAMON_OPS_VADDR || !base[i].nr_regions;
-		/* each snapshot region can add two cuts inside a span range, each span range and split one */
-		size_t cap = 2 * t[i].nr_regions + (own_span ? 0 : base[i].nr_regions) + d->nr_splits + 1;
-		bool cut = false;
-
-		ov.t[i] = base[i];
-		ov.t[i].regions_borrowed = false;
-		ov.t[i].regions_auto = false;
-		ov.t[i].regions = NULL;
-		ov.t[i].nr_regions = 0;	/* no new cut: rendered as nr_regions 0, the kernel keeps its regions */
-		for (size_t x = 0; x < d->nr_splits; x++)
-			cut |= d->splits[x].target == i;
-		if (!cut)
-			continue;
-		ov.t[i].regions = calloc(cap, sizeof(*ov.t[i].regions));
-		if (!ov.t[i].regions) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		r = refine_layout(t[i].regions, t[i].nr_regions, own_span ? NULL : base[i].regions,
-				  own_span ? 0 : base[i].nr_regions, d->splits, d->nr_splits, (unsigned)i,
-				  ov.t[i].regions, cap);
-		if (r < 0)
-			goto fail;
-		ov.t[i].nr_regions = (size_t)r;
-	}
 	if (asprintf(&why, "region refinement: %s", d->reason) < 0)
 		why = NULL;
 	r = kd_commit(m, kd, true, &ov, NULL, why ? why : "region refinement");
