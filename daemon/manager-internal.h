@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * What the manager's files share and nobody else sees. The files call each
- * other in one direction only (docs/ARCHITECTURE.md, "The manager's files"):
+ * What the manager's files share and nobody else sees. A file calls only
+ * files on lines below its own (no circle):
  *
- *   manager.c -> manager-reload.c -> manager-retry.c -> kdamond.c -> kdamond-plan.c
- *   kdamond.c -> ownership.c -> actuator.c -> manager-action.c
- *
- * manager-action.c (the journal) calls none of them.
+ *   damond.c
+ *   manager.c          struct manager, the stats timer, start and stop as named steps
+ *   manager-ctl.c      the control socket
+ *   manager-metrics.c
+ *   manager-reload.c   manager-status.c
+ *   manager-stats.c    manager-retry.c
+ *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
+ *   ownership.c        the record, foreign kdamonds, exclusive modules
+ *   kdamond-plan.c  actuator.c  manager-action.c  manager-events.c (-> events.c)
  */
 #pragma once
 

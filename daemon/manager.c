@@ -1,29 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The manager: owns damond's kdamonds, applies configs, refreshes stats,
- * runs controllers and applies their decisions in one place.
+ * The manager: struct manager, the stats timer, and start and stop as lists
+ * of named steps. What the steps do lives beside it: a kdamond's plan
+ * (kdamond-plan.c) and kernel operations (kdamond.c), the ownership record
+ * and checks (ownership.c), the actuator (actuator.c), the tick
+ * (manager-stats.c), reload (manager-reload.c), EBUSY retries
+ * (manager-retry.c) and the journal (manager-action.c).
  */
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
-#include <math.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <fcntl.h>
-#include <time.h>
 
-#include <json-c/json.h>
 #include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
 
 #include "config.h"
 #include "exit-codes.h"
-#include "iomem.h"
-#include "journal-action.h"
 #include "log.h"
 #include "manager-internal.h"
-#include "observe.h"
-#include "units.h"
 #ifdef HAVE_BPF
 #include "events.h"
 #endif
@@ -344,16 +337,14 @@ static void cleanup_failed_start(struct manager *m)
 	uint64_t was = m->nr_kdamonds_before_start;
 	int r;
 
-	if (m->dry_run || was == UINT64_MAX || was >= m->nr_kdamonds_dirs)
+	if (m->started || m->dry_run || was == UINT64_MAX || was >= m->nr_kdamonds_dirs)
 		return;
 	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++) {
-		bool on = false;
-		int pid = -1;
-
-		if (damon_read_state(m->root, (unsigned)k, &on, &pid) < 0 || on) {
+		r = kdamond_check_alive(m, (unsigned)k, NULL);
+		if (r != 0) {
 			log_notice("the failed start leaves kdamonds/%" PRIu64 "..%" PRIu64 " (kdamonds/%" PRIu64
 				   " %s); the ownership record keeps them as damond's",
-				   was, m->nr_kdamonds_dirs - 1, k, on ? "runs" : "cannot be read");
+				   was, m->nr_kdamonds_dirs - 1, k, r > 0 ? "runs" : "cannot be read");
 			return;
 		}
 	}
@@ -366,44 +357,58 @@ static void cleanup_failed_start(struct manager *m)
 	m->nr_kdamonds_before_start = UINT64_MAX;
 }
 
-int manager_stop(struct manager *m)
-{
-	bool keep = m->config && m->config->settings.on_exit == DAMOND_ON_EXIT_KEEP;
+/* ---- stop: a list of named steps ----------------------------------------- */
 
+static void stop_begin(struct manager *m)
+{
 	/* The loop is over: stopping may wait for the lock as start did (~2.6 s per busy file). */
 	damon_set_busy_budget(0);
 	m->retry_busy = false;
 	(void)sd_notify(false, "STOPPING=1");
+}
+
+/* Kdamonds a reload removed whose 'off' waited for the lock: stopped whatever on_exit says, as the reload meant to. */
+static void stop_pending_off(struct manager *m)
+{
 	for (size_t i = 0; i < m->nr_pending_off; i++) {
-		bool on = false;
 		int pid = -1;
 
-		/* removed by a reload: stopped whatever on_exit says, as the reload meant to */
-		if (!m->dry_run && damon_read_state(m->root, m->pending_off[i].index, &on, &pid) >= 0 && on &&
-		    pid == m->pending_off[i].pid && actuator(m)->state_cmd(m, m->pending_off[i].index, "off") < 0)
+		if (kdamond_check_alive(m, m->pending_off[i].index, &pid) > 0 && pid == m->pending_off[i].pid &&
+		    actuator(m)->state_cmd(m, m->pending_off[i].index, "off") < 0)
 			log_error("kdamond '%s': cannot stop kdamonds/%u, removed from the configuration",
 				  m->pending_off[i].name, m->pending_off[i].index);
 	}
+}
+
+/*
+ * A start that failed half-way: what the kernel says settles it, so the
+ * record never calls a directory "starting" that someone else may use later
+ * (a running kdamond there would be taken for damond's).
+ */
+static void stop_settle_starting(struct manager *m, struct kdamond_rt *kd)
+{
+	int pid = -1, r;
+
+	if (!kd->starting || m->dry_run)
+		return;
+	r = kdamond_check_alive(m, kd->index, &pid);
+	if (r < 0)
+		return;
+	kd->starting = false;
+	if (r > 0) {
+		kd->running = true;
+		kd->pid = pid;
+	}
+}
+
+static void stop_kdamonds(struct manager *m)
+{
+	bool keep = m->config && m->config->settings.on_exit == DAMOND_ON_EXIT_KEEP;
+
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];
 
-		/*
-		 * A start that failed half-way: what the kernel says settles it, so
-		 * the record never calls a directory "starting" that someone else
-		 * may use later (a running kdamond there would be taken for damond's).
-		 */
-		if (kd->starting && !m->dry_run) {
-			bool on = false;
-			int pid = -1;
-
-			if (damon_read_state(m->root, kd->index, &on, &pid) >= 0) {
-				kd->starting = false;
-				if (on) {
-					kd->running = true;
-					kd->pid = pid;
-				}
-			}
-		}
+		stop_settle_starting(m, kd);
 		if (!kd->running)
 			continue;
 		if (keep) {
@@ -414,14 +419,35 @@ int manager_stop(struct manager *m)
 		(void)actuator(m)->state_cmd(m, kd->index, "update_schemes_stats");
 		(void)kd_stop(m, kd, "damond stopping (on_exit: stop)");
 	}
-	if (!m->started)
-		cleanup_failed_start(m);
-	/*
-	 * A start that failed before it changed anything must not overwrite
-	 * what a previous damond recorded; once this damond recorded an intent,
-	 * the record must say what it left.
-	 */
+}
+
+/*
+ * A start that failed before it changed anything must not overwrite what a
+ * previous damond recorded; once this damond recorded an intent, the record
+ * must say what it left.
+ */
+static void stop_save(struct manager *m)
+{
 	if (m->started || m->record_saved)
 		record_save(m);
+}
+
+static const struct stop_step {
+	const char *name;
+	void (*run)(struct manager *m);
+} stop_steps[] = {
+	{ "begin", stop_begin },
+	{ "removed kdamonds", stop_pending_off },
+	{ "kdamonds (on_exit)", stop_kdamonds },
+	{ "clean up a failed start", cleanup_failed_start },
+	{ "save the record", stop_save },
+};
+
+int manager_stop(struct manager *m)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(stop_steps); i++) {
+		log_debug("stop: %s", stop_steps[i].name);
+		stop_steps[i].run(m);
+	}
 	return 0;
 }
