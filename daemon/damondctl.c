@@ -559,7 +559,8 @@ static void help(void)
 	       DAMOND_RUNTIME_DIR);
 }
 
-int main(int argc, char **argv)
+/* The options, anywhere on the line. -1: go on with the verb; else the exit status. */
+static int parse_argv(int argc, char **argv)
 {
 	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_JSON, ARG_NO_PAGER, ARG_KERNEL, ARG_SYSFS, ARG_PROCFS };
 	static const struct option options[] = {
@@ -573,9 +574,7 @@ int main(int argc, char **argv)
 		{ "procfs-root", required_argument, NULL, ARG_PROCFS },
 		{},
 	};
-	const struct verb *verb = NULL;
-	const char *name;
-	int c, nargs, ret;
+	int c;
 
 	/* Options may appear anywhere ("damondctl status --json"). */
 	opterr = 0;
@@ -621,6 +620,18 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const struct verb *verb = NULL;
+	const char *name;
+	int nargs, ret;
+
+	ret = parse_argv(argc, argv);
+	if (ret >= 0)
+		return ret;
 
 	name = optind < argc ? argv[optind] : "status";
 	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
