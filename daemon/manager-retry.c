@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* EBUSY continuations: kdamond starts, commits, 'off's and nr_kdamonds writes the DAMON sysfs lock kept from landing. */
+/*
+ * EBUSY continuations: kdamond starts, commits, 'off's and nr_kdamonds
+ * writes the DAMON sysfs lock kept from landing, redone from a timer.
+ */
 #include <inttypes.h>
 
 #include "log.h"
