@@ -283,6 +283,58 @@ static void setup_monitor(struct manager *m, const struct damond_config *config)
 #endif
 }
 
+/* --check: the config is valid (and, with --kernel, this kernel can run it). */
+static int run_check(const struct damond_config *config)
+{
+	size_t ns = 0;
+	int r;
+
+	if (arg_kernel) {
+		r = check_kernel(config);
+		if (r != DAMOND_EXIT_OK)
+			return r;
+	}
+	for (size_t i = 0; i < config->nr_kdamonds; i++)
+		ns += config->kdamonds[i].ctx.nr_schemes;
+	printf("%s: OK (%zu kdamonds, %zu schemes)\n", arg_config, config->nr_kdamonds, ns);
+	return DAMOND_EXIT_OK;
+}
+
+/* The manager's paths from the command line, the sysfs root, the runtime directory, the control socket, signals. */
+static int setup_manager(struct manager *m)
+{
+	int r;
+
+	m->dry_run = arg_dry_run;
+	m->no_bpf = arg_no_bpf;
+	m->sysfs_path = strdup(arg_sysfs_root);
+	m->procfs_root = strdup(arg_procfs_root);
+	m->runtime_dir = strdup(arg_runtime_dir);
+	m->config_path = strdup(arg_config);
+	if (!m->sysfs_path || !m->procfs_root || !m->runtime_dir || !m->config_path)
+		return log_oom();
+
+	r = sysfs_root_open(arg_sysfs_root, &m->root);
+	if (r < 0)
+		return log_error_errno(r, "cannot open the sysfs root '%s': %m", arg_sysfs_root);
+	if (mkdir(arg_runtime_dir, 0755) < 0 && errno != EEXIST)
+		return log_error_errno(negative_errno(), "cannot create the runtime directory '%s': %m",
+				       arg_runtime_dir);
+
+	/* Refuse early when another damond owns this runtime directory. */
+	r = manager_ctl_listen(m);
+	if (r < 0)
+		return r;
+
+	/* SIGHUP, SIGTERM and SIGINT are blocked since main(): pending ones are delivered here */
+	if ((r = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_sighup, m)) < 0 ||
+	    (r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m)) < 0 ||
+	    (r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m)) < 0)
+		return log_error_errno(r, "cannot watch signals: %m");
+	(void)sd_event_set_watchdog(m->event, true);
+	return 0;
+}
+
 static int run(int argc, char *argv[])
 {
 	/*
@@ -311,50 +363,15 @@ static int run(int argc, char *argv[])
 		log_error_errno(r, "'%s' is not a valid configuration", arg_config);
 		return DAMOND_EXIT_CONFIG;
 	}
-	if (arg_check) {
-		size_t ns = 0;
-
-		if (arg_kernel) {
-			r = check_kernel(config);
-			if (r != DAMOND_EXIT_OK)
-				return r;
-		}
-		for (size_t i = 0; i < config->nr_kdamonds; i++)
-			ns += config->kdamonds[i].ctx.nr_schemes;
-		printf("%s: OK (%zu kdamonds, %zu schemes)\n", arg_config, config->nr_kdamonds, ns);
-		return DAMOND_EXIT_OK;
-	}
+	if (arg_check)
+		return run_check(config);
 
 	r = manager_new(&m);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the event loop: %m");
-	m->dry_run = arg_dry_run;
-	m->no_bpf = arg_no_bpf;
-	m->sysfs_path = strdup(arg_sysfs_root);
-	m->procfs_root = strdup(arg_procfs_root);
-	m->runtime_dir = strdup(arg_runtime_dir);
-	m->config_path = strdup(arg_config);
-	if (!m->sysfs_path || !m->procfs_root || !m->runtime_dir || !m->config_path)
-		return log_oom();
-
-	r = sysfs_root_open(arg_sysfs_root, &m->root);
-	if (r < 0)
-		return log_error_errno(r, "cannot open the sysfs root '%s': %m", arg_sysfs_root);
-	if (mkdir(arg_runtime_dir, 0755) < 0 && errno != EEXIST)
-		return log_error_errno(negative_errno(), "cannot create the runtime directory '%s': %m",
-				       arg_runtime_dir);
-
-	/* Refuse early when another damond owns this runtime directory. */
-	r = manager_ctl_listen(m);
+	r = setup_manager(m);
 	if (r < 0)
 		return r;
-
-	/* SIGHUP, SIGTERM and SIGINT are blocked since main(): pending ones are delivered here */
-	if ((r = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_sighup, m)) < 0 ||
-	    (r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m)) < 0 ||
-	    (r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m)) < 0)
-		return log_error_errno(r, "cannot watch signals: %m");
-	(void)sd_event_set_watchdog(m->event, true);
 
 	setup_monitor(m, config);
 

@@ -681,7 +681,8 @@ static void help(void)
 	       DAMOND_RUNTIME_DIR, DAMOND_SYSCONFDIR);
 }
 
-int main(int argc, char **argv)
+/* The options, anywhere on the line. -1: go on with the verb; else the exit status. */
+static int parse_argv(int argc, char **argv)
 {
 	enum {
 		ARG_VERSION = 0x100,
@@ -713,9 +714,7 @@ int main(int argc, char **argv)
 		{ "human", no_argument, NULL, ARG_HUMAN },
 		{},
 	};
-	const struct verb *verb = NULL;
-	const char *name;
-	int c, nargs, ret;
+	int c;
 
 	/* Options may appear anywhere ("damondctl status --json"). */
 	opterr = 0;
@@ -783,6 +782,18 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const struct verb *verb = NULL;
+	const char *name;
+	int nargs, ret;
+
+	ret = parse_argv(argc, argv);
+	if (ret >= 0)
+		return ret;
 
 	name = optind < argc ? argv[optind] : "status";
 	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)

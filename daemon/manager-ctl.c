@@ -214,6 +214,49 @@ static int client_set_deadline(struct ctl_client *c, usec_t usec)
 	return sd_event_source_set_time(c->deadline, now_usec() + usec);
 }
 
+/* reload: root or the control group only; a rejected config comes back with its errors */
+static int dispatch_reload(struct ctl_client *c, char **ret, size_t *ret_len)
+{
+	struct manager *m = c->m;
+	struct json_object *reply;
+	struct config_errors errs = {};
+	int r;
+
+	if (!c->privileged) {
+		log_notice("refused reload from uid %u (pid %d): not root nor in the control group",
+			   (unsigned)c->cred.uid, (int)c->cred.pid);
+		return ipc_error_encode("damond.PermissionDenied",
+					"reload needs root or membership of damond's control_group", NULL, ret,
+					ret_len);
+	}
+	log_info("reload requested over the control socket by uid %u (pid %d)", (unsigned)c->cred.uid,
+		 (int)c->cred.pid);
+	r = manager_reload(m, &errs);
+	if (r < 0) {
+		struct json_object *extra = json_object_new_object(), *arr = json_object_new_array();
+
+		for (size_t i = 0; i < errs.n; i++) {
+			_cleanup_free_ char *s = NULL;
+
+			if (config_error_format(&errs.v[i], &s) >= 0)
+				json_object_array_add(arr, json_object_new_string(s));
+		}
+		config_errors_done(&errs);
+		json_object_object_add(extra, "errors", arr);
+		r = ipc_error_encode("damond.InvalidConfig",
+				     "the new configuration was rejected; the running one is unchanged", extra, ret,
+				     ret_len);
+		json_object_put(extra);
+		return r;
+	}
+	config_errors_done(&errs);
+	reply = json_object_new_object();
+	json_object_object_add(reply, "generation", json_object_new_uint64(m->generation));
+	r = ipc_reply_encode(reply, ret, ret_len);
+	json_object_put(reply);
+	return r;
+}
+
 static int dispatch(struct ctl_client *c, const char *method, struct json_object *params, char **ret,
 		    size_t *ret_len)
 {
@@ -257,38 +300,7 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 		if (r == -ENOENT)
 			return ipc_error_encode("damond.NoSuchKdamond", "no kdamond of that name", NULL, ret, ret_len);
 	} else if (streq(method, "reload")) {
-		struct config_errors errs = {};
-
-		if (!c->privileged) {
-			log_notice("refused reload from uid %u (pid %d): not root nor in the control group",
-				   (unsigned)c->cred.uid, (int)c->cred.pid);
-			return ipc_error_encode("damond.PermissionDenied",
-						"reload needs root or membership of damond's control_group", NULL, ret,
-						ret_len);
-		}
-		log_info("reload requested over the control socket by uid %u (pid %d)", (unsigned)c->cred.uid,
-			 (int)c->cred.pid);
-		r = manager_reload(m, &errs);
-		if (r < 0) {
-			struct json_object *extra = json_object_new_object(), *arr = json_object_new_array();
-
-			for (size_t i = 0; i < errs.n; i++) {
-				_cleanup_free_ char *s = NULL;
-
-				if (config_error_format(&errs.v[i], &s) >= 0)
-					json_object_array_add(arr, json_object_new_string(s));
-			}
-			config_errors_done(&errs);
-			json_object_object_add(extra, "errors", arr);
-			r = ipc_error_encode("damond.InvalidConfig",
-					     "the new configuration was rejected; the running one is unchanged", extra, ret,
-					     ret_len);
-			json_object_put(extra);
-			return r;
-		}
-		config_errors_done(&errs);
-		reply = json_object_new_object();
-		json_object_object_add(reply, "generation", json_object_new_uint64(m->generation));
+		return dispatch_reload(c, ret, ret_len);
 	} else {
 		return ipc_error_encode("damond.NoSuchMethod", method, NULL, ret, ret_len);
 	}

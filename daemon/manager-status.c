@@ -95,11 +95,109 @@ static const char *wmark_state(struct manager *m, const struct damos_cfg *s, uin
 	return "active-or-hysteresis";
 }
 
+static struct json_object *quota_json(const struct scheme_rt *sl, const struct damos_cfg *s)
+{
+	struct json_object *q, *goals;
+
+	q = json_object_new_object();
+	JADD(q, "bytes", JU64(s->quota.bytes));
+	JADD(q, "ms", JU64(s->quota.ms));
+	JADD(q, "reset_interval_ms", JU64(s->quota.reset_interval_ms));
+	JADD(q, "effective_bytes", sl->have_st ? JU64(sl->st.effective_bytes) : NULL);
+	goals = json_object_new_array();
+	for (size_t g = 0; g < s->quota.nr_goals; g++) {
+		struct json_object *go = json_object_new_object();
+
+		JADD(go, "metric", json_object_new_string(damos_goal_metric_to_string(s->quota.goals[g].metric)));
+		JADD(go, "target_value", JU64(s->quota.goals[g].target_value));
+		json_object_array_add(goals, go);
+	}
+	JADD(q, "goals", goals);
+	JADD(q, "goal_tuner",
+	     s->quota.goal_tuner_set ? json_object_new_string(damos_goal_tuner_to_string(s->quota.goal_tuner))
+				     : NULL);
+	return q;
+}
+
+static struct json_object *stats_json(const struct kdamond_rt *kd, const struct scheme_rt *sl)
+{
+	struct json_object *st;
+
+	st = json_object_new_object();
+	JADD(st, "nr_tried", JU64(sl->st.nr_tried));
+	JADD(st, "sz_tried", JU64(sl->st.sz_tried));
+	JADD(st, "nr_applied", JU64(sl->st.nr_applied));
+	JADD(st, "sz_applied", JU64(sl->st.sz_applied));
+	JADD(st, "qt_exceeds", JU64(sl->st.qt_exceeds));
+	JADD(st, "sz_ops_filter_passed",
+	     sl->st.has_sz_ops_filter_passed ? JU64(sl->st.sz_ops_filter_passed) : NULL);
+	/* bpf: damos_stat_after_apply_interval events; sysfs: update_schemes_stats + stats/ files */
+	JADD(st, "source", json_object_new_string(obs_source_to_string(sl->stats_source)));
+	/* the last values a kdamond that is no longer on reached: totals, not current */
+	JADD(st, "stale", json_object_new_boolean(!kd->running));
+	return st;
+}
+
+static struct json_object *watermarks_json(struct manager *m, const struct damos_cfg *s)
+{
+	uint64_t free_permil = UINT64_MAX;
+	struct json_object *wm;
+
+	wm = json_object_new_object();
+	JADD(wm, "metric", json_object_new_string(damos_wmark_metric_to_string(s->wmarks.metric)));
+	JADD(wm, "state", json_object_new_string(wmark_state(m, s, &free_permil)));
+	if (s->wmarks.metric != DAMOS_WMARK_NONE) {
+		/* per mille of total memory, as the kernel's free_mem_rate */
+		JADD(wm, "free_permil", free_permil != UINT64_MAX ? JU64(free_permil) : NULL);
+		JADD(wm, "high", JU64(s->wmarks.high));
+		JADD(wm, "mid", JU64(s->wmarks.mid));
+		JADD(wm, "low", JU64(s->wmarks.low));
+	}
+	return wm;
+}
+
+static struct json_object *fail_charge_json(const struct scheme_rt *sl, const struct damos_cfg *s)
+{
+	struct json_object *fc, *adj;
+
+	fc = json_object_new_object();
+	JADD(fc, "mode", json_object_new_string(fail_mode_str(sl, s)));
+	if (s->quota.fail_charge_mode != DAMOS_FAIL_CHARGE_OFF) {
+		JADD(fc, "num", JU64(s->quota.fail_charge_num));
+		JADD(fc, "denom", JU64(s->quota.fail_charge_denom));
+	}
+	JADD(fc, "user_quota_bytes", JU64(s->quota.bytes));
+	JADD(fc, "kernel_quota_bytes", JU64(sl->quota_override ? sl->kernel_quota : s->quota.bytes));
+	if (sl->ctrl_active) {
+		uint64_t excl = 0;
+
+		JADD(fc, "failure_share", json_object_new_double(sl->cs.fail_share_permil / 1000.0));
+		for (size_t r = 0; r < sl->nr_reject; r++)
+			excl += sl->reject[r].end - sl->reject[r].start;
+		JADD(fc, "excluded_bytes", JU64(excl));
+	}
+	adj = json_object_new_array();
+	for (unsigned a = sl->nr_adj > SCHEME_ADJ_HISTORY ? sl->nr_adj - SCHEME_ADJ_HISTORY : 0; a < sl->nr_adj;
+	     a++) {
+		struct json_object *ao = json_object_new_object();
+		unsigned x = a % SCHEME_ADJ_HISTORY;
+
+		JADD(ao, "at_us", when_json(sl->adj[x].at));
+		JADD(ao, "quota_bytes", JU64(sl->adj[x].quota));
+		JADD(ao, "excluded_ranges", JU64(sl->adj[x].nr_reject));
+		JADD(ao, "reason", json_object_new_string(sl->adj[x].reason));
+		json_object_array_add(adj, ao);
+	}
+	JADD(fc, "adjustments", adj);
+	JADD(fc, "nr_adjustments", JU64(sl->nr_adj));
+	return fc;
+}
+
 static struct json_object *scheme_json(struct manager *m, const struct kdamond_rt *kd, size_t i)
 {
 	const struct scheme_rt *sl = &kd->slots[i];
 	const struct damos_cfg *s = sl->cfg_idx >= 0 ? &kd->cfg->ctx.schemes[sl->cfg_idx] : NULL;
-	struct json_object *o = json_object_new_object(), *ap, *q, *goals, *st, *rates, *wm, *fc, *adj;
+	struct json_object *o = json_object_new_object(), *ap, *rates;
 
 	JADD(o, "name", JSTR(sl->name));
 	JADD(o, "slot", JU64(i));
@@ -113,94 +211,104 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 		JADD(ap, "age", range_json(&s->age));
 		JADD(o, "access_pattern", ap);
 
-		q = json_object_new_object();
-		JADD(q, "bytes", JU64(s->quota.bytes));
-		JADD(q, "ms", JU64(s->quota.ms));
-		JADD(q, "reset_interval_ms", JU64(s->quota.reset_interval_ms));
-		JADD(q, "effective_bytes", sl->have_st ? JU64(sl->st.effective_bytes) : NULL);
-		goals = json_object_new_array();
-		for (size_t g = 0; g < s->quota.nr_goals; g++) {
-			struct json_object *go = json_object_new_object();
-
-			JADD(go, "metric", json_object_new_string(damos_goal_metric_to_string(s->quota.goals[g].metric)));
-			JADD(go, "target_value", JU64(s->quota.goals[g].target_value));
-			json_object_array_add(goals, go);
-		}
-		JADD(q, "goals", goals);
-		JADD(q, "goal_tuner",
-		     s->quota.goal_tuner_set ? json_object_new_string(damos_goal_tuner_to_string(s->quota.goal_tuner))
-					     : NULL);
-		JADD(o, "quota", q);
+		JADD(o, "quota", quota_json(sl, s));
 	}
-	if (sl->have_st) {
-		st = json_object_new_object();
-		JADD(st, "nr_tried", JU64(sl->st.nr_tried));
-		JADD(st, "sz_tried", JU64(sl->st.sz_tried));
-		JADD(st, "nr_applied", JU64(sl->st.nr_applied));
-		JADD(st, "sz_applied", JU64(sl->st.sz_applied));
-		JADD(st, "qt_exceeds", JU64(sl->st.qt_exceeds));
-		JADD(st, "sz_ops_filter_passed",
-		     sl->st.has_sz_ops_filter_passed ? JU64(sl->st.sz_ops_filter_passed) : NULL);
-		/* bpf: damos_stat_after_apply_interval events; sysfs: update_schemes_stats + stats/ files */
-		JADD(st, "source", json_object_new_string(obs_source_to_string(sl->stats_source)));
-		/* the last values a kdamond that is no longer on reached: totals, not current */
-		JADD(st, "stale", json_object_new_boolean(!kd->running));
-		JADD(o, "stats", st);
-	} else {
-		JADD(o, "stats", NULL);
-	}
+	JADD(o, "stats", sl->have_st ? stats_json(kd, sl) : NULL);
 	rates = json_object_new_object();
 	JADD(rates, "sz_tried_bps", sl->have_prev ? json_object_new_double(sl->tried_bps) : NULL);
 	JADD(rates, "sz_applied_bps", sl->have_prev ? json_object_new_double(sl->applied_bps) : NULL);
 	JADD(o, "rates", rates);
 	if (s) {
-		uint64_t free_permil = UINT64_MAX;
-
-		wm = json_object_new_object();
-		JADD(wm, "metric", json_object_new_string(damos_wmark_metric_to_string(s->wmarks.metric)));
-		JADD(wm, "state", json_object_new_string(wmark_state(m, s, &free_permil)));
-		if (s->wmarks.metric != DAMOS_WMARK_NONE) {
-			/* per mille of total memory, as the kernel's free_mem_rate */
-			JADD(wm, "free_permil", free_permil != UINT64_MAX ? JU64(free_permil) : NULL);
-			JADD(wm, "high", JU64(s->wmarks.high));
-			JADD(wm, "mid", JU64(s->wmarks.mid));
-			JADD(wm, "low", JU64(s->wmarks.low));
-		}
-		JADD(o, "watermarks", wm);
-
-		fc = json_object_new_object();
-		JADD(fc, "mode", json_object_new_string(fail_mode_str(sl, s)));
-		if (s->quota.fail_charge_mode != DAMOS_FAIL_CHARGE_OFF) {
-			JADD(fc, "num", JU64(s->quota.fail_charge_num));
-			JADD(fc, "denom", JU64(s->quota.fail_charge_denom));
-		}
-		JADD(fc, "user_quota_bytes", JU64(s->quota.bytes));
-		JADD(fc, "kernel_quota_bytes", JU64(sl->quota_override ? sl->kernel_quota : s->quota.bytes));
-		if (sl->ctrl_active) {
-			uint64_t excl = 0;
-
-			JADD(fc, "failure_share", json_object_new_double(sl->cs.fail_share_permil / 1000.0));
-			for (size_t r = 0; r < sl->nr_reject; r++)
-				excl += sl->reject[r].end - sl->reject[r].start;
-			JADD(fc, "excluded_bytes", JU64(excl));
-		}
-		adj = json_object_new_array();
-		for (unsigned a = sl->nr_adj > SCHEME_ADJ_HISTORY ? sl->nr_adj - SCHEME_ADJ_HISTORY : 0; a < sl->nr_adj;
-		     a++) {
-			struct json_object *ao = json_object_new_object();
-			unsigned x = a % SCHEME_ADJ_HISTORY;
-
-			JADD(ao, "at_us", when_json(sl->adj[x].at));
-			JADD(ao, "quota_bytes", JU64(sl->adj[x].quota));
-			JADD(ao, "excluded_ranges", JU64(sl->adj[x].nr_reject));
-			JADD(ao, "reason", json_object_new_string(sl->adj[x].reason));
-			json_object_array_add(adj, ao);
-		}
-		JADD(fc, "adjustments", adj);
-		JADD(fc, "nr_adjustments", JU64(sl->nr_adj));
-		JADD(o, "fail_charge", fc);
+		JADD(o, "watermarks", watermarks_json(m, s));
+		JADD(o, "fail_charge", fail_charge_json(sl, s));
 	}
 	return o;
+}
+
+static struct json_object *refine_json(struct manager *m, const struct kdamond_rt *kd)
+{
+	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
+	struct json_object *ro = json_object_new_object();
+	const struct refine_state *rs = &kd->refine;
+	const char *off = refine_off_reason(m, kd);
+
+	JADD(ro, "enabled", json_object_new_boolean(x->refine.enabled));
+	if (off)
+		JADD(ro, "off", json_object_new_string(off));
+	else {
+		JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(kd->refine_last.verdict)));
+		JADD(ro, "reason", json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
+										: "waiting for the first stats tick"));
+	}
+	JADD(ro, "interval_us", JU64(x->refine.interval_us));
+	/* at least twice the longest scheme apply interval (a commit restarts them on 6.12) */
+	JADD(ro, "effective_interval_us", JU64(refine_interval_us(kd)));
+	JADD(ro, "max_splits", JU64(x->refine.max_splits));
+	JADD(ro, "rounds", JU64(rs->rounds));
+	JADD(ro, "splits", JU64(rs->splits));
+	JADD(ro, "kept", JU64(rs->kept));
+	JADD(ro, "lost", JU64(rs->lost));
+	JADD(ro, "backoff", JU64(MAX(rs->backoff, 1U)));
+	return ro;
+}
+
+static struct json_object *snapshot_json(const struct kdamond_rt *kd, const struct damon_snapshot *snap)
+{
+	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
+	struct json_object *so = json_object_new_object();
+	uint64_t hot = 0, cold = 0;
+
+	for (size_t r = 0; r < snap->nr_regions; r++) {
+		uint64_t sz = snap->regions[r].end - snap->regions[r].start;
+
+		if (snap->regions[r].nr_accesses)
+			hot += sz;
+		else
+			cold += sz;
+	}
+	JADD(so, "nr_regions", JU64(snap->nr_regions));
+	JADD(so, "min", JU64(x->min_nr_regions));
+	JADD(so, "max", JU64(x->max_nr_regions));
+	JADD(so, "hot_bytes", JU64(hot));
+	JADD(so, "cold_bytes", JU64(cold));
+	JADD(so, "aggregations", JU64(snap->nr_aggregations));
+	return so;
+}
+
+static struct json_object *target_json(struct manager *m, const struct kdamond_rt *kd, size_t t)
+{
+	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
+	struct json_object *to = json_object_new_object(), *regs = json_object_new_array();
+	const struct damon_snapshot *snap = m->snapshots ? snapshot_store_get(m->snapshots, kd->index, t) : NULL;
+
+	JADD(to, "index", JU64(t));
+	JADD(to, "pid", json_object_new_int(kd->targets[t].pid));
+	/*
+	 * The configured ranges: counted and summed, but only the first
+	 * few listed. A 20,000-range policy would otherwise make every
+	 * status call build and send a megabyte (`damondctl regions`
+	 * is the place for the full picture).
+	 */
+	{
+		uint64_t bytes = 0;
+
+		for (size_t r = 0; r < kd->targets[t].nr_regions; r++) {
+			bytes += kd->targets[t].regions[r].end - kd->targets[t].regions[r].start;
+			if (r < STATUS_MAX_RANGES) {
+				struct json_object *ro = json_object_new_object();
+
+				JADD(ro, "start", JU64(kd->targets[t].regions[r].start));
+				JADD(ro, "end", JU64(kd->targets[t].regions[r].end));
+				json_object_array_add(regs, ro);
+			}
+		}
+		JADD(to, "nr_ranges", JU64(kd->targets[t].nr_regions));
+		/* ranges are in core address units: addr_unit bytes each (paddr, 6.18+) */
+		JADD(to, "ranges_bytes", JU64(bytes * MAX(x->addr_unit, 1ULL)));
+	}
+	JADD(to, "regions", regs);
+	JADD(to, "snapshot", snap ? snapshot_json(kd, snap) : NULL);
+	return to;
 }
 
 static struct json_object *kdamond_json(struct manager *m, const struct kdamond_rt *kd)
@@ -223,87 +331,11 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 	JADD(nr, "min", JU64(x->min_nr_regions));
 	JADD(nr, "max", JU64(x->max_nr_regions));
 	JADD(o, "nr_regions", nr);
-	{
-		struct json_object *ro = json_object_new_object();
-		const struct refine_state *rs = &kd->refine;
-
-		const char *off = refine_off_reason(m, kd);
-
-		JADD(ro, "enabled", json_object_new_boolean(x->refine.enabled));
-		if (off)
-			JADD(ro, "off", json_object_new_string(off));
-		else {
-			JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(kd->refine_last.verdict)));
-			JADD(ro, "reason", json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
-											: "waiting for the first stats tick"));
-		}
-		JADD(ro, "interval_us", JU64(x->refine.interval_us));
-		/* at least twice the longest scheme apply interval (a commit restarts them on 6.12) */
-		JADD(ro, "effective_interval_us", JU64(refine_interval_us(kd)));
-		JADD(ro, "max_splits", JU64(x->refine.max_splits));
-		JADD(ro, "rounds", JU64(rs->rounds));
-		JADD(ro, "splits", JU64(rs->splits));
-		JADD(ro, "kept", JU64(rs->kept));
-		JADD(ro, "lost", JU64(rs->lost));
-		JADD(ro, "backoff", JU64(MAX(rs->backoff, 1U)));
-		JADD(o, "refine", ro);
-	}
+	JADD(o, "refine", refine_json(m, kd));
 
 	targets = json_object_new_array();
-	for (size_t t = 0; t < kd->nr_targets; t++) {
-		struct json_object *to = json_object_new_object(), *regs = json_object_new_array();
-		const struct damon_snapshot *snap = m->snapshots ? snapshot_store_get(m->snapshots, kd->index, t) : NULL;
-
-		JADD(to, "index", JU64(t));
-		JADD(to, "pid", json_object_new_int(kd->targets[t].pid));
-		/*
-		 * The configured ranges: counted and summed, but only the first
-		 * few listed. A 20,000-range policy would otherwise make every
-		 * status call build and send a megabyte (`damondctl regions`
-		 * is the place for the full picture).
-		 */
-		{
-			uint64_t bytes = 0;
-
-			for (size_t r = 0; r < kd->targets[t].nr_regions; r++) {
-				bytes += kd->targets[t].regions[r].end - kd->targets[t].regions[r].start;
-				if (r < STATUS_MAX_RANGES) {
-					struct json_object *ro = json_object_new_object();
-
-					JADD(ro, "start", JU64(kd->targets[t].regions[r].start));
-					JADD(ro, "end", JU64(kd->targets[t].regions[r].end));
-					json_object_array_add(regs, ro);
-				}
-			}
-			JADD(to, "nr_ranges", JU64(kd->targets[t].nr_regions));
-			/* ranges are in core address units: addr_unit bytes each (paddr, 6.18+) */
-			JADD(to, "ranges_bytes", JU64(bytes * MAX(x->addr_unit, 1ULL)));
-		}
-		JADD(to, "regions", regs);
-		if (snap) {
-			struct json_object *so = json_object_new_object();
-			uint64_t hot = 0, cold = 0;
-
-			for (size_t r = 0; r < snap->nr_regions; r++) {
-				uint64_t sz = snap->regions[r].end - snap->regions[r].start;
-
-				if (snap->regions[r].nr_accesses)
-					hot += sz;
-				else
-					cold += sz;
-			}
-			JADD(so, "nr_regions", JU64(snap->nr_regions));
-			JADD(so, "min", JU64(x->min_nr_regions));
-			JADD(so, "max", JU64(x->max_nr_regions));
-			JADD(so, "hot_bytes", JU64(hot));
-			JADD(so, "cold_bytes", JU64(cold));
-			JADD(so, "aggregations", JU64(snap->nr_aggregations));
-			JADD(to, "snapshot", so);
-		} else {
-			JADD(to, "snapshot", NULL);
-		}
-		json_object_array_add(targets, to);
-	}
+	for (size_t t = 0; t < kd->nr_targets; t++)
+		json_object_array_add(targets, target_json(m, kd, t));
 	JADD(o, "targets", targets);
 
 	schemes = json_object_new_array();
@@ -369,15 +401,9 @@ static struct json_object *resources_json(void)
 	return o;
 }
 
-int manager_status_json(struct manager *m, struct json_object **ret)
+static struct json_object *config_json(struct manager *m)
 {
-	struct json_object *o = json_object_new_object(), *cfg, *lr, *mon, *kds, *acts, *feat;
-
-	JADD(o, "version", json_object_new_string(DAMOND_VERSION));
-	JADD(o, "pid", json_object_new_int((int)getpid()));
-	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
-	JADD(o, "dry_run", json_object_new_boolean(m->dry_run));
-	JADD(o, "resources", resources_json());
+	struct json_object *cfg, *lr;
 
 	cfg = json_object_new_object();
 	JADD(cfg, "path", JSTR(m->config_path));
@@ -395,7 +421,12 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 		JADD(lr, "errors", errs);
 		JADD(cfg, "last_reload", lr);
 	}
-	JADD(o, "config", cfg);
+	return cfg;
+}
+
+static struct json_object *monitor_json(struct manager *m)
+{
+	struct json_object *mon;
 
 	mon = json_object_new_object();
 	JADD(mon, "source", json_object_new_string(m->events ? "bpf" : "sysfs-polling"));
@@ -421,40 +452,38 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 		JADD(mon, "bpf", manager_events_json(m));
 #endif
 	}
-	JADD(o, "monitor", mon);
+	return mon;
+}
 
-	manager_features_json(m, &feat);
-	JADD(o, "features", feat);
+static struct json_object *busy_json(struct manager *m)
+{
+	/* the DAMON sysfs lock: the event loop's bound, time slept on it, deferred work */
+	struct json_object *bo = json_object_new_object();
 
+	JADD(bo, "loop_budget_ms", JU64(MANAGER_BUSY_BUDGET_MS));
+	JADD(bo, "slept_ms", JU64(damon_busy_slept_ms()));
+	JADD(bo, "retry_rounds", JU64(m->busy_retry_rounds));
+	JADD(bo, "pending_nr_kdamonds", m->pending_nr_kdamonds ? JU64(m->pending_nr_kdamonds) : NULL);
 	{
-		/* the DAMON sysfs lock: the event loop's bound, time slept on it, deferred work */
-		struct json_object *bo = json_object_new_object();
+		/* removed by a reload, still running until their 'off' gets the lock */
+		struct json_object *po = json_object_new_array();
 
-		JADD(bo, "loop_budget_ms", JU64(MANAGER_BUSY_BUDGET_MS));
-		JADD(bo, "slept_ms", JU64(damon_busy_slept_ms()));
-		JADD(bo, "retry_rounds", JU64(m->busy_retry_rounds));
-		JADD(bo, "pending_nr_kdamonds", m->pending_nr_kdamonds ? JU64(m->pending_nr_kdamonds) : NULL);
-		{
-			/* removed by a reload, still running until their 'off' gets the lock */
-			struct json_object *po = json_object_new_array();
+		for (size_t i = 0; i < m->nr_pending_off; i++) {
+			struct json_object *x = json_object_new_object();
 
-			for (size_t i = 0; i < m->nr_pending_off; i++) {
-				struct json_object *x = json_object_new_object();
-
-				JADD(x, "name", json_object_new_string(m->pending_off[i].name));
-				JADD(x, "index", JU64(m->pending_off[i].index));
-				JADD(x, "pid", json_object_new_int(m->pending_off[i].pid));
-				json_object_array_add(po, x);
-			}
-			JADD(bo, "pending_off", po);
+			JADD(x, "name", json_object_new_string(m->pending_off[i].name));
+			JADD(x, "index", JU64(m->pending_off[i].index));
+			JADD(x, "pid", json_object_new_int(m->pending_off[i].pid));
+			json_object_array_add(po, x);
 		}
-		JADD(o, "busy", bo);
+		JADD(bo, "pending_off", po);
 	}
+	return bo;
+}
 
-	kds = json_object_new_array();
-	for (size_t i = 0; i < m->nr_kd; i++)
-		json_object_array_add(kds, kdamond_json(m, &m->kd[i]));
-	JADD(o, "kdamonds", kds);
+static struct json_object *actions_json(struct manager *m)
+{
+	struct json_object *acts;
 
 	acts = json_object_new_array();
 	for (unsigned a = m->nr_actions > ACTION_LOG_SIZE ? m->nr_actions - ACTION_LOG_SIZE : 0; a < m->nr_actions;
@@ -470,7 +499,29 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 		JADD(ao, "why", json_object_new_string(m->actions[x].why));
 		json_object_array_add(acts, ao);
 	}
-	JADD(o, "actions", acts);
+	return acts;
+}
+
+int manager_status_json(struct manager *m, struct json_object **ret)
+{
+	struct json_object *o = json_object_new_object(), *kds, *feat;
+
+	JADD(o, "version", json_object_new_string(DAMOND_VERSION));
+	JADD(o, "pid", json_object_new_int((int)getpid()));
+	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
+	JADD(o, "dry_run", json_object_new_boolean(m->dry_run));
+	JADD(o, "resources", resources_json());
+	JADD(o, "config", config_json(m));
+	JADD(o, "monitor", monitor_json(m));
+	manager_features_json(m, &feat);
+	JADD(o, "features", feat);
+	JADD(o, "busy", busy_json(m));
+	kds = json_object_new_array();
+	for (size_t i = 0; i < m->nr_kd; i++)
+		json_object_array_add(kds, kdamond_json(m, &m->kd[i]));
+	JADD(o, "kdamonds", kds);
+
+	JADD(o, "actions", actions_json(m));
 	*ret = o;
 	return 0;
 }

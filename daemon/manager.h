@@ -92,7 +92,7 @@ struct kdamond_rt {
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;
-	/* EBUSY continuation (see manager.c, "EBUSY retries") */
+	/* EBUSY continuation (see manager-retry.c) */
 	enum kd_pending pending;
 	bool pending_regions; /* commit: the target regions change */
 	char *pending_why;
@@ -218,7 +218,7 @@ void manager_metrics_tick(struct manager *m);
 int manager_ctl_listen(struct manager *m);
 void manager_ctl_close(struct manager *m);
 
-/* ownership record (record.c) */
+/* ownership record (ownership.c) */
 struct owned_record {
 	char *name;
 	unsigned index;
@@ -244,6 +244,6 @@ char *write_list_hash(const struct write_list *l);
 
 usec_t now_usec(void);
 
-/* region refinement (manager.c): the time between rounds, why it cannot run (NULL: it can) */
+/* region refinement (manager-stats.c): the time between rounds, why it cannot run (NULL: it can) */
 uint64_t refine_interval_us(const struct kdamond_rt *kd);
 const char *refine_off_reason(const struct manager *m, const struct kdamond_rt *kd);

@@ -18,7 +18,7 @@
 #include "fake-damon.h"
 #include "damon-features.h"
 #include "iomem.h"
-#include "manager.h" /* write_list_hash() from daemon/record.c */
+#include "manager.h" /* write_list_hash() from daemon/ownership.c */
 
 struct fx {
 	char root[64];

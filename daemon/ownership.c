@@ -12,16 +12,21 @@
  * about to switch on, "starting" with the hash of what it writes), and again
  * after (the pid). Each save is atomic (tmp file, fsync, rename), so a damond
  * killed at any instant leaves a record that covers everything it created.
+ *
+ * Also what a start checks before it touches anything: kdamond directories
+ * damond does not own, and exclusive DAMON modules.
  */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include <json-c/json.h>
 
+#include "exit-codes.h"
 #include "log.h"
-#include "manager.h"
+#include "manager-internal.h"
 
 #define RECORD_NAME "kdamonds.json"
 #define RECORD_VERSION 1
@@ -220,4 +225,178 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 	r = text ? write_atomic(path, text) : -ENOMEM;
 	json_object_put(root);
 	return r;
+}
+
+/*
+ * Save the ownership record now. Called before each change that creates or
+ * starts something (the intent) and after it, so that whatever instant
+ * damond dies at, the record covers every kdamond directory and kdamond it
+ * created.
+ */
+void record_save(struct manager *m)
+{
+	int r;
+
+	if (m->dry_run)
+		return;
+	r = ownership_save(m->runtime_dir, m);
+	if (r < 0)
+		log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
+	else
+		m->record_saved = true;
+}
+
+/*
+ * nr_kdamonds through the ownership record: the record names the new
+ * directories before the kernel creates them, and is put back if the write
+ * fails. With may_defer, an EBUSY is returned quietly for the caller to
+ * retry from the timer; every other failure is logged and in the action log.
+ */
+int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const char *note)
+{
+	uint64_t was = m->nr_kdamonds_dirs;
+	int r;
+
+	m->nr_kdamonds_was = was;
+	m->nr_kdamonds_dirs = need;
+	record_save(m);
+	r = actuator(m)->write_nr_kdamonds(m, need);
+	if (r < 0) {
+		m->nr_kdamonds_dirs = m->nr_kdamonds_was = was;
+		record_save(m);
+		if (r == -EBUSY && may_defer)
+			return r;
+		log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
+		record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
+			      strerror(-r));
+		return r;
+	}
+	record_action(m, NULL, "nr_kdamonds", "nr_kdamonds = %" PRIu64 " (was %" PRIu64 ")%s", need, was,
+		      note ? note : "");
+	m->nr_kdamonds_dirs = m->nr_kdamonds_was = need;
+	return 0;
+}
+
+int write_nr_kdamonds(struct manager *m, uint64_t need)
+{
+	return write_nr_kdamonds_ex(m, need, false, NULL);
+}
+
+const struct owned_record *record_find(const struct ownership *o, unsigned index)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i].index == index)
+			return &o->v[i];
+	return NULL;
+}
+
+static const char *const module_names[_DAMON_MODULE_MAX] = {
+	[DAMON_MODULE_STAT] = "damon_stat",
+	[DAMON_MODULE_RECLAIM] = "damon_reclaim",
+	[DAMON_MODULE_LRU_SORT] = "damon_lru_sort",
+};
+
+/*
+ * Refuse to run where an exclusive DAMON module is active and the config
+ * does not allow switching it off. Changes nothing.
+ */
+static int check_exclusive_modules(struct manager *m)
+{
+	int ret = 0;
+
+	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
+		char p[PATH_MAX];
+
+		if (m->features.module[i] != MODULE_ON || m->config->settings.allow_disable[i])
+			continue;
+		snprintf(p, sizeof(p), "module/%s/parameters/enabled", module_names[i]);
+		log_error("%s is enabled ('%s/%s' = Y). It runs its own exclusive kdamond, and the kernel "
+			  "refuses every sysfs kdamond while it runs. Switch it off with 'echo N > %s/%s' "
+			  "(or boot with %s.enabled=N), or let damond do it: 'damond: { "
+			  "allow_disable_modules: [%s] }' in %s.",
+			  module_names[i], m->sysfs_path, p, m->sysfs_path, p, module_names[i], module_names[i],
+			  m->config_path);
+		m->exit_status = DAMOND_EXIT_MODULE;
+		ret = -EBUSY;
+	}
+	return ret;
+}
+
+/* Switch off the exclusive modules the config allows damond to switch off (after all validation). */
+int disable_allowed_modules(struct manager *m)
+{
+	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
+		char p[PATH_MAX];
+		int r;
+
+		if (m->features.module[i] != MODULE_ON)
+			continue;
+		snprintf(p, sizeof(p), "module/%s/parameters/enabled", module_names[i]);
+		r = actuator(m)->module_off(m, p);
+		if (r == ACTUATOR_DRY)
+			continue;
+		if (r < 0)
+			return log_error_errno(r, "cannot switch %s off ('%s/%s'): %m", module_names[i], m->sysfs_path,
+					       p);
+		m->features.module[i] = MODULE_OFF;
+		record_action(m, NULL, "module-off", "switched %s off (allowed by allow_disable_modules)",
+			      module_names[i]);
+	}
+	return 0;
+}
+
+/*
+ * Classify every existing kdamond directory. Running ones we did not start
+ * (no record, or a record whose pid differs) and stopped ones that are not
+ * ours stop damond: writing nr_kdamonds would wipe them.
+ */
+static int check_foreign(struct manager *m, const struct ownership *own)
+{
+	int ret = 0;
+
+	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++) {
+		const struct owned_record *rec = record_find(own, (unsigned)k);
+		bool on = false;
+		int pid = -1, r;
+
+		r = damon_read_state(m->root, (unsigned)k, &on, &pid);
+		if (r < 0)
+			return log_error_errno(r, "cannot read the state of kdamonds/%" PRIu64 ": %m", k);
+		/* a kdamond the record says damond was switching on is damond's, whatever its pid */
+		if (rec && (!on || (rec->running && rec->pid == pid) || rec->starting))
+			continue;
+		/*
+		 * damond wrote nr_kdamonds itself (the record says how many, or
+		 * announced a write it may have died before making): a stopped
+		 * dir below that count is a spare of ours, e.g. a kdamond
+		 * dropped from the config by a reload.
+		 */
+		if (!on && k < MAX(own->nr_kdamonds, own->nr_kdamonds_was) &&
+		    (own->nr_kdamonds == m->nr_kdamonds_dirs || own->nr_kdamonds_was == m->nr_kdamonds_dirs))
+			continue;
+		if (on) {
+			log_error("kdamonds/%" PRIu64 " is running (pid %d) and was not started by damond%s. damond "
+				  "never touches a kdamond it does not own, and the kernel cannot add kdamonds while "
+				  "one runs. Stop it ('echo off > %s/" KD "/%" PRIu64 "/state') and start damond again.",
+				  k, pid, rec ? " (its pid differs from damond's record)" : "", m->sysfs_path, k);
+		} else {
+			log_error("kdamonds/%" PRIu64 " exists (stopped) and does not belong to damond; setting up "
+				  "damond's kdamonds would wipe it. Remove it with 'echo 0 > %s/" KD "/nr_kdamonds' "
+				  "if nobody needs it.",
+				  k, m->sysfs_path);
+		}
+		m->exit_status = DAMOND_EXIT_FOREIGN;
+		ret = -EBUSY;
+	}
+	return ret;
+}
+
+int ownership_check(struct manager *m, const struct ownership *own)
+{
+	int r;
+
+	r = check_foreign(m, own);
+	if (r < 0)
+		return r;
+	return check_exclusive_modules(m);
 }

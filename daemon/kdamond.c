@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A kdamond's runtime operations: start, stop, commit (and what follows a
+ * commit the kernel refused), adoption, the one liveness check, and the
+ * indices and kdamond directories start and reload share. Every kernel
+ * write goes through the actuator and is recorded in the ownership record
+ * and the action log.
+ */
+#include <inttypes.h>
+#include <limits.h>
+
+#include "exit-codes.h"
+#include "log.h"
+#include "manager-internal.h"
+
+/*
+ * The one liveness check (the stats tick, a commit, an adoption, a start):
+ * does a kdamond run in kdamonds/<index>? 1: yes, as *ret_pid; 0: it is
+ * off; a negative errno: its state cannot be read.
+ */
+int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid)
+{
+	bool on = false;
+	int pid = -1, r;
+
+	r = damon_read_state(m->root, index, &on, &pid);
+	if (ret_pid)
+		*ret_pid = pid;
+	if (r < 0)
+		return r;
+	return on ? 1 : 0;
+}
+
+/*
+ * kd's kdamond stopped behind damond's back (why: how damond found out): no
+ * longer running, without rates; the action log, status, the BPF monitor's
+ * pids, the record and STATUS= say so.
+ */
+void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why)
+{
+	kd->running = false;
+	kd->died = true;
+	record_action(m, kd->name, "died", "%s", why);
+	kd->pid = -1;
+#ifdef HAVE_BPF
+	manager_events_update_pids(m);
+#endif
+	kd_forget_rates(kd);
+	kd_set_last(kd, "died", why);
+	record_save(m);
+	manager_notify_status(m);
+}
+
+static int apply_list(struct manager *m, struct kdamond_rt *kd, const struct write_list *l)
+{
+	struct sysfs_file fb;
+	const struct sysfs_file *f;
+	size_t failed = 0, file = 0;
+	int r;
+
+	r = actuator(m)->apply_list(m, l, &failed, &file);
+	if (r < 0) {
+		f = sysfs_write_file(&l->v[failed], file, &fb);
+		return kd_fail_path(m, kd, r, f->path, "writing '%s' = '%s' failed", f->path, f->value);
+	}
+	return 0;
+}
+
+static int verify_list(struct manager *m, struct kdamond_rt *kd, const struct write_list *l)
+{
+	_cleanup_free_ char *mismatch = NULL;
+	int r;
+
+	r = actuator(m)->verify_list(m, l, &mismatch);
+	if (r < 0)
+		return kd_fail(m, kd, r, "read-back differs: %s", mismatch ? mismatch : "(unknown)");
+	return 0;
+}
+
+static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
+{
+	int r;
+
+	r = actuator(m)->state_cmd(m, kd->index, cmd);
+	if (r < 0)
+		return kd_fail(m, kd, r, "writing '" KD "/%u/state' = '%s' failed", kd->index, cmd);
+	return 0;
+}
+
+int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
+{
+	_cleanup_(write_list_done) struct write_list l = {};
+	int pid = -1, r;
+
+	m->busy_seen = false;
+	r = plan_render(m, kd, false, NULL, &l);
+	if (r < 0)
+		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
+	/* Never rewrite a directory whose kdamond runs: damond does not run it, or it would know. */
+	if (!m->dry_run && kdamond_check_alive(m, kd->index, &pid) > 0) {
+		m->exit_status = DAMOND_EXIT_FOREIGN;
+		return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+				       "kdamond '%s': kdamonds/%u is running (pid %d) but not as damond's; leaving it alone",
+				       kd->name, kd->index, pid);
+	}
+	/* intent: from here on, a kdamond running in this directory is damond's */
+	free(kd->record_hash);
+	kd->record_hash = write_list_hash(&l);
+	kd->starting = true;
+	record_save(m);
+	r = apply_list(m, kd, &l);
+	if (r < 0)
+		goto fail;
+	r = verify_list(m, kd, &l);
+	if (r < 0)
+		goto fail;
+	r = state_cmd(m, kd, "on");
+	if (r < 0) {
+		if (r == -EBUSY)
+			log_error("kdamond '%s': the kernel refused 'on' with EBUSY: another DAMON user "
+				  "(DAMON_STAT, DAMON_RECLAIM, DAMON_LRU_SORT or a sysfs command) holds DAMON",
+				  kd->name);
+		goto fail;
+	}
+	if (!m->dry_run) {
+		r = kdamond_check_alive(m, kd->index, &pid);
+		if (r < 0)
+			return log_error_errno(r, "kdamond '%s': cannot read state: %m", kd->name);
+		if (!r) {
+			r = log_error_errno(SYNTHETIC_ERRNO(EIO), "kdamond '%s': state reads 'off' after 'on'",
+					    kd->name);
+			goto fail;
+		}
+	}
+	kd->running = !m->dry_run;
+	kd->pid = pid;
+	kd->died = false;
+	kd->adopted = false;
+	kd->starting = false;
+	write_list_done(&kd->written);
+	kd->written = l;
+	l = (struct write_list){};
+	kd->pending = KD_PENDING_NONE;
+	kd_set_last(kd, "on", why);
+	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
+	record_save(m);
+	return 0;
+
+fail:
+	/* the kdamond is not on: the record must not keep calling the directory "starting" */
+	if (!m->dry_run && kdamond_check_alive(m, kd->index, &pid) == 0) {
+		kd->starting = false;
+		record_save(m);
+	}
+	return r;
+}
+
+int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why)
+{
+	int r;
+
+	if (!kd->running)
+		return 0;
+	r = state_cmd(m, kd, "off");
+	if (r < 0 && r != -EPERM) /* 7.2: EPERM when already off */
+		return r;
+	kd->running = false;
+	kd->pid = -1;
+	kd_set_last(kd, "off", why);
+	record_action(m, kd->name, "off", "stopped (%s)", why);
+	return 0;
+}
+
+/*
+ * With intervals_goal active the kernel tunes sample/aggr intervals; a
+ * commit carrying the user's values would reset the tuning and restart the
+ * aggregation window. Ask the kernel for the tuned values and commit those.
+ */
+static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struct write_list *l)
+{
+	char p[PATH_MAX];
+	uint64_t v;
+	int r;
+
+	if (m->dry_run || !kd->cfg->ctx.intervals_goal.aggrs ||
+	    m->features.f[FEATURE_UPDATE_TUNED_INTERVALS] != FEATURE_PRESENT)
+		return 0;
+	r = actuator(m)->state_cmd(m, kd->index, "update_tuned_intervals");
+	if (r < 0) {
+		log_debug_errno(r, "kdamond '%s': update_tuned_intervals: %m", kd->name);
+		return 0;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const char *name = strrchr(l->v[i].path, '/');
+		char *nv;
+
+		if (!name || !strstr(l->v[i].path, "/monitoring_attrs/intervals/") ||
+		    (!streq(name, "/sample_us") && !streq(name, "/aggr_us")))
+			continue;
+		snprintf(p, sizeof(p), "%s", l->v[i].path);
+		if (sysfs_read_u64(m->root, p, &v) < 0)
+			continue;
+		if (asprintf(&nv, "%" PRIu64, v) < 0)
+			return -ENOMEM;
+		free(l->v[i].value);
+		l->v[i].value = nv;
+	}
+	return 0;
+}
+
+/*
+ * After a 'commit': is the kdamond still on (kernels before 7.x stop it
+ * instead of reporting an error), does it hold l, and are the staging
+ * region files the policy's (canon) again? -ECANCELED: it died.
+ */
+static int commit_settle(struct manager *m, struct kdamond_rt *kd, const struct write_list *l,
+			 const struct write_list *canon, bool restore_regions)
+{
+	size_t failed = 0, file = 0;
+	struct write_list t = {};
+	struct sysfs_file fb;
+	const struct sysfs_file *f;
+	int pid = kd->pid, r;
+
+	r = kdamond_check_alive(m, kd->index, &pid);
+	if (r < 0)
+		return log_error_errno(r, "kdamond '%s': cannot read state after commit: %m", kd->name);
+	if (!r) {
+		kd_mark_dead(m, kd, "the kdamond stopped on 'commit' (kernels before 7.x report no commit errors "
+				    "and stop the kdamond instead)");
+		return -ECANCELED;
+	}
+	if (pid != kd->pid)
+		log_warning("kdamond '%s': pid changed from %d to %d across a commit", kd->name, kd->pid, pid);
+	kd->pid = pid;
+	r = verify_list(m, kd, l);
+	if (r < 0 || !restore_regions)
+		return r;
+	/*
+	 * The commit carried nr_regions 0 so the kernel kept its regions, or
+	 * refined ones; put the policy's regions back into the staging files so
+	 * the tree reads back as the policy again.
+	 */
+	for (size_t i = 0; i < canon->n; i++)
+		if (sysfs_write_is_region(&canon->v[i])) {
+			struct sysfs_write *w = APPEND(t.v, t.n, t.cap);
+
+			if (!w)
+				break;
+			*w = canon->v[i];
+		}
+	r = actuator(m)->apply_list(m, &t, &failed, &file);
+	if (r < 0) {
+		/* the commit stands; the staging files differ from the policy until the next write */
+		f = sysfs_write_file(&t.v[failed], file, &fb);
+		(void)kd_fail_path(m, kd, r, f->path,
+			      "committed, but restoring the staging region files failed: "
+			      "writing '%s' = '%s'",
+			      f->path, f->value);
+	}
+	/* entries, region blocks' arrays too, are borrowed from canon: only t.v is t's */
+	free(t.v);
+	return 0;
+}
+
+/*
+ * The kernel rejected the commit with r (7.x validates on a copy, so the
+ * running kdamond is unchanged): put the staging files back to what runs.
+ */
+static int commit_restore(struct manager *m, struct kdamond_rt *kd, int r)
+{
+	size_t failed = 0, file = 0;
+	struct sysfs_file fb;
+	const struct sysfs_file *f;
+	int q;
+
+	if (!kd->written.n)
+		return r;
+	q = actuator(m)->apply_list(m, &kd->written, &failed, &file);
+	if (q == -EBUSY && busy_deferrable(m, r)) {
+		/* the retry rewrites the whole list anyway; keep the first error in status */
+		m->busy_seen = true;
+		log_debug("kdamond '%s': restoring the staging files: busy too", kd->name);
+	} else if (q < 0) {
+		/* nothing reached the running kdamond; its staging files hold part of the refused plan */
+		f = sysfs_write_file(&kd->written.v[failed], file, &fb);
+		(void)kd_fail_path(m, kd, q, f->path,
+				   "restoring the staging files to what runs failed: writing '%s' = '%s'",
+			      f->path, f->value);
+	}
+	return r;
+}
+
+/*
+ * Commit kd's policy online. regions_changed: the target region lists differ
+ * from what the kernel holds (else they go as nr_regions 0, which keeps the
+ * kernel's regions). override: commit these target region lists instead of
+ * the policy's (region refinement); kd->written and the staging files stay
+ * the policy's. The canonical list (with regions) is what we remember; the
+ * committed one keeps the kernel's regions when they did not change, so
+ * their monitoring history survives.
+ */
+int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
+		     const char *scheme, const char *why)
+{
+	_cleanup_(write_list_done) struct write_list canon = {}, l = {};
+	int r;
+
+	m->busy_seen = false;
+	r = plan_render(m, kd, false, NULL, &canon);
+	if (r < 0)
+		return r;
+	r = plan_render(m, kd, !regions_changed && !override, override, &l);
+	if (r < 0)
+		return r;
+	r = carry_tuned_intervals(m, kd, &l);
+	if (r < 0)
+		return r;
+	r = apply_list(m, kd, &l);
+	if (r >= 0)
+		r = state_cmd(m, kd, "commit");
+	if (r < 0)
+		return commit_restore(m, kd, r);
+	if (!m->dry_run) {
+		r = commit_settle(m, kd, &l, &canon, !regions_changed || override);
+		if (r < 0)
+			return r;
+	}
+	write_list_done(&kd->written);
+	kd->written = canon;
+	canon = (struct write_list){};
+	kd->pending = KD_PENDING_NONE;	/* whatever waited for the lock: the current plan landed */
+	kd_set_last(kd, "commit", why);
+	record_scheme_action(m, kd->name, scheme, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
+	return 0;
+}
+
+/*
+ * A kdamond that stopped has no rates: its last ones would read as current.
+ * The last stats stay (the totals it reached), status marks them stale.
+ */
+void kd_forget_rates(struct kdamond_rt *kd)
+{
+	for (size_t i = 0; i < kd->nr_slots; i++) {
+		kd->slots[i].have_prev = false;
+		kd->slots[i].tried_bps = kd->slots[i].applied_bps = 0;
+	}
+}
+
+/* ---- indices and kdamond directories (start and reload) ------------------ */
+
+static bool index_taken(const struct manager *m, unsigned index)
+{
+	for (size_t i = 0; i < m->nr_pending_off; i++)
+		if (m->pending_off[i].index == index)
+			return true;	/* a removed kdamond still waits to be stopped there */
+	for (size_t j = 0; j < m->nr_kd; j++)
+		if (m->kd[j].index == index)
+			return true;
+	return false;
+}
+
+/* An index for every kdamond without one: the lowest no other kdamond has. */
+void assign_indices(struct manager *m)
+{
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		unsigned idx = 0;
+
+		if (m->kd[i].index != UINT_MAX)
+			continue;
+		while (index_taken(m, idx))
+			idx++;
+		m->kd[i].index = idx;
+	}
+}
+
+/* The nr_kdamonds every kdamond's index needs. */
+uint64_t kdamond_dirs_needed(const struct manager *m)
+{
+	uint64_t need = 0;
+
+	for (size_t i = 0; i < m->nr_kd; i++)
+		need = MAX(need, (uint64_t)m->kd[i].index + 1);
+	return need;
+}
+
+/*
+ * Raise nr_kdamonds to kdamond_dirs_needed(). The kernel only creates
+ * kdamond directories while none runs: every kdamond is stopped first (and
+ * started afresh afterwards). With m->retry_busy, an EBUSY is returned
+ * quietly for the caller to defer.
+ */
+int ensure_kdamond_dirs(struct manager *m)
+{
+	uint64_t need = kdamond_dirs_needed(m);
+
+	if (need <= m->nr_kdamonds_dirs)
+		return 0;
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		(void)kd_stop(m, &m->kd[i],
+			      "adding a kdamond: the kernel only creates kdamond directories while none runs");
+		/* the directories are about to be recreated: start afresh */
+		m->kd[i].adopted = false;
+	}
+	/* the new kdamonds are in the record (with their indices) before their directories exist */
+	return write_nr_kdamonds_ex(m, need, m->retry_busy, NULL);
+}
+
+/* ---- adoption ------------------------------------------------------------ */
+
+/*
+ * kd's record names kdamonds/<index>: kd takes the directory, and the
+ * kdamond in it if that still runs as recorded (starting: the previous
+ * damond died between 'on' and recording the pid), with the slots the
+ * record lists, until kd_adopt() settles it.
+ */
+int kd_take_over(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec)
+{
+	int pid = -1;
+
+	kd->index = rec->index;
+	if (!rec->running && !rec->starting)
+		return 0;
+	if (kdamond_check_alive(m, kd->index, &pid) <= 0 || (!rec->starting && pid != rec->pid))
+		return 0;
+	kd->running = true;
+	kd->adopted = true;
+	kd->pid = pid;
+	/* what it holds, as the record knows it, until kd_adopt() */
+	kd->record_hash = strdup_or_null(rec->list_hash);
+	kd->nr_slots = rec->nr_slots;
+	kd->slots = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*kd->slots));
+	if (!kd->slots)
+		return -ENOMEM;
+	for (size_t s = 0; s < kd->nr_slots; s++) {
+		kd->slots[s].name = strdup_or_null(rec->slot_names[s]);
+		kd->slots[s].cfg_idx = -1;
+	}
+	return 0;
+}
+
+/*
+ * Settle an adopted kdamond: its slots as it has them (from the record),
+ * re-laid for this config; unchanged (the record's hash): no write at all;
+ * changed: a commit; a change no commit can make: a restart.
+ */
+static int kd_adopt(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec, usec_t now)
+{
+	_cleanup_(write_list_done) struct write_list l = {};
+	_cleanup_free_ char *hash = NULL, *restart = NULL;
+	int r;
+
+	r = kd_relayout(m, kd, now, &restart);
+	if (r < 0)
+		return r;
+	if (restart) {
+		(void)kd_stop(m, kd, restart);
+		return kd_start(m, kd, restart);
+	}
+	r = plan_render(m, kd, false, NULL, &l);
+	if (r < 0)
+		return r;
+	hash = write_list_hash(&l);
+	if (hash && rec->list_hash && streq(hash, rec->list_hash)) {
+		kd->written = l;
+		l = (struct write_list){};
+		kd_set_last(kd, "adopt", "re-adopted after a damond restart, configuration unchanged");
+		record_action(m, kd->name, "adopt", "re-adopted kdamonds/%u (pid %d) unchanged: no writes, no restart",
+			      kd->index, kd->pid);
+		return 0;
+	}
+	record_action(m, kd->name, "adopt", "re-adopted kdamonds/%u (pid %d); configuration changed", kd->index,
+		      kd->pid);
+	return kd_commit(m, kd, true, NULL, NULL, "re-adopted with a changed configuration");
+}
+
+/* Start's last step for kd: its targets, then adopted (rec: its record) or started afresh. */
+int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec, usec_t now)
+{
+	int r;
+
+	r = resolve_targets(m, kd->cfg, &kd->targets, &kd->nr_targets);
+	if (r < 0)
+		return r;
+	if (kd->adopted && rec)
+		return kd_adopt(m, kd, rec, now);
+	r = kd_init_slots_fresh(m, kd, now);
+	if (r < 0)
+		return r;
+	return kd_start(m, kd, "damond start");
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the manager's files share and nobody else sees. A file calls only
+ * files on lines below its own (no circle):
+ *
+ *   damond.c
+ *   manager.c          struct manager, the stats timer, start and stop as named steps
+ *   manager-ctl.c      the control socket
+ *   manager-metrics.c
+ *   manager-reload.c   manager-status.c
+ *   manager-stats.c    manager-retry.c
+ *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
+ *   ownership.c        the record, foreign kdamonds, exclusive modules
+ *   kdamond-plan.c  actuator.c  manager-action.c  manager-events.c (-> events.c)
+ */
+#pragma once
+
+#include <stdarg.h>
+
+#include "manager.h"
+
+#define KD DAMON_ADMIN_DIR "/kdamonds"
+
+/* ---- manager-action.c: the action log and the journal -------------------- */
+
+/*
+ * Keeps one action for status (the action log) and logs it as one journal
+ * entry (journal-action.h). scheme may be NULL.
+ */
+void record_action_why(struct manager *m, const char *kdamond, const char *scheme, const char *what, const char *why,
+		       usec_t at);
+void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what,
+			  const char *fmt, ...) _printf_(5, 6);
+#define record_action(m, kdamond, what, ...) record_scheme_action(m, kdamond, NULL, what, __VA_ARGS__)
+
+/* A kernel write for kd failed: logged, kept as kd's last_error and in the action log. Returns r. */
+int kd_fail_path(struct manager *m, struct kdamond_rt *kd, int r, const char *path, const char *fmt, ...)
+	_printf_(5, 6);
+#define kd_fail(m, kd, r, ...) kd_fail_path(m, kd, r, NULL, __VA_ARGS__)
+
+/* r is the kernel's EBUSY on a lock-taking write (seen by kd_fail()): defer it. */
+bool busy_deferrable(struct manager *m, int r);
+void kd_set_last(struct kdamond_rt *kd, const char *what, const char *why);
+
+/* ---- actuator.c: every kernel write, real or dry-run --------------------- */
+
+/*
+ * The one seam between the manager and the kernel's DAMON files: the real
+ * implementation writes, the dry-run one logs "dry-run: would write ..."
+ * and returns ACTUATOR_DRY (> 0, nothing written). Errors are negative
+ * errno, unlogged: the callers name the kdamond.
+ */
+#define ACTUATOR_DRY 1
+struct actuator_ops {
+	const char *name;
+	/* on failure, *ret_failed / *ret_file name the entry and file (sysfs_write_file()) */
+	int (*apply_list)(struct manager *m, const struct write_list *l, size_t *ret_failed, size_t *ret_file);
+	int (*verify_list)(struct manager *m, const struct write_list *l, char **ret_mismatch);
+	int (*state_cmd)(struct manager *m, unsigned index, const char *cmd);
+	int (*write_nr_kdamonds)(struct manager *m, uint64_t n);
+	/* param: "module/<name>/parameters/enabled" */
+	int (*module_off)(struct manager *m, const char *param);
+};
+extern const struct actuator_ops actuator_real, actuator_dry_run;
+const struct actuator_ops *actuator(const struct manager *m);
+
+/* ---- ownership.c: the record, foreign kdamonds, exclusive modules -------- */
+
+/* Save the ownership record now (not in a dry run); a failure is logged. */
+void record_save(struct manager *m);
+const struct owned_record *record_find(const struct ownership *o, unsigned index);
+/* Refuse foreign kdamond directories and exclusive modules the config does not allow switching off. */
+int ownership_check(struct manager *m, const struct ownership *own);
+/* Switch off the exclusive modules the config allows damond to switch off. */
+int disable_allowed_modules(struct manager *m);
+/* nr_kdamonds = need, announced in the record first; may_defer: an EBUSY is returned quietly. */
+int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const char *note);
+int write_nr_kdamonds(struct manager *m, uint64_t need);
+
+/* ---- kdamond-plan.c: targets, slots and the write list (no kernel writes) - */
+
+void targets_free(struct damon_target_cfg *t, size_t n);
+void slots_free(struct scheme_rt *s, size_t n);
+void kd_done(struct kdamond_rt *kd);
+int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n);
+
+/* target region lists of kd, owned (a plan's with emulation gaps cut out, or refined ones) */
+struct gapped {
+	struct damon_target_cfg *t;
+	size_t n;
+};
+void targets_freep(struct gapped *g);
+/* kd's targets minus every emulated scheme's reject ranges; g->t stays NULL when there is nothing to cut */
+int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g);
+/* the write list for kd; override: commit these target region lists instead of the policy's */
+int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regions, const struct gapped *override,
+		struct write_list *ret);
+/* a slot per config scheme, configured afresh */
+int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd, usec_t now);
+/* re-lay kd's slots for its (new) cfg; *ret_restart when positions cannot be kept */
+int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, char **ret_restart);
+
+/* ---- kdamond.c: a kdamond's kernel operations ---------------------------- */
+
+int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why);
+int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why);
+/* -ECANCELED: the kdamond stopped on the commit */
+int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
+	      const char *scheme, const char *why);
+void kd_forget_rates(struct kdamond_rt *kd);
+/* the one liveness check: 1 a kdamond runs in kdamonds/<index> (as *ret_pid), 0 off, negative errno: unknown */
+int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid);
+/* kd's kdamond stopped behind damond's back (why: how damond found out) */
+void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why);
+/* an index for every kdamond without one: the lowest that no kdamond, nor a removed one waiting for 'off', has */
+void assign_indices(struct manager *m);
+uint64_t kdamond_dirs_needed(const struct manager *m);
+/* nr_kdamonds raised for every index (kdamonds stopped first); with m->retry_busy, EBUSY comes back quietly */
+int ensure_kdamond_dirs(struct manager *m);
+/* kd's record names its directory: take it, and the kdamond in it if that still runs as recorded */
+int kd_take_over(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec);
+/* targets resolved, then adopted (rec: its record, if any) or started afresh */
+int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec, usec_t now);
+
+/* ---- manager-retry.c: EBUSY continuations -------------------------------- */
+
+void retry_arm(struct manager *m);
+/* kd's start or commit was refused with EBUSY after the in-loop budget: redo it from the retry timer */
+void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed, const char *why);
+/* a reload removed kd, but its 'off' stays busy */
+void defer_off(struct manager *m, const struct kdamond_rt *kd);
+
+/* ---- manager-stats.c: the stats tick and the controllers ----------------- */
+
+void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now);
+/* a fresh refinement state for kdamond process pid (0: refinement not running) */
+void kd_refine_reset(struct kdamond_rt *kd, int pid);
