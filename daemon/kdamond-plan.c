@@ -49,8 +49,7 @@ void kd_done(struct kdamond_rt *kd)
 	*kd = (struct kdamond_rt){};
 }
 
-int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret,
-			   size_t *ret_n)
+int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n)
 {
 	struct damon_target_cfg *t;
 	size_t n = k->ctx.nr_targets;
@@ -75,9 +74,9 @@ int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon
 						   &t[i].nr_regions);
 			if (r < 0) {
 				targets_free(t, n);
-				return log_error_errno(r, "kdamond '%s': cannot resolve 'regions: auto' from '%s': %s",
-						       k->name, path,
-						       r == -EPERM ? "addresses read as zero (not root?)" : strerror(-r));
+				return log_error_errno(
+					r, "kdamond '%s': cannot resolve 'regions: auto' from '%s': %s", k->name, path,
+					r == -EPERM ? "addresses read as zero (not root?)" : strerror(-r));
 			}
 		} else if (src->nr_regions) {
 			/* The user's ranges as they are: shared with the config, which
@@ -150,7 +149,7 @@ static void slot_setup_oracle(struct manager *m, struct kdamond_rt *kd, struct s
 	}
 	if (!why && m->kpageflags_fd < 0)
 		why = m->kpageflags_err == EACCES || m->kpageflags_err == EPERM ? "cannot read kpageflags (not root?)"
-										 : "kpageflags is not available";
+										: "kpageflags is not available";
 	if (!why) {
 		r = pageflags_map_init(&sl->map, lo, hi, 2ULL << 20, 4096);
 		if (r < 0)
@@ -232,7 +231,7 @@ int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g)
 		g->t[t] = *src;
 		g->t[t].regions = NULL;
 		g->t[t].nr_regions = 0;
-		g->t[t].regions_borrowed = false;	/* built here, owned */
+		g->t[t].regions_borrowed = false; /* built here, owned */
 		for (size_t i = 0; i < src->nr_regions; i++) {
 			uint64_t pos = src->regions[i].start, end = src->regions[i].end;
 
@@ -242,7 +241,8 @@ int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g)
 
 				/* the earliest cut that overlaps [pos, end) */
 				for (size_t c = 0; c < nc; c++)
-					if (cut[c].end > pos && cut[c].start < end && MAX(cut[c].start, pos) < next_cut) {
+					if (cut[c].end > pos && cut[c].start < end &&
+					    MAX(cut[c].start, pos) < next_cut) {
 						next_cut = MAX(cut[c].start, pos);
 						resume = cut[c].end;
 					}
@@ -277,7 +277,7 @@ int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g)
  * and (override, a region-refinement commit) other target region lists.
  */
 int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regions, const struct gapped *override,
-		       struct write_list *ret)
+		struct write_list *ret)
 {
 	_cleanup_free_ struct scheme_slot *slots = NULL;
 	struct kdamond_plan plan = {
@@ -391,8 +391,7 @@ int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, char **ret
 			ns[i] = kd->slots[i];
 			/* the new slot owns every pointer now (name, page map, reasons) */
 			kd->slots[i] = (struct scheme_rt){ .cfg_idx = -1 };
-		}
-		else if (!*ret_restart && i < kd->nr_slots && map[i] < 0)
+		} else if (!*ret_restart && i < kd->nr_slots && map[i] < 0)
 			ns[i].keepalive = kd->slots[i].keepalive;
 		ns[i].cfg_idx = map[i];
 		if (!ns[i].name && map[i] >= 0)

@@ -99,9 +99,10 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	/* Never rewrite a directory whose kdamond runs: damond does not run it, or it would know. */
 	if (!m->dry_run && kdamond_check_alive(m, kd->index, &pid) > 0) {
 		m->exit_status = DAMOND_EXIT_FOREIGN;
-		return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
-				       "kdamond '%s': kdamonds/%u is running (pid %d) but not as damond's; leaving it alone",
-				       kd->name, kd->index, pid);
+		return log_error_errno(
+			SYNTHETIC_ERRNO(EBUSY),
+			"kdamond '%s': kdamonds/%u is running (pid %d) but not as damond's; leaving it alone", kd->name,
+			kd->index, pid);
 	}
 	/* intent: from here on, a kdamond running in this directory is damond's */
 	free(kd->record_hash);
@@ -226,8 +227,9 @@ static int commit_settle(struct manager *m, struct kdamond_rt *kd, const struct 
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot read state after commit: %m", kd->name);
 	if (!r) {
-		kd_mark_dead(m, kd, "the kdamond stopped on 'commit' (kernels before 7.x report no commit errors "
-				    "and stop the kdamond instead)");
+		kd_mark_dead(m, kd,
+			     "the kdamond stopped on 'commit' (kernels before 7.x report no commit errors "
+			     "and stop the kdamond instead)");
 		return -ECANCELED;
 	}
 	if (pid != kd->pid)
@@ -254,9 +256,9 @@ static int commit_settle(struct manager *m, struct kdamond_rt *kd, const struct 
 		/* the commit stands; the staging files differ from the policy until the next write */
 		f = sysfs_write_file(&t.v[failed], file, &fb);
 		(void)kd_fail_path(m, kd, r, f->path,
-			      "committed, but restoring the staging region files failed: "
-			      "writing '%s' = '%s'",
-			      f->path, f->value);
+				   "committed, but restoring the staging region files failed: "
+				   "writing '%s' = '%s'",
+				   f->path, f->value);
 	}
 	/* entries, region blocks' arrays too, are borrowed from canon: only t.v is t's */
 	free(t.v);
@@ -285,8 +287,8 @@ static int commit_restore(struct manager *m, struct kdamond_rt *kd, int r)
 		/* nothing reached the running kdamond; its staging files hold part of the refused plan */
 		f = sysfs_write_file(&kd->written.v[failed], file, &fb);
 		(void)kd_fail_path(m, kd, q, f->path,
-				   "restoring the staging files to what runs failed: writing '%s' = '%s'",
-			      f->path, f->value);
+				   "restoring the staging files to what runs failed: writing '%s' = '%s'", f->path,
+				   f->value);
 	}
 	return r;
 }
@@ -301,7 +303,7 @@ static int commit_restore(struct manager *m, struct kdamond_rt *kd, int r)
  * their monitoring history survives.
  */
 int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
-		     const char *scheme, const char *why)
+	      const char *scheme, const char *why)
 {
 	_cleanup_(write_list_done) struct write_list canon = {}, l = {};
 	int r;
@@ -329,7 +331,7 @@ int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, co
 	write_list_done(&kd->written);
 	kd->written = canon;
 	canon = (struct write_list){};
-	kd->pending = KD_PENDING_NONE;	/* whatever waited for the lock: the current plan landed */
+	kd->pending = KD_PENDING_NONE; /* whatever waited for the lock: the current plan landed */
 	kd_set_last(kd, "commit", why);
 	record_scheme_action(m, kd->name, scheme, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
 	return 0;
@@ -353,7 +355,7 @@ static bool index_taken(const struct manager *m, unsigned index)
 {
 	for (size_t i = 0; i < m->nr_pending_off; i++)
 		if (m->pending_off[i].index == index)
-			return true;	/* a removed kdamond still waits to be stopped there */
+			return true; /* a removed kdamond still waits to be stopped there */
 	for (size_t j = 0; j < m->nr_kd; j++)
 		if (m->kd[j].index == index)
 			return true;

@@ -28,8 +28,8 @@ usec_t now_usec(void)
  * entry with DAMOND_* fields and the kind's MESSAGE_ID (journal-action.h), or
  * as the text line when stderr is not the journal. scheme may be NULL.
  */
-void record_action_why(struct manager *m, const char *kdamond, const char *scheme, const char *what,
-			      const char *why, usec_t at)
+void record_action_why(struct manager *m, const char *kdamond, const char *scheme, const char *what, const char *why,
+		       usec_t at)
 {
 	unsigned i = m->nr_actions++ % ACTION_LOG_SIZE;
 	struct action_fields f;
@@ -43,8 +43,8 @@ void record_action_why(struct manager *m, const char *kdamond, const char *schem
 	(void)log_action(&f, sd_journal_sendv);
 }
 
-void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what,
-				 const char *fmt, ...)
+void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what, const char *fmt,
+			  ...)
 {
 	char why[sizeof(m->actions[0].why)];
 	va_list ap;
@@ -54,8 +54,6 @@ void record_scheme_action(struct manager *m, const char *kdamond, const char *sc
 	va_end(ap);
 	record_action_why(m, kdamond, scheme, what, why, now_usec());
 }
-
-
 
 /*
  * The scheme a kernel file of kd belongs to ("kdamonds/N/contexts/0/schemes/S/..."
@@ -154,8 +152,8 @@ void manager_notify_status(struct manager *m)
 		else if (m->kd[i].died) {
 			nr_dead++;
 			if (len < sizeof(dead))
-				len += (size_t)snprintf(dead + len, sizeof(dead) - len, "%s'%s'", nr_dead > 1 ? ", " : "",
-							m->kd[i].name);
+				len += (size_t)snprintf(dead + len, sizeof(dead) - len, "%s'%s'",
+							nr_dead > 1 ? ", " : "", m->kd[i].name);
 		}
 	}
 	if (nr_dead)

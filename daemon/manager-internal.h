@@ -29,8 +29,8 @@
  */
 void record_action_why(struct manager *m, const char *kdamond, const char *scheme, const char *what, const char *why,
 		       usec_t at);
-void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what,
-			  const char *fmt, ...) _printf_(5, 6);
+void record_scheme_action(struct manager *m, const char *kdamond, const char *scheme, const char *what, const char *fmt,
+			  ...) _printf_(5, 6);
 #define record_action(m, kdamond, what, ...) record_scheme_action(m, kdamond, NULL, what, __VA_ARGS__)
 
 /* A kernel write for kd failed: logged, kept as kd's last_error and in the action log. Returns r. */

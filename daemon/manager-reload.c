@@ -39,9 +39,9 @@ static void set_reload_result(struct manager *m, bool ok, const struct config_er
 struct reload_plan {
 	struct damond_config *nc;
 	size_t nn;
-	struct damon_target_cfg **nt;	/* per new kdamond, resolved */
+	struct damon_target_cfg **nt; /* per new kdamond, resolved */
 	size_t *nnt;
-	struct kdamond_rt *nkd;		/* the new runtime objects */
+	struct kdamond_rt *nkd; /* the new runtime objects */
 };
 
 static void reload_plan_done(struct reload_plan *p)
@@ -136,7 +136,7 @@ static struct damond_config *reload_swap(struct manager *m, struct reload_plan *
 	m->kd = TAKE_PTR(p->nkd);
 	m->nr_kd = p->nn;
 	m->generation++;
-	m->pending_nr_kdamonds = 0;	/* recomputed below from what the kernel has */
+	m->pending_nr_kdamonds = 0; /* recomputed below from what the kernel has */
 	return old;
 }
 
@@ -151,8 +151,10 @@ static void reload_dirs(struct manager *m)
 	r = ensure_kdamond_dirs(m);
 	if (r == -EBUSY && m->retry_busy) {
 		m->pending_nr_kdamonds = need;
-		record_action(m, NULL, "deferred", "nr_kdamonds = %" PRIu64 " waits for the DAMON sysfs lock "
-			      "(EBUSY), retried from a timer; every kdamond starts after it", need);
+		record_action(m, NULL, "deferred",
+			      "nr_kdamonds = %" PRIu64 " waits for the DAMON sysfs lock "
+			      "(EBUSY), retried from a timer; every kdamond starts after it",
+			      need);
 		retry_arm(m);
 	}
 }
@@ -213,8 +215,8 @@ static void first_change_why(const struct manager *m, const struct kdamond_rt *k
 	if (j >= sysfs_write_nr_files(&l->v[d]))
 		j = 0;
 	f = sysfs_write_file(&l->v[d], j, &fb);
-	snprintf(why, size, "reload, generation %u: first change '%s' = '%s'", m->generation,
-		 f->path + strlen(KD "/"), f->value);
+	snprintf(why, size, "reload, generation %u: first change '%s' = '%s'", m->generation, f->path + strlen(KD "/"),
+		 f->value);
 }
 
 /* kd with fresh slots, started, or deferred to the retry timer when the lock is busy. */
@@ -274,7 +276,7 @@ static int reload_kdamond(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	int r;
 
 	snprintf(why, sizeof(why), "reload, generation %u", m->generation);
-	kd->pending = KD_PENDING_NONE;	/* the reload redoes whatever waited for the lock */
+	kd->pending = KD_PENDING_NONE; /* the reload redoes whatever waited for the lock */
 	if (m->pending_nr_kdamonds) {
 		/* the kdamond directories are recreated once the lock is free; every kdamond starts then */
 		r = kd_init_slots_fresh(m, kd, now);
@@ -309,7 +311,7 @@ static int reload_finish(struct manager *m, unsigned failed)
 	manager_events_update_pids(m);
 #endif
 	set_reload_result(m, failed == 0, NULL);
-	malloc_trim(0);	/* the old and new policies were both in memory */
+	malloc_trim(0); /* the old and new policies were both in memory */
 	for (size_t i = 0; i < m->nr_kd; i++)
 		waiting += m->kd[i].pending != KD_PENDING_NONE;
 	if (waiting)
@@ -338,7 +340,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	unsigned failed = 0;
 	int r;
 
-	damon_busy_budget_reset();	/* a reload sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
+	damon_busy_budget_reset(); /* a reload sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
 	(void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
 	r = reload_parse(m, errs, &p);
 	if (r < 0)

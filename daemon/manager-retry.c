@@ -30,7 +30,7 @@ void retry_arm(struct manager *m)
 	int enabled = SD_EVENT_OFF, r;
 
 	if (m->retry_timer && sd_event_source_get_enabled(m->retry_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
-		return;	/* already due */
+		return; /* already due */
 	if (!m->retry_delay_us)
 		m->retry_delay_us = MANAGER_RETRY_FIRST_US;
 	if (m->retry_timer) {
@@ -50,15 +50,14 @@ const char *kd_pending_to_string(enum kd_pending p)
 }
 
 /* kd's start or commit was refused with EBUSY after the in-loop budget: redo it from the retry timer. */
-void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed,
-		     const char *why)
+void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed, const char *why)
 {
 	if (kd->pending == KD_PENDING_NONE) {
 		kd->pending_since = now_usec();
 		kd->pending_attempts = 0;
 		kd->pending_regions = false;
 	}
-	if (kd->pending != KD_PENDING_START)	/* a start writes everything a commit would */
+	if (kd->pending != KD_PENDING_START) /* a start writes everything a commit would */
 		kd->pending = what;
 	kd->pending_regions |= regions_changed;
 	free(kd->pending_why);
@@ -86,8 +85,8 @@ void defer_off(struct manager *m, const struct kdamond_rt *kd)
 	n->index = kd->index;
 	n->pid = kd->pid;
 	record_action(m, kd->name, "deferred",
-		      "'off' waits for the DAMON sysfs lock (EBUSY); kdamonds/%u (pid %d) runs until it lands", kd->index,
-		      kd->pid);
+		      "'off' waits for the DAMON sysfs lock (EBUSY); kdamonds/%u (pid %d) runs until it lands",
+		      kd->index, kd->pid);
 	retry_arm(m);
 }
 
@@ -112,8 +111,10 @@ static void retry_pending_off(struct manager *m, bool *waiting, bool *landed)
 			record_action(m, po->name, "error", "writing '" KD "/%u/state' = 'off' failed: %s", po->index,
 				      strerror(-r));
 		else
-			record_action(m, po->name, "off", "stopped kdamonds/%u (removed from the configuration), after "
-				      "waiting for the DAMON sysfs lock", po->index);
+			record_action(m, po->name, "off",
+				      "stopped kdamonds/%u (removed from the configuration), after "
+				      "waiting for the DAMON sysfs lock",
+				      po->index);
 		*landed = true;
 		memmove(po, po + 1, (m->nr_pending_off - i - 1) * sizeof(*po));
 		m->nr_pending_off--;
@@ -135,8 +136,9 @@ static void retry_nr_kdamonds(struct manager *m, bool *waiting, bool *landed)
 	/* the kernel only creates kdamond directories while none runs */
 	for (size_t i = 0; i < m->nr_kd; i++)
 		if (m->kd[i].running)
-			(void)kd_stop(m, &m->kd[i], "adding a kdamond: the kernel only creates kdamond "
-						    "directories while none runs");
+			(void)kd_stop(m, &m->kd[i],
+				      "adding a kdamond: the kernel only creates kdamond "
+				      "directories while none runs");
 	r = write_nr_kdamonds_ex(m, need, true, ", after waiting for the DAMON sysfs lock");
 	if (r == -EBUSY) {
 		*waiting = true;
@@ -157,7 +159,7 @@ static void retry_kdamond(struct manager *m, struct kdamond_rt *kd, bool *waitin
 	if (what == KD_PENDING_NONE)
 		return;
 	if (m->pending_nr_kdamonds) {
-		*waiting = true;	/* the directories come first */
+		*waiting = true; /* the directories come first */
 		return;
 	}
 	kd->pending_attempts++;
@@ -165,7 +167,7 @@ static void retry_kdamond(struct manager *m, struct kdamond_rt *kd, bool *waitin
 		 kd->pending_why ? kd->pending_why : "retry", kd->pending_attempts,
 		 (double)(now_usec() - kd->pending_since) / 1e6);
 	if (what == KD_PENDING_COMMIT && !kd->running)
-		what = KD_PENDING_START;	/* it died meanwhile: start it with the plan */
+		what = KD_PENDING_START; /* it died meanwhile: start it with the plan */
 	if (what == KD_PENDING_START) {
 		r = kd->running ? kd_stop(m, kd, "restart, after waiting for the DAMON sysfs lock") : 0;
 		if (r >= 0)

@@ -26,7 +26,6 @@ static bool slot_has_quota(const struct kdamond_rt *kd, size_t i)
 	return c->quota.bytes || c->quota.ms || c->quota.nr_goals;
 }
 
-
 /*
  * The tick's liveness check: false when kd's kdamond stopped behind damond's
  * back (recorded as died); a new pid behind damond's back is recorded too.
@@ -38,7 +37,7 @@ static bool kd_tick_alive(struct manager *m, struct kdamond_rt *kd)
 
 	r = kdamond_check_alive(m, kd->index, &pid);
 	if (r < 0 || (r > 0 && pid == kd->pid))
-		return true;	/* a state that cannot be read says nothing */
+		return true; /* a state that cannot be read says nothing */
 	if (!r) {
 		snprintf(why, sizeof(why),
 			 "the kdamond stopped behind damond's back (was pid %d; a vaddr target may have exited)",
@@ -65,7 +64,8 @@ static bool observe_bpf(struct manager *m, struct kdamond_rt *kd, usec_t now, st
 	bool from_bpf = m->snapshots && m->events && kd->nr_slots > 0;
 
 	for (size_t i = 0; from_bpf && i < kd->nr_slots; i++) {
-		const struct damos_cfg *c = kd->slots[i].cfg_idx >= 0 ? &kd->cfg->ctx.schemes[kd->slots[i].cfg_idx] : NULL;
+		const struct damos_cfg *c = kd->slots[i].cfg_idx >= 0 ? &kd->cfg->ctx.schemes[kd->slots[i].cfg_idx]
+								      : NULL;
 		uint64_t ai = c && c->apply_interval_us ? c->apply_interval_us : kd->cfg->ctx.aggr_us;
 
 		from_bpf = observe_scheme_bpf(m->snapshots, kd->index, (unsigned)i, slot_has_quota(kd, i), now,
@@ -121,7 +121,7 @@ static void slot_fold(struct scheme_rt *sl, const struct scheme_observation *ob)
 	if (ob->stats_source == OBS_SOURCE_NONE)
 		return;
 	if (sl->have_st && ob->stats_at_us <= sl->st_at)
-		return;	/* nothing newer since the last refresh */
+		return; /* nothing newer since the last refresh */
 	sl->st_fresh = true;
 	if (sl->have_st) {
 		sl->prev = sl->st;
@@ -240,7 +240,7 @@ static int refine_override(const struct kdamond_rt *kd, const struct refine_targ
 		ov->t[i].regions_borrowed = false;
 		ov->t[i].regions_auto = false;
 		ov->t[i].regions = NULL;
-		ov->t[i].nr_regions = 0;	/* no new cut: rendered as nr_regions 0, the kernel keeps its regions */
+		ov->t[i].nr_regions = 0; /* no new cut: rendered as nr_regions 0, the kernel keeps its regions */
 		for (size_t x = 0; x < d->nr_splits; x++)
 			cut |= d->splits[x].target == i;
 		if (!cut)
@@ -271,7 +271,7 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	struct refine_params p = {
 		.interval_us = refine_interval_us(kd),
 		.max_splits = (unsigned)MIN(c->refine.max_splits, (uint64_t)REFINE_MAX_SPLITS),
-		.min_region_sz = 4096,	/* DAMON_MIN_REGION: one page */
+		.min_region_sz = 4096, /* DAMON_MIN_REGION: one page */
 		.max_nr_accesses = (uint32_t)CLAMP(c->aggr_us / MAX(c->sample_us, 1ULL), 1ULL, (uint64_t)UINT32_MAX),
 		.max_nr_regions = c->max_nr_regions,
 		.settle_us = c->aggr_us,
@@ -285,18 +285,19 @@ static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
 
 	off = refine_off_reason(m, kd);
 	if (off || !kd->running) {
-		if (kd->refine_pid)	/* it ran: whatever was pending is moot */
+		if (kd->refine_pid) /* it ran: whatever was pending is moot */
 			kd_refine_reset(kd, 0);
 		return false;
 	}
-	if (kd->pid != kd->refine_pid)	/* switched on, or another kdamond process */
+	if (kd->pid != kd->refine_pid) /* switched on, or another kdamond process */
 		kd_refine_reset(kd, kd->pid);
 	for (size_t i = 0; i < kd->nr_targets; i++) {
 		const struct damon_snapshot *snap = snapshot_store_get(m->snapshots, kd->index, (unsigned)i);
 
 		/* only what this kdamond process produced since the last reload: a restart begins afresh */
 		if (snap && snap->pid == kd->pid && snap->ts_ns / 1000 >= kd->refine_since_us)
-			t[i] = (struct refine_target_obs){ .regions = snap->regions, .nr_regions = snap->nr_regions,
+			t[i] = (struct refine_target_obs){ .regions = snap->regions,
+							   .nr_regions = snap->nr_regions,
 							   .snapshot_us = snap->ts_ns / 1000 };
 	}
 	refine_step(&p, &kd->refine, &o, d);
@@ -342,7 +343,7 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 			if (r < 0)
 				log_debug_errno(r, "kdamond '%s': kpageflags scan failed: %m", kd->name);
 		}
-		o.now_us = sl->st_at;	/* when the kernel's counters had these values */
+		o.now_us = sl->st_at; /* when the kernel's counters had these values */
 		o.sz_tried = sl->st.sz_tried;
 		o.sz_applied = sl->st.sz_applied;
 		o.nr_tried = sl->st.nr_tried;

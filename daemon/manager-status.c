@@ -114,8 +114,7 @@ static struct json_object *quota_json(const struct scheme_rt *sl, const struct d
 	}
 	JADD(q, "goals", goals);
 	JADD(q, "goal_tuner",
-	     s->quota.goal_tuner_set ? json_object_new_string(damos_goal_tuner_to_string(s->quota.goal_tuner))
-				     : NULL);
+	     s->quota.goal_tuner_set ? json_object_new_string(damos_goal_tuner_to_string(s->quota.goal_tuner)) : NULL);
 	return q;
 }
 
@@ -129,8 +128,7 @@ static struct json_object *stats_json(const struct kdamond_rt *kd, const struct 
 	JADD(st, "nr_applied", JU64(sl->st.nr_applied));
 	JADD(st, "sz_applied", JU64(sl->st.sz_applied));
 	JADD(st, "qt_exceeds", JU64(sl->st.qt_exceeds));
-	JADD(st, "sz_ops_filter_passed",
-	     sl->st.has_sz_ops_filter_passed ? JU64(sl->st.sz_ops_filter_passed) : NULL);
+	JADD(st, "sz_ops_filter_passed", sl->st.has_sz_ops_filter_passed ? JU64(sl->st.sz_ops_filter_passed) : NULL);
 	/* bpf: damos_stat_after_apply_interval events; sysfs: update_schemes_stats + stats/ files */
 	JADD(st, "source", json_object_new_string(obs_source_to_string(sl->stats_source)));
 	/* the last values a kdamond that is no longer on reached: totals, not current */
@@ -177,8 +175,7 @@ static struct json_object *fail_charge_json(const struct scheme_rt *sl, const st
 		JADD(fc, "excluded_bytes", JU64(excl));
 	}
 	adj = json_object_new_array();
-	for (unsigned a = sl->nr_adj > SCHEME_ADJ_HISTORY ? sl->nr_adj - SCHEME_ADJ_HISTORY : 0; a < sl->nr_adj;
-	     a++) {
+	for (unsigned a = sl->nr_adj > SCHEME_ADJ_HISTORY ? sl->nr_adj - SCHEME_ADJ_HISTORY : 0; a < sl->nr_adj; a++) {
 		struct json_object *ao = json_object_new_object();
 		unsigned x = a % SCHEME_ADJ_HISTORY;
 
@@ -237,8 +234,9 @@ static struct json_object *refine_json(struct manager *m, const struct kdamond_r
 		JADD(ro, "off", json_object_new_string(off));
 	else {
 		JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(kd->refine_last.verdict)));
-		JADD(ro, "reason", json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
-										: "waiting for the first stats tick"));
+		JADD(ro, "reason",
+		     json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
+								      : "waiting for the first stats tick"));
 	}
 	JADD(ro, "interval_us", JU64(x->refine.interval_us));
 	/* at least twice the longest scheme apply interval (a commit restarts them on 6.12) */

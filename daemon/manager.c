@@ -73,13 +73,12 @@ struct manager *manager_free(struct manager *m)
 	return NULL;
 }
 
-
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
 	usec_t now = now_usec();
 
-	damon_busy_budget_reset();	/* this tick sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
+	damon_busy_budget_reset(); /* this tick sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
 #ifdef HAVE_BPF
 	/* The ring is watched edge-triggered: drain here too, so a wakeup the
 	 * kernel could not send (ring full) never leaves records behind for good. */
@@ -102,7 +101,7 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 /* ---- start: a list of named steps ---------------------------------------- */
 
 struct start_ctx {
-	struct ownership own;	/* what a previous damond recorded */
+	struct ownership own; /* what a previous damond recorded */
 	usec_t now;
 };
 
@@ -227,8 +226,9 @@ static int start_features(struct manager *m, struct start_ctx *c)
 		r = features_probe_owned_ex(m->root, probe_k, &m->features, failed);
 		if (r < 0)
 			/* rendering with unknown features could silently drop settings */
-			return log_error_errno(r, "probing the kernel's DAMON features on kdamonds/%u "
-						  "failed%s%s%s: %m",
+			return log_error_errno(r,
+					       "probing the kernel's DAMON features on kdamonds/%u "
+					       "failed%s%s%s: %m",
 					       probe_k, failed[0] ? ": writing '" : "", failed,
 					       failed[0] ? "' = '1'" : "");
 		m->features_full = true;

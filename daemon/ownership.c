@@ -202,7 +202,8 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 		if (kd->index == UINT_MAX)
 			continue;
 		/* a kdamond being started, or adopted and not yet handled: what it holds is known by its hash */
-		hash = kd->written.n || !kd->record_hash ? write_list_hash(&kd->written) : strdup_or_null(kd->record_hash);
+		hash = kd->written.n || !kd->record_hash ? write_list_hash(&kd->written)
+							 : strdup_or_null(kd->record_hash);
 		k = json_object_new_object();
 		slots = json_object_new_array();
 		json_object_object_add(k, "name", json_object_new_string(kd->name));
@@ -213,8 +214,8 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 		if (hash)
 			json_object_object_add(k, "hash", json_object_new_string(hash));
 		for (size_t s = 0; s < kd->nr_slots; s++)
-			json_object_array_add(slots, kd->slots[s].name ? json_object_new_string(kd->slots[s].name)
-								       : NULL);
+			json_object_array_add(slots,
+					      kd->slots[s].name ? json_object_new_string(kd->slots[s].name) : NULL);
 		json_object_object_add(k, "slots", slots);
 		json_object_array_add(arr, k);
 	}
@@ -377,7 +378,8 @@ static int check_foreign(struct manager *m, const struct ownership *own)
 		if (on) {
 			log_error("kdamonds/%" PRIu64 " is running (pid %d) and was not started by damond%s. damond "
 				  "never touches a kdamond it does not own, and the kernel cannot add kdamonds while "
-				  "one runs. Stop it ('echo off > %s/" KD "/%" PRIu64 "/state') and start damond again.",
+				  "one runs. Stop it ('echo off > %s/" KD "/%" PRIu64
+				  "/state') and start damond again.",
 				  k, pid, rec ? " (its pid differs from damond's record)" : "", m->sysfs_path, k);
 		} else {
 			log_error("kdamonds/%" PRIu64 " exists (stopped) and does not belong to damond; setting up "

@@ -92,7 +92,8 @@ static void test_dry_run_writes_nothing(void **state)
 {
 	struct fx *x = *state;
 	struct manager *m = x->m;
-	struct sysfs_write w = { .path = (char *)DAMON_ADMIN_DIR "/kdamonds/0/contexts/nr_contexts", .value = (char *)"1" };
+	struct sysfs_write w = { .path = (char *)DAMON_ADMIN_DIR "/kdamonds/0/contexts/nr_contexts",
+				 .value = (char *)"1" };
 	struct write_list l = { .v = &w, .n = 1, .cap = 1 };
 	unsigned long long before, after;
 	char expect[512], buf[32];
@@ -126,7 +127,7 @@ static void test_dry_run_writes_nothing(void **state)
 	assert_int_equal(after, before);
 	assert_int_equal(access(x->run, F_OK), 0);
 	snprintf(expect, sizeof(expect), "%s/kdamonds.json", x->run);
-	assert_int_equal(access(expect, F_OK), -1);	/* a dry run saves no record */
+	assert_int_equal(access(expect, F_OK), -1); /* a dry run saves no record */
 }
 
 static void test_real_writes(void **state)
@@ -184,7 +185,7 @@ static void test_ensure_kdamond_dirs(void **state)
 	assert_int_equal(fake_damon_read(x->root, DAMON_ADMIN_DIR "/kdamonds/nr_kdamonds", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "3");
 	snprintf(path, sizeof(path), "%s/kdamonds.json", x->run);
-	assert_int_equal(access(path, F_OK), 0);	/* announced in the record */
+	assert_int_equal(access(path, F_OK), 0); /* announced in the record */
 	/* enough directories: nothing written */
 	assert_int_equal(fake_damon_nr_stores(x->root, &before), 0);
 	assert_int_equal(ensure_kdamond_dirs(m), 0);
@@ -197,8 +198,8 @@ static void test_check_alive(void **state)
 	struct fx *x = *state;
 	int pid = 0;
 
-	assert_int_equal(kdamond_check_alive(x->m, 0, &pid), 0);	/* kdamonds/0 exists, off */
-	assert_true(kdamond_check_alive(x->m, 5, &pid) < 0);	/* no such directory */
+	assert_int_equal(kdamond_check_alive(x->m, 0, &pid), 0); /* kdamonds/0 exists, off */
+	assert_true(kdamond_check_alive(x->m, 5, &pid) < 0);     /* no such directory */
 }
 
 int main(void)
