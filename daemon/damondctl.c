@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -44,6 +45,8 @@
 
 static const char *arg_runtime_dir = DAMOND_RUNTIME_DIR;
 static bool arg_json;
+static bool arg_details;
+static unsigned arg_watch_ms;
 static bool arg_no_pager;
 static bool arg_kernel;
 static const char *arg_sysfs_root = SYSFS_DEFAULT_ROOT;
@@ -138,6 +141,16 @@ static bool use_color(void)
 	const char *term = getenv("TERM");
 
 	return stdout_tty && !getenv("NO_COLOR") && term && !streq(term, "dumb");
+}
+
+/* The terminal's width for the status summary (0: not a terminal, no truncation). */
+static unsigned term_width(void)
+{
+	struct winsize ws;
+
+	if (!stdout_tty || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+		return 0;
+	return ws.ws_col;
 }
 
 /* ---- talking to damond ---- */
@@ -286,20 +299,70 @@ static int output_failed(int r)
 
 /* ---- verbs: return an exit status ---- */
 
+/* The summary, then (--details) everything, or the last few actions. */
+static int render_status(struct json_object *reply, FILE *f)
+{
+	struct status_summary_opts o = {
+		.width = term_width(),
+		.color = use_color(),
+		.nr_actions = arg_details ? 0 : 5,
+	};
+	int r;
+
+	r = status_render_summary(reply, f, &o);
+	if (r >= 0 && arg_details) {
+		fputc('\n', f);
+		r = status_render_text(reply, f);
+	} else if (r >= 0 && !arg_watch_ms) {
+		fputs("(more: damondctl status --details)\n", f);
+	}
+	return r;
+}
+
+/* --watch: the summary redrawn every arg_watch_ms until interrupted (or damond goes away). */
+static int watch_status(void)
+{
+	for (;;) {
+		_cleanup_(json_object_putp) struct json_object *reply = NULL;
+		struct timespec ts = { arg_watch_ms / 1000, (long)(arg_watch_ms % 1000) * 1000000L };
+		struct text t;
+
+		if (call(IPC_METHOD_STATUS, NULL, TIMEOUT_QUERY_MS, &reply) < 0)
+			return EXIT_FAILURE;
+		if (!text_open(&t))
+			return EXIT_FAILURE;
+		if (render_status(reply, t.f) < 0 || fclose(t.f) != 0) {
+			t.f = NULL;
+			text_done(&t);
+			return EXIT_FAILURE;
+		}
+		t.f = NULL;
+		if (stdout_tty)
+			fputs("\033[H\033[2J", stdout);
+		fwrite(t.data, 1, t.len, stdout);
+		fflush(stdout);
+		text_done(&t);
+		if (ferror(stdout))
+			return EXIT_FAILURE;
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int verb_status(int argc, char **argv)
 {
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	struct text t;
 	int r;
 
-	struct text t;
-
+	if (arg_watch_ms && !arg_json)
+		return watch_status();
 	if (call(IPC_METHOD_STATUS, NULL, TIMEOUT_QUERY_MS, &reply) < 0)
 		return EXIT_FAILURE;
 	if (arg_json)
 		return (r = print_json(reply)) < 0 ? output_failed(r) : EXIT_SUCCESS;
 	if (!text_open(&t))
 		return text_emit(&t, -ENOMEM);
-	return text_emit(&t, status_render_text(reply, t.f));
+	return text_emit(&t, render_status(reply, t.f));
 }
 
 /*
@@ -666,6 +729,8 @@ static void help(void)
 	       "  --runtime-dir DIR    damond's runtime directory (default %s)\n"
 	       "  --json               print the daemon's JSON instead of text\n"
 	       "  --no-pager           do not pipe output into a pager\n"
+	       "  -d, --details        status: everything after the summary\n"
+	       "  --watch[=SECS]       status: redraw the summary every SECS (2)\n"
 	       "  --kernel             check: validate against the running kernel's DAMON features;\n"
 	       "                       features: probe the kernel (read-only) even with damond running\n"
 	       "  --sysfs-root DIR     where sysfs is, for --kernel and features (default /sys)\n"
@@ -682,6 +747,20 @@ static void help(void)
 }
 
 /* The options, anywhere on the line. -1: go on with the verb; else the exit status. */
+/* --watch[=SECS]: 2 s by default, 0.2 s to an hour */
+static int parse_watch(const char *s)
+{
+	char *end;
+	double v = s ? strtod(s, &end) : 2.0;
+
+	if (s && (end == s || *end || !(v >= 0.2 && v <= 3600))) {
+		fprintf(stderr, "damondctl: --watch takes seconds between 0.2 and 3600, not '%s'\n", s);
+		return -EINVAL;
+	}
+	arg_watch_ms = (unsigned)(v * 1000.0);
+	return 0;
+}
+
 static int parse_argv(int argc, char **argv)
 {
 	enum {
@@ -696,7 +775,8 @@ static int parse_argv(int argc, char **argv)
 		ARG_CONFIG,
 		ARG_FORMAT,
 		ARG_RAW,
-		ARG_HUMAN
+		ARG_HUMAN,
+		ARG_WATCH
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -712,13 +792,15 @@ static int parse_argv(int argc, char **argv)
 		{ "format", required_argument, NULL, ARG_FORMAT },
 		{ "raw", no_argument, NULL, ARG_RAW },
 		{ "human", no_argument, NULL, ARG_HUMAN },
+		{ "details", no_argument, NULL, 'd' },
+		{ "watch", optional_argument, NULL, ARG_WATCH },
 		{},
 	};
 	int c;
 
 	/* Options may appear anywhere ("damondctl status --json"). */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":hd", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
 			help();
@@ -769,6 +851,13 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_HUMAN:
 			arg_numbers = DAMO_NUMBERS_HUMAN;
+			break;
+		case 'd':
+			arg_details = true;
+			break;
+		case ARG_WATCH:
+			if (parse_watch(optarg) < 0)
+				return EXIT_USAGE;
 			break;
 		case '?':
 			if (optopt == 0 || optopt >= 0x100)

@@ -2,6 +2,7 @@
 /* Text rendering of status / features / regions replies (see status-render.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <inttypes.h>
 #include <math.h>
@@ -664,11 +665,287 @@ int status_render_text(struct json_object *status, FILE *out)
 
 		const char *scheme = get_str(x, "scheme");
 
-		fprintf(out, "  %s  %s%s%s: %s (%s)\n", fmt_time(a, x, "at_us"), str_or(get_str(x, "kdamond"), "-"),
+		const char *kd = get_str(x, "kdamond");
+
+		fprintf(out, "  %s  %s%s%s: %s (%s)\n", fmt_time(a, x, "at_us"), kd && *kd ? kd : "damond",
 			scheme ? "/" : "", scheme ? scheme : "", str_or(get_str(x, "what"), "-"),
 			str_or(get_str(x, "why"), "-"));
 	}
 
+	fflush(out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* ---- the summary ------------------------------------------------------- */
+
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_BOLD "\033[1m"
+#define C_OFF "\033[0m"
+
+/* One output line, built in buf, then cut to the width (colour codes do not count) and written. */
+struct line {
+	char buf[1024];
+	size_t len;
+	const struct status_summary_opts *o;
+};
+
+static void line_add(struct line *l, const char *fmt, ...) _printf_(2, 3);
+static void line_add(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (l->len >= sizeof(l->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(l->buf + l->len, sizeof(l->buf) - l->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		l->len = MIN(l->len + (size_t)n, sizeof(l->buf) - 1);
+}
+
+static void line_color(struct line *l, const char *color, const char *text)
+{
+	if (l->o->color)
+		line_add(l, "%s%s" C_OFF, color, text);
+	else
+		line_add(l, "%s", text);
+}
+
+static void line_emit(FILE *out, struct line *l)
+{
+	unsigned cols = 0;
+	size_t i;
+
+	for (i = 0; i < l->len; i++) {
+		if (l->buf[i] == '\033') { /* an escape sequence: up to its final letter */
+			while (i < l->len && !isalpha((unsigned char)l->buf[i]))
+				i++;
+			continue;
+		}
+		if (((unsigned char)l->buf[i] & 0xc0) == 0x80) /* UTF-8 continuation byte */
+			continue;
+		if (l->o->width && cols + 1 >= l->o->width && i + 1 < l->len) {
+			fwrite(l->buf, 1, i, out);
+			fputs(l->o->color ? "~" C_OFF "\n" : "~\n", out);
+			l->len = 0;
+			return;
+		}
+		cols++;
+	}
+	fwrite(l->buf, 1, l->len, out);
+	fputc('\n', out);
+	l->len = 0;
+}
+
+static double permil_pct(struct json_object *o, const char *key)
+{
+	uint64_t v;
+
+	return get_u64(o, key, &v) ? (double)v / 10.0 : -1;
+}
+
+/* Why a scheme with watermarks is (in)active: "free 62.0 % > high 50.0 %". */
+static void summary_watermarks(struct line *l, struct json_object *wm)
+{
+	const char *state = get_str(wm, "state");
+	double free_pct = permil_pct(wm, "free_permil"), high = permil_pct(wm, "high"), low = permil_pct(wm, "low"),
+	       mid = permil_pct(wm, "mid");
+
+	if (!state || streq(state, "n/a"))
+		return;
+	if (streq(state, "inactive")) {
+		line_color(l, C_YELLOW, "idle");
+		if (free_pct >= 0 && high >= 0 && free_pct > high)
+			line_add(l, ": free %.1f %% > high %.1f %%", free_pct, high);
+		else if (free_pct >= 0 && low >= 0 && free_pct < low)
+			line_add(l, ": free %.1f %% < low %.1f %%", free_pct, low);
+		else
+			line_add(l, " (watermarks)");
+		line_add(l, "; ");
+	} else if (free_pct >= 0 && streq(state, "active")) {
+		line_add(l, "active: free %.1f %% <= mid %.1f %%; ", free_pct, mid);
+	} else if (free_pct >= 0) {
+		line_add(l, "%s: free %.1f %%; ", state, free_pct);
+	}
+}
+
+static void summary_scheme(FILE *out, struct line *l, struct json_object *s)
+{
+	struct json_object *q = member_type(s, "quota", json_type_object);
+	struct json_object *rt = member_type(s, "rates", json_type_object);
+	struct json_object *wm = member_type(s, "watermarks", json_type_object);
+	struct json_object *fc = member_type(s, "fail_charge", json_type_object);
+	const char *action = str_or(get_str(s, "action"), "-"), *mode = get_str(fc, "mode");
+	uint64_t quota = 0, reset_ms = 0;
+	char a[48], b[32];
+	double applied;
+
+	if (!get_str(s, "name") || get_bool(s, "tombstone") == 1 || get_bool(s, "keepalive") == 1)
+		return;
+	line_add(l, "    %-14s %-12s ", get_str(s, "name"), action);
+	summary_watermarks(l, wm);
+	if (streq(action, "stat")) {
+		line_add(l, "watching %s", fmt_rate(a, rt, "sz_tried_bps"));
+	} else {
+		line_add(l, "applied %s", fmt_rate(a, rt, "sz_applied_bps"));
+		if (get_u64(q, "bytes", &quota) && quota > 0 && get_u64(q, "reset_interval_ms", &reset_ms) && reset_ms) {
+			format_size(b, (uint64_t)llround((double)quota * 1000.0 / (double)reset_ms));
+			line_add(l, " of a %s/s quota", b);
+			if (get_double(rt, "sz_applied_bps", &applied))
+				line_add(l, " (%.0f %%)", applied * 100.0 * (double)reset_ms / 1000.0 / (double)quota);
+		} else {
+			line_add(l, ", ");
+			line_color(l, C_YELLOW, "no quota");
+		}
+	}
+	if (mode && !streq(mode, "off"))
+		line_add(l, "; fail-charge %s", mode);
+	line_emit(out, l);
+}
+
+static void summary_kdamond(FILE *out, struct line *l, struct json_object *k)
+{
+	struct json_object *nr = member_type(k, "nr_regions", json_type_object);
+	struct json_object *targets = member_type(k, "targets", json_type_array);
+	struct json_object *schemes = member_type(k, "schemes", json_type_array);
+	struct json_object *rf = member_type(k, "refine", json_type_object);
+	struct json_object *x;
+	const char *state = str_or(get_str(k, "state"), "-");
+	uint64_t snap_regions = 0, v;
+	bool have_snap = false;
+	char a[32], b[32];
+	int64_t pid;
+	size_t n;
+
+	n = targets ? json_object_array_length(targets) : 0;
+	for (size_t i = 0; i < n; i++) {
+		x = member_type(json_object_array_get_idx(targets, i), "snapshot", json_type_object);
+		if (x && get_u64(x, "nr_regions", &v)) {
+			snap_regions += v;
+			have_snap = true;
+		}
+	}
+	line_add(l, "  %-16s ", str_or(get_str(k, "name"), "-"));
+	line_color(l, streq(state, "on") ? C_GREEN : streq(state, "died") ? C_RED C_BOLD : C_YELLOW, state);
+	if (get_i64(k, "pid", &pid) && pid > 0)
+		line_add(l, " (pid %" PRId64 ")", pid);
+	line_add(l, ", %s, %zu target%s, ", str_or(get_str(k, "ops"), "-"), n, n == 1 ? "" : "s");
+	if (have_snap)
+		line_add(l, "%" PRIu64 " regions (min %s, max %s)", snap_regions, fmt_u64(a, nr, "min"),
+			 fmt_u64(b, nr, "max"));
+	else
+		line_add(l, "regions %s..%s", fmt_u64(a, nr, "min"), fmt_u64(b, nr, "max"));
+	if (get_bool(k, "adopted") == 1)
+		line_add(l, ", adopted");
+	line_emit(out, l);
+
+	if (rf && get_bool(rf, "enabled") == 1) {
+		if (get_str(rf, "off"))
+			line_add(l, "    %-14s off: %s", "refine", get_str(rf, "off"));
+		else
+			line_add(l, "    %-14s %s: %s", "refine", str_or(get_str(rf, "verdict"), "-"),
+				 str_or(get_str(rf, "reason"), "-"));
+		line_emit(out, l);
+	}
+	n = schemes ? json_object_array_length(schemes) : 0;
+	for (size_t i = 0; i < n; i++)
+		summary_scheme(out, l, json_object_array_get_idx(schemes, i));
+	x = member_type(k, "pending", json_type_object);
+	if (x) {
+		line_add(l, "    ");
+		line_color(l, C_YELLOW, "pending");
+		line_add(l, ": %s waits for the DAMON sysfs lock (%s attempts)", str_or(get_str(x, "what"), "-"),
+			 fmt_u64(a, x, "attempts"));
+		line_emit(out, l);
+	}
+	x = member_type(k, "last_error", json_type_object);
+	if (x) {
+		line_add(l, "    ");
+		line_color(l, C_RED, "last error");
+		line_add(l, " at %s: %s", fmt_time(a, x, "at_us"), str_or(get_str(x, "message"), "-"));
+		line_emit(out, l);
+	}
+}
+
+static void summary_header(FILE *out, struct line *l, struct json_object *status)
+{
+	struct json_object *cfg = member_type(status, "config", json_type_object);
+	struct json_object *reload = member_type(cfg, "last_reload", json_type_object);
+	struct json_object *mon = member_type(status, "monitor", json_type_object);
+	struct json_object *res = member_type(status, "resources", json_type_object);
+	uint64_t cpu_ms = 0, rss = 0;
+	char a[32];
+	int64_t pid;
+	int ok;
+
+	line_color(l, C_BOLD, "damond");
+	line_add(l, " %s", str_or(get_str(status, "version"), "-"));
+	if (get_i64(status, "pid", &pid))
+		line_add(l, " (pid %" PRId64 ")", pid);
+	if (get_bool(status, "dry_run") == 1)
+		line_color(l, C_YELLOW, " DRY RUN");
+	line_add(l, ", policy %s generation %s", str_or(get_str(cfg, "path"), "-"), fmt_u64(a, cfg, "generation"));
+	if (reload) {
+		ok = get_bool(reload, "ok");
+		line_add(l, ", last reload ");
+		line_color(l, ok == 1 ? C_GREEN : C_RED, ok == 1 ? "applied" : "REFUSED");
+		line_add(l, " %s", fmt_time(a, reload, "at_us"));
+	}
+	line_emit(out, l);
+	line_add(l, "  monitor %s", str_or(get_str(mon, "source"), "-"));
+	if (get_str(mon, "reason") && *get_str(mon, "reason"))
+		line_add(l, " (%s)", get_str(mon, "reason"));
+	if (res && get_u64(res, "cpu_ms", &cpu_ms) && get_u64(res, "rss_kib", &rss))
+		line_add(l, "; damond cpu %.1f s, rss %s", (double)cpu_ms / 1000.0, format_size(a, rss * 1024));
+	line_emit(out, l);
+	if (reload && get_bool(reload, "ok") == 0) {
+		struct json_object *errs = member_type(reload, "errors", json_type_array);
+
+		for (size_t i = 0; errs && i < json_object_array_length(errs) && i < 5; i++) {
+			line_add(l, "  ");
+			line_color(l, C_RED, json_object_get_string(json_object_array_get_idx(errs, i)));
+			line_emit(out, l);
+		}
+	}
+}
+
+int status_render_summary(struct json_object *status, FILE *out, const struct status_summary_opts *opts)
+{
+	static const struct status_summary_opts dflt = { 0 };
+	struct json_object *kds, *actions;
+	struct line l = { .o = opts ? opts : &dflt };
+	char a[32];
+	size_t n, first;
+
+	if (!status || !json_object_is_type(status, json_type_object) || !out)
+		return -EINVAL;
+	summary_header(out, &l, status);
+	kds = member_type(status, "kdamonds", json_type_array);
+	n = kds ? json_object_array_length(kds) : 0;
+	if (n == 0)
+		fputs("  no kdamonds\n", out);
+	for (size_t i = 0; i < n; i++)
+		summary_kdamond(out, &l, json_object_array_get_idx(kds, i));
+
+	actions = member_type(status, "actions", json_type_array);
+	n = actions ? json_object_array_length(actions) : 0;
+	first = n > l.o->nr_actions ? n - l.o->nr_actions : 0;
+	if (n > first)
+		fputs("recent actions\n", out);
+	for (size_t i = first; i < n; i++) {
+		struct json_object *x = json_object_array_get_idx(actions, i);
+		const char *scheme = get_str(x, "scheme");
+
+		const char *kd = get_str(x, "kdamond");
+
+		line_add(&l, "  %s  %s%s%s: %s (%s)", fmt_time(a, x, "at_us"), kd && *kd ? kd : "damond",
+			 scheme ? "/" : "", scheme ? scheme : "", str_or(get_str(x, "what"), "-"),
+			 str_or(get_str(x, "why"), "-"));
+		line_emit(out, &l);
+	}
 	fflush(out);
 	return ferror(out) ? -EIO : 0;
 }

@@ -16,8 +16,25 @@
 
 struct json_object;
 
-/* The "status" reply's parameters. */
+/* The "status" reply's parameters: everything (damondctl status --details). */
 int status_render_text(struct json_object *status, FILE *out);
+
+struct status_summary_opts {
+	unsigned width;		/* truncate lines to this many columns (0: never) */
+	bool color;		/* ANSI colours for states */
+	unsigned nr_actions;	/* the last N actions after the summary (0: none) */
+};
+
+/*
+ * The summary for humans (damondctl status): one header line (damond,
+ * policy and last reload, monitor, damond's own cost), one line per kdamond
+ * (state, ops, regions) and one per scheme saying what it does and whether
+ * it is on target, and why not: the applied rate against the quota as a
+ * rate, an idle scheme's watermark ("idle: free 62.0 % > high 50.0 %"),
+ * the fail-charge mode, a pending write, the last error. Then the last
+ * nr_actions actions.
+ */
+int status_render_summary(struct json_object *status, FILE *out, const struct status_summary_opts *opts);
 
 /*
  * Redaction for unprivileged peers, in place: every target's configured

@@ -274,7 +274,7 @@ def t_status_redacted():
         t = st["kdamonds"][0]["targets"][0]
         check([(r["start"], r["end"]) for r in t["regions"]] == [(0x1000, 0x9f000), (0x100000, 0x7ffe0000)],
               "root does not see the ranges: %s" % t)
-        check("0x100000" in e.ctl("status").stdout, "root's text status lacks the range")
+        check("0x100000" in e.ctl("status", "--details").stdout, "root's text status lacks the range")
 
         p = subprocess.run(NOBODY + ctl + ["status", "--json"], capture_output=True, text=True)
         check(p.returncode == 0, "status as nobody failed: " + p.stderr)

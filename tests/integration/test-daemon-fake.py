@@ -652,7 +652,56 @@ def t_refine_without_bpf():
         e.close()
 
 
+def t_status_summary():
+    """damondctl status: the summary for humans; --details; on a terminal: cut to its width, colours, NO_COLOR."""
+    e = Env("6.12")
+    try:
+        # free memory is 25 % on the fake meminfo: watermarks with high 20 % make "watch" idle
+        e.write_conf(POLICY.replace("        action: stat\n", "        action: stat\n"
+                                    "        watermarks: {metric: free_mem_rate, interval: 1s, high: 200, "
+                                    "mid: 150, low: 50}\n") % {"bytes": "32M"})
+        e.start()
+        time.sleep(1.5)
+        txt = e.ctl("status").stdout
+        lines = txt.splitlines()
+        check(lines[0].startswith("damond ") and "generation 1" in lines[0], "header: %r" % lines[:2])
+        kd = [l for l in lines if l.strip().startswith("reclaim")]
+        check(kd and " on (pid " in kd[0] and "paddr" in kd[0], "no kdamond line with its state:\n" + txt)
+        cold = [l for l in lines if l.strip().startswith("cold ")]
+        check(cold and "pageout" in cold[0] and "of a 32.0MiB/s quota" in cold[0],
+              "the pageout scheme's line lacks its rate against the quota:\n" + txt)
+        watch = [l for l in lines if l.strip().startswith("watch ")]
+        check(watch and "idle: free 25.0 % > high 20.0 %" in watch[0],
+              "the idle scheme's line does not say why:\n" + txt)
+        check("access pattern" not in txt and "sysfs root" not in txt, "details in the summary:\n" + txt)
+        check("recent actions" in txt and "damond: nr_kdamonds" in txt, "no recent actions:\n" + txt)
+        det = e.ctl("status", "--details").stdout
+        check(det.startswith(lines[0]) and "access pattern" in det and "sysfs root" in det,
+              "--details lacks the summary or the details:\n" + det[:2000])
+        # on a terminal (script(1) gives a pty): cut to its width, coloured states, NO_COLOR honoured
+        if shutil.which("script"):
+            cmd = "stty cols 60; %s --runtime-dir %s --no-pager status" % (DAMONDCTL, e.run)
+            env = dict(os.environ, TERM="xterm")
+            env.pop("NO_COLOR", None)
+            p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=30,
+                               env=env)
+            plain = re.sub(r"\x1b\[[0-9;]*m", "", p.stdout.replace("\r", ""))
+            long_lines = [l for l in plain.splitlines() if len(l) > 60]
+            check(p.returncode == 0 and "reclaim" in plain, "status on a pty: %d %r" % (p.returncode, p.stdout[-500:]))
+            check(not long_lines, "lines wider than the 60-column terminal: %r" % long_lines)
+            check("\x1b[32mon" in p.stdout, "no colour for the state on a terminal: %r" % p.stdout[:400])
+            env["NO_COLOR"] = "1"
+            p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=30,
+                               env=env)
+            check("\x1b[" not in p.stdout, "colours despite NO_COLOR: %r" % p.stdout[:400])
+        p = e.ctl("status", "--watch=0.1", ok=False)
+        check(p.returncode != 0 and "--watch takes seconds" in p.stderr, "--watch=0.1 accepted: %r" % p.stderr)
+    finally:
+        e.close()
+
+
 TESTS = [
+    t_status_summary,
     t_check_shipped_config,
     t_check_bad_config,
     t_apply_status_reload_commit,

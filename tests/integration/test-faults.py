@@ -633,7 +633,7 @@ def t_failed_scheme_write_names_its_scheme():
         check(errors[-1].get("kdamond") == "k1" and errors[-1].get("scheme") == "s1",
               "the error action names kdamond %r scheme %r, expected k1 / s1: %s" %
               (errors[-1].get("kdamond"), errors[-1].get("scheme"), errors[-1]))
-        txt = e.ctl("status").stdout
+        txt = e.ctl("status", "--details").stdout
         check("k1/s1: error" in txt, "damondctl status's action lines do not name k1/s1:\n" + txt[-1500:])
         rc = e.stop()
         no_sanitizer(e.logtext(), "scheme error")
