@@ -791,7 +791,8 @@ static void summary_scheme(FILE *out, struct line *l, struct json_object *s)
 		line_add(l, "watching %s", fmt_rate(a, rt, "sz_tried_bps"));
 	} else {
 		line_add(l, "applied %s", fmt_rate(a, rt, "sz_applied_bps"));
-		if (get_u64(q, "bytes", &quota) && quota > 0 && get_u64(q, "reset_interval_ms", &reset_ms) && reset_ms) {
+		if (get_u64(q, "bytes", &quota) && quota > 0 && get_u64(q, "reset_interval_ms", &reset_ms) &&
+		    reset_ms) {
 			format_size(b, (uint64_t)llround((double)quota * 1000.0 / (double)reset_ms));
 			line_add(l, " of a %s/s quota", b);
 			if (get_double(rt, "sz_applied_bps", &applied))

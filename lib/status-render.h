@@ -20,9 +20,9 @@ struct json_object;
 int status_render_text(struct json_object *status, FILE *out);
 
 struct status_summary_opts {
-	unsigned width;		/* truncate lines to this many columns (0: never) */
-	bool color;		/* ANSI colours for states */
-	unsigned nr_actions;	/* the last N actions after the summary (0: none) */
+	unsigned width;      /* truncate lines to this many columns (0: never) */
+	bool color;          /* ANSI colours for states */
+	unsigned nr_actions; /* the last N actions after the summary (0: none) */
 };
 
 /*
