@@ -34,6 +34,7 @@ _damondctl()
 	done
 
 	case $verb in
+	status | "") opts+=" --details --watch" ;;
 	import-damo) opts+=" --raw --human" ;;
 	export) opts+=" --damo --config --format" ;;
 	esac
