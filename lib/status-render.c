@@ -816,13 +816,14 @@ static void summary_kdamond(FILE *out, struct line *l, struct json_object *k)
 	struct json_object *x;
 	const char *state = str_or(get_str(k, "state"), "-");
 	uint64_t snap_regions = 0, v;
-	bool have_snap = false;
+	bool have_snap = false, withheld = false;
 	char a[32], b[32];
 	int64_t pid;
 	size_t n;
 
 	n = targets ? json_object_array_length(targets) : 0;
 	for (size_t i = 0; i < n; i++) {
+		withheld |= get_bool(json_object_array_get_idx(targets, i), "addresses_withheld") == 1;
 		x = member_type(json_object_array_get_idx(targets, i), "snapshot", json_type_object);
 		if (x && get_u64(x, "nr_regions", &v)) {
 			snap_regions += v;
@@ -841,6 +842,8 @@ static void summary_kdamond(FILE *out, struct line *l, struct json_object *k)
 		line_add(l, "regions %s..%s", fmt_u64(a, nr, "min"), fmt_u64(b, nr, "max"));
 	if (get_bool(k, "adopted") == 1)
 		line_add(l, ", adopted");
+	if (withheld)
+		line_add(l, ", addresses withheld (root or control_group only)");
 	line_emit(out, l);
 
 	if (rf && get_bool(rf, "enabled") == 1) {
