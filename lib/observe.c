@@ -46,7 +46,6 @@ bool observe_scheme_bpf(const struct snapshot_store *s, unsigned kd, unsigned sl
 		},
 		.stats_at_us = at_us,
 		.esz_source = o->has_esz ? OBS_SOURCE_BPF : OBS_SOURCE_NONE,
-		.apply = snapshot_store_get_apply(s, kd, slot),
 	};
 	return true;
 }
@@ -59,6 +58,5 @@ void observe_scheme_sysfs(const struct snapshot_store *s, unsigned kd, unsigned 
 		.stats = *st,
 		.stats_at_us = at_us,
 		.esz_source = have_esz ? OBS_SOURCE_SYSFS : OBS_SOURCE_NONE,
-		.apply = s ? snapshot_store_get_apply(s, kd, slot) : NULL,
 	};
 }
