@@ -1211,7 +1211,7 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 
 			if (damon_read_scheme_stats(m->root, kd->index, (unsigned)i, &st) < 0)
 				continue;
-			observe_scheme_sysfs(m->snapshots, kd->index, (unsigned)i, &st, esz_fresh, now, &obs[i]);
+			observe_scheme_sysfs(&st, esz_fresh, now, &obs[i]);
 		}
 	}
 

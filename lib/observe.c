@@ -50,8 +50,7 @@ bool observe_scheme_bpf(const struct snapshot_store *s, unsigned kd, unsigned sl
 	return true;
 }
 
-void observe_scheme_sysfs(const struct snapshot_store *s, unsigned kd, unsigned slot, const struct damos_stats *st,
-			  bool have_esz, uint64_t at_us, struct scheme_observation *ret)
+void observe_scheme_sysfs(const struct damos_stats *st, bool have_esz, uint64_t at_us, struct scheme_observation *ret)
 {
 	*ret = (struct scheme_observation){
 		.stats_source = OBS_SOURCE_SYSFS,

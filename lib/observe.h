@@ -51,6 +51,5 @@ struct scheme_observation {
 bool observe_scheme_bpf(const struct snapshot_store *s, unsigned kd, unsigned slot, bool need_esz,
 			uint64_t now_us, uint64_t max_age_us, struct scheme_observation *ret);
 
-/* ret from values read from sysfs at at_us (s, kd and slot are not used). */
-void observe_scheme_sysfs(const struct snapshot_store *s, unsigned kd, unsigned slot, const struct damos_stats *st,
-			  bool have_esz, uint64_t at_us, struct scheme_observation *ret);
+/* ret from values read from sysfs at at_us. */
+void observe_scheme_sysfs(const struct damos_stats *st, bool have_esz, uint64_t at_us, struct scheme_observation *ret);

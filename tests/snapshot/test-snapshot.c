@@ -891,7 +891,7 @@ static void test_observe_bpf(void **state)
 	{
 		struct damos_stats st = { .sz_tried = 5, .effective_bytes = 9 };
 
-		observe_scheme_sysfs(f->s, 0, 0, &st, true, 6 * sec, &o);
+		observe_scheme_sysfs(&st, true, 6 * sec, &o);
 		assert_int_equal(o.stats_source, OBS_SOURCE_SYSFS);
 		assert_int_equal(o.esz_source, OBS_SOURCE_SYSFS);
 		assert_int_equal(o.stats.sz_tried, 5);
