@@ -214,13 +214,12 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
  * interval of its records (64 bytes per region and scheme at most); plus an
  * esz and a stat record per scheme. When damond is woken, it may not run
  * before the kdamond has emitted another round (the wakeup can place it on
- * the kdamond's CPU), so 1.25
- * rounds stay free: that is the headroom. The ring holds 3.25 rounds, so a
- * wakeup comes at most every second round (each wakeup costs a context
- * switch; see docs/BENCHMARKS.md). At least DAMON_EV_RINGBUF_DEFAULT; the
- * loader rounds up to a power of two, and the extra goes to the wake level.
- * A reload does not resize it: a bigger policy may drop events (counted in
- * status) until damond restarts.
+ * the kdamond's CPU), so 1.25 rounds stay free: that is the headroom. The
+ * ring holds 3.25 rounds, so a wakeup comes at most every second round
+ * (each wakeup costs a context switch; see docs/BENCHMARKS.md). At least
+ * DAMON_EV_RINGBUF_DEFAULT; the loader rounds up to a power of two, and
+ * the extra goes to the wake level. A reload does not resize it: a bigger
+ * policy may drop events (counted in status) until damond restarts.
  */
 static uint64_t round_bytes_for(const struct damond_config *c)
 {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The BPF monitor as an sd-event source: loads the events asked for of
- * daemon/bpf/damon-events.bpf.c (variants chosen by probing, see
- * bpf/damon-events-load.h), maps the ring
- * buffer once (lib/ringbuf.h) and puts its fd into the daemon's loop
+ * The BPF monitor as an sd-event source: loads the programs of
+ * daemon/bpf/damon-events.bpf.c for the events asked for (want; variants
+ * chosen by probing, see bpf/damon-events-load.h), maps the ring buffer
+ * once (lib/ringbuf.h) and puts its fd into the daemon's loop
  * (edge-triggered), feeds every record into a snapshot store (lib/snapshot.h)
  * and keeps the in-kernel kdamond pid filter current. The BPF side wakes
  * damond only at a fill level (headroom_bytes left) or once per
