@@ -209,16 +209,17 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 /*
  * Ring-buffer sizing for a policy. A round is what the kdamonds emit in one
  * go: one aggregation of every kdamond (the larger of max_nr_regions and the
- * configured ranges, 24 bytes each in 256-region records) and one apply
- * interval of damos_before_apply records (64 bytes per region and scheme at
- * most). When damond is woken, it may not run before the kdamond has emitted
- * another round (the wakeup can place it on the kdamond's CPU), so 1.25
- * rounds stay free: that is the headroom. The ring holds 3.25 rounds, so a
- * wakeup comes at most every second round (each wakeup costs a context
- * switch; see docs/BENCHMARKS.md). At least DAMON_EV_RINGBUF_DEFAULT; the
- * loader rounds up to a power of two, and the extra goes to the wake level.
- * A reload does not resize it: a bigger policy may drop events (counted in
- * status) until damond restarts.
+ * configured ranges, 24 bytes each in 256-region records) and, were
+ * damos_before_apply attached (EVENTS_WANT_DAMOND leaves it out), one apply
+ * interval of its records (64 bytes per region and scheme at most); plus an
+ * esz and a stat record per scheme. When damond is woken, it may not run
+ * before the kdamond has emitted another round (the wakeup can place it on
+ * the kdamond's CPU), so 1.25 rounds stay free: that is the headroom. The
+ * ring holds 3.25 rounds, so a wakeup comes at most every second round
+ * (each wakeup costs a context switch; see docs/BENCHMARKS.md). At least
+ * DAMON_EV_RINGBUF_DEFAULT; the loader rounds up to a power of two, and
+ * the extra goes to the wake level. A reload does not resize it: a bigger
+ * policy may drop events (counted in status) until damond restarts.
  */
 static uint64_t round_bytes_for(const struct damond_config *c)
 {
@@ -234,7 +235,9 @@ static uint64_t round_bytes_for(const struct damond_config *c)
 		/* a record per 256 regions and per target: at most regions/256 + targets + 1 */
 		round += regions * sizeof(struct damon_ev_region) +
 			 (regions / DAMON_EV_AGGR_BATCH + x->nr_targets + 1) * (DAMON_EV_AGGR_HDR_SIZE + 8) +
-			 x->nr_schemes * regions * (sizeof(struct damon_ev_before_apply) + 8);
+			 x->nr_schemes * (sizeof(struct damon_ev_esz) + sizeof(struct damon_ev_scheme_stat) + 16);
+		if (EVENTS_WANT_DAMOND & DAMON_EV_WANT(DAMON_EV_BEFORE_APPLY))
+			round += x->nr_schemes * regions * (sizeof(struct damon_ev_before_apply) + 8);
 	}
 	return round;
 }

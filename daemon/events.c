@@ -164,6 +164,7 @@ int events_new(sd_event *e, const struct events_params *p, struct events **ret, 
 	lp.tracefs_root = p->tracefs_root;
 	lp.btf_path = p->btf_path;
 	lp.mode = p->mode;
+	lp.want = p->want;
 	lp.ringbuf_bytes = p->ringbuf_bytes;
 	lp.headroom_bytes = p->headroom_bytes;
 	lp.wake_interval_ns = p->wake_interval_ns;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The BPF monitor as an sd-event source: loads daemon/bpf/damon-events.bpf.c
- * (variants chosen by probing, see bpf/damon-events-load.h), maps the ring
- * buffer once (lib/ringbuf.h) and puts its fd into the daemon's loop
+ * The BPF monitor as an sd-event source: loads the programs of
+ * daemon/bpf/damon-events.bpf.c for the events asked for (want; variants
+ * chosen by probing, see bpf/damon-events-load.h), maps the ring buffer
+ * once (lib/ringbuf.h) and puts its fd into the daemon's loop
  * (edge-triggered), feeds every record into a snapshot store (lib/snapshot.h)
  * and keeps the in-kernel kdamond pid filter current. The BPF side wakes
  * damond only at a fill level (headroom_bytes left) or once per
@@ -36,6 +37,7 @@ struct events_params {
 	const char *tracefs_root;	/* NULL: /sys/kernel/tracing (probing only) */
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;	/* AUTO: classic tracepoints, tp_btf as fallback */
+	unsigned want;			/* events to attach, DAMON_EV_WANT bits (0: all) */
 	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT (256 KiB) */
 	size_t headroom_bytes;		/* room left in the ring when damond is woken (0: half) */
 	uint64_t wake_interval_ns;	/* routine wakeups at most this often (0: every burst) */
@@ -43,6 +45,15 @@ struct events_params {
 	events_record_cb on_record;	/* may be NULL */
 	void *userdata;
 };
+
+/*
+ * What damond consumes: damon_aggregated (snapshots), damos_esz (effective
+ * quotas) and damos_stat_after_apply_interval (scheme stats). Not
+ * damos_before_apply: no controller reads the regions a scheme tried, and
+ * attached it runs per region and scheme in the kdamond.
+ */
+#define EVENTS_WANT_DAMOND \
+	(DAMON_EV_WANT(DAMON_EV_AGGREGATED) | DAMON_EV_WANT(DAMON_EV_ESZ) | DAMON_EV_WANT(DAMON_EV_SCHEME_STAT))
 
 struct events_stats {
 	enum damon_ev_variant variant[DAMON_EV_TYPE_MAX];

@@ -16,6 +16,7 @@
 int manager_events_start(struct manager *m, size_t ringbuf_bytes, size_t headroom_bytes, char **ret_reason)
 {
 	struct events_params p = {
+		.want = EVENTS_WANT_DAMOND,
 		.store = m->snapshots,
 		.ringbuf_bytes = ringbuf_bytes,
 		.headroom_bytes = headroom_bytes,

@@ -107,7 +107,7 @@ static int observe_sysfs(struct manager *m, struct kdamond_rt *kd, usec_t now, s
 
 		if (damon_read_scheme_stats(m->root, kd->index, (unsigned)i, &st) < 0)
 			continue;
-		observe_scheme_sysfs(m->snapshots, kd->index, (unsigned)i, &st, esz_fresh, now, &obs[i]);
+		observe_scheme_sysfs(&st, esz_fresh, now, &obs[i]);
 	}
 	return 0;
 }

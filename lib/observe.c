@@ -46,19 +46,16 @@ bool observe_scheme_bpf(const struct snapshot_store *s, unsigned kd, unsigned sl
 		},
 		.stats_at_us = at_us,
 		.esz_source = o->has_esz ? OBS_SOURCE_BPF : OBS_SOURCE_NONE,
-		.apply = snapshot_store_get_apply(s, kd, slot),
 	};
 	return true;
 }
 
-void observe_scheme_sysfs(const struct snapshot_store *s, unsigned kd, unsigned slot, const struct damos_stats *st,
-			  bool have_esz, uint64_t at_us, struct scheme_observation *ret)
+void observe_scheme_sysfs(const struct damos_stats *st, bool have_esz, uint64_t at_us, struct scheme_observation *ret)
 {
 	*ret = (struct scheme_observation){
 		.stats_source = OBS_SOURCE_SYSFS,
 		.stats = *st,
 		.stats_at_us = at_us,
 		.esz_source = have_esz ? OBS_SOURCE_SYSFS : OBS_SOURCE_NONE,
-		.apply = s ? snapshot_store_get_apply(s, kd, slot) : NULL,
 	};
 }

@@ -8,8 +8,9 @@
  * Sources, preferred first:
  *  - the BPF monitor's snapshot store (lib/snapshot.h):
  *    damos_stat_after_apply_interval (7.0+) gives the cumulative stats at the
- *    end of each apply interval, damos_esz (6.17+) the effective quota, and
- *    damos_before_apply the regions the scheme tried in its last interval.
+ *    end of each apply interval, damos_esz (6.17+) the effective quota.
+ *    (damos_before_apply, the regions a scheme tried, is not part of an
+ *    observation while no controller reads it; damond does not attach it.)
  *    Reading them costs the kernel nothing: no update_schemes_stats command,
  *    no global DAMON sysfs lock.
  *  - sysfs: update_schemes_stats (+ update_schemes_effective_quotas), then
@@ -38,8 +39,6 @@ struct scheme_observation {
 	struct damos_stats stats;	/* cumulative, as the kernel counts them */
 	uint64_t stats_at_us;		/* CLOCK_MONOTONIC of the values */
 	enum obs_source esz_source;	/* NONE: stats.effective_bytes unknown */
-	/* regions the scheme tried in its last closed apply interval (BPF); NULL if unknown */
-	const struct damos_apply_record *apply;
 };
 
 /*
@@ -52,6 +51,5 @@ struct scheme_observation {
 bool observe_scheme_bpf(const struct snapshot_store *s, unsigned kd, unsigned slot, bool need_esz,
 			uint64_t now_us, uint64_t max_age_us, struct scheme_observation *ret);
 
-/* ret from values read from sysfs at at_us (apply record from s, if any). */
-void observe_scheme_sysfs(const struct snapshot_store *s, unsigned kd, unsigned slot, const struct damos_stats *st,
-			  bool have_esz, uint64_t at_us, struct scheme_observation *ret);
+/* ret from values read from sysfs at at_us. */
+void observe_scheme_sysfs(const struct damos_stats *st, bool have_esz, uint64_t at_us, struct scheme_observation *ret);

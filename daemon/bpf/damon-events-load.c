@@ -134,15 +134,20 @@ void damon_ev_probe(const char *tracefs_root, const char *btf_path, struct damon
 	btf__free(btf);
 }
 
-int damon_ev_choose(const struct damon_ev_probe *p, enum damon_ev_mode mode,
+int damon_ev_choose(const struct damon_ev_probe *p, enum damon_ev_mode mode, unsigned want,
 		    enum damon_ev_variant ret[DAMON_EV_TYPE_MAX], char **ret_reason)
 {
 	enum damon_ev_variant v[DAMON_EV_TYPE_MAX] = {};
 
-	if (!p || (unsigned)mode >= _DAMON_EV_MODE_MAX)
+	if (want == 0)
+		want = DAMON_EV_WANT_ALL;
+	if (!p || (unsigned)mode >= _DAMON_EV_MODE_MAX || (want & ~DAMON_EV_WANT_ALL) ||
+	    !(want & DAMON_EV_WANT(DAMON_EV_AGGREGATED)))
 		return -EINVAL;
 
 	for (unsigned i = 1; i < DAMON_EV_TYPE_MAX; i++) {
+		if (!(want & DAMON_EV_WANT(i)))
+			continue;
 		if (mode != DAMON_EV_MODE_BTF && p->tracefs[i])
 			v[i] = DAMON_EV_VARIANT_TRACEPOINT;
 		else if (mode != DAMON_EV_MODE_TRACEPOINT && p->have_btf) {
@@ -326,13 +331,13 @@ int damon_ev_bpf_open(const struct damon_ev_load_params *p, struct damon_ev_bpf 
 		p = &defaults;
 
 	damon_ev_probe(p->tracefs_root, p->btf_path, &probe);
-	r = damon_ev_choose(&probe, p->mode, v, ret_reason);
+	r = damon_ev_choose(&probe, p->mode, p->want, v, ret_reason);
 	if (r < 0)
 		return r;
 
 	r = try_load(p, v, &skel, ret_reason);
 	if (r < 0 && p->mode == DAMON_EV_MODE_AUTO && v[DAMON_EV_AGGREGATED] == DAMON_EV_VARIANT_TRACEPOINT &&
-	    damon_ev_choose(&probe, DAMON_EV_MODE_BTF, v, NULL) >= 0) {
+	    damon_ev_choose(&probe, DAMON_EV_MODE_BTF, p->want, v, NULL) >= 0) {
 		char *first = ret_reason ? *ret_reason : NULL;
 
 		if (ret_reason)

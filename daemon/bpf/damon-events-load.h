@@ -55,15 +55,23 @@ int damon_ev_btf_tp_arity(const struct btf *btf, const char *tp_name);
  * (btf__load_vmlinux_btf). Never fails: missing things are reported as such. */
 void damon_ev_probe(const char *tracefs_root, const char *btf_path, struct damon_ev_probe *ret);
 
-/* Picks a variant per event. damon_aggregated is required (-EOPNOTSUPP and a
- * reason without it); the others are OFF when unavailable. */
-int damon_ev_choose(const struct damon_ev_probe *p, enum damon_ev_mode mode,
+/* Bit of an event type in a want mask. Attaching an event enables its
+ * tracepoint in the kernel, which then runs on every hit (damos_before_apply:
+ * per region and scheme), so a consumer asks only for what it reads. */
+#define DAMON_EV_WANT(type) (1U << (type))
+#define DAMON_EV_WANT_ALL (DAMON_EV_WANT(DAMON_EV_TYPE_MAX) - DAMON_EV_WANT(DAMON_EV_AGGREGATED))
+
+/* Picks a variant per event of want (DAMON_EV_WANT bits; 0: all). want must
+ * include damon_aggregated (-EINVAL), which is required (-EOPNOTSUPP and a
+ * reason without it); the others are OFF when not wanted or unavailable. */
+int damon_ev_choose(const struct damon_ev_probe *p, enum damon_ev_mode mode, unsigned want,
 		    enum damon_ev_variant ret[DAMON_EV_TYPE_MAX], char **ret_reason);
 
 struct damon_ev_load_params {
 	const char *tracefs_root;	/* for probing only (libbpf attaches via its own tracefs lookup) */
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;
+	unsigned want;			/* events to attach, DAMON_EV_WANT bits (0: all) */
 	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT; rounded up to a power of 2 */
 	size_t headroom_bytes;		/* room left when user space is woken (0: half the ring; at most half) */
 	uint64_t wake_interval_ns;	/* a burst's end wakes user space at most this often (0: always) */

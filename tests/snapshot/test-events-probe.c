@@ -150,13 +150,13 @@ static void test_tracefs_6_12(void **state)
 	assert_int_equal(p.btf_arity[DAMON_EV_BEFORE_APPLY], 6);
 	assert_int_equal(p.btf_arity[DAMON_EV_SCHEME_STAT], 0);
 
-	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, v, NULL), 0);
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, DAMON_EV_WANT_ALL, v, NULL), 0);
 	assert_int_equal(v[DAMON_EV_AGGREGATED], DAMON_EV_VARIANT_TRACEPOINT);
 	assert_int_equal(v[DAMON_EV_BEFORE_APPLY], DAMON_EV_VARIANT_TRACEPOINT);
 	assert_int_equal(v[DAMON_EV_ESZ], DAMON_EV_VARIANT_OFF);
 	assert_int_equal(v[DAMON_EV_SCHEME_STAT], DAMON_EV_VARIANT_OFF);
 
-	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_BTF, v, NULL), 0);
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_BTF, DAMON_EV_WANT_ALL, v, NULL), 0);
 	assert_int_equal(v[DAMON_EV_AGGREGATED], DAMON_EV_VARIANT_BTF);
 	assert_int_equal(v[DAMON_EV_BEFORE_APPLY], DAMON_EV_VARIANT_BTF);
 	assert_int_equal(v[DAMON_EV_ESZ], DAMON_EV_VARIANT_OFF);
@@ -173,13 +173,13 @@ static void test_btf_only_7_3(void **state)
 	write_btf(t->btf, 7, true);
 	damon_ev_probe(t->tracefs, t->btf, &p);
 	assert_false(p.have_tracefs);
-	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, v, NULL), 0);
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, DAMON_EV_WANT_ALL, v, NULL), 0);
 	assert_int_equal(v[DAMON_EV_AGGREGATED], DAMON_EV_VARIANT_BTF);
 	assert_int_equal(v[DAMON_EV_BEFORE_APPLY], DAMON_EV_VARIANT_BTF7);
 	assert_int_equal(v[DAMON_EV_ESZ], DAMON_EV_VARIANT_BTF);
 	assert_int_equal(v[DAMON_EV_SCHEME_STAT], DAMON_EV_VARIANT_BTF);
 
-	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_TRACEPOINT, v, &reason), -EOPNOTSUPP);
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_TRACEPOINT, DAMON_EV_WANT_ALL, v, &reason), -EOPNOTSUPP);
 	assert_non_null(reason);
 	assert_non_null(strstr(reason, "damon_aggregated"));
 	free(reason);
@@ -194,12 +194,54 @@ static void test_nothing(void **state)
 
 	damon_ev_probe(t->tracefs, t->btf, &p);	/* BTF file does not exist */
 	assert_false(p.have_btf);
-	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, v, &reason), -EOPNOTSUPP);
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, DAMON_EV_WANT_ALL, v, &reason), -EOPNOTSUPP);
 	assert_non_null(reason);
 	assert_non_null(strstr(reason, "BTF"));
 	free(reason);
 	assert_string_equal(damon_ev_variant_to_string(DAMON_EV_VARIANT_BTF7), "tp_btf7");
 	assert_string_equal(damon_ev_tracepoint_name(DAMON_EV_SCHEME_STAT), "damos_stat_after_apply_interval");
+}
+
+/* Only the events asked for get a variant; damon_aggregated must be among them. */
+static void test_want(void **state)
+{
+	struct tmp *t = *state;
+	enum damon_ev_variant v[DAMON_EV_TYPE_MAX];
+	unsigned want = DAMON_EV_WANT(DAMON_EV_AGGREGATED) | DAMON_EV_WANT(DAMON_EV_ESZ) |
+			DAMON_EV_WANT(DAMON_EV_SCHEME_STAT);
+	struct damon_ev_probe p;
+
+	assert_int_equal(DAMON_EV_WANT_ALL, 0x1e);
+	mk_event(t->tracefs, "damon_aggregated");
+	mk_event(t->tracefs, "damos_before_apply");
+	write_btf(t->btf, 7, true);
+	damon_ev_probe(t->tracefs, t->btf, &p);
+
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, want, v, NULL), 0);
+	assert_int_equal(v[DAMON_EV_AGGREGATED], DAMON_EV_VARIANT_TRACEPOINT);
+	assert_int_equal(v[DAMON_EV_BEFORE_APPLY], DAMON_EV_VARIANT_OFF);
+	assert_int_equal(v[DAMON_EV_ESZ], DAMON_EV_VARIANT_BTF);
+	assert_int_equal(v[DAMON_EV_SCHEME_STAT], DAMON_EV_VARIANT_BTF);
+
+	/* 0 is every event */
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_BTF, 0, v, NULL), 0);
+	assert_int_equal(v[DAMON_EV_AGGREGATED], DAMON_EV_VARIANT_BTF);
+	assert_int_equal(v[DAMON_EV_BEFORE_APPLY], DAMON_EV_VARIANT_BTF7);
+	assert_int_equal(v[DAMON_EV_ESZ], DAMON_EV_VARIANT_BTF);
+
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, DAMON_EV_WANT(DAMON_EV_AGGREGATED), v, NULL), 0);
+	assert_int_equal(v[DAMON_EV_AGGREGATED], DAMON_EV_VARIANT_TRACEPOINT);
+	assert_int_equal(v[DAMON_EV_BEFORE_APPLY], DAMON_EV_VARIANT_OFF);
+	assert_int_equal(v[DAMON_EV_ESZ], DAMON_EV_VARIANT_OFF);
+	assert_int_equal(v[DAMON_EV_SCHEME_STAT], DAMON_EV_VARIANT_OFF);
+
+	/* without damon_aggregated, or with a bit of no event type: refused, v untouched */
+	v[DAMON_EV_ESZ] = DAMON_EV_VARIANT_BTF7;
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, DAMON_EV_WANT(DAMON_EV_ESZ), v, NULL), -EINVAL);
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, want | DAMON_EV_WANT(DAMON_EV_TYPE_MAX), v, NULL),
+			 -EINVAL);
+	assert_int_equal(damon_ev_choose(&p, DAMON_EV_MODE_AUTO, want | 1, v, NULL), -EINVAL);
+	assert_int_equal(v[DAMON_EV_ESZ], DAMON_EV_VARIANT_BTF7);
 }
 
 int main(void)
@@ -209,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tracefs_6_12, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_btf_only_7_3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_want, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -863,8 +863,8 @@ static void test_observe_bpf(void **state)
 	assert_int_equal(o.stats_at_us, 4 * sec);
 	assert_int_equal(o.esz_source, OBS_SOURCE_NONE);
 	/* the stat event closed an apply interval in which the scheme tried nothing */
-	assert_non_null(o.apply);
-	assert_int_equal(o.apply->nr_regions, 0);
+	assert_non_null(snapshot_store_get_apply(f->s, 0, 0));
+	assert_int_equal(snapshot_store_get_apply(f->s, 0, 0)->nr_regions, 0);
 
 	/* too old for the caller: sysfs; another scheme: nothing */
 	assert_false(observe_scheme_bpf(f->s, 0, 0, false, 7 * sec, 2 * sec, &o));
@@ -880,23 +880,22 @@ static void test_observe_bpf(void **state)
 	assert_true(observe_scheme_bpf(f->s, 0, 1, true, 5 * sec, 2 * sec, &o));
 	assert_int_equal(o.esz_source, OBS_SOURCE_BPF);
 	assert_int_equal(o.stats.effective_bytes, 8 << 20);
-	assert_non_null(o.apply);
-	assert_int_equal(o.apply->sz_tried, 0x2000);
+	assert_non_null(snapshot_store_get_apply(f->s, 0, 1));
+	assert_int_equal(snapshot_store_get_apply(f->s, 0, 1)->sz_tried, 0x2000);
 
 	/* the kdamond restarted: what the old one reported is gone */
 	assert_int_equal(snapshot_store_set_pid(f->s, 0, 101), 0);
 	assert_false(observe_scheme_bpf(f->s, 0, 0, false, 5 * sec, 2 * sec, &o));
 
-	/* sysfs values keep the store's apply record */
+	/* values read from sysfs */
 	{
 		struct damos_stats st = { .sz_tried = 5, .effective_bytes = 9 };
 
-		observe_scheme_sysfs(f->s, 0, 0, &st, true, 6 * sec, &o);
+		observe_scheme_sysfs(&st, true, 6 * sec, &o);
 		assert_int_equal(o.stats_source, OBS_SOURCE_SYSFS);
 		assert_int_equal(o.esz_source, OBS_SOURCE_SYSFS);
 		assert_int_equal(o.stats.sz_tried, 5);
 		assert_int_equal(o.stats_at_us, 6 * sec);
-		assert_null(o.apply);
 	}
 	assert_string_equal(obs_source_to_string(OBS_SOURCE_BPF), "bpf");
 	assert_string_equal(obs_source_to_string(OBS_SOURCE_SYSFS), "sysfs");

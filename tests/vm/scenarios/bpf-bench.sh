@@ -5,6 +5,8 @@
 # window, damond's CPU time is compared with the kdamond's own, in the same
 # run; damond's RSS (the larger of end of window and after status calls); events/s and drops.
 #   dt_bench_regions (20000)  dt_bench_secs (20)  dt_bench_sample (5ms)
+#   dt_bench_schemes (0: none; N: N `stat` schemes matching every region, so
+#   that the kdamond also runs its per-region, per-scheme apply path)
 #   dt_bench_clocksource (the guest's default)  dt_bench_trace (off; 1: 2 s of
 #   ftrace of damond's system calls and context switches into the log, XXT lines)
 # A longer sampling interval makes each aggregation cheaper for the kdamond,
@@ -16,6 +18,7 @@ need_damon_sysfs
 n=$(dt_param bench_regions 20000)
 secs=$(dt_param bench_secs 20)
 sample=$(dt_param bench_sample 5ms)
+nschemes=$(dt_param bench_schemes 0)
 cs=/sys/devices/system/clocksource/clocksource0
 [ -z "$(dt_param bench_clocksource '')" ] || echo "$(dt_param bench_clocksource '')" > $cs/current_clocksource
 mark clocksource="$(cat $cs/current_clocksource)" available="$(tr ' ' , < $cs/available_clocksource)"
@@ -34,7 +37,14 @@ kdamonds:
       - regions:
 EOC
 	awk -v n="$n" -v b="$base" 'BEGIN { for (i = 0; i < n; i++) printf "          - {start: %d, end: %d}\n", b + i * 8192, b + i * 8192 + 4096 }'
+	[ "$nschemes" -eq 0 ] || echo "    schemes:"
+	i=1
+	while [ "$i" -le "$nschemes" ]; do
+		echo "      - {name: stat$i, action: stat}"
+		i=$((i + 1))
+	done
 } > "$DAMOND_CONFIG"
+mark schemes="$nschemes"
 mkdir -p "$DAMOND_RUNTIME"
 damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
 DAMOND_PID=$!

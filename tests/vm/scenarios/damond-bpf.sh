@@ -5,7 +5,8 @@
 # workload's hot range shows up hot in `damondctl regions`. Scheme stats
 # come from damos_stat_after_apply_interval events with no
 # update_schemes_stats commands where BPF has that event (7.0+), from sysfs
-# otherwise. Then the same with --no-bpf: status says sysfs polling and why.
+# otherwise. damos_before_apply is not attached. Then the same with
+# --no-bpf: status says sysfs polling and why.
 #   dt_bpf_secs  measuring window (default 10)
 . /scenarios/lib.sh
 . /scenarios/damond-lib.sh
@@ -38,6 +39,10 @@ if [ "$src" != bpf ]; then
 	fail "monitor source is '$src', not bpf: $(sed -n 's/.*"reason":"\([^"]*\)".*/\1/p' /tmp/st.json)"
 fi
 damondctl status --json | grep '"programs"' | sed 's/.*: "\(.*\)".*/\1/' | sed 's/^/programs: /' 
+# damond attaches only what it reads: never damos_before_apply (per region and scheme in the kdamond)
+before_apply=$(damondctl status --json | grep '"programs"' | sed -n 's/.*before_apply=\([a-z_0-9]*\).*/\1/p')
+mark before_apply_program="$before_apply"
+assert_eq "$before_apply" off "damos_before_apply program"
 kpid=$(kd_pid 0)
 sleep 3
 received() {	# damon_aggregated records damond received so far
