@@ -37,7 +37,7 @@ struct events_params {
 	const char *tracefs_root;	/* NULL: /sys/kernel/tracing (probing only) */
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;	/* AUTO: classic tracepoints, tp_btf as fallback */
-	unsigned want;			/* events to attach, DAMON_EV_WANT bits (0: all) */
+	unsigned want;                  /* events to attach, DAMON_EV_WANT bits (0: all) */
 	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT (256 KiB) */
 	size_t headroom_bytes;		/* room left in the ring when damond is woken (0: half) */
 	uint64_t wake_interval_ns;	/* routine wakeups at most this often (0: every burst) */

@@ -38,7 +38,7 @@ struct scheme_observation {
 	enum obs_source stats_source;
 	struct damos_stats stats;	/* cumulative, as the kernel counts them */
 	uint64_t stats_at_us;		/* CLOCK_MONOTONIC of the values */
-	enum obs_source esz_source;	/* NONE: stats.effective_bytes unknown */
+	enum obs_source esz_source;     /* NONE: stats.effective_bytes unknown */
 };
 
 /*

@@ -71,7 +71,7 @@ struct damon_ev_load_params {
 	const char *tracefs_root;	/* for probing only (libbpf attaches via its own tracefs lookup) */
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	enum damon_ev_mode mode;
-	unsigned want;			/* events to attach, DAMON_EV_WANT bits (0: all) */
+	unsigned want;                  /* events to attach, DAMON_EV_WANT bits (0: all) */
 	size_t ringbuf_bytes;		/* 0: DAMON_EV_RINGBUF_DEFAULT; rounded up to a power of 2 */
 	size_t headroom_bytes;		/* room left when user space is woken (0: half the ring; at most half) */
 	uint64_t wake_interval_ns;	/* a burst's end wakes user space at most this often (0: always) */

@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 		}
 	}
 	lp.no_pid_filter = pid <= 0;
-	lp.want = DAMON_EV_WANT_ALL;	/* damos_before_apply too, which damond leaves out */
+	lp.want = DAMON_EV_WANT_ALL; /* damos_before_apply too, which damond leaves out */
 
 	r = damon_ev_bpf_open(&lp, &b, &reason);
 	if (r < 0) {
