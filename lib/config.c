@@ -42,7 +42,7 @@
 #define CONFIG_MAX_DROPINS 64
 #define MAX_KDAMONDS 64
 #define MAX_TARGETS 256    /* per context */
-#define MAX_REGIONS 4096   /* per target */
+#define MAX_REGIONS 32768  /* per target: bench/bpf lists 20,000 one-page regions; the 1 MiB file limit binds first */
 #define MAX_SCHEMES 64     /* per context */
 #define MAX_FILTERS 32     /* per scheme: core_filters, ops_filters and filters together */
 #define MAX_GOALS 16       /* per scheme */
