@@ -4,6 +4,7 @@
  * program built with gcc -static like memhog.
  *
  *   soakprobe [-p PERIOD_MS] [-f FLAG_FILE] SOCKET
+ *   soakprobe -1 SOCKET
  *
  * Every PERIOD_MS (default 200) one `status` request over damond's control
  * socket (a NUL-terminated JSON object, as damondctl sends it), timed from
@@ -17,6 +18,10 @@
  * trip queues behind the storm and is counted apart from the stall.
  * A full listen backlog is waited out (blocking connect): the wait counts.
  * Runs until killed.
+ *
+ * -1: one status request, the reply (without its NUL) on stdout, exit 0; 1
+ * when it failed.  The scenario reads damond's status with it: a static
+ * program starts much faster than damondctl under TCG.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,8 +41,8 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* one round trip: 0, or -1 with *why set */
-static int request(const char *path, const char **why)
+/* one round trip: 0, or -1 with *why set; the reply goes to out when not NULL */
+static int request(const char *path, const char **why, FILE *out)
 {
 	static const char req[] = "{\"method\":\"status\"}";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -83,6 +88,8 @@ static int request(const char *path, const char **why)
 			head[got + c] = 0;
 		}
 		got += (size_t)n;
+		if (out)
+			fwrite(buf, 1, buf[n - 1] == 0 ? (size_t)n - 1 : (size_t)n, out);
 		if (buf[n - 1] == 0)
 			break;
 	}
@@ -100,10 +107,13 @@ int main(int argc, char **argv)
 {
 	const char *flag = NULL, *why = NULL;
 	long period_ms = 200;
-	int c;
+	int c, once = 0;
 
-	while ((c = getopt(argc, argv, "p:f:")) >= 0) {
+	while ((c = getopt(argc, argv, "p:f:1")) >= 0) {
 		switch (c) {
+		case '1':
+			once = 1;
+			break;
 		case 'p':
 			period_ms = strtol(optarg, NULL, 10);
 			break;
@@ -111,20 +121,28 @@ int main(int argc, char **argv)
 			flag = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] SOCKET\n");
+			fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] SOCKET | -1 SOCKET\n");
 			return 2;
 		}
 	}
 	if (optind != argc - 1 || period_ms <= 0) {
-		fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] SOCKET\n");
+		fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] SOCKET | -1 SOCKET\n");
 		return 2;
+	}
+	if (once) {
+		if (request(argv[optind], &why, stdout) < 0) {
+			fprintf(stderr, "soakprobe: %s\n", why);
+			return 1;
+		}
+		putchar('\n');
+		return 0;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (;;) {
 		double t0 = now_s(), dt, left;
 		int storm = flag && access(flag, F_OK) == 0;
 
-		if (request(argv[optind], &why) < 0) {
+		if (request(argv[optind], &why, NULL) < 0) {
 			printf("fail %.3f %s\n", t0, why);
 		} else {
 			dt = now_s() - t0;

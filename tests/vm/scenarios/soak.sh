@@ -102,24 +102,40 @@ put_conf() {	# atomically, as an editor's rename does
 	cat > "$DAMOND_CONFIG.tmp" && mv "$DAMOND_CONFIG.tmp" "$DAMOND_CONFIG"
 }
 
-# st_read: ST_GEN, ST_STATES (on|off|died, comma list in kdamond order) and
-# ST_PIDS from damond's status; 1 when damond does not answer
+# st_read: ST_GEN, ST_STATES (on|off|died, comma list in kdamond order),
+# ST_PIDS, and per kdamond ST_S0 ST_P0 ST_S1 ST_P1, from damond's status
+# (soakprobe -1: a static program, much quicker to start than damondctl
+# under TCG, so that the loop keeps its reload a second); 1 when damond
+# does not answer
 st_read() {
-	local s
-	s=$(damondctl status --json 2>/dev/null | awk '
-		/"generation":/ { g = $2; gsub(/[^0-9]/, "", g) }
-		/"state": *"(on|off|died)"/ {
-			s = $0; sub(/.*"state": *"/, "", s); sub(/".*/, "", s)
+	local s IFS
+	s=$(soakprobe -1 "$DAMOND_RUNTIME/control" 2>/dev/null | tr ',{}[]' '\n\n\n\n\n' | awk '
+		/"generation" *:/ { g = $0; sub(/.*"generation" *: */, "", g); sub(/[^0-9].*/, "", g) }
+		/"state" *: *"(on|off|died)"/ {
+			s = $0; sub(/.*"state" *: *"/, "", s); sub(/".*/, "", s)
 			st = st (st == "" ? "" : ",") s; want = 1; next
 		}
-		want && /"pid":/ { p = $0; sub(/.*"pid": */, "", p); gsub(/[^-0-9]/, "", p); pids = pids (pids == "" ? "" : ",") p; want = 0 }
+		want && /"pid" *:/ { p = $0; sub(/.*"pid" *: */, "", p); sub(/[^-0-9].*/, "", p); pids = pids (pids == "" ? "" : ",") p; want = 0 }
 		END { if (g == "" || st == "") exit 1; print g, st, pids }') || return 1
 	set -- $s
 	ST_GEN=$1 ST_STATES=$2 ST_PIDS=$3
+	IFS=,
+	set -- $ST_STATES
+	ST_S0=$1 ST_S1=$2
+	set -- $ST_PIDS
+	ST_P0=$1 ST_P1=$2
 }
 
-nth() {	# LIST K: the K-th (from 0) of a comma list
-	echo "$1" | cut -d, -f$(($2 + 1))
+# state and pid of kdamond K (0 or 1) of the last st_read: KS, KP
+st_kd() {
+	eval "KS=\$ST_S$1 KP=\$ST_P$1"
+}
+
+# NOW: ms since boot, without a fork
+now() {
+	local up
+	read -r up _ < /proc/uptime
+	NOW=$((${up%.*} * 1000 + 1${up#*.} * 10 - 1000))
 }
 
 ms_s() {	# MS -> seconds with 3 decimals, for sleep
@@ -141,18 +157,23 @@ storm_loop() {
 		sleep "$STORM_EVERY"
 		[ ! -e "$W/stop" ] || break
 		touch "$W/storm.flag"
-		s=$(now_ms)
+		now
+		s=$NOW
 		i=0
 		while [ $i -lt "$STORM" ]; do
 			(
-				a=$(now_ms)
+				now
+				a=$NOW
 				damondctl status --json > /dev/null 2> "$W/storm.err.$i"
-				echo "$? $(($(now_ms) - a))" > "$W/storm.rc.$i"
+				r=$?
+				now
+				echo "$r $((NOW - a))" > "$W/storm.rc.$i"
 			) &
 			i=$((i + 1))
 		done
 		wait
-		e=$(now_ms)
+		now
+		e=$NOW
 		rm -f "$W/storm.flag"
 		f=0 w=0 i=0
 		while [ $i -lt "$STORM" ]; do
@@ -169,22 +190,26 @@ storm_loop() {
 }
 
 # ---- reloads
-R_OK=0 R_REFUSED=0 R_MAX=0
-do_reload() {	# N
-	local n=$1 g0 p0 s0 rc r0 dt k
-	st_read || { bad "reload $n: no status before it"; return; }
-	g0=$ST_GEN p0=$ST_PIDS s0=$ST_STATES
+R_OK=0 R_REFUSED=0 R_MAX=0 ST_OK=0
+do_reload() {	# N: the status before is the last st_read (ST_OK=1)
+	local n=$1 g0 p0 bs0 bs1 bp0 bp1 rc dt
+	[ $ST_OK -eq 1 ] || st_read || { bad "reload $n: no status before it"; return; }
+	g0=$ST_GEN p0=$ST_PIDS bs0=$ST_S0 bs1=$ST_S1 bp0=$ST_P0 bp1=$ST_P1
 	if [ $((n % 10)) -eq 9 ]; then
 		conf_invalid $(((n / 10) % 2)) | put_conf
 	else
 		conf_valid $((n % 2)) | put_conf
 	fi
-	r0=$(now_ms)
+	now
+	dt=$NOW
 	damondctl reload > /dev/null 2> "$W/reload.err"
 	rc=$?
-	dt=$(($(now_ms) - r0))
+	now
+	dt=$((NOW - dt))
 	[ $dt -le $R_MAX ] || R_MAX=$dt
+	ST_OK=0
 	st_read || { bad "reload $n: no status after it (rc $rc)"; return; }
+	ST_OK=1
 	if [ $((n % 10)) -eq 9 ]; then
 		if [ $rc -eq 0 ] || [ "$ST_GEN" != "$g0" ]; then
 			bad "reload $n: an invalid config was accepted (rc $rc, generation $g0 -> $ST_GEN)"
@@ -202,14 +227,10 @@ do_reload() {	# N
 		return
 	fi
 	# an online commit: every kdamond that was on keeps its pid
-	k=0
-	while [ $k -lt 2 ]; do
-		if [ "$(nth "$s0" $k)" = on ] && [ "$(nth "$ST_PIDS" $k)" != "$(nth "$p0" $k)" ]; then
-			bad "reload $n: kdamond $k restarted by a commit (pid $(nth "$p0" $k) -> $(nth "$ST_PIDS" $k))"
-			return
-		fi
-		k=$((k + 1))
-	done
+	if { [ "$bs0" = on ] && [ "$ST_P0" != "$bp0" ]; } || { [ "$bs1" = on ] && [ "$ST_P1" != "$bp1" ]; }; then
+		bad "reload $n: a kdamond that was on restarted by a commit (pids $p0 -> $ST_PIDS)"
+		return
+	fi
 	R_OK=$((R_OK + 1))
 }
 
@@ -217,37 +238,43 @@ do_reload() {	# N
 KILLS=0 NOTICED=0 NOTICE_MAX=0 RESTARTS=0 KILLED_K="" KILLED_PID="" KILLED_AT=0
 do_kill() {
 	local k=$((KILLS % 2)) pid t
-	st_read && [ "$(nth "$ST_STATES" $k)" = on ] || return 0
+	st_read || return 0
+	st_kd $k
+	[ "$KS" = on ] || return 0
 	pid=$(kd_pid $k)
 	locked_write "$damon_kdamonds/$k/state" off || { bad "kdamond $k: cannot write 'off' (EBUSY for 2.5 s)"; return; }
-	t=$(now_ms)
+	now
+	t=$NOW
 	KILLS=$((KILLS + 1)) KILLED_K=$k KILLED_PID=$pid KILLED_AT=$t
 	info "death $KILLS: kdamond $k (pid $pid) switched off behind damond's back"
-	if wait_for 'st_read && [ "$(nth "$ST_STATES" '$k')" = died ]' 10 0.05; then
+	if wait_for 'st_read && st_kd '$k' && [ "$KS" = died ]' 10 0.05; then
 		NOTICED=$((NOTICED + 1))
-		t=$(($(now_ms) - t))
+		now
+		t=$((NOW - t))
 		[ $t -le $NOTICE_MAX ] || NOTICE_MAX=$t
 	else
-		bad "kdamond $k (pid $pid) switched off: damond did not report it died within 10 s (state $(nth "$ST_STATES" $k))"
+		st_kd $k
+		bad "kdamond $k (pid $pid) switched off: damond did not report it died within 10 s (state $KS)"
 	fi
+	ST_OK=0
 }
 
 check_killed() {	# after a reload: the killed kdamond runs again with a new pid
-	local k=$KILLED_K p sp
-	[ -n "$k" ] || return 0
-	st_read || return 0
-	p=$(nth "$ST_PIDS" $k)
-	if [ "$(nth "$ST_STATES" $k)" = on ] && [ "$p" != "$KILLED_PID" ] && [ "$p" -gt 0 ]; then
+	local k=$KILLED_K sp
+	[ -n "$k" ] && [ $ST_OK -eq 1 ] || return 0
+	st_kd $k
+	now
+	if [ "$KS" = on ] && [ "$KP" != "$KILLED_PID" ] && [ "$KP" -gt 0 ]; then
 		sp=$(kd_pid $k)
-		if [ "$sp" = "$p" ] && [ "$(kd_state $k)" = on ]; then
+		if [ "$sp" = "$KP" ] && [ "$(kd_state $k)" = on ]; then
 			RESTARTS=$((RESTARTS + 1))
-			info "kdamond $k restarted: pid $KILLED_PID -> $p, $(($(now_ms) - KILLED_AT)) ms after the death"
+			info "kdamond $k restarted: pid $KILLED_PID -> $KP, $((NOW - KILLED_AT)) ms after the death"
 		else
-			bad "kdamond $k: status says on with pid $p, sysfs says $(kd_state $k) pid $sp"
+			bad "kdamond $k: status says on with pid $KP, sysfs says $(kd_state $k) pid $sp"
 		fi
 		KILLED_K=""
-	elif [ $(($(now_ms) - KILLED_AT)) -gt 10000 ]; then
-		bad "kdamond $k (pid $KILLED_PID) not restarted within 10 s: $(nth "$ST_STATES" $k) pid $p"
+	elif [ $((NOW - KILLED_AT)) -gt 10000 ]; then
+		bad "kdamond $k (pid $KILLED_PID) not restarted within 10 s: $KS pid $KP"
 		KILLED_K=""
 	fi
 }
@@ -275,10 +302,12 @@ runq_ns() {
 }
 
 sample() {	# T_MS (since the start)
-	local t=$1 now rss fds ticks runq n cpu rq p50 pmax smax pfail calls sfail
+	local t=$1 tnow rss fds ticks runq n cpu rq p50 pmax smax pfail calls sfail
 	fds=$(fds_now)
 	rss=$(proc_status "$DAMOND_PID" VmRSS)
-	ticks=$(cpu_ticks) runq=$(runq_ns) now=$(now_ms)
+	ticks=$(cpu_ticks) runq=$(runq_ns)
+	now
+	tnow=$NOW
 	n=$(wc -l < "$W/probe.log")
 	awk -v a="$PROBE_LINES" -v b="$n" 'NR > a && NR <= b' "$W/probe.log" > "$W/row.probe"
 	PROBE_LINES=$n
@@ -292,12 +321,12 @@ sample() {	# T_MS (since the start)
 	set -- $(awk '{ c += $3; f += $4 } END { printf "%d %d\n", c, f }' "$W/storm.log" 2>/dev/null)
 	calls=${1:-0} sfail=${2:-0}
 	if [ "$t" -gt 0 ]; then
-		cpu=$(awk -v d=$((ticks - TICKS0)) -v ms=$((now - ROW_T)) 'BEGIN { printf "%.1f", d * 1000 / ms }')
-		rq=$(awk -v d=$((runq - RUNQ0)) -v ms=$((now - ROW_T)) 'BEGIN { printf "%.1f", d / 1e4 / ms }')
+		cpu=$(awk -v d=$((ticks - TICKS0)) -v ms=$((tnow - ROW_T)) 'BEGIN { printf "%.1f", d * 1000 / ms }')
+		rq=$(awk -v d=$((runq - RUNQ0)) -v ms=$((tnow - ROW_T)) 'BEGIN { printf "%.1f", d / 1e4 / ms }')
 	else
 		cpu=0.0 rq=0.0
 	fi
-	TICKS0=$ticks RUNQ0=$runq ROW_T=$now
+	TICKS0=$ticks RUNQ0=$runq ROW_T=$tnow
 	echo "$((t / 1000)) $rss $fds $cpu $rq $p50 $pmax $smax $R_OK $R_REFUSED $calls $((sfail + PROBE_FAILS)) $KILLS $RESTARTS" >> "$W/rows"
 	info "$(printf '%6s %8s %4s %6s %6s %7s %9s %9s %7s %7s %6s %5s %5s %8s' \
 		$((t / 1000)) "$rss" "$fds" "$cpu" "$rq" "$p50" "$pmax" "$smax" "$R_OK" "$R_REFUSED" "$calls" \
@@ -325,28 +354,33 @@ storm_loop &
 STORM_PID=$!
 info "$(printf '%6s %8s %4s %6s %6s %7s %9s %9s %7s %7s %6s %5s %5s %8s' \
 	t_s rss_kib fds cpu% runq% p50_ms stall_ms storm_ms rld_ok refused storm fail kills restarts)"
-T0=$(now_ms)
+now
+T0=$NOW
 END=$((T0 + SECS * 1000))
 sample 0
 NEXT_ROW=$((T0 + IV * 1000))
 NEXT_KILL=$((T0 + (KILL_MIN + RANDOM % (KILL_MAX - KILL_MIN + 1)) * 1000))
 N=0
 while :; do
-	now=$(now_ms)
-	[ "$now" -lt $END ] || break
-	kill -0 "$DAMOND_PID" 2>/dev/null || { tail -n 20 "$DAMOND_LOG"; fail "damond died after $(((now - T0) / 1000)) s"; }
+	now
+	it=$NOW
+	[ $it -lt $END ] || break
+	kill -0 "$DAMOND_PID" 2>/dev/null || { tail -n 20 "$DAMOND_LOG"; fail "damond died after $(((it - T0) / 1000)) s"; }
 	do_reload $N
 	N=$((N + 1))
 	check_killed
-	if [ "$now" -ge $NEXT_KILL ] && [ $((END - now)) -gt 15000 ] && [ -z "$KILLED_K" ]; then
+	if [ $it -ge $NEXT_KILL ] && [ $((END - it)) -gt 15000 ] && [ -z "$KILLED_K" ]; then
 		do_kill
-		NEXT_KILL=$(($(now_ms) + (KILL_MIN + RANDOM % (KILL_MAX - KILL_MIN + 1)) * 1000))
+		now
+		NEXT_KILL=$((NOW + (KILL_MIN + RANDOM % (KILL_MAX - KILL_MIN + 1)) * 1000))
 	fi
-	if [ "$(now_ms)" -ge $NEXT_ROW ]; then
-		sample $(($(now_ms) - T0))
+	now
+	if [ $NOW -ge $NEXT_ROW ]; then
+		sample $((NOW - T0))
 		NEXT_ROW=$((NEXT_ROW + IV * 1000))
+		now
 	fi
-	left=$((now + RELOAD_MS - $(now_ms)))
+	left=$((it + RELOAD_MS - NOW))
 	[ $left -le 0 ] || sleep "$(ms_s $left)"
 done
 touch "$W/stop"
@@ -355,8 +389,9 @@ STORM_PID=""
 kill "$PROBE_PID" 2>/dev/null
 wait "$PROBE_PID" 2>/dev/null
 PROBE_PID=""
-sample $(($(now_ms) - T0))
-[ -z "$KILLED_K" ] || check_killed
+now
+sample $((NOW - T0))
+[ -z "$KILLED_K" ] || { ST_OK=0; st_read && ST_OK=1; check_killed; }
 [ -z "$KILLED_K" ] || bad "kdamond $KILLED_K still not restarted at the end"
 DAMOND_PID_WAS=$DAMOND_PID
 damond_stop TERM 30
