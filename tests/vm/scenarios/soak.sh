@@ -302,9 +302,13 @@ runq_ns() {
 }
 
 sample() {	# T_MS (since the start)
-	local t=$1 tnow rss fds ticks runq n cpu rq p50 pmax smax pfail calls sfail
+	local t=$1 tnow rss anon heap fds ticks runq n cpu rq p50 pmax smax pfail calls sfail
 	fds=$(fds_now)
 	rss=$(proc_status "$DAMOND_PID" VmRSS)
+	anon=$(proc_status "$DAMOND_PID" RssAnon)
+	heap=$(soakprobe -1 "$DAMOND_RUNTIME/control" 2>/dev/null | tr ',{}' '\n\n\n' |
+		sed -n 's/.*"heap_in_use_kib" *: *\([0-9]*\).*/\1/p' | head -n 1)
+	heap=${heap:--1}
 	ticks=$(cpu_ticks) runq=$(runq_ns)
 	now
 	tnow=$NOW
@@ -327,9 +331,9 @@ sample() {	# T_MS (since the start)
 		cpu=0.0 rq=0.0
 	fi
 	TICKS0=$ticks RUNQ0=$runq ROW_T=$tnow
-	echo "$((t / 1000)) $rss $fds $cpu $rq $p50 $pmax $smax $R_OK $R_REFUSED $calls $((sfail + PROBE_FAILS)) $KILLS $RESTARTS" >> "$W/rows"
-	info "$(printf '%6s %8s %4s %6s %6s %7s %9s %9s %7s %7s %6s %5s %5s %8s' \
-		$((t / 1000)) "$rss" "$fds" "$cpu" "$rq" "$p50" "$pmax" "$smax" "$R_OK" "$R_REFUSED" "$calls" \
+	echo "$((t / 1000)) $rss $fds $cpu $rq $p50 $pmax $smax $R_OK $R_REFUSED $calls $((sfail + PROBE_FAILS)) $KILLS $RESTARTS $anon $heap" >> "$W/rows"
+	info "$(printf '%6s %8s %8s %8s %4s %6s %6s %7s %9s %9s %7s %7s %6s %5s %5s %8s' \
+		$((t / 1000)) "$rss" "$anon" "$heap" "$fds" "$cpu" "$rq" "$p50" "$pmax" "$smax" "$R_OK" "$R_REFUSED" "$calls" \
 		$((sfail + PROBE_FAILS)) "$KILLS" "$RESTARTS")"
 }
 
@@ -352,8 +356,8 @@ soakprobe -p "$PROBE_MS" -f "$W/storm.flag" "$DAMOND_RUNTIME/control" > "$W/prob
 PROBE_PID=$!
 storm_loop &
 STORM_PID=$!
-info "$(printf '%6s %8s %4s %6s %6s %7s %9s %9s %7s %7s %6s %5s %5s %8s' \
-	t_s rss_kib fds cpu% runq% p50_ms stall_ms storm_ms rld_ok refused storm fail kills restarts)"
+info "$(printf '%6s %8s %8s %8s %4s %6s %6s %7s %9s %9s %7s %7s %6s %5s %5s %8s' \
+	t_s rss_kib anon_kib heap_kib fds cpu% runq% p50_ms stall_ms storm_ms rld_ok refused storm fail kills restarts)"
 now
 T0=$NOW
 END=$((T0 + SECS * 1000))
@@ -412,6 +416,13 @@ set -- $(awk -v w="$WARMUP" '
 RSS0=$1 RSS1=$2 RSS_GROWTH=$3 RSS_SLOPE=$4 WFD_MIN=$5 WFD_MAX=$6 FD_MIN=$7 FD_MAX=$8 CPU=$9
 shift 9
 RUNQ=$1
+# damond's own memory apart from file pages (the soak's pageout scheme may unmap
+# damond's cold file pages too, which lowers VmRSS): anonymous RSS and heap
+set -- $(awk -v w="$WARMUP" '$1 >= w { n++; if (n == 1) { a0 = $15; h0 = $16 } a1 = $15; h1 = $16 }
+	END { printf "%d %d %d\n", a1 - a0, h1, h1 - h0 }' "$W/rows")
+ANON_GROWTH=$1 HEAP_END=$2 HEAP_GROWTH=$3
+ANON0=$(awk 'NR == 1 { print $15 }' "$W/rows")
+ANON1=$(awk '{ a = $15 } END { print a }' "$W/rows")
 set -- $(awk '$1 == "fail" { f++; next }
 	$3 == 0 { q++; if ($2 > w) { w = $2; at = $1 } next }
 	{ if ($2 > s) s = $2 }
@@ -447,7 +458,8 @@ check $? "kdamond deaths: $KILLS, seen dead: $NOTICED (worst after $NOTICE_MAX m
 VERDICT=FAIL
 [ $CHECKS_OK -eq 0 ] || VERDICT=PASS
 mark secs=$(((ROW_T - T0) / 1000)) reloads=$N rss_start_kib="$RSS0" rss_end_kib="$RSS1" \
-	rss_slope_kib_per_h="$RSS_SLOPE" fds_min="$FD_MIN" fds_max="$FD_MAX" cpu_pct="$CPU" runq_wait_pct="$RUNQ" \
+	rss_slope_kib_per_h="$RSS_SLOPE" anon_start_kib="$ANON0" anon_end_kib="$ANON1" \
+	anon_growth_kib="$ANON_GROWTH" heap_end_kib="$HEAP_END" heap_growth_kib="$HEAP_GROWTH" fds_min="$FD_MIN" fds_max="$FD_MAX" cpu_pct="$CPU" runq_wait_pct="$RUNQ" \
 	worst_stall_ms="$WORST" worst_stall_at_s="$WORST_AT_S" stall_p99_ms="$P99" \
 	probe_behind_storm_worst_ms="$STORM_WORST" reload_worst_ms="$R_MAX" storm_calls="$S_CALLS" \
 	storm_fail="$S_FAIL" storm_worst_ms="$S_WORST" kills="$KILLS" seen_dead="$NOTICED" \
