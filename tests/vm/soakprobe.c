@@ -3,7 +3,7 @@
  * soakprobe: the soak scenario's probe (tests/vm/scenarios/soak.sh), a guest
  * program built with gcc -static like memhog.
  *
- *   soakprobe [-p PERIOD_MS] [-f FLAG_FILE] SOCKET
+ *   soakprobe [-p PERIOD_MS] [-f FLAG_FILE] [-P PAUSE_FILE] SOCKET
  *   soakprobe -1 SOCKET
  *
  * Every PERIOD_MS (default 200) one `status` request over damond's control
@@ -17,6 +17,9 @@
  * scenario creates it while a storm of damondctl clients runs): such a round
  * trip queues behind the storm and is counted apart from the stall.
  * A full listen backlog is waited out (blocking connect): the wait counts.
+ * While PAUSE_FILE exists, no request is sent and PAUSE_FILE.idle exists:
+ * the scenario counts damond's fds then (when a round trip takes longer
+ * than the period, as on 6.12, the probe is connected nearly all the time).
  * Runs until killed.
  *
  * -1: one status request, the reply (without its NUL) on stdout, exit 0; 1
@@ -105,11 +108,12 @@ out:
 
 int main(int argc, char **argv)
 {
-	const char *flag = NULL, *why = NULL;
+	const char *flag = NULL, *pause = NULL, *why = NULL;
+	char idle[4096];
 	long period_ms = 200;
 	int c, once = 0;
 
-	while ((c = getopt(argc, argv, "p:f:1")) >= 0) {
+	while ((c = getopt(argc, argv, "p:f:P:1")) >= 0) {
 		switch (c) {
 		case '1':
 			once = 1;
@@ -120,13 +124,16 @@ int main(int argc, char **argv)
 		case 'f':
 			flag = optarg;
 			break;
+		case 'P':
+			pause = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] SOCKET | -1 SOCKET\n");
+			fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] [-P PAUSE_FILE] SOCKET | -1 SOCKET\n");
 			return 2;
 		}
 	}
 	if (optind != argc - 1 || period_ms <= 0) {
-		fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] SOCKET | -1 SOCKET\n");
+		fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] [-P PAUSE_FILE] SOCKET | -1 SOCKET\n");
 		return 2;
 	}
 	if (once) {
@@ -138,10 +145,23 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (pause)
+		snprintf(idle, sizeof(idle), "%s.idle", pause);
 	for (;;) {
-		double t0 = now_s(), dt, left;
-		int storm = flag && access(flag, F_OK) == 0;
+		double t0, dt, left;
+		int storm;
 
+		if (pause && access(pause, F_OK) == 0) {
+			FILE *f = fopen(idle, "w");
+
+			if (f)
+				fclose(f);
+			while (access(pause, F_OK) == 0)
+				usleep(10000);
+			unlink(idle);
+		}
+		t0 = now_s();
+		storm = flag && access(flag, F_OK) == 0;
 		if (request(argv[optind], &why, NULL) < 0) {
 			printf("fail %.3f %s\n", t0, why);
 		} else {

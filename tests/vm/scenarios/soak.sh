@@ -156,6 +156,9 @@ storm_loop() {
 	while :; do
 		sleep "$STORM_EVERY"
 		[ ! -e "$W/stop" ] || break
+		while [ -e "$W/probe.pause" ]; do	# fds are being counted
+			sleep 0.05
+		done
 		touch "$W/storm.flag"
 		now
 		s=$NOW
@@ -281,8 +284,13 @@ check_killed() {	# after a reload: the killed kdamond runs again with a new pid
 
 # ---- one row
 PROBE_LINES=0 PROBE_FAILS=0 TICKS0=0 RUNQ0=0 ROW_T=0
-fds_now() {	# outside a storm, min over a few looks (a client served at that instant is no leak)
+fds_now() {	# with the probe paused and no storm: only damond's own fds (min over a few looks)
 	local i=0 n best=""
+	wait_for "[ ! -e $W/storm.flag ]" 15 0.05
+	if [ -n "$PROBE_PID" ]; then
+		touch "$W/probe.pause"
+		wait_for "[ -e $W/probe.pause.idle ]" 15 0.02
+	fi
 	wait_for "[ ! -e $W/storm.flag ]" 15 0.05
 	while [ $i -lt 5 ]; do
 		n=$(ls "/proc/$DAMOND_PID/fd" | wc -l)
@@ -290,6 +298,7 @@ fds_now() {	# outside a storm, min over a few looks (a client served at that ins
 		i=$((i + 1))
 		sleep 0.02
 	done
+	rm -f "$W/probe.pause"
 	echo "$best"
 }
 
@@ -352,7 +361,7 @@ conf_valid 0 | put_conf
 damond_start --log-level "$(dt_param soak_log_level info)"
 wait_for 'st_read && [ "$ST_STATES" = on,on ]' 60 0.2 || fail "damond's kdamonds not on: $ST_STATES"
 info "damond pid $DAMOND_PID, kdamonds $ST_PIDS; $SECS s, rows every $IV s, storms of $STORM every $STORM_EVERY s"
-soakprobe -p "$PROBE_MS" -f "$W/storm.flag" "$DAMOND_RUNTIME/control" > "$W/probe.log" 2>&1 &
+soakprobe -p "$PROBE_MS" -f "$W/storm.flag" -P "$W/probe.pause" "$DAMOND_RUNTIME/control" > "$W/probe.log" 2>&1 &
 PROBE_PID=$!
 storm_loop &
 STORM_PID=$!
