@@ -284,7 +284,7 @@ check_killed() {	# after a reload: the killed kdamond runs again with a new pid
 
 # ---- one row
 PROBE_LINES=0 PROBE_FAILS=0 TICKS0=0 RUNQ0=0 ROW_T=0
-fds_now() {	# with the probe paused and no storm: only damond's own fds (min over a few looks)
+fds_now() {	# with the probe paused and no storm: only damond's own fds (min over looks for 1 s)
 	local i=0 n best=""
 	wait_for "[ ! -e $W/storm.flag ]" 15 0.05
 	if [ -n "$PROBE_PID" ]; then
@@ -292,11 +292,14 @@ fds_now() {	# with the probe paused and no storm: only damond's own fds (min ove
 		wait_for "[ -e $W/probe.pause.idle ]" 15 0.02
 	fi
 	wait_for "[ ! -e $W/storm.flag ]" 15 0.05
-	while [ $i -lt 5 ]; do
+	# over 1 s: damond holds a state file open while the kernel handles the
+	# command (>= 100 ms on 6.12) and closes a finished client's fd only when
+	# its loop gets to it; a leaked fd stays in every look
+	while [ $i -lt 10 ]; do
 		n=$(ls "/proc/$DAMOND_PID/fd" | wc -l)
 		[ -n "$best" ] && [ "$best" -le "$n" ] || best=$n
 		i=$((i + 1))
-		sleep 0.02
+		sleep 0.1
 	done
 	rm -f "$W/probe.pause"
 	echo "$best"
