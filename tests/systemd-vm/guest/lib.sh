@@ -42,13 +42,17 @@ unbreak_unit() {
 	systemctl restart damond
 }
 
-# kill9-* when broken: damond starts without its ownership record (as a
-# damond that wrote the record only after its last kdamond was on, issue 10
-# item 2, would find it after a kill -9 during start-up): the next start
-# must then refuse the kdamonds as foreign, which the scenario must catch.
-# The cleanup stops what the broken start left running.
+# kill9-* when broken: after a kill -9, damond starts without its ownership
+# record, as a damond that wrote the record only after its last kdamond was
+# on (issue 10 item 2) would find it after a kill -9 during start-up: the
+# next start must then refuse the kdamonds as foreign, which the scenario
+# must catch.  Only a kill -9 loses the record (ExecStopPost sees
+# EXIT_STATUS=KILL): the scenario's clean restarts before its rounds work,
+# so it fails in the kill rounds, where a lost record would hurt.
+# The cleanup stops what the broken start left running and removes the
+# kdamonds the record no longer vouches for.
 break_ownership_record() {
-	break_unit 'ExecStartPre=-/bin/rm -f /run/damond/kdamonds.json'
+	break_unit 'ExecStopPost=-/bin/sh -c '"'"'if [ "$$EXIT_STATUS" = KILL ]; then rm -f /run/damond/kdamonds.json; fi'"'"
 	trap unbreak_ownership_record EXIT
 }
 unbreak_ownership_record() {
@@ -58,6 +62,7 @@ unbreak_ownership_record() {
 	for s in /sys/kernel/mm/damon/admin/kdamonds/*/state; do
 		[ -e "$s" ] && echo off > "$s" 2>/dev/null
 	done
+	echo 0 > /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds 2>/dev/null
 	systemctl reset-failed damond 2>/dev/null
 	systemctl start damond
 }
