@@ -121,6 +121,8 @@ static struct damond_config *reload_swap(struct manager *m, struct reload_plan *
 		targets_free(k->targets, k->nr_targets);
 		k->targets = TAKE_PTR(p->nt[i]);
 		k->nr_targets = p->nnt[i];
+		/* it borrowed the old config and targets: rebuilt by the relayout or fresh slots that follow */
+		kd_policy_done(&k->policy);
 	}
 	for (size_t j = 0; j < m->nr_kd; j++) {
 		if (!m->kd[j].name)
