@@ -6,7 +6,8 @@
  * tick per kdamond with the sensors the instances declare, the steps in
  * registry order on kd->overlay under the arbitration rules of
  * lib/ctrl-registry.c, the outcome to those that changed it, and status.
- * Nothing here names a controller: adding one touches no daemon file.
+ * Nothing here names a controller: adding one touches no daemon file. It
+ * calls no other daemon file (the bottom of manager-internal.h's layers).
  */
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -38,11 +39,13 @@ static size_t nr_inst(const struct kdamond_rt *kd, size_t c)
 /* CLOCK_MONOTONIC microseconds as wall-clock ones (status) */
 static uint64_t wall_us(uint64_t mono)
 {
-	struct timespec ts;
-	usec_t now_mono = now_usec();
+	struct timespec mt, rt;
+	usec_t now_mono;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (usec_t)ts.tv_sec * 1000000ULL + (usec_t)ts.tv_nsec / 1000ULL - (now_mono - MIN(mono, now_mono));
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	now_mono = (usec_t)mt.tv_sec * 1000000ULL + (usec_t)mt.tv_nsec / 1000ULL;
+	return (usec_t)rt.tv_sec * 1000000ULL + (usec_t)rt.tv_nsec / 1000ULL - (now_mono - MIN(mono, now_mono));
 }
 
 /* The env of instance (c, slot); peers: an array of nr_slots pointers for the CTRL_SCHEME states. */

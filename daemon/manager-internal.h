@@ -12,7 +12,7 @@
  *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
  *   ownership.c        the record, foreign kdamonds, exclusive modules
  *   kdamond-plan.c  actuator.c  manager-action.c  manager-events.c (-> events.c)
- *   controllers.c      the controller host (lib/controller.h)
+ *   controllers.c      the controller host (lib/controller.h): calls no daemon file
  */
 #pragma once
 
