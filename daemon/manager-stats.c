@@ -173,8 +173,13 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 	if (!changed)
 		return;
 	r = kd_commit(m, kd, scheme, why[0] ? why : "controller decision");
-	if (r < 0)
+	if (r < 0) {
 		log_warning_errno(r, "kdamond '%s': controller commit failed (%s): %m", kd->name, why);
+		/* a layout is laid out over the regions of its tick: one that did not land is not carried later */
+		for (size_t t = 0; t < kd->overlay.nr_targets; t++)
+			if (kd->overlay.targets[t].layout_new)
+				(void)kd_overlay_set_layout(&kd->overlay, t, NULL, 0);
+	}
 	/* the commit is synchronous: the kernel has the decisions from now on */
 	ctrls_outcome(m, kd, changed, r >= 0, now_usec());
 }
