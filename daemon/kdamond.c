@@ -93,7 +93,10 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	int pid = -1, r;
 
 	m->busy_seen = false;
-	r = plan_render(m, kd, false, NULL, &l);
+	/* a start begins afresh: the kernel lays out its own regions over the span */
+	for (size_t t = 0; t < kd->overlay.nr_targets; t++)
+		(void)kd_overlay_set_layout(&kd->overlay, t, NULL, 0);
+	r = kd_compose(m, kd, NULL, NULL, &l);
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
 	/* Never rewrite a directory whose kdamond runs: damond does not run it, or it would know. */
@@ -106,7 +109,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	}
 	/* intent: from here on, a kdamond running in this directory is damond's */
 	free(kd->record_hash);
-	kd->record_hash = write_list_hash(&l);
+	kd->record_hash = write_list_hash_hex(&l);
 	kd->starting = true;
 	record_save(m);
 	r = apply_list(m, kd, &l);
@@ -172,15 +175,26 @@ int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why)
 	return 0;
 }
 
+static int read_tuned(const char *path, char **ret_value, void *userdata)
+{
+	struct manager *m = userdata;
+	uint64_t v;
+	int r;
+
+	r = sysfs_read_u64(m->root, path, &v);
+	if (r < 0)
+		return r;
+	return asprintf(ret_value, "%" PRIu64, v) < 0 ? -ENOMEM : 0;
+}
+
 /*
  * With intervals_goal active the kernel tunes sample/aggr intervals; a
  * commit carrying the user's values would reset the tuning and restart the
- * aggregation window. Ask the kernel for the tuned values and commit those.
+ * aggregation window. Ask the kernel for the tuned values (the writes the
+ * renderer flags SYSFS_W_NOVERIFY) and commit those.
  */
 static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struct write_list *l)
 {
-	char p[PATH_MAX];
-	uint64_t v;
 	int r;
 
 	if (m->dry_run || !kd->cfg->ctx.intervals_goal.aggrs ||
@@ -191,22 +205,8 @@ static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struc
 		log_debug_errno(r, "kdamond '%s': update_tuned_intervals: %m", kd->name);
 		return 0;
 	}
-	for (size_t i = 0; i < l->n; i++) {
-		const char *name = strrchr(l->v[i].path, '/');
-		char *nv;
-
-		if (!name || !strstr(l->v[i].path, "/monitoring_attrs/intervals/") ||
-		    (!streq(name, "/sample_us") && !streq(name, "/aggr_us")))
-			continue;
-		snprintf(p, sizeof(p), "%s", l->v[i].path);
-		if (sysfs_read_u64(m->root, p, &v) < 0)
-			continue;
-		if (asprintf(&nv, "%" PRIu64, v) < 0)
-			return -ENOMEM;
-		free(l->v[i].value);
-		l->v[i].value = nv;
-	}
-	return 0;
+	r = write_list_carry_values(l, SYSFS_W_NOVERIFY, read_tuned, m);
+	return r < 0 ? r : 0;
 }
 
 /*
@@ -294,25 +294,19 @@ static int commit_restore(struct manager *m, struct kdamond_rt *kd, int r)
 }
 
 /*
- * Commit kd's policy online. regions_changed: the target region lists differ
- * from what the kernel holds (else they go as nr_regions 0, which keeps the
- * kernel's regions). override: commit these target region lists instead of
- * the policy's (region refinement); kd->written and the staging files stay
- * the policy's. The canonical list (with regions) is what we remember; the
- * committed one keeps the kernel's regions when they did not change, so
- * their monitoring history survives.
+ * Commit kd's policy and overlay online: one plan_compose() over what the
+ * kernel holds gives the commit list (target regions only where the span
+ * changed or a controller laid out new ones; nr_regions 0 keeps the
+ * kernel's regions and their monitoring history) and the canonical list,
+ * which is what we remember and what the staging files read back as.
  */
-int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
-	      const char *scheme, const char *why)
+int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, const char *why)
 {
 	_cleanup_(write_list_done) struct write_list canon = {}, l = {};
 	int r;
 
 	m->busy_seen = false;
-	r = plan_render(m, kd, false, NULL, &canon);
-	if (r < 0)
-		return r;
-	r = plan_render(m, kd, !regions_changed && !override, override, &l);
+	r = kd_compose(m, kd, kd->written.n ? &kd->written : NULL, &l, &canon);
 	if (r < 0)
 		return r;
 	r = carry_tuned_intervals(m, kd, &l);
@@ -324,13 +318,14 @@ int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, co
 	if (r < 0)
 		return commit_restore(m, kd, r);
 	if (!m->dry_run) {
-		r = commit_settle(m, kd, &l, &canon, !regions_changed || override);
+		r = commit_settle(m, kd, &l, &canon, write_list_regions_changed(&canon, &l));
 		if (r < 0)
 			return r;
 	}
 	write_list_done(&kd->written);
 	kd->written = canon;
 	canon = (struct write_list){};
+	kd_overlay_committed(&kd->overlay);
 	kd->pending = KD_PENDING_NONE; /* whatever waited for the lock: the current plan landed */
 	kd_set_last(kd, "commit", why);
 	record_scheme_action(m, kd->name, scheme, "commit", "committed online, pid %d kept (%s)", kd->pid, why);
@@ -446,23 +441,23 @@ int kd_take_over(struct manager *m, struct kdamond_rt *kd, const struct owned_re
  * re-laid for this config; unchanged (the record's hash): no write at all;
  * changed: a commit; a change no commit can make: a restart.
  */
-static int kd_adopt(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec, usec_t now)
+static int kd_adopt(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec)
 {
 	_cleanup_(write_list_done) struct write_list l = {};
 	_cleanup_free_ char *hash = NULL, *restart = NULL;
 	int r;
 
-	r = kd_relayout(m, kd, now, &restart);
+	r = kd_relayout(m, kd, &restart);
 	if (r < 0)
 		return r;
 	if (restart) {
 		(void)kd_stop(m, kd, restart);
 		return kd_start(m, kd, restart);
 	}
-	r = plan_render(m, kd, false, NULL, &l);
+	r = kd_compose(m, kd, NULL, NULL, &l);
 	if (r < 0)
 		return r;
-	hash = write_list_hash(&l);
+	hash = write_list_hash_hex(&l);
 	if (hash && rec->list_hash && streq(hash, rec->list_hash)) {
 		kd->written = l;
 		l = (struct write_list){};
@@ -473,11 +468,11 @@ static int kd_adopt(struct manager *m, struct kdamond_rt *kd, const struct owned
 	}
 	record_action(m, kd->name, "adopt", "re-adopted kdamonds/%u (pid %d); configuration changed", kd->index,
 		      kd->pid);
-	return kd_commit(m, kd, true, NULL, NULL, "re-adopted with a changed configuration");
+	return kd_commit(m, kd, NULL, "re-adopted with a changed configuration");
 }
 
 /* Start's last step for kd: its targets, then adopted (rec: its record) or started afresh. */
-int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec, usec_t now)
+int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec)
 {
 	int r;
 
@@ -485,8 +480,8 @@ int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owne
 	if (r < 0)
 		return r;
 	if (kd->adopted && rec)
-		return kd_adopt(m, kd, rec, now);
-	r = kd_init_slots_fresh(m, kd, now);
+		return kd_adopt(m, kd, rec);
+	r = kd_init_slots_fresh(m, kd);
 	if (r < 0)
 		return r;
 	return kd_start(m, kd, "damond start");

@@ -12,11 +12,13 @@
  *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
  *   ownership.c        the record, foreign kdamonds, exclusive modules
  *   kdamond-plan.c  actuator.c  manager-action.c  manager-events.c (-> events.c)
+ *   controllers.c      the controller host (lib/controller.h): calls no daemon file
  */
 #pragma once
 
 #include <stdarg.h>
 
+#include "controller.h"
 #include "manager.h"
 
 #define KD DAMON_ADMIN_DIR "/kdamonds"
@@ -84,29 +86,22 @@ void slots_free(struct scheme_rt *s, size_t n);
 void kd_done(struct kdamond_rt *kd);
 int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n);
 
-/* target region lists of kd, owned (a plan's with emulation gaps cut out, or refined ones) */
-struct gapped {
-	struct damon_target_cfg *t;
-	size_t n;
-};
-void targets_freep(struct gapped *g);
-/* kd's targets minus every emulated scheme's reject ranges; g->t stays NULL when there is nothing to cut */
-int targets_with_gaps(const struct kdamond_rt *kd, struct gapped *g);
-/* the write list for kd; override: commit these target region lists instead of the policy's */
-int plan_render(struct manager *m, struct kdamond_rt *kd, bool keep_regions, const struct gapped *override,
-		struct write_list *ret);
+/* kd's policy and a fresh overlay with its controllers' standing decisions (reset_kdamond: per-kdamond ones afresh) */
+int kd_plan_build(struct manager *m, struct kdamond_rt *kd, bool reset_kdamond);
+/* plan_compose() of kd's policy and overlay: the commit list over held (NULL: a start), the canonical list */
+int kd_compose(struct manager *m, struct kdamond_rt *kd, const struct write_list *held, struct write_list *ret_commit,
+	       struct write_list *ret_canonical);
 /* a slot per config scheme, configured afresh */
-int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd, usec_t now);
+int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd);
 /* re-lay kd's slots for its (new) cfg; *ret_restart when positions cannot be kept */
-int kd_relayout(struct manager *m, struct kdamond_rt *kd, usec_t now, char **ret_restart);
+int kd_relayout(struct manager *m, struct kdamond_rt *kd, char **ret_restart);
 
 /* ---- kdamond.c: a kdamond's kernel operations ---------------------------- */
 
 int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why);
 int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why);
-/* -ECANCELED: the kdamond stopped on the commit */
-int kd_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const struct gapped *override,
-	      const char *scheme, const char *why);
+/* kd's policy and overlay committed online, over what it holds; -ECANCELED: the kdamond stopped on the commit */
+int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, const char *why);
 void kd_forget_rates(struct kdamond_rt *kd);
 /* the one liveness check: 1 a kdamond runs in kdamonds/<index> (as *ret_pid), 0 off, negative errno: unknown */
 int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid);
@@ -120,7 +115,7 @@ int ensure_kdamond_dirs(struct manager *m);
 /* kd's record names its directory: take it, and the kdamond in it if that still runs as recorded */
 int kd_take_over(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec);
 /* targets resolved, then adopted (rec: its record, if any) or started afresh */
-int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec, usec_t now);
+int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owned_record *rec);
 
 /* ---- manager-retry.c: EBUSY continuations -------------------------------- */
 
@@ -130,8 +125,21 @@ void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bo
 /* a reload removed kd, but its 'off' stays busy */
 void defer_off(struct manager *m, const struct kdamond_rt *kd);
 
-/* ---- manager-stats.c: the stats tick and the controllers ----------------- */
+/* ---- manager-stats.c: the stats tick ------------------------------------- */
 
+/* kd alive?, its schemes' stats and rates, then its controllers, whose decisions land with one commit */
 void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now);
-/* a fresh refinement state for kdamond process pid (0: refinement not running) */
-void kd_refine_reset(struct kdamond_rt *kd, int pid);
+
+/* ---- controllers.c: the controller host ---------------------------------- */
+
+/* setup() kd's controller instances for its policy (kept where the slot kept its scheme), restore() the overlay */
+int ctrls_setup(struct manager *m, struct kdamond_rt *kd, bool reset_kdamond);
+/* free an array of controller states (scheme_rt.ctrl, kdamond_rt.ctrl) */
+void ctrls_free(void **states);
+/* one tick of kd's controllers on kd->overlay: the mask of those that changed it, why, the scheme if one */
+unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *why, size_t len,
+		    const char **ret_scheme);
+/* the commit of the tick's overlay went through or not: outcome() to the controllers in changed */
+void ctrls_outcome(struct manager *m, struct kdamond_rt *kd, unsigned changed, bool committed, usec_t now);
+/* each controller's status under its name: CTRL_SCHEME ones for slot, CTRL_KDAMOND ones (slot SIZE_MAX) */
+void ctrls_status(struct manager *m, const struct kdamond_rt *kd, size_t slot, struct json_object *into);

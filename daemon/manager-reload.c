@@ -121,6 +121,8 @@ static struct damond_config *reload_swap(struct manager *m, struct reload_plan *
 		targets_free(k->targets, k->nr_targets);
 		k->targets = TAKE_PTR(p->nt[i]);
 		k->nr_targets = p->nnt[i];
+		/* it borrowed the old config and targets: rebuilt by the relayout or fresh slots that follow */
+		kd_policy_done(&k->policy);
 	}
 	for (size_t j = 0; j < m->nr_kd; j++) {
 		if (!m->kd[j].name)
@@ -159,72 +161,23 @@ static void reload_dirs(struct manager *m)
 	}
 }
 
-/* Did the target region lists change (emulation gaps included) between what the kernel holds (a) and l? */
-static bool regions_differ(const struct write_list *a, const struct write_list *l)
-{
-	size_t i = 0, j = 0;
-	bool changed = false;
-
-	while (!changed && (i < a->n || j < l->n)) {
-		while (i < a->n && !sysfs_write_is_region(&a->v[i]))
-			i++;
-		while (j < l->n && !sysfs_write_is_region(&l->v[j]))
-			j++;
-		if (i < a->n && j < l->n)
-			changed = !sysfs_write_equal(&a->v[i], &l->v[j]);
-		else
-			changed = (i < a->n) != (j < l->n);
-		i++;
-		j++;
-	}
-	return changed;
-}
-
-/* operations and addr_unit cannot change under a running context: why a restart is needed, or NULL */
-static char *restart_reason(const struct write_list *written, const struct write_list *l)
-{
-	char *restart = NULL;
-
-	for (size_t w = 0; !restart && w < l->n; w++) {
-		const char *p = l->v[w].path;
-		size_t pl = strlen(p);
-
-		if (!(pl >= 10 && streq(p + pl - 10, "operations")) && !(pl >= 9 && streq(p + pl - 9, "addr_unit")))
-			continue;
-		for (size_t o = 0; o < written->n; o++)
-			if (streq(written->v[o].path, p) && !streq(written->v[o].value, l->v[w].value) &&
-			    asprintf(&restart, "'%s' changes from '%s' to '%s'", p, written->v[o].value,
-				     l->v[w].value) < 0)
-				restart = NULL;
-	}
-	return restart;
-}
-
 /* why: the reload's generation and its first changed file, named also inside a region block */
 static void first_change_why(const struct manager *m, const struct kdamond_rt *kd, const struct write_list *l,
 			     char *why, size_t size)
 {
-	size_t d = write_list_first_diff(&kd->written, l), j = 0;
-	struct sysfs_file fb;
-	const struct sysfs_file *f;
+	struct sysfs_file f;
 
-	if (d >= l->n)
-		return;
-	if (d < kd->written.n)
-		j = sysfs_write_first_diff_file(&l->v[d], &kd->written.v[d]);
-	if (j >= sysfs_write_nr_files(&l->v[d]))
-		j = 0;
-	f = sysfs_write_file(&l->v[d], j, &fb);
-	snprintf(why, size, "reload, generation %u: first change '%s' = '%s'", m->generation, f->path + strlen(KD "/"),
-		 f->value);
+	if (write_list_first_change(&kd->written, l, &f))
+		snprintf(why, size, "reload, generation %u: first change '%s' = '%s'", m->generation,
+			 f.path + strlen(KD "/"), f.value);
 }
 
 /* kd with fresh slots, started, or deferred to the retry timer when the lock is busy. */
-static int reload_start(struct manager *m, struct kdamond_rt *kd, usec_t now, const char *why)
+static int reload_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 {
 	int r;
 
-	r = kd_init_slots_fresh(m, kd, now);
+	r = kd_init_slots_fresh(m, kd);
 	if (r >= 0)
 		r = kd_start(m, kd, why);
 	if (busy_deferrable(m, r)) {
@@ -234,7 +187,7 @@ static int reload_start(struct manager *m, struct kdamond_rt *kd, usec_t now, co
 	return r;
 }
 
-static int reload_restart(struct manager *m, struct kdamond_rt *kd, usec_t now, const char *restart)
+static int reload_restart(struct manager *m, struct kdamond_rt *kd, const char *restart)
 {
 	int r;
 
@@ -242,33 +195,35 @@ static int reload_restart(struct manager *m, struct kdamond_rt *kd, usec_t now, 
 	r = kd_stop(m, kd, restart);
 	if (busy_deferrable(m, r)) {
 		/* the retry timer stops it, then starts it */
-		r = kd_init_slots_fresh(m, kd, now);
+		r = kd_init_slots_fresh(m, kd);
 		if (r >= 0)
 			kd_defer(m, kd, KD_PENDING_START, false, restart);
 		return r;
 	}
-	return reload_start(m, kd, now, restart);
+	return reload_start(m, kd, restart);
 }
 
 static int reload_commit(struct manager *m, struct kdamond_rt *kd, bool regions_changed, const char *why)
 {
 	int r;
 
-	r = kd_commit(m, kd, regions_changed, NULL, NULL, why);
+	r = kd_commit(m, kd, NULL, why);
 	if (r == -ECANCELED)
 		r = kd_start(m, kd, "restart after the kdamond died on commit");
 	if (busy_deferrable(m, r)) {
 		kd_defer(m, kd, kd->running ? KD_PENDING_COMMIT : KD_PENDING_START, regions_changed, why);
 		r = 0;
 	}
-	/* targets may be other processes or ranges now: refinement starts afresh from snapshots made after this */
-	kd_refine_reset(kd, kd->refine_pid);
-	kd->refine_since_us = now_usec();
+	/* targets may be other processes or ranges now: the per-kdamond controllers (refinement) start afresh,
+	 * from data made after this */
+	kd->epoch_us = now_usec();
+	if (kd_plan_build(m, kd, true) < 0)
+		log_warning("kdamond '%s': cannot reset its controllers after the reload", kd->name);
 	return r;
 }
 
 /* One kdamond of the new config: nothing, a commit, or a restart. Negative: the kernel refused. */
-static int reload_kdamond(struct manager *m, struct kdamond_rt *kd, usec_t now)
+static int reload_kdamond(struct manager *m, struct kdamond_rt *kd)
 {
 	_cleanup_free_ char *restart = NULL;
 	_cleanup_(write_list_done) struct write_list l = {};
@@ -279,28 +234,28 @@ static int reload_kdamond(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	kd->pending = KD_PENDING_NONE; /* the reload redoes whatever waited for the lock */
 	if (m->pending_nr_kdamonds) {
 		/* the kdamond directories are recreated once the lock is free; every kdamond starts then */
-		r = kd_init_slots_fresh(m, kd, now);
+		r = kd_init_slots_fresh(m, kd);
 		if (r >= 0)
 			kd_defer(m, kd, KD_PENDING_START, false, why);
 		return r;
 	}
 	if (!kd->running)
-		return reload_start(m, kd, now, why);
-	r = kd_relayout(m, kd, now, &restart);
+		return reload_start(m, kd, why);
+	r = kd_relayout(m, kd, &restart);
 	if (r >= 0)
-		r = plan_render(m, kd, false, NULL, &l);
+		r = kd_compose(m, kd, NULL, NULL, &l);
+	if (r >= 0 && !restart)
+		r = write_list_restart_reason(&kd->written, &l, &restart);
 	if (r < 0)
 		return r;
-	if (!restart)
-		restart = restart_reason(&kd->written, &l);
 	if (restart)
-		return reload_restart(m, kd, now, restart);
+		return reload_restart(m, kd, restart);
 	if (write_list_equal(&l, &kd->written)) {
 		log_debug("kdamond '%s': unchanged by the reload", kd->name);
 		return 0;
 	}
 	first_change_why(m, kd, &l, why, sizeof(why));
-	return reload_commit(m, kd, regions_differ(&kd->written, &l), why);
+	return reload_commit(m, kd, write_list_regions_changed(&kd->written, &l), why);
 }
 
 static int reload_finish(struct manager *m, unsigned failed)
@@ -336,7 +291,6 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 {
 	_cleanup_(reload_plan_done) struct reload_plan p = {};
 	struct damond_config *old;
-	usec_t now = now_usec();
 	unsigned failed = 0;
 	int r;
 
@@ -355,7 +309,7 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	old = reload_swap(m, &p);
 	reload_dirs(m);
 	for (size_t i = 0; i < m->nr_kd; i++)
-		failed += reload_kdamond(m, &m->kd[i], now) < 0;
+		failed += reload_kdamond(m, &m->kd[i]) < 0;
 	damond_config_free(old);
 	reload_plan_done(&p);
 	return reload_finish(m, failed);

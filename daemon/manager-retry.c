@@ -173,7 +173,7 @@ static void retry_kdamond(struct manager *m, struct kdamond_rt *kd, bool *waitin
 		if (r >= 0)
 			r = kd_start(m, kd, why);
 	} else {
-		r = kd_commit(m, kd, kd->pending_regions, NULL, NULL, why);
+		r = kd_commit(m, kd, NULL, why);
 		if (r == -ECANCELED)
 			r = kd_start(m, kd, "restart after the kdamond died on commit");
 	}

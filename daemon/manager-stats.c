@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The stats tick for one kdamond: is it alive, its schemes' stats (BPF or
- * sysfs) and rates, then the controllers (charge-ratio emulation, region
- * refinement), whose decisions land with one commit.
+ * sysfs) and rates, then its controllers (controllers.c), whose decisions
+ * land with one commit.
  */
 #include <limits.h>
 
 #include "log.h"
 #include "manager-internal.h"
 #include "observe.h"
-#include "snapshot.h"
-
-/* ---- statistics and controllers ----------------------------------------- */
 
 static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now);
 
@@ -161,237 +158,28 @@ void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	decide_and_apply(m, kd, now);
 }
 
-/* Why region refinement cannot run for kd, or NULL. */
-const char *refine_off_reason(const struct manager *m, const struct kdamond_rt *kd)
-{
-	const struct damon_ctx_cfg *c = &kd->cfg->ctx;
-
-	if (!c->refine.enabled)
-		return "disabled (refine.enabled: false)";
-	if (!m->snapshots || !m->events)
-		return "needs the BPF monitor's region snapshots (the monitor is not BPF)";
-	if (c->addr_unit != 1)
-		return "not supported with addr_unit other than 1";
-	if (c->intervals_goal.aggrs)
-		return "not supported with intervals_goal (nr_accesses changes scale as intervals are tuned)";
-	if (kd->nr_targets > REFINE_MAX_TARGETS)
-		return "not supported with more than 16 targets";
-	return NULL;
-}
-
 /*
- * The time between refinement rounds: the configured interval, but at least
- * twice the longest apply interval of kd's schemes. A commit on 6.12
- * restarts every scheme's apply interval (ARCHITECTURE.md item 7), so
- * rounds more frequent than a scheme's apply interval would keep it from
- * ever applying; damond assumes those semantics on every kernel.
+ * kd's controllers on this tick's observation (controllers.c), their
+ * decisions in one commit, its outcome to those that made them.
  */
-uint64_t refine_interval_us(const struct kdamond_rt *kd)
-{
-	const struct damon_ctx_cfg *c = &kd->cfg->ctx;
-	uint64_t longest = 0;
-
-	for (size_t i = 0; i < kd->nr_slots; i++)
-		if (kd->slots[i].cfg_idx >= 0) {
-			uint64_t ai = c->schemes[kd->slots[i].cfg_idx].apply_interval_us;
-
-			longest = MAX(longest, ai ? ai : c->aggr_us);
-		}
-	return MAX(c->refine.interval_us, 2 * longest);
-}
-
-/* A fresh refinement state for kdamond process pid (0: refinement not running). */
-void kd_refine_reset(struct kdamond_rt *kd, int pid)
-{
-	refine_init(&kd->refine);
-	memset(&kd->refine_last, 0, sizeof(kd->refine_last));
-	kd->refine_pid = pid;
-}
-
-/*
- * The target region lists a refinement commit carries: the planned span
- * (policy minus emulation gaps), cut as the kernel has it (t, the
- * snapshots), plus d's splits. A target without a split gets none (rendered
- * as nr_regions 0, the kernel keeps its regions).
- */
-static int refine_override(const struct kdamond_rt *kd, const struct refine_target_obs *t,
-			   const struct refine_decision *d, struct gapped *ov)
-{
-	_cleanup_(targets_freep) struct gapped g = {};
-	const struct damon_target_cfg *base;
-	int r;
-
-	r = targets_with_gaps(kd, &g);
-	if (r < 0)
-		return r;
-	base = g.t ? g.t : kd->targets;
-	ov->t = calloc(kd->nr_targets, sizeof(*ov->t));
-	if (!ov->t)
-		return -ENOMEM;
-	ov->n = kd->nr_targets;
-	for (size_t i = 0; i < kd->nr_targets; i++) {
-		/* vaddr: the kernel follows the mappings, the snapshot is the span; paddr/fvaddr: the plan's ranges */
-		bool own_span = kd->cfg->ctx.ops == DAMON_OPS_VADDR || !base[i].nr_regions;
-		/* each snapshot region can add two cuts inside a span range, each span range and split one */
-		size_t cap = 2 * t[i].nr_regions + (own_span ? 0 : base[i].nr_regions) + d->nr_splits + 1;
-		bool cut = false;
-
-		ov->t[i] = base[i];
-		ov->t[i].regions_borrowed = false;
-		ov->t[i].regions_auto = false;
-		ov->t[i].regions = NULL;
-		ov->t[i].nr_regions = 0; /* no new cut: rendered as nr_regions 0, the kernel keeps its regions */
-		for (size_t x = 0; x < d->nr_splits; x++)
-			cut |= d->splits[x].target == i;
-		if (!cut)
-			continue;
-		ov->t[i].regions = calloc(cap, sizeof(*ov->t[i].regions));
-		if (!ov->t[i].regions)
-			return -ENOMEM;
-		r = refine_layout(t[i].regions, t[i].nr_regions, own_span ? NULL : base[i].regions,
-				  own_span ? 0 : base[i].nr_regions, d->splits, d->nr_splits, (unsigned)i,
-				  ov->t[i].regions, cap);
-		if (r < 0)
-			return r;
-		ov->t[i].nr_regions = (size_t)r;
-	}
-	return 0;
-}
-
-/*
- * Region refinement for kd (lib/ctrl-refine.h): feed the newest snapshot of
- * each target, and commit the split regions when it says so. Returns true
- * when it committed.
- */
-static bool kd_refine(struct manager *m, struct kdamond_rt *kd, usec_t now)
-{
-	const struct damon_ctx_cfg *c = &kd->cfg->ctx;
-	struct refine_target_obs t[REFINE_MAX_TARGETS] = {};
-	struct refine_obs o = { .now_us = now, .nr_targets = kd->nr_targets, .targets = t };
-	struct refine_params p = {
-		.interval_us = refine_interval_us(kd),
-		.max_splits = (unsigned)MIN(c->refine.max_splits, (uint64_t)REFINE_MAX_SPLITS),
-		.min_region_sz = 4096, /* DAMON_MIN_REGION: one page */
-		.max_nr_accesses = (uint32_t)CLAMP(c->aggr_us / MAX(c->sample_us, 1ULL), 1ULL, (uint64_t)UINT32_MAX),
-		.max_nr_regions = c->max_nr_regions,
-		.settle_us = c->aggr_us,
-		.max_age_us = 2 * c->aggr_us + 2 * m->config->settings.stats_interval_us,
-	};
-	struct refine_decision *d = &kd->refine_last;
-	_cleanup_(targets_freep) struct gapped ov = {};
-	_cleanup_free_ char *why = NULL;
-	const char *off;
-	int r;
-
-	off = refine_off_reason(m, kd);
-	if (off || !kd->running) {
-		if (kd->refine_pid) /* it ran: whatever was pending is moot */
-			kd_refine_reset(kd, 0);
-		return false;
-	}
-	if (kd->pid != kd->refine_pid) /* switched on, or another kdamond process */
-		kd_refine_reset(kd, kd->pid);
-	for (size_t i = 0; i < kd->nr_targets; i++) {
-		const struct damon_snapshot *snap = snapshot_store_get(m->snapshots, kd->index, (unsigned)i);
-
-		/* only what this kdamond process produced since the last reload: a restart begins afresh */
-		if (snap && snap->pid == kd->pid && snap->ts_ns / 1000 >= kd->refine_since_us)
-			t[i] = (struct refine_target_obs){ .regions = snap->regions,
-							   .nr_regions = snap->nr_regions,
-							   .snapshot_us = snap->ts_ns / 1000 };
-	}
-	refine_step(&p, &kd->refine, &o, d);
-	if (d->verdict != REFINE_SPLIT)
-		return false;
-
-	r = refine_override(kd, t, d, &ov);
-	if (r < 0)
-		goto fail;
-	if (asprintf(&why, "region refinement: %s", d->reason) < 0)
-		why = NULL;
-	r = kd_commit(m, kd, true, &ov, NULL, why ? why : "region refinement");
-	if (r < 0)
-		goto fail;
-	/* the commit is synchronous: the kernel has the new regions from now on */
-	refine_committed(&p, &kd->refine, d, now_usec());
-	return true;
-fail:
-	log_warning_errno(r, "kdamond '%s': region refinement commit failed: %m", kd->name);
-	refine_commit_failed(&p, &kd->refine, now);
-	return false;
-}
-
-/* Run the controllers of kd's schemes and apply all their decisions with one commit. */
 static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now)
 {
-	_cleanup_free_ char *why = NULL;
-	const char *changed_scheme = NULL;
-	bool changed = false, gaps_changed = false;
-	unsigned nr_changed = 0;
+	const char *scheme = NULL;
+	unsigned changed;
+	char why[256] = "";
 	int r;
 
-	for (size_t i = 0; i < kd->nr_slots; i++) {
-		struct scheme_rt *sl = &kd->slots[i];
-		struct charge_obs o = {};
-		struct charge_decision d = {};
-
-		/* only on a new sample: BPF values repeat until the next apply interval ends */
-		if (!sl->ctrl_active || !sl->have_st || !sl->st_fresh)
-			continue;
-		if (sl->map_enabled && (!sl->map.generation || now - sl->map.scanned_us >= sl->map_period_us)) {
-			r = pageflags_map_scan(&sl->map, m->kpageflags_fd, sl->map_class, now);
-			if (r < 0)
-				log_debug_errno(r, "kdamond '%s': kpageflags scan failed: %m", kd->name);
-		}
-		o.now_us = sl->st_at; /* when the kernel's counters had these values */
-		o.sz_tried = sl->st.sz_tried;
-		o.sz_applied = sl->st.sz_applied;
-		o.nr_tried = sl->st.nr_tried;
-		o.nr_applied = sl->st.nr_applied;
-		o.qt_exceeds = sl->st.qt_exceeds;
-		o.kernel_quota_bytes = sl->quota_override ? sl->kernel_quota : sl->cp.quota_bytes;
-		o.map = sl->map_enabled && sl->map.generation ? &sl->map : NULL;
-		charge_step(&sl->cp, &sl->cs, &o, &d);
-		if (!d.set_quota && !d.set_filters)
-			continue;
-		if (d.set_quota) {
-			sl->quota_override = true;
-			sl->kernel_quota = d.quota_bytes;
-		}
-		if (d.set_filters) {
-			size_t n = MIN(d.nr_reject, (size_t)CHARGE_MAX_FILTERS);
-
-			gaps_changed |= n != sl->nr_reject || memcmp(sl->reject, d.reject, n * sizeof(d.reject[0]));
-			sl->nr_reject = n;
-			memcpy(sl->reject, d.reject, n * sizeof(sl->reject[0]));
-		}
-		{
-			unsigned a = sl->nr_adj++ % SCHEME_ADJ_HISTORY;
-
-			sl->adj[a].at = now;
-			sl->adj[a].quota = sl->quota_override ? sl->kernel_quota : sl->cp.quota_bytes;
-			sl->adj[a].nr_reject = sl->nr_reject;
-			snprintf(sl->adj[a].reason, sizeof(sl->adj[a].reason), "%s", d.reason);
-		}
-		free(why);
-		if (asprintf(&why, "charge-ratio emulation, scheme '%s': %s", sl->name, d.reason) < 0)
-			why = NULL;
-		changed = true;
-		changed_scheme = sl->name;
-		nr_changed++;
-	}
-	if (!changed) {
-		/* at most one commit per kdamond per tick: refinement waits for a tick without charge decisions */
-		(void)kd_refine(m, kd, now);
+	changed = ctrls_step(m, kd, now, why, sizeof(why), &scheme);
+	if (!changed)
 		return;
+	r = kd_commit(m, kd, scheme, why[0] ? why : "controller decision");
+	if (r < 0) {
+		log_warning_errno(r, "kdamond '%s': controller commit failed (%s): %m", kd->name, why);
+		/* a layout is laid out over the regions of its tick: one that did not land is not carried later */
+		for (size_t t = 0; t < kd->overlay.nr_targets; t++)
+			if (kd->overlay.targets[t].layout_new)
+				(void)kd_overlay_set_layout(&kd->overlay, t, NULL, 0);
 	}
-	r = kd_commit(m, kd, gaps_changed, NULL, nr_changed == 1 ? changed_scheme : NULL,
-		      why ? why : "controller decision");
-	for (size_t i = 0; i < kd->nr_slots; i++)
-		if (kd->slots[i].ctrl_active) {
-			if (r >= 0)
-				charge_committed(&kd->slots[i].cs, now);
-			else
-				charge_commit_failed(&kd->slots[i].cs, now);
-		}
+	/* the commit is synchronous: the kernel has the decisions from now on */
+	ctrls_outcome(m, kd, changed, r >= 0, now_usec());
 }

@@ -3,7 +3,7 @@
 #include <json-c/json.h>
 
 #include "damond-config.h"
-#include "manager.h"
+#include "manager-internal.h"
 #include "snapshot.h"
 
 #include <malloc.h>
@@ -45,20 +45,6 @@ int manager_features_json(struct manager *m, struct json_object **ret)
 {
 	*ret = features_json(&m->features, m->features_from_record ? "ownership record" : "sysfs");
 	return *ret ? 0 : -ENOMEM;
-}
-
-static const char *fail_mode_str(const struct scheme_rt *sl, const struct damos_cfg *s)
-{
-	if (!s || s->quota.fail_charge_mode == DAMOS_FAIL_CHARGE_OFF)
-		return "off";
-	switch (sl->fail_mode) {
-	case FAIL_MODE_NATIVE:
-		return "native";
-	case FAIL_MODE_EMULATED:
-		return sl->ctrl_active ? "emulated" : "emulation-pending";
-	default:
-		return "off";
-	}
 }
 
 /* Does free memory (per-mille) sit where the scheme's watermarks keep it active? */
@@ -154,42 +140,6 @@ static struct json_object *watermarks_json(struct manager *m, const struct damos
 	return wm;
 }
 
-static struct json_object *fail_charge_json(const struct scheme_rt *sl, const struct damos_cfg *s)
-{
-	struct json_object *fc, *adj;
-
-	fc = json_object_new_object();
-	JADD(fc, "mode", json_object_new_string(fail_mode_str(sl, s)));
-	if (s->quota.fail_charge_mode != DAMOS_FAIL_CHARGE_OFF) {
-		JADD(fc, "num", JU64(s->quota.fail_charge_num));
-		JADD(fc, "denom", JU64(s->quota.fail_charge_denom));
-	}
-	JADD(fc, "user_quota_bytes", JU64(s->quota.bytes));
-	JADD(fc, "kernel_quota_bytes", JU64(sl->quota_override ? sl->kernel_quota : s->quota.bytes));
-	if (sl->ctrl_active) {
-		uint64_t excl = 0;
-
-		JADD(fc, "failure_share", json_object_new_double(sl->cs.fail_share_permil / 1000.0));
-		for (size_t r = 0; r < sl->nr_reject; r++)
-			excl += sl->reject[r].end - sl->reject[r].start;
-		JADD(fc, "excluded_bytes", JU64(excl));
-	}
-	adj = json_object_new_array();
-	for (unsigned a = sl->nr_adj > SCHEME_ADJ_HISTORY ? sl->nr_adj - SCHEME_ADJ_HISTORY : 0; a < sl->nr_adj; a++) {
-		struct json_object *ao = json_object_new_object();
-		unsigned x = a % SCHEME_ADJ_HISTORY;
-
-		JADD(ao, "at_us", when_json(sl->adj[x].at));
-		JADD(ao, "quota_bytes", JU64(sl->adj[x].quota));
-		JADD(ao, "excluded_ranges", JU64(sl->adj[x].nr_reject));
-		JADD(ao, "reason", json_object_new_string(sl->adj[x].reason));
-		json_object_array_add(adj, ao);
-	}
-	JADD(fc, "adjustments", adj);
-	JADD(fc, "nr_adjustments", JU64(sl->nr_adj));
-	return fc;
-}
-
 static struct json_object *scheme_json(struct manager *m, const struct kdamond_rt *kd, size_t i)
 {
 	const struct scheme_rt *sl = &kd->slots[i];
@@ -215,39 +165,10 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 	JADD(rates, "sz_tried_bps", sl->have_prev ? json_object_new_double(sl->tried_bps) : NULL);
 	JADD(rates, "sz_applied_bps", sl->have_prev ? json_object_new_double(sl->applied_bps) : NULL);
 	JADD(o, "rates", rates);
-	if (s) {
+	if (s)
 		JADD(o, "watermarks", watermarks_json(m, s));
-		JADD(o, "fail_charge", fail_charge_json(sl, s));
-	}
+	ctrls_status(m, kd, i, o); /* each CTRL_SCHEME controller under its name ("fail_charge") */
 	return o;
-}
-
-static struct json_object *refine_json(struct manager *m, const struct kdamond_rt *kd)
-{
-	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
-	struct json_object *ro = json_object_new_object();
-	const struct refine_state *rs = &kd->refine;
-	const char *off = refine_off_reason(m, kd);
-
-	JADD(ro, "enabled", json_object_new_boolean(x->refine.enabled));
-	if (off)
-		JADD(ro, "off", json_object_new_string(off));
-	else {
-		JADD(ro, "verdict", json_object_new_string(refine_verdict_to_string(kd->refine_last.verdict)));
-		JADD(ro, "reason",
-		     json_object_new_string(kd->refine_last.reason[0] ? kd->refine_last.reason
-								      : "waiting for the first stats tick"));
-	}
-	JADD(ro, "interval_us", JU64(x->refine.interval_us));
-	/* at least twice the longest scheme apply interval (a commit restarts them on 6.12) */
-	JADD(ro, "effective_interval_us", JU64(refine_interval_us(kd)));
-	JADD(ro, "max_splits", JU64(x->refine.max_splits));
-	JADD(ro, "rounds", JU64(rs->rounds));
-	JADD(ro, "splits", JU64(rs->splits));
-	JADD(ro, "kept", JU64(rs->kept));
-	JADD(ro, "lost", JU64(rs->lost));
-	JADD(ro, "backoff", JU64(MAX(rs->backoff, 1U)));
-	return ro;
 }
 
 static struct json_object *snapshot_json(const struct kdamond_rt *kd, const struct damon_snapshot *snap)
@@ -329,7 +250,7 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 	JADD(nr, "min", JU64(x->min_nr_regions));
 	JADD(nr, "max", JU64(x->max_nr_regions));
 	JADD(o, "nr_regions", nr);
-	JADD(o, "refine", refine_json(m, kd));
+	ctrls_status(m, kd, SIZE_MAX, o); /* each CTRL_KDAMOND controller under its name ("refine") */
 
 	targets = json_object_new_array();
 	for (size_t t = 0; t < kd->nr_targets; t++)

@@ -102,7 +102,6 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 struct start_ctx {
 	struct ownership own; /* what a previous damond recorded */
-	usec_t now;
 };
 
 static int start_probe(struct manager *m, struct start_ctx *c)
@@ -262,7 +261,7 @@ static int start_kdamonds(struct manager *m, struct start_ctx *c)
 	int r;
 
 	for (size_t i = 0; i < m->nr_kd; i++) {
-		r = kdamond_bring_up(m, &m->kd[i], record_find(&c->own, m->kd[i].index), c->now);
+		r = kdamond_bring_up(m, &m->kd[i], record_find(&c->own, m->kd[i].index));
 		if (r < 0)
 			return r;
 	}
@@ -311,7 +310,7 @@ static const struct start_step {
 
 int manager_start(struct manager *m, struct damond_config *config)
 {
-	struct start_ctx c = { .now = now_usec() };
+	struct start_ctx c = {};
 	int r = 0;
 
 	m->config = config;

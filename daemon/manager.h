@@ -3,12 +3,12 @@
 
 #include <systemd/sd-event.h>
 
-#include "ctrl-charge.h"
-#include "ctrl-refine.h"
+#include "pageflags.h"
 #include "damon-sysfs.h"
 #include "observe.h"
 #include "damon.h"
 #include "damon-features.h"
+#include "plan.h"
 #include "sysfs.h"
 
 typedef uint64_t usec_t;
@@ -17,15 +17,6 @@ struct json_object;
 struct config_errors;
 struct events;
 struct snapshot_store;
-
-/* How a scheme's fail_charge_ratio is realised right now. */
-enum fail_mode {
-	FAIL_MODE_OFF,
-	FAIL_MODE_NATIVE,
-	FAIL_MODE_EMULATED,
-};
-
-#define SCHEME_ADJ_HISTORY 8
 
 struct scheme_rt {
 	int cfg_idx; /* index into the kdamond's cfg schemes, -1 = tombstone */
@@ -38,28 +29,7 @@ struct scheme_rt {
 	double tried_bps, applied_bps;
 	enum obs_source stats_source; /* where st came from */
 
-	enum fail_mode fail_mode;
-	/* emulation */
-	bool ctrl_active;
-	struct charge_params cp;
-	struct charge_state cs;
-	bool quota_override;
-	uint64_t kernel_quota;
-	struct damon_addr_range reject[CHARGE_MAX_FILTERS];
-	size_t nr_reject;
-	/* page-state oracle (paddr pageout/lru_*): /proc/kpageflags summarised */
-	bool map_enabled;
-	struct pageflags_map map;
-	enum pageflags_class map_class;
-	usec_t map_period_us;
-	char *map_off_reason; /* why the oracle is not used (fallback law) */
-	struct {
-		usec_t at;
-		uint64_t quota;
-		size_t nr_reject;
-		char reason[128];
-	} adj[SCHEME_ADJ_HISTORY];
-	unsigned nr_adj;
+	void **ctrl; /* per ctrl_registry[] index: this slot's CTRL_SCHEME controller states (controllers.c) */
 };
 
 /* An operation the DAMON sysfs lock (EBUSY) kept from landing: retried from m->retry_timer. */
@@ -83,12 +53,12 @@ struct kdamond_rt {
 	size_t nr_targets;
 	struct scheme_rt *slots;
 	size_t nr_slots;
-	struct write_list written; /* what the kernel holds, as damond wrote it */
-	/* region refinement (ctrl-refine): state, last decision */
-	struct refine_state refine;
-	struct refine_decision refine_last;
-	int refine_pid; /* the kdamond process the state is about */
-	usec_t refine_since_us; /* snapshots older than this (the last reload commit) are not used */
+	struct write_list written; /* what the kernel holds, as damond wrote it (plan_compose()'s canonical list) */
+	struct kd_policy policy;   /* config, resolved targets, slot layout: built at start, reload, relayout */
+	struct kd_overlay overlay; /* the controllers' decisions: quotas, exclusions, region layouts */
+	void **ctrl;               /* per ctrl_registry[] index: the CTRL_KDAMOND controller states (controllers.c) */
+	struct pageflags_map pageflags[_PAGEFLAGS_CLASS_MAX]; /* the maps controllers asked for (controllers.c) */
+	usec_t epoch_us; /* the last reload commit: older data predates the current targets */
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;
@@ -240,10 +210,5 @@ struct ownership {
 void ownership_done(struct ownership *o);
 int ownership_load(const char *runtime_dir, struct ownership *ret);
 int ownership_save(const char *runtime_dir, const struct manager *m);
-char *write_list_hash(const struct write_list *l);
 
 usec_t now_usec(void);
-
-/* region refinement (manager-stats.c): the time between rounds, why it cannot run (NULL: it can) */
-uint64_t refine_interval_us(const struct kdamond_rt *kd);
-const char *refine_off_reason(const struct manager *m, const struct kdamond_rt *kd);

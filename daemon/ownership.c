@@ -44,35 +44,6 @@ void ownership_done(struct ownership *o)
 	*o = (struct ownership){};
 }
 
-/*
- * FNV-1a 64 over "path=value\n" of every file written: identifies what a
- * kdamond was given. The hash outlives damond in the record, so it is taken
- * over the files (a region block expanded into its start/end files), never
- * over how the list stores them: an upgraded damond re-adopts unchanged.
- */
-char *write_list_hash(const struct write_list *l)
-{
-	uint64_t h = FNV1A64_INIT;
-	char *ret;
-
-	for (size_t i = 0; i < l->n; i++) {
-		size_t nf = sysfs_write_nr_files(&l->v[i]);
-
-		for (size_t j = 0; j < nf; j++) {
-			struct sysfs_file fb;
-			const struct sysfs_file *f = sysfs_write_file(&l->v[i], j, &fb);
-
-			h = fnv1a64(h, f->path, strlen(f->path));
-			h = fnv1a64(h, "=", 1);
-			h = fnv1a64(h, f->value, strlen(f->value));
-			h = fnv1a64(h, "\n", 1);
-		}
-	}
-	if (asprintf(&ret, "%016llx", (unsigned long long)h) < 0)
-		return NULL;
-	return ret;
-}
-
 int ownership_load(const char *runtime_dir, struct ownership *ret)
 {
 	struct ownership o = {};
@@ -202,7 +173,7 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 		if (kd->index == UINT_MAX)
 			continue;
 		/* a kdamond being started, or adopted and not yet handled: what it holds is known by its hash */
-		hash = kd->written.n || !kd->record_hash ? write_list_hash(&kd->written)
+		hash = kd->written.n || !kd->record_hash ? write_list_hash_hex(&kd->written)
 							 : strdup_or_null(kd->record_hash);
 		k = json_object_new_object();
 		slots = json_object_new_array();

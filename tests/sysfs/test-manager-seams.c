@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "fake-damon.h"
 #include "log.h"
 #include "manager-internal.h"
@@ -202,6 +203,76 @@ static void test_check_alive(void **state)
 	assert_true(kdamond_check_alive(x->m, 5, &pid) < 0);     /* no such directory */
 }
 
+static unsigned long long committed_u64(struct fx *x, const char *rel)
+{
+	char buf[64];
+
+	assert_int_equal(fake_damon_read_committed(x->root, 0, rel, buf, sizeof(buf)), 0);
+	return strtoull(buf, NULL, 0);
+}
+
+/*
+ * The plan through kd_commit() (issue 12, P1): a refinement layout goes
+ * with one commit while the staging files read back as the span; a later
+ * commit that only changes the exclusions (a charge decision) re-cuts the
+ * standing layout against the new span instead of dropping it; a commit
+ * that changes nothing in the regions leaves the kernel's regions alone.
+ */
+static void test_commit_recuts_layout(void **state)
+{
+	static const char yaml[] = "kdamonds:\n"
+				   "  - name: k0\n"
+				   "    ops: paddr\n"
+				   "    targets:\n"
+				   "      - regions: [{start: 0x100000, end: 0x4100000}]\n";
+	const struct damon_addr_range layout[] = {
+		{ 0x100000, 0x1100000 }, { 0x1100000, 0x2100000 }, { 0x2100000, 0x3100000 }, { 0x3100000, 0x4100000 }
+	};
+	const struct damon_addr_range gap = { 0x1800000, 0x1a00000 };
+	struct fx *x = *state;
+	struct manager *m = x->m;
+	struct config_errors errs = {};
+	struct damond_config *c = NULL;
+	struct kdamond_rt *kd;
+	const unsigned idx[] = { 0 };
+	char buf[64];
+
+	assert_int_equal(config_load_string("seams", yaml, strlen(yaml), &c, &errs), 0);
+	config_errors_done(&errs);
+	m->config = c;
+	assert_int_equal(features_probe_readonly(m->root, &m->features), 0);
+	add_kdamonds(m, idx, 1);
+	kd = &m->kd[0];
+	kd->cfg = &c->kdamonds[0];
+	assert_int_equal(resolve_targets(m, kd->cfg, &kd->targets, &kd->nr_targets), 0);
+	assert_int_equal(kd_init_slots_fresh(m, kd), 0);
+	assert_int_equal(kd_start(m, kd, "test"), 0);
+	assert_true(kd->running);
+	assert_int_equal(committed_u64(x, "targets/0/regions/nr_regions"), 1);
+
+	/* refinement's layout: committed as it is, the staging files back to the span */
+	assert_int_equal(kd_overlay_set_layout(&kd->overlay, 0, layout, 4), 0);
+	assert_int_equal(kd_commit(m, kd, NULL, "layout"), 0);
+	assert_int_equal(committed_u64(x, "targets/0/regions/nr_regions"), 4);
+	assert_int_equal(fake_damon_read(x->root, KD "/0/contexts/0/targets/0/regions/nr_regions", buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "1");
+
+	/* a charge decision: new gaps; the layout is re-cut, not dropped (was: the span, 2 regions) */
+	assert_int_equal(kd_overlay_set_exclude(&kd->overlay, 0, &gap, 1), 1);
+	assert_int_equal(kd_commit(m, kd, NULL, "gaps"), 0);
+	assert_int_equal(committed_u64(x, "targets/0/regions/nr_regions"), 5);
+	assert_int_equal(committed_u64(x, "targets/0/regions/1/end"), gap.start);
+	assert_int_equal(committed_u64(x, "targets/0/regions/2/start"), gap.end);
+	assert_int_equal(fake_damon_read(x->root, KD "/0/contexts/0/targets/0/regions/nr_regions", buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "2"); /* the canonical list: the span minus the gap */
+
+	/* nothing changed in the regions: the commit carries nr_regions 0, the kernel keeps its own */
+	assert_int_equal(kd_commit(m, kd, NULL, "nothing in the regions"), 0);
+	assert_int_equal(committed_u64(x, "targets/0/regions/nr_regions"), 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_assign_indices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ensure_kdamond_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_alive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_recuts_layout, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The controller host (lib/controller.h): one state per controller and
+ * scope instance (a scheme slot's live in the slot, so a slot that keeps its
+ * scheme over a reload keeps them), their ctrl_env, one kd_observation per
+ * tick per kdamond with the sensors the instances declare, the steps in
+ * registry order on kd->overlay under the arbitration rules of
+ * lib/ctrl-registry.c, the outcome to those that changed it, and status.
+ * Nothing here names a controller: adding one touches no daemon file. It
+ * calls no other daemon file (the bottom of manager-internal.h's layers).
+ */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <time.h>
+
+#include "controller.h"
+#include "log.h"
+#include "manager-internal.h"
+
+static bool per_slot(size_t c)
+{
+	return ctrl_registry[c]->scope == CTRL_SCHEME;
+}
+
+/* Where instance (c, slot) keeps its state pointer; NULL when its array is missing. */
+static void **inst(const struct kdamond_rt *kd, size_t c, size_t slot)
+{
+	void **v = per_slot(c) ? kd->slots[slot].ctrl : kd->ctrl;
+
+	return v ? &v[c] : NULL;
+}
+
+static size_t nr_inst(const struct kdamond_rt *kd, size_t c)
+{
+	return per_slot(c) ? kd->nr_slots : 1;
+}
+
+/* CLOCK_MONOTONIC microseconds as wall-clock ones (status) */
+static uint64_t wall_us(uint64_t mono)
+{
+	struct timespec mt, rt;
+	usec_t now_mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	now_mono = (usec_t)mt.tv_sec * 1000000ULL + (usec_t)mt.tv_nsec / 1000ULL;
+	return (usec_t)rt.tv_sec * 1000000ULL + (usec_t)rt.tv_nsec / 1000ULL - (now_mono - MIN(mono, now_mono));
+}
+
+/* The env of instance (c, slot); peers: an array of nr_slots pointers for the CTRL_SCHEME states. */
+static void env_of(const struct manager *m, const struct kdamond_rt *kd, size_t c, size_t slot, const void **peers,
+		   struct ctrl_env *e)
+{
+	*e = (struct ctrl_env){
+		.policy = &kd->policy,
+		.features = &m->features,
+		.stats_interval_us = m->config->settings.stats_interval_us,
+		.bpf_monitor = m->snapshots && m->events,
+		.wall_us = wall_us,
+	};
+	if (!per_slot(c))
+		return;
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		peers[i] = kd->slots[i].ctrl ? kd->slots[i].ctrl[c] : NULL;
+	e->slot = slot;
+	e->scheme = slot < kd->nr_slots && kd->slots[slot].cfg_idx >= 0 ? &kd->cfg->ctx.schemes[kd->slots[slot].cfg_idx]
+									: NULL;
+	e->peers = peers;
+	e->nr_peers = kd->nr_slots;
+}
+
+static int alloc_arrays(struct kdamond_rt *kd)
+{
+	if (!kd->ctrl && !(kd->ctrl = calloc(ctrl_registry_len, sizeof(void *))))
+		return -ENOMEM;
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		if (!kd->slots[i].ctrl && !(kd->slots[i].ctrl = calloc(ctrl_registry_len, sizeof(void *))))
+			return -ENOMEM;
+	return 0;
+}
+
+/*
+ * setup() every instance for kd's (new) policy: kept (a slot that kept its
+ * scheme, the kdamond) or fresh (reset_kdamond: the per-kdamond ones too),
+ * then restore() every one into kd's fresh overlay.
+ */
+int ctrls_setup(struct manager *m, struct kdamond_rt *kd, bool reset_kdamond)
+{
+	_cleanup_free_ const void **peers = calloc(kd->nr_slots + 1, sizeof(*peers));
+	struct ctrl_env e;
+	int r;
+
+	if (!peers || alloc_arrays(kd) < 0)
+		return -ENOMEM;
+	for (size_t c = 0; c < ctrl_registry_len; c++)
+		for (size_t i = 0; i < nr_inst(kd, c); i++) {
+			void **s = inst(kd, c, i);
+			bool keep = *s && !(reset_kdamond && !per_slot(c));
+
+			if (!*s && !(*s = calloc(1, ctrl_registry[c]->state_size)))
+				return -ENOMEM;
+			env_of(m, kd, c, i, peers, &e);
+			ctrl_registry[c]->setup(&e, *s, keep);
+		}
+	for (size_t c = 0; c < ctrl_registry_len; c++)
+		for (size_t i = 0; ctrl_registry[c]->restore && i < nr_inst(kd, c); i++) {
+			env_of(m, kd, c, i, peers, &e);
+			r = ctrl_registry[c]->restore(&e, *inst(kd, c, i), &kd->overlay);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+void ctrls_free(void **states)
+{
+	for (size_t c = 0; states && c < ctrl_registry_len; c++)
+		free(states[c]);
+	free(states);
+}
+
+/* The pageflags maps the instances ask for, rescanned when their period is up. */
+static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now, struct kd_observation *o)
+{
+	struct ctrl_sensor_needs need = {}, x;
+	const void **peers = calloc(kd->nr_slots + 1, sizeof(*peers));
+	struct ctrl_env e;
+
+	for (size_t c = 0; peers && c < ctrl_registry_len; c++)
+		for (size_t i = 0; ctrl_registry[c]->sensor_needs && i < nr_inst(kd, c); i++) {
+			env_of(m, kd, c, i, peers, &e);
+			ctrl_registry[c]->sensor_needs(&e, *inst(kd, c, i), &x);
+			if (x.pageflags_classes)
+				ctrl_sensor_needs_merge(&need, &x);
+		}
+	free(peers);
+	if (need.pageflags_classes && m->kpageflags_fd < 0 && !m->kpageflags_err) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/kpageflags", m->procfs_root);
+		m->kpageflags_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (m->kpageflags_fd < 0)
+			m->kpageflags_err = errno ? errno : EIO;
+	}
+	for (unsigned k = 0; k < _PAGEFLAGS_CLASS_MAX && m->kpageflags_fd >= 0; k++) {
+		struct pageflags_map *map = &kd->pageflags[k];
+
+		if (!(need.pageflags_classes & (1u << k)))
+			continue;
+		if (!map->chunks || map->start > need.pageflags_start || map->end < need.pageflags_end) {
+			pageflags_map_done(map);
+			if (pageflags_map_init(map, need.pageflags_start, need.pageflags_end, CTRL_PAGEFLAGS_CHUNK_SZ,
+					       CTRL_PAGEFLAGS_PAGE_SZ) < 0)
+				continue;
+		}
+		if ((!map->generation || now - map->scanned_us >= need.pageflags_period_us) &&
+		    pageflags_map_scan(map, m->kpageflags_fd, (enum pageflags_class)k, now) < 0)
+			log_debug("kdamond '%s': kpageflags scan failed", kd->name);
+		o->pageflags[k] = map;
+	}
+}
+
+/* The tick's observation: the stats just read, the snapshots the BPF store has, the maps asked for. */
+static void observe(struct manager *m, struct kdamond_rt *kd, usec_t now, struct kd_slot_obs *so,
+		    struct kd_target_obs *to, struct kd_observation *o)
+{
+	*o = (struct kd_observation){ .now_us = now, .alive = kd->running, .pid = kd->pid, .epoch_us = kd->epoch_us };
+	for (size_t i = 0; i < kd->nr_slots; i++) {
+		const struct scheme_rt *sl = &kd->slots[i];
+
+		so[i] = (struct kd_slot_obs){ .have = sl->have_st,
+					      .fresh = sl->st_fresh,
+					      .stats = sl->st,
+					      .at_us = sl->st_at,
+					      .stats_source = sl->stats_source,
+					      .have_prev = sl->have_prev,
+					      .prev_at_us = sl->prev_at,
+					      .tried_bps = sl->tried_bps,
+					      .applied_bps = sl->applied_bps };
+	}
+	for (size_t t = 0; m->snapshots && t < kd->nr_targets; t++)
+		to[t].snapshot = snapshot_store_get(m->snapshots, kd->index, (unsigned)t);
+	o->nr_slots = kd->nr_slots;
+	o->slots = so;
+	o->nr_targets = kd->nr_targets;
+	o->targets = to;
+	sense_pageflags(m, kd, now, o);
+}
+
+/*
+ * One tick of kd's controllers on kd->overlay. Returns the mask of the
+ * controllers (bit per registry index) that changed it; why says why (the
+ * last one), *ret_scheme names the slot's scheme when exactly one instance
+ * did.
+ */
+unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *why, size_t len,
+		    const char **ret_scheme)
+{
+	_cleanup_free_ struct kd_slot_obs *so = calloc(kd->nr_slots + 1, sizeof(*so));
+	_cleanup_free_ struct kd_target_obs *to = calloc(kd->nr_targets + 1, sizeof(*to));
+	_cleanup_free_ const void **peers = calloc(kd->nr_slots + 1, sizeof(*peers));
+	struct kd_observation o;
+	unsigned changed = 0, n = 0;
+	struct ctrl_env e;
+
+	*ret_scheme = NULL;
+	if (!so || !to || !peers || !kd->ctrl || !kd->policy.cfg)
+		return 0;
+	observe(m, kd, now, so, to, &o);
+	for (size_t c = 0; c < ctrl_registry_len; c++) {
+		if (!ctrl_may_step(c, changed))
+			continue;
+		for (size_t i = 0; i < nr_inst(kd, c); i++) {
+			void **s = inst(kd, c, i);
+
+			if (!s || !*s)
+				continue;
+			env_of(m, kd, c, i, peers, &e);
+			if (!ctrl_registry[c]->step(&e, *s, &o, &kd->overlay, why, len))
+				continue;
+			changed |= 1u << c;
+			*ret_scheme = ++n == 1 && per_slot(c) ? kd->slots[i].name : NULL;
+		}
+	}
+	return changed;
+}
+
+/* The commit of this tick's overlay went through (committed) or not: tell the controllers in changed. */
+void ctrls_outcome(struct manager *m, struct kdamond_rt *kd, unsigned changed, bool committed, usec_t now)
+{
+	const void **peers = calloc(kd->nr_slots + 1, sizeof(*peers));
+	struct ctrl_env e;
+
+	for (size_t c = 0; peers && c < ctrl_registry_len; c++)
+		for (size_t i = 0; (changed & (1u << c)) && i < nr_inst(kd, c); i++) {
+			void **s = inst(kd, c, i);
+
+			env_of(m, kd, c, i, peers, &e);
+			if (s && *s && ctrl_registry[c]->outcome)
+				ctrl_registry[c]->outcome(&e, *s, committed, now);
+		}
+	free(peers);
+}
+
+/*
+ * Each controller's status, under its name: the CTRL_SCHEME ones into slot
+ * `slot`'s object, the CTRL_KDAMOND ones (slot SIZE_MAX) into the kdamond's.
+ * An instance with nothing to say adds no key.
+ */
+void ctrls_status(struct manager *m, const struct kdamond_rt *kd, size_t slot, struct json_object *into)
+{
+	const void **peers = calloc(kd->nr_slots + 1, sizeof(*peers));
+	_cleanup_(kd_policy_done) struct kd_policy bare = {};
+	struct ctrl_env e;
+
+	/* not laid out yet (its targets did not resolve, say): the config alone */
+	if (!kd->policy.cfg && kd_policy_init(&bare, kd->index, kd->cfg, kd->targets, kd->nr_targets, 0) < 0) {
+		free(peers);
+		return;
+	}
+
+	for (size_t c = 0; peers && c < ctrl_registry_len; c++) {
+		void **s = per_slot(c) == (slot != SIZE_MAX) ? inst(kd, c, slot == SIZE_MAX ? 0 : slot) : NULL;
+		void *blank = NULL;
+		struct json_object *o;
+
+		if (per_slot(c) != (slot != SIZE_MAX) || !ctrl_registry[c]->status)
+			continue;
+		if ((!s || !*s) && !(blank = calloc(1, ctrl_registry[c]->state_size)))
+			break;
+		o = json_object_new_object();
+		env_of(m, kd, c, slot == SIZE_MAX ? 0 : slot, peers, &e);
+		if (bare.cfg)
+			e.policy = &bare;
+		ctrl_registry[c]->status(&e, blank ? blank : *s, o);
+		if (json_object_object_length(o))
+			json_object_object_add(into, ctrl_registry[c]->name, o);
+		else
+			json_object_put(o);
+		free(blank);
+	}
+	free(peers);
+}
