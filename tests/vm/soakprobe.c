@@ -128,7 +128,8 @@ int main(int argc, char **argv)
 			pause = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] [-P PAUSE_FILE] SOCKET | -1 SOCKET\n");
+			fprintf(stderr,
+				"usage: soakprobe [-p PERIOD_MS] [-f FLAG_FILE] [-P PAUSE_FILE] SOCKET | -1 SOCKET\n");
 			return 2;
 		}
 	}
