@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "../common/config-load.h"
 #include "controller.h"
 #include "macro.h"
 
@@ -89,21 +90,7 @@ struct fx {
 
 static struct damond_config *load(const char *text)
 {
-	struct damond_config *c = NULL;
-	struct config_errors errs = {};
-	int r;
-
-	r = config_load_string("test.yaml", text, strlen(text), &c, &errs);
-	for (size_t i = 0; i < errs.n; i++) {
-		char *s = NULL;
-
-		if (config_error_format(&errs.v[i], &s) >= 0)
-			print_error("%s\n", s);
-		free(s);
-	}
-	config_errors_done(&errs);
-	assert_int_equal(r, 0);
-	return c;
+	return test_config_load(text);
 }
 
 static uint64_t wall(uint64_t mono)

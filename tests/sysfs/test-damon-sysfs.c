@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "../common/config-load.h"
 #include "damon-sysfs.h"
 #include "fake-damon.h"
 #include "damon-features.h"
@@ -47,21 +48,7 @@ static const char *const policy = "kdamonds:\n"
 
 static struct damond_config *load(const char *text)
 {
-	struct damond_config *c = NULL;
-	struct config_errors errs = {};
-	int r;
-
-	r = config_load_string("test.yaml", text, strlen(text), &c, &errs);
-	for (size_t i = 0; i < errs.n; i++) {
-		char *s = NULL;
-
-		if (config_error_format(&errs.v[i], &s) >= 0)
-			print_error("%s\n", s);
-		free(s);
-	}
-	config_errors_done(&errs);
-	assert_int_equal(r, 0);
-	return c;
+	return test_config_load(text);
 }
 
 static int setup(void **state, const char *profile)
