@@ -2120,7 +2120,7 @@ static struct json_object *exp_scheme(struct exp *ex, const struct damos_cfg *s,
 {
 	const struct damos_quota_cfg *q = &s->quota;
 	struct json_object *o = jobj(ex), *ap, *m, *a, *qo, *w, *wm;
-	char k[160];
+	char k[256]; /* key (< 160) + the longest suffix */
 
 	if (s->name_given)
 		exp_note(ex, true, key, "scheme name '%s' is not part of damo's format: left out", s->name);
