@@ -81,7 +81,28 @@ static const char *wmark_state(struct manager *m, const struct damos_cfg *s, uin
 	return "active-or-hysteresis";
 }
 
-static struct json_object *quota_json(const struct scheme_rt *sl, const struct damos_cfg *s)
+/* A goal as configured, with what the kernel compares it with, measured by damond (lib/goal-current.c) */
+static struct json_object *goal_json(struct manager *m, const struct damos_cfg *s, const struct damos_goal_cfg *g)
+{
+	struct json_object *go = json_object_new_object();
+	struct goal_current cur;
+
+	goal_current_read(m->procfs_root, m->sysfs_path, g, s->quota.reset_interval_ms, &m->goal_psi, now_usec(), &cur);
+	JADD(go, "metric", json_object_new_string(damos_goal_metric_to_string(g->metric)));
+	JADD(go, "target_value", JU64(g->target_value));
+	JADD(go, "current_value", cur.known ? JU64(cur.value) : NULL);
+	JADD(go, "unit", json_object_new_string(cur.unit));
+	/* the kernel's score: current * 10000 / target; >= 10000 means met (the tuner backs off) */
+	JADD(go, "score_bp", cur.known && g->target_value ? JU64(goal_score_bp(cur.value, g->target_value)) : NULL);
+	JADD(go, "current_unknown", cur.known ? NULL : json_object_new_string(cur.why));
+	if ((g->metric >= DAMOS_GOAL_NODE_MEM_USED_BP && g->metric <= DAMOS_GOAL_NODE_MEMCG_FREE_BP) ||
+	    g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
+		JADD(go, "nid", json_object_new_int(g->nid));
+	JADD(go, "path", g->path ? json_object_new_string(g->path) : NULL);
+	return go;
+}
+
+static struct json_object *quota_json(struct manager *m, const struct scheme_rt *sl, const struct damos_cfg *s)
 {
 	struct json_object *q, *goals;
 
@@ -91,13 +112,8 @@ static struct json_object *quota_json(const struct scheme_rt *sl, const struct d
 	JADD(q, "reset_interval_ms", JU64(s->quota.reset_interval_ms));
 	JADD(q, "effective_bytes", sl->have_st ? JU64(sl->st.effective_bytes) : NULL);
 	goals = json_object_new_array();
-	for (size_t g = 0; g < s->quota.nr_goals; g++) {
-		struct json_object *go = json_object_new_object();
-
-		JADD(go, "metric", json_object_new_string(damos_goal_metric_to_string(s->quota.goals[g].metric)));
-		JADD(go, "target_value", JU64(s->quota.goals[g].target_value));
-		json_object_array_add(goals, go);
-	}
+	for (size_t g = 0; g < s->quota.nr_goals; g++)
+		json_object_array_add(goals, goal_json(m, s, &s->quota.goals[g]));
 	JADD(q, "goals", goals);
 	JADD(q, "goal_tuner",
 	     s->quota.goal_tuner_set ? json_object_new_string(damos_goal_tuner_to_string(s->quota.goal_tuner)) : NULL);
@@ -158,7 +174,7 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 		JADD(ap, "age", range_json(&s->age));
 		JADD(o, "access_pattern", ap);
 
-		JADD(o, "quota", quota_json(sl, s));
+		JADD(o, "quota", quota_json(m, sl, s));
 	}
 	JADD(o, "stats", sl->have_st ? stats_json(kd, sl) : NULL);
 	rates = json_object_new_object();

@@ -3,6 +3,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "goal-current.h"
 #include "pageflags.h"
 #include "damon-sysfs.h"
 #include "observe.h"
@@ -109,6 +110,8 @@ struct manager {
 	bool record_saved; /* this damond wrote the ownership record */
 	int exit_status; /* DAMOND_EXIT_* for a failed start (0: DAMOND_EXIT_FAILURE) */
 	bool notified_dead; /* STATUS= says some kdamond died */
+
+	struct goal_psi goal_psi; /* PSI sampler for some_mem_psi_us goals' current values */
 
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */

@@ -19,83 +19,81 @@
  * of a family together after its HELP and TYPE lines; the status document
  * is walked once, each sample going to its family's buffer.
  */
-#define FAMILIES(X)                                                                                              \
-	X(BUILD_INFO, "damond_build_info", "gauge", "Always 1; the damond version in a label.")                  \
-	X(CONFIG_GENERATION, "damond_config_generation", "gauge",                                               \
-	  "Configuration generation: 1 at start, +1 per successful reload.")                                     \
-	X(CONFIG_LAST_RELOAD_OK, "damond_config_last_reload_successful", "gauge",                                \
-	  "Whether the last reload request succeeded (1) or was rejected (0); absent before the first.")         \
-	X(CONFIG_LAST_RELOAD_TS, "damond_config_last_reload_timestamp_seconds", "gauge",                         \
-	  "Unix time of the last reload request, successful or not.")                                           \
-	X(CONFIG_LAST_OK_TS, "damond_config_last_reload_success_timestamp_seconds", "gauge",                     \
-	  "Unix time the running configuration was loaded (start or last successful reload).")                   \
-	X(MONITOR_SOURCE, "damond_monitor_source", "gauge",                                                       \
-	  "Always 1; where region snapshots and scheme stats come from (bpf or sysfs-polling).")                 \
-	X(MONITOR_RECORDS, "damond_monitor_records_total", "counter",                                             \
-	  "Records the BPF monitor delivered (regions, aggregations, scheme stats).")                            \
-	X(MONITOR_DROPS, "damond_monitor_drops_total", "counter",                                                 \
-	  "Records the BPF monitor lost (ring buffer full).")                                                    \
-	X(MONITOR_SNAPSHOTS, "damond_monitor_snapshots_total", "counter",                                         \
-	  "Region snapshots published, one per target per aggregation.")                                         \
-	X(MONITOR_INCOMPLETE, "damond_monitor_incomplete_snapshots_total", "counter",                             \
-	  "Region snapshots dropped as incomplete (records lost in between).")                                   \
-	X(MONITOR_SUPERSEDED, "damond_monitor_superseded_snapshots_total", "counter",                             \
-	  "Region snapshots replaced before completion by a newer aggregation.")                                 \
-	X(MONITOR_STATS_COMMANDS, "damond_monitor_stats_commands_total", "counter",                               \
-	  "update_schemes_stats and update_schemes_effective_quotas commands damond wrote.")                     \
-	X(KDAMOND_UP, "damond_kdamond_up", "gauge", "1 when the kdamond is on, else 0.")                           \
-	X(KDAMOND_STATE, "damond_kdamond_state", "gauge",                                                         \
-	  "1 for the kdamond's current state (on, off, died), 0 for the others.")                                \
-	X(REFINE_ENABLED, "damond_kdamond_refine_enabled", "gauge", "Whether region refinement is configured.")  \
-	X(REFINE_ROUNDS, "damond_kdamond_refine_rounds_total", "counter", "Region refinement rounds committed.")  \
-	X(REFINE_SPLITS, "damond_kdamond_refine_splits_total", "counter", "Region cuts refinement made.")         \
-	X(REFINE_KEPT, "damond_kdamond_refine_cuts_kept_total", "counter",                                       \
-	  "Refinement cuts the kernel still had at the next round.")                                             \
-	X(REFINE_LOST, "damond_kdamond_refine_cuts_lost_total", "counter",                                       \
-	  "Refinement cuts the kernel had merged away by the next round.")                                       \
-	X(REFINE_BACKOFF, "damond_kdamond_refine_backoff", "gauge",                                               \
-	  "Refinement back-off factor (1: every interval).")                                                     \
-	X(TARGET_NR_REGIONS, "damond_target_nr_regions", "gauge",                                                 \
-	  "Regions of the target in the last complete snapshot (BPF monitor only).")                             \
-	X(TARGET_NR_REGIONS_MIN, "damond_target_nr_regions_min", "gauge",                                         \
-	  "The kdamond's configured min_nr_regions.")                                                            \
-	X(TARGET_NR_REGIONS_MAX, "damond_target_nr_regions_max", "gauge",                                         \
-	  "The kdamond's configured max_nr_regions.")                                                            \
-	X(SCHEME_TRIED_REGIONS, "damond_scheme_tried_regions_total", "counter",                                   \
-	  "Regions the scheme was tried on (kernel nr_tried).")                                                  \
-	X(SCHEME_TRIED_BYTES, "damond_scheme_tried_bytes_total", "counter",                                       \
-	  "Bytes the scheme was tried on (kernel sz_tried).")                                                    \
-	X(SCHEME_APPLIED_REGIONS, "damond_scheme_applied_regions_total", "counter",                               \
-	  "Regions the action was applied to (kernel nr_applied).")                                              \
-	X(SCHEME_APPLIED_BYTES, "damond_scheme_applied_bytes_total", "counter",                                   \
-	  "Bytes the action was applied to (kernel sz_applied).")                                                \
-	X(SCHEME_QT_EXCEEDS, "damond_scheme_quota_exceeds_total", "counter",                                      \
-	  "Times the quota was exceeded (kernel qt_exceeds).")                                                   \
-	X(SCHEME_FILTER_PASSED, "damond_scheme_ops_filter_passed_bytes_total", "counter",                         \
-	  "Bytes that passed the ops-layer filters (kernel sz_ops_filter_passed).")                              \
-	X(SCHEME_QUOTA, "damond_scheme_quota_bytes", "gauge", "Configured size quota per reset interval (0: none).") \
-	X(SCHEME_QUOTA_RESET, "damond_scheme_quota_reset_interval_seconds", "gauge",                              \
-	  "The quota's reset interval: quota_bytes / this is the quota as a rate.")                              \
-	X(SCHEME_QUOTA_KERNEL, "damond_scheme_quota_kernel_bytes", "gauge",                                       \
-	  "Size quota damond wrote to the kernel (differs from the configured one under fail-charge emulation).") \
-	X(SCHEME_QUOTA_EFFECTIVE, "damond_scheme_quota_effective_bytes", "gauge",                                 \
-	  "The kernel's effective size quota (after time quota and goals).")                                     \
-	X(SCHEME_GOAL_TARGET, "damond_scheme_quota_goal_target", "gauge",                                         \
-	  "Target value of a quota goal, in the goal metric's own unit.")                                        \
-	X(SCHEME_WMARK_STATE, "damond_scheme_watermark_state", "gauge",                                           \
-	  "1 for the watermark state damond judges (active, inactive, active-or-hysteresis, unknown).")          \
-	X(SCHEME_WMARK_FREE, "damond_scheme_watermark_free_memory_ratio", "gauge",                                \
-	  "Free memory over total memory the watermark state was judged on.")                                    \
-	X(SCHEME_WMARK_THRESHOLD, "damond_scheme_watermark_threshold_ratio", "gauge",                             \
-	  "Configured watermark (high, mid, low) as a ratio of total memory.")                                   \
-	X(SCHEME_FC_MODE, "damond_scheme_fail_charge_mode", "gauge",                                              \
-	  "1 for how fail_charge_ratio is realised (off, native, emulated, emulation-pending), 0 for the others.") \
-	X(SCHEME_FC_FAILURE, "damond_scheme_fail_charge_failure_ratio", "gauge",                                  \
-	  "Share of tried bytes the action failed on, as the fail-charge controller measures it.")               \
-	X(SCHEME_FC_EXCLUDED, "damond_scheme_fail_charge_excluded_bytes", "gauge",                                \
-	  "Bytes the fail-charge controller currently excludes with address filters.")                           \
-	X(SCHEME_FC_ADJUSTMENTS, "damond_scheme_fail_charge_adjustments_total", "counter",                        \
-	  "Quota or filter changes the fail-charge controller made.")                                            \
+#define FAMILIES(X)                                                                                                    \
+	X(BUILD_INFO, "damond_build_info", "gauge", "Always 1; the damond version in a label.")                        \
+	X(CONFIG_GENERATION, "damond_config_generation", "gauge",                                                      \
+	  "Configuration generation: 1 at start, +1 per successful reload.")                                           \
+	X(CONFIG_LAST_RELOAD_OK, "damond_config_last_reload_successful", "gauge",                                      \
+	  "Whether the last reload request succeeded (1) or was rejected (0); absent before the first.")               \
+	X(CONFIG_LAST_RELOAD_TS, "damond_config_last_reload_timestamp_seconds", "gauge",                               \
+	  "Unix time of the last reload request, successful or not.")                                                  \
+	X(CONFIG_LAST_OK_TS, "damond_config_last_reload_success_timestamp_seconds", "gauge",                           \
+	  "Unix time the running configuration was loaded (start or last successful reload).")                         \
+	X(MONITOR_SOURCE, "damond_monitor_source", "gauge",                                                            \
+	  "Always 1; where region snapshots and scheme stats come from (bpf or sysfs-polling).")                       \
+	X(MONITOR_RECORDS, "damond_monitor_records_total", "counter",                                                  \
+	  "Records the BPF monitor delivered (regions, aggregations, scheme stats).")                                  \
+	X(MONITOR_DROPS, "damond_monitor_drops_total", "counter", "Records the BPF monitor lost (ring buffer full).")  \
+	X(MONITOR_SNAPSHOTS, "damond_monitor_snapshots_total", "counter",                                              \
+	  "Region snapshots published, one per target per aggregation.")                                               \
+	X(MONITOR_INCOMPLETE, "damond_monitor_incomplete_snapshots_total", "counter",                                  \
+	  "Region snapshots dropped as incomplete (records lost in between).")                                         \
+	X(MONITOR_SUPERSEDED, "damond_monitor_superseded_snapshots_total", "counter",                                  \
+	  "Region snapshots replaced before completion by a newer aggregation.")                                       \
+	X(MONITOR_STATS_COMMANDS, "damond_monitor_stats_commands_total", "counter",                                    \
+	  "update_schemes_stats and update_schemes_effective_quotas commands damond wrote.")                           \
+	X(KDAMOND_UP, "damond_kdamond_up", "gauge", "1 when the kdamond is on, else 0.")                               \
+	X(KDAMOND_STATE, "damond_kdamond_state", "gauge",                                                              \
+	  "1 for the kdamond's current state (on, off, died), 0 for the others.")                                      \
+	X(REFINE_ENABLED, "damond_kdamond_refine_enabled", "gauge", "Whether region refinement is configured.")        \
+	X(REFINE_ROUNDS, "damond_kdamond_refine_rounds_total", "counter", "Region refinement rounds committed.")       \
+	X(REFINE_SPLITS, "damond_kdamond_refine_splits_total", "counter", "Region cuts refinement made.")              \
+	X(REFINE_KEPT, "damond_kdamond_refine_cuts_kept_total", "counter",                                             \
+	  "Refinement cuts the kernel still had at the next round.")                                                   \
+	X(REFINE_LOST, "damond_kdamond_refine_cuts_lost_total", "counter",                                             \
+	  "Refinement cuts the kernel had merged away by the next round.")                                             \
+	X(REFINE_BACKOFF, "damond_kdamond_refine_backoff", "gauge", "Refinement back-off factor (1: every interval).") \
+	X(TARGET_NR_REGIONS, "damond_target_nr_regions", "gauge",                                                      \
+	  "Regions of the target in the last complete snapshot (BPF monitor only).")                                   \
+	X(TARGET_NR_REGIONS_MIN, "damond_target_nr_regions_min", "gauge", "The kdamond's configured min_nr_regions.")  \
+	X(TARGET_NR_REGIONS_MAX, "damond_target_nr_regions_max", "gauge", "The kdamond's configured max_nr_regions.")  \
+	X(SCHEME_TRIED_REGIONS, "damond_scheme_tried_regions_total", "counter",                                        \
+	  "Regions the scheme was tried on (kernel nr_tried).")                                                        \
+	X(SCHEME_TRIED_BYTES, "damond_scheme_tried_bytes_total", "counter",                                            \
+	  "Bytes the scheme was tried on (kernel sz_tried).")                                                          \
+	X(SCHEME_APPLIED_REGIONS, "damond_scheme_applied_regions_total", "counter",                                    \
+	  "Regions the action was applied to (kernel nr_applied).")                                                    \
+	X(SCHEME_APPLIED_BYTES, "damond_scheme_applied_bytes_total", "counter",                                        \
+	  "Bytes the action was applied to (kernel sz_applied).")                                                      \
+	X(SCHEME_QT_EXCEEDS, "damond_scheme_quota_exceeds_total", "counter",                                           \
+	  "Times the quota was exceeded (kernel qt_exceeds).")                                                         \
+	X(SCHEME_FILTER_PASSED, "damond_scheme_ops_filter_passed_bytes_total", "counter",                              \
+	  "Bytes that passed the ops-layer filters (kernel sz_ops_filter_passed).")                                    \
+	X(SCHEME_QUOTA, "damond_scheme_quota_bytes", "gauge", "Configured size quota per reset interval (0: none).")   \
+	X(SCHEME_QUOTA_RESET, "damond_scheme_quota_reset_interval_seconds", "gauge",                                   \
+	  "The quota's reset interval: quota_bytes / this is the quota as a rate.")                                    \
+	X(SCHEME_QUOTA_KERNEL, "damond_scheme_quota_kernel_bytes", "gauge",                                            \
+	  "Size quota damond wrote to the kernel (differs from the configured one under fail-charge emulation).")      \
+	X(SCHEME_QUOTA_EFFECTIVE, "damond_scheme_quota_effective_bytes", "gauge",                                      \
+	  "The kernel's effective size quota (after time quota and goals).")                                           \
+	X(SCHEME_GOAL_TARGET, "damond_scheme_quota_goal_target", "gauge",                                              \
+	  "Target value of a quota goal, in the goal metric's own unit.")                                              \
+	X(SCHEME_GOAL_CURRENT, "damond_scheme_quota_goal_current", "gauge",                                            \
+	  "Current value of a quota goal as damond measures what the kernel compares, in the goal metric's unit.")     \
+	X(SCHEME_WMARK_STATE, "damond_scheme_watermark_state", "gauge",                                                \
+	  "1 for the watermark state damond judges (active, inactive, active-or-hysteresis, unknown).")                \
+	X(SCHEME_WMARK_FREE, "damond_scheme_watermark_free_memory_ratio", "gauge",                                     \
+	  "Free memory over total memory the watermark state was judged on.")                                          \
+	X(SCHEME_WMARK_THRESHOLD, "damond_scheme_watermark_threshold_ratio", "gauge",                                  \
+	  "Configured watermark (high, mid, low) as a ratio of total memory.")                                         \
+	X(SCHEME_FC_MODE, "damond_scheme_fail_charge_mode", "gauge",                                                   \
+	  "1 for how fail_charge_ratio is realised (off, native, emulated, emulation-pending), 0 for the others.")     \
+	X(SCHEME_FC_FAILURE, "damond_scheme_fail_charge_failure_ratio", "gauge",                                       \
+	  "Share of tried bytes the action failed on, as the fail-charge controller measures it.")                     \
+	X(SCHEME_FC_EXCLUDED, "damond_scheme_fail_charge_excluded_bytes", "gauge",                                     \
+	  "Bytes the fail-charge controller currently excludes with address filters.")                                 \
+	X(SCHEME_FC_ADJUSTMENTS, "damond_scheme_fail_charge_adjustments_total", "counter",                             \
+	  "Quota or filter changes the fail-charge controller made.")                                                  \
 	X(PROCESS_CPU, "damond_process_cpu_seconds_total", "counter", "damond's user and system CPU time in seconds.") \
 	X(PROCESS_RSS, "damond_process_resident_memory_bytes", "gauge", "damond's resident memory size in bytes.")
 
@@ -309,6 +307,7 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 
 		snprintf(idx, sizeof(idx), "%zu", g);
 		sample_member(r, F_SCHEME_GOAL_TARGET, gl, ARRAY_SIZE(gl), go, "target_value", 1);
+		sample_member(r, F_SCHEME_GOAL_CURRENT, gl, ARRAY_SIZE(gl), go, "current_value", 1);
 	}
 
 	wm = member_type(s, "watermarks", json_type_object);

@@ -410,10 +410,20 @@ static void render_quota(FILE *out, struct json_object *q, struct json_object *f
 			const char *path = get_str(g, "path");
 			int64_t nid;
 
-			fprintf(out, "%s%s target %s", i ? "; " : "", str_or(get_str(g, "metric"), "-"),
-				fmt_u64(a, g, "target_value"));
+			const char *unit = str_or(get_str(g, "unit"), ""), *why = get_str(g, "current_unknown");
+			uint64_t score;
+
+			fprintf(out, "%s%s ", i ? "; " : "", str_or(get_str(g, "metric"), "-"));
 			if (member(g, "current_value"))
-				fprintf(out, " current %s", fmt_u64(b, g, "current_value"));
+				fprintf(out, "current %s%s%s / ", fmt_u64(b, g, "current_value"), *unit ? " " : "",
+					unit);
+			else if (why)
+				fprintf(out, "current unknown (%s) / ", why);
+			fprintf(out, "target %s%s%s", fmt_u64(a, g, "target_value"), *unit ? " " : "", unit);
+			/* the kernel's score: 100 % or more = met, its tuner backs off */
+			if (get_u64(g, "score_bp", &score))
+				fprintf(out, " (%" PRIu64 ".%02" PRIu64 " %%%s)", score / 100, score % 100,
+					score >= 10000 ? ", met" : "");
 			if (get_i64(g, "nid", &nid))
 				fprintf(out, " nid %" PRId64, nid);
 			if (path)

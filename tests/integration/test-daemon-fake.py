@@ -547,6 +547,49 @@ def t_emulation_keeps_quota_goals():
         e.close()
 
 
+def t_goal_current_values():
+    """Quota goals show the value the kernel compares (which it never exposes): status, text, metrics."""
+    e = Env("7.2")
+    try:
+        node = os.path.join(e.sys, "devices/system/node/node0")
+        os.makedirs(node)
+        with open(os.path.join(node, "meminfo"), "w") as f:
+            f.write("Node 0 MemTotal:  2000000 kB\nNode 0 MemFree:  500000 kB\n")
+        os.makedirs(os.path.join(e.proc, "pressure"))
+        psi = os.path.join(e.proc, "pressure/memory")
+        with open(psi, "w") as f:
+            f.write("some avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n")
+        e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n"
+                                    "          goals:\n"
+                                    "            - {metric: node_mem_free_bp, target_value: 2000, nid: 0}\n"
+                                    "            - {metric: some_mem_psi_us, target_value: 1000}")
+                     % {"bytes": "32M"})
+        e.start()
+        goals = e.status()["kdamonds"][0]["schemes"][0]["quota"]["goals"]
+        check(goals[0]["current_value"] == 2500 and goals[0]["unit"] == "bp", "node_mem_free_bp: %r" % goals[0])
+        check(goals[0]["score_bp"] == 12500 and goals[0]["nid"] == 0, "score/nid: %r" % goals[0])
+        # PSI needs two samples a second apart: 30 ms of stall more, over about 1.5 s
+        with open(psi, "w") as f:
+            f.write("some avg10=0.00 avg60=0.00 avg300=0.00 total=31000\n")
+        time.sleep(1.5)
+        g = e.status()["kdamonds"][0]["schemes"][0]["quota"]["goals"][1]
+        check(g["unit"] == "us", "psi unit: %r" % g)
+        # the stall per 1 s reset interval: 30 ms over the time between the two reads (1-3 s)
+        check(g.get("current_value") is not None and 9000 <= g["current_value"] <= 31000, "psi: %r" % g)
+        text = e.ctl("status", "--details").stdout
+        check("node_mem_free_bp current 2500 bp / target 2000 bp (125.00 %, met)" in text,
+              "the text status does not show the goal's current value: " + text)
+        m = e.ctl("metrics").stdout
+        check(re.search(r'^damond_scheme_quota_goal_current\{[^}]*goal="0"[^}]*\} 2500$', m, re.M),
+              "no goal current metric: " + "\n".join(l for l in m.splitlines() if "goal" in l))
+        # a node that does not exist: unknown, and why
+        os.unlink(os.path.join(node, "meminfo"))
+        g = e.status()["kdamonds"][0]["schemes"][0]["quota"]["goals"][0]
+        check(g.get("current_value") is None and "node" in g.get("current_unknown", ""), "gone node: %r" % g)
+    finally:
+        e.close()
+
+
 def t_died_detected():
     e = Env("6.12")
     try:
@@ -713,6 +756,7 @@ TESTS = [
     t_native_fail_charge_72,
     t_charge_emulation_612,
     t_emulation_keeps_quota_goals,
+    t_goal_current_values,
     t_dropped_kdamond_does_not_block_restart,
     t_keepalive_with_watermarks,
     t_died_detected,

@@ -103,7 +103,8 @@ def t_metric_names():
             check("`%s`" % name in doc, "%s: %s is not in docs/METRICS.md" % (title, name))
     # the dashboard covers what the issue asks for
     for must in ("damond_target_nr_regions", "damond_target_nr_regions_max", "damond_scheme_applied_bytes_total",
-                 "damond_scheme_quota_bytes", "damond_scheme_quota_goal_target", "damond_scheme_fail_charge_mode",
+                 "damond_scheme_quota_bytes", "damond_scheme_quota_goal_target", "damond_scheme_quota_goal_current",
+                 "damond_scheme_fail_charge_mode",
                  "damond_kdamond_refine_cuts_lost_total"):
         check(must in used, "no panel shows %s" % must)
 

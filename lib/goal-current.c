@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "goal-current.h"
+#include "macro.h"
+
+uint64_t goal_bp(uint64_t value, uint64_t total)
+{
+	if (total == 0)
+		return 0;
+	/* value * 10000 / total exactly (the kernel's mult_frac wraps past 2^64 / 10000; sizes never get there) */
+	return (uint64_t)((unsigned __int128)value * 10000 / total);
+}
+
+uint64_t goal_score_bp(uint64_t current, uint64_t target)
+{
+	return goal_bp(current, target);
+}
+
+/* the value after "key" at the start of a line (or after whitespace), as a u64 */
+static const char *find_word(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = text; (p = strstr(p, key)); p += n)
+		if (p == text || p[-1] == ' ' || p[-1] == '\n' || p[-1] == '\t')
+			return p + n;
+	return NULL;
+}
+
+int goal_parse_psi_some_total(const char *text, uint64_t *ret_total_us)
+{
+	const char *line, *t;
+	char *end;
+	unsigned long long v;
+
+	/* "some avg10=0.00 avg60=0.00 avg300=0.00 total=12345" */
+	line = strncmp(text, "some ", 5) == 0 ? text : strstr(text, "\nsome ");
+	if (!line)
+		return -EINVAL;
+	t = strstr(line, "total=");
+	if (!t || (strchr(line + 1, '\n') && t > strchr(line + 1, '\n')))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(t + 6, &end, 10);
+	if (errno || end == t + 6)
+		return -EINVAL;
+	*ret_total_us = v;
+	return 0;
+}
+
+/* "KEY:   123 kB" after the key; bytes */
+static int kb_after(const char *p, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!p)
+		return -EINVAL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno || end == p || v > UINT64_MAX / 1024)
+		return -EINVAL;
+	*ret = (uint64_t)v * 1024;
+	return 0;
+}
+
+int goal_parse_node_meminfo(const char *text, uint64_t *ret_total, uint64_t *ret_free)
+{
+	/* "Node 0 MemTotal:       16318416 kB" */
+	if (kb_after(find_word(text, "MemTotal:"), ret_total) < 0 ||
+	    kb_after(find_word(text, "MemFree:"), ret_free) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int goal_parse_meminfo_lru(const char *text, uint64_t *ret_active, uint64_t *ret_inactive)
+{
+	if (kb_after(find_word(text, "Active:"), ret_active) < 0 ||
+	    kb_after(find_word(text, "Inactive:"), ret_inactive) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int goal_parse_numa_stat_lru(const char *text, int nid, uint64_t *ret_bytes)
+{
+	static const char *const keys[] = { "active_anon ", "inactive_anon ", "active_file ", "inactive_file " };
+	char node[24];
+	uint64_t sum = 0;
+
+	snprintf(node, sizeof(node), "N%d=", nid);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *line = strncmp(text, keys[i], strlen(keys[i])) == 0 ? text : NULL;
+		const char *eol, *p;
+		char pat[32];
+		unsigned long long v;
+		char *end;
+
+		if (!line) {
+			snprintf(pat, sizeof(pat), "\n%s", keys[i]);
+			line = strstr(text, pat);
+			if (!line)
+				return -EINVAL;
+			line++;
+		}
+		eol = strchr(line, '\n');
+		p = strstr(line, node);
+		/* " N1=" must not match inside " N11=": find_word-like check */
+		while (p && (p == line || p[-1] != ' '))
+			p = strstr(p + 1, node);
+		if (!p || (eol && p > eol))
+			return -ENOENT; /* no such node in this memcg's stats */
+		errno = 0;
+		v = strtoull(p + strlen(node), &end, 10);
+		if (errno || end == p + strlen(node) || sum + v < sum)
+			return -EINVAL;
+		sum += v;
+	}
+	*ret_bytes = sum;
+	return 0;
+}
+
+void goal_psi_feed(struct goal_psi *p, uint64_t total_us, uint64_t now_us, uint64_t min_period_us)
+{
+	if (p->have && now_us <= p->t_us)
+		return;
+	if (p->have && now_us - p->t_us < min_period_us)
+		return;
+	if (p->have && total_us >= p->total_us) {
+		p->us_per_s = (double)(total_us - p->total_us) * 1e6 / (double)(now_us - p->t_us);
+		p->have_rate = true;
+	}
+	p->have = true;
+	p->total_us = total_us;
+	p->t_us = now_us;
+}
+
+/* a small text file, NUL-terminated; NULL on error */
+static char *read_text(const char *path)
+{
+	char *buf;
+	ssize_t n;
+	size_t len = 0, cap = 16384;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap + 1);
+	while (buf && len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+static void node_meminfo(const char *sys_root, int nid, uint64_t *total, uint64_t *free_b, struct goal_current *r)
+{
+	char path[4096];
+	char *t;
+
+	snprintf(path, sizeof(path), "%s/devices/system/node/node%d/meminfo", sys_root, nid);
+	t = read_text(path);
+	if (!t || goal_parse_node_meminfo(t, total, free_b) < 0 || *total == 0)
+		r->why = "node meminfo unreadable (no such node?)";
+	free(t);
+}
+
+static void read_memcg(const char *sys_root, const struct damos_goal_cfg *g, struct goal_current *r)
+{
+	char path[4096];
+	uint64_t total = 0, free_b = 0, used = 0;
+	char *t;
+	int k;
+
+	node_meminfo(sys_root, g->nid, &total, &free_b, r);
+	if (r->why)
+		return;
+	snprintf(path, sizeof(path), "%s/fs/cgroup/%s/memory.numa_stat", sys_root,
+		 g->path ? g->path + (g->path[0] == '/') : "");
+	t = read_text(path);
+	k = t ? goal_parse_numa_stat_lru(t, g->nid, &used) : -ENOENT;
+	free(t);
+	if (k < 0) {
+		r->why = "memcg memory.numa_stat unreadable (no such cgroup, or no memory controller)";
+		return;
+	}
+	if (used > total)
+		used = total;
+	r->value = goal_bp(g->metric == DAMOS_GOAL_NODE_MEMCG_USED_BP ? used : total - used, total);
+	r->known = true;
+}
+
+void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
+		       uint64_t reset_interval_ms, struct goal_psi *psi, uint64_t now_us, struct goal_current *r)
+{
+	char path[4096];
+	uint64_t a = 0, b = 0;
+	char *t;
+
+	*r = (struct goal_current){ .unit = "bp" };
+	switch (g->metric) {
+	case DAMOS_GOAL_USER_INPUT:
+		/* the kernel uses the committed current_value: the user's own number */
+		r->unit = "";
+		r->value = g->current_value;
+		r->known = true;
+		return;
+	case DAMOS_GOAL_SOME_MEM_PSI_US:
+		r->unit = "us";
+		snprintf(path, sizeof(path), "%s/pressure/memory", procfs_root);
+		t = read_text(path);
+		if (t && goal_parse_psi_some_total(t, &a) == 0)
+			goal_psi_feed(psi, a, now_us, 1000000);
+		else
+			r->why = "/proc/pressure/memory unreadable (kernel without PSI, or psi=0)";
+		free(t);
+		if (r->why)
+			return;
+		if (!psi->have_rate) {
+			r->why = "measuring: needs two samples a second apart";
+			return;
+		}
+		/* the kernel's window is one quota reset interval */
+		r->value = (uint64_t)(psi->us_per_s * (double)(reset_interval_ms ?: 1000) / 1000.0);
+		r->known = true;
+		return;
+	case DAMOS_GOAL_NODE_MEM_USED_BP:
+	case DAMOS_GOAL_NODE_MEM_FREE_BP:
+		node_meminfo(sys_root, g->nid, &a, &b, r);
+		if (r->why)
+			return;
+		if (b > a)
+			b = a;
+		r->value = goal_bp(g->metric == DAMOS_GOAL_NODE_MEM_FREE_BP ? b : a - b, a);
+		r->known = true;
+		return;
+	case DAMOS_GOAL_NODE_MEMCG_USED_BP:
+	case DAMOS_GOAL_NODE_MEMCG_FREE_BP:
+		read_memcg(sys_root, g, r);
+		return;
+	case DAMOS_GOAL_ACTIVE_MEM_BP:
+	case DAMOS_GOAL_INACTIVE_MEM_BP:
+		snprintf(path, sizeof(path), "%s/meminfo", procfs_root);
+		t = read_text(path);
+		if (!t || goal_parse_meminfo_lru(t, &a, &b) < 0 || a + b == 0)
+			r->why = "/proc/meminfo Active/Inactive unreadable";
+		free(t);
+		if (r->why)
+			return;
+		r->value = goal_bp(g->metric == DAMOS_GOAL_ACTIVE_MEM_BP ? a : b, a + b);
+		r->known = true;
+		return;
+	case DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP:
+		r->why = "the kernel computes it from a folio walk of the eligible regions; damond does not repeat it";
+		return;
+	default:
+		r->why = "unknown metric";
+		return;
+	}
+}

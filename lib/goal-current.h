@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "damon.h"
+
+/*
+ * The current value of a DAMOS quota goal, as the kernel measures it
+ * (mm/damon/core.c damos_set_quota_goal_current_value; ../shared/docs/kernel-damon.md
+ * section 3.5). The kernel never writes the value it measured back to sysfs,
+ * so damond measures the same quantity from /proc and /sys to show current
+ * against target.
+ *
+ * The parsers and the arithmetic are pure (tests feed them text); goal_current_read()
+ * is the only part that opens files, under the given roots.
+ */
+
+struct goal_current {
+	bool known;
+	uint64_t value;   /* in the metric's unit (unit below) */
+	const char *unit; /* "bp" (1/10000), "us", or "" for user_input */
+	const char *why;  /* when !known: a static reason */
+};
+
+/* PSI "some" memory stall: the kernel's value is the stall time since its previous
+ * evaluation (one quota reset interval). damond keeps the last total it read and
+ * scales the delta to the goal's window. */
+struct goal_psi {
+	bool have;
+	uint64_t total_us; /* some total= at t_us */
+	uint64_t t_us;
+	bool have_rate;
+	double us_per_s; /* stall per second over the last sampling period */
+};
+
+/* "some avg10=... total=N" -> N (µs). -EINVAL when absent. */
+int goal_parse_psi_some_total(const char *text, uint64_t *ret_total_us);
+/* /sys/devices/system/node/nodeN/meminfo: "Node N MemTotal: X kB", "MemFree". Bytes. */
+int goal_parse_node_meminfo(const char *text, uint64_t *ret_total, uint64_t *ret_free);
+/* memory.numa_stat: active/inactive anon/file on node nid (bytes, summed). */
+int goal_parse_numa_stat_lru(const char *text, int nid, uint64_t *ret_bytes);
+/* /proc/meminfo "Active:" and "Inactive:" (bytes). */
+int goal_parse_meminfo_lru(const char *text, uint64_t *ret_active, uint64_t *ret_inactive);
+
+/* value * 10000 / total, without overflow; 0 when total is 0 */
+uint64_t goal_bp(uint64_t value, uint64_t total);
+
+/* Feed a PSI total read at now_us; the rate updates when at least min_period_us passed. */
+void goal_psi_feed(struct goal_psi *p, uint64_t total_us, uint64_t now_us, uint64_t min_period_us);
+
+/*
+ * Measure goal g's current value. procfs_root is /proc (or a test's), sys_root /sys
+ * (node meminfo under devices/system/node, the cgroup2 mount under fs/cgroup).
+ * psi is the daemon's PSI sampler (system wide; fed here), now_us a monotonic clock.
+ */
+void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
+		       uint64_t reset_interval_ms, struct goal_psi *psi, uint64_t now_us, struct goal_current *ret);
+
+/* The goal's score the way the kernel computes it: current * 10000 / target (10000 = met). */
+uint64_t goal_score_bp(uint64_t current, uint64_t target);

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Quota goals' current values (lib/goal-current.c): the parsers, the kernel's
+ * arithmetic, and goal_current_read() over a fake /proc and /sys. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "goal-current.h"
+#include "macro.h"
+
+static char root[] = "/tmp/damond-goal-XXXXXX";
+static char proc[512], sys[512];
+
+static void put(const char *rel, const char *text)
+{
+	char path[1024], dir[1024], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (slash = dir + strlen(root) + 1; (slash = strchr(slash, '/')); slash++) {
+		*slash = '\0';
+		(void)mkdir(dir, 0755);
+		*slash = '/';
+	}
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void t_parse_psi(void **state)
+{
+	uint64_t t = 0;
+
+	assert_int_equal(goal_parse_psi_some_total("some avg10=0.00 avg60=0.00 avg300=0.00 total=123456\n"
+						   "full avg10=0.00 avg60=0.00 avg300=0.00 total=99\n",
+						   &t),
+			 0);
+	assert_int_equal(t, 123456);
+	/* "full" first: still the "some" line's total */
+	assert_int_equal(goal_parse_psi_some_total("full avg10=0.00 total=5\nsome avg10=1.00 total=77\n", &t), 0);
+	assert_int_equal(t, 77);
+	assert_int_equal(goal_parse_psi_some_total("full avg10=0.00 total=5\n", &t), -EINVAL);
+	/* a "some" line without total= must not borrow the next line's */
+	assert_int_equal(goal_parse_psi_some_total("some avg10=0.00\nfull total=5\n", &t), -EINVAL);
+}
+
+static void t_parse_node_meminfo(void **state)
+{
+	uint64_t total = 0, free_b = 0;
+
+	assert_int_equal(goal_parse_node_meminfo("Node 0 MemTotal:       16318416 kB\n"
+						 "Node 0 MemFree:         1000000 kB\n"
+						 "Node 0 MemUsed:        15318416 kB\n",
+						 &total, &free_b),
+			 0);
+	assert_int_equal(total, 16318416ULL * 1024);
+	assert_int_equal(free_b, 1000000ULL * 1024);
+	assert_int_equal(goal_parse_node_meminfo("Node 0 MemTotal: 5 kB\n", &total, &free_b), -EINVAL);
+}
+
+static void t_parse_numa_stat(void **state)
+{
+	const char *text = "anon N0=1 N1=2 N11=3\n"
+			   "file N0=1 N1=2 N11=3\n"
+			   "active_anon N0=4096 N1=100 N11=1000\n"
+			   "inactive_anon N0=8192 N1=200 N11=2000\n"
+			   "active_file N0=0 N1=300 N11=3000\n"
+			   "inactive_file N0=4096 N1=400 N11=4000\n"
+			   "unevictable N0=999999 N1=999999 N11=999999\n";
+	uint64_t b = 0;
+
+	assert_int_equal(goal_parse_numa_stat_lru(text, 0, &b), 0);
+	assert_int_equal(b, 4096 + 8192 + 0 + 4096);
+	/* N1 is not the prefix of N11 */
+	assert_int_equal(goal_parse_numa_stat_lru(text, 1, &b), 0);
+	assert_int_equal(b, 1000);
+	assert_int_equal(goal_parse_numa_stat_lru(text, 11, &b), 0);
+	assert_int_equal(b, 10000);
+	assert_int_equal(goal_parse_numa_stat_lru(text, 2, &b), -ENOENT);
+	assert_int_equal(goal_parse_numa_stat_lru("anon N0=1\n", 0, &b), -EINVAL);
+}
+
+static void t_parse_meminfo_lru(void **state)
+{
+	uint64_t a = 0, i = 0;
+
+	assert_int_equal(goal_parse_meminfo_lru("MemTotal: 100 kB\nActive:  30 kB\nInactive:  10 kB\n"
+						"Active(anon):  20 kB\nInactive(anon):  5 kB\n",
+						&a, &i),
+			 0);
+	assert_int_equal(a, 30 * 1024);
+	assert_int_equal(i, 10 * 1024);
+}
+
+static void t_bp(void **state)
+{
+	assert_int_equal(goal_bp(1, 4), 2500);
+	assert_int_equal(goal_bp(0, 0), 0);
+	/* no overflow where value * 10000 would wrap */
+	assert_int_equal(goal_bp(UINT64_MAX / 2, UINT64_MAX / 2), 10000);
+	assert_int_equal(goal_bp(UINT64_MAX / 4, UINT64_MAX / 2), 4999);
+	assert_int_equal(goal_score_bp(3000, 2000), 15000);
+}
+
+static void t_psi_feed(void **state)
+{
+	struct goal_psi p = {};
+
+	goal_psi_feed(&p, 1000, 1000000, 1000000);
+	assert_false(p.have_rate);
+	/* too soon: ignored, the first sample stays the base */
+	goal_psi_feed(&p, 5000, 1500000, 1000000);
+	assert_false(p.have_rate);
+	goal_psi_feed(&p, 51000, 3000000, 1000000);
+	assert_true(p.have_rate);
+	assert_true(p.us_per_s > 24999.0 && p.us_per_s < 25001.0); /* 50 ms of stall over 2 s */
+	/* a counter that went backwards (a new boot's record?): no rate from it, a new base */
+	goal_psi_feed(&p, 10, 5000000, 1000000);
+	assert_int_equal(p.total_us, 10);
+	assert_true(p.us_per_s > 24999.0 && p.us_per_s < 25001.0);
+}
+
+static void t_read(void **state)
+{
+	struct goal_psi psi = {};
+	struct goal_current c;
+	struct damos_goal_cfg g = { .metric = DAMOS_GOAL_NODE_MEM_FREE_BP, .nid = 1, .target_value = 2000 };
+
+	put("sys/devices/system/node/node1/meminfo", "Node 1 MemTotal: 1000 kB\nNode 1 MemFree: 250 kB\n");
+	put("sys/fs/cgroup/work.slice/app/memory.numa_stat",
+	    "active_anon N0=0 N1=102400\ninactive_anon N0=0 N1=0\nactive_file N0=0 N1=0\n"
+	    "inactive_file N0=0 N1=0\n");
+	put("proc/meminfo", "MemTotal: 1000 kB\nActive: 300 kB\nInactive: 100 kB\n");
+	put("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n");
+
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 2500);
+	assert_string_equal(c.unit, "bp");
+	g.metric = DAMOS_GOAL_NODE_MEM_USED_BP;
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_int_equal(c.value, 7500);
+
+	/* memcg: LRU bytes of the memcg on the node over the node's total (100 KiB of 1000 KiB) */
+	g.metric = DAMOS_GOAL_NODE_MEMCG_USED_BP;
+	g.path = (char *)"/work.slice/app";
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 1000);
+	g.metric = DAMOS_GOAL_NODE_MEMCG_FREE_BP;
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_int_equal(c.value, 9000);
+	g.path = (char *)"nosuch";
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_false(c.known);
+	assert_non_null(c.why);
+
+	/* a node that does not exist */
+	g.metric = DAMOS_GOAL_NODE_MEM_FREE_BP;
+	g.nid = 3;
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_false(c.known);
+	assert_non_null(strstr(c.why, "node"));
+
+	g.metric = DAMOS_GOAL_ACTIVE_MEM_BP;
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_int_equal(c.value, 7500);
+	g.metric = DAMOS_GOAL_INACTIVE_MEM_BP;
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_int_equal(c.value, 2500);
+
+	/* PSI: two samples 2 s apart, 40 ms of stall: 20 ms per 1 s reset interval, 100 ms per 5 s */
+	g.metric = DAMOS_GOAL_SOME_MEM_PSI_US;
+	goal_current_read(proc, sys, &g, 5000, &psi, 10000000, &c);
+	assert_false(c.known);
+	assert_non_null(strstr(c.why, "two samples"));
+	put("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=41000\n");
+	goal_current_read(proc, sys, &g, 5000, &psi, 12000000, &c);
+	assert_true(c.known);
+	assert_string_equal(c.unit, "us");
+	assert_int_equal(c.value, 100000);
+
+	g.metric = DAMOS_GOAL_USER_INPUT;
+	g.current_value = 42;
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 42);
+
+	g.metric = DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_false(c.known);
+}
+
+static int setup(void **state)
+{
+	if (!mkdtemp(root))
+		return -1;
+	snprintf(proc, sizeof(proc), "%s/proc", root);
+	snprintf(sys, sizeof(sys), "%s/sys", root);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_parse_psi),
+		cmocka_unit_test(t_parse_node_meminfo),
+		cmocka_unit_test(t_parse_numa_stat),
+		cmocka_unit_test(t_parse_meminfo_lru),
+		cmocka_unit_test(t_bp),
+		cmocka_unit_test(t_psi_feed),
+		cmocka_unit_test(t_read),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
