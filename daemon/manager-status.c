@@ -4,6 +4,7 @@
 
 #include "damond-config.h"
 #include "manager-internal.h"
+#include "damon-stat.h"
 #include "snapshot.h"
 
 #include <malloc.h>
@@ -246,7 +247,60 @@ static struct json_object *target_json(struct manager *m, const struct kdamond_r
 	return to;
 }
 
-static struct json_object *kdamond_json(struct manager *m, const struct kdamond_rt *kd)
+/* The aggregation interval DAMON_STAT's formulas need: the configured one, or, when the
+ * kernel tunes it (intervals_goal), the one measured between target 0's snapshots. */
+static uint64_t dstat_aggr_us(struct kdamond_rt *kd, const struct damon_snapshot *snap)
+{
+	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
+
+	if (!x->intervals_goal.aggrs)
+		return x->aggr_us;
+	if (kd->dstat_ts_ns && snap->nr_aggregations > kd->dstat_aggrs && snap->ts_ns > kd->dstat_ts_ns)
+		kd->dstat_aggr_us = (snap->ts_ns - kd->dstat_ts_ns) / 1000 / (snap->nr_aggregations - kd->dstat_aggrs);
+	if (snap->nr_aggregations != kd->dstat_aggrs) {
+		kd->dstat_ts_ns = snap->ts_ns;
+		kd->dstat_aggrs = snap->nr_aggregations;
+	}
+	return kd->dstat_aggr_us;
+}
+
+/* DAMON_STAT's estimated bandwidth and idle-time percentiles from this kdamond's snapshots
+ * (physical-address kdamonds: DAMON_STAT's own view), lib/damon-stat.c. */
+static struct json_object *damon_stat_json(struct manager *m, struct kdamond_rt *kd)
+{
+	const struct damon_snapshot *snaps[64];
+	struct damon_stat_result res;
+	struct json_object *o, *pct;
+	size_t n = 0;
+	uint64_t aggr_us;
+
+	if (kd->cfg->ctx.ops != DAMON_OPS_PADDR || !m->snapshots || kd->nr_targets == 0)
+		return NULL;
+	for (size_t t = 0; t < kd->nr_targets && n < ARRAY_SIZE(snaps); t++) {
+		snaps[n] = snapshot_store_get(m->snapshots, kd->index, t);
+		if (snaps[n])
+			n++;
+	}
+	if (n == 0)
+		return NULL;
+	aggr_us = dstat_aggr_us(kd, snaps[0]);
+	if (aggr_us == 0 || damon_stat_compute(snaps, n, kd->cfg->ctx.addr_unit, aggr_us, &res) < 0)
+		return NULL;
+	o = json_object_new_object();
+	JADD(o, "estimated_memory_bandwidth_bytes_per_second", JU64(res.estimated_memory_bandwidth));
+	pct = json_object_new_array();
+	for (int i = 0; i < DAMON_STAT_NR_PERCENTILES; i++)
+		json_object_array_add(pct, json_object_new_int64(res.idle_ms_percentiles[i]));
+	/* 101 values, percentile 0..100; negative: accessed in the last aggregation, for that long */
+	JADD(o, "memory_idle_ms_percentiles", pct);
+	JADD(o, "aggr_interval_us", JU64(aggr_us));
+	JADD(o, "aggr_interval_source",
+	     json_object_new_string(kd->cfg->ctx.intervals_goal.aggrs ? "measured" : "configured"));
+	JADD(o, "bytes", JU64(res.total_bytes));
+	return o;
+}
+
+static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd)
 {
 	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
 	struct json_object *o = json_object_new_object(), *iv, *nr, *targets, *schemes, *last;
@@ -267,6 +321,7 @@ static struct json_object *kdamond_json(struct manager *m, const struct kdamond_
 	JADD(nr, "max", JU64(x->max_nr_regions));
 	JADD(o, "nr_regions", nr);
 	ctrls_status(m, kd, SIZE_MAX, o); /* each CTRL_KDAMOND controller under its name ("refine") */
+	JADD(o, "damon_stat", damon_stat_json(m, kd));
 
 	targets = json_object_new_array();
 	for (size_t t = 0; t < kd->nr_targets; t++)

@@ -60,6 +60,9 @@ struct kdamond_rt {
 	void **ctrl;               /* per ctrl_registry[] index: the CTRL_KDAMOND controller states (controllers.c) */
 	struct pageflags_map pageflags[_PAGEFLAGS_CLASS_MAX]; /* the maps controllers asked for (controllers.c) */
 	usec_t epoch_us; /* the last reload commit: older data predates the current targets */
+	/* DAMON_STAT's numbers (damon_stat_json): the aggregation interval measured between snapshots,
+	 * for kdamonds whose intervals the kernel tunes (intervals_goal) */
+	uint64_t dstat_ts_ns, dstat_aggrs, dstat_aggr_us;
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;

@@ -45,6 +45,10 @@
 	X(KDAMOND_UP, "damond_kdamond_up", "gauge", "1 when the kdamond is on, else 0.")                               \
 	X(KDAMOND_STATE, "damond_kdamond_state", "gauge",                                                              \
 	  "1 for the kdamond's current state (on, off, died), 0 for the others.")                                      \
+	X(KDAMOND_BANDWIDTH, "damond_kdamond_estimated_memory_bandwidth_bytes_per_second", "gauge",                    \
+	  "DAMON_STAT's estimated memory bandwidth, from the kdamond's last snapshot (paddr, BPF monitor).")           \
+	X(KDAMOND_IDLE, "damond_kdamond_memory_idle_seconds", "gauge",                                                 \
+	  "DAMON_STAT's memory idle time percentiles (negative: accessed, for that long), paddr kdamonds.")            \
 	X(REFINE_ENABLED, "damond_kdamond_refine_enabled", "gauge", "Whether region refinement is configured.")        \
 	X(REFINE_ROUNDS, "damond_kdamond_refine_rounds_total", "counter", "Region refinement rounds committed.")       \
 	X(REFINE_SPLITS, "damond_kdamond_refine_splits_total", "counter", "Region cuts refinement made.")              \
@@ -339,9 +343,12 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 	}
 }
 
+/* the DAMON_STAT idle-time percentiles exported as metrics */
+static const int idle_percentiles[] = { 0, 10, 25, 50, 75, 90, 99, 100 };
+
 static void render_kdamond(struct render *r, struct json_object *kd)
 {
-	struct json_object *ref, *nr, *targets, *schemes;
+	struct json_object *ref, *nr, *targets, *schemes, *ds, *pct;
 	const char *name = get_str(kd, "name"), *state = get_str(kd, "state");
 	const struct label l[] = { { "kdamond", name } };
 
@@ -358,6 +365,20 @@ static void render_kdamond(struct render *r, struct json_object *kd)
 	sample_member(r, F_REFINE_KEPT, l, 1, ref, "kept", 1);
 	sample_member(r, F_REFINE_LOST, l, 1, ref, "lost", 1);
 	sample_member(r, F_REFINE_BACKOFF, l, 1, ref, "backoff", 1);
+
+	ds = member_type(kd, "damon_stat", json_type_object);
+	sample_member(r, F_KDAMOND_BANDWIDTH, l, 1, ds, "estimated_memory_bandwidth_bytes_per_second", 1);
+	pct = member_type(ds, "memory_idle_ms_percentiles", json_type_array);
+	/* a few percentiles, not 101 series per kdamond */
+	for (size_t i = 0; pct && i < ARRAY_SIZE(idle_percentiles); i++) {
+		struct json_object *pv = json_object_array_get_idx(pct, idle_percentiles[i]);
+		char p[8];
+		const struct label pl[] = { l[0], { "percentile", p } };
+
+		snprintf(p, sizeof(p), "%d", idle_percentiles[i]);
+		if (pv && (json_object_is_type(pv, json_type_int) || json_object_is_type(pv, json_type_double)))
+			sample(r, F_KDAMOND_IDLE, pl, 2, json_object_get_double(pv) / 1000.0);
+	}
 
 	nr = member_type(kd, "nr_regions", json_type_object);
 	targets = member_type(kd, "targets", json_type_array);

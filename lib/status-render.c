@@ -535,6 +535,39 @@ static void render_refine(FILE *out, struct json_object *rf)
 		fmt_u64(c, rf, "splits"));
 }
 
+/* signed milliseconds: "3.2s", "hot 200ms" (negative: accessed, for that long) */
+static char *fmt_idle_ms(char buf[static 40], int64_t ms)
+{
+	char d[32];
+
+	snprintf(buf, 40, "%s%s", ms < 0 ? "hot " : "", format_duration_us(d, (uint64_t)(ms < 0 ? -ms : ms) * 1000));
+	return buf;
+}
+
+/* DAMON_STAT's outputs, computed by damond from the kdamond's snapshots */
+static void render_damon_stat(FILE *out, struct json_object *ds)
+{
+	static const int shown[] = { 0, 25, 50, 75, 90, 100 };
+	struct json_object *pct = member_type(ds, "memory_idle_ms_percentiles", json_type_array);
+	uint64_t bw;
+	char a[32], p[40];
+
+	if (!ds)
+		return;
+	fprintf(out, LABEL1, "damon_stat");
+	if (get_u64(ds, "estimated_memory_bandwidth_bytes_per_second", &bw))
+		fprintf(out, "bandwidth %s/s", format_size(a, bw));
+	for (size_t i = 0; pct && i < ARRAY_SIZE(shown); i++) {
+		struct json_object *v = json_object_array_get_idx(pct, shown[i]);
+
+		if (v && json_object_is_type(v, json_type_int))
+			fprintf(out, "%sp%d %s", i ? " " : "; idle ", shown[i],
+				fmt_idle_ms(p, json_object_get_int64(v)));
+	}
+	fprintf(out, " (aggr %s, %s)\n", fmt_duration(a, ds, "aggr_interval_us"),
+		str_or(get_str(ds, "aggr_interval_source"), "-"));
+}
+
 static void render_kdamond(FILE *out, struct json_object *k)
 {
 	struct json_object *iv = member_type(k, "intervals", json_type_object);
@@ -565,6 +598,7 @@ static void render_kdamond(FILE *out, struct json_object *k)
 	for (size_t i = 0; i < n; i++)
 		render_target(out, json_object_array_get_idx(targets, i));
 	render_refine(out, member_type(k, "refine", json_type_object));
+	render_damon_stat(out, member_type(k, "damon_stat", json_type_object));
 	n = schemes ? json_object_array_length(schemes) : 0;
 	if (n == 0)
 		fprintf(out, LABEL1 "none\n", "schemes");

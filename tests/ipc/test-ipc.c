@@ -707,6 +707,37 @@ static void test_status_render_bpf_ring(void **state)
 	assert_contains(text, "bpf, 200000 events/s, 0 drops, ring 2.0MiB (damond woken at 1.4MiB)\n");
 }
 
+/* DAMON_STAT's numbers and a goal's current value, as damond computes them */
+static void test_status_render_damon_stat_goals(void **state)
+{
+	_cleanup_(json_object_putp) struct json_object *st = parse(status_json);
+	_cleanup_free_ char *text = NULL;
+	struct json_object *k = json_object_array_get_idx(json_object_object_get(st, "kdamonds"), 0);
+	struct json_object *q =
+		json_object_object_get(json_object_array_get_idx(json_object_object_get(k, "schemes"), 0), "quota");
+	char ds[1400];
+	int n = snprintf(ds, sizeof(ds),
+			 "{\"estimated_memory_bandwidth_bytes_per_second\":1073741824,"
+			 "\"aggr_interval_us\":100000,\"aggr_interval_source\":\"configured\","
+			 "\"memory_idle_ms_percentiles\":[");
+
+	for (int i = 0; i <= 100; i++)
+		n += snprintf(ds + n, sizeof(ds) - (size_t)n, "%s%d", i ? "," : "", i <= 30 ? -200 : i * 100);
+	snprintf(ds + n, sizeof(ds) - (size_t)n, "]}");
+	json_object_object_add(k, "damon_stat", parse(ds));
+	json_object_object_add(q, "goals",
+			       parse("[{\"metric\":\"node_mem_free_bp\",\"target_value\":2000,\"current_value\":2500,"
+				     "\"unit\":\"bp\",\"score_bp\":12500,\"nid\":0},"
+				     "{\"metric\":\"some_mem_psi_us\",\"target_value\":1000,\"unit\":\"us\","
+				     "\"current_unknown\":\"measuring\"}]"));
+	text = render(status_render_text, st, 0);
+	assert_contains(text,
+			"  damon_stat        bandwidth 1.0GiB/s; idle p0 hot 200ms p25 hot 200ms p50 5s p75 7500ms "
+			"p90 9s p100 10s (aggr 100ms, configured)\n");
+	assert_contains(text, "node_mem_free_bp current 2500 bp / target 2000 bp (125.00 %, met) nid 0; "
+			      "some_mem_psi_us current unknown (measuring) / target 1000 us");
+}
+
 static void test_status_render_full(void **state)
 {
 	_cleanup_(json_object_putp) struct json_object *st = parse(status_json);
@@ -1029,6 +1060,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_busy_retried, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test(test_status_withhold_addresses),
 		cmocka_unit_test(test_status_render_full),
+		cmocka_unit_test(test_status_render_damon_stat_goals),
 		cmocka_unit_test(test_status_render_bpf_ring),
 		cmocka_unit_test(test_status_render_truncated_ranges),
 		cmocka_unit_test(test_status_render_sparse),

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* DAMON_STAT's outputs from snapshots (lib/damon-stat.c), against values worked out by hand
+ * with mm/damon/stat.c's definitions. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "damon-stat.h"
+#include "macro.h"
+
+static const struct snapshot_region three[] = {
+	{ .start = 0, .end = 4096, .nr_accesses = 0, .age = 9 },      /* idle 10 intervals */
+	{ .start = 4096, .end = 12288, .nr_accesses = 2, .age = 4 },  /* hot for 5 intervals */
+	{ .start = 12288, .end = 16384, .nr_accesses = 0, .age = 0 }, /* idle 1 interval */
+};
+
+static void t_three_regions(void **state)
+{
+	const struct damon_snapshot snap = { .nr_regions = 3, .regions = three };
+	const struct damon_snapshot *s[] = { &snap };
+	struct damon_stat_result r;
+
+	assert_int_equal(damon_stat_compute(s, 1, 1, 100000, &r), 0);
+	assert_int_equal(r.total_bytes, 16384);
+	/* 8192 bytes x 2 accesses per 100 ms aggregation */
+	assert_int_equal(r.estimated_memory_bandwidth, 163840);
+	/* sorted: hot 5 (50 % of the bytes), idle 1 (to 75 %), idle 10 (to 100 %) */
+	for (int p = 0; p <= 50; p++)
+		assert_int_equal(r.idle_ms_percentiles[p], -500);
+	for (int p = 51; p <= 75; p++)
+		assert_int_equal(r.idle_ms_percentiles[p], 100);
+	for (int p = 76; p <= 100; p++)
+		assert_int_equal(r.idle_ms_percentiles[p], 1000);
+
+	/* addr_unit scales sizes, hence the bandwidth, not the shares */
+	assert_int_equal(damon_stat_compute(s, 1, 4, 100000, &r), 0);
+	assert_int_equal(r.estimated_memory_bandwidth, 4 * 163840);
+	assert_int_equal(r.idle_ms_percentiles[50], -500);
+	assert_int_equal(r.idle_ms_percentiles[51], 100);
+}
+
+static void t_targets_merge(void **state)
+{
+	/* two targets of one kdamond count as one population, as the kernel's walk does */
+	const struct damon_snapshot a = { .nr_regions = 1, .regions = &three[0] };
+	const struct damon_snapshot b = { .nr_regions = 2, .regions = &three[1] };
+	const struct damon_snapshot *s[] = { &a, NULL, &b };
+	struct damon_stat_result r;
+
+	assert_int_equal(damon_stat_compute(s, 3, 1, 200000, &r), 0);
+	assert_int_equal(r.total_bytes, 16384);
+	assert_int_equal(r.estimated_memory_bandwidth, 81920);
+	assert_int_equal(r.idle_ms_percentiles[0], -1000);
+	assert_int_equal(r.idle_ms_percentiles[100], 2000);
+}
+
+static void t_uneven_shares(void **state)
+{
+	/* 1 byte of 3 in each: percentile p takes the first region whose running share reaches it */
+	const struct snapshot_region rs[] = {
+		{ .start = 0, .end = 1, .age = 2 },
+		{ .start = 1, .end = 2, .age = 0 },
+		{ .start = 2, .end = 3, .age = 1 },
+	};
+	const struct damon_snapshot snap = { .nr_regions = 3, .regions = rs };
+	const struct damon_snapshot *s[] = { &snap };
+	struct damon_stat_result r;
+
+	assert_int_equal(damon_stat_compute(s, 1, 1, 1000, &r), 0);
+	/* shares 33, 66, 100 (integer division); idle 1, 2, 3 ms */
+	assert_int_equal(r.idle_ms_percentiles[33], 1);
+	assert_int_equal(r.idle_ms_percentiles[34], 2);
+	assert_int_equal(r.idle_ms_percentiles[66], 2);
+	assert_int_equal(r.idle_ms_percentiles[67], 3);
+	assert_int_equal(r.estimated_memory_bandwidth, 0);
+}
+
+static void t_edges(void **state)
+{
+	const struct damon_snapshot snap = { .nr_regions = 3, .regions = three };
+	const struct damon_snapshot *s[] = { &snap };
+	struct damon_stat_result r;
+
+	assert_int_equal(damon_stat_compute(s, 1, 1, 0, &r), -EINVAL);
+	assert_int_equal(damon_stat_compute(s, 0, 1, 1000, &r), 0);
+	assert_int_equal(r.total_bytes, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_three_regions),
+		cmocka_unit_test(t_targets_merge),
+		cmocka_unit_test(t_uneven_shares),
+		cmocka_unit_test(t_edges),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
