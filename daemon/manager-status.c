@@ -6,6 +6,7 @@
 #include "manager-internal.h"
 #include "damon-stat.h"
 #include "snapshot.h"
+#include "status-render.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -497,6 +498,7 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 	struct json_object *o = json_object_new_object(), *kds, *feat;
 
 	JADD(o, "version", json_object_new_string(DAMOND_VERSION));
+	JADD(o, "schema_version", json_object_new_int(STATUS_SCHEMA_VERSION));
 	JADD(o, "pid", json_object_new_int((int)getpid()));
 	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
 	JADD(o, "dry_run", json_object_new_boolean(m->dry_run));

@@ -628,6 +628,11 @@ int status_render_text(struct json_object *status, FILE *out)
 	if (!status || !json_object_is_type(status, json_type_object) || !out)
 		return -EINVAL;
 
+	if (get_i64(status, "schema_version", &pid) && pid > STATUS_SCHEMA_VERSION)
+		fprintf(out,
+			"note: damond's status schema %" PRId64 " is newer than this damondctl's (%d): "
+			"some fields may be missing or misread\n",
+			pid, STATUS_SCHEMA_VERSION);
 	fprintf(out, "damond %s", str_or(get_str(status, "version"), "-"));
 	if (get_i64(status, "pid", &pid))
 		fprintf(out, ", pid %" PRId64, pid);

@@ -16,6 +16,13 @@
 
 struct json_object;
 
+/*
+ * The status object's schema: bumped when a field is renamed, removed or changes
+ * meaning (added fields do not bump it). The object carries it as "schema_version";
+ * the renderers note a newer one than they know.
+ */
+#define STATUS_SCHEMA_VERSION 1
+
 /* The "status" reply's parameters: everything (damondctl status --details). */
 int status_render_text(struct json_object *status, FILE *out);
 

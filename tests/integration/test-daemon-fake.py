@@ -565,6 +565,7 @@ def t_goal_current_values():
                                     "            - {metric: some_mem_psi_us, target_value: 1000}")
                      % {"bytes": "32M"})
         e.start()
+        check(e.status().get("schema_version") == 1, "status has no schema_version 1")
         goals = e.status()["kdamonds"][0]["schemes"][0]["quota"]["goals"]
         check(goals[0]["current_value"] == 2500 and goals[0]["unit"] == "bp", "node_mem_free_bp: %r" % goals[0])
         check(goals[0]["score_bp"] == 12500 and goals[0]["nid"] == 0, "score/nid: %r" % goals[0])

@@ -738,6 +738,20 @@ static void test_status_render_damon_stat_goals(void **state)
 			      "some_mem_psi_us current unknown (measuring) / target 1000 us");
 }
 
+/* A newer damond's status: the text says this damondctl may misread it */
+static void test_status_render_newer_schema(void **state)
+{
+	_cleanup_(json_object_putp) struct json_object *st = parse(status_json);
+	_cleanup_free_ char *text = NULL, *same = NULL;
+
+	json_object_object_add(st, "schema_version", json_object_new_int(STATUS_SCHEMA_VERSION));
+	same = render(status_render_text, st, 0);
+	assert_null(strstr(same, "newer than this damondctl"));
+	json_object_object_add(st, "schema_version", json_object_new_int(STATUS_SCHEMA_VERSION + 1));
+	text = render(status_render_text, st, 0);
+	assert_contains(text, "is newer than this damondctl's");
+}
+
 static void test_status_render_full(void **state)
 {
 	_cleanup_(json_object_putp) struct json_object *st = parse(status_json);
@@ -1061,6 +1075,7 @@ int main(void)
 		cmocka_unit_test(test_status_withhold_addresses),
 		cmocka_unit_test(test_status_render_full),
 		cmocka_unit_test(test_status_render_damon_stat_goals),
+		cmocka_unit_test(test_status_render_newer_schema),
 		cmocka_unit_test(test_status_render_bpf_ring),
 		cmocka_unit_test(test_status_render_truncated_ranges),
 		cmocka_unit_test(test_status_render_sparse),
