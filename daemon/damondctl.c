@@ -47,6 +47,8 @@ static const char *arg_runtime_dir = DAMOND_RUNTIME_DIR;
 static bool arg_json;
 static bool arg_details;
 static unsigned arg_watch_ms;
+/* --timeout: every call to damond gets this long (ms) instead of its verb's default; 0: the defaults */
+static int arg_timeout_ms;
 static bool arg_no_pager;
 static bool arg_kernel;
 static const char *arg_sysfs_root = SYSFS_DEFAULT_ROOT;
@@ -230,6 +232,8 @@ static int call(const char *method, struct json_object *params, int timeout_ms, 
 
 	if (!ipc_socket_path(arg_runtime_dir, path, sizeof(path)))
 		snprintf(path, sizeof(path), "%s", arg_runtime_dir);
+	if (arg_timeout_ms)
+		timeout_ms = arg_timeout_ms;
 
 	r = ipc_call(arg_runtime_dir, method, params, timeout_ms, &reply, &error);
 	switch (r) {
@@ -244,11 +248,11 @@ static int call(const char *method, struct json_object *params, int timeout_ms, 
 		fprintf(stderr, "damondctl: cannot connect to %s: permission denied (%s)\n", path, strerror(-r));
 		return r;
 	case -EAGAIN:
-		fprintf(stderr, "damondctl: damond's control socket %s stayed busy for %ds (listen backlog full)\n", path,
-			timeout_ms / 1000);
+		fprintf(stderr, "damondctl: damond's control socket %s stayed busy for %gs (listen backlog full)\n",
+			path, timeout_ms / 1000.0);
 		return r;
 	case -ETIMEDOUT:
-		fprintf(stderr, "damondctl: no reply from damond on %s within %ds (%s)\n", path, timeout_ms / 1000,
+		fprintf(stderr, "damondctl: no reply from damond on %s within %gs (%s)\n", path, timeout_ms / 1000.0,
 			strerror(-r));
 		return r;
 	case -ECONNRESET:
@@ -731,6 +735,8 @@ static void help(void)
 	       "  --no-pager           do not pipe output into a pager\n"
 	       "  -d, --details        status: everything after the summary\n"
 	       "  --watch[=SECS]       status: redraw the summary every SECS (2)\n"
+	       "  --timeout SECS       wait this long for damond on every call (default 10, reload 120,\n"
+	       "                       regions 60)\n"
 	       "  --kernel             check: validate against the running kernel's DAMON features;\n"
 	       "                       features: probe the kernel (read-only) even with damond running\n"
 	       "  --sysfs-root DIR     where sysfs is, for --kernel and features (default /sys)\n"
@@ -761,6 +767,20 @@ static int parse_watch(const char *s)
 	return 0;
 }
 
+/* --timeout=SECS: 0.1 s to a day */
+static int parse_timeout(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v >= 0.1 && v <= 86400)) {
+		fprintf(stderr, "damondctl: --timeout takes seconds between 0.1 and 86400, not '%s'\n", s);
+		return -EINVAL;
+	}
+	arg_timeout_ms = (int)(v * 1000.0);
+	return 0;
+}
+
 static int parse_argv(int argc, char **argv)
 {
 	enum {
@@ -776,7 +796,8 @@ static int parse_argv(int argc, char **argv)
 		ARG_FORMAT,
 		ARG_RAW,
 		ARG_HUMAN,
-		ARG_WATCH
+		ARG_WATCH,
+		ARG_TIMEOUT
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -794,6 +815,7 @@ static int parse_argv(int argc, char **argv)
 		{ "human", no_argument, NULL, ARG_HUMAN },
 		{ "details", no_argument, NULL, 'd' },
 		{ "watch", optional_argument, NULL, ARG_WATCH },
+		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
 		{},
 	};
 	int c;
@@ -857,6 +879,10 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_WATCH:
 			if (parse_watch(optarg) < 0)
+				return EXIT_USAGE;
+			break;
+		case ARG_TIMEOUT:
+			if (parse_timeout(optarg) < 0)
 				return EXIT_USAGE;
 			break;
 		case '?':

@@ -7,11 +7,14 @@ _damondctl()
 	_init_completion || return
 
 	local verbs="status reload check features regions metrics import-damo export"
-	local opts="--help --version --runtime-dir --json --no-pager"
+	local opts="--help --version --runtime-dir --json --no-pager --timeout"
 
 	case $prev in
 	--runtime-dir)
 		_filedir -d
+		return
+		;;
+	--timeout)
 		return
 		;;
 	--config)

@@ -18,7 +18,7 @@ for v in $verbs; do
 	grep -q "verbs=\"[^\"]*\b$v\b" "$SRC/shell/damondctl.bash" || { echo "bash completion lacks the verb $v"; rc=1; }
 	grep -q "^		'$v:" "$SRC/shell/_damondctl" || { echo "zsh completion lacks the verb $v"; rc=1; }
 done
-for o in --details --watch; do
+for o in --details --watch --timeout; do
 	grep -q -- "$o" "$SRC/shell/damondctl.bash" || { echo "bash completion lacks $o"; rc=1; }
 	grep -q -- "$o" "$SRC/shell/_damondctl" || { echo "zsh completion lacks $o"; rc=1; }
 done

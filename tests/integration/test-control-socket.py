@@ -18,6 +18,7 @@ Environment as for test-daemon-fake.py. CONTROL_CONCURRENCY overrides the
 """
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,7 +58,11 @@ def t_concurrent_status():
         script = ('i=0; while [ $i -lt %d ]; do (read _ <&%d; exec %d<&-; "$@" >/dev/null </dev/null || echo "rc $?" >&%d) & '
                   'i=$((i+1)); done; exec %d<&- %d>&-; wait' % (N_CONCURRENT, gate_r, gate_r, fails_w, gate_r, fails_w))
         t0 = time.monotonic()
-        sh = subprocess.Popen(["sh", "-c", script, "sh", H.DAMONDCTL, "--runtime-dir", e.run, "status", "--json"],
+        # --timeout: what is checked is that no call fails (a full backlog waited out, damond.Busy
+        # retried), not how fast 1,000 ASan clients run: on 2 busy cores they take 20-45 s in all,
+        # past the default 10 s of each (29 of 1,000 failed so at a load average of 100+)
+        sh = subprocess.Popen(["sh", "-c", script, "sh", H.DAMONDCTL, "--runtime-dir", e.run, "--timeout", "120",
+                               "status", "--json"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errs, env=env,
                               pass_fds=(gate_r, fails_w), start_new_session=True)
         os.close(gate_r)
@@ -76,7 +81,7 @@ def t_concurrent_status():
         with os.fdopen(fails_r) as f:
             fail_lines = f.read().splitlines()
         fails_r = -1
-        check(sh.wait(timeout=120) == 0, "the client shell failed")
+        check(sh.wait(timeout=240) == 0, "the client shell failed")
         failed = len(fail_lines)
         took = time.monotonic() - t0
         errs.seek(0)
@@ -212,8 +217,32 @@ def t_early_signals():
         e.close()
 
 
+def t_client_timeout():
+    """damondctl --timeout: a damond that never accepts fails the call after that long; bad values refused."""
+    import socket
+    d = tempfile.mkdtemp(prefix="damond-ctl-timeout-")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        srv.bind(os.path.join(d, "control"))
+        srv.listen(16)  # never accepted: the connect succeeds, the reply never comes
+        t0 = time.monotonic()
+        p = subprocess.run([H.DAMONDCTL, "--runtime-dir", d, "--timeout", "0.5", "status", "--json"],
+                           capture_output=True, text=True, timeout=30)
+        took = time.monotonic() - t0
+        check(p.returncode != 0 and "within 0.5s" in p.stderr, "--timeout 0.5: %d %r" % (p.returncode, p.stderr))
+        check(took < 9, "--timeout 0.5 waited %.1f s (the default is 10 s)" % took)
+        for bad in ("0", "-1", "x", "1e9"):
+            p = subprocess.run([H.DAMONDCTL, "--runtime-dir", d, "--timeout", bad, "status"],
+                               capture_output=True, text=True, timeout=30)
+            check(p.returncode != 0 and "--timeout takes seconds" in p.stderr, "--timeout %s: %r" % (bad, p.stderr))
+    finally:
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 TESTS = [
     t_concurrent_status,
+    t_client_timeout,
     t_early_signals,
 ]
 

@@ -146,8 +146,13 @@ def t_ctl_metrics():
         check(m[("damond_process_resident_memory_bytes", "")] > 1 << 20, "rss")
         check(("damond_process_cpu_seconds_total", "") in m, "cpu seconds")
         # counters only grow
+        # (a few 200 ms stats ticks; polled: a loaded machine may run fewer of them in a fixed pause)
+        def grown():
+            m2, _ = parse(e.ctl("metrics").stdout)
+            return all(m2[k] > m[k] for k in (("damond_scheme_tried_bytes_total", cold),
+                                               ("damond_monitor_stats_commands_total", ""))) and m2
         time.sleep(0.6)
-        m2, _ = parse(e.ctl("metrics").stdout)
+        m2 = wait_for(grown, "tried bytes and stats commands to grow")
         check(m2[("damond_scheme_tried_bytes_total", cold)] > m[("damond_scheme_tried_bytes_total", cold)],
               "tried bytes grows")
         check(m2[("damond_monitor_stats_commands_total", "")] > m[("damond_monitor_stats_commands_total", "")],
