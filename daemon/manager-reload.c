@@ -262,9 +262,7 @@ static int reload_finish(struct manager *m, unsigned failed)
 {
 	unsigned waiting = 0;
 
-#ifdef HAVE_BPF
-	manager_events_update_pids(m);
-#endif
+	manager_observe_pids(m);
 	set_reload_result(m, failed == 0, NULL);
 	malloc_trim(0); /* the old and new policies were both in memory */
 	for (size_t i = 0; i < m->nr_kd; i++)

@@ -203,9 +203,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	for (size_t i = 0; i < m->nr_kd; i++)
 		retry_kdamond(m, &m->kd[i], &waiting, &landed);
 	if (landed && !m->dry_run) {
-#ifdef HAVE_BPF
-		manager_events_update_pids(m);
-#endif
+		manager_observe_pids(m);
 		r = ownership_save(m->runtime_dir, m);
 		if (r < 0)
 			log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);

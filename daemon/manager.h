@@ -17,6 +17,7 @@ struct json_object;
 struct config_errors;
 struct events;
 struct snapshot_store;
+struct replay;
 
 struct scheme_rt {
 	int cfg_idx; /* index into the kdamond's cfg schemes, -1 = tombstone */
@@ -130,6 +131,7 @@ struct manager {
 	int kpageflags_err;
 
 	struct events *events;
+	struct replay *replay; /* a recording fed to the snapshot store instead of the BPF monitor (manager-observe.c) */
 	struct snapshot_store *snapshots;
 	uint64_t stats_commands;	/* update_schemes_stats/effective_quotas commands issued */
 
@@ -173,6 +175,13 @@ int manager_status_json(struct manager *m, struct json_object **ret);
 int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
 
+/* The event sources of the snapshot store (manager-observe.c): the BPF monitor or a replay file */
+bool manager_event_feed(const struct manager *m);
+void manager_observe_drain(struct manager *m);
+void manager_observe_pids(struct manager *m);
+/* Feed the store from a recording (lib/replay.h) from now on; 0 or a logged negative errno */
+int manager_replay_start(struct manager *m, const char *path);
+
 /* BPF monitor glue (manager-events.c, HAVE_BPF only) */
 int manager_events_start(struct manager *m, size_t ringbuf_bytes, size_t headroom_bytes, char **ret_reason);
 void manager_events_drain(struct manager *m);
@@ -211,4 +220,6 @@ void ownership_done(struct ownership *o);
 int ownership_load(const char *runtime_dir, struct ownership *ret);
 int ownership_save(const char *runtime_dir, const struct manager *m);
 
+/* CLOCK_MONOTONIC in microseconds, or what the clock a test set returns (NULL: the real one) */
 usec_t now_usec(void);
+void manager_set_clock(usec_t (*fn)(void));
