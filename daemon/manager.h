@@ -157,6 +157,8 @@ static inline void manager_freep(struct manager **m)
 int manager_start(struct manager *m, struct damond_config *config);
 int manager_reload(struct manager *m, struct config_errors *errs);
 int manager_stop(struct manager *m);
+/* One stats tick: the event sources drained, then every kdamond's stats and controllers (the stats timer's work) */
+void manager_tick(struct manager *m);
 
 /* STATUS= for systemd: the kdamonds on, and the dead ones by name. */
 void manager_notify_status(struct manager *m);

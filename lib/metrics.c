@@ -30,7 +30,7 @@
 	X(CONFIG_LAST_OK_TS, "damond_config_last_reload_success_timestamp_seconds", "gauge",                     \
 	  "Unix time the running configuration was loaded (start or last successful reload).")                   \
 	X(MONITOR_SOURCE, "damond_monitor_source", "gauge",                                                       \
-	  "Always 1; where region snapshots and scheme stats come from (bpf, replay or sysfs-polling).")                 \
+	  "Always 1; where region snapshots and scheme stats come from (bpf or sysfs-polling).")                 \
 	X(MONITOR_RECORDS, "damond_monitor_records_total", "counter",                                             \
 	  "Records the BPF monitor delivered (regions, aggregations, scheme stats).")                            \
 	X(MONITOR_DROPS, "damond_monitor_drops_total", "counter",                                                 \

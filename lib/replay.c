@@ -17,7 +17,7 @@ struct replay_frame {
 struct replay {
 	struct replay_frame *v;
 	size_t n;
-	size_t next;    /* first frame not fed yet */
+	size_t next; /* first frame not fed yet */
 	uint64_t first_ts_ns;
 	int64_t shift_ns; /* added to recorded timestamps */
 	bool started;
