@@ -454,20 +454,50 @@ static bool busy_backoff(unsigned i, unsigned *delay)
 	return true;
 }
 
-/* A write that takes the global DAMON sysfs lock (trylock in the kernel). */
-int damon_write_locked(struct sysfs_root *root, const char *path, const char *value)
+/*
+ * op on path until it returns something other than EBUSY, or the attempts or
+ * the budget are used up (busy_backoff()): the one retry of everything that
+ * takes the global DAMON sysfs lock (writes, and reads of state and pid).
+ */
+static int busy_retry(int (*op)(struct sysfs_root *root, const char *path, void *arg), struct sysfs_root *root,
+		      const char *path, void *arg)
 {
 	unsigned delay = busy_first_delay_ms;
 	int r;
 
 	for (unsigned i = 0;; i++) {
-		r = sysfs_write_str(root, path, value);
+		r = op(root, path, arg);
 		if (r != -EBUSY)
 			return r;
 		log_debug("'%s': busy (attempt %u)", path, i + 1);
 		if (!busy_backoff(i, &delay))
 			return r;
 	}
+}
+
+static int op_write_str(struct sysfs_root *root, const char *path, void *value)
+{
+	return sysfs_write_str(root, path, value);
+}
+
+static int op_read_str(struct sysfs_root *root, const char *path, void *ret)
+{
+	char **s = ret;
+
+	free(*s);
+	*s = NULL;
+	return sysfs_read_str(root, path, s);
+}
+
+static int op_read_i64(struct sysfs_root *root, const char *path, void *ret)
+{
+	return sysfs_read_i64(root, path, ret);
+}
+
+/* A write that takes the global DAMON sysfs lock (trylock in the kernel). */
+int damon_write_locked(struct sysfs_root *root, const char *path, const char *value)
+{
+	return busy_retry(op_write_str, root, path, (void *)value);
 }
 
 int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed,
@@ -594,19 +624,11 @@ int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret
 	int r;
 
 	/* Reading state/pid takes the global lock too: retry EBUSY with the same backoff and budget as writes. */
-	for (unsigned i = 0, delay = busy_first_delay_ms;; i++) {
-		r = sysfs_read_str(root, sysfs_pathf(p, KD "/%u/state", k), &s);
-		if (r != -EBUSY || !busy_backoff(i, &delay))
-			break;
-	}
+	r = busy_retry(op_read_str, root, sysfs_pathf(p, KD "/%u/state", k), &s);
 	if (r < 0)
 		return r;
 	if (ret_pid) {
-		for (unsigned i = 0, delay = busy_first_delay_ms;; i++) {
-			r = sysfs_read_i64(root, sysfs_pathf(p, KD "/%u/pid", k), &pid);
-			if (r != -EBUSY || !busy_backoff(i, &delay))
-				break;
-		}
+		r = busy_retry(op_read_i64, root, sysfs_pathf(p, KD "/%u/pid", k), &pid);
 		if (r < 0)
 			return r;
 		*ret_pid = (int)pid;
