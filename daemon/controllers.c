@@ -80,6 +80,18 @@ static int alloc_arrays(struct kdamond_rt *kd)
 	return 0;
 }
 
+void ctrls_policy(struct manager *m, struct kdamond_rt *kd)
+{
+	for (size_t c = 0; c < ctrl_registry_len; c++) {
+		const struct ctrl_ops *ops = ctrl_registry[c];
+
+		if (ops->scope != CTRL_SCHEME || !ops->policy_slot)
+			continue;
+		for (size_t i = 0; i < kd->policy.nr_slots; i++)
+			ops->policy_slot(kd->policy.slots[i].cfg, &m->features, &kd->policy.slots[i]);
+	}
+}
+
 /*
  * setup() every instance for kd's (new) policy: kept (a slot that kept its
  * scheme, the kdamond) or fresh (reset_kdamond: the per-kdamond ones too),

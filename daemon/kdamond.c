@@ -81,7 +81,7 @@ static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
 
 	r = actuator(m)->state_cmd(m, kd->index, cmd);
 	if (r < 0)
-		return kd_fail(m, kd, r, "writing '" KD "/%u/state' = '%s' failed", kd->index, cmd);
+		return kd_fail(m, kd, r, "writing '" DAMON_KDAMONDS_DIR "/%u/state' = '%s' failed", kd->index, cmd);
 	return 0;
 }
 

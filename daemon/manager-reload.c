@@ -169,7 +169,7 @@ static void first_change_why(const struct manager *m, const struct kdamond_rt *k
 
 	if (write_list_first_change(&kd->written, l, &f))
 		snprintf(why, size, "reload, generation %u: first change '%s' = '%s'", m->generation,
-			 f.path + strlen(KD "/"), f.value);
+			 f.path + strlen(DAMON_KDAMONDS_DIR "/"), f.value);
 }
 
 /* kd with fresh slots, started, or deferred to the retry timer when the lock is busy. */
