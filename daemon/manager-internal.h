@@ -21,7 +21,6 @@
 #include "controller.h"
 #include "manager.h"
 
-
 /* ---- manager-action.c: the action log and the journal -------------------- */
 
 /*

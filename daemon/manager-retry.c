@@ -108,7 +108,8 @@ static void retry_pending_off(struct manager *m, bool *waiting, bool *landed)
 			continue;
 		}
 		if (r < 0 && r != -EPERM)
-			record_action(m, po->name, "error", "writing '" DAMON_KDAMONDS_DIR "/%u/state' = 'off' failed: %s", po->index,
+			record_action(m, po->name, "error",
+				      "writing '" DAMON_KDAMONDS_DIR "/%u/state' = 'off' failed: %s", po->index,
 				      strerror(-r));
 		else
 			record_action(m, po->name, "off",

@@ -239,7 +239,8 @@ int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const
 		if (r == -EBUSY && may_defer)
 			return r;
 		log_error_errno(r, "writing '" DAMON_KDAMONDS_DIR "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
-		record_action(m, NULL, "error", "writing '" DAMON_KDAMONDS_DIR "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
+		record_action(m, NULL, "error",
+			      "writing '" DAMON_KDAMONDS_DIR "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
 			      strerror(-r));
 		return r;
 	}
@@ -281,8 +282,7 @@ static int check_exclusive_modules(struct manager *m)
 			  "refuses every sysfs kdamond while it runs. Switch it off with 'echo N > %s/%s' "
 			  "(or boot with %s.enabled=N), or let damond do it: 'damond: { "
 			  "allow_disable_modules: [%s] }' in %s.",
-			  name, m->sysfs_path, p, m->sysfs_path, p, name, name,
-			  m->config_path);
+			  name, m->sysfs_path, p, m->sysfs_path, p, name, name, m->config_path);
 		m->exit_status = DAMOND_EXIT_MODULE;
 		ret = -EBUSY;
 	}
@@ -348,7 +348,8 @@ static int check_foreign(struct manager *m, const struct ownership *own)
 				  k, pid, rec ? " (its pid differs from damond's record)" : "", m->sysfs_path, k);
 		} else {
 			log_error("kdamonds/%" PRIu64 " exists (stopped) and does not belong to damond; setting up "
-				  "damond's kdamonds would wipe it. Remove it with 'echo 0 > %s/" DAMON_KDAMONDS_DIR "/nr_kdamonds' "
+				  "damond's kdamonds would wipe it. Remove it with 'echo 0 > %s/" DAMON_KDAMONDS_DIR
+				  "/nr_kdamonds' "
 				  "if nobody needs it.",
 				  k, m->sysfs_path);
 		}
