@@ -11,7 +11,8 @@
  *   manager-stats.c    manager-retry.c
  *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
  *   ownership.c        the record, foreign kdamonds, exclusive modules
- *   kdamond-plan.c  actuator.c  manager-action.c  manager-events.c (-> events.c)
+ *   manager-observe.c (-> manager-events.c -> events.c)
+ *   kdamond-plan.c  actuator.c  manager-action.c
  *   controllers.c      the controller host (lib/controller.h): calls no daemon file
  */
 #pragma once

@@ -11,11 +11,6 @@
 #include "manager-internal.h"
 #include "replay.h"
 
-bool manager_event_feed(const struct manager *m)
-{
-	return m->snapshots && (m->events || m->replay);
-}
-
 /* The store's pid for each of damond's kdamonds (the replay rewrites its records' pids with them). */
 static void replay_pids(struct manager *m)
 {

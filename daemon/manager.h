@@ -178,7 +178,10 @@ int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
 
 /* The event sources of the snapshot store (manager-observe.c): the BPF monitor or a replay file */
-bool manager_event_feed(const struct manager *m);
+static inline bool manager_event_feed(const struct manager *m)
+{
+	return m->snapshots && (m->events || m->replay); /* something feeds the snapshot store */
+}
 void manager_observe_drain(struct manager *m);
 void manager_observe_pids(struct manager *m);
 /* Feed the store from a recording (lib/replay.h) from now on; 0 or a logged negative errno */
