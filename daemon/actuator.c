@@ -62,7 +62,7 @@ static int dry_verify_list(struct manager *m, const struct write_list *l, char *
 
 static int dry_state_cmd(struct manager *m, unsigned index, const char *cmd)
 {
-	log_info("dry-run: would write '%s/" KD "/%u/state' = '%s'", m->sysfs_path, index, cmd);
+	log_info("dry-run: would write '%s/" DAMON_KDAMONDS_DIR "/%u/state' = '%s'", m->sysfs_path, index, cmd);
 	return ACTUATOR_DRY;
 }
 

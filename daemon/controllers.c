@@ -56,7 +56,7 @@ static void env_of(const struct manager *m, const struct kdamond_rt *kd, size_t 
 		.policy = &kd->policy,
 		.features = &m->features,
 		.stats_interval_us = m->config->settings.stats_interval_us,
-		.bpf_monitor = m->snapshots && m->events,
+		.bpf_monitor = manager_event_feed(m),
 		.wall_us = wall_us,
 	};
 	if (!per_slot(c))
@@ -78,6 +78,18 @@ static int alloc_arrays(struct kdamond_rt *kd)
 		if (!kd->slots[i].ctrl && !(kd->slots[i].ctrl = calloc(ctrl_registry_len, sizeof(void *))))
 			return -ENOMEM;
 	return 0;
+}
+
+void ctrls_policy(struct manager *m, struct kdamond_rt *kd)
+{
+	for (size_t c = 0; c < ctrl_registry_len; c++) {
+		const struct ctrl_ops *ops = ctrl_registry[c];
+
+		if (ops->scope != CTRL_SCHEME || !ops->policy_slot)
+			continue;
+		for (size_t i = 0; i < kd->policy.nr_slots; i++)
+			ops->policy_slot(kd->policy.slots[i].cfg, &m->features, &kd->policy.slots[i]);
+	}
 }
 
 /*

@@ -387,9 +387,7 @@ static int run(int argc, char *argv[])
 		manager_stop(m);
 		return status;
 	}
-#ifdef HAVE_BPF
-	manager_events_update_pids(m);
-#endif
+	manager_observe_pids(m);
 	/* parsing and rendering a big policy leaves free heap behind: return it */
 	malloc_trim(0);
 

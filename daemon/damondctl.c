@@ -781,24 +781,104 @@ static int parse_timeout(const char *s)
 	return 0;
 }
 
+/* long options without a short letter */
+enum {
+	ARG_VERSION = 0x100,
+	ARG_RUNTIME_DIR,
+	ARG_JSON,
+	ARG_NO_PAGER,
+	ARG_KERNEL,
+	ARG_SYSFS,
+	ARG_PROCFS,
+	ARG_DAMO,
+	ARG_CONFIG,
+	ARG_FORMAT,
+	ARG_RAW,
+	ARG_HUMAN,
+	ARG_WATCH,
+	ARG_TIMEOUT
+};
+
+/* One option of parse_argv(): -1 to go on, or the exit status. */
+static int handle_option(int c, char **argv)
+{
+	switch (c) {
+	case 'h':
+		help();
+		return EXIT_SUCCESS;
+	case ARG_VERSION:
+		printf("damondctl %s\n", DAMOND_VERSION);
+		return EXIT_SUCCESS;
+	case ARG_RUNTIME_DIR:
+		if (!*optarg) {
+			fprintf(stderr, "damondctl: --runtime-dir needs a directory\n");
+			return EXIT_USAGE;
+		}
+		arg_runtime_dir = optarg;
+		return -1;
+	case ARG_JSON:
+		arg_json = true;
+		return -1;
+	case ARG_NO_PAGER:
+		arg_no_pager = true;
+		return -1;
+	case ARG_KERNEL:
+		arg_kernel = true;
+		return -1;
+	case ARG_SYSFS:
+		arg_sysfs_root = optarg;
+		return -1;
+	case ARG_PROCFS:
+		arg_procfs_root = optarg;
+		return -1;
+	case ARG_DAMO:
+		arg_damo = true;
+		return -1;
+	case ARG_CONFIG:
+		arg_config = optarg;
+		return -1;
+	case ARG_FORMAT:
+		if (streq(optarg, "json"))
+			arg_format = DAMO_FORMAT_JSON;
+		else if (streq(optarg, "yaml"))
+			arg_format = DAMO_FORMAT_YAML;
+		else {
+			fprintf(stderr, "damondctl: --format takes json or yaml, not '%s'\n", optarg);
+			return EXIT_USAGE;
+		}
+		return -1;
+	case ARG_RAW:
+		arg_numbers = DAMO_NUMBERS_RAW;
+		return -1;
+	case ARG_HUMAN:
+		arg_numbers = DAMO_NUMBERS_HUMAN;
+		return -1;
+	case 'd':
+		arg_details = true;
+		return -1;
+	case ARG_WATCH:
+		if (parse_watch(optarg) < 0)
+			return EXIT_USAGE;
+		return -1;
+	case ARG_TIMEOUT:
+		if (parse_timeout(optarg) < 0)
+			return EXIT_USAGE;
+		return -1;
+	case '?':
+		if (optopt == 0 || optopt >= 0x100)
+			fprintf(stderr, "damondctl: unknown option '%s' (see 'damondctl --help')\n", argv[optind - 1]);
+		else
+			fprintf(stderr, "damondctl: unknown option '-%c' (see 'damondctl --help')\n", optopt);
+		return EXIT_USAGE;
+	case ':':
+	default:
+		fprintf(stderr, "damondctl: option '%s' needs an argument\n", argv[optind - 1]);
+		return EXIT_USAGE;
+	}
+}
+
 static int parse_argv(int argc, char **argv)
 {
-	enum {
-		ARG_VERSION = 0x100,
-		ARG_RUNTIME_DIR,
-		ARG_JSON,
-		ARG_NO_PAGER,
-		ARG_KERNEL,
-		ARG_SYSFS,
-		ARG_PROCFS,
-		ARG_DAMO,
-		ARG_CONFIG,
-		ARG_FORMAT,
-		ARG_RAW,
-		ARG_HUMAN,
-		ARG_WATCH,
-		ARG_TIMEOUT
-	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -818,84 +898,14 @@ static int parse_argv(int argc, char **argv)
 		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
 		{},
 	};
-	int c;
+	int c, r;
 
 	/* Options may appear anywhere ("damondctl status --json"). */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hd", options, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			help();
-			return EXIT_SUCCESS;
-		case ARG_VERSION:
-			printf("damondctl %s\n", DAMOND_VERSION);
-			return EXIT_SUCCESS;
-		case ARG_RUNTIME_DIR:
-			if (!*optarg) {
-				fprintf(stderr, "damondctl: --runtime-dir needs a directory\n");
-				return EXIT_USAGE;
-			}
-			arg_runtime_dir = optarg;
-			break;
-		case ARG_JSON:
-			arg_json = true;
-			break;
-		case ARG_NO_PAGER:
-			arg_no_pager = true;
-			break;
-		case ARG_KERNEL:
-			arg_kernel = true;
-			break;
-		case ARG_SYSFS:
-			arg_sysfs_root = optarg;
-			break;
-		case ARG_PROCFS:
-			arg_procfs_root = optarg;
-			break;
-		case ARG_DAMO:
-			arg_damo = true;
-			break;
-		case ARG_CONFIG:
-			arg_config = optarg;
-			break;
-		case ARG_FORMAT:
-			if (streq(optarg, "json"))
-				arg_format = DAMO_FORMAT_JSON;
-			else if (streq(optarg, "yaml"))
-				arg_format = DAMO_FORMAT_YAML;
-			else {
-				fprintf(stderr, "damondctl: --format takes json or yaml, not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case ARG_RAW:
-			arg_numbers = DAMO_NUMBERS_RAW;
-			break;
-		case ARG_HUMAN:
-			arg_numbers = DAMO_NUMBERS_HUMAN;
-			break;
-		case 'd':
-			arg_details = true;
-			break;
-		case ARG_WATCH:
-			if (parse_watch(optarg) < 0)
-				return EXIT_USAGE;
-			break;
-		case ARG_TIMEOUT:
-			if (parse_timeout(optarg) < 0)
-				return EXIT_USAGE;
-			break;
-		case '?':
-			if (optopt == 0 || optopt >= 0x100)
-				fprintf(stderr, "damondctl: unknown option '%s' (see 'damondctl --help')\n", argv[optind - 1]);
-			else
-				fprintf(stderr, "damondctl: unknown option '-%c' (see 'damondctl --help')\n", optopt);
-			return EXIT_USAGE;
-		case ':':
-		default:
-			fprintf(stderr, "damondctl: option '%s' needs an argument\n", argv[optind - 1]);
-			return EXIT_USAGE;
-		}
+		r = handle_option(c, argv);
+		if (r >= 0)
+			return r;
 	}
 	return -1;
 }

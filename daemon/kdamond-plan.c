@@ -113,9 +113,8 @@ int kd_plan_build(struct manager *m, struct kdamond_rt *kd, bool reset_kdamond)
 		int c = kd->slots[i].cfg_idx;
 
 		kd->policy.slots[i].cfg = c >= 0 ? &kd->cfg->ctx.schemes[c] : NULL;
-		kd->policy.slots[i].native_fail_charge =
-			c >= 0 && ctrl_charge_fail_mode(kd->policy.slots[i].cfg, &m->features) == CTRL_FAIL_NATIVE;
 	}
+	ctrls_policy(m, kd);
 	r = kd_overlay_init(&kd->overlay, kd->nr_slots, kd->nr_targets);
 	if (r < 0)
 		return r;

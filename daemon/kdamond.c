@@ -42,9 +42,7 @@ void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why)
 	kd->died = true;
 	record_action(m, kd->name, "died", "%s", why);
 	kd->pid = -1;
-#ifdef HAVE_BPF
-	manager_events_update_pids(m);
-#endif
+	manager_observe_pids(m);
 	kd_forget_rates(kd);
 	kd_set_last(kd, "died", why);
 	record_save(m);
@@ -83,7 +81,7 @@ static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
 
 	r = actuator(m)->state_cmd(m, kd->index, cmd);
 	if (r < 0)
-		return kd_fail(m, kd, r, "writing '" KD "/%u/state' = '%s' failed", kd->index, cmd);
+		return kd_fail(m, kd, r, "writing '" DAMON_KDAMONDS_DIR "/%u/state' = '%s' failed", kd->index, cmd);
 	return 0;
 }
 

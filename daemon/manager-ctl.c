@@ -264,11 +264,9 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 	struct json_object *reply = NULL;
 	int r;
 
-#ifdef HAVE_BPF
 	/* routine wakeups are rare: answer from what the kdamonds emitted until now */
 	if (streq(method, "status") || streq(method, "regions") || streq(method, METRICS_IPC_METHOD))
-		manager_events_drain(m);
-#endif
+		manager_observe_drain(m);
 
 	if (streq(method, "status")) {
 		r = manager_status_json(m, &reply);

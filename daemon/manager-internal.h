@@ -11,7 +11,8 @@
  *   manager-stats.c    manager-retry.c
  *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
  *   ownership.c        the record, foreign kdamonds, exclusive modules
- *   kdamond-plan.c  actuator.c  manager-action.c  manager-events.c (-> events.c)
+ *   manager-observe.c (-> manager-events.c -> events.c)
+ *   kdamond-plan.c  actuator.c  manager-action.c
  *   controllers.c      the controller host (lib/controller.h): calls no daemon file
  */
 #pragma once
@@ -20,8 +21,6 @@
 
 #include "controller.h"
 #include "manager.h"
-
-#define KD DAMON_ADMIN_DIR "/kdamonds"
 
 /* ---- manager-action.c: the action log and the journal -------------------- */
 
@@ -132,6 +131,8 @@ void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now);
 
 /* ---- controllers.c: the controller host ---------------------------------- */
 
+/* each CTRL_SCHEME controller's policy_slot() on kd's policy slots */
+void ctrls_policy(struct manager *m, struct kdamond_rt *kd);
 /* setup() kd's controller instances for its policy (kept where the slot kept its scheme), restore() the overlay */
 int ctrls_setup(struct manager *m, struct kdamond_rt *kd, bool reset_kdamond);
 /* free an array of controller states (scheme_rt.ctrl, kdamond_rt.ctrl) */

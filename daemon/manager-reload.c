@@ -169,7 +169,7 @@ static void first_change_why(const struct manager *m, const struct kdamond_rt *k
 
 	if (write_list_first_change(&kd->written, l, &f))
 		snprintf(why, size, "reload, generation %u: first change '%s' = '%s'", m->generation,
-			 f.path + strlen(KD "/"), f.value);
+			 f.path + strlen(DAMON_KDAMONDS_DIR "/"), f.value);
 }
 
 /* kd with fresh slots, started, or deferred to the retry timer when the lock is busy. */
@@ -262,9 +262,7 @@ static int reload_finish(struct manager *m, unsigned failed)
 {
 	unsigned waiting = 0;
 
-#ifdef HAVE_BPF
-	manager_events_update_pids(m);
-#endif
+	manager_observe_pids(m);
 	set_reload_result(m, failed == 0, NULL);
 	malloc_trim(0); /* the old and new policies were both in memory */
 	for (size_t i = 0; i < m->nr_kd; i++)

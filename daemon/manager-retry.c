@@ -108,7 +108,8 @@ static void retry_pending_off(struct manager *m, bool *waiting, bool *landed)
 			continue;
 		}
 		if (r < 0 && r != -EPERM)
-			record_action(m, po->name, "error", "writing '" KD "/%u/state' = 'off' failed: %s", po->index,
+			record_action(m, po->name, "error",
+				      "writing '" DAMON_KDAMONDS_DIR "/%u/state' = 'off' failed: %s", po->index,
 				      strerror(-r));
 		else
 			record_action(m, po->name, "off",
@@ -203,9 +204,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	for (size_t i = 0; i < m->nr_kd; i++)
 		retry_kdamond(m, &m->kd[i], &waiting, &landed);
 	if (landed && !m->dry_run) {
-#ifdef HAVE_BPF
-		manager_events_update_pids(m);
-#endif
+		manager_observe_pids(m);
 		r = ownership_save(m->runtime_dir, m);
 		if (r < 0)
 			log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);

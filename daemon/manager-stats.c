@@ -44,9 +44,7 @@ static bool kd_tick_alive(struct manager *m, struct kdamond_rt *kd)
 	}
 	record_action(m, kd->name, "died", "pid changed behind damond's back (%d -> %d)", kd->pid, pid);
 	kd->pid = pid;
-#ifdef HAVE_BPF
-	manager_events_update_pids(m);
-#endif
+	manager_observe_pids(m);
 	return true;
 }
 
@@ -58,7 +56,7 @@ static bool kd_tick_alive(struct manager *m, struct kdamond_rt *kd)
  */
 static bool observe_bpf(struct manager *m, struct kdamond_rt *kd, usec_t now, struct scheme_observation *obs)
 {
-	bool from_bpf = m->snapshots && m->events && kd->nr_slots > 0;
+	bool from_bpf = manager_event_feed(m) && kd->nr_slots > 0;
 
 	for (size_t i = 0; from_bpf && i < kd->nr_slots; i++) {
 		const struct damos_cfg *c = kd->slots[i].cfg_idx >= 0 ? &kd->cfg->ctx.schemes[kd->slots[i].cfg_idx]

@@ -415,12 +415,18 @@ static struct json_object *config_json(struct manager *m)
 	return cfg;
 }
 
+/* where region snapshots and scheme stats come from */
+static const char *monitor_source(const struct manager *m)
+{
+	return m->events ? "bpf" : m->replay ? "replay" : "sysfs-polling";
+}
+
 static struct json_object *monitor_json(struct manager *m)
 {
 	struct json_object *mon;
 
 	mon = json_object_new_object();
-	JADD(mon, "source", json_object_new_string(m->events ? "bpf" : "sysfs-polling"));
+	JADD(mon, "source", json_object_new_string(monitor_source(m)));
 	JADD(mon, "reason", JSTR(m->bpf_reason));
 	if (m->snapshots) {
 		struct snapshot_store_stats ss;
@@ -558,7 +564,7 @@ int manager_regions_json(struct manager *m, const char *kdamond, struct json_obj
 
 				if (!kd->running)
 					why = kd->died ? "the kdamond died" : "the kdamond is not running";
-				else if (!m->events)
+				else if (!manager_event_feed(m))
 					why = m->bpf_reason ? m->bpf_reason : "the BPF monitor is not running";
 				else
 					why = "no aggregation seen yet from this kdamond (one comes every aggregation interval)";
@@ -574,7 +580,7 @@ int manager_regions_json(struct manager *m, const char *kdamond, struct json_obj
 	}
 	JADD(o, "kdamonds", kds);
 	/* region snapshots come from the BPF monitor only (damon_aggregated) */
-	JADD(o, "monitor", json_object_new_string(m->events ? "bpf" : "sysfs-polling"));
+	JADD(o, "monitor", json_object_new_string(monitor_source(m)));
 	if (kdamond && !found) {
 		json_object_put(o);
 		return -ENOENT;

@@ -20,6 +20,7 @@
 #ifdef HAVE_BPF
 #include "events.h"
 #endif
+#include "replay.h"
 #include "snapshot.h"
 
 int manager_new(struct manager **ret)
@@ -50,6 +51,7 @@ struct manager *manager_free(struct manager *m)
 #ifdef HAVE_BPF
 	events_free(m->events);
 #endif
+	replay_free(m->replay);
 	snapshot_store_free(m->snapshots);
 	sd_event_source_unref(m->stats_timer);
 	sd_event_source_unref(m->retry_timer);
@@ -73,19 +75,23 @@ struct manager *manager_free(struct manager *m)
 	return NULL;
 }
 
+void manager_tick(struct manager *m)
+{
+	usec_t now = now_usec();
+
+	/* The ring is watched edge-triggered: drain here too, so a wakeup the
+	 * kernel could not send (ring full) never leaves records behind for good. */
+	manager_observe_drain(m);
+	for (size_t i = 0; i < m->nr_kd; i++)
+		kd_refresh_stats(m, &m->kd[i], now);
+}
+
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
-	usec_t now = now_usec();
 
 	damon_busy_budget_reset(); /* this tick sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
-#ifdef HAVE_BPF
-	/* The ring is watched edge-triggered: drain here too, so a wakeup the
-	 * kernel could not send (ring full) never leaves records behind for good. */
-	manager_events_drain(m);
-#endif
-	for (size_t i = 0; i < m->nr_kd; i++)
-		kd_refresh_stats(m, &m->kd[i], now);
+	manager_tick(m);
 	/* Whole free heap pages go back to the kernel: a bench run once saw
 	 * 1.4 MB of free but resident heap after 20 s without any control
 	 * command (heap in use unchanged, source not found), gone at the next

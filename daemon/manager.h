@@ -18,6 +18,7 @@ struct json_object;
 struct config_errors;
 struct events;
 struct snapshot_store;
+struct replay;
 
 struct scheme_rt {
 	int cfg_idx; /* index into the kdamond's cfg schemes, -1 = tombstone */
@@ -136,6 +137,7 @@ struct manager {
 	int kpageflags_err;
 
 	struct events *events;
+	struct replay *replay; /* a recording fed to the snapshot store instead of the BPF monitor (manager-observe.c) */
 	struct snapshot_store *snapshots;
 	uint64_t stats_commands;	/* update_schemes_stats/effective_quotas commands issued */
 
@@ -161,6 +163,8 @@ static inline void manager_freep(struct manager **m)
 int manager_start(struct manager *m, struct damond_config *config);
 int manager_reload(struct manager *m, struct config_errors *errs);
 int manager_stop(struct manager *m);
+/* One stats tick: the event sources drained, then every kdamond's stats and controllers (the stats timer's work) */
+void manager_tick(struct manager *m);
 
 /* STATUS= for systemd: the kdamonds on, and the dead ones by name. */
 void manager_notify_status(struct manager *m);
@@ -178,6 +182,16 @@ void log_config_errors(const struct config_errors *errs);
 int manager_status_json(struct manager *m, struct json_object **ret);
 int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
+
+/* The event sources of the snapshot store (manager-observe.c): the BPF monitor or a replay file */
+static inline bool manager_event_feed(const struct manager *m)
+{
+	return m->snapshots && (m->events || m->replay); /* something feeds the snapshot store */
+}
+void manager_observe_drain(struct manager *m);
+void manager_observe_pids(struct manager *m);
+/* Feed the store from a recording (lib/replay.h) from now on; 0 or a logged negative errno */
+int manager_replay_start(struct manager *m, const char *path);
 
 /* BPF monitor glue (manager-events.c, HAVE_BPF only) */
 int manager_events_start(struct manager *m, size_t ringbuf_bytes, size_t headroom_bytes, char **ret_reason);
@@ -217,4 +231,6 @@ void ownership_done(struct ownership *o);
 int ownership_load(const char *runtime_dir, struct ownership *ret);
 int ownership_save(const char *runtime_dir, const struct manager *m);
 
+/* CLOCK_MONOTONIC in microseconds, or what the clock a test set returns (NULL: the real one) */
 usec_t now_usec(void);
+void manager_set_clock(usec_t (*fn)(void));

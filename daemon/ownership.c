@@ -238,8 +238,9 @@ int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const
 		record_save(m);
 		if (r == -EBUSY && may_defer)
 			return r;
-		log_error_errno(r, "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
-		record_action(m, NULL, "error", "writing '" KD "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
+		log_error_errno(r, "writing '" DAMON_KDAMONDS_DIR "/nr_kdamonds' = '%" PRIu64 "' failed: %m", need);
+		record_action(m, NULL, "error",
+			      "writing '" DAMON_KDAMONDS_DIR "/nr_kdamonds' = '%" PRIu64 "' failed: %s", need,
 			      strerror(-r));
 		return r;
 	}
@@ -262,12 +263,6 @@ const struct owned_record *record_find(const struct ownership *o, unsigned index
 	return NULL;
 }
 
-static const char *const module_names[_DAMON_MODULE_MAX] = {
-	[DAMON_MODULE_STAT] = "damon_stat",
-	[DAMON_MODULE_RECLAIM] = "damon_reclaim",
-	[DAMON_MODULE_LRU_SORT] = "damon_lru_sort",
-};
-
 /*
  * Refuse to run where an exclusive DAMON module is active and the config
  * does not allow switching it off. Changes nothing.
@@ -277,17 +272,17 @@ static int check_exclusive_modules(struct manager *m)
 	int ret = 0;
 
 	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
+		const char *name = damon_module_to_string(i);
 		char p[PATH_MAX];
 
 		if (m->features.module[i] != MODULE_ON || m->config->settings.allow_disable[i])
 			continue;
-		snprintf(p, sizeof(p), "module/%s/parameters/enabled", module_names[i]);
+		snprintf(p, sizeof(p), DAMON_MODULE_ENABLED_FMT, name);
 		log_error("%s is enabled ('%s/%s' = Y). It runs its own exclusive kdamond, and the kernel "
 			  "refuses every sysfs kdamond while it runs. Switch it off with 'echo N > %s/%s' "
 			  "(or boot with %s.enabled=N), or let damond do it: 'damond: { "
 			  "allow_disable_modules: [%s] }' in %s.",
-			  module_names[i], m->sysfs_path, p, m->sysfs_path, p, module_names[i], module_names[i],
-			  m->config_path);
+			  name, m->sysfs_path, p, m->sysfs_path, p, name, name, m->config_path);
 		m->exit_status = DAMOND_EXIT_MODULE;
 		ret = -EBUSY;
 	}
@@ -298,21 +293,20 @@ static int check_exclusive_modules(struct manager *m)
 int disable_allowed_modules(struct manager *m)
 {
 	for (int i = 0; i < _DAMON_MODULE_MAX; i++) {
+		const char *name = damon_module_to_string(i);
 		char p[PATH_MAX];
 		int r;
 
 		if (m->features.module[i] != MODULE_ON)
 			continue;
-		snprintf(p, sizeof(p), "module/%s/parameters/enabled", module_names[i]);
+		snprintf(p, sizeof(p), DAMON_MODULE_ENABLED_FMT, name);
 		r = actuator(m)->module_off(m, p);
 		if (r == ACTUATOR_DRY)
 			continue;
 		if (r < 0)
-			return log_error_errno(r, "cannot switch %s off ('%s/%s'): %m", module_names[i], m->sysfs_path,
-					       p);
+			return log_error_errno(r, "cannot switch %s off ('%s/%s'): %m", name, m->sysfs_path, p);
 		m->features.module[i] = MODULE_OFF;
-		record_action(m, NULL, "module-off", "switched %s off (allowed by allow_disable_modules)",
-			      module_names[i]);
+		record_action(m, NULL, "module-off", "switched %s off (allowed by allow_disable_modules)", name);
 	}
 	return 0;
 }
@@ -349,12 +343,13 @@ static int check_foreign(struct manager *m, const struct ownership *own)
 		if (on) {
 			log_error("kdamonds/%" PRIu64 " is running (pid %d) and was not started by damond%s. damond "
 				  "never touches a kdamond it does not own, and the kernel cannot add kdamonds while "
-				  "one runs. Stop it ('echo off > %s/" KD "/%" PRIu64
+				  "one runs. Stop it ('echo off > %s/" DAMON_KDAMONDS_DIR "/%" PRIu64
 				  "/state') and start damond again.",
 				  k, pid, rec ? " (its pid differs from damond's record)" : "", m->sysfs_path, k);
 		} else {
 			log_error("kdamonds/%" PRIu64 " exists (stopped) and does not belong to damond; setting up "
-				  "damond's kdamonds would wipe it. Remove it with 'echo 0 > %s/" KD "/nr_kdamonds' "
+				  "damond's kdamonds would wipe it. Remove it with 'echo 0 > %s/" DAMON_KDAMONDS_DIR
+				  "/nr_kdamonds' "
 				  "if nobody needs it.",
 				  k, m->sysfs_path);
 		}

@@ -174,6 +174,13 @@ struct ctrl_ops {
 	unsigned sensors;  /* CTRL_SENSOR_* */
 	unsigned owns;     /* CTRL_OWNS_*: the overlay fields step()/restore() may write */
 
+	/*
+	 * CTRL_SCHEME: the settings of a slot's policy that follow from how the
+	 * controller is realised on this kernel, set when the policy is built
+	 * (start, reload), before setup(); the charge emulation sets
+	 * native_fail_charge. NULL: none.
+	 */
+	void (*policy_slot)(const struct damos_cfg *scheme, const struct damon_features *f, struct kd_slot *slot);
 	/* Why the controller does not run for this env (status), or NULL when it runs. */
 	const char *(*off_reason)(const struct ctrl_env *e);
 	/*

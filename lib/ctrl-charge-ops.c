@@ -306,12 +306,19 @@ static void charge_status(const struct ctrl_env *e, const void *state, struct js
 	JADD(fc, "nr_adjustments", JU64(st->nr_adj));
 }
 
+/* where the kernel charges failures itself, the plan writes fail_charge_num/denom */
+static void charge_policy_slot(const struct damos_cfg *scheme, const struct damon_features *f, struct kd_slot *slot)
+{
+	slot->native_fail_charge = scheme && ctrl_charge_fail_mode(scheme, f) == CTRL_FAIL_NATIVE;
+}
+
 const struct ctrl_ops ctrl_charge_ops = {
 	.name = "fail_charge",
 	.scope = CTRL_SCHEME,
 	.state_size = sizeof(struct ctrl_charge_state),
 	.sensors = CTRL_SENSOR_STATS | CTRL_SENSOR_PAGEFLAGS,
 	.owns = CTRL_OWNS_QUOTA | CTRL_OWNS_EXCLUDE,
+	.policy_slot = charge_policy_slot,
 	.off_reason = charge_off_reason,
 	.setup = charge_setup,
 	.restore = charge_restore,

@@ -7,8 +7,6 @@
 #include "damon-sysfs.h"
 #include "log.h"
 
-#define KD DAMON_ADMIN_DIR "/kdamonds"
-
 static unsigned busy_attempts = 12;
 static unsigned busy_first_delay_ms = 5;
 /* 0: the attempts alone bound the wait (about 2.6 s per write); else a budget shared by every retry */
@@ -150,16 +148,6 @@ static void render_filter(struct render *r, const char *dir, unsigned j, const s
 	}
 }
 
-static void render_reject_range(struct render *r, const char *dir, unsigned j, const struct damon_addr_range *a)
-{
-	put(r, SYSFS_W_KEYWORD, "addr", "%s/%u/type", dir, j);
-	put_bool(r, true, "%s/%u/matching", dir, j);
-	if (has(r, FEATURE_FILTER_ALLOW))
-		put_bool(r, false, "%s/%u/allow", dir, j);
-	put_u64(r, 0, a->start, "%s/%u/addr_start", dir, j);
-	put_u64(r, 0, a->end, "%s/%u/addr_end", dir, j);
-}
-
 /* Which directory a filter goes to on this kernel. */
 static const char *filter_dir(const struct render *r, const struct damos_filter_cfg *fl)
 {
@@ -185,8 +173,6 @@ static void render_filters(struct render *r, const char *s, const struct scheme_
 	_Static_assert(PATH_MAX > 256, "paths");
 	const struct damos_cfg *c = slot->cfg;
 	bool split = r->f->f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT;
-	/* damond's exclusion filters go first in the core layer: the first match decides. */
-	const char *reject_dir = split ? "core_filters" : "filters";
 
 	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
 		char dir[PATH_MAX];
@@ -194,16 +180,11 @@ static void render_filters(struct render *r, const char *s, const struct scheme_
 
 		if (streq(dirs[d], "filters") ? !has(r, FEATURE_LEGACY_FILTERS) : !split)
 			continue;
-		if (streq(dirs[d], reject_dir))
-			n += slot->nr_reject;
 		for (size_t i = 0; c && i < c->nr_filters; i++)
 			if (streq(filter_dir(r, &c->filters[i]), dirs[d]))
 				n++;
 		snprintf(dir, sizeof(dir), "%s/%s", s, dirs[d]);
 		put_u64(r, SYSFS_W_NR, n, "%s/nr_filters", dir);
-		if (streq(dirs[d], reject_dir))
-			for (size_t i = 0; i < slot->nr_reject; i++)
-				render_reject_range(r, dir, j++, &slot->reject[i]);
 		for (size_t i = 0; c && i < c->nr_filters; i++)
 			if (streq(filter_dir(r, &c->filters[i]), dirs[d]))
 				render_filter(r, dir, j++, &c->filters[i]);
@@ -299,9 +280,9 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
 	char c[128]; /* "kernel/mm/damon/admin/kdamonds/<k>/contexts/0" */
 	bool tuned = x->intervals_goal.aggrs > 0;
 
-	snprintf(c, sizeof(c), KD "/%u/contexts/0", k);
+	snprintf(c, sizeof(c), DAMON_KDAMONDS_DIR "/%u/contexts/0", k);
 
-	put_u64(&r, SYSFS_W_NR, 1, KD "/%u/contexts/nr_contexts", k);
+	put_u64(&r, SYSFS_W_NR, 1, DAMON_KDAMONDS_DIR "/%u/contexts/nr_contexts", k);
 	/* a running context cannot change them: a reload restarts the kdamond instead */
 	put(&r, SYSFS_W_KEYWORD | SYSFS_W_RESTART, damon_ops_to_string(x->ops), "%s/operations", c);
 	if (f->f[FEATURE_ADDR_UNIT] == FEATURE_PRESENT || x->addr_unit != 1)
@@ -345,7 +326,7 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
 	}
 
 	if (f->f[FEATURE_REFRESH_MS] == FEATURE_PRESENT || plan->cfg->refresh_ms)
-		put_u64(&r, 0, plan->cfg->refresh_ms, KD "/%u/refresh_ms", k);
+		put_u64(&r, 0, plan->cfg->refresh_ms, DAMON_KDAMONDS_DIR "/%u/refresh_ms", k);
 
 	if (r.error) {
 		write_list_done(&l);
@@ -454,20 +435,50 @@ static bool busy_backoff(unsigned i, unsigned *delay)
 	return true;
 }
 
-/* A write that takes the global DAMON sysfs lock (trylock in the kernel). */
-int damon_write_locked(struct sysfs_root *root, const char *path, const char *value)
+/*
+ * op on path until it returns something other than EBUSY, or the attempts or
+ * the budget are used up (busy_backoff()): the one retry of everything that
+ * takes the global DAMON sysfs lock (writes, and reads of state and pid).
+ */
+static int busy_retry(int (*op)(struct sysfs_root *root, const char *path, void *arg), struct sysfs_root *root,
+		      const char *path, void *arg)
 {
 	unsigned delay = busy_first_delay_ms;
 	int r;
 
 	for (unsigned i = 0;; i++) {
-		r = sysfs_write_str(root, path, value);
+		r = op(root, path, arg);
 		if (r != -EBUSY)
 			return r;
 		log_debug("'%s': busy (attempt %u)", path, i + 1);
 		if (!busy_backoff(i, &delay))
 			return r;
 	}
+}
+
+static int op_write_str(struct sysfs_root *root, const char *path, void *value)
+{
+	return sysfs_write_str(root, path, value);
+}
+
+static int op_read_str(struct sysfs_root *root, const char *path, void *ret)
+{
+	char **s = ret;
+
+	free(*s);
+	*s = NULL;
+	return sysfs_read_str(root, path, s);
+}
+
+static int op_read_i64(struct sysfs_root *root, const char *path, void *ret)
+{
+	return sysfs_read_i64(root, path, ret);
+}
+
+/* A write that takes the global DAMON sysfs lock (trylock in the kernel). */
+int damon_write_locked(struct sysfs_root *root, const char *path, const char *value)
+{
+	return busy_retry(op_write_str, root, path, (void *)value);
 }
 
 int damon_write_list_apply_ex(struct sysfs_root *root, const struct write_list *l, size_t *ret_failed,
@@ -583,7 +594,7 @@ int damon_state_cmd(struct sysfs_root *root, unsigned k, const char *cmd)
 {
 	char p[PATH_MAX];
 
-	return damon_write_locked(root, sysfs_pathf(p, KD "/%u/state", k), cmd);
+	return damon_write_locked(root, sysfs_pathf(p, DAMON_KDAMONDS_DIR "/%u/state", k), cmd);
 }
 
 int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret_pid)
@@ -594,19 +605,11 @@ int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret
 	int r;
 
 	/* Reading state/pid takes the global lock too: retry EBUSY with the same backoff and budget as writes. */
-	for (unsigned i = 0, delay = busy_first_delay_ms;; i++) {
-		r = sysfs_read_str(root, sysfs_pathf(p, KD "/%u/state", k), &s);
-		if (r != -EBUSY || !busy_backoff(i, &delay))
-			break;
-	}
+	r = busy_retry(op_read_str, root, sysfs_pathf(p, DAMON_KDAMONDS_DIR "/%u/state", k), &s);
 	if (r < 0)
 		return r;
 	if (ret_pid) {
-		for (unsigned i = 0, delay = busy_first_delay_ms;; i++) {
-			r = sysfs_read_i64(root, sysfs_pathf(p, KD "/%u/pid", k), &pid);
-			if (r != -EBUSY || !busy_backoff(i, &delay))
-				break;
-		}
+		r = busy_retry(op_read_i64, root, sysfs_pathf(p, DAMON_KDAMONDS_DIR "/%u/pid", k), &pid);
 		if (r < 0)
 			return r;
 		*ret_pid = (int)pid;
@@ -618,7 +621,7 @@ int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret
 
 int damon_read_nr_kdamonds(struct sysfs_root *root, uint64_t *ret)
 {
-	return sysfs_read_u64(root, KD "/nr_kdamonds", ret);
+	return sysfs_read_u64(root, DAMON_KDAMONDS_DIR "/nr_kdamonds", ret);
 }
 
 int damon_write_nr_kdamonds(struct sysfs_root *root, uint64_t n)
@@ -626,7 +629,7 @@ int damon_write_nr_kdamonds(struct sysfs_root *root, uint64_t n)
 	char b[32];
 
 	snprintf(b, sizeof(b), "%" PRIu64, n);
-	return damon_write_locked(root, KD "/nr_kdamonds", b);
+	return damon_write_locked(root, DAMON_KDAMONDS_DIR "/nr_kdamonds", b);
 }
 
 int damon_read_scheme_stats(struct sysfs_root *root, unsigned k, unsigned slot, struct damos_stats *ret)
@@ -635,7 +638,7 @@ int damon_read_scheme_stats(struct sysfs_root *root, unsigned k, unsigned slot, 
 	char s[PATH_MAX], p[PATH_MAX];
 	int r;
 
-	snprintf(s, sizeof(s), KD "/%u/contexts/0/schemes/%u", k, slot);
+	snprintf(s, sizeof(s), DAMON_KDAMONDS_DIR "/%u/contexts/0/schemes/%u", k, slot);
 	if ((r = sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/nr_tried", s), &st.nr_tried)) < 0 ||
 	    (r = sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/sz_tried", s), &st.sz_tried)) < 0 ||
 	    (r = sysfs_read_u64(root, sysfs_pathf(p, "%s/stats/nr_applied", s), &st.nr_applied)) < 0 ||

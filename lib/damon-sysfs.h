@@ -23,8 +23,6 @@ struct scheme_slot {
 	bool native_fail_charge;     /* write fail_charge_num/denom from cfg */
 	bool quota_override;         /* controller-chosen quota bytes */
 	uint64_t quota_bytes;
-	const struct damon_addr_range *reject; /* extra core addr filters that exclude memory */
-	size_t nr_reject;
 };
 
 struct kdamond_plan {

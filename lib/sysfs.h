@@ -21,6 +21,7 @@
 #define PROCFS_DEFAULT_ROOT "/proc"
 #define DAMON_ADMIN_DIR "kernel/mm/damon/admin"
 #define DAMON_KDAMONDS_DIR DAMON_ADMIN_DIR "/kdamonds"
+#define DAMON_KDAMONDS_DIR DAMON_ADMIN_DIR "/kdamonds"
 
 struct sysfs_root;
 

@@ -428,35 +428,6 @@ static void test_tombstone_render(void **state)
 	write_list_done(&l);
 }
 
-/* Emulation's exclusion filters come first in the core layer and are rejecting addr filters. */
-static void test_reject_filters(void **state)
-{
-	struct fx *x = *state;
-	struct damon_addr_range rj[2] = { { 0x200000, 0x400000 }, { 0x800000, 0xa00000 } };
-	struct scheme_slot slots[2];
-	struct kdamond_plan p;
-	struct write_list l = {};
-	const char *dir = x->f.f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT ? "core_filters" : "filters";
-	char want[64];
-	bool saw_nr = false;
-
-	plan_for(x, slots, &p, false);
-	slots[0].reject = rj;
-	slots[0].nr_reject = 2;
-	assert_int_equal(damon_render_kdamond(0, &p, &x->f, &l), 0);
-	snprintf(want, sizeof(want), "schemes/0/%s/nr_filters", dir);
-	for (size_t i = 0; i < l.n; i++) {
-		if (strstr(l.v[i].path, want)) {
-			assert_string_equal(l.v[i].value, "2");
-			saw_nr = true;
-		}
-	}
-	assert_true(saw_nr);
-	assert_int_equal(damon_write_list_apply(x->sr, &l, NULL), 0);
-	assert_int_equal(damon_state_cmd(x->sr, 0, "on"), 0);
-	write_list_done(&l);
-}
-
 static void test_iomem(void **state)
 {
 	struct damon_addr_range *v = NULL;
@@ -911,8 +882,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nr_kdamonds_busy_while_running, setup_72, teardown),
 		cmocka_unit_test(test_layout_slots),
 		cmocka_unit_test_setup_teardown(test_tombstone_render, setup_612, teardown),
-		cmocka_unit_test_setup_teardown(test_reject_filters, setup_612, teardown),
-		cmocka_unit_test_setup_teardown(test_reject_filters, setup_72, teardown),
 		cmocka_unit_test(test_iomem),
 		cmocka_unit_test_setup_teardown(test_region_blocks_apply, setup_612, teardown),
 		cmocka_unit_test_setup_teardown(test_region_blocks_apply, setup_72, teardown),

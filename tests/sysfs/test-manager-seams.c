@@ -115,7 +115,7 @@ static void test_dry_run_writes_nothing(void **state)
 	/* the lines the integration tests look for */
 	snprintf(expect, sizeof(expect), "dry-run: would write '%s/%s' = '1'", x->root, w.path);
 	assert_non_null(strstr(logged, expect));
-	snprintf(expect, sizeof(expect), "dry-run: would write '%s/" KD "/0/state' = 'on'", x->root);
+	snprintf(expect, sizeof(expect), "dry-run: would write '%s/" DAMON_KDAMONDS_DIR "/0/state' = 'on'", x->root);
 	assert_non_null(strstr(logged, expect));
 	snprintf(expect, sizeof(expect), "dry-run: would write '%s/module/damon_stat/parameters/enabled' = 'N'",
 		 x->root);
@@ -254,7 +254,8 @@ static void test_commit_recuts_layout(void **state)
 	assert_int_equal(kd_overlay_set_layout(&kd->overlay, 0, layout, 4), 0);
 	assert_int_equal(kd_commit(m, kd, NULL, "layout"), 0);
 	assert_int_equal(committed_u64(x, "targets/0/regions/nr_regions"), 4);
-	assert_int_equal(fake_damon_read(x->root, KD "/0/contexts/0/targets/0/regions/nr_regions", buf, sizeof(buf)),
+	assert_int_equal(fake_damon_read(x->root, DAMON_KDAMONDS_DIR "/0/contexts/0/targets/0/regions/nr_regions", buf,
+					 sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "1");
 
@@ -264,7 +265,8 @@ static void test_commit_recuts_layout(void **state)
 	assert_int_equal(committed_u64(x, "targets/0/regions/nr_regions"), 5);
 	assert_int_equal(committed_u64(x, "targets/0/regions/1/end"), gap.start);
 	assert_int_equal(committed_u64(x, "targets/0/regions/2/start"), gap.end);
-	assert_int_equal(fake_damon_read(x->root, KD "/0/contexts/0/targets/0/regions/nr_regions", buf, sizeof(buf)),
+	assert_int_equal(fake_damon_read(x->root, DAMON_KDAMONDS_DIR "/0/contexts/0/targets/0/regions/nr_regions", buf,
+					 sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "2"); /* the canonical list: the span minus the gap */
 

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The manager in process, fed by a replay event source (lib/replay.h) in
+ * place of the BPF monitor, over the fake kernel (tests/fake) with an
+ * injected clock: refinement commits driven by region snapshots, stats from
+ * damos_stat events, charge + refine arbitration on one kdamond, commit
+ * failure fed back to the controller, a kdamond that dies on a commit, and
+ * the reload diff rules. The recording is tests/fixtures/events/two-targets.rec
+ * (generated: tests/fixtures/events/README.md).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "../common/config-load.h"
+#include "fake-damon.h"
+#include "log.h"
+#include "manager-internal.h"
+#include "replay.h"
+
+#ifndef FIXTURES_DIR
+#error FIXTURES_DIR
+#endif
+#define RECORDING FIXTURES_DIR "/events/two-targets.rec"
+#define SEC 1000000ULL
+
+static usec_t clock_now;
+static usec_t fake_clock(void)
+{
+	return clock_now;
+}
+
+#define CFG_HEAD                                                     \
+	"damond:\n"                                                  \
+	"  stats_interval: 1s\n"                                     \
+	"kdamonds:\n"                                                \
+	"  - name: k\n"                                              \
+	"    ops: paddr\n"                                           \
+	"    intervals: {sample: 5ms, aggr: 100ms}\n"                \
+	"    nr_regions: {min: 10, max: 20}\n"                       \
+	"    refine: {enabled: true, interval: 2s, max_splits: 4}\n" \
+	"    targets:\n"                                             \
+	"      - regions:\n"                                         \
+	"          - {start: 0x100000, end: 0x20000000}\n"           \
+	"          - {start: 0x40000000, end: 0x60000000}\n"         \
+	"    schemes:\n"                                             \
+	"      - name: cold\n"                                       \
+	"        action: pageout\n"                                  \
+	"        access_pattern:\n"                                  \
+	"          nr_accesses: {min: 0, max: 0}\n"                  \
+	"        quotas:\n"                                          \
+	"          bytes: %s\n"                                      \
+	"          reset_interval: 1s\n"                             \
+	"%s"                                                         \
+	"      - name: watch\n"                                      \
+	"        action: stat\n"                                     \
+	"        quotas: {bytes: 16M, reset_interval: 1s}\n"
+
+struct fx {
+	char root[64];
+	char run[80];
+	char cfg[96];
+	struct manager *m;
+};
+
+static char logged[65536];
+
+static void log_cb(void *userdata, int level, const char *msg)
+{
+	size_t n = strlen(logged);
+
+	snprintf(logged + n, sizeof(logged) - n, "%s\n", msg);
+}
+
+static void write_config(struct fx *x, const char *quota, const char *extra)
+{
+	FILE *f = fopen(x->cfg, "we");
+
+	assert_non_null(f);
+	fprintf(f, CFG_HEAD, quota, extra);
+	fclose(f);
+}
+
+static struct damond_config *load_config(const char *quota, const char *extra)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), CFG_HEAD, quota, extra);
+	return test_config_load(text);
+}
+
+/* a started manager on the fake 7.2 kernel, its store fed by the recording from now */
+static struct fx *start_on(const char *profile, const char *quota, const char *extra)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct manager *m;
+
+	assert_non_null(x);
+	strcpy(x->root, "/tmp/damond-replay-XXXXXX");
+	assert_non_null(mkdtemp(x->root));
+	assert_int_equal(fake_damon_init(x->root, profile), 0);
+	fake_damon_set_module(x->root, "damon_stat", false);
+	snprintf(x->run, sizeof(x->run), "%s/.run", x->root);
+	assert_int_equal(mkdir(x->run, 0755), 0);
+	snprintf(x->cfg, sizeof(x->cfg), "%s/.damond.yaml", x->root);
+	write_config(x, quota, extra);
+	clock_now = 1000 * SEC;
+	manager_set_clock(fake_clock);
+	logged[0] = '\0';
+	log_set_callback(log_cb, NULL);
+
+	assert_int_equal(manager_new(&x->m), 0);
+	m = x->m;
+	assert_int_equal(sd_event_new(&m->event), 0);
+	assert_int_equal(sysfs_root_open(x->root, &m->root), 0);
+	sysfs_root_set_write_hook(m->root, fake_damon_hook, x->root);
+	m->sysfs_path = strdup(x->root);
+	m->runtime_dir = strdup(x->run);
+	m->procfs_root = strdup(x->root); /* no kpageflags: the charge emulation runs its fallback law */
+	m->config_path = strdup(x->cfg);
+	assert_int_equal(snapshot_store_new(NULL, &m->snapshots), 0);
+	assert_int_equal(manager_start(m, load_config(quota, extra)), 0);
+	assert_int_equal(m->nr_kd, 1);
+	assert_true(m->kd[0].running);
+	assert_int_equal(manager_replay_start(m, RECORDING), 0);
+	assert_true(manager_event_feed(m));
+	return x;
+}
+
+static struct fx *start(const char *quota, const char *extra)
+{
+	return start_on("7.2", quota, extra);
+}
+
+static void stop(struct fx *x)
+{
+	sd_event *e = x->m->event;
+
+	manager_free(x->m);
+	sd_event_unref(e);
+	log_set_callback(NULL, NULL);
+	manager_set_clock(NULL);
+	fake_damon_destroy(x->root);
+	free(x);
+}
+
+static void tick_to(struct manager *m, usec_t at)
+{
+	clock_now = at;
+	manager_tick(m);
+}
+
+static unsigned committed_regions(struct fx *x, unsigned target)
+{
+	char path[96], buf[32];
+
+	snprintf(path, sizeof(path), "targets/%u/regions/nr_regions", target);
+	assert_int_equal(fake_damon_read_committed(x->root, 0, path, buf, sizeof(buf)), 0);
+	return (unsigned)strtoul(buf, NULL, 10);
+}
+
+static const struct ctrl_refine_state *refine_state(const struct kdamond_rt *kd)
+{
+	for (size_t i = 0; i < ctrl_registry_len; i++)
+		if (ctrl_registry[i] == &ctrl_refine_ops)
+			return kd->ctrl[i];
+	fail();
+	return NULL;
+}
+
+/* the file format: a bad magic, a short frame, another event ABI are refused */
+static void test_replay_file(void **state)
+{
+	char path[] = "/tmp/damond-replay-file-XXXXXX";
+	struct replay *r = NULL;
+	unsigned char hdr[16 + 8 + 4] = "DAMONDRP";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(replay_load(RECORDING, &r), 0);
+	/* 120 aggregations, 12 x 2 schemes x (esz + stat) */
+	assert_int_equal(replay_nr_records(r), 120 + 48);
+	assert_int_equal(replay_span_ns(r), 11900ULL * 1000 * 1000 + 3001);
+	replay_free(r);
+
+	hdr[8] = REPLAY_FORMAT;
+	hdr[12] = DAMON_EV_VERSION + 1;
+	assert_int_equal(write(fd, hdr, 16), 16);
+	assert_int_equal(replay_load(path, &r), -EPROTONOSUPPORT);
+	hdr[12] = DAMON_EV_VERSION;
+	hdr[16] = 200; /* a 200-byte record with 4 bytes behind it */
+	assert_int_equal(pwrite(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	assert_int_equal(replay_load(path, &r), -EBADMSG);
+	hdr[0] = 'X';
+	assert_int_equal(pwrite(fd, hdr, 16, 0), 16);
+	assert_int_equal(replay_load(path, &r), -EBADMSG);
+	close(fd);
+	unlink(path);
+}
+
+/* scheme stats and effective quotas come from the replayed damos_stat/damos_esz events: no stats command */
+static void test_stats_from_events(void **state)
+{
+	struct fx *x = start("32M", "");
+	struct manager *m = x->m;
+	struct kdamond_rt *kd = &m->kd[0];
+
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	tick_to(m, 1000 * SEC + 950000); /* the stats of seq 10 are at +0.9 s */
+	assert_int_equal(kd->slots[0].stats_source, OBS_SOURCE_BPF);
+	assert_int_equal(kd->slots[0].st.sz_tried, 64ULL << 20);
+	assert_int_equal(kd->slots[0].st.sz_applied, 32ULL << 20);
+	assert_int_equal(kd->slots[0].st.effective_bytes, 32ULL << 20);
+	assert_int_equal(kd->slots[1].st.sz_tried, 16ULL << 20);
+	tick_to(m, 1000 * SEC + 1950000);
+	assert_int_equal(kd->slots[0].st.sz_tried, 128ULL << 20);
+	/* 64 MiB more tried in the second between the two stat events */
+	assert_true(kd->slots[0].tried_bps > 63.9 * (1 << 20) && kd->slots[0].tried_bps < 64.1 * (1 << 20));
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
+	assert_int_equal(m->stats_commands, 0);
+	stop(x);
+}
+
+/* region snapshots from the replayed damon_aggregated events drive refinement commits */
+static void test_refinement_commit(void **state)
+{
+	struct fx *x = start("32M", "");
+	struct manager *m = x->m;
+	const struct ctrl_refine_state *rs = refine_state(&m->kd[0]);
+	int pid = m->kd[0].pid;
+
+	assert_int_equal(committed_regions(x, 0), 2); /* the plan's two ranges */
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	for (unsigned s = 1; s <= 5; s++)
+		tick_to(m, 1000 * SEC + s * SEC);
+	assert_true(fake_damon_log_count(x->root, "kdamond 0 commit") >= 1);
+	assert_true(rs->rs.rounds >= 1);
+	assert_true(rs->rs.splits >= 1);
+	/* the kernel holds the snapshot's regions plus the cuts, not the plan's one range */
+	assert_true(committed_regions(x, 0) > 12);
+	assert_int_equal(m->kd[0].pid, pid);
+	assert_non_null(strstr(logged, "region refinement"));
+	stop(x);
+}
+
+/* a refinement commit the kernel refuses: the controller hears it, its layout is not carried */
+static void test_commit_failure_feedback(void **state)
+{
+	struct fx *x = start("32M", "");
+	struct manager *m = x->m;
+	struct kdamond_rt *kd = &m->kd[0];
+	const struct ctrl_refine_state *rs = refine_state(kd);
+	unsigned s;
+
+	assert_int_equal(fake_damon_set_fault(x->root, 1, "einval", 0), 0);
+	for (s = 1; s <= 5 && !rs->rs.rounds && !strstr(logged, "controller commit failed"); s++)
+		tick_to(m, 1000 * SEC + s * SEC);
+	assert_non_null(strstr(logged, "controller commit failed"));
+	assert_int_equal(rs->rs.rounds, 0); /* refine_commit_failed(): not counted as a round */
+	assert_false(rs->rs.pending);
+	for (size_t t = 0; t < kd->overlay.nr_targets; t++)
+		assert_int_equal(kd->overlay.targets[t].nr_layout, 0);
+	assert_int_equal(committed_regions(x, 0), 2);
+	assert_true(kd->running);
+	/* the next round waits at least the refinement interval, then lands */
+	for (; s <= 12 && !rs->rs.rounds; s++)
+		tick_to(m, 1000 * SEC + s * SEC);
+	assert_int_equal(rs->rs.rounds, 1);
+	stop(x);
+}
+
+/* how many stores after the start the first refinement commit's 'commit' state write is */
+static unsigned long long refinement_commit_store(void)
+{
+	struct fx *x = start("32M", "");
+	unsigned long long n0, at = 0, n;
+	char path[128], line[512];
+	unsigned s;
+	FILE *f;
+
+	assert_int_equal(fake_damon_nr_stores(x->root, &n0), 0);
+	for (s = 1; s <= 5 && !refine_state(&x->m->kd[0])->rs.rounds; s++)
+		tick_to(x->m, 1000 * SEC + s * SEC);
+	snprintf(path, sizeof(path), "%s/.fake-damon/stores", x->root);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "kdamonds/0/state commit") && sscanf(line, "%llu", &n) == 1 && n > n0)
+			at = n;
+	fclose(f);
+	stop(x);
+	assert_true(at > n0);
+	return at - n0;
+}
+
+/*
+ * The kdamond dies on the commit (as 6.12's does on a commit its callback
+ * rejects, the writer seeing success): found by the check after the commit,
+ * marked dead, the controller told the commit failed, no further commits.
+ */
+static void test_death_on_commit(void **state)
+{
+	unsigned long long n = refinement_commit_store();
+	struct fx *x = start("32M", "");
+	struct manager *m = x->m;
+	struct kdamond_rt *kd = &m->kd[0];
+	const struct ctrl_refine_state *rs = refine_state(kd);
+	unsigned s;
+
+	/* the 'commit' write goes through, then the kdamond is gone */
+	assert_int_equal(fake_damon_set_fault(x->root, (unsigned)n, "kill", 0), 0);
+	for (s = 1; s <= 5 && kd->running; s++)
+		tick_to(m, 1000 * SEC + s * SEC);
+	assert_false(kd->running);
+	assert_true(kd->died);
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"), 1);
+	assert_non_null(strstr(logged, "stopped on 'commit'"));
+	assert_non_null(strstr(logged, "controller commit failed"));
+	assert_int_equal(rs->rs.rounds, 0); /* told: the round did not land */
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	tick_to(m, 1000 * SEC + 9 * SEC);
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"), 0);
+	stop(x);
+}
+
+/*
+ * charge + refine on one kdamond (lib/ctrl-registry.c): both decide from the
+ * replayed events, each tick commits once, and no tick commits a charge
+ * decision together with a refinement round (rule 3). That a due round then
+ * waits is the registry's ctrl_may_step(), unit-tested in tests/ctrl.
+ */
+static void test_arbitration(void **state)
+{
+	/* 6.12: no native fail_charge, the ratio is emulated */
+	struct fx *x = start_on("6.12", "32M", "          fail_charge_ratio: 1/4096\n");
+	struct manager *m = x->m;
+	struct kdamond_rt *kd = &m->kd[0];
+	const struct ctrl_refine_state *rs = refine_state(kd);
+	unsigned charge_ticks = 0, refine_ticks = 0, both = 0;
+
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+
+	for (unsigned s = 1; s <= 12; s++) {
+		uint64_t rounds = rs->rs.rounds;
+		size_t before = strlen(logged);
+		bool charge, refine;
+
+		tick_to(m, 1000 * SEC + s * SEC);
+		charge = strstr(logged + before, "charge-ratio emulation") != NULL;
+		refine = rs->rs.rounds > rounds;
+		charge_ticks += charge;
+		refine_ticks += refine;
+		both += charge && refine;
+	}
+	print_message("# charge ticks %u, refinement rounds %u\n", charge_ticks, refine_ticks);
+	assert_true(charge_ticks >= 1);
+	assert_true(refine_ticks >= 1);
+	assert_int_equal(both, 0);
+	/* one commit per deciding tick */
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"), charge_ticks + refine_ticks);
+	stop(x);
+}
+
+/* reload: an unchanged config writes nothing, a quota is committed online, a bad config changes nothing */
+static void test_reload_rules(void **state)
+{
+	struct fx *x = start("32M", "");
+	struct manager *m = x->m;
+	struct config_errors errs = {};
+	int pid = m->kd[0].pid;
+	unsigned long long n0, n1;
+	char buf[32];
+
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	assert_int_equal(fake_damon_nr_stores(x->root, &n0), 0);
+	assert_int_equal(manager_reload(m, &errs), 0);
+	config_errors_done(&errs);
+	assert_int_equal(fake_damon_nr_stores(x->root, &n1), 0);
+	assert_int_equal(n1, n0);
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"), 0);
+
+	write_config(x, "64M", "");
+	assert_int_equal(manager_reload(m, &errs), 0);
+	config_errors_done(&errs);
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"), 1);
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 off"), 0);
+	assert_int_equal(m->kd[0].pid, pid);
+	assert_int_equal(fake_damon_read_committed(x->root, 0, "schemes/0/quotas/bytes", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "67108864");
+
+	assert_int_equal(fake_damon_nr_stores(x->root, &n0), 0);
+	write_config(x, "lots", "");
+	assert_true(manager_reload(m, &errs) < 0);
+	assert_true(errs.n >= 1);
+	config_errors_done(&errs);
+	assert_int_equal(fake_damon_nr_stores(x->root, &n1), 0);
+	assert_int_equal(n1, n0);
+	assert_false(m->last_reload.ok);
+	assert_int_equal(m->config->kdamonds[0].ctx.schemes[0].quota.bytes, 64ULL << 20);
+	stop(x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_replay_file),       cmocka_unit_test(test_stats_from_events),
+		cmocka_unit_test(test_refinement_commit), cmocka_unit_test(test_commit_failure_feedback),
+		cmocka_unit_test(test_death_on_commit),   cmocka_unit_test(test_arbitration),
+		cmocka_unit_test(test_reload_rules),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
