@@ -1246,6 +1246,8 @@ static const struct field settings_fields[] = {
 	{ { "control_group" }, NK_SCALAR, h_group, offsetof(struct damond_settings, control_group),
 	  0, 0, 0, NULL, 0 },
 	{ { "metrics" }, NK_MAP, h_map, 0, 0, 0, 0, &metrics_table, 0 },
+	{ { "spare_kdamonds" }, NK_SCALAR, h_uint, offsetof(struct damond_settings, spare_kdamonds), 0,
+	  DAMOND_MAX_SPARE_KDAMONDS, 0, NULL, 0 },
 };
 static const struct table settings_table = TABLE(settings_fields);
 
