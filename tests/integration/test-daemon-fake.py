@@ -543,13 +543,13 @@ def t_reload_adds_kdamond_missing_pid():
         tree = stable_tree(e)
         e.write_conf(MAIN % {"extra": ""} + APP % {"pid": 30000})
         p = e.ctl("reload", ok=False)
+        st = e.status()
+        check(st["kdamonds"][0]["pid"] == pid, "main was restarted by the reload (pid %d -> %d)" %
+              (pid, st["kdamonds"][0]["pid"]))
         check(p.returncode != 0, "a reload naming a missing pid succeeded")
         check("no process has pid 30000" in p.stderr and re.search(r"damond\.yaml:\d+:\d+: ", p.stderr),
               "no positioned error naming the pid: " + p.stderr)
         check("unchanged" in p.stderr, "the rejection does not say the running config is unchanged: " + p.stderr)
-        st = e.status()
-        check(st["kdamonds"][0]["pid"] == pid, "main was restarted by a rejected reload (pid %d -> %d)" %
-              (pid, st["kdamonds"][0]["pid"]))
         check([k["name"] for k in st["kdamonds"]] == ["main"], "the rejected kdamond is in status")
         after = stable_tree(e)
         changed = sorted(k for k in set(tree) | set(after) if tree.get(k) != after.get(k))
