@@ -220,15 +220,16 @@ int preflight_config(struct manager *m, const struct damond_config *c, struct co
 			if (s->action == DAMOS_MIGRATE_HOT || s->action == DAMOS_MIGRATE_COLD)
 				preflight_node(m, c, &s->pos, key, s->target_nid, errs);
 			for (size_t d = 0; d < s->nr_dests; d++) {
-				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.dests[%zu].id", kd->name, s->name, d);
+				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.dests[%zu].id", kd->name, s->name,
+					 d);
 				preflight_node(m, c, &s->pos, key, (long)s->dests[d].id, errs);
 			}
 			for (size_t g = 0; g < s->quota.nr_goals; g++) {
 				const struct damos_goal_cfg *goal = &s->quota.goals[g];
 				const char *metric = damos_goal_metric_to_string(goal->metric);
 
-				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu]", kd->name, s->name,
-					 g);
+				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu]", kd->name,
+					 s->name, g);
 				if (metric && strneq(metric, "node_", 5))
 					preflight_node(m, c, &goal->pos, key, goal->nid, errs);
 				if (goal->path)

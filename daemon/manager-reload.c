@@ -32,8 +32,8 @@ void reload_result_clear(struct manager *m)
 	strv_free(m->last_reload.failed, m->last_reload.nr_failed);
 	free(m->last_reload.changes);
 	m->last_reload.errors = m->last_reload.restarted = m->last_reload.started = m->last_reload.failed = NULL;
-	m->last_reload.nr_errors = m->last_reload.nr_restarted = m->last_reload.nr_started =
-		m->last_reload.nr_failed = 0;
+	m->last_reload.nr_errors = m->last_reload.nr_restarted = m->last_reload.nr_started = m->last_reload.nr_failed =
+		0;
 	m->last_reload.changes = NULL;
 	m->last_reload.applied = false;
 }
@@ -383,7 +383,9 @@ static const char *reload_report_finish(struct manager *m, const struct reload_r
 			(void)strv_push(&m->last_reload.restarted, &m->last_reload.nr_restarted, kd->name);
 			fprintf(f, "%srestarted '%s' (monitoring history lost; pid %d -> %d): %s", ftell(f) ? "; " : "",
 				kd->name, rep->pid_before[i], kd->pid,
-				rep->restart_why[i] ? rep->restart_why[i] : kd->last_why ? kd->last_why : "stopped");
+				rep->restart_why[i] ? rep->restart_why[i]
+				: kd->last_why      ? kd->last_why
+						    : "stopped");
 		}
 	}
 	for (size_t i = 0; i < rep->n; i++) {
@@ -391,8 +393,14 @@ static const char *reload_report_finish(struct manager *m, const struct reload_r
 
 		if (rep->failed[i]) {
 			(void)strv_push(&m->last_reload.failed, &m->last_reload.nr_failed, kd->name);
-			fprintf(f, "%sFAILED '%s': %s; kdamonds/%u is off and holds no running policy", ftell(f) ? "; " : "",
-				kd->name, kd->last_error ? kd->last_error : "the kernel refused it", kd->index);
+			fprintf(f, "%sFAILED '%s': %s; ", ftell(f) ? "; " : "", kd->name,
+				kd->last_error ? kd->last_error : "the kernel refused it");
+			if (kd->running)
+				/* a refused commit: 7.x validates on a copy, the kdamond keeps what it ran */
+				fprintf(f, "kdamonds/%u still runs (pid %d) with its previous parameters", kd->index,
+					kd->pid);
+			else
+				fprintf(f, "kdamonds/%u is off", kd->index);
 		} else if (rep->is_new[i] && kd->index != UINT_MAX) {
 			(void)strv_push(&m->last_reload.started, &m->last_reload.nr_started, kd->name);
 			fprintf(f, "%sstarted '%s' in kdamonds/%u%s%s", ftell(f) ? "; " : "", kd->name, kd->index,

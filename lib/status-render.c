@@ -525,7 +525,6 @@ static void render_refine(FILE *out, struct json_object *rf)
 		fmt_u64(c, rf, "splits"));
 }
 
-
 /* "kdamond dirs  3 (spares: 1, 2)": the directories damond owns; a spare is filled by a reload adding a kdamond */
 static void render_kdamond_dirs(FILE *out, struct json_object *dirs)
 {
@@ -621,7 +620,7 @@ int status_render_text(struct json_object *status, FILE *out)
 			const char *changes = get_str(reload, "changes");
 
 			fprintf(out, LABEL0 "%s at %s\n", "last reload",
-				ok == 1	       ? "succeeded"
+				ok == 1        ? "succeeded"
 				: applied == 1 ? "FAILED PART WAY (the new config is in force; see below)"
 				: ok == 0      ? "FAILED (running config kept)"
 					       : "-",
@@ -922,7 +921,9 @@ static void summary_header(FILE *out, struct line *l, struct json_object *status
 		ok = get_bool(reload, "ok");
 		line_add(l, ", last reload ");
 		line_color(l, ok == 1 ? C_GREEN : C_RED,
-			   ok == 1 ? "applied" : get_bool(reload, "applied") == 1 ? "FAILED PART WAY" : "REFUSED");
+			   ok == 1                            ? "applied"
+			   : get_bool(reload, "applied") == 1 ? "FAILED PART WAY"
+							      : "REFUSED");
 		line_add(l, " %s", fmt_time(a, reload, "at_us"));
 	}
 	line_emit(out, l);
@@ -937,7 +938,8 @@ static void summary_header(FILE *out, struct line *l, struct json_object *status
 
 		line_add(l, "; kdamond dirs %s", fmt_u64(a, dirs, "nr"));
 		for (size_t i = 0; i < n; i++)
-			line_add(l, "%s%d", i ? ", " : " (spares: ", json_object_get_int(json_object_array_get_idx(sp, i)));
+			line_add(l, "%s%d",
+				 i ? ", " : " (spares: ", json_object_get_int(json_object_array_get_idx(sp, i)));
 		line_add(l, n ? ")" : " (no spare)");
 	}
 	line_emit(out, l);
