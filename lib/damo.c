@@ -1818,8 +1818,7 @@ bool damo_config_equal(const struct damond_config *a, const struct damond_config
 	const struct damond_settings *sa = &a->settings, *sb = &b->settings;
 
 	DIFF(sa->on_exit != sb->on_exit || sa->stats_interval_us != sb->stats_interval_us ||
-		     sa->spare_kdamonds != sb->spare_kdamonds ||
-		     !str_eq(sa->control_group, sb->control_group) ||
+		     sa->spare_kdamonds != sb->spare_kdamonds || !str_eq(sa->control_group, sb->control_group) ||
 		     !str_eq(sa->metrics.textfile, sb->metrics.textfile) ||
 		     memcmp(sa->allow_disable, sb->allow_disable, sizeof(sa->allow_disable)) != 0,
 	     "damond");
