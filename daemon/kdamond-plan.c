@@ -126,12 +126,14 @@ static void preflight_error(struct config_errors *errs, const struct damond_conf
 
 #define PF_KTHREAD_FLAG 0x00200000u /* include/linux/sched.h PF_KTHREAD */
 
-/* 0: pid is a user process; -ESRCH: no such process; -EPERM: a kernel thread; other: unreadable. */
+/* 0: pid is a user process; -ESRCH: no such process; -EPERM: a kernel thread; -ECHILD: it exited (a zombie, no
+ * memory left to monitor); other: unreadable. */
 static int pid_check(const char *procfs_root, int pid)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	char path[PATH_MAX], buf[1024], *p;
 	unsigned long flags;
+	char state;
 
 	snprintf(path, sizeof(path), "%s/%d/stat", procfs_root, pid);
 	f = fopen(path, "re");
@@ -141,9 +143,11 @@ static int pid_check(const char *procfs_root, int pid)
 		return -EIO;
 	/* "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything but ends at the last ')' */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
 		return -EIO;
-	return flags & PF_KTHREAD_FLAG ? -EPERM : 0;
+	if (flags & PF_KTHREAD_FLAG)
+		return -EPERM;
+	return state == 'Z' || state == 'X' ? -ECHILD : 0;
 }
 
 /* the directory exists under the sysfs root */
@@ -203,6 +207,10 @@ int preflight_config(struct manager *m, const struct damond_config *c, struct co
 				preflight_error(errs, c, &x->targets[t].pos, key,
 						"kdamond '%s': no process has pid %d (no '%s/%d')", kd->name,
 						x->targets[t].pid, m->procfs_root, x->targets[t].pid);
+			else if (r == -ECHILD)
+				preflight_error(errs, c, &x->targets[t].pos, key,
+						"kdamond '%s': pid %d has exited (a zombie): it has no memory to monitor",
+						kd->name, x->targets[t].pid);
 			else if (r == -EPERM)
 				preflight_error(errs, c, &x->targets[t].pos, key,
 						"kdamond '%s': pid %d is a kernel thread: it has no address space to "

@@ -520,12 +520,12 @@ APP = """\
 """
 
 
-def fake_process(e, pid, kthread=False):
+def fake_process(e, pid, kthread=False, state="S"):
     """/proc/PID/stat of the fake procfs root: a user process, or a kernel thread (PF_KTHREAD in flags)."""
     os.makedirs(os.path.join(e.proc, str(pid)), exist_ok=True)
     flags = 0x00208040 if kthread else 0x00400100
     with open(os.path.join(e.proc, str(pid), "stat"), "w") as f:
-        f.write("%d (a (weird) name) S 1 %d %d 0 -1 %d 0 0 0 0\n" % (pid, pid, pid, flags))
+        f.write("%d (a (weird) name) %s 1 %d %d 0 -1 %d 0 0 0 0\n" % (pid, state, pid, pid, flags))
 
 
 def stable_tree(e):
@@ -562,6 +562,13 @@ def t_reload_adds_kdamond_missing_pid():
         p = e.ctl("reload", ok=False)
         check(p.returncode != 0 and "kernel thread" in p.stderr, "a kernel thread target was accepted: " + p.stderr)
         check(stable_tree(e) == tree, "a reload naming a kernel thread changed the tree")
+        # and a process that has exited
+        fake_process(e, 31000, state="Z")
+        e.write_conf(MAIN % {"extra": ""} + APP % {"pid": 31000})
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0 and "zombie" in p.stderr, "a zombie target was accepted: " + p.stderr)
+        check(stable_tree(e) == tree, "a reload naming a zombie changed the tree")
+        check(e.status()["kdamonds"][0]["pid"] == pid, "main was restarted")
     finally:
         e.close()
 
