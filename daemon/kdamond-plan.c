@@ -208,9 +208,10 @@ int preflight_config(struct manager *m, const struct damond_config *c, struct co
 						"kdamond '%s': no process has pid %d (no '%s/%d')", kd->name,
 						x->targets[t].pid, m->procfs_root, x->targets[t].pid);
 			else if (r == -ECHILD)
-				preflight_error(errs, c, &x->targets[t].pos, key,
-						"kdamond '%s': pid %d has exited (a zombie): it has no memory to monitor",
-						kd->name, x->targets[t].pid);
+				preflight_error(
+					errs, c, &x->targets[t].pos, key,
+					"kdamond '%s': pid %d has exited (a zombie): it has no memory to monitor",
+					kd->name, x->targets[t].pid);
 			else if (r == -EPERM)
 				preflight_error(errs, c, &x->targets[t].pos, key,
 						"kdamond '%s': pid %d is a kernel thread: it has no address space to "
