@@ -455,8 +455,12 @@ static int verb_reload(int argc, char **argv)
 		r = print_json(reply);
 	else if (json_object_object_get_ex(reply, "message", &v) && json_object_is_type(v, json_type_string))
 		printf("%s\n", json_object_get_string(v));
-	else if (json_object_object_get_ex(reply, "generation", &v) && json_object_is_type(v, json_type_int))
+	else if (json_object_object_get_ex(reply, "generation", &v) && json_object_is_type(v, json_type_int)) {
 		printf("configuration reloaded, generation %" PRId64 "\n", json_object_get_int64(v));
+		/* what it did to the kernel: restarts (history lost), kdamonds started, directories */
+		if (json_object_object_get_ex(reply, "changes", &v) && json_object_is_type(v, json_type_string))
+			printf("%s\n", json_object_get_string(v));
+	}
 	return r < 0 ? output_failed(r) : EXIT_SUCCESS;
 }
 

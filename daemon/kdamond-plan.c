@@ -6,7 +6,12 @@
  * by plan_compose() (lib/plan.h). No kernel writes.
  */
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "iomem.h"
 #include "log.h"
 #include "manager-internal.h"
@@ -93,6 +98,162 @@ int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon
 	*ret = t;
 	*ret_n = n;
 	return 0;
+}
+
+/* ---- preflight: what the kernel would refuse, checked before any write ---- */
+
+static void preflight_error(struct config_errors *errs, const struct damond_config *c, const struct src_pos *pos,
+			    const char *key, const char *fmt, ...) _printf_(5, 6);
+static void preflight_error(struct config_errors *errs, const struct damond_config *c, const struct src_pos *pos,
+			    const char *key, const char *fmt, ...)
+{
+	struct config_error *e;
+	va_list ap;
+
+	e = APPEND(errs->v, errs->n, errs->cap);
+	if (!e)
+		return;
+	*e = (struct config_error){};
+	e->file = strdup_or_null(damond_config_file(c, pos) ?: "<config>");
+	e->line = pos ? pos->line : 0;
+	e->column = pos ? pos->column : 0;
+	e->key = strdup_or_null(key);
+	va_start(ap, fmt);
+	if (vasprintf(&e->message, fmt, ap) < 0)
+		e->message = NULL;
+	va_end(ap);
+}
+
+#define PF_KTHREAD_FLAG 0x00200000u /* include/linux/sched.h PF_KTHREAD */
+
+/* 0: pid is a user process; -ESRCH: no such process; -EPERM: a kernel thread; -ECHILD: it exited (a zombie, no
+ * memory left to monitor); other: unreadable. */
+static int pid_check(const char *procfs_root, int pid)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[PATH_MAX], buf[1024], *p;
+	unsigned long flags;
+	char state;
+
+	snprintf(path, sizeof(path), "%s/%d/stat", procfs_root, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : negative_errno();
+	if (!fgets(buf, sizeof(buf), f))
+		return -EIO;
+	/* "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything but ends at the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return -EIO;
+	if (flags & PF_KTHREAD_FLAG)
+		return -EPERM;
+	return state == 'Z' || state == 'X' ? -ECHILD : 0;
+}
+
+/* the directory exists under the sysfs root */
+static bool sysfs_dir_exists(const struct manager *m, const char *fmt, ...) _printf_(2, 3);
+static bool sysfs_dir_exists(const struct manager *m, const char *fmt, ...)
+{
+	char rel[PATH_MAX], path[PATH_MAX * 2];
+	struct stat st;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/%s", m->sysfs_path, rel);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* cgroup v2 at <sysfs>/fs/cgroup: memcg paths are checked there; elsewhere they cannot be */
+static void preflight_memcg(const struct manager *m, const struct damond_config *c, const struct src_pos *pos,
+			    const char *key, const char *path, struct config_errors *errs)
+{
+	char rel[PATH_MAX], top[PATH_MAX];
+
+	snprintf(top, sizeof(top), "%s/fs/cgroup/cgroup.controllers", m->sysfs_path);
+	if (!path || access(top, F_OK) < 0)
+		return;
+	snprintf(rel, sizeof(rel), "fs/cgroup/%s", path[0] == '/' ? path + 1 : path);
+	if (sysfs_dir_exists(m, "%s", rel))
+		return;
+	preflight_error(errs, c, pos, key, "the cgroup '%s' does not exist (no '%s/%s')", path, m->sysfs_path, rel);
+}
+
+static void preflight_node(const struct manager *m, const struct damond_config *c, const struct src_pos *pos,
+			   const char *key, long nid, struct config_errors *errs)
+{
+	if (nid < 0 || !sysfs_dir_exists(m, "devices/system/node") ||
+	    sysfs_dir_exists(m, "devices/system/node/node%ld", nid))
+		return;
+	preflight_error(errs, c, pos, key, "NUMA node %ld does not exist (no '%s/devices/system/node/node%ld')", nid,
+			m->sysfs_path, nid);
+}
+
+int preflight_config(struct manager *m, const struct damond_config *c, struct config_errors *errs)
+{
+	size_t before = errs->n;
+	char key[256];
+
+	for (size_t k = 0; k < c->nr_kdamonds; k++) {
+		const struct kdamond_cfg *kd = &c->kdamonds[k];
+		const struct damon_ctx_cfg *x = &kd->ctx;
+
+		for (size_t t = 0; x->ops != DAMON_OPS_PADDR && t < x->nr_targets; t++) {
+			int r = pid_check(m->procfs_root, x->targets[t].pid);
+
+			snprintf(key, sizeof(key), "kdamonds.%s.targets[%zu].pid", kd->name, t);
+			if (r == -ESRCH)
+				preflight_error(errs, c, &x->targets[t].pos, key,
+						"kdamond '%s': no process has pid %d (no '%s/%d')", kd->name,
+						x->targets[t].pid, m->procfs_root, x->targets[t].pid);
+			else if (r == -ECHILD)
+				preflight_error(
+					errs, c, &x->targets[t].pos, key,
+					"kdamond '%s': pid %d has exited (a zombie): it has no memory to monitor",
+					kd->name, x->targets[t].pid);
+			else if (r == -EPERM)
+				preflight_error(errs, c, &x->targets[t].pos, key,
+						"kdamond '%s': pid %d is a kernel thread: it has no address space to "
+						"monitor",
+						kd->name, x->targets[t].pid);
+			else if (r < 0)
+				preflight_error(errs, c, &x->targets[t].pos, key,
+						"kdamond '%s': cannot check pid %d in '%s': %s", kd->name,
+						x->targets[t].pid, m->procfs_root, strerror(-r));
+		}
+		for (size_t i = 0; i < x->nr_schemes; i++) {
+			const struct damos_cfg *s = &x->schemes[i];
+
+			snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.target_nid", kd->name, s->name);
+			if (s->action == DAMOS_MIGRATE_HOT || s->action == DAMOS_MIGRATE_COLD)
+				preflight_node(m, c, &s->pos, key, s->target_nid, errs);
+			for (size_t d = 0; d < s->nr_dests; d++) {
+				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.dests[%zu].id", kd->name, s->name,
+					 d);
+				preflight_node(m, c, &s->pos, key, (long)s->dests[d].id, errs);
+			}
+			for (size_t g = 0; g < s->quota.nr_goals; g++) {
+				const struct damos_goal_cfg *goal = &s->quota.goals[g];
+				const char *metric = damos_goal_metric_to_string(goal->metric);
+
+				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu]", kd->name,
+					 s->name, g);
+				if (metric && strneq(metric, "node_", 5))
+					preflight_node(m, c, &goal->pos, key, goal->nid, errs);
+				if (goal->path)
+					preflight_memcg(m, c, &goal->pos, key, goal->path, errs);
+			}
+			for (size_t j = 0; j < s->nr_filters; j++) {
+				const struct damos_filter_cfg *fl = &s->filters[j];
+
+				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.filters[%zu]", kd->name, s->name, j);
+				if (fl->type == DAMOS_FILTER_MEMCG)
+					preflight_memcg(m, c, &fl->pos, key, fl->memcg_path, errs);
+			}
+		}
+	}
+	return errs->n > before ? -ESRCH : 0;
 }
 
 /*

@@ -379,26 +379,58 @@ uint64_t kdamond_dirs_needed(const struct manager *m)
 	return need;
 }
 
+/* The nr_kdamonds damond writes when it writes it anyway: what the indices need, and the configured spares. */
+uint64_t kdamond_dirs_wanted(const struct manager *m)
+{
+	uint64_t spares = m->config ? m->config->settings.spare_kdamonds : DAMOND_DEFAULT_SPARE_KDAMONDS;
+
+	return kdamond_dirs_needed(m) + spares;
+}
+
+/* Is kdamonds/<index> a spare: below nr_kdamonds, no kdamond of the config and no removed one waiting there? */
+bool kdamond_dir_is_spare(const struct manager *m, unsigned index)
+{
+	return index < m->nr_kdamonds_dirs && !index_taken(m, index);
+}
+
 /*
- * Raise nr_kdamonds to kdamond_dirs_needed(). The kernel only creates
- * kdamond directories while none runs: every kdamond is stopped first (and
- * started afresh afterwards). With m->retry_busy, an EBUSY is returned
+ * Raise nr_kdamonds to kdamond_dirs_wanted() when an index has no directory.
+ * The kernel only creates kdamond directories while none runs: every
+ * kdamond is stopped first (and started afresh afterwards), which is why
+ * damond makes spares ahead. *ret_restarted (may be NULL): whether running
+ * kdamonds were stopped for it. With m->retry_busy, an EBUSY is returned
  * quietly for the caller to defer.
  */
-int ensure_kdamond_dirs(struct manager *m)
+int ensure_kdamond_dirs_ex(struct manager *m, bool *ret_restarted)
 {
-	uint64_t need = kdamond_dirs_needed(m);
+	uint64_t need = kdamond_dirs_needed(m), want = kdamond_dirs_wanted(m);
+	char why[160];
+	bool any = false;
 
+	if (ret_restarted)
+		*ret_restarted = false;
 	if (need <= m->nr_kdamonds_dirs)
 		return 0;
+	snprintf(why, sizeof(why),
+		 "nr_kdamonds grows from %" PRIu64 " to %" PRIu64
+		 " (no spare directory left): the kernel only creates kdamond directories while none runs",
+		 m->nr_kdamonds_dirs, want);
 	for (size_t i = 0; i < m->nr_kd; i++) {
-		(void)kd_stop(m, &m->kd[i],
-			      "adding a kdamond: the kernel only creates kdamond directories while none runs");
+		any |= m->kd[i].running;
+		(void)kd_stop(m, &m->kd[i], why);
 		/* the directories are about to be recreated: start afresh */
 		m->kd[i].adopted = false;
 	}
+	if (ret_restarted)
+		*ret_restarted = any;
 	/* the new kdamonds are in the record (with their indices) before their directories exist */
-	return write_nr_kdamonds_ex(m, need, m->retry_busy, NULL);
+	return write_nr_kdamonds_ex(m, want, m->retry_busy,
+				    want > need ? ", with spares made ahead for kdamonds a reload adds" : NULL);
+}
+
+int ensure_kdamond_dirs(struct manager *m)
+{
+	return ensure_kdamond_dirs_ex(m, NULL);
 }
 
 /* ---- adoption ------------------------------------------------------------ */

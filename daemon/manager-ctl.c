@@ -232,6 +232,23 @@ static int dispatch_reload(struct ctl_client *c, char **ret, size_t *ret_len)
 	log_info("reload requested over the control socket by uid %u (pid %d)", (unsigned)c->cred.uid,
 		 (int)c->cred.pid);
 	r = manager_reload(m, &errs);
+	if (r < 0 && m->last_reload.applied) {
+		/* past the point of no return: say what the kernel holds now, never "unchanged" */
+		_cleanup_free_ char *msg = NULL;
+		struct json_object *extra = json_object_new_object();
+
+		config_errors_done(&errs);
+		reload_outcome_json(m, extra);
+		if (asprintf(&msg,
+			     "the new configuration (generation %u) is in force, but the kernel refused it for %zu "
+			     "kdamond(s): %s",
+			     m->generation, m->last_reload.nr_failed,
+			     m->last_reload.changes ? m->last_reload.changes : "see 'damondctl status'") < 0)
+			msg = NULL;
+		r = ipc_error_encode("damond.ReloadIncomplete", msg ? msg : "reload incomplete", extra, ret, ret_len);
+		json_object_put(extra);
+		return r;
+	}
 	if (r < 0) {
 		struct json_object *extra = json_object_new_object(), *arr = json_object_new_array();
 
@@ -252,6 +269,7 @@ static int dispatch_reload(struct ctl_client *c, char **ret, size_t *ret_len)
 	config_errors_done(&errs);
 	reply = json_object_new_object();
 	json_object_object_add(reply, "generation", json_object_new_uint64(m->generation));
+	reload_outcome_json(m, reply);
 	r = ipc_reply_encode(reply, ret, ret_len);
 	json_object_put(reply);
 	return r;

@@ -22,6 +22,8 @@
 #include "controller.h"
 #include "manager.h"
 
+struct config_errors;
+
 /* ---- manager-action.c: the action log and the journal -------------------- */
 
 /*
@@ -65,6 +67,11 @@ struct actuator_ops {
 extern const struct actuator_ops actuator_real, actuator_dry_run;
 const struct actuator_ops *actuator(const struct manager *m);
 
+/* ---- manager-reload.c ---------------------------------------------------- */
+
+/* free what m->last_reload holds */
+void reload_result_clear(struct manager *m);
+
 /* ---- ownership.c: the record, foreign kdamonds, exclusive modules -------- */
 
 /* Save the ownership record now (not in a dry run); a failure is logged. */
@@ -84,6 +91,8 @@ void targets_free(struct damon_target_cfg *t, size_t n);
 void slots_free(struct scheme_rt *s, size_t n);
 void kd_done(struct kdamond_rt *kd);
 int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n);
+/* what the kernel would refuse at 'on' and damond can see first: missing pids, kernel threads, memcg paths, nodes; -ESRCH with errs */
+int preflight_config(struct manager *m, const struct damond_config *c, struct config_errors *errs);
 
 /* kd's policy and a fresh overlay with its controllers' standing decisions (reset_kdamond: per-kdamond ones afresh) */
 int kd_plan_build(struct manager *m, struct kdamond_rt *kd, bool reset_kdamond);
@@ -109,6 +118,12 @@ void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why);
 /* an index for every kdamond without one: the lowest that no kdamond, nor a removed one waiting for 'off', has */
 void assign_indices(struct manager *m);
 uint64_t kdamond_dirs_needed(const struct manager *m);
+/* needed plus settings.spare_kdamonds: what damond writes when it has to write nr_kdamonds */
+uint64_t kdamond_dirs_wanted(const struct manager *m);
+/* kdamonds/<index> exists and no kdamond (nor a removed one waiting for 'off') uses it */
+bool kdamond_dir_is_spare(const struct manager *m, unsigned index);
+/* as ensure_kdamond_dirs(); *ret_restarted: running kdamonds were stopped for the write */
+int ensure_kdamond_dirs_ex(struct manager *m, bool *ret_restarted);
 /* nr_kdamonds raised for every index (kdamonds stopped first); with m->retry_busy, EBUSY comes back quietly */
 int ensure_kdamond_dirs(struct manager *m);
 /* kd's record names its directory: take it, and the kdamond in it if that still runs as recorded */

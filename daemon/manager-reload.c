@@ -6,7 +6,10 @@
  * helpers as start), and for each kdamond diff what the kernel holds with
  * what it will hold: nothing, a commit, or a restart.
  */
+#include <inttypes.h>
+#include <limits.h>
 #include <malloc.h>
+#include <stdio.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -14,13 +17,30 @@
 #include "log.h"
 #include "manager-internal.h"
 
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void reload_result_clear(struct manager *m)
+{
+	strv_free(m->last_reload.errors, m->last_reload.nr_errors);
+	strv_free(m->last_reload.restarted, m->last_reload.nr_restarted);
+	strv_free(m->last_reload.started, m->last_reload.nr_started);
+	strv_free(m->last_reload.failed, m->last_reload.nr_failed);
+	free(m->last_reload.changes);
+	m->last_reload.errors = m->last_reload.restarted = m->last_reload.started = m->last_reload.failed = NULL;
+	m->last_reload.nr_errors = m->last_reload.nr_restarted = m->last_reload.nr_started = m->last_reload.nr_failed =
+		0;
+	m->last_reload.changes = NULL;
+	m->last_reload.applied = false;
+}
+
 static void set_reload_result(struct manager *m, bool ok, const struct config_errors *errs)
 {
-	for (size_t i = 0; i < m->last_reload.nr_errors; i++)
-		free(m->last_reload.errors[i]);
-	free(m->last_reload.errors);
-	m->last_reload.errors = NULL;
-	m->last_reload.nr_errors = 0;
+	reload_result_clear(m);
 	m->last_reload.ok = ok;
 	m->last_reload.at = now_usec();
 	if (ok)
@@ -63,6 +83,10 @@ static int reload_parse(struct manager *m, struct config_errors *errs, struct re
 	r = config_load_file(m->config_path, &p->nc, errs);
 	if (r >= 0)
 		r = features_check_config(&m->features, p->nc, errs);
+	/* what the kernel would refuse at 'on' (a missing pid, a kernel thread, a cgroup, a node): refused here,
+	 * before a kdamond is stopped or a file written */
+	if (r >= 0)
+		r = preflight_config(m, p->nc, errs);
 	if (r < 0) {
 		log_config_errors(errs);
 		log_error("reload of '%s' rejected; the running configuration and kdamonds are unchanged",
@@ -142,21 +166,38 @@ static struct damond_config *reload_swap(struct manager *m, struct reload_plan *
 	return old;
 }
 
-/* New kdamonds, and kept ones whose directory a deferred nr_kdamonds write never created. */
-static void reload_dirs(struct manager *m)
+/*
+ * New kdamonds, and kept ones whose directory a deferred nr_kdamonds write
+ * never created: a spare directory each when there is one (nothing stops),
+ * else nr_kdamonds grows, which stops every kdamond (*ret_restarted). With
+ * no kdamond running, directories beyond the needed ones and the spares go:
+ * that costs no kdamond its history.
+ */
+static void reload_dirs(struct manager *m, bool *ret_restarted)
 {
-	uint64_t need;
+	uint64_t need, want;
+	bool running = false;
 	int r;
 
 	assign_indices(m);
 	need = kdamond_dirs_needed(m);
-	r = ensure_kdamond_dirs(m);
+	want = kdamond_dirs_wanted(m);
+	for (size_t i = 0; i < m->nr_kd; i++)
+		running |= m->kd[i].running;
+	if (!running && !m->nr_pending_off && need <= m->nr_kdamonds_dirs && want < m->nr_kdamonds_dirs) {
+		r = write_nr_kdamonds_ex(m, want, m->retry_busy,
+					 ", directories no longer needed removed (no kdamond runs: no history lost)");
+		if (r < 0)
+			log_notice("reload: kdamond directories above %" PRIu64 " stay, as spares", want);
+		return;
+	}
+	r = ensure_kdamond_dirs_ex(m, ret_restarted);
 	if (r == -EBUSY && m->retry_busy) {
-		m->pending_nr_kdamonds = need;
+		m->pending_nr_kdamonds = want;
 		record_action(m, NULL, "deferred",
 			      "nr_kdamonds = %" PRIu64 " waits for the DAMON sysfs lock "
 			      "(EBUSY), retried from a timer; every kdamond starts after it",
-			      need);
+			      want);
 		retry_arm(m);
 	}
 }
@@ -222,8 +263,8 @@ static int reload_commit(struct manager *m, struct kdamond_rt *kd, bool regions_
 	return r;
 }
 
-/* One kdamond of the new config: nothing, a commit, or a restart. Negative: the kernel refused. */
-static int reload_kdamond(struct manager *m, struct kdamond_rt *kd)
+/* One kdamond of the new config: nothing, a commit, or a restart (*ret_restart: why). Negative: the kernel refused. */
+static int reload_kdamond(struct manager *m, struct kdamond_rt *kd, char **ret_restart)
 {
 	_cleanup_free_ char *restart = NULL;
 	_cleanup_(write_list_done) struct write_list l = {};
@@ -248,8 +289,10 @@ static int reload_kdamond(struct manager *m, struct kdamond_rt *kd)
 		r = write_list_restart_reason(&kd->written, &l, &restart);
 	if (r < 0)
 		return r;
-	if (restart)
+	if (restart) {
+		*ret_restart = strdup_or_null(restart);
 		return reload_restart(m, kd, restart);
+	}
 	if (write_list_equal(&l, &kd->written)) {
 		log_debug("kdamond '%s': unchanged by the reload", kd->name);
 		return 0;
@@ -258,12 +301,141 @@ static int reload_kdamond(struct manager *m, struct kdamond_rt *kd)
 	return reload_commit(m, kd, write_list_regions_changed(&kd->written, &l), why);
 }
 
-static int reload_finish(struct manager *m, unsigned failed)
+/* What a reload did to each kdamond of the new config, noted before the kernel is touched and after. */
+struct reload_report {
+	size_t n;
+	bool *was_running, *is_new, *failed;
+	int *pid_before;
+	unsigned *index_before;
+	char **restart_why;
+	uint64_t dirs_before;
+};
+
+static void reload_report_done(struct reload_report *rep)
 {
+	free(rep->was_running);
+	free(rep->is_new);
+	free(rep->failed);
+	free(rep->pid_before);
+	free(rep->index_before);
+	strv_free(rep->restart_why, rep->n);
+	*rep = (struct reload_report){};
+}
+
+/* After the swap, before any kernel write: who runs where. */
+static int reload_report_init(struct manager *m, struct reload_report *rep)
+{
+	size_t n = m->nr_kd ? m->nr_kd : 1;
+
+	rep->n = m->nr_kd;
+	rep->was_running = calloc(n, sizeof(bool));
+	rep->is_new = calloc(n, sizeof(bool));
+	rep->failed = calloc(n, sizeof(bool));
+	rep->pid_before = calloc(n, sizeof(int));
+	rep->index_before = calloc(n, sizeof(unsigned));
+	rep->restart_why = calloc(n, sizeof(char *));
+	if (!rep->was_running || !rep->is_new || !rep->failed || !rep->pid_before || !rep->index_before ||
+	    !rep->restart_why)
+		return -ENOMEM;
+	rep->dirs_before = m->nr_kdamonds_dirs;
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		rep->was_running[i] = m->kd[i].running;
+		rep->is_new[i] = m->kd[i].index == UINT_MAX;
+		rep->pid_before[i] = m->kd[i].pid;
+		rep->index_before[i] = m->kd[i].index;
+	}
+	return 0;
+}
+
+static int strv_push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(char *));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup_or_null(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * m->last_reload's lists and its one sentence: which kdamonds were restarted
+ * (their monitoring history is gone), which started (in a spare directory or
+ * a new one), which the kernel refused (and what their directory holds
+ * now), and the kdamond directories there are. Returns the sentence.
+ */
+static const char *reload_report_finish(struct manager *m, const struct reload_report *rep)
+{
+	char *buf = NULL;
+	size_t len = 0, spares = 0;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct kdamond_rt *kd = &m->kd[i];
+
+		if (rep->was_running[i] && (rep->restart_why[i] || !kd->running || kd->pid != rep->pid_before[i])) {
+			(void)strv_push(&m->last_reload.restarted, &m->last_reload.nr_restarted, kd->name);
+			fprintf(f, "%srestarted '%s' (monitoring history lost; pid %d -> %d): %s", ftell(f) ? "; " : "",
+				kd->name, rep->pid_before[i], kd->pid,
+				rep->restart_why[i] ? rep->restart_why[i]
+				: kd->last_why      ? kd->last_why
+						    : "stopped");
+		}
+	}
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct kdamond_rt *kd = &m->kd[i];
+
+		if (rep->failed[i]) {
+			(void)strv_push(&m->last_reload.failed, &m->last_reload.nr_failed, kd->name);
+			fprintf(f, "%sFAILED '%s': %s; ", ftell(f) ? "; " : "", kd->name,
+				kd->last_error ? kd->last_error : "the kernel refused it");
+			if (kd->running)
+				/* a refused commit: 7.x validates on a copy, the kdamond keeps what it ran */
+				fprintf(f, "kdamonds/%u still runs (pid %d) with its previous parameters", kd->index,
+					kd->pid);
+			else
+				fprintf(f, "kdamonds/%u is off", kd->index);
+		} else if (rep->is_new[i] && kd->index != UINT_MAX) {
+			(void)strv_push(&m->last_reload.started, &m->last_reload.nr_started, kd->name);
+			fprintf(f, "%sstarted '%s' in kdamonds/%u%s%s", ftell(f) ? "; " : "", kd->name, kd->index,
+				kd->index < rep->dirs_before ? " (a spare directory)" : "",
+				kd->pending != KD_PENDING_NONE ? " (waiting for the DAMON sysfs lock)" : "");
+		}
+	}
+	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++)
+		spares += kdamond_dir_is_spare(m, (unsigned)k);
+	if (m->nr_kdamonds_dirs != rep->dirs_before)
+		fprintf(f, "%skdamond directories: %" PRIu64 " (was %" PRIu64 "), %zu spare", ftell(f) ? "; " : "",
+			m->nr_kdamonds_dirs, rep->dirs_before, spares);
+	else if (ftell(f))
+		fprintf(f, "; kdamond directories: %" PRIu64 " (unchanged), %zu spare", m->nr_kdamonds_dirs, spares);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	if (!len) {
+		free(buf);
+		return NULL;
+	}
+	m->last_reload.changes = buf;
+	return buf;
+}
+
+static int reload_finish(struct manager *m, const struct reload_report *rep, unsigned failed)
+{
+	const char *changes;
 	unsigned waiting = 0;
 
 	manager_observe_pids(m);
 	set_reload_result(m, failed == 0, NULL);
+	m->last_reload.applied = true;
+	changes = reload_report_finish(m, rep);
 	malloc_trim(0); /* the old and new policies were both in memory */
 	for (size_t i = 0; i < m->nr_kd; i++)
 		waiting += m->kd[i].pending != KD_PENDING_NONE;
@@ -272,9 +444,12 @@ static int reload_finish(struct manager *m, unsigned failed)
 			   "background, see 'damondctl status'",
 			   waiting);
 	if (failed)
-		log_error("reload: the kernel refused the change for %u kdamond(s); see the errors above and "
-			  "'damondctl status'",
-			  failed);
+		log_error("reload: generation %u is in force, but the kernel refused it for %u kdamond(s): %s",
+			  m->generation, failed, changes ? changes : "-");
+	else if (m->last_reload.nr_restarted)
+		log_warning("reload: generation %u applied: %s", m->generation, changes ? changes : "-");
+	else if (changes)
+		log_info("reload: generation %u applied: %s", m->generation, changes);
 	record_save(m);
 	(void)sd_notify(false, "READY=1");
 	manager_notify_status(m);
@@ -283,12 +458,15 @@ static int reload_finish(struct manager *m, unsigned failed)
 
 /*
  * Reload: parse and validate into a new config, check it against the
- * kernel's features, resolve its targets — and only then touch anything.
+ * kernel's features and the machine (pids, cgroups, nodes), resolve its
+ * targets — and only then touch anything.
  */
 int manager_reload(struct manager *m, struct config_errors *errs)
 {
 	_cleanup_(reload_plan_done) struct reload_plan p = {};
+	_cleanup_(reload_report_done) struct reload_report rep = {};
 	struct damond_config *old;
+	bool dirs_restarted = false;
 	unsigned failed = 0;
 	int r;
 
@@ -305,10 +483,26 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		return r;
 	}
 	old = reload_swap(m, &p);
-	reload_dirs(m);
-	for (size_t i = 0; i < m->nr_kd; i++)
-		failed += reload_kdamond(m, &m->kd[i]) < 0;
+	if (reload_report_init(m, &rep) < 0)
+		log_warning("reload: out of memory for its report; 'damondctl status' shows what runs");
+	reload_dirs(m, &dirs_restarted);
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		char *why = NULL;
+
+		r = reload_kdamond(m, &m->kd[i], &why);
+		failed += r < 0;
+		if (i < rep.n) {
+			rep.failed[i] = r < 0;
+			if (!why && dirs_restarted && rep.was_running[i])
+				why = strdup_or_null("nr_kdamonds had to grow and the kernel only does that with every "
+						     "kdamond off (no spare kdamond directory left)");
+			free(rep.restart_why[i]);
+			rep.restart_why[i] = why;
+		} else {
+			free(why);
+		}
+	}
 	damond_config_free(old);
 	reload_plan_done(&p);
-	return reload_finish(m, failed);
+	return reload_finish(m, &rep, failed);
 }

@@ -392,6 +392,46 @@ static struct json_object *resources_json(void)
 	return o;
 }
 
+static struct json_object *strv_json(char **v, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+/* What the last reload did to the kernel (the reload's reply and status.config.last_reload): into o */
+void reload_outcome_json(const struct manager *m, struct json_object *o)
+{
+	struct json_object *sp = json_object_new_array();
+
+	JADD(o, "applied", json_object_new_boolean(m->last_reload.applied));
+	JADD(o, "changes", JSTR(m->last_reload.changes));
+	JADD(o, "restarted", strv_json(m->last_reload.restarted, m->last_reload.nr_restarted));
+	JADD(o, "started", strv_json(m->last_reload.started, m->last_reload.nr_started));
+	JADD(o, "failed", strv_json(m->last_reload.failed, m->last_reload.nr_failed));
+	JADD(o, "kdamond_dirs", JU64(m->nr_kdamonds_dirs));
+	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++)
+		if (kdamond_dir_is_spare(m, (unsigned)k))
+			json_object_array_add(sp, json_object_new_int((int)k));
+	JADD(o, "spares", sp);
+}
+
+/* The kdamond directories: how many, and the spares (stopped, damond's, filled by a reload that adds a kdamond) */
+static struct json_object *dirs_json(const struct manager *m)
+{
+	struct json_object *o = json_object_new_object(), *sp = json_object_new_array();
+
+	JADD(o, "nr", JU64(m->nr_kdamonds_dirs));
+	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++)
+		if (kdamond_dir_is_spare(m, (unsigned)k))
+			json_object_array_add(sp, json_object_new_int((int)k));
+	JADD(o, "spares", sp);
+	JADD(o, "spare_kdamonds", JU64(m->config ? m->config->settings.spare_kdamonds : 0));
+	return o;
+}
+
 static struct json_object *config_json(struct manager *m)
 {
 	struct json_object *cfg, *lr;
@@ -410,6 +450,7 @@ static struct json_object *config_json(struct manager *m)
 		for (size_t i = 0; i < m->last_reload.nr_errors; i++)
 			json_object_array_add(errs, json_object_new_string(m->last_reload.errors[i]));
 		JADD(lr, "errors", errs);
+		reload_outcome_json(m, lr);
 		JADD(cfg, "last_reload", lr);
 	}
 	return cfg;
@@ -514,6 +555,7 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 	manager_features_json(m, &feat);
 	JADD(o, "features", feat);
 	JADD(o, "busy", busy_json(m));
+	JADD(o, "kdamond_dirs", dirs_json(m));
 	kds = json_object_new_array();
 	for (size_t i = 0; i < m->nr_kd; i++)
 		json_object_array_add(kds, kdamond_json(m, &m->kd[i]));

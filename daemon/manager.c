@@ -61,9 +61,7 @@ struct manager *manager_free(struct manager *m)
 		kd_done(&m->kd[i]);
 	free(m->kd);
 	damond_config_free(m->config);
-	for (size_t i = 0; i < m->last_reload.nr_errors; i++)
-		free(m->last_reload.errors[i]);
-	free(m->last_reload.errors);
+	reload_result_clear(m);
 	sd_event_unref(m->event);
 	sysfs_root_free(m->root);
 	free(m->sysfs_path);
@@ -136,6 +134,22 @@ static int start_load_record(struct manager *m, struct start_ctx *c)
 	if (r < 0)
 		return log_error_errno(r, "cannot read nr_kdamonds: %m");
 	return 0;
+}
+
+/* What the kernel would refuse at 'on' and damond can check first (pids, cgroups, nodes): before any write. */
+static int start_preflight(struct manager *m, struct start_ctx *c)
+{
+	struct config_errors errs = {};
+	int r;
+
+	r = preflight_config(m, m->config, &errs);
+	if (r < 0) {
+		log_config_errors(&errs);
+		log_error("the configuration names what does not exist on this machine; nothing was written");
+		m->exit_status = DAMOND_EXIT_CONFIG;
+	}
+	config_errors_done(&errs);
+	return r;
 }
 
 static int start_ownership_check(struct manager *m, struct start_ctx *c)
@@ -301,6 +315,7 @@ static const struct start_step {
 	int (*run)(struct manager *m, struct start_ctx *c);
 } start_steps[] = {
 	{ "probe", start_probe },
+	{ "preflight", start_preflight },
 	{ "load the ownership record", start_load_record },
 	{ "ownership check", start_ownership_check },
 	{ "runtime objects and adoption", start_runtime_objects },

@@ -100,6 +100,10 @@ struct manager {
 		usec_t at;
 		char **errors;
 		size_t nr_errors;
+		bool applied;  /* the new config replaced the old one (ok or not): the kernel may have changed */
+		char *changes; /* what the reload did to the kernel, in words (NULL: nothing to say) */
+		char **restarted, **started, **failed; /* kdamond names; restarted ones lost their history */
+		size_t nr_restarted, nr_started, nr_failed;
 	} last_reload;
 
 	struct damon_features features;
@@ -179,6 +183,8 @@ const char *kd_pending_to_string(enum kd_pending p);
 /* Log every error of a config check, one line each (file:line:column: key: message). */
 void log_config_errors(const struct config_errors *errs);
 
+/* what the last reload did to the kernel (applied, changes, restarted, started, failed, kdamond_dirs, spares) */
+void reload_outcome_json(const struct manager *m, struct json_object *o);
 int manager_status_json(struct manager *m, struct json_object **ret);
 int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);

@@ -191,6 +191,12 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 		json_object_array_add(arr, k);
 	}
 	json_object_object_add(root, "kdamonds", arr);
+	/* directories damond made ahead (or no longer needs): its own, stopped, free for a reload that adds a kdamond */
+	arr = json_object_new_array();
+	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++)
+		if (kdamond_dir_is_spare(m, (unsigned)k))
+			json_object_array_add(arr, json_object_new_int((int)k));
+	json_object_object_add(root, "spares", arr);
 
 	snprintf(path, sizeof(path), "%s/" RECORD_NAME, runtime_dir);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);

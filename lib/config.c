@@ -1237,6 +1237,8 @@ static const struct field metrics_fields[] = {
 };
 static const struct table metrics_table = TABLE(metrics_fields);
 
+/* the table keeps its layout (it predates .clang-format) */
+/* clang-format off */
 static const struct field settings_fields[] = {
 	{ { "on_exit" }, NK_SCALAR, h_enum, offsetof(struct damond_settings, on_exit), 0, 0, 0,
 	  &damond_on_exit_desc, 0 },
@@ -1246,7 +1248,10 @@ static const struct field settings_fields[] = {
 	{ { "control_group" }, NK_SCALAR, h_group, offsetof(struct damond_settings, control_group),
 	  0, 0, 0, NULL, 0 },
 	{ { "metrics" }, NK_MAP, h_map, 0, 0, 0, 0, &metrics_table, 0 },
+	{ { "spare_kdamonds" }, NK_SCALAR, h_uint, offsetof(struct damond_settings, spare_kdamonds), 0,
+	  DAMOND_MAX_SPARE_KDAMONDS, 0, NULL, 0 },
 };
+/* clang-format on */
 static const struct table settings_table = TABLE(settings_fields);
 
 /* ------------------------------------------------------------------------ */

@@ -1686,7 +1686,7 @@ int damo_config_to_yaml(const struct damond_config *c, const char *header, char 
 		p += l + (p[l] == '\n');
 	}
 	settings = st->on_exit != DAMOND_ON_EXIT_STOP || st->stats_interval_us != DAMOND_DEFAULT_STATS_INTERVAL_US ||
-		   st->control_group || st->metrics.textfile;
+		   st->control_group || st->metrics.textfile || st->spare_kdamonds != DAMOND_DEFAULT_SPARE_KDAMONDS;
 	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
 		settings = settings || st->allow_disable[i];
 	if (settings) {
@@ -1697,6 +1697,8 @@ int damo_config_to_yaml(const struct damond_config *c, const char *header, char 
 			fprintf(f, "  on_exit: %s\n", damond_on_exit_to_string(st->on_exit));
 		if (st->stats_interval_us != DAMOND_DEFAULT_STATS_INTERVAL_US)
 			fprintf(f, "  stats_interval: %s\n", format_duration_us(a, st->stats_interval_us));
+		if (st->spare_kdamonds != DAMOND_DEFAULT_SPARE_KDAMONDS)
+			fprintf(f, "  spare_kdamonds: %" PRIu64 "\n", st->spare_kdamonds);
 		for (int i = 0; i < _DAMON_MODULE_MAX; i++)
 			if (st->allow_disable[i]) {
 				fprintf(f, "%s%s", first ? "  allow_disable_modules: [" : ", ",
@@ -1816,7 +1818,7 @@ bool damo_config_equal(const struct damond_config *a, const struct damond_config
 	const struct damond_settings *sa = &a->settings, *sb = &b->settings;
 
 	DIFF(sa->on_exit != sb->on_exit || sa->stats_interval_us != sb->stats_interval_us ||
-		     !str_eq(sa->control_group, sb->control_group) ||
+		     sa->spare_kdamonds != sb->spare_kdamonds || !str_eq(sa->control_group, sb->control_group) ||
 		     !str_eq(sa->metrics.textfile, sb->metrics.textfile) ||
 		     memcmp(sa->allow_disable, sb->allow_disable, sizeof(sa->allow_disable)) != 0,
 	     "damond");
@@ -2455,7 +2457,7 @@ int damo_export(const struct damond_config *c, enum damo_format fmt, const char 
 			 "import-damo names them kdamond0, kdamond1, ...");
 	bool settings = st->on_exit != DAMOND_ON_EXIT_STOP ||
 			st->stats_interval_us != DAMOND_DEFAULT_STATS_INTERVAL_US || st->control_group ||
-			st->metrics.textfile;
+			st->metrics.textfile || st->spare_kdamonds != DAMOND_DEFAULT_SPARE_KDAMONDS;
 	for (int i = 0; i < _DAMON_MODULE_MAX; i++)
 		settings = settings || st->allow_disable[i];
 	if (settings)

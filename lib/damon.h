@@ -273,6 +273,7 @@ struct damond_settings {
 	uint64_t stats_interval_us;       /* how often stats are refreshed */
 	bool allow_disable[_DAMON_MODULE_MAX]; /* may switch that exclusive module off */
 	char *control_group;              /* group allowed to reload, besides root; NULL = root only */
+	uint64_t spare_kdamonds;          /* kdamond dirs made ahead whenever nr_kdamonds is written anyway */
 	struct {
 		char *textfile;           /* node_exporter textfile written every stats interval; NULL = none */
 	} metrics;
@@ -298,6 +299,10 @@ const char *damond_config_file(const struct damond_config *c, const struct src_p
 #define DAMOND_DEFAULT_MAX_NR_REGIONS 1000ULL
 #define DAMOND_DEFAULT_RESET_INTERVAL_MS 1000ULL
 #define DAMOND_DEFAULT_STATS_INTERVAL_US 1000000ULL
+/* kdamond directories made ahead of need (nr_kdamonds only changes with every kdamond off): a reload adding
+ * up to this many kdamonds fills spares and restarts nothing */
+#define DAMOND_DEFAULT_SPARE_KDAMONDS 2
+#define DAMOND_MAX_SPARE_KDAMONDS 16
 #define DAMOND_DEFAULT_REFINE_INTERVAL_US 5000000ULL
 #define DAMOND_DEFAULT_REFINE_MAX_SPLITS 8ULL
 

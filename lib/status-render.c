@@ -568,6 +568,21 @@ static void render_damon_stat(FILE *out, struct json_object *ds)
 		str_or(get_str(ds, "aggr_interval_source"), "-"));
 }
 
+/* "kdamond dirs  3 (spares: 1, 2)": the directories damond owns; a spare is filled by a reload adding a kdamond */
+static void render_kdamond_dirs(FILE *out, struct json_object *dirs)
+{
+	struct json_object *sp = member_type(dirs, "spares", json_type_array);
+	size_t n = sp ? json_object_array_length(sp) : 0;
+	char a[32];
+
+	if (!dirs)
+		return;
+	fprintf(out, LABEL0 "%s", "kdamond dirs", fmt_u64(a, dirs, "nr"));
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s%d", i ? ", " : " (spares: ", json_object_get_int(json_object_array_get_idx(sp, i)));
+	fputs(n ? ")\n" : " (no spare: adding a kdamond restarts the running ones)\n", out);
+}
+
 static void render_kdamond(FILE *out, struct json_object *k)
 {
 	struct json_object *iv = member_type(k, "intervals", json_type_object);
@@ -650,9 +665,17 @@ int status_render_text(struct json_object *status, FILE *out)
 			struct json_object *errs = member_type(reload, "errors", json_type_array);
 			int ok = get_bool(reload, "ok");
 
+			int applied = get_bool(reload, "applied");
+			const char *changes = get_str(reload, "changes");
+
 			fprintf(out, LABEL0 "%s at %s\n", "last reload",
-				ok == 1 ? "succeeded" : ok == 0 ? "FAILED (running config kept)" : "-",
+				ok == 1        ? "succeeded"
+				: applied == 1 ? "FAILED PART WAY (the new config is in force; see below)"
+				: ok == 0      ? "FAILED (running config kept)"
+					       : "-",
 				fmt_time(a, reload, "at_us"));
+			if (changes && *changes)
+				fprintf(out, LABEL0 "%s\n", "", changes);
 			n = errs ? json_object_array_length(errs) : 0;
 			for (size_t i = 0; i < n; i++) {
 				struct json_object *e = json_object_array_get_idx(errs, i);
@@ -661,6 +684,7 @@ int status_render_text(struct json_object *status, FILE *out)
 			}
 		}
 	}
+	render_kdamond_dirs(out, member_type(status, "kdamond_dirs", json_type_object));
 
 	mon = member_type(status, "monitor", json_type_object);
 	if (mon) {
@@ -929,6 +953,7 @@ static void summary_header(FILE *out, struct line *l, struct json_object *status
 	struct json_object *reload = member_type(cfg, "last_reload", json_type_object);
 	struct json_object *mon = member_type(status, "monitor", json_type_object);
 	struct json_object *res = member_type(status, "resources", json_type_object);
+	struct json_object *dirs = member_type(status, "kdamond_dirs", json_type_object);
 	uint64_t cpu_ms = 0, rss = 0;
 	char a[32];
 	int64_t pid;
@@ -944,7 +969,10 @@ static void summary_header(FILE *out, struct line *l, struct json_object *status
 	if (reload) {
 		ok = get_bool(reload, "ok");
 		line_add(l, ", last reload ");
-		line_color(l, ok == 1 ? C_GREEN : C_RED, ok == 1 ? "applied" : "REFUSED");
+		line_color(l, ok == 1 ? C_GREEN : C_RED,
+			   ok == 1                            ? "applied"
+			   : get_bool(reload, "applied") == 1 ? "FAILED PART WAY"
+							      : "REFUSED");
 		line_add(l, " %s", fmt_time(a, reload, "at_us"));
 	}
 	line_emit(out, l);
@@ -953,7 +981,22 @@ static void summary_header(FILE *out, struct line *l, struct json_object *status
 		line_add(l, " (%s)", get_str(mon, "reason"));
 	if (res && get_u64(res, "cpu_ms", &cpu_ms) && get_u64(res, "rss_kib", &rss))
 		line_add(l, "; damond cpu %.1f s, rss %s", (double)cpu_ms / 1000.0, format_size(a, rss * 1024));
+	if (dirs) {
+		struct json_object *sp = member_type(dirs, "spares", json_type_array);
+		size_t n = sp ? json_object_array_length(sp) : 0;
+
+		line_add(l, "; kdamond dirs %s", fmt_u64(a, dirs, "nr"));
+		for (size_t i = 0; i < n; i++)
+			line_add(l, "%s%d",
+				 i ? ", " : " (spares: ", json_object_get_int(json_object_array_get_idx(sp, i)));
+		line_add(l, n ? ")" : " (no spare)");
+	}
 	line_emit(out, l);
+	if (reload && get_bool(reload, "ok") == 0 && get_str(reload, "changes")) {
+		line_add(l, "  ");
+		line_color(l, C_RED, get_str(reload, "changes"));
+		line_emit(out, l);
+	}
 	if (reload && get_bool(reload, "ok") == 0) {
 		struct json_object *errs = member_type(reload, "errors", json_type_array);
 

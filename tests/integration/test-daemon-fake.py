@@ -502,7 +502,7 @@ def t_dropped_kdamond_does_not_block_restart():
     try:
         e.write_conf(TWO)
         e.start()
-        check(e.read(KD + "/nr_kdamonds") == "2", "two kdamond dirs")
+        check(e.read(KD + "/nr_kdamonds") == "4", "two kdamond dirs and two spares")
         e.write_conf(TWO.split("  - name: b")[0])
         e.ctl("reload")
         check(e.read(KD + "/1/state") == "off", "the dropped kdamond still runs")
@@ -512,6 +512,169 @@ def t_dropped_kdamond_does_not_block_restart():
         st = e.status()
         check([k["name"] for k in st["kdamonds"]] == ["a"], "kdamonds after restart")
         check(st["kdamonds"][0]["adopted"] is True, "on_exit: keep + restart must re-adopt")
+    finally:
+        e.close()
+
+
+# issue 18: a reload that adds a kdamond
+MAIN = """\
+damond:
+  on_exit: stop
+%(extra)skdamonds:
+  - name: main
+    ops: paddr
+    refresh_ms: 1000
+    targets:
+      - regions: [{start: 0x100000, end: 0x10000000}]
+    schemes: [{name: s, action: stat}]
+"""
+APP = """\
+  - name: app
+    ops: vaddr
+    targets:
+      - pid: %(pid)d
+    schemes: [{name: s, action: stat}]
+"""
+
+
+def fake_process(e, pid, kthread=False, state="S"):
+    """/proc/PID/stat of the fake procfs root: a user process, or a kernel thread (PF_KTHREAD in flags)."""
+    os.makedirs(os.path.join(e.proc, str(pid)), exist_ok=True)
+    flags = 0x00208040 if kthread else 0x00400100
+    with open(os.path.join(e.proc, str(pid), "stat"), "w") as f:
+        f.write("%d (a (weird) name) %s 1 %d %d 0 -1 %d 0 0 0 0\n" % (pid, state, pid, pid, flags))
+
+
+def stable_tree(e):
+    return {k: v for k, v in e.tree().items() if "/stats/" not in k and "effective_bytes" not in k}
+
+
+def t_reload_adds_kdamond_missing_pid():
+    """The issue's sequence: main runs; a reload adds app with a pid no process has. Rejected before any
+    write: main keeps its pid, the tree stays as it was, and the reply and status say so truthfully."""
+    e = Env("7.2")
+    try:
+        e.write_conf(MAIN % {"extra": ""})
+        e.start()
+        pid = e.status()["kdamonds"][0]["pid"]
+        tree = stable_tree(e)
+        e.write_conf(MAIN % {"extra": ""} + APP % {"pid": 30000})
+        p = e.ctl("reload", ok=False)
+        st = e.status()
+        check(st["kdamonds"][0]["pid"] == pid, "main was restarted by the reload (pid %d -> %d)" %
+              (pid, st["kdamonds"][0]["pid"]))
+        check(p.returncode != 0, "a reload naming a missing pid succeeded")
+        check("no process has pid 30000" in p.stderr and re.search(r"damond\.yaml:\d+:\d+: ", p.stderr),
+              "no positioned error naming the pid: " + p.stderr)
+        check("unchanged" in p.stderr, "the rejection does not say the running config is unchanged: " + p.stderr)
+        check([k["name"] for k in st["kdamonds"]] == ["main"], "the rejected kdamond is in status")
+        after = stable_tree(e)
+        changed = sorted(k for k in set(tree) | set(after) if tree.get(k) != after.get(k))
+        check(not changed, "a rejected reload changed the tree: %s" % changed[:8])
+        lr = st["config"]["last_reload"]
+        check(lr["ok"] is False and lr["applied"] is False, "last_reload: %s" % lr)
+        # a kernel thread is refused the same way
+        fake_process(e, 2, kthread=True)
+        e.write_conf(MAIN % {"extra": ""} + APP % {"pid": 2})
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0 and "kernel thread" in p.stderr, "a kernel thread target was accepted: " + p.stderr)
+        check(stable_tree(e) == tree, "a reload naming a kernel thread changed the tree")
+        # and a process that has exited
+        fake_process(e, 31000, state="Z")
+        e.write_conf(MAIN % {"extra": ""} + APP % {"pid": 31000})
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0 and "zombie" in p.stderr, "a zombie target was accepted: " + p.stderr)
+        check(stable_tree(e) == tree, "a reload naming a zombie changed the tree")
+        check(e.status()["kdamonds"][0]["pid"] == pid, "main was restarted")
+    finally:
+        e.close()
+
+
+def t_reload_adds_kdamond_in_spare():
+    """A valid reload adding a kdamond fills a spare directory made at start: main keeps its pid."""
+    e = Env("7.2")
+    try:
+        fake_process(e, 4242)
+        e.write_conf(MAIN % {"extra": ""})
+        e.start()
+        check(e.read(KD + "/nr_kdamonds") == "3", "start did not make 2 spares: nr_kdamonds %s" %
+              e.read(KD + "/nr_kdamonds"))
+        st = e.status()
+        pid = st["kdamonds"][0]["pid"]
+        check(st["kdamond_dirs"]["spares"] == [1, 2], "spares in status: %s" % st["kdamond_dirs"])
+        check("spares: 1, 2" in e.ctl("status").stdout, "damondctl status does not show the spares")
+        with open(os.path.join(e.run, "kdamonds.json")) as f:
+            check(json.load(f)["spares"] == [1, 2], "the ownership record does not list the spares")
+        e.write_conf(MAIN % {"extra": ""} + APP % {"pid": 4242})
+        reply = json.loads(e.ctl("reload", "--json").stdout)
+        st = e.status()
+        check(st["kdamonds"][0]["pid"] == pid, "adding a kdamond restarted main (pid %d -> %d)" %
+              (pid, st["kdamonds"][0]["pid"]))
+        check(e.read(KD + "/nr_kdamonds") == "3", "nr_kdamonds was rewritten")
+        check(e.read(KD + "/1/state") == "on" and st["kdamonds"][1]["state"] == "on", "app does not run in kdamonds/1")
+        check(reply["started"] == ["app"] and reply["restarted"] == [] and reply["spares"] == [2],
+              "reply: %s" % reply)
+        check("a spare directory" in reply["changes"], "reply changes: %s" % reply["changes"])
+        # dropping it again: its directory is a spare again, nothing stops but app
+        e.write_conf(MAIN % {"extra": ""})
+        reply = json.loads(e.ctl("reload", "--json").stdout)
+        check(e.status()["kdamonds"][0]["pid"] == pid, "dropping app restarted main")
+        check(e.read(KD + "/1/state") == "off", "app still runs")
+        check(reply["spares"] == [1, 2], "the dropped kdamond's directory is not a spare: %s" % reply)
+    finally:
+        e.close()
+
+
+def reload_stores(e):
+    with open(os.path.join(e.sys, ".fake-damon", "nr_stores")) as f:
+        return int(f.read())
+
+
+def t_reload_fails_midway_reports_truth():
+    """No spare (spare_kdamonds: 0): adding app must restart main to grow nr_kdamonds; the kernel then
+    refuses app's 'on'. The reply, status and journal say main was restarted, app failed, and which
+    directories exist: never "unchanged"."""
+    conf_a = MAIN % {"extra": "  spare_kdamonds: 0\n"}
+    conf_b = conf_a + APP % {"pid": 4242}
+    # a rehearsal finds the store that switches app on
+    e = Env("7.2")
+    try:
+        fake_process(e, 4242)
+        e.write_conf(conf_a)
+        e.start()
+        check(e.read(KD + "/nr_kdamonds") == "1", "spare_kdamonds: 0 made spares")
+        before = reload_stores(e)
+        e.write_conf(conf_b)
+        e.ctl("reload")
+        with open(os.path.join(e.sys, ".fake-damon", "stores")) as f:
+            on = [int(l.split()[0]) for l in f if l.split()[1:3] == [KD + "/1/state", "on"]]
+        check(on, "the rehearsal never switched app on")
+        at = on[-1] - before
+    finally:
+        e.close()
+    e = Env("7.2")
+    try:
+        fake_process(e, 4242)
+        e.write_conf(conf_a)
+        e.start()
+        pid = e.status()["kdamonds"][0]["pid"]
+        with open(os.path.join(e.sys, ".fake-damon", "fault"), "w") as f:
+            f.write("%d einval 0\n" % (reload_stores(e) + at))
+        e.write_conf(conf_b)
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0, "the reload succeeded although app's 'on' failed")
+        check("unchanged" not in p.stderr, "the reply says unchanged: " + p.stderr)
+        check("restarted 'main'" in p.stderr and "FAILED 'app'" in p.stderr and "history lost" in p.stderr,
+              "the reply does not say what changed: " + p.stderr)
+        st = e.status()
+        lr = st["config"]["last_reload"]
+        check(lr["applied"] is True and lr["ok"] is False and lr["restarted"] == ["main"] and
+              lr["failed"] == ["app"], "last_reload: %s" % lr)
+        check(st["kdamonds"][0]["state"] == "on" and st["kdamonds"][0]["pid"] != pid, "main is not running again")
+        check(e.read(KD + "/1/state") == "off", "app's directory runs")
+        text = e.ctl("status").stdout
+        check("FAILED PART WAY" in text and "running config kept" not in text, "status text: " + text)
+        check("is in force, but the kernel refused it" in e.logtext(), "the journal does not say what changed")
     finally:
         e.close()
 
@@ -781,6 +944,9 @@ TESTS = [
     t_dry_run_writes_nothing,
     t_idle_client_dropped,
     t_reload_permission,
+    t_reload_adds_kdamond_missing_pid,
+    t_reload_adds_kdamond_in_spare,
+    t_reload_fails_midway_reports_truth,
     t_refine_without_bpf,
 ]
 

@@ -298,11 +298,13 @@ def t_ebusy_stats_tick_bounded():
 def t_ebusy_new_kdamond_waits_for_nr_kdamonds():
     """A reload that adds a kdamond needs nr_kdamonds, refused while the lock is held: both start after it."""
     e = Env("7.2")
+    no_spare = lambda text: text.replace("damond:\n", "damond:\n  spare_kdamonds: 0\n", 1)  # noqa: E731
     try:
-        e.write_conf(conf(32, 1))
+        # no spare directory: adding a kdamond has to grow nr_kdamonds
+        e.write_conf(no_spare(conf(32, 1)))
         e.start()
         e.fake("busy", e.sys, "on")
-        e.write_conf(conf(32, 2))
+        e.write_conf(no_spare(conf(32, 2)))
         e.ctl("reload", ok=False)
         st = e.status()
         check(st["busy"]["pending_nr_kdamonds"] == 2, "no pending nr_kdamonds: %s" % st["busy"])

@@ -181,10 +181,19 @@ static void test_ensure_kdamond_dirs(void **state)
 
 	add_kdamonds(m, idx, 2);
 	assert_int_equal(ensure_kdamond_dirs(m), 0);
-	assert_int_equal(m->nr_kdamonds_dirs, 3);
-	assert_int_equal(m->nr_kdamonds_was, 3);
+	/* what indices 0 and 2 need, and the spares made ahead (no config here: the default) */
+	assert_int_equal(m->nr_kdamonds_dirs, 3 + DAMOND_DEFAULT_SPARE_KDAMONDS);
+	assert_int_equal(m->nr_kdamonds_was, 3 + DAMOND_DEFAULT_SPARE_KDAMONDS);
 	assert_int_equal(fake_damon_read(x->root, DAMON_ADMIN_DIR "/kdamonds/nr_kdamonds", buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "3");
+	snprintf(path, sizeof(path), "%d", 3 + DAMOND_DEFAULT_SPARE_KDAMONDS);
+	assert_string_equal(buf, path);
+	/* the spares: every directory no kdamond has */
+	assert_false(kdamond_dir_is_spare(m, 0));
+	assert_true(kdamond_dir_is_spare(m, 1));
+	assert_false(kdamond_dir_is_spare(m, 2));
+	assert_true(kdamond_dir_is_spare(m, 3));
+	assert_true(kdamond_dir_is_spare(m, 4));
+	assert_false(kdamond_dir_is_spare(m, 5));
 	snprintf(path, sizeof(path), "%s/kdamonds.json", x->run);
 	assert_int_equal(access(path, F_OK), 0); /* announced in the record */
 	/* enough directories: nothing written */
