@@ -17,6 +17,7 @@
 #include "exit-codes.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "stats-worker.h"
 #ifdef HAVE_BPF
 #include "events.h"
 #endif
@@ -52,6 +53,7 @@ struct manager *manager_free(struct manager *m)
 #endif
 	snapshot_store_free(m->snapshots);
 	sd_event_source_unref(m->stats_timer);
+	m->stats_worker = stats_worker_free(m->stats_worker); /* joined before the root it reads goes */
 	sd_event_source_unref(m->retry_timer);
 	free(m->pending_off);
 	sd_event_source_unref(m->sighup);
@@ -84,8 +86,7 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	 * kernel could not send (ring full) never leaves records behind for good. */
 	manager_events_drain(m);
 #endif
-	for (size_t i = 0; i < m->nr_kd; i++)
-		kd_refresh_stats(m, &m->kd[i], now);
+	manager_refresh_stats(m, now);
 	/* Whole free heap pages go back to the kernel: a bench run once saw
 	 * 1.4 MB of free but resident heap after 20 s without any control
 	 * command (heap in use unchanged, source not found), gone at the next
@@ -284,6 +285,9 @@ static int start_arm_timer(struct manager *m, struct start_ctx *c)
 			      now_usec() + m->config->settings.stats_interval_us, 10000, on_stats_timer, m);
 	if (r < 0)
 		return r;
+	r = stats_worker_new(m->event, m->root, stats_round_done, m, &m->stats_worker);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the stats worker: %m");
 	/* Start ran before the loop and waited up to ~2.6 s per busy file; from now on the loop may not. */
 	damon_set_busy_budget(MANAGER_BUSY_BUDGET_MS);
 	m->retry_busy = true;
@@ -363,6 +367,8 @@ static void stop_begin(struct manager *m)
 	/* The loop is over: stopping may wait for the lock as start did (~2.6 s per busy file). */
 	damon_set_busy_budget(0);
 	m->retry_busy = false;
+	/* a stats round in flight ends (its kdamonds still run): its results are of no use now */
+	stats_worker_cancel(m->stats_worker);
 	(void)sd_notify(false, "STOPPING=1");
 }
 
