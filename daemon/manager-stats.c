@@ -104,8 +104,9 @@ static void queue_job(struct manager *m, struct kdamond_rt *kd, struct stats_job
 		return;
 	*jobs = t;
 	j = &t[*n];
-	*j = (struct stats_job){ .index = kd->index, .pid = kd->pid, .generation = m->generation,
-				 .nr_slots = kd->nr_slots };
+	*j = (struct stats_job){
+		.index = kd->index, .pid = kd->pid, .generation = m->generation, .nr_slots = kd->nr_slots
+	};
 	snprintf(j->name, sizeof(j->name), "%s", kd->name);
 	for (size_t i = 0; i < kd->nr_slots; i++)
 		j->want_quotas |= slot_has_quota(kd, i);

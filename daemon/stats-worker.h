@@ -31,13 +31,13 @@ struct stats_job {
 	size_t nr_slots;
 	bool want_quotas; /* some scheme has a quota: update_schemes_effective_quotas too */
 	/* what the worker found */
-	int r;			 /* the update_schemes_stats write (negative errno) */
-	bool esz_fresh;		 /* update_schemes_effective_quotas went through */
-	unsigned nr_commands;	 /* state commands that went through */
-	unsigned nr_busy;	 /* EBUSY answers met (each retried after a short sleep) */
-	uint64_t at_us;		 /* when the stats were read (CLOCK_MONOTONIC) */
-	struct damos_stats *st;	 /* nr_slots entries */
-	bool *st_ok;		 /* nr_slots entries: st[i] was read */
+	int r;                  /* the update_schemes_stats write (negative errno) */
+	bool esz_fresh;         /* update_schemes_effective_quotas went through */
+	unsigned nr_commands;   /* state commands that went through */
+	unsigned nr_busy;       /* EBUSY answers met (each retried after a short sleep) */
+	uint64_t at_us;         /* when the stats were read (CLOCK_MONOTONIC) */
+	struct damos_stats *st; /* nr_slots entries */
+	bool *st_ok;            /* nr_slots entries: st[i] was read */
 };
 
 struct stats_worker;
