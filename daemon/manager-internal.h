@@ -12,7 +12,7 @@
  *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
  *   ownership.c        the record, foreign kdamonds, exclusive modules
  *   manager-observe.c (-> manager-events.c -> events.c)
- *   kdamond-plan.c  actuator.c  manager-action.c
+ *   kdamond-plan.c  actuator.c  manager-action.c  stats-worker.c
  *   controllers.c      the controller host (lib/controller.h): calls no daemon file
  */
 #pragma once
@@ -141,8 +141,14 @@ void defer_off(struct manager *m, const struct kdamond_rt *kd);
 
 /* ---- manager-stats.c: the stats tick ------------------------------------- */
 
-/* kd alive?, its schemes' stats and rates, then its controllers, whose decisions land with one commit */
-void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now);
+/*
+ * The stats tick: each kdamond alive?, its schemes' stats and rates, then its
+ * controllers, whose decisions land with one commit. Stats that need state
+ * commands come from the stats worker (stats-worker.h), in stats_round_done().
+ */
+void manager_refresh_stats(struct manager *m, usec_t now);
+struct stats_job;
+void stats_round_done(void *userdata, struct stats_job *jobs, size_t n);
 
 /* ---- controllers.c: the controller host ---------------------------------- */
 

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The stats tick for one kdamond: is it alive, its schemes' stats (BPF or
+ * The stats tick for each kdamond: is it alive, its schemes' stats (BPF or
  * sysfs) and rates, then its controllers (controllers.c), whose decisions
- * land with one commit.
+ * land with one commit. State commands (update_schemes_stats, ...) wait
+ * for the kdamond (>= 100 ms each on 6.12): they run on the stats worker
+ * (stats-worker.c), never in the loop.
  */
 #include <limits.h>
 
 #include "log.h"
 #include "manager-internal.h"
 #include "observe.h"
+#include "stats-worker.h"
 
 static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t now);
 
@@ -72,31 +75,10 @@ static bool observe_bpf(struct manager *m, struct kdamond_rt *kd, usec_t now, st
 	return from_bpf;
 }
 
-/*
- * The schemes' stats from sysfs. With refresh_ms (6.17+) the kernel
- * refreshes stats, effective quotas and tuned intervals by itself;
- * otherwise ask it, which takes the global DAMON sysfs lock (and >= 100 ms
- * per command on 6.12).
- */
-static int observe_sysfs(struct manager *m, struct kdamond_rt *kd, usec_t now, struct scheme_observation *obs)
+/* The schemes' stats files of kd, as they are now (no command). */
+static void read_sysfs(struct manager *m, struct kdamond_rt *kd, bool esz_fresh, usec_t now,
+		       struct scheme_observation *obs)
 {
-	bool any_quota = false, esz_fresh = false;
-	int r;
-
-	if (kd->cfg->refresh_ms && m->features.f[FEATURE_REFRESH_MS] == FEATURE_PRESENT) {
-		esz_fresh = true;
-	} else {
-		r = actuator(m)->state_cmd(m, kd->index, "update_schemes_stats");
-		if (r < 0)
-			return log_debug_errno(r, "kdamond '%s': update_schemes_stats: %m", kd->name);
-		m->stats_commands++;
-		for (size_t i = 0; i < kd->nr_slots; i++)
-			any_quota |= slot_has_quota(kd, i);
-		if (any_quota && actuator(m)->state_cmd(m, kd->index, "update_schemes_effective_quotas") >= 0) {
-			m->stats_commands++;
-			esz_fresh = true;
-		}
-	}
 	for (size_t i = 0; i < kd->nr_slots; i++) {
 		struct damos_stats st;
 
@@ -104,7 +86,36 @@ static int observe_sysfs(struct manager *m, struct kdamond_rt *kd, usec_t now, s
 			continue;
 		observe_scheme_sysfs(&st, esz_fresh, now, &obs[i]);
 	}
-	return 0;
+}
+
+/*
+ * Ask the kernel to refresh kd's stats (and effective quotas) off the loop:
+ * a job for the stats worker (stats-worker.h); its results come back in
+ * stats_round_done().
+ */
+static void queue_job(struct manager *m, struct kdamond_rt *kd, struct stats_job **jobs, size_t *n)
+{
+	struct stats_job *j, *t;
+
+	t = reallocarray(*jobs, *n + 1, sizeof(**jobs));
+	if (!t)
+		return;
+	*jobs = t;
+	j = &t[*n];
+	*j = (struct stats_job){
+		.index = kd->index, .pid = kd->pid, .generation = m->generation, .nr_slots = kd->nr_slots
+	};
+	snprintf(j->name, sizeof(j->name), "%s", kd->name);
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		j->want_quotas |= slot_has_quota(kd, i);
+	j->st = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*j->st));
+	j->st_ok = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*j->st_ok));
+	if (!j->st || !j->st_ok) {
+		free(j->st);
+		free(j->st_ok);
+		return;
+	}
+	(*n)++;
 }
 
 /* Fold a newer observation into the slot's stats and rates. */
@@ -137,8 +148,21 @@ static void slot_fold(struct scheme_rt *sl, const struct scheme_observation *ob)
 	}
 }
 
-/* One kdamond's tick: alive?, its schemes' stats and rates, then the controllers. */
-void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
+/* Fold obs into kd's slots, then its controllers. */
+static void kd_observed(struct manager *m, struct kdamond_rt *kd, const struct scheme_observation *obs, usec_t now)
+{
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		slot_fold(&kd->slots[i], &obs[i]);
+	decide_and_apply(m, kd, now);
+}
+
+/*
+ * One kdamond's tick: alive?, its schemes' stats and rates, then the
+ * controllers. Stats that need a state command (no BPF values, no
+ * refresh_ms) become a job for the stats worker: the controllers run when
+ * it is back (stats_round_done()).
+ */
+static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now, struct stats_job **jobs, size_t *n)
 {
 	_cleanup_free_ struct scheme_observation *obs = NULL;
 
@@ -149,11 +173,83 @@ void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	obs = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*obs));
 	if (!obs)
 		return;
-	if (!observe_bpf(m, kd, now, obs) && observe_sysfs(m, kd, now, obs) < 0)
+	if (!observe_bpf(m, kd, now, obs)) {
+		if (!kd->cfg->refresh_ms || m->features.f[FEATURE_REFRESH_MS] != FEATURE_PRESENT) {
+			/* with refresh_ms (6.17+) the kernel refreshes stats and effective quotas itself */
+			if (stats_worker_busy(m->stats_worker))
+				m->stats_skipped++; /* its previous command is still in flight */
+			else
+				queue_job(m, kd, jobs, n);
+			return;
+		}
+		read_sysfs(m, kd, true, now, obs);
+	}
+	kd_observed(m, kd, obs, now);
+}
+
+void manager_refresh_stats(struct manager *m, usec_t now)
+{
+	struct stats_job *jobs = NULL;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < m->nr_kd; i++)
+		kd_refresh_stats(m, &m->kd[i], now, &jobs, &n);
+	if (!n) {
+		free(jobs);
 		return;
-	for (size_t i = 0; i < kd->nr_slots; i++)
-		slot_fold(&kd->slots[i], &obs[i]);
-	decide_and_apply(m, kd, now);
+	}
+	r = stats_worker_submit(m->stats_worker, jobs, n);
+	if (r < 0)
+		log_warning_errno(r, "cannot start the stats round: %m");
+}
+
+/* The job still describes kd: same configuration generation, kdamond and slots. */
+static struct kdamond_rt *job_kd(struct manager *m, const struct stats_job *j)
+{
+	if (j->generation != m->generation)
+		return NULL;
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+
+		if (kd->index == j->index && kd->name && streq(kd->name, j->name))
+			return kd->running && kd->pid == j->pid && kd->nr_slots == j->nr_slots ? kd : NULL;
+	}
+	return NULL;
+}
+
+/* In the loop: a stats round is back; each kdamond it still describes gets its stats and controllers. */
+void stats_round_done(void *userdata, struct stats_job *jobs, size_t n)
+{
+	struct manager *m = userdata;
+	usec_t now = now_usec();
+
+	for (size_t k = 0; k < n; k++) {
+		const struct stats_job *j = &jobs[k];
+		_cleanup_free_ struct scheme_observation *obs = NULL;
+		struct kdamond_rt *kd;
+
+		m->stats_commands += j->nr_commands;
+		m->stats_busy += j->nr_busy;
+		if (j->r < 0) {
+			m->stats_failed++;
+			log_debug_errno(j->r, "kdamond '%s': update_schemes_stats: %m", j->name);
+			continue;
+		}
+		kd = job_kd(m, j);
+		if (!kd) {
+			m->stats_dropped++;
+			log_debug("kdamond '%s': stats dropped, it changed while they were read", j->name);
+			continue;
+		}
+		obs = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*obs));
+		if (!obs)
+			continue;
+		for (size_t i = 0; i < kd->nr_slots; i++)
+			if (j->st_ok[i])
+				observe_scheme_sysfs(&j->st[i], j->esz_fresh, j->at_us, &obs[i]);
+		kd_observed(m, kd, obs, now);
+	}
 }
 
 /*

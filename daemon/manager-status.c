@@ -486,6 +486,11 @@ static struct json_object *monitor_json(struct manager *m)
 		JADD(mon, "drops", JU64(drops));
 		/* commands damond issued to refresh scheme stats (0 growth: events carry them) */
 		JADD(mon, "stats_commands", JU64(m->stats_commands));
+		/* the stats worker's rounds: ticks that found one in flight, refused commands, stale results, EBUSY met */
+		JADD(mon, "stats_skipped", JU64(m->stats_skipped));
+		JADD(mon, "stats_failed", JU64(m->stats_failed));
+		JADD(mon, "stats_dropped", JU64(m->stats_dropped));
+		JADD(mon, "stats_busy", JU64(m->stats_busy));
 #ifdef HAVE_BPF
 		JADD(mon, "bpf", manager_events_json(m));
 #endif

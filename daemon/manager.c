@@ -17,6 +17,7 @@
 #include "exit-codes.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "stats-worker.h"
 #ifdef HAVE_BPF
 #include "events.h"
 #endif
@@ -54,6 +55,7 @@ struct manager *manager_free(struct manager *m)
 	replay_free(m->replay);
 	snapshot_store_free(m->snapshots);
 	sd_event_source_unref(m->stats_timer);
+	m->stats_worker = stats_worker_free(m->stats_worker); /* joined before the root it reads goes */
 	sd_event_source_unref(m->retry_timer);
 	free(m->pending_off);
 	sd_event_source_unref(m->sighup);
@@ -80,8 +82,8 @@ void manager_tick(struct manager *m)
 	/* The ring is watched edge-triggered: drain here too, so a wakeup the
 	 * kernel could not send (ring full) never leaves records behind for good. */
 	manager_observe_drain(m);
-	for (size_t i = 0; i < m->nr_kd; i++)
-		kd_refresh_stats(m, &m->kd[i], now);
+	/* stats that need a state command come back later, through the stats worker */
+	manager_refresh_stats(m, now);
 }
 
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -304,6 +306,9 @@ static int start_arm_timer(struct manager *m, struct start_ctx *c)
 			      now_usec() + m->config->settings.stats_interval_us, 10000, on_stats_timer, m);
 	if (r < 0)
 		return r;
+	r = stats_worker_new(m->event, m->root, stats_round_done, m, &m->stats_worker);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the stats worker: %m");
 	/* Start ran before the loop and waited up to ~2.6 s per busy file; from now on the loop may not. */
 	damon_set_busy_budget(MANAGER_BUSY_BUDGET_MS);
 	m->retry_busy = true;
@@ -384,6 +389,8 @@ static void stop_begin(struct manager *m)
 	/* The loop is over: stopping may wait for the lock as start did (~2.6 s per busy file). */
 	damon_set_busy_budget(0);
 	m->retry_busy = false;
+	/* a stats round in flight ends (its kdamonds still run): its results are of no use now */
+	stats_worker_cancel(m->stats_worker);
 	(void)sd_notify(false, "STOPPING=1");
 }
 

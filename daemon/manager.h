@@ -144,6 +144,11 @@ struct manager {
 	struct replay *replay; /* a recording fed to the snapshot store instead of the BPF monitor (manager-observe.c) */
 	struct snapshot_store *snapshots;
 	uint64_t stats_commands;	/* update_schemes_stats/effective_quotas commands issued */
+	struct stats_worker *stats_worker; /* state commands off the loop (stats-worker.h) */
+	uint64_t stats_skipped;            /* a tick found the kdamond's previous stats round still in flight */
+	uint64_t stats_failed;             /* update_schemes_stats refused (the round's kdamond gets no stats) */
+	uint64_t stats_dropped;            /* a round's stats for a kdamond that changed meanwhile (reload, restart) */
+	uint64_t stats_busy;               /* EBUSY answers the stats worker met (and retried) */
 
 	struct {
 		usec_t at;

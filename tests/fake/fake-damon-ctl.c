@@ -7,6 +7,7 @@
  *   fake-damon-ctl start-foreign ROOT [K]
  *   fake-damon-ctl kill ROOT K
  *   fake-damon-ctl busy ROOT N|on|off
+ *   fake-damon-ctl slow ROOT MS                state commands (not on/off) return MS ms late
  *   fake-damon-ctl fault ROOT AFTER KIND [N]  arm a fault at the AFTER-th store from now
  *   fake-damon-ctl fault ROOT off              disarm
  *   fake-damon-ctl stores ROOT                 print how many stores the fake has seen
@@ -29,13 +30,12 @@
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: fake-damon-ctl init ROOT PROFILE | store ROOT RELPATH VALUE |\n"
-		"       start-foreign ROOT [K] | kill ROOT K | busy ROOT N|on|off |\n"
-		"       fault ROOT AFTER ebusy|einval|enomem|vanish|kill [N] | fault ROOT off |\n"
-		"       stores ROOT |\n"
-		"       module ROOT NAME Y|N | log ROOT | log-count ROOT PREFIX |\n"
-		"       log-clear ROOT | committed ROOT K RELPATH | destroy ROOT\n");
+	fprintf(stderr, "usage: fake-damon-ctl init ROOT PROFILE | store ROOT RELPATH VALUE |\n"
+			"       start-foreign ROOT [K] | kill ROOT K | busy ROOT N|on|off | slow ROOT MS |\n"
+			"       fault ROOT AFTER ebusy|einval|enomem|vanish|kill [N] | fault ROOT off |\n"
+			"       stores ROOT |\n"
+			"       module ROOT NAME Y|N | log ROOT | log-count ROOT PREFIX |\n"
+			"       log-clear ROOT | committed ROOT K RELPATH | destroy ROOT\n");
 	return 2;
 }
 
@@ -99,6 +99,12 @@ int main(int argc, char **argv)
 			return usage();
 		r = fake_damon_kill(root, k);
 		return r < 0 ? fail("kill", r) : 0;
+	}
+	if (strcmp(verb, "slow") == 0) {
+		if (argc != 4 || parse_uint(argv[3], &k) < 0)
+			return usage();
+		r = fake_damon_set_slow_cmd(root, k);
+		return r < 0 ? fail("slow", r) : 0;
 	}
 	if (strcmp(verb, "busy") == 0) {
 		int n;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define META ".fake-damon"
@@ -2172,6 +2173,32 @@ static ssize_t do_store(struct fake *f, const char *relpath, const char *buf, si
 /* ---------------------------------------------------------------------- */
 /* Public API                                                              */
 
+/*
+ * A state command the kdamond handles itself (not on/off): with
+ * .fake-damon/slow_cmd_ms, the write returns that many ms later, as 6.12's
+ * do after the kdamond's next callback. The fake's lock is not held
+ * meanwhile (6.12 drops damon_sysfs_lock while it waits).
+ */
+static void slow_cmd_wait(const char *root, const char *relpath, const char *buf, size_t len)
+{
+	char rel[PATH_MAX], cmd[64];
+	unsigned long long ms = 0;
+	unsigned k;
+	int used = 0;
+
+	if (normalise_rel(relpath, rel, sizeof(rel)) < 0 ||
+	    sscanf(rel, FAKE_DAMON_KDAMONDS "/%u/state%n", &k, &used) != 1 || rel[used])
+		return;
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)(len < sizeof(cmd) - 1 ? len : sizeof(cmd) - 1), buf);
+	cmd[strcspn(cmd, "\n")] = '\0';
+	if (streq(cmd, "on") || streq(cmd, "off"))
+		return;
+	if (readf_ull(&ms, "%s/" META "/slow_cmd_ms", root) < 0 || !ms)
+		return;
+	(void)nanosleep(&(struct timespec){ .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L },
+			NULL);
+}
+
 ssize_t fake_damon_store(const char *root, const char *relpath, const char *buf, size_t len)
 {
 	struct fake f;
@@ -2184,6 +2211,8 @@ ssize_t fake_damon_store(const char *root, const char *relpath, const char *buf,
 		return r;
 	r = do_store(&f, relpath, buf, len);
 	fake_close(&f);
+	if (r >= 0)
+		slow_cmd_wait(f.root, relpath, buf, len);
 	return r;
 }
 
@@ -2383,6 +2412,24 @@ int fake_damon_nr_stores(const char *root, unsigned long long *ret)
 	r = readf_ull(ret, "%s/" META "/nr_stores", f.root);
 	if (r == -ENOENT)
 		r = 0;
+	fake_close(&f);
+	return r;
+}
+
+int fake_damon_set_slow_cmd(const char *root, unsigned ms)
+{
+	char path[PATH_MAX], buf[32];
+	struct fake f;
+	int r;
+
+	r = fake_open(&f, root);
+	if (r < 0)
+		return r;
+	r = pathf(path, "%s/" META "/slow_cmd_ms", f.root);
+	if (r == 0) {
+		snprintf(buf, sizeof(buf), "%u\n", ms);
+		r = write_file(path, buf);
+	}
 	fake_close(&f);
 	return r;
 }

@@ -115,6 +115,13 @@ int fake_damon_start_foreign(const char *root, unsigned k);
 /* The kthread of kdamond k dies (state off, pid -1). -ESRCH if not running. */
 int fake_damon_kill(const char *root, unsigned k);
 
+/*
+ * Slow state commands: from now on, a state command other than on/off
+ * returns ms milliseconds after it was handled (0: at once), like 6.12's,
+ * which wait for the kdamond's next callback; kept in .fake-damon/slow_cmd_ms.
+ */
+int fake_damon_set_slow_cmd(const char *root, unsigned ms);
+
 /* Global sysfs lock: n < 0 held for good, 0 free, n > 0 the next n lock users fail. */
 int fake_damon_set_busy(const char *root, int n);
 
