@@ -150,6 +150,11 @@ void manager_refresh_stats(struct manager *m, usec_t now);
 struct stats_job;
 void stats_round_done(void *userdata, struct stats_job *jobs, size_t n);
 
+/* manager-status.c: DAMON_STAT's aggregation interval measured between the
+ * snapshots of a paddr kdamond whose kernel tunes its intervals; every tick,
+ * so the first status already has it */
+void manager_dstat_observe(struct manager *m, struct kdamond_rt *kd);
+
 /* ---- controllers.c: the controller host ---------------------------------- */
 
 /* each CTRL_SCHEME controller's policy_slot() on kd's policy slots */

@@ -249,20 +249,31 @@ static struct json_object *target_json(struct manager *m, const struct kdamond_r
 }
 
 /* The aggregation interval DAMON_STAT's formulas need: the configured one, or, when the
- * kernel tunes it (intervals_goal), the one measured between target 0's snapshots. */
-static uint64_t dstat_aggr_us(struct kdamond_rt *kd, const struct damon_snapshot *snap)
+ * kernel tunes it (intervals_goal), the one measured between target 0's snapshots
+ * (manager_dstat_observe(), every stats tick). */
+static uint64_t dstat_aggr_us(const struct kdamond_rt *kd)
 {
 	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
 
-	if (!x->intervals_goal.aggrs)
-		return x->aggr_us;
+	return x->intervals_goal.aggrs ? kd->dstat_aggr_us : x->aggr_us;
+}
+
+void manager_dstat_observe(struct manager *m, struct kdamond_rt *kd)
+{
+	const struct damon_snapshot *snap;
+
+	if (!kd->running || kd->cfg->ctx.ops != DAMON_OPS_PADDR || !kd->cfg->ctx.intervals_goal.aggrs ||
+	    !m->snapshots || kd->nr_targets == 0)
+		return;
+	snap = snapshot_store_get(m->snapshots, kd->index, 0);
+	if (!snap)
+		return;
 	if (kd->dstat_ts_ns && snap->nr_aggregations > kd->dstat_aggrs && snap->ts_ns > kd->dstat_ts_ns)
 		kd->dstat_aggr_us = (snap->ts_ns - kd->dstat_ts_ns) / 1000 / (snap->nr_aggregations - kd->dstat_aggrs);
 	if (snap->nr_aggregations != kd->dstat_aggrs) {
 		kd->dstat_ts_ns = snap->ts_ns;
 		kd->dstat_aggrs = snap->nr_aggregations;
 	}
-	return kd->dstat_aggr_us;
 }
 
 /* DAMON_STAT's estimated bandwidth and idle-time percentiles from this kdamond's snapshots
@@ -284,7 +295,7 @@ static struct json_object *damon_stat_json(struct manager *m, struct kdamond_rt 
 	}
 	if (n == 0)
 		return NULL;
-	aggr_us = dstat_aggr_us(kd, snaps[0]);
+	aggr_us = dstat_aggr_us(kd);
 	if (aggr_us == 0 || damon_stat_compute(snaps, n, kd->cfg->ctx.addr_unit, aggr_us, &res) < 0)
 		return NULL;
 	o = json_object_new_object();

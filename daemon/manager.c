@@ -84,6 +84,8 @@ void manager_tick(struct manager *m)
 	manager_observe_drain(m);
 	/* stats that need a state command come back later, through the stats worker */
 	manager_refresh_stats(m, now);
+	for (size_t i = 0; i < m->nr_kd; i++)
+		manager_dstat_observe(m, &m->kd[i]);
 }
 
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)

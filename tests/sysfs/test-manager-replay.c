@@ -410,13 +410,40 @@ static void test_reload_rules(void **state)
 	stop(x);
 }
 
+/* DAMON_STAT's numbers when the kernel tunes the intervals: the aggregation interval is measured
+ * between snapshots on every tick, so the very first status has them (the recording: 100 ms) */
+static void test_damon_stat_measured_aggr(void **state)
+{
+	struct fx *x = start("32M", "");
+	struct manager *m = x->m;
+	struct json_object *st = NULL, *kds, *ds, *v;
+
+	m->kd[0].cfg->ctx.intervals_goal.aggrs = 3; /* as if the policy had intervals_goal */
+	assert_int_equal(m->kd[0].dstat_aggr_us, 0);
+	tick_to(m, 1000 * SEC + 500000);
+	tick_to(m, 1000 * SEC + 1500000);
+	assert_int_equal(m->kd[0].dstat_aggr_us, 100000);
+	assert_int_equal(manager_status_json(m, &st), 0);
+	assert_true(json_object_object_get_ex(st, "kdamonds", &kds));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(kds, 0), "damon_stat", &ds));
+	assert_true(json_object_object_get_ex(ds, "aggr_interval_us", &v));
+	assert_int_equal(json_object_get_int64(v), 100000);
+	assert_true(json_object_object_get_ex(ds, "aggr_interval_source", &v));
+	assert_string_equal(json_object_get_string(v), "measured");
+	assert_true(json_object_object_get_ex(ds, "estimated_memory_bandwidth_bytes_per_second", &v));
+	assert_true(json_object_get_int64(v) > 0);
+	json_object_put(st);
+	m->kd[0].cfg->ctx.intervals_goal.aggrs = 0;
+	stop(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replay_file),       cmocka_unit_test(test_stats_from_events),
 		cmocka_unit_test(test_refinement_commit), cmocka_unit_test(test_commit_failure_feedback),
 		cmocka_unit_test(test_death_on_commit),   cmocka_unit_test(test_arbitration),
-		cmocka_unit_test(test_reload_rules),
+		cmocka_unit_test(test_reload_rules),      cmocka_unit_test(test_damon_stat_measured_aggr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
