@@ -106,7 +106,7 @@ int replay_load(const char *path, struct replay **ret)
 {
 	_cleanup_free_ unsigned char *buf = NULL;
 	struct replay *r;
-	size_t len;
+	size_t len = 0;
 	int k;
 
 	k = read_file(path, &buf, &len);

@@ -7,6 +7,8 @@
 #   dt_bench_regions (20000)  dt_bench_secs (20)  dt_bench_sample (5ms)
 #   dt_bench_schemes (0: none; N: N `stat` schemes matching every region, so
 #   that the kdamond also runs its per-region, per-scheme apply path)
+#   dt_bench_metrics (0; 1: the Prometheus textfile on, stats every 1 s instead
+#   of 5 s; the file must carry damond_target_nr_regions N at the end)
 #   dt_bench_clocksource (the guest's default)  dt_bench_trace (off; 1: 2 s of
 #   ftrace of damond's system calls and context switches into the log, XXT lines)
 # A longer sampling interval makes each aggregation cheaper for the kdamond,
@@ -19,6 +21,7 @@ n=$(dt_param bench_regions 20000)
 secs=$(dt_param bench_secs 20)
 sample=$(dt_param bench_sample 5ms)
 nschemes=$(dt_param bench_schemes 0)
+metrics=$(dt_param bench_metrics 0)	# 1: the Prometheus textfile on, rewritten every stats tick (1 s)
 cs=/sys/devices/system/clocksource/clocksource0
 [ -z "$(dt_param bench_clocksource '')" ] || echo "$(dt_param bench_clocksource '')" > $cs/current_clocksource
 mark clocksource="$(cat $cs/current_clocksource)" available="$(tr ' ' , < $cs/available_clocksource)"
@@ -27,7 +30,10 @@ base=$(( ($1 + (256 << 20)) & ~4095 ))
 {
 	cat <<EOC
 damond:
-  stats_interval: 5s
+  stats_interval: $([ "$metrics" = 1 ] && echo 1s || echo 5s)
+EOC
+	[ "$metrics" != 1 ] || printf '  metrics: {textfile: /run/damond-bench.prom}\n'
+	cat <<EOC
 kdamonds:
   - name: bench
     ops: paddr
@@ -44,7 +50,7 @@ EOC
 		i=$((i + 1))
 	done
 } > "$DAMOND_CONFIG"
-mark schemes="$nschemes"
+mark schemes="$nschemes" metrics="$metrics"
 mkdir -p "$DAMOND_RUNTIME"
 damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
 DAMOND_PID=$!
@@ -98,6 +104,12 @@ awk -v d=$((d2 - d1)) -v k=$((k2 - k1)) -v r=$((r2 - r1)) -v ms=$((t2 - t1)) -v 
 	s = ms / 1000; e = r / s; a = nr > 0 ? e / nr : 0
 	printf "@@DAMOND bpf-bench: result kernel=%s regions=%d aggr_per_s=%.2f events_per_s=%.0f drops=%d cpu_ratio=%.4f rss_kib=%d damond_ticks=%d kdamond_ticks=%d\n",
 		kern, nr, a, e, drops, (k > 0 ? d / k : -1), rss, d, k }'
+if [ "$metrics" = 1 ]; then
+	[ -s /run/damond-bench.prom ] || fail "metrics on, but damond wrote no /run/damond-bench.prom"
+	pnr=$(sed -n 's/^damond_target_nr_regions{[^}]*} \([0-9]*\)$/\1/p' /run/damond-bench.prom)
+	mark prom_lines="$(wc -l < /run/damond-bench.prom)" prom_nr_regions="$pnr"
+	[ "$pnr" = "$nr" ] || fail "the textfile's damond_target_nr_regions is '$pnr', the snapshot has $nr"
+fi
 # where damond's memory and time go: RSS per mapping, snapshot assembly counters
 awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6); if (name == "[anon]") nanon++ } /^Rss:/ { rss[name] += $2 }
 	END { for (n in rss) if (rss[n] >= 64) printf "rss_kib %d %s\n", rss[n], n; else small += rss[n]
