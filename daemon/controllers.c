@@ -286,9 +286,17 @@ void ctrls_status(struct manager *m, const struct kdamond_rt *kd, size_t slot, s
 		if (bare.cfg)
 			e.policy = &bare;
 		ctrl_registry[c]->status(&e, blank ? blank : *s, o);
-		if (json_object_object_length(o))
+		if (json_object_object_length(o)) {
+			struct json_object *names;
+
 			json_object_object_add(into, ctrl_registry[c]->name, o);
-		else
+			/* which members are controllers: status-render shows the ones it has no rendering of generically */
+			if (!json_object_object_get_ex(into, "controllers", &names)) {
+				names = json_object_new_array();
+				json_object_object_add(into, "controllers", names);
+			}
+			json_object_array_add(names, json_object_new_string(ctrl_registry[c]->name));
+		} else
 			json_object_put(o);
 		free(blank);
 	}

@@ -467,6 +467,8 @@ static void render_fail_charge(FILE *out, struct json_object *fc)
 	}
 }
 
+static void render_controllers(FILE *out, struct json_object *obj, int indent, const char *known);
+
 static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 {
 	struct json_object *ap = member_type(s, "access_pattern", json_type_object);
@@ -517,6 +519,59 @@ static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 		fprintf(out, LABEL2 "%s, %s\n", "watermarks", str_or(get_str(wm, "metric"), "-"),
 			str_or(get_str(wm, "state"), "-"));
 	render_fail_charge(out, fc);
+	render_controllers(out, s, 4, "fail_charge");
+}
+
+/* "k=v" pairs of a controller's status object, nested objects as "k.sub=v", arrays by length */
+static void render_ctrl_members(FILE *out, struct json_object *o, const char *prefix, bool *first)
+{
+	json_object_object_foreach(o, key, v) {
+		const char *sep = *first ? "" : ", ";
+
+		switch (json_object_get_type(v)) {
+		case json_type_object: {
+			char sub[128];
+
+			snprintf(sub, sizeof(sub), "%s%s.", prefix, key);
+			render_ctrl_members(out, v, sub, first);
+			continue;
+		}
+		case json_type_array:
+			fprintf(out, "%s%s%s: %zu entries", sep, prefix, key, json_object_array_length(v));
+			break;
+		case json_type_null:
+			fprintf(out, "%s%s%s: -", sep, prefix, key);
+			break;
+		default:
+			fprintf(out, "%s%s%s: %s", sep, prefix, key, json_object_get_string(v));
+			break;
+		}
+		*first = false;
+	}
+}
+
+/*
+ * The controllers of a scheme or kdamond object ("controllers": the names of
+ * the members that are a controller's status) that have no rendering of
+ * their own (known: the ones rendered by hand), generically: a controller
+ * added to the registry shows up in the text without a line here.
+ */
+static void render_controllers(FILE *out, struct json_object *obj, int indent, const char *known)
+{
+	struct json_object *names = member_type(obj, "controllers", json_type_array);
+	size_t n = names ? json_object_array_length(names) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_object_get_string(json_object_array_get_idx(names, i));
+		struct json_object *o = name ? member_type(obj, name, json_type_object) : NULL;
+		bool first = true;
+
+		if (!o || (known && streq(name, known)))
+			continue;
+		fprintf(out, "%*s%-*s", indent, "", 20 - indent, name);
+		render_ctrl_members(out, o, "", &first);
+		fputc('\n', out);
+	}
 }
 
 /* "refine: split: <reason>; 3 rounds, 5 of 7 boundaries kept" (only when enabled) */
@@ -613,6 +668,7 @@ static void render_kdamond(FILE *out, struct json_object *k)
 	for (size_t i = 0; i < n; i++)
 		render_target(out, json_object_array_get_idx(targets, i));
 	render_refine(out, member_type(k, "refine", json_type_object));
+	render_controllers(out, k, 2, "refine");
 	render_damon_stat(out, member_type(k, "damon_stat", json_type_object));
 	n = schemes ? json_object_array_length(schemes) : 0;
 	if (n == 0)

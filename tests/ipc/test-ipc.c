@@ -738,6 +738,29 @@ static void test_status_render_damon_stat_goals(void **state)
 			      "some_mem_psi_us current unknown (measuring) / target 1000 us");
 }
 
+/* A controller the renderer has no code for shows generically; the hand-rendered ones do not repeat */
+static void test_status_render_generic_controller(void **state)
+{
+	_cleanup_(json_object_putp) struct json_object *st = parse(status_json);
+	_cleanup_free_ char *text = NULL;
+	struct json_object *k = json_object_array_get_idx(json_object_object_get(st, "kdamonds"), 0);
+	struct json_object *sc = json_object_array_get_idx(json_object_object_get(k, "schemes"), 0);
+
+	json_object_object_add(sc, "shadow_quota",
+			       parse("{\"mode\":\"tuning\",\"bytes\":4096,\"last\":{\"why\":\"psi high\"},"
+				     "\"history\":[1,2,3]}"));
+	json_object_object_add(sc, "controllers", parse("[\"fail_charge\",\"shadow_quota\"]"));
+	json_object_object_add(k, "follow", parse("{\"cgroup\":\"/a.slice\",\"pids\":null}"));
+	json_object_object_add(k, "controllers", parse("[\"refine\",\"follow\"]"));
+	text = render(status_render_text, st, 0);
+	assert_contains(text,
+			"\n    shadow_quota    mode: tuning, bytes: 4096, last.why: psi high, history: 3 entries\n");
+	assert_contains(text, "\n  follow            cgroup: /a.slice, pids: -\n");
+	/* fail_charge and refine keep their own lines only */
+	assert_null(strstr(text, "fail_charge     mode: emulated"));
+	assert_contains(text, "    fail_charge     ");
+}
+
 /* A newer damond's status: the text says this damondctl may misread it */
 static void test_status_render_newer_schema(void **state)
 {
@@ -1076,6 +1099,7 @@ int main(void)
 		cmocka_unit_test(test_status_render_full),
 		cmocka_unit_test(test_status_render_damon_stat_goals),
 		cmocka_unit_test(test_status_render_newer_schema),
+		cmocka_unit_test(test_status_render_generic_controller),
 		cmocka_unit_test(test_status_render_bpf_ring),
 		cmocka_unit_test(test_status_render_truncated_ranges),
 		cmocka_unit_test(test_status_render_sparse),
