@@ -26,6 +26,7 @@ static bool arg_check;
 static bool arg_kernel;
 static bool arg_dry_run;
 static bool arg_no_bpf;
+static const char *arg_record_events;
 /* the signal mask damond was started with (main() blocks the signals it handles) */
 static sigset_t orig_sigmask;
 
@@ -42,6 +43,7 @@ static void help(void)
 	       "     --procfs-root=DIR   where procfs is (default %s)\n"
 	       "     --runtime-dir=DIR   control socket and ownership record (default %s)\n"
 	       "     --no-bpf            watch DAMON by polling sysfs, without BPF\n"
+	       "     --record-events=FILE  write the BPF monitor's records to FILE (a replay recording)\n"
 	       "     --log-level=LEVEL   err, warning, notice, info, debug (default info)\n"
 	       "  -h --help              this text\n"
 	       "     --version           the version\n\n"
@@ -51,7 +53,18 @@ static void help(void)
 
 static int parse_argv(int argc, char *argv[])
 {
-	enum { ARG_CHECK = 0x100, ARG_KERNEL, ARG_DRY_RUN, ARG_SYSFS, ARG_PROCFS, ARG_RUNTIME, ARG_NO_BPF, ARG_LOG, ARG_VERSION };
+	enum {
+		ARG_CHECK = 0x100,
+		ARG_KERNEL,
+		ARG_DRY_RUN,
+		ARG_SYSFS,
+		ARG_PROCFS,
+		ARG_RUNTIME,
+		ARG_NO_BPF,
+		ARG_RECORD,
+		ARG_LOG,
+		ARG_VERSION
+	};
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, ARG_CHECK },
@@ -61,10 +74,11 @@ static int parse_argv(int argc, char *argv[])
 		{ "procfs-root", required_argument, NULL, ARG_PROCFS },
 		{ "runtime-dir", required_argument, NULL, ARG_RUNTIME },
 		{ "no-bpf", no_argument, NULL, ARG_NO_BPF },
+		{ "record-events", required_argument, NULL, ARG_RECORD },
 		{ "log-level", required_argument, NULL, ARG_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
-		{}
+		{},
 	};
 	int c;
 
@@ -93,6 +107,9 @@ static int parse_argv(int argc, char *argv[])
 			break;
 		case ARG_NO_BPF:
 			arg_no_bpf = true;
+			break;
+		case ARG_RECORD:
+			arg_record_events = optarg;
 			break;
 		case ARG_LOG: {
 			int l = log_level_from_string(optarg);
@@ -265,6 +282,8 @@ static void setup_monitor(struct manager *m, const struct damond_config *config)
 	if (snapshot_store_new(NULL, &m->snapshots) < 0)
 		m->snapshots = NULL;
 	if (why) {
+		if (arg_record_events)
+			log_warning("--record-events: nothing to record without the BPF monitor (%s)", why);
 		m->bpf_reason = strdup_or_null(why);
 		log_info("monitoring by sysfs polling: %s", why);
 		return;
@@ -281,6 +300,8 @@ static void setup_monitor(struct manager *m, const struct damond_config *config)
 			log_notice("BPF monitoring unavailable (%s): falling back to sysfs polling", m->bpf_reason);
 		} else {
 			log_info("monitoring DAMON through the BPF ring buffer");
+			if (arg_record_events)
+				(void)manager_record_start(m, arg_record_events);
 		}
 	}
 #endif

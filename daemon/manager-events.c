@@ -1,17 +1,58 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The manager's side of the BPF monitor: start it, keep its pid filter current. */
+#include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
 #include "events.h"
 #include "log.h"
 #include "manager.h"
+#include "replay.h"
 
 /* Routine wakeups (end of an aggregation burst) at most once a second: whoever
  * needs current data (the stats timer, control commands) drains first. */
 #define WAKE_INTERVAL_NS (1000ULL * 1000ULL * 1000ULL)
+
+/* --record-events: one frame per record, named by the index of the kdamond whose pid emitted it */
+static void record_cb(void *userdata, const void *rec, size_t len)
+{
+	struct manager *m = userdata;
+	struct damon_ev_header h;
+	int r;
+
+	if (!m->recorder || len < sizeof(h))
+		return;
+	memcpy(&h, rec, sizeof(h));
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		if (!m->kd[i].running || (uint32_t)m->kd[i].pid != h.pid)
+			continue;
+		r = replay_writer_add(m->recorder, m->kd[i].index, rec, len);
+		if (r < 0) {
+			if (r == -EFBIG)
+				log_notice("--record-events: %" PRIu64
+					   " records, the %llu MiB limit reached; recording stopped",
+					   replay_writer_frames(m->recorder), MANAGER_RECORD_MAX_BYTES >> 20);
+			else
+				log_warning_errno(r, "--record-events: cannot write (%m); recording stopped");
+			(void)replay_writer_close(m->recorder);
+			m->recorder = NULL;
+		}
+		return;
+	}
+}
+
+int manager_record_start(struct manager *m, const char *path)
+{
+	int r = replay_writer_open(path, MANAGER_RECORD_MAX_BYTES, &m->recorder);
+
+	if (r < 0)
+		return log_error_errno(r, "--record-events: cannot create '%s': %m", path);
+	log_info("--record-events: recording the BPF monitor's records into '%s'", path);
+	return 0;
+}
 
 int manager_events_start(struct manager *m, size_t ringbuf_bytes, size_t headroom_bytes, char **ret_reason)
 {
@@ -21,6 +62,8 @@ int manager_events_start(struct manager *m, size_t ringbuf_bytes, size_t headroo
 		.ringbuf_bytes = ringbuf_bytes,
 		.headroom_bytes = headroom_bytes,
 		.wake_interval_ns = WAKE_INTERVAL_NS,
+		.on_record = record_cb,
+		.userdata = m,
 	};
 	int r;
 

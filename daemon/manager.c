@@ -53,6 +53,15 @@ struct manager *manager_free(struct manager *m)
 	events_free(m->events);
 #endif
 	replay_free(m->replay);
+	if (m->recorder) {
+		uint64_t n = replay_writer_frames(m->recorder);
+		int r = replay_writer_close(m->recorder);
+
+		if (r < 0)
+			log_warning_errno(r, "--record-events: the recording is incomplete: %m");
+		else
+			log_info("--record-events: %" PRIu64 " records recorded", n);
+	}
 	snapshot_store_free(m->snapshots);
 	sd_event_source_unref(m->stats_timer);
 	m->stats_worker = stats_worker_free(m->stats_worker); /* joined before the root it reads goes */

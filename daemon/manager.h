@@ -19,6 +19,7 @@ struct config_errors;
 struct events;
 struct snapshot_store;
 struct replay;
+struct replay_writer;
 
 struct scheme_rt {
 	int cfg_idx; /* index into the kdamond's cfg schemes, -1 = tombstone */
@@ -142,6 +143,7 @@ struct manager {
 
 	struct events *events;
 	struct replay *replay; /* a recording fed to the snapshot store instead of the BPF monitor (manager-observe.c) */
+	struct replay_writer *recorder; /* --record-events: the BPF monitor's records into a recording */
 	struct snapshot_store *snapshots;
 	uint64_t stats_commands;	/* update_schemes_stats/effective_quotas commands issued */
 	struct stats_worker *stats_worker; /* state commands off the loop (stats-worker.h) */
@@ -207,6 +209,10 @@ int manager_replay_start(struct manager *m, const char *path);
 /* BPF monitor glue (manager-events.c, HAVE_BPF only) */
 int manager_events_start(struct manager *m, size_t ringbuf_bytes, size_t headroom_bytes, char **ret_reason);
 void manager_events_drain(struct manager *m);
+/* --record-events: every record the BPF monitor reads from now on into path (lib/replay.h's
+ * format, the kdamond named by damond's index), up to MANAGER_RECORD_MAX_BYTES; 0 or a logged -errno */
+int manager_record_start(struct manager *m, const char *path);
+#define MANAGER_RECORD_MAX_BYTES (256ULL << 20)
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 struct json_object *manager_events_json(struct manager *m);

@@ -203,3 +203,93 @@ uint64_t replay_skipped(const struct replay *r)
 {
 	return r->skipped;
 }
+
+struct replay_writer {
+	FILE *f;
+	uint64_t max_bytes, bytes, frames;
+	int error;
+};
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+int replay_writer_open(const char *path, uint64_t max_bytes, struct replay_writer **ret)
+{
+	unsigned char hdr[16];
+	struct replay_writer *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->f = fopen(path, "we");
+	if (!w->f) {
+		int r = -errno;
+
+		free(w);
+		return r;
+	}
+	memcpy(hdr, REPLAY_MAGIC, 8);
+	put_le32(hdr + 8, REPLAY_FORMAT);
+	put_le32(hdr + 12, DAMON_EV_VERSION);
+	if (fwrite(hdr, sizeof(hdr), 1, w->f) != 1) {
+		int r = -errno ?: -EIO;
+
+		fclose(w->f);
+		free(w);
+		return r;
+	}
+	w->max_bytes = max_bytes;
+	*ret = w;
+	return 0;
+}
+
+int replay_writer_add(struct replay_writer *w, unsigned kdamond, const void *rec, size_t len)
+{
+	static const unsigned char zeros[8];
+	unsigned char fr[8];
+	size_t pad = ((len + 7) & ~(size_t)7) - len;
+
+	if (w->error)
+		return w->error;
+	if (len == 0 || len > UINT32_MAX)
+		return -EINVAL;
+	if (w->max_bytes && w->bytes + 8 + len + pad > w->max_bytes)
+		return -EFBIG;
+	put_le32(fr, (uint32_t)len);
+	put_le32(fr + 4, kdamond);
+	if (fwrite(fr, sizeof(fr), 1, w->f) != 1 || fwrite(rec, len, 1, w->f) != 1 ||
+	    (pad && fwrite(zeros, pad, 1, w->f) != 1)) {
+		w->error = -errno ?: -EIO;
+		return w->error;
+	}
+	w->bytes += 8 + len + pad;
+	w->frames++;
+	return 0;
+}
+
+uint64_t replay_writer_frames(const struct replay_writer *w)
+{
+	return w ? w->frames : 0;
+}
+
+uint64_t replay_writer_bytes(const struct replay_writer *w)
+{
+	return w ? w->bytes : 0;
+}
+
+int replay_writer_close(struct replay_writer *w)
+{
+	int r;
+
+	if (!w)
+		return 0;
+	r = w->error;
+	if (fclose(w->f) != 0 && r == 0)
+		r = -errno;
+	free(w);
+	return r;
+}

@@ -18,6 +18,8 @@
  * The records' relative timing is kept.
  *
  * Pure: no clock (time is passed in), no logging; replay_load() reads the file.
+ * The writer (replay_writer_*) produces such a file from live records: damond
+ * --record-events FILE, used to capture recordings on the VM kernels.
  */
 #pragma once
 
@@ -52,3 +54,19 @@ long replay_feed(struct replay *r, struct snapshot_store *s, uint64_t now_ns);
 bool replay_done(const struct replay *r);
 /* Records skipped: their kdamond was not running. */
 uint64_t replay_skipped(const struct replay *r);
+
+/* ---- writing a recording (damond --record-events) ---------------------------- */
+
+struct replay_writer;
+
+/* Creates (truncates) path and writes the header. At most max_bytes of frames
+ * are written (0: no limit); the file is a valid recording at every frame. */
+int replay_writer_open(const char *path, uint64_t max_bytes, struct replay_writer **ret);
+/* One frame: a raw record emitted by the kdamond at damond's index kdamond.
+ * -EFBIG once the limit is reached (nothing written), -EINVAL for an empty or
+ * oversized record, -errno of a failed write (the writer then stays failed). */
+int replay_writer_add(struct replay_writer *w, unsigned kdamond, const void *rec, size_t len);
+uint64_t replay_writer_frames(const struct replay_writer *w);
+uint64_t replay_writer_bytes(const struct replay_writer *w);
+/* Flushes and closes; returns the first write error, if any. NULL is fine. */
+int replay_writer_close(struct replay_writer *w);

@@ -91,19 +91,12 @@ static void write_config(struct fx *x, const char *quota, const char *extra)
 	fclose(f);
 }
 
-static struct damond_config *load_config(const char *quota, const char *extra)
-{
-	char text[4096];
-
-	snprintf(text, sizeof(text), CFG_HEAD, quota, extra);
-	return test_config_load(text);
-}
-
-/* a started manager on the fake 7.2 kernel, its store fed by the recording from now */
-static struct fx *start_on(const char *profile, const char *quota, const char *extra)
+/* a started manager on the fake kernel of profile, configured by text, its store fed by recording from now */
+static struct fx *start_text(const char *profile, const char *text, const char *recording)
 {
 	struct fx *x = calloc(1, sizeof(*x));
 	struct manager *m;
+	FILE *f;
 
 	assert_non_null(x);
 	strcpy(x->root, "/tmp/damond-replay-XXXXXX");
@@ -113,7 +106,10 @@ static struct fx *start_on(const char *profile, const char *quota, const char *e
 	snprintf(x->run, sizeof(x->run), "%s/.run", x->root);
 	assert_int_equal(mkdir(x->run, 0755), 0);
 	snprintf(x->cfg, sizeof(x->cfg), "%s/.damond.yaml", x->root);
-	write_config(x, quota, extra);
+	f = fopen(x->cfg, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
 	clock_now = 1000 * SEC;
 	manager_set_clock(fake_clock);
 	logged[0] = '\0';
@@ -129,12 +125,21 @@ static struct fx *start_on(const char *profile, const char *quota, const char *e
 	m->procfs_root = strdup(x->root); /* no kpageflags: the charge emulation runs its fallback law */
 	m->config_path = strdup(x->cfg);
 	assert_int_equal(snapshot_store_new(NULL, &m->snapshots), 0);
-	assert_int_equal(manager_start(m, load_config(quota, extra)), 0);
+	assert_int_equal(manager_start(m, test_config_load(text)), 0);
 	assert_int_equal(m->nr_kd, 1);
 	assert_true(m->kd[0].running);
-	assert_int_equal(manager_replay_start(m, RECORDING), 0);
+	assert_int_equal(manager_replay_start(m, recording), 0);
 	assert_true(manager_event_feed(m));
 	return x;
+}
+
+/* a started manager on the fake kernel of profile, its store fed by the generated recording from now */
+static struct fx *start_on(const char *profile, const char *quota, const char *extra)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), CFG_HEAD, quota, extra);
+	return start_text(profile, text, RECORDING);
 }
 
 static struct fx *start(const char *quota, const char *extra)
@@ -176,6 +181,73 @@ static const struct ctrl_refine_state *refine_state(const struct kdamond_rt *kd)
 			return kd->ctrl[i];
 	fail();
 	return NULL;
+}
+
+/* the writer (damond --record-events) writes what the reader reads: the fixture re-written frame
+ * by frame is byte-identical; a size limit stops it with -EFBIG and leaves a valid recording */
+static void test_replay_writer(void **state)
+{
+	char out[] = "/tmp/damond-replay-writer-XXXXXX";
+	unsigned char *in = NULL, *got = NULL;
+	size_t in_len = 0, got_len = 0, off = 16, n = 0;
+	struct replay_writer *w = NULL;
+	struct replay *r = NULL;
+	FILE *f;
+	int fd = mkstemp(out);
+
+	assert_true(fd >= 0);
+	close(fd);
+	f = fopen(RECORDING, "re");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	in_len = (size_t)ftell(f);
+	rewind(f);
+	in = malloc(in_len);
+	assert_int_equal(fread(in, 1, in_len, f), in_len);
+	fclose(f);
+
+	assert_int_equal(replay_writer_open(out, 0, &w), 0);
+	while (off < in_len) {
+		uint32_t len = in[off] | in[off + 1] << 8 | in[off + 2] << 16 | (uint32_t)in[off + 3] << 24;
+		uint32_t kd = in[off + 4] | in[off + 5] << 8 | in[off + 6] << 16 | (uint32_t)in[off + 7] << 24;
+
+		assert_int_equal(replay_writer_add(w, kd, in + off + 8, len), 0);
+		off += 8 + ((len + 7) & ~7u);
+		n++;
+	}
+	assert_int_equal(replay_writer_frames(w), n);
+	assert_int_equal(replay_writer_bytes(w), in_len - 16);
+	assert_int_equal(replay_writer_close(w), 0);
+	f = fopen(out, "re");
+	assert_non_null(f);
+	got = malloc(in_len + 1);
+	got_len = fread(got, 1, in_len + 1, f);
+	fclose(f);
+	assert_int_equal(got_len, in_len);
+	assert_memory_equal(got, in, in_len);
+
+	/* a limit of three frames' worth: the fourth is refused, the file holds three */
+	assert_int_equal(replay_writer_open(out, 3 * 8 + 3 * 4096, &w), 0);
+	off = 16;
+	for (int i = 0; i < 64 && off < in_len; i++) {
+		uint32_t len = in[off] | in[off + 1] << 8 | in[off + 2] << 16 | (uint32_t)in[off + 3] << 24;
+		int k = replay_writer_add(w, 0, in + off + 8, len);
+
+		if (k == -EFBIG)
+			break;
+		assert_int_equal(k, 0);
+		off += 8 + ((len + 7) & ~7u);
+	}
+	assert_true(replay_writer_frames(w) >= 1 && replay_writer_frames(w) < n);
+	n = replay_writer_frames(w);
+	assert_int_equal(replay_writer_add(w, 0, in + 16, 0), -EINVAL);
+	assert_int_equal(replay_writer_close(w), 0);
+	assert_int_equal(replay_load(out, &r), 0);
+	assert_int_equal(replay_nr_records(r), n);
+	replay_free(r);
+	unlink(out);
+	free(in);
+	free(got);
 }
 
 /* the file format: a bad magic, a short frame, another event ABI are refused */
@@ -440,10 +512,15 @@ static void test_damon_stat_measured_aggr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_replay_file),       cmocka_unit_test(test_stats_from_events),
-		cmocka_unit_test(test_refinement_commit), cmocka_unit_test(test_commit_failure_feedback),
-		cmocka_unit_test(test_death_on_commit),   cmocka_unit_test(test_arbitration),
-		cmocka_unit_test(test_reload_rules),      cmocka_unit_test(test_damon_stat_measured_aggr),
+		cmocka_unit_test(test_replay_file),
+		cmocka_unit_test(test_replay_writer),
+		cmocka_unit_test(test_stats_from_events),
+		cmocka_unit_test(test_refinement_commit),
+		cmocka_unit_test(test_commit_failure_feedback),
+		cmocka_unit_test(test_death_on_commit),
+		cmocka_unit_test(test_arbitration),
+		cmocka_unit_test(test_reload_rules),
+		cmocka_unit_test(test_damon_stat_measured_aggr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
