@@ -18,6 +18,39 @@ static int64_t idle_intervals(const struct snapshot_region *r)
 	return r->nr_accesses ? -v : v;
 }
 
+/*
+ * Regions of equal idle time merged into one entry (their bytes summed): the
+ * percentile walk gives the same result, and a snapshot has few distinct ages,
+ * so the sort is over tens of entries instead of 20,000 regions (2 ms a status
+ * on the host, tens of ms under QEMU's emulation). An open-addressing table of
+ * 2n slots maps an idle time to its entry; returns the number of entries.
+ */
+static size_t merge_equal(struct idle_region *v, size_t n)
+{
+	size_t cap = 1, m = 0;
+	uint32_t *slot; /* entry index + 1; 0: empty */
+
+	while (cap < 2 * n)
+		cap <<= 1;
+	slot = calloc(cap, sizeof(*slot));
+	if (!slot)
+		return n; /* unmerged: the sort still gives the right answer */
+	for (size_t i = 0; i < n; i++) {
+		size_t h = (size_t)((uint64_t)v[i].idle * 0x9E3779B97F4A7C15ULL >> 17) & (cap - 1);
+
+		while (slot[h] && v[slot[h] - 1].idle != v[i].idle)
+			h = (h + 1) & (cap - 1);
+		if (slot[h]) {
+			v[slot[h] - 1].bytes += v[i].bytes;
+			continue;
+		}
+		v[m] = v[i];
+		slot[h] = (uint32_t)++m;
+	}
+	free(slot);
+	return m;
+}
+
 static int cmp_idle(const void *a, const void *b)
 {
 	const struct idle_region *x = a, *y = b;
@@ -62,6 +95,8 @@ int damon_stat_compute(const struct damon_snapshot *const *snaps, size_t nr_snap
 		free(v);
 		return 0;
 	}
+	if (n <= UINT32_MAX - 1)
+		n = merge_equal(v, n);
 	qsort(v, n, sizeof(*v), cmp_idle);
 	/* the kernel's walk: every percentile up to the share of bytes accounted so far */
 	for (size_t i = 0; i < n; i++) {

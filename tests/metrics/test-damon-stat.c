@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -90,6 +91,70 @@ static void t_edges(void **state)
 	assert_int_equal(r.total_bytes, 0);
 }
 
+struct ref_region {
+	int64_t idle;
+	uint64_t bytes;
+};
+
+static int ref_cmp(const void *a, const void *b)
+{
+	const struct ref_region *x = a, *y = b;
+
+	return (x->idle > y->idle) - (x->idle < y->idle);
+}
+
+/* The kernel's walk over every region sorted one by one: the reference the merged walk must equal. */
+static void ref_percentiles(const struct snapshot_region *r, size_t n, uint64_t aggr_us, int64_t *out)
+{
+	struct ref_region *v = calloc(n, sizeof(*v));
+	uint64_t total = 0, acc = 0;
+	int next = 0;
+
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++) {
+		v[i].bytes = r[i].end - r[i].start;
+		v[i].idle = r[i].nr_accesses ? -(int64_t)(r[i].age + 1) : (int64_t)(r[i].age + 1);
+		total += v[i].bytes;
+	}
+	qsort(v, n, sizeof(*v), ref_cmp);
+	for (size_t i = 0; i < n; i++) {
+		acc += v[i].bytes;
+		while (next < DAMON_STAT_NR_PERCENTILES && (uint64_t)next <= acc * 100 / total)
+			out[next++] = v[i].idle * (int64_t)aggr_us / 1000;
+	}
+	free(v);
+}
+
+/* 20,000 regions with few distinct ages, and 3,000 with all-distinct ones: equal to the reference */
+static void t_many_regions_match_reference(void **state)
+{
+	static const size_t sizes[] = { 20000, 3000 };
+
+	srand(7);
+	for (size_t c = 0; c < ARRAY_SIZE(sizes); c++) {
+		size_t n = sizes[c];
+		struct snapshot_region *r = calloc(n, sizeof(*r));
+		struct damon_snapshot snap = { .nr_regions = n };
+		const struct damon_snapshot *sp = &snap;
+		struct damon_stat_result res;
+		int64_t ref[DAMON_STAT_NR_PERCENTILES];
+
+		assert_non_null(r);
+		for (size_t i = 0; i < n; i++) {
+			r[i].start = 0x100000000ULL + i * 0x10000;
+			r[i].end = r[i].start + 4096 * (1 + (uint64_t)(rand() % 8));
+			r[i].nr_accesses = rand() % 3 == 0 ? 1 + rand() % 19 : 0;
+			r[i].age = c == 0 ? (unsigned)(rand() % 40) : (unsigned)i * 7;
+		}
+		snap.regions = r;
+		assert_int_equal(damon_stat_compute(&sp, 1, 1, 100000, &res), 0);
+		ref_percentiles(r, n, 100000, ref);
+		for (int p = 0; p < DAMON_STAT_NR_PERCENTILES; p++)
+			assert_int_equal(res.idle_ms_percentiles[p], ref[p]);
+		free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +162,7 @@ int main(void)
 		cmocka_unit_test(t_targets_merge),
 		cmocka_unit_test(t_uneven_shares),
 		cmocka_unit_test(t_edges),
+		cmocka_unit_test(t_many_regions_match_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
