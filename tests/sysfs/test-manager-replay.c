@@ -509,6 +509,78 @@ static void test_damon_stat_measured_aggr(void **state)
 	stop(x);
 }
 
+/*
+ * Recordings captured on the real kernels (tests/vm/scenarios/record-events.sh,
+ * tests/fixtures/events/README.md) replayed into the manager on the fake kernel
+ * of the same version: every record decodes, the snapshots are assembled with
+ * the kdamond's region bounds, and scheme stats come from the events where the
+ * kernel has damos_stat_after_apply_interval (7.x), so no stats command is sent.
+ */
+static void replay_vm(const char *profile, const char *file, bool stat_events)
+{
+	static const char cfg[] = "damond:\n"
+				  "  stats_interval: 1s\n"
+				  "kdamonds:\n"
+				  "  - name: rec\n"
+				  "    ops: paddr\n"
+				  "    intervals: {sample: 5ms, aggr: 100ms}\n"
+				  "    nr_regions: {min: 10, max: 40}\n"
+				  "    targets:\n"
+				  "      - regions:\n"
+				  "          - {start: 0x100000, end: 0x80000000}\n"
+				  "    schemes:\n"
+				  "      - name: watch\n"
+				  "        action: stat\n"
+				  "        quotas: {bytes: 16M, reset_interval: 1s}\n";
+	char path[256];
+	struct fx *x;
+	struct manager *m;
+	struct snapshot_store_stats st;
+	const struct damon_snapshot *snap;
+	unsigned long long published0;
+
+	snprintf(path, sizeof(path), "%s/events/%s", FIXTURES_DIR, file);
+	x = start_text(profile, cfg, path);
+	m = x->m;
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	snapshot_store_get_stats(m->snapshots, &st);
+	published0 = st.snapshots_published;
+	for (unsigned s = 1; s <= 30 && !replay_done(m->replay); s++)
+		tick_to(m, 1000 * SEC + s * SEC);
+	assert_true(replay_done(m->replay));
+	assert_int_equal(replay_skipped(m->replay), 0);
+	snapshot_store_get_stats(m->snapshots, &st);
+	assert_int_equal(st.bad_records, 0);
+	assert_int_equal(st.unknown_pid, 0);
+	assert_true(st.snapshots_published - published0 >= 20); /* 100 ms aggregations over seconds */
+	snap = snapshot_store_get(m->snapshots, 0, 0);
+	assert_non_null(snap);
+	assert_true(snap->nr_regions >= 10 && snap->nr_regions <= 40);
+	for (size_t i = 1; i < snap->nr_regions; i++)
+		assert_true(snap->regions[i - 1].end <= snap->regions[i].start);
+	if (stat_events) {
+		assert_int_equal(m->kd[0].slots[0].stats_source, OBS_SOURCE_BPF);
+		assert_true(m->kd[0].slots[0].st.nr_tried > 0);
+		assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
+	}
+	stop(x);
+}
+
+static void test_vm_recording_612(void **state)
+{
+	replay_vm("6.12", "vm-6.12.rec", false);
+}
+
+static void test_vm_recording_72(void **state)
+{
+	replay_vm("7.2", "vm-7.2.rec", true);
+}
+
+static void test_vm_recording_73(void **state)
+{
+	replay_vm("7.3", "vm-7.3.rec", true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +593,8 @@ int main(void)
 		cmocka_unit_test(test_arbitration),
 		cmocka_unit_test(test_reload_rules),
 		cmocka_unit_test(test_damon_stat_measured_aggr),
+		cmocka_unit_test(test_vm_recording_612), cmocka_unit_test(test_vm_recording_72),
+		cmocka_unit_test(test_vm_recording_73),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
