@@ -593,7 +593,8 @@ int main(void)
 		cmocka_unit_test(test_arbitration),
 		cmocka_unit_test(test_reload_rules),
 		cmocka_unit_test(test_damon_stat_measured_aggr),
-		cmocka_unit_test(test_vm_recording_612), cmocka_unit_test(test_vm_recording_72),
+		cmocka_unit_test(test_vm_recording_612),
+		cmocka_unit_test(test_vm_recording_72),
 		cmocka_unit_test(test_vm_recording_73),
 	};
 
