@@ -19,7 +19,7 @@
  *    not 0; regions sorted by it, percentile p is the idle time of the region
  *    in which the p-th percent of the bytes falls.
  *
- * Pure: no I/O, no allocation but the sort buffer.
+ * Pure: no I/O; allocates only a table of the distinct idle times.
  */
 
 #define DAMON_STAT_NR_PERCENTILES 101
