@@ -207,7 +207,7 @@ static void print_value(FILE *f, double v)
 		fputs("NaN", f);
 	else if (isinf(v))
 		fputs(v > 0 ? "+Inf" : "-Inf", f);
-	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+	else if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v)
 		fprintf(f, "%.0f", v);
 	else {
 		for (int prec = 1; prec <= 17; prec++) {

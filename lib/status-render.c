@@ -58,7 +58,7 @@ static bool get_u64(struct json_object *o, const char *key, uint64_t *ret)
 
 		if (!isfinite(d) || d < 0 || d >= 18446744073709551616.0)
 			return false;
-		*ret = (uint64_t)llround(d);
+		*ret = (uint64_t)(d + 0.5); /* d < 2^64: at that size doubles are 4096 apart, + 0.5 stays below */
 		return true;
 	}
 	return false;
@@ -156,7 +156,7 @@ static char *fmt_rate(char buf[static 48], struct json_object *o, const char *ke
 		snprintf(buf, 48, "-");
 		return buf;
 	}
-	format_size(tmp, (uint64_t)llround(d));
+	format_size(tmp, (uint64_t)(d + 0.5));
 	snprintf(buf, 48, "%s/s", tmp);
 	return buf;
 }
@@ -922,7 +922,7 @@ static void summary_scheme(FILE *out, struct line *l, struct json_object *s)
 		line_add(l, "applied %s", fmt_rate(a, rt, "sz_applied_bps"));
 		if (get_u64(q, "bytes", &quota) && quota > 0 && get_u64(q, "reset_interval_ms", &reset_ms) &&
 		    reset_ms) {
-			format_size(b, (uint64_t)llround((double)quota * 1000.0 / (double)reset_ms));
+			format_size(b, (uint64_t)((double)quota * 1000.0 / (double)reset_ms + 0.5));
 			line_add(l, " of a %s/s quota", b);
 			if (get_double(rt, "sz_applied_bps", &applied))
 				line_add(l, " (%.0f %%)", applied * 100.0 * (double)reset_ms / 1000.0 / (double)quota);
@@ -1230,7 +1230,7 @@ int regions_heatmap(struct json_object *regions, uint64_t max_nr_accesses, unsig
 		}
 		if (bytes > 0) {
 			long double mean = sum / bytes;
-			long lvl = lroundl(mean * 9 / max_nr_accesses);
+			long lvl = (long)(mean * 9 / max_nr_accesses + 0.5L); /* mean >= 0 */
 
 			levels[c] = (uint8_t)CLAMP(lvl, 0L, 9L);
 		}
