@@ -144,6 +144,7 @@ struct manager {
 	struct events *events;
 	struct replay *replay; /* a recording fed to the snapshot store instead of the BPF monitor (manager-observe.c) */
 	struct replay_writer *recorder; /* --record-events: the BPF monitor's records into a recording */
+	usec_t next_trim_us;            /* the stats tick's malloc_trim(), at most every MANAGER_TRIM_USEC */
 	struct snapshot_store *snapshots;
 	uint64_t stats_commands;	/* update_schemes_stats/effective_quotas commands issued */
 	struct stats_worker *stats_worker; /* state commands off the loop (stats-worker.h) */
@@ -213,6 +214,7 @@ void manager_events_drain(struct manager *m);
  * format, the kdamond named by damond's index), up to MANAGER_RECORD_MAX_BYTES; 0 or a logged -errno */
 int manager_record_start(struct manager *m, const char *path);
 #define MANAGER_RECORD_MAX_BYTES (256ULL << 20)
+#define MANAGER_TRIM_USEC (10ULL * 1000 * 1000)
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 struct json_object *manager_events_json(struct manager *m);
