@@ -51,20 +51,22 @@ static void help(void)
 	       DAMOND_SYSCONFDIR, SYSFS_DEFAULT_ROOT, PROCFS_DEFAULT_ROOT, DAMOND_RUNTIME_DIR);
 }
 
+/* long options without a short letter */
+enum {
+	ARG_CHECK = 0x100,
+	ARG_KERNEL,
+	ARG_DRY_RUN,
+	ARG_SYSFS,
+	ARG_PROCFS,
+	ARG_RUNTIME,
+	ARG_NO_BPF,
+	ARG_RECORD,
+	ARG_LOG,
+	ARG_VERSION
+};
+
 static int parse_argv(int argc, char *argv[])
 {
-	enum {
-		ARG_CHECK = 0x100,
-		ARG_KERNEL,
-		ARG_DRY_RUN,
-		ARG_SYSFS,
-		ARG_PROCFS,
-		ARG_RUNTIME,
-		ARG_NO_BPF,
-		ARG_RECORD,
-		ARG_LOG,
-		ARG_VERSION
-	};
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, ARG_CHECK },
