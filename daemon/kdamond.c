@@ -292,6 +292,22 @@ static int commit_restore(struct manager *m, struct kdamond_rt *kd, int r)
 }
 
 /*
+ * A refused commit: was the kdamond already off (stopped behind damond's back
+ * or killed since the last tick; the kernel refuses 'commit' to a kdamond
+ * that is off)? Then -ECANCELED, as when it dies on the commit, and the
+ * caller starts it again; else the kdamond still runs what it ran (r).
+ */
+static int commit_refused(struct manager *m, struct kdamond_rt *kd, int r)
+{
+	int pid = kd->pid;
+
+	if (m->dry_run || r == -EBUSY || kdamond_check_alive(m, kd->index, &pid) != 0)
+		return r;
+	kd_mark_dead(m, kd, "it was off when its 'commit' was refused (stopped or killed since damond last looked)");
+	return -ECANCELED;
+}
+
+/*
  * Commit kd's policy and overlay online: one plan_compose() over what the
  * kernel holds gives the commit list (target regions only where the span
  * changed or a controller laid out new ones; nr_regions 0 keeps the
@@ -314,7 +330,7 @@ int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, cons
 	if (r >= 0)
 		r = state_cmd(m, kd, "commit");
 	if (r < 0)
-		return commit_restore(m, kd, r);
+		return commit_refused(m, kd, commit_restore(m, kd, r));
 	if (!m->dry_run) {
 		r = commit_settle(m, kd, &l, &canon, write_list_regions_changed(&canon, &l));
 		if (r < 0)

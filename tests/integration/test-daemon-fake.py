@@ -771,6 +771,47 @@ def t_goal_current_values():
         e.close()
 
 
+def t_reload_commit_to_killed_kdamond_restarts_it():
+    """The kdamond dies (killed, or switched off behind damond's back) between damond's last look and a
+    reload's 'commit', which 6.12 then refuses with EINVAL (7.x's ECANCELED was handled already). damond must
+    start it again with the new policy and say so, not report it still running its previous parameters
+    (the 1-hour soak met this once in 3,596 reloads). The fake kills every kdamond right after the
+    store before the commit (found in a rehearsal)."""
+    conf = POLICY.replace("stats_interval: 200ms", "stats_interval: 60s")
+    e = Env("6.12")
+    try:
+        e.write_conf(conf % {"bytes": "32M"})
+        e.start()
+        before = reload_stores(e)
+        e.write_conf(conf % {"bytes": "64M"})
+        e.ctl("reload")
+        with open(os.path.join(e.sys, ".fake-damon", "stores")) as f:
+            commit = [int(l.split()[0]) for l in f if l.split()[1:3] == [KD + "/0/state", "commit"]]
+        check(commit and commit[-1] > before + 1, "the rehearsal never committed")
+        at = commit[-1] - 1 - before
+    finally:
+        e.close()
+    e = Env("6.12")
+    try:
+        e.write_conf(conf % {"bytes": "32M"})
+        e.start()
+        pid = e.status()["kdamonds"][0]["pid"]
+        with open(os.path.join(e.sys, ".fake-damon", "fault"), "w") as f:
+            f.write("%d kill 0\n" % (reload_stores(e) + at))
+        e.write_conf(conf % {"bytes": "64M"})
+        p = e.ctl("reload", ok=False)
+        check(p.returncode == 0, "the reload failed: " + p.stderr)
+        k = e.status()["kdamonds"][0]
+        check(k["state"] == "on" and k["pid"] not in (pid, None), "kdamond 0 after the reload: %s pid %s (was %d)"
+              % (k["state"], k.get("pid"), pid))
+        check(e.read(KD + "/0/state") == "on", "kdamond 0 is off in the kernel")
+        with open(os.path.join(e.sys, ".fake-damon/kdamond0/committed/schemes/0/quotas/bytes")) as f:
+            check(f.read().strip() == str(64 << 20), "the restarted kdamond does not run the new quota")
+        check("was off when its 'commit' was refused" in e.logtext(), "the journal does not say why it restarted")
+    finally:
+        e.close()
+
+
 def t_died_detected():
     e = Env("6.12")
     try:
@@ -940,6 +981,7 @@ TESTS = [
     t_goal_current_values,
     t_dropped_kdamond_does_not_block_restart,
     t_keepalive_with_watermarks,
+    t_reload_commit_to_killed_kdamond_restarts_it,
     t_died_detected,
     t_dry_run_writes_nothing,
     t_idle_client_dropped,
