@@ -137,6 +137,13 @@ static struct json_object *stats_json(const struct kdamond_rt *kd, const struct 
 	JADD(st, "source", json_object_new_string(obs_source_to_string(sl->stats_source)));
 	/* the last values a kdamond that is no longer on reached: totals, not current */
 	JADD(st, "stale", json_object_new_boolean(!kd->running));
+	/* how old the values are: a stats round that waits for a busy kdamond (its state commands, off the
+	 * event loop) can leave them a few ticks behind the kernel's files */
+	{
+		usec_t now = now_usec();
+
+		JADD(st, "age_ms", JU64(now > sl->st_at ? (now - sl->st_at) / 1000 : 0));
+	}
 	return st;
 }
 

@@ -273,6 +273,9 @@ def t_apply_status_reload_commit():
               "status sz_tried %d disagrees with the kernel's stats file (%d before the request, %d after)"
               % (s0["stats"]["sz_tried"], k_before, k_after))
         check(st["features"]["fail_charge"] is False, "6.12 has no fail_charge")
+        # how old the stats are: a few stats intervals (200 ms) at most on the fake kernel
+        check(isinstance(s0["stats"].get("age_ms"), int) and 0 <= s0["stats"]["age_ms"] < 5000,
+              "stats.age_ms: %r" % s0["stats"].get("age_ms"))
         # human status works too
         txt = e.ctl("status").stdout
         check("reclaim" in txt and "pageout" in txt, "human status lacks the kdamond/scheme: " + txt)
