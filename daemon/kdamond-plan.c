@@ -102,27 +102,8 @@ int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon
 
 /* ---- preflight: what the kernel would refuse, checked before any write ---- */
 
-static void preflight_error(struct config_errors *errs, const struct damond_config *c, const struct src_pos *pos,
-			    const char *key, const char *fmt, ...) _printf_(5, 6);
-static void preflight_error(struct config_errors *errs, const struct damond_config *c, const struct src_pos *pos,
-			    const char *key, const char *fmt, ...)
-{
-	struct config_error *e;
-	va_list ap;
-
-	e = APPEND(errs->v, errs->n, errs->cap);
-	if (!e)
-		return;
-	*e = (struct config_error){};
-	e->file = strdup_or_null(damond_config_file(c, pos) ?: "<config>");
-	e->line = pos ? pos->line : 0;
-	e->column = pos ? pos->column : 0;
-	e->key = strdup_or_null(key);
-	va_start(ap, fmt);
-	if (vasprintf(&e->message, fmt, ap) < 0)
-		e->message = NULL;
-	va_end(ap);
-}
+/* an error at pos of the file (main config or drop-in) that holds it */
+#define preflight_error(errs, c, pos, ...) config_errors_add((errs), damond_config_file((c), (pos)), (pos), __VA_ARGS__)
 
 #define PF_KTHREAD_FLAG 0x00200000u /* include/linux/sched.h PF_KTHREAD */
 

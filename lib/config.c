@@ -136,6 +136,26 @@ void config_errors_done(struct config_errors *e)
 	*e = (struct config_errors){};
 }
 
+void config_errors_add(struct config_errors *errs, const char *file, const struct src_pos *pos, const char *key,
+		       const char *fmt, ...)
+{
+	struct config_error *e;
+	va_list ap;
+
+	e = APPEND(errs->v, errs->n, errs->cap);
+	if (!e)
+		return;
+	*e = (struct config_error){};
+	e->file = strdup_or_null(file ? file : "<config>");
+	e->line = pos ? pos->line : 0;
+	e->column = pos ? pos->column : 0;
+	e->key = strdup_or_null(key);
+	va_start(ap, fmt);
+	if (vasprintf(&e->message, fmt, ap) < 0)
+		e->message = NULL;
+	va_end(ap);
+}
+
 int config_error_format(const struct config_error *e, char **ret)
 {
 	char pos[64] = "";

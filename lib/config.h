@@ -35,6 +35,9 @@ struct config_errors {
 };
 
 void config_errors_done(struct config_errors *e);
+/* Appends an error at pos (NULL: no position) in file (NULL: "<config>"); dropped on ENOMEM. */
+void config_errors_add(struct config_errors *errs, const char *file, const struct src_pos *pos, const char *key,
+		       const char *fmt, ...) _printf_(5, 6);
 
 /* "FILE:LINE:COL: KEY: MESSAGE" ("KEY: warning: MESSAGE" for warnings); position and key are left
  * out when unknown. */

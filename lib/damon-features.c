@@ -407,27 +407,6 @@ int features_probe_owned_ex(struct sysfs_root *root, unsigned k, struct damon_fe
 	return 0;
 }
 
-static void add_error(struct config_errors *errs, const char *file, const struct src_pos *pos, const char *key,
-		      const char *fmt, ...) _printf_(5, 6);
-static void add_error(struct config_errors *errs, const char *file, const struct src_pos *pos, const char *key,
-		      const char *fmt, ...)
-{
-	struct config_error *e;
-	va_list ap;
-
-	e = APPEND(errs->v, errs->n, errs->cap);
-	if (!e)
-		return;
-	e->file = strdup_or_null(file ? file : "<config>");
-	e->line = pos ? pos->line : 0;
-	e->column = pos ? pos->column : 0;
-	e->key = strdup_or_null(key);
-	va_start(ap, fmt);
-	if (vasprintf(&e->message, fmt, ap) < 0)
-		e->message = NULL;
-	va_end(ap);
-}
-
 static bool lacks(const struct damon_features *f, enum feature x)
 {
 	return f->f[x] == FEATURE_ABSENT;
@@ -438,12 +417,13 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 	size_t before = errs->n;
 	char key[256];
 
-#define NEED(feat, pos, ...)                                                                               \
-	do {                                                                                               \
-		if (lacks(f, feat)) {                                                                      \
-			snprintf(key, sizeof(key), __VA_ARGS__);                                           \
-			add_error(errs, damond_config_file(c, pos), pos, key, "this kernel lacks %s", feature_describe(feat)); \
-		}                                                                                          \
+#define NEED(feat, pos, ...)                                                                                  \
+	do {                                                                                                  \
+		if (lacks(f, feat)) {                                                                         \
+			snprintf(key, sizeof(key), __VA_ARGS__);                                              \
+			config_errors_add(errs, damond_config_file(c, pos), pos, key, "this kernel lacks %s", \
+					  feature_describe(feat));                                            \
+		}                                                                                             \
 	} while (0)
 
 	for (size_t k = 0; k < c->nr_kdamonds; k++) {
@@ -459,9 +439,9 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 		if (x->intervals_goal.aggrs)
 			NEED(FEATURE_INTERVALS_GOAL, &x->pos, "kdamonds.%s.intervals.intervals_goal", kd->name);
 		if (f->ops[x->ops] == FEATURE_ABSENT)
-			add_error(errs, damond_config_file(c, &x->pos), &x->pos, kd->name,
-				  "this kernel does not offer the '%s' operations set (see avail_operations)",
-				  damon_ops_to_string(x->ops));
+			config_errors_add(errs, damond_config_file(c, &x->pos), &x->pos, kd->name,
+					  "this kernel does not offer the '%s' operations set (see avail_operations)",
+					  damon_ops_to_string(x->ops));
 
 		for (size_t i = 0; i < x->nr_schemes; i++) {
 			const struct damos_cfg *s = &x->schemes[i];
@@ -469,8 +449,9 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 
 			if (f->action[s->action] == FEATURE_ABSENT) {
 				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.action", kd->name, s->name);
-				add_error(errs, damond_config_file(c, &s->pos), &s->pos, key, "this kernel does not know the action '%s'",
-					  damos_action_to_string(s->action));
+				config_errors_add(errs, damond_config_file(c, &s->pos), &s->pos, key,
+						  "this kernel does not know the action '%s'",
+						  damos_action_to_string(s->action));
 			}
 			if (q->goal_tuner_set)
 				NEED(FEATURE_GOAL_TUNER, &q->goal_tuner_pos, "kdamonds.%s.schemes.%s.quotas.goal_tuner",
@@ -489,9 +470,9 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 				if (f->goal_metric[goal->metric] == FEATURE_ABSENT) {
 					snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu].metric",
 						 kd->name, s->name, g);
-					add_error(errs, damond_config_file(c, &goal->pos), &goal->pos, key,
-						  "this kernel does not know the goal metric '%s'",
-						  damos_goal_metric_to_string(goal->metric));
+					config_errors_add(errs, damond_config_file(c, &goal->pos), &goal->pos, key,
+							  "this kernel does not know the goal metric '%s'",
+							  damos_goal_metric_to_string(goal->metric));
 				}
 				if (goal->nid)
 					NEED(FEATURE_GOAL_NID, &goal->pos, "kdamonds.%s.schemes.%s.quotas.goals[%zu].nid",
@@ -505,20 +486,22 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 
 				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.filters[%zu]", kd->name, s->name, j);
 				if (f->filter_type[fl->type] == FEATURE_ABSENT)
-					add_error(errs, damond_config_file(c, &fl->pos), &fl->pos, key,
-						  "this kernel does not know the filter type '%s'",
-						  damos_filter_type_to_string(fl->type));
+					config_errors_add(errs, damond_config_file(c, &fl->pos), &fl->pos, key,
+							  "this kernel does not know the filter type '%s'",
+							  damos_filter_type_to_string(fl->type));
 				if (fl->allow && lacks(f, FEATURE_FILTER_ALLOW))
-					add_error(errs, damond_config_file(c, &fl->pos), &fl->pos, key,
-						  "this kernel lacks %s: every filter rejects what it matches",
-						  feature_describe(FEATURE_FILTER_ALLOW));
+					config_errors_add(errs, damond_config_file(c, &fl->pos), &fl->pos, key,
+							  "this kernel lacks %s: every filter rejects what it matches",
+							  feature_describe(FEATURE_FILTER_ALLOW));
 				if ((fl->layer == DAMOS_FILTER_LAYER_CORE || fl->layer == DAMOS_FILTER_LAYER_OPS) &&
 				    lacks(f, FEATURE_CORE_OPS_FILTERS))
-					add_error(errs, damond_config_file(c, &fl->pos), &fl->pos, key, "this kernel lacks %s; use 'filters:'",
-						  feature_describe(FEATURE_CORE_OPS_FILTERS));
+					config_errors_add(errs, damond_config_file(c, &fl->pos), &fl->pos, key,
+							  "this kernel lacks %s; use 'filters:'",
+							  feature_describe(FEATURE_CORE_OPS_FILTERS));
 				if (fl->layer == DAMOS_FILTER_LAYER_LEGACY && lacks(f, FEATURE_LEGACY_FILTERS))
-					add_error(errs, damond_config_file(c, &fl->pos), &fl->pos, key, "this kernel lacks %s",
-						  feature_describe(FEATURE_LEGACY_FILTERS));
+					config_errors_add(errs, damond_config_file(c, &fl->pos), &fl->pos, key,
+							  "this kernel lacks %s",
+							  feature_describe(FEATURE_LEGACY_FILTERS));
 			}
 		}
 	}
