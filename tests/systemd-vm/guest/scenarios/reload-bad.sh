@@ -26,10 +26,10 @@ st=$(systemctl status --no-pager -n 20 damond 2>&1)
 echo "$st" | grep -E "/etc/damond.yaml:$line:[0-9]+" ||
 	fail "systemctl status damond does not show /etc/damond.yaml:$line:<col>"
 mark error="$(echo "$st" | grep -m1 -oE "/etc/damond.yaml:$line:[0-9]+.*" | head -c 160)"
-[ "$(kernel_snapshot)" = "$snap_before" ] || {
-	diff <(echo "$snap_before") <(kernel_snapshot) | head
-	fail "the kernel's DAMON state changed after a rejected reload"
-}
+snap_after=$(kernel_snapshot)
+[ "$snap_after" = "$snap_before" ] ||
+	fail "the kernel's DAMON state changed after a rejected reload: $(diff <(echo "$snap_before") \
+		<(echo "$snap_after") | grep '^[<>]' | head -n 6 | sed "s|$KDS/||" | tr '\n' ' ')"
 assert_eq "$(main_pid)" "$mpid" "damond's pid"
 is_active || fail "damond not active after a rejected reload"
 assert_eq "$(status_json | jq '.config.generation')" "$gen" "configuration generation after a rejected reload"
