@@ -239,11 +239,17 @@ static int dispatch_reload(struct ctl_client *c, char **ret, size_t *ret_len)
 
 		config_errors_done(&errs);
 		reload_outcome_json(m, extra);
-		if (asprintf(&msg,
-			     "the new configuration (generation %u) is in force, but the kernel refused it for %zu "
-			     "kdamond(s): %s",
-			     m->generation, m->last_reload.nr_failed,
-			     m->last_reload.changes ? m->last_reload.changes : "see 'damondctl status'") < 0)
+		if (m->last_reload.refused_generation
+			    ? asprintf(&msg,
+				       "the kernel refused the new configuration (generation %u) part way, for %zu "
+				       "kdamond(s): %s",
+				       m->last_reload.refused_generation, m->last_reload.nr_failed,
+				       m->last_reload.changes ? m->last_reload.changes : "see 'damondctl status'") < 0
+			    : asprintf(&msg,
+				       "the new configuration (generation %u) is in force, but the kernel refused it for "
+				       "%zu kdamond(s): %s",
+				       m->generation, m->last_reload.nr_failed,
+				       m->last_reload.changes ? m->last_reload.changes : "see 'damondctl status'") < 0)
 			msg = NULL;
 		r = ipc_error_encode("damond.ReloadIncomplete", msg ? msg : "reload incomplete", extra, ret, ret_len);
 		json_object_put(extra);

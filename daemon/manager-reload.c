@@ -36,6 +36,7 @@ void reload_result_clear(struct manager *m)
 		0;
 	m->last_reload.changes = NULL;
 	m->last_reload.applied = false;
+	m->last_reload.refused_generation = 0;
 }
 
 static void set_reload_result(struct manager *m, bool ok, const struct config_errors *errs)
@@ -263,7 +264,10 @@ static int reload_commit(struct manager *m, struct kdamond_rt *kd, bool regions_
 	return r;
 }
 
-/* One kdamond of the new config: nothing, a commit, or a restart (*ret_restart: why). Negative: the kernel refused. */
+/*
+ * One kdamond of the new config: nothing (0), a commit (1), or a restart (*ret_restart: why).
+ * Negative: the kernel refused.
+ */
 static int reload_kdamond(struct manager *m, struct kdamond_rt *kd, char **ret_restart)
 {
 	_cleanup_free_ char *restart = NULL;
@@ -298,53 +302,126 @@ static int reload_kdamond(struct manager *m, struct kdamond_rt *kd, char **ret_r
 		return 0;
 	}
 	first_change_why(m, kd, &l, why, sizeof(why));
-	return reload_commit(m, kd, write_list_regions_changed(&kd->written, &l), why);
+	r = reload_commit(m, kd, write_list_regions_changed(&kd->written, &l), why);
+	return r < 0 ? r : 1;
 }
 
-/* What a reload did to each kdamond of the new config, noted before the kernel is touched and after. */
+/*
+ * What a reload did, by kdamond name: the kdamonds of the running config
+ * (noted before the kernel is touched) and those the new one adds; what the
+ * kernel refused, and why, noted when it refused (a rollback may drop the
+ * kdamond again).
+ */
+struct reload_entry {
+	char *name;
+	bool in_old, was_running, is_new, failed, failed_running;
+	bool committed_back; /* the rollback committed its previous parameters online */
+	int pid_before;
+	unsigned index_before, failed_index;
+	char *restart_why, *error;
+};
+
 struct reload_report {
 	size_t n;
-	bool *was_running, *is_new, *failed;
-	int *pid_before;
-	unsigned *index_before;
-	char **restart_why;
+	struct reload_entry *e;
 	uint64_t dirs_before;
+	unsigned refused_generation; /* rolled back from this generation; 0: no rollback */
+	unsigned rollback_failed;    /* kdamonds the rollback itself could not bring back */
 };
 
 static void reload_report_done(struct reload_report *rep)
 {
-	free(rep->was_running);
-	free(rep->is_new);
-	free(rep->failed);
-	free(rep->pid_before);
-	free(rep->index_before);
-	strv_free(rep->restart_why, rep->n);
+	for (size_t i = 0; i < rep->n; i++) {
+		free(rep->e[i].name);
+		free(rep->e[i].restart_why);
+		free(rep->e[i].error);
+	}
+	free(rep->e);
 	*rep = (struct reload_report){};
 }
 
-/* After the swap, before any kernel write: who runs where. */
+static struct reload_entry *report_entry(struct reload_report *rep, const char *name)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (streq(rep->e[i].name, name))
+			return &rep->e[i];
+	return NULL;
+}
+
+static struct reload_entry *report_add(struct reload_report *rep, const char *name)
+{
+	struct reload_entry *e = report_entry(rep, name), *ne;
+
+	if (e)
+		return e;
+	ne = realloc(rep->e, (rep->n + 1) * sizeof(*ne));
+	if (!ne)
+		return NULL;
+	rep->e = ne;
+	e = &ne[rep->n];
+	*e = (struct reload_entry){ .name = strdup_or_null(name), .index_before = UINT_MAX, .pid_before = -1 };
+	if (!e->name)
+		return NULL;
+	rep->n++;
+	return e;
+}
+
+/* Before the swap: who runs where. */
 static int reload_report_init(struct manager *m, struct reload_report *rep)
 {
-	size_t n = m->nr_kd ? m->nr_kd : 1;
-
-	rep->n = m->nr_kd;
-	rep->was_running = calloc(n, sizeof(bool));
-	rep->is_new = calloc(n, sizeof(bool));
-	rep->failed = calloc(n, sizeof(bool));
-	rep->pid_before = calloc(n, sizeof(int));
-	rep->index_before = calloc(n, sizeof(unsigned));
-	rep->restart_why = calloc(n, sizeof(char *));
-	if (!rep->was_running || !rep->is_new || !rep->failed || !rep->pid_before || !rep->index_before ||
-	    !rep->restart_why)
-		return -ENOMEM;
 	rep->dirs_before = m->nr_kdamonds_dirs;
 	for (size_t i = 0; i < m->nr_kd; i++) {
-		rep->was_running[i] = m->kd[i].running;
-		rep->is_new[i] = m->kd[i].index == UINT_MAX;
-		rep->pid_before[i] = m->kd[i].pid;
-		rep->index_before[i] = m->kd[i].index;
+		struct reload_entry *e;
+
+		if (!m->kd[i].name)
+			continue;
+		e = report_add(rep, m->kd[i].name);
+		if (!e)
+			return -ENOMEM;
+		e->in_old = true;
+		e->was_running = m->kd[i].running;
+		e->pid_before = m->kd[i].pid;
+		e->index_before = m->kd[i].index;
 	}
 	return 0;
+}
+
+/* After the swap: the kdamonds the new config adds. */
+static int reload_report_new(struct manager *m, struct reload_report *rep)
+{
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct reload_entry *e = report_add(rep, m->kd[i].name);
+
+		if (!e)
+			return -ENOMEM;
+		if (!e->in_old)
+			e->is_new = true;
+	}
+	return 0;
+}
+
+/* kd was just reloaded: r < 0, the kernel refused it; restart, why it restarted (taken) */
+static void report_kdamond(struct reload_report *rep, const struct kdamond_rt *kd, int r, char *restart)
+{
+	struct reload_entry *e = report_entry(rep, kd->name);
+
+	if (!e) {
+		free(restart);
+		return;
+	}
+	if (restart) {
+		free(e->restart_why);
+		e->restart_why = restart;
+	}
+	if (r > 0 && rep->refused_generation)
+		e->committed_back = true;
+	if (r < 0 && !rep->refused_generation) {
+		e->failed = true;
+		e->failed_running = kd->running;
+		e->failed_index = kd->index;
+		free(e->error);
+		e->error = strdup_or_null(kd->last_error ? kd->last_error : "the kernel refused it");
+	}
 }
 
 static int strv_push(char ***v, size_t *n, const char *s)
@@ -361,11 +438,21 @@ static int strv_push(char ***v, size_t *n, const char *s)
 	return 0;
 }
 
+static const struct kdamond_rt *kd_named(const struct manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->nr_kd; i++)
+		if (m->kd[i].name && streq(m->kd[i].name, name))
+			return &m->kd[i];
+	return NULL;
+}
+
 /*
- * m->last_reload's lists and its one sentence: which kdamonds were restarted
- * (their monitoring history is gone), which started (in a spare directory or
- * a new one), which the kernel refused (and what their directory holds
- * now), and the kdamond directories there are. Returns the sentence.
+ * m->last_reload's lists and its one sentence, from what runs now compared
+ * with before: a rollback and to which generation, which kdamonds were
+ * restarted (their monitoring history is gone), which the kernel refused
+ * (and what their directory holds now), which started (in a spare
+ * directory or a new one), and the kdamond directories there are. Returns
+ * the sentence.
  */
 static const char *reload_report_finish(struct manager *m, const struct reload_report *rep)
 {
@@ -376,34 +463,46 @@ static const char *reload_report_finish(struct manager *m, const struct reload_r
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
+	if (rep->refused_generation)
+		fprintf(f, "rolled back to generation %u%s", m->generation,
+			rep->rollback_failed ? " (INCOMPLETE: see the kdamonds below)" : "");
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->e[i].committed_back)
+			fprintf(f, "; '%s' got its previous parameters back online (pid kept)", rep->e[i].name);
 	for (size_t i = 0; i < rep->n; i++) {
-		const struct kdamond_rt *kd = &m->kd[i];
+		const struct reload_entry *e = &rep->e[i];
+		const struct kdamond_rt *kd = kd_named(m, e->name);
 
-		if (rep->was_running[i] && (rep->restart_why[i] || !kd->running || kd->pid != rep->pid_before[i])) {
-			(void)strv_push(&m->last_reload.restarted, &m->last_reload.nr_restarted, kd->name);
+		/* a kdamond the config still has that no longer runs as it did: its history is gone */
+		if (e->was_running && kd && (!kd->running || kd->pid != e->pid_before)) {
+			(void)strv_push(&m->last_reload.restarted, &m->last_reload.nr_restarted, e->name);
 			fprintf(f, "%srestarted '%s' (monitoring history lost; pid %d -> %d): %s", ftell(f) ? "; " : "",
-				kd->name, rep->pid_before[i], kd->pid,
-				rep->restart_why[i] ? rep->restart_why[i]
-				: kd->last_why      ? kd->last_why
-						    : "stopped");
+				e->name, e->pid_before, kd->pid,
+				e->restart_why ? e->restart_why
+				: kd->last_why ? kd->last_why
+					       : "stopped");
 		}
 	}
 	for (size_t i = 0; i < rep->n; i++) {
-		const struct kdamond_rt *kd = &m->kd[i];
+		const struct reload_entry *e = &rep->e[i];
+		const struct kdamond_rt *kd = kd_named(m, e->name);
 
-		if (rep->failed[i]) {
-			(void)strv_push(&m->last_reload.failed, &m->last_reload.nr_failed, kd->name);
-			fprintf(f, "%sFAILED '%s': %s; ", ftell(f) ? "; " : "", kd->name,
-				kd->last_error ? kd->last_error : "the kernel refused it");
-			if (kd->running)
+		if (e->failed) {
+			(void)strv_push(&m->last_reload.failed, &m->last_reload.nr_failed, e->name);
+			fprintf(f, "%sFAILED '%s': %s; ", ftell(f) ? "; " : "", e->name, e->error);
+			if (kd && kd->running)
 				/* a refused commit: 7.x validates on a copy, the kdamond keeps what it ran */
-				fprintf(f, "kdamonds/%u still runs (pid %d) with its previous parameters", kd->index,
-					kd->pid);
+				fprintf(f, "kdamonds/%u runs (pid %d) with generation %u's parameters", kd->index,
+					kd->pid, m->generation);
+			else if (kd || e->failed_index == UINT_MAX)
+				fprintf(f, "kdamonds/%u is off", kd ? kd->index : e->failed_index);
+			else if (kdamond_dir_is_spare(m, e->failed_index))
+				fprintf(f, "kdamonds/%u is off (a spare directory now)", e->failed_index);
 			else
-				fprintf(f, "kdamonds/%u is off", kd->index);
-		} else if (rep->is_new[i] && kd->index != UINT_MAX) {
-			(void)strv_push(&m->last_reload.started, &m->last_reload.nr_started, kd->name);
-			fprintf(f, "%sstarted '%s' in kdamonds/%u%s%s", ftell(f) ? "; " : "", kd->name, kd->index,
+				fprintf(f, "kdamonds/%u is off", e->failed_index);
+		} else if (e->is_new && kd && kd->index != UINT_MAX) {
+			(void)strv_push(&m->last_reload.started, &m->last_reload.nr_started, e->name);
+			fprintf(f, "%sstarted '%s' in kdamonds/%u%s%s", ftell(f) ? "; " : "", e->name, kd->index,
 				kd->index < rep->dirs_before ? " (a spare directory)" : "",
 				kd->pending != KD_PENDING_NONE ? " (waiting for the DAMON sysfs lock)" : "");
 		}
@@ -435,6 +534,7 @@ static int reload_finish(struct manager *m, const struct reload_report *rep, uns
 	manager_observe_pids(m);
 	set_reload_result(m, failed == 0, NULL);
 	m->last_reload.applied = true;
+	m->last_reload.refused_generation = rep->refused_generation;
 	changes = reload_report_finish(m, rep);
 	malloc_trim(0); /* the old and new policies were both in memory */
 	for (size_t i = 0; i < m->nr_kd; i++)
@@ -443,7 +543,10 @@ static int reload_finish(struct manager *m, const struct reload_report *rep, uns
 		log_notice("reload: %u kdamond(s) wait for the DAMON sysfs lock (EBUSY); retried in the "
 			   "background, see 'damondctl status'",
 			   waiting);
-	if (failed)
+	if (failed && rep->refused_generation)
+		log_error("reload: the kernel refused generation %u part way, for %u kdamond(s): %s",
+			  rep->refused_generation, failed, changes ? changes : "-");
+	else if (failed)
 		log_error("reload: generation %u is in force, but the kernel refused it for %u kdamond(s): %s",
 			  m->generation, failed, changes ? changes : "-");
 	else if (m->last_reload.nr_restarted)
@@ -457,17 +560,77 @@ static int reload_finish(struct manager *m, const struct reload_report *rep, uns
 }
 
 /*
+ * The kernel side of a swap: directories, then each kdamond of m->config.
+ * Returns how many kdamonds the kernel refused.
+ */
+static unsigned reload_apply(struct manager *m, struct reload_report *rep)
+{
+	bool dirs_restarted = false;
+	unsigned failed = 0;
+
+	reload_dirs(m, &dirs_restarted);
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		const struct reload_entry *e = report_entry(rep, m->kd[i].name);
+		char *why = NULL;
+		int r;
+
+		r = reload_kdamond(m, &m->kd[i], &why);
+		failed += r < 0;
+		if (!why && dirs_restarted && e && e->was_running)
+			why = strdup_or_null("nr_kdamonds had to grow and the kernel only does that with every "
+					     "kdamond off (no spare kdamond directory left)");
+		report_kdamond(rep, &m->kd[i], r, why);
+	}
+	return failed;
+}
+
+/*
+ * The kernel refused part of the new config: put the previous one back
+ * through the same steps (kdamonds the new config added stop, their
+ * directories become spares; changed parameters are committed back;
+ * dropped kdamonds start again). Restarts it made stay made: the report
+ * names them. *cfg: in, the previous config; out, the refused one, to free.
+ * Negative: no rollback (the previous targets no longer resolve).
+ */
+static int reload_rollback(struct manager *m, struct damond_config **cfg, unsigned generation,
+			   struct reload_report *rep)
+{
+	_cleanup_(reload_plan_done) struct reload_plan p = { .nc = *cfg };
+	int r;
+
+	*cfg = NULL;
+	r = reload_resolve(m, &p);
+	if (r < 0) {
+		log_warning_errno(r,
+				  "reload: cannot roll back to generation %u (its targets no longer resolve: "
+				  "%m); generation %u stays in force",
+				  generation, m->generation);
+		*cfg = TAKE_PTR(p.nc);
+		return r;
+	}
+	rep->refused_generation = m->generation;
+	log_warning("reload: the kernel refused part of generation %u; rolling back to generation %u", m->generation,
+		    generation);
+	*cfg = reload_swap(m, &p);
+	m->generation = generation;
+	if (reload_report_new(m, rep) < 0)
+		log_warning("reload: out of memory for its report; 'damondctl status' shows what runs");
+	rep->rollback_failed = reload_apply(m, rep);
+	return 0;
+}
+
+/*
  * Reload: parse and validate into a new config, check it against the
  * kernel's features and the machine (pids, cgroups, nodes), resolve its
- * targets — and only then touch anything.
+ * targets — and only then touch anything. When the kernel still refuses a
+ * kdamond part way, the previous config is rolled back.
  */
 int manager_reload(struct manager *m, struct config_errors *errs)
 {
 	_cleanup_(reload_plan_done) struct reload_plan p = {};
 	_cleanup_(reload_report_done) struct reload_report rep = {};
 	struct damond_config *old;
-	bool dirs_restarted = false;
-	unsigned failed = 0;
+	unsigned failed, generation = m->generation;
 	int r;
 
 	damon_busy_budget_reset(); /* a reload sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
@@ -482,27 +645,15 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		(void)sd_notify(false, "READY=1\nSTATUS=Reload failed; running the previous configuration");
 		return r;
 	}
-	old = reload_swap(m, &p);
 	if (reload_report_init(m, &rep) < 0)
 		log_warning("reload: out of memory for its report; 'damondctl status' shows what runs");
-	reload_dirs(m, &dirs_restarted);
-	for (size_t i = 0; i < m->nr_kd; i++) {
-		char *why = NULL;
-
-		r = reload_kdamond(m, &m->kd[i], &why);
-		failed += r < 0;
-		if (i < rep.n) {
-			rep.failed[i] = r < 0;
-			if (!why && dirs_restarted && rep.was_running[i])
-				why = strdup_or_null("nr_kdamonds had to grow and the kernel only does that with every "
-						     "kdamond off (no spare kdamond directory left)");
-			free(rep.restart_why[i]);
-			rep.restart_why[i] = why;
-		} else {
-			free(why);
-		}
-	}
-	damond_config_free(old);
+	old = reload_swap(m, &p);
+	if (reload_report_new(m, &rep) < 0)
+		log_warning("reload: out of memory for its report; 'damondctl status' shows what runs");
+	failed = reload_apply(m, &rep);
 	reload_plan_done(&p);
+	if (failed && old)
+		(void)reload_rollback(m, &old, generation, &rep);
+	damond_config_free(old);
 	return reload_finish(m, &rep, failed);
 }

@@ -109,10 +109,11 @@ static struct json_object *quota_json(struct manager *m, const struct scheme_rt 
 	struct json_object *q, *goals;
 
 	q = json_object_new_object();
-	JADD(q, "bytes", JU64(s->quota.bytes));
-	JADD(q, "ms", JU64(s->quota.ms));
+	/* the config's keys (quotas: sz_bytes, time_ms, reset_interval_ms) */
+	JADD(q, "sz_bytes", JU64(s->quota.bytes));
+	JADD(q, "time_ms", JU64(s->quota.ms));
 	JADD(q, "reset_interval_ms", JU64(s->quota.reset_interval_ms));
-	JADD(q, "effective_bytes", sl->have_st ? JU64(sl->st.effective_bytes) : NULL);
+	JADD(q, "effective_sz_bytes", sl->have_st ? JU64(sl->st.effective_bytes) : NULL);
 	goals = json_object_new_array();
 	for (size_t g = 0; g < s->quota.nr_goals; g++)
 		json_object_array_add(goals, goal_json(m, s, &s->quota.goals[g]));
@@ -158,9 +159,10 @@ static struct json_object *watermarks_json(struct manager *m, const struct damos
 	if (s->wmarks.metric != DAMOS_WMARK_NONE) {
 		/* per mille of total memory, as the kernel's free_mem_rate */
 		JADD(wm, "free_permil", free_permil != UINT64_MAX ? JU64(free_permil) : NULL);
-		JADD(wm, "high", JU64(s->wmarks.high));
-		JADD(wm, "mid", JU64(s->wmarks.mid));
-		JADD(wm, "low", JU64(s->wmarks.low));
+		JADD(wm, "interval_us", JU64(s->wmarks.interval_us));
+		JADD(wm, "high_permil", JU64(s->wmarks.high));
+		JADD(wm, "mid_permil", JU64(s->wmarks.mid));
+		JADD(wm, "low_permil", JU64(s->wmarks.low));
 	}
 	return wm;
 }
@@ -178,17 +180,17 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 	JADD(o, "action", json_object_new_string(s ? damos_action_to_string(s->action) : "stat"));
 	if (s) {
 		ap = json_object_new_object();
-		JADD(ap, "sz", range_json(&s->sz));
+		JADD(ap, "sz_bytes", range_json(&s->sz));
 		JADD(ap, "nr_accesses", range_json(&s->nr_accesses));
 		JADD(ap, "age", range_json(&s->age));
 		JADD(o, "access_pattern", ap);
 
-		JADD(o, "quota", quota_json(m, sl, s));
+		JADD(o, "quotas", quota_json(m, sl, s));
 	}
 	JADD(o, "stats", sl->have_st ? stats_json(kd, sl) : NULL);
 	rates = json_object_new_object();
-	JADD(rates, "sz_tried_bps", sl->have_prev ? json_object_new_double(sl->tried_bps) : NULL);
-	JADD(rates, "sz_applied_bps", sl->have_prev ? json_object_new_double(sl->applied_bps) : NULL);
+	JADD(rates, "sz_tried_bytes_per_s", sl->have_prev ? json_object_new_double(sl->tried_bps) : NULL);
+	JADD(rates, "sz_applied_bytes_per_s", sl->have_prev ? json_object_new_double(sl->applied_bps) : NULL);
 	JADD(o, "rates", rates);
 	if (s)
 		JADD(o, "watermarks", watermarks_json(m, s));
@@ -425,6 +427,9 @@ void reload_outcome_json(const struct manager *m, struct json_object *o)
 	struct json_object *sp = json_object_new_array();
 
 	JADD(o, "applied", json_object_new_boolean(m->last_reload.applied));
+	/* the kernel refused this generation part way; the previous one (config.generation) was rolled back */
+	if (m->last_reload.refused_generation)
+		JADD(o, "rolled_back_from", JU64(m->last_reload.refused_generation));
 	JADD(o, "changes", JSTR(m->last_reload.changes));
 	JADD(o, "restarted", strv_json(m->last_reload.restarted, m->last_reload.nr_restarted));
 	JADD(o, "started", strv_json(m->last_reload.started, m->last_reload.nr_started));

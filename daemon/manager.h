@@ -101,8 +101,9 @@ struct manager {
 		usec_t at;
 		char **errors;
 		size_t nr_errors;
-		bool applied;  /* the new config replaced the old one (ok or not): the kernel may have changed */
-		char *changes; /* what the reload did to the kernel, in words (NULL: nothing to say) */
+		bool applied; /* the new config replaced the old one (ok or not): the kernel may have changed */
+		unsigned refused_generation; /* the kernel refused this generation part way: rolled back from it */
+		char *changes;               /* what the reload did to the kernel, in words (NULL: nothing to say) */
 		char **restarted, **started, **failed; /* kdamond names; restarted ones lost their history */
 		size_t nr_restarted, nr_started, nr_failed;
 	} last_reload;

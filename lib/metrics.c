@@ -295,12 +295,12 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 	sample_member(r, F_SCHEME_QT_EXCEEDS, l, 3, st, "qt_exceeds", 1);
 	sample_member(r, F_SCHEME_FILTER_PASSED, l, 3, st, "sz_ops_filter_passed", 1);
 
-	q = member_type(s, "quota", json_type_object);
-	sample_member(r, F_SCHEME_QUOTA, l, 3, q, "bytes", 1);
+	q = member_type(s, "quotas", json_type_object);
+	sample_member(r, F_SCHEME_QUOTA, l, 3, q, "sz_bytes", 1);
 	sample_member(r, F_SCHEME_QUOTA_RESET, l, 3, q, "reset_interval_ms", 1e-3);
 	fc = member_type(s, "fail_charge", json_type_object);
 	sample_member(r, F_SCHEME_QUOTA_KERNEL, l, 3, fc, "kernel_quota_bytes", 1);
-	sample_member(r, F_SCHEME_QUOTA_EFFECTIVE, l, 3, q, "effective_bytes", 1);
+	sample_member(r, F_SCHEME_QUOTA_EFFECTIVE, l, 3, q, "effective_sz_bytes", 1);
 	goals = member_type(q, "goals", json_type_array);
 	for (size_t g = 0; goals && g < json_object_array_length(goals); g++) {
 		struct json_object *go = json_object_array_get_idx(goals, g);
@@ -324,9 +324,10 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 		sample_member(r, F_SCHEME_WMARK_FREE, l, 3, wm, "free_permil", 1e-3);
 		for (size_t i = 0; i < 3; i++) {
 			static const char *const th[] = { "high", "mid", "low" };
+			static const char *const key[] = { "high_permil", "mid_permil", "low_permil" };
 			const struct label tl[] = { l[0], l[1], l[2], { "threshold", th[i] } };
 
-			sample_member(r, F_SCHEME_WMARK_THRESHOLD, tl, ARRAY_SIZE(tl), wm, th[i], 1e-3);
+			sample_member(r, F_SCHEME_WMARK_THRESHOLD, tl, ARRAY_SIZE(tl), wm, key[i], 1e-3);
 		}
 	}
 

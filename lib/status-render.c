@@ -388,7 +388,7 @@ static void render_quota(FILE *out, struct json_object *q, struct json_object *f
 	const char *tuner = get_str(q, "goal_tuner");
 
 	fprintf(out, LABEL2, "quota");
-	if (!get_u64(q, "bytes", &bytes))
+	if (!get_u64(q, "sz_bytes", &bytes))
 		fputs("-", out);
 	else if (bytes == 0)
 		fputs("unlimited", out);
@@ -396,9 +396,9 @@ static void render_quota(FILE *out, struct json_object *q, struct json_object *f
 		fprintf(out, "%s", format_size(a, bytes));
 	if (get_u64(q, "reset_interval_ms", &reset))
 		fprintf(out, " per %s", format_duration_us(a, ms_to_us(reset)));
-	if (get_u64(q, "ms", &ms) && ms > 0)
+	if (get_u64(q, "time_ms", &ms) && ms > 0)
 		fprintf(out, ", time %s", format_duration_us(b, ms_to_us(ms)));
-	fprintf(out, ", effective %s", fmt_size(c, q, "effective_bytes"));
+	fprintf(out, ", effective %s", fmt_size(c, q, "effective_sz_bytes"));
 	if (get_u64(fc, "user_quota_bytes", &user) && get_u64(fc, "kernel_quota_bytes", &kernel) && user != kernel)
 		fprintf(out, " (user %s, kernel enforces %s)", format_size(a, user), format_size(b, kernel));
 	fputc('\n', out);
@@ -472,7 +472,7 @@ static void render_controllers(FILE *out, struct json_object *obj, int indent, c
 static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 {
 	struct json_object *ap = member_type(s, "access_pattern", json_type_object);
-	struct json_object *q = member_type(s, "quota", json_type_object);
+	struct json_object *q = member_type(s, "quotas", json_type_object);
 	struct json_object *st = member_type(s, "stats", json_type_object);
 	struct json_object *rt = member_type(s, "rates", json_type_object);
 	struct json_object *wm = member_type(s, "watermarks", json_type_object);
@@ -493,7 +493,7 @@ static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 	fputc('\n', out);
 
 	if (ap) {
-		struct json_object *sz = member(ap, "sz"), *nr = member(ap, "nr_accesses");
+		struct json_object *sz = member(ap, "sz_bytes"), *nr = member(ap, "nr_accesses");
 
 		fprintf(out, LABEL2 "size %s..%s, nr_accesses %s..%s, ", "access pattern",
 			fmt_size(a, sz, "min"), fmt_size(b, sz, "max"), fmt_u32max(c, nr, "min"),
@@ -504,10 +504,10 @@ static void render_scheme(FILE *out, struct json_object *s, uint64_t aggr_us)
 	if (q)
 		render_quota(out, q, fc);
 
-	fprintf(out, LABEL2 "%s regions, %s, %s\n", "tried", fmt_u64(a, st, "nr_tried"),
-		fmt_size(b, st, "sz_tried"), fmt_rate(rate, rt, "sz_tried_bps"));
+	fprintf(out, LABEL2 "%s regions, %s, %s\n", "tried", fmt_u64(a, st, "nr_tried"), fmt_size(b, st, "sz_tried"),
+		fmt_rate(rate, rt, "sz_tried_bytes_per_s"));
 	fprintf(out, LABEL2 "%s regions, %s, %s\n", "applied", fmt_u64(a, st, "nr_applied"),
-		fmt_size(b, st, "sz_applied"), fmt_rate(rate, rt, "sz_applied_bps"));
+		fmt_size(b, st, "sz_applied"), fmt_rate(rate, rt, "sz_applied_bytes_per_s"));
 	fprintf(out, LABEL2 "%s\n", "qt_exceeds", fmt_u64(a, st, "qt_exceeds"));
 	if (member(st, "sz_ops_filter_passed"))
 		fprintf(out, LABEL2 "%s\n", "filter passed", fmt_size(a, st, "sz_ops_filter_passed"));
@@ -689,6 +689,54 @@ static void render_kdamond(FILE *out, struct json_object *k)
 			fmt_time(a, last, "at_us"));
 }
 
+static void rename_member(struct json_object *o, const char *from, const char *to)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, from, &v) ||
+	    json_object_object_get_ex(o, to, NULL))
+		return;
+	json_object_object_add(o, to, json_object_get(v));
+	json_object_object_del(o, from);
+}
+
+/*
+ * A schema 1 document (a damond older than this damondctl, still running
+ * after an upgrade): its scheme fields under the names schema 2 gave them,
+ * the config's keys.
+ */
+void status_upgrade(struct json_object *status)
+{
+	struct json_object *kds = member_type(status, "kdamonds", json_type_array);
+	int64_t v = 1;
+
+	(void)get_i64(status, "schema_version", &v);
+	if (v >= 2)
+		return;
+	for (size_t k = 0; kds && k < json_object_array_length(kds); k++) {
+		struct json_object *ss = member_type(json_object_array_get_idx(kds, k), "schemes", json_type_array);
+
+		for (size_t i = 0; ss && i < json_object_array_length(ss); i++) {
+			struct json_object *s = json_object_array_get_idx(ss, i), *q, *wm;
+
+			rename_member(s, "quota", "quotas");
+			q = member_type(s, "quotas", json_type_object);
+			rename_member(q, "bytes", "sz_bytes");
+			rename_member(q, "ms", "time_ms");
+			rename_member(q, "effective_bytes", "effective_sz_bytes");
+			rename_member(member_type(s, "access_pattern", json_type_object), "sz", "sz_bytes");
+			rename_member(member_type(s, "rates", json_type_object), "sz_tried_bps",
+				      "sz_tried_bytes_per_s");
+			rename_member(member_type(s, "rates", json_type_object), "sz_applied_bps",
+				      "sz_applied_bytes_per_s");
+			wm = member_type(s, "watermarks", json_type_object);
+			rename_member(wm, "high", "high_permil");
+			rename_member(wm, "mid", "mid_permil");
+			rename_member(wm, "low", "low_permil");
+		}
+	}
+}
+
 int status_render_text(struct json_object *status, FILE *out)
 {
 	struct json_object *cfg, *reload, *mon, *res, *kds, *actions, *features;
@@ -699,6 +747,7 @@ int status_render_text(struct json_object *status, FILE *out)
 	if (!status || !json_object_is_type(status, json_type_object) || !out)
 		return -EINVAL;
 
+	status_upgrade(status);
 	if (get_i64(status, "schema_version", &pid) && pid > STATUS_SCHEMA_VERSION)
 		fprintf(out,
 			"note: damond's status schema %" PRId64 " is newer than this damondctl's (%d): "
@@ -723,13 +772,20 @@ int status_render_text(struct json_object *status, FILE *out)
 
 			int applied = get_bool(reload, "applied");
 			const char *changes = get_str(reload, "changes");
+			uint64_t from = 0;
 
-			fprintf(out, LABEL0 "%s at %s\n", "last reload",
-				ok == 1        ? "succeeded"
-				: applied == 1 ? "FAILED PART WAY (the new config is in force; see below)"
-				: ok == 0      ? "FAILED (running config kept)"
-					       : "-",
-				fmt_time(a, reload, "at_us"));
+			if (ok != 1 && applied == 1 && get_u64(reload, "rolled_back_from", &from))
+				fprintf(out,
+					LABEL0 "FAILED PART WAY at %s: the kernel refused generation %" PRIu64
+					       ", the previous one was rolled back (see below)\n",
+					"last reload", fmt_time(a, reload, "at_us"), from);
+			else
+				fprintf(out, LABEL0 "%s at %s\n", "last reload",
+					ok == 1        ? "succeeded"
+					: applied == 1 ? "FAILED PART WAY (the new config is in force; see below)"
+					: ok == 0      ? "FAILED (running config kept)"
+						       : "-",
+					fmt_time(a, reload, "at_us"));
 			if (changes && *changes)
 				fprintf(out, LABEL0 "%s\n", "", changes);
 			n = errs ? json_object_array_length(errs) : 0;
@@ -880,8 +936,8 @@ static double permil_pct(struct json_object *o, const char *key)
 static void summary_watermarks(struct line *l, struct json_object *wm)
 {
 	const char *state = get_str(wm, "state");
-	double free_pct = permil_pct(wm, "free_permil"), high = permil_pct(wm, "high"), low = permil_pct(wm, "low"),
-	       mid = permil_pct(wm, "mid");
+	double free_pct = permil_pct(wm, "free_permil"), high = permil_pct(wm, "high_permil"),
+	       low = permil_pct(wm, "low_permil"), mid = permil_pct(wm, "mid_permil");
 
 	if (!state || streq(state, "n/a"))
 		return;
@@ -903,7 +959,7 @@ static void summary_watermarks(struct line *l, struct json_object *wm)
 
 static void summary_scheme(FILE *out, struct line *l, struct json_object *s)
 {
-	struct json_object *q = member_type(s, "quota", json_type_object);
+	struct json_object *q = member_type(s, "quotas", json_type_object);
 	struct json_object *rt = member_type(s, "rates", json_type_object);
 	struct json_object *wm = member_type(s, "watermarks", json_type_object);
 	struct json_object *fc = member_type(s, "fail_charge", json_type_object);
@@ -917,14 +973,14 @@ static void summary_scheme(FILE *out, struct line *l, struct json_object *s)
 	line_add(l, "    %-14s %-12s ", get_str(s, "name"), action);
 	summary_watermarks(l, wm);
 	if (streq(action, "stat")) {
-		line_add(l, "watching %s", fmt_rate(a, rt, "sz_tried_bps"));
+		line_add(l, "watching %s", fmt_rate(a, rt, "sz_tried_bytes_per_s"));
 	} else {
-		line_add(l, "applied %s", fmt_rate(a, rt, "sz_applied_bps"));
-		if (get_u64(q, "bytes", &quota) && quota > 0 && get_u64(q, "reset_interval_ms", &reset_ms) &&
+		line_add(l, "applied %s", fmt_rate(a, rt, "sz_applied_bytes_per_s"));
+		if (get_u64(q, "sz_bytes", &quota) && quota > 0 && get_u64(q, "reset_interval_ms", &reset_ms) &&
 		    reset_ms) {
 			format_size(b, (uint64_t)((double)quota * 1000.0 / (double)reset_ms + 0.5));
 			line_add(l, " of a %s/s quota", b);
-			if (get_double(rt, "sz_applied_bps", &applied))
+			if (get_double(rt, "sz_applied_bytes_per_s", &applied))
 				line_add(l, " (%.0f %%)", applied * 100.0 * (double)reset_ms / 1000.0 / (double)quota);
 		} else {
 			line_add(l, ", ");
@@ -1010,7 +1066,7 @@ static void summary_header(FILE *out, struct line *l, struct json_object *status
 	struct json_object *mon = member_type(status, "monitor", json_type_object);
 	struct json_object *res = member_type(status, "resources", json_type_object);
 	struct json_object *dirs = member_type(status, "kdamond_dirs", json_type_object);
-	uint64_t cpu_ms = 0, rss = 0;
+	uint64_t cpu_ms = 0, rss = 0, from = 0;
 	char a[32];
 	int64_t pid;
 	int ok;
@@ -1026,9 +1082,11 @@ static void summary_header(FILE *out, struct line *l, struct json_object *status
 		ok = get_bool(reload, "ok");
 		line_add(l, ", last reload ");
 		line_color(l, ok == 1 ? C_GREEN : C_RED,
-			   ok == 1                            ? "applied"
-			   : get_bool(reload, "applied") == 1 ? "FAILED PART WAY"
-							      : "REFUSED");
+			   ok == 1 ? "applied"
+			   : get_bool(reload, "applied") == 1
+				   ? (get_u64(reload, "rolled_back_from", &from) ? "FAILED PART WAY, ROLLED BACK"
+										 : "FAILED PART WAY")
+				   : "REFUSED");
 		line_add(l, " %s", fmt_time(a, reload, "at_us"));
 	}
 	line_emit(out, l);
@@ -1074,6 +1132,7 @@ int status_render_summary(struct json_object *status, FILE *out, const struct st
 
 	if (!status || !json_object_is_type(status, json_type_object) || !out)
 		return -EINVAL;
+	status_upgrade(status);
 	summary_header(out, &l, status);
 	kds = member_type(status, "kdamonds", json_type_array);
 	n = kds ? json_object_array_length(kds) : 0;

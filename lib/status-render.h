@@ -21,8 +21,12 @@ struct json_object;
  * meaning (added fields do not bump it). The object carries it as "schema_version";
  * the renderers note a newer one than they know.
  */
-#define STATUS_SCHEMA_VERSION 1
+/* 2: scheme fields named as the config's keys (quotas.sz_bytes, watermarks.high_permil, ...) and rates with
+ * their unit (sz_tried_bytes_per_s); schema 1 documents are read through status_upgrade() */
+#define STATUS_SCHEMA_VERSION 2
 
+/* a schema 1 document renamed in place to schema 2's names (a damond older than this damondctl) */
+void status_upgrade(struct json_object *status);
 /* The "status" reply's parameters: everything (damondctl status --details). */
 int status_render_text(struct json_object *status, FILE *out);
 

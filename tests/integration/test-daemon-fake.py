@@ -633,34 +633,40 @@ def reload_stores(e):
         return int(f.read())
 
 
-def t_reload_fails_midway_reports_truth():
-    """No spare (spare_kdamonds: 0): adding app must restart main to grow nr_kdamonds; the kernel then
-    refuses app's 'on'. The reply, status and journal say main was restarted, app failed, and which
-    directories exist: never "unchanged"."""
-    conf_a = MAIN % {"extra": "  spare_kdamonds: 0\n"}
-    conf_b = conf_a + APP % {"pid": 4242}
-    # a rehearsal finds the store that switches app on
+def store_index_of_app_on(conf_a, conf_b):
+    """A rehearsal: how many stores after a start with conf_a does the reload to conf_b switch app on."""
     e = Env("7.2")
     try:
         fake_process(e, 4242)
         e.write_conf(conf_a)
         e.start()
-        check(e.read(KD + "/nr_kdamonds") == "1", "spare_kdamonds: 0 made spares")
         before = reload_stores(e)
         e.write_conf(conf_b)
         e.ctl("reload")
         with open(os.path.join(e.sys, ".fake-damon", "stores")) as f:
             on = [int(l.split()[0]) for l in f if l.split()[1:3] == [KD + "/1/state", "on"]]
         check(on, "the rehearsal never switched app on")
-        at = on[-1] - before
+        return on[-1] - before
     finally:
         e.close()
+
+
+def t_reload_fails_midway_rolls_back():
+    """No spare (spare_kdamonds: 0): adding app must restart main to grow nr_kdamonds; the kernel then
+    refuses app's 'on'. damond rolls back to the previous generation (app stops, its directory is a spare)
+    and the reply, status and journal say main was restarted, app failed, which generation runs and which
+    directories exist: never "unchanged"."""
+    conf_a = MAIN % {"extra": "  spare_kdamonds: 0\n"}
+    conf_b = conf_a + APP % {"pid": 4242}
+    at = store_index_of_app_on(conf_a, conf_b)
     e = Env("7.2")
     try:
         fake_process(e, 4242)
         e.write_conf(conf_a)
         e.start()
-        pid = e.status()["kdamonds"][0]["pid"]
+        check(e.read(KD + "/nr_kdamonds") == "1", "spare_kdamonds: 0 made spares")
+        st = e.status()
+        pid, gen = st["kdamonds"][0]["pid"], st["config"]["generation"]
         with open(os.path.join(e.sys, ".fake-damon", "fault"), "w") as f:
             f.write("%d einval 0\n" % (reload_stores(e) + at))
         e.write_conf(conf_b)
@@ -669,15 +675,80 @@ def t_reload_fails_midway_reports_truth():
         check("unchanged" not in p.stderr, "the reply says unchanged: " + p.stderr)
         check("restarted 'main'" in p.stderr and "FAILED 'app'" in p.stderr and "history lost" in p.stderr,
               "the reply does not say what changed: " + p.stderr)
+        check("refused the new configuration (generation %d) part way" % (gen + 1) in p.stderr and
+              "rolled back to generation %d" % gen in p.stderr,
+              "the reply does not say generation %d was rolled back: %s" % (gen, p.stderr))
         st = e.status()
         lr = st["config"]["last_reload"]
         check(lr["applied"] is True and lr["ok"] is False and lr["restarted"] == ["main"] and
-              lr["failed"] == ["app"], "last_reload: %s" % lr)
+              lr["failed"] == ["app"] and lr.get("rolled_back_from") == gen + 1, "last_reload: %s" % lr)
+        check(st["config"]["generation"] == gen, "generation %s after the rollback, expected %d" %
+              (st["config"]["generation"], gen))
+        check([k["name"] for k in st["kdamonds"]] == ["main"], "app is still configured after the rollback")
         check(st["kdamonds"][0]["state"] == "on" and st["kdamonds"][0]["pid"] != pid, "main is not running again")
-        check(e.read(KD + "/1/state") == "off", "app's directory runs")
+        check(e.read(KD + "/nr_kdamonds") == "2" and e.read(KD + "/1/state") == "off",
+              "kdamonds/1 after the rollback: nr_kdamonds %s, state %s" %
+              (e.read(KD + "/nr_kdamonds"), e.read(KD + "/1/state")))
+        check(st["kdamond_dirs"]["spares"] == [1], "app's directory is not a recorded spare: %s" %
+              st["kdamond_dirs"])
         text = e.ctl("status").stdout
-        check("FAILED PART WAY" in text and "running config kept" not in text, "status text: " + text)
-        check("is in force, but the kernel refused it" in e.logtext(), "the journal does not say what changed")
+        check("FAILED PART WAY" in text and "rolled back" in text and "running config kept" not in text,
+              "status text: " + text)
+        check("refused generation %d part way" % (gen + 1) in e.logtext() and
+              "rolled back to generation %d" % gen in e.logtext(), "the journal does not say what changed")
+        # the record vouches for the spare: a restart keeps it
+        with open(os.path.join(e.run, "kdamonds.json")) as f:
+            check(json.load(f)["spares"] == [1], "the ownership record does not list app's directory")
+    finally:
+        e.close()
+
+
+def t_reload_rollback_commits_previous_parameters():
+    """A spare is there (no restart): the reload commits main's new scheme and adds app, whose 'on' the
+    kernel refuses. The rollback commits main's previous scheme online: same pid, the old value in sysfs,
+    app's directory a spare again."""
+    conf_a = MAIN % {"extra": ""}
+    conf_b = conf_a.replace("schemes: [{name: s, action: stat}]",
+                            "schemes: [{name: s, action: stat, access_pattern: {age: {min: 7, max: max}}}]", 1) \
+        + APP % {"pid": 4242}
+    at = store_index_of_app_on(conf_a, conf_b)
+    age = KD + "/0/contexts/0/schemes/0/access_pattern/age/min"
+    e = Env("7.2")
+    try:
+        fake_process(e, 4242)
+        e.write_conf(conf_a)
+        e.start()
+        st = e.status()
+        pid, gen = st["kdamonds"][0]["pid"], st["config"]["generation"]
+        old_age = e.read(age)
+        before = reload_stores(e)
+        with open(os.path.join(e.sys, ".fake-damon", "fault"), "w") as f:
+            f.write("%d einval 0\n" % (before + at))
+        e.write_conf(conf_b)
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0, "the reload succeeded although app's 'on' failed")
+        check("'main' got its previous parameters back online" in p.stderr, "the reply: " + p.stderr)
+        with open(os.path.join(e.sys, ".fake-damon", "stores")) as f:
+            ages = [l.split()[2] for l in f if int(l.split()[0]) > before and l.split()[1] == age]
+        check(len(ages) >= 2 and ages[-1] == old_age and old_age != ages[0],
+              "main's age.min was not committed and then committed back: stores %s, before %s" % (ages, old_age))
+        check(e.read(age) == old_age, "age.min after the rollback: %s, expected %s" % (e.read(age), old_age))
+        st = e.status()
+        check(st["kdamonds"][0]["pid"] == pid, "the rollback restarted main")
+        check(st["config"]["generation"] == gen and [k["name"] for k in st["kdamonds"]] == ["main"],
+              "generation %s, kdamonds %s after the rollback" % (st["config"]["generation"],
+                                                                [k["name"] for k in st["kdamonds"]]))
+        lr = st["config"]["last_reload"]
+        check(lr["restarted"] == [] and lr["failed"] == ["app"] and lr.get("rolled_back_from") == gen + 1,
+              "last_reload: %s" % lr)
+        check(e.read(KD + "/1/state") == "off" and 1 in st["kdamond_dirs"]["spares"],
+              "app's directory: state %s, spares %s" % (e.read(KD + "/1/state"), st["kdamond_dirs"]))
+        # and the next valid reload goes through from there
+        e.write_conf(conf_a + APP % {"pid": 4242})
+        e.ctl("reload")
+        st = e.status()
+        check(st["config"]["generation"] == gen + 1 and st["kdamonds"][0]["pid"] == pid and
+              e.read(KD + "/1/state") == "on", "the next reload: %s" % st["config"])
     finally:
         e.close()
 
@@ -748,15 +819,21 @@ def t_goal_current_values():
                                     "            - {metric: some_mem_psi_us, target_value: 1000}")
                      % {"bytes": "32M"})
         e.start()
-        check(e.status().get("schema_version") == 1, "status has no schema_version 1")
-        goals = e.status()["kdamonds"][0]["schemes"][0]["quota"]["goals"]
+        st = e.status()
+        check(st.get("schema_version") == 2, "status has no schema_version 2")
+        # schema 2: the config's keys
+        sc = st["kdamonds"][0]["schemes"][0]
+        check(sc["quotas"]["sz_bytes"] == 32 << 20 and "bytes" not in sc["quotas"] and "quota" not in sc and
+              "sz_bytes" in sc["access_pattern"] and "sz_applied_bytes_per_s" in sc["rates"],
+              "scheme fields are not the config's keys: %s" % sc)
+        goals = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"]
         check(goals[0]["current_value"] == 2500 and goals[0]["unit"] == "bp", "node_mem_free_bp: %r" % goals[0])
         check(goals[0]["score_bp"] == 12500 and goals[0]["nid"] == 0, "score/nid: %r" % goals[0])
         # PSI needs two samples a second apart: 30 ms of stall more, over about 1.5 s
         with open(psi, "w") as f:
             f.write("some avg10=0.00 avg60=0.00 avg300=0.00 total=31000\n")
         time.sleep(1.5)
-        g = e.status()["kdamonds"][0]["schemes"][0]["quota"]["goals"][1]
+        g = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"][1]
         check(g["unit"] == "us", "psi unit: %r" % g)
         # the stall per 1 s reset interval: 30 ms over the time between the two reads (1-3 s)
         check(g.get("current_value") is not None and 9000 <= g["current_value"] <= 31000, "psi: %r" % g)
@@ -768,7 +845,7 @@ def t_goal_current_values():
               "no goal current metric: " + "\n".join(l for l in m.splitlines() if "goal" in l))
         # a node that does not exist: unknown, and why
         os.unlink(os.path.join(node, "meminfo"))
-        g = e.status()["kdamonds"][0]["schemes"][0]["quota"]["goals"][0]
+        g = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"][0]
         check(g.get("current_value") is None and "node" in g.get("current_unknown", ""), "gone node: %r" % g)
     finally:
         e.close()
@@ -991,7 +1068,8 @@ TESTS = [
     t_reload_permission,
     t_reload_adds_kdamond_missing_pid,
     t_reload_adds_kdamond_in_spare,
-    t_reload_fails_midway_reports_truth,
+    t_reload_fails_midway_rolls_back,
+    t_reload_rollback_commits_previous_parameters,
     t_refine_without_bpf,
 ]
 

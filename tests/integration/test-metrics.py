@@ -131,7 +131,7 @@ def t_ctl_metrics():
         check(m[("damond_scheme_applied_bytes_total", watch)] == 0, "stat applies nothing")
         check(m[("damond_scheme_quota_exceeds_total", cold)] >= 1, "qt_exceeds")
         check(m[("damond_scheme_quota_bytes", cold)] == 32 << 20, "quota bytes")
-        rst = [s for s in st["kdamonds"][0]["schemes"] if s["name"] == "cold"][0]["quota"]["reset_interval_ms"]
+        rst = [s for s in st["kdamonds"][0]["schemes"] if s["name"] == "cold"][0]["quotas"]["reset_interval_ms"]
         check(rst > 0 and m[("damond_scheme_quota_reset_interval_seconds", cold)] == rst / 1000,
               "quota reset interval: %s, status %s ms" % (m.get(("damond_scheme_quota_reset_interval_seconds", cold)), rst))
         # watermarks judged on the fake meminfo: 500000 / 2000000 kB free

@@ -492,10 +492,10 @@ def t_death_followed():
         deadline = time.time() + 15
         while time.time() < deadline:
             s0 = e.status()["kdamonds"][0]["schemes"][0]
-            if s0["rates"]["sz_tried_bps"] is not None:
+            if s0["rates"]["sz_tried_bytes_per_s"] is not None:
                 break
             time.sleep(0.2)
-        check(s0["rates"]["sz_tried_bps"] is not None, "no rates while running: %s" % s0)
+        check(s0["rates"]["sz_tried_bytes_per_s"] is not None, "no rates while running: %s" % s0)
         st = ns.status()
         check(st and "Running 1 kdamond(s)" in st, "STATUS= while running: %s" % st)
         e.fake("kill", e.sys, "0")
@@ -507,7 +507,7 @@ def t_death_followed():
             time.sleep(0.2)
         check(k["state"] == "died", "state: %s" % k["state"])
         for s in k["schemes"]:
-            check(s["rates"]["sz_tried_bps"] is None and s["rates"]["sz_applied_bps"] is None,
+            check(s["rates"]["sz_tried_bytes_per_s"] is None and s["rates"]["sz_applied_bytes_per_s"] is None,
                   "a dead kdamond keeps its rates: %s" % s["rates"])
             check(s["stats"] is None or s["stats"]["stale"] is True, "stats not marked stale: %s" % s["stats"])
         st = ns.status()

@@ -694,6 +694,62 @@ static char *render(int (*fn)(struct json_object *, FILE *), struct json_object 
 			fail_msg("missing \"%s\" in:\n%s", (needle), (hay));                       \
 	} while (0)
 
+static char *render_summary_plain(struct json_object *o)
+{
+	const struct status_summary_opts opts = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	assert_int_equal(status_render_summary(o, f, &opts), 0);
+	fclose(f);
+	return text;
+}
+
+/*
+ * Schema 2 named the scheme fields as the config's keys. A damondctl still
+ * renders a schema 1 document (a damond from before an upgrade, still
+ * running) the same: status_json above is schema 1.
+ */
+static void test_status_render_schema1(void **state)
+{
+	_cleanup_(json_object_putp) struct json_object *v1 = parse(status_json);
+	_cleanup_(json_object_putp) struct json_object *v2 = parse(status_json);
+	_cleanup_free_ char *t1 = NULL, *t2 = NULL, *s1 = NULL, *s2 = NULL;
+	struct json_object *sc, *q, *x;
+
+	status_upgrade(v2);
+	sc = json_object_array_get_idx(
+		json_object_object_get(json_object_array_get_idx(json_object_object_get(v2, "kdamonds"), 0), "schemes"),
+		0);
+	assert_false(json_object_object_get_ex(sc, "quota", NULL));
+	q = json_object_object_get(sc, "quotas");
+	assert_non_null(q);
+	assert_int_equal(json_object_get_int64(json_object_object_get(q, "sz_bytes")), 33554432);
+	assert_true(json_object_object_get_ex(q, "effective_sz_bytes", NULL));
+	assert_false(json_object_object_get_ex(q, "bytes", NULL));
+	assert_true(json_object_object_get_ex(json_object_object_get(sc, "access_pattern"), "sz_bytes", &x));
+	assert_true(json_object_object_get_ex(json_object_object_get(sc, "rates"), "sz_tried_bytes_per_s", &x));
+	assert_true(json_object_get_double(x) > 13946060.0);
+	/* a schema 2 document is left alone */
+	json_object_object_add(v2, "schema_version", json_object_new_int(2));
+	json_object_object_add(q, "bytes", json_object_new_int(1));
+	status_upgrade(v2);
+	assert_int_equal(json_object_get_int64(json_object_object_get(q, "sz_bytes")), 33554432);
+	json_object_object_del(q, "bytes");
+
+	t1 = render(status_render_text, v1, 0);
+	t2 = render(status_render_text, v2, 0);
+	assert_string_equal(t1, t2);
+	assert_contains(t2, "quota");
+	assert_contains(t2, "32.0MiB per 1s");
+	s1 = render_summary_plain(v1);
+	s2 = render_summary_plain(v2);
+	assert_string_equal(s1, s2);
+	assert_contains(s2, "of a 32.0MiB/s quota");
+}
+
 /* BPF monitor: the ring's size and the fill level at which damond is woken. */
 static void test_status_render_bpf_ring(void **state)
 {
@@ -1103,6 +1159,7 @@ int main(void)
 		cmocka_unit_test(test_status_render_bpf_ring),
 		cmocka_unit_test(test_status_render_truncated_ranges),
 		cmocka_unit_test(test_status_render_sparse),
+		cmocka_unit_test(test_status_render_schema1),
 		cmocka_unit_test(test_status_render_dry_run_tombstone),
 		cmocka_unit_test(test_features_render),
 		cmocka_unit_test(test_regions_render),
