@@ -18,7 +18,13 @@ KDS=$ADMIN/kdamonds
 mark() { echo "@@DAMOND $T: $*"; }
 info() { echo "[$T] $*"; }
 fail() {
-	echo "@@DAMOND ERROR $T $*"
+	local k d
+	# what CI shows of a failure is this one line: the guest kernel's first
+	# oops or hung task, and damond's last journal line, go on it
+	k=$(dmesg 2>/dev/null | grep -m1 -E 'Oops|BUG:|double fault|general protection|blocked for more than|Call Trace' |
+		cut -c1-160)
+	d=$(journalctl -u damond --no-pager -n 1 -o cat 2>/dev/null | tail -n 1 | cut -c1-200)
+	echo "@@DAMOND ERROR $T $*${k:+ [guest kernel: $k]}${d:+ [damond last: $d]}"
 	info "--- systemctl status damond"
 	systemctl status --no-pager -n 0 damond 2>&1 | sed "s/^/[$T] | /"
 	info "--- journalctl -u damond (last 25)"

@@ -7,7 +7,7 @@
 ensure_started
 
 write_policy boot 2
-systemctl reload damond || fail "systemctl reload damond: rc=$?"
+timeout 150 systemctl reload damond || fail "systemctl reload damond: rc=$? (124: no answer within 150 s)"
 wait_for 'kd_all_on && [ "$(kd_on)" = 2 ]' 30 || fail "not 2 kdamonds on: $(kd_states)"
 assert_eq "$(systemctl is-enabled damond)" enabled "is-enabled"
 mkdir -p /var/lib/damond-vm
