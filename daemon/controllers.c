@@ -173,6 +173,24 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 	}
 }
 
+/*
+ * The current values of the goals damond feeds (the kernel lacks their
+ * metric), or of every goal of a scheme whose temporal tuner damond runs,
+ * measured the kernel's way.
+ */
+static void sense_goals(struct manager *m, struct kdamond_rt *kd, usec_t now, struct kd_slot_obs *so)
+{
+	for (size_t i = 0; i < kd->nr_slots && i < kd->policy.nr_slots; i++) {
+		const struct damos_cfg *s = kd->policy.slots[i].cfg;
+		uint32_t fed = kd->policy.slots[i].temporal_emulated ? UINT32_MAX : kd->policy.slots[i].fed_goals;
+
+		for (size_t g = 0; s && fed && g < s->quota.nr_goals && g < DAMOS_MAX_GOALS; g++)
+			if (fed & (1u << g))
+				goal_current_read(m->procfs_root, m->sysfs_path, &s->quota.goals[g],
+						  s->quota.reset_interval_ms, &m->goal_psi, now, &so[i].goal[g]);
+	}
+}
+
 /* The tick's observation: the stats just read, the snapshots the BPF store has, the maps asked for. */
 static void observe(struct manager *m, struct kdamond_rt *kd, usec_t now, struct kd_slot_obs *so,
 		    struct kd_target_obs *to, struct kd_observation *o)
@@ -198,6 +216,7 @@ static void observe(struct manager *m, struct kdamond_rt *kd, usec_t now, struct
 	o->nr_targets = kd->nr_targets;
 	o->targets = to;
 	sense_pageflags(m, kd, now, o);
+	sense_goals(m, kd, now, so);
 }
 
 /*

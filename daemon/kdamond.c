@@ -308,6 +308,38 @@ static int commit_refused(struct manager *m, struct kdamond_rt *kd, int r)
 }
 
 /*
+ * Only fed goal values changed (write_list_feed_diff()): the current_value
+ * files and 'commit_schemes_quota_goals', which hands the kernel's scheme
+ * goals their new values and touches nothing else (no aggregation restart,
+ * no scheme state reset, 6.8+). The kernel reads them at its next quota
+ * window.
+ */
+static int kd_feed(struct manager *m, struct kdamond_rt *kd, const struct write_list *feed, struct write_list *canon,
+		   const char *scheme, const char *why)
+{
+	int r;
+
+	r = apply_list(m, kd, feed);
+	if (r >= 0)
+		r = state_cmd(m, kd, "commit_schemes_quota_goals");
+	if (r < 0)
+		return commit_refused(m, kd, commit_restore(m, kd, r));
+	write_list_done(&kd->written);
+	kd->written = *canon;
+	*canon = (struct write_list){};
+	kd->nr_goal_feeds++;
+	/* every few seconds: the journal gets the first, status the count and the values (goal_feed) */
+	if (kd->nr_goal_feeds == 1)
+		record_scheme_action(m, kd->name, scheme, "goals",
+				     "goal values committed (commit_schemes_quota_goals; later ones only counted in "
+				     "status): %s",
+				     why);
+	else
+		log_debug("kdamond '%s': goal values committed: %s", kd->name, why);
+	return 0;
+}
+
+/*
  * Commit kd's policy and overlay online: one plan_compose() over what the
  * kernel holds gives the commit list (target regions only where the span
  * changed or a controller laid out new ones; nr_regions 0 keeps the
@@ -326,6 +358,15 @@ int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, cons
 	r = carry_tuned_intervals(m, kd, &l);
 	if (r < 0)
 		return r;
+	if (kd->written.n) {
+		_cleanup_(write_list_done) struct write_list feed = {};
+
+		r = write_list_feed_diff(&kd->written, &canon, &feed);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return kd_feed(m, kd, &feed, &canon, scheme, why);
+	}
 	r = apply_list(m, kd, &l);
 	if (r >= 0)
 		r = state_cmd(m, kd, "commit");

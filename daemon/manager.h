@@ -65,6 +65,7 @@ struct kdamond_rt {
 	/* DAMON_STAT's numbers (damon_stat_json): the aggregation interval measured between snapshots,
 	 * for kdamonds whose intervals the kernel tunes (intervals_goal) */
 	uint64_t dstat_ts_ns, dstat_aggrs, dstat_aggr_us;
+	uint64_t nr_goal_feeds; /* 'commit_schemes_quota_goals' of fed goal values (kd_commit()) */
 	char last_what[32];
 	char *last_why;
 	usec_t last_at;

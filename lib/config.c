@@ -45,7 +45,7 @@
 #define MAX_REGIONS 32768  /* per target: bench/bpf lists 20,000 one-page regions; the 1 MiB file limit binds first */
 #define MAX_SCHEMES 64     /* per context */
 #define MAX_FILTERS 32     /* per scheme: core_filters, ops_filters and filters together */
-#define MAX_GOALS 16       /* per scheme */
+#define MAX_GOALS DAMOS_MAX_GOALS
 #define MAX_DESTS 64       /* per scheme */
 #define NAME_MAX_LEN 63
 #define PAGE_SZ 4096ULL

@@ -92,6 +92,10 @@ unsigned ctrl_overlay_diff(const struct kd_overlay *a, const struct kd_overlay *
 
 		if (!x || !y || x->quota_set != y->quota_set || x->quota_bytes != y->quota_bytes)
 			d |= CTRL_OWNS_QUOTA;
+		if (!x || !y || x->goal_set != y->goal_set ||
+		    memcmp(x->goal_value, y->goal_value, sizeof(x->goal_value)) ||
+		    x->quota_cap_set != y->quota_cap_set || x->quota_cap != y->quota_cap)
+			d |= CTRL_OWNS_GOALS;
 	}
 	for (size_t t = 0; t < MAX(a->nr_targets, b->nr_targets); t++) {
 		const struct kd_target_overlay *x = t < a->nr_targets ? &a->targets[t] : NULL;

@@ -17,8 +17,10 @@
  * (changes every tick). Time is passed in.
  *
  * The controllers: lib/ctrl-charge-ops.c (the charge-ratio emulation, per
- * scheme, over lib/ctrl-charge.h) and lib/ctrl-refine-ops.c (region
- * refinement, per kdamond, over lib/ctrl-refine.h).
+ * scheme, over lib/ctrl-charge.h), lib/ctrl-refine-ops.c (region
+ * refinement, per kdamond, over lib/ctrl-refine.h) and lib/ctrl-goal-ops.c
+ * (quota goal metrics the kernel lacks, measured by damond and fed as
+ * user_input, per scheme, over lib/ctrl-goal.h).
  *
  * A host's life with them, per kdamond: at start and reload build the envs,
  * setup() every instance (keep: it carries its state over a reload), then
@@ -47,9 +49,11 @@
 #include <stdint.h>
 
 #include "ctrl-charge.h"
+#include "ctrl-goal.h"
 #include "ctrl-refine.h"
 #include "damon-features.h"
 #include "damon-sysfs.h"
+#include "goal-current.h"
 #include "observe.h"
 #include "pageflags.h"
 #include "plan.h"
@@ -70,6 +74,7 @@ enum {
 	CTRL_SENSOR_SNAPSHOTS = 1u << 1, /* kd_observation.targets: region snapshots (BPF monitor) */
 	CTRL_SENSOR_PAGEFLAGS = 1u << 2, /* kd_observation.pageflags: /proc/kpageflags maps (ctrl_ops.sensor_needs) */
 	CTRL_SENSOR_MEMINFO = 1u << 3,   /* kd_observation.meminfo */
+	CTRL_SENSOR_GOALS = 1u << 4,     /* kd_slot_obs.goal[]: the current values of the slot's fed goals */
 };
 
 /* The overlay fields (lib/plan.h) a controller writes (ctrl_ops.owns); no two controllers share one. */
@@ -77,6 +82,7 @@ enum {
 	CTRL_OWNS_QUOTA = 1u << 0,   /* kd_overlay.slots[].quota_set/quota_bytes */
 	CTRL_OWNS_EXCLUDE = 1u << 1, /* kd_overlay.targets[].exclude */
 	CTRL_OWNS_LAYOUT = 1u << 2,  /* kd_overlay.targets[].layout */
+	CTRL_OWNS_GOALS = 1u << 3,   /* kd_overlay.slots[].goal_set/goal_value/quota_cap_set/quota_cap */
 };
 
 /*
@@ -117,6 +123,8 @@ struct kd_slot_obs {
 	uint64_t prev_at_us;
 	struct damos_stats delta; /* effective_bytes: the current value */
 	double tried_bps, applied_bps;
+	/* CTRL_SENSOR_GOALS: goal g's current value, measured by damond, for each bit of the slot's fed_goals */
+	struct goal_current goal[DAMOS_MAX_GOALS];
 };
 
 struct kd_target_obs {
@@ -212,7 +220,7 @@ struct ctrl_ops {
 	void (*status)(const struct ctrl_env *e, const void *state, struct json_object *into);
 };
 
-extern const struct ctrl_ops ctrl_charge_ops, ctrl_refine_ops;
+extern const struct ctrl_ops ctrl_charge_ops, ctrl_refine_ops, ctrl_goal_ops;
 
 /* The controllers in the order they step (lib/ctrl-registry.c). */
 extern const struct ctrl_ops *const ctrl_registry[];

@@ -31,8 +31,14 @@
  *     leaves each slot's share of it unknown. Controllers that did not
  *     change it hear nothing.
  *  6. Pacing is each controller's own (charge: min_commit_interval_us and
- *     its emergency interval; refinement: its interval and backoff); the
- *     host adds only rule 2.
+ *     its emergency interval; refinement: its interval and backoff; goal
+ *     feeding: once per quota window at most, on a 1 % move); the host adds
+ *     only rule 2.
+ *  7. Goal feeding steps last: a tick in which charge or refinement changed
+ *     the overlay carries the fed values it already holds, and the new
+ *     measurement goes in at the next tick. A commit whose only change is
+ *     fed goal values goes to the kernel as 'commit_schemes_quota_goals'
+ *     (daemon/kdamond.c), which leaves everything else alone.
  */
 #include <string.h>
 
@@ -42,6 +48,7 @@
 const struct ctrl_ops *const ctrl_registry[] = {
 	&ctrl_charge_ops,
 	&ctrl_refine_ops,
+	&ctrl_goal_ops,
 };
 
 const size_t ctrl_registry_len = ARRAY_SIZE(ctrl_registry);

@@ -9,8 +9,27 @@
 #include "config.h"
 #include "damon-features.h"
 #include "damon-sysfs.h"
+#include "goal-current.h"
 #include "log.h"
 #include "string-table.h"
+
+bool features_temporal_emulated(const struct damon_features *f, const struct damos_cfg *s)
+{
+	if (!s || !s->quota.goal_tuner_set || s->quota.goal_tuner != DAMOS_TUNER_TEMPORAL ||
+	    f->f[FEATURE_GOAL_TUNER] != FEATURE_ABSENT || !s->quota.nr_goals)
+		return false;
+	for (size_t g = 0; g < s->quota.nr_goals; g++)
+		if (!goal_current_measurable(s->quota.goals[g].metric))
+			return false;
+	return true;
+}
+
+bool features_goal_fed(const struct damon_features *f, enum damos_goal_metric m)
+{
+	return m != DAMOS_GOAL_USER_INPUT && (unsigned)m < _DAMOS_GOAL_METRIC_MAX &&
+	       f->goal_metric[m] == FEATURE_ABSENT && f->goal_metric[DAMOS_GOAL_USER_INPUT] != FEATURE_ABSENT &&
+	       goal_current_measurable(m);
+}
 
 static const char *const feature_table[_FEATURE_MAX] = {
 	[FEATURE_DAMON_SYSFS] = "damon_sysfs",
@@ -453,7 +472,10 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 						  "this kernel does not know the action '%s'",
 						  damos_action_to_string(s->action));
 			}
-			if (q->goal_tuner_set)
+			/* consist is what a kernel without the file does anyway: accepted there, not written;
+			 * temporal damond runs itself when it can measure every goal */
+			if (q->goal_tuner_set && q->goal_tuner != DAMOS_TUNER_CONSIST &&
+			    !features_temporal_emulated(f, s))
 				NEED(FEATURE_GOAL_TUNER, &q->goal_tuner_pos, "kdamonds.%s.schemes.%s.quotas.goal_tuner",
 				     kd->name, s->name);
 			if (q->fail_charge_mode == DAMOS_FAIL_CHARGE_NATIVE)
@@ -467,13 +489,22 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 			for (size_t g = 0; g < q->nr_goals; g++) {
 				const struct damos_goal_cfg *goal = &q->goals[g];
 
-				if (f->goal_metric[goal->metric] == FEATURE_ABSENT) {
+				bool fed = features_goal_fed(f, goal->metric) || features_temporal_emulated(f, s);
+
+				/* a metric the kernel lacks: damond measures it and feeds it as user_input */
+				if (f->goal_metric[goal->metric] == FEATURE_ABSENT && !fed) {
 					snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu].metric",
 						 kd->name, s->name, g);
-					config_errors_add(errs, damond_config_file(c, &goal->pos), &goal->pos, key,
-							  "this kernel does not know the goal metric '%s'",
-							  damos_goal_metric_to_string(goal->metric));
+					config_errors_add(
+						errs, damond_config_file(c, &goal->pos), &goal->pos, key,
+						"this kernel does not know the goal metric '%s'%s",
+						damos_goal_metric_to_string(goal->metric),
+						goal_current_measurable(goal->metric)
+							? " and has no 'user_input' metric for damond to feed"
+							: ", and damond cannot measure it in the kernel's place");
 				}
+				if (fed)
+					continue; /* nid and path are damond's to read, not the kernel's */
 				if (goal->nid)
 					NEED(FEATURE_GOAL_NID, &goal->pos, "kdamonds.%s.schemes.%s.quotas.goals[%zu].nid",
 					     kd->name, s->name, g);

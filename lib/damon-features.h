@@ -111,3 +111,19 @@ struct config_errors;
  * without the files is fine (emulated). Returns 0 or -EOPNOTSUPP.
  */
 int features_check_config(const struct damon_features *f, const struct damond_config *c, struct config_errors *errs);
+
+/*
+ * Goal metric m is one damond feeds on this kernel: the kernel lacks it
+ * (probed absent), takes 'user_input', and damond can measure m
+ * (goal_current_measurable()). Such a goal is written as user_input and its
+ * current value committed by damond (the goal_feed controller).
+ */
+bool features_goal_fed(const struct damon_features *f, enum damos_goal_metric m);
+
+/*
+ * Scheme s asks for the temporal goal tuner on a kernel without
+ * quotas/goal_tuner (before 7.1), and damond can measure every one of its
+ * goals: damond scores them and caps the quota itself (goal_feed), writing
+ * no goals to the kernel.
+ */
+bool features_temporal_emulated(const struct damon_features *f, const struct damos_cfg *s);

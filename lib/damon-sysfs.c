@@ -194,6 +194,7 @@ static void render_filters(struct render *r, const char *s, const struct scheme_
 static void render_scheme(struct render *r, const char *s, const struct scheme_slot *slot)
 {
 	const struct damos_cfg *c = slot->cfg;
+	uint64_t bytes;
 
 	if (!c) {
 		/* Tombstone: keeps a removed scheme's slot so later slots keep their state. */
@@ -224,15 +225,31 @@ static void render_scheme(struct render *r, const char *s, const struct scheme_s
 	put_u64(r, 0, c->age.max, "%s/access_pattern/age/max", s);
 
 	put_u64(r, 0, c->quota.ms, "%s/quotas/ms", s);
-	put_u64(r, 0, slot->quota_override ? slot->quota_bytes : c->quota.bytes, "%s/quotas/bytes", s);
+	bytes = slot->quota_override ? slot->quota_bytes : c->quota.bytes;
+	if (slot->quota_cap_set && (bytes == 0 || bytes > slot->quota_cap))
+		bytes = slot->quota_cap;
+	put_u64(r, 0, bytes, "%s/quotas/bytes", s);
 	put_u64(r, 0, c->quota.reset_interval_ms, "%s/quotas/reset_interval_ms", s);
 	put_u64(r, 0, c->quota.weight_sz, "%s/quotas/weights/sz_permil", s);
 	put_u64(r, 0, c->quota.weight_nr_accesses, "%s/quotas/weights/nr_accesses_permil", s);
 	put_u64(r, 0, c->quota.weight_age, "%s/quotas/weights/age_permil", s);
-	put_u64(r, SYSFS_W_NR, c->quota.nr_goals, "%s/quotas/goals/nr_goals", s);
-	for (size_t g = 0; g < c->quota.nr_goals; g++) {
+	put_u64(r, SYSFS_W_NR, slot->goals_by_damond ? 0 : c->quota.nr_goals, "%s/quotas/goals/nr_goals", s);
+	for (size_t g = 0; !slot->goals_by_damond && g < c->quota.nr_goals; g++) {
 		const struct damos_goal_cfg *goal = &c->quota.goals[g];
 
+		if (g < 32 && (slot->fed_goals & (1u << g))) {
+			/* damond measures the metric this kernel lacks and feeds it */
+			bool set = slot->goal_values && (slot->goal_values_set & (1u << g));
+
+			put(r, SYSFS_W_KEYWORD, damos_goal_metric_to_string(DAMOS_GOAL_USER_INPUT),
+			    "%s/quotas/goals/%zu/target_metric", s, g);
+			put_u64(r, 0, goal->target_value, "%s/quotas/goals/%zu/target_value", s, g);
+			put_u64(r, SYSFS_W_FEED, set ? slot->goal_values[g] : goal->target_value,
+				"%s/quotas/goals/%zu/current_value", s, g);
+			if (has(r, FEATURE_GOAL_NID))
+				put_i64(r, 0, 0, "%s/quotas/goals/%zu/nid", s, g);
+			continue;
+		}
 		put(r, SYSFS_W_KEYWORD, damos_goal_metric_to_string(goal->metric), "%s/quotas/goals/%zu/target_metric",
 		    s, g);
 		put_u64(r, 0, goal->target_value, "%s/quotas/goals/%zu/target_value", s, g);
@@ -243,7 +260,8 @@ static void render_scheme(struct render *r, const char *s, const struct scheme_s
 		if (goal->path && has(r, FEATURE_GOAL_PATH))
 			put(r, SYSFS_W_LOCKED, goal->path, "%s/quotas/goals/%zu/path", s, g);
 	}
-	if (c->quota.goal_tuner_set)
+	if (c->quota.goal_tuner_set && !slot->goals_by_damond &&
+	    (has(r, FEATURE_GOAL_TUNER) || c->quota.goal_tuner != DAMOS_TUNER_CONSIST))
 		put(r, SYSFS_W_KEYWORD, damos_goal_tuner_to_string(c->quota.goal_tuner), "%s/quotas/goal_tuner", s);
 	if (r->f->f[FEATURE_FAIL_CHARGE] == FEATURE_PRESENT) {
 		bool on = slot->native_fail_charge;

@@ -23,6 +23,20 @@ struct scheme_slot {
 	bool native_fail_charge;     /* write fail_charge_num/denom from cfg */
 	bool quota_override;         /* controller-chosen quota bytes */
 	uint64_t quota_bytes;
+	/*
+	 * Goals damond feeds (bit g: goal g), the kernel lacking their metric:
+	 * written as user_input with current_value goal_values[g] (its
+	 * target_value while goal_values is NULL or the bit is clear in
+	 * goal_values_set: a neutral score until damond measured it), without
+	 * nid or path.
+	 */
+	uint32_t fed_goals;
+	uint32_t goal_values_set;
+	const uint64_t *goal_values;
+	/* the goals are damond's (an emulated temporal tuner): none written, nor goal_tuner */
+	bool goals_by_damond;
+	bool quota_cap_set; /* quotas/bytes at most quota_cap (0 bytes, no size quota, counts as above it) */
+	uint64_t quota_cap;
 };
 
 struct kdamond_plan {

@@ -192,6 +192,8 @@ struct damos_goal_cfg {
 	char *path;             /* node_memcg_* metrics */
 };
 
+#define DAMOS_MAX_GOALS 16 /* per scheme (the config refuses more) */
+
 struct damos_quota_cfg {
 	uint64_t ms;                /* time quota; 0 = none */
 	uint64_t bytes;             /* size quota; 0 = none */

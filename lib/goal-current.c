@@ -199,6 +199,11 @@ static void read_memcg(const char *sys_root, const struct damos_goal_cfg *g, str
 	r->known = true;
 }
 
+bool goal_current_measurable(enum damos_goal_metric m)
+{
+	return m >= DAMOS_GOAL_USER_INPUT && m < _DAMOS_GOAL_METRIC_MAX && m != DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
+}
+
 void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
 		       uint64_t reset_interval_ms, struct goal_psi *psi, uint64_t now_us, struct goal_current *r)
 {

@@ -58,5 +58,8 @@ void goal_psi_feed(struct goal_psi *p, uint64_t total_us, uint64_t now_us, uint6
 void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
 		       uint64_t reset_interval_ms, struct goal_psi *psi, uint64_t now_us, struct goal_current *ret);
 
+/* damond can measure metric m the way the kernel does (every metric but node_eligible_mem_bp). */
+bool goal_current_measurable(enum damos_goal_metric m);
+
 /* The goal's score the way the kernel computes it: current * 10000 / target (10000 = met). */
 uint64_t goal_score_bp(uint64_t current, uint64_t target);

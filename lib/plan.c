@@ -318,6 +318,12 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 			.native_fail_charge = p->slots[i].native_fail_charge,
 			.quota_override = q && q->quota_set,
 			.quota_bytes = q ? q->quota_bytes : 0,
+			.fed_goals = p->slots[i].fed_goals,
+			.goal_values_set = q ? q->goal_set : 0,
+			.goal_values = q ? q->goal_value : NULL,
+			.goals_by_damond = p->slots[i].temporal_emulated,
+			.quota_cap_set = q && q->quota_cap_set,
+			.quota_cap = q ? q->quota_cap : 0,
 			/* the emulation's exclusions are target gaps, not filters */
 		};
 	}

@@ -9,7 +9,8 @@
  * struct kd_overlay is the only place a controller's decision lives: per
  * slot a quota (the charge-ratio emulation), per target the ranges to leave
  * out (its exclusion gaps) and a region layout (region refinement; NULL:
- * keep the kernel's regions).
+ * keep the kernel's regions), per slot the current values of the goals
+ * damond feeds (a metric the kernel lacks, measured by damond).
  *
  * plan_compose() renders the two once and derives both lists a kdamond needs:
  * the canonical list (the policy's regions minus the gaps: what the tree must
@@ -35,6 +36,8 @@
 struct kd_slot {
 	const struct damos_cfg *cfg; /* NULL: a tombstone */
 	bool native_fail_charge;     /* the kernel charges failures itself (fail_charge_num/denom) */
+	uint32_t fed_goals;          /* bit g: damond measures goal g's metric (the kernel lacks it) and feeds it */
+	bool temporal_emulated; /* goal_tuner temporal without the kernel's: damond scores the goals, caps the quota */
 };
 
 struct kd_policy {
@@ -60,6 +63,10 @@ void kd_policy_done(struct kd_policy *p);
 struct kd_slot_overlay {
 	bool quota_set; /* quotas/bytes is quota_bytes instead of the config's */
 	uint64_t quota_bytes;
+	uint32_t goal_set; /* bit g: a fed goal's current_value is goal_value[g] (else its target: neutral) */
+	uint64_t goal_value[DAMOS_MAX_GOALS];
+	bool quota_cap_set; /* the emulated temporal tuner: quotas/bytes at most quota_cap (1: apply nothing) */
+	uint64_t quota_cap;
 };
 
 struct kd_target_overlay {

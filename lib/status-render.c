@@ -428,6 +428,9 @@ static void render_quota(FILE *out, struct json_object *q, struct json_object *f
 				fprintf(out, " nid %" PRId64, nid);
 			if (path)
 				fprintf(out, " path %s", path);
+			/* the kernel lacks the metric: damond measures it and hands it over as user_input */
+			if (get_str(g, "mode") && streq(get_str(g, "mode"), "fed"))
+				fputs(" (measured by damond, fed as user_input)", out);
 		}
 		if (tuner)
 			fprintf(out, "%stuner %s", ngoals ? "; " : "", tuner);

@@ -139,6 +139,45 @@ static int select_writes(const struct write_list *src, bool all, unsigned flags,
 	return 0;
 }
 
+int write_list_feed_diff(const struct write_list *old, const struct write_list *new, struct write_list *ret)
+{
+	struct write_list l = {};
+	size_t n = 0;
+
+	*ret = (struct write_list){};
+	if (old->n != new->n)
+		return 0;
+	for (size_t i = 0; i < new->n; i++) {
+		if (sysfs_write_equal(&old->v[i], &new->v[i]))
+			continue;
+		if (!(new->v[i].flags & old->v[i].flags &SYSFS_W_FEED) || !streq(old->v[i].path, new->v[i].path))
+			return 0;
+		n++;
+	}
+	if (!n)
+		return 0;
+	l.v = calloc(n, sizeof(*l.v));
+	if (!l.v)
+		return -ENOMEM;
+	l.cap = n;
+	for (size_t i = 0; i < new->n; i++) {
+		struct sysfs_write *w;
+
+		if (sysfs_write_equal(&old->v[i], &new->v[i]))
+			continue;
+		w = &l.v[l.n++];
+		w->flags = new->v[i].flags;
+		w->path = strdup(new->v[i].path);
+		w->value = strdup(new->v[i].value);
+		if (!w->path || !w->value) {
+			write_list_done(&l);
+			return -ENOMEM;
+		}
+	}
+	*ret = l;
+	return 1;
+}
+
 int write_list_select(const struct write_list *src, unsigned flags, struct write_list *ret)
 {
 	return select_writes(src, false, flags, ret);

@@ -26,6 +26,7 @@ enum {
 	SYSFS_W_LOCKED = 1 << 5,    /* takes the global lock (memcg_path, goal path): EBUSY retried like SYSFS_W_NR */
 	SYSFS_W_RESTART = 1 << 6,   /* cannot change under a running context (operations, addr_unit): restart */
 	SYSFS_W_TARGET_NR = 1 << 7, /* a target's regions/nr_regions: its region block, if any, follows it */
+	SYSFS_W_FEED = 1 << 8, /* a value damond feeds (an emulated goal's current_value): see write_list_feed_diff() */
 };
 
 /*
@@ -125,6 +126,15 @@ int write_list_restart_reason(const struct write_list *old, const struct write_l
  */
 typedef int (*write_list_reader_t)(const char *path, char **ret_value, void *userdata);
 int write_list_carry_values(struct write_list *l, unsigned flag, write_list_reader_t read, void *userdata);
+
+/*
+ * When new differs from old only in writes flagged SYSFS_W_FEED (same
+ * paths in the same order, every other value equal): 1, and *ret the new
+ * values of those that changed (a goal's current_value goes to the kernel
+ * with 'commit_schemes_quota_goals', no full commit). 0 when anything else
+ * differs, or nothing does (*ret empty). -ENOMEM.
+ */
+int write_list_feed_diff(const struct write_list *old, const struct write_list *new, struct write_list *ret);
 
 /* Index of target t's regions/nr_regions write (SYSFS_W_TARGET_NR) in l, or SIZE_MAX. */
 size_t write_list_find_target_regions(const struct write_list *l, size_t t);

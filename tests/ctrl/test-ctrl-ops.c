@@ -83,6 +83,7 @@ struct fx {
 	struct kd_policy p;
 	struct kd_overlay o;
 	void *states[NSLOTS];
+	void *goal_states[NSLOTS];   /* goal_feed's (nothing to feed: the policy has no goals) */
 	struct ctrl_env env[NSLOTS]; /* per slot (charge) */
 	struct ctrl_env kenv;        /* per kdamond (refine) */
 	struct ctrl_refine_state *refine;
@@ -96,6 +97,12 @@ static struct damond_config *load(const char *text)
 static uint64_t wall(uint64_t mono)
 {
 	return mono + 1000000000ULL;
+}
+
+/* the per-slot state of scheme controller ops */
+static void *scheme_state(struct fx *x, const struct ctrl_ops *ops, size_t i)
+{
+	return ops == &ctrl_goal_ops ? x->goal_states[i] : x->states[i];
 }
 
 static void fx_envs(struct fx *x)
@@ -140,6 +147,8 @@ static int setup(void **state)
 	for (size_t i = 0; i < NSLOTS; i++) {
 		x->states[i] = calloc(1, ctrl_charge_ops.state_size);
 		assert_non_null(x->states[i]);
+		x->goal_states[i] = calloc(1, ctrl_goal_ops.state_size);
+		assert_non_null(x->goal_states[i]);
 	}
 	x->refine = calloc(1, ctrl_refine_ops.state_size);
 	assert_non_null(x->refine);
@@ -152,8 +161,10 @@ static int teardown(void **state)
 {
 	struct fx *x = *state;
 
-	for (size_t i = 0; i < NSLOTS; i++)
+	for (size_t i = 0; i < NSLOTS; i++) {
 		free(x->states[i]);
+		free(x->goal_states[i]);
+	}
 	free(x->refine);
 	kd_overlay_done(&x->o);
 	kd_policy_done(&x->p);
@@ -483,9 +494,11 @@ static void test_registry(void **unused)
 	unsigned owned = 0;
 
 	(void)unused;
-	assert_int_equal(ctrl_registry_len, 2);
+	assert_int_equal(ctrl_registry_len, 3);
 	assert_ptr_equal(ctrl_registry[0], &ctrl_charge_ops);
 	assert_ptr_equal(ctrl_registry[1], &ctrl_refine_ops);
+	assert_ptr_equal(ctrl_registry[2], &ctrl_goal_ops);
+	assert_ptr_equal(ctrl_lookup("goal_feed"), &ctrl_goal_ops);
 	assert_ptr_equal(ctrl_lookup("fail_charge"), &ctrl_charge_ops);
 	assert_ptr_equal(ctrl_lookup("refine"), &ctrl_refine_ops);
 	assert_null(ctrl_lookup("psi"));
@@ -509,7 +522,7 @@ static void test_registry(void **unused)
 		assert_non_null(c->outcome);
 		assert_non_null(c->status);
 	}
-	assert_int_equal(owned, CTRL_OWNS_QUOTA | CTRL_OWNS_EXCLUDE | CTRL_OWNS_LAYOUT);
+	assert_int_equal(owned, CTRL_OWNS_QUOTA | CTRL_OWNS_EXCLUDE | CTRL_OWNS_LAYOUT | CTRL_OWNS_GOALS);
 	/* rule 3 */
 	assert_true(ctrl_may_step(0, 0));
 	assert_true(ctrl_may_step(0, 1)); /* another instance of the same controller changed it */
@@ -1267,7 +1280,7 @@ static void test_host_loop(void **state)
 	struct pageflags_map maps[_PAGEFLAGS_CLASS_MAX] = {};
 	struct write_list held = {};
 	uint64_t seed = 99, quota[NSLOTS] = { 32 * MiB, 16 * MiB, 4 * MiB, 8 * MiB, 0 };
-	unsigned nr_commits = 0, nr_by[2] = {}, nr_waited = 0;
+	unsigned nr_commits = 0, nr_by[3] = {}, nr_waited = 0;
 
 	assert_non_null(sim);
 	for (size_t c = 0; c < ctrl_registry_len; c++) {
@@ -1275,7 +1288,7 @@ static void test_host_loop(void **state)
 
 		if (ops->scope == CTRL_SCHEME)
 			for (size_t i = 0; i < NSLOTS; i++)
-				ops->setup(&x->env[i], x->states[i], false);
+				ops->setup(&x->env[i], scheme_state(x, ops, i), false);
 		else
 			ops->setup(&x->kenv, x->refine, false);
 	}
@@ -1323,14 +1336,14 @@ static void test_host_loop(void **state)
 			size_t ninst = ops->scope == CTRL_SCHEME ? NSLOTS : 1;
 
 			if (!ctrl_may_step(c, changed)) {
-				/* rule 3: refinement waits for a tick without charge decisions */
-				assert_ptr_equal(ops, &ctrl_refine_ops);
-				nr_waited += refine_due;
+				/* rule 3: refinement (and goal feeding) wait for a tick without earlier decisions */
+				assert_true(ops == &ctrl_refine_ops || ops == &ctrl_goal_ops);
+				nr_waited += refine_due && ops == &ctrl_refine_ops;
 				continue;
 			}
 			for (size_t i = 0; i < ninst; i++) {
 				const struct ctrl_env *e = ops->scope == CTRL_SCHEME ? &x->env[i] : &x->kenv;
-				void *st = ops->scope == CTRL_SCHEME ? x->states[i] : (void *)x->refine;
+				void *st = ops->scope == CTRL_SCHEME ? scheme_state(x, ops, i) : (void *)x->refine;
 				struct kd_overlay before;
 				char why[256];
 				bool ch;
@@ -1381,7 +1394,7 @@ static void test_host_loop(void **state)
 				nr_by[c]++;
 				if (ops->scope == CTRL_SCHEME)
 					for (size_t i = 0; i < NSLOTS; i++)
-						ops->outcome(&x->env[i], x->states[i], true, now);
+						ops->outcome(&x->env[i], scheme_state(x, ops, i), true, now);
 				else
 					ops->outcome(&x->kenv, x->refine, true, now);
 			}
@@ -1391,6 +1404,7 @@ static void test_host_loop(void **state)
 	assert_true(nr_by[0] > 0);
 	assert_true(nr_by[1] > 0);
 	assert_int_equal(nr_commits, nr_by[0] + nr_by[1]);
+	assert_int_equal(nr_by[2], 0); /* no goals: nothing to feed */
 	assert_true(nr_waited > 0);
 	assert_true(x->refine->rs.kept > 0);
 	/* status into a "controllers"-like object, generically by name */
@@ -1402,7 +1416,7 @@ static void test_host_loop(void **state)
 			struct json_object *o = json_object_new_object();
 
 			ops->status(ops->scope == CTRL_SCHEME ? &x->env[0] : &x->kenv,
-				    ops->scope == CTRL_SCHEME ? x->states[0] : (void *)x->refine, o);
+				    ops->scope == CTRL_SCHEME ? scheme_state(x, ops, 0) : (void *)x->refine, o);
 			JADD(all, ops->name, o);
 		}
 		assert_string_equal(json_object_get_string(
@@ -1418,11 +1432,341 @@ static void test_host_loop(void **state)
 	free(sim);
 }
 
+/*
+ * goal_feed (issue 16): on a kernel that lacks node_mem_free_bp but takes
+ * user_input (6.12), the goal is written as user_input with a neutral value,
+ * then fed what damond measures: at once, then once per quota window on a
+ * 1 % move; a change of fed values alone is a feed diff (goals commit).
+ * Where the kernel has the metric, nothing is fed.
+ */
+static void test_goal_feed(void **unused)
+{
+	struct damond_config *cfg = load("kdamonds:\n"
+					 "  - name: reclaim\n"
+					 "    ops: paddr\n"
+					 "    targets:\n"
+					 "      - regions: [{start: 0x100000, end: 0x20000000}]\n"
+					 "    schemes:\n"
+					 "      - name: cold\n"
+					 "        action: pageout\n"
+					 "        quotas:\n"
+					 "          bytes: 100M\n"
+					 "          reset_interval: 1s\n"
+					 "          goals:\n"
+					 "            - {metric: node_mem_free_bp, target_value: 4000, nid: 0}\n"
+					 "            - {metric: some_mem_psi_us, target_value: 1000}\n"
+					 "            - {metric: node_eligible_mem_bp, target_value: 100, nid: 0}\n");
+	const struct damos_cfg *sc;
+	struct damon_features f = {};
+	struct kd_policy p = {};
+	struct kd_overlay o = {};
+	void *st = calloc(1, ctrl_goal_ops.state_size);
+	struct kd_slot_obs so = {};
+	struct kd_observation obs = { .alive = true, .pid = 1, .nr_slots = 1, .slots = &so };
+	struct write_list held = {}, canon = {}, feed = {};
+	struct config_errors errs = {};
+	struct ctrl_env e;
+	struct json_object *js;
+	char why[256];
+	int map[1] = { 0 };
+
+	(void)unused;
+	assert_non_null(cfg);
+	assert_non_null(st);
+	sc = &cfg->kdamonds[0].ctx.schemes[0];
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		f.f[i] = FEATURE_PRESENT;
+	f.f[FEATURE_GOAL_NID] = FEATURE_ABSENT;
+	for (int m = 0; m < _DAMOS_GOAL_METRIC_MAX; m++)
+		f.goal_metric[m] = FEATURE_ABSENT; /* 6.12: user_input and some_mem_psi_us only */
+	f.goal_metric[DAMOS_GOAL_USER_INPUT] = f.goal_metric[DAMOS_GOAL_SOME_MEM_PSI_US] = FEATURE_PRESENT;
+	/* the config: node_eligible_mem_bp cannot be measured by damond: refused, naming it; the rest fed */
+	assert_true(features_check_config(&f, cfg, &errs) < 0);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.v[0].message, "node_eligible_mem_bp"));
+	assert_non_null(strstr(errs.v[0].message, "cannot measure"));
+	config_errors_done(&errs);
+	assert_true(features_goal_fed(&f, DAMOS_GOAL_NODE_MEM_FREE_BP));
+	assert_false(features_goal_fed(&f, DAMOS_GOAL_SOME_MEM_PSI_US)); /* native */
+	assert_false(features_goal_fed(&f, DAMOS_GOAL_USER_INPUT));
+	assert_false(features_goal_fed(&f, DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP));
+
+	assert_int_equal(kd_policy_init_map(&p, 0, &cfg->kdamonds[0], cfg->kdamonds[0].ctx.targets, 1, map, 1), 0);
+	ctrl_goal_ops.policy_slot(sc, &f, &p.slots[0]);
+	assert_int_equal(p.slots[0].fed_goals, 1u << 0);
+	assert_int_equal(kd_overlay_init(&o, 1, 1), 0);
+	e = (struct ctrl_env){ .policy = &p, .features = &f, .stats_interval_us = SEC, .slot = 0, .scheme = sc };
+	assert_null(ctrl_goal_ops.off_reason(&e));
+	ctrl_goal_ops.setup(&e, st, false);
+	assert_int_equal(ctrl_goal_ops.restore(&e, st, &o), 0);
+	assert_int_equal(plan_compose(&p, &o, &f, NULL, NULL, &held), 0);
+	{
+		/* user_input with the target as a neutral current value, flagged to feed; psi stays native */
+		bool metric = false, value = false, psi = false, nid = false;
+
+		for (size_t i = 0; i < held.n; i++) {
+			const struct sysfs_write *w = &held.v[i];
+
+			metric |= strstr(w->path, "goals/0/target_metric") && !strcmp(w->value, "user_input");
+			value |= strstr(w->path, "goals/0/current_value") && !strcmp(w->value, "4000") &&
+				 (w->flags & SYSFS_W_FEED);
+			psi |= strstr(w->path, "goals/1/target_metric") && !strcmp(w->value, "some_mem_psi_us");
+			nid |= strstr(w->path, "/nid") != NULL;
+		}
+		assert_true(metric && value && psi);
+		assert_false(nid); /* 6.12 has no goal nid file */
+	}
+
+	/* an unknown measurement: nothing fed, status says why */
+	obs.now_us = 10 * SEC;
+	so.goal[0] = (struct goal_current){ .known = false, .why = "node meminfo unreadable" };
+	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	/* the first measurement goes in at once */
+	so.goal[0] = (struct goal_current){ .known = true, .value = 3000, .unit = "bp" };
+	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	assert_non_null(strstr(why, "node_mem_free_bp = 3000 bp"));
+	assert_true(o.slots[0].goal_set & 1);
+	assert_int_equal(o.slots[0].goal_value[0], 3000);
+	assert_int_equal(plan_compose(&p, &o, &f, &held, NULL, &canon), 0);
+	assert_int_equal(write_list_feed_diff(&held, &canon, &feed), 1);
+	assert_int_equal(feed.n, 1);
+	assert_non_null(strstr(feed.v[0].path, "goals/0/current_value"));
+	assert_string_equal(feed.v[0].value, "3000");
+	write_list_done(&feed);
+	write_list_done(&held);
+	held = canon;
+	canon = (struct write_list){};
+	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	/* the same, a move inside 1 % of the target, or a big move within the window: nothing */
+	obs.now_us = 10 * SEC + SEC / 2;
+	so.goal[0].value = 3700;
+	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	obs.now_us = 12 * SEC;
+	so.goal[0].value = 3030;
+	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	/* a move of 1 % after a window: fed */
+	so.goal[0].value = 3040;
+	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	/* a failed commit: decided again from the next measurement */
+	ctrl_goal_ops.outcome(&e, st, false, obs.now_us);
+	obs.now_us = 13 * SEC;
+	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	/* a small change still goes in after ten windows */
+	so.goal[0].value = 3041;
+	obs.now_us = 20 * SEC;
+	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	obs.now_us = 23 * SEC;
+	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	/* a full-commit diff (the quota) is not a feed diff */
+	o.slots[0].quota_set = true;
+	o.slots[0].quota_bytes = 1 * MiB;
+	assert_int_equal(plan_compose(&p, &o, &f, &held, NULL, &canon), 0);
+	assert_int_equal(write_list_feed_diff(&held, &canon, &feed), 0);
+	write_list_done(&canon);
+	/* status: what was fed, how often */
+	js = json_object_new_object();
+	ctrl_goal_ops.status(&e, st, js);
+	{
+		struct json_object *g = json_object_array_get_idx(json_object_object_get(js, "fed_goals"), 0);
+
+		assert_non_null(g);
+		assert_string_equal(json_object_get_string(json_object_object_get(g, "metric")), "node_mem_free_bp");
+		assert_int_equal(json_object_get_uint64(json_object_object_get(g, "fed_value")), 3041);
+		assert_int_equal(json_object_get_uint64(json_object_object_get(g, "nr_feeds")), 3);
+	}
+	json_object_put(js);
+	/* a reload that keeps the goal keeps what was fed: restore() puts it back, no new feed */
+	ctrl_goal_ops.setup(&e, st, true);
+	kd_overlay_done(&o);
+	assert_int_equal(kd_overlay_init(&o, 1, 1), 0);
+	assert_int_equal(ctrl_goal_ops.restore(&e, st, &o), 0);
+	assert_int_equal(o.slots[0].goal_value[0], 3041);
+	obs.now_us = 24 * SEC;
+	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	/* where the kernel has the metric: nothing to feed */
+	f.goal_metric[DAMOS_GOAL_NODE_MEM_FREE_BP] = FEATURE_PRESENT;
+	ctrl_goal_ops.policy_slot(sc, &f, &p.slots[0]);
+	assert_int_equal(p.slots[0].fed_goals, 0);
+	assert_non_null(ctrl_goal_ops.off_reason(&e));
+	ctrl_goal_ops.setup(&e, st, true);
+	obs.now_us = 40 * SEC;
+	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+
+	write_list_done(&held);
+	kd_overlay_done(&o);
+	kd_policy_done(&p);
+	free(st);
+	damond_config_free(cfg);
+
+	/* goal_tuner: consist is what a kernel without the file does: accepted, not written; temporal over a goal
+	 * damond cannot measure refused */
+	for (int tuner = 0; tuner < 2; tuner++) {
+		struct damond_config *c =
+			load(tuner ? "kdamonds:\n  - name: r\n    ops: paddr\n    schemes:\n"
+				     "      - {name: s, action: pageout, quotas: {bytes: 1M, goal_tuner: "
+				     "temporal, goals: [{metric: node_eligible_mem_bp, target_value: 5}]}}\n"
+				   : "kdamonds:\n  - name: r\n    ops: paddr\n    schemes:\n"
+				     "      - {name: s, action: pageout, quotas: {bytes: 1M, goal_tuner: "
+				     "consist, goals: [{metric: user_input, target_value: 5}]}}\n");
+		struct write_list l = {};
+		struct kd_policy q = {};
+		int m1[1] = { 0 };
+
+		assert_non_null(c);
+		f.f[FEATURE_GOAL_TUNER] = FEATURE_ABSENT;
+		assert_int_equal(features_check_config(&f, c, &errs) < 0, tuner == 1);
+		if (tuner) {
+			/* temporal damond runs itself only when it can measure every goal: not node_eligible_mem_bp */
+			bool named = false;
+
+			for (size_t k = 0; k < errs.n; k++)
+				named |= strstr(errs.v[k].message, "goal_tuner") != NULL;
+			assert_true(named);
+		}
+		config_errors_done(&errs);
+		if (!tuner) {
+			assert_int_equal(kd_policy_init_map(&q, 0, &c->kdamonds[0], NULL, 0, m1, 1), 0);
+			assert_int_equal(plan_compose(&q, NULL, &f, NULL, NULL, &l), 0);
+			for (size_t i = 0; i < l.n; i++)
+				assert_null(strstr(l.v[i].path, "goal_tuner"));
+			write_list_done(&l);
+			kd_policy_done(&q);
+		}
+		damond_config_free(c);
+	}
+}
+
+/* The temporal tuner emulated where the kernel has no goal_tuner (issue 16, seed 000's recipe on 6.12). */
+static void test_goal_temporal(void **unused)
+{
+	struct damond_config *cfg = load("kdamonds:\n"
+					 "  - name: reclaim\n"
+					 "    ops: paddr\n"
+					 "    targets:\n"
+					 "      - regions: [{start: 0x100000, end: 0x20000000}]\n"
+					 "    schemes:\n"
+					 "      - name: cold\n"
+					 "        action: pageout\n"
+					 "        quotas:\n"
+					 "          bytes: 100M\n"
+					 "          reset_interval: 1s\n"
+					 "          goal_tuner: temporal\n"
+					 "          goals:\n"
+					 "            - {metric: node_mem_free_bp, target_value: 4000, nid: 0}\n"
+					 "            - {metric: some_mem_psi_us, target_value: 1000}\n");
+	const struct damos_cfg *sc;
+	struct damon_features f = {};
+	struct kd_policy p = {};
+	struct kd_overlay o = {};
+	void *st = calloc(1, ctrl_goal_ops.state_size);
+	struct kd_slot_obs so = {};
+	struct kd_observation obs = { .alive = true, .pid = 1, .nr_slots = 1, .slots = &so };
+	struct write_list l = {};
+	struct config_errors errs = {};
+	struct json_object *js, *t;
+	struct ctrl_env e;
+	char why[256];
+	int map[1] = { 0 };
+	bool goals_written = false;
+
+	(void)unused;
+	assert_non_null(cfg);
+	assert_non_null(st);
+	sc = &cfg->kdamonds[0].ctx.schemes[0];
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		f.f[i] = FEATURE_PRESENT;
+	f.f[FEATURE_GOAL_TUNER] = FEATURE_ABSENT;
+	f.f[FEATURE_GOAL_NID] = FEATURE_ABSENT;
+	for (int m = 0; m < _DAMOS_GOAL_METRIC_MAX; m++)
+		f.goal_metric[m] = FEATURE_ABSENT;
+	f.goal_metric[DAMOS_GOAL_USER_INPUT] = f.goal_metric[DAMOS_GOAL_SOME_MEM_PSI_US] = FEATURE_PRESENT;
+	assert_int_equal(features_check_config(&f, cfg, &errs), 0);
+	config_errors_done(&errs);
+	assert_true(features_temporal_emulated(&f, sc));
+	assert_int_equal(kd_policy_init_map(&p, 0, &cfg->kdamonds[0], cfg->kdamonds[0].ctx.targets, 1, map, 1), 0);
+	ctrl_goal_ops.policy_slot(sc, &f, &p.slots[0]);
+	assert_true(p.slots[0].temporal_emulated);
+	assert_int_equal(p.slots[0].fed_goals, 0);
+	assert_int_equal(kd_overlay_init(&o, 1, 1), 0);
+	e = (struct ctrl_env){ .policy = &p, .features = &f, .stats_interval_us = SEC, .slot = 0, .scheme = sc };
+	assert_null(ctrl_goal_ops.off_reason(&e));
+	ctrl_goal_ops.setup(&e, st, false);
+	assert_int_equal(ctrl_goal_ops.restore(&e, st, &o), 0);
+	/* the kernel gets no goals and no goal_tuner, and the config's quota until damond decided */
+	assert_int_equal(plan_compose(&p, &o, &f, NULL, NULL, &l), 0);
+	for (size_t i = 0; i < l.n; i++) {
+		goals_written |= strstr(l.v[i].path, "goals/0") != NULL || strstr(l.v[i].path, "goal_tuner") != NULL;
+		if (strstr(l.v[i].path, "quotas/goals/nr_goals"))
+			assert_string_equal(l.v[i].value, "0");
+		if (strstr(l.v[i].path, "quotas/bytes"))
+			assert_string_equal(l.v[i].value, "104857600");
+	}
+	assert_false(goals_written);
+	write_list_done(&l);
+
+	/* missed: free 25 % of a 40 % goal, PSI 500 of 1000 us: the highest score is 62.50 % */
+	obs.now_us = 10 * SEC;
+	so.goal[0] = (struct goal_current){ .known = true, .value = 2500, .unit = "bp" };
+	so.goal[1] = (struct goal_current){ .known = true, .value = 500, .unit = "us" };
+	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	assert_non_null(strstr(why, "missed (score 62.50 %)"));
+	assert_false(o.slots[0].quota_cap_set);
+	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	/* PSI over target (a score of 150 %): met, even though free memory misses; the max decides, as the kernel's */
+	obs.now_us = 10 * SEC + SEC / 2;
+	so.goal[1].value = 1500;
+	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why))); /* within the window */
+	obs.now_us = 11 * SEC;
+	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	assert_true(o.slots[0].quota_cap_set);
+	assert_int_equal(o.slots[0].quota_cap, 1);
+	assert_int_equal(plan_compose(&p, &o, &f, NULL, NULL, &l), 0);
+	for (size_t i = 0; i < l.n; i++)
+		if (strstr(l.v[i].path, "quotas/bytes"))
+			assert_string_equal(l.v[i].value, "1");
+	write_list_done(&l);
+	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	/* still met: nothing; an unknown measurement of one goal: the other decides */
+	obs.now_us = 13 * SEC;
+	so.goal[0] = (struct goal_current){ .known = false, .why = "no node" };
+	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	/* memory consumed again: missed, the full quota */
+	so.goal[1].value = 100;
+	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	assert_false(o.slots[0].quota_cap_set);
+	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	js = json_object_new_object();
+	ctrl_goal_ops.status(&e, st, js);
+	t = json_object_object_get(js, "emulated_tuner");
+	assert_non_null(t);
+	assert_false(json_object_get_boolean(json_object_object_get(t, "met")));
+	assert_int_equal(json_object_get_uint64(json_object_object_get(t, "nr_switches")), 2);
+	json_object_put(js);
+	/* on a kernel with the tuner: native, nothing emulated */
+	f.f[FEATURE_GOAL_TUNER] = FEATURE_PRESENT;
+	assert_false(features_temporal_emulated(&f, sc));
+	/* a goal damond cannot measure: the tuner is not emulated, the config refused for want of goal_tuner */
+	f.f[FEATURE_GOAL_TUNER] = FEATURE_ABSENT;
+	cfg->kdamonds[0].ctx.schemes[0].quota.goals[1].metric = DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
+	assert_false(features_temporal_emulated(&f, sc));
+	assert_true(features_check_config(&f, cfg, &errs) < 0);
+	config_errors_done(&errs);
+
+	kd_overlay_done(&o);
+	kd_policy_done(&p);
+	free(st);
+	damond_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_slot_obs_update),
+		cmocka_unit_test(test_goal_feed),
+		cmocka_unit_test(test_goal_temporal),
 		cmocka_unit_test_setup_teardown(test_charge_off_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refine_off_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refine_params, setup, teardown),

@@ -851,6 +851,137 @@ def t_goal_current_values():
         e.close()
 
 
+def t_goal_fed_as_user_input():
+    """6.12 has no node_mem_free_bp goal metric: damond writes the goal as user_input, measures free memory
+    of node 0 itself and feeds the value with commit_schemes_quota_goals (no full commit, the kdamond keeps
+    its pid); on 7.2, which has the metric, the goal stays native and nothing is fed (issue 16)."""
+    for kernel in ("6.12", "7.2"):
+        e = Env(kernel)
+        try:
+            node = os.path.join(e.sys, "devices/system/node/node0")
+            os.makedirs(node)
+            meminfo = os.path.join(node, "meminfo")
+            with open(meminfo, "w") as f:
+                f.write("Node 0 MemTotal:  2000000 kB\nNode 0 MemFree:  500000 kB\n")
+            e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n"
+                                        "          goals:\n"
+                                        "            - {metric: node_mem_free_bp, target_value: 4000, nid: 0}")
+                         % {"bytes": "32M"})
+            e.start()
+            goals = os.path.join(e.sys, ".fake-damon/kdamond0/committed/schemes/0/quotas/goals/0")
+            metric = e.read(KD + "/0/contexts/0/schemes/0/quotas/goals/0/target_metric")
+            g = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"][0]
+            if kernel == "7.2":
+                check(metric == "node_mem_free_bp" and g["mode"] == "native",
+                      "7.2: the goal is not native: %s, %s" % (metric, g))
+                time.sleep(1.5)
+                check("commit_schemes_quota_goals" not in e.logtext() and
+                      "goal_feed" not in e.status()["kdamonds"][0]["schemes"][0],
+                      "7.2: damond fed a goal the kernel measures itself")
+                continue
+            check(metric == "user_input" and g["mode"] == "fed", "6.12: the goal is not fed: %s, %s" % (metric, g))
+            pid = e.status()["kdamonds"][0]["pid"]
+
+            def committed_value():
+                try:
+                    with open(os.path.join(goals, "current_value")) as f:
+                        return int(f.read())
+                except (OSError, ValueError):
+                    return None
+
+            deadline = time.time() + 5
+            while committed_value() != 2500 and time.time() < deadline:
+                time.sleep(0.1)
+            check(committed_value() == 2500, "the kernel never got node 0's 25 %% free: %s" % committed_value())
+            commits = e.logtext().count("state' = 'commit'") + e.logtext().count("committed online")
+            # free memory rises to 50 %: fed within a quota window or two
+            with open(meminfo, "w") as f:
+                f.write("Node 0 MemTotal:  2000000 kB\nNode 0 MemFree:  1000000 kB\n")
+            deadline = time.time() + 5
+            while committed_value() != 5000 and time.time() < deadline:
+                time.sleep(0.1)
+            check(committed_value() == 5000, "the kernel never got 50 %% free: %s" % committed_value())
+            st = e.status()
+            k = st["kdamonds"][0]
+            check(k["pid"] == pid and k["state"] == "on", "feeding restarted the kdamond")
+            fed = k["schemes"][0]["goal_feed"]["fed_goals"][0]
+            check(fed["metric"] == "node_mem_free_bp" and fed["fed_value"] == 5000 and fed["nr_feeds"] >= 2,
+                  "goal_feed status: %s" % fed)
+            check(e.logtext().count("state' = 'commit'") + e.logtext().count("committed online") == commits,
+                  "a fed value went in with a full commit")
+            check("goal values committed (commit_schemes_quota_goals" in e.logtext(),
+                  "the journal does not say how the first value went in")
+            text = e.ctl("status", "--details").stdout
+            check("goal_feed" in text and "node_mem_free_bp current 5000 bp / target 4000 bp" in text and
+                  "fed as user_input" in text, "status text: " + text)
+        finally:
+            e.close()
+
+
+def t_goal_temporal_emulated():
+    """Seed 000's recipe asks for the temporal goal tuner (7.1+). On 6.12 damond runs it: no goals go to the
+    kernel, damond scores node 0's free memory against 40 %, and caps the quota at 1 byte (nothing applied)
+    while the goal is met, the full 100 MiB while it is missed. 7.2 gets the native tuner (issue 16)."""
+    conf = POLICY.replace("bytes: %(bytes)s\n          reset_interval: 1s",
+                          "bytes: 100M\n          reset_interval: 1s\n          goal_tuner: temporal\n"
+                          "          goals:\n            - {metric: node_mem_free_bp, target_value: 40%, nid: 0}")
+    for kernel in ("6.12", "7.2"):
+        e = Env(kernel)
+        try:
+            node = os.path.join(e.sys, "devices/system/node/node0")
+            os.makedirs(node)
+            meminfo = os.path.join(node, "meminfo")
+
+            def free(kb):
+                with open(meminfo, "w") as f:
+                    f.write("Node 0 MemTotal:  2000000 kB\nNode 0 MemFree:  %d kB\n" % kb)
+
+            free(500000)
+            e.write_conf(conf)
+            e.start()
+            q = KD + "/0/contexts/0/schemes/0/quotas"
+            if kernel == "7.2":
+                check(e.read(q + "/goal_tuner") == "temporal" and e.read(q + "/goals/nr_goals") == "1" and
+                      e.read(q + "/goals/0/target_metric") == "node_mem_free_bp",
+                      "7.2: the native tuner and goal are not written")
+                check("goal_feed" not in e.status()["kdamonds"][0]["schemes"][0], "7.2: damond runs the tuner")
+                continue
+            committed = os.path.join(e.sys, ".fake-damon/kdamond0/committed/schemes/0/quotas/bytes")
+
+            def kernel_bytes():
+                try:
+                    with open(committed) as f:
+                        return int(f.read())
+                except (OSError, ValueError):
+                    return None
+
+            def wait_bytes(v):
+                deadline = time.time() + 6
+                while kernel_bytes() != v and time.time() < deadline:
+                    time.sleep(0.1)
+                return kernel_bytes()
+
+            check(e.read(q + "/goals/nr_goals") == "0", "6.12: goals written to a kernel without the tuner")
+            pid = e.status()["kdamonds"][0]["pid"]
+            time.sleep(1.5)
+            check(kernel_bytes() == 100 << 20, "25 %% free (goal missed): quota %s, expected 100 MiB" % kernel_bytes())
+            free(1000000)  # 50 % free: met
+            check(wait_bytes(1) == 1, "50 %% free (goal met): quota %s, expected 1 byte" % kernel_bytes())
+            sc = e.status()["kdamonds"][0]["schemes"][0]
+            t = sc["goal_feed"]["emulated_tuner"]
+            check(t["met"] is True and t["score_bp"] == 12500 and t["quota_cap_bytes"] == 1, "status: %s" % t)
+            check(sc["quotas"]["goals"][0]["mode"] == "damond", "goal mode: %s" % sc["quotas"]["goals"][0])
+            free(300000)  # 15 % free: the loop resumes
+            check(wait_bytes(100 << 20) == 100 << 20, "15 %% free: quota %s, expected 100 MiB" % kernel_bytes())
+            st = e.status()
+            check(st["kdamonds"][0]["pid"] == pid, "the tuner's commits restarted the kdamond")
+            check(st["kdamonds"][0]["schemes"][0]["goal_feed"]["emulated_tuner"]["nr_switches"] == 2,
+                  "switches: %s" % st["kdamonds"][0]["schemes"][0]["goal_feed"])
+            check("temporal goal tuner (emulated)" in e.logtext(), "the journal does not say why the quota changed")
+        finally:
+            e.close()
+
+
 def t_reload_commit_to_killed_kdamond_restarts_it():
     """The kdamond dies (killed, or switched off behind damond's back) between damond's last look and a
     reload's 'commit', which 6.12 then refuses with EINVAL (7.x's ECANCELED was handled already). damond must
@@ -1059,6 +1190,8 @@ TESTS = [
     t_charge_emulation_612,
     t_emulation_keeps_quota_goals,
     t_goal_current_values,
+    t_goal_fed_as_user_input,
+    t_goal_temporal_emulated,
     t_dropped_kdamond_does_not_block_restart,
     t_keepalive_with_watermarks,
     t_reload_commit_to_killed_kdamond_restarts_it,

@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# goal-recipe (issue 16): seed 000's test recipe, the policy unchanged, on
+# every kernel. Half of memory mlocked, the rest filled with reclaimable
+# (idle anonymous, swapped to zram) memory, then pageout at 100 MiB per 1 s,
+# auto-tuned toward 40 % free memory of node 0 (node_mem_free_bp) with the
+# temporal tuner, fail charge 1/4096. 7.2 and 7.3 have every piece natively;
+# on 6.12 damond runs the temporal tuner and measures node_mem_free_bp
+# itself (the kernel has neither) and emulates the fail charge.
+# Asserts: free memory reaches the goal, reclaim then stops (at most the
+# window in progress when the goal was met) without overshooting far, and
+# resumes when memory is consumed again.
+#   dt_goal_secs  how long to wait for the goal (default 90)
+. /scenarios/lib.sh
+. /scenarios/damond-lib.sh
+need_damond
+need_damon_sysfs
+damon_stat_module_disable
+node=/sys/devices/system/node/node0/meminfo
+[ -r "$node" ] || skip "no $node (kernel without NUMA)"
+free_bp() {	# node 0's MemFree / MemTotal, in 1/10000
+	awk '$3 == "MemTotal:" { t = $4 } $3 == "MemFree:" { f = $4 } END { printf "%d\n", f * 10000 / t }' "$node"
+}
+applied() {	# scheme 0's sz_applied (bytes) per damond's status
+	damond_status_json | tr -d ' \n' | sed -n 's/.*"sz_applied":\([0-9]*\).*/\1/p' | head -n1
+}
+
+setup_zram 2G
+start_memhog -m "$(( $(meminfo MemTotal) / 2048 ))" -l	# half of memory, mlocked
+# reclaimable memory until node 0 has about 10 % free
+fill=$(( ($(meminfo MemFree) - $(meminfo MemTotal) / 10) / 1024 ))
+[ "$fill" -gt 100 ] || skip "only $fill MiB to fill after the mlock"
+start_memhog -m "$fill"
+mark free_bp_before="$(free_bp)" fill_mib="$fill"
+
+damond_write_config <<'EOC'
+damond:
+  stats_interval: 500ms
+kdamonds:
+  - name: reclaim
+    ops: paddr
+    targets:
+      - regions: auto
+    schemes:
+      - name: pageout
+        action: pageout
+        quotas:
+          bytes: 100M
+          reset_interval: 1s
+          fail_charge_ratio: 1/4096
+          goal_tuner: temporal
+          goals:
+            - {metric: node_mem_free_bp, target_value: 40%, nid: 0}
+EOC
+damond_start
+t0=$(now_ms)
+st=$(damond_status_json | tr -d ' \n')
+mode=$(echo "$st" | sed -n 's/.*"goals":\[{"metric":"node_mem_free_bp","mode":"\([a-z]*\)".*/\1/p')
+if has_file "$damon_kdamonds/0/contexts/0/schemes/0/quotas/goal_tuner"; then
+	assert_eq "$mode" native "goal mode where the kernel has the temporal tuner"
+	assert_eq "$(cat "$damon_kdamonds/0/contexts/0/schemes/0/quotas/goal_tuner")" temporal "the kernel's goal_tuner"
+else
+	assert_eq "$mode" damond "goal mode on a kernel without goal_tuner (damond runs the temporal tuner)"
+	assert_eq "$(cat "$damon_kdamonds/0/contexts/0/schemes/0/quotas/goals/nr_goals")" 0 "goals given to the kernel"
+fi
+
+# 1. the goal: 40 % free (within 1 point)
+secs=$(dt_param goal_secs 90)
+wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.5 || {
+	damondctl status --details | tail -n 25
+	fail "node 0 free $(free_bp) bp after ${secs} s, goal 4000 bp (40 %)"
+}
+t_goal=$(( $(now_ms) - t0 ))
+a_goal=$(applied)
+# 2. reclaim stops: over the next 8 s at most the window in progress (100 MiB) and one more, and free
+# memory does not run far past the goal
+max_free=0
+for i in $(seq 1 16); do
+	f=$(free_bp)
+	[ "$f" -le "$max_free" ] || max_free=$f
+	sleep 0.5
+done
+a_after=$(applied)
+after_mib=$(( (a_after - a_goal) >> 20 ))
+mark time_to_goal_ms="$t_goal" applied_at_goal_mib=$((a_goal >> 20)) applied_after_goal_mib="$after_mib" \
+	max_free_bp_after="$max_free" mode="$mode"
+assert_le "$after_mib" 200 "MiB applied in the 8 s after the goal was met"
+assert_le "$max_free" 5000 "node 0 free (bp) after the goal: overshoot"
+# 3. memory consumed again: the loop resumes
+start_memhog -m $(( ($(meminfo MemFree) - $(meminfo MemTotal) / 5) / 1024 ))
+mark free_bp_consumed="$(free_bp)"
+a1=$(applied)
+wait_for '[ $(( $(applied) - a1 )) -ge $((50 << 20)) ]' 30 0.5 ||
+	fail "reclaim did not resume after memory was consumed again (free $(free_bp) bp, applied +$((($(applied) - a1) >> 20)) MiB)"
+wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.5 || fail "the goal was not reached again (free $(free_bp) bp)"
+mark resumed=yes free_bp_end="$(free_bp)"
+damond_stop
+stop_memhog
+teardown_zram
