@@ -93,7 +93,8 @@ static void goal_setup(const struct ctrl_env *e, void *state, bool keep)
 		st->metrics[g] = goal->metric;
 		goal_feed_params_default(&st->p[g], goal->target_value, s->quota.reset_interval_ms * 1000);
 		/* a reload that keeps the goal keeps what the kernel has: no needless commit */
-		if (keep && (old.fed & (1u << g)) && old.metrics[g] == goal->metric && old.targets[g] == goal->target_value)
+		if (keep && (old.fed & (1u << g)) && old.metrics[g] == goal->metric &&
+		    old.targets[g] == goal->target_value)
 			st->s[g] = old.s[g];
 	}
 }
@@ -144,8 +145,7 @@ static bool temporal_step(const struct ctrl_env *e, struct ctrl_goal_state *st, 
 	ov->quota_cap_set = met;
 	ov->quota_cap = met ? 1 : 0;
 	snprintf(why, len,
-		 "temporal goal tuner (emulated), scheme '%s': goals %s (score %" PRIu64 ".%02" PRIu64
-		 " %%): %s",
+		 "temporal goal tuner (emulated), scheme '%s': goals %s (score %" PRIu64 ".%02" PRIu64 " %%): %s",
 		 e->scheme->name, met ? "met" : "missed", score / 100, score % 100,
 		 met ? "quota 1 byte, nothing applied this window" : "the full size quota");
 	return true;

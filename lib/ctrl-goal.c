@@ -11,8 +11,7 @@ void goal_feed_params_default(struct goal_feed_params *p, uint64_t target, uint6
 	};
 }
 
-bool goal_feed_decide(const struct goal_feed_params *p, const struct goal_feed_state *s, uint64_t cur,
-		      uint64_t now_us)
+bool goal_feed_decide(const struct goal_feed_params *p, const struct goal_feed_state *s, uint64_t cur, uint64_t now_us)
 {
 	uint64_t band = MAX(p->target / 100, 1), diff;
 

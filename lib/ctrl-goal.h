@@ -44,7 +44,7 @@ struct goal_feed_state {
  * (a cap of 1 byte: nothing applied) / no cap, at most once per window.
  */
 struct goal_temporal_state {
-	bool decided;   /* the kernel holds `met` (a commit carried it) */
+	bool decided; /* the kernel holds `met` (a commit carried it) */
 	bool met;
 	uint64_t at_us; /* when it last changed */
 	uint64_t score_bp;
@@ -58,7 +58,6 @@ void goal_temporal_outcome(struct goal_temporal_state *s, bool committed, uint64
 
 void goal_feed_params_default(struct goal_feed_params *p, uint64_t target, uint64_t reset_interval_us);
 /* Should the kernel get cur (measured now)? */
-bool goal_feed_decide(const struct goal_feed_params *p, const struct goal_feed_state *s, uint64_t cur,
-		      uint64_t now_us);
+bool goal_feed_decide(const struct goal_feed_params *p, const struct goal_feed_state *s, uint64_t cur, uint64_t now_us);
 /* The commit carrying the pending value went through (committed) or not. */
 void goal_feed_outcome(struct goal_feed_state *s, bool committed, uint64_t now_us);

@@ -84,6 +84,9 @@
 	  "Target value of a quota goal, in the goal metric's own unit.")                                              \
 	X(SCHEME_GOAL_CURRENT, "damond_scheme_quota_goal_current", "gauge",                                            \
 	  "Current value of a quota goal as damond measures what the kernel compares, in the goal metric's unit.")     \
+	X(SCHEME_GOAL_MODE, "damond_scheme_quota_goal_mode", "gauge",                                                  \
+	  "1 for who evaluates a quota goal (native: the kernel; fed: damond measures, the kernel tunes; damond: "     \
+	  "damond runs the temporal tuner; user: user_input), 0 for the others.")                                      \
 	X(SCHEME_WMARK_STATE, "damond_scheme_watermark_state", "gauge",                                                \
 	  "1 for the watermark state damond judges (active, inactive, active-or-hysteresis, unknown).")                \
 	X(SCHEME_WMARK_FREE, "damond_scheme_watermark_free_memory_ratio", "gauge",                                     \
@@ -312,6 +315,13 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 		snprintf(idx, sizeof(idx), "%zu", g);
 		sample_member(r, F_SCHEME_GOAL_TARGET, gl, ARRAY_SIZE(gl), go, "target_value", 1);
 		sample_member(r, F_SCHEME_GOAL_CURRENT, gl, ARRAY_SIZE(gl), go, "current_value", 1);
+		if (get_str(go, "mode")) {
+			static const char *const modes[] = { "native", "fed", "damond", "user" };
+
+			for (size_t k = 0; k < ARRAY_SIZE(modes); k++)
+				sample_enum(r, F_SCHEME_GOAL_MODE, gl, ARRAY_SIZE(gl), "mode", modes[k],
+					    get_str(go, "mode"));
+		}
 	}
 
 	wm = member_type(s, "watermarks", json_type_object);
