@@ -57,6 +57,7 @@ static void env_of(const struct manager *m, const struct kdamond_rt *kd, size_t 
 		.features = &m->features,
 		.stats_interval_us = m->config->settings.stats_interval_us,
 		.bpf_monitor = manager_event_feed(m),
+		.adopted = kd->adopted,
 		.wall_us = wall_us,
 	};
 	if (!per_slot(c))

@@ -276,4 +276,8 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 	}
 	/* the commit is synchronous: the kernel has the decisions from now on */
 	ctrls_outcome(m, kd, changed, r >= 0, now_usec());
+	/* the record's hash is of what the kernel holds: a damond that adopts the kdamond after a crash then
+	 * sees it unchanged (the first-window release, say) instead of recommitting */
+	if (r >= 0)
+		record_save(m);
 }

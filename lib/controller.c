@@ -96,6 +96,8 @@ unsigned ctrl_overlay_diff(const struct kd_overlay *a, const struct kd_overlay *
 		    memcmp(x->goal_value, y->goal_value, sizeof(x->goal_value)) ||
 		    x->quota_cap_set != y->quota_cap_set || x->quota_cap != y->quota_cap)
 			d |= CTRL_OWNS_GOALS;
+		if (!x || !y || x->hold != y->hold)
+			d |= CTRL_OWNS_HOLD;
 	}
 	for (size_t t = 0; t < MAX(a->nr_targets, b->nr_targets); t++) {
 		const struct kd_target_overlay *x = t < a->nr_targets ? &a->targets[t] : NULL;

@@ -83,6 +83,7 @@ enum {
 	CTRL_OWNS_EXCLUDE = 1u << 1, /* kd_overlay.targets[].exclude */
 	CTRL_OWNS_LAYOUT = 1u << 2,  /* kd_overlay.targets[].layout */
 	CTRL_OWNS_GOALS = 1u << 3,   /* kd_overlay.slots[].goal_set/goal_value/quota_cap_set/quota_cap */
+	CTRL_OWNS_HOLD = 1u << 4,    /* kd_overlay.slots[].hold */
 };
 
 /*
@@ -95,6 +96,7 @@ struct ctrl_env {
 	const struct damon_features *features;
 	uint64_t stats_interval_us; /* settings.stats_interval_us: how often ticks come */
 	bool bpf_monitor;           /* the BPF monitor feeds region snapshots */
+	bool adopted; /* the kdamond ran before this damond started (its schemes' state is the kernel's) */
 	/* CTRL_SCHEME: the slot this instance is about, and its scheme (NULL: a tombstone) */
 	size_t slot;
 	const struct damos_cfg *scheme;
@@ -220,7 +222,7 @@ struct ctrl_ops {
 	void (*status)(const struct ctrl_env *e, const void *state, struct json_object *into);
 };
 
-extern const struct ctrl_ops ctrl_charge_ops, ctrl_refine_ops, ctrl_goal_ops;
+extern const struct ctrl_ops ctrl_window_ops, ctrl_charge_ops, ctrl_refine_ops, ctrl_goal_ops;
 
 /* The controllers in the order they step (lib/ctrl-registry.c). */
 extern const struct ctrl_ops *const ctrl_registry[];

@@ -34,6 +34,8 @@
  *     its emergency interval; refinement: its interval and backoff; goal
  *     feeding: once per quota window at most, on a 1 % move); the host adds
  *     only rule 2.
+ *  0. The first-window hold steps first: the tick that releases a held
+ *     scheme commits that alone (the others step at the next tick).
  *  7. Goal feeding steps last: a tick in which charge or refinement changed
  *     the overlay carries the fed values it already holds, and the new
  *     measurement goes in at the next tick. A commit whose only change is
@@ -46,6 +48,7 @@
 #include "macro.h"
 
 const struct ctrl_ops *const ctrl_registry[] = {
+	&ctrl_window_ops,
 	&ctrl_charge_ops,
 	&ctrl_refine_ops,
 	&ctrl_goal_ops,

@@ -217,8 +217,8 @@ static void render_scheme(struct render *r, const char *s, const struct scheme_s
 	put(r, SYSFS_W_KEYWORD, damos_action_to_string(c->action), "%s/action", s);
 	put_i64(r, 0, c->target_nid, "%s/target_nid", s);
 	put_u64(r, 0, c->apply_interval_us, "%s/apply_interval_us", s);
-	put_u64(r, 0, c->sz.min, "%s/access_pattern/sz/min", s);
-	put_u64(r, 0, c->sz.max, "%s/access_pattern/sz/max", s);
+	put_u64(r, 0, slot->hold ? 0 : c->sz.min, "%s/access_pattern/sz/min", s);
+	put_u64(r, 0, slot->hold ? 0 : c->sz.max, "%s/access_pattern/sz/max", s);
 	put_u64(r, 0, c->nr_accesses.min, "%s/access_pattern/nr_accesses/min", s);
 	put_u64(r, 0, c->nr_accesses.max, "%s/access_pattern/nr_accesses/max", s);
 	put_u64(r, 0, c->age.min, "%s/access_pattern/age/min", s);

@@ -37,6 +37,7 @@ struct scheme_slot {
 	bool goals_by_damond;
 	bool quota_cap_set; /* quotas/bytes at most quota_cap (0 bytes, no size quota, counts as above it) */
 	uint64_t quota_cap;
+	bool hold; /* access_pattern sz 0..0: matches no region (the first quota window, first_window) */
 };
 
 struct kdamond_plan {

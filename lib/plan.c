@@ -324,6 +324,7 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 			.goals_by_damond = p->slots[i].temporal_emulated,
 			.quota_cap_set = q && q->quota_cap_set,
 			.quota_cap = q ? q->quota_cap : 0,
+			.hold = q && q->hold,
 			/* the emulation's exclusions are target gaps, not filters */
 		};
 	}

@@ -67,6 +67,7 @@ struct kd_slot_overlay {
 	uint64_t goal_value[DAMOS_MAX_GOALS];
 	bool quota_cap_set; /* the emulated temporal tuner: quotas/bytes at most quota_cap (1: apply nothing) */
 	uint64_t quota_cap;
+	bool hold; /* the scheme matches no region (access_pattern sz 0..0) until the kernel computed its quota */
 };
 
 struct kd_target_overlay {
