@@ -140,6 +140,13 @@ static bool temporal_step(const struct ctrl_env *e, struct ctrl_goal_state *st, 
 	st->t.score_bp = score;
 	if (!goal_temporal_decide(&st->t, score, st->window_us, now_us, &met))
 		return false;
+	if (!st->t.decided && ov->quota_cap_set == met) {
+		/* the first decision is what the kernel holds already (missed: the configured quota): no commit */
+		st->t.decided = true;
+		st->t.met = met;
+		st->t.at_us = now_us;
+		return false;
+	}
 	st->t.pending = true;
 	st->t.pending_met = met;
 	ov->quota_cap_set = met;

@@ -30,9 +30,9 @@
 #define JU64(v) json_object_new_uint64((uint64_t)(v))
 
 struct ctrl_window_state {
-	bool active;   /* the scheme has a quota: it is held until its first window */
-	bool held;     /* the overlay holds it */
-	bool pending;  /* released, the commit not confirmed */
+	bool active;  /* the scheme has a quota: it is held until its first window */
+	bool held;    /* the overlay holds it */
+	bool pending; /* released, the commit not confirmed */
 	uint64_t reset_us, aggr_us;
 	uint64_t released_at_us;
 	const char *released_by; /* static: "effective quota", "time bound" */
@@ -57,8 +57,8 @@ static const char *window_off_reason(const struct ctrl_env *e)
  * not computed yet, or not read); epoch_us: the start or reload that made the
  * slot.
  */
-static bool window_release(const struct ctrl_window_state *st, uint64_t esz_bytes, uint64_t epoch_us,
-			   uint64_t now_us, const char **ret_by)
+static bool window_release(const struct ctrl_window_state *st, uint64_t esz_bytes, uint64_t epoch_us, uint64_t now_us,
+			   const char **ret_by)
 {
 	if (esz_bytes) {
 		*ret_by = "the kernel computed its effective quota";

@@ -138,8 +138,8 @@ kernel_snapshot() {	# everything damond wrote that a failed reload must not chan
 main_pid() { systemctl show -P MainPID damond; }
 is_active() { [ "$(systemctl is-active damond)" = active ]; }
 status_json() { damondctl --json --no-pager status; }
-wait_damond_ready() {	# SECS: active and answering, every kdamond on
-	wait_for 'is_active && kd_all_on' "$1"
+wait_damond_ready() {	# SECS: active and answering, every kdamond on, no scheme held for its first quota window
+	wait_for 'is_active && kd_all_on && ! status_json | tr -d " \n" | grep -q "\"held\":true"' "$1"
 }
 n_restarts() { systemctl show -P NRestarts damond; }
 ensure_started() {	# an earlier scenario may have left the unit failed or stopped

@@ -371,6 +371,10 @@ damond_start() {
 		DAMOND_PID=""
 		fail "damond exited at start, rc=$DAMOND_RC"
 	fi
+	# a scheme with a quota is held for its first quota window (lib/ctrl-window-ops.c) and released
+	# by a commit a tick or two later: wait for it, so that what a scenario reads or compares next
+	# is the running policy (a kdamond that does not run stays held: go on after 10 s)
+	wait_for "! damondctl status --json | tr -d ' \n' | grep -q '\"held\":true'" 10 0.2 || true
 }
 
 # damond_stop [SIGNAL] [TIMEOUT]: sets DAMOND_RC (its exit status)
