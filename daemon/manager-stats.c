@@ -263,6 +263,10 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 	char why[256] = "";
 	int r;
 
+	/* a start, commit or nr_kdamonds that waits for the DAMON sysfs lock (manager-retry.c) carries the whole
+	 * plan, overlay included, when it lands: a controller commit now would clear what waits (and race it) */
+	if (kd->pending != KD_PENDING_NONE || m->pending_nr_kdamonds)
+		return;
 	changed = ctrls_step(m, kd, now, why, sizeof(why), &scheme);
 	if (!changed)
 		return;

@@ -13,7 +13,11 @@
  * (sz 0..0) until the kernel shows an effective quota (effective_bytes > 0:
  * the window rolled over, which it does with nothing matched) or, at the
  * latest, two quota windows and a second after the kdamond's start or the
- * reload that made the slot; then one commit gives it its real pattern. The
+ * reload that made the slot; then one commit gives it its real pattern.
+ * While held, a scheme without kernel-tuned goals has a 1 ms quota window
+ * (lib/damon-sysfs.c), so the first rollover comes at its next apply
+ * (about one aggregation interval) rather than after a whole reset
+ * interval. The
  * kernel keeps a scheme's quota window across commits (3.3), so the limit
  * is in force from the first region the scheme applies to. On 7.x the
  * first tick sees the effective quota and releases it: one extra commit.

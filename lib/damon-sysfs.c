@@ -229,7 +229,15 @@ static void render_scheme(struct render *r, const char *s, const struct scheme_s
 	if (slot->quota_cap_set && (bytes == 0 || bytes > slot->quota_cap))
 		bytes = slot->quota_cap;
 	put_u64(r, 0, bytes, "%s/quotas/bytes", s);
-	put_u64(r, 0, c->quota.reset_interval_ms, "%s/quotas/reset_interval_ms", s);
+	/*
+	 * held (first_window): a 1 ms quota window rolls over at the next apply, so 6.12 computes the
+	 * effective quota after one apply interval instead of one reset interval; nothing matches meanwhile.
+	 * Not with goals the kernel tunes: its tuner would run once per apply interval while held.
+	 */
+	put_u64(r, 0,
+		slot->hold && (slot->goals_by_damond || !c->quota.nr_goals) ? MIN(c->quota.reset_interval_ms, 1)
+									    : c->quota.reset_interval_ms,
+		"%s/quotas/reset_interval_ms", s);
 	put_u64(r, 0, c->quota.weight_sz, "%s/quotas/weights/sz_permil", s);
 	put_u64(r, 0, c->quota.weight_nr_accesses, "%s/quotas/weights/nr_accesses_permil", s);
 	put_u64(r, 0, c->quota.weight_age, "%s/quotas/weights/age_permil", s);

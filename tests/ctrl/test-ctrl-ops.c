@@ -1787,6 +1787,122 @@ static void test_goal_temporal(void **unused)
 	damond_config_free(cfg);
 }
 
+/* first_window: a new quota'd scheme is held (matches nothing, 1 ms windows) until the kernel computed its quota */
+static void test_first_window(void **unused)
+{
+	struct damond_config *cfg =
+		load("kdamonds:\n"
+		     "  - name: reclaim\n"
+		     "    ops: paddr\n"
+		     "    targets:\n"
+		     "      - regions: [{start: 0x100000, end: 0x20000000}]\n"
+		     "    schemes:\n"
+		     "      - name: cold\n"
+		     "        action: pageout\n"
+		     "        access_pattern: {sz: {min: 4K, max: 1G}}\n"
+		     "        quotas: {bytes: 100M, reset_interval: 1s}\n"
+		     "      - name: tuned\n"
+		     "        action: pageout\n"
+		     "        quotas: {bytes: 100M, reset_interval: 2s, goals: [{metric: user_input, "
+		     "target_value: 5}]}\n"
+		     "      - name: watch\n"
+		     "        action: stat\n");
+	struct damon_features f = {};
+	struct kd_policy p = {};
+	struct kd_overlay o = {};
+	void *st[3];
+	struct kd_slot_obs so[3] = {};
+	struct kd_observation obs = { .alive = true, .pid = 1, .nr_slots = 3, .slots = so, .epoch_us = 100 * SEC };
+	struct write_list l = {};
+	struct ctrl_env e[3];
+	struct json_object *js;
+	char why[256];
+	int map[3] = { 0, 1, 2 };
+
+	(void)unused;
+	assert_non_null(cfg);
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		f.f[i] = FEATURE_PRESENT;
+	for (int m = 0; m < _DAMOS_GOAL_METRIC_MAX; m++)
+		f.goal_metric[m] = FEATURE_PRESENT;
+	assert_int_equal(kd_policy_init_map(&p, 0, &cfg->kdamonds[0], cfg->kdamonds[0].ctx.targets, 1, map, 3), 0);
+	assert_int_equal(kd_overlay_init(&o, 3, 1), 0);
+	for (size_t i = 0; i < 3; i++) {
+		st[i] = calloc(1, ctrl_window_ops.state_size);
+		assert_non_null(st[i]);
+		e[i] = (struct ctrl_env){
+			.policy = &p, .features = &f, .stats_interval_us = SEC, .slot = i, .scheme = p.slots[i].cfg
+		};
+		ctrl_window_ops.setup(&e[i], st[i], false);
+		assert_int_equal(ctrl_window_ops.restore(&e[i], st[i], &o), 0);
+	}
+	assert_null(ctrl_window_ops.off_reason(&e[0]));
+	assert_non_null(ctrl_window_ops.off_reason(&e[2])); /* stat: nothing to hold */
+	assert_true(o.slots[0].hold && o.slots[1].hold && !o.slots[2].hold);
+	assert_int_equal(plan_compose(&p, &o, &f, NULL, NULL, &l), 0);
+	for (size_t i = 0; i < l.n; i++) {
+		const char *v = l.v[i].value, *w = l.v[i].path;
+
+		if (strstr(w, "schemes/0/access_pattern/sz/max") || strstr(w, "schemes/1/access_pattern/sz/max"))
+			assert_string_equal(v, "0"); /* matches no region */
+		if (strstr(w, "schemes/2/access_pattern/sz/max"))
+			assert_string_equal(v, "18446744073709551615");
+		if (strstr(w, "schemes/0/quotas/reset_interval_ms"))
+			assert_string_equal(v, "1"); /* the first window rolls over at the next apply */
+		if (strstr(w, "schemes/1/quotas/reset_interval_ms"))
+			assert_string_equal(v, "2000"); /* the kernel tunes its goal: windows as configured */
+	}
+	write_list_done(&l);
+	/* no effective quota yet: held */
+	obs.now_us = 100 * SEC + SEC / 2;
+	assert_false(ctrl_window_ops.step(&e[0], st[0], &obs, &o, why, sizeof(why)));
+	/* the kernel shows one: released, one commit */
+	so[0] = (struct kd_slot_obs){ .have = true };
+	so[0].stats.effective_bytes = 100 * MiB;
+	assert_true(ctrl_window_ops.step(&e[0], st[0], &obs, &o, why, sizeof(why)));
+	assert_non_null(strstr(why, "first quota window is over (the kernel computed its effective quota)"));
+	assert_false(o.slots[0].hold);
+	ctrl_window_ops.outcome(&e[0], st[0], true, obs.now_us);
+	assert_false(ctrl_window_ops.step(&e[0], st[0], &obs, &o, why, sizeof(why)));
+	assert_int_equal(plan_compose(&p, &o, &f, NULL, NULL, &l), 0);
+	for (size_t i = 0; i < l.n; i++) {
+		if (strstr(l.v[i].path, "schemes/0/access_pattern/sz/max"))
+			assert_string_equal(l.v[i].value, "1073741824");
+		if (strstr(l.v[i].path, "schemes/0/quotas/reset_interval_ms"))
+			assert_string_equal(l.v[i].value, "1000");
+	}
+	write_list_done(&l);
+	/* no effective quota ever read: released after two windows and a second */
+	obs.now_us = 100 * SEC + 5 * SEC;
+	assert_false(ctrl_window_ops.step(&e[1], st[1], &obs, &o, why, sizeof(why)));
+	obs.now_us = 100 * SEC + 6 * SEC;
+	assert_true(ctrl_window_ops.step(&e[1], st[1], &obs, &o, why, sizeof(why)));
+	assert_non_null(strstr(why, "two quota windows passed"));
+	/* a failed commit: the release is tried again */
+	ctrl_window_ops.outcome(&e[1], st[1], false, obs.now_us);
+	assert_true(ctrl_window_ops.step(&e[1], st[1], &obs, &o, why, sizeof(why)));
+	ctrl_window_ops.outcome(&e[1], st[1], true, obs.now_us);
+	js = json_object_new_object();
+	ctrl_window_ops.status(&e[1], st[1], js);
+	assert_false(json_object_get_boolean(json_object_object_get(js, "held")));
+	json_object_put(js);
+	/* a reload that keeps the scheme keeps it released; an adopted kdamond is never held */
+	ctrl_window_ops.setup(&e[0], st[0], true);
+	assert_int_equal(ctrl_window_ops.restore(&e[0], st[0], &o), 0);
+	assert_false(o.slots[0].hold);
+	e[0].adopted = true;
+	ctrl_window_ops.setup(&e[0], st[0], false);
+	assert_int_equal(ctrl_window_ops.restore(&e[0], st[0], &o), 0);
+	assert_false(o.slots[0].hold);
+	assert_non_null(ctrl_window_ops.off_reason(&e[0]));
+
+	for (size_t i = 0; i < 3; i++)
+		free(st[i]);
+	kd_overlay_done(&o);
+	kd_policy_done(&p);
+	damond_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1794,6 +1910,7 @@ int main(void)
 		cmocka_unit_test(test_slot_obs_update),
 		cmocka_unit_test(test_goal_feed),
 		cmocka_unit_test(test_goal_temporal),
+		cmocka_unit_test(test_first_window),
 		cmocka_unit_test_setup_teardown(test_charge_off_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refine_off_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refine_params, setup, teardown),
