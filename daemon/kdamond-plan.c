@@ -222,7 +222,8 @@ int preflight_config(struct manager *m, const struct damond_config *c, struct co
 					 s->name, g);
 				if (metric && strneq(metric, "node_", 5))
 					preflight_node(m, c, &goal->pos, key, goal->nid, errs);
-				if (goal->path)
+				/* a 'file' goal's path is a file a user program writes, perhaps later: not a memcg */
+				if (goal->path && goal->metric != DAMOS_GOAL_FILE)
 					preflight_memcg(m, c, &goal->pos, key, goal->path, errs);
 			}
 			for (size_t j = 0; j < s->nr_filters; j++) {

@@ -1453,7 +1453,7 @@ static int h_targets(struct parser *p, yaml_node_t *k, yaml_node_t *v, const str
 
 static bool metric_is_bp(enum damos_goal_metric m)
 {
-	return m != DAMOS_GOAL_USER_INPUT && m != DAMOS_GOAL_SOME_MEM_PSI_US;
+	return m != DAMOS_GOAL_USER_INPUT && m != DAMOS_GOAL_SOME_MEM_PSI_US && m != DAMOS_GOAL_FILE;
 }
 
 static bool metric_is_node(enum damos_goal_metric m)
@@ -1465,7 +1465,8 @@ static bool metric_is_node(enum damos_goal_metric m)
 
 static bool metric_is_memcg(enum damos_goal_metric m)
 {
-	return m == DAMOS_GOAL_NODE_MEMCG_USED_BP || m == DAMOS_GOAL_NODE_MEMCG_FREE_BP;
+	return m == DAMOS_GOAL_NODE_MEMCG_USED_BP || m == DAMOS_GOAL_NODE_MEMCG_FREE_BP ||
+	       m == DAMOS_GOAL_MEMCG_USAGE_BP;
 }
 
 /* target_value/current_value: the unit follows the metric. */
@@ -1550,8 +1551,10 @@ static int parse_goal(struct parser *p, yaml_node_t *v, struct damos_goal_cfg *g
 	if (metric_is_memcg(g->metric) && !n)
 		perr(p, v, "path", "missing required key 'path' (%s needs a memcg path)",
 		     damos_goal_metric_to_string(g->metric));
-	else if (n && !metric_is_memcg(g->metric))
-		perr(p, n, key, "path is only valid for node_memcg_* metrics");
+	else if (g->metric == DAMOS_GOAL_FILE && (!n || !g->path || g->path[0] != '/'))
+		perr(p, n ? n : v, n ? key : "path", "the file metric needs 'path', an absolute file name");
+	else if (n && !metric_is_memcg(g->metric) && g->metric != DAMOS_GOAL_FILE)
+		perr(p, n, key, "path is only valid for node_memcg_*, memcg_usage_bp and file metrics");
 	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP && p->ctx->ops != DAMON_OPS_PADDR) {
 		n = map_find(p, v, "metric|target_metric", &key);
 		perr(p, n, key, "node_eligible_mem_bp is only valid with paddr");

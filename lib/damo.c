@@ -759,7 +759,7 @@ static int imp_goal(struct imp *im, const struct dn *m, struct damos_goal_cfg *g
 	if (!s)
 		return 0;
 	g->metric = damos_goal_metric_from_string(s);
-	if ((int)g->metric < 0) {
+	if ((int)g->metric < 0 || !damos_goal_metric_is_kernel(g->metric)) {
 		err(im, dn_get(m, "metric"), "metric", "unknown goal metric '%s'", s);
 		return 0;
 	}
@@ -2179,6 +2179,10 @@ static struct json_object *exp_scheme(struct exp *ex, const struct damos_cfg *s,
 		const struct damos_goal_cfg *g = &q->goals[i];
 		struct json_object *go = jobj(ex);
 
+		if (!damos_goal_metric_is_kernel(g->metric))
+			exp_note(ex, false, "goals.metric",
+				 "'%s' is damond's own goal metric: damo and the kernel have no equivalent",
+				 damos_goal_metric_to_string(g->metric));
 		jadd(ex, go, "metric", jstr(ex, damos_goal_metric_to_string(g->metric)));
 		jadd(ex, go, "nid",
 		     metric_is_node(g->metric) || g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP ? jfmt(ex, "%d", g->nid)

@@ -27,8 +27,8 @@ bool features_temporal_emulated(const struct damon_features *f, const struct dam
 bool features_goal_fed(const struct damon_features *f, enum damos_goal_metric m)
 {
 	return m != DAMOS_GOAL_USER_INPUT && (unsigned)m < _DAMOS_GOAL_METRIC_MAX &&
-	       f->goal_metric[m] == FEATURE_ABSENT && f->goal_metric[DAMOS_GOAL_USER_INPUT] != FEATURE_ABSENT &&
-	       goal_current_measurable(m);
+	       (f->goal_metric[m] == FEATURE_ABSENT || !damos_goal_metric_is_kernel(m)) &&
+	       f->goal_metric[DAMOS_GOAL_USER_INPUT] != FEATURE_ABSENT && goal_current_measurable(m);
 }
 
 static const char *const feature_table[_FEATURE_MAX] = {
@@ -413,8 +413,10 @@ int features_probe_owned_ex(struct sysfs_root *root, unsigned k, struct damon_fe
 	for (int a = 0; a < _DAMOS_ACTION_MAX; a++)
 		f.action[a] = probe_keyword(root, sysfs_pathf(p, "%s/action", s), damos_action_to_string(a));
 	for (int m = 0; m < _DAMOS_GOAL_METRIC_MAX; m++)
-		f.goal_metric[m] = probe_keyword(root, sysfs_pathf(p, "%s/quotas/goals/0/target_metric", s),
-						 damos_goal_metric_to_string(m));
+		f.goal_metric[m] = !damos_goal_metric_is_kernel(m)
+					   ? FEATURE_ABSENT /* damond's own: never written to a kernel */
+					   : probe_keyword(root, sysfs_pathf(p, "%s/quotas/goals/0/target_metric", s),
+							   damos_goal_metric_to_string(m));
 	for (int t = 0; t < _DAMOS_FILTER_TYPE_MAX; t++) {
 		const char *dir = f.f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT
 					  ? (damos_filter_type_is_core(t) ? "core_filters" : "ops_filters")

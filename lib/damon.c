@@ -36,8 +36,16 @@ static const char *const damos_goal_metric_table[_DAMOS_GOAL_METRIC_MAX] = {
 	[DAMOS_GOAL_ACTIVE_MEM_BP] = "active_mem_bp",
 	[DAMOS_GOAL_INACTIVE_MEM_BP] = "inactive_mem_bp",
 	[DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP] = "node_eligible_mem_bp",
+	[DAMOS_GOAL_SWAP_USED_BP] = "swap_used_bp",
+	[DAMOS_GOAL_MEMCG_USAGE_BP] = "memcg_usage_bp",
+	[DAMOS_GOAL_FILE] = "file",
 };
 DEFINE_STRING_TABLE_LOOKUP(damos_goal_metric, enum damos_goal_metric);
+
+bool damos_goal_metric_is_kernel(enum damos_goal_metric m)
+{
+	return m >= DAMOS_GOAL_USER_INPUT && m <= DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
+}
 
 static const char *const damos_goal_tuner_table[_DAMOS_TUNER_MAX] = {
 	[DAMOS_TUNER_CONSIST] = "consist",

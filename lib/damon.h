@@ -53,6 +53,10 @@ enum damos_goal_metric {
 	DAMOS_GOAL_ACTIVE_MEM_BP,
 	DAMOS_GOAL_INACTIVE_MEM_BP,
 	DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP,
+	/* damond's own (no kernel has them): always fed as user_input (issue 16) */
+	DAMOS_GOAL_SWAP_USED_BP,   /* swap in use over swap total, /proc/meminfo */
+	DAMOS_GOAL_MEMCG_USAGE_BP, /* a cgroup's memory.current over its memory.max */
+	DAMOS_GOAL_FILE,           /* the first number in a file a user program writes */
 	_DAMOS_GOAL_METRIC_MAX,
 	_DAMOS_GOAL_METRIC_INVALID = -EINVAL,
 };
@@ -126,6 +130,8 @@ enum damon_ops damon_ops_from_string(const char *s) _pure_;
 const char *damos_action_to_string(enum damos_action x) _pure_;
 enum damos_action damos_action_from_string(const char *s) _pure_;
 const char *damos_goal_metric_to_string(enum damos_goal_metric x) _pure_;
+/* A metric some kernel has (false: one of damond's own, fed as user_input everywhere). */
+bool damos_goal_metric_is_kernel(enum damos_goal_metric m) _pure_;
 enum damos_goal_metric damos_goal_metric_from_string(const char *s) _pure_;
 const char *damos_goal_tuner_to_string(enum damos_goal_tuner x) _pure_;
 enum damos_goal_tuner damos_goal_tuner_from_string(const char *s) _pure_;

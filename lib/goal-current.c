@@ -204,6 +204,65 @@ bool goal_current_measurable(enum damos_goal_metric m)
 	return m >= DAMOS_GOAL_USER_INPUT && m < _DAMOS_GOAL_METRIC_MAX && m != DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
 }
 
+/* "SwapTotal:" and "SwapFree:" of /proc/meminfo (bytes). */
+int goal_parse_meminfo_swap(const char *text, uint64_t *ret_total, uint64_t *ret_free)
+{
+	const char *t = strstr(text, "SwapTotal:"), *f = strstr(text, "SwapFree:");
+	unsigned long long a, b;
+
+	if (!t || !f || sscanf(t, "SwapTotal: %llu kB", &a) != 1 || sscanf(f, "SwapFree: %llu kB", &b) != 1)
+		return -EINVAL;
+	*ret_total = (uint64_t)a * 1024;
+	*ret_free = (uint64_t)b * 1024;
+	return 0;
+}
+
+/* The first unsigned integer in text (leading blanks allowed), as a user program writes it. */
+int goal_parse_number(const char *text, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	if (*text < '0' || *text > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || (*end && *end != '\n' && *end != ' ' && *end != '\t'))
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static void read_memcg_usage(const char *sys_root, const struct damos_goal_cfg *g, struct goal_current *r)
+{
+	const char *cg = g->path ? g->path + (g->path[0] == '/') : "";
+	char path[4096];
+	uint64_t cur = 0, max = 0;
+	char *t;
+
+	snprintf(path, sizeof(path), "%s/fs/cgroup/%s/memory.current", sys_root, cg);
+	t = read_text(path);
+	if (!t || goal_parse_number(t, &cur) < 0) {
+		free(t);
+		r->why = "memory.current unreadable (no such cgroup, or no memory controller)";
+		return;
+	}
+	free(t);
+	snprintf(path, sizeof(path), "%s/fs/cgroup/%s/memory.max", sys_root, cg);
+	t = read_text(path);
+	if (!t || goal_parse_number(t, &max) < 0 || !max) {
+		r->why = t && strncmp(t, "max", 3) == 0 ? "the cgroup has no memory.max (unlimited)"
+							: "memory.max unreadable";
+		free(t);
+		return;
+	}
+	free(t);
+	r->value = goal_bp(MIN(cur, max), max);
+	r->known = true;
+}
+
 void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
 		       uint64_t reset_interval_ms, struct goal_psi *psi, uint64_t now_us, struct goal_current *r)
 {
@@ -266,6 +325,33 @@ void goal_current_read(const char *procfs_root, const char *sys_root, const stru
 		return;
 	case DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP:
 		r->why = "the kernel computes it from a folio walk of the eligible regions; damond does not repeat it";
+		return;
+	case DAMOS_GOAL_SWAP_USED_BP:
+		snprintf(path, sizeof(path), "%s/meminfo", procfs_root);
+		t = read_text(path);
+		if (!t || goal_parse_meminfo_swap(t, &a, &b) < 0)
+			r->why = "/proc/meminfo SwapTotal/SwapFree unreadable";
+		else if (!a)
+			r->why = "no swap configured";
+		free(t);
+		if (r->why)
+			return;
+		r->value = goal_bp(a - MIN(a, b), a);
+		r->known = true;
+		return;
+	case DAMOS_GOAL_MEMCG_USAGE_BP:
+		read_memcg_usage(sys_root, g, r);
+		return;
+	case DAMOS_GOAL_FILE:
+		r->unit = "";
+		t = g->path ? read_text(g->path) : NULL;
+		if (!t || goal_parse_number(t, &a) < 0)
+			r->why = "the file is missing or does not start with a number";
+		free(t);
+		if (r->why)
+			return;
+		r->value = a;
+		r->known = true;
 		return;
 	default:
 		r->why = "unknown metric";

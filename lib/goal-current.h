@@ -44,6 +44,11 @@ int goal_parse_numa_stat_lru(const char *text, int nid, uint64_t *ret_bytes);
 /* /proc/meminfo "Active:" and "Inactive:" (bytes). */
 int goal_parse_meminfo_lru(const char *text, uint64_t *ret_active, uint64_t *ret_inactive);
 
+/* /proc/meminfo "SwapTotal:" and "SwapFree:" (bytes). */
+int goal_parse_meminfo_swap(const char *text, uint64_t *ret_total, uint64_t *ret_free);
+/* The first unsigned integer of text (what a user program writes into a 'file' goal's file). */
+int goal_parse_number(const char *text, uint64_t *ret);
+
 /* value * 10000 / total, without overflow; 0 when total is 0 */
 uint64_t goal_bp(uint64_t value, uint64_t total);
 

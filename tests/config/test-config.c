@@ -461,6 +461,10 @@ static void test_goals(void **state _unused_)
 		{ DAMOS_GOAL_ACTIVE_MEM_BP, 6000, 0, 0, NULL },
 		{ DAMOS_GOAL_INACTIVE_MEM_BP, 1, 0, 0, NULL },
 		{ DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP, 3000, 0, 0, NULL },
+		/* damond's own */
+		{ DAMOS_GOAL_SWAP_USED_BP, 5000, 0, 0, NULL },
+		{ DAMOS_GOAL_MEMCG_USAGE_BP, 8000, 0, 0, "/workload" },
+		{ DAMOS_GOAL_FILE, 7, 0, 0, "/run/steer" },
 	};
 
 	assert_int_equal(q->ms, 10);

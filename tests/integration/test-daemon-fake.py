@@ -1006,6 +1006,42 @@ def t_goal_temporal_emulated():
             e.close()
 
 
+def t_goal_file_metric():
+    """A 'file' goal (damond's own metric): any program steers the scheme by writing a number into the file;
+    damond feeds it as user_input on every kernel, 7.2 included (issue 16 item 3)."""
+    e = Env("7.2")
+    try:
+        steer = os.path.join(e.dir, "steer")
+        e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n"
+                                    "          goals:\n"
+                                    "            - {metric: file, target_value: 100, path: %s}" % steer)
+                     % {"bytes": "32M"})
+        e.start()
+        q = KD + "/0/contexts/0/schemes/0/quotas/goals/0"
+        check(e.read(q + "/target_metric") == "user_input", "the file goal is not written as user_input")
+        g = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"][0]
+        check(g["mode"] == "fed" and g["current_value"] is None and "file" in g.get("current_unknown", ""),
+              "before the file exists: %s" % g)
+        with open(steer, "w") as f:
+            f.write("40\n")
+        committed = os.path.join(e.sys, ".fake-damon/kdamond0/committed/schemes/0/quotas/goals/0/current_value")
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            try:
+                with open(committed) as f:
+                    if f.read().strip() == "40":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        with open(committed) as f:
+            check(f.read().strip() == "40", "the kernel never got the file's 40")
+        g = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"][0]
+        check(g["current_value"] == 40 and g["score_bp"] == 4000, "status: %s" % g)
+    finally:
+        e.close()
+
+
 def t_reload_commit_to_killed_kdamond_restarts_it():
     """The kdamond dies (killed, or switched off behind damond's back) between damond's last look and a
     reload's 'commit', which 6.12 then refuses with EINVAL (7.x's ECANCELED was handled already). damond must
@@ -1219,6 +1255,7 @@ TESTS = [
     t_goal_current_values,
     t_goal_fed_as_user_input,
     t_goal_temporal_emulated,
+    t_goal_file_metric,
     t_dropped_kdamond_does_not_block_restart,
     t_keepalive_with_watermarks,
     t_reload_commit_to_killed_kdamond_restarts_it,

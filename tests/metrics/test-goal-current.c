@@ -202,6 +202,61 @@ static void t_read(void **state)
 	assert_false(c.known);
 }
 
+/* damond's own metrics (issue 16 item 3): swap in use, a cgroup's usage against its limit, a user's file */
+static void t_read_damond_own(void **state)
+{
+	struct goal_psi psi = {};
+	struct goal_current c;
+	struct damos_goal_cfg g = { .metric = DAMOS_GOAL_SWAP_USED_BP, .target_value = 5000 };
+	char file[600];
+	uint64_t a, b;
+
+	assert_int_equal(goal_parse_meminfo_swap("MemTotal: 1 kB\nSwapTotal: 4000 kB\nSwapFree: 1000 kB\n", &a, &b), 0);
+	assert_int_equal(a, 4000 * 1024);
+	assert_int_equal(b, 1000 * 1024);
+	assert_int_equal(goal_parse_meminfo_swap("MemTotal: 1 kB\n", &a, &b), -EINVAL);
+	assert_int_equal(goal_parse_number("  1234\n", &a), 0);
+	assert_int_equal(a, 1234);
+	assert_int_equal(goal_parse_number("max\n", &a), -EINVAL);
+	assert_int_equal(goal_parse_number("12x\n", &a), -EINVAL);
+	assert_false(damos_goal_metric_is_kernel(DAMOS_GOAL_SWAP_USED_BP));
+	assert_true(damos_goal_metric_is_kernel(DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP));
+	assert_true(goal_current_measurable(DAMOS_GOAL_FILE));
+
+	put("proc/meminfo", "MemTotal: 1000 kB\nSwapTotal: 4000 kB\nSwapFree: 1000 kB\n");
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 7500);
+	assert_string_equal(c.unit, "bp");
+	put("proc/meminfo", "MemTotal: 1000 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n");
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_false(c.known);
+	assert_non_null(strstr(c.why, "no swap"));
+
+	g.metric = DAMOS_GOAL_MEMCG_USAGE_BP;
+	g.path = (char *)"/work.slice/app";
+	put("sys/fs/cgroup/work.slice/app/memory.current", "268435456\n");
+	put("sys/fs/cgroup/work.slice/app/memory.max", "1073741824\n");
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 2500);
+	put("sys/fs/cgroup/work.slice/app/memory.max", "max\n");
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_false(c.known);
+	assert_non_null(strstr(c.why, "unlimited"));
+
+	g.metric = DAMOS_GOAL_FILE;
+	snprintf(file, sizeof(file), "%s/proc/steer", root);
+	g.path = file;
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_false(c.known); /* not written yet */
+	put("proc/steer", "420\n");
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 420);
+	assert_string_equal(c.unit, "");
+}
+
 static int setup(void **state)
 {
 	if (!mkdtemp(root))
@@ -229,6 +284,7 @@ int main(void)
 		cmocka_unit_test(t_bp),
 		cmocka_unit_test(t_psi_feed),
 		cmocka_unit_test(t_read),
+		cmocka_unit_test(t_read_damond_own),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
