@@ -12,8 +12,9 @@
  * scheme with a quota on every kernel: its access pattern matches no region
  * (sz 0..0) until the kernel shows an effective quota (effective_bytes > 0:
  * the window rolled over, which it does with nothing matched) or, at the
- * latest, two quota windows and a second after the kdamond's start or the
- * reload that made the slot; then one commit gives it its real pattern.
+ * latest, two quota windows, two apply intervals and a second after the
+ * kdamond's start or the reload that made the slot; then one commit gives
+ * it its real pattern.
  * While held, a scheme without kernel-tuned goals has a 1 ms quota window
  * (lib/damon-sysfs.c), so the first rollover comes at its next apply
  * (about one aggregation interval) rather than after a whole reset
@@ -34,10 +35,11 @@
 #define JU64(v) json_object_new_uint64((uint64_t)(v))
 
 struct ctrl_window_state {
-	bool active;  /* the scheme has a quota: it is held until its first window */
-	bool held;    /* the overlay holds it */
-	bool pending; /* released, the commit not confirmed */
-	uint64_t reset_us, aggr_us;
+	bool active;       /* the scheme has a quota: it is held until its first window */
+	bool held;         /* the overlay holds it */
+	bool pending;      /* released, the commit not confirmed */
+	uint64_t reset_us; /* the quota window */
+	uint64_t apply_us; /* how often the scheme applies (its apply interval, or the aggregation interval) */
 	uint64_t released_at_us;
 	const char *released_by; /* static: "effective quota", "time bound" */
 };
@@ -68,7 +70,8 @@ static bool window_release(const struct ctrl_window_state *st, uint64_t esz_byte
 		*ret_by = "the kernel computed its effective quota";
 		return true;
 	}
-	if (now_us >= epoch_us + 2 * st->reset_us + st->aggr_us + 1000000) {
+	/* the first window starts at the scheme's first apply and rolls over at the first apply after it */
+	if (now_us >= epoch_us + 2 * st->reset_us + 2 * st->apply_us + 1000000) {
 		*ret_by = "two quota windows passed (no effective quota read)";
 		return true;
 	}
@@ -91,7 +94,7 @@ static void window_setup(const struct ctrl_env *e, void *state, bool keep)
 		.active = true,
 		.held = true,
 		.reset_us = (e->scheme->quota.reset_interval_ms ?: 1000) * 1000,
-		.aggr_us = e->policy->cfg->ctx.aggr_us,
+		.apply_us = e->scheme->apply_interval_us ?: e->policy->cfg->ctx.aggr_us,
 	};
 }
 
