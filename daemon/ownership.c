@@ -27,6 +27,7 @@
 #include "exit-codes.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "stats-worker.h"
 
 #define RECORD_NAME "kdamonds.json"
 #define RECORD_VERSION 1
@@ -238,6 +239,19 @@ int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const
 	m->nr_kdamonds_was = was;
 	m->nr_kdamonds_dirs = need;
 	record_save(m);
+	/*
+	 * Never while the stats worker is inside a 'state' write. 6.12's
+	 * nr_kdamonds store holds the DAMON sysfs lock while it removes the
+	 * kdamond directories, and removing a 'state' file waits for writes in
+	 * progress on it; an update_schemes_stats write in progress waits, in a
+	 * loop, for that same lock. Both sleep uninterruptibly: a 6.12 guest's
+	 * damond hung so (the watchdog's SIGABRT and systemd's SIGKILL could not
+	 * end it) when a reload from 8 kdamonds to 2 removed directories during
+	 * a stats round. The round in flight ends within a command or two
+	 * (commands to kdamonds that are off fail at once); its results are
+	 * dropped.
+	 */
+	stats_worker_cancel(m->stats_worker);
 	r = actuator(m)->write_nr_kdamonds(m, need);
 	if (r < 0) {
 		m->nr_kdamonds_dirs = m->nr_kdamonds_was = was;
