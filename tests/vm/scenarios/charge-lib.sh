@@ -6,8 +6,10 @@
 # quota and nr_accesses max 0. Stats are sampled about every 200 ms.
 #
 # run_charge MODE MLOCK SECS: MODE off|auto|emulate; MLOCK 1 (the scenario) or
-# 0 (the control: 1600 MiB anon, no mlock). Prints one result mark and sets
-# R_PCT R_LOW R_MAXX100 R_RECLAIM_S.
+# 0 (the control: 1600 MiB anon, no mlock). Prints a result and a series mark
+# and sets R_PCT R_LOW R_MAXX100 R_RECLAIM_S R_PAIRX100 R_TRIX100 R_FULLWIN
+# (% of the quota applied per window the kernel charged full) R_TFS (s to
+# full speed) R_SERIES (MiB applied every 5 s).
 
 CHARGE_Q=$((32 << 20))
 
@@ -130,7 +132,11 @@ run_charge() {
 			stop = (gone > 0 ? gone : t[NR])
 			last = base
 			for (i = 1; i <= NR; i++) if (t[i] <= stop) last = a[i]
-			phase_s = (stop - t0) / 1000
+			# from the first sample: samples fail while the DAMON sysfs lock is
+			# held (the kdamond of a loaded guest can keep a stats request waiting
+			# for seconds), and bytes applied before the first sample are in
+			# the base, so the time before it must not count either
+			phase_s = (stop - t[1]) / 1000
 			pct = (phase_s > 0 ? (last - base) / phase_s / q * 100 : 0)
 			nb = 0; low = 0; maxw = 0; s = -1; maxp = 0; max3 = 0; w1 = -1; w2 = -1; extra = 0
 			for (i = 2; i <= NR && t[i] <= stop; i++) {
@@ -154,13 +160,38 @@ run_charge() {
 			}
 			if (maxp == 0) maxp = maxw
 			if (max3 == 0) max3 = maxp
-			printf "%.1f %d %d %.1f %d %d %d\n", pct, (nb ? low * 100 / nb : 100), maxw * 100 / q, (gone > 0 ? (gone - t0) / 1000 : -1), nb, maxp * 100 / q, max3 * 100 / q
+			# Applied per full window: the kernel counts a window in
+			# qt_exceeds when it charged the whole quota, however long the
+			# window took in wall time. Bytes applied between the first and
+			# the last increment over the increments in between is what the
+			# charge let through per charged quota: the charge ratio at work,
+			# independent of how fast a loaded guest pages out.
+			fi = 0; li = 0
+			for (i = 2; i <= NR && t[i] <= stop; i++)
+				if (x[i] != x[i - 1]) { if (!fi) fi = i; li = i }
+			fw = (li > fi && x[li] > x[fi] ? (a[li] - a[fi]) / (x[li] - x[fi]) * 100 / q : -1)
+			# time to full speed: the first sample from which the next 2 s
+			# apply at least 0.9 x the quota per second
+			tfs = -1
+			for (i = 1; i <= NR && t[i] <= stop && tfs < 0; i++)
+				for (j = i + 1; j <= NR; j++)
+					if (t[j] - t[i] >= 2000) {
+						if ((a[j] - a[i]) / ((t[j] - t[i]) / 1000) >= 0.9 * q) tfs = (t[i] - t0) / 1000
+						break
+					}
+			# MiB applied since the phase began, every 5 s (where the seconds went)
+			ser = ""; nx = 0
+			for (i = 1; i <= NR && t[i] <= stop + 5000; i++)
+				if (t[i] - t0 >= nx * 1000) { ser = ser (ser == "" ? "" : ",") sprintf("%d:%d", nx, (a[i] - base) / 1048576); nx += 5 }
+			printf "%.1f %d %d %.1f %d %d %d %d %.1f %s\n", pct, (nb ? low * 100 / nb : 100), maxw * 100 / q, (gone > 0 ? (gone - t0) / 1000 : -1), nb, maxp * 100 / q, max3 * 100 / q, fw, tfs, (ser == "" ? "-" : ser)
 		}' "$out")
 	R_PCT=$1 R_LOW=$2 R_MAXX100=$3 R_RECLAIM_S=$4 R_MODE=$fm R_ADJ=$adj R_PAIRX100=$6 R_TRIX100=$7
+	R_FULLWIN=$8 R_TFS=$9 R_SERIES=${10}
 	# the largest quota damond ever asked the kernel to enforce (status: current and adjustments)
 	R_KMAX=$(grep -o '"quota_bytes":[0-9]*\|"kernel_quota_bytes":[0-9]*' /tmp/charge.status | sed 's/.*://' | sort -n | tail -n1)
 	mark "result mode=$mode mlock=$mlock fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \
 		"max_window_x=$(awk -v x="$3" 'BEGIN { printf "%.2f", x / 100 }') reclaim_s=$4 windows=$5" \
 		"max_pair_x=$(awk -v x="$6" 'BEGIN { printf "%.2f", x / 100 }') max_3win_x=$(awk -v x="$7" 'BEGIN { printf "%.2f", x / 100 }')" \
-		"kernel_quota_end=$kq adjusted=$adj"
+		"kernel_quota_end=$kq adjusted=$adj applied_per_full_window_pct=$R_FULLWIN full_speed_s=$R_TFS"
+	mark "series mode=$mode mib_applied_at_s=$R_SERIES"
 }
