@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "iomem.h"
+#include "numa.h"
 #include "log.h"
 #include "manager-internal.h"
 
@@ -85,6 +86,21 @@ int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon
 				return log_error_errno(
 					r, "kdamond '%s': cannot resolve 'regions: auto' from '%s': %s", k->name, path,
 					r == -EPERM ? "addresses read as zero (not root?)" : strerror(-r));
+			}
+		} else if (src->regions_nodes) {
+			char path[PATH_MAX], why[256], nodes[64];
+			long ps = sysconf(_SC_PAGESIZE);
+			int r;
+
+			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
+			r = numa_node_ranges(m->sysfs_path, path, src->regions_nodes, ps > 0 ? (uint64_t)ps : 4096,
+					     MAX(k->ctx.addr_unit, 1ULL), &t[i].regions, &t[i].nr_regions, why,
+					     sizeof(why));
+			if (r < 0) {
+				numa_nodes_format(src->regions_nodes, nodes, sizeof(nodes));
+				targets_free(t, n);
+				return log_error_errno(r, "kdamond '%s': cannot resolve 'regions: {node: %s}': %s",
+						       k->name, nodes, why[0] ? why : strerror(-r));
 			}
 		} else if (src->nr_regions) {
 			/* The user's ranges as they are: shared with the config, which
@@ -180,6 +196,25 @@ int preflight_config(struct manager *m, const struct damond_config *c, struct co
 		const struct kdamond_cfg *kd = &c->kdamonds[k];
 		const struct damon_ctx_cfg *x = &kd->ctx;
 
+		/* node targets resolve now, as they will at apply time: a node that is gone or has no memory
+		 * is this config's error, reported where it is written, before anything is applied */
+		for (size_t t = 0; x->ops == DAMON_OPS_PADDR && t < x->nr_targets; t++) {
+			_cleanup_free_ struct damon_addr_range *rv = NULL;
+			char path[PATH_MAX], why[256];
+			size_t rn = 0;
+			int r;
+
+			if (!x->targets[t].regions_nodes)
+				continue;
+			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
+			r = numa_node_ranges(m->sysfs_path, path, x->targets[t].regions_nodes, 4096,
+					     MAX(x->addr_unit, 1ULL), &rv, &rn, why, sizeof(why));
+			if (r < 0) {
+				snprintf(key, sizeof(key), "kdamonds.%s.targets[%zu].regions.node", kd->name, t);
+				preflight_error(errs, c, &x->targets[t].pos, key, "kdamond '%s': %s", kd->name,
+						why[0] ? why : strerror(-r));
+			}
+		}
 		for (size_t t = 0; x->ops != DAMON_OPS_PADDR && t < x->nr_targets; t++) {
 			int r = pid_check(m->procfs_root, x->targets[t].pid);
 

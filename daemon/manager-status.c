@@ -4,6 +4,7 @@
 
 #include "damond-config.h"
 #include "manager-internal.h"
+#include "numa.h"
 #include "damon-stat.h"
 #include "snapshot.h"
 #include "status-render.h"
@@ -257,6 +258,19 @@ static struct json_object *target_json(struct manager *m, const struct kdamond_r
 			}
 		}
 		JADD(to, "nr_ranges", JU64(kd->targets[t].nr_regions));
+		/* where the ranges came from: the config's list, System RAM (auto) or NUMA nodes */
+		if (kd->targets[t].regions_nodes) {
+			struct json_object *nodes = json_object_new_array();
+
+			for (unsigned nid = 0; nid < NUMA_MAX_NODES; nid++)
+				if (kd->targets[t].regions_nodes & (UINT64_C(1) << nid))
+					json_object_array_add(nodes, JU64(nid));
+			JADD(to, "ranges_from", json_object_new_string("nodes"));
+			JADD(to, "nodes", nodes);
+		} else if (kd->targets[t].regions_auto)
+			JADD(to, "ranges_from", json_object_new_string("system_ram"));
+		else if (x->ops == DAMON_OPS_PADDR)
+			JADD(to, "ranges_from", json_object_new_string("config"));
 		/* ranges are in core address units: addr_unit bytes each (paddr, 6.18+) */
 		JADD(to, "ranges_bytes", JU64(bytes * MAX(x->addr_unit, 1ULL)));
 	}

@@ -29,6 +29,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "numa.h"
 #include "damon.h"
 #include "macro.h"
 #include "units.h"
@@ -1277,15 +1278,77 @@ static const struct table settings_table = TABLE(settings_fields);
 /* ------------------------------------------------------------------------ */
 /* targets                                                                  */
 
+/* `regions: {node: N}` or `{node: [N, M]}`: the nodes' memory, resolved at apply time (numa.h) */
+static int regions_nodes(struct parser *p, yaml_node_t *v, struct damon_target_cfg *t, const struct damon_ctx_cfg *c)
+{
+	yaml_node_t *n = NULL;
+	uint64_t mask = 0;
+	size_t nr;
+
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = node_get(p, pr->key);
+		const char *k = scalar(kn);
+
+		if (k && streq(k, "node") && !n)
+			n = node_get(p, pr->value);
+		else if (k && streq(k, "node"))
+			perr(p, kn, k, "duplicate key 'node'");
+		else
+			perr(p, kn, k, "unknown key '%s' (a region mapping takes only 'node')", k ? k : "");
+	}
+	if (!n || is_null(n)) {
+		perr(p, v, "node", "missing required key 'node' (a NUMA node id or a list of them)");
+		return 0;
+	}
+	if (c->ops != DAMON_OPS_PADDR) {
+		perr(p, v, NULL, "'regions: {node: ...}' is only valid for paddr (a node is physical memory)");
+		return 0;
+	}
+	nr = n->type == YAML_SEQUENCE_NODE ? seq_len(n) : 1;
+	if (n->type != YAML_SEQUENCE_NODE && n->type != YAML_SCALAR_NODE) {
+		perr(p, n, NULL, "expected a NUMA node id or a sequence of them, got %s", kind_name(n));
+		return 0;
+	}
+	if (nr == 0) {
+		perr(p, n, NULL, "expected at least one NUMA node id");
+		return 0;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		yaml_node_t *it = n->type == YAML_SEQUENCE_NODE ? seq_item(p, n, i) : n;
+		const char *s = scalar(it);
+		uint64_t x;
+		int r;
+
+		if (it->type != YAML_SCALAR_NODE || is_null(it)) {
+			perr(p, it, NULL, "expected a NUMA node id, got %s", kind_name(it));
+			continue;
+		}
+		r = parse_uint(s, 0, NUMA_MAX_NODES - 1, &x);
+		if (r == -EINVAL)
+			perr(p, it, NULL, "invalid NUMA node id '%s'", s);
+		else if (r < 0)
+			perr(p, it, NULL, "NUMA node id '%s' out of range [0, %d]", s, NUMA_MAX_NODES - 1);
+		else if (mask & (UINT64_C(1) << x))
+			perr(p, it, NULL, "NUMA node %" PRIu64 " listed twice", x);
+		else
+			mask |= UINT64_C(1) << x;
+	}
+	t->regions_auto = false;
+	t->regions_nodes = mask;
+	return 0;
+}
+
 static int h_regions(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f,
 		     void *obj)
 {
 	struct damon_target_cfg *t = obj;
 	const struct damon_ctx_cfg *c = p->ctx;
 
+	if (v->type == YAML_MAPPING_NODE)
+		return regions_nodes(p, v, t, c);
 	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
 		if (!streq(scalar(v), "auto")) {
-			perr(p, v, NULL, "expected 'auto' or a sequence of {start, end}, got '%s'",
+			perr(p, v, NULL, "expected 'auto', {node: N} or a sequence of {start, end}, got '%s'",
 			     scalar(v));
 			return 0;
 		}
@@ -1297,11 +1360,11 @@ static int h_regions(struct parser *p, yaml_node_t *k, yaml_node_t *v, const str
 		return 0;
 	}
 	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v, NULL, "expected 'auto' or a sequence of {start, end}, got %s",
-		     kind_name(v));
+		perr(p, v, NULL, "expected 'auto', {node: N} or a sequence of {start, end}, got %s", kind_name(v));
 		return 0;
 	}
 	t->regions_auto = false;
+	t->regions_nodes = 0;
 	if (seq_len(v) > MAX_REGIONS) {
 		perr(p, v, NULL, "too many regions: %zu (at most %d per target)", seq_len(v),
 		     MAX_REGIONS);

@@ -27,6 +27,7 @@
 
 #include "damo.h"
 #include "iomem.h"
+#include "numa.h"
 #include "macro.h"
 #include "units.h"
 
@@ -1633,7 +1634,15 @@ static void yaml_kdamond(FILE *f, const struct kdamond_cfg *kd)
 		}
 		if (t->regions_auto)
 			fprintf(f, "%sregions: auto\n", lead);
-		else if (t->nr_regions) {
+		else if (t->regions_nodes) {
+			char nodes[NUMA_MAX_NODES * 3 + 1] = "";
+
+			for (unsigned nid = 0, off = 0; nid < NUMA_MAX_NODES; nid++)
+				if (t->regions_nodes & (UINT64_C(1) << nid))
+					off += (unsigned)snprintf(nodes + off, sizeof(nodes) - off, "%s%u",
+								  off ? ", " : "", nid);
+			fprintf(f, "%sregions: {node: [%s]}\n", lead, nodes);
+		} else if (t->nr_regions) {
 			fprintf(f, "%sregions:\n", lead);
 			for (size_t j = 0; j < t->nr_regions; j++)
 				fprintf(f, "          - {start: 0x%" PRIx64 ", end: 0x%" PRIx64 "}\n",
@@ -1848,7 +1857,8 @@ bool damo_config_equal(const struct damond_config *a, const struct damond_config
 			const struct damon_target_cfg *ta = &ca->targets[t], *tb = &cb->targets[t];
 
 			DIFF(ta->pid != tb->pid, "kdamonds[%zu].targets[%zu].pid", k, t);
-			DIFF(ta->regions_auto != tb->regions_auto || ta->nr_regions != tb->nr_regions ||
+			DIFF(ta->regions_auto != tb->regions_auto || ta->regions_nodes != tb->regions_nodes ||
+				     ta->nr_regions != tb->nr_regions ||
 				     (ta->nr_regions &&
 				      memcmp(ta->regions, tb->regions, ta->nr_regions * sizeof(*ta->regions)) != 0),
 			     "kdamonds[%zu].targets[%zu].regions", k, t);
@@ -2280,6 +2290,11 @@ static struct json_object *exp_kdamond(struct exp *ex, const struct kdamond_cfg 
 			} else
 				exp_note(ex, true, k, "'auto' resolved from %s: %zu System RAM range%s", iomem_path, rn,
 					 rn == 1 ? "" : "s");
+		} else if (t->regions_nodes) {
+			snprintf(k, sizeof(k), "%s.targets[%zu].regions", key, i);
+			exp_note(ex, false, k,
+				 "'{node: ...}' is resolved by damond when it applies the policy: damo's spec has "
+				 "explicit regions (`damondctl status --json` lists the node's ranges)");
 		}
 		for (size_t j = 0; j < rn; j++) {
 			struct json_object *r = jobj(ex);

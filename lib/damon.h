@@ -172,6 +172,7 @@ struct damon_target_cfg {
 	struct src_pos pos;
 	int pid;           /* vaddr/fvaddr: target process; paddr: 0 */
 	bool regions_auto; /* paddr: System RAM ranges of /proc/iomem, resolved at apply time */
+	uint64_t regions_nodes; /* paddr: bit N = NUMA node N's online memory, resolved at apply time (numa.h) */
 	struct damon_addr_range *regions;
 	size_t nr_regions;
 	bool regions_borrowed; /* a resolved target sharing the config's array (not freed with it) */

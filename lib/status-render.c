@@ -329,6 +329,20 @@ static void render_target(FILE *out, struct json_object *t)
 		fprintf(out, "pid %" PRId64, pid);
 	else
 		fputs("physical", out);
+	{
+		struct json_object *nodes = member_type(t, "nodes", json_type_array);
+		const char *from = get_str(t, "ranges_from");
+
+		if (nodes && json_object_array_length(nodes) > 0) {
+			size_t nn = json_object_array_length(nodes);
+
+			fprintf(out, ", NUMA node%s", nn == 1 ? "" : "s");
+			for (size_t i = 0; i < nn; i++)
+				fprintf(out, "%s%" PRId64, i ? "," : " ",
+					json_object_get_int64(json_object_array_get_idx(nodes, i)));
+		} else if (from && streq(from, "system_ram"))
+			fputs(", all System RAM", out);
+	}
 
 	/* damond lists only the first ranges; nr_ranges and ranges_bytes cover all */
 	if (get_u64(t, "nr_ranges", &nr_ranges))

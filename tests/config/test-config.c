@@ -415,6 +415,18 @@ static void test_paddr_regions(void **state _unused_)
 	damond_config_free(c);
 }
 
+static void test_regions_node(void **state _unused_)
+{
+	struct damond_config *c = load_good("regions-node.yaml");
+
+	assert_int_equal(c->nr_kdamonds, 2);
+	assert_false(c->kdamonds[0].ctx.targets[0].regions_auto);
+	assert_int_equal(c->kdamonds[0].ctx.targets[0].nr_regions, 0);
+	assert_true(c->kdamonds[0].ctx.targets[0].regions_nodes == 1u << 1);
+	assert_true(c->kdamonds[1].ctx.targets[0].regions_nodes == (1u << 0 | 1u << 2 | 1u << 3));
+	damond_config_free(c);
+}
+
 static void test_actions(void **state _unused_)
 {
 	struct damond_config *c = load_good("actions.yaml");
@@ -743,23 +755,15 @@ static void test_greedy_append(void **state _unused_)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_files),
-		cmocka_unit_test(test_good_files_load),
-		cmocka_unit_test(test_warn_files),
-		cmocka_unit_test(test_conf_sample),
-		cmocka_unit_test(test_minimal_defaults),
-		cmocka_unit_test(test_vaddr),
-		cmocka_unit_test(test_metrics_textfile),
-		cmocka_unit_test(test_fvaddr),
-		cmocka_unit_test(test_paddr_regions),
-		cmocka_unit_test(test_actions),
-		cmocka_unit_test(test_goals),
-		cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_watermarks),
-		cmocka_unit_test(test_load_string),
-		cmocka_unit_test(test_io_error),
-		cmocka_unit_test(test_string_tables),
-		cmocka_unit_test(test_init_defaults),
+		cmocka_unit_test(test_bad_files),        cmocka_unit_test(test_good_files_load),
+		cmocka_unit_test(test_warn_files),       cmocka_unit_test(test_conf_sample),
+		cmocka_unit_test(test_minimal_defaults), cmocka_unit_test(test_vaddr),
+		cmocka_unit_test(test_metrics_textfile), cmocka_unit_test(test_fvaddr),
+		cmocka_unit_test(test_paddr_regions),    cmocka_unit_test(test_regions_node),
+		cmocka_unit_test(test_actions),          cmocka_unit_test(test_goals),
+		cmocka_unit_test(test_filters),          cmocka_unit_test(test_watermarks),
+		cmocka_unit_test(test_load_string),      cmocka_unit_test(test_io_error),
+		cmocka_unit_test(test_string_tables),    cmocka_unit_test(test_init_defaults),
 		cmocka_unit_test(test_greedy_append),
 	};
 

@@ -1239,10 +1239,64 @@ def t_status_summary():
         e.close()
 
 
+def t_regions_numa_node():
+    """regions: {node: N} writes the node's online memory blocks (cut to System RAM); a node that is gone is a
+    positioned error that leaves the running kdamond alone."""
+    e = Env("6.12")
+    try:
+        mem = os.path.join(e.sys, "devices/system/memory")
+        os.makedirs(mem)
+        with open(os.path.join(mem, "block_size_bytes"), "w") as f:
+            f.write("8000000\n")  # 128 MiB
+        # node 0: blocks 0-7 (0-1 GiB), node 1: blocks 8-15 but 12 is offline
+        for nid, ids in ((0, range(0, 8)), (1, range(8, 16))):
+            for i in ids:
+                os.makedirs(os.path.join(e.sys, "devices/system/node/node%d/memory%d" % (nid, i)))
+                os.makedirs(os.path.join(mem, "memory%d" % i))
+                with open(os.path.join(mem, "memory%d/state" % i), "w") as f:
+                    f.write("offline\n" if i == 12 else "online\n")
+        e.write_conf(POLICY.replace("regions: auto", "regions: {node: 1}") % {"bytes": "32M"})
+        e.start()
+        c = KD + "/0/contexts/0"
+        # System RAM ends at 0x7ffe0000: node 1 is 1-1.5 GiB and 1.625-2 GiB, cut at RAM's end
+        check(e.read(c + "/targets/0/regions/nr_regions") == "2", "node 1: two ranges around the offline block")
+        got = [(int(e.read(c + "/targets/0/regions/%d/start" % i)), int(e.read(c + "/targets/0/regions/%d/end" % i)))
+               for i in range(2)]
+        check(got == [(8 << 27, 12 << 27), (13 << 27, 0x7ffe0000)], "node 1 ranges: %s" % got)
+        t = e.status()["kdamonds"][0]["targets"][0]
+        check(t.get("ranges_from") == "nodes" and t.get("nodes") == [1] and t["nr_ranges"] == 2,
+              "status target: %r" % t)
+        text = e.ctl("status", "--details").stdout
+        check("physical, NUMA node 1, 2 ranges" in text, "text status does not name the node: " + text)
+        pid = e.status()["kdamonds"][0]["pid"]
+
+        # a node that does not exist: the reload is refused where the node is written, nothing changes
+        tree = e.inputs()
+        e.write_conf(POLICY.replace("regions: auto", "regions: {node: [1, 3]}") % {"bytes": "32M"})
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0, "a reload naming a missing node succeeded")
+        check(re.search(r"damond\.yaml:\d+:\d+: .*NUMA node 3 does not exist", p.stderr),
+              "no positioned error for the missing node: " + p.stderr)
+        after = e.inputs()
+        changed = sorted(k for k in tree.keys() | after.keys() if tree.get(k) != after.get(k))
+        check(not changed, "a refused reload changed the tree: %s" % changed[:5])
+        check(e.status()["kdamonds"][0]["pid"] == pid, "pid changed after a refused reload")
+
+        # both nodes: one merged range 0-1.5 GiB (the low hole of System RAM cut out) and the rest of node 1
+        e.write_conf(POLICY.replace("regions: auto", "regions: {node: [0, 1]}") % {"bytes": "32M"})
+        e.ctl("reload")
+        check(e.read(c + "/targets/0/regions/nr_regions") == "3", "nodes 0 and 1: three ranges")
+        check(e.read(c + "/targets/0/regions/1/start") == str(0x100000) and
+              e.read(c + "/targets/0/regions/1/end") == str(12 << 27), "nodes 0-1 merged up to the offline block")
+    finally:
+        e.close()
+
+
 TESTS = [
     t_status_summary,
     t_check_shipped_config,
     t_check_bad_config,
+    t_regions_numa_node,
     t_apply_status_reload_commit,
     t_remove_middle_scheme_tombstone,
     t_restart_readopt,
