@@ -1288,6 +1288,15 @@ def t_regions_numa_node():
         check(e.read(c + "/targets/0/regions/nr_regions") == "3", "nodes 0 and 1: three ranges")
         check(e.read(c + "/targets/0/regions/1/start") == str(0x100000) and
               e.read(c + "/targets/0/regions/1/end") == str(12 << 27), "nodes 0-1 merged up to the offline block")
+        # memory hotplug: block 12 comes online; a reload of the same policy re-resolves the nodes and
+        # commits the new ranges online (the kdamond keeps running)
+        pid = e.status()["kdamonds"][0]["pid"]
+        with open(os.path.join(mem, "memory12/state"), "w") as f:
+            f.write("online\n")
+        e.ctl("reload")
+        check(e.read(c + "/targets/0/regions/nr_regions") == "2", "block 12 online: nodes 0-1 in two ranges")
+        check(e.read(c + "/targets/0/regions/1/end") == str(0x7ffe0000), "block 12 online: up to RAM's end")
+        check(e.status()["kdamonds"][0]["pid"] == pid, "the kdamond was restarted for a range change")
     finally:
         e.close()
 
