@@ -14,6 +14,7 @@
 #include "config.h"
 #include "iomem.h"
 #include "numa.h"
+#include "procsel.h"
 #include "log.h"
 #include "manager-internal.h"
 
@@ -58,29 +59,78 @@ void kd_done(struct kdamond_rt *kd)
 	*kd = (struct kdamond_rt){};
 }
 
+/* The live processes a selector target matches now: one target each (regions borrowed), appended to *t. */
+static int resolve_selector(struct manager *m, const struct kdamond_cfg *k, const struct damon_target_cfg *src,
+			    struct damon_target_cfg **t, size_t *n, size_t *cap)
+{
+	char cg[PATH_MAX], why[256];
+	int pids[PROCSEL_MAX_PIDS];
+	size_t np = 0;
+	bool truncated = false;
+	int r;
+
+	snprintf(cg, sizeof(cg), "%s/fs/cgroup", m->sysfs_path);
+	r = procsel_resolve(m->procfs_root, cg, src->select, src->select_arg, pids, &np, &truncated, why, sizeof(why));
+	if (r < 0)
+		return log_error_errno(r, "kdamond '%s': cannot resolve '%s: %s': %s", k->name,
+				       procsel_kind_to_string(src->select), src->select_arg, why);
+	if (truncated)
+		log_warning("kdamond '%s': more than %d processes match '%s: %s': the %d lowest pids are monitored",
+			    k->name, PROCSEL_MAX_PIDS, procsel_kind_to_string(src->select), src->select_arg,
+			    PROCSEL_MAX_PIDS);
+	for (size_t i = 0; i < np; i++) {
+		struct damon_target_cfg *x;
+		bool dup = false;
+
+		/* a process two selectors match is one target */
+		for (size_t j = 0; j < *n && !dup; j++)
+			dup = (*t)[j].pid == pids[i];
+		if (dup)
+			continue;
+		x = APPEND(*t, *n, *cap);
+		if (!x)
+			return -ENOMEM;
+		*x = *src;
+		x->pid = pids[i];
+		x->regions_borrowed = src->nr_regions > 0;
+	}
+	return 0;
+}
+
 int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n)
 {
-	struct damon_target_cfg *t;
-	size_t n = k->ctx.nr_targets;
+	struct damon_target_cfg *t = NULL;
+	size_t n = 0, cap = 0;
 
-	t = calloc(n ? n : 1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k->ctx.nr_targets; i++) {
 		const struct damon_target_cfg *src = &k->ctx.targets[i];
+		struct damon_target_cfg *x;
+		int r;
 
-		t[i] = *src;
-		t[i].regions = NULL;
-		t[i].nr_regions = 0;
-		t[i].regions_borrowed = false;
+		if (k->ctx.ops != DAMON_OPS_PADDR && src->select != PROCSEL_PID) {
+			r = resolve_selector(m, k, src, &t, &n, &cap);
+			if (r < 0) {
+				targets_free(t, n);
+				return r;
+			}
+			continue;
+		}
+		x = APPEND(t, n, cap);
+		if (!x) {
+			targets_free(t, n);
+			return -ENOMEM;
+		}
+		*x = *src;
+		x->regions = NULL;
+		x->nr_regions = 0;
+		x->regions_borrowed = false;
 		if (src->regions_auto) {
 			char path[PATH_MAX];
-			int r;
 
 			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
 			/* in core address units: iomem is in bytes, the kernel multiplies by addr_unit */
-			r = iomem_system_ram_units(path, 4096, MAX(k->ctx.addr_unit, 1ULL), &t[i].regions,
-						   &t[i].nr_regions);
+			r = iomem_system_ram_units(path, 4096, MAX(k->ctx.addr_unit, 1ULL), &x->regions,
+						   &x->nr_regions);
 			if (r < 0) {
 				targets_free(t, n);
 				return log_error_errno(
@@ -90,11 +140,10 @@ int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon
 		} else if (src->regions_nodes) {
 			char path[PATH_MAX], why[256], nodes[64];
 			long ps = sysconf(_SC_PAGESIZE);
-			int r;
 
 			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
 			r = numa_node_ranges(m->sysfs_path, path, src->regions_nodes, ps > 0 ? (uint64_t)ps : 4096,
-					     MAX(k->ctx.addr_unit, 1ULL), &t[i].regions, &t[i].nr_regions, why,
+					     MAX(k->ctx.addr_unit, 1ULL), &x->regions, &x->nr_regions, why,
 					     sizeof(why));
 			if (r < 0) {
 				numa_nodes_format(src->regions_nodes, nodes, sizeof(nodes));
@@ -106,14 +155,39 @@ int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon
 			/* The user's ranges as they are: shared with the config, which
 			 * outlives these (a reload replaces every kdamond's targets
 			 * before it frees the old config). 20,000 ranges are 320 KB. */
-			t[i].regions = src->regions;
-			t[i].nr_regions = src->nr_regions;
-			t[i].regions_borrowed = true;
+			x->regions = src->regions;
+			x->nr_regions = src->nr_regions;
+			x->regions_borrowed = true;
 		}
+	}
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return -ENOMEM;
 	}
 	*ret = t;
 	*ret_n = n;
 	return 0;
+}
+
+/* Selector targets (pidfile, comm, cgroup, unit) followed as processes come and go. */
+bool kd_follows_processes(const struct kdamond_cfg *k)
+{
+	for (size_t i = 0; k->ctx.ops != DAMON_OPS_PADDR && i < k->ctx.nr_targets; i++)
+		if (k->ctx.targets[i].select != PROCSEL_PID)
+			return true;
+	return false;
+}
+
+/* the same processes, in the same order */
+bool targets_same_pids(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].pid != b[i].pid)
+			return false;
+	return true;
 }
 
 /* ---- preflight: what the kernel would refuse, checked before any write ---- */
@@ -216,7 +290,11 @@ int preflight_config(struct manager *m, const struct damond_config *c, struct co
 			}
 		}
 		for (size_t t = 0; x->ops != DAMON_OPS_PADDR && t < x->nr_targets; t++) {
-			int r = pid_check(m->procfs_root, x->targets[t].pid);
+			int r;
+
+			if (x->targets[t].select != PROCSEL_PID)
+				continue; /* followed: no process matching now is waiting, not an error */
+			r = pid_check(m->procfs_root, x->targets[t].pid);
 
 			snprintf(key, sizeof(key), "kdamonds.%s.targets[%zu].pid", kd->name, t);
 			if (r == -ESRCH)

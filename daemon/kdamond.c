@@ -91,6 +91,16 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	int pid = -1, r;
 
 	m->busy_seen = false;
+	/* process targets that match nothing now: the kernel would stop a kdamond without a live target at once */
+	if (kd->nr_targets == 0 && kd_follows_processes(kd->cfg)) {
+		if (!kd->waiting)
+			record_action(m, kd->name, "waiting",
+				      "no process matches its targets: started when one does (%s)", why);
+		kd->waiting = true;
+		kd_set_last(kd, "waiting", "no process matches its targets");
+		return 0;
+	}
+	kd->waiting = false;
 	/* a start begins afresh: the kernel lays out its own regions over the span */
 	for (size_t t = 0; t < kd->overlay.nr_targets; t++)
 		(void)kd_overlay_set_layout(&kd->overlay, t, NULL, 0);

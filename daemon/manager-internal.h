@@ -91,6 +91,10 @@ void targets_free(struct damon_target_cfg *t, size_t n);
 void slots_free(struct scheme_rt *s, size_t n);
 void kd_done(struct kdamond_rt *kd);
 int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n);
+bool kd_follows_processes(const struct kdamond_cfg *k);
+bool targets_same_pids(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb);
+int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why);
+void follow_arm(struct manager *m);
 /* what the kernel would refuse at 'on' and damond can see first: missing pids, kernel threads, memcg paths, nodes; -ESRCH with errs */
 int preflight_config(struct manager *m, const struct damond_config *c, struct config_errors *errs);
 

@@ -204,14 +204,14 @@ static void reload_dirs(struct manager *m, bool *ret_restarted)
 }
 
 /* why: the reload's generation and its first changed file, named also inside a region block */
-static void first_change_why(const struct manager *m, const struct kdamond_rt *kd, const struct write_list *l,
-			     char *why, size_t size)
+static void first_change_why(const struct kdamond_rt *kd, const struct write_list *l, const char *prefix, char *why,
+			     size_t size)
 {
 	struct sysfs_file f;
 
 	if (write_list_first_change(&kd->written, l, &f))
-		snprintf(why, size, "reload, generation %u: first change '%s' = '%s'", m->generation,
-			 f.path + strlen(DAMON_KDAMONDS_DIR "/"), f.value);
+		snprintf(why, size, "%s: first change '%s' = '%s'", prefix, f.path + strlen(DAMON_KDAMONDS_DIR "/"),
+			 f.value);
 }
 
 /* kd with fresh slots, started, or deferred to the retry timer when the lock is busy. */
@@ -268,14 +268,62 @@ static int reload_commit(struct manager *m, struct kdamond_rt *kd, bool regions_
  * One kdamond of the new config: nothing (0), a commit (1), or a restart (*ret_restart: why).
  * Negative: the kernel refused.
  */
+static int reload_kdamond_why(struct manager *m, struct kdamond_rt *kd, const char *why0, char **ret_restart);
+
 static int reload_kdamond(struct manager *m, struct kdamond_rt *kd, char **ret_restart)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "reload, generation %u", m->generation);
+	return reload_kdamond_why(m, kd, why, ret_restart);
+}
+
+/*
+ * Process targets followed (pidfile, comm, cgroup, unit): kd takes the
+ * targets t (n of them, owned from here), resolved again because the
+ * processes that match changed. Running: committed online like a reload
+ * (the kernel swaps a target's pid in place), restarted only where a reload
+ * would be. Not running (waiting, or the kernel stopped it when its last
+ * process exited): started. No process left: stopped, waiting.
+ */
+int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why)
+{
+	_cleanup_free_ char *restart = NULL;
+	int r;
+
+	targets_free(kd->targets, kd->nr_targets);
+	kd->targets = t;
+	kd->nr_targets = n;
+	kd_policy_done(&kd->policy);
+	if (n == 0) {
+		if (kd->running) {
+			r = kd_stop(m, kd, why);
+			if (busy_deferrable(m, r)) {
+				defer_off(m, kd);
+				r = 0;
+			}
+		} else
+			r = 0;
+		kd->waiting = true;
+		kd_set_last(kd, "waiting", why);
+		if (r >= 0)
+			r = kd_init_slots_fresh(m, kd);
+		return r;
+	}
+	if (!kd->running)
+		return reload_start(m, kd, why);
+	r = reload_kdamond_why(m, kd, why, &restart);
+	return r < 0 ? r : 0;
+}
+
+static int reload_kdamond_why(struct manager *m, struct kdamond_rt *kd, const char *why0, char **ret_restart)
 {
 	_cleanup_free_ char *restart = NULL;
 	_cleanup_(write_list_done) struct write_list l = {};
-	char why[160];
+	char why[256];
 	int r;
 
-	snprintf(why, sizeof(why), "reload, generation %u", m->generation);
+	snprintf(why, sizeof(why), "%s", why0);
 	kd->pending = KD_PENDING_NONE; /* the reload redoes whatever waited for the lock */
 	if (m->pending_nr_kdamonds) {
 		/* the kdamond directories are recreated once the lock is free; every kdamond starts then */
@@ -301,7 +349,7 @@ static int reload_kdamond(struct manager *m, struct kdamond_rt *kd, char **ret_r
 		log_debug("kdamond '%s': unchanged by the reload", kd->name);
 		return 0;
 	}
-	first_change_why(m, kd, &l, why, sizeof(why));
+	first_change_why(kd, &l, why0, why, sizeof(why));
 	r = reload_commit(m, kd, write_list_regions_changed(&kd->written, &l), why);
 	return r < 0 ? r : 1;
 }
@@ -532,6 +580,7 @@ static int reload_finish(struct manager *m, const struct reload_report *rep, uns
 	unsigned waiting = 0;
 
 	manager_observe_pids(m);
+	follow_arm(m);
 	set_reload_result(m, failed == 0, NULL);
 	m->last_reload.applied = true;
 	m->last_reload.refused_generation = rep->refused_generation;

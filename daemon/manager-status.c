@@ -238,6 +238,27 @@ static struct json_object *target_json(struct manager *m, const struct kdamond_r
 
 	JADD(to, "index", JU64(t));
 	JADD(to, "pid", json_object_new_int(kd->targets[t].pid));
+	if (x->ops != DAMON_OPS_PADDR) {
+		char path[PATH_MAX], comm[64] = "";
+		FILE *f;
+
+		/* what the process is now, and what named it (a followed target) */
+		snprintf(path, sizeof(path), "%s/%d/comm", m->procfs_root, kd->targets[t].pid);
+		f = fopen(path, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = 0;
+			fclose(f);
+		}
+		JADD(to, "comm", comm[0] ? json_object_new_string(comm) : NULL);
+		if (kd->targets[t].select != PROCSEL_PID) {
+			struct json_object *sel = json_object_new_object();
+
+			JADD(sel, "kind", json_object_new_string(procsel_kind_to_string(kd->targets[t].select)));
+			JADD(sel, "value", json_object_new_string(kd->targets[t].select_arg));
+			JADD(to, "selector", sel);
+		}
+	}
 	/*
 	 * The configured ranges: counted and summed, but only the first
 	 * few listed. A 20,000-range policy would otherwise make every
@@ -350,7 +371,26 @@ static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd
 
 	JADD(o, "name", json_object_new_string(kd->name));
 	JADD(o, "index", JU64(kd->index));
-	JADD(o, "state", json_object_new_string(kd->running ? "on" : kd->died ? "died" : "off"));
+	JADD(o, "state",
+	     json_object_new_string(kd->running   ? "on"
+				    : kd->waiting ? "waiting"
+				    : kd->died    ? "died"
+						  : "off"));
+	if (kd_follows_processes(kd->cfg)) {
+		struct json_object *fol = json_object_new_array();
+
+		/* the selectors this kdamond follows (status: what it waits for when no process matches) */
+		for (size_t i = 0; i < kd->cfg->ctx.nr_targets; i++) {
+			const struct damon_target_cfg *c = &kd->cfg->ctx.targets[i];
+			char buf[PROCSEL_ARG_MAX + 16];
+
+			if (c->select == PROCSEL_PID)
+				continue;
+			snprintf(buf, sizeof(buf), "%s: %s", procsel_kind_to_string(c->select), c->select_arg);
+			json_object_array_add(fol, json_object_new_string(buf));
+		}
+		JADD(o, "follows", fol);
+	}
 	JADD(o, "pid", json_object_new_int(kd->pid));
 	JADD(o, "adopted", json_object_new_boolean(kd->adopted));
 	JADD(o, "ops", json_object_new_string(damon_ops_to_string(x->ops)));

@@ -49,6 +49,7 @@ struct kdamond_rt {
 	int pid;
 	bool adopted;
 	bool died; /* stopped behind damond's back */
+	bool waiting;  /* process targets (pidfile, comm, cgroup, unit) match no process: not started */
 	bool starting; /* damond is switching it on (recorded before the first write) */
 	char *record_hash; /* the record's hash while written is empty: being started, or adopted */
 	struct kdamond_cfg *cfg; /* points into manager->config */
@@ -126,6 +127,7 @@ struct manager {
 
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */
+	sd_event_source *follow_timer; /* process targets re-resolved (FOLLOW_INTERVAL_USEC); NULL: none */
 	usec_t retry_delay_us;
 	uint64_t pending_nr_kdamonds; /* an nr_kdamonds write waiting for the lock (0: none) */
 	struct pending_off {

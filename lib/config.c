@@ -1435,9 +1435,43 @@ static void *array_push(void *arrayp, size_t *n, size_t size)
 	return q + (*n)++ * size;
 }
 
+/* pidfile: / comm: / cgroup: / unit: (the field's unit is the procsel kind) */
+static int h_select(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f, void *obj)
+{
+	struct damon_target_cfg *t = obj;
+	const char *s = scalar(v);
+
+	if (!*s) {
+		perr(p, v, NULL, "must not be empty");
+		return 0;
+	}
+	if (strlen(s) >= PROCSEL_ARG_MAX) {
+		perr(p, v, NULL, "too long: %zu characters (at most %d)", strlen(s), PROCSEL_ARG_MAX - 1);
+		return 0;
+	}
+	if (f->unit == PROCSEL_PIDFILE && s[0] != '/') {
+		perr(p, v, NULL, "a pidfile path must be absolute, got '%s'", s);
+		return 0;
+	}
+	if (f->unit == PROCSEL_CGROUP && strstr(s, "..")) {
+		perr(p, v, NULL, "a cgroup path must not contain '..', got '%s'", s);
+		return 0;
+	}
+	if (f->unit == PROCSEL_UNIT && strchr(s, '/')) {
+		perr(p, v, NULL, "a unit name has no '/' (a cgroup path goes in 'cgroup:'), got '%s'", s);
+		return 0;
+	}
+	t->select = (uint8_t)f->unit;
+	snprintf(t->select_arg, sizeof(t->select_arg), "%s", s);
+	return 0;
+}
+
 static const struct field target_fields[] = {
-	{ { "pid" }, NK_SCALAR, h_int, offsetof(struct damon_target_cfg, pid), 1, INT32_MAX, 0,
-	  NULL, 0 },
+	{ { "pid" }, NK_SCALAR, h_int, offsetof(struct damon_target_cfg, pid), 1, INT32_MAX, 0, NULL, 0 },
+	{ { "pidfile" }, NK_SCALAR, h_select, 0, 0, 0, PROCSEL_PIDFILE, NULL, 0 },
+	{ { "comm" }, NK_SCALAR, h_select, 0, 0, 0, PROCSEL_COMM, NULL, 0 },
+	{ { "cgroup" }, NK_SCALAR, h_select, 0, 0, 0, PROCSEL_CGROUP, NULL, 0 },
+	{ { "unit" }, NK_SCALAR, h_select, 0, 0, 0, PROCSEL_UNIT, NULL, 0 },
 	{ { "regions" }, NK_ANY, h_regions, 0, 0, 0, 0, NULL, 0 },
 };
 static const struct table target_table = TABLE(target_fields);
@@ -1446,6 +1480,7 @@ static int parse_target(struct parser *p, yaml_node_t *v, struct damon_target_cf
 {
 	const struct damon_ctx_cfg *c = p->ctx;
 	yaml_node_t *pid, *regions;
+	const char *which = "pid";
 	int r;
 
 	set_pos(p, &t->pos, v);
@@ -1453,19 +1488,28 @@ static int parse_target(struct parser *p, yaml_node_t *v, struct damon_target_cf
 	if (r < 0)
 		return r;
 
-	pid = map_find(p, v, "pid", NULL);
+	pid = map_find(p, v, "pid|pidfile|comm|cgroup|unit", &which);
 	regions = map_find(p, v, "regions", NULL);
+	/* one way to name the process(es) */
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pid && pr < v->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = node_get(p, pr->key);
+		const char *k = scalar(kn);
+
+		if (k && !streq(k, which) && name_in("pid|pidfile|comm|cgroup|unit", k))
+			perr(p, kn, k, "'%s' and '%s' both name the target's processes: give one", which, k);
+	}
 	switch (c->ops) {
 	case DAMON_OPS_PADDR:
 		if (pid)
-			perr(p, pid, "pid", "pid is only valid for vaddr and fvaddr targets");
+			perr(p, pid, which, "%s is only valid for vaddr and fvaddr targets", which);
 		if (!regions)
 			t->regions_auto = true;
 		break;
 	case DAMON_OPS_VADDR:
 	case DAMON_OPS_FVADDR:
 		if (!pid)
-			perr(p, v, "pid", "missing required key 'pid' (%s targets are processes)",
+			perr(p, v, "pid",
+			     "missing required key 'pid' (or pidfile, comm, cgroup, unit: %s targets are processes)",
 			     damon_ops_to_string(c->ops));
 		if (c->ops == DAMON_OPS_FVADDR && !regions)
 			perr(p, v, "regions", "missing required key 'regions' (fvaddr targets need fixed regions)");
@@ -1891,6 +1935,15 @@ static int parse_filter(struct parser *p, yaml_node_t *v, struct damos_filter_cf
 	    (size_t)fl->target_idx >= p->ctx->nr_targets && fl->target_idx >= 0)
 		perr(p, n, key, "target index %d out of range (the context has %zu target%s)",
 		     fl->target_idx, p->ctx->nr_targets, p->ctx->nr_targets == 1 ? "" : "s");
+	if (fl->type == DAMOS_FILTER_TARGET)
+		for (size_t i = 0; i < p->ctx->nr_targets; i++)
+			if (p->ctx->targets[i].select != PROCSEL_PID) {
+				perr(p, v, "type",
+				     "a target filter names a kernel target by index, and targets that follow "
+				     "processes (%s) change in number: give the processes by pid",
+				     procsel_kind_to_string(p->ctx->targets[i].select));
+				break;
+			}
 	return p->oom ? -ENOMEM : 0;
 }
 

@@ -1629,7 +1629,10 @@ static void yaml_kdamond(FILE *f, const struct kdamond_cfg *kd)
 		const char *lead = "      - ";
 
 		if (c->ops != DAMON_OPS_PADDR) {
-			fprintf(f, "%spid: %d\n", lead, t->pid);
+			if (t->select != PROCSEL_PID)
+				fprintf(f, "%s%s: \"%s\"\n", lead, procsel_kind_to_string(t->select), t->select_arg);
+			else
+				fprintf(f, "%spid: %d\n", lead, t->pid);
 			lead = "        ";
 		}
 		if (t->regions_auto)
@@ -1858,6 +1861,7 @@ bool damo_config_equal(const struct damond_config *a, const struct damond_config
 
 			DIFF(ta->pid != tb->pid, "kdamonds[%zu].targets[%zu].pid", k, t);
 			DIFF(ta->regions_auto != tb->regions_auto || ta->regions_nodes != tb->regions_nodes ||
+				     ta->select != tb->select || strcmp(ta->select_arg, tb->select_arg) ||
 				     ta->nr_regions != tb->nr_regions ||
 				     (ta->nr_regions &&
 				      memcmp(ta->regions, tb->regions, ta->nr_regions * sizeof(*ta->regions)) != 0),
@@ -2273,6 +2277,13 @@ static struct json_object *exp_kdamond(struct exp *ex, const struct kdamond_cfg 
 		struct json_object *to = jobj(ex), *ra = jarr(ex);
 
 		jadd(ex, to, "pid", c->ops == DAMON_OPS_PADDR ? NULL : json_object_new_int64(t->pid));
+		if (c->ops != DAMON_OPS_PADDR && t->select != PROCSEL_PID) {
+			snprintf(k, sizeof(k), "%s.targets[%zu].%s", key, i, procsel_kind_to_string(t->select));
+			exp_note(ex, false, k,
+				 "'%s: %s' names processes damond finds and follows: damo's spec needs a pid "
+				 "(`damondctl status` shows the pids it matches now)",
+				 procsel_kind_to_string(t->select), t->select_arg);
+		}
 		jadd(ex, to, "obsolete", json_object_new_boolean(false));
 		if (t->regions_auto) {
 			long ps = sysconf(_SC_PAGESIZE);

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include "procsel.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -171,6 +172,10 @@ struct damon_addr_range {
 struct damon_target_cfg {
 	struct src_pos pos;
 	int pid;           /* vaddr/fvaddr: target process; paddr: 0 */
+	/* vaddr/fvaddr: a process selector (procsel.h; PROCSEL_PID: pid above) and its text; a resolved target
+	 * keeps the selector it came from */
+	uint8_t select;
+	char select_arg[PROCSEL_ARG_MAX];
 	bool regions_auto; /* paddr: System RAM ranges of /proc/iomem, resolved at apply time */
 	uint64_t regions_nodes; /* paddr: bit N = NUMA node N's online memory, resolved at apply time (numa.h) */
 	struct damon_addr_range *regions;

@@ -44,7 +44,7 @@
 	  "update_schemes_stats and update_schemes_effective_quotas commands damond wrote.")                           \
 	X(KDAMOND_UP, "damond_kdamond_up", "gauge", "1 when the kdamond is on, else 0.")                               \
 	X(KDAMOND_STATE, "damond_kdamond_state", "gauge",                                                              \
-	  "1 for the kdamond's current state (on, off, died), 0 for the others.")                                      \
+	  "1 for the kdamond's current state (on, off, died, waiting), 0 for the others.")                             \
 	X(KDAMOND_BANDWIDTH, "damond_kdamond_estimated_memory_bandwidth_bytes_per_second", "gauge",                    \
 	  "DAMON_STAT's estimated memory bandwidth, from the kdamond's last snapshot (paddr, BPF monitor).")           \
 	X(KDAMOND_IDLE, "damond_kdamond_memory_idle_seconds", "gauge",                                                 \

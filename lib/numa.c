@@ -74,7 +74,8 @@ static int node_blocks(const char *sys_root, unsigned nid, uint64_t **ids, size_
 	}
 	if (*n == before) {
 		if (why)
-			snprintf(why, why_len, "NUMA node %u has no online memory (a memoryless or offlined node)", nid);
+			snprintf(why, why_len, "NUMA node %u has no online memory (a memoryless or offlined node)",
+				 nid);
 		return -ENODATA;
 	}
 	return 0;

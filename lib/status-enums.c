@@ -7,6 +7,7 @@ static const char *const kdamond_status_table[_KDAMOND_STATUS_MAX] = {
 	[KDAMOND_STATUS_ON] = "on",
 	[KDAMOND_STATUS_OFF] = "off",
 	[KDAMOND_STATUS_DIED] = "died",
+	[KDAMOND_STATUS_WAITING] = "waiting",
 };
 DEFINE_STRING_TABLE_LOOKUP(kdamond_status, enum kdamond_status);
 

@@ -13,7 +13,8 @@
 enum kdamond_status {
 	KDAMOND_STATUS_ON,
 	KDAMOND_STATUS_OFF,
-	KDAMOND_STATUS_DIED, /* stopped behind damond's back */
+	KDAMOND_STATUS_DIED,    /* stopped behind damond's back */
+	KDAMOND_STATUS_WAITING, /* its process targets match no process: not started */
 	_KDAMOND_STATUS_MAX,
 	_KDAMOND_STATUS_INVALID = -EINVAL,
 };

@@ -325,9 +325,16 @@ static void render_target(FILE *out, struct json_object *t)
 
 	snprintf(c, sizeof(c), "target %s", fmt_u64(a, t, "index"));
 	fprintf(out, LABEL1, c);
-	if (get_i64(t, "pid", &pid) && pid > 0)
+	if (get_i64(t, "pid", &pid) && pid > 0) {
+		struct json_object *sel = member_type(t, "selector", json_type_object);
+		const char *comm = get_str(t, "comm");
+
 		fprintf(out, "pid %" PRId64, pid);
-	else
+		if (comm)
+			fprintf(out, " (%s)", comm);
+		if (sel && get_str(sel, "kind") && get_str(sel, "value"))
+			fprintf(out, ", followed by %s: %s", get_str(sel, "kind"), get_str(sel, "value"));
+	} else
 		fputs("physical", out);
 	{
 		struct json_object *nodes = member_type(t, "nodes", json_type_array);
@@ -1044,6 +1051,13 @@ static void summary_kdamond(FILE *out, struct line *l, struct json_object *k)
 		line_add(l, "regions %s..%s", fmt_u64(a, nr, "min"), fmt_u64(b, nr, "max"));
 	if (get_bool(k, "adopted") == 1)
 		line_add(l, ", adopted");
+	if (streq(state, "waiting")) {
+		struct json_object *fol = member_type(k, "follows", json_type_array);
+
+		line_add(l, ", no process matches");
+		for (size_t i = 0; fol && i < json_object_array_length(fol); i++)
+			line_add(l, "%s%s", i ? ", " : " ", json_object_get_string(json_object_array_get_idx(fol, i)));
+	}
 	if (withheld)
 		line_add(l, ", addresses withheld (root or control_group only)");
 	line_emit(out, l);

@@ -144,8 +144,7 @@ static void test_errors(void **state _unused_)
 	assert_int_equal(numa_node_ranges(root, NULL, 1u << 5, 4096, 1, &r, &n, why, sizeof(why)), -ENOENT);
 	assert_non_null(strstr(why, "NUMA node 5 does not exist"));
 	/* one missing node fails the whole set */
-	assert_int_equal(numa_node_ranges(root, NULL, 1u << 0 | 1u << 5, 4096, 1, &r, &n, why, sizeof(why)),
-			 -ENOENT);
+	assert_int_equal(numa_node_ranges(root, NULL, 1u << 0 | 1u << 5, 4096, 1, &r, &n, why, sizeof(why)), -ENOENT);
 	assert_int_equal(numa_node_ranges(root, NULL, 1, 4096, 3, &r, &n, why, sizeof(why)), -EINVAL);
 	put("devices/system/memory/block_size_bytes", "zz\n");
 	assert_int_equal(numa_node_ranges(root, NULL, 1, 4096, 1, &r, &n, why, sizeof(why)), -EINVAL);

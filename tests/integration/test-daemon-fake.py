@@ -1301,11 +1301,150 @@ def t_regions_numa_node():
         e.close()
 
 
+def t_targets_follow_processes():
+    """Targets named by comm / pidfile / cgroup are resolved to the live processes and followed: a restarted
+    process (new pid) is committed online, a kdamond without a matching process waits, then starts."""
+    e = Env("7.2")
+    try:
+        def proc(pid, comm):
+            fake_process(e, pid)
+            with open(os.path.join(e.proc, str(pid), "comm"), "w") as f:
+                f.write(comm + "\n")
+
+        def gone(pid):
+            shutil.rmtree(os.path.join(e.proc, str(pid)))
+
+        c = KD + "/0/contexts/0/targets"
+        proc(1001, "memhog")
+        proc(1002, "memhog")
+        proc(1003, "other")
+        fake_process(e, 1004, state="Z")  # a zombie never matches
+        with open(os.path.join(e.proc, "1004", "comm"), "w") as f:
+            f.write("memhog\n")
+        e.write_conf("""\
+damond:
+  on_exit: stop
+kdamonds:
+  - name: app
+    ops: vaddr
+    targets:
+      - comm: memhog
+    schemes: [{name: s, action: stat}]
+""")
+        e.start()
+        check(e.read(c + "/nr_targets") == "2", "comm: two live memhog processes")
+        check([e.read(c + "/%d/pid_target" % i) for i in range(2)] == ["1001", "1002"], "pids of comm: memhog")
+        st = e.status()
+        k = st["kdamonds"][0]
+        pid = k["pid"]
+        t = k["targets"][0]
+        check(t.get("comm") == "memhog" and t.get("selector") == {"kind": "comm", "value": "memhog"},
+              "status target: %r" % t)
+        check(k.get("follows") == ["comm: memhog"], "status follows: %r" % k.get("follows"))
+        text = e.ctl("status", "--details").stdout
+        check("pid 1001 (memhog), followed by comm: memhog" in text, "text status: " + text)
+
+        def pids():
+            try:
+                return [e.read(c + "/%d/pid_target" % i) for i in range(int(e.read(c + "/nr_targets")))]
+            except OSError:
+                return None
+
+        # 1002 exits, 1005 starts ("systemctl restart"): the targets follow, online
+        commits = e.fakelog().count("kdamond 0 commit")
+        proc(1005, "memhog")
+        gone(1002)
+        deadline = time.time() + 10
+        while time.time() < deadline and pids() != ["1001", "1005"]:
+            time.sleep(0.2)
+        check(pids() == ["1001", "1005"], "the restarted process was not followed: %s" % pids())
+        k = e.status()["kdamonds"][0]
+        check(k["state"] == "on" and k["pid"] == pid, "the kdamond was restarted to follow a pid: %r" % k)
+        check(e.fakelog().count("kdamond 0 commit") > commits, "following did not commit online")
+        # a new process with a lower pid goes to the end: the others keep their positions (and history)
+        proc(1003, "memhog")
+        deadline = time.time() + 10
+        while time.time() < deadline and pids() != ["1001", "1005", "1003"]:
+            time.sleep(0.2)
+        check(pids() == ["1001", "1005", "1003"], "positions not kept: %s" % pids())
+        gone(1003)
+
+        # every memhog gone: stopped, waiting; one comes back: started
+        gone(1001)
+        gone(1005)
+        deadline = time.time() + 10
+        while time.time() < deadline and e.status()["kdamonds"][0]["state"] != "waiting":
+            time.sleep(0.2)
+        k = e.status()["kdamonds"][0]
+        check(k["state"] == "waiting", "no memhog left: state %s" % k["state"])
+        check(e.read(KD + "/0/state") == "off", "the kdamond still runs without a process")
+        check("no process matches comm: memhog" in e.ctl("status").stdout, "text status does not say why it waits")
+        proc(1006, "memhog")
+        deadline = time.time() + 10
+        while time.time() < deadline and e.status()["kdamonds"][0]["state"] != "on":
+            time.sleep(0.2)
+        check(e.status()["kdamonds"][0]["state"] == "on", "a new memhog did not start the kdamond")
+        check(e.read(c + "/nr_targets") == "1" and e.read(c + "/0/pid_target") == "1006", "the new process")
+        rc = e.stop()
+        check(rc == 0, "damond exit code %d" % rc)
+    finally:
+        e.close()
+
+
+def t_targets_pidfile_cgroup():
+    """pidfile: and cgroup:/unit: targets; a kdamond whose pidfile is missing at start waits instead of
+    failing; two ways to name one target are refused with the position."""
+    e = Env("7.2")
+    try:
+        pidfile = os.path.join(e.dir, "app.pid")
+        cg = os.path.join(e.sys, "fs/cgroup/system.slice/app.service")
+        os.makedirs(cg)
+        fake_process(e, 2001)
+        fake_process(e, 2002)
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write("2001\n2002\n")
+        e.write_conf("""\
+damond:
+  on_exit: stop
+kdamonds:
+  - name: byfile
+    ops: vaddr
+    targets:
+      - pidfile: %s
+    schemes: [{name: s, action: stat}]
+  - name: byunit
+    ops: vaddr
+    targets:
+      - unit: app.service
+    schemes: [{name: s, action: stat}]
+""" % pidfile)
+        e.start()
+        st = {k["name"]: k for k in e.status()["kdamonds"]}
+        check(st["byfile"]["state"] == "waiting", "missing pidfile: %s" % st["byfile"]["state"])
+        check(st["byunit"]["state"] == "on" and [t["pid"] for t in st["byunit"]["targets"]] == [2001, 2002],
+              "unit: app.service: %r" % st["byunit"]["targets"])
+        with open(pidfile, "w") as f:
+            f.write("2002\n")
+        deadline = time.time() + 10
+        while time.time() < deadline and {k["name"]: k for k in e.status()["kdamonds"]}["byfile"]["state"] != "on":
+            time.sleep(0.2)
+        st = {k["name"]: k for k in e.status()["kdamonds"]}
+        check(st["byfile"]["state"] == "on" and st["byfile"]["targets"][0]["pid"] == 2002, "pidfile: %r" % st["byfile"])
+        e.write_conf("kdamonds:\n  - name: x\n    ops: vaddr\n    targets:\n      - {pid: 2001, comm: app}\n")
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0 and re.search(r"damond\.yaml:5:\d+: .*'pid' and 'comm' both name", p.stderr),
+              "two selectors not refused with a position: " + p.stderr)
+    finally:
+        e.close()
+
+
 TESTS = [
     t_status_summary,
     t_check_shipped_config,
     t_check_bad_config,
     t_regions_numa_node,
+    t_targets_follow_processes,
+    t_targets_pidfile_cgroup,
     t_apply_status_reload_commit,
     t_remove_middle_scheme_tombstone,
     t_restart_readopt,

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Targets that follow processes: a vaddr/fvaddr target named by pidfile,
+ * comm, cgroup or unit (lib/procsel.h) is resolved again every
+ * FOLLOW_INTERVAL_USEC; when the set of matching processes changed, the
+ * kdamond takes the new targets (manager_retarget): committed online while
+ * it runs, started when a process appears, stopped (waiting) when none is
+ * left. A rescan costs a readdir of /proc (comm), a cgroup.procs read
+ * (cgroup, unit) or one file (pidfile).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "manager-internal.h"
+
+#define FOLLOW_INTERVAL_USEC 2000000ULL
+
+static void pids_text(const struct damon_target_cfg *t, size_t n, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	if (n == 0)
+		snprintf(buf, len, "none");
+	for (size_t i = 0; i < n && off < len; i++) {
+		int w = snprintf(buf + off, len - off, "%s%d", i ? "," : "", t[i].pid);
+
+		if (w < 0)
+			break;
+		off += (size_t)w;
+		if (i == 7 && n > 8) {
+			snprintf(buf + off, len > off ? len - off : 0, ",...");
+			break;
+		}
+	}
+}
+
+/*
+ * The kernel matches targets by position: a process that stays keeps its
+ * place (and its target's history), new ones go to the end, so that a
+ * start or exit of one process moves no other target's pid.
+ */
+static void keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < nold && k < n; i++)
+		for (size_t j = k; j < n; j++)
+			if (t[j].pid == old[i].pid) {
+				struct damon_target_cfg x = t[j];
+
+				memmove(&t[k + 1], &t[k], (j - k) * sizeof(t[0]));
+				t[k++] = x;
+				break;
+			}
+}
+
+static void follow_one(struct manager *m, struct kdamond_rt *kd)
+{
+	struct damon_target_cfg *t = NULL;
+	char before[96], after[96], why[256];
+	size_t n = 0;
+	int r;
+
+	if (kd->pending != KD_PENDING_NONE || m->pending_nr_kdamonds)
+		return; /* the EBUSY retry timer owns it for now */
+	r = resolve_targets(m, kd->cfg, &t, &n);
+	if (r < 0)
+		return;
+	keep_positions(kd->targets, kd->nr_targets, t, n);
+	if (targets_same_pids(kd->targets, kd->nr_targets, t, n)) {
+		/* the same processes: nothing to do (a kdamond the kernel stopped while they live is not restarted
+		 * in a loop: status shows it died) */
+		targets_free(t, n);
+		return;
+	}
+	pids_text(kd->targets, kd->running || kd->died ? kd->nr_targets : 0, before, sizeof(before));
+	pids_text(t, n, after, sizeof(after));
+	snprintf(why, sizeof(why), "the processes its targets match changed: pids %s -> %s", before, after);
+	record_action(m, kd->name, "retarget", "%s", why);
+	r = manager_retarget(m, kd, t, n, why);
+	if (r < 0)
+		log_error_errno(r, "kdamond '%s': following its processes failed: %m", kd->name);
+	record_save(m);
+	manager_notify_status(m);
+}
+
+static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+
+	for (size_t i = 0; i < m->nr_kd; i++)
+		if (m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg))
+			follow_one(m, &m->kd[i]);
+	(void)sd_event_source_set_time(s, usec + FOLLOW_INTERVAL_USEC);
+	return 0;
+}
+
+/* The rescan timer runs while a kdamond of the config has process targets. */
+void follow_arm(struct manager *m)
+{
+	bool want = false;
+	int r;
+
+	for (size_t i = 0; i < m->nr_kd && !want; i++)
+		want = m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg);
+	if (!want) {
+		if (m->follow_timer)
+			(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_OFF);
+		return;
+	}
+	if (m->follow_timer) {
+		(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_ON);
+		return;
+	}
+	r = sd_event_add_time(m->event, &m->follow_timer, CLOCK_MONOTONIC, now_usec() + FOLLOW_INTERVAL_USEC,
+			      100000, on_follow_timer, m);
+	if (r < 0) {
+		log_error_errno(r, "cannot arm the process-following timer: %m");
+		return;
+	}
+	(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_ON);
+}
