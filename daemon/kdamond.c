@@ -95,7 +95,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	if (kd->nr_targets == 0 && kd_follows_processes(kd->cfg)) {
 		if (!kd->waiting)
 			record_action(m, kd->name, "waiting",
-				      "no process matches its targets: started when one does (%s)", why);
+				      "waiting: no process matches its targets; started when one does (%s)", why);
 		kd->waiting = true;
 		kd_set_last(kd, "waiting", "no process matches its targets");
 		return 0;

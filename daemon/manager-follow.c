@@ -77,7 +77,7 @@ static void follow_one(struct manager *m, struct kdamond_rt *kd)
 	}
 	pids_text(kd->targets, kd->running || kd->died ? kd->nr_targets : 0, before, sizeof(before));
 	pids_text(t, n, after, sizeof(after));
-	snprintf(why, sizeof(why), "the processes its targets match changed: pids %s -> %s", before, after);
+	snprintf(why, sizeof(why), "retargeted: the processes its targets match changed: pids %s -> %s", before, after);
 	record_action(m, kd->name, "retarget", "%s", why);
 	r = manager_retarget(m, kd, t, n, why);
 	if (r < 0)
@@ -114,8 +114,8 @@ void follow_arm(struct manager *m)
 		(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_ON);
 		return;
 	}
-	r = sd_event_add_time(m->event, &m->follow_timer, CLOCK_MONOTONIC, now_usec() + FOLLOW_INTERVAL_USEC,
-			      100000, on_follow_timer, m);
+	r = sd_event_add_time(m->event, &m->follow_timer, CLOCK_MONOTONIC, now_usec() + FOLLOW_INTERVAL_USEC, 100000,
+			      on_follow_timer, m);
 	if (r < 0) {
 		log_error_errno(r, "cannot arm the process-following timer: %m");
 		return;

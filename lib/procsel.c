@@ -122,7 +122,8 @@ static void by_comm(const char *procfs_root, const char *arg, struct pidset *s)
 		if (errno || *end || end == de->d_name || pid <= 0 || pid > INT_MAX)
 			continue;
 		if (exe) {
-			snprintf(path, sizeof(path), "%s/%ld/exe", procfs_root, pid);
+			if ((size_t)snprintf(path, sizeof(path), "%s/%ld/exe", procfs_root, pid) >= sizeof(path))
+				continue;
 			l = readlink(path, buf, sizeof(buf) - 1);
 			if (l <= 0)
 				continue;
@@ -132,7 +133,8 @@ static void by_comm(const char *procfs_root, const char *arg, struct pidset *s)
 		} else {
 			_cleanup_fclose_ FILE *f = NULL;
 
-			snprintf(path, sizeof(path), "%s/%ld/comm", procfs_root, pid);
+			if ((size_t)snprintf(path, sizeof(path), "%s/%ld/comm", procfs_root, pid) >= sizeof(path))
+				continue;
 			f = fopen(path, "re");
 			if (!f || !fgets(buf, sizeof(buf), f))
 				continue;
@@ -153,7 +155,8 @@ static void by_cgroup_dir(const char *procfs_root, const char *dir, unsigned dep
 	struct dirent *de;
 	long pid;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= sizeof(path))
+		return;
 	f = fopen(path, "re");
 	while (f && fscanf(f, " %ld", &pid) == 1)
 		if (pid > 0 && pid <= INT_MAX)
@@ -219,7 +222,9 @@ int procsel_resolve(const char *procfs_root, const char *cgroup_root, enum procs
 				snprintf(why, why_len, "a cgroup path must not contain '..'");
 			return -EINVAL;
 		}
-		snprintf(path, sizeof(path), "%s/%s", cgroup_root, arg[0] == '/' ? arg + 1 : arg);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", cgroup_root, arg[0] == '/' ? arg + 1 : arg) >=
+		    sizeof(path))
+			break;
 		by_cgroup_dir(procfs_root, path, 0, &s);
 		break;
 	case PROCSEL_UNIT:
