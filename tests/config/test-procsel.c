@@ -78,8 +78,8 @@ static int setup(void **state _unused_)
 	snprintf(cgroot, sizeof(cgroot), "%s/cgroup", root);
 	proc(100, "nginx", 'S', false, "/usr/sbin/nginx");
 	proc(101, "nginx", 'R', false, "/usr/sbin/nginx");
-	proc(102, "nginx", 'Z', false, NULL);      /* a zombie */
-	proc(2, "nginx", 'S', true, NULL);         /* a kernel thread of that name */
+	proc(102, "nginx", 'Z', false, NULL); /* a zombie */
+	proc(2, "nginx", 'S', true, NULL);    /* a kernel thread of that name */
 	proc(200, "a-very-long-process-name", 'S', false, "/opt/app/bin/long");
 	proc(300, "python3", 'S', false, "/usr/bin/python3.11");
 	snprintf(p, sizeof(p), "%s/system.slice/nginx.service/cgroup.procs", cgroot);
@@ -177,8 +177,7 @@ static void test_bound_and_errors(void **state _unused_)
 	assert_int_equal(p[0], 1000); /* the lowest pids are kept */
 	assert_int_equal(procsel_resolve(procfs, cgroot, PROCSEL_CGROUP, "/a/../b", p, &n, &t, why, sizeof(why)),
 			 -EINVAL);
-	assert_int_equal(procsel_resolve(procfs, cgroot, PROCSEL_UNIT, "a/b", p, &n, &t, why, sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(procsel_resolve(procfs, cgroot, PROCSEL_UNIT, "a/b", p, &n, &t, why, sizeof(why)), -EINVAL);
 	assert_int_equal(procsel_resolve(procfs, cgroot, PROCSEL_COMM, "", p, &n, &t, why, sizeof(why)), -EINVAL);
 	assert_int_equal(procsel_pid_check(procfs, 102), -ECHILD);
 	assert_int_equal(procsel_pid_check(procfs, 2), -EPERM);
