@@ -48,6 +48,7 @@ void kd_done(struct kdamond_rt *kd)
 	free(kd->record_hash);
 	free(kd->pending_why);
 	free(kd->last_error);
+	follow_unwatch(kd);
 	targets_free(kd->targets, kd->nr_targets);
 	slots_free(kd->slots, kd->nr_slots);
 	write_list_done(&kd->written);

@@ -6,10 +6,15 @@
  * kdamond takes the new targets (manager_retarget): committed online while
  * it runs, started when a process appears, stopped (waiting) when none is
  * left. A rescan costs a readdir of /proc (comm), a cgroup.procs read
- * (cgroup, unit) or one file (pidfile).
+ * (cgroup, unit) or one file (pidfile). A pidfd per monitored process
+ * makes the rescan due as soon as one exits (only with the real /proc: a
+ * fake procfs root's pids are not this machine's).
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "manager-internal.h"
@@ -56,6 +61,8 @@ static void keep_positions(const struct damon_target_cfg *old, size_t nold, stru
 			}
 }
 
+static void follow_watch(struct manager *m, struct kdamond_rt *kd);
+
 static void follow_one(struct manager *m, struct kdamond_rt *kd)
 {
 	struct damon_target_cfg *t = NULL;
@@ -82,8 +89,54 @@ static void follow_one(struct manager *m, struct kdamond_rt *kd)
 	r = manager_retarget(m, kd, t, n, why);
 	if (r < 0)
 		log_error_errno(r, "kdamond '%s': following its processes failed: %m", kd->name);
+	follow_watch(m, kd);
 	record_save(m);
 	manager_notify_status(m);
+}
+
+void follow_unwatch(struct kdamond_rt *kd)
+{
+	for (size_t i = 0; i < kd->nr_exit_watch; i++)
+		sd_event_source_disable_unref(kd->exit_watch[i]);
+	free(kd->exit_watch);
+	kd->exit_watch = NULL;
+	kd->nr_exit_watch = 0;
+}
+
+/* a monitored process exited: rescan now (once: an exited pidfd stays readable) */
+static int on_process_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+
+	(void)sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (m->follow_timer) {
+		(void)sd_event_source_set_time(m->follow_timer, now_usec());
+		(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_ON);
+	}
+	return 0;
+}
+
+static void follow_watch(struct manager *m, struct kdamond_rt *kd)
+{
+	follow_unwatch(kd);
+	if (!streq(m->procfs_root, "/proc") || !kd->running || !kd->nr_targets)
+		return;
+	kd->exit_watch = calloc(kd->nr_targets, sizeof(*kd->exit_watch));
+	if (!kd->exit_watch)
+		return;
+	for (size_t i = 0; i < kd->nr_targets; i++) {
+		sd_event_source *src = NULL;
+		int fd = (int)syscall(SYS_pidfd_open, kd->targets[i].pid, 0);
+
+		if (fd < 0)
+			continue; /* gone already (the rescan sees it), or no pidfd (before 5.3): the timer alone */
+		if (sd_event_add_io(m->event, &src, fd, EPOLLIN, on_process_exit, m) < 0) {
+			close(fd);
+			continue;
+		}
+		(void)sd_event_source_set_io_fd_own(src, true);
+		kd->exit_watch[kd->nr_exit_watch++] = src;
+	}
 }
 
 static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -93,7 +146,7 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	for (size_t i = 0; i < m->nr_kd; i++)
 		if (m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg))
 			follow_one(m, &m->kd[i]);
-	(void)sd_event_source_set_time(s, usec + FOLLOW_INTERVAL_USEC);
+	(void)sd_event_source_set_time(s, now_usec() + FOLLOW_INTERVAL_USEC);
 	return 0;
 }
 
@@ -103,8 +156,15 @@ void follow_arm(struct manager *m)
 	bool want = false;
 	int r;
 
-	for (size_t i = 0; i < m->nr_kd && !want; i++)
-		want = m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg);
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		bool f = m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg);
+
+		want |= f;
+		if (f)
+			follow_watch(m, &m->kd[i]);
+		else
+			follow_unwatch(&m->kd[i]);
+	}
 	if (!want) {
 		if (m->follow_timer)
 			(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_OFF);

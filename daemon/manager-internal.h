@@ -95,6 +95,7 @@ bool kd_follows_processes(const struct kdamond_cfg *k);
 bool targets_same_pids(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb);
 int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why);
 void follow_arm(struct manager *m);
+void follow_unwatch(struct kdamond_rt *kd);
 /* what the kernel would refuse at 'on' and damond can see first: missing pids, kernel threads, memcg paths, nodes; -ESRCH with errs */
 int preflight_config(struct manager *m, const struct damond_config *c, struct config_errors *errs);
 

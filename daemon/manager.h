@@ -49,7 +49,10 @@ struct kdamond_rt {
 	int pid;
 	bool adopted;
 	bool died; /* stopped behind damond's back */
-	bool waiting;  /* process targets (pidfile, comm, cgroup, unit) match no process: not started */
+	bool waiting; /* process targets (pidfile, comm, cgroup, unit) match no process: not started */
+	/* followed targets: a pidfd per target process; its exit makes the rescan due at once (manager-follow.c) */
+	sd_event_source **exit_watch;
+	size_t nr_exit_watch;
 	bool starting; /* damond is switching it on (recorded before the first write) */
 	char *record_hash; /* the record's hash while written is empty: being started, or adopted */
 	struct kdamond_cfg *cfg; /* points into manager->config */

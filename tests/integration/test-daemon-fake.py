@@ -1438,6 +1438,65 @@ kdamonds:
         e.close()
 
 
+def t_targets_follow_real_processes():
+    """comm: on this machine's real /proc (read only; the DAMON tree stays the fake one): real processes are
+    matched by their comm, followed across a rolling restart, and an exit is seen through its pidfd."""
+    e = Env("7.2")
+    procs = []
+    try:
+        name = "dfol-%d" % (os.getpid() % 100000)
+        exe = os.path.join(e.dir, name)
+        shutil.copy("/bin/sleep", exe)
+        e.proc = "/proc"  # read-only use: comm and stat of this machine's processes
+        e.write_conf("""\
+damond:
+  on_exit: stop
+kdamonds:
+  - name: app
+    ops: vaddr
+    targets:
+      - comm: %s
+    schemes: [{name: s, action: stat}]
+""" % name)
+        c = KD + "/0/contexts/0/targets"
+
+        def pids():
+            try:
+                return [int(e.read(c + "/%d/pid_target" % i)) for i in range(int(e.read(c + "/nr_targets")))]
+            except (OSError, ValueError):
+                return None
+
+        def wait(cond, secs=10):
+            deadline = time.time() + secs
+            while time.time() < deadline and not cond():
+                time.sleep(0.1)
+            return cond()
+
+        p1 = subprocess.Popen([exe, "600"])
+        procs.append(p1)
+        e.start()
+        check(wait(lambda: pids() == [p1.pid]), "the real process %d was not matched: %s" % (p1.pid, pids()))
+        kpid = e.status()["kdamonds"][0]["pid"]
+        p2 = subprocess.Popen([exe, "600"])
+        procs.append(p2)
+        check(wait(lambda: pids() == [p1.pid, p2.pid]), "the second process was not added: %s" % pids())
+        t0 = time.time()
+        p1.kill()
+        p1.wait()
+        check(wait(lambda: pids() == [p2.pid]), "the exited process was not dropped: %s" % pids())
+        print("# exit of %d followed in %.2f s (pidfd; the rescan alone: up to 2 s)" % (p1.pid, time.time() - t0))
+        check(e.status()["kdamonds"][0]["pid"] == kpid, "the kdamond was restarted")
+        p2.kill()
+        p2.wait()
+        check(wait(lambda: e.status()["kdamonds"][0]["state"] == "waiting"), "no process left: not waiting")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        e.close()
+
+
 TESTS = [
     t_status_summary,
     t_check_shipped_config,
@@ -1445,6 +1504,7 @@ TESTS = [
     t_regions_numa_node,
     t_targets_follow_processes,
     t_targets_pidfile_cgroup,
+    t_targets_follow_real_processes,
     t_apply_status_reload_commit,
     t_remove_middle_scheme_tombstone,
     t_restart_readopt,
