@@ -251,6 +251,31 @@ static struct json_object *target_json(struct manager *m, const struct kdamond_r
 			fclose(f);
 		}
 		JADD(to, "comm", comm[0] ? json_object_new_string(comm) : NULL);
+		/* the systemd unit it runs in: the deepest .service or .scope of its cgroup v2 path */
+		{
+			char line[PATH_MAX], unit[256] = "";
+
+			snprintf(path, sizeof(path), "%s/%d/cgroup", m->procfs_root, kd->targets[t].pid);
+			f = fopen(path, "re");
+			while (f && fgets(line, sizeof(line), f)) {
+				char *p = line, *tok, *save = NULL;
+
+				if (strncmp(line, "0::", 3) != 0)
+					continue;
+				p += 3;
+				p[strcspn(p, "\n")] = 0;
+				for (tok = strtok_r(p, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+					size_t l = strlen(tok);
+
+					if ((l > 8 && streq(tok + l - 8, ".service")) ||
+					    (l > 6 && streq(tok + l - 6, ".scope")))
+						snprintf(unit, sizeof(unit), "%s", tok);
+				}
+			}
+			if (f)
+				fclose(f);
+			JADD(to, "unit", unit[0] ? json_object_new_string(unit) : NULL);
+		}
 		if (kd->targets[t].select != PROCSEL_PID) {
 			struct json_object *sel = json_object_new_object();
 

@@ -329,8 +329,12 @@ static void render_target(FILE *out, struct json_object *t)
 		struct json_object *sel = member_type(t, "selector", json_type_object);
 		const char *comm = get_str(t, "comm");
 
+		const char *unit = get_str(t, "unit");
+
 		fprintf(out, "pid %" PRId64, pid);
-		if (comm)
+		if (comm && unit)
+			fprintf(out, " (%s, %s)", comm, unit);
+		else if (comm)
 			fprintf(out, " (%s)", comm);
 		if (sel && get_str(sel, "kind") && get_str(sel, "value"))
 			fprintf(out, ", followed by %s: %s", get_str(sel, "kind"), get_str(sel, "value"));

@@ -1403,6 +1403,9 @@ def t_targets_pidfile_cgroup():
         fake_process(e, 2002)
         with open(os.path.join(cg, "cgroup.procs"), "w") as f:
             f.write("2001\n2002\n")
+        for pid in (2001, 2002):
+            with open(os.path.join(e.proc, str(pid), "cgroup"), "w") as f:
+                f.write("0::/system.slice/app.service\n")
         e.write_conf("""\
 damond:
   on_exit: stop
@@ -1423,6 +1426,8 @@ kdamonds:
         check(st["byfile"]["state"] == "waiting", "missing pidfile: %s" % st["byfile"]["state"])
         check(st["byunit"]["state"] == "on" and [t["pid"] for t in st["byunit"]["targets"]] == [2001, 2002],
               "unit: app.service: %r" % st["byunit"]["targets"])
+        check(st["byunit"]["targets"][0].get("unit") == "app.service", "status: the target's unit: %r" %
+              st["byunit"]["targets"][0])
         with open(pidfile, "w") as f:
             f.write("2002\n")
         deadline = time.time() + 10
