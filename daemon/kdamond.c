@@ -12,6 +12,7 @@
 #include "exit-codes.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "procsel.h"
 
 /*
  * The one liveness check (the stats tick, a commit, an adoption, a start):
@@ -36,9 +37,35 @@ int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid)
  * longer running, without rates; the action log, status, the BPF monitor's
  * pids, the record and STATUS= say so.
  */
+/* every process the kdamond monitored is gone: the kernel stops a vaddr kdamond without a live target */
+static bool targets_all_exited(const struct manager *m, const struct kdamond_rt *kd)
+{
+	if (kd->cfg->ctx.ops == DAMON_OPS_PADDR || kd->nr_targets == 0)
+		return false;
+	for (size_t i = 0; i < kd->nr_targets; i++)
+		if (procsel_pid_check(m->procfs_root, kd->targets[i].pid) == 0)
+			return false;
+	return true;
+}
+
 void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why)
 {
 	kd->running = false;
+	if (kd_follows_processes(kd->cfg) && targets_all_exited(m, kd)) {
+		/* expected of a followed workload that stopped: not a death; the rescan starts it on the next one */
+		kd->waiting = true;
+		record_action(m, kd->name, "off",
+			      "stopped by the kernel: every process it monitored exited (%s); it follows its "
+			      "processes and starts again when one matches",
+			      why);
+		kd->pid = -1;
+		manager_observe_pids(m);
+		kd_forget_rates(kd);
+		kd_set_last(kd, "waiting", "every process it monitored exited");
+		record_save(m);
+		manager_notify_status(m);
+		return;
+	}
 	kd->died = true;
 	record_action(m, kd->name, "died", "%s", why);
 	kd->pid = -1;

@@ -2,7 +2,7 @@
 /*
  * Targets that follow processes: a vaddr/fvaddr target named by pidfile,
  * comm, cgroup or unit (lib/procsel.h) is resolved again every
- * FOLLOW_INTERVAL_USEC; when the set of matching processes changed, the
+ * damond.follow_interval (default 2 s); when the set of matching processes changed, the
  * kdamond takes the new targets (manager_retarget): committed online while
  * it runs, started when a process appears, stopped (waiting) when none is
  * left. A rescan costs a readdir of /proc (comm), a cgroup.procs read
@@ -19,7 +19,10 @@
 #include "log.h"
 #include "manager-internal.h"
 
-#define FOLLOW_INTERVAL_USEC 2000000ULL
+static uint64_t follow_interval(const struct manager *m)
+{
+	return m->config ? m->config->settings.follow_interval_us : DAMOND_DEFAULT_FOLLOW_INTERVAL_US;
+}
 
 static void pids_text(const struct damon_target_cfg *t, size_t n, char *buf, size_t len)
 {
@@ -146,7 +149,7 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	for (size_t i = 0; i < m->nr_kd; i++)
 		if (m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg))
 			follow_one(m, &m->kd[i]);
-	(void)sd_event_source_set_time(s, now_usec() + FOLLOW_INTERVAL_USEC);
+	(void)sd_event_source_set_time(s, now_usec() + follow_interval(m));
 	return 0;
 }
 
@@ -174,7 +177,7 @@ void follow_arm(struct manager *m)
 		(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_ON);
 		return;
 	}
-	r = sd_event_add_time(m->event, &m->follow_timer, CLOCK_MONOTONIC, now_usec() + FOLLOW_INTERVAL_USEC, 100000,
+	r = sd_event_add_time(m->event, &m->follow_timer, CLOCK_MONOTONIC, now_usec() + follow_interval(m), 100000,
 			      on_follow_timer, m);
 	if (r < 0) {
 		log_error_errno(r, "cannot arm the process-following timer: %m");

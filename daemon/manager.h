@@ -130,7 +130,7 @@ struct manager {
 
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */
-	sd_event_source *follow_timer; /* process targets re-resolved (FOLLOW_INTERVAL_USEC); NULL: none */
+	sd_event_source *follow_timer; /* process targets re-resolved (damond.follow_interval); NULL: none */
 	usec_t retry_delay_us;
 	uint64_t pending_nr_kdamonds; /* an nr_kdamonds write waiting for the lock (0: none) */
 	struct pending_off {

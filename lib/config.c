@@ -1265,6 +1265,8 @@ static const struct field settings_fields[] = {
 	  &damond_on_exit_desc, 0 },
 	{ { "stats_interval", "stats_interval_us" }, NK_SCALAR, h_duration,
 	  offsetof(struct damond_settings, stats_interval_us), 1000, UINT64_MAX - 1, 1, NULL, 0 },
+	{ { "follow_interval", "follow_interval_us" }, NK_SCALAR, h_duration,
+	  offsetof(struct damond_settings, follow_interval_us), 100000, 3600000000ULL, 1, NULL, 0 },
 	{ { "allow_disable_modules" }, NK_SEQ, h_modules, 0, 0, 0, 0, NULL, 0 },
 	{ { "control_group" }, NK_SCALAR, h_group, offsetof(struct damond_settings, control_group),
 	  0, 0, 0, NULL, 0 },

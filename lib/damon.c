@@ -146,6 +146,7 @@ void damond_settings_init(struct damond_settings *s)
 	*s = (struct damond_settings){
 		.on_exit = DAMOND_ON_EXIT_STOP,
 		.stats_interval_us = DAMOND_DEFAULT_STATS_INTERVAL_US,
+		.follow_interval_us = DAMOND_DEFAULT_FOLLOW_INTERVAL_US,
 		.spare_kdamonds = DAMOND_DEFAULT_SPARE_KDAMONDS,
 	};
 }

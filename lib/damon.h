@@ -285,6 +285,7 @@ struct kdamond_cfg {
 struct damond_settings {
 	enum damond_on_exit on_exit;
 	uint64_t stats_interval_us;       /* how often stats are refreshed */
+	uint64_t follow_interval_us;      /* how often process targets are resolved again */
 	bool allow_disable[_DAMON_MODULE_MAX]; /* may switch that exclusive module off */
 	char *control_group;              /* group allowed to reload, besides root; NULL = root only */
 	uint64_t spare_kdamonds;          /* kdamond dirs made ahead whenever nr_kdamonds is written anyway */
@@ -313,6 +314,7 @@ const char *damond_config_file(const struct damond_config *c, const struct src_p
 #define DAMOND_DEFAULT_MAX_NR_REGIONS 1000ULL
 #define DAMOND_DEFAULT_RESET_INTERVAL_MS 1000ULL
 #define DAMOND_DEFAULT_STATS_INTERVAL_US 1000000ULL
+#define DAMOND_DEFAULT_FOLLOW_INTERVAL_US 2000000ULL
 /* kdamond directories made ahead of need (nr_kdamonds only changes with every kdamond off): a reload adding
  * up to this many kdamonds fills spares and restarts nothing */
 #define DAMOND_DEFAULT_SPARE_KDAMONDS 2

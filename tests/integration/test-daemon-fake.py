@@ -1369,14 +1369,19 @@ kdamonds:
         check(pids() == ["1001", "1005", "1003"], "positions not kept: %s" % pids())
         gone(1003)
 
-        # every memhog gone: stopped, waiting; one comes back: started
+        # every memhog gone (and the kernel stops a vaddr kdamond without a live target): waiting, not died;
+        # one comes back: started
         gone(1001)
         gone(1005)
+        e.fake("kill", e.sys, "0")
         deadline = time.time() + 10
         while time.time() < deadline and e.status()["kdamonds"][0]["state"] != "waiting":
             time.sleep(0.2)
         k = e.status()["kdamonds"][0]
         check(k["state"] == "waiting", "no memhog left: state %s" % k["state"])
+        acts = e.status().get("actions", [])
+        check(not [a for a in acts if a.get("kdamond") == "app" and a.get("what") == "died"],
+              "a followed kdamond whose processes all exited was called dead: %r" % acts[-3:])
         check(e.read(KD + "/0/state") == "off", "the kdamond still runs without a process")
         check("no process matches comm: memhog" in e.ctl("status").stdout, "text status does not say why it waits")
         proc(1006, "memhog")
@@ -1502,6 +1507,50 @@ kdamonds:
         e.close()
 
 
+def t_targets_follow_kernel_stop():
+    """The kernel stops a vaddr kdamond whose processes all exited: for a followed target that is 'waiting',
+    logged as such, not a death (follow_interval 1h: the stats tick sees it first); a reload starts it again."""
+    e = Env("7.2")
+    try:
+        fake_process(e, 3001)
+        with open(os.path.join(e.proc, "3001", "comm"), "w") as f:
+            f.write("worker\n")
+        conf = """\
+damond:
+  on_exit: stop
+  stats_interval: 200ms
+  follow_interval: 1h
+kdamonds:
+  - name: app
+    ops: vaddr
+    targets:
+      - comm: worker
+    schemes: [{name: s, action: stat}]
+"""
+        e.write_conf(conf)
+        e.start()
+        check(e.status()["kdamonds"][0]["state"] == "on", "not started on worker 3001")
+        shutil.rmtree(os.path.join(e.proc, "3001"))
+        e.fake("kill", e.sys, "0")
+        deadline = time.time() + 10
+        while time.time() < deadline and e.status()["kdamonds"][0]["state"] == "on":
+            time.sleep(0.1)
+        k = e.status()["kdamonds"][0]
+        acts = [a for a in e.status().get("actions", []) if a.get("kdamond") == "app"]
+        check(k["state"] == "waiting", "state after the kernel stopped it: %s" % k["state"])
+        check(acts and acts[-1]["what"] == "off" and "every process it monitored exited" in acts[-1]["why"],
+              "not logged as its processes' exit: %r" % acts[-1:])
+        check(not [a for a in acts if a["what"] == "died"], "called dead: %r" % acts)
+        fake_process(e, 3002)
+        with open(os.path.join(e.proc, "3002", "comm"), "w") as f:
+            f.write("worker\n")
+        e.ctl("reload")
+        k = e.status()["kdamonds"][0]
+        check(k["state"] == "on" and [t["pid"] for t in k["targets"]] == [3002], "reload did not start it: %r" % k)
+    finally:
+        e.close()
+
+
 TESTS = [
     t_status_summary,
     t_check_shipped_config,
@@ -1510,6 +1559,7 @@ TESTS = [
     t_targets_follow_processes,
     t_targets_pidfile_cgroup,
     t_targets_follow_real_processes,
+    t_targets_follow_kernel_stop,
     t_apply_status_reload_commit,
     t_remove_middle_scheme_tombstone,
     t_restart_readopt,
