@@ -2066,14 +2066,81 @@ static const struct field access_pattern_fields[] = {
 };
 static const struct table access_pattern_table = TABLE(access_pattern_fields);
 
+/*
+ * `memcg: UNIT or PATH` on a paddr scheme: only that cgroup's pages, as the
+ * filter {type: memcg, matching: false} (reject the pages of every other
+ * memcg; reject-only, so 6.12 takes it too), placed first. A name without
+ * '/' is a system unit: /system.slice/NAME (preflight checks that it exists).
+ */
+static int h_memcg(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f, void *obj)
+{
+	struct damos_cfg *s = p->scheme;
+	const char *val = scalar(v);
+	struct damos_filter_cfg *fl;
+	char *path;
+
+	if (!*val) {
+		perr(p, v, NULL, "must not be empty");
+		return 0;
+	}
+	if (p->ctx && p->ctx->ops != DAMON_OPS_PADDR) {
+		perr(p, v, NULL, "'memcg:' is for paddr schemes (a process target is already one workload)");
+		return 0;
+	}
+	if (strstr(val, "..") || (strchr(val, '/') && val[0] != '/')) {
+		perr(p, v, NULL, "expected a unit name or an absolute cgroup path without '..', got '%s'", val);
+		return 0;
+	}
+	if (s->nr_filters + 1 > MAX_FILTERS) {
+		perr(p, v, NULL, "too many filters: the memcg filter would be number %zu (at most %d per scheme)",
+		     s->nr_filters + 1, MAX_FILTERS);
+		return 0;
+	}
+	if (val[0] == '/')
+		path = strdup(val);
+	else if (asprintf(&path, "/system.slice/%s", val) < 0)
+		path = NULL;
+	if (!path)
+		return -ENOMEM;
+	fl = array_push(&s->filters, &s->nr_filters, sizeof(*fl));
+	if (!fl) {
+		free(path);
+		return -ENOMEM;
+	}
+	memmove(&s->filters[1], &s->filters[0], (s->nr_filters - 1) * sizeof(*fl));
+	s->filters[0] = (struct damos_filter_cfg){
+		.type = DAMOS_FILTER_MEMCG,
+		.layer = DAMOS_FILTER_LAYER_AUTO, /* filters/ on 6.12, ops_filters/ on 6.15+ */
+		.matching = false,
+		.allow = false,
+		.memcg_path = path,
+		.target_idx = 0,
+	};
+	set_pos(p, &s->filters[0].pos, v);
+	return 0;
+}
+
 static const struct field scheme_fields[] = {
 	{ { "name" }, NK_SCALAR, h_scheme_name, 0, 0, 0, 0, NULL, 0 },
-	{ { "action" }, NK_SCALAR, h_enum, offsetof(struct damos_cfg, action), 0, 0, 0,
-	  &damos_action_desc, 0 },
-	{ { "target_nid" }, NK_SCALAR, h_int, offsetof(struct damos_cfg, target_nid), (uint64_t)-1,
-	  INT32_MAX, 0, NULL, 0 },
-	{ { "apply_interval_us", "apply_interval" }, NK_SCALAR, h_duration,
-	  offsetof(struct damos_cfg, apply_interval_us), 0, UINT64_MAX - 1, 1, NULL, 0 },
+	{ { "action" }, NK_SCALAR, h_enum, offsetof(struct damos_cfg, action), 0, 0, 0, &damos_action_desc, 0 },
+	{ { "target_nid" },
+	  NK_SCALAR,
+	  h_int,
+	  offsetof(struct damos_cfg, target_nid),
+	  (uint64_t)-1,
+	  INT32_MAX,
+	  0,
+	  NULL,
+	  0 },
+	{ { "apply_interval_us", "apply_interval" },
+	  NK_SCALAR,
+	  h_duration,
+	  offsetof(struct damos_cfg, apply_interval_us),
+	  0,
+	  UINT64_MAX - 1,
+	  1,
+	  NULL,
+	  0 },
 	{ { "access_pattern" }, NK_MAP, h_map, 0, 0, 0, 0, &access_pattern_table, 0 },
 	{ { "quotas", "quota" }, NK_MAP, h_map, 0, 0, 0, 0, &quota_table, 0 },
 	{ { "watermarks" }, NK_MAP, h_wmarks, 0, 0, 0, 0, NULL, 0 },
@@ -2081,8 +2148,16 @@ static const struct field scheme_fields[] = {
 	{ { "ops_filters" }, NK_SEQ, h_filters, 0, 0, 0, DAMOS_FILTER_LAYER_OPS, NULL, 0 },
 	{ { "filters" }, NK_SEQ, h_filters, 0, 0, 0, DAMOS_FILTER_LAYER_AUTO, NULL, 0 },
 	{ { "dests" }, NK_SEQ, h_dests, 0, 0, 0, 0, NULL, 0 },
-	{ { "max_nr_snapshots" }, NK_SCALAR, h_uint, offsetof(struct damos_cfg, max_nr_snapshots), 0,
-	  UINT64_MAX, 0, NULL, 0 },
+	{ { "max_nr_snapshots" },
+	  NK_SCALAR,
+	  h_uint,
+	  offsetof(struct damos_cfg, max_nr_snapshots),
+	  0,
+	  UINT64_MAX,
+	  0,
+	  NULL,
+	  0 },
+	{ { "memcg" }, NK_SCALAR, h_memcg, 0, 0, 0, 0, NULL, 0 },
 };
 static const struct table scheme_table = TABLE(scheme_fields);
 

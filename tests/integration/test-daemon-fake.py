@@ -1551,6 +1551,73 @@ kdamonds:
         e.close()
 
 
+def t_scheme_memcg_shorthand():
+    """memcg: UNIT on a paddr scheme is the filter that keeps only that cgroup's pages (reject the others),
+    first in the scheme's list; a unit whose cgroup does not exist is refused where it is written."""
+    for profile, d in (("6.12", "filters"), ("7.2", "ops_filters")):
+        memcg_shorthand(profile, d)
+
+
+def memcg_shorthand(profile, d):
+    e = Env(profile)
+    try:
+        cg = os.path.join(e.sys, "fs/cgroup")
+        os.makedirs(os.path.join(cg, "system.slice/app.service"))
+        with open(os.path.join(cg, "cgroup.controllers"), "w") as f:
+            f.write("cpu memory\n")
+        e.write_conf(POLICY.replace("          reset_interval: 1s\n",
+                                    "          reset_interval: 1s\n        memcg: app.service\n"
+                                    "        filters: [{type: anon, matching: false}]\n", 1) % {"bytes": "32M"})
+        e.start()
+        f0 = KD + "/0/contexts/0/schemes/0/" + d
+        check(e.read(f0 + "/nr_filters") == "2", "memcg shorthand + the anon filter")
+        check(e.read(f0 + "/0/type") == "memcg" and e.read(f0 + "/0/memcg_path") == "/system.slice/app.service"
+              and e.read(f0 + "/0/matching") == "N", "filter 0 is not the memcg filter that rejects other memcgs")
+        check(e.read(f0 + "/1/type") == "anon", "the user's filter comes after it")
+        e.write_conf(POLICY.replace("          reset_interval: 1s\n",
+                                    "          reset_interval: 1s\n        memcg: gone.service\n", 1) % {"bytes": "32M"})
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0 and re.search(r"damond\.yaml:\d+:\d+: .*/system\.slice/gone\.service", p.stderr),
+              "a missing unit's cgroup is not a positioned error: " + p.stderr)
+    finally:
+        e.close()
+
+
+def t_examples_start():
+    """Every policy of conf/examples starts on the fake 6.12 and 7.2 kernels (what it needs given: two NUMA
+    nodes with memory, a process for a pid), except where the kernel lacks a feature it names, which must be
+    refused at start with the reason."""
+    needs_72 = {"thp-collapse.yaml": "collapse"}
+    for profile in ("6.12", "7.2"):
+        for ex in sorted(os.listdir(os.path.join(SRC, "conf/examples"))):
+            e = Env(profile)
+            try:
+                mem = os.path.join(e.sys, "devices/system/memory")
+                os.makedirs(mem)
+                with open(os.path.join(mem, "block_size_bytes"), "w") as f:
+                    f.write("8000000\n")
+                for nid, ids in ((0, range(0, 4)), (1, range(8, 12))):
+                    for i in ids:
+                        os.makedirs(os.path.join(e.sys, "devices/system/node/node%d/memory%d" % (nid, i)))
+                node0 = os.path.join(e.sys, "devices/system/node/node0")
+                with open(os.path.join(node0, "meminfo"), "w") as f:
+                    f.write("Node 0 MemTotal:  2000000 kB\nNode 0 MemFree:  500000 kB\nNode 0 MemUsed: 1500000 kB\n")
+                fake_process(e, 1234)
+                with open(os.path.join(SRC, "conf/examples", ex)) as f:
+                    e.write_conf("damond: {on_exit: stop}\n" + f.read())
+                if profile == "6.12" and ex in needs_72:
+                    p = e.run_to_exit()
+                    check(p.returncode != 0 and needs_72[ex] in p.stderr,
+                          "%s on %s: not refused for '%s': %s" % (ex, profile, needs_72[ex], p.stderr[-500:]))
+                    continue
+                e.start()
+                ks = e.status()["kdamonds"]
+                check(ks and all(k["state"] == "on" for k in ks),
+                      "%s on %s: %r" % (ex, profile, [(k["name"], k["state"]) for k in ks]))
+            finally:
+                e.close()
+
+
 TESTS = [
     t_status_summary,
     t_check_shipped_config,
@@ -1560,6 +1627,8 @@ TESTS = [
     t_targets_pidfile_cgroup,
     t_targets_follow_real_processes,
     t_targets_follow_kernel_stop,
+    t_scheme_memcg_shorthand,
+    t_examples_start,
     t_apply_status_reload_commit,
     t_remove_middle_scheme_tombstone,
     t_restart_readopt,
