@@ -3,7 +3,8 @@
  * memhog: a guest workload for the QEMU tests (built with gcc -static).
  *
  *   memhog [-m MiB] [-l] [-H MiB] [-O MiB] [-d secs] [-i usec] [-r secs] [-t secs]
- *          [-N] [-P] [-F]
+ *          [-N] [-P] [-F] [-n NODE]
+ *   memhog -q PID:START:END
  *
  * Allocates -m MiB of anonymous memory, touches every page once, optionally
  * mlock()s it (-l), then either idles (no -H) or keeps re-touching a hot
@@ -25,6 +26,15 @@
  * first pushed out with MADV_PAGEOUT, which needs swap) and then every -r seconds
  * "memhog: rss_kib=N".  It runs until killed (SIGTERM/SIGINT: clean exit 0)
  * or for -t seconds.
+ *
+ * -n NODE allocates the buffer on that NUMA node (set_mempolicy
+ * MPOL_PREFERRED before the first touch; the process is not bound: pages
+ * may move). -q asks the kernel (move_pages with no destination) on which
+ * node each page of [START, END) of process PID is, and prints one line
+ *
+ *   memhog: pages=N node0=N node1=N other=N absent=N
+ *
+ * ("absent": not present, e.g. swapped out or never touched).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,23 +95,68 @@ static int parse_ul(const char *s, unsigned long *ret)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: memhog [-m MiB] [-l] [-H hot_MiB] [-O MiB] [-d secs] [-i usec] [-r secs] [-t secs] [-N] [-P] [-F]\n"
-		   "  -m MiB   memory to allocate and touch (default 64)\n"
-		   "  -l       mlock() it\n"
-		   "  -H MiB   keep re-touching a hot sub-range of this size (default 0: idle)\n"
-		   "  -O MiB   the hot range starts this far into the buffer (default: centred, 2 MiB aligned)\n"
-		   "  -d secs  the hot range turns hot only after secs (default 0)\n"
-		   "  -i usec  pause between passes over the hot range (default 1000)\n"
-		   "  -r secs  print 'memhog: rss_kib=N' every secs (default 0: never)\n"
-		   "  -t secs  exit after secs (default 0: run until killed)\n"
-		   "  -N       madvise(MADV_NOHUGEPAGE)\n"
-		   "  -P       madvise(MADV_PAGEOUT) the cold part after the first touch\n"
-		   "  -F       no TLB flush (mprotect) after each pass over the hot range\n");
+	fprintf(f,
+		"usage: memhog [-m MiB] [-l] [-H hot_MiB] [-O MiB] [-d secs] [-i usec] [-r secs] [-t secs] [-N] [-P] [-F] [-n NODE]\n"
+		"       memhog -q PID:0xSTART:0xEND\n"
+		"  -m MiB   memory to allocate and touch (default 64)\n"
+		"  -l       mlock() it\n"
+		"  -H MiB   keep re-touching a hot sub-range of this size (default 0: idle)\n"
+		"  -O MiB   the hot range starts this far into the buffer (default: centred, 2 MiB aligned)\n"
+		"  -d secs  the hot range turns hot only after secs (default 0)\n"
+		"  -i usec  pause between passes over the hot range (default 1000)\n"
+		"  -r secs  print 'memhog: rss_kib=N' every secs (default 0: never)\n"
+		"  -t secs  exit after secs (default 0: run until killed)\n"
+		"  -N       madvise(MADV_NOHUGEPAGE)\n"
+		"  -P       madvise(MADV_PAGEOUT) the cold part after the first touch\n"
+		"  -F       no TLB flush (mprotect) after each pass over the hot range\n"
+		"  -n NODE  allocate on this NUMA node (preferred, not bound)\n"
+		"  -q PID:0xSTART:0xEND  print on which node each page of the range is\n");
+}
+
+#define MPOL_PREFERRED_MODE 1
+
+/* -q PID:START:END: the node of every page of the range (move_pages, nodes NULL) */
+static int query_nodes(const char *arg)
+{
+	unsigned long long pid, start, end, counts[4] = { 0, 0, 0, 0 }, n = 0; /* node0, node1, other, absent */
+	long page = sysconf(_SC_PAGESIZE);
+	enum {
+		CHUNK = 4096
+	};
+	static void *pages[CHUNK];
+	static int status[CHUNK];
+
+	if (sscanf(arg, "%llu:%llx:%llx", &pid, &start, &end) != 3 || end <= start) {
+		fprintf(stderr, "memhog: -q wants PID:0xSTART:0xEND, got %s\n", arg);
+		return 2;
+	}
+	for (unsigned long long a = start; a < end;) {
+		size_t k = 0;
+
+		for (; k < CHUNK && a < end; k++, a += (unsigned long long)page)
+			pages[k] = (void *)(uintptr_t)a;
+		if (syscall(SYS_move_pages, (int)pid, (unsigned long)k, pages, NULL, status, 0) < 0) {
+			fprintf(stderr, "memhog: move_pages(%llu): %s\n", pid, strerror(errno));
+			return 1;
+		}
+		for (size_t i = 0; i < k; i++, n++) {
+			if (status[i] == 0 || status[i] == 1)
+				counts[status[i]]++;
+			else if (status[i] > 1)
+				counts[2]++;
+			else
+				counts[3]++;
+		}
+	}
+	printf("memhog: pages=%llu node0=%llu node1=%llu other=%llu absent=%llu\n", n, counts[0], counts[1], counts[2],
+	       counts[3]);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long mib = 64, hot_mib = 0, hot_at = ~0UL, delay = 0, interval_us = 1000, report = 0, lifetime = 0;
+	unsigned long node = ~0UL;
 	int do_mlock = 0, no_thp = 0, pageout = 0, tlb_flush = 1, c;
 	long page = sysconf(_SC_PAGESIZE);
 	size_t size, hot_size, hot_off, off;
@@ -109,7 +165,7 @@ int main(int argc, char **argv)
 	unsigned char *buf;
 	unsigned char v = 1;
 
-	while ((c = getopt(argc, argv, "m:lH:O:d:i:r:t:NPFh")) != -1) {
+	while ((c = getopt(argc, argv, "m:lH:O:d:i:r:t:NPFn:q:h")) != -1) {
 		unsigned long *dst = NULL;
 
 		switch (c) {
@@ -120,6 +176,11 @@ int main(int argc, char **argv)
 		case 't': dst = &lifetime; break;
 		case 'O': dst = &hot_at; break;
 		case 'd': dst = &delay; break;
+		case 'n':
+			dst = &node;
+			break;
+		case 'q':
+			return query_nodes(optarg);
 		case 'l': do_mlock = 1; break;
 		case 'N': no_thp = 1; break;
 		case 'P': pageout = 1; break;
@@ -147,6 +208,19 @@ int main(int argc, char **argv)
 	/* the hot range sits in the middle, 2 MiB aligned */
 	hot_off = hot_at != ~0UL ? hot_at * MIB : ((size - hot_size) / 2) & ~(2 * MIB - 1);
 
+	if (node != ~0UL) {
+		unsigned long mask[2] = { 0, 0 };
+
+		if (node >= 128) {
+			fprintf(stderr, "memhog: -n %lu: node out of range\n", node);
+			return 2;
+		}
+		mask[node / 64] = 1UL << (node % 64);
+		if (syscall(SYS_set_mempolicy, MPOL_PREFERRED_MODE, mask, 129UL) < 0) {
+			fprintf(stderr, "memhog: set_mempolicy(preferred node %lu): %s\n", node, strerror(errno));
+			return 1;
+		}
+	}
 	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED) {
 		fprintf(stderr, "memhog: mmap %lu MiB: %s\n", mib, strerror(errno));
