@@ -45,9 +45,11 @@ static void pids_text(const struct damon_target_cfg *t, size_t n, char *buf, siz
 }
 
 /*
- * The kernel matches targets by position: a process that stays keeps its
- * place (and its target's history), new ones go to the end, so that a
- * start or exit of one process moves no other target's pid.
+ * The kernel matches targets by position: processes that stay keep their
+ * order, new ones go to the end, so that a new process moves no other
+ * target. An exit moves the targets after it up one place: the kernel then
+ * swaps the pid of each of those positions and keeps its regions until the
+ * next ops update (6.19's obsolete_target would avoid that; not used yet).
  */
 static void keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n)
 {
