@@ -116,6 +116,15 @@ int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon
 			}
 			continue;
 		}
+		if (k->ctx.ops != DAMON_OPS_PADDR && src->select == PROCSEL_PID) {
+			bool dup = false;
+
+			/* a pid a selector before it already matched: one target */
+			for (size_t j = 0; j < n && !dup; j++)
+				dup = t[j].select != PROCSEL_PID && t[j].pid == src->pid;
+			if (dup)
+				continue;
+		}
 		x = APPEND(t, n, cap);
 		if (!x) {
 			targets_free(t, n);
@@ -178,6 +187,28 @@ bool kd_follows_processes(const struct kdamond_cfg *k)
 		if (k->ctx.targets[i].select != PROCSEL_PID)
 			return true;
 	return false;
+}
+
+/*
+ * The kernel matches targets by position: processes that stay keep their
+ * order, new ones go to the end, so that a new process moves no other
+ * target. An exit moves the targets after it up one place: the kernel then
+ * swaps the pid of each of those positions and keeps its regions until the
+ * next ops update (6.19's obsolete_target would avoid that; not used yet).
+ */
+void targets_keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < nold && k < n; i++)
+		for (size_t j = k; j < n; j++)
+			if (t[j].pid == old[i].pid) {
+				struct damon_target_cfg x = t[j];
+
+				memmove(&t[k + 1], &t[k], (j - k) * sizeof(t[0]));
+				t[k++] = x;
+				break;
+			}
 }
 
 /* the same processes, in the same order */

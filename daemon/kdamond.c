@@ -38,7 +38,7 @@ int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid)
  * pids, the record and STATUS= say so.
  */
 /* every process the kdamond monitored is gone: the kernel stops a vaddr kdamond without a live target */
-static bool targets_all_exited(const struct manager *m, const struct kdamond_rt *kd)
+bool kd_targets_all_exited(const struct manager *m, const struct kdamond_rt *kd)
 {
 	if (kd->cfg->ctx.ops == DAMON_OPS_PADDR || kd->nr_targets == 0)
 		return false;
@@ -51,7 +51,7 @@ static bool targets_all_exited(const struct manager *m, const struct kdamond_rt 
 void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why)
 {
 	kd->running = false;
-	if (kd_follows_processes(kd->cfg) && targets_all_exited(m, kd)) {
+	if (kd_follows_processes(kd->cfg) && (kd->expect_stop || kd_targets_all_exited(m, kd))) {
 		/* expected of a followed workload that stopped: not a death; the rescan starts it on the next one */
 		kd->waiting = true;
 		record_action(m, kd->name, "off",
@@ -120,6 +120,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	m->busy_seen = false;
 	/* process targets that match nothing now: the kernel would stop a kdamond without a live target at once */
 	if (kd->nr_targets == 0 && kd_follows_processes(kd->cfg)) {
+		kd->died = false;
 		if (!kd->waiting)
 			record_action(m, kd->name, "waiting",
 				      "waiting: no process matches its targets; started when one does (%s)", why);

@@ -10,6 +10,7 @@
  * makes the rescan due as soon as one exits (only with the real /proc: a
  * fake procfs root's pids are not this machine's).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -44,28 +45,6 @@ static void pids_text(const struct damon_target_cfg *t, size_t n, char *buf, siz
 	}
 }
 
-/*
- * The kernel matches targets by position: processes that stay keep their
- * order, new ones go to the end, so that a new process moves no other
- * target. An exit moves the targets after it up one place: the kernel then
- * swaps the pid of each of those positions and keeps its regions until the
- * next ops update (6.19's obsolete_target would avoid that; not used yet).
- */
-static void keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < nold && k < n; i++)
-		for (size_t j = k; j < n; j++)
-			if (t[j].pid == old[i].pid) {
-				struct damon_target_cfg x = t[j];
-
-				memmove(&t[k + 1], &t[k], (j - k) * sizeof(t[0]));
-				t[k++] = x;
-				break;
-			}
-}
-
 static void follow_watch(struct manager *m, struct kdamond_rt *kd);
 
 static void follow_one(struct manager *m, struct kdamond_rt *kd)
@@ -80,10 +59,19 @@ static void follow_one(struct manager *m, struct kdamond_rt *kd)
 	r = resolve_targets(m, kd->cfg, &t, &n);
 	if (r < 0)
 		return;
-	keep_positions(kd->targets, kd->nr_targets, t, n);
-	if (targets_same_pids(kd->targets, kd->nr_targets, t, n)) {
+	/* a pidfd is readable as soon as its process exits, a moment before /proc shows it as a zombie */
+	for (size_t w = 0; w < kd->nr_exit_watch; w++)
+		for (size_t i = 0; kd->exited[w] && i < n; i++)
+			if (t[i].pid == kd->exit_pid[w]) {
+				memmove(&t[i], &t[i + 1], (n - i - 1) * sizeof(t[0]));
+				n--;
+				break;
+			}
+	targets_keep_positions(kd->targets, kd->nr_targets, t, n);
+	if (targets_same_pids(kd->targets, kd->nr_targets, t, n) && !(n == 0 && kd->running)) {
 		/* the same processes: nothing to do (a kdamond the kernel stopped while they live is not restarted
-		 * in a loop: status shows it died) */
+		 * in a loop: status shows it died). No process and still running: a stop that waited for the
+		 * lock, tried again. */
 		targets_free(t, n);
 		return;
 	}
@@ -99,12 +87,26 @@ static void follow_one(struct manager *m, struct kdamond_rt *kd)
 	manager_notify_status(m);
 }
 
+/* the rescan is due now (also when asked from inside the rescan: it runs again right after) */
+static void follow_soon(struct manager *m)
+{
+	m->follow_soon = true;
+	if (m->follow_timer) {
+		(void)sd_event_source_set_time(m->follow_timer, now_usec());
+		(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_ON);
+	}
+}
+
 void follow_unwatch(struct kdamond_rt *kd)
 {
 	for (size_t i = 0; i < kd->nr_exit_watch; i++)
 		sd_event_source_disable_unref(kd->exit_watch[i]);
 	free(kd->exit_watch);
+	free(kd->exit_pid);
+	free(kd->exited);
 	kd->exit_watch = NULL;
+	kd->exit_pid = NULL;
+	kd->exited = NULL;
 	kd->nr_exit_watch = 0;
 }
 
@@ -114,10 +116,14 @@ static int on_process_exit(sd_event_source *s, int fd, uint32_t revents, void *u
 	struct manager *m = userdata;
 
 	(void)sd_event_source_set_enabled(s, SD_EVENT_OFF);
-	if (m->follow_timer) {
-		(void)sd_event_source_set_time(m->follow_timer, now_usec());
-		(void)sd_event_source_set_enabled(m->follow_timer, SD_EVENT_ON);
-	}
+	for (size_t i = 0; i < m->nr_kd; i++)
+		for (size_t w = 0; w < m->kd[i].nr_exit_watch; w++)
+			if (m->kd[i].exit_watch[w] == s) {
+				m->kd[i].exited[w] = true;
+				log_debug("kdamond '%s': followed process %d exited: rescan now", m->kd[i].name,
+					  m->kd[i].exit_pid[w]);
+			}
+	follow_soon(m);
 	return 0;
 }
 
@@ -127,19 +133,29 @@ static void follow_watch(struct manager *m, struct kdamond_rt *kd)
 	if (!streq(m->procfs_root, "/proc") || !kd->running || !kd->nr_targets)
 		return;
 	kd->exit_watch = calloc(kd->nr_targets, sizeof(*kd->exit_watch));
-	if (!kd->exit_watch)
+	kd->exit_pid = calloc(kd->nr_targets, sizeof(*kd->exit_pid));
+	kd->exited = calloc(kd->nr_targets, sizeof(*kd->exited));
+	if (!kd->exit_watch || !kd->exit_pid || !kd->exited) {
+		follow_unwatch(kd);
 		return;
+	}
 	for (size_t i = 0; i < kd->nr_targets; i++) {
 		sd_event_source *src = NULL;
 		int fd = (int)syscall(SYS_pidfd_open, kd->targets[i].pid, 0);
 
-		if (fd < 0)
-			continue; /* gone already (the rescan sees it), or no pidfd (before 5.3): the timer alone */
+		if (fd < 0) {
+			/* gone already, between the rescan and now: rescan at once; no pidfd (before 5.3): the
+			 * timer alone */
+			if (errno == ESRCH)
+				follow_soon(m);
+			continue;
+		}
 		if (sd_event_add_io(m->event, &src, fd, EPOLLIN, on_process_exit, m) < 0) {
 			close(fd);
 			continue;
 		}
 		(void)sd_event_source_set_io_fd_own(src, true);
+		kd->exit_pid[kd->nr_exit_watch] = kd->targets[i].pid;
 		kd->exit_watch[kd->nr_exit_watch++] = src;
 	}
 }
@@ -148,10 +164,13 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
 
+	m->follow_soon = false;
 	for (size_t i = 0; i < m->nr_kd; i++)
 		if (m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg))
 			follow_one(m, &m->kd[i]);
-	(void)sd_event_source_set_time(s, now_usec() + follow_interval(m));
+	/* a process that exited while this rescan ran asked for another one */
+	(void)sd_event_source_set_time(s, now_usec() + (m->follow_soon ? 0 : follow_interval(m)));
+	m->follow_soon = false;
 	return 0;
 }
 

@@ -92,6 +92,8 @@ void slots_free(struct scheme_rt *s, size_t n);
 void kd_done(struct kdamond_rt *kd);
 int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n);
 bool kd_follows_processes(const struct kdamond_cfg *k);
+bool kd_targets_all_exited(const struct manager *m, const struct kdamond_rt *kd);
+void targets_keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n);
 bool targets_same_pids(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb);
 int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why);
 void follow_arm(struct manager *m);

@@ -143,6 +143,9 @@ static struct damond_config *reload_swap(struct manager *m, struct reload_plan *
 		k->cfg = &p->nc->kdamonds[i];
 		if (!k->name)
 			k->name = strdup_or_null(k->cfg->name);
+		/* followed processes keep their positions across a reload too (the kernel matches by position) */
+		if (kd_follows_processes(k->cfg))
+			targets_keep_positions(k->targets, k->nr_targets, p->nt[i], p->nnt[i]);
 		targets_free(k->targets, k->nr_targets);
 		k->targets = TAKE_PTR(p->nt[i]);
 		k->nr_targets = p->nnt[i];
@@ -291,28 +294,38 @@ int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_targ
 	_cleanup_free_ char *restart = NULL;
 	int r;
 
+	if (n == 0 && kd->running) {
+		/* stop first: refused (EBUSY or else), everything stays as it is and the next rescan, which
+		 * still sees a running kdamond without a matching process, tries again */
+		r = kd_stop(m, kd, why);
+		if (r < 0) {
+			targets_free(t, n);
+			if (busy_deferrable(m, r)) {
+				log_notice("kdamond '%s': stopping it waits for the DAMON sysfs lock (EBUSY); retried "
+					   "at the next rescan",
+					   kd->name);
+				return 0;
+			}
+			return r;
+		}
+	}
+	/* a running kdamond whose processes all exited is stopped by the kernel, maybe already: if a commit
+	 * finds it so, that is this exit, not a death (kd_mark_dead) */
+	kd->expect_stop = kd->running && kd_targets_all_exited(m, kd);
 	targets_free(kd->targets, kd->nr_targets);
 	kd->targets = t;
 	kd->nr_targets = n;
 	kd_policy_done(&kd->policy);
 	if (n == 0) {
-		if (kd->running) {
-			r = kd_stop(m, kd, why);
-			if (busy_deferrable(m, r)) {
-				defer_off(m, kd);
-				r = 0;
-			}
-		} else
-			r = 0;
 		kd->waiting = true;
 		kd_set_last(kd, "waiting", why);
-		if (r >= 0)
-			r = kd_init_slots_fresh(m, kd);
-		return r;
+		return kd_init_slots_fresh(m, kd);
 	}
 	if (!kd->running)
-		return reload_start(m, kd, why);
-	r = reload_kdamond_why(m, kd, why, &restart);
+		r = reload_start(m, kd, why);
+	else
+		r = reload_kdamond_why(m, kd, why, &restart);
+	kd->expect_stop = false;
 	return r < 0 ? r : 0;
 }
 

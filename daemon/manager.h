@@ -49,9 +49,12 @@ struct kdamond_rt {
 	int pid;
 	bool adopted;
 	bool died; /* stopped behind damond's back */
-	bool waiting; /* process targets (pidfile, comm, cgroup, unit) match no process: not started */
+	bool waiting;     /* process targets (pidfile, comm, cgroup, unit) match no process: not started */
+	bool expect_stop; /* during a retarget: its processes all exited, the kernel stops it (not a death) */
 	/* followed targets: a pidfd per target process; its exit makes the rescan due at once (manager-follow.c) */
 	sd_event_source **exit_watch;
+	int *exit_pid; /* the process of exit_watch[i] */
+	bool *exited;  /* its pidfd said it exited (before /proc may show it: the rescan trusts this) */
 	size_t nr_exit_watch;
 	bool starting; /* damond is switching it on (recorded before the first write) */
 	char *record_hash; /* the record's hash while written is empty: being started, or adopted */
@@ -131,6 +134,7 @@ struct manager {
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */
 	sd_event_source *follow_timer; /* process targets re-resolved (damond.follow_interval); NULL: none */
+	bool follow_soon;              /* a followed process exited: rescan at once */
 	usec_t retry_delay_us;
 	uint64_t pending_nr_kdamonds; /* an nr_kdamonds write waiting for the lock (0: none) */
 	struct pending_off {

@@ -1629,22 +1629,29 @@ static void yaml_kdamond(FILE *f, const struct kdamond_cfg *kd)
 		const char *lead = "      - ";
 
 		if (c->ops != DAMON_OPS_PADDR) {
-			if (t->select != PROCSEL_PID)
-				fprintf(f, "%s%s: \"%s\"\n", lead, procsel_kind_to_string(t->select), t->select_arg);
-			else
+			if (t->select != PROCSEL_PID) {
+				/* YAML single quotes: nothing is an escape but '' (unit names hold backslashes) */
+				fprintf(f, "%s%s: '", lead, procsel_kind_to_string(t->select));
+				for (const char *ch = t->select_arg; *ch; ch++) {
+					if (*ch == '\'')
+						fputc('\'', f);
+					fputc(*ch, f);
+				}
+				fputs("'\n", f);
+			} else
 				fprintf(f, "%spid: %d\n", lead, t->pid);
 			lead = "        ";
 		}
 		if (t->regions_auto)
 			fprintf(f, "%sregions: auto\n", lead);
 		else if (t->regions_nodes) {
-			char nodes[NUMA_MAX_NODES * 3 + 1] = "";
-
-			for (unsigned nid = 0, off = 0; nid < NUMA_MAX_NODES; nid++)
-				if (t->regions_nodes & (UINT64_C(1) << nid))
-					off += (unsigned)snprintf(nodes + off, sizeof(nodes) - off, "%s%u",
-								  off ? ", " : "", nid);
-			fprintf(f, "%sregions: {node: [%s]}\n", lead, nodes);
+			fprintf(f, "%sregions: {node: [", lead);
+			for (unsigned nid = 0, first = 1; nid < NUMA_MAX_NODES; nid++)
+				if (t->regions_nodes & (UINT64_C(1) << nid)) {
+					fprintf(f, "%s%u", first ? "" : ", ", nid);
+					first = 0;
+				}
+			fputs("]}\n", f);
 		} else if (t->nr_regions) {
 			fprintf(f, "%sregions:\n", lead);
 			for (size_t j = 0; j < t->nr_regions; j++)

@@ -104,14 +104,29 @@ static void by_pidfile(const char *procfs_root, const char *path, struct pidset 
 		add_if_live(procfs_root, s, (int)pid);
 }
 
+/* /proc/PID/exe of a binary replaced since (a package upgrade) reads "PATH (deleted)": still PATH */
+static bool exe_is(char *link, const char *arg, const char *real)
+{
+	static const char deleted[] = " (deleted)";
+	size_t l = strlen(link), dl = sizeof(deleted) - 1;
+
+	if (l > dl && streq(link + l - dl, deleted))
+		link[l - dl] = 0;
+	return streq(link, arg) || (real && streq(link, real));
+}
+
 static void by_comm(const char *procfs_root, const char *arg, struct pidset *s)
 {
 	_cleanup_(closedirp) DIR *d = opendir(procfs_root);
+	_cleanup_free_ char *real = NULL;
 	bool exe = arg[0] == '/';
 	struct dirent *de;
 
 	if (!d)
 		return;
+	/* a symlink (/usr/bin/python3): the kernel shows the file it points to */
+	if (exe)
+		real = realpath(arg, NULL);
 	while ((de = readdir(d))) {
 		char path[PATH_MAX], buf[PATH_MAX], *end;
 		long pid;
@@ -128,7 +143,7 @@ static void by_comm(const char *procfs_root, const char *arg, struct pidset *s)
 			if (l <= 0)
 				continue;
 			buf[l] = 0;
-			if (!streq(buf, arg))
+			if (!exe_is(buf, arg, real))
 				continue;
 		} else {
 			_cleanup_fclose_ FILE *f = NULL;

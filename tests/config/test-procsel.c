@@ -82,6 +82,13 @@ static int setup(void **state _unused_)
 	proc(2, "nginx", 'S', true, NULL);    /* a kernel thread of that name */
 	proc(200, "a-very-long-process-name", 'S', false, "/opt/app/bin/long");
 	proc(300, "python3", 'S', false, "/usr/bin/python3.11");
+	proc(400, "upgraded", 'S', false, "/usr/sbin/upgraded (deleted)"); /* its binary was replaced */
+	snprintf(p, sizeof(p), "%s/bin/tool-1.2", root);
+	put(p, "");
+	snprintf(p, sizeof(p), "%s/bin/tool", root);
+	assert_int_equal(symlink("tool-1.2", p), 0);
+	snprintf(p, sizeof(p), "%s/bin/tool-1.2", root);
+	proc(500, "tool-1.2", 'S', false, p);
 	snprintf(p, sizeof(p), "%s/system.slice/nginx.service/cgroup.procs", cgroot);
 	put(p, "100\n");
 	snprintf(p, sizeof(p), "%s/system.slice/nginx.service/workers/cgroup.procs", cgroot);
@@ -115,6 +122,7 @@ static size_t resolve(enum procsel_kind k, const char *arg, int *pids, bool *tru
 static void test_comm_exe(void **state _unused_)
 {
 	int p[PROCSEL_MAX_PIDS];
+	char path[PATH_MAX];
 	bool t;
 
 	/* the zombie and the kernel thread never match */
@@ -129,9 +137,16 @@ static void test_comm_exe(void **state _unused_)
 	assert_int_equal(resolve(PROCSEL_COMM, "a-very-long", p, &t), 0);
 	/* by executable path */
 	assert_int_equal(resolve(PROCSEL_COMM, "/usr/sbin/nginx", p, &t), 2);
-	assert_int_equal(resolve(PROCSEL_COMM, "/usr/bin/python3", p, &t), 0);
+	assert_int_equal(resolve(PROCSEL_COMM, "/nonexistent/bin/python3", p, &t), 0);
 	assert_int_equal(resolve(PROCSEL_COMM, "/usr/bin/python3.11", p, &t), 1);
 	assert_int_equal(p[0], 300);
+	/* a binary replaced by an upgrade: /proc/PID/exe reads "PATH (deleted)" */
+	assert_int_equal(resolve(PROCSEL_COMM, "/usr/sbin/upgraded", p, &t), 1);
+	assert_int_equal(p[0], 400);
+	/* a symlink names the file it points to */
+	snprintf(path, sizeof(path), "%s/bin/tool", root);
+	assert_int_equal(resolve(PROCSEL_COMM, path, p, &t), 1);
+	assert_int_equal(p[0], 500);
 }
 
 static void test_pidfile_cgroup_unit(void **state _unused_)

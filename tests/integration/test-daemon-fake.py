@@ -1424,6 +1424,7 @@ kdamonds:
     ops: vaddr
     targets:
       - unit: app.service
+      - pid: 2001
     schemes: [{name: s, action: stat}]
 """ % pidfile)
         e.start()
@@ -1618,6 +1619,44 @@ def t_examples_start():
                 e.close()
 
 
+def t_targets_follow_stop_busy():
+    """No process left while the DAMON sysfs lock is busy: the kdamond keeps running (nothing half done), and
+    a later rescan stops it (waiting)."""
+    e = Env("7.2")
+    try:
+        fake_process(e, 4001)
+        with open(os.path.join(e.proc, "4001", "comm"), "w") as f:
+            f.write("svc\n")
+        e.write_conf("""\
+damond:
+  on_exit: stop
+  stats_interval: 1h
+  follow_interval: 300ms
+kdamonds:
+  - name: app
+    ops: vaddr
+    targets:
+      - comm: svc
+    schemes: [{name: s, action: stat}]
+""")
+        e.start()
+        check(e.status()["kdamonds"][0]["state"] == "on", "not started")
+        e.fake("busy", e.sys, "on")
+        shutil.rmtree(os.path.join(e.proc, "4001"))
+        time.sleep(2)
+        k = e.status()["kdamonds"][0]
+        check(k["state"] == "on" and e.read(KD + "/0/state") == "on",
+              "a stop refused with EBUSY changed the state: %s / %s" % (k["state"], e.read(KD + "/0/state")))
+        e.fake("busy", e.sys, "off")
+        deadline = time.time() + 10
+        while time.time() < deadline and e.status()["kdamonds"][0]["state"] != "waiting":
+            time.sleep(0.1)
+        check(e.status()["kdamonds"][0]["state"] == "waiting" and e.read(KD + "/0/state") == "off",
+              "not stopped once the lock was free: %s" % e.status()["kdamonds"][0]["state"])
+    finally:
+        e.close()
+
+
 TESTS = [
     t_status_summary,
     t_check_shipped_config,
@@ -1627,6 +1666,7 @@ TESTS = [
     t_targets_pidfile_cgroup,
     t_targets_follow_real_processes,
     t_targets_follow_kernel_stop,
+    t_targets_follow_stop_busy,
     t_scheme_memcg_shorthand,
     t_examples_start,
     t_apply_status_reload_commit,
