@@ -227,30 +227,11 @@ bool targets_same_pids(const struct damon_target_cfg *a, size_t na, const struct
 /* an error at pos of the file (main config or drop-in) that holds it */
 #define preflight_error(errs, c, pos, ...) config_errors_add((errs), damond_config_file((c), (pos)), (pos), __VA_ARGS__)
 
-#define PF_KTHREAD_FLAG 0x00200000u /* include/linux/sched.h PF_KTHREAD */
-
 /* 0: pid is a user process; -ESRCH: no such process; -EPERM: a kernel thread; -ECHILD: it exited (a zombie, no
  * memory left to monitor); other: unreadable. */
 static int pid_check(const char *procfs_root, int pid)
 {
-	_cleanup_fclose_ FILE *f = NULL;
-	char path[PATH_MAX], buf[1024], *p;
-	unsigned long flags;
-	char state;
-
-	snprintf(path, sizeof(path), "%s/%d/stat", procfs_root, pid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : negative_errno();
-	if (!fgets(buf, sizeof(buf), f))
-		return -EIO;
-	/* "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything but ends at the last ')' */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
-		return -EIO;
-	if (flags & PF_KTHREAD_FLAG)
-		return -EPERM;
-	return state == 'Z' || state == 'X' ? -ECHILD : 0;
+	return procsel_pid_check(procfs_root, pid);
 }
 
 /* the directory exists under the sysfs root */
