@@ -564,12 +564,24 @@ APP = """\
 """
 
 
-def fake_process(e, pid, kthread=False, state="S"):
-    """/proc/PID/stat of the fake procfs root: a user process, or a kernel thread (PF_KTHREAD in flags)."""
+def fake_process(e, pid, kthread=False, state="S", comm=None):
+    """/proc/PID/stat of the fake procfs root: a user process, or a kernel thread (PF_KTHREAD in flags);
+    with comm, /proc/PID/comm too."""
     os.makedirs(os.path.join(e.proc, str(pid)), exist_ok=True)
     flags = 0x00208040 if kthread else 0x00400100
     with open(os.path.join(e.proc, str(pid), "stat"), "w") as f:
         f.write("%d (a (weird) name) %s 1 %d %d 0 -1 %d 0 0 0 0\n" % (pid, state, pid, pid, flags))
+    if comm is not None:
+        with open(os.path.join(e.proc, str(pid), "comm"), "w") as f:
+            f.write(comm + "\n")
+
+
+def wait_until(cond, secs=10, step=0.1):
+    """Poll cond until it is true or secs pass; its last value."""
+    deadline = time.time() + secs
+    while time.time() < deadline and not cond():
+        time.sleep(step)
+    return cond()
 
 
 def stable_tree(e):
@@ -1307,9 +1319,7 @@ def t_targets_follow_processes():
     e = Env("7.2")
     try:
         def proc(pid, comm):
-            fake_process(e, pid)
-            with open(os.path.join(e.proc, str(pid), "comm"), "w") as f:
-                f.write(comm + "\n")
+            fake_process(e, pid, comm=comm)
 
         def gone(pid):
             shutil.rmtree(os.path.join(e.proc, str(pid)))
@@ -1318,9 +1328,7 @@ def t_targets_follow_processes():
         proc(1001, "memhog")
         proc(1002, "memhog")
         proc(1003, "other")
-        fake_process(e, 1004, state="Z")  # a zombie never matches
-        with open(os.path.join(e.proc, "1004", "comm"), "w") as f:
-            f.write("memhog\n")
+        fake_process(e, 1004, state="Z", comm="memhog")  # a zombie never matches
         e.write_conf("""\
 damond:
   on_exit: stop
@@ -1354,19 +1362,13 @@ kdamonds:
         commits = e.fakelog().count("kdamond 0 commit")
         proc(1005, "memhog")
         gone(1002)
-        deadline = time.time() + 10
-        while time.time() < deadline and pids() != ["1001", "1005"]:
-            time.sleep(0.2)
-        check(pids() == ["1001", "1005"], "the restarted process was not followed: %s" % pids())
+        check(wait_until(lambda: pids() == ["1001", "1005"]), "the restarted process was not followed: %s" % pids())
         k = e.status()["kdamonds"][0]
         check(k["state"] == "on" and k["pid"] == pid, "the kdamond was restarted to follow a pid: %r" % k)
         check(e.fakelog().count("kdamond 0 commit") > commits, "following did not commit online")
         # a new process with a lower pid goes to the end: the others keep their positions (and history)
         proc(1003, "memhog")
-        deadline = time.time() + 10
-        while time.time() < deadline and pids() != ["1001", "1005", "1003"]:
-            time.sleep(0.2)
-        check(pids() == ["1001", "1005", "1003"], "positions not kept: %s" % pids())
+        check(wait_until(lambda: pids() == ["1001", "1005", "1003"]), "positions not kept: %s" % pids())
         gone(1003)
 
         # every memhog gone (and the kernel stops a vaddr kdamond without a live target): waiting, not died;
@@ -1374,9 +1376,7 @@ kdamonds:
         gone(1001)
         gone(1005)
         e.fake("kill", e.sys, "0")
-        deadline = time.time() + 10
-        while time.time() < deadline and e.status()["kdamonds"][0]["state"] != "waiting":
-            time.sleep(0.2)
+        wait_until(lambda: e.status()["kdamonds"][0]["state"] == "waiting")
         k = e.status()["kdamonds"][0]
         check(k["state"] == "waiting", "no memhog left: state %s" % k["state"])
         acts = e.status().get("actions", [])
@@ -1385,10 +1385,7 @@ kdamonds:
         check(e.read(KD + "/0/state") == "off", "the kdamond still runs without a process")
         check("no process matches comm: memhog" in e.ctl("status").stdout, "text status does not say why it waits")
         proc(1006, "memhog")
-        deadline = time.time() + 10
-        while time.time() < deadline and e.status()["kdamonds"][0]["state"] != "on":
-            time.sleep(0.2)
-        check(e.status()["kdamonds"][0]["state"] == "on", "a new memhog did not start the kdamond")
+        check(wait_until(lambda: e.status()["kdamonds"][0]["state"] == "on"), "a new memhog did not start the kdamond")
         check(e.read(c + "/nr_targets") == "1" and e.read(c + "/0/pid_target") == "1006", "the new process")
         rc = e.stop()
         check(rc == 0, "damond exit code %d" % rc)
@@ -1436,9 +1433,7 @@ kdamonds:
               st["byunit"]["targets"][0])
         with open(pidfile, "w") as f:
             f.write("2002\n")
-        deadline = time.time() + 10
-        while time.time() < deadline and {k["name"]: k for k in e.status()["kdamonds"]}["byfile"]["state"] != "on":
-            time.sleep(0.2)
+        wait_until(lambda: {k["name"]: k for k in e.status()["kdamonds"]}["byfile"]["state"] == "on")
         st = {k["name"]: k for k in e.status()["kdamonds"]}
         check(st["byfile"]["state"] == "on" and st["byfile"]["targets"][0]["pid"] == 2002, "pidfile: %r" % st["byfile"])
         e.write_conf("kdamonds:\n  - name: x\n    ops: vaddr\n    targets:\n      - {pid: 2001, comm: app}\n")
@@ -1477,29 +1472,23 @@ kdamonds:
             except (OSError, ValueError):
                 return None
 
-        def wait(cond, secs=10):
-            deadline = time.time() + secs
-            while time.time() < deadline and not cond():
-                time.sleep(0.1)
-            return cond()
-
         p1 = subprocess.Popen([exe, "600"])
         procs.append(p1)
         e.start()
-        check(wait(lambda: pids() == [p1.pid]), "the real process %d was not matched: %s" % (p1.pid, pids()))
+        check(wait_until(lambda: pids() == [p1.pid]), "the real process %d was not matched: %s" % (p1.pid, pids()))
         kpid = e.status()["kdamonds"][0]["pid"]
         p2 = subprocess.Popen([exe, "600"])
         procs.append(p2)
-        check(wait(lambda: pids() == [p1.pid, p2.pid]), "the second process was not added: %s" % pids())
+        check(wait_until(lambda: pids() == [p1.pid, p2.pid]), "the second process was not added: %s" % pids())
         t0 = time.time()
         p1.kill()
         p1.wait()
-        check(wait(lambda: pids() == [p2.pid]), "the exited process was not dropped: %s" % pids())
+        check(wait_until(lambda: pids() == [p2.pid]), "the exited process was not dropped: %s" % pids())
         print("# exit of %d followed in %.2f s (pidfd; the rescan alone: up to 2 s)" % (p1.pid, time.time() - t0))
         check(e.status()["kdamonds"][0]["pid"] == kpid, "the kdamond was restarted")
         p2.kill()
         p2.wait()
-        check(wait(lambda: e.status()["kdamonds"][0]["state"] == "waiting"), "no process left: not waiting")
+        check(wait_until(lambda: e.status()["kdamonds"][0]["state"] == "waiting"), "no process left: not waiting")
     finally:
         for p in procs:
             if p.poll() is None:
@@ -1513,9 +1502,7 @@ def t_targets_follow_kernel_stop():
     logged as such, not a death (follow_interval 1h: the stats tick sees it first); a reload starts it again."""
     e = Env("7.2")
     try:
-        fake_process(e, 3001)
-        with open(os.path.join(e.proc, "3001", "comm"), "w") as f:
-            f.write("worker\n")
+        fake_process(e, 3001, comm="worker")
         conf = """\
 damond:
   on_exit: stop
@@ -1533,18 +1520,14 @@ kdamonds:
         check(e.status()["kdamonds"][0]["state"] == "on", "not started on worker 3001")
         shutil.rmtree(os.path.join(e.proc, "3001"))
         e.fake("kill", e.sys, "0")
-        deadline = time.time() + 10
-        while time.time() < deadline and e.status()["kdamonds"][0]["state"] == "on":
-            time.sleep(0.1)
+        wait_until(lambda: e.status()["kdamonds"][0]["state"] != "on")
         k = e.status()["kdamonds"][0]
         acts = [a for a in e.status().get("actions", []) if a.get("kdamond") == "app"]
         check(k["state"] == "waiting", "state after the kernel stopped it: %s" % k["state"])
         check(acts and acts[-1]["what"] == "off" and "every process it monitored exited" in acts[-1]["why"],
               "not logged as its processes' exit: %r" % acts[-1:])
         check(not [a for a in acts if a["what"] == "died"], "called dead: %r" % acts)
-        fake_process(e, 3002)
-        with open(os.path.join(e.proc, "3002", "comm"), "w") as f:
-            f.write("worker\n")
+        fake_process(e, 3002, comm="worker")
         e.ctl("reload")
         k = e.status()["kdamonds"][0]
         check(k["state"] == "on" and [t["pid"] for t in k["targets"]] == [3002], "reload did not start it: %r" % k)
@@ -1624,9 +1607,7 @@ def t_targets_follow_stop_busy():
     a later rescan stops it (waiting)."""
     e = Env("7.2")
     try:
-        fake_process(e, 4001)
-        with open(os.path.join(e.proc, "4001", "comm"), "w") as f:
-            f.write("svc\n")
+        fake_process(e, 4001, comm="svc")
         e.write_conf("""\
 damond:
   on_exit: stop
@@ -1648,9 +1629,7 @@ kdamonds:
         check(k["state"] == "on" and e.read(KD + "/0/state") == "on",
               "a stop refused with EBUSY changed the state: %s / %s" % (k["state"], e.read(KD + "/0/state")))
         e.fake("busy", e.sys, "off")
-        deadline = time.time() + 10
-        while time.time() < deadline and e.status()["kdamonds"][0]["state"] != "waiting":
-            time.sleep(0.1)
+        wait_until(lambda: e.status()["kdamonds"][0]["state"] == "waiting")
         check(e.status()["kdamonds"][0]["state"] == "waiting" and e.read(KD + "/0/state") == "off",
               "not stopped once the lock was free: %s" % e.status()["kdamonds"][0]["state"])
     finally:
