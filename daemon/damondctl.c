@@ -464,6 +464,22 @@ static int verb_reload(int argc, char **argv)
 	return r < 0 ? output_failed(r) : EXIT_SUCCESS;
 }
 
+static int verb_rescan(int argc, char **argv)
+{
+	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	struct json_object *p = NULL, *mem = NULL;
+	int r = 0;
+
+	if (call(IPC_METHOD_RESCAN, NULL, TIMEOUT_RELOAD_MS, &reply) < 0)
+		return EXIT_FAILURE;
+	if (arg_json)
+		r = print_json(reply);
+	else if (json_object_object_get_ex(reply, "processes", &p) && json_object_object_get_ex(reply, "memory", &mem))
+		printf("kdamonds retargeted: %d for their processes, %d for memory hotplug\n", json_object_get_int(p),
+		       json_object_get_int(mem));
+	return r < 0 ? output_failed(r) : EXIT_SUCCESS;
+}
+
 static int verb_regions(int argc, char **argv)
 {
 	_cleanup_(json_object_putp) struct json_object *reply = NULL, *params = NULL;
@@ -711,6 +727,8 @@ struct verb {
 static const struct verb verbs[] = {
 	{ "status", "", 0, 0, verb_status, "Show kdamonds, schemes, stats and rates (default verb)" },
 	{ "reload", "", 0, 0, verb_reload, "Ask damond to reload its configuration" },
+	{ "rescan", "", 0, 0, verb_rescan,
+	  "Resolve followed processes and NUMA node/auto memory now (after memory hotplug)" },
 	{ "check", "[FILE]", 0, 1, verb_check,
 	  "Validate a configuration file, no daemon needed (--kernel: also against the running kernel)" },
 	{ "features", "", 0, 0, verb_features,

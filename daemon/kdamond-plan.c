@@ -189,26 +189,100 @@ bool kd_follows_processes(const struct kdamond_cfg *k)
 	return false;
 }
 
-/*
- * The kernel matches targets by position: processes that stay keep their
- * order, new ones go to the end, so that a new process moves no other
- * target. An exit moves the targets after it up one place: the kernel then
- * swaps the pid of each of those positions and keeps its regions until the
- * next ops update (6.19's obsolete_target would avoid that; not used yet).
- */
-void targets_keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n)
+/* the kernel can drop a running target from the middle of kd's list (obsolete_target, 6.19+) */
+bool kd_can_drop_targets(const struct manager *m, const struct kdamond_rt *kd)
 {
-	size_t k = 0;
+	return kd->cfg && kd->cfg->ctx.ops != DAMON_OPS_PADDR &&
+	       m->features.f[FEATURE_OBSOLETE_TARGET] == FEATURE_PRESENT;
+}
 
-	for (size_t i = 0; i < nold && k < n; i++)
-		for (size_t j = k; j < n; j++)
-			if (t[j].pid == old[i].pid) {
-				struct damon_target_cfg x = t[j];
+static ssize_t pid_index(const struct damon_target_cfg *t, size_t n, int pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].pid == pid)
+			return (ssize_t)i;
+	return -1;
+}
 
-				memmove(&t[k + 1], &t[k], (j - k) * sizeof(t[0]));
+/*
+ * The kernel matches targets by position, and a target that changes its
+ * position takes over the regions (and history) of the one that was there.
+ * So processes that stay keep their places. compact (the kernel drops
+ * exited targets from the middle itself, kd_drop_exited()): the kept ones
+ * close up in their order, new ones go to the end. Otherwise: a new process
+ * takes the place of one that exited (only it starts from another's
+ * regions), further new ones go to the end, and places still empty are
+ * filled by the last targets (one moves, instead of every later one).
+ */
+void targets_keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n,
+			    bool compact)
+{
+	struct damon_target_cfg *res;
+	bool *used, *filled;
+	size_t cap = MAX(nold, n), k = 0, out = 0;
+
+	if (compact || n == 0) {
+		for (size_t i = 0; i < nold && k < n; i++) {
+			ssize_t j = pid_index(t + k, n - k, old[i].pid);
+
+			if (j >= 0) {
+				struct damon_target_cfg x = t[k + (size_t)j];
+
+				memmove(&t[k + 1], &t[k], (size_t)j * sizeof(t[0]));
 				t[k++] = x;
-				break;
 			}
+		}
+		return;
+	}
+	res = calloc(cap, sizeof(*res));
+	used = calloc(n, sizeof(*used));
+	filled = calloc(cap, sizeof(*filled));
+	if (!res || !used || !filled) {
+		free(res);
+		free(used);
+		free(filled);
+		targets_keep_positions(old, nold, t, n, true); /* no memory: the simple order */
+		return;
+	}
+	for (size_t i = 0; i < nold; i++) {
+		ssize_t j = pid_index(t, n, old[i].pid);
+
+		if (j >= 0 && !used[j]) {
+			res[i] = t[j];
+			used[j] = filled[i] = true;
+		}
+	}
+	/* new processes: into the empty places first, then after the old list */
+	for (size_t j = 0, p = 0; j < n; j++) {
+		if (used[j])
+			continue;
+		while (p < cap && filled[p])
+			p++;
+		if (p < cap) {
+			res[p] = t[j];
+			filled[p] = used[j] = true;
+		}
+	}
+	/* places still empty: the last target moves into the first of them */
+	for (size_t lo = 0, hi = cap; lo < hi;) {
+		if (filled[lo]) {
+			lo++;
+			continue;
+		}
+		while (hi > lo && !filled[hi - 1])
+			hi--;
+		if (hi <= lo + 1)
+			break;
+		res[lo] = res[hi - 1];
+		filled[lo] = true;
+		filled[--hi] = false;
+	}
+	for (size_t i = 0; i < cap && out < n; i++)
+		if (filled[i])
+			t[out++] = res[i];
+	free(res);
+	free(used);
+	free(filled);
 }
 
 /* the same processes, in the same order */

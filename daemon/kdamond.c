@@ -426,6 +426,72 @@ int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, cons
 }
 
 /*
+ * Drop kd's running targets whose processes exited from the middle of its
+ * list, with obsolete_target (6.19+): the targets after them keep their
+ * places, and with them their regions and monitoring history (without it,
+ * each later target moves up a place and takes over the regions of the one
+ * before). keep: the new targets, the kept ones first in their old order
+ * (targets_keep_positions(compact)). The flags are set back to N whatever
+ * happens: the commit that follows mirrors the kernel's new order. Returns
+ * how many were dropped (0: none in the middle, or not running), or a
+ * negative errno: nothing was dropped, and the caller's commit moves the
+ * targets as before.
+ */
+int kd_drop_exited(struct manager *m, struct kdamond_rt *kd, const struct damon_target_cfg *keep, size_t nkeep)
+{
+	_cleanup_(write_list_done) struct write_list on = {}, off = {};
+	_cleanup_free_ size_t *idx = NULL;
+	size_t n = 0, failed = 0, file = 0, last_kept = SIZE_MAX;
+	int r, q;
+
+	if (!kd->running || !kd_can_drop_targets(m, kd) || !kd->nr_targets)
+		return 0;
+	for (size_t i = 0; i < kd->nr_targets; i++)
+		for (size_t j = 0; j < nkeep; j++)
+			if (keep[j].pid == kd->targets[i].pid)
+				last_kept = i;
+	if (last_kept == SIZE_MAX)
+		return 0; /* none left: the kdamond stops instead */
+	idx = calloc(kd->nr_targets, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < last_kept; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; j < nkeep && !kept; j++)
+			kept = keep[j].pid == kd->targets[i].pid;
+		if (!kept)
+			idx[n++] = i;
+	}
+	if (n == 0)
+		return 0; /* exits at the end only: the commit shortens the list */
+	r = damon_render_obsolete(kd->index, idx, n, true, (int)getpid(), &on);
+	if (r >= 0)
+		r = damon_render_obsolete(kd->index, idx, n, false, 0, &off);
+	if (r < 0)
+		return r;
+	r = actuator(m)->apply_list(m, &on, &failed, &file);
+	if (r >= 0)
+		r = actuator(m)->state_cmd(m, kd->index, "commit");
+	q = actuator(m)->apply_list(m, &off, &failed, &file);
+	if (r < 0) {
+		log_notice("kdamond '%s': dropping %zu exited target(s) with obsolete_target failed (%s): the "
+			   "targets after them move up a place instead",
+			   kd->name, n, strerror(-r));
+		return r;
+	}
+	if (q < 0)
+		log_warning("kdamond '%s': setting obsolete_target back to N failed (%s): the commit that follows "
+			    "writes N first",
+			    kd->name, strerror(-q));
+	record_action(m, kd->name, "retarget",
+		      "dropped %zu exited target(s) from the middle of its list online (obsolete_target): the "
+		      "targets after them keep their places and monitoring history",
+		      n);
+	return (int)n;
+}
+
+/*
  * A kdamond that stopped has no rates: its last ones would read as current.
  * The last stats stay (the totals it reached), status marks them stale.
  */

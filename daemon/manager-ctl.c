@@ -323,6 +323,18 @@ static int dispatch(struct ctl_client *c, const char *method, struct json_object
 			return ipc_error_encode("damond.NoSuchKdamond", "no kdamond of that name", NULL, ret, ret_len);
 	} else if (streq(method, "reload")) {
 		return dispatch_reload(c, ret, ret_len);
+	} else if (streq(method, IPC_METHOD_RESCAN)) {
+		/* followed processes and hotplugged memory resolved now (what the timer and uevents do) */
+		if (!c->privileged)
+			return ipc_error_encode("damond.PermissionDenied",
+						"rescan needs root or membership of damond's control_group", NULL, ret,
+						ret_len);
+		log_info("rescan requested over the control socket by uid %u (pid %d)", (unsigned)c->cred.uid,
+			 (int)c->cred.pid);
+		reply = json_object_new_object();
+		json_object_object_add(reply, "processes", json_object_new_int(follow_rescan(m)));
+		json_object_object_add(reply, "memory", json_object_new_int(memory_rescan(m)));
+		r = 0;
 	} else {
 		return ipc_error_encode("damond.NoSuchMethod", method, NULL, ret, ret_len);
 	}

@@ -47,18 +47,20 @@ static void pids_text(const struct damon_target_cfg *t, size_t n, char *buf, siz
 
 static void follow_watch(struct manager *m, struct kdamond_rt *kd);
 
-static void follow_one(struct manager *m, struct kdamond_rt *kd)
+/* 1: retargeted, 0: the same processes */
+static int follow_one(struct manager *m, struct kdamond_rt *kd)
 {
 	struct damon_target_cfg *t = NULL;
 	char before[96], after[96], why[256];
 	size_t n = 0;
+	bool compact;
 	int r;
 
 	if (kd->pending != KD_PENDING_NONE || m->pending_nr_kdamonds)
-		return; /* the EBUSY retry timer owns it for now */
+		return 0; /* the EBUSY retry timer owns it for now */
 	r = resolve_targets(m, kd->cfg, &t, &n);
 	if (r < 0)
-		return;
+		return 0;
 	/* a pidfd is readable as soon as its process exits, a moment before /proc shows it as a zombie */
 	for (size_t w = 0; w < kd->nr_exit_watch; w++)
 		for (size_t i = 0; kd->exited[w] && i < n; i++)
@@ -67,24 +69,30 @@ static void follow_one(struct manager *m, struct kdamond_rt *kd)
 				n--;
 				break;
 			}
-	targets_keep_positions(kd->targets, kd->nr_targets, t, n);
+	/* where the kernel can drop an exited target from the middle, the others just close up */
+	compact = kd->running && kd_can_drop_targets(m, kd);
+	targets_keep_positions(kd->targets, kd->nr_targets, t, n, compact);
 	if (targets_same_pids(kd->targets, kd->nr_targets, t, n) && !(n == 0 && kd->running)) {
 		/* the same processes: nothing to do (a kdamond the kernel stopped while they live is not restarted
 		 * in a loop: status shows it died). No process and still running: a stop that waited for the
 		 * lock, tried again. */
 		targets_free(t, n);
-		return;
+		return 0;
 	}
 	pids_text(kd->targets, kd->running || kd->died ? kd->nr_targets : 0, before, sizeof(before));
 	pids_text(t, n, after, sizeof(after));
 	snprintf(why, sizeof(why), "retargeted: the processes its targets match changed: pids %s -> %s", before, after);
 	record_action(m, kd->name, "retarget", "%s", why);
+	if (compact && n > 0 && kd_drop_exited(m, kd, t, n) < 0)
+		/* not dropped: the commit below moves the later targets up instead (logged) */
+		targets_keep_positions(kd->targets, kd->nr_targets, t, n, false);
 	r = manager_retarget(m, kd, t, n, why);
 	if (r < 0)
 		log_error_errno(r, "kdamond '%s': following its processes failed: %m", kd->name);
 	follow_watch(m, kd);
 	record_save(m);
 	manager_notify_status(m);
+	return 1;
 }
 
 /* the rescan is due now (also when asked from inside the rescan: it runs again right after) */
@@ -160,14 +168,22 @@ static void follow_watch(struct manager *m, struct kdamond_rt *kd)
 	}
 }
 
+int follow_rescan(struct manager *m)
+{
+	int nr = 0;
+
+	for (size_t i = 0; i < m->nr_kd; i++)
+		if (m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg))
+			nr += follow_one(m, &m->kd[i]);
+	return nr;
+}
+
 static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
 
 	m->follow_soon = false;
-	for (size_t i = 0; i < m->nr_kd; i++)
-		if (m->kd[i].cfg && kd_follows_processes(m->kd[i].cfg))
-			follow_one(m, &m->kd[i]);
+	(void)follow_rescan(m);
 	/* a process that exited while this rescan ran asked for another one */
 	(void)sd_event_source_set_time(s, now_usec() + (m->follow_soon ? 0 : follow_interval(m)));
 	m->follow_soon = false;

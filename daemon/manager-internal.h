@@ -93,11 +93,19 @@ void kd_done(struct kdamond_rt *kd);
 int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n);
 bool kd_follows_processes(const struct kdamond_cfg *k);
 bool kd_targets_all_exited(const struct manager *m, const struct kdamond_rt *kd);
-void targets_keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n);
+void targets_keep_positions(const struct damon_target_cfg *old, size_t nold, struct damon_target_cfg *t, size_t n,
+			    bool compact);
+bool kd_can_drop_targets(const struct manager *m, const struct kdamond_rt *kd);
+/* exited targets in the middle dropped online with obsolete_target: how many (kdamond.c) */
+int kd_drop_exited(struct manager *m, struct kdamond_rt *kd, const struct damon_target_cfg *keep, size_t nkeep);
 bool targets_same_pids(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb);
 int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why);
 void follow_arm(struct manager *m);
 void follow_unwatch(struct kdamond_rt *kd);
+/* manager-memory.c: node and 'auto' paddr targets resolved again on memory hotplug */
+bool kd_follows_memory(const struct kdamond_cfg *k);
+void memory_arm(struct manager *m);
+void memory_free(struct manager *m);
 /* what the kernel would refuse at 'on' and damond can see first: missing pids, kernel threads, memcg paths, nodes; -ESRCH with errs */
 int preflight_config(struct manager *m, const struct damond_config *c, struct config_errors *errs);
 

@@ -145,7 +145,7 @@ static struct damond_config *reload_swap(struct manager *m, struct reload_plan *
 			k->name = strdup_or_null(k->cfg->name);
 		/* followed processes keep their positions across a reload too (the kernel matches by position) */
 		if (kd_follows_processes(k->cfg))
-			targets_keep_positions(k->targets, k->nr_targets, p->nt[i], p->nnt[i]);
+			targets_keep_positions(k->targets, k->nr_targets, p->nt[i], p->nnt[i], false);
 		targets_free(k->targets, k->nr_targets);
 		k->targets = TAKE_PTR(p->nt[i]);
 		k->nr_targets = p->nnt[i];
@@ -594,6 +594,7 @@ static int reload_finish(struct manager *m, const struct reload_report *rep, uns
 
 	manager_observe_pids(m);
 	follow_arm(m);
+	memory_arm(m);
 	set_reload_result(m, failed == 0, NULL);
 	m->last_reload.applied = true;
 	m->last_reload.refused_generation = rep->refused_generation;

@@ -67,6 +67,7 @@ struct manager *manager_free(struct manager *m)
 	m->stats_worker = stats_worker_free(m->stats_worker); /* joined before the root it reads goes */
 	sd_event_source_unref(m->retry_timer);
 	sd_event_source_unref(m->follow_timer);
+	memory_free(m);
 	free(m->pending_off);
 	sd_event_source_unref(m->sighup);
 	for (size_t i = 0; i < m->nr_kd; i++)
@@ -365,8 +366,10 @@ int manager_start(struct manager *m, struct damond_config *config)
 			log_debug("start: step '%s' failed: %s", start_steps[i].name, strerror(-r));
 	}
 	ownership_done(&c.own);
-	if (r >= 0)
+	if (r >= 0) {
 		follow_arm(m);
+		memory_arm(m);
+	}
 	return r;
 }
 

@@ -133,8 +133,10 @@ struct manager {
 
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */
-	sd_event_source *follow_timer; /* process targets re-resolved (damond.follow_interval); NULL: none */
-	bool follow_soon;              /* a followed process exited: rescan at once */
+	sd_event_source *follow_timer;  /* process targets re-resolved (damond.follow_interval); NULL: none */
+	bool follow_soon;               /* a followed process exited: rescan at once */
+	sd_event_source *memory_source; /* kernel uevents: memory hotplug for node/auto targets (manager-memory.c) */
+	sd_event_source *memory_timer;  /* the rescan, once a burst of memory uevents settled */
 	usec_t retry_delay_us;
 	uint64_t pending_nr_kdamonds; /* an nr_kdamonds write waiting for the lock (0: none) */
 	struct pending_off {
@@ -188,6 +190,11 @@ int manager_reload(struct manager *m, struct config_errors *errs);
 int manager_stop(struct manager *m);
 /* One stats tick: the event sources drained, then every kdamond's stats and controllers (the stats timer's work) */
 void manager_tick(struct manager *m);
+
+/* Followed targets resolved now (damondctl rescan): the number of kdamonds retargeted for their processes
+ * (manager-follow.c), for hotplugged memory under node and 'auto' targets (manager-memory.c). */
+int follow_rescan(struct manager *m);
+int memory_rescan(struct manager *m);
 
 /* STATUS= for systemd: the kdamonds on, and the dead ones by name. */
 void manager_notify_status(struct manager *m);

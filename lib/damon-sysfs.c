@@ -297,6 +297,26 @@ static void render_scheme(struct render *r, const char *s, const struct scheme_s
 		put_u64(r, 0, c->max_nr_snapshots, "%s/stats/max_nr_snapshots", s);
 }
 
+int damon_render_obsolete(unsigned k, const size_t *idx, size_t n, bool obsolete, int stand_in_pid,
+			  struct write_list *ret)
+{
+	struct write_list l = {};
+	struct render r = { .l = &l };
+
+	for (size_t i = 0; i < n; i++) {
+		if (obsolete)
+			put_i64(&r, 0, stand_in_pid, DAMON_KDAMONDS_DIR "/%u/contexts/0/targets/%zu/pid_target", k,
+				idx[i]);
+		put_bool(&r, obsolete, DAMON_KDAMONDS_DIR "/%u/contexts/0/targets/%zu/obsolete_target", k, idx[i]);
+	}
+	if (r.error) {
+		write_list_done(&l);
+		return r.error;
+	}
+	*ret = l;
+	return 0;
+}
+
 int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const struct damon_features *f,
 			 struct write_list *ret)
 {
@@ -336,6 +356,9 @@ int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const stru
 		const struct damon_target_cfg *tg = &plan->targets[t];
 		size_t nr = plan->keep_regions ? 0 : tg->nr_regions;
 
+		/* kd_drop_exited() sets it for one commit only; every other commit says N */
+		if (x->ops != DAMON_OPS_PADDR && has(&r, FEATURE_OBSOLETE_TARGET))
+			put_bool(&r, false, "%s/targets/%zu/obsolete_target", c, t);
 		if (x->ops != DAMON_OPS_PADDR)
 			put_i64(&r, 0, tg->pid, "%s/targets/%zu/pid_target", c, t);
 		put_u64(&r, SYSFS_W_NR | SYSFS_W_TARGET_NR, nr, "%s/targets/%zu/regions/nr_regions", c, t);

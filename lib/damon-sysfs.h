@@ -49,6 +49,16 @@ struct kdamond_plan {
 	size_t nr_slots;
 };
 
+/*
+ * The writes that make the next commit of kdamond k drop its running targets
+ * idx[] without moving the others (obsolete_target, 6.19+): each gets
+ * obsolete_target Y and stand_in_pid as pid_target (the kernel builds the
+ * commit's targets from their pids before it sees they are obsolete, and an
+ * exited process has none). With obsolete false: the flags back to N.
+ */
+int damon_render_obsolete(unsigned k, const size_t *idx, size_t n, bool obsolete, int stand_in_pid,
+			  struct write_list *ret);
+
 /* Render kdamond k's tree (context, targets, schemes, refresh_ms) into writes. */
 int damon_render_kdamond(unsigned k, const struct kdamond_plan *plan, const struct damon_features *f,
 			 struct write_list *ret);

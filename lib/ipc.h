@@ -42,6 +42,7 @@ struct json_object;
 /* Method names. */
 #define IPC_METHOD_STATUS "status"
 #define IPC_METHOD_RELOAD "reload"
+#define IPC_METHOD_RESCAN "rescan"
 #define IPC_METHOD_FEATURES "features"
 #define IPC_METHOD_REGIONS "regions"
 

@@ -6,7 +6,7 @@ _damondctl()
 	local cur prev words cword
 	_init_completion || return
 
-	local verbs="status reload check features regions metrics import-damo export"
+	local verbs="status reload rescan check features regions metrics import-damo export"
 	local opts="--help --version --runtime-dir --json --no-pager --timeout"
 
 	case $prev in

@@ -1104,6 +1104,20 @@ static int validate_filters(struct fake *f, const char *sdir, const char *sub)
 	return 0;
 }
 
+/* 6.19+: a commit destroys the running targets whose obsolete_target is Y (logged for the tests) */
+static void log_obsolete(struct fake *f, unsigned k)
+{
+	char cdir[PATH_MAX], v[8];
+	unsigned long long nt;
+
+	if (!(f->prof & P7X) || pathf(cdir, "%s/" FAKE_DAMON_KDAMONDS "/%u/contexts/0", f->root, k) < 0)
+		return;
+	nt = ULL("%s/targets/nr_targets", cdir);
+	for (unsigned long long t = 0; t < nt; t++)
+		if (readf(v, sizeof(v), "%s/targets/%llu/obsolete_target", cdir, t) >= 0 && v[0] == 'Y')
+			logf_(f, "kdamond %u commit drops target %llu", k, t);
+}
+
 static int validate_ctx(struct fake *f, unsigned k, enum vmode mode)
 {
 	char cdir[PATH_MAX], ops[32];
@@ -1706,6 +1720,7 @@ static int do_cmd(struct fake *f, unsigned k, enum cmd cmd)
 		r = snapshot_ctx(f, k, false);
 		if (r < 0)
 			return r;
+		log_obsolete(f, k);
 		logf_(f, "kdamond %u commit", k);
 		return 0;
 	case CMD_CLEAR_TRIED:

@@ -1309,6 +1309,23 @@ def t_regions_numa_node():
         check(e.read(c + "/targets/0/regions/nr_regions") == "2", "block 12 online: nodes 0-1 in two ranges")
         check(e.read(c + "/targets/0/regions/1/end") == str(0x7ffe0000), "block 12 online: up to RAM's end")
         check(e.status()["kdamonds"][0]["pid"] == pid, "the kdamond was restarted for a range change")
+        # hotplug without a reload: block 14 goes offline; `damondctl rescan` (what a uevent does on the real
+        # /sys) commits the new ranges online, once
+        with open(os.path.join(mem, "memory14/state"), "w") as f:
+            f.write("offline\n")
+        p = e.ctl("rescan")
+        check("1 for memory hotplug" in p.stdout, "rescan did not retarget the node kdamond: %r" % p.stdout)
+        check(e.read(c + "/targets/0/regions/nr_regions") == "3", "block 14 offline: nodes 0-1 in three ranges")
+        got = [(int(e.read(c + "/targets/0/regions/%d/start" % i)), int(e.read(c + "/targets/0/regions/%d/end" % i)))
+               for i in (1, 2)]
+        check(got == [(0x100000, 14 << 27), (15 << 27, 0x7ffe0000)], "ranges around block 14: %s" % got)
+        st = e.status()
+        check(st["kdamonds"][0]["pid"] == pid, "the kdamond was restarted for a hotplug")
+        acts = [a for a in st.get("actions", []) if a.get("what") == "retarget"]
+        check(acts and "memory hotplug" in acts[-1].get("why", "") and "-> 3 range(s)" in acts[-1].get("why", ""),
+              "no retarget action that says why: %r" % acts)
+        p = e.ctl("rescan")
+        check("0 for memory hotplug" in p.stdout, "a second rescan retargeted again: %r" % p.stdout)
     finally:
         e.close()
 
@@ -1391,6 +1408,68 @@ kdamonds:
         check(rc == 0, "damond exit code %d" % rc)
     finally:
         e.close()
+
+
+def t_targets_keep_places():
+    """A followed process that exits from the middle of the list: the others keep their places (the kernel
+    matches targets by position, and a moved target takes over another's regions). 7.x drops it online with
+    obsolete_target; 6.12 moves the last target into its place, or a new process."""
+    for kernel in ("6.12", "7.2"):
+        e = Env(kernel)
+        try:
+            c = KD + "/0/contexts/0/targets"
+            for pid in (2001, 2002, 2003, 2004):
+                fake_process(e, pid, comm="memhog")
+            e.write_conf("""\
+damond:
+  on_exit: stop
+kdamonds:
+  - name: app
+    ops: vaddr
+    targets:
+      - comm: memhog
+    schemes: [{name: s, action: stat}]
+""")
+            e.start()
+
+            def pids():
+                try:
+                    return [e.read(c + "/%d/pid_target" % i) for i in range(int(e.read(c + "/nr_targets")))]
+                except OSError:
+                    return None
+
+            check(pids() == ["2001", "2002", "2003", "2004"], "%s: start order %s" % (kernel, pids()))
+            kpid = e.status()["kdamonds"][0]["pid"]
+            shutil.rmtree(os.path.join(e.proc, "2002"))
+            if kernel == "6.12":
+                want = ["2001", "2004", "2003"]  # the last one moves into the gap; 2003 stays
+            else:
+                want = ["2001", "2003", "2004"]  # dropped online: the others close up, their regions with them
+            check(wait_until(lambda: pids() == want), "%s: after 2002 exited %s, want %s" % (kernel, pids(), want))
+            drops = [l for l in e.fakelog() if "drops target" in l]
+            acts = [a.get("why", "") for a in e.status().get("actions", []) if a.get("what") == "retarget"]
+            if kernel == "6.12":
+                check(not drops, "6.12 has no obsolete_target: %r" % drops)
+            else:
+                check(drops == ["kdamond 0 commit drops target 1"], "7.2: not dropped with obsolete_target: %r"
+                      % drops)
+                check([a for a in acts if "dropped 1 exited target" in a], "7.2: status does not say: %r" % acts)
+                check(all(e.read(c + "/%d/obsolete_target" % i) == "N" for i in range(3)),
+                      "7.2: obsolete_target left Y")
+            # a restart: one exits, a new one starts; on 6.12 the new process takes the free place
+            fake_process(e, 2010, comm="memhog")
+            shutil.rmtree(os.path.join(e.proc, "2001"))
+            if kernel == "6.12":
+                want = [["2010", "2004", "2003"]]
+            else:
+                want = [["2003", "2004", "2010"]]
+            # (a rescan that sees the new process before the exit appends it, and the next one moves it into
+            # the gap on 6.12 or drops 2001 on 7.x: the same end)
+            check(wait_until(lambda: pids() == want[0]), "%s: after a restart %s, want %s" % (kernel, pids(), want[0]))
+            k = e.status()["kdamonds"][0]
+            check(k["state"] == "on" and k["pid"] == kpid, "%s: the kdamond was restarted: %r" % (kernel, k))
+        finally:
+            e.close()
 
 
 def t_targets_pidfile_cgroup():
@@ -1645,6 +1724,7 @@ TESTS = [
     t_targets_pidfile_cgroup,
     t_targets_follow_real_processes,
     t_targets_follow_kernel_stop,
+    t_targets_keep_places,
     t_targets_follow_stop_busy,
     t_scheme_memcg_shorthand,
     t_examples_start,

@@ -43,6 +43,10 @@ kdamonds:
         quotas:
           bytes: 128M
           reset_interval: 1s
+  - name: watch1
+    ops: paddr
+    targets:
+      - regions: {node: 1}
 EOC
 damond_start
 c=$damon_kdamonds/0/contexts/0
@@ -73,5 +77,46 @@ assert_ge "$moved" 90 "% of the cold pages demoted to node 1"
 assert_le "$hot_n1" 50 "% of the hot pages demoted to node 1"
 assert_eq "$(kd_state 0)" on "kdamond state"
 kill -0 "$DAMOND_PID" 2>/dev/null || fail "damond died"
+
+# ---- memory hotplug on node 1, followed without a reload
+c1=$damon_kdamonds/1/contexts/0
+ranges1() {	# the ranges damond committed for watch1: "START-END ..."
+	local n i out=""
+	n=$(cat $c1/targets/0/regions/nr_regions)
+	for i in $(seq 0 $((n - 1))); do
+		out="$out $(cat $c1/targets/0/regions/$i/start)-$(cat $c1/targets/0/regions/$i/end)"
+	done
+	echo $out
+}
+before=$(ranges1)
+pid1=$(kd_pid 1)
+[ "${before%%-*}" -ge $((n1_first * bs)) ] || fail "kdamond 1 does not watch node 1: $before"
+off=""
+for b in $(ls /sys/devices/system/node/node1 | sed -n 's/^memory\([0-9][0-9]*\)$/\1/p' | sort -rn); do
+	[ "$(cat /sys/devices/system/memory/memory$b/state)" = online ] || continue
+	if echo offline > /sys/devices/system/memory/memory$b/state 2>/dev/null; then
+		off=$b
+		break
+	fi
+done
+[ -n "$off" ] || fail "no memory block of node 1 could be offlined (the guest kernel refused every one)"
+t0=$(now_ms)
+wait_for '[ "$(ranges1)" != "$before" ]' 10 0.1 || fail "node 1's ranges unchanged 10 s after memory$off went offline: $before"
+off_ms=$(( $(now_ms) - t0 ))
+during=$(ranges1)
+off_start=$((off * bs))
+for r in $during; do
+	s=${r%-*} e=${r#*-}
+	[ "$e" -le "$off_start" ] || [ "$s" -ge $((off_start + bs)) ] ||
+		fail "a committed range $r still covers the offline block memory$off"
+done
+echo online > /sys/devices/system/memory/memory$off/state || fail "memory$off did not come back online"
+t0=$(now_ms)
+wait_for '[ "$(ranges1)" = "$before" ]' 10 0.1 || fail "node 1's ranges not restored 10 s after memory$off came back: $(ranges1) vs $before"
+on_ms=$(( $(now_ms) - t0 ))
+mark hotplug_block="$off" hotplug_offline_ms="$off_ms" hotplug_online_ms="$on_ms" \
+	ranges_before="$(echo $before | wc -w)" ranges_offline="$(echo $during | wc -w)"
+assert_eq "$(kd_pid 1)" "$pid1" "kdamond 1's pid across the hotplug (committed online)"
+damondctl status --json | grep -q "memory hotplug changed" || fail "status has no retarget action for the hotplug"
 damond_stop
 exit 0
