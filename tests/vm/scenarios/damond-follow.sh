@@ -4,7 +4,8 @@
 # is monitored beside the old one before the old one exits) are committed
 # online: the kdamond keeps its pid. Hard restarts (the old one exits first) leave the kdamond without a
 # live target, which the kernel stops by itself; damond starts it again on the
-# new process. In both, the kernel's pid_target is the new process.
+# new process. In both, the kernel's pid_target is the new process. Last, an
+# exit from the middle of three targets keeps the others in their places.
 . /scenarios/lib.sh
 . /scenarios/damond-lib.sh
 need_damond
@@ -27,6 +28,12 @@ kdamonds:
         action: stat
 EOC
 damond_start
+# commits damond logged: the staging files (nr_targets, pid_target) show a change before its commit lands, and a
+# process that exits in between makes the commit name a pid that is gone (on 6.12 the kernel then stops the
+# kdamond): wait for the commit, not only the files
+commits() {
+	grep -c "committed online" "$DAMOND_LOG"
+}
 following() {	# PID: the kernel monitors exactly this process, and the kdamond runs
 	[ "$(cat $t/nr_targets 2>/dev/null)" = 1 ] && [ "$(cat $t/0/pid_target 2>/dev/null)" = "$1" ] &&
 		[ "$(kd_state 0)" = on ]
@@ -41,10 +48,11 @@ grep -q "pid $cur (memhog), followed by comm: memhog" /tmp/follow.status ||
 i=0
 while [ $i -lt 5 ]; do
 	old=$cur
+	c0=$(commits)
 	start_memhog -m 32 -H 4
 	cur=$MEMHOG_PID
 	# the old process serves until the new one is monitored too (a rolling restart)
-	wait_for '[ "$(cat $t/nr_targets 2>/dev/null)" = 2 ]' 15 0.5 ||
+	wait_for "[ \"\$(cat $t/nr_targets 2>/dev/null)\" = 2 ] && [ \"\$(commits)\" -gt $c0 ]" 15 0.5 ||
 		fail "rolling restart $i: memhog $cur not added beside $old (nr_targets $(cat $t/nr_targets 2>/dev/null))"
 	stop_memhog "$old"
 	t0=$(now_ms)
@@ -68,6 +76,44 @@ while [ $i -lt 2 ]; do
 	mark hard="$i" state_between="$st" followed_ms=$(($(now_ms) - t0))
 	i=$((i + 1))
 done
+
+# an exit from the middle of three: the others keep their places (and the regions the kernel holds for
+# them). 6.19+ drops the exited target online with obsolete_target; 6.12 moves the last one into its place.
+a=$cur
+c0=$(commits)
+start_memhog -m 32 -H 4
+b=$MEMHOG_PID
+wait_for "[ \"\$(cat $t/nr_targets 2>/dev/null)\" = 2 ] && [ \"\$(commits)\" -gt $c0 ]" 15 0.5 ||
+	fail "memhog $b not added"
+c0=$(commits)
+start_memhog -m 32 -H 4
+c=$MEMHOG_PID
+wait_for "[ \"\$(cat $t/nr_targets 2>/dev/null)\" = 3 ] && [ \"\$(commits)\" -gt $c0 ]" 15 0.5 ||
+	fail "memhog $c not added"
+assert_eq "$(cat $t/0/pid_target) $(cat $t/1/pid_target) $(cat $t/2/pid_target)" "$a $b $c" "targets in order"
+kpid=$(kd_pid 0)
+stop_memhog "$b"
+wait_for '[ "$(cat $t/nr_targets 2>/dev/null)" = 2 ]' 15 0.5 || fail "the middle exit was not followed"
+assert_eq "$(cat $t/0/pid_target) $(cat $t/1/pid_target)" "$a $c" "targets after the middle one exited"
+assert_eq "$(kd_pid 0)" "$kpid" "kdamond pid after the middle exit (online)"
+assert_eq "$(kd_state 0)" on "kdamond state after the middle exit"
+if [ -e $t/0/obsolete_target ]; then
+	grep -q "dropped 1 exited target" "$DAMOND_LOG" || fail "7.x: the exit was not dropped with obsolete_target"
+	assert_eq "$(cat $t/0/obsolete_target)$(cat $t/1/obsolete_target)" NN "obsolete_target flags after the drop"
+	# the kernel's own view: its aggregations name targets 0 and 1 only
+	ev=/sys/kernel/tracing/events/damon/damon_aggregated
+	echo > /sys/kernel/tracing/trace
+	echo 1 > $ev/enable
+	sleep 2
+	echo 0 > $ev/enable
+	ids=$(sed -n 's/.*target_id=\([0-9]*\) .*/\1/p' /sys/kernel/tracing/trace | sort -u | tr '\n' ' ')
+	assert_eq "$ids" "0 1 " "target ids in the kernel's damon_aggregated events"
+	mark middle_exit=obsolete_target kernel_targets="$ids"
+else
+	grep -q "dropped .* exited target" "$DAMOND_LOG" && fail "6.12 has no obsolete_target, yet damond says it dropped"
+	mark middle_exit=last_moved
+fi
+
 kill -0 "$DAMOND_PID" 2>/dev/null || fail "damond died"
 grep -c "': retargeted:" "$DAMOND_LOG" > /dev/null || fail "damond did not log its retargeting"
 mark retargets="$(grep -c "': retargeted:" "$DAMOND_LOG")"
