@@ -664,6 +664,81 @@ def t_reload_adds_kdamond_in_spare():
         e.close()
 
 
+THREE = """\
+damond:
+  on_exit: stop
+  stats_interval: 200ms
+kdamonds:
+  - name: a
+    ops: paddr
+    schemes: [{name: s, action: stat}]
+  - name: b
+    ops: paddr
+    schemes: [{name: s, action: stat}]
+  - name: c
+    ops: paddr
+    schemes: [{name: s, action: stat}]
+"""
+
+
+def t_reload_shrinks_dirs_when_none_runs():
+    """Three kdamonds, two spares (nr_kdamonds 5). Dropping c while a and b run keeps every directory (a
+    shrink would stop them). Once no kdamond runs (the kernel killed a and b), a reload to one kdamond and
+    one spare removes the directories no longer needed (5 -> 2: no running kdamond loses its history), and
+    the reply, status, the recent actions and the ownership record all say 2 directories, kdamonds/1 a
+    spare (manager-reload.c reload_dirs)."""
+    e = Env("7.2")
+    try:
+        e.write_conf(THREE)
+        e.start()
+        check(e.read(KD + "/nr_kdamonds") == "5", "three kdamonds and two spares: nr_kdamonds %s" %
+              e.read(KD + "/nr_kdamonds"))
+        # while kdamonds run, fewer kdamonds leave every directory (a shrink would stop them): c's is a spare
+        pids = [k["pid"] for k in e.status()["kdamonds"]]
+        e.write_conf(THREE.split("  - name: c")[0].replace("damond:\n", "damond:\n  spare_kdamonds: 1\n", 1))
+        reply = json.loads(e.ctl("reload", "--json").stdout)
+        check(e.read(KD + "/nr_kdamonds") == "5" and reply["spares"] == [2, 3, 4],
+              "a reload with kdamonds running changed the directories: nr_kdamonds %s, reply %s" %
+              (e.read(KD + "/nr_kdamonds"), reply))
+        check([k["pid"] for k in e.status()["kdamonds"]] == pids[:2], "a or b was restarted")
+        check(not [l for l in e.fakelog() if "nr_kdamonds" in l and not l.startswith("nr %s/nr_kdamonds 5" % KD)],
+              "nr_kdamonds was written (the kernel refuses that while a kdamond runs): %s" %
+              [l for l in e.fakelog() if "nr_kdamonds" in l])
+        for k in range(2):
+            e.fake("kill", e.sys, str(k))
+        check(wait_until(lambda: [k["state"] for k in e.status()["kdamonds"]] == ["died"] * 2, secs=15),
+              "the killed kdamonds are not seen as died: %s" % [k["state"] for k in e.status()["kdamonds"]])
+        e.write_conf(THREE.split("  - name: b")[0].replace("damond:\n", "damond:\n  spare_kdamonds: 1\n", 1))
+        reply = json.loads(e.ctl("reload", "--json").stdout)
+        check(e.read(KD + "/nr_kdamonds") == "2",
+              "nr_kdamonds %s after a reload to one kdamond and one spare with none running (expected 2)" %
+              e.read(KD + "/nr_kdamonds"))
+        check(not os.path.exists(os.path.join(e.sys, KD, "2")), "kdamonds/2 still exists")
+        check(reply["kdamond_dirs"] == 2 and reply["spares"] == [1], "reply: %s" % reply)
+        check("kdamond directories: 2 (was 5), 1 spare" in (reply["changes"] or ""),
+              "the reply's changes do not say the directories went: %s" % reply["changes"])
+        check(reply["restarted"] == [], "a kdamond is reported restarted (none ran): %s" % reply)
+        st = e.status()
+        check(st["kdamond_dirs"]["nr"] == 2 and st["kdamond_dirs"]["spares"] == [1],
+              "status kdamond_dirs: %s" % st["kdamond_dirs"])
+        check([k["name"] for k in st["kdamonds"]] == ["a"] and st["kdamonds"][0]["state"] == "on" and
+              e.read(KD + "/0/state") == "on", "a does not run again in kdamonds/0: %s" % st["kdamonds"])
+        check("nr_kdamonds = 2 (was 5), directories no longer needed removed" in e.ctl("status").stdout,
+              "the recent actions do not show the nr_kdamonds write:\n" + e.ctl("status").stdout)
+        check("nr %s/nr_kdamonds 2" % KD in e.fakelog(), "the fake kernel never saw nr_kdamonds = 2")
+        with open(os.path.join(e.run, "kdamonds.json")) as f:
+            rec = json.load(f)
+        check(rec["spares"] == [1], "the ownership record's spares: %s" % rec.get("spares"))
+        # a restart of damond takes the record at its word: kdamonds/1 is its spare, not foreign
+        e.stop()
+        e.start()
+        st = e.status()
+        check(st["kdamond_dirs"]["nr"] == 2 and st["kdamond_dirs"]["spares"] == [1],
+              "after a restart: %s" % st["kdamond_dirs"])
+    finally:
+        e.close()
+
+
 def reload_stores(e):
     with open(os.path.join(e.sys, ".fake-damon", "nr_stores")) as f:
         return int(f.read())
@@ -1752,6 +1827,7 @@ TESTS = [
     t_reload_adds_kdamond_in_spare,
     t_reload_fails_midway_rolls_back,
     t_reload_rollback_commits_previous_parameters,
+    t_reload_shrinks_dirs_when_none_runs,
     t_refine_without_bpf,
 ]
 
