@@ -109,6 +109,8 @@ class Env:
         e = dict(os.environ)
         e["LD_PRELOAD"] = PRELOAD
         e["FAKE_DAMON_ROOT"] = self.sys
+        # the fake kernel's find_get_pid(): a vaddr target pid needs a directory here (fake_process())
+        e["FAKE_DAMON_PROCFS"] = self.proc
         e["ASAN_OPTIONS"] = "verify_asan_link_order=0:detect_leaks=1"
         return e
 
@@ -812,6 +814,53 @@ def t_reload_fails_midway_rolls_back():
             check(json.load(f)["spares"] == [1], "the ownership record does not list app's directory")
     finally:
         e.close()
+
+
+def t_reload_pid_exits_before_on():
+    """Issue 18's step 2 through the (fake) kernel, not preflight: app's process exists when the reload
+    checks it and exits right before app's 'on' (the fault 'exit'), so the kernel's find_get_pid() fails
+    and 'on' returns EINVAL. Without a spare, main was restarted to grow nr_kdamonds: the reply, status
+    and journal say so (history lost, app failed, rolled back), never "unchanged". With a spare, main
+    keeps its pid and app's directory is a spare again."""
+    for spares in (0, 2):
+        conf_a = MAIN % {"extra": "  spare_kdamonds: %d\n" % spares}
+        conf_b = conf_a + APP % {"pid": 4242}
+        at = store_index_of_app_on(conf_a, conf_b)
+        e = Env("7.2")
+        try:
+            fake_process(e, 4242)
+            e.write_conf(conf_a)
+            e.start()
+            st = e.status()
+            pid, gen = st["kdamonds"][0]["pid"], st["config"]["generation"]
+            e.fake("fault", e.sys, str(at), "exit", "4242")
+            e.write_conf(conf_b)
+            p = e.ctl("reload", ok=False)
+            what = "spare_kdamonds %d: " % spares
+            check(not os.path.exists(os.path.join(e.proc, "4242")), what + "the process did not exit")
+            check("fail kdamond 1 on EINVAL" in e.fakelog(), what + "the kernel did not refuse app's 'on': %s" %
+                  [l for l in e.fakelog() if "kdamond 1" in l])
+            check(p.returncode != 0 and "running one is unchanged" not in p.stderr, what + "the reply: " + p.stderr)
+            check("FAILED 'app'" in p.stderr and "Invalid argument" in p.stderr and
+                  "rolled back to generation %d" % gen in p.stderr, what + "the reply: " + p.stderr)
+            st = e.status()
+            lr = st["config"]["last_reload"]
+            check(lr["applied"] is True and lr["ok"] is False and lr["failed"] == ["app"] and
+                  lr.get("rolled_back_from") == gen + 1, what + "last_reload: %s" % lr)
+            check([k["name"] for k in st["kdamonds"]] == ["main"] and st["kdamonds"][0]["state"] == "on",
+                  what + "kdamonds after the rollback: %s" % st["kdamonds"])
+            check(e.read(KD + "/1/state") == "off" and st["kdamond_dirs"]["spares"][:1] == [1],
+                  what + "app's directory: state %s, %s" % (e.read(KD + "/1/state"), st["kdamond_dirs"]))
+            if spares == 0:
+                check(lr["restarted"] == ["main"] and st["kdamonds"][0]["pid"] != pid and
+                      "restarted 'main'" in p.stderr and "history lost" in p.stderr,
+                      what + "the restart of main is not reported: %s / %s" % (lr, p.stderr))
+            else:
+                check(lr["restarted"] == [] and st["kdamonds"][0]["pid"] == pid and "restarted" not in p.stderr,
+                      what + "main was restarted: %s / %s" % (lr, p.stderr))
+            check("refused generation %d part way" % (gen + 1) in e.logtext(), what + "the journal does not say")
+        finally:
+            e.close()
 
 
 def t_reload_rollback_commits_previous_parameters():
@@ -1828,6 +1877,7 @@ TESTS = [
     t_reload_fails_midway_rolls_back,
     t_reload_rollback_commits_previous_parameters,
     t_reload_shrinks_dirs_when_none_runs,
+    t_reload_pid_exits_before_on,
     t_refine_without_bpf,
 ]
 
