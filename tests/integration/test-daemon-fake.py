@@ -1454,6 +1454,85 @@ def t_regions_numa_node():
         e.close()
 
 
+NODES_BASE = """\
+damond:
+  on_exit: stop
+kdamonds:
+  - name: tier
+    ops: paddr
+    targets:
+      - regions: [{start: 0x100000, end: 0x10000000}]
+    schemes:
+      - name: watch
+        action: stat
+"""
+
+
+def t_preflight_missing_numa_node():
+    """A policy naming a NUMA node the machine does not have (node0 and node1 exist) in a migrate action's
+    target_nid, in dests (7.x) or in a node_* goal's nid is refused before anything is written: at start
+    (nr_kdamonds never written) and on reload (the tree, the generation and the kdamond's pid unchanged),
+    with file:line:column at the scheme (target_nid, dests) or the goal (nid), naming the node."""
+    e = Env("7.2")
+    try:
+        for nid in (0, 1):
+            os.makedirs(os.path.join(e.sys, "devices/system/node/node%d" % nid))
+        scheme = "      - name: mig\n        action: migrate_cold\n"
+        cases = [
+            ("target_nid", scheme + "        target_nid: 3\n", "- name: mig", 3),
+            ("dests", scheme + "        dests: [{id: 1, weight: 2}, {id: 5}]\n", "- name: mig", 5),
+            ("goal nid", scheme + "        target_nid: 1\n        quotas:\n          bytes: 1M\n"
+             "          goals:\n            - {metric: node_mem_used_bp, target_value: 9970, nid: 0}\n"
+             "            - {metric: node_mem_free_bp, target_value: 50, nid: 7}\n",
+             "- {metric: node_mem_free_bp", 7),
+        ]
+
+        def where(text, marker):
+            """line:column of the first character after "- " of the marker's line (1-based)"""
+            for i, line in enumerate(text.splitlines(), 1):
+                if marker in line:
+                    return "%d:%d" % (i, line.index(marker) + 3)
+            raise Fail("no %r in the policy" % marker)
+
+        # at start: refused before nr_kdamonds is written
+        for what, extra, marker, nid in cases:
+            text = NODES_BASE + extra
+            e.write_conf(text)
+            stores = reload_stores(e)
+            try:
+                p = e.run_to_exit(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise Fail("%s: a start naming node %d was not refused (damond ran on)" % (what, nid))
+            check(p.returncode != 0, "%s: a start naming node %d succeeded" % (what, nid))
+            pos = re.escape(e.conf) + ":" + where(text, marker)
+            check(re.search(pos + r": .*NUMA node %d does not exist" % nid, p.stderr),
+                  "%s: no error at %s naming node %d: %s" % (what, pos, nid, p.stderr[-1500:]))
+            check(e.read(KD + "/nr_kdamonds") == "0" and reload_stores(e) == stores,
+                  "%s: the refused start wrote to the kernel: %s" % (what, e.fakelog()))
+        # the same policy with existing nodes starts (the check is not refusing everything)
+        e.write_conf(NODES_BASE + scheme + "        target_nid: 1\n        dests: [{id: 0}, {id: 1}]\n")
+        e.start()
+        check(e.read(KD + "/0/contexts/0/schemes/1/dests/nr_dests") == "2", "the valid policy was not applied")
+        pid, gen = e.status()["kdamonds"][0]["pid"], e.status()["config"]["generation"]
+        tree = e.inputs()
+        for what, extra, marker, nid in cases:
+            text = NODES_BASE + extra
+            e.write_conf(text)
+            p = e.ctl("reload", ok=False)
+            check(p.returncode != 0, "%s: a reload naming node %d succeeded" % (what, nid))
+            check(re.search(r"damond\.yaml:%s: .*NUMA node %d does not exist" % (where(text, marker), nid), p.stderr),
+                  "%s: no positioned error naming node %d: %s" % (what, nid, p.stderr))
+            after = e.inputs()
+            changed = sorted(k for k in tree.keys() | after.keys() if tree.get(k) != after.get(k))
+            check(not changed, "%s: the refused reload changed the tree: %s" % (what, changed[:5]))
+            st = e.status()
+            check(st["config"]["generation"] == gen and st["kdamonds"][0]["pid"] == pid,
+                  "%s: generation %s, pid %s after a refused reload" % (what, st["config"]["generation"],
+                                                                      st["kdamonds"][0]["pid"]))
+    finally:
+        e.close()
+
+
 def t_targets_follow_processes():
     """Targets named by comm / pidfile / cgroup are resolved to the live processes and followed: a restarted
     process (new pid) is committed online, a kdamond without a matching process waits, then starts."""
@@ -1844,6 +1923,7 @@ TESTS = [
     t_check_shipped_config,
     t_check_bad_config,
     t_regions_numa_node,
+    t_preflight_missing_numa_node,
     t_targets_follow_processes,
     t_targets_pidfile_cgroup,
     t_targets_follow_real_processes,
