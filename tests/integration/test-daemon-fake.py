@@ -728,6 +728,7 @@ def t_reload_shrinks_dirs_when_none_runs():
         check("nr_kdamonds = 2 (was 5), directories no longer needed removed" in e.ctl("status").stdout,
               "the recent actions do not show the nr_kdamonds write:\n" + e.ctl("status").stdout)
         check("nr %s/nr_kdamonds 2" % KD in e.fakelog(), "the fake kernel never saw nr_kdamonds = 2")
+        check("kdamond directories: 2 (was 5), 1 spare" in e.logtext(), "the journal does not say the directories went")
         with open(os.path.join(e.run, "kdamonds.json")) as f:
             rec = json.load(f)
         check(rec["spares"] == [1], "the ownership record's spares: %s" % rec.get("spares"))
