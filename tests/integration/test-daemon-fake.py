@@ -824,7 +824,8 @@ def t_reload_pid_exits_before_on():
     and journal say so (history lost, app failed, rolled back), never "unchanged". With a spare, main
     keeps its pid and app's directory is a spare again."""
     for spares in (0, 2):
-        conf_a = MAIN % {"extra": "  spare_kdamonds: %d\n" % spares}
+        # no stats round (a store of its own) moves the rehearsed store index
+        conf_a = MAIN % {"extra": "  spare_kdamonds: %d\n  stats_interval: 60s\n" % spares}
         conf_b = conf_a + APP % {"pid": 4242}
         at = store_index_of_app_on(conf_a, conf_b)
         e = Env("7.2")
