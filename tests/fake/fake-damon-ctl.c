@@ -32,7 +32,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: fake-damon-ctl init ROOT PROFILE | store ROOT RELPATH VALUE |\n"
 			"       start-foreign ROOT [K] | kill ROOT K | busy ROOT N|on|off | slow ROOT MS |\n"
-			"       fault ROOT AFTER ebusy|einval|enomem|vanish|kill [N] | fault ROOT off |\n"
+			"       fault ROOT AFTER ebusy|einval|enomem|vanish|kill|exit [N] | fault ROOT off |\n"
 			"       stores ROOT |\n"
 			"       module ROOT NAME Y|N | log ROOT | log-count ROOT PREFIX |\n"
 			"       log-clear ROOT | committed ROOT K RELPATH | destroy ROOT\n");

@@ -1118,6 +1118,27 @@ static void log_obsolete(struct fake *f, unsigned k)
 			logf_(f, "kdamond %u commit drops target %llu", k, t);
 }
 
+/*
+ * find_get_pid(): does a process have pid? The fake machine's processes are
+ * the directories of $FAKE_DAMON_PROCFS (the procfs root the test hands
+ * damond), and the writer itself (damond, which names its own pid as the
+ * stand-in of a target it drops with obsolete_target); without it every
+ * pid > 0 is taken to exist. A zombie still has its pid (its directory
+ * stays), as in the kernel.
+ */
+static bool pid_exists(long long pid)
+{
+	const char *procfs = getenv("FAKE_DAMON_PROCFS");
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!procfs || !*procfs || pid == (long long)getpid())
+		return true;
+	if (pathf(path, "%s/%lld", procfs, pid) < 0)
+		return false;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int validate_ctx(struct fake *f, unsigned k, enum vmode mode)
 {
 	char cdir[PATH_MAX], ops[32];
@@ -1178,7 +1199,7 @@ static int validate_ctx(struct fake *f, unsigned k, enum vmode mode)
 		if (!paddr) {
 			long long pid = 0;
 
-			if (readf_ll(&pid, "%s/targets/%llu/pid_target", cdir, t) < 0 || pid <= 0)
+			if (readf_ll(&pid, "%s/targets/%llu/pid_target", cdir, t) < 0 || pid <= 0 || !pid_exists(pid))
 				return -EINVAL; /* find_get_pid() fails */
 		}
 		nrg = ULL("%s/targets/%llu/regions/nr_regions", cdir, t);
@@ -2048,16 +2069,17 @@ enum fault_kind {
 	FAULT_ENOMEM,
 	FAULT_VANISH,
 	FAULT_KILL,
+	FAULT_EXIT,
 };
 
 static const char *const fault_names[] = {
-	[FAULT_NONE] = "none",	   [FAULT_EBUSY] = "ebusy",   [FAULT_EINVAL] = "einval",
-	[FAULT_ENOMEM] = "enomem", [FAULT_VANISH] = "vanish", [FAULT_KILL] = "kill",
+	[FAULT_NONE] = "none",     [FAULT_EBUSY] = "ebusy", [FAULT_EINVAL] = "einval", [FAULT_ENOMEM] = "enomem",
+	[FAULT_VANISH] = "vanish", [FAULT_KILL] = "kill",   [FAULT_EXIT] = "exit",
 };
 
 static int parse_fault_kind(const char *s)
 {
-	for (int i = FAULT_EBUSY; i <= FAULT_KILL; i++)
+	for (int i = FAULT_EBUSY; i <= FAULT_EXIT; i++)
 		if (streq(s, fault_names[i]))
 			return i;
 	return -EINVAL;
@@ -2168,6 +2190,15 @@ static ssize_t do_store(struct fake *f, const char *relpath, const char *buf, si
 	case FAULT_VANISH:
 		vanish_parent(f, rel);
 		return -ENOENT;
+	case FAULT_EXIT: {
+		/* process n of the fake machine exits: its FAKE_DAMON_PROCFS directory goes */
+		const char *procfs = getenv("FAKE_DAMON_PROCFS");
+		char dir[PATH_MAX];
+
+		if (procfs && *procfs && n > 0 && pathf(dir, "%s/%d", procfs, n) == 0)
+			(void)rm_rf(dir);
+		break;
+	}
 	case FAULT_EBUSY: {
 		/* a storm: from this store on, the next n users of the global lock fail */
 		char b[32];

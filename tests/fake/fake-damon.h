@@ -17,6 +17,12 @@
  *    damond is built with ASan), see fake-damon-preload.c
  *  - shell tests: the fake-damon-ctl tool
  *
+ * FAKE_DAMON_PROCFS=DIR (in the environment of whoever stores): the fake
+ * machine's procfs root (damond's --procfs-root). When set, a vaddr/fvaddr
+ * target whose pid has no DIR/<pid> directory (and is not the writer's own
+ * pid) fails "on" and "commit" with EINVAL, like the kernel's
+ * find_get_pid(); unset, any pid > 0 is accepted.
+ *
  * Bookkeeping lives in ROOT/.fake-damon/ (never a sysfs path):
  *   profile        "6.12" / "7.2" / "7.3"
  *   next_pid       pid the next "on" hands out (starts at FAKE_DAMON_FIRST_PID)
@@ -140,6 +146,8 @@ int fake_damon_set_busy(const char *root, int n);
  *           writer's nr_* write would drop it; an nr_* write above brings
  *           it back), and the store fails with ENOENT
  *   kill    the store goes through, then every running kdamond dies
+ *   exit    before the store, process n exits: $FAKE_DAMON_PROCFS/<n> goes
+ *           (a pid checked before a reload is gone when the kernel looks)
  * kind NULL disarms. -EINVAL for an unknown kind or after 0.
  */
 int fake_damon_set_fault(const char *root, unsigned after, const char *kind, int n);

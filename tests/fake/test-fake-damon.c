@@ -104,6 +104,7 @@ static int teardown(void **state)
 {
 	struct t *t = *state;
 
+	(void)unsetenv("FAKE_DAMON_PROCFS"); /* test_pid_exists*: the next test has no procfs root */
 	assert_int_equal(fake_damon_destroy(t->root), 0);
 	free(t);
 	return 0;
@@ -690,6 +691,77 @@ static void test_commit_keeps_regions(void **state)
 }
 
 /* Fault injection: each kind fires once, at the armed store, and is recorded. */
+/* With FAKE_DAMON_PROCFS (the test's procfs root), a vaddr target's pid must be one of the fake
+ * machine's processes, as the kernel's find_get_pid() wants: else 'on' and 'commit' fail with EINVAL. */
+static void make_procfs(struct t *T, char *procfs, size_t size, const char *pid)
+{
+	char dir[PATH_MAX];
+
+	assert_true(snprintf(procfs, size, "%s/proc", T->root) < (int)size);
+	assert_int_equal(mkdir(procfs, 0755), 0);
+	assert_true(snprintf(dir, sizeof(dir), "%s/%s", procfs, pid) < (int)sizeof(dir));
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(setenv("FAKE_DAMON_PROCFS", procfs, 1), 0);
+}
+
+static void test_pid_exists(void **state)
+{
+	struct t *T = *state;
+	char procfs[PATH_MAX];
+
+	make_procfs(T, procfs, sizeof(procfs), "1000");
+	setup_paddr(T, "1");
+	OK(C0 "/operations", "vaddr");
+	OK(C0 "/targets/0/pid_target", "30000");
+	ERR(K0 "/state", "on", EINVAL); /* no process has pid 30000 */
+	FILE_IS(K0 "/state", "off");
+	FILE_IS(K0 "/pid", "-1");
+	assert_int_equal(LOG("fail kdamond 0 on EINVAL"), 1);
+	OK(C0 "/targets/0/pid_target", "1000");
+	OK(K0 "/state", "on");
+	COMMITTED_IS("targets/0/pid_target", "1000");
+
+	/* 7.x validates a commit on a copy: refused, the kdamond keeps its target */
+	OK(C0 "/targets/0/pid_target", "30000");
+	ERR(K0 "/state", "commit", EINVAL);
+	FILE_IS(K0 "/state", "on");
+	COMMITTED_IS("targets/0/pid_target", "1000");
+	assert_int_equal(LOG("fail kdamond 0 commit EINVAL"), 1);
+
+	/* the fault 'exit': process 1000 exits right before the store (the commit) */
+	OK(C0 "/targets/0/pid_target", "1000");
+	assert_int_equal(fake_damon_set_fault(T->root, 1, "exit", 1000), 0);
+	ERR(K0 "/state", "commit", EINVAL);
+	assert_int_equal(LOG("fault"), 1);
+	assert_false(exists(T->root, "proc/1000"));
+	COMMITTED_IS("targets/0/pid_target", "1000");
+
+	/* without a procfs root every pid > 0 is taken to exist */
+	OK(C0 "/targets/0/pid_target", "30000");
+	assert_int_equal(unsetenv("FAKE_DAMON_PROCFS"), 0);
+	OK(K0 "/state", "commit");
+	COMMITTED_IS("targets/0/pid_target", "30000");
+}
+
+/* 6.12: a commit naming a missing pid returns success and the kdamond dies */
+static void test_pid_exists_612(void **state)
+{
+	struct t *T = *state;
+	char procfs[PATH_MAX];
+
+	make_procfs(T, procfs, sizeof(procfs), "1000");
+	setup_paddr(T, "1");
+	OK(C0 "/operations", "vaddr");
+	OK(C0 "/targets/0/pid_target", "30000");
+	ERR(K0 "/state", "on", EINVAL);
+	OK(C0 "/targets/0/pid_target", "1000");
+	OK(K0 "/state", "on");
+	OK(C0 "/targets/0/pid_target", "30000");
+	OK(K0 "/state", "commit");
+	FILE_IS(K0 "/state", "off");
+	assert_int_equal(LOG("kdamond 0 died (commit EINVAL)"), 1);
+}
+
 static void test_faults(void **state)
 {
 	struct t *T = *state;
@@ -907,6 +979,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_tried_regions, setup_73, teardown),
 		cmocka_unit_test_setup_teardown(test_tuned_intervals, setup_73, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_keeps_regions, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_exists, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_exists_612, setup_612, teardown),
 		cmocka_unit_test_setup_teardown(test_faults, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_kill, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_hook, setup_612, teardown),

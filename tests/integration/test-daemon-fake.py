@@ -109,6 +109,8 @@ class Env:
         e = dict(os.environ)
         e["LD_PRELOAD"] = PRELOAD
         e["FAKE_DAMON_ROOT"] = self.sys
+        # the fake kernel's find_get_pid(): a vaddr target pid needs a directory here (fake_process())
+        e["FAKE_DAMON_PROCFS"] = self.proc
         e["ASAN_OPTIONS"] = "verify_asan_link_order=0:detect_leaks=1"
         return e
 
@@ -664,6 +666,82 @@ def t_reload_adds_kdamond_in_spare():
         e.close()
 
 
+THREE = """\
+damond:
+  on_exit: stop
+  stats_interval: 200ms
+kdamonds:
+  - name: a
+    ops: paddr
+    schemes: [{name: s, action: stat}]
+  - name: b
+    ops: paddr
+    schemes: [{name: s, action: stat}]
+  - name: c
+    ops: paddr
+    schemes: [{name: s, action: stat}]
+"""
+
+
+def t_reload_shrinks_dirs_when_none_runs():
+    """Three kdamonds, two spares (nr_kdamonds 5). Dropping c while a and b run keeps every directory (a
+    shrink would stop them). Once no kdamond runs (the kernel killed a and b), a reload to one kdamond and
+    one spare removes the directories no longer needed (5 -> 2: no running kdamond loses its history), and
+    the reply, status, the recent actions and the ownership record all say 2 directories, kdamonds/1 a
+    spare (manager-reload.c reload_dirs)."""
+    e = Env("7.2")
+    try:
+        e.write_conf(THREE)
+        e.start()
+        check(e.read(KD + "/nr_kdamonds") == "5", "three kdamonds and two spares: nr_kdamonds %s" %
+              e.read(KD + "/nr_kdamonds"))
+        # while kdamonds run, fewer kdamonds leave every directory (a shrink would stop them): c's is a spare
+        pids = [k["pid"] for k in e.status()["kdamonds"]]
+        e.write_conf(THREE.split("  - name: c")[0].replace("damond:\n", "damond:\n  spare_kdamonds: 1\n", 1))
+        reply = json.loads(e.ctl("reload", "--json").stdout)
+        check(e.read(KD + "/nr_kdamonds") == "5" and reply["spares"] == [2, 3, 4],
+              "a reload with kdamonds running changed the directories: nr_kdamonds %s, reply %s" %
+              (e.read(KD + "/nr_kdamonds"), reply))
+        check([k["pid"] for k in e.status()["kdamonds"]] == pids[:2], "a or b was restarted")
+        check(not [l for l in e.fakelog() if "nr_kdamonds" in l and not l.startswith("nr %s/nr_kdamonds 5" % KD)],
+              "nr_kdamonds was written (the kernel refuses that while a kdamond runs): %s" %
+              [l for l in e.fakelog() if "nr_kdamonds" in l])
+        for k in range(2):
+            e.fake("kill", e.sys, str(k))
+        check(wait_until(lambda: [k["state"] for k in e.status()["kdamonds"]] == ["died"] * 2, secs=15),
+              "the killed kdamonds are not seen as died: %s" % [k["state"] for k in e.status()["kdamonds"]])
+        e.write_conf(THREE.split("  - name: b")[0].replace("damond:\n", "damond:\n  spare_kdamonds: 1\n", 1))
+        reply = json.loads(e.ctl("reload", "--json").stdout)
+        check(e.read(KD + "/nr_kdamonds") == "2",
+              "nr_kdamonds %s after a reload to one kdamond and one spare with none running (expected 2)" %
+              e.read(KD + "/nr_kdamonds"))
+        check(not os.path.exists(os.path.join(e.sys, KD, "2")), "kdamonds/2 still exists")
+        check(reply["kdamond_dirs"] == 2 and reply["spares"] == [1], "reply: %s" % reply)
+        check("kdamond directories: 2 (was 5), 1 spare" in (reply["changes"] or ""),
+              "the reply's changes do not say the directories went: %s" % reply["changes"])
+        check(reply["restarted"] == [], "a kdamond is reported restarted (none ran): %s" % reply)
+        st = e.status()
+        check(st["kdamond_dirs"]["nr"] == 2 and st["kdamond_dirs"]["spares"] == [1],
+              "status kdamond_dirs: %s" % st["kdamond_dirs"])
+        check([k["name"] for k in st["kdamonds"]] == ["a"] and st["kdamonds"][0]["state"] == "on" and
+              e.read(KD + "/0/state") == "on", "a does not run again in kdamonds/0: %s" % st["kdamonds"])
+        check("nr_kdamonds = 2 (was 5), directories no longer needed removed" in e.ctl("status").stdout,
+              "the recent actions do not show the nr_kdamonds write:\n" + e.ctl("status").stdout)
+        check("nr %s/nr_kdamonds 2" % KD in e.fakelog(), "the fake kernel never saw nr_kdamonds = 2")
+        check("kdamond directories: 2 (was 5), 1 spare" in e.logtext(), "the journal does not say the directories went")
+        with open(os.path.join(e.run, "kdamonds.json")) as f:
+            rec = json.load(f)
+        check(rec["spares"] == [1], "the ownership record's spares: %s" % rec.get("spares"))
+        # a restart of damond takes the record at its word: kdamonds/1 is its spare, not foreign
+        e.stop()
+        e.start()
+        st = e.status()
+        check(st["kdamond_dirs"]["nr"] == 2 and st["kdamond_dirs"]["spares"] == [1],
+              "after a restart: %s" % st["kdamond_dirs"])
+    finally:
+        e.close()
+
+
 def reload_stores(e):
     with open(os.path.join(e.sys, ".fake-damon", "nr_stores")) as f:
         return int(f.read())
@@ -737,6 +815,54 @@ def t_reload_fails_midway_rolls_back():
             check(json.load(f)["spares"] == [1], "the ownership record does not list app's directory")
     finally:
         e.close()
+
+
+def t_reload_pid_exits_before_on():
+    """Issue 18's step 2 through the (fake) kernel, not preflight: app's process exists when the reload
+    checks it and exits right before app's 'on' (the fault 'exit'), so the kernel's find_get_pid() fails
+    and 'on' returns EINVAL. Without a spare, main was restarted to grow nr_kdamonds: the reply, status
+    and journal say so (history lost, app failed, rolled back), never "unchanged". With a spare, main
+    keeps its pid and app's directory is a spare again."""
+    for spares in (0, 2):
+        # no stats round (a store of its own) moves the rehearsed store index
+        conf_a = MAIN % {"extra": "  spare_kdamonds: %d\n  stats_interval: 60s\n" % spares}
+        conf_b = conf_a + APP % {"pid": 4242}
+        at = store_index_of_app_on(conf_a, conf_b)
+        e = Env("7.2")
+        try:
+            fake_process(e, 4242)
+            e.write_conf(conf_a)
+            e.start()
+            st = e.status()
+            pid, gen = st["kdamonds"][0]["pid"], st["config"]["generation"]
+            e.fake("fault", e.sys, str(at), "exit", "4242")
+            e.write_conf(conf_b)
+            p = e.ctl("reload", ok=False)
+            what = "spare_kdamonds %d: " % spares
+            check(not os.path.exists(os.path.join(e.proc, "4242")), what + "the process did not exit")
+            check("fail kdamond 1 on EINVAL" in e.fakelog(), what + "the kernel did not refuse app's 'on': %s" %
+                  [l for l in e.fakelog() if "kdamond 1" in l])
+            check(p.returncode != 0 and "running one is unchanged" not in p.stderr, what + "the reply: " + p.stderr)
+            check("FAILED 'app'" in p.stderr and "Invalid argument" in p.stderr and
+                  "rolled back to generation %d" % gen in p.stderr, what + "the reply: " + p.stderr)
+            st = e.status()
+            lr = st["config"]["last_reload"]
+            check(lr["applied"] is True and lr["ok"] is False and lr["failed"] == ["app"] and
+                  lr.get("rolled_back_from") == gen + 1, what + "last_reload: %s" % lr)
+            check([k["name"] for k in st["kdamonds"]] == ["main"] and st["kdamonds"][0]["state"] == "on",
+                  what + "kdamonds after the rollback: %s" % st["kdamonds"])
+            check(e.read(KD + "/1/state") == "off" and st["kdamond_dirs"]["spares"][:1] == [1],
+                  what + "app's directory: state %s, %s" % (e.read(KD + "/1/state"), st["kdamond_dirs"]))
+            if spares == 0:
+                check(lr["restarted"] == ["main"] and st["kdamonds"][0]["pid"] != pid and
+                      "restarted 'main'" in p.stderr and "history lost" in p.stderr,
+                      what + "the restart of main is not reported: %s / %s" % (lr, p.stderr))
+            else:
+                check(lr["restarted"] == [] and st["kdamonds"][0]["pid"] == pid and "restarted" not in p.stderr,
+                      what + "main was restarted: %s / %s" % (lr, p.stderr))
+            check("refused generation %d part way" % (gen + 1) in e.logtext(), what + "the journal does not say")
+        finally:
+            e.close()
 
 
 def t_reload_rollback_commits_previous_parameters():
@@ -1330,6 +1456,85 @@ def t_regions_numa_node():
         e.close()
 
 
+NODES_BASE = """\
+damond:
+  on_exit: stop
+kdamonds:
+  - name: tier
+    ops: paddr
+    targets:
+      - regions: [{start: 0x100000, end: 0x10000000}]
+    schemes:
+      - name: watch
+        action: stat
+"""
+
+
+def t_preflight_missing_numa_node():
+    """A policy naming a NUMA node the machine does not have (node0 and node1 exist) in a migrate action's
+    target_nid, in dests (7.x) or in a node_* goal's nid is refused before anything is written: at start
+    (nr_kdamonds never written) and on reload (the tree, the generation and the kdamond's pid unchanged),
+    with file:line:column at the scheme (target_nid, dests) or the goal (nid), naming the node."""
+    e = Env("7.2")
+    try:
+        for nid in (0, 1):
+            os.makedirs(os.path.join(e.sys, "devices/system/node/node%d" % nid))
+        scheme = "      - name: mig\n        action: migrate_cold\n"
+        cases = [
+            ("target_nid", scheme + "        target_nid: 3\n", "- name: mig", 3),
+            ("dests", scheme + "        dests: [{id: 1, weight: 2}, {id: 5}]\n", "- name: mig", 5),
+            ("goal nid", scheme + "        target_nid: 1\n        quotas:\n          bytes: 1M\n"
+             "          goals:\n            - {metric: node_mem_used_bp, target_value: 9970, nid: 0}\n"
+             "            - {metric: node_mem_free_bp, target_value: 50, nid: 7}\n",
+             "- {metric: node_mem_free_bp", 7),
+        ]
+
+        def where(text, marker):
+            """line:column of the first character after "- " of the marker's line (1-based)"""
+            for i, line in enumerate(text.splitlines(), 1):
+                if marker in line:
+                    return "%d:%d" % (i, line.index(marker) + 3)
+            raise Fail("no %r in the policy" % marker)
+
+        # at start: refused before nr_kdamonds is written
+        for what, extra, marker, nid in cases:
+            text = NODES_BASE + extra
+            e.write_conf(text)
+            stores = reload_stores(e)
+            try:
+                p = e.run_to_exit(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise Fail("%s: a start naming node %d was not refused (damond ran on)" % (what, nid))
+            check(p.returncode != 0, "%s: a start naming node %d succeeded" % (what, nid))
+            pos = re.escape(e.conf) + ":" + where(text, marker)
+            check(re.search(pos + r": .*NUMA node %d does not exist" % nid, p.stderr),
+                  "%s: no error at %s naming node %d: %s" % (what, pos, nid, p.stderr[-1500:]))
+            check(e.read(KD + "/nr_kdamonds") == "0" and reload_stores(e) == stores,
+                  "%s: the refused start wrote to the kernel: %s" % (what, e.fakelog()))
+        # the same policy with existing nodes starts (the check is not refusing everything)
+        e.write_conf(NODES_BASE + scheme + "        target_nid: 1\n        dests: [{id: 0}, {id: 1}]\n")
+        e.start()
+        check(e.read(KD + "/0/contexts/0/schemes/1/dests/nr_dests") == "2", "the valid policy was not applied")
+        pid, gen = e.status()["kdamonds"][0]["pid"], e.status()["config"]["generation"]
+        tree = e.inputs()
+        for what, extra, marker, nid in cases:
+            text = NODES_BASE + extra
+            e.write_conf(text)
+            p = e.ctl("reload", ok=False)
+            check(p.returncode != 0, "%s: a reload naming node %d succeeded" % (what, nid))
+            check(re.search(r"damond\.yaml:%s: .*NUMA node %d does not exist" % (where(text, marker), nid), p.stderr),
+                  "%s: no positioned error naming node %d: %s" % (what, nid, p.stderr))
+            after = e.inputs()
+            changed = sorted(k for k in tree.keys() | after.keys() if tree.get(k) != after.get(k))
+            check(not changed, "%s: the refused reload changed the tree: %s" % (what, changed[:5]))
+            st = e.status()
+            check(st["config"]["generation"] == gen and st["kdamonds"][0]["pid"] == pid,
+                  "%s: generation %s, pid %s after a refused reload" % (what, st["config"]["generation"],
+                                                                      st["kdamonds"][0]["pid"]))
+    finally:
+        e.close()
+
+
 def t_targets_follow_processes():
     """Targets named by comm / pidfile / cgroup are resolved to the live processes and followed: a restarted
     process (new pid) is committed online, a kdamond without a matching process waits, then starts."""
@@ -1720,6 +1925,7 @@ TESTS = [
     t_check_shipped_config,
     t_check_bad_config,
     t_regions_numa_node,
+    t_preflight_missing_numa_node,
     t_targets_follow_processes,
     t_targets_pidfile_cgroup,
     t_targets_follow_real_processes,
@@ -1752,6 +1958,8 @@ TESTS = [
     t_reload_adds_kdamond_in_spare,
     t_reload_fails_midway_rolls_back,
     t_reload_rollback_commits_previous_parameters,
+    t_reload_shrinks_dirs_when_none_runs,
+    t_reload_pid_exits_before_on,
     t_refine_without_bpf,
 ]
 
