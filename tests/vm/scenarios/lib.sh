@@ -406,6 +406,8 @@ json_get() {
 dt_cleanup() {
 	local rc=$? k
 	trap - EXIT
+	# a failed scenario: damond's last words go to the serial log with it
+	[ "$rc" = 0 ] || [ ! -s "$DAMOND_LOG" ] || tail -n 25 "$DAMOND_LOG" | sed 's/^/[damond.log] /'
 	[ -z "$DAMOND_PID" ] || damond_stop TERM 5
 	stop_memhog
 	for k in $DT_DAMON_ON; do
