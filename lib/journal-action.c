@@ -8,6 +8,7 @@
 #include "macro.h"
 
 /* Fixed for good: journalctl MESSAGE_ID= filters and catalogs rely on them (docs/ARCHITECTURE.md). */
+/* clang-format off */
 const struct action_kind action_kinds[] = {
 	{ "nr_kdamonds", "238a0e129d144b789a888d51cf3e7cb3", LOG_INFO },
 	{ "on",          "79c6c37fb77d4311a8e3a474cadc10c1", LOG_INFO },
@@ -22,8 +23,12 @@ const struct action_kind action_kinds[] = {
 	{ "restart",     "6f6460f948e142cf986ae2e5c5a9feec", LOG_INFO },
 	{ "cleanup",     "63a104c99ba84e1f8356e40956cd8109", LOG_NOTICE },
 	{ "keep",        "ebad10edba0c4e028f4455fca2ce02d0", LOG_INFO },
+	{ "goals",       "70f2a3eecd174618a63192bdba65a05e", LOG_INFO },
+	{ "retarget",    "e7f3c7fdb15b4867a19eaa5c0ef2b2d9", LOG_INFO },
+	{ "waiting",     "7ce545f47813415f80060378ec25b657", LOG_INFO },
 	{ NULL,          "3178fd5d13934b199098388ad4a31c1f", LOG_INFO },
 };
+/* clang-format on */
 
 const struct action_kind *action_kind_lookup(const char *what)
 {

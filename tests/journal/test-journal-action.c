@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One structured journal entry per kernel action (lib/journal-action.c): ids, fields, text fallback. */
 #include <ctype.h>
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +17,9 @@
 #include "macro.h"
 
 /* every "what" damond's manager records (daemon/manager.c record_action) */
-static const char *const whats[] = { "nr_kdamonds", "on", "off", "commit", "error", "deferred", "adopt",
-				     "died", "gave-up", "module-off", "restart", "cleanup", "keep" };
+static const char *const whats[] = { "nr_kdamonds", "on",    "off",      "commit",     "error",   "deferred",
+				     "adopt",       "died",  "gave-up",  "module-off", "restart", "cleanup",
+				     "keep",        "goals", "retarget", "waiting" };
 
 static void test_ids_valid_and_unique(void **state)
 {
@@ -45,6 +47,66 @@ static void test_ids_valid_and_unique(void **state)
 	assert_null(action_kind_lookup(NULL)->what);
 	assert_string_equal(action_kind_lookup("on")->message_id, "79c6c37fb77d4311a8e3a474cadc10c1");
 	assert_int_equal(action_kind_lookup("error")->priority, LOG_ERR);
+}
+
+/*
+ * The kind of every record_action(), record_scheme_action() and
+ * record_action_why() call in DAEMON_DIR/\*.c: the first string literal
+ * between the call's '(' and the ';' that ends it (a definition or a call
+ * passing a variable has none before its '{' or ';' and is not a kind).
+ * Each must have its own row, not the catch-all MESSAGE_ID, and be in
+ * whats[] (so the docs' table, checked by hand against whats[], has it).
+ */
+static void test_daemon_kinds_have_ids(void **state)
+{
+	static const char *const calls[] = { "record_action(", "record_scheme_action(", "record_action_why(" };
+	const struct action_kind *catch_all = action_kind_lookup(NULL);
+	DIR *d = opendir(DAEMON_DIR);
+	struct dirent *de;
+	size_t found = 0;
+
+	(void)state;
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char path[4096], *src = NULL, *p;
+		size_t len = 0, nl = strlen(de->d_name);
+		FILE *f;
+
+		if (nl < 3 || strcmp(de->d_name + nl - 2, ".c"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", DAEMON_DIR, de->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		assert_int_equal(getdelim(&src, &len, '\0', f) > 0, 1);
+		fclose(f);
+		for (size_t c = 0; c < ARRAY_SIZE(calls); c++)
+			for (p = src; (p = strstr(p, calls[c])); p += strlen(calls[c])) {
+				const char *q = p + strlen(calls[c]), *end;
+				char what[64];
+				bool listed = false;
+
+				if (p > src && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+					continue; /* another name ending the same way */
+				q += strcspn(q, "\";{");
+				if (*q != '"')
+					continue;
+				end = strchr(q + 1, '"');
+				assert_non_null(end);
+				assert_true((size_t)(end - q - 1) < sizeof(what));
+				snprintf(what, sizeof(what), "%.*s", (int)(end - q - 1), q + 1);
+				print_message("# %s: kind '%s'\n", de->d_name, what);
+				assert_ptr_not_equal(action_kind_lookup(what), catch_all);
+				assert_string_not_equal(action_kind_lookup(what)->message_id, catch_all->message_id);
+				for (size_t i = 0; i < ARRAY_SIZE(whats); i++)
+					listed |= streq(whats[i], what);
+				assert_true(listed);
+				found++;
+			}
+		free(src);
+	}
+	closedir(d);
+	/* the scan sees the calls at all: 25 of them in today's daemon */
+	assert_true(found >= 20);
 }
 
 static const char *field(const struct action_fields *f, const char *key)
@@ -165,6 +227,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ids_valid_and_unique),
+		cmocka_unit_test(test_daemon_kinds_have_ids),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_log_action),
 	};

@@ -27,12 +27,21 @@ trap cleanup EXIT
 systemctl daemon-reload
 systemctl start memhog.service || fail "cannot start memhog.service"
 mkdir -p /etc/damond.d
-cat > /etc/damond.d/60-follow.yaml <<'EOP'
+target="unit: memhog.service"
+# broken: the policy names the service's first MainPID literally, as an
+# administrator would without unit targets: the first pid is monitored, and
+# nothing follows a restart (the selector check below is left out: it would
+# fail first, and the point is that the restart checks catch it)
+if broken; then
+	target="pid: $(systemctl show -P MainPID memhog.service)"
+	info "BROKEN on purpose (dt_break): target '$target' instead of 'unit: memhog.service'"
+fi
+cat > /etc/damond.d/60-follow.yaml <<EOP
 kdamonds:
   - name: follow
     ops: vaddr
     targets:
-      - unit: memhog.service
+      - $target
     schemes:
       - name: watch
         action: stat
@@ -47,7 +56,7 @@ follows() {	# PID: the kernel monitors exactly this process, and the kdamond run
 }
 pid=$(systemctl show -P MainPID memhog.service)
 wait_for "follows $pid" 15 || fail "kdamond $idx does not monitor memhog.service's MainPID $pid (pid_target $(kd_read "$T0/0/pid_target"))"
-status_json | jq -e '.kdamonds[] | select(.name == "follow") | .targets[0].selector.kind == "unit"' > /dev/null ||
+broken || status_json | jq -e '.kdamonds[] | select(.name == "follow") | .targets[0].selector.kind == "unit"' > /dev/null ||
 	fail "status does not show the unit selector"
 mpid=$(main_pid)
 i=0

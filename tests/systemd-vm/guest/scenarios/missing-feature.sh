@@ -10,7 +10,18 @@ has=$(find "$KDS" -maxdepth 4 -name pause 2>/dev/null | head -n1)
 [ -z "$has" ] || skip "this kernel has 'pause' ($has): no missing feature to ask for"
 [ -d "$KDS/0/contexts/0" ] || skip "no kdamond directory to probe for 'pause'"
 cp /etc/damond.yaml /root/damond.yaml.keep
-trap 'cp /root/damond.yaml.keep /etc/damond.yaml' EXIT
+cleanup() {
+	cp /root/damond.yaml.keep /etc/damond.yaml
+	broken || return 0
+	rm -f /etc/systemd/system/damond.service.d/90-break.conf
+	systemctl daemon-reload
+	systemctl reset-failed damond
+	systemctl start damond
+}
+trap cleanup EXIT
+# broken: exit status 69 (a feature the kernel lacks) no longer prevents a
+# restart, so systemd restarts damond every RestartSec= until start-limit-hit
+broken && break_unit 'RestartPreventExitStatus='
 write_policy mf 1
 sed -i 's/^    ops: paddr$/    ops: paddr\n    pause: true/' /etc/damond.yaml
 grep -q 'pause: true' /etc/damond.yaml || fail "could not write the policy"
