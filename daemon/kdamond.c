@@ -112,6 +112,34 @@ static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
 	return 0;
 }
 
+/* kd follows processes and none matches now: it waits, off, until one does */
+static void kd_wait_for_process(struct manager *m, struct kdamond_rt *kd, const char *why)
+{
+	kd->died = false;
+	if (!kd->waiting)
+		record_action(m, kd->name, "waiting",
+			      "waiting: no process matches its targets; started when one does (%s)", why);
+	kd->waiting = true;
+	kd_set_last(kd, "waiting", "no process matches its targets");
+}
+
+/* kd's 'on' went through (pid: its kdamond's): it holds *l now (taken), logged and recorded */
+static void kd_now_on(struct manager *m, struct kdamond_rt *kd, int pid, struct write_list *l, const char *why)
+{
+	kd->running = !m->dry_run;
+	kd->pid = pid;
+	kd->died = false;
+	kd->adopted = false;
+	kd->starting = false;
+	write_list_done(&kd->written);
+	kd->written = *l;
+	*l = (struct write_list){};
+	kd->pending = KD_PENDING_NONE;
+	kd_set_last(kd, "on", why);
+	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
+	record_save(m);
+}
+
 int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 {
 	_cleanup_(write_list_done) struct write_list l = {};
@@ -120,12 +148,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	m->busy_seen = false;
 	/* process targets that match nothing now: the kernel would stop a kdamond without a live target at once */
 	if (kd->nr_targets == 0 && kd_follows_processes(kd->cfg)) {
-		kd->died = false;
-		if (!kd->waiting)
-			record_action(m, kd->name, "waiting",
-				      "waiting: no process matches its targets; started when one does (%s)", why);
-		kd->waiting = true;
-		kd_set_last(kd, "waiting", "no process matches its targets");
+		kd_wait_for_process(m, kd, why);
 		return 0;
 	}
 	kd->waiting = false;
@@ -172,18 +195,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 			goto fail;
 		}
 	}
-	kd->running = !m->dry_run;
-	kd->pid = pid;
-	kd->died = false;
-	kd->adopted = false;
-	kd->starting = false;
-	write_list_done(&kd->written);
-	kd->written = l;
-	l = (struct write_list){};
-	kd->pending = KD_PENDING_NONE;
-	kd_set_last(kd, "on", why);
-	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
-	record_save(m);
+	kd_now_on(m, kd, pid, &l, why);
 	return 0;
 
 fail:
