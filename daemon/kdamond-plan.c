@@ -41,6 +41,20 @@ void slots_free(struct scheme_rt *s, size_t n)
 	free(s);
 }
 
+/* kd's process exit watches (manager-follow.c arms them) gone */
+void follow_unwatch(struct kdamond_rt *kd)
+{
+	for (size_t i = 0; i < kd->nr_exit_watch; i++)
+		sd_event_source_disable_unref(kd->exit_watch[i]);
+	free(kd->exit_watch);
+	free(kd->exit_pid);
+	free(kd->exited);
+	kd->exit_watch = NULL;
+	kd->exit_pid = NULL;
+	kd->exited = NULL;
+	kd->nr_exit_watch = 0;
+}
+
 void kd_done(struct kdamond_rt *kd)
 {
 	free(kd->name);

@@ -517,17 +517,6 @@ void kd_forget_rates(struct kdamond_rt *kd)
 
 /* ---- indices and kdamond directories (start and reload) ------------------ */
 
-static bool index_taken(const struct manager *m, unsigned index)
-{
-	for (size_t i = 0; i < m->nr_pending_off; i++)
-		if (m->pending_off[i].index == index)
-			return true; /* a removed kdamond still waits to be stopped there */
-	for (size_t j = 0; j < m->nr_kd; j++)
-		if (m->kd[j].index == index)
-			return true;
-	return false;
-}
-
 /* An index for every kdamond without one: the lowest no other kdamond has. */
 void assign_indices(struct manager *m)
 {
@@ -536,7 +525,7 @@ void assign_indices(struct manager *m)
 
 		if (m->kd[i].index != UINT_MAX)
 			continue;
-		while (index_taken(m, idx))
+		while (kdamond_index_taken(m, idx))
 			idx++;
 		m->kd[i].index = idx;
 	}
@@ -558,12 +547,6 @@ uint64_t kdamond_dirs_wanted(const struct manager *m)
 	uint64_t spares = m->config ? m->config->settings.spare_kdamonds : DAMOND_DEFAULT_SPARE_KDAMONDS;
 
 	return kdamond_dirs_needed(m) + spares;
-}
-
-/* Is kdamonds/<index> a spare: below nr_kdamonds, no kdamond of the config and no removed one waiting there? */
-bool kdamond_dir_is_spare(const struct manager *m, unsigned index)
-{
-	return index < m->nr_kdamonds_dirs && !index_taken(m, index);
 }
 
 /*

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the manager's files share and nobody else sees. A file calls only
- * files on lines below its own (no circle):
+ * files on lines below its own, never one on its own line or above (no
+ * circle); tools/check-layers checks it from the symbols each object file
+ * defines and uses (style suite):
  *
  *   damond.c
  *   manager.c          struct manager, the stats timer, start and stop as named steps
  *   manager-ctl.c      the control socket
  *   manager-metrics.c
- *   manager-reload.c   manager-status.c
- *   manager-stats.c    manager-retry.c
- *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
- *   ownership.c        the record, foreign kdamonds, exclusive modules
- *   manager-observe.c (-> manager-events.c -> events.c)
- *   kdamond-plan.c  actuator.c  manager-action.c  stats-worker.c
+ *   manager-reload.c   manager-status.c     reload as a transaction; status
+ *   manager-follow.c   manager-memory.c     targets that follow processes; memory hotplug
+ *   kdamond-apply.c    a kdamond takes a new config or new targets (reload, follow, memory)
+ *   manager-stats.c    manager-retry.c      the stats tick; EBUSY continuations
+ *   kdamond.c          start, stop, commit, adopt; the liveness check; nr_kdamonds growth
+ *   ownership.c        the record, foreign kdamonds, exclusive modules; indices and spare directories
+ *   manager-observe.c
+ *   manager-events.c
+ *   kdamond-plan.c  actuator.c  manager-action.c  stats-worker.c  events.c
  *   controllers.c      the controller host (lib/controller.h): calls no daemon file
  */
 #pragma once
@@ -84,6 +89,10 @@ int disable_allowed_modules(struct manager *m);
 /* nr_kdamonds = need, announced in the record first; may_defer: an EBUSY is returned quietly. */
 int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const char *note);
 int write_nr_kdamonds(struct manager *m, uint64_t need);
+/* a kdamond of the config, or a removed one waiting for 'off', has kdamonds/<index> */
+bool kdamond_index_taken(const struct manager *m, unsigned index);
+/* kdamonds/<index> exists and no kdamond (nor a removed one waiting for 'off') uses it */
+bool kdamond_dir_is_spare(const struct manager *m, unsigned index);
 
 /* ---- kdamond-plan.c: targets, slots and the write list (no kernel writes) - */
 
@@ -99,7 +108,6 @@ bool kd_can_drop_targets(const struct manager *m, const struct kdamond_rt *kd);
 /* exited targets in the middle dropped online with obsolete_target: how many (kdamond.c) */
 int kd_drop_exited(struct manager *m, struct kdamond_rt *kd, const struct damon_target_cfg *keep, size_t nkeep);
 bool targets_same_pids(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb);
-int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why);
 void follow_arm(struct manager *m);
 void follow_unwatch(struct kdamond_rt *kd);
 /* manager-memory.c: node and 'auto' paddr targets resolved again on memory hotplug */
@@ -119,6 +127,14 @@ int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd);
 /* re-lay kd's slots for its (new) cfg; *ret_restart when positions cannot be kept */
 int kd_relayout(struct manager *m, struct kdamond_rt *kd, char **ret_restart);
 
+/* ---- kdamond-apply.c: a kdamond takes a new config or new targets --------- */
+
+/* One kdamond of the new config: nothing (0), a commit (1), or a restart (*ret_restart: why). Negative: the kernel
+ * refused. */
+int kd_apply_config(struct manager *m, struct kdamond_rt *kd, const char *why, char **ret_restart);
+/* kd takes the targets t (n of them, owned from here): committed online, started, or stopped to wait */
+int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why);
+
 /* ---- kdamond.c: a kdamond's kernel operations ---------------------------- */
 
 int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why);
@@ -135,8 +151,6 @@ void assign_indices(struct manager *m);
 uint64_t kdamond_dirs_needed(const struct manager *m);
 /* needed plus settings.spare_kdamonds: what damond writes when it has to write nr_kdamonds */
 uint64_t kdamond_dirs_wanted(const struct manager *m);
-/* kdamonds/<index> exists and no kdamond (nor a removed one waiting for 'off') uses it */
-bool kdamond_dir_is_spare(const struct manager *m, unsigned index);
 /* as ensure_kdamond_dirs(); *ret_restarted: running kdamonds were stopped for the write */
 int ensure_kdamond_dirs_ex(struct manager *m, bool *ret_restarted);
 /* nr_kdamonds raised for every index (kdamonds stopped first); with m->retry_busy, EBUSY comes back quietly */

@@ -152,6 +152,23 @@ static int write_atomic(const char *path, const char *text)
 	return r;
 }
 
+bool kdamond_index_taken(const struct manager *m, unsigned index)
+{
+	for (size_t i = 0; i < m->nr_pending_off; i++)
+		if (m->pending_off[i].index == index)
+			return true; /* a removed kdamond still waits to be stopped there */
+	for (size_t j = 0; j < m->nr_kd; j++)
+		if (m->kd[j].index == index)
+			return true;
+	return false;
+}
+
+/* Is kdamonds/<index> a spare: below nr_kdamonds, no kdamond of the config and no removed one waiting there? */
+bool kdamond_dir_is_spare(const struct manager *m, unsigned index)
+{
+	return index < m->nr_kdamonds_dirs && !kdamond_index_taken(m, index);
+}
+
 int ownership_save(const char *runtime_dir, const struct manager *m)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
