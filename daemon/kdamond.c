@@ -15,24 +15,6 @@
 #include "procsel.h"
 
 /*
- * The one liveness check (the stats tick, a commit, an adoption, a start):
- * does a kdamond run in kdamonds/<index>? 1: yes, as *ret_pid; 0: it is
- * off; a negative errno: its state cannot be read.
- */
-int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid)
-{
-	bool on = false;
-	int pid = -1, r;
-
-	r = damon_read_state(m->root, index, &on, &pid);
-	if (ret_pid)
-		*ret_pid = pid;
-	if (r < 0)
-		return r;
-	return on ? 1 : 0;
-}
-
-/*
  * kd's kdamond stopped behind damond's back (why: how damond found out): no
  * longer running, without rates; the action log, status, the BPF monitor's
  * pids, the record and STATUS= say so.
@@ -109,7 +91,7 @@ static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
 	r = actuator(m)->state_cmd(m, kd->index, cmd);
 	if (r < 0)
 		return kd_fail(m, kd, r, "writing '" DAMON_KDAMONDS_DIR "/%u/state' = '%s' failed", kd->index, cmd);
-	return 0;
+	return r; /* ACTUATOR_DRY: nothing written */
 }
 
 /* kd follows processes and none matches now: it waits, off, until one does */
@@ -123,10 +105,12 @@ static void kd_wait_for_process(struct manager *m, struct kdamond_rt *kd, const 
 	kd_set_last(kd, "waiting", "no process matches its targets");
 }
 
-/* kd's 'on' went through (pid: its kdamond's): it holds *l now (taken), logged and recorded */
-static void kd_now_on(struct manager *m, struct kdamond_rt *kd, int pid, struct write_list *l, const char *why)
+/* kd's 'on' went through (running: written, not a dry run; pid: its kdamond's): it holds *l now (taken), logged
+ * and recorded */
+static void kd_now_on(struct manager *m, struct kdamond_rt *kd, bool running, int pid, struct write_list *l,
+		      const char *why)
 {
-	kd->running = !m->dry_run;
+	kd->running = running;
 	kd->pid = pid;
 	kd->died = false;
 	kd->adopted = false;
@@ -143,7 +127,7 @@ static void kd_now_on(struct manager *m, struct kdamond_rt *kd, int pid, struct 
 int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 {
 	_cleanup_(write_list_done) struct write_list l = {};
-	int pid = -1, r;
+	int pid = -1, on, r;
 
 	m->busy_seen = false;
 	/* process targets that match nothing now: the kernel would stop a kdamond without a live target at once */
@@ -159,7 +143,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
 	/* Never rewrite a directory whose kdamond runs: damond does not run it, or it would know. */
-	if (!m->dry_run && kdamond_check_alive(m, kd->index, &pid) > 0) {
+	if (actuator(m)->alive(m, kd->index, &pid) > 0) {
 		m->exit_status = DAMOND_EXIT_FOREIGN;
 		return log_error_errno(
 			SYNTHETIC_ERRNO(EBUSY),
@@ -177,7 +161,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	r = verify_list(m, kd, &l);
 	if (r < 0)
 		goto fail;
-	r = state_cmd(m, kd, "on");
+	r = on = state_cmd(m, kd, "on");
 	if (r < 0) {
 		if (r == -EBUSY)
 			log_error("kdamond '%s': the kernel refused 'on' with EBUSY: another DAMON user "
@@ -185,7 +169,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 				  kd->name);
 		goto fail;
 	}
-	if (!m->dry_run) {
+	if (on != ACTUATOR_DRY) {
 		r = kdamond_check_alive(m, kd->index, &pid);
 		if (r < 0)
 			return log_error_errno(r, "kdamond '%s': cannot read state: %m", kd->name);
@@ -195,12 +179,12 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 			goto fail;
 		}
 	}
-	kd_now_on(m, kd, pid, &l, why);
+	kd_now_on(m, kd, on != ACTUATOR_DRY, pid, &l, why);
 	return 0;
 
 fail:
 	/* the kdamond is not on: the record must not keep calling the directory "starting" */
-	if (!m->dry_run && kdamond_check_alive(m, kd->index, &pid) == 0) {
+	if (actuator(m)->alive(m, kd->index, &pid) == 0) {
 		kd->starting = false;
 		record_save(m);
 	}
@@ -223,18 +207,6 @@ int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why)
 	return 0;
 }
 
-static int read_tuned(const char *path, char **ret_value, void *userdata)
-{
-	struct manager *m = userdata;
-	uint64_t v;
-	int r;
-
-	r = sysfs_read_u64(m->root, path, &v);
-	if (r < 0)
-		return r;
-	return asprintf(ret_value, "%" PRIu64, v) < 0 ? -ENOMEM : 0;
-}
-
 /*
  * With intervals_goal active the kernel tunes sample/aggr intervals; a
  * commit carrying the user's values would reset the tuning and restart the
@@ -243,18 +215,9 @@ static int read_tuned(const char *path, char **ret_value, void *userdata)
  */
 static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struct write_list *l)
 {
-	int r;
-
-	if (m->dry_run || !kd->cfg->ctx.intervals_goal.aggrs ||
-	    m->features.f[FEATURE_UPDATE_TUNED_INTERVALS] != FEATURE_PRESENT)
+	if (!kd->cfg->ctx.intervals_goal.aggrs || m->features.f[FEATURE_UPDATE_TUNED_INTERVALS] != FEATURE_PRESENT)
 		return 0;
-	r = actuator(m)->state_cmd(m, kd->index, "update_tuned_intervals");
-	if (r < 0) {
-		log_debug_errno(r, "kdamond '%s': update_tuned_intervals: %m", kd->name);
-		return 0;
-	}
-	r = write_list_carry_values(l, SYSFS_W_NOVERIFY, read_tuned, m);
-	return r < 0 ? r : 0;
+	return actuator(m)->carry_tuned(m, kd->index, kd->name, l);
 }
 
 /*
@@ -351,7 +314,7 @@ static int commit_refused(struct manager *m, struct kdamond_rt *kd, int r)
 {
 	int pid = kd->pid;
 
-	if (m->dry_run || r == -EBUSY || kdamond_check_alive(m, kd->index, &pid) != 0)
+	if (r == -EBUSY || actuator(m)->alive(m, kd->index, &pid) != 0)
 		return r;
 	kd_mark_dead(m, kd, "it was off when its 'commit' was refused (stopped or killed since damond last looked)");
 	return -ECANCELED;
@@ -422,7 +385,7 @@ int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, cons
 		r = state_cmd(m, kd, "commit");
 	if (r < 0)
 		return commit_refused(m, kd, commit_restore(m, kd, r));
-	if (!m->dry_run) {
+	if (r != ACTUATOR_DRY) {
 		r = commit_settle(m, kd, &l, &canon, write_list_regions_changed(&canon, &l));
 		if (r < 0)
 			return r;

@@ -68,9 +68,27 @@ struct actuator_ops {
 	int (*write_nr_kdamonds)(struct manager *m, uint64_t n);
 	/* param: "module/<name>/parameters/enabled" */
 	int (*module_off)(struct manager *m, const char *param);
+	/*
+	 * The liveness of a kdamond damond starts, commits or stops: 1 runs
+	 * (*ret_pid), 0 off, negative errno unknown (kdamond_check_alive());
+	 * the dry run's: ACTUATOR_NONE (none of damond's runs, nothing read).
+	 */
+	int (*alive)(struct manager *m, unsigned index, int *ret_pid);
+	/* update_tuned_intervals, then the tuned intervals into l's SYSFS_W_NOVERIFY writes; dry run: nothing */
+	int (*carry_tuned)(struct manager *m, unsigned index, const char *kdamond, struct write_list *l);
+	/* the feature probe on kdamonds/<index> (UINT_MAX: none to probe on) into m->features, *failed the file;
+	 * the dry run's reads what exists, writes nothing and says so (ACTUATOR_DRY) */
+	int (*probe_features)(struct manager *m, unsigned index, char *failed);
+	/* the ownership record written atomically to path */
+	int (*write_record)(const struct manager *m, const char *path, const char *text);
 };
+#define ACTUATOR_NONE (-ENODATA)
 extern const struct actuator_ops actuator_real, actuator_dry_run;
 const struct actuator_ops *actuator(const struct manager *m);
+/* for status: whether the dry-run actuator is in place */
+bool actuator_is_dry_run(const struct manager *m);
+/* the one liveness check: 1 a kdamond runs in kdamonds/<index> (as *ret_pid), 0 off, negative errno: unknown */
+int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid);
 
 /* ---- manager-reload.c ---------------------------------------------------- */
 
@@ -142,8 +160,6 @@ int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why);
 /* kd's policy and overlay committed online, over what it holds; -ECANCELED: the kdamond stopped on the commit */
 int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, const char *why);
 void kd_forget_rates(struct kdamond_rt *kd);
-/* the one liveness check: 1 a kdamond runs in kdamonds/<index> (as *ret_pid), 0 off, negative errno: unknown */
-int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid);
 /* kd's kdamond stopped behind damond's back (why: how damond found out) */
 void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why);
 /* an index for every kdamond without one: the lowest that no kdamond, nor a removed one waiting for 'off', has */

@@ -684,7 +684,7 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 	JADD(o, "schema_version", json_object_new_int(STATUS_SCHEMA_VERSION));
 	JADD(o, "pid", json_object_new_int((int)getpid()));
 	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
-	JADD(o, "dry_run", json_object_new_boolean(m->dry_run));
+	JADD(o, "dry_run", json_object_new_boolean(actuator_is_dry_run(m)));
 	JADD(o, "resources", resources_json());
 	JADD(o, "config", config_json(m));
 	JADD(o, "monitor", monitor_json(m));
