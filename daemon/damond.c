@@ -332,7 +332,6 @@ static int setup_manager(struct manager *m)
 	int r;
 
 	m->dry_run = arg_dry_run;
-	m->no_bpf = arg_no_bpf;
 	m->sysfs_path = strdup(arg_sysfs_root);
 	m->procfs_root = strdup(arg_procfs_root);
 	m->runtime_dir = strdup(arg_runtime_dir);

@@ -41,6 +41,20 @@ void slots_free(struct scheme_rt *s, size_t n)
 	free(s);
 }
 
+/* kd's process exit watches (manager-follow.c arms them) gone */
+void follow_unwatch(struct kdamond_rt *kd)
+{
+	for (size_t i = 0; i < kd->nr_exit_watch; i++)
+		sd_event_source_disable_unref(kd->exit_watch[i]);
+	free(kd->exit_watch);
+	free(kd->exit_pid);
+	free(kd->exited);
+	kd->exit_watch = NULL;
+	kd->exit_pid = NULL;
+	kd->exited = NULL;
+	kd->nr_exit_watch = 0;
+}
+
 void kd_done(struct kdamond_rt *kd)
 {
 	free(kd->name);
@@ -98,6 +112,44 @@ static int resolve_selector(struct manager *m, const struct kdamond_cfg *k, cons
 	return 0;
 }
 
+/* x's ranges for src: System RAM ('auto'), its NUMA nodes, or the config's own ranges (borrowed) */
+static int resolve_target_regions(struct manager *m, const struct kdamond_cfg *k, const struct damon_target_cfg *src,
+				  struct damon_target_cfg *x)
+{
+	int r;
+
+	if (src->regions_auto) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
+		/* in core address units: iomem is in bytes, the kernel multiplies by addr_unit */
+		r = iomem_system_ram_units(path, 4096, MAX(k->ctx.addr_unit, 1ULL), &x->regions, &x->nr_regions);
+		if (r < 0)
+			return log_error_errno(r, "kdamond '%s': cannot resolve 'regions: auto' from '%s': %s", k->name,
+					       path, r == -EPERM ? "addresses read as zero (not root?)" : strerror(-r));
+	} else if (src->regions_nodes) {
+		char path[PATH_MAX], why[256], nodes[64];
+		long ps = sysconf(_SC_PAGESIZE);
+
+		snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
+		r = numa_node_ranges(m->sysfs_path, path, src->regions_nodes, ps > 0 ? (uint64_t)ps : 4096,
+				     MAX(k->ctx.addr_unit, 1ULL), &x->regions, &x->nr_regions, why, sizeof(why));
+		if (r < 0) {
+			numa_nodes_format(src->regions_nodes, nodes, sizeof(nodes));
+			return log_error_errno(r, "kdamond '%s': cannot resolve 'regions: {node: %s}': %s", k->name,
+					       nodes, why[0] ? why : strerror(-r));
+		}
+	} else if (src->nr_regions) {
+		/* The user's ranges as they are: shared with the config, which
+		 * outlives these (a reload replaces every kdamond's targets
+		 * before it frees the old config). 20,000 ranges are 320 KB. */
+		x->regions = src->regions;
+		x->nr_regions = src->nr_regions;
+		x->regions_borrowed = true;
+	}
+	return 0;
+}
+
 int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon_target_cfg **ret, size_t *ret_n)
 {
 	struct damon_target_cfg *t = NULL;
@@ -134,40 +186,10 @@ int resolve_targets(struct manager *m, const struct kdamond_cfg *k, struct damon
 		x->regions = NULL;
 		x->nr_regions = 0;
 		x->regions_borrowed = false;
-		if (src->regions_auto) {
-			char path[PATH_MAX];
-
-			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
-			/* in core address units: iomem is in bytes, the kernel multiplies by addr_unit */
-			r = iomem_system_ram_units(path, 4096, MAX(k->ctx.addr_unit, 1ULL), &x->regions,
-						   &x->nr_regions);
-			if (r < 0) {
-				targets_free(t, n);
-				return log_error_errno(
-					r, "kdamond '%s': cannot resolve 'regions: auto' from '%s': %s", k->name, path,
-					r == -EPERM ? "addresses read as zero (not root?)" : strerror(-r));
-			}
-		} else if (src->regions_nodes) {
-			char path[PATH_MAX], why[256], nodes[64];
-			long ps = sysconf(_SC_PAGESIZE);
-
-			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
-			r = numa_node_ranges(m->sysfs_path, path, src->regions_nodes, ps > 0 ? (uint64_t)ps : 4096,
-					     MAX(k->ctx.addr_unit, 1ULL), &x->regions, &x->nr_regions, why,
-					     sizeof(why));
-			if (r < 0) {
-				numa_nodes_format(src->regions_nodes, nodes, sizeof(nodes));
-				targets_free(t, n);
-				return log_error_errno(r, "kdamond '%s': cannot resolve 'regions: {node: %s}': %s",
-						       k->name, nodes, why[0] ? why : strerror(-r));
-			}
-		} else if (src->nr_regions) {
-			/* The user's ranges as they are: shared with the config, which
-			 * outlives these (a reload replaces every kdamond's targets
-			 * before it frees the old config). 20,000 ranges are 320 KB. */
-			x->regions = src->regions;
-			x->nr_regions = src->nr_regions;
-			x->regions_borrowed = true;
+		r = resolve_target_regions(m, k, src, x);
+		if (r < 0) {
+			targets_free(t, n);
+			return r;
 		}
 	}
 	if (!t) {
@@ -348,92 +370,111 @@ static void preflight_node(const struct manager *m, const struct damond_config *
 			m->sysfs_path, nid);
 }
 
+/* node targets resolve now, as they will at apply time: a node that is gone or has no memory
+ * is this config's error, reported where it is written, before anything is applied */
+static void preflight_node_targets(const struct manager *m, const struct damond_config *c, const struct kdamond_cfg *kd,
+				   struct config_errors *errs)
+{
+	const struct damon_ctx_cfg *x = &kd->ctx;
+	char key[256];
+
+	for (size_t t = 0; x->ops == DAMON_OPS_PADDR && t < x->nr_targets; t++) {
+		_cleanup_free_ struct damon_addr_range *rv = NULL;
+		char path[PATH_MAX], why[256];
+		size_t rn = 0;
+		int r;
+
+		if (!x->targets[t].regions_nodes)
+			continue;
+		snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
+		r = numa_node_ranges(m->sysfs_path, path, x->targets[t].regions_nodes, 4096, MAX(x->addr_unit, 1ULL),
+				     &rv, &rn, why, sizeof(why));
+		if (r < 0) {
+			snprintf(key, sizeof(key), "kdamonds.%s.targets[%zu].regions.node", kd->name, t);
+			preflight_error(errs, c, &x->targets[t].pos, key, "kdamond '%s': %s", kd->name,
+					why[0] ? why : strerror(-r));
+		}
+	}
+}
+
+static void preflight_pid_targets(const struct manager *m, const struct damond_config *c, const struct kdamond_cfg *kd,
+				  struct config_errors *errs)
+{
+	const struct damon_ctx_cfg *x = &kd->ctx;
+	char key[256];
+
+	for (size_t t = 0; x->ops != DAMON_OPS_PADDR && t < x->nr_targets; t++) {
+		int r;
+
+		if (x->targets[t].select != PROCSEL_PID)
+			continue; /* followed: no process matching now is waiting, not an error */
+		r = pid_check(m->procfs_root, x->targets[t].pid);
+
+		snprintf(key, sizeof(key), "kdamonds.%s.targets[%zu].pid", kd->name, t);
+		if (r == -ESRCH)
+			preflight_error(errs, c, &x->targets[t].pos, key,
+					"kdamond '%s': no process has pid %d (no '%s/%d')", kd->name, x->targets[t].pid,
+					m->procfs_root, x->targets[t].pid);
+		else if (r == -ECHILD)
+			preflight_error(errs, c, &x->targets[t].pos, key,
+					"kdamond '%s': pid %d has exited (a zombie): it has no memory to monitor",
+					kd->name, x->targets[t].pid);
+		else if (r == -EPERM)
+			preflight_error(errs, c, &x->targets[t].pos, key,
+					"kdamond '%s': pid %d is a kernel thread: it has no address space to "
+					"monitor",
+					kd->name, x->targets[t].pid);
+		else if (r < 0)
+			preflight_error(errs, c, &x->targets[t].pos, key,
+					"kdamond '%s': cannot check pid %d in '%s': %s", kd->name, x->targets[t].pid,
+					m->procfs_root, strerror(-r));
+	}
+}
+
+/* a scheme's NUMA nodes (target_nid, dests, node_ goals) and memcg paths (goals, filters) */
+static void preflight_scheme(const struct manager *m, const struct damond_config *c, const struct kdamond_cfg *kd,
+			     const struct damos_cfg *s, struct config_errors *errs)
+{
+	char key[256];
+
+	snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.target_nid", kd->name, s->name);
+	if (s->action == DAMOS_MIGRATE_HOT || s->action == DAMOS_MIGRATE_COLD)
+		preflight_node(m, c, &s->pos, key, s->target_nid, errs);
+	for (size_t d = 0; d < s->nr_dests; d++) {
+		snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.dests[%zu].id", kd->name, s->name, d);
+		preflight_node(m, c, &s->pos, key, (long)s->dests[d].id, errs);
+	}
+	for (size_t g = 0; g < s->quota.nr_goals; g++) {
+		const struct damos_goal_cfg *goal = &s->quota.goals[g];
+		const char *metric = damos_goal_metric_to_string(goal->metric);
+
+		snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu]", kd->name, s->name, g);
+		if (metric && strneq(metric, "node_", 5))
+			preflight_node(m, c, &goal->pos, key, goal->nid, errs);
+		/* a 'file' goal's path is a file a user program writes, perhaps later: not a memcg */
+		if (goal->path && goal->metric != DAMOS_GOAL_FILE)
+			preflight_memcg(m, c, &goal->pos, key, goal->path, errs);
+	}
+	for (size_t j = 0; j < s->nr_filters; j++) {
+		const struct damos_filter_cfg *fl = &s->filters[j];
+
+		snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.filters[%zu]", kd->name, s->name, j);
+		if (fl->type == DAMOS_FILTER_MEMCG)
+			preflight_memcg(m, c, &fl->pos, key, fl->memcg_path, errs);
+	}
+}
+
 int preflight_config(struct manager *m, const struct damond_config *c, struct config_errors *errs)
 {
 	size_t before = errs->n;
-	char key[256];
 
 	for (size_t k = 0; k < c->nr_kdamonds; k++) {
 		const struct kdamond_cfg *kd = &c->kdamonds[k];
-		const struct damon_ctx_cfg *x = &kd->ctx;
 
-		/* node targets resolve now, as they will at apply time: a node that is gone or has no memory
-		 * is this config's error, reported where it is written, before anything is applied */
-		for (size_t t = 0; x->ops == DAMON_OPS_PADDR && t < x->nr_targets; t++) {
-			_cleanup_free_ struct damon_addr_range *rv = NULL;
-			char path[PATH_MAX], why[256];
-			size_t rn = 0;
-			int r;
-
-			if (!x->targets[t].regions_nodes)
-				continue;
-			snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
-			r = numa_node_ranges(m->sysfs_path, path, x->targets[t].regions_nodes, 4096,
-					     MAX(x->addr_unit, 1ULL), &rv, &rn, why, sizeof(why));
-			if (r < 0) {
-				snprintf(key, sizeof(key), "kdamonds.%s.targets[%zu].regions.node", kd->name, t);
-				preflight_error(errs, c, &x->targets[t].pos, key, "kdamond '%s': %s", kd->name,
-						why[0] ? why : strerror(-r));
-			}
-		}
-		for (size_t t = 0; x->ops != DAMON_OPS_PADDR && t < x->nr_targets; t++) {
-			int r;
-
-			if (x->targets[t].select != PROCSEL_PID)
-				continue; /* followed: no process matching now is waiting, not an error */
-			r = pid_check(m->procfs_root, x->targets[t].pid);
-
-			snprintf(key, sizeof(key), "kdamonds.%s.targets[%zu].pid", kd->name, t);
-			if (r == -ESRCH)
-				preflight_error(errs, c, &x->targets[t].pos, key,
-						"kdamond '%s': no process has pid %d (no '%s/%d')", kd->name,
-						x->targets[t].pid, m->procfs_root, x->targets[t].pid);
-			else if (r == -ECHILD)
-				preflight_error(
-					errs, c, &x->targets[t].pos, key,
-					"kdamond '%s': pid %d has exited (a zombie): it has no memory to monitor",
-					kd->name, x->targets[t].pid);
-			else if (r == -EPERM)
-				preflight_error(errs, c, &x->targets[t].pos, key,
-						"kdamond '%s': pid %d is a kernel thread: it has no address space to "
-						"monitor",
-						kd->name, x->targets[t].pid);
-			else if (r < 0)
-				preflight_error(errs, c, &x->targets[t].pos, key,
-						"kdamond '%s': cannot check pid %d in '%s': %s", kd->name,
-						x->targets[t].pid, m->procfs_root, strerror(-r));
-		}
-		for (size_t i = 0; i < x->nr_schemes; i++) {
-			const struct damos_cfg *s = &x->schemes[i];
-
-			snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.target_nid", kd->name, s->name);
-			if (s->action == DAMOS_MIGRATE_HOT || s->action == DAMOS_MIGRATE_COLD)
-				preflight_node(m, c, &s->pos, key, s->target_nid, errs);
-			for (size_t d = 0; d < s->nr_dests; d++) {
-				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.dests[%zu].id", kd->name, s->name,
-					 d);
-				preflight_node(m, c, &s->pos, key, (long)s->dests[d].id, errs);
-			}
-			for (size_t g = 0; g < s->quota.nr_goals; g++) {
-				const struct damos_goal_cfg *goal = &s->quota.goals[g];
-				const char *metric = damos_goal_metric_to_string(goal->metric);
-
-				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu]", kd->name,
-					 s->name, g);
-				if (metric && strneq(metric, "node_", 5))
-					preflight_node(m, c, &goal->pos, key, goal->nid, errs);
-				/* a 'file' goal's path is a file a user program writes, perhaps later: not a memcg */
-				if (goal->path && goal->metric != DAMOS_GOAL_FILE)
-					preflight_memcg(m, c, &goal->pos, key, goal->path, errs);
-			}
-			for (size_t j = 0; j < s->nr_filters; j++) {
-				const struct damos_filter_cfg *fl = &s->filters[j];
-
-				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.filters[%zu]", kd->name, s->name, j);
-				if (fl->type == DAMOS_FILTER_MEMCG)
-					preflight_memcg(m, c, &fl->pos, key, fl->memcg_path, errs);
-			}
-		}
+		preflight_node_targets(m, c, kd, errs);
+		preflight_pid_targets(m, c, kd, errs);
+		for (size_t i = 0; i < kd->ctx.nr_schemes; i++)
+			preflight_scheme(m, c, kd, &kd->ctx.schemes[i], errs);
 	}
 	return errs->n > before ? -ESRCH : 0;
 }

@@ -15,24 +15,6 @@
 #include "procsel.h"
 
 /*
- * The one liveness check (the stats tick, a commit, an adoption, a start):
- * does a kdamond run in kdamonds/<index>? 1: yes, as *ret_pid; 0: it is
- * off; a negative errno: its state cannot be read.
- */
-int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid)
-{
-	bool on = false;
-	int pid = -1, r;
-
-	r = damon_read_state(m->root, index, &on, &pid);
-	if (ret_pid)
-		*ret_pid = pid;
-	if (r < 0)
-		return r;
-	return on ? 1 : 0;
-}
-
-/*
  * kd's kdamond stopped behind damond's back (why: how damond found out): no
  * longer running, without rates; the action log, status, the BPF monitor's
  * pids, the record and STATUS= say so.
@@ -109,23 +91,48 @@ static int state_cmd(struct manager *m, struct kdamond_rt *kd, const char *cmd)
 	r = actuator(m)->state_cmd(m, kd->index, cmd);
 	if (r < 0)
 		return kd_fail(m, kd, r, "writing '" DAMON_KDAMONDS_DIR "/%u/state' = '%s' failed", kd->index, cmd);
-	return 0;
+	return r; /* ACTUATOR_DRY: nothing written */
+}
+
+/* kd follows processes and none matches now: it waits, off, until one does */
+static void kd_wait_for_process(struct manager *m, struct kdamond_rt *kd, const char *why)
+{
+	kd->died = false;
+	if (!kd->waiting)
+		record_action(m, kd->name, "waiting",
+			      "waiting: no process matches its targets; started when one does (%s)", why);
+	kd->waiting = true;
+	kd_set_last(kd, "waiting", "no process matches its targets");
+}
+
+/* kd's 'on' went through (running: written, not a dry run; pid: its kdamond's): it holds *l now (taken), logged
+ * and recorded */
+static void kd_now_on(struct manager *m, struct kdamond_rt *kd, bool running, int pid, struct write_list *l,
+		      const char *why)
+{
+	kd->running = running;
+	kd->pid = pid;
+	kd->died = false;
+	kd->adopted = false;
+	kd->starting = false;
+	write_list_done(&kd->written);
+	kd->written = *l;
+	*l = (struct write_list){};
+	kd->pending = KD_PENDING_NONE;
+	kd_set_last(kd, "on", why);
+	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
+	record_save(m);
 }
 
 int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 {
 	_cleanup_(write_list_done) struct write_list l = {};
-	int pid = -1, r;
+	int pid = -1, on, r;
 
 	m->busy_seen = false;
 	/* process targets that match nothing now: the kernel would stop a kdamond without a live target at once */
 	if (kd->nr_targets == 0 && kd_follows_processes(kd->cfg)) {
-		kd->died = false;
-		if (!kd->waiting)
-			record_action(m, kd->name, "waiting",
-				      "waiting: no process matches its targets; started when one does (%s)", why);
-		kd->waiting = true;
-		kd_set_last(kd, "waiting", "no process matches its targets");
+		kd_wait_for_process(m, kd, why);
 		return 0;
 	}
 	kd->waiting = false;
@@ -136,7 +143,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot render: %m", kd->name);
 	/* Never rewrite a directory whose kdamond runs: damond does not run it, or it would know. */
-	if (!m->dry_run && kdamond_check_alive(m, kd->index, &pid) > 0) {
+	if (actuator(m)->alive(m, kd->index, &pid) > 0) {
 		m->exit_status = DAMOND_EXIT_FOREIGN;
 		return log_error_errno(
 			SYNTHETIC_ERRNO(EBUSY),
@@ -154,7 +161,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	r = verify_list(m, kd, &l);
 	if (r < 0)
 		goto fail;
-	r = state_cmd(m, kd, "on");
+	r = on = state_cmd(m, kd, "on");
 	if (r < 0) {
 		if (r == -EBUSY)
 			log_error("kdamond '%s': the kernel refused 'on' with EBUSY: another DAMON user "
@@ -162,7 +169,7 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 				  kd->name);
 		goto fail;
 	}
-	if (!m->dry_run) {
+	if (on != ACTUATOR_DRY) {
 		r = kdamond_check_alive(m, kd->index, &pid);
 		if (r < 0)
 			return log_error_errno(r, "kdamond '%s': cannot read state: %m", kd->name);
@@ -172,23 +179,12 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 			goto fail;
 		}
 	}
-	kd->running = !m->dry_run;
-	kd->pid = pid;
-	kd->died = false;
-	kd->adopted = false;
-	kd->starting = false;
-	write_list_done(&kd->written);
-	kd->written = l;
-	l = (struct write_list){};
-	kd->pending = KD_PENDING_NONE;
-	kd_set_last(kd, "on", why);
-	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
-	record_save(m);
+	kd_now_on(m, kd, on != ACTUATOR_DRY, pid, &l, why);
 	return 0;
 
 fail:
 	/* the kdamond is not on: the record must not keep calling the directory "starting" */
-	if (!m->dry_run && kdamond_check_alive(m, kd->index, &pid) == 0) {
+	if (actuator(m)->alive(m, kd->index, &pid) == 0) {
 		kd->starting = false;
 		record_save(m);
 	}
@@ -211,18 +207,6 @@ int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why)
 	return 0;
 }
 
-static int read_tuned(const char *path, char **ret_value, void *userdata)
-{
-	struct manager *m = userdata;
-	uint64_t v;
-	int r;
-
-	r = sysfs_read_u64(m->root, path, &v);
-	if (r < 0)
-		return r;
-	return asprintf(ret_value, "%" PRIu64, v) < 0 ? -ENOMEM : 0;
-}
-
 /*
  * With intervals_goal active the kernel tunes sample/aggr intervals; a
  * commit carrying the user's values would reset the tuning and restart the
@@ -231,18 +215,9 @@ static int read_tuned(const char *path, char **ret_value, void *userdata)
  */
 static int carry_tuned_intervals(struct manager *m, struct kdamond_rt *kd, struct write_list *l)
 {
-	int r;
-
-	if (m->dry_run || !kd->cfg->ctx.intervals_goal.aggrs ||
-	    m->features.f[FEATURE_UPDATE_TUNED_INTERVALS] != FEATURE_PRESENT)
+	if (!kd->cfg->ctx.intervals_goal.aggrs || m->features.f[FEATURE_UPDATE_TUNED_INTERVALS] != FEATURE_PRESENT)
 		return 0;
-	r = actuator(m)->state_cmd(m, kd->index, "update_tuned_intervals");
-	if (r < 0) {
-		log_debug_errno(r, "kdamond '%s': update_tuned_intervals: %m", kd->name);
-		return 0;
-	}
-	r = write_list_carry_values(l, SYSFS_W_NOVERIFY, read_tuned, m);
-	return r < 0 ? r : 0;
+	return actuator(m)->carry_tuned(m, kd->index, kd->name, l);
 }
 
 /*
@@ -339,7 +314,7 @@ static int commit_refused(struct manager *m, struct kdamond_rt *kd, int r)
 {
 	int pid = kd->pid;
 
-	if (m->dry_run || r == -EBUSY || kdamond_check_alive(m, kd->index, &pid) != 0)
+	if (r == -EBUSY || actuator(m)->alive(m, kd->index, &pid) != 0)
 		return r;
 	kd_mark_dead(m, kd, "it was off when its 'commit' was refused (stopped or killed since damond last looked)");
 	return -ECANCELED;
@@ -410,7 +385,7 @@ int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, cons
 		r = state_cmd(m, kd, "commit");
 	if (r < 0)
 		return commit_refused(m, kd, commit_restore(m, kd, r));
-	if (!m->dry_run) {
+	if (r != ACTUATOR_DRY) {
 		r = commit_settle(m, kd, &l, &canon, write_list_regions_changed(&canon, &l));
 		if (r < 0)
 			return r;
@@ -505,17 +480,6 @@ void kd_forget_rates(struct kdamond_rt *kd)
 
 /* ---- indices and kdamond directories (start and reload) ------------------ */
 
-static bool index_taken(const struct manager *m, unsigned index)
-{
-	for (size_t i = 0; i < m->nr_pending_off; i++)
-		if (m->pending_off[i].index == index)
-			return true; /* a removed kdamond still waits to be stopped there */
-	for (size_t j = 0; j < m->nr_kd; j++)
-		if (m->kd[j].index == index)
-			return true;
-	return false;
-}
-
 /* An index for every kdamond without one: the lowest no other kdamond has. */
 void assign_indices(struct manager *m)
 {
@@ -524,7 +488,7 @@ void assign_indices(struct manager *m)
 
 		if (m->kd[i].index != UINT_MAX)
 			continue;
-		while (index_taken(m, idx))
+		while (kdamond_index_taken(m, idx))
 			idx++;
 		m->kd[i].index = idx;
 	}
@@ -546,12 +510,6 @@ uint64_t kdamond_dirs_wanted(const struct manager *m)
 	uint64_t spares = m->config ? m->config->settings.spare_kdamonds : DAMOND_DEFAULT_SPARE_KDAMONDS;
 
 	return kdamond_dirs_needed(m) + spares;
-}
-
-/* Is kdamonds/<index> a spare: below nr_kdamonds, no kdamond of the config and no removed one waiting there? */
-bool kdamond_dir_is_spare(const struct manager *m, unsigned index)
-{
-	return index < m->nr_kdamonds_dirs && !index_taken(m, index);
 }
 
 /*

@@ -105,19 +105,6 @@ static void follow_soon(struct manager *m)
 	}
 }
 
-void follow_unwatch(struct kdamond_rt *kd)
-{
-	for (size_t i = 0; i < kd->nr_exit_watch; i++)
-		sd_event_source_disable_unref(kd->exit_watch[i]);
-	free(kd->exit_watch);
-	free(kd->exit_pid);
-	free(kd->exited);
-	kd->exit_watch = NULL;
-	kd->exit_pid = NULL;
-	kd->exited = NULL;
-	kd->nr_exit_watch = 0;
-}
-
 /* a monitored process exited: rescan now (once: an exited pidfd stays readable) */
 static int on_process_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the manager's files share and nobody else sees. A file calls only
- * files on lines below its own (no circle):
+ * files on lines below its own, never one on its own line or above (no
+ * circle); tools/check-layers checks it from the symbols each object file
+ * defines and uses (style suite):
  *
  *   damond.c
  *   manager.c          struct manager, the stats timer, start and stop as named steps
  *   manager-ctl.c      the control socket
  *   manager-metrics.c
- *   manager-reload.c   manager-status.c
- *   manager-stats.c    manager-retry.c
- *   kdamond.c          start, stop, commit, adopt; the liveness check; indices and directories
- *   ownership.c        the record, foreign kdamonds, exclusive modules
- *   manager-observe.c (-> manager-events.c -> events.c)
- *   kdamond-plan.c  actuator.c  manager-action.c  stats-worker.c
+ *   manager-reload.c   manager-status.c     reload as a transaction; status
+ *   manager-follow.c   manager-memory.c     targets that follow processes; memory hotplug
+ *   kdamond-apply.c    a kdamond takes a new config or new targets (reload, follow, memory)
+ *   manager-stats.c    manager-retry.c      the stats tick; EBUSY continuations
+ *   kdamond.c          start, stop, commit, adopt; the liveness check; nr_kdamonds growth
+ *   ownership.c        the record, foreign kdamonds, exclusive modules; indices and spare directories
+ *   manager-observe.c
+ *   manager-events.c
+ *   kdamond-plan.c  actuator.c  manager-action.c  stats-worker.c  events.c
  *   controllers.c      the controller host (lib/controller.h): calls no daemon file
  */
 #pragma once
@@ -63,9 +68,27 @@ struct actuator_ops {
 	int (*write_nr_kdamonds)(struct manager *m, uint64_t n);
 	/* param: "module/<name>/parameters/enabled" */
 	int (*module_off)(struct manager *m, const char *param);
+	/*
+	 * The liveness of a kdamond damond starts, commits or stops: 1 runs
+	 * (*ret_pid), 0 off, negative errno unknown (kdamond_check_alive());
+	 * the dry run's: ACTUATOR_NONE (none of damond's runs, nothing read).
+	 */
+	int (*alive)(struct manager *m, unsigned index, int *ret_pid);
+	/* update_tuned_intervals, then the tuned intervals into l's SYSFS_W_NOVERIFY writes; dry run: nothing */
+	int (*carry_tuned)(struct manager *m, unsigned index, const char *kdamond, struct write_list *l);
+	/* the feature probe on kdamonds/<index> (UINT_MAX: none to probe on) into m->features, *failed the file;
+	 * the dry run's reads what exists, writes nothing and says so (ACTUATOR_DRY) */
+	int (*probe_features)(struct manager *m, unsigned index, char *failed);
+	/* the ownership record written atomically to path */
+	int (*write_record)(const struct manager *m, const char *path, const char *text);
 };
+#define ACTUATOR_NONE (-ENODATA)
 extern const struct actuator_ops actuator_real, actuator_dry_run;
 const struct actuator_ops *actuator(const struct manager *m);
+/* for status: whether the dry-run actuator is in place */
+bool actuator_is_dry_run(const struct manager *m);
+/* the one liveness check: 1 a kdamond runs in kdamonds/<index> (as *ret_pid), 0 off, negative errno: unknown */
+int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid);
 
 /* ---- manager-reload.c ---------------------------------------------------- */
 
@@ -84,6 +107,10 @@ int disable_allowed_modules(struct manager *m);
 /* nr_kdamonds = need, announced in the record first; may_defer: an EBUSY is returned quietly. */
 int write_nr_kdamonds_ex(struct manager *m, uint64_t need, bool may_defer, const char *note);
 int write_nr_kdamonds(struct manager *m, uint64_t need);
+/* a kdamond of the config, or a removed one waiting for 'off', has kdamonds/<index> */
+bool kdamond_index_taken(const struct manager *m, unsigned index);
+/* kdamonds/<index> exists and no kdamond (nor a removed one waiting for 'off') uses it */
+bool kdamond_dir_is_spare(const struct manager *m, unsigned index);
 
 /* ---- kdamond-plan.c: targets, slots and the write list (no kernel writes) - */
 
@@ -99,7 +126,6 @@ bool kd_can_drop_targets(const struct manager *m, const struct kdamond_rt *kd);
 /* exited targets in the middle dropped online with obsolete_target: how many (kdamond.c) */
 int kd_drop_exited(struct manager *m, struct kdamond_rt *kd, const struct damon_target_cfg *keep, size_t nkeep);
 bool targets_same_pids(const struct damon_target_cfg *a, size_t na, const struct damon_target_cfg *b, size_t nb);
-int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why);
 void follow_arm(struct manager *m);
 void follow_unwatch(struct kdamond_rt *kd);
 /* manager-memory.c: node and 'auto' paddr targets resolved again on memory hotplug */
@@ -119,6 +145,14 @@ int kd_init_slots_fresh(struct manager *m, struct kdamond_rt *kd);
 /* re-lay kd's slots for its (new) cfg; *ret_restart when positions cannot be kept */
 int kd_relayout(struct manager *m, struct kdamond_rt *kd, char **ret_restart);
 
+/* ---- kdamond-apply.c: a kdamond takes a new config or new targets --------- */
+
+/* One kdamond of the new config: nothing (0), a commit (1), or a restart (*ret_restart: why). Negative: the kernel
+ * refused. */
+int kd_apply_config(struct manager *m, struct kdamond_rt *kd, const char *why, char **ret_restart);
+/* kd takes the targets t (n of them, owned from here): committed online, started, or stopped to wait */
+int manager_retarget(struct manager *m, struct kdamond_rt *kd, struct damon_target_cfg *t, size_t n, const char *why);
+
 /* ---- kdamond.c: a kdamond's kernel operations ---------------------------- */
 
 int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why);
@@ -126,8 +160,6 @@ int kd_stop(struct manager *m, struct kdamond_rt *kd, const char *why);
 /* kd's policy and overlay committed online, over what it holds; -ECANCELED: the kdamond stopped on the commit */
 int kd_commit(struct manager *m, struct kdamond_rt *kd, const char *scheme, const char *why);
 void kd_forget_rates(struct kdamond_rt *kd);
-/* the one liveness check: 1 a kdamond runs in kdamonds/<index> (as *ret_pid), 0 off, negative errno: unknown */
-int kdamond_check_alive(struct manager *m, unsigned index, int *ret_pid);
 /* kd's kdamond stopped behind damond's back (why: how damond found out) */
 void kd_mark_dead(struct manager *m, struct kdamond_rt *kd, const char *why);
 /* an index for every kdamond without one: the lowest that no kdamond, nor a removed one waiting for 'off', has */
@@ -135,8 +167,6 @@ void assign_indices(struct manager *m);
 uint64_t kdamond_dirs_needed(const struct manager *m);
 /* needed plus settings.spare_kdamonds: what damond writes when it has to write nr_kdamonds */
 uint64_t kdamond_dirs_wanted(const struct manager *m);
-/* kdamonds/<index> exists and no kdamond (nor a removed one waiting for 'off') uses it */
-bool kdamond_dir_is_spare(const struct manager *m, unsigned index);
 /* as ensure_kdamond_dirs(); *ret_restarted: running kdamonds were stopped for the write */
 int ensure_kdamond_dirs_ex(struct manager *m, bool *ret_restarted);
 /* nr_kdamonds raised for every index (kdamonds stopped first); with m->retry_busy, EBUSY comes back quietly */

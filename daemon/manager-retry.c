@@ -203,7 +203,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	retry_nr_kdamonds(m, &waiting, &landed);
 	for (size_t i = 0; i < m->nr_kd; i++)
 		retry_kdamond(m, &m->kd[i], &waiting, &landed);
-	if (landed && !m->dry_run) {
+	if (landed) { /* the dry run: the record is not written (write_record) */
 		manager_observe_pids(m);
 		r = ownership_save(m->runtime_dir, m);
 		if (r < 0)

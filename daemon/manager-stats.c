@@ -35,7 +35,9 @@ static bool kd_tick_alive(struct manager *m, struct kdamond_rt *kd)
 	char why[160];
 	int pid = -1, r;
 
-	r = kdamond_check_alive(m, kd->index, &pid);
+	r = actuator(m)->alive(m, kd->index, &pid);
+	if (r == ACTUATOR_NONE)
+		return false; /* the dry run: none of damond's kdamonds is looked at */
 	if (r < 0 || (r > 0 && pid == kd->pid))
 		return true; /* a state that cannot be read says nothing */
 	if (!r) {
@@ -166,9 +168,7 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 {
 	_cleanup_free_ struct scheme_observation *obs = NULL;
 
-	if (!kd->running || m->dry_run)
-		return;
-	if (!kd_tick_alive(m, kd))
+	if (!kd->running || !kd_tick_alive(m, kd))
 		return;
 	obs = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*obs));
 	if (!obs)

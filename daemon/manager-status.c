@@ -230,97 +230,118 @@ static struct json_object *snapshot_json(const struct kdamond_rt *kd, const stru
 	return so;
 }
 
+/* the process's comm now, or "" */
+static void proc_comm(const struct manager *m, int pid, char *comm, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	comm[0] = 0;
+	snprintf(path, sizeof(path), "%s/%d/comm", m->procfs_root, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(comm, (int)len, f))
+		comm[strcspn(comm, "\n")] = 0;
+	fclose(f);
+}
+
+/* the systemd unit the process runs in: the deepest .service or .scope of its cgroup v2 path, or "" */
+static void proc_unit(const struct manager *m, int pid, char *unit, size_t len)
+{
+	char path[PATH_MAX], line[PATH_MAX];
+	FILE *f;
+
+	unit[0] = 0;
+	snprintf(path, sizeof(path), "%s/%d/cgroup", m->procfs_root, pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = line, *tok, *save = NULL;
+
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		p += 3;
+		p[strcspn(p, "\n")] = 0;
+		for (tok = strtok_r(p, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+			size_t l = strlen(tok);
+
+			if ((l > 8 && streq(tok + l - 8, ".service")) || (l > 6 && streq(tok + l - 6, ".scope")))
+				snprintf(unit, len, "%s", tok);
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* what a process target is now, and what named it (a followed target) */
+static void target_process_json(struct manager *m, const struct damon_target_cfg *tg, struct json_object *to)
+{
+	char comm[64], unit[256];
+
+	proc_comm(m, tg->pid, comm, sizeof(comm));
+	JADD(to, "comm", comm[0] ? json_object_new_string(comm) : NULL);
+	proc_unit(m, tg->pid, unit, sizeof(unit));
+	JADD(to, "unit", unit[0] ? json_object_new_string(unit) : NULL);
+	if (tg->select != PROCSEL_PID) {
+		struct json_object *sel = json_object_new_object();
+
+		JADD(sel, "kind", json_object_new_string(procsel_kind_to_string(tg->select)));
+		JADD(sel, "value", json_object_new_string(tg->select_arg));
+		JADD(to, "selector", sel);
+	}
+}
+
+/*
+ * The configured ranges: counted and summed, but only the first
+ * few listed. A 20,000-range policy would otherwise make every
+ * status call build and send a megabyte (`damondctl regions`
+ * is the place for the full picture).
+ */
+static void target_ranges_json(const struct damon_ctx_cfg *x, const struct damon_target_cfg *tg, struct json_object *to)
+{
+	struct json_object *regs = json_object_new_array();
+	uint64_t bytes = 0;
+
+	for (size_t r = 0; r < tg->nr_regions; r++) {
+		bytes += tg->regions[r].end - tg->regions[r].start;
+		if (r < STATUS_MAX_RANGES) {
+			struct json_object *ro = json_object_new_object();
+
+			JADD(ro, "start", JU64(tg->regions[r].start));
+			JADD(ro, "end", JU64(tg->regions[r].end));
+			json_object_array_add(regs, ro);
+		}
+	}
+	JADD(to, "nr_ranges", JU64(tg->nr_regions));
+	/* where the ranges came from: the config's list, System RAM (auto) or NUMA nodes */
+	if (tg->regions_nodes) {
+		struct json_object *nodes = json_object_new_array();
+
+		for (unsigned nid = 0; nid < NUMA_MAX_NODES; nid++)
+			if (tg->regions_nodes & (UINT64_C(1) << nid))
+				json_object_array_add(nodes, JU64(nid));
+		JADD(to, "ranges_from", json_object_new_string("nodes"));
+		JADD(to, "nodes", nodes);
+	} else if (tg->regions_auto)
+		JADD(to, "ranges_from", json_object_new_string("system_ram"));
+	else if (x->ops == DAMON_OPS_PADDR)
+		JADD(to, "ranges_from", json_object_new_string("config"));
+	/* ranges are in core address units: addr_unit bytes each (paddr, 6.18+) */
+	JADD(to, "ranges_bytes", JU64(bytes * MAX(x->addr_unit, 1ULL)));
+	JADD(to, "regions", regs);
+}
+
 static struct json_object *target_json(struct manager *m, const struct kdamond_rt *kd, size_t t)
 {
 	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
-	struct json_object *to = json_object_new_object(), *regs = json_object_new_array();
+	struct json_object *to = json_object_new_object();
 	const struct damon_snapshot *snap = m->snapshots ? snapshot_store_get(m->snapshots, kd->index, t) : NULL;
 
 	JADD(to, "index", JU64(t));
 	JADD(to, "pid", json_object_new_int(kd->targets[t].pid));
-	if (x->ops != DAMON_OPS_PADDR) {
-		char path[PATH_MAX], comm[64] = "";
-		FILE *f;
-
-		/* what the process is now, and what named it (a followed target) */
-		snprintf(path, sizeof(path), "%s/%d/comm", m->procfs_root, kd->targets[t].pid);
-		f = fopen(path, "re");
-		if (f) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = 0;
-			fclose(f);
-		}
-		JADD(to, "comm", comm[0] ? json_object_new_string(comm) : NULL);
-		/* the systemd unit it runs in: the deepest .service or .scope of its cgroup v2 path */
-		{
-			char line[PATH_MAX], unit[256] = "";
-
-			snprintf(path, sizeof(path), "%s/%d/cgroup", m->procfs_root, kd->targets[t].pid);
-			f = fopen(path, "re");
-			while (f && fgets(line, sizeof(line), f)) {
-				char *p = line, *tok, *save = NULL;
-
-				if (strncmp(line, "0::", 3) != 0)
-					continue;
-				p += 3;
-				p[strcspn(p, "\n")] = 0;
-				for (tok = strtok_r(p, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-					size_t l = strlen(tok);
-
-					if ((l > 8 && streq(tok + l - 8, ".service")) ||
-					    (l > 6 && streq(tok + l - 6, ".scope")))
-						snprintf(unit, sizeof(unit), "%s", tok);
-				}
-			}
-			if (f)
-				fclose(f);
-			JADD(to, "unit", unit[0] ? json_object_new_string(unit) : NULL);
-		}
-		if (kd->targets[t].select != PROCSEL_PID) {
-			struct json_object *sel = json_object_new_object();
-
-			JADD(sel, "kind", json_object_new_string(procsel_kind_to_string(kd->targets[t].select)));
-			JADD(sel, "value", json_object_new_string(kd->targets[t].select_arg));
-			JADD(to, "selector", sel);
-		}
-	}
-	/*
-	 * The configured ranges: counted and summed, but only the first
-	 * few listed. A 20,000-range policy would otherwise make every
-	 * status call build and send a megabyte (`damondctl regions`
-	 * is the place for the full picture).
-	 */
-	{
-		uint64_t bytes = 0;
-
-		for (size_t r = 0; r < kd->targets[t].nr_regions; r++) {
-			bytes += kd->targets[t].regions[r].end - kd->targets[t].regions[r].start;
-			if (r < STATUS_MAX_RANGES) {
-				struct json_object *ro = json_object_new_object();
-
-				JADD(ro, "start", JU64(kd->targets[t].regions[r].start));
-				JADD(ro, "end", JU64(kd->targets[t].regions[r].end));
-				json_object_array_add(regs, ro);
-			}
-		}
-		JADD(to, "nr_ranges", JU64(kd->targets[t].nr_regions));
-		/* where the ranges came from: the config's list, System RAM (auto) or NUMA nodes */
-		if (kd->targets[t].regions_nodes) {
-			struct json_object *nodes = json_object_new_array();
-
-			for (unsigned nid = 0; nid < NUMA_MAX_NODES; nid++)
-				if (kd->targets[t].regions_nodes & (UINT64_C(1) << nid))
-					json_object_array_add(nodes, JU64(nid));
-			JADD(to, "ranges_from", json_object_new_string("nodes"));
-			JADD(to, "nodes", nodes);
-		} else if (kd->targets[t].regions_auto)
-			JADD(to, "ranges_from", json_object_new_string("system_ram"));
-		else if (x->ops == DAMON_OPS_PADDR)
-			JADD(to, "ranges_from", json_object_new_string("config"));
-		/* ranges are in core address units: addr_unit bytes each (paddr, 6.18+) */
-		JADD(to, "ranges_bytes", JU64(bytes * MAX(x->addr_unit, 1ULL)));
-	}
-	JADD(to, "regions", regs);
+	if (x->ops != DAMON_OPS_PADDR)
+		target_process_json(m, &kd->targets[t], to);
+	target_ranges_json(x, &kd->targets[t], to);
 	JADD(to, "snapshot", snap ? snapshot_json(kd, snap) : NULL);
 	return to;
 }
@@ -663,7 +684,7 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 	JADD(o, "schema_version", json_object_new_int(STATUS_SCHEMA_VERSION));
 	JADD(o, "pid", json_object_new_int((int)getpid()));
 	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
-	JADD(o, "dry_run", json_object_new_boolean(m->dry_run));
+	JADD(o, "dry_run", json_object_new_boolean(actuator_is_dry_run(m)));
 	JADD(o, "resources", resources_json());
 	JADD(o, "config", config_json(m));
 	JADD(o, "monitor", monitor_json(m));

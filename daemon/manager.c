@@ -247,7 +247,6 @@ static int start_ensure_dirs(struct manager *m, struct start_ctx *c)
 static int start_features(struct manager *m, struct start_ctx *c)
 {
 	unsigned probe_k = UINT_MAX;
-	const char *source;
 	char failed[PATH_MAX];
 	int r;
 
@@ -262,23 +261,14 @@ static int start_features(struct manager *m, struct start_ctx *c)
 	for (size_t i = 0; i < m->nr_kd; i++)
 		if (!m->kd[i].running && probe_k == UINT_MAX)
 			probe_k = m->kd[i].index;
-	if (probe_k != UINT_MAX && !m->dry_run) {
-		r = features_probe_owned_ex(m->root, probe_k, &m->features, failed);
-		if (r < 0)
-			/* rendering with unknown features could silently drop settings */
-			return log_error_errno(r,
-					       "probing the kernel's DAMON features on kdamonds/%u "
-					       "failed%s%s%s: %m",
-					       probe_k, failed[0] ? ": writing '" : "", failed,
-					       failed[0] ? "' = '1'" : "");
-		m->features_full = true;
-	} else if (m->dry_run) {
-		/* no probe that writes: what the existing directories tell (read-only) */
-		(void)features_probe_kernel(m->root, NULL, &m->features, &source);
-		log_notice("dry run: DAMON features read from %s without writing; those no kdamond "
-			   "directory shows are not checked (damond probes them at start)",
-			   streq(source, "none") ? "modules and tracefs only" : "the existing kdamond directories");
-	}
+	failed[0] = 0;
+	r = actuator(m)->probe_features(m, probe_k, failed);
+	if (r < 0)
+		/* rendering with unknown features could silently drop settings */
+		return log_error_errno(r,
+				       "probing the kernel's DAMON features on kdamonds/%u "
+				       "failed%s%s%s: %m",
+				       probe_k, failed[0] ? ": writing '" : "", failed, failed[0] ? "' = '1'" : "");
 	return 0;
 }
 
@@ -385,10 +375,12 @@ static void cleanup_failed_start(struct manager *m)
 	uint64_t was = m->nr_kdamonds_before_start;
 	int r;
 
-	if (m->started || m->dry_run || was == UINT64_MAX || was >= m->nr_kdamonds_dirs)
+	if (m->started || was == UINT64_MAX || was >= m->nr_kdamonds_dirs)
 		return;
 	for (uint64_t k = 0; k < m->nr_kdamonds_dirs; k++) {
-		r = kdamond_check_alive(m, (unsigned)k, NULL);
+		r = actuator(m)->alive(m, (unsigned)k, NULL);
+		if (r == ACTUATOR_NONE)
+			return; /* the dry run: it wrote no nr_kdamonds */
 		if (r != 0) {
 			log_notice("the failed start leaves kdamonds/%" PRIu64 "..%" PRIu64 " (kdamonds/%" PRIu64
 				   " %s); the ownership record keeps them as damond's",
@@ -439,9 +431,9 @@ static void stop_settle_starting(struct manager *m, struct kdamond_rt *kd)
 {
 	int pid = -1, r;
 
-	if (!kd->starting || m->dry_run)
+	if (!kd->starting)
 		return;
-	r = kdamond_check_alive(m, kd->index, &pid);
+	r = actuator(m)->alive(m, kd->index, &pid); /* the dry run: ACTUATOR_NONE */
 	if (r < 0)
 		return;
 	kd->starting = false;

@@ -97,7 +97,6 @@ struct manager {
 	char *runtime_dir;
 	char *config_path;
 	bool dry_run;
-	bool no_bpf;
 	char *bpf_reason;
 
 	struct damond_config *config;

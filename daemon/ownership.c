@@ -119,39 +119,25 @@ int ownership_load(const char *runtime_dir, struct ownership *ret)
 	return 0;
 }
 
-/* Write text to path atomically: a reader sees the old file or the new one, never a part. */
-static int write_atomic(const char *path, const char *text)
+bool kdamond_index_taken(const struct manager *m, unsigned index)
 {
-	char tmp[PATH_MAX + 8];
-	size_t len = strlen(text), off = 0;
-	int fd, r = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return negative_errno();
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = negative_errno();
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (r >= 0 && fsync(fd) < 0)
-		r = negative_errno();
-	if (close(fd) < 0 && r >= 0)
-		r = negative_errno();
-	if (r >= 0 && rename(tmp, path) < 0)
-		r = negative_errno();
-	if (r < 0)
-		(void)unlink(tmp);
-	return r;
+	for (size_t i = 0; i < m->nr_pending_off; i++)
+		if (m->pending_off[i].index == index)
+			return true; /* a removed kdamond still waits to be stopped there */
+	for (size_t j = 0; j < m->nr_kd; j++)
+		if (m->kd[j].index == index)
+			return true;
+	return false;
 }
 
+/* Is kdamonds/<index> a spare: below nr_kdamonds, no kdamond of the config and no removed one waiting there? */
+bool kdamond_dir_is_spare(const struct manager *m, unsigned index)
+{
+	return index < m->nr_kdamonds_dirs && !kdamond_index_taken(m, index);
+}
+
+/* The record, written through the actuator (write_record): 0, negative errno, or ACTUATOR_DRY in a dry run (nothing
+ * written) */
 int ownership_save(const char *runtime_dir, const struct manager *m)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -201,7 +187,7 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 
 	snprintf(path, sizeof(path), "%s/" RECORD_NAME, runtime_dir);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-	r = text ? write_atomic(path, text) : -ENOMEM;
+	r = text ? actuator(m)->write_record(m, path, text) : -ENOMEM;
 	json_object_put(root);
 	return r;
 }
@@ -216,12 +202,10 @@ void record_save(struct manager *m)
 {
 	int r;
 
-	if (m->dry_run)
-		return;
 	r = ownership_save(m->runtime_dir, m);
 	if (r < 0)
 		log_warning_errno(r, "cannot save the ownership record in '%s': %m", m->runtime_dir);
-	else
+	else if (r != ACTUATOR_DRY)
 		m->record_saved = true;
 }
 

@@ -19,7 +19,16 @@
 #include "macro.h"
 #include "stats-worker.h"
 
-/* EBUSY on a command (a commit from the loop holds the lock): a few short sleeps, off the loop */
+/*
+ * EBUSY on a command (a commit from the loop holds the lock): a few short
+ * sleeps, off the loop. Not the library's busy retry (damon_write_locked()):
+ * its attempts, budget and slept counters are process-wide globals the event
+ * loop resets and reads without a lock, so this thread would race with them
+ * and its sleeps would use up the loop's per-callback budget (making the
+ * loop's own writes fail early); and each busy attempt logs, which runs the
+ * log callback (the loop's) from this thread. This loop keeps its own count
+ * per job (stats_busy in status) and sleeps at most 5+10+20+40 ms.
+ */
 #define WORKER_BUSY_ATTEMPTS 5
 #define WORKER_BUSY_FIRST_MS 5
 
