@@ -105,9 +105,10 @@ int kd_fail_path(struct manager *m, struct kdamond_rt *kd, int r, const char *pa
 		kd->last_error = NULL;
 	kd->last_error_at = now_usec();
 	if (r == -EBUSY && m->retry_busy) {
-		/* the caller defers the operation to the retry timer, which records it once ("deferred") */
+		/* the caller defers the operation to the retry timer, which records it once ("deferred"),
+		 * or records what else it does (busy_deferrable()) */
 		m->busy_seen = true;
-		log_notice("kdamond '%s': %s: %s (retried in the background)", kd->name, msg, strerror(-r));
+		log_notice("kdamond '%s': %s: %s (the DAMON sysfs lock is held)", kd->name, msg, strerror(-r));
 		return r;
 	}
 	record_action_why(m, kd->name, kd_scheme_of_path(kd, path), "error",

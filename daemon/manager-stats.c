@@ -271,6 +271,14 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 	if (!changed)
 		return;
 	r = kd_commit(m, kd, scheme, why[0] ? why : "controller decision");
+	if (busy_deferrable(m, r))
+		/* not deferred: the retry timer would commit a decision its controller has been told failed; the
+		 * controllers decide again from their next observations. kd_fail() left the EBUSY for a caller
+		 * to record: say here what happens to it. */
+		record_scheme_action(m, kd->name, scheme, "error",
+				     "controller commit dropped, the DAMON sysfs lock is held (the controllers decide "
+				     "again from their next observations): %s",
+				     kd->last_error ? kd->last_error : strerror(EBUSY));
 	if (r < 0) {
 		log_warning_errno(r, "kdamond '%s': controller commit failed (%s): %m", kd->name, why);
 		/* a layout is laid out over the regions of its tick: one that did not land is not carried later */

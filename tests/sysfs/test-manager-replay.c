@@ -8,6 +8,7 @@
  * the reload diff rules. The recording is tests/fixtures/events/two-targets.rec
  * (generated: tests/fixtures/events/README.md).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -73,7 +75,9 @@ struct fx {
 	struct manager *m;
 };
 
-static char logged[65536];
+static char logged[262144];
+static bool walk_kpageflags_pending; /* start_text(): write a fake /proc/kpageflags (the fault walk) */
+static void write_walk_kpageflags(const char *root);
 
 static void log_cb(void *userdata, int level, const char *msg)
 {
@@ -123,6 +127,8 @@ static struct fx *start_text(const char *profile, const char *text, const char *
 	m->sysfs_path = strdup(x->root);
 	m->runtime_dir = strdup(x->run);
 	m->procfs_root = strdup(x->root); /* no kpageflags: the charge emulation runs its fallback law */
+	if (walk_kpageflags_pending)
+		write_walk_kpageflags(x->root);
 	m->config_path = strdup(x->cfg);
 	assert_int_equal(snapshot_store_new(NULL, &m->snapshots), 0);
 	assert_int_equal(manager_start(m, test_config_load(text)), 0);
@@ -593,8 +599,428 @@ static void test_vm_recording_73(void **state)
 	replay_vm("7.3", "vm-7.3.rec", true);
 }
 
-int main(void)
+/* ---- the fault walk over controller commits ------------------------------- */
+
+/*
+ * What tests/integration/test-faults.py does for start, adoption and reload,
+ * for the commits the controllers make from the event loop: region
+ * refinement's (7.2) and the charge-ratio emulation's (6.12, its fallback
+ * law without /proc/kpageflags, and its exclusion of unevictable memory
+ * with a fake /proc/kpageflags). A clean run records the stores of the tick
+ * whose commit the controller made; then for each store of that commit and
+ * each fault kind, a fresh manager on a fresh fake runs the same ticks (the
+ * clock and the replayed events make them the same) with the fault armed at
+ * that store, and is checked:
+ *  - the fault fired (the run took the recorded path);
+ *  - the tree runs the kdamond exactly when status reports it running, same pid;
+ *  - status shows the fault: the failed file (einval, enomem, vanish), a death
+ *    (kill), for an EBUSY storm (the lock held through the faulted tick,
+ *    beyond the event loop's budget) that kept the commit from landing, the
+ *    dropped commit;
+ *  - a running kdamond holds what it held before the tick or what the clean
+ *    run committed in that tick, nothing in between;
+ *  - then ten more seconds of ticks with the retry timer dispatched: nothing
+ *    pending, the tree still matches status, and unless the kdamond died
+ *    the controllers commit again (they are not stuck on the failure).
+ * Sanitizer reports abort the binary (tap_env: halt_on_error).
+ * FAULT_WALK=full walks every store with every kind; the default samples
+ * the 'commit' write and every FAULT_WALK_STRIDE-th store (default: one
+ * per commit), the offset rotated per kind, so that CI stays short
+ * (docs/TESTING.md has the counts). FAULT_KINDS=kill,vanish limits
+ * the kinds.
+ */
+/* lock users an EBUSY storm refuses: more than the in-loop budget (MANAGER_BUSY_BUDGET_MS) retries; the lock is
+ * freed after the faulted tick (the storm lasts that tick) */
+#define WALK_STORM 30
+static const char *const walk_kinds[] = { "ebusy", "einval", "enomem", "vanish", "kill" };
+
+struct walk_scn {
+	const char *name;
+	const char *profile;
+	const char *extra; /* scheme lines (fail_charge_ratio) */
+	bool kpageflags;   /* a fake /proc/kpageflags: the charge emulation's exclusion mode */
+	bool charge;       /* the walked commit is the charge emulation's (else refinement's) */
+};
+
+struct walk_counts {
+	unsigned runs, running, died, kept, steps, failed;
+	char failures[8192];
+};
+
+/* a run's check failed: keep the message (the first ones), finish the run, go on with the next */
+#define WALK_FAIL(c, ...)                                                                      \
+	do {                                                                                   \
+		size_t _n = strlen((c)->failures);                                             \
+		if (_n + 2 < sizeof((c)->failures)) {                                          \
+			snprintf((c)->failures + _n, sizeof((c)->failures) - _n, __VA_ARGS__); \
+			_n = strlen((c)->failures);                                            \
+			snprintf((c)->failures + _n, sizeof((c)->failures) - _n, "\n");        \
+		}                                                                              \
+		(c)->failed++;                                                                 \
+		goto out;                                                                      \
+	} while (0)
+
+/* /proc/kpageflags for the CFG_HEAD targets: LRU pages, [0x100000, 0x10000000) mlocked and unevictable */
+static void write_walk_kpageflags(const char *root)
 {
+	const uint64_t LRU = 1ULL << 5, UNEVICTABLE = 1ULL << 18, MLOCKED = 1ULL << 33;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kpageflags", root);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	for (uint64_t pfn = 0; pfn < 0x60000000 / 4096; pfn++) {
+		uint64_t v = pfn * 4096 >= 0x100000 && pfn * 4096 < 0x10000000 ? LRU | UNEVICTABLE | MLOCKED : LRU;
+
+		assert_int_equal(fwrite(&v, sizeof(v), 1, f), 1);
+	}
+	fclose(f);
+}
+
+static struct fx *walk_start(const struct walk_scn *sc)
+{
+	char text[4096];
+	struct fx *x;
+
+	snprintf(text, sizeof(text), CFG_HEAD, "32M", sc->extra);
+	/* start_text() with the kpageflags file in place before the manager reads it */
+	walk_kpageflags_pending = sc->kpageflags;
+	x = start_text(sc->profile, text, RECORDING);
+	walk_kpageflags_pending = false;
+	/* walk_tick() is the stats tick: the loop's own stats timer stays off, so every run ticks alike */
+	assert_true(sd_event_source_set_enabled(x->m->stats_timer, SD_EVENT_OFF) >= 0);
+	return x;
+}
+
+/* every file under dir as "relpath=content\n", sorted: what a running kdamond holds */
+static void tree_text(const char *dir, const char *rel, char **buf, size_t *len, size_t *cap)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	if (n < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		char path[512], sub[512], val[256];
+		struct stat stt;
+		int w;
+
+		if (names[i]->d_name[0] == '.') {
+			free(names[i]);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", names[i]->d_name);
+		free(names[i]);
+		if (lstat(path, &stt) < 0)
+			continue;
+		if (S_ISDIR(stt.st_mode)) {
+			tree_text(path, sub, buf, len, cap);
+			continue;
+		}
+		val[0] = '\0';
+		FILE *f = fopen(path, "re");
+		if (f) {
+			size_t r = fread(val, 1, sizeof(val) - 1, f);
+
+			val[r] = '\0';
+			fclose(f);
+		}
+		while (*len + strlen(sub) + strlen(val) + 3 > *cap) {
+			*cap = *cap ? *cap * 2 : 65536;
+			*buf = realloc(*buf, *cap);
+			assert_non_null(*buf);
+		}
+		w = snprintf(*buf + *len, *cap - *len, "%s=%s\n", sub, val);
+		*len += (size_t)w;
+	}
+	free(names);
+}
+
+static char *committed_text(struct fx *x)
+{
+	char dir[160];
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	snprintf(dir, sizeof(dir), "%s/.fake-damon/kdamond0/committed", x->root);
+	tree_text(dir, "", &buf, &len, &cap);
+	return buf ? buf : strdup("");
+}
+
+static bool walk_target_tick(const struct walk_scn *sc, struct fx *x, uint64_t rounds_before, size_t log_before)
+{
+	if (sc->charge)
+		return strstr(logged + log_before, "charge-ratio emulation") != NULL;
+	return refine_state(&x->m->kd[0])->rs.rounds > rounds_before;
+}
+
+/* one tick of the walked scenario: the manager's stats tick, then what the event loop has due (the retry timer) */
+static void walk_tick(struct fx *x, unsigned s)
+{
+	tick_to(x->m, 1000 * SEC + s * SEC);
+	for (int i = 0; i < 8 && sd_event_run(x->m->event, 0) > 0; i++)
+		;
+}
+
+static char *status_text(struct manager *m)
+{
+	struct json_object *st = NULL;
+	char *s;
+
+	assert_int_equal(manager_status_json(m, &st), 0);
+	s = strdup(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(st);
+	assert_non_null(s);
+	return s;
+}
+
+/* the tree runs kdamond 0 exactly when status says it runs, with the pid status reports; else why not in msg */
+static bool walk_consistent(struct fx *x, char *msg, size_t len)
+{
+	struct json_object *st = NULL, *kds, *k0, *v;
+	char state[16] = "", pid[16] = "";
+	bool status_on;
+	long status_pid;
+
+	assert_int_equal(manager_status_json(x->m, &st), 0);
+	assert_true(json_object_object_get_ex(st, "kdamonds", &kds));
+	k0 = json_object_array_get_idx(kds, 0);
+	assert_true(json_object_object_get_ex(k0, "state", &v));
+	status_on = streq(json_object_get_string(v), "on");
+	status_pid = json_object_object_get_ex(k0, "pid", &v) ? (long)json_object_get_int64(v) : -1;
+	json_object_put(st);
+	(void)fake_damon_read(x->root, DAMON_KDAMONDS_DIR "/0/state", state, sizeof(state));
+	(void)fake_damon_read(x->root, DAMON_KDAMONDS_DIR "/0/pid", pid, sizeof(pid));
+	if (status_on != streq(state, "on") || (status_on && status_pid != strtol(pid, NULL, 10)) ||
+	    status_on != x->m->kd[0].running) {
+		snprintf(msg, len, "the tree's kdamond 0 is %s (pid %s), status reports %s (pid %ld)", state, pid,
+			 status_on ? "on" : "not on", status_pid);
+		return false;
+	}
+	return true;
+}
+
+static bool walk_kind_on(const char *kind)
+{
+	const char *only = getenv("FAULT_KINDS");
+	size_t n = strlen(kind);
+
+	if (!only || !*only)
+		return true;
+	for (const char *p = only; (p = strstr(p, kind)); p += n)
+		if ((p == only || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
+static void walk_one(const struct walk_scn *sc, unsigned tstar, unsigned i, const char *kind, const char *before,
+		     const char *after, struct walk_counts *c)
+{
+	struct fx *x = walk_start(sc);
+	struct kdamond_rt *kd = &x->m->kd[0];
+	char what[256], hit[512] = "", hpath[160], msg[256], *cur, *st;
+	unsigned long long n0, n1;
+	unsigned commits0, s;
+	bool shown, held, landed;
+	FILE *f;
+
+	snprintf(what, sizeof(what), "%s: %s at store %u of the commit", sc->name, kind, i);
+	for (s = 1; s < tstar; s++)
+		walk_tick(x, s);
+	cur = committed_text(x);
+	if (!streq(cur, before)) {
+		free(cur);
+		WALK_FAIL(c, "%s: the run diverged before the faulted tick", what);
+	}
+	free(cur);
+	assert_int_equal(fake_damon_nr_stores(x->root, &n0), 0);
+	assert_int_equal(fake_damon_set_fault(x->root, i, kind, WALK_STORM), 0);
+	walk_tick(x, tstar);
+	if (streq(kind, "ebusy"))
+		assert_int_equal(fake_damon_set_busy(x->root, 0), 0); /* the other lock holder is done */
+	assert_int_equal(fake_damon_nr_stores(x->root, &n1), 0);
+	snprintf(hpath, sizeof(hpath), "%s/.fake-damon/fault-hit", x->root);
+	f = fopen(hpath, "re");
+	if (!f)
+		WALK_FAIL(c, "%s: the fault did not fire (%llu stores in the tick)", what, n1 - n0);
+	if (!fgets(hit, sizeof(hit), f))
+		hit[0] = '\0';
+	fclose(f);
+	{
+		/* "N KIND relpath" */
+		char *rel = strchr(hit, ' ');
+
+		rel = rel ? strchr(rel + 1, ' ') : NULL;
+		if (!rel)
+			WALK_FAIL(c, "%s: cannot read the fault hit: %s", what, hit);
+		memmove(hit, rel + 1, strlen(rel + 1) + 1);
+		hit[strcspn(hit, "\n")] = '\0';
+	}
+	s = tstar + 1;
+	if (!walk_consistent(x, msg, sizeof(msg))) {
+		/* a kill after the commit's own check (at its last stores): a death between two ticks, which the
+		 * next tick notices */
+		if (!streq(kind, "kill"))
+			WALK_FAIL(c, "%s: %s", what, msg);
+		walk_tick(x, s++);
+		if (!walk_consistent(x, msg, sizeof(msg)))
+			WALK_FAIL(c, "%s, one tick later: %s", what, msg);
+	}
+	landed = false;
+	if (kd->running) {
+		cur = committed_text(x);
+		landed = streq(cur, after);
+		held = landed || streq(cur, before);
+		free(cur);
+		if (!held)
+			WALK_FAIL(c, "%s: the kdamond holds neither what it held before the commit nor the commit",
+				  what);
+	}
+	st = status_text(x->m);
+	shown = streq(kind, "kill") ? !kd->running && kd->died && strstr(st, "\"died\"")
+		: streq(kind, "ebusy")
+			/* landed (the in-loop retry absorbed the storm, or it began after the last locked write),
+			 * deferred to the retry timer, or dropped and said so */
+			? landed || strstr(st, "\"what\":\"deferred\"") || strstr(st, "lock is held")
+			: strstr(st, hit) != NULL;
+	if (!shown && getenv("WALK_DEBUG"))
+		fprintf(stderr, "STATUS %s\n", st);
+	free(st);
+	if (!shown)
+		WALK_FAIL(c, "%s: status does not show the %s at %s", what, kind, hit);
+	c->kept += kd->running && !landed;
+	/* ten more seconds: the retry lands, the controllers go on */
+	commits0 = (unsigned)fake_damon_log_count(x->root, "kdamond 0 commit");
+	for (; s <= tstar + 10; s++)
+		walk_tick(x, s);
+	if (kd->pending != KD_PENDING_NONE)
+		WALK_FAIL(c, "%s: still %s pending 10 s later", what, kd_pending_to_string(kd->pending));
+	if (!walk_consistent(x, msg, sizeof(msg)))
+		WALK_FAIL(c, "%s, 10 s later: %s", what, msg);
+	if (kd->running) {
+		c->running++;
+		/* a commit the fault kept from landing is decided again (not stuck on the failure) */
+		if (!landed && (unsigned)fake_damon_log_count(x->root, "kdamond 0 commit") <= commits0)
+			WALK_FAIL(c, "%s: the commit did not land, and no controller commit in the 10 s after", what);
+	} else {
+		c->died++;
+		if (!streq(kind, "kill"))
+			WALK_FAIL(c, "%s: the kdamond stopped on a %s", what, kind);
+	}
+out:
+	c->runs++;
+	stop(x);
+}
+
+/* which of the stores (n0, n1] of the recording (kept in root.stores) is the 'commit' state write, counted from n0 */
+static unsigned walk_commit_store(const char *root, unsigned long long n0, unsigned long long n1)
+{
+	char path[160], line[512];
+	unsigned long long n;
+	unsigned at = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.stores", root);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "kdamonds/0/state commit") && sscanf(line, "%llu", &n) == 1 && n > n0 && n <= n1)
+			at = (unsigned)(n - n0);
+	fclose(f);
+	unlink(path);
+	assert_true(at > 0);
+	return at;
+}
+
+static void walk_scenario(const struct walk_scn *sc)
+{
+	bool full = getenv("FAULT_WALK") && streq(getenv("FAULT_WALK"), "full");
+	struct walk_counts c = {};
+	struct fx *x = walk_start(sc);
+	unsigned long long n0 = 0, n1 = 0;
+	unsigned tstar = 0, nsteps, commit_at, stride;
+	char *before = NULL, *after, *x_root_copy, stores_src[160], stores_copy[160];
+	time_t t0 = time(NULL);
+
+	for (unsigned s = 1; s <= 30 && !tstar; s++) {
+		uint64_t rounds = refine_state(&x->m->kd[0])->rs.rounds;
+		size_t lb = strlen(logged);
+
+		free(before);
+		before = committed_text(x);
+		assert_int_equal(fake_damon_nr_stores(x->root, &n0), 0);
+		walk_tick(x, s);
+		assert_int_equal(fake_damon_nr_stores(x->root, &n1), 0);
+		if (walk_target_tick(sc, x, rounds, lb))
+			tstar = s;
+	}
+	if (!tstar)
+		fail_msg("%s: the controller made no commit in 30 s", sc->name);
+	after = committed_text(x);
+	assert_true(!streq(before, after));
+	x_root_copy = strdup(x->root);
+	/* keep the recording's stores file: walk_commit_store() reads it after stop() */
+	snprintf(stores_src, sizeof(stores_src), "%s/.fake-damon/stores", x->root);
+	snprintf(stores_copy, sizeof(stores_copy), "%s.stores", x->root);
+	assert_int_equal(rename(stores_src, stores_copy), 0);
+	stop(x);
+	nsteps = (unsigned)(n1 - n0);
+	assert_true(nsteps >= 2);
+	c.steps = nsteps;
+	commit_at = walk_commit_store(x_root_copy, n0, n1);
+	free(x_root_copy);
+	stride = getenv("FAULT_WALK_STRIDE") ? (unsigned)atoi(getenv("FAULT_WALK_STRIDE")) : 0;
+	if (!stride)
+		stride = nsteps;
+	for (size_t k = 0; k < ARRAY_SIZE(walk_kinds); k++) {
+		if (!walk_kind_on(walk_kinds[k]))
+			continue;
+		/* the sample: the 'commit' itself and every stride-th store, the offset rotated per kind */
+		for (unsigned i = 1; i <= nsteps; i++)
+			if (full || i == commit_at || (i + 7 * k) % stride == 0)
+				walk_one(sc, tstar, i, walk_kinds[k], before, after, &c);
+	}
+	print_message("# %s: the commit at %u s made %u stores; %u faulted runs (%u ran on, %u of them without the "
+		      "commit landing in the tick; %u died; %u failed) in %.0f s\n",
+		      sc->name, tstar, c.steps, c.runs, c.running, c.kept, c.died, c.failed, difftime(time(NULL), t0));
+	free(before);
+	free(after);
+	if (c.failed)
+		fail_msg("%u of %u runs failed:\n%s", c.failed, c.runs, c.failures);
+}
+
+static void test_walk_refine(void **state)
+{
+	static const struct walk_scn sc = { "refinement (7.2)", "7.2", "", false, false };
+
+	walk_scenario(&sc);
+}
+
+static void test_walk_charge_fallback(void **state)
+{
+	static const struct walk_scn sc = { "charge emulation, fallback law (6.12)", "6.12",
+					    "          fail_charge_ratio: 1/4096\n", false, true };
+
+	walk_scenario(&sc);
+}
+
+static void test_walk_charge_exclude(void **state)
+{
+	static const struct walk_scn sc = { "charge emulation, exclusion (6.12, /proc/kpageflags)", "6.12",
+					    "          fail_charge_ratio: 1/4096\n", true, true };
+
+	walk_scenario(&sc);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest walk[] = {
+		cmocka_unit_test(test_walk_refine),
+		cmocka_unit_test(test_walk_charge_fallback),
+		cmocka_unit_test(test_walk_charge_exclude),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replay_file),
 		cmocka_unit_test(test_replay_writer),
@@ -610,5 +1036,7 @@ int main(void)
 		cmocka_unit_test(test_vm_recording_73),
 	};
 
+	if (argc > 1 && streq(argv[1], "walk"))
+		return cmocka_run_group_tests(walk, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
