@@ -96,10 +96,10 @@ static struct json_object *goal_json(struct manager *m, const struct damos_cfg *
 	 * value to the kernel as a user_input goal (the goal_feed controller); damond: the kernel has no temporal
 	 * tuner, damond scores the goals and caps the quota itself, the kernel gets none */
 	JADD(go, "mode",
-	     json_object_new_string(features_temporal_emulated(&m->features, s)  ? "damond"
-				    : g->metric == DAMOS_GOAL_USER_INPUT         ? "user"
-				    : features_goal_fed(&m->features, g->metric) ? "fed"
-										 : "native"));
+	     json_object_new_string(features_temporal_emulated(&m->features, s) ? "damond"
+				    : g->metric == DAMOS_GOAL_USER_INPUT        ? "user"
+				    : features_goal_cfg_fed(&m->features, g)    ? "fed"
+										: "native"));
 	JADD(go, "target_value", JU64(g->target_value));
 	JADD(go, "current_value", cur.known ? JU64(cur.value) : NULL);
 	JADD(go, "unit", json_object_new_string(cur.unit));

@@ -78,6 +78,7 @@ struct manager *manager_free(struct manager *m)
 	sd_event_unref(m->event);
 	sysfs_root_free(m->root);
 	free(m->sysfs_path);
+	goal_psi_set_free(&m->goal_psi);
 	free(m->procfs_root);
 	free(m->runtime_dir);
 	free(m->config_path);

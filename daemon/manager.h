@@ -128,7 +128,7 @@ struct manager {
 	int exit_status; /* DAMOND_EXIT_* for a failed start (0: DAMOND_EXIT_FAILURE) */
 	bool notified_dead; /* STATUS= says some kdamond died */
 
-	struct goal_psi goal_psi; /* PSI sampler for some_mem_psi_us goals' current values */
+	struct goal_psi_set goal_psi; /* PSI samplers for some_mem_psi_us goals' current values (system, cgroups) */
 
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */

@@ -1621,6 +1621,26 @@ static int h_goal_value(struct parser *p, yaml_node_t *k, yaml_node_t *v, const 
 	return 0;
 }
 
+/* a goal's `unit: NAME`: a system unit's cgroup, /system.slice/NAME (as a scheme's memcg:), kept as the path */
+static int h_goal_unit(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f, void *obj)
+{
+	struct damos_goal_cfg *g = obj;
+	const char *val = scalar(v);
+	char *path;
+
+	if (!*val || strchr(val, '/') || strstr(val, "..")) {
+		perr(p, v, NULL, "expected a unit name (no '/'; give a cgroup with 'path:'), got '%s'", val);
+		return 0;
+	}
+	if (asprintf(&path, "/system.slice/%s", val) < 0)
+		return -ENOMEM;
+	free(g->path);
+	g->path = path;
+	return 0;
+}
+
+/* the table keeps its layout (it predates .clang-format) */
+/* clang-format off */
 static const struct field goal_fields[] = {
 	{ { "metric", "target_metric" }, NK_SCALAR, h_enum, offsetof(struct damos_goal_cfg, metric),
 	  0, 0, 0, &damos_goal_metric_desc, F_REQUIRED },
@@ -1631,13 +1651,15 @@ static const struct field goal_fields[] = {
 	{ { "nid" }, NK_SCALAR, h_int, offsetof(struct damos_goal_cfg, nid), 0, INT32_MAX, 0, NULL,
 	  0 },
 	{ { "path" }, NK_SCALAR, h_str, offsetof(struct damos_goal_cfg, path), 0, 0, 0, NULL, 0 },
+	{ { "unit" }, NK_SCALAR, h_goal_unit, 0, 0, 0, 0, NULL, 0 },
 };
+/* clang-format on */
 static const struct table goal_table = TABLE(goal_fields);
 
 static int parse_goal(struct parser *p, yaml_node_t *v, struct damos_goal_cfg *g)
 {
-	yaml_node_t *n, *tv;
-	const char *key;
+	yaml_node_t *n, *tv, *u;
+	const char *key, *ukey;
 	int r;
 
 	set_pos(p, &g->pos, v);
@@ -1657,13 +1679,27 @@ static int parse_goal(struct parser *p, yaml_node_t *v, struct damos_goal_cfg *g
 		perr(p, n, key, "nid is only valid for node_* metrics, not %s",
 		     damos_goal_metric_to_string(g->metric));
 	n = map_find(p, v, "path", &key);
-	if (metric_is_memcg(g->metric) && !n)
+	if ((u = map_find(p, v, "unit", &ukey))) {
+		/* only the cgroup PSI goal takes a unit; its path is then /system.slice/NAME */
+		if (g->metric != DAMOS_GOAL_SOME_MEM_PSI_US)
+			perr(p, u, ukey, "unit is only valid for some_mem_psi_us (one unit's memory pressure)");
+		else if (n)
+			perr(p, u, ukey, "give either 'path' or 'unit', not both");
+		n = NULL;
+	}
+	if (g->metric == DAMOS_GOAL_SOME_MEM_PSI_US && n && g->path && (g->path[0] != '/' || strstr(g->path, "..")))
+		perr(p, n, key,
+		     "expected an absolute cgroup path without '..' (e.g. /system.slice/x.service), got '%s'", g->path);
+	else if (g->metric == DAMOS_GOAL_SOME_MEM_PSI_US)
+		;
+	else if (metric_is_memcg(g->metric) && !n)
 		perr(p, v, "path", "missing required key 'path' (%s needs a memcg path)",
 		     damos_goal_metric_to_string(g->metric));
 	else if (g->metric == DAMOS_GOAL_FILE && (!n || !g->path || g->path[0] != '/'))
 		perr(p, n ? n : v, n ? key : "path", "the file metric needs 'path', an absolute file name");
 	else if (n && !metric_is_memcg(g->metric) && g->metric != DAMOS_GOAL_FILE)
-		perr(p, n, key, "path is only valid for node_memcg_*, memcg_usage_bp and file metrics");
+		perr(p, n, key,
+		     "path is only valid for node_memcg_*, memcg_usage_bp, some_mem_psi_us and file metrics");
 	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP && p->ctx->ops != DAMON_OPS_PADDR) {
 		n = map_find(p, v, "metric|target_metric", &key);
 		perr(p, n, key, "node_eligible_mem_bp is only valid with paddr");

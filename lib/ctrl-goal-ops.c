@@ -38,7 +38,7 @@ static uint32_t fed_mask(const struct damos_cfg *s, const struct damon_features 
 	uint32_t m = 0;
 
 	for (size_t g = 0; s && g < s->quota.nr_goals && g < DAMOS_MAX_GOALS; g++)
-		if (features_goal_fed(f, s->quota.goals[g].metric))
+		if (features_goal_cfg_fed(f, &s->quota.goals[g]))
 			m |= 1u << g;
 	return m;
 }

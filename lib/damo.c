@@ -2208,7 +2208,14 @@ static struct json_object *exp_scheme(struct exp *ex, const struct damos_cfg *s,
 		jadd(ex, go, "nid",
 		     metric_is_node(g->metric) || g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP ? jfmt(ex, "%d", g->nid)
 											       : NULL);
-		jadd(ex, go, "memcg_path", g->path ? jstr(ex, g->path) : NULL);
+		if (g->metric == DAMOS_GOAL_SOME_MEM_PSI_US && g->path)
+			exp_note(
+				ex, false, "goals.path",
+				"some_mem_psi_us of the cgroup '%s' is damond's: damo and the kernel measure the whole "
+				"system's stall",
+				g->path);
+		jadd(ex, go, "memcg_path",
+		     g->path && g->metric != DAMOS_GOAL_SOME_MEM_PSI_US ? jstr(ex, g->path) : NULL);
 		jadd(ex, go, "target_value", jfmt(ex, "%" PRIu64, g->target_value));
 		jadd(ex, go, "current_value", jfmt(ex, "%" PRIu64, g->current_value));
 		jpush(ex, a, go);

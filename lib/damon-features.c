@@ -31,6 +31,14 @@ bool features_goal_fed(const struct damon_features *f, enum damos_goal_metric m)
 	       f->goal_metric[DAMOS_GOAL_USER_INPUT] != FEATURE_ABSENT && goal_current_measurable(m);
 }
 
+bool features_goal_cfg_fed(const struct damon_features *f, const struct damos_goal_cfg *g)
+{
+	/* some_mem_psi_us of one cgroup: no kernel has it, damond reads the cgroup's memory.pressure */
+	if (g->metric == DAMOS_GOAL_SOME_MEM_PSI_US && g->path)
+		return f->goal_metric[DAMOS_GOAL_USER_INPUT] != FEATURE_ABSENT;
+	return features_goal_fed(f, g->metric);
+}
+
 static const char *const feature_table[_FEATURE_MAX] = {
 	[FEATURE_DAMON_SYSFS] = "damon_sysfs",
 	[FEATURE_REFRESH_MS] = "refresh_ms",
@@ -491,10 +499,12 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 			for (size_t g = 0; g < q->nr_goals; g++) {
 				const struct damos_goal_cfg *goal = &q->goals[g];
 
-				bool fed = features_goal_fed(f, goal->metric) || features_temporal_emulated(f, s);
+				bool fed = features_goal_cfg_fed(f, goal) || features_temporal_emulated(f, s);
 
 				/* a metric the kernel lacks: damond measures it and feeds it as user_input */
-				if (f->goal_metric[goal->metric] == FEATURE_ABSENT && !fed) {
+				if ((f->goal_metric[goal->metric] == FEATURE_ABSENT ||
+				     (goal->metric == DAMOS_GOAL_SOME_MEM_PSI_US && goal->path)) &&
+				    !fed) {
 					snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.goals[%zu].metric",
 						 kd->name, s->name, g);
 					config_errors_add(

@@ -119,6 +119,9 @@ int features_check_config(const struct damon_features *f, const struct damond_co
  * current value committed by damond (the goal_feed controller).
  */
 bool features_goal_fed(const struct damon_features *f, enum damos_goal_metric m);
+/* Goal g is fed (features_goal_fed() of its metric), or is some_mem_psi_us of one cgroup
+ * (its path: no kernel has that metric) on a kernel with 'user_input'. */
+bool features_goal_cfg_fed(const struct damon_features *f, const struct damos_goal_cfg *g);
 
 /*
  * Scheme s asks for the temporal goal tuner on a kernel without

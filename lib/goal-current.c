@@ -143,6 +143,41 @@ void goal_psi_feed(struct goal_psi *p, uint64_t total_us, uint64_t now_us, uint6
 	p->t_us = now_us;
 }
 
+struct goal_psi *goal_psi_for(struct goal_psi_set *s, const char *path, uint64_t now_us)
+{
+	size_t i, oldest = 0;
+
+	if (!path)
+		return &s->sys;
+	for (i = 0; i < GOAL_PSI_CGROUPS; i++)
+		if (s->cg[i].path && strcmp(s->cg[i].path, path) == 0) {
+			s->cg[i].used_us = now_us;
+			return &s->cg[i].p;
+		}
+	for (i = 0; i < GOAL_PSI_CGROUPS; i++) {
+		if (!s->cg[i].path) {
+			oldest = i;
+			break;
+		}
+		if (s->cg[i].used_us < s->cg[oldest].used_us)
+			oldest = i;
+	}
+	i = oldest;
+	free(s->cg[i].path);
+	s->cg[i].path = strdup(path);
+	s->cg[i].used_us = now_us;
+	s->cg[i].p = (struct goal_psi){};
+	return s->cg[i].path ? &s->cg[i].p : NULL;
+}
+
+void goal_psi_set_free(struct goal_psi_set *s)
+{
+	for (size_t i = 0; i < GOAL_PSI_CGROUPS; i++) {
+		free(s->cg[i].path);
+		s->cg[i].path = NULL;
+	}
+}
+
 /* a small text file, NUL-terminated; NULL on error */
 static char *read_text(const char *path)
 {
@@ -264,8 +299,9 @@ static void read_memcg_usage(const char *sys_root, const struct damos_goal_cfg *
 }
 
 void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
-		       uint64_t reset_interval_ms, struct goal_psi *psi, uint64_t now_us, struct goal_current *r)
+		       uint64_t reset_interval_ms, struct goal_psi_set *psis, uint64_t now_us, struct goal_current *r)
 {
+	struct goal_psi *psi;
 	char path[4096];
 	uint64_t a = 0, b = 0;
 	char *t;
@@ -280,12 +316,19 @@ void goal_current_read(const char *procfs_root, const char *sys_root, const stru
 		return;
 	case DAMOS_GOAL_SOME_MEM_PSI_US:
 		r->unit = "us";
-		snprintf(path, sizeof(path), "%s/pressure/memory", procfs_root);
-		t = read_text(path);
+		/* one cgroup's (damond's: the kernel's metric is the system's) or the system's */
+		if (g->path)
+			snprintf(path, sizeof(path), "%s/fs/cgroup/%s/memory.pressure", sys_root,
+				 g->path + (g->path[0] == '/'));
+		else
+			snprintf(path, sizeof(path), "%s/pressure/memory", procfs_root);
+		psi = goal_psi_for(psis, g->path, now_us);
+		t = psi ? read_text(path) : NULL;
 		if (t && goal_parse_psi_some_total(t, &a) == 0)
 			goal_psi_feed(psi, a, now_us, 1000000);
 		else
-			r->why = "/proc/pressure/memory unreadable (kernel without PSI, or psi=0)";
+			r->why = g->path ? "the cgroup's memory.pressure unreadable (no such cgroup, or PSI off)"
+					 : "/proc/pressure/memory unreadable (kernel without PSI, or psi=0)";
 		free(t);
 		if (r->why)
 			return;

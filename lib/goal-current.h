@@ -35,6 +35,22 @@ struct goal_psi {
 	double us_per_s; /* stall per second over the last sampling period */
 };
 
+/* The PSI samplers of a daemon: the system's (/proc/pressure/memory) and one per cgroup a
+ * some_mem_psi_us goal names with path/unit (<cgroup>/memory.pressure, damond's: no kernel has it).
+ * At most GOAL_PSI_CGROUPS cgroups; past that the least recently read one starts over. */
+#define GOAL_PSI_CGROUPS 16
+struct goal_psi_set {
+	struct goal_psi sys;
+	struct {
+		char *path; /* NULL: free slot */
+		uint64_t used_us;
+		struct goal_psi p;
+	} cg[GOAL_PSI_CGROUPS];
+};
+/* The sampler of cgroup path (NULL: the system's), created on first use; NULL on ENOMEM. */
+struct goal_psi *goal_psi_for(struct goal_psi_set *s, const char *path, uint64_t now_us);
+void goal_psi_set_free(struct goal_psi_set *s);
+
 /* "some avg10=... total=N" -> N (µs). -EINVAL when absent. */
 int goal_parse_psi_some_total(const char *text, uint64_t *ret_total_us);
 /* /sys/devices/system/node/nodeN/meminfo: "Node N MemTotal: X kB", "MemFree". Bytes. */
@@ -58,10 +74,12 @@ void goal_psi_feed(struct goal_psi *p, uint64_t total_us, uint64_t now_us, uint6
 /*
  * Measure goal g's current value. procfs_root is /proc (or a test's), sys_root /sys
  * (node meminfo under devices/system/node, the cgroup2 mount under fs/cgroup).
- * psi is the daemon's PSI sampler (system wide; fed here), now_us a monotonic clock.
+ * psis are the daemon's PSI samplers (fed here: the system's, or the goal's cgroup's when a
+ * some_mem_psi_us goal has a path), now_us a monotonic clock.
  */
 void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
-		       uint64_t reset_interval_ms, struct goal_psi *psi, uint64_t now_us, struct goal_current *ret);
+		       uint64_t reset_interval_ms, struct goal_psi_set *psis, uint64_t now_us,
+		       struct goal_current *ret);
 
 /* damond can measure metric m the way the kernel does (every metric but node_eligible_mem_bp). */
 bool goal_current_measurable(enum damos_goal_metric m);

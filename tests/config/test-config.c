@@ -512,6 +512,16 @@ static void test_goals(void **state _unused_)
 	assert_int_equal(q->fail_charge_num, 1);
 	assert_int_equal(q->fail_charge_denom, 2);
 	assert_int_equal(q->fail_charge_mode, DAMOS_FAIL_CHARGE_EMULATE);
+
+	/* some_mem_psi_us of one cgroup: path as given, a unit as its system.slice cgroup */
+	q = &c->kdamonds[0].ctx.schemes[2].quota;
+	assert_int_equal(q->nr_goals, 2);
+	assert_int_equal(q->goals[0].metric, DAMOS_GOAL_SOME_MEM_PSI_US);
+	assert_int_equal(q->goals[0].target_value, 2000);
+	assert_string_equal(q->goals[0].path, "/workload");
+	assert_int_equal(q->goals[1].metric, DAMOS_GOAL_SOME_MEM_PSI_US);
+	assert_int_equal(q->goals[1].target_value, 3000);
+	assert_string_equal(q->goals[1].path, "/system.slice/db.service");
 	damond_config_free(c);
 }
 

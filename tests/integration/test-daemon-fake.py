@@ -1080,6 +1080,69 @@ def t_goal_fed_as_user_input():
             e.close()
 
 
+def t_goal_psi_cgroup_fed():
+    """some_mem_psi_us of one unit (issue 16; no kernel has it, 7.2 neither): damond reads the unit's
+    cgroup's memory.pressure and feeds the stall per quota window as user_input on every kernel; the
+    system's /proc/pressure/memory, which moves ten times as fast, is not what goes in."""
+    import threading
+    for kernel in ("6.12", "7.2"):
+        e = Env(kernel)
+        stop = threading.Event()
+        try:
+            cg = os.path.join(e.sys, "fs/cgroup")
+            os.makedirs(os.path.join(cg, "system.slice/db.service"))
+            with open(os.path.join(cg, "cgroup.controllers"), "w") as f:
+                f.write("cpu memory pids\n")
+            pressure = os.path.join(cg, "system.slice/db.service/memory.pressure")
+            os.makedirs(os.path.join(e.proc, "pressure"))
+            system = os.path.join(e.proc, "pressure/memory")
+            t0 = time.time()
+
+            def stall():  # the unit stalls 20 ms per second, the system 200 ms
+                while not stop.is_set():
+                    us = int((time.time() - t0) * 20000)
+                    for path, total in ((pressure, us), (system, 10 * us)):
+                        with open(path + ".tmp", "w") as f:
+                            f.write("some avg10=2.00 avg60=2.00 avg300=2.00 total=%d\n"
+                                    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n" % total)
+                        os.rename(path + ".tmp", path)
+                    time.sleep(0.02)
+            th = threading.Thread(target=stall)
+            th.start()
+            e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n"
+                                        "          goals:\n"
+                                        "            - {metric: some_mem_psi_us, target_value: 10ms, "
+                                        "unit: db.service}")
+                         % {"bytes": "32M"})
+            e.start()
+            metric = e.read(KD + "/0/contexts/0/schemes/0/quotas/goals/0/target_metric")
+            g = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"][0]
+            check(metric == "user_input" and g["mode"] == "fed" and g["path"] == "/system.slice/db.service",
+                  "%s: the unit's PSI goal is not fed: %s, %s" % (kernel, metric, g))
+            goals = os.path.join(e.sys, ".fake-damon/kdamond0/committed/schemes/0/quotas/goals/0")
+
+            def committed_value():
+                try:
+                    with open(os.path.join(goals, "current_value")) as f:
+                        return int(f.read())
+                except (OSError, ValueError):
+                    return None
+
+            # 20 ms per 1 s window (the first value is the target, 10 ms, until two samples a second apart)
+            ok = lambda: committed_value() is not None and 18000 <= committed_value() <= 22000
+            deadline = time.time() + 6
+            while not ok() and time.time() < deadline:
+                time.sleep(0.1)
+            check(ok(), "%s: the kernel never got the unit's 20 ms per window: %s" % (kernel, committed_value()))
+            g = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"][0]
+            check(g["unit"] == "us" and 18000 <= g["current_value"] <= 22000, "%s: status: %s" % (kernel, g))
+        finally:
+            stop.set()
+            if "th" in locals():
+                th.join()
+            e.close()
+
+
 def t_goal_temporal_emulated():
     """Seed 000's recipe asks for the temporal goal tuner (7.1+). On 6.12 damond runs it: no goals go to the
     kernel, damond scores node 0's free memory against 40 %, and caps the quota at 1 byte (nothing applied)
@@ -1945,6 +2008,7 @@ TESTS = [
     t_emulation_keeps_quota_goals,
     t_goal_current_values,
     t_goal_fed_as_user_input,
+    t_goal_psi_cgroup_fed,
     t_goal_temporal_emulated,
     t_goal_file_metric,
     t_dropped_kdamond_does_not_block_restart,

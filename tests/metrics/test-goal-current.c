@@ -133,7 +133,7 @@ static void t_psi_feed(void **state)
 
 static void t_read(void **state)
 {
-	struct goal_psi psi = {};
+	struct goal_psi_set psi = {};
 	struct goal_current c;
 	struct damos_goal_cfg g = { .metric = DAMOS_GOAL_NODE_MEM_FREE_BP, .nid = 1, .target_value = 2000 };
 
@@ -182,6 +182,7 @@ static void t_read(void **state)
 
 	/* PSI: two samples 2 s apart, 40 ms of stall: 20 ms per 1 s reset interval, 100 ms per 5 s */
 	g.metric = DAMOS_GOAL_SOME_MEM_PSI_US;
+	g.path = NULL; /* the system's: a path would name one cgroup */
 	goal_current_read(proc, sys, &g, 5000, &psi, 10000000, &c);
 	assert_false(c.known);
 	assert_non_null(strstr(c.why, "two samples"));
@@ -200,12 +201,72 @@ static void t_read(void **state)
 	g.metric = DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
 	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
 	assert_false(c.known);
+	goal_psi_set_free(&psi);
+}
+
+/* some_mem_psi_us of one cgroup (issue 16: no kernel has it): its memory.pressure, sampled apart from
+ * the system's and from other cgroups' */
+static void t_read_psi_cgroup(void **state)
+{
+	struct goal_psi_set psi = {};
+	struct goal_current c;
+	struct damos_goal_cfg g = { .metric = DAMOS_GOAL_SOME_MEM_PSI_US, .target_value = 1000 };
+	struct damos_goal_cfg sysg = g;
+
+	put("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=5000000\n"
+				    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+	put("sys/fs/cgroup/system.slice/db.service/memory.pressure",
+	    "some avg10=1.00 avg60=0.50 avg300=0.10 total=1000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=900\n");
+	put("sys/fs/cgroup/other/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+	g.path = (char *)"/system.slice/db.service";
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	assert_false(c.known);
+	assert_non_null(strstr(c.why, "two samples"));
+	goal_current_read(proc, sys, &sysg, 1000, &psi, 1000000, &c); /* the system's first sample */
+	g.path = (char *)"/other";
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+
+	/* 2 s later: the cgroup stalled 30 ms ("some", not "full"), the system 2 s, the other cgroup 0 */
+	put("sys/fs/cgroup/system.slice/db.service/memory.pressure",
+	    "some avg10=1.00 avg60=0.50 avg300=0.10 total=31000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=900\n");
+	put("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=7000000\n");
+	g.path = (char *)"/system.slice/db.service";
+	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, &c);
+	assert_true(c.known);
+	assert_string_equal(c.unit, "us");
+	assert_int_equal(c.value, 15000); /* 30 ms over 2 s: 15 ms per 1 s window */
+	goal_current_read(proc, sys, &sysg, 1000, &psi, 3000000, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 1000000);
+	g.path = (char *)"/other";
+	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 0);
+
+	/* a cgroup without the file (gone, or no PSI) */
+	g.path = (char *)"/nosuch";
+	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, &c);
+	assert_false(c.known);
+	assert_non_null(strstr(c.why, "memory.pressure"));
+
+	/* more cgroups than samplers: the least recently read one starts over, the others keep theirs */
+	for (int i = 0; i < GOAL_PSI_CGROUPS; i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "/c%d", i);
+		assert_non_null(goal_psi_for(&psi, p, 4000000 + (uint64_t)i));
+	}
+	g.path = (char *)"/system.slice/db.service"; /* evicted: measuring again */
+	goal_current_read(proc, sys, &g, 1000, &psi, 5000000, &c);
+	assert_false(c.known);
+	assert_true(goal_psi_for(&psi, NULL, 0) == &psi.sys);
+	goal_psi_set_free(&psi);
 }
 
 /* damond's own metrics (issue 16 item 3): swap in use, a cgroup's usage against its limit, a user's file */
 static void t_read_damond_own(void **state)
 {
-	struct goal_psi psi = {};
+	struct goal_psi_set psi = {};
 	struct goal_current c;
 	struct damos_goal_cfg g = { .metric = DAMOS_GOAL_SWAP_USED_BP, .target_value = 5000 };
 	char file[600];
@@ -284,6 +345,7 @@ int main(void)
 		cmocka_unit_test(t_bp),
 		cmocka_unit_test(t_psi_feed),
 		cmocka_unit_test(t_read),
+		cmocka_unit_test(t_read_psi_cgroup),
 		cmocka_unit_test(t_read_damond_own),
 	};
 

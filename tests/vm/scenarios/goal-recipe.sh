@@ -3,9 +3,13 @@
 # every kernel. Half of memory mlocked, the rest filled with reclaimable
 # (idle anonymous, swapped to zram) memory, then pageout at 100 MiB per 1 s,
 # auto-tuned toward 40 % free memory of node 0 (node_mem_free_bp) with the
-# temporal tuner, fail charge 1/4096. 7.2 and 7.3 have every piece natively;
-# on 6.12 damond runs the temporal tuner and measures node_mem_free_bp
-# itself (the kernel has neither) and emulates the fail charge.
+# temporal tuner, fail charge 1/4096. The seed fills the page cache with dd;
+# these guests have no disk (the root is the initramfs, /tmp is tmpfs), so a
+# dd file would be shmem, not page cache a pageout can drop: idle anonymous
+# memory swapped to zram is the reclaimable memory here. 7.2 and 7.3 have
+# every piece natively; on 6.12 damond runs the temporal tuner and measures
+# node_mem_free_bp itself (the kernel has neither) and emulates the fail
+# charge.
 # Asserts: free memory reaches the goal, reclaim then stops (at most the
 # window in progress when the goal was met) without overshooting far, and
 # resumes when memory is consumed again.
