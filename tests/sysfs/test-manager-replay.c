@@ -26,6 +26,7 @@
 #include "fake-damon.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "metrics.h"
 #include "replay.h"
 
 #ifndef FIXTURES_DIR
@@ -303,6 +304,37 @@ static void test_stats_from_events(void **state)
 	stop(x);
 }
 
+/*
+ * The metrics come from the slim status document (manager_status_json_metrics()): rendered, they are
+ * the text the full document gives. The resources (damond's CPU time and RSS, which move between the
+ * two builds) and the configuration's times are taken from the slim one for both.
+ */
+static void assert_metrics_from_slim_status(struct manager *m)
+{
+	struct json_object *full = NULL, *slim = NULL, *res;
+	char *a = NULL, *b = NULL;
+	size_t la, lb;
+
+	assert_int_equal(manager_status_json(m, &full), 0);
+	assert_int_equal(manager_status_json_metrics(m, &slim), 0);
+	/* what the slim one leaves out */
+	assert_false(json_object_object_get_ex(slim, "features", NULL));
+	assert_false(json_object_object_get_ex(slim, "actions", NULL));
+	assert_true(json_object_object_get_ex(slim, "resources", &res));
+	json_object_object_add(full, "resources", json_object_get(res));
+	/* and the configuration (the same code for both): its times are converted to the wall clock at each build */
+	assert_true(json_object_object_get_ex(slim, "config", &res));
+	json_object_object_add(full, "config", json_object_get(res));
+	assert_int_equal(metrics_render_string(full, &a, &la), 0);
+	assert_int_equal(metrics_render_string(slim, &b, &lb), 0);
+	assert_non_null(strstr(a, "damond_target_nr_regions{"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	json_object_put(full);
+	json_object_put(slim);
+}
+
 /* region snapshots from the replayed damon_aggregated events drive refinement commits */
 static void test_refinement_commit(void **state)
 {
@@ -322,6 +354,7 @@ static void test_refinement_commit(void **state)
 	assert_true(committed_regions(x, 0) > 12);
 	assert_int_equal(m->kd[0].pid, pid);
 	assert_non_null(strstr(logged, "region refinement"));
+	assert_metrics_from_slim_status(m);
 	stop(x);
 }
 
@@ -575,6 +608,7 @@ static void replay_vm(const char *profile, const char *file, bool stat_events)
 		assert_true(m->kd[0].slots[0].st.nr_tried > 0);
 		assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
 	}
+	assert_metrics_from_slim_status(m);
 	stop(x);
 }
 
