@@ -28,6 +28,7 @@
 #include "manager-internal.h"
 #include "metrics.h"
 #include "replay.h"
+#include "stats-worker.h"
 
 #ifndef FIXTURES_DIR
 #error FIXTURES_DIR
@@ -612,6 +613,38 @@ static void replay_vm(const char *profile, const char *file, bool stat_events)
 	stop(x);
 }
 
+/* A kdamond without schemes has no stats to refresh: no state command, no stats round, on a kernel
+ * without refresh_ms either (each tick used to start a thread that wrote update_schemes_stats) */
+static void test_no_schemes_no_stats_command(void **state)
+{
+	static const char cfg[] = "damond:\n"
+				  "  stats_interval: 1s\n"
+				  "kdamonds:\n"
+				  "  - name: rec\n"
+				  "    ops: paddr\n"
+				  "    intervals: {sample: 5ms, aggr: 100ms}\n"
+				  "    nr_regions: {min: 10, max: 40}\n"
+				  "    targets:\n"
+				  "      - regions:\n"
+				  "          - {start: 0x100000, end: 0x80000000}\n";
+	char path[256];
+	struct fx *x;
+	struct manager *m;
+
+	snprintf(path, sizeof(path), "%s/events/vm-6.12.rec", FIXTURES_DIR);
+	x = start_text("6.12", cfg, path);
+	m = x->m;
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	for (unsigned s = 1; s <= 5; s++) {
+		tick_to(m, 1000 * SEC + s * SEC);
+		stats_worker_cancel(m->stats_worker); /* a round started by the tick is over */
+	}
+	assert_non_null(snapshot_store_get(m->snapshots, 0, 0));
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
+	assert_int_equal(m->stats_commands, 0);
+	stop(x);
+}
+
 static void test_vm_recording_612(void **state)
 {
 	replay_vm("6.12", "vm-6.12.rec", false);
@@ -639,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_arbitration),
 		cmocka_unit_test(test_reload_rules),
 		cmocka_unit_test(test_damon_stat_measured_aggr),
+		cmocka_unit_test(test_no_schemes_no_stats_command),
 		cmocka_unit_test(test_vm_recording_612),
 		cmocka_unit_test(test_vm_recording_72),
 		cmocka_unit_test(test_vm_recording_73),
