@@ -16,7 +16,7 @@ int manager_metrics_text(struct manager *m, char **ret, size_t *ret_len)
 	struct json_object *st = NULL;
 	int r;
 
-	r = manager_status_json(m, &st);
+	r = manager_status_json_metrics(m, &st);
 	if (r < 0)
 		return r;
 	r = metrics_render_string(st, ret, ret_len);

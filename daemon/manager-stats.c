@@ -170,6 +170,11 @@ static void kd_refresh_stats(struct manager *m, struct kdamond_rt *kd, usec_t no
 
 	if (!kd->running || !kd_tick_alive(m, kd))
 		return;
+	if (kd->nr_slots == 0) {
+		/* no scheme, no stats: no state command (it took a thread and a wait for the kdamond each tick) */
+		kd_observed(m, kd, NULL, now);
+		return;
+	}
 	obs = calloc(kd->nr_slots ? kd->nr_slots : 1, sizeof(*obs));
 	if (!obs)
 		return;

@@ -331,7 +331,7 @@ static void target_ranges_json(const struct damon_ctx_cfg *x, const struct damon
 	JADD(to, "regions", regs);
 }
 
-static struct json_object *target_json(struct manager *m, const struct kdamond_rt *kd, size_t t)
+static struct json_object *target_json(struct manager *m, const struct kdamond_rt *kd, size_t t, bool metrics)
 {
 	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
 	struct json_object *to = json_object_new_object();
@@ -339,6 +339,11 @@ static struct json_object *target_json(struct manager *m, const struct kdamond_r
 
 	JADD(to, "index", JU64(t));
 	JADD(to, "pid", json_object_new_int(kd->targets[t].pid));
+	if (metrics) {
+		/* the metrics read a target's index and snapshot only: no /proc reads, no walk of its ranges */
+		JADD(to, "snapshot", snap ? snapshot_json(kd, snap) : NULL);
+		return to;
+	}
 	if (x->ops != DAMON_OPS_PADDR)
 		target_process_json(m, &kd->targets[t], to);
 	target_ranges_json(x, &kd->targets[t], to);
@@ -374,6 +379,9 @@ void manager_dstat_observe(struct manager *m, struct kdamond_rt *kd)
 	}
 }
 
+/* mm/damon/stat.c refreshes its outputs at most every 5 s (damon_stat_damon_call_fn) */
+#define DAMON_STAT_REFRESH_USEC (5 * 1000 * 1000ULL)
+
 /* DAMON_STAT's estimated bandwidth and idle-time percentiles from this kdamond's snapshots
  * (physical-address kdamonds: DAMON_STAT's own view), lib/damon-stat.c. */
 static struct json_object *damon_stat_json(struct manager *m, struct kdamond_rt *kd)
@@ -394,8 +402,20 @@ static struct json_object *damon_stat_json(struct manager *m, struct kdamond_rt 
 	if (n == 0)
 		return NULL;
 	aggr_us = dstat_aggr_us(kd);
-	if (aggr_us == 0 || damon_stat_compute(snaps, n, kd->cfg->ctx.addr_unit, aggr_us, &res) < 0)
+	if (aggr_us == 0)
 		return NULL;
+	if (kd->dstat_last_at && now_usec() < kd->dstat_last_at + DAMON_STAT_REFRESH_USEC &&
+	    kd->dstat_last_pid == kd->pid && kd->dstat_last.aggr_interval_us == aggr_us &&
+	    kd->dstat_last_addr_unit == kd->cfg->ctx.addr_unit) {
+		res = kd->dstat_last;
+	} else {
+		if (damon_stat_compute(snaps, n, kd->cfg->ctx.addr_unit, aggr_us, &res) < 0)
+			return NULL;
+		kd->dstat_last = res;
+		kd->dstat_last_at = now_usec();
+		kd->dstat_last_pid = kd->pid;
+		kd->dstat_last_addr_unit = kd->cfg->ctx.addr_unit;
+	}
 	o = json_object_new_object();
 	JADD(o, "estimated_memory_bandwidth_bytes_per_second", JU64(res.estimated_memory_bandwidth));
 	pct = json_object_new_array();
@@ -410,7 +430,7 @@ static struct json_object *damon_stat_json(struct manager *m, struct kdamond_rt 
 	return o;
 }
 
-static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd)
+static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd, bool metrics)
 {
 	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
 	struct json_object *o = json_object_new_object(), *iv, *nr, *targets, *schemes, *last;
@@ -454,13 +474,15 @@ static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd
 
 	targets = json_object_new_array();
 	for (size_t t = 0; t < kd->nr_targets; t++)
-		json_object_array_add(targets, target_json(m, kd, t));
+		json_object_array_add(targets, target_json(m, kd, t, metrics));
 	JADD(o, "targets", targets);
 
 	schemes = json_object_new_array();
 	for (size_t i = 0; i < kd->nr_slots; i++)
 		json_object_array_add(schemes, scheme_json(m, kd, i));
 	JADD(o, "schemes", schemes);
+	if (metrics)
+		return o;
 
 	if (kd->pending != KD_PENDING_NONE) {
 		/* an operation refused with EBUSY, retried from the retry timer */
@@ -490,7 +512,7 @@ static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd
 }
 
 /* damond's own cost: CPU time, resident and peak memory. */
-static struct json_object *resources_json(void)
+static struct json_object *resources_json(bool metrics)
 {
 	struct json_object *o = json_object_new_object();
 	struct rusage ru;
@@ -504,7 +526,8 @@ static struct json_object *resources_json(void)
 				       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000));
 		JADD(o, "max_rss_kib", JU64((uint64_t)ru.ru_maxrss));
 	}
-	{
+	if (!metrics) {
+		/* mallinfo2() walks every free chunk: not for the metrics, which do not export it */
 		struct mallinfo2 mi = mallinfo2();
 
 		/* heap bytes in use vs. held free by malloc (fragmentation) */
@@ -593,7 +616,7 @@ static const char *monitor_source(const struct manager *m)
 	return m->events ? "bpf" : m->replay ? "replay" : "sysfs-polling";
 }
 
-static struct json_object *monitor_json(struct manager *m)
+static struct json_object *monitor_json(struct manager *m, bool metrics)
 {
 	struct json_object *mon;
 
@@ -623,7 +646,8 @@ static struct json_object *monitor_json(struct manager *m)
 		JADD(mon, "stats_dropped", JU64(m->stats_dropped));
 		JADD(mon, "stats_busy", JU64(m->stats_busy));
 #ifdef HAVE_BPF
-		JADD(mon, "bpf", manager_events_json(m));
+		if (!metrics)
+			JADD(mon, "bpf", manager_events_json(m));
 #endif
 	}
 	return mon;
@@ -676,7 +700,7 @@ static struct json_object *actions_json(struct manager *m)
 	return acts;
 }
 
-int manager_status_json(struct manager *m, struct json_object **ret)
+static int status_json(struct manager *m, bool metrics, struct json_object **ret)
 {
 	struct json_object *o = json_object_new_object(), *kds, *feat;
 
@@ -685,21 +709,34 @@ int manager_status_json(struct manager *m, struct json_object **ret)
 	JADD(o, "pid", json_object_new_int((int)getpid()));
 	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
 	JADD(o, "dry_run", json_object_new_boolean(actuator_is_dry_run(m)));
-	JADD(o, "resources", resources_json());
+	JADD(o, "resources", resources_json(metrics));
 	JADD(o, "config", config_json(m));
-	JADD(o, "monitor", monitor_json(m));
-	manager_features_json(m, &feat);
-	JADD(o, "features", feat);
-	JADD(o, "busy", busy_json(m));
-	JADD(o, "kdamond_dirs", dirs_json(m));
+	JADD(o, "monitor", monitor_json(m, metrics));
+	if (!metrics) {
+		manager_features_json(m, &feat);
+		JADD(o, "features", feat);
+		JADD(o, "busy", busy_json(m));
+		JADD(o, "kdamond_dirs", dirs_json(m));
+	}
 	kds = json_object_new_array();
 	for (size_t i = 0; i < m->nr_kd; i++)
-		json_object_array_add(kds, kdamond_json(m, &m->kd[i]));
+		json_object_array_add(kds, kdamond_json(m, &m->kd[i], metrics));
 	JADD(o, "kdamonds", kds);
 
-	JADD(o, "actions", actions_json(m));
+	if (!metrics)
+		JADD(o, "actions", actions_json(m));
 	*ret = o;
 	return 0;
+}
+
+int manager_status_json(struct manager *m, struct json_object **ret)
+{
+	return status_json(m, false, ret);
+}
+
+int manager_status_json_metrics(struct manager *m, struct json_object **ret)
+{
+	return status_json(m, true, ret);
 }
 
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret)

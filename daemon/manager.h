@@ -9,6 +9,7 @@
 #include "observe.h"
 #include "damon.h"
 #include "damon-features.h"
+#include "damon-stat.h"
 #include "plan.h"
 #include "sysfs.h"
 
@@ -72,6 +73,13 @@ struct kdamond_rt {
 	/* DAMON_STAT's numbers (damon_stat_json): the aggregation interval measured between snapshots,
 	 * for kdamonds whose intervals the kernel tunes (intervals_goal) */
 	uint64_t dstat_ts_ns, dstat_aggrs, dstat_aggr_us;
+	/* the last DAMON_STAT result, reused for DAMON_STAT_REFRESH_USEC as the module does (it refreshes at most
+	 * every 5 s): the metrics tick and each status would otherwise walk all regions every time. Keyed by
+	 * the kdamond's pid, the aggregation interval and the address unit it was computed with. */
+	struct damon_stat_result dstat_last;
+	usec_t dstat_last_at; /* 0: none */
+	int dstat_last_pid;
+	uint64_t dstat_last_addr_unit;
 	uint64_t nr_goal_feeds; /* 'commit_schemes_quota_goals' of fed goal values (kd_commit()) */
 	char last_what[32];
 	char *last_why;
@@ -211,6 +219,10 @@ void log_config_errors(const struct config_errors *errs);
 /* what the last reload did to the kernel (applied, changes, restarted, started, failed, kdamond_dirs, spares) */
 void reload_outcome_json(const struct manager *m, struct json_object *o);
 int manager_status_json(struct manager *m, struct json_object **ret);
+/* The part of the status document the metrics read (lib/metrics.c renders the same text from either):
+ * without features, actions, the lock and directory state, the BPF details, heap figures and per-target
+ * ranges, process names and units, which a stats tick would otherwise build, walk and free every second */
+int manager_status_json_metrics(struct manager *m, struct json_object **ret);
 int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
 

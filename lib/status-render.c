@@ -985,6 +985,29 @@ static void summary_watermarks(struct line *l, struct json_object *wm)
 	}
 }
 
+/* Each quota goal: "goal METRIC current/target UNIT met|missed", from the kernel's score (>= 100 %: met). */
+static void summary_goals(struct line *l, struct json_object *goals)
+{
+	size_t n = goals ? json_object_array_length(goals) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *g = json_object_array_get_idx(goals, i);
+		const char *unit = str_or(get_str(g, "unit"), "");
+		char a[32], b[32];
+		uint64_t score;
+
+		line_add(l, "; goal %s %s/%s%s%s ", str_or(get_str(g, "metric"), "-"),
+			 member(g, "current_value") ? fmt_u64(a, g, "current_value") : "?",
+			 fmt_u64(b, g, "target_value"), *unit ? " " : "", unit);
+		if (!get_u64(g, "score_bp", &score))
+			line_color(l, C_YELLOW, "unknown");
+		else if (score >= 10000)
+			line_color(l, C_GREEN, "met");
+		else
+			line_color(l, C_YELLOW, "missed");
+	}
+}
+
 static void summary_scheme(FILE *out, struct line *l, struct json_object *s)
 {
 	struct json_object *q = member_type(s, "quotas", json_type_object);
@@ -1015,6 +1038,7 @@ static void summary_scheme(FILE *out, struct line *l, struct json_object *s)
 			line_color(l, C_YELLOW, "no quota");
 		}
 	}
+	summary_goals(l, member_type(q, "goals", json_type_array));
 	if (mode && !streq(mode, "off"))
 		line_add(l, "; fail-charge %s", mode);
 	line_emit(out, l);

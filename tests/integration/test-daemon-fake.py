@@ -1393,13 +1393,24 @@ def t_refine_without_bpf():
 
 
 def t_status_summary():
-    """damondctl status: the summary for humans; --details; on a terminal: cut to its width, colours, NO_COLOR."""
+    """damondctl status: the summary for humans (goals met or missed); --details; on a terminal: cut to its width,
+    colours, NO_COLOR, --watch redraws."""
     e = Env("6.12")
     try:
         # free memory is 25 % on the fake meminfo: watermarks with high 20 % make "watch" idle
+        # node 0 is 25 % free too: a goal of 20 % free is met, one of 50 % missed
+        node = os.path.join(e.sys, "devices/system/node/node0")
+        os.makedirs(node)
+        with open(os.path.join(node, "meminfo"), "w") as f:
+            f.write("Node 0 MemTotal:  2000000 kB\nNode 0 MemFree:  500000 kB\n")
         e.write_conf(POLICY.replace("        action: stat\n", "        action: stat\n"
                                     "        watermarks: {metric: free_mem_rate, interval: 1s, high: 200, "
-                                    "mid: 150, low: 50}\n") % {"bytes": "32M"})
+                                    "mid: 150, low: 50}\n")
+                     .replace("reset_interval: 1s", "reset_interval: 1s\n"
+                              "          goals:\n"
+                              "            - {metric: node_mem_free_bp, target_value: 2000, nid: 0}\n"
+                              "            - {metric: node_mem_free_bp, target_value: 5000, nid: 0}")
+                     % {"bytes": "32M"})
         e.start()
         time.sleep(1.5)
         txt = e.ctl("status").stdout
@@ -1410,6 +1421,10 @@ def t_status_summary():
         cold = [l for l in lines if l.strip().startswith("cold ")]
         check(cold and "pageout" in cold[0] and "of a 32.0MiB/s quota" in cold[0],
               "the pageout scheme's line lacks its rate against the quota:\n" + txt)
+        # each goal: current/target and whether it is on target, from the kernel's score
+        check("; goal node_mem_free_bp 2500/2000 bp met" in cold[0] and
+              "; goal node_mem_free_bp 2500/5000 bp missed" in cold[0],
+              "the pageout scheme's line does not say whether its goals are met:\n" + txt)
         watch = [l for l in lines if l.strip().startswith("watch ")]
         check(watch and "idle: free 25.0 % > high 20.0 %" in watch[0],
               "the idle scheme's line does not say why:\n" + txt)
@@ -1434,6 +1449,16 @@ def t_status_summary():
             p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=30,
                                env=env)
             check("\x1b[" not in p.stdout, "colours despite NO_COLOR: %r" % p.stdout[:400])
+            # --watch on a terminal: the screen cleared and the summary drawn again every 0.2 s
+            wcmd = "timeout -s INT 1.1 %s --runtime-dir %s --no-pager status --watch=0.2" % (DAMONDCTL, e.run)
+            p = subprocess.run(["script", "-qc", wcmd, "/dev/null"], capture_output=True, text=True, timeout=30,
+                               env=env)
+            frames = p.stdout.split("\x1b[H\x1b[2J")[1:]
+            check(len(frames) >= 2 and all(f.replace("\r", "").startswith("damond ") and "reclaim" in f
+                                           for f in frames),
+                  "--watch=0.2 for 1.1 s on a pty: %d frames, not at least 2 whole ones: %r"
+                  % (len(frames), p.stdout[-600:]))
+            check("(more: damondctl status --details)" not in p.stdout, "--watch frames end with the hint")
         p = e.ctl("status", "--watch=0.1", ok=False)
         check(p.returncode != 0 and "--watch takes seconds" in p.stderr, "--watch=0.1 accepted: %r" % p.stderr)
     finally:

@@ -28,7 +28,9 @@
 #include "fake-damon.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "metrics.h"
 #include "replay.h"
+#include "stats-worker.h"
 
 #ifndef FIXTURES_DIR
 #error FIXTURES_DIR
@@ -309,6 +311,37 @@ static void test_stats_from_events(void **state)
 	stop(x);
 }
 
+/*
+ * The metrics come from the slim status document (manager_status_json_metrics()): rendered, they are
+ * the text the full document gives. The resources (damond's CPU time and RSS, which move between the
+ * two builds) and the configuration's times are taken from the slim one for both.
+ */
+static void assert_metrics_from_slim_status(struct manager *m)
+{
+	struct json_object *full = NULL, *slim = NULL, *res;
+	char *a = NULL, *b = NULL;
+	size_t la, lb;
+
+	assert_int_equal(manager_status_json(m, &full), 0);
+	assert_int_equal(manager_status_json_metrics(m, &slim), 0);
+	/* what the slim one leaves out */
+	assert_false(json_object_object_get_ex(slim, "features", NULL));
+	assert_false(json_object_object_get_ex(slim, "actions", NULL));
+	assert_true(json_object_object_get_ex(slim, "resources", &res));
+	json_object_object_add(full, "resources", json_object_get(res));
+	/* and the configuration (the same code for both): its times are converted to the wall clock at each build */
+	assert_true(json_object_object_get_ex(slim, "config", &res));
+	json_object_object_add(full, "config", json_object_get(res));
+	assert_int_equal(metrics_render_string(full, &a, &la), 0);
+	assert_int_equal(metrics_render_string(slim, &b, &lb), 0);
+	assert_non_null(strstr(a, "damond_target_nr_regions{"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	json_object_put(full);
+	json_object_put(slim);
+}
+
 /* region snapshots from the replayed damon_aggregated events drive refinement commits */
 static void test_refinement_commit(void **state)
 {
@@ -328,6 +361,7 @@ static void test_refinement_commit(void **state)
 	assert_true(committed_regions(x, 0) > 12);
 	assert_int_equal(m->kd[0].pid, pid);
 	assert_non_null(strstr(logged, "region refinement"));
+	assert_metrics_from_slim_status(m);
 	stop(x);
 }
 
@@ -581,6 +615,39 @@ static void replay_vm(const char *profile, const char *file, bool stat_events)
 		assert_true(m->kd[0].slots[0].st.nr_tried > 0);
 		assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
 	}
+	assert_metrics_from_slim_status(m);
+	stop(x);
+}
+
+/* A kdamond without schemes has no stats to refresh: no state command, no stats round, on a kernel
+ * without refresh_ms either (each tick used to start a thread that wrote update_schemes_stats) */
+static void test_no_schemes_no_stats_command(void **state)
+{
+	static const char cfg[] = "damond:\n"
+				  "  stats_interval: 1s\n"
+				  "kdamonds:\n"
+				  "  - name: rec\n"
+				  "    ops: paddr\n"
+				  "    intervals: {sample: 5ms, aggr: 100ms}\n"
+				  "    nr_regions: {min: 10, max: 40}\n"
+				  "    targets:\n"
+				  "      - regions:\n"
+				  "          - {start: 0x100000, end: 0x80000000}\n";
+	char path[256];
+	struct fx *x;
+	struct manager *m;
+
+	snprintf(path, sizeof(path), "%s/events/vm-6.12.rec", FIXTURES_DIR);
+	x = start_text("6.12", cfg, path);
+	m = x->m;
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	for (unsigned s = 1; s <= 5; s++) {
+		tick_to(m, 1000 * SEC + s * SEC);
+		stats_worker_cancel(m->stats_worker); /* a round started by the tick is over */
+	}
+	assert_non_null(snapshot_store_get(m->snapshots, 0, 0));
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
+	assert_int_equal(m->stats_commands, 0);
 	stop(x);
 }
 
@@ -1031,6 +1098,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_arbitration),
 		cmocka_unit_test(test_reload_rules),
 		cmocka_unit_test(test_damon_stat_measured_aggr),
+		cmocka_unit_test(test_no_schemes_no_stats_command),
 		cmocka_unit_test(test_vm_recording_612),
 		cmocka_unit_test(test_vm_recording_72),
 		cmocka_unit_test(test_vm_recording_73),
