@@ -101,12 +101,20 @@ if [ -e $t/0/obsolete_target ]; then
 	grep -q "dropped 1 exited target" "$DAMOND_LOG" || fail "7.x: the exit was not dropped with obsolete_target"
 	assert_eq "$(cat $t/0/obsolete_target)$(cat $t/1/obsolete_target)" NN "obsolete_target flags after the drop"
 	# the kernel's own view: its aggregations name targets 0 and 1 only
-	ev=/sys/kernel/tracing/events/damon/damon_aggregated
-	echo > /sys/kernel/tracing/trace
+	# (earlier scenarios of the same guest leave tracing_on at 0 and filters set)
+	tr=/sys/kernel/tracing
+	ev=$tr/events/damon/damon_aggregated
+	echo 0 > $tr/tracing_on
+	echo > $tr/trace
+	echo "common_pid == $kpid" > $ev/filter
 	echo 1 > $ev/enable
+	echo 1 > $tr/tracing_on
 	sleep 2
+	echo 0 > $tr/tracing_on
 	echo 0 > $ev/enable
-	ids=$(sed -n 's/.*target_id=\([0-9]*\) .*/\1/p' /sys/kernel/tracing/trace | sort -u | tr '\n' ' ')
+	echo 0 > $ev/filter
+	ids=$(sed -n 's/.*target_id=\([0-9]*\) .*/\1/p' $tr/trace | sort -u | tr '\n' ' ')
+	echo > $tr/trace
 	assert_eq "$ids" "0 1 " "target ids in the kernel's damon_aggregated events"
 	mark middle_exit=obsolete_target kernel_targets="$ids"
 else
