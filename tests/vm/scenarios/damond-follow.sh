@@ -34,6 +34,13 @@ damond_start
 commits() {
 	grep -c "committed online" "$DAMOND_LOG"
 }
+# add_memhog N: start one more memhog (MEMHOG_PID) and wait until damond committed it as the N-th target
+add_memhog() {
+	local c0
+	c0=$(commits)
+	start_memhog -m 32 -H 4
+	wait_for "[ \"\$(cat $t/nr_targets 2>/dev/null)\" = $1 ] && [ \"\$(commits)\" -gt $c0 ]" 15 0.5
+}
 following() {	# PID: the kernel monitors exactly this process, and the kdamond runs
 	[ "$(cat $t/nr_targets 2>/dev/null)" = 1 ] && [ "$(cat $t/0/pid_target 2>/dev/null)" = "$1" ] &&
 		[ "$(kd_state 0)" = on ]
@@ -48,12 +55,10 @@ grep -q "pid $cur (memhog), followed by comm: memhog" /tmp/follow.status ||
 i=0
 while [ $i -lt 5 ]; do
 	old=$cur
-	c0=$(commits)
-	start_memhog -m 32 -H 4
-	cur=$MEMHOG_PID
 	# the old process serves until the new one is monitored too (a rolling restart)
-	wait_for "[ \"\$(cat $t/nr_targets 2>/dev/null)\" = 2 ] && [ \"\$(commits)\" -gt $c0 ]" 15 0.5 ||
-		fail "rolling restart $i: memhog $cur not added beside $old (nr_targets $(cat $t/nr_targets 2>/dev/null))"
+	add_memhog 2 ||
+		fail "rolling restart $i: memhog $MEMHOG_PID not added beside $old (nr_targets $(cat $t/nr_targets 2>/dev/null))"
+	cur=$MEMHOG_PID
 	stop_memhog "$old"
 	t0=$(now_ms)
 	wait_for "following $cur" 15 0.5 || fail "rolling restart $i: memhog $cur not followed (pid_target $(cat $t/0/pid_target 2>/dev/null), nr_targets $(cat $t/nr_targets 2>/dev/null))"
@@ -80,16 +85,10 @@ done
 # an exit from the middle of three: the others keep their places (and the regions the kernel holds for
 # them). 6.19+ drops the exited target online with obsolete_target; 6.12 moves the last one into its place.
 a=$cur
-c0=$(commits)
-start_memhog -m 32 -H 4
+add_memhog 2 || fail "memhog $MEMHOG_PID not added"
 b=$MEMHOG_PID
-wait_for "[ \"\$(cat $t/nr_targets 2>/dev/null)\" = 2 ] && [ \"\$(commits)\" -gt $c0 ]" 15 0.5 ||
-	fail "memhog $b not added"
-c0=$(commits)
-start_memhog -m 32 -H 4
+add_memhog 3 || fail "memhog $MEMHOG_PID not added"
 c=$MEMHOG_PID
-wait_for "[ \"\$(cat $t/nr_targets 2>/dev/null)\" = 3 ] && [ \"\$(commits)\" -gt $c0 ]" 15 0.5 ||
-	fail "memhog $c not added"
 assert_eq "$(cat $t/0/pid_target) $(cat $t/1/pid_target) $(cat $t/2/pid_target)" "$a $b $c" "targets in order"
 kpid=$(kd_pid 0)
 stop_memhog "$b"
