@@ -258,8 +258,8 @@ unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *
 	return changed;
 }
 
-/* The commit of this tick's overlay went through (committed) or not: tell the controllers in changed. */
-void ctrls_outcome(struct manager *m, struct kdamond_rt *kd, unsigned changed, bool committed, usec_t now)
+/* What became of the commit of this tick's overlay: tell the controllers in changed. */
+void ctrls_outcome(struct manager *m, struct kdamond_rt *kd, unsigned changed, enum ctrl_outcome o, usec_t now)
 {
 	const void **peers = calloc(kd->nr_slots + 1, sizeof(*peers));
 	struct ctrl_env e;
@@ -270,7 +270,7 @@ void ctrls_outcome(struct manager *m, struct kdamond_rt *kd, unsigned changed, b
 
 			env_of(m, kd, c, i, peers, &e);
 			if (s && *s && ctrl_registry[c]->outcome)
-				ctrl_registry[c]->outcome(&e, *s, committed, now);
+				ctrl_registry[c]->outcome(&e, *s, o, now);
 		}
 	free(peers);
 }

@@ -114,13 +114,20 @@ static void kd_now_on(struct manager *m, struct kdamond_rt *kd, bool running, in
 	kd->pid = pid;
 	kd->died = false;
 	kd->adopted = false;
-	kd->starting = false;
+	/* pid 0: 'on' went through but the lock was held again when damond read the pid; the record keeps
+	 * "starting" (any pid in the directory is damond's) until the tick reads it (kd_tick_alive()) */
+	kd->starting = running && pid <= 0;
 	write_list_done(&kd->written);
 	kd->written = *l;
 	*l = (struct write_list){};
 	kd->pending = KD_PENDING_NONE;
 	kd_set_last(kd, "on", why);
-	record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
+	if (running && pid <= 0)
+		record_action(m, kd->name, "on",
+			      "started as kdamonds/%u, pid read at the next tick (the DAMON sysfs lock was held) (%s)",
+			      kd->index, why);
+	else
+		record_action(m, kd->name, "on", "started as kdamonds/%u, pid %d (%s)", kd->index, pid, why);
 	record_save(m);
 }
 
@@ -171,6 +178,13 @@ int kd_start(struct manager *m, struct kdamond_rt *kd, const char *why)
 	}
 	if (on != ACTUATOR_DRY) {
 		r = kdamond_check_alive(m, kd->index, &pid);
+		if (r == -EBUSY && m->retry_busy) {
+			/* 'on' went through, and another user took the lock before the read: the loop does not wait
+			 * for it; the tick reads the pid (kd_tick_alive()), and a kdamond that stopped at once shows
+			 * there as died */
+			pid = 0;
+			r = 1;
+		}
 		if (r < 0)
 			return log_error_errno(r, "kdamond '%s': cannot read state: %m", kd->name);
 		if (!r) {
@@ -235,6 +249,13 @@ static int commit_settle(struct manager *m, struct kdamond_rt *kd, const struct 
 	int pid = kd->pid, r;
 
 	r = kdamond_check_alive(m, kd->index, &pid);
+	if (r == -EBUSY && m->retry_busy) {
+		/* the commit went through and another user took the lock before the read: the loop does not wait
+		 * for it; a kdamond that stopped on the commit shows at the next tick as died */
+		log_debug("kdamond '%s': state unread after commit (the DAMON sysfs lock is held)", kd->name);
+		pid = kd->pid;
+		r = 1;
+	}
 	if (r < 0)
 		return log_error_errno(r, "kdamond '%s': cannot read state after commit: %m", kd->name);
 	if (!r) {

@@ -211,7 +211,7 @@ void ctrls_free(void **states);
 /* one tick of kd's controllers on kd->overlay: the mask of those that changed it, why, the scheme if one */
 unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *why, size_t len,
 		    const char **ret_scheme);
-/* the commit of the tick's overlay went through or not: outcome() to the controllers in changed */
-void ctrls_outcome(struct manager *m, struct kdamond_rt *kd, unsigned changed, bool committed, usec_t now);
+/* what became of the commit of the tick's overlay: outcome() to the controllers in changed */
+void ctrls_outcome(struct manager *m, struct kdamond_rt *kd, unsigned changed, enum ctrl_outcome o, usec_t now);
 /* each controller's status under its name: CTRL_SCHEME ones for slot, CTRL_KDAMOND ones (slot SIZE_MAX) */
 void ctrls_status(struct manager *m, const struct kdamond_rt *kd, size_t slot, struct json_object *into);

@@ -543,7 +543,6 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	unsigned failed, generation = m->generation;
 	int r;
 
-	damon_busy_budget_reset(); /* a reload sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
 	(void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
 	r = reload_parse(m, errs, &p);
 	if (r < 0)

@@ -13,9 +13,9 @@
 /*
  * The kernel's DAMON sysfs lock is a trylock (kernel-damon.md 2.2, 2.5):
  * while another user holds it, nr_* files, state commands, memcg_path and
- * goal path writes fail with EBUSY. Inside the event loop damond sleeps at
- * most MANAGER_BUSY_BUDGET_MS per callback on it (damon_set_busy_budget()).
- * An operation still refused then is deferred: kd->pending says what waits
+ * goal path writes fail with EBUSY. Inside the event loop damond never
+ * sleeps on it (m->busy: one attempt per file, lib/damon-sysfs.h). An
+ * operation refused is deferred: kd->pending says what waits
  * (a start or a commit), and this timer redoes it as a whole with backoff
  * (MANAGER_RETRY_FIRST_US doubling to MANAGER_RETRY_MAX_US) until it lands
  * or fails otherwise, while status and reloads are served in between.
@@ -64,9 +64,9 @@ void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bo
 	kd->pending_why = strdup_or_null(why);
 	kd->pending_attempts++;
 	record_action(m, kd->name, "deferred",
-		      "%s waits for the DAMON sysfs lock (EBUSY beyond the event loop's %u ms budget), "
+		      "%s waits for the DAMON sysfs lock (EBUSY; the event loop does not wait on it), "
 		      "retried from a timer (%s)",
-		      kd_pending_to_string(kd->pending), MANAGER_BUSY_BUDGET_MS, why);
+		      kd_pending_to_string(kd->pending), why);
 	retry_arm(m);
 }
 
@@ -197,7 +197,6 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	bool waiting = false, landed = false;
 	int r;
 
-	damon_busy_budget_reset();
 	m->busy_retry_rounds++;
 	retry_pending_off(m, &waiting, &landed);
 	retry_nr_kdamonds(m, &waiting, &landed);

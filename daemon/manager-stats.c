@@ -39,7 +39,16 @@ static bool kd_tick_alive(struct manager *m, struct kdamond_rt *kd)
 	if (r == ACTUATOR_NONE)
 		return false; /* the dry run: none of damond's kdamonds is looked at */
 	if (r < 0 || (r > 0 && pid == kd->pid))
-		return true; /* a state that cannot be read says nothing */
+		return true; /* a state that cannot be read (EBUSY: the lock is held) says nothing; look again next tick */
+	if (r > 0 && kd->pid <= 0) {
+		/* its start could not read the pid (the DAMON sysfs lock was held, kd_start()) */
+		record_action(m, kd->name, "on", "kdamonds/%u runs as pid %d", kd->index, pid);
+		kd->pid = pid;
+		kd->starting = false;
+		manager_observe_pids(m);
+		record_save(m);
+		return true;
+	}
 	if (!r) {
 		snprintf(why, sizeof(why),
 			 "the kdamond stopped behind damond's back (was pid %d; a vaddr target may have exited)",
@@ -266,6 +275,7 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 	const char *scheme = NULL;
 	unsigned changed;
 	char why[256] = "";
+	bool busy;
 	int r;
 
 	/* a start, commit or nr_kdamonds that waits for the DAMON sysfs lock (manager-retry.c) carries the whole
@@ -276,23 +286,25 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 	if (!changed)
 		return;
 	r = kd_commit(m, kd, scheme, why[0] ? why : "controller decision");
-	if (busy_deferrable(m, r))
-		/* not deferred: the retry timer would commit a decision its controller has been told failed; the
-		 * controllers decide again from their next observations. kd_fail() left the EBUSY for a caller
-		 * to record: say here what happens to it. */
-		record_scheme_action(m, kd->name, scheme, "error",
-				     "controller commit dropped, the DAMON sysfs lock is held (the controllers decide "
-				     "again from their next observations): %s",
+	busy = busy_deferrable(m, r);
+	if (busy)
+		/* not given to the retry timer: it would commit a decision its controller has been told did not
+		 * land; the controllers decide again at the next tick, without backing off (CTRL_BUSY). kd_fail()
+		 * left the EBUSY for a caller to record: say here what happens to it. */
+		record_scheme_action(m, kd->name, scheme, "deferred",
+				     "controller decision not committed, the DAMON sysfs lock is held by another "
+				     "user (the controllers decide again at the next tick): %s",
 				     kd->last_error ? kd->last_error : strerror(EBUSY));
-	if (r < 0) {
+	else if (r < 0)
 		log_warning_errno(r, "kdamond '%s': controller commit failed (%s): %m", kd->name, why);
+	if (r < 0) {
 		/* a layout is laid out over the regions of its tick: one that did not land is not carried later */
 		for (size_t t = 0; t < kd->overlay.nr_targets; t++)
 			if (kd->overlay.targets[t].layout_new)
 				(void)kd_overlay_set_layout(&kd->overlay, t, NULL, 0);
 	}
 	/* the commit is synchronous: the kernel has the decisions from now on */
-	ctrls_outcome(m, kd, changed, r >= 0, now_usec());
+	ctrls_outcome(m, kd, changed, r >= 0 ? CTRL_COMMITTED : busy ? CTRL_BUSY : CTRL_FAILED, now_usec());
 	/* the record's hash is of what the kernel holds: a damond that adopts the kdamond after a crash then
 	 * sees it unchanged (the first-window release, say) instead of recommitting */
 	if (r >= 0)

@@ -658,8 +658,10 @@ static struct json_object *busy_json(struct manager *m)
 	/* the DAMON sysfs lock: the event loop's bound, time slept on it, deferred work */
 	struct json_object *bo = json_object_new_object();
 
-	JADD(bo, "loop_budget_ms", JU64(MANAGER_BUSY_BUDGET_MS));
-	JADD(bo, "slept_ms", JU64(damon_busy_slept_ms()));
+	/* the event loop never sleeps on the lock: slept_ms is start's and stop's wait */
+	JADD(bo, "loop_sleeps", json_object_new_boolean(!m->retry_busy));
+	JADD(bo, "slept_ms", JU64(m->busy.slept_ms));
+	JADD(bo, "answers", JU64(m->busy.nr_busy));
 	JADD(bo, "retry_rounds", JU64(m->busy_retry_rounds));
 	JADD(bo, "pending_nr_kdamonds", m->pending_nr_kdamonds ? JU64(m->pending_nr_kdamonds) : NULL);
 	{

@@ -35,6 +35,8 @@ int manager_new(struct manager **ret)
 	m->ctl_fd = -1;
 	m->kpageflags_fd = -1;
 	m->nr_kdamonds_before_start = UINT64_MAX;
+	m->busy = (struct damon_busy)DAMON_BUSY_DEFAULT;
+	(void)damon_busy_use(&m->busy);
 	r = sd_event_default(&m->event);
 	if (r < 0)
 		return r;
@@ -47,6 +49,13 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	manager_ctl_close(m);
+	{
+		/* the thread's EBUSY policy must not outlive m */
+		struct damon_busy *cur = damon_busy_use(NULL);
+
+		if (cur != &m->busy)
+			(void)damon_busy_use(cur);
+	}
 	if (m->kpageflags_fd >= 0)
 		close(m->kpageflags_fd);
 #ifdef HAVE_BPF
@@ -104,7 +113,6 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
 
-	damon_busy_budget_reset(); /* this tick sleeps at most MANAGER_BUSY_BUDGET_MS on EBUSY */
 	manager_tick(m);
 	manager_metrics_tick(m);
 	/* Whole free heap pages go back to the kernel: a bench run once saw
@@ -319,8 +327,9 @@ static int start_arm_timer(struct manager *m, struct start_ctx *c)
 	r = stats_worker_new(m->event, m->root, stats_round_done, m, &m->stats_worker);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the stats worker: %m");
-	/* Start ran before the loop and waited up to ~2.6 s per busy file; from now on the loop may not. */
-	damon_set_busy_budget(MANAGER_BUSY_BUDGET_MS);
+	/* Start ran before the loop and waited up to ~2.6 s per busy file; from now on the loop never sleeps on
+	 * the lock: the first EBUSY defers the operation to the retry timer (manager-retry.c). */
+	m->busy.attempts = 1;
 	m->retry_busy = true;
 	return 0;
 }
@@ -403,7 +412,7 @@ static void cleanup_failed_start(struct manager *m)
 static void stop_begin(struct manager *m)
 {
 	/* The loop is over: stopping may wait for the lock as start did (~2.6 s per busy file). */
-	damon_set_busy_budget(0);
+	m->busy.attempts = ((struct damon_busy)DAMON_BUSY_DEFAULT).attempts;
 	m->retry_busy = false;
 	/* a stats round in flight ends (its kdamonds still run): its results are of no use now */
 	stats_worker_cancel(m->stats_worker);

@@ -154,6 +154,9 @@ struct manager {
 	size_t nr_pending_off;
 	uint64_t busy_retry_rounds;
 	bool retry_busy; /* in the event loop: EBUSY defers to the retry timer instead of failing */
+	/* the main thread's EBUSY retry (lib/damon-sysfs.h): start and stop wait for the lock, the event loop
+	 * never does (attempts 1: the first EBUSY defers to the retry timer) */
+	struct damon_busy busy;
 	bool busy_seen;  /* the last kernel write failure was EBUSY (kd_fail()) */
 	sd_event_source *sighup;
 	sd_event_source *ctl_source;
@@ -207,8 +210,6 @@ int memory_rescan(struct manager *m);
 void manager_notify_status(struct manager *m);
 const char *kd_pending_to_string(enum kd_pending p);
 
-/* The most an event-loop callback sleeps on EBUSY before deferring to the retry timer. */
-#define MANAGER_BUSY_BUDGET_MS 100
 /* The retry timer's first delay and cap. */
 #define MANAGER_RETRY_FIRST_US (20 * 1000ULL)
 #define MANAGER_RETRY_MAX_US (1000 * 1000ULL)

@@ -20,14 +20,11 @@
 #include "stats-worker.h"
 
 /*
- * EBUSY on a command (a commit from the loop holds the lock): a few short
- * sleeps, off the loop. Not the library's busy retry (damon_write_locked()):
- * its attempts, budget and slept counters are process-wide globals the event
- * loop resets and reads without a lock, so this thread would race with them
- * and its sleeps would use up the loop's per-callback budget (making the
- * loop's own writes fail early); and each busy attempt logs, which runs the
- * log callback (the loop's) from this thread. This loop keeps its own count
- * per job (stats_busy in status) and sleeps at most 5+10+20+40 ms.
+ * EBUSY on a command (a commit from the loop holds the lock): the library's
+ * one retry (damon_state_cmd()) under this thread's own policy, off the loop:
+ * at most 5 attempts, sleeping 5+10+20+40 ms, and quiet (no log line from this
+ * thread, which must not run the loop's log callback). Its counters are the
+ * thread's: the loop's policy, which never sleeps, is not touched.
  */
 #define WORKER_BUSY_ATTEMPTS 5
 #define WORKER_BUSY_FIRST_MS 5
@@ -61,32 +58,24 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static int state_cmd(struct stats_worker *w, struct stats_job *j, const char *cmd)
+static int state_cmd(struct stats_worker *w, struct stats_job *j, struct damon_busy *b, const char *cmd)
 {
-	char p[PATH_MAX];
-	unsigned delay = WORKER_BUSY_FIRST_MS;
+	uint64_t busy = b->nr_busy;
 	int r;
 
-	snprintf(p, sizeof(p), DAMON_ADMIN_DIR "/kdamonds/%u/state", j->index);
-	for (unsigned i = 0;; i++) {
-		r = sysfs_write_str(w->root, p, cmd);
-		if (r != -EBUSY || i + 1 >= WORKER_BUSY_ATTEMPTS)
-			break;
-		j->nr_busy++;
-		(void)nanosleep(&(struct timespec){ .tv_nsec = (long)delay * 1000000L }, NULL);
-		delay *= 2;
-	}
+	r = damon_state_cmd(w->root, j->index, cmd);
+	j->nr_busy += (unsigned)(b->nr_busy - busy);
 	if (r >= 0)
 		j->nr_commands++;
 	return r;
 }
 
-static void run_job(struct stats_worker *w, struct stats_job *j)
+static void run_job(struct stats_worker *w, struct stats_job *j, struct damon_busy *b)
 {
-	j->r = state_cmd(w, j, "update_schemes_stats");
+	j->r = state_cmd(w, j, b, "update_schemes_stats");
 	if (j->r < 0)
 		return;
-	j->esz_fresh = j->want_quotas && state_cmd(w, j, "update_schemes_effective_quotas") >= 0;
+	j->esz_fresh = j->want_quotas && state_cmd(w, j, b, "update_schemes_effective_quotas") >= 0;
 	j->at_us = mono_us();
 	for (size_t i = 0; i < j->nr_slots; i++)
 		j->st_ok[i] = damon_read_scheme_stats(w->root, j->index, (unsigned)i, &j->st[i]) >= 0;
@@ -95,10 +84,15 @@ static void run_job(struct stats_worker *w, struct stats_job *j)
 static void *worker_main(void *arg)
 {
 	struct stats_worker *w = arg;
+	struct damon_busy busy = { .attempts = WORKER_BUSY_ATTEMPTS,
+				   .first_delay_ms = WORKER_BUSY_FIRST_MS,
+				   .quiet = true };
 	uint64_t one = 1;
 
+	(void)damon_busy_use(&busy);
 	for (size_t i = 0; i < w->nr_jobs; i++)
-		run_job(w, &w->jobs[i]);
+		run_job(w, &w->jobs[i], &busy);
+	(void)damon_busy_use(NULL);
 	/* an eventfd write of 1 cannot block nor fail short of a counter overflow */
 	(void)!write(w->efd, &one, sizeof(one));
 	return NULL;

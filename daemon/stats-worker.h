@@ -34,7 +34,7 @@ struct stats_job {
 	int r;                  /* the update_schemes_stats write (negative errno) */
 	bool esz_fresh;         /* update_schemes_effective_quotas went through */
 	unsigned nr_commands;   /* state commands that went through */
-	unsigned nr_busy;       /* EBUSY answers met (each retried after a short sleep) */
+	unsigned nr_busy;       /* EBUSY answers met (retried after a short sleep, at most 4 times) */
 	uint64_t at_us;         /* when the stats were read (CLOCK_MONOTONIC) */
 	struct damos_stats *st; /* nr_slots entries */
 	bool *st_ok;            /* nr_slots entries: st[i] was read */

@@ -177,6 +177,15 @@ void ctrl_sensor_needs_merge(struct ctrl_sensor_needs *a, const struct ctrl_sens
 
 /* ---- the controller ------------------------------------------------------- */
 
+/* What became of the commit carrying a tick's decisions (ctrl_ops.outcome). */
+enum ctrl_outcome {
+	CTRL_FAILED,    /* the kernel refused it, or a write failed */
+	CTRL_COMMITTED, /* the kernel holds the decisions from now on */
+	/* not written: another DAMON user held the sysfs lock (the event loop does not wait for it). Brief
+	 * contention, not the decision's fault: decide again at the next tick, without backing off */
+	CTRL_BUSY,
+};
+
 struct ctrl_ops {
 	const char *name; /* "fail_charge", "refine": the status key and the log/journal name */
 	enum ctrl_scope scope;
@@ -216,8 +225,8 @@ struct ctrl_ops {
 	 */
 	bool (*step)(const struct ctrl_env *e, void *state, const struct kd_observation *obs, struct kd_overlay *inout,
 		     char *why, size_t len);
-	/* The commit carrying this tick's overlay went through (committed) or not, at now_us. */
-	void (*outcome)(const struct ctrl_env *e, void *state, bool committed, uint64_t now_us);
+	/* What became of the commit carrying this tick's overlay, at now_us. */
+	void (*outcome)(const struct ctrl_env *e, void *state, enum ctrl_outcome o, uint64_t now_us);
 	/* Status as data: the controller's fields into `into` (the host files it under .name). */
 	void (*status)(const struct ctrl_env *e, const void *state, struct json_object *into);
 };

@@ -239,9 +239,10 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 	return true;
 }
 
-static void charge_outcome(const struct ctrl_env *e, void *state, bool committed, uint64_t now_us)
+static void charge_outcome(const struct ctrl_env *e, void *state, enum ctrl_outcome o, uint64_t now_us)
 {
 	struct ctrl_charge_state *st = state;
+	bool committed = o == CTRL_COMMITTED;
 
 	(void)e;
 	if (!st->active)

@@ -196,9 +196,10 @@ static bool goal_step(const struct ctrl_env *e, void *state, const struct kd_obs
 	return n > 0;
 }
 
-static void goal_outcome(const struct ctrl_env *e, void *state, bool committed, uint64_t now_us)
+static void goal_outcome(const struct ctrl_env *e, void *state, enum ctrl_outcome o, uint64_t now_us)
 {
 	struct ctrl_goal_state *st = state;
+	bool committed = o == CTRL_COMMITTED;
 
 	(void)e;
 	if (st->temporal)

@@ -204,14 +204,16 @@ static bool refine_ctrl_step(const struct ctrl_env *e, void *state, const struct
 	return true;
 }
 
-static void refine_outcome(const struct ctrl_env *e, void *state, bool committed, uint64_t now_us)
+static void refine_outcome(const struct ctrl_env *e, void *state, enum ctrl_outcome o, uint64_t now_us)
 {
 	struct ctrl_refine_state *st = state;
 	struct refine_params rp;
 
 	ctrl_refine_params(e, &rp);
-	if (committed)
+	if (o == CTRL_COMMITTED)
 		refine_committed(&rp, &st->rs, &st->last, now_us);
+	else if (o == CTRL_BUSY)
+		refine_commit_busy(&st->rs, now_us);
 	else
 		refine_commit_failed(&rp, &st->rs, now_us);
 }

@@ -272,6 +272,13 @@ void refine_commit_failed(const struct refine_params *p, struct refine_state *s,
 	s->next_round_us = now_us + s->backoff * p->interval_us;
 }
 
+void refine_commit_busy(struct refine_state *s, uint64_t now_us)
+{
+	/* brief contention says nothing about the cuts: the same interval, the next tick decides again */
+	s->pending = false;
+	s->next_round_us = now_us;
+}
+
 struct layout {
 	const struct snapshot_region *regions;
 	size_t nr_regions, ri;

@@ -137,6 +137,8 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 void refine_committed(const struct refine_params *p, struct refine_state *s,
 		      const struct refine_decision *d, uint64_t now_us);
 void refine_commit_failed(const struct refine_params *p, struct refine_state *s, uint64_t now_us);
+/* The commit met the DAMON sysfs lock held by another user: no back-off, a new round from the next tick's snapshot. */
+void refine_commit_busy(struct refine_state *s, uint64_t now_us);
 
 /*
  * The region list to commit for one target: every range of span (the

@@ -126,9 +126,10 @@ static bool window_step(const struct ctrl_env *e, void *state, const struct kd_o
 	return true;
 }
 
-static void window_outcome(const struct ctrl_env *e, void *state, bool committed, uint64_t now_us)
+static void window_outcome(const struct ctrl_env *e, void *state, enum ctrl_outcome o, uint64_t now_us)
 {
 	struct ctrl_window_state *st = state;
+	bool committed = o == CTRL_COMMITTED;
 
 	(void)e;
 	if (!st->pending)

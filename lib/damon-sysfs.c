@@ -7,38 +7,31 @@
 #include "damon-sysfs.h"
 #include "log.h"
 
-static unsigned busy_attempts = 12;
-static unsigned busy_first_delay_ms = 5;
-/* 0: the attempts alone bound the wait (about 2.6 s per write); else a budget shared by every retry */
-static unsigned busy_budget_ms;
-static unsigned busy_spent_ms;
-static uint64_t busy_total_slept_ms;
+/*
+ * The EBUSY retry policy and its counters are the caller's (struct
+ * damon_busy), one per thread: the event loop's never sleeps, start and stop
+ * wait, the stats worker's sleeps briefly and never logs (its thread must not
+ * run the loop's log callback). A thread that chose none gets its own default.
+ */
+static _Thread_local struct damon_busy busy_default = DAMON_BUSY_DEFAULT;
+static _Thread_local struct damon_busy *busy_cur;
 
-void damon_set_busy_retry(unsigned attempts, unsigned first_delay_ms)
+static struct damon_busy *busy_policy(void)
 {
-	busy_attempts = attempts ? attempts : 1;
-	busy_first_delay_ms = first_delay_ms;
+	return busy_cur ? busy_cur : &busy_default;
 }
 
-void damon_set_busy_budget(unsigned total_ms)
+struct damon_busy *damon_busy_use(struct damon_busy *b)
 {
-	busy_budget_ms = total_ms;
-	busy_spent_ms = 0;
+	struct damon_busy *prev = busy_cur;
+
+	busy_cur = b;
+	return prev;
 }
 
-void damon_busy_budget_reset(void)
+void damon_busy_reset(struct damon_busy *b)
 {
-	busy_spent_ms = 0;
-}
-
-unsigned damon_busy_budget_spent(void)
-{
-	return busy_spent_ms;
-}
-
-uint64_t damon_busy_slept_ms(void)
-{
-	return busy_total_slept_ms;
+	b->spent_ms = 0;
 }
 
 /* ---- rendering ---------------------------------------------------------- */
@@ -462,45 +455,47 @@ static void sleep_ms(unsigned ms)
 
 /*
  * Before retry attempt i + 1 of a busy file: sleep the backoff delay and
- * return true, or return false when the attempts or the budget are used up.
- * The budget is shared by all retries until damon_busy_budget_reset(), so
- * an event-loop callback sleeps at most busy_budget_ms in total.
+ * return true, or return false when b's attempts or budget are used up.
+ * The budget is shared by all retries until damon_busy_reset().
  */
-static bool busy_backoff(unsigned i, unsigned *delay)
+static bool busy_backoff(struct damon_busy *b, unsigned i, unsigned *delay)
 {
 	unsigned d = *delay;
 
-	if (i + 1 >= busy_attempts)
+	if (i + 1 >= MAX(b->attempts, 1u))
 		return false;
-	if (busy_budget_ms && busy_spent_ms + d > busy_budget_ms) {
-		if (busy_spent_ms >= busy_budget_ms)
+	if (b->budget_ms && b->spent_ms + d > b->budget_ms) {
+		if (b->spent_ms >= b->budget_ms)
 			return false;
-		d = busy_budget_ms - busy_spent_ms;	/* the rest of the budget, then one last try */
+		d = b->budget_ms - b->spent_ms; /* the rest of the budget, then one last try */
 	}
 	sleep_ms(d);
-	busy_spent_ms += d;
-	busy_total_slept_ms += d;
+	b->spent_ms += d;
+	b->slept_ms += d;
 	*delay = MIN(*delay * 2, 500u);
 	return true;
 }
 
 /*
- * op on path until it returns something other than EBUSY, or the attempts or
- * the budget are used up (busy_backoff()): the one retry of everything that
+ * op on path until it returns something other than EBUSY, or the calling
+ * thread's policy gives up (busy_backoff()): the one retry of everything that
  * takes the global DAMON sysfs lock (writes, and reads of state and pid).
  */
 static int busy_retry(int (*op)(struct sysfs_root *root, const char *path, void *arg), struct sysfs_root *root,
 		      const char *path, void *arg)
 {
-	unsigned delay = busy_first_delay_ms;
+	struct damon_busy *b = busy_policy();
+	unsigned delay = b->first_delay_ms;
 	int r;
 
 	for (unsigned i = 0;; i++) {
 		r = op(root, path, arg);
 		if (r != -EBUSY)
 			return r;
-		log_debug("'%s': busy (attempt %u)", path, i + 1);
-		if (!busy_backoff(i, &delay))
+		b->nr_busy++;
+		if (!b->quiet)
+			log_debug("'%s': busy (attempt %u)", path, i + 1);
+		if (!busy_backoff(b, i, &delay))
 			return r;
 	}
 }

@@ -111,21 +111,27 @@ struct damos_stats {
 int damon_read_scheme_stats(struct sysfs_root *root, unsigned k, unsigned slot, struct damos_stats *ret);
 
 /*
- * Bounded EBUSY retry policy: attempts per file, the first backoff delay
- * (doubling, at most 500 ms). Defaults 12 and 5 ms: about 2.6 s per file.
- * Tests shorten it.
+ * The EBUSY retry of every write that takes the global DAMON sysfs lock (and
+ * of state/pid reads): a policy and its counters, owned by the caller and
+ * used by the calling thread (damon_busy_use()). Delays double from
+ * first_delay_ms up to 500 ms; the default, 12 attempts from 5 ms, waits
+ * about 2.6 s per file. attempts 1 never sleeps: EBUSY comes back at once
+ * (the event loop defers the operation to a timer, docs/ARCHITECTURE.md).
  */
-void damon_set_busy_retry(unsigned attempts, unsigned first_delay_ms);
-/*
- * A budget shared by every EBUSY backoff sleep until the next
- * damon_busy_budget_reset(): once total_ms are slept, a still busy file
- * fails with -EBUSY at once. 0 = no budget (the attempts alone bound the
- * wait). The event loop resets it at the start of each callback, so no
- * callback sleeps more than total_ms on the lock; the caller retries the
- * whole operation from a timer (docs/ARCHITECTURE.md, EBUSY).
- */
-void damon_set_busy_budget(unsigned total_ms);
-void damon_busy_budget_reset(void);
-/* ms slept on EBUSY since the last reset, and since the process started. */
-unsigned damon_busy_budget_spent(void);
-uint64_t damon_busy_slept_ms(void);
+struct damon_busy {
+	unsigned attempts;       /* tries per file (at least 1) */
+	unsigned first_delay_ms; /* the first backoff sleep */
+	unsigned budget_ms;      /* the most all retries sleep until damon_busy_reset(); 0: no budget */
+	bool quiet;              /* no debug line per busy attempt (a thread that must not run the log callback) */
+	unsigned spent_ms;       /* slept since damon_busy_reset() */
+	uint64_t slept_ms;       /* slept in all */
+	uint64_t nr_busy;        /* EBUSY answers met */
+};
+#define DAMON_BUSY_DEFAULT                          \
+	{                                           \
+		.attempts = 12, .first_delay_ms = 5 \
+	}
+
+/* The calling thread's policy from now on (NULL: a default of its own); returns the previous one. */
+struct damon_busy *damon_busy_use(struct damon_busy *b);
+void damon_busy_reset(struct damon_busy *b);

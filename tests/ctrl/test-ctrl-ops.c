@@ -792,7 +792,8 @@ static void test_charge_golden(void **state)
 			nr_failed += !ok;
 			ref_outcome(ref, NSLOTS, ok, now);
 			for (size_t i = 0; i < NSLOTS; i++)
-				ctrl_charge_ops.outcome(&x->env[i], x->states[i], ok, now);
+				ctrl_charge_ops.outcome(&x->env[i], x->states[i], ok ? CTRL_COMMITTED : CTRL_FAILED,
+							now);
 		}
 		for (size_t i = 0; i < NSLOTS; i++) {
 			struct ctrl_charge_state *st = x->states[i];
@@ -915,7 +916,7 @@ static void test_charge_status_inactive(void **state)
 		char why[64] = "";
 
 		assert_false(ctrl_charge_ops.step(&x->env[0], x->states[0], &obs, &x->o, why, sizeof(why)));
-		ctrl_charge_ops.outcome(&x->env[0], x->states[0], false, SEC);
+		ctrl_charge_ops.outcome(&x->env[0], x->states[0], CTRL_FAILED, SEC);
 		assert_int_equal(((struct ctrl_charge_state *)x->states[0])->cs.kernel_quota, 0);
 	}
 }
@@ -1205,11 +1206,11 @@ static void test_refine_golden(void **state)
 			}
 			/* the commit went through (every third fails) */
 			if (nr_split % 3 != 2) {
-				ctrl_refine_ops.outcome(&x->kenv, x->refine, true, now + 1000);
+				ctrl_refine_ops.outcome(&x->kenv, x->refine, CTRL_COMMITTED, now + 1000);
 				refine_committed(&rp, &kd.refine, &kd.refine_last, now + 1000);
 				kd_overlay_committed(&x->o);
 			} else {
-				ctrl_refine_ops.outcome(&x->kenv, x->refine, false, now);
+				ctrl_refine_ops.outcome(&x->kenv, x->refine, CTRL_FAILED, now);
 				refine_commit_failed(&rp, &kd.refine, now);
 			}
 		}
@@ -1414,9 +1415,9 @@ static void test_host_loop(void **state)
 				nr_by[c]++;
 				if (ops->scope == CTRL_SCHEME)
 					for (size_t i = 0; i < NSLOTS; i++)
-						ops->outcome(&x->env[i], scheme_state(x, ops, i), true, now);
+						ops->outcome(&x->env[i], scheme_state(x, ops, i), CTRL_COMMITTED, now);
 				else
-					ops->outcome(&x->kenv, x->refine, true, now);
+					ops->outcome(&x->kenv, x->refine, CTRL_COMMITTED, now);
 			}
 		}
 	}
@@ -1558,7 +1559,7 @@ static void test_goal_feed(void **unused)
 	write_list_done(&held);
 	held = canon;
 	canon = (struct write_list){};
-	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	ctrl_goal_ops.outcome(&e, st, CTRL_COMMITTED, obs.now_us);
 	/* the same, a move inside 1 % of the target, or a big move within the window: nothing */
 	obs.now_us = 10 * SEC + SEC / 2;
 	so.goal[0].value = 3700;
@@ -1570,17 +1571,17 @@ static void test_goal_feed(void **unused)
 	so.goal[0].value = 3040;
 	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
 	/* a failed commit: decided again from the next measurement */
-	ctrl_goal_ops.outcome(&e, st, false, obs.now_us);
+	ctrl_goal_ops.outcome(&e, st, CTRL_FAILED, obs.now_us);
 	obs.now_us = 13 * SEC;
 	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
-	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	ctrl_goal_ops.outcome(&e, st, CTRL_COMMITTED, obs.now_us);
 	/* a small change still goes in after ten windows */
 	so.goal[0].value = 3041;
 	obs.now_us = 20 * SEC;
 	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
 	obs.now_us = 23 * SEC;
 	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
-	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	ctrl_goal_ops.outcome(&e, st, CTRL_COMMITTED, obs.now_us);
 	/* a full-commit diff (the quota) is not a feed diff */
 	o.slots[0].quota_set = true;
 	o.slots[0].quota_bytes = 1 * MiB;
@@ -1754,7 +1755,7 @@ static void test_goal_temporal(void **unused)
 		if (strstr(l.v[i].path, "quotas/bytes"))
 			assert_string_equal(l.v[i].value, "1");
 	write_list_done(&l);
-	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	ctrl_goal_ops.outcome(&e, st, CTRL_COMMITTED, obs.now_us);
 	/* still met: nothing; an unknown measurement of one goal: the other decides */
 	obs.now_us = 13 * SEC;
 	so.goal[0] = (struct goal_current){ .known = false, .why = "no node" };
@@ -1763,7 +1764,7 @@ static void test_goal_temporal(void **unused)
 	so.goal[1].value = 100;
 	assert_true(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
 	assert_false(o.slots[0].quota_cap_set);
-	ctrl_goal_ops.outcome(&e, st, true, obs.now_us);
+	ctrl_goal_ops.outcome(&e, st, CTRL_COMMITTED, obs.now_us);
 	js = json_object_new_object();
 	ctrl_goal_ops.status(&e, st, js);
 	t = json_object_object_get(js, "emulated_tuner");
@@ -1862,7 +1863,7 @@ static void test_first_window(void **unused)
 	assert_true(ctrl_window_ops.step(&e[0], st[0], &obs, &o, why, sizeof(why)));
 	assert_non_null(strstr(why, "first quota window is over (the kernel computed its effective quota)"));
 	assert_false(o.slots[0].hold);
-	ctrl_window_ops.outcome(&e[0], st[0], true, obs.now_us);
+	ctrl_window_ops.outcome(&e[0], st[0], CTRL_COMMITTED, obs.now_us);
 	assert_false(ctrl_window_ops.step(&e[0], st[0], &obs, &o, why, sizeof(why)));
 	assert_int_equal(plan_compose(&p, &o, &f, NULL, NULL, &l), 0);
 	for (size_t i = 0; i < l.n; i++) {
@@ -1879,9 +1880,9 @@ static void test_first_window(void **unused)
 	assert_true(ctrl_window_ops.step(&e[1], st[1], &obs, &o, why, sizeof(why)));
 	assert_non_null(strstr(why, "two quota windows passed"));
 	/* a failed commit: the release is tried again */
-	ctrl_window_ops.outcome(&e[1], st[1], false, obs.now_us);
+	ctrl_window_ops.outcome(&e[1], st[1], CTRL_FAILED, obs.now_us);
 	assert_true(ctrl_window_ops.step(&e[1], st[1], &obs, &o, why, sizeof(why)));
-	ctrl_window_ops.outcome(&e[1], st[1], true, obs.now_us);
+	ctrl_window_ops.outcome(&e[1], st[1], CTRL_COMMITTED, obs.now_us);
 	js = json_object_new_object();
 	ctrl_window_ops.status(&e[1], st[1], js);
 	assert_false(json_object_get_boolean(json_object_object_get(js, "held")));

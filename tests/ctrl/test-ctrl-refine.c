@@ -196,8 +196,14 @@ static void test_backoff_and_cooldown(void **unused)
 	step(&s, r2, 13, t + 85 * SEC, t + 85 * SEC, &d);
 	assert_int_equal(d.verdict, REFINE_SPLIT);
 
+	/* a commit that met the DAMON sysfs lock held by someone else: no back-off, the next tick splits again */
+	refine_commit_busy(&s, t + 85 * SEC);
+	assert_int_equal(s.backoff, 1);
+	step(&s, r2, 13, t + 86 * SEC, t + 86 * SEC, &d);
+	assert_int_equal(d.verdict, REFINE_SPLIT);
+
 	/* a failed commit backs off too */
-	refine_commit_failed(&P, &s, t + 85 * SEC);
+	refine_commit_failed(&P, &s, t + 86 * SEC);
 	assert_int_equal(s.backoff, 2);
 	step(&s, r2, 13, t + 90 * SEC, t + 90 * SEC, &d);
 	assert_int_equal(d.verdict, REFINE_WAIT);

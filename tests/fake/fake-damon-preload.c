@@ -15,8 +15,9 @@
  * thread-local flag and passed through.
  *
  * Limits: only write/pwrite/writev are caught (stdio's internal writes are
- * not); reads are plain file reads, so a read of state/pid never fails with
- * EBUSY as it can on a real kernel.
+ * not). Reads are plain file reads, but opening kdamonds/<K>/state or pid
+ * for reading (openat, as damond reads them) fails with EBUSY while the
+ * lock is held and .fake-damon/lock-reads exists (fake_damon_show()).
  *
  * This module is built without sanitizers (ASan must not instrument an
  * interposer that runs before ASan is initialised), and only the
@@ -35,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +131,13 @@ static ssize_t route(const char *rel, const void *buf, size_t len)
 	return r;
 }
 
+static bool streq_tail(const char *s, size_t l, const char *tail)
+{
+	size_t t = strlen(tail);
+
+	return l >= t && strcmp(s + l - t, tail) == 0;
+}
+
 static void *next_sym(const char *name)
 {
 	return dlsym(RTLD_NEXT, name);
@@ -218,4 +227,98 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	if (!real)
 		return syscall(SYS_writev, fd, iov, iovcnt);
 	return real(fd, iov, iovcnt);
+}
+
+/*
+ * Reads of kdamonds/<K>/state and pid take the kernel's global lock: an
+ * open for reading of such a file asks fake_damon_show(), which answers
+ * EBUSY while .fake-damon/lock-reads exists and the lock is held (the kernel
+ * fails the read, not the open; damond's reads fail the same way either way).
+ */
+static bool lock_read(int dirfd, const char *path, int flags, char *rel, size_t size)
+{
+	char dir[PATH_MAX], full[2 * PATH_MAX];
+	size_t l = strlen(path);
+	const char *r;
+	ssize_t n;
+
+	if (in_fake || (flags & O_ACCMODE) != O_RDONLY || !route_enabled())
+		return false;
+	if (!(l >= 6 && streq_tail(path, l, "/state")) && !(l >= 4 && streq_tail(path, l, "/pid")))
+		return false;
+	if (path[0] == '/') {
+		snprintf(full, sizeof(full), "%s", path);
+	} else {
+		if (dirfd == AT_FDCWD) {
+			if (!getcwd(dir, sizeof(dir)))
+				return false;
+		} else {
+			char link[64];
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+			n = readlink(link, dir, sizeof(dir) - 1);
+			if (n <= 0)
+				return false;
+			dir[n] = '\0';
+		}
+		snprintf(full, sizeof(full), "%s/%s", dir, path);
+	}
+	if (strncmp(full, fake_root, fake_root_len) != 0 || full[fake_root_len] != '/')
+		return false;
+	r = full + fake_root_len + 1;
+	if (strncmp(r, "kernel/mm/damon/admin/kdamonds/", 31) != 0 || strlen(r) >= size)
+		return false;
+	strcpy(rel, r);
+	return true;
+}
+
+typedef int (*openat_fn)(int, const char *, int, ...);
+
+static int do_openat(const char *name, int dirfd, const char *path, int flags, mode_t mode)
+{
+	char rel[PATH_MAX];
+	openat_fn real;
+	int r;
+
+	if (path && lock_read(dirfd, path, flags, rel, sizeof(rel))) {
+		in_fake = 1;
+		r = fake_damon_show(fake_root, rel);
+		in_fake = 0;
+		if (r < 0) {
+			errno = -r;
+			return -1;
+		}
+	}
+	real = (openat_fn)next_sym(name);
+	if (!real)
+		return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+	return real(dirfd, path, flags, mode);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	return do_openat("openat", dirfd, path, flags, mode);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	return do_openat("openat64", dirfd, path, flags, mode);
 }

@@ -2070,16 +2070,18 @@ enum fault_kind {
 	FAULT_VANISH,
 	FAULT_KILL,
 	FAULT_EXIT,
+	FAULT_LOCK_AFTER,
 };
 
 static const char *const fault_names[] = {
-	[FAULT_NONE] = "none",     [FAULT_EBUSY] = "ebusy", [FAULT_EINVAL] = "einval", [FAULT_ENOMEM] = "enomem",
-	[FAULT_VANISH] = "vanish", [FAULT_KILL] = "kill",   [FAULT_EXIT] = "exit",
+	[FAULT_NONE] = "none",     [FAULT_EBUSY] = "ebusy",           [FAULT_EINVAL] = "einval",
+	[FAULT_ENOMEM] = "enomem", [FAULT_VANISH] = "vanish",         [FAULT_KILL] = "kill",
+	[FAULT_EXIT] = "exit",     [FAULT_LOCK_AFTER] = "lock-after",
 };
 
 static int parse_fault_kind(const char *s)
 {
-	for (int i = FAULT_EBUSY; i <= FAULT_EXIT; i++)
+	for (int i = FAULT_EBUSY; i <= FAULT_LOCK_AFTER; i++)
 		if (streq(s, fault_names[i]))
 			return i;
 	return -EINVAL;
@@ -2109,7 +2111,7 @@ static int kill_all(struct fake *f)
 static enum fault_kind fault_check(struct fake *f, const char *rel, const char *buf, size_t len, int *ret_n)
 {
 	unsigned long long count = 0, at;
-	char spec[128], kind[16], line[PATH_MAX + 160], path[PATH_MAX];
+	char spec[512], kind[16], line[PATH_MAX + 160], path[PATH_MAX];
 	enum fault_kind k = FAULT_NONE;
 	int n = 0, fields, fd;
 
@@ -2128,9 +2130,20 @@ static enum fault_kind fault_check(struct fake *f, const char *rel, const char *
 	}
 	if (readf(spec, sizeof(spec), "%s/" META "/fault", f->root) < 0)
 		return FAULT_NONE;
-	fields = sscanf(spec, "%llu %15s %d", &at, kind, &n);
-	if (fields < 2 || at != count)
-		return FAULT_NONE;
+	if (spec[0] == '@') {
+		/* "@relpath=value KIND [N]": at the first store of value to relpath */
+		char want[PATH_MAX + 64];
+		size_t vl = (size_t)strcspn(buf, "\n") < len ? strcspn(buf, "\n") : len;
+
+		fields = sscanf(spec + 1, "%4159s %15s %d", want, kind, &n);
+		snprintf(line, sizeof(line), "%s=%.*s", rel, (int)vl, buf);
+		if (fields < 2 || !streq(want, line))
+			return FAULT_NONE;
+	} else {
+		fields = sscanf(spec, "%llu %15s %d", &at, kind, &n);
+		if (fields < 2 || at != count)
+			return FAULT_NONE;
+	}
 	k = (enum fault_kind)parse_fault_kind(kind);
 	if ((int)k < 0)
 		return FAULT_NONE;
@@ -2213,6 +2226,13 @@ static ssize_t do_store(struct fake *f, const char *relpath, const char *buf, si
 	r = store_one(f, relpath, buf, len);
 	if (k == FAULT_KILL)
 		(void)kill_all(f);
+	if (k == FAULT_LOCK_AFTER) {
+		/* the store went through, and another user takes the lock right after it for the next n users */
+		char b[32];
+
+		snprintf(b, sizeof(b), "%d\n", n > 0 ? n : 1);
+		(void)writef(b, "%s/" META "/busy", f->root);
+	}
 	return r;
 }
 
@@ -2259,6 +2279,25 @@ ssize_t fake_damon_store(const char *root, const char *relpath, const char *buf,
 	fake_close(&f);
 	if (r >= 0)
 		slow_cmd_wait(f.root, relpath, buf, len);
+	return r;
+}
+
+int fake_damon_show(const char *root, const char *relpath)
+{
+	char path[PATH_MAX];
+	struct fake f;
+	int r;
+
+	r = fake_open(&f, root);
+	if (r < 0)
+		return r;
+	r = 0;
+	if (pathf(path, "%s/" META "/lock-reads", f.root) == 0 && access(path, F_OK) == 0) {
+		r = take_sysfs_lock(&f);
+		if (r < 0)
+			logf_(&f, "fail show %s", relpath);
+	}
+	fake_close(&f);
 	return r;
 }
 

@@ -130,6 +130,14 @@ int fake_damon_set_slow_cmd(const char *root, unsigned ms);
 
 /* Global sysfs lock: n < 0 held for good, 0 free, n > 0 the next n lock users fail. */
 int fake_damon_set_busy(const char *root, int n);
+/*
+ * A read of kdamonds/<K>/state or pid (relpath): 0, or -EBUSY when the global
+ * lock is held, as the kernel's show handlers answer. Only while
+ * .fake-damon/lock-reads exists (older tests count the lock users among
+ * writes only); logged as "fail show relpath". The preload calls it when
+ * damond opens such a file for reading.
+ */
+int fake_damon_show(const char *root, const char *relpath);
 
 /*
  * Fault injection. Every store (write to a DAMON admin or module file) is
@@ -148,6 +156,10 @@ int fake_damon_set_busy(const char *root, int n);
  *   kill    the store goes through, then every running kdamond dies
  *   exit    before the store, process n exits: $FAKE_DAMON_PROCFS/<n> goes
  *           (a pid checked before a reload is gone when the kernel looks)
+ *   lock-after  the store goes through, then another user holds the global
+ *           lock for the next n lock users (n >= 1)
+ * .fake-damon/fault may also name the store instead of counting: a line
+ * "@relpath=value KIND [N]" fires at the first store of value to relpath.
  * kind NULL disarms. -EINVAL for an unknown kind or after 0.
  */
 int fake_damon_set_fault(const char *root, unsigned after, const char *kind, int n);

@@ -213,6 +213,7 @@ def t_ebusy_status_answers_while_write_waits():
             e.status()
             base = max(base, time.time() - t)
         bound = max(0.5, base + 0.4)
+        slept0 = e.status()["busy"]["slept_ms"]
         e.fake("busy", e.sys, "on")
         e.write_conf(conf(64, 1))
         t = time.time()
@@ -251,6 +252,10 @@ def t_ebusy_status_answers_while_write_waits():
         check(any(a["what"] == "commit" and "landed on attempt" in a["why"] for a in st["actions"]),
               "status does not say the commit landed from the retry: %s" % st["actions"][-3:])
         check(st["busy"]["retry_rounds"] >= 1, "no retry round counted")
+        # the event loop never sleeps on the lock: the reload and every retry round tried once and deferred
+        check(st["busy"]["slept_ms"] == slept0 and st["busy"]["loop_sleeps"] is False,
+              "the event loop slept on the lock: %s (%d ms before the reload)" % (st["busy"], slept0))
+        check(st["busy"]["answers"] >= st["busy"]["retry_rounds"], "EBUSY answers not counted: %s" % st["busy"])
         check("waits for the DAMON sysfs lock" in e.logtext(), "the journal does not say the commit waits")
         check(p.returncode == 0, "reload failed: %s" % p.stderr)
         print("# reload returned in %.3f s; %d status calls while the lock was held, worst %.3f s "
@@ -273,6 +278,7 @@ def t_ebusy_stats_tick_bounded():
             e.status()
             base = max(base, time.time() - t)
         bound = max(0.5, base + 0.4)
+        slept0 = e.status()["busy"]["slept_ms"]
         e.fake("busy", e.sys, "on")
         worst, end = 0.0, time.time() + 2.0
         while time.time() < end:
@@ -295,6 +301,66 @@ def t_ebusy_stats_tick_bounded():
         check(e.status()["monitor"]["stats_commands"] > n0, "stats commands did not resume after the lock was freed")
         print("# 6.12 stats ticks under a held lock: status worst %.3f s (idle %.3f s); the stats worker met "
               "EBUSY %d times, %d rounds refused" % (worst, base, mon["stats_busy"], mon["stats_failed"]))
+    finally:
+        e.close()
+
+
+def t_ebusy_state_reads():
+    """Reads of state and pid take the lock too (.fake-damon/lock-reads). Ticks that cannot read a kdamond's state
+    say nothing about it and sleep nowhere; a restart from the loop whose pid read meets the lock right after 'on'
+    keeps the kdamond as damond's, reads its pid at a tick once the lock is free, and commits to it later (before:
+    the start failed with the kdamond running, and damond took its own kdamond for a foreign one)."""
+    e = Env("7.2")
+    try:
+        e.write_conf(conf(32, 1))
+        e.start()
+        st = e.status()
+        pid, slept0 = st["kdamonds"][0]["pid"], st["busy"]["slept_ms"]
+        open(meta(e, "lock-reads"), "w").close()
+        e.fake("busy", e.sys, "on")
+        time.sleep(1.0)  # five stats ticks (200 ms), each reads state and pid
+        st = e.status()
+        k = st["kdamonds"][0]
+        check(k["state"] == "on" and k["pid"] == pid, "a tick that could not read state changed the kdamond: %s" % k)
+        check(not any(a["what"] == "died" for a in st["actions"]), "a busy read was taken for a death")
+        check(any(l.startswith("fail show kernel/mm/damon/admin/kdamonds/0/") for l in e.fakelog()),
+              "no read of state met the lock")
+        check(st["busy"]["slept_ms"] == slept0, "the ticks slept on the lock: %s" % st["busy"])
+        e.fake("busy", e.sys, "off")
+        # a restart from the loop: the kdamond is gone, a reload's commit is refused, damond starts it again; right
+        # after its 'on' another user takes the lock, for the pid read too
+        e.fake("kill", e.sys, "0")
+        with open(meta(e, "fault"), "w") as f:
+            f.write("@kernel/mm/damon/admin/kdamonds/0/state=on lock-after 100000\n")
+        e.write_conf(conf(48, 1))
+        p = e.ctl("reload", ok=False)
+        check(e.proc_h.poll() is None, "damond died: %s" % e.logtext()[-2000:])
+        check(os.path.exists(meta(e, "fault-hit")), "the fault did not fire")
+        st = e.status()
+        k = st["kdamonds"][0]
+        check(p.returncode == 0, "reload failed: %s %s" % (p.stdout, p.stderr))
+        check(k["state"] == "on", "the restarted kdamond is not on for damond: %s" % k)
+        check(any(a["what"] == "on" and "pid read at the next tick" in a["why"] for a in st["actions"]),
+              "status does not say the pid is read later: %s" % st["actions"][-3:])
+        time.sleep(0.6)
+        e.fake("busy", e.sys, "off")
+        new_pid = int(e.read(KD + "/0/pid"))
+        deadline = time.time() + 3
+        while time.time() < deadline and e.status()["kdamonds"][0]["pid"] != new_pid:
+            time.sleep(0.1)
+        st = e.status()
+        check(st["kdamonds"][0]["pid"] == new_pid, "the pid was not read once the lock was free: %s vs %d" %
+              (st["kdamonds"][0]["pid"], new_pid))
+        check(any(a["what"] == "on" and "runs as pid %d" % new_pid in a["why"] for a in st["actions"]),
+              "status does not say which pid it runs as")
+        # and it is damond's: the next reload commits to it
+        e.write_conf(conf(64, 1))
+        p = e.ctl("reload", ok=False)
+        check(p.returncode == 0 and e.proc_h.poll() is None, "the reload after it failed: %s" % p.stderr)
+        check(committed_quota(e, 0) == 64 << 20, "not committed: %s" % committed_quota(e, 0))
+        check(e.status()["kdamonds"][0]["pid"] == new_pid, "restarted instead of committed")
+        check(e.stop() == 0, "damond did not exit cleanly")
+        no_sanitizer(e.logtext(), "damond")
     finally:
         e.close()
 
@@ -580,13 +646,15 @@ def reload_step(e, kind, i, what, q):
     q["mib"] += 1
     new = q["mib"] << 20
     e.write_conf(conf(q["mib"]))
-    arm_fault(e, i, kind, 30)
+    # ebusy: 10 answers, each one retry round of the timer (the loop never waits on the lock): 20 ms doubling to
+    # 1 s, about 4.3 s before it lands
+    arm_fault(e, i, kind, 10)
     p = e.ctl("reload", ok=False)
     check(e.proc_h.poll() is None, "%s: damond died: %s" % (what, e.logtext()[-2000:]))
     hit = fault_hit(e)
     check(hit is not None, "%s: the fault did not fire" % what)
     if kind == "ebusy":
-        # the storm outlasts the in-loop budget: whatever waited lands from the timer
+        # whatever waited lands from the retry timer once the storm is over
         deadline = time.time() + 10
         while time.time() < deadline:
             st = e.status()
@@ -651,6 +719,7 @@ def t_failed_scheme_write_names_its_scheme():
 TESTS = [
     t_ebusy_status_answers_while_write_waits,
     t_ebusy_stats_tick_bounded,
+    t_ebusy_state_reads,
     t_ebusy_new_kdamond_waits_for_nr_kdamonds,
     t_ebusy_removed_kdamond_stopped_later,
     t_fault_walk_start,

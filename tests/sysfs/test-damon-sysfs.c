@@ -2,6 +2,7 @@
 /* The apply engine (render, write, verify, state, layout) against the fake kernel, in process. */
 #include <setjmp.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,6 +20,9 @@
 #include "fake-damon.h"
 #include "damon-features.h"
 #include "iomem.h"
+
+/* the tests' EBUSY policy: short, so a lock held for good fails fast */
+static struct damon_busy fx_busy = { .attempts = 6, .first_delay_ms = 1 };
 
 struct fx {
 	char root[64];
@@ -62,7 +66,7 @@ static int setup(void **state, const char *profile)
 	fake_damon_set_module(x->root, "damon_stat", false);
 	assert_int_equal(sysfs_root_open(x->root, &x->sr), 0);
 	sysfs_root_set_write_hook(x->sr, fake_damon_hook, x->root);
-	damon_set_busy_retry(6, 1);
+	(void)damon_busy_use(&fx_busy);
 	/* damond writes nr_kdamonds, then probes on its own dir */
 	assert_int_equal(damon_write_nr_kdamonds(x->sr, 1), 0);
 	assert_int_equal(features_probe_owned(x->sr, 0, &x->f), 0);
@@ -257,18 +261,18 @@ static uint64_t mono_ms(void)
 }
 
 /*
- * The event loop's budget: every EBUSY backoff sleep until the next reset
- * shares it. With the default policy (12 attempts from 5 ms: 2.6 s) and a
- * 100 ms budget, a lock held for good costs at most ~100 ms, and a second
- * write in the same callback gives up after one attempt.
+ * A budget: every EBUSY backoff sleep until the next reset shares it. With
+ * 12 attempts from 5 ms (2.6 s) and a 100 ms budget, a lock held for good
+ * costs at most ~100 ms, and a second write before the reset gives up after
+ * one attempt.
  */
 static void test_busy_budget(void **state)
 {
 	struct fx *x = *state;
+	struct damon_busy b = { .attempts = 12, .first_delay_ms = 5, .budget_ms = 100 };
 	uint64_t t0, dt;
 
-	damon_set_busy_retry(12, 5);
-	damon_set_busy_budget(100);
+	assert_ptr_equal(damon_busy_use(&b), &fx_busy);
 	assert_int_equal(fake_damon_set_busy(x->root, -1), 0);
 	assert_int_equal(fake_damon_log_clear(x->root), 0);
 	t0 = mono_ms();
@@ -276,19 +280,84 @@ static void test_busy_budget(void **state)
 	dt = mono_ms() - t0;
 	assert_true(dt >= 100);
 	assert_true(dt < 400);
-	assert_int_equal(damon_busy_budget_spent(), 100);
+	assert_int_equal(b.spent_ms, 100);
+	assert_int_equal(b.nr_busy, 6);
 	/* 5, 10, 20, 40, then the 25 ms left: 6 attempts */
 	assert_int_equal(fake_damon_log_count(x->root, "fail nr"), 6);
 	/* the budget is spent: the next busy file fails on its first attempt */
 	assert_int_equal(damon_state_cmd(x->sr, 0, "on"), -EBUSY);
 	assert_int_equal(fake_damon_log_count(x->root, "fail kdamond 0 on"), 1);
-	/* a new callback: the budget again, and a lock freed in time is taken */
-	damon_busy_budget_reset();
+	/* after a reset, the budget again, and a lock freed in time is taken */
+	damon_busy_reset(&b);
 	assert_int_equal(fake_damon_set_busy(x->root, 2), 0);
 	assert_int_equal(damon_write_nr_kdamonds(x->sr, 1), 0);
-	assert_int_equal(damon_busy_budget_spent(), 15);
-	damon_set_busy_budget(0);
-	damon_set_busy_retry(6, 1);
+	assert_int_equal(b.spent_ms, 15);
+	assert_int_equal(b.slept_ms, 115);
+	assert_ptr_equal(damon_busy_use(&fx_busy), &b);
+	assert_int_equal(fake_damon_set_busy(x->root, 0), 0);
+}
+
+/* The event loop's policy: one attempt, no sleep; the first EBUSY comes back for the caller to defer. */
+static void test_busy_never_sleeps(void **state)
+{
+	struct fx *x = *state;
+	struct damon_busy b = { .attempts = 1, .first_delay_ms = 5 };
+
+	(void)damon_busy_use(&b);
+	assert_int_equal(fake_damon_set_busy(x->root, 1), 0);
+	assert_int_equal(fake_damon_log_clear(x->root), 0);
+	assert_int_equal(damon_state_cmd(x->sr, 0, "on"), -EBUSY);
+	assert_int_equal(fake_damon_log_count(x->root, "fail kdamond 0 on"), 1);
+	assert_int_equal(b.nr_busy, 1);
+	assert_int_equal(b.slept_ms, 0);
+	(void)damon_busy_use(&fx_busy);
+	assert_int_equal(fake_damon_set_busy(x->root, 0), 0);
+}
+
+struct busy_thread {
+	struct fx *x;
+	int r;
+	uint64_t nr_busy, slept_ms;
+	struct damon_busy *before;
+};
+
+static void *busy_thread_main(void *arg)
+{
+	struct busy_thread *t = arg;
+	struct damon_busy b = { .attempts = 3, .first_delay_ms = 1, .quiet = true };
+
+	t->before = damon_busy_use(&b); /* a new thread starts with no policy of the caller's */
+	t->r = damon_write_nr_kdamonds(t->x->sr, 1);
+	t->nr_busy = b.nr_busy;
+	t->slept_ms = b.slept_ms;
+	(void)damon_busy_use(NULL);
+	return NULL;
+}
+
+/*
+ * The policy and its counters are the calling thread's: a worker thread's
+ * retries neither count in nor use up the main thread's, whose policy never
+ * sleeps (a process-wide state would have made the worker fail at once here,
+ * or counted its EBUSYs in the loop's).
+ */
+static void test_busy_per_thread(void **state)
+{
+	struct fx *x = *state;
+	struct damon_busy loop = { .attempts = 1 };
+	struct busy_thread t = { .x = x };
+	pthread_t th;
+
+	(void)damon_busy_use(&loop);
+	assert_int_equal(fake_damon_set_busy(x->root, 2), 0);
+	assert_int_equal(pthread_create(&th, NULL, busy_thread_main, &t), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_null(t.before);
+	assert_int_equal(t.r, 0); /* 2 EBUSY, then taken on the third attempt */
+	assert_int_equal(t.nr_busy, 2);
+	assert_int_equal(t.slept_ms, 3);
+	assert_int_equal(loop.nr_busy, 0);
+	assert_int_equal(loop.slept_ms, 0);
+	(void)damon_busy_use(&fx_busy);
 	assert_int_equal(fake_damon_set_busy(x->root, 0), 0);
 }
 
@@ -878,6 +947,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_changes_quota, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_retry, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_budget, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_never_sleeps, setup_72, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_per_thread, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_memcg_path_busy_retry, setup_72, teardown),
 		cmocka_unit_test_setup_teardown(test_nr_kdamonds_busy_while_running, setup_72, teardown),
 		cmocka_unit_test(test_layout_slots),

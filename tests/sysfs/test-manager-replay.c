@@ -681,9 +681,9 @@ static void test_vm_recording_73(void **state)
  *  - the fault fired (the run took the recorded path);
  *  - the tree runs the kdamond exactly when status reports it running, same pid;
  *  - status shows the fault: the failed file (einval, enomem, vanish), a death
- *    (kill), for an EBUSY storm (the lock held through the faulted tick,
- *    beyond the event loop's budget) that kept the commit from landing, the
- *    dropped commit;
+ *    (kill), for an EBUSY storm (the lock held through the faulted tick; the
+ *    loop never waits on it) that kept the commit from landing, the
+ *    decision not committed;
  *  - a running kdamond holds what it held before the tick or what the clean
  *    run committed in that tick, nothing in between;
  *  - then ten more seconds of ticks with the retry timer dispatched: nothing
@@ -696,8 +696,8 @@ static void test_vm_recording_73(void **state)
  * (docs/TESTING.md has the counts). FAULT_KINDS=kill,vanish limits
  * the kinds.
  */
-/* lock users an EBUSY storm refuses: more than the in-loop budget (MANAGER_BUSY_BUDGET_MS) retries; the lock is
- * freed after the faulted tick (the storm lasts that tick) */
+/* lock users an EBUSY storm refuses (the event loop tries each once and defers); the lock is freed after the
+ * faulted tick (the storm lasts that tick) */
 #define WALK_STORM 30
 static const char *const walk_kinds[] = { "ebusy", "einval", "enomem", "vanish", "kill" };
 
@@ -948,8 +948,8 @@ static void walk_one(const struct walk_scn *sc, unsigned tstar, unsigned i, cons
 	st = status_text(x->m);
 	shown = streq(kind, "kill") ? !kd->running && kd->died && strstr(st, "\"died\"")
 		: streq(kind, "ebusy")
-			/* landed (the in-loop retry absorbed the storm, or it began after the last locked write),
-			 * deferred to the retry timer, or dropped and said so */
+			/* landed (the storm began after the last locked write), deferred to the retry timer, or
+			 * not committed and said so */
 			? landed || strstr(st, "\"what\":\"deferred\"") || strstr(st, "lock is held")
 			: strstr(st, hit) != NULL;
 	if (!shown && getenv("WALK_DEBUG"))
