@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "config-load.h"
 #include "config.h"
 #include "damond-config.h"
 #include "exit-codes.h"
@@ -143,7 +144,7 @@ static int load_config(struct damond_config **ret)
 	struct config_errors errs = {};
 	int r;
 
-	r = config_load_file(arg_config, ret, &errs);
+	r = config_load_apart(arg_config, ret, &errs);
 	log_config_errors(&errs);
 	config_errors_done(&errs);
 	return r;

@@ -13,6 +13,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "config-load.h"
 #include "config.h"
 #include "log.h"
 #include "manager-internal.h"
@@ -81,7 +82,7 @@ static int reload_parse(struct manager *m, struct config_errors *errs, struct re
 {
 	int r;
 
-	r = config_load_file(m->config_path, &p->nc, errs);
+	r = config_load_apart(m->config_path, &p->nc, errs);
 	if (r >= 0)
 		r = features_check_config(&m->features, p->nc, errs);
 	/* what the kernel would refuse at 'on' (a missing pid, a kernel thread, a cgroup, a node): refused here,
