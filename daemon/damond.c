@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <systemd/sd-daemon.h>
@@ -370,6 +371,15 @@ static int run(int argc, char *argv[])
 	 * resident holes. Large arrays stay mmapped and go back on free.
 	 */
 	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	/*
+	 * No transparent huge pages for damond: its memory is a few MB, used
+	 * sparsely (malloc arenas, thread stacks), and with THP "always" (the
+	 * Debian kernels' default) khugepaged backs a 2 MB range that has a
+	 * single resident page with a huge page: 2 MB more RSS for nothing
+	 * (docs/BENCHMARKS.md, bench/bpf). damond execs nothing that would
+	 * inherit the setting.
+	 */
+	(void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 
 	_cleanup_(manager_freep) struct manager *m = NULL;
 	_cleanup_(damond_config_freep) struct damond_config *config = NULL;

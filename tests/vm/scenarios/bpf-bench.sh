@@ -114,8 +114,9 @@ if [ "$metrics" = 1 ]; then
 fi
 # where damond's memory and time go: RSS per mapping, snapshot assembly counters
 awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6); if (name == "[anon]") nanon++ } /^Rss:/ { rss[name] += $2 }
+	/^AnonHugePages:/ { thp += $2 }
 	END { for (n in rss) if (rss[n] >= 64) printf "rss_kib %d %s\n", rss[n], n; else small += rss[n]
-	      printf "rss_kib %d (mappings under 64 KiB)\n", small; printf "rss_kib 0 (%d anonymous mappings)\n", nanon }' \
+	      printf "rss_kib %d (mappings under 64 KiB)\n", small; printf "rss_kib 0 (%d anonymous mappings)\n", nanon; printf "rss_kib %d (of which in transparent huge pages)\n", thp }' \
 	"/proc/$DAMOND_PID/smaps" | sort -k2 -n -r |
 	while read -r _ kib name; do info "rss $kib KiB $name"; done
 mark heap_in_use_kib="$(sed -n 's/.*"heap_in_use_kib":\([0-9]*\).*/\1/p' /tmp/st.json)" \
