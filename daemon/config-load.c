@@ -2,20 +2,22 @@
 /*
  * Loading a big policy allocates megabytes that die with the load: libyaml's
  * document of a 20,000-range file is about 100,000 nodes, each scalar and
- * each mapping's pair list a small allocation (8 MB in all). On the event
+ * each mapping's pair list a small allocation (7 to 8 MB in all). On the event
  * loop's thread they were spread over the main malloc arena between the
  * allocations that outlive the load (the policy itself, damond's own
  * state), so the free space could not shrink the heap: malloc_trim() gave
  * its pages back, but each stats tick's allocations (the status document
- * behind the metrics) went to other free chunks of those 8 MB and faulted
- * them in again, up to 2 MB between two trims at 20,000 regions.
+ * behind the metrics) went to other free chunks of those megabytes and faulted
+ * them in again, up to 1.9 MB between two trims at 20,000 regions.
  *
  * On a thread of its own the load gets an arena of its own (glibc gives a
- * new thread a free arena at its first malloc). Its transient nodes are
- * freed there, the policy stays there until it is freed, and the event
- * loop's thread never allocates from that arena, so the free memory the
- * load leaves behind is given back once by malloc_trim() and not touched
- * again. The thread only parses: no logging, no manager state.
+ * new thread a new arena, or one no live thread uses, at its first malloc).
+ * Its transient nodes are freed there, the policy stays there until it is
+ * freed, and the event loop's thread never allocates from that arena, so
+ * the free memory the load leaves behind is given back once by
+ * malloc_trim() and not touched again (the stats worker's thread may later
+ * take the same arena; it allocates little). The thread only parses: no
+ * logging, no manager state.
  */
 #include <errno.h>
 #include <malloc.h>

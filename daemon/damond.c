@@ -376,8 +376,9 @@ static int run(int argc, char *argv[])
 	 * sparsely (malloc arenas, thread stacks), and with THP "always" (the
 	 * Debian kernels' default) khugepaged backs a 2 MB range that has a
 	 * single resident page with a huge page: 2 MB more RSS for nothing
-	 * (docs/BENCHMARKS.md, bench/bpf). damond execs nothing that would
-	 * inherit the setting.
+	 * (bench/bpf at 20,000 regions: anonymous memory 3,632 KiB with THP,
+	 * 1,784 KiB without; docs/BENCHMARKS.md). damond execs nothing that
+	 * would inherit the setting.
 	 */
 	(void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 
