@@ -17,7 +17,7 @@
  *   ownership.c        the record, foreign kdamonds, exclusive modules; indices and spare directories
  *   manager-observe.c
  *   manager-events.c
- *   kdamond-plan.c  actuator.c  manager-action.c  stats-worker.c  events.c
+ *   kdamond-plan.c  actuator.c  manager-action.c  stats-worker.c  events.c  config-load.c
  *   controllers.c      the controller host (lib/controller.h): calls no daemon file
  */
 #pragma once
