@@ -21,6 +21,11 @@
 # under a memcg that thrashes on zram, marked, not asserted: the stall per
 # 1 s window moves by tens of percent from one window to the next (measured:
 # 0.35 to 0.72 s), so the two samplings never agree to 1 %.
+# On a two-node guest (run-suite -N 2) with damond's BPF monitor, also
+# node_eligible_mem_bp (7.2) of node 0 for idle regions (nr_accesses 0):
+# damond's value from its monitor's regions and the nodes' ranges, against
+# the kernel's folio walk; marked, not asserted (the regions' access counts
+# move at every aggregation, and damond's snapshot is the last complete one).
 # Skips on a kernel without the temporal tuner (before 7.1: it has not all
 # metrics either, and damond runs the tuner itself).
 #   dt_compare_tries  rounds per ladder (default 4)
@@ -69,6 +74,7 @@ write_config() {
 		printf '    targets:\n      - regions: auto\n    schemes:\n'
 		while read -r name metric target extra; do
 			printf '      - name: %s\n        action: stat\n' "$name"
+			[ -z "${AP:-}" ] || printf '        access_pattern: %s\n' "$AP"
 			printf '        quotas: {bytes: %s, reset_interval: 1s, goal_tuner: temporal,\n' "$Q"
 			printf '                 goals: [{metric: %s, target_value: %s%s}]}\n' "$metric" "$target" \
 				"${extra:+, $extra}"
@@ -211,6 +217,20 @@ if [ "$(dt_param compare_psi 0)" = 1 ] && [ -r /proc/pressure/memory ]; then
 	probe "some_mem_psi_us"
 	info "damond's PSI value:$VALS"
 	compare "some_mem_psi_us" mark-only
+fi
+if [ -d /sys/devices/system/node/node1 ]; then
+	if damond_status_json | grep -q '"source": *"bpf"'; then
+		# idle regions: the 400 MiB above, and 256 MiB on node 1 with 16 MiB of it hot
+		start_memhog -m 256 -H 16 -N -n 1
+		AP="{nr_accesses: {min: 0, max: 0}}"
+		probe "node_eligible_mem_bp nid: 0"
+		info "damond's node_eligible_mem_bp:$VALS"
+		compare "node_eligible_mem_bp nid: 0" mark-only
+		AP=""
+	else
+		info "node_eligible_mem_bp not compared: damond has no BPF monitor here (no regions observed)"
+		mark node_eligible_mem_bp=no-bpf
+	fi
 fi
 damond_stop
 stop_memhog
