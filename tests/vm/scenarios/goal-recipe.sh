@@ -117,15 +117,19 @@ assert_le "$max_free" 5000 "node 0 free (bp) after the goal: overshoot"
 # 3. memory consumed again: the loop resumes
 start_memhog -m $(( ($(meminfo MemFree) - $(meminfo MemTotal) / 5) / 1024 ))
 t_c=$(now_ms)
+info "memory consumed again at $(date +%T.%N | cut -c1-12)"
 mark free_bp_consumed="$(free_bp)"
 a1=$(applied)
 wait_for '[ "$(applied)" -gt "$a1" ]' 30 0.25 ||
 	fail "reclaim did not restart after memory was consumed again (free $(free_bp) bp)"
 t_restart=$(( $(now_ms) - t_c ))
+info "reclaim restarted by $(date +%T.%N | cut -c1-12)"
 wait_for '[ $(( $(applied) - a1 )) -ge $((50 << 20)) ]' 30 0.5 ||
 	fail "reclaim did not resume after memory was consumed again (free $(free_bp) bp, applied +$((($(applied) - a1) >> 20)) MiB)"
 wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.25 || fail "the goal was not reached again (free $(free_bp) bp)"
 mark resumed=yes free_bp_end="$(free_bp)" resume_reclaim_ms="$t_restart" resume_goal_ms=$(( $(now_ms) - t_c ))
+# what damond did and when (the emulated tuner's switches, the charge emulation's commits): for bench/goal's reading
+damondctl status --details 2>&1 | sed -n '/^recent actions/,$p' | tail -n 16 | while read -r l; do info "$l"; done
 damond_stop
 stop_memhog
 teardown_zram
