@@ -177,14 +177,12 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 }
 
 void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
-			 const struct damos_goal_cfg *g, struct goal_eligible_obs *ret)
+			 const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret)
 {
-	_cleanup_free_ struct damon_addr_range *node = NULL;
 	char path[PATH_MAX], why[256];
 	uint64_t addr_unit = kd->cfg ? MAX(kd->cfg->ctx.addr_unit, 1ULL) : 1;
 	long ps = sysconf(_SC_PAGESIZE);
-	size_t nn = 0;
-	int r;
+	struct node_ranges_cache *c;
 
 	*ret = (struct goal_eligible_obs){};
 	/* the regions' access patterns come from the monitor's aggregations (BPF, or a replay); the sysfs
@@ -197,14 +195,24 @@ void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const s
 		ret->why = "the kdamond is not running";
 		return;
 	}
-	if (g->nid < 0 || g->nid >= NUMA_MAX_NODES) {
+	if (g->nid < 0 || g->nid >= (int)ARRAY_SIZE(m->eligible_nodes)) {
 		ret->why = "nid out of range";
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
-	r = numa_node_ranges(m->sysfs_path, path, 1ULL << g->nid, ps > 0 ? (uint64_t)ps : 4096, addr_unit, &node, &nn,
-			     why, sizeof(why));
-	if (r < 0 && r != -ENODATA) { /* a memoryless node has nothing on it: 0 */
+	/* the node's ranges: thousands of memory block directories on a big machine, read again after 10 s
+	 * (memory hotplug moves them) */
+	c = &m->eligible_nodes[g->nid];
+	if (!c->at || c->addr_unit != addr_unit || now - c->at >= 10 * 1000000ULL) {
+		free(c->r);
+		c->r = NULL;
+		c->n = 0;
+		snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
+		c->err = numa_node_ranges(m->sysfs_path, path, 1ULL << g->nid, ps > 0 ? (uint64_t)ps : 4096, addr_unit,
+					  &c->r, &c->n, why, sizeof(why));
+		c->addr_unit = addr_unit;
+		c->at = now ?: 1;
+	}
+	if (c->err < 0 && c->err != -ENODATA) { /* a memoryless node has nothing on it: 0 */
 		ret->why = "the node's memory ranges are unreadable (no such node?)";
 		return;
 	}
@@ -216,7 +224,8 @@ void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const s
 			ret->why = "measuring: no complete aggregation of the current targets yet";
 			return;
 		}
-		goal_eligible_add(s, snap->regions, snap->nr_regions, node, nn, &ret->node_bytes, &ret->all_bytes);
+		goal_eligible_add(s, snap->regions, snap->nr_regions, c->err < 0 ? NULL : c->r, c->err < 0 ? 0 : c->n,
+				  &ret->node_bytes, &ret->all_bytes);
 	}
 	ret->known = true;
 }
@@ -238,7 +247,7 @@ static void sense_goals(struct manager *m, struct kdamond_rt *kd, usec_t now, st
 			if (!(fed & (1u << g)))
 				continue;
 			if (s->quota.goals[g].metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
-				ctrls_goal_eligible(m, kd, s, &s->quota.goals[g], &el);
+				ctrls_goal_eligible(m, kd, s, &s->quota.goals[g], now, &el);
 			goal_current_read(m->procfs_root, m->sysfs_path, &s->quota.goals[g], s->quota.reset_interval_ms,
 					  &m->goal_psi, now, &el, &so[i].goal[g]);
 		}

@@ -94,7 +94,7 @@ static struct json_object *goal_json(struct manager *m, const struct kdamond_rt 
 
 	/* node_eligible_mem_bp from the monitor's regions, shown natively too (the kernel never shows its value) */
 	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
-		ctrls_goal_eligible(m, kd, s, g, &el);
+		ctrls_goal_eligible(m, kd, s, g, now_usec(), &el);
 	goal_current_read(m->procfs_root, m->sysfs_path, g, s->quota.reset_interval_ms, &m->goal_psi, now_usec(), &el,
 			  &cur);
 	JADD(go, "metric", json_object_new_string(damos_goal_metric_to_string(g->metric)));
