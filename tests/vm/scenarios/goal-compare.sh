@@ -219,18 +219,25 @@ if [ "$(dt_param compare_psi 0)" = 1 ] && [ -r /proc/pressure/memory ]; then
 	compare "some_mem_psi_us" mark-only
 fi
 if [ -d /sys/devices/system/node/node1 ]; then
-	if damond_status_json | grep -q '"source": *"bpf"'; then
-		# idle regions: the 400 MiB above, and 256 MiB on node 1 with 16 MiB of it hot
-		start_memhog -m 256 -H 16 -N -n 1
-		AP="{nr_accesses: {min: 0, max: 0}}"
+	# damond_start runs damond --no-bpf; the regions come from the BPF monitor: a damond of its own
+	damond_stop
+	start_memhog -m 256 -H 16 -N -n 1	# idle regions: the 400 MiB above, and 240 MiB on node 1
+	AP="{nr_accesses: {min: 0, max: 0}}"
+	echo "g_p_node_eligible_mem_bp node_eligible_mem_bp 5000 nid: 0" | write_config
+	mkdir -p "$DAMOND_RUNTIME"
+	damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
+	DAMOND_PID=$!
+	wait_for "damondctl status" 30 0.2 || fail "damond (with BPF) did not answer"
+	src=$(damond_status_json | tr -d ' \n' | sed -n 's/.*"monitor":{"source":"\([a-z-]*\)".*/\1/p')
+	if [ "$src" = bpf ]; then
 		probe "node_eligible_mem_bp nid: 0"
 		info "damond's node_eligible_mem_bp:$VALS"
 		compare "node_eligible_mem_bp nid: 0" mark-only
-		AP=""
 	else
-		info "node_eligible_mem_bp not compared: damond has no BPF monitor here (no regions observed)"
-		mark node_eligible_mem_bp=no-bpf
+		info "node_eligible_mem_bp not compared: damond's monitor is '$src', not bpf (no regions observed)"
+		mark node_eligible_mem_bp="no-bpf:$src"
 	fi
+	AP=""
 fi
 damond_stop
 stop_memhog
