@@ -117,13 +117,13 @@ assert_le "$max_free" 5000 "node 0 free (bp) after the goal: overshoot"
 # 3. memory consumed again: the loop resumes
 start_memhog -m $(( ($(meminfo MemFree) - $(meminfo MemTotal) / 5) / 1024 ))
 t_c=$(now_ms)
-info "memory consumed again at $(date +%T.%N | cut -c1-12)"
+info "memory consumed again at $(date +%T) (uptime $(now_ms) ms)"
 mark free_bp_consumed="$(free_bp)"
 a1=$(applied)
 wait_for '[ "$(applied)" -gt "$a1" ]' 30 0.25 ||
 	fail "reclaim did not restart after memory was consumed again (free $(free_bp) bp)"
 t_restart=$(( $(now_ms) - t_c ))
-info "reclaim restarted by $(date +%T.%N | cut -c1-12)"
+info "reclaim restarted by $(date +%T) (uptime $(now_ms) ms)"
 wait_for '[ $(( $(applied) - a1 )) -ge $((50 << 20)) ]' 30 0.5 ||
 	fail "reclaim did not resume after memory was consumed again (free $(free_bp) bp, applied +$((($(applied) - a1) >> 20)) MiB)"
 wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.25 || fail "the goal was not reached again (free $(free_bp) bp)"
