@@ -220,7 +220,8 @@ void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const s
 		const struct damon_snapshot *snap =
 			m->snapshots ? snapshot_store_get(m->snapshots, kd->index, (unsigned)t) : NULL;
 
-		if (!snap || (kd->epoch_us && snap->recv_ns / 1000 < kd->epoch_us)) {
+		/* as region refinement: this kdamond's, since the last reload commit (older ones predate the targets) */
+		if (!snap || snap->pid != kd->pid || snap->ts_ns / 1000 < kd->epoch_us) {
 			ret->why = "measuring: no complete aggregation of the current targets yet";
 			return;
 		}
