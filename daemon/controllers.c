@@ -17,6 +17,8 @@
 #include "controller.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "numa.h"
+#include "snapshot.h"
 
 static bool per_slot(size_t c)
 {
@@ -174,6 +176,61 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 	}
 }
 
+void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
+			 const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret)
+{
+	char path[PATH_MAX], why[256];
+	uint64_t addr_unit = kd->cfg ? MAX(kd->cfg->ctx.addr_unit, 1ULL) : 1;
+	long ps = sysconf(_SC_PAGESIZE);
+	struct node_ranges_cache *c;
+
+	*ret = (struct goal_eligible_obs){};
+	/* the regions' access patterns come from the monitor's aggregations (BPF, or a replay); the sysfs
+	 * fallback reads the schemes' stats only, no regions: the value stays unknown there */
+	if (!manager_event_feed(m)) {
+		ret->why = "no region observation: damond's BPF monitor is off or unavailable";
+		return;
+	}
+	if (!kd->running || !kd->nr_targets) {
+		ret->why = "the kdamond is not running";
+		return;
+	}
+	if (g->nid < 0 || g->nid >= (int)ARRAY_SIZE(m->eligible_nodes)) {
+		ret->why = "nid out of range";
+		return;
+	}
+	/* the node's ranges: thousands of memory block directories on a big machine, read again after 10 s
+	 * (memory hotplug moves them) */
+	c = &m->eligible_nodes[g->nid];
+	if (!c->at || c->addr_unit != addr_unit || now - c->at >= 10 * 1000000ULL) {
+		free(c->r);
+		c->r = NULL;
+		c->n = 0;
+		snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
+		c->err = numa_node_ranges(m->sysfs_path, path, 1ULL << g->nid, ps > 0 ? (uint64_t)ps : 4096, addr_unit,
+					  &c->r, &c->n, why, sizeof(why));
+		c->addr_unit = addr_unit;
+		c->at = now ?: 1;
+	}
+	if (c->err < 0 && c->err != -ENODATA) { /* a memoryless node has nothing on it: 0 */
+		ret->why = "the node's memory ranges are unreadable (no such node?)";
+		return;
+	}
+	for (size_t t = 0; t < kd->nr_targets; t++) {
+		const struct damon_snapshot *snap =
+			m->snapshots ? snapshot_store_get(m->snapshots, kd->index, (unsigned)t) : NULL;
+
+		/* as region refinement: this kdamond's, since the last reload commit (older ones predate the targets) */
+		if (!snap || snap->pid != kd->pid || snap->ts_ns / 1000 < kd->epoch_us) {
+			ret->why = "measuring: no complete aggregation of the current targets yet";
+			return;
+		}
+		goal_eligible_add(s, snap->regions, snap->nr_regions, c->err < 0 ? NULL : c->r, c->err < 0 ? 0 : c->n,
+				  &ret->node_bytes, &ret->all_bytes);
+	}
+	ret->known = true;
+}
+
 /*
  * The current values of the goals damond feeds (the kernel lacks their
  * metric), or of every goal of a scheme whose temporal tuner damond runs,
@@ -185,10 +242,16 @@ static void sense_goals(struct manager *m, struct kdamond_rt *kd, usec_t now, st
 		const struct damos_cfg *s = kd->policy.slots[i].cfg;
 		uint32_t fed = kd->policy.slots[i].temporal_emulated ? UINT32_MAX : kd->policy.slots[i].fed_goals;
 
-		for (size_t g = 0; s && fed && g < s->quota.nr_goals && g < DAMOS_MAX_GOALS; g++)
-			if (fed & (1u << g))
-				goal_current_read(m->procfs_root, m->sysfs_path, &s->quota.goals[g],
-						  s->quota.reset_interval_ms, &m->goal_psi, now, &so[i].goal[g]);
+		for (size_t g = 0; s && fed && g < s->quota.nr_goals && g < DAMOS_MAX_GOALS; g++) {
+			struct goal_eligible_obs el = {};
+
+			if (!(fed & (1u << g)))
+				continue;
+			if (s->quota.goals[g].metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
+				ctrls_goal_eligible(m, kd, s, &s->quota.goals[g], now, &el);
+			goal_current_read(m->procfs_root, m->sysfs_path, &s->quota.goals[g], s->quota.reset_interval_ms,
+					  &m->goal_psi, now, &el, &so[i].goal[g]);
+		}
 	}
 }
 

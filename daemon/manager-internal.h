@@ -213,5 +213,11 @@ unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *
 		    const char **ret_scheme);
 /* what became of the commit of the tick's overlay: outcome() to the controllers in changed */
 void ctrls_outcome(struct manager *m, struct kdamond_rt *kd, unsigned changed, enum ctrl_outcome o, usec_t now);
+/* node_eligible_mem_bp's inputs for goal g of scheme s of kd: the eligible bytes of the monitor's last
+ * aggregation of each target, on node g->nid and in all (unknown, with why, without one); now: the node
+ * ranges' cache clock */
+struct goal_eligible_obs;
+void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
+			 const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret);
 /* each controller's status under its name: CTRL_SCHEME ones for slot, CTRL_KDAMOND ones (slot SIZE_MAX) */
 void ctrls_status(struct manager *m, const struct kdamond_rt *kd, size_t slot, struct json_object *into);

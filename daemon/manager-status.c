@@ -85,12 +85,18 @@ static const char *wmark_state(struct manager *m, const struct damos_cfg *s, uin
 }
 
 /* A goal as configured, with what the kernel compares it with, measured by damond (lib/goal-current.c) */
-static struct json_object *goal_json(struct manager *m, const struct damos_cfg *s, const struct damos_goal_cfg *g)
+static struct json_object *goal_json(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
+				     const struct damos_goal_cfg *g)
 {
 	struct json_object *go = json_object_new_object();
+	struct goal_eligible_obs el = {};
 	struct goal_current cur;
 
-	goal_current_read(m->procfs_root, m->sysfs_path, g, s->quota.reset_interval_ms, &m->goal_psi, now_usec(), &cur);
+	/* node_eligible_mem_bp from the monitor's regions, shown natively too (the kernel never shows its value) */
+	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
+		ctrls_goal_eligible(m, kd, s, g, now_usec(), &el);
+	goal_current_read(m->procfs_root, m->sysfs_path, g, s->quota.reset_interval_ms, &m->goal_psi, now_usec(), &el,
+			  &cur);
 	JADD(go, "metric", json_object_new_string(damos_goal_metric_to_string(g->metric)));
 	/* native: the kernel measures it; fed: the kernel lacks the metric, damond measures it and hands the
 	 * value to the kernel as a user_input goal (the goal_feed controller); damond: the kernel has no temporal
@@ -113,7 +119,8 @@ static struct json_object *goal_json(struct manager *m, const struct damos_cfg *
 	return go;
 }
 
-static struct json_object *quota_json(struct manager *m, const struct scheme_rt *sl, const struct damos_cfg *s)
+static struct json_object *quota_json(struct manager *m, const struct kdamond_rt *kd, const struct scheme_rt *sl,
+				      const struct damos_cfg *s)
 {
 	struct json_object *q, *goals;
 
@@ -125,7 +132,7 @@ static struct json_object *quota_json(struct manager *m, const struct scheme_rt 
 	JADD(q, "effective_sz_bytes", sl->have_st ? JU64(sl->st.effective_bytes) : NULL);
 	goals = json_object_new_array();
 	for (size_t g = 0; g < s->quota.nr_goals; g++)
-		json_object_array_add(goals, goal_json(m, s, &s->quota.goals[g]));
+		json_object_array_add(goals, goal_json(m, kd, s, &s->quota.goals[g]));
 	JADD(q, "goals", goals);
 	JADD(q, "goal_tuner",
 	     s->quota.goal_tuner_set ? json_object_new_string(damos_goal_tuner_to_string(s->quota.goal_tuner)) : NULL);
@@ -194,7 +201,7 @@ static struct json_object *scheme_json(struct manager *m, const struct kdamond_r
 		JADD(ap, "age", range_json(&s->age));
 		JADD(o, "access_pattern", ap);
 
-		JADD(o, "quotas", quota_json(m, sl, s));
+		JADD(o, "quotas", quota_json(m, kd, sl, s));
 	}
 	JADD(o, "stats", sl->have_st ? stats_json(kd, sl) : NULL);
 	rates = json_object_new_object();

@@ -88,6 +88,8 @@ struct manager *manager_free(struct manager *m)
 	sysfs_root_free(m->root);
 	free(m->sysfs_path);
 	goal_psi_set_free(&m->goal_psi);
+	for (size_t i = 0; i < ARRAY_SIZE(m->eligible_nodes); i++)
+		free(m->eligible_nodes[i].r);
 	free(m->procfs_root);
 	free(m->runtime_dir);
 	free(m->config_path);

@@ -137,6 +137,14 @@ struct manager {
 	bool notified_dead; /* STATUS= says some kdamond died */
 
 	struct goal_psi_set goal_psi; /* PSI samplers for some_mem_psi_us goals' current values (system, cgroups) */
+	/* node_eligible_mem_bp goals: each node's physical ranges (controllers.c), read again after 10 s */
+	struct node_ranges_cache {
+		struct damon_addr_range *r;
+		size_t n;
+		uint64_t addr_unit;
+		int err;   /* numa_node_ranges()'s result */
+		usec_t at; /* 0: not read */
+	} eligible_nodes[64];
 
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */

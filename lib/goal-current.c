@@ -9,6 +9,7 @@
 
 #include "goal-current.h"
 #include "macro.h"
+#include "snapshot.h"
 
 uint64_t goal_bp(uint64_t value, uint64_t total)
 {
@@ -236,7 +237,31 @@ static void read_memcg(const char *sys_root, const struct damos_goal_cfg *g, str
 
 bool goal_current_measurable(enum damos_goal_metric m)
 {
-	return m >= DAMOS_GOAL_USER_INPUT && m < _DAMOS_GOAL_METRIC_MAX && m != DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
+	return m >= DAMOS_GOAL_USER_INPUT && m < _DAMOS_GOAL_METRIC_MAX;
+}
+
+bool goal_region_eligible(const struct damos_cfg *s, uint64_t sz, uint32_t nr_accesses, uint32_t age)
+{
+	return s->sz.min <= sz && sz <= s->sz.max && s->nr_accesses.min <= nr_accesses &&
+	       nr_accesses <= s->nr_accesses.max && s->age.min <= age && age <= s->age.max;
+}
+
+void goal_eligible_add(const struct damos_cfg *s, const struct snapshot_region *r, size_t n,
+		       const struct damon_addr_range *node, size_t nn, uint64_t *node_bytes, uint64_t *all_bytes)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].end <= r[i].start ||
+		    !goal_region_eligible(s, r[i].end - r[i].start, r[i].nr_accesses, r[i].age))
+			continue;
+		*all_bytes += r[i].end - r[i].start;
+		/* both sorted: the node ranges before this region stay behind for the next ones */
+		while (j < nn && node[j].end <= r[i].start)
+			j++;
+		for (size_t k = j; k < nn && node[k].start < r[i].end; k++)
+			*node_bytes += MIN(node[k].end, r[i].end) - MAX(node[k].start, r[i].start);
+	}
 }
 
 /* "SwapTotal:" and "SwapFree:" of /proc/meminfo (bytes). */
@@ -299,7 +324,8 @@ static void read_memcg_usage(const char *sys_root, const struct damos_goal_cfg *
 }
 
 void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
-		       uint64_t reset_interval_ms, struct goal_psi_set *psis, uint64_t now_us, struct goal_current *r)
+		       uint64_t reset_interval_ms, struct goal_psi_set *psis, uint64_t now_us,
+		       const struct goal_eligible_obs *eligible, struct goal_current *r)
 {
 	struct goal_psi *psi;
 	char path[4096];
@@ -367,7 +393,13 @@ void goal_current_read(const char *procfs_root, const char *sys_root, const stru
 		r->known = true;
 		return;
 	case DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP:
-		r->why = "the kernel computes it from a folio walk of the eligible regions; damond does not repeat it";
+		/* the kernel's value when nothing is eligible is 0 (nothing of it on the node) */
+		if (!eligible || !eligible->known) {
+			r->why = eligible && eligible->why ? eligible->why : "no region observation";
+			return;
+		}
+		r->value = goal_bp(MIN(eligible->node_bytes, eligible->all_bytes), eligible->all_bytes);
+		r->known = true;
 		return;
 	case DAMOS_GOAL_SWAP_USED_BP:
 		snprintf(path, sizeof(path), "%s/meminfo", procfs_root);

@@ -24,6 +24,33 @@ struct goal_current {
 	const char *why;  /* when !known: a static reason */
 };
 
+/*
+ * node_eligible_mem_bp, the kernel's way (7.2, paddr only): the bytes of the
+ * regions that match the scheme's access pattern and lie on node nid, over
+ * the bytes of all the regions that match it. The kernel walks the folios of
+ * the eligible regions at each evaluation; damond has each region's access
+ * pattern from its monitor's last aggregation (lib/snapshot.h) and each
+ * node's physical ranges (lib/numa.h), and intersects them. The caller
+ * gathers those (the daemon: daemon/goal-eligible.c) into this observation.
+ */
+struct goal_eligible_obs {
+	bool known;
+	uint64_t node_bytes; /* eligible and on node nid (in core address units, as the regions) */
+	uint64_t all_bytes;  /* eligible */
+	const char *why;     /* when !known: a static reason */
+};
+
+struct snapshot_region;
+
+/* Does a region of sz bytes (core units) with nr_accesses and age match scheme s's access pattern, the
+ * kernel's inclusive bounds (__damos_valid_target)? */
+bool goal_region_eligible(const struct damos_cfg *s, uint64_t sz, uint32_t nr_accesses, uint32_t age);
+
+/* Adds to *node_bytes and *all_bytes the eligible bytes of n address-ordered regions, the part of them inside
+ * node's nn ranges (sorted, not overlapping) and the whole. Pure. */
+void goal_eligible_add(const struct damos_cfg *s, const struct snapshot_region *r, size_t n,
+		       const struct damon_addr_range *node, size_t nn, uint64_t *node_bytes, uint64_t *all_bytes);
+
 /* PSI "some" memory stall: the kernel's value is the stall time since its previous
  * evaluation (one quota reset interval). damond keeps the last total it read and
  * scales the delta to the goal's window. */
@@ -75,13 +102,15 @@ void goal_psi_feed(struct goal_psi *p, uint64_t total_us, uint64_t now_us, uint6
  * Measure goal g's current value. procfs_root is /proc (or a test's), sys_root /sys
  * (node meminfo under devices/system/node, the cgroup2 mount under fs/cgroup).
  * psis are the daemon's PSI samplers (fed here: the system's, or the goal's cgroup's when a
- * some_mem_psi_us goal has a path), now_us a monotonic clock.
+ * some_mem_psi_us goal has a path), now_us a monotonic clock. eligible: the goal's eligible bytes when it is
+ * node_eligible_mem_bp (NULL: no region observation, the value is unknown).
  */
 void goal_current_read(const char *procfs_root, const char *sys_root, const struct damos_goal_cfg *g,
 		       uint64_t reset_interval_ms, struct goal_psi_set *psis, uint64_t now_us,
-		       struct goal_current *ret);
+		       const struct goal_eligible_obs *eligible, struct goal_current *ret);
 
-/* damond can measure metric m the way the kernel does (every metric but node_eligible_mem_bp). */
+/* damond can measure metric m the way the kernel does (every metric: node_eligible_mem_bp from the regions of
+ * its monitor, unknown while it has none). */
 bool goal_current_measurable(enum damos_goal_metric m);
 
 /* The goal's score the way the kernel computes it: current * 10000 / target (10000 = met). */

@@ -1503,20 +1503,22 @@ static void test_goal_feed(void **unused)
 	for (int m = 0; m < _DAMOS_GOAL_METRIC_MAX; m++)
 		f.goal_metric[m] = FEATURE_ABSENT; /* 6.12: user_input and some_mem_psi_us only */
 	f.goal_metric[DAMOS_GOAL_USER_INPUT] = f.goal_metric[DAMOS_GOAL_SOME_MEM_PSI_US] = FEATURE_PRESENT;
-	/* the config: node_eligible_mem_bp cannot be measured by damond: refused, naming it; the rest fed */
-	assert_true(features_check_config(&f, cfg, &errs) < 0);
-	assert_int_equal(errs.n, 1);
-	assert_non_null(strstr(errs.v[0].message, "node_eligible_mem_bp"));
-	assert_non_null(strstr(errs.v[0].message, "cannot measure"));
+	/* the config: node_eligible_mem_bp (7.2) is measured from the monitor's regions and fed like the rest */
+	assert_int_equal(features_check_config(&f, cfg, &errs), 0);
+	assert_int_equal(errs.n, 0);
 	config_errors_done(&errs);
 	assert_true(features_goal_fed(&f, DAMOS_GOAL_NODE_MEM_FREE_BP));
 	assert_false(features_goal_fed(&f, DAMOS_GOAL_SOME_MEM_PSI_US)); /* native */
 	assert_false(features_goal_fed(&f, DAMOS_GOAL_USER_INPUT));
+	assert_true(features_goal_fed(&f, DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP));
+	/* where the kernel has it, native */
+	f.goal_metric[DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP] = FEATURE_PRESENT;
 	assert_false(features_goal_fed(&f, DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP));
+	f.goal_metric[DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP] = FEATURE_ABSENT;
 
 	assert_int_equal(kd_policy_init_map(&p, 0, &cfg->kdamonds[0], cfg->kdamonds[0].ctx.targets, 1, map, 1), 0);
 	ctrl_goal_ops.policy_slot(sc, &f, &p.slots[0]);
-	assert_int_equal(p.slots[0].fed_goals, 1u << 0);
+	assert_int_equal(p.slots[0].fed_goals, (1u << 0) | (1u << 2));
 	assert_int_equal(kd_overlay_init(&o, 1, 1), 0);
 	e = (struct ctrl_env){ .policy = &p, .features = &f, .stats_interval_us = SEC, .slot = 0, .scheme = sc };
 	assert_null(ctrl_goal_ops.off_reason(&e));
@@ -1525,18 +1527,19 @@ static void test_goal_feed(void **unused)
 	assert_int_equal(plan_compose(&p, &o, &f, NULL, NULL, &held), 0);
 	{
 		/* user_input with the target as a neutral current value, flagged to feed; psi stays native */
-		bool metric = false, value = false, psi = false, nid = false;
+		bool metric = false, value = false, psi = false, nid = false, eligible = false;
 
 		for (size_t i = 0; i < held.n; i++) {
 			const struct sysfs_write *w = &held.v[i];
 
+			eligible |= strstr(w->path, "goals/2/target_metric") && !strcmp(w->value, "user_input");
 			metric |= strstr(w->path, "goals/0/target_metric") && !strcmp(w->value, "user_input");
 			value |= strstr(w->path, "goals/0/current_value") && !strcmp(w->value, "4000") &&
 				 (w->flags & SYSFS_W_FEED);
 			psi |= strstr(w->path, "goals/1/target_metric") && !strcmp(w->value, "some_mem_psi_us");
 			nid |= strstr(w->path, "/nid") != NULL;
 		}
-		assert_true(metric && value && psi);
+		assert_true(metric && value && psi && eligible);
 		assert_false(nid); /* 6.12 has no goal nid file */
 	}
 
@@ -1608,8 +1611,11 @@ static void test_goal_feed(void **unused)
 	assert_int_equal(o.slots[0].goal_value[0], 3041);
 	obs.now_us = 24 * SEC;
 	assert_false(ctrl_goal_ops.step(&e, st, &obs, &o, why, sizeof(why)));
-	/* where the kernel has the metric: nothing to feed */
+	/* where the kernel has the metrics (7.2): nothing to feed */
 	f.goal_metric[DAMOS_GOAL_NODE_MEM_FREE_BP] = FEATURE_PRESENT;
+	ctrl_goal_ops.policy_slot(sc, &f, &p.slots[0]);
+	assert_int_equal(p.slots[0].fed_goals, 1u << 2);
+	f.goal_metric[DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP] = FEATURE_PRESENT;
 	ctrl_goal_ops.policy_slot(sc, &f, &p.slots[0]);
 	assert_int_equal(p.slots[0].fed_goals, 0);
 	assert_non_null(ctrl_goal_ops.off_reason(&e));
@@ -1623,8 +1629,8 @@ static void test_goal_feed(void **unused)
 	free(st);
 	damond_config_free(cfg);
 
-	/* goal_tuner: consist is what a kernel without the file does: accepted, not written; temporal over a goal
-	 * damond cannot measure refused */
+	/* goal_tuner: consist is what a kernel without the file does: accepted, not written; temporal over
+	 * node_eligible_mem_bp (measured from the monitor's regions) run by damond */
 	for (int tuner = 0; tuner < 2; tuner++) {
 		struct damond_config *c =
 			load(tuner ? "kdamonds:\n  - name: r\n    ops: paddr\n    schemes:\n"
@@ -1639,15 +1645,8 @@ static void test_goal_feed(void **unused)
 
 		assert_non_null(c);
 		f.f[FEATURE_GOAL_TUNER] = FEATURE_ABSENT;
-		assert_int_equal(features_check_config(&f, c, &errs) < 0, tuner == 1);
-		if (tuner) {
-			/* temporal damond runs itself only when it can measure every goal: not node_eligible_mem_bp */
-			bool named = false;
-
-			for (size_t k = 0; k < errs.n; k++)
-				named |= strstr(errs.v[k].message, "goal_tuner") != NULL;
-			assert_true(named);
-		}
+		assert_int_equal(features_check_config(&f, c, &errs), 0);
+		assert_int_equal(features_temporal_emulated(&f, &c->kdamonds[0].ctx.schemes[0]), tuner == 1);
 		config_errors_done(&errs);
 		if (!tuner) {
 			assert_int_equal(kd_policy_init_map(&q, 0, &c->kdamonds[0], NULL, 0, m1, 1), 0);
@@ -1775,11 +1774,11 @@ static void test_goal_temporal(void **unused)
 	/* on a kernel with the tuner: native, nothing emulated */
 	f.f[FEATURE_GOAL_TUNER] = FEATURE_PRESENT;
 	assert_false(features_temporal_emulated(&f, sc));
-	/* a goal damond cannot measure: the tuner is not emulated, the config refused for want of goal_tuner */
+	/* node_eligible_mem_bp is measured too (from the monitor's regions): the tuner still emulated */
 	f.f[FEATURE_GOAL_TUNER] = FEATURE_ABSENT;
 	cfg->kdamonds[0].ctx.schemes[0].quota.goals[1].metric = DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
-	assert_false(features_temporal_emulated(&f, sc));
-	assert_true(features_check_config(&f, cfg, &errs) < 0);
+	assert_true(features_temporal_emulated(&f, sc));
+	assert_int_equal(features_check_config(&f, cfg, &errs), 0);
 	config_errors_done(&errs);
 
 	kd_overlay_done(&o);

@@ -1143,6 +1143,36 @@ def t_goal_psi_cgroup_fed():
             e.close()
 
 
+def t_goal_eligible_no_monitor():
+    """node_eligible_mem_bp (7.2) needs the access pattern of each region, which damond has from its BPF
+    monitor only: the sysfs fallback these tests run reads the schemes' stats, no regions (issue 16). Then
+    the goal is still accepted (paddr), 6.12 gets it as user_input holding the target (a neutral score, the
+    quota neither pushed nor held back by it) and 7.2 natively; status says the value is unknown and why."""
+    for kernel in ("6.12", "7.2"):
+        e = Env(kernel)
+        try:
+            e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n"
+                                        "          goals:\n"
+                                        "            - {metric: node_eligible_mem_bp, target_value: 30%%, nid: 0}")
+                         % {"bytes": "32M"})
+            e.start()
+            metric = e.read(KD + "/0/contexts/0/schemes/0/quotas/goals/0/target_metric")
+            time.sleep(1.0)  # a few stats ticks: nothing to feed
+            g = e.status()["kdamonds"][0]["schemes"][0]["quotas"]["goals"][0]
+            want = ("node_eligible_mem_bp", "native") if kernel == "7.2" else ("user_input", "fed")
+            check((metric, g["mode"]) == want, "%s: goal written as %s, mode %s" % (kernel, metric, g["mode"]))
+            check(g.get("current_value") is None and "BPF monitor" in g.get("current_unknown", ""),
+                  "%s: status does not say why the value is unknown: %s" % (kernel, g))
+            if kernel == "6.12":
+                check(e.read(KD + "/0/contexts/0/schemes/0/quotas/goals/0/current_value") == "3000",
+                      "6.12: the kernel does not hold the neutral value (the target)")
+                check("commit_schemes_quota_goals" not in e.logtext(), "6.12: damond fed a value it cannot measure")
+            text = e.ctl("status", "--details").stdout
+            check("node_eligible_mem_bp" in text and "BPF monitor" in text, "status text: " + text)
+        finally:
+            e.close()
+
+
 def t_goal_temporal_emulated():
     """Seed 000's recipe asks for the temporal goal tuner (7.1+). On 6.12 damond runs it: no goals go to the
     kernel, damond scores node 0's free memory against 40 %, and caps the quota at 1 byte (nothing applied)
@@ -2034,6 +2064,7 @@ TESTS = [
     t_goal_current_values,
     t_goal_fed_as_user_input,
     t_goal_psi_cgroup_fed,
+    t_goal_eligible_no_monitor,
     t_goal_temporal_emulated,
     t_goal_file_metric,
     t_dropped_kdamond_does_not_block_restart,

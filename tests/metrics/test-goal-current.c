@@ -16,6 +16,7 @@
 
 #include "goal-current.h"
 #include "macro.h"
+#include "snapshot.h"
 
 static char root[] = "/tmp/damond-goal-XXXXXX";
 static char proc[512], sys[512];
@@ -144,63 +145,145 @@ static void t_read(void **state)
 	put("proc/meminfo", "MemTotal: 1000 kB\nActive: 300 kB\nInactive: 100 kB\n");
 	put("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n");
 
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_true(c.known);
 	assert_int_equal(c.value, 2500);
 	assert_string_equal(c.unit, "bp");
 	g.metric = DAMOS_GOAL_NODE_MEM_USED_BP;
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_int_equal(c.value, 7500);
 
 	/* memcg: LRU bytes of the memcg on the node over the node's total (100 KiB of 1000 KiB) */
 	g.metric = DAMOS_GOAL_NODE_MEMCG_USED_BP;
 	g.path = (char *)"/work.slice/app";
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_true(c.known);
 	assert_int_equal(c.value, 1000);
 	g.metric = DAMOS_GOAL_NODE_MEMCG_FREE_BP;
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_int_equal(c.value, 9000);
 	g.path = (char *)"nosuch";
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_false(c.known);
 	assert_non_null(c.why);
 
 	/* a node that does not exist */
 	g.metric = DAMOS_GOAL_NODE_MEM_FREE_BP;
 	g.nid = 3;
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_false(c.known);
 	assert_non_null(strstr(c.why, "node"));
 
 	g.metric = DAMOS_GOAL_ACTIVE_MEM_BP;
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_int_equal(c.value, 7500);
 	g.metric = DAMOS_GOAL_INACTIVE_MEM_BP;
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_int_equal(c.value, 2500);
 
 	/* PSI: two samples 2 s apart, 40 ms of stall: 20 ms per 1 s reset interval, 100 ms per 5 s */
 	g.metric = DAMOS_GOAL_SOME_MEM_PSI_US;
 	g.path = NULL; /* the system's: a path would name one cgroup */
-	goal_current_read(proc, sys, &g, 5000, &psi, 10000000, &c);
+	goal_current_read(proc, sys, &g, 5000, &psi, 10000000, NULL, &c);
 	assert_false(c.known);
 	assert_non_null(strstr(c.why, "two samples"));
 	put("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=41000\n");
-	goal_current_read(proc, sys, &g, 5000, &psi, 12000000, &c);
+	goal_current_read(proc, sys, &g, 5000, &psi, 12000000, NULL, &c);
 	assert_true(c.known);
 	assert_string_equal(c.unit, "us");
 	assert_int_equal(c.value, 100000);
 
 	g.metric = DAMOS_GOAL_USER_INPUT;
 	g.current_value = 42;
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_true(c.known);
 	assert_int_equal(c.value, 42);
 
+	/* node_eligible_mem_bp without a region observation: unknown, and why */
 	g.metric = DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP;
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_false(c.known);
+	assert_non_null(c.why);
+	goal_psi_set_free(&psi);
+}
+
+/*
+ * node_eligible_mem_bp (7.2's definition: the bytes of the regions matching the scheme's access pattern that
+ * lie on node nid over all the matching bytes) from a snapshot of regions and the nodes' physical ranges. The
+ * fixture: node 0 is [1 MiB, 1 GiB), node 1 [1 GiB, 1.375 GiB) and [1.4375 GiB, 2 GiB) (a hole between); the
+ * scheme takes idle regions (0 accesses) of at least 4 KiB aged 10 aggregations or more.
+ */
+static const struct damon_addr_range node0[] = { { 0x100000, 0x40000000 } };
+static const struct damon_addr_range node1[] = { { 0x40000000, 0x58000000 }, { 0x5c000000, 0x80000000 } };
+static const struct snapshot_region regions[] = {
+	{ 0x100000, 0x200000, 0, 20 },      /* eligible, node 0 */
+	{ 0x200000, 0x300000, 3, 20 },      /* accessed: not */
+	{ 0x3ff00000, 0x40100000, 0, 10 },  /* eligible (age bound inclusive), 1 MiB on each node */
+	{ 0x40100000, 0x40200000, 0, 9 },   /* too young: not */
+	{ 0x50000000, 0x60000000, 0, 100 }, /* eligible, node 1 with its hole: 128 + 64 MiB on it */
+	{ 0x60000000, 0x60000000, 0, 100 }, /* empty: ignored */
+};
+
+static void t_eligible(void **state)
+{
+	struct damos_cfg s = { .sz = { 4096, UINT64_MAX }, .nr_accesses = { 0, 0 }, .age = { 10, DAMON_UINT_MAX } };
+	uint64_t on0 = 0, all0 = 0, on1 = 0, all1 = 0;
+	struct goal_eligible_obs el = {};
+	struct damos_goal_cfg g = { .metric = DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP, .target_value = 5000 };
+	struct goal_psi_set psi = {};
+	struct goal_current c;
+
+	assert_true(goal_region_eligible(&s, 4096, 0, 10));
+	assert_false(goal_region_eligible(&s, 4095, 0, 10));
+	assert_false(goal_region_eligible(&s, 4096, 1, 10));
+	assert_false(goal_region_eligible(&s, 4096, 0, 9));
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &on0, &all0);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &on1, &all1);
+	assert_int_equal(all0, 0x100000 + 0x200000 + 0x10000000);
+	assert_int_equal(all1, all0);
+	assert_int_equal(on0, 0x100000 + 0x100000);
+	assert_int_equal(on1, 0x100000 + 0x8000000 + 0x4000000);
+
+	/* the value: node 1's share in bp (the kernel's mult_frac rounds down) */
+	el = (struct goal_eligible_obs){ .known = true, .node_bytes = on1, .all_bytes = all1 };
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &el, &c);
+	assert_true(c.known);
+	assert_string_equal(c.unit, "bp");
+	assert_int_equal(c.value, on1 * 10000 / all1);
+	assert_int_equal(c.value, 7451);
+
+	/* a second target (the caller adds each target's regions): the sums go on */
+	goal_eligible_add(&s, regions, 1, node0, ARRAY_SIZE(node0), &on0, &all0);
+	assert_int_equal(on0, 0x300000);
+	assert_int_equal(all0, 0x10400000);
+
+	/* the size bound is inclusive too: a 256 MiB maximum keeps the 256 MiB region, one byte less drops it */
+	s.sz.max = 0x10000000;
+	on0 = all0 = 0;
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &on0, &all0);
+	assert_int_equal(all0, 0x10300000);
+	s.sz.max = 0x10000000 - 1;
+	on0 = all0 = 0;
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &on0, &all0);
+	assert_int_equal(all0, 0x300000);
+	assert_int_equal(on0, 0x200000);
+
+	/* no node ranges (a memoryless node): nothing on it */
+	on1 = all1 = 0;
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), NULL, 0, &on1, &all1);
+	assert_int_equal(on1, 0);
+	assert_int_equal(all1, 0x300000);
+
+	/* nothing eligible: 0, as the kernel (nothing of it on the node) */
+	el = (struct goal_eligible_obs){ .known = true };
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &el, &c);
+	assert_true(c.known);
+	assert_int_equal(c.value, 0);
+	/* the observation's reason goes through */
+	el = (struct goal_eligible_obs){ .why = "measuring: no complete aggregation of the current targets yet" };
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &el, &c);
+	assert_false(c.known);
+	assert_non_null(strstr(c.why, "aggregation"));
 	goal_psi_set_free(&psi);
 }
 
@@ -219,33 +302,33 @@ static void t_read_psi_cgroup(void **state)
 	    "some avg10=1.00 avg60=0.50 avg300=0.10 total=1000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=900\n");
 	put("sys/fs/cgroup/other/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
 	g.path = (char *)"/system.slice/db.service";
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_false(c.known);
 	assert_non_null(strstr(c.why, "two samples"));
-	goal_current_read(proc, sys, &sysg, 1000, &psi, 1000000, &c); /* the system's first sample */
+	goal_current_read(proc, sys, &sysg, 1000, &psi, 1000000, NULL, &c); /* the system's first sample */
 	g.path = (char *)"/other";
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 
 	/* 2 s later: the cgroup stalled 30 ms ("some", not "full"), the system 2 s, the other cgroup 0 */
 	put("sys/fs/cgroup/system.slice/db.service/memory.pressure",
 	    "some avg10=1.00 avg60=0.50 avg300=0.10 total=31000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=900\n");
 	put("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=7000000\n");
 	g.path = (char *)"/system.slice/db.service";
-	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, NULL, &c);
 	assert_true(c.known);
 	assert_string_equal(c.unit, "us");
 	assert_int_equal(c.value, 15000); /* 30 ms over 2 s: 15 ms per 1 s window */
-	goal_current_read(proc, sys, &sysg, 1000, &psi, 3000000, &c);
+	goal_current_read(proc, sys, &sysg, 1000, &psi, 3000000, NULL, &c);
 	assert_true(c.known);
 	assert_int_equal(c.value, 1000000);
 	g.path = (char *)"/other";
-	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, NULL, &c);
 	assert_true(c.known);
 	assert_int_equal(c.value, 0);
 
 	/* a cgroup without the file (gone, or no PSI) */
 	g.path = (char *)"/nosuch";
-	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 3000000, NULL, &c);
 	assert_false(c.known);
 	assert_non_null(strstr(c.why, "memory.pressure"));
 
@@ -257,7 +340,7 @@ static void t_read_psi_cgroup(void **state)
 		assert_non_null(goal_psi_for(&psi, p, 4000000 + (uint64_t)i));
 	}
 	g.path = (char *)"/system.slice/db.service"; /* evicted: measuring again */
-	goal_current_read(proc, sys, &g, 1000, &psi, 5000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 5000000, NULL, &c);
 	assert_false(c.known);
 	assert_true(goal_psi_for(&psi, NULL, 0) == &psi.sys);
 	goal_psi_set_free(&psi);
@@ -285,12 +368,12 @@ static void t_read_damond_own(void **state)
 	assert_true(goal_current_measurable(DAMOS_GOAL_FILE));
 
 	put("proc/meminfo", "MemTotal: 1000 kB\nSwapTotal: 4000 kB\nSwapFree: 1000 kB\n");
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_true(c.known);
 	assert_int_equal(c.value, 7500);
 	assert_string_equal(c.unit, "bp");
 	put("proc/meminfo", "MemTotal: 1000 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n");
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_false(c.known);
 	assert_non_null(strstr(c.why, "no swap"));
 
@@ -298,21 +381,21 @@ static void t_read_damond_own(void **state)
 	g.path = (char *)"/work.slice/app";
 	put("sys/fs/cgroup/work.slice/app/memory.current", "268435456\n");
 	put("sys/fs/cgroup/work.slice/app/memory.max", "1073741824\n");
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_true(c.known);
 	assert_int_equal(c.value, 2500);
 	put("sys/fs/cgroup/work.slice/app/memory.max", "max\n");
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_false(c.known);
 	assert_non_null(strstr(c.why, "unlimited"));
 
 	g.metric = DAMOS_GOAL_FILE;
 	snprintf(file, sizeof(file), "%s/proc/steer", root);
 	g.path = file;
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_false(c.known); /* not written yet */
 	put("proc/steer", "420\n");
-	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, &c);
+	goal_current_read(proc, sys, &g, 1000, &psi, 1000000, NULL, &c);
 	assert_true(c.known);
 	assert_int_equal(c.value, 420);
 	assert_string_equal(c.unit, "");
@@ -345,6 +428,7 @@ int main(void)
 		cmocka_unit_test(t_bp),
 		cmocka_unit_test(t_psi_feed),
 		cmocka_unit_test(t_read),
+		cmocka_unit_test(t_eligible),
 		cmocka_unit_test(t_read_psi_cgroup),
 		cmocka_unit_test(t_read_damond_own),
 	};

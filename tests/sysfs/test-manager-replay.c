@@ -79,7 +79,43 @@ struct fx {
 
 static char logged[262144];
 static bool walk_kpageflags_pending; /* start_text(): write a fake /proc/kpageflags (the fault walk) */
+static bool numa_pending;            /* start_text(): two NUMA nodes of 1 GiB each in the fake sysfs */
 static void write_walk_kpageflags(const char *root);
+
+/* node 0: [0, 1 GiB), node 1: [1 GiB, 2 GiB), 128 MiB memory blocks, all online (no iomem: no holes) */
+static void write_two_nodes(const char *root)
+{
+	char path[256];
+	FILE *f;
+
+	static const char *const dirs[] = { "devices",
+					    "devices/system",
+					    "devices/system/node",
+					    "devices/system/node/node0",
+					    "devices/system/node/node1",
+					    "devices/system/memory" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
+		assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+	}
+	for (unsigned b = 0; b < 16; b++) {
+		snprintf(path, sizeof(path), "%s/devices/system/node/node%u/memory%u", root, b / 8, b);
+		assert_int_equal(mkdir(path, 0755), 0);
+		snprintf(path, sizeof(path), "%s/devices/system/memory/memory%u", root, b);
+		assert_int_equal(mkdir(path, 0755), 0);
+		snprintf(path, sizeof(path), "%s/devices/system/memory/memory%u/state", root, b);
+		f = fopen(path, "we");
+		assert_non_null(f);
+		fputs("online\n", f);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/devices/system/memory/block_size_bytes", root);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs("8000000\n", f);
+	fclose(f);
+}
 
 static void log_cb(void *userdata, int level, const char *msg)
 {
@@ -131,6 +167,8 @@ static struct fx *start_text(const char *profile, const char *text, const char *
 	m->procfs_root = strdup(x->root); /* no kpageflags: the charge emulation runs its fallback law */
 	if (walk_kpageflags_pending)
 		write_walk_kpageflags(x->root);
+	if (numa_pending)
+		write_two_nodes(x->root);
 	m->config_path = strdup(x->cfg);
 	assert_int_equal(snapshot_store_new(NULL, &m->snapshots), 0);
 	assert_int_equal(manager_start(m, test_config_load(text)), 0);
@@ -309,6 +347,80 @@ static void test_stats_from_events(void **state)
 	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
 	assert_int_equal(m->stats_commands, 0);
 	stop(x);
+}
+
+/* the first goal of the first scheme in status: its mode and current value (-1: unknown, why in *why) */
+static long long goal0_status(struct manager *m, char *mode, size_t mode_len, char *why, size_t why_len)
+{
+	struct json_object *st = NULL, *v, *g;
+	long long cur = -1;
+
+	assert_int_equal(manager_status_json(m, &st), 0);
+	assert_true(json_object_object_get_ex(st, "kdamonds", &v));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "schemes", &v));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "quotas", &v));
+	assert_true(json_object_object_get_ex(v, "goals", &v));
+	g = json_object_array_get_idx(v, 0);
+	assert_non_null(g);
+	assert_true(json_object_object_get_ex(g, "mode", &v));
+	snprintf(mode, mode_len, "%s", json_object_get_string(v));
+	why[0] = '\0';
+	if (json_object_object_get_ex(g, "current_value", &v) && v)
+		cur = json_object_get_int64(v);
+	else if (json_object_object_get_ex(g, "current_unknown", &v) && v)
+		snprintf(why, why_len, "%s", json_object_get_string(v));
+	json_object_put(st);
+	return cur;
+}
+
+/*
+ * node_eligible_mem_bp (7.2) from the monitor's regions (issue 16): the recording's idle regions (0 accesses,
+ * the scheme's pattern) are 0xff82000 bytes on node 0 and 0x15556000 on node 1, so node 1 holds 5719 bp of
+ * them. 6.12 lacks the metric: damond writes the goal as user_input and feeds 5719 with
+ * commit_schemes_quota_goals; 7.2 has it: native, nothing fed, status shows the same value.
+ */
+static void test_goal_eligible(void **state)
+{
+	static const char goal[] = "          goals:\n"
+				   "            - {metric: node_eligible_mem_bp, target_value: 5000, nid: 1}\n";
+
+	for (int k = 0; k < 2; k++) {
+		const char *profile = k ? "7.2" : "6.12";
+		struct fx *x;
+		struct manager *m;
+		char mode[32], why[256], buf[64];
+		long long cur;
+
+		numa_pending = true;
+		x = start_on(profile, "32M", goal);
+		numa_pending = false;
+		m = x->m;
+		/* no aggregation replayed yet: unknown, and why */
+		cur = goal0_status(m, mode, sizeof(mode), why, sizeof(why));
+		assert_int_equal(cur, -1);
+		assert_non_null(strstr(why, "aggregation"));
+		assert_string_equal(mode, k ? "native" : "fed");
+		assert_int_equal(fake_damon_read_committed(x->root, 0, "schemes/0/quotas/goals/0/target_metric", buf,
+							   sizeof(buf)),
+				 0);
+		assert_string_equal(buf, k ? "node_eligible_mem_bp" : "user_input");
+
+		/* a few stats ticks (the first commits are the scheme's first window and region refinement) */
+		for (usec_t t = 950000; t < 4 * SEC; t += SEC)
+			tick_to(m, 1000 * SEC + t);
+		cur = goal0_status(m, mode, sizeof(mode), why, sizeof(why));
+		assert_int_equal(cur, 5719);
+		if (k) {
+			assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit_schemes_quota_goals"), 0);
+		} else {
+			assert_int_equal(fake_damon_read_committed(x->root, 0, "schemes/0/quotas/goals/0/current_value",
+								   buf, sizeof(buf)),
+					 0);
+			assert_string_equal(buf, "5719");
+			assert_true(fake_damon_log_count(x->root, "kdamond 0 commit_schemes_quota_goals") >= 1);
+		}
+		stop(x);
+	}
 }
 
 /*
@@ -1092,6 +1204,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_replay_file),
 		cmocka_unit_test(test_replay_writer),
 		cmocka_unit_test(test_stats_from_events),
+		cmocka_unit_test(test_goal_eligible),
 		cmocka_unit_test(test_refinement_commit),
 		cmocka_unit_test(test_commit_failure_feedback),
 		cmocka_unit_test(test_death_on_commit),

@@ -13,6 +13,13 @@
 # Asserts: free memory reaches the goal, reclaim then stops (at most the
 # window in progress when the goal was met) without overshooting far, and
 # resumes when memory is consumed again.
+# Figures (marks, for bench/goal): time_to_goal_ms; the reclaim speed during
+# the approach as a share of the 100 MiB/s quota, on average from the first
+# byte applied to the goal (approach_rate_pct) and at best over one sampling
+# period of about a second (peak_rate_pct); applied_after_goal_mib and
+# max_free_bp_after (the 8 s after the goal); after memory is consumed again,
+# resume_reclaim_ms (until sz_applied moves) and resume_goal_ms (until the
+# goal is met again).
 #   dt_goal_secs  how long to wait for the goal (default 90)
 . /scenarios/lib.sh
 . /scenarios/damond-lib.sh
@@ -67,14 +74,32 @@ else
 	assert_eq "$(cat "$damon_kdamonds/0/contexts/0/schemes/0/quotas/goals/nr_goals")" 0 "goals given to the kernel"
 fi
 
-# 1. the goal: 40 % free (within 1 point)
+# 1. the goal: 40 % free (within 1 point); sz_applied sampled on the way (damond's stats tick is 500 ms)
 secs=$(dt_param goal_secs 90)
-wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.5 || {
-	damondctl status --details | tail -n 25
-	fail "node 0 free $(free_bp) bp after ${secs} s, goal 4000 bp (40 %)"
+pct() {	# BYTES MS -> the rate as a share of 100 MiB/s, in percent
+	[ "$2" -gt 0 ] && echo $(( $1 * 1000 / $2 * 100 / (100 << 20) )) || echo 0
 }
+t_first="" peak=0 pa=0 pt=$t0
+while [ "$(free_bp)" -lt 3900 ]; do
+	now=$(now_ms)
+	[ $(( now - t0 )) -lt $(( secs * 1000 )) ] || {
+		damondctl status --details | tail -n 25
+		fail "node 0 free $(free_bp) bp after ${secs} s, goal 4000 bp (40 %)"
+	}
+	a=$(applied)
+	a=${a:-0}
+	[ -n "$t_first" ] || [ "$a" -eq 0 ] || t_first=$now
+	if [ $(( now - pt )) -ge 1000 ]; then
+		r=$(pct $(( a - pa )) $(( now - pt )))
+		[ "$pa" -eq 0 ] || [ "$r" -le "$peak" ] || peak=$r
+		pa=$a pt=$now
+	fi
+	sleep 0.25
+done
 t_goal=$(( $(now_ms) - t0 ))
 a_goal=$(applied)
+approach=$(pct "${a_goal:-0}" $(( t0 + t_goal - ${t_first:-$t0} )))
+mark approach_rate_pct="$approach" peak_rate_pct="$peak" first_applied_ms=$(( ${t_first:-$t0} - t0 ))
 # 2. reclaim stops: over the next 8 s at most the window in progress (100 MiB) and one more, and free
 # memory does not run far past the goal
 max_free=0
@@ -91,12 +116,20 @@ assert_le "$after_mib" 200 "MiB applied in the 8 s after the goal was met"
 assert_le "$max_free" 5000 "node 0 free (bp) after the goal: overshoot"
 # 3. memory consumed again: the loop resumes
 start_memhog -m $(( ($(meminfo MemFree) - $(meminfo MemTotal) / 5) / 1024 ))
+t_c=$(now_ms)
+info "memory consumed again at $(date +%T) (uptime $(now_ms) ms)"
 mark free_bp_consumed="$(free_bp)"
 a1=$(applied)
+wait_for '[ "$(applied)" -gt "$a1" ]' 30 0.25 ||
+	fail "reclaim did not restart after memory was consumed again (free $(free_bp) bp)"
+t_restart=$(( $(now_ms) - t_c ))
+info "reclaim restarted by $(date +%T) (uptime $(now_ms) ms)"
 wait_for '[ $(( $(applied) - a1 )) -ge $((50 << 20)) ]' 30 0.5 ||
 	fail "reclaim did not resume after memory was consumed again (free $(free_bp) bp, applied +$((($(applied) - a1) >> 20)) MiB)"
-wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.5 || fail "the goal was not reached again (free $(free_bp) bp)"
-mark resumed=yes free_bp_end="$(free_bp)"
+wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.25 || fail "the goal was not reached again (free $(free_bp) bp)"
+mark resumed=yes free_bp_end="$(free_bp)" resume_reclaim_ms="$t_restart" resume_goal_ms=$(( $(now_ms) - t_c ))
+# what damond did and when (the emulated tuner's switches, the charge emulation's commits): for bench/goal's reading
+damondctl status --details 2>&1 | sed -n '/^recent actions/,$p' | tail -n 16 | while read -r l; do info "$l"; done
 damond_stop
 stop_memhog
 teardown_zram
