@@ -194,8 +194,12 @@ int main(int argc, char **argv)
 		case 'N': no_thp = 1; break;
 		case 'P': pageout = 1; break;
 		case 'F': tlb_flush = 0; break;
-		case 'T': hugetlb = 1; break;
-		case 'R': reserve_only = 1; break;
+		case 'T':
+			hugetlb = 1;
+			break;
+		case 'R':
+			reserve_only = 1;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
