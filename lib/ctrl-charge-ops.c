@@ -54,14 +54,6 @@ static void charge_params_of(const struct ctrl_env *e, struct charge_params *p)
 	charge_params_default(p, s->quota.bytes, s->quota.reset_interval_ms * 1000, s->quota.fail_charge_num,
 			      s->quota.fail_charge_denom);
 	p->min_region_sz = 4096 * MAX(e->policy->cfg->ctx.addr_unit, 1ULL);
-	/*
-	 * A commit gives the scheme a fresh quota on 7.2 and 7.3 and keeps the
-	 * charge on 6.12 (VM scenario quota-commit). Kernels in between were not
-	 * measured: only a kernel that shows itself older than 6.14 (no
-	 * stats/sz_ops_filter_passed) is trusted to keep it; any other, or one
-	 * not probed yet, gets the hold.
-	 */
-	p->commit_resets_charge = e->features->f[FEATURE_SZ_OPS_FILTER_PASSED] != FEATURE_ABSENT;
 }
 
 /*

@@ -84,19 +84,14 @@ static void emit(struct charge_state *s, struct charge_decision *d, uint64_t now
 
 void charge_committed(struct charge_state *s, uint64_t now_us)
 {
+	(void)now_us;
 	s->commit_pending = false;
-	/* the kernel restarted its charge at the latest now: the hold window starts here */
-	if (s->hold == CHARGE_HOLD_COMMITTING) {
-		s->hold = CHARGE_HOLD_WAITING;
-		s->hold_since_us = now_us;
-	}
 }
 
 void charge_commit_failed(struct charge_state *s, uint64_t now_us)
 {
 	(void)now_us;
 	s->commit_pending = false;
-	s->hold = CHARGE_HOLD_NONE;
 	/* Unknown what the kernel holds: force a full re-emit at the next plan. */
 	s->map_generation = 0;
 	s->kernel_quota = UINT64_MAX;
@@ -445,42 +440,6 @@ static void step_fallback(const struct charge_params *p, struct charge_state *s,
 	emit(s, d, o->now_us);
 }
 
-/*
- * commit_resets_charge: the commit carrying a decision also restarts the
- * kernel's charge, so it goes out with K held at one page, and K follows
- * in a second commit once the window that commit started is over.
- */
-static void hold_decision(const struct charge_params *p, struct charge_state *s, struct charge_decision *d)
-{
-	uint64_t k = s->kernel_quota == UINT64_MAX ? p->quota_bytes : s->kernel_quota;
-	size_t n = strlen(d->reason);
-
-	s->hold = CHARGE_HOLD_COMMITTING;
-	s->hold_quota = k;
-	s->nr_holds++;
-	d->set_quota = true;
-	d->quota_bytes = clamp_quota(p, 0, p->quota_bytes);
-	s->kernel_quota = d->quota_bytes;
-	snprintf(d->reason + n, sizeof(d->reason) - n, "; K held at %lluK for a window (a commit restarts the charge)",
-		 (unsigned long long)(d->quota_bytes >> 10));
-}
-
-/* true while a hold keeps every other decision back; emits the restore when it is due */
-static bool step_hold(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o,
-		      struct charge_decision *d)
-{
-	if (s->hold == CHARGE_HOLD_NONE)
-		return false;
-	if (s->hold == CHARGE_HOLD_COMMITTING || o->now_us < s->hold_since_us + (p->reset_interval_us ?: 1000000))
-		return true;
-	s->hold = CHARGE_HOLD_NONE;
-	d->set_quota = true;
-	d->quota_bytes = s->hold_quota;
-	snprintf(d->reason, sizeof(d->reason), "hold over: K %lluK", (unsigned long long)(s->hold_quota >> 10));
-	emit(s, d, o->now_us);
-	return true;
-}
-
 void charge_step(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o,
 		 struct charge_decision *d)
 {
@@ -488,8 +447,6 @@ void charge_step(const struct charge_params *p, struct charge_state *s, const st
 
 	memset(d, 0, sizeof(*d));
 	closed = observe(p, s, o);
-	if (step_hold(p, s, o, d))
-		return;
 
 	if (ratio_off(p)) {
 		s->mode = CHARGE_MODE_OFF;
@@ -512,6 +469,4 @@ void charge_step(const struct charge_params *p, struct charge_state *s, const st
 		s->mode = CHARGE_MODE_FALLBACK;
 		step_fallback(p, s, o, closed, d);
 	}
-	if (p->commit_resets_charge && (d->set_quota || d->set_filters))
-		hold_decision(p, s, d);
 }

@@ -30,17 +30,6 @@
  *    to Q at once.
  *  - OFF: NUM/DENOM disabled (denom 0) or >= 1: K = Q, no filters.
  *
- * Kernels 7.2 and 7.3 give a scheme a fresh quota at every `commit` (the
- * charge of the running window is forgotten; measured by the VM scenario
- * quota-commit: a commit every second let 9 quotas through in three 3 s
- * windows; 6.12 keeps the charge). Every commit of the emulation would then
- * let up to one more quota through. With commit_resets_charge set, each
- * decision goes out in two commits: the first carries it with K held at one
- * page (which that kernel applies at once), so the window the commit
- * restarts applies next to nothing; one reset interval after that commit
- * returned, a second commit restores K. No reset interval then sees more
- * than K plus one page, at the price of about one window per decision.
- *
  * The controller is a pure function of (params, state, observation, now):
  * no I/O, no logging, no allocation in charge_step(). The manager feeds it
  * stats (cumulative counters) every poll and applies the decision in one
@@ -92,7 +81,6 @@ struct charge_params {
 	uint32_t fallback_fcap_permil;   /* FALLBACK: largest failure share credited */
 	unsigned fallback_history;       /* FALLBACK: samples in the f_min window (<= CHARGE_FHIST) */
 	uint32_t deadband_permil;        /* K changes smaller than this are not committed */
-	bool commit_resets_charge;       /* a commit restarts the kernel's charge (7.2+): hold K first */
 };
 
 /* Defaults for a user quota (bytes per reset interval). */
@@ -125,16 +113,6 @@ struct charge_state {
 	bool commit_pending;
 	uint64_t last_commit_us;    /* last commit asked for (0 = never) */
 	unsigned nr_commits;
-
-	/* commit_resets_charge: the hold that precedes K (see above) */
-	enum charge_hold {
-		CHARGE_HOLD_NONE,
-		CHARGE_HOLD_COMMITTING,
-		CHARGE_HOLD_WAITING
-	} hold;
-	uint64_t hold_quota;    /* K to restore once the hold window is over */
-	uint64_t hold_since_us; /* when the holding commit returned */
-	unsigned nr_holds;
 
 	/* observation bookkeeping */
 	bool have_prev;

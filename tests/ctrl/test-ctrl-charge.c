@@ -426,93 +426,6 @@ static void test_ratio_approximation(void **st)
 	pageflags_map_done(&m);
 }
 
-/*
- * A kernel that restarts the charge at every commit (7.2, 7.3: VM scenario
- * quota-commit): the decision goes out with K held at one page, nothing else
- * is decided during the hold, and K comes back one reset interval after the
- * holding commit returned, not earlier. Without commit_resets_charge (6.12)
- * the same decision goes out alone.
- */
-static void test_hold_on_reset(void **st)
-{
-	struct pageflags_map m;
-	struct charge_params p;
-	struct charge_state *s = calloc(1, sizeof(*s));
-	struct charge_decision d;
-	struct charge_obs o = { .now_us = SEC };
-
-	(void)st;
-	assert_int_equal(pageflags_map_init(&m, 0, 512 * MiB, 2 * MiB, 4096), 0);
-	for (size_t i = 0; i < m.nr_chunks; i++) {
-		m.chunks[i].nr_pages = 512;
-		m.chunks[i].ok_pages = i < m.nr_chunks / 2 ? 0 : 512;
-	}
-	m.generation = 1;
-	m.total_bytes = 512 * MiB;
-	m.ok_bytes = 256 * MiB;
-	o.map = &m;
-
-	/* 6.12: the exclusion alone, K untouched */
-	charge_params_default(&p, Q, SEC, 1, 4096);
-	charge_init(s, &p, 0);
-	charge_step(&p, s, &o, &d);
-	assert_true(d.set_filters);
-	assert_false(d.set_quota);
-	assert_int_equal(s->nr_holds, 0);
-
-	p.commit_resets_charge = true;
-	charge_init(s, &p, 0);
-	charge_step(&p, s, &o, &d);
-	assert_true(d.set_filters);
-	assert_int_equal(d.nr_reject, 1);
-	assert_true(d.set_quota);
-	assert_int_equal(d.quota_bytes, 4096);
-	assert_non_null(strstr(d.reason, "held"));
-	assert_int_equal(s->kernel_quota, 4096);
-	/* not committed yet: nothing more, however long it takes */
-	o.now_us = 5 * SEC;
-	m.generation++;
-	charge_step(&p, s, &o, &d);
-	assert_false(d.set_filters || d.set_quota);
-	charge_committed(s, 5 * SEC + 200000);
-	/* a new map during the hold changes nothing, and the window is not over at +0.9 s */
-	for (uint64_t t = 5 * SEC + 500000; t <= 6 * SEC + 100000; t += 300000) {
-		o.now_us = t;
-		m.generation++;
-		charge_step(&p, s, &o, &d);
-		assert_false(d.set_filters || d.set_quota);
-	}
-	/* one reset interval after the holding commit returned: K back at Q, no other change */
-	o.now_us = 6 * SEC + 200000;
-	charge_step(&p, s, &o, &d);
-	assert_true(d.set_quota);
-	assert_false(d.set_filters);
-	assert_int_equal(d.quota_bytes, Q);
-	assert_int_equal(s->kernel_quota, Q);
-	charge_committed(s, o.now_us);
-	/* the restore commit is not held in its turn */
-	o.now_us += SEC;
-	charge_step(&p, s, &o, &d);
-	assert_false(d.set_filters || d.set_quota);
-	assert_int_equal(s->nr_holds, 1);
-
-	/* a holding commit that failed: no restore pending, the next plan holds again */
-	charge_init(s, &p, 0);
-	o.now_us = SEC;
-	m.generation++;
-	charge_step(&p, s, &o, &d);
-	assert_int_equal(d.quota_bytes, 4096);
-	charge_commit_failed(s, SEC);
-	o.now_us = 3 * SEC;
-	m.generation++;
-	charge_step(&p, s, &o, &d);
-	assert_true(d.set_filters && d.set_quota);
-	assert_int_equal(d.quota_bytes, 4096);
-	assert_int_equal(s->nr_holds, 2);
-	free(s);
-	pageflags_map_done(&m);
-}
-
 /* ---- closed loop against the model -------------------------------------- */
 
 static struct sim_res baseline;
@@ -654,7 +567,6 @@ int main(void)
 		cmocka_unit_test(test_pageflags_scan),
 		cmocka_unit_test(test_plan_bounded),
 		cmocka_unit_test(test_ratio_approximation),
-		cmocka_unit_test(test_hold_on_reset),
 		cmocka_unit_test(test_baseline_reproduces),
 		cmocka_unit_test(test_exclude_scenario),
 		cmocka_unit_test(test_exclude_by_filters),

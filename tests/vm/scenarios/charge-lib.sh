@@ -69,6 +69,18 @@ vmstat_reclaim() {
 		END { printf "%d %d %d\n", k, d, p }' /proc/vmstat
 }
 
+# kernel_has_fail_charge: true when the kernel has quotas/fail_charge_num
+# (7.2+), looked up in a scratch kdamond dir (nr_kdamonds back to 0 after)
+kernel_has_fail_charge() {
+	local r=1
+	sysfs_write "$damon_kdamonds/nr_kdamonds" 1
+	sysfs_write "$damon_kdamonds/0/contexts/nr_contexts" 1
+	sysfs_write "$damon_kdamonds/0/contexts/0/schemes/nr_schemes" 1
+	has_file "$damon_kdamonds/0/contexts/0/schemes/0/quotas/fail_charge_num" && r=0
+	sysfs_write "$damon_kdamonds/nr_kdamonds" 0
+	return $r
+}
+
 # hugetlb_pool N: N default-size (2 MiB) pages in the hugetlb pool, or fail
 hugetlb_pool() {
 	echo "$1" > /proc/sys/vm/nr_hugepages 2>/dev/null
