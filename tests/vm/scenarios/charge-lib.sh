@@ -83,7 +83,15 @@ kernel_has_fail_charge() {
 
 # hugetlb_pool N: N default-size (2 MiB) pages in the hugetlb pool, or fail
 hugetlb_pool() {
-	echo "$1" > /proc/sys/vm/nr_hugepages 2>/dev/null
+	local i
+	# (after an earlier run in the same guest, free memory may need compacting first)
+	for i in 1 2 3; do
+		echo "$1" > /proc/sys/vm/nr_hugepages 2>/dev/null
+		[ "$(meminfo HugePages_Total)" = "$1" ] && break
+		sync
+		echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
+		echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+	done
 	[ "$(meminfo HugePages_Total)" = "$1" ] ||
 		fail "the hugetlb pool holds $(meminfo HugePages_Total) pages, not $1 (Hugepagesize $(meminfo Hugepagesize) kB)"
 }
