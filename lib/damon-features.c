@@ -493,9 +493,9 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 				     "kdamonds.%s.schemes.%s.quotas.fail_charge_mode", kd->name, s->name);
 			/*
 			 * The emulation acts by committing, and the kernels with the native files (7.2, 7.3) give a
-			 * scheme a fresh quota at every commit, of the size in force before it (VM scenario
-			 * quota-commit): each commit could let one more quota through, which no choice of what to
-			 * commit undoes. Where the kernel has the feature, forcing the emulation gains nothing.
+			 * scheme a fresh quota at every commit (VM scenario quota-commit): each commit can let up
+			 * to one more quota through (1.31 x the quota over three windows, forced, on 7.3). Where
+			 * the kernel has the feature, forcing the emulation gains nothing.
 			 */
 			if (q->fail_charge_mode == DAMOS_FAIL_CHARGE_EMULATE &&
 			    f->f[FEATURE_FAIL_CHARGE] == FEATURE_PRESENT) {
