@@ -28,7 +28,8 @@
 # committed size is only marked (phase hold): early runs started that phase
 # right on a window rollover and read 1.00 on 7.3 (twice) and on 7.2 once,
 # 0.00 on 7.2 once; each phase now starts W + 1 s after the previous one's
-# restoring commit, mid-window.
+# restoring commit, mid-window, and read 0.00 on 7.2 and 7.3 (15:50 UTC):
+# it has (the same phase then read 8.00, its first quota charged before it).
 . /scenarios/lib.sh
 need_damon_sysfs
 damon_stat_module_disable
