@@ -491,6 +491,23 @@ int features_check_config(const struct damon_features *f, const struct damond_co
 			if (q->fail_charge_mode == DAMOS_FAIL_CHARGE_NATIVE)
 				NEED(FEATURE_FAIL_CHARGE, &q->fail_charge_pos,
 				     "kdamonds.%s.schemes.%s.quotas.fail_charge_mode", kd->name, s->name);
+			/*
+			 * The emulation acts by committing, and the kernels with the native files (7.2, 7.3) give a
+			 * scheme a fresh quota at every commit (VM scenario quota-commit): each commit can let up
+			 * to one more quota through (1.31 x the quota over three windows, forced, on 7.3). Where
+			 * the kernel has the feature, forcing the emulation gains nothing.
+			 */
+			if (q->fail_charge_mode == DAMOS_FAIL_CHARGE_EMULATE &&
+			    f->f[FEATURE_FAIL_CHARGE] == FEATURE_PRESENT) {
+				snprintf(key, sizeof(key), "kdamonds.%s.schemes.%s.quotas.fail_charge_mode", kd->name,
+					 s->name);
+				config_errors_add(errs, damond_config_file(c, &q->fail_charge_pos), &q->fail_charge_pos,
+						  key,
+						  "'emulate' refused: this kernel charges failed regions itself "
+						  "(quotas/fail_charge_num/denom) and gives a scheme a fresh quota at "
+						  "every commit, so the emulation, which acts by committing, could let "
+						  "more than the quota through; use 'auto' (native here)");
+			}
 			if (s->nr_dests)
 				NEED(FEATURE_DESTS, &s->pos, "kdamonds.%s.schemes.%s.dests", kd->name, s->name);
 			if (s->max_nr_snapshots)

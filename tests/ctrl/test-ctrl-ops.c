@@ -570,6 +570,49 @@ static void test_charge_off_reason(void **state)
 	assert_string_equal(ctrl_charge_ops.off_reason(&x->env[4]), "no scheme in this slot");
 }
 
+/*
+ * Forced emulation is refused where the kernel has the native files: there
+ * every commit gives the scheme a fresh quota (7.2, 7.3), and the emulation
+ * acts by committing. Accepted where the files are missing (6.12), and where
+ * no kdamond showed them yet.
+ */
+static void test_charge_emulate_refused_native(void **unused)
+{
+	struct damond_config *cfg = load("kdamonds:\n"
+					 "  - name: reclaim\n"
+					 "    ops: paddr\n"
+					 "    targets: [{regions: auto}]\n"
+					 "    schemes:\n"
+					 "      - name: pageout\n"
+					 "        action: pageout\n"
+					 "        quotas:\n"
+					 "          bytes: 32M\n"
+					 "          fail_charge_ratio: 1/4096\n"
+					 "          fail_charge_mode: emulate\n");
+	struct damon_features f = {};
+	struct config_errors errs = {};
+	char *line = NULL;
+
+	(void)unused;
+	assert_non_null(cfg);
+	assert_int_equal(features_check_config(&f, cfg, &errs), 0); /* not probed: accepted */
+	f.f[FEATURE_FAIL_CHARGE] = FEATURE_ABSENT;
+	assert_int_equal(features_check_config(&f, cfg, &errs), 0);
+	f.f[FEATURE_FAIL_CHARGE] = FEATURE_PRESENT;
+	assert_true(features_check_config(&f, cfg, &errs) < 0);
+	assert_int_equal(errs.n, 1);
+	assert_int_equal(config_error_format(&errs.v[0], &line) >= 0, true);
+	assert_non_null(strstr(line, ":10:11: kdamonds.reclaim.schemes.pageout.quotas.fail_charge_mode: 'emulate' "
+				     "refused: this kernel charges failed regions itself"));
+	free(line);
+	config_errors_done(&errs);
+	/* auto there: native, accepted */
+	cfg->kdamonds[0].ctx.schemes[0].quota.fail_charge_mode = DAMOS_FAIL_CHARGE_AUTO;
+	assert_int_equal(features_check_config(&f, cfg, &errs), 0);
+	config_errors_done(&errs);
+	damond_config_free(cfg);
+}
+
 static void test_refine_off_reason(void **state)
 {
 	struct fx *x = *state;
@@ -1907,6 +1950,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_charge_emulate_refused_native),
 		cmocka_unit_test(test_slot_obs_update),
 		cmocka_unit_test(test_goal_feed),
 		cmocka_unit_test(test_goal_temporal),

@@ -3,7 +3,7 @@
  * memhog: a guest workload for the QEMU tests (built with gcc -static).
  *
  *   memhog [-m MiB] [-l] [-H MiB] [-O MiB] [-d secs] [-i usec] [-r secs] [-t secs]
- *          [-N] [-P] [-F] [-n NODE]
+ *          [-N] [-P] [-F] [-n NODE] [-T [-R]]
  *   memhog -q PID:START:END
  *
  * Allocates -m MiB of anonymous memory, touches every page once, optionally
@@ -35,6 +35,12 @@
  *   memhog: pages=N node0=N node1=N other=N absent=N
  *
  * ("absent": not present, e.g. swapped out or never touched).
+ *
+ * -T maps the buffer from the hugetlb pool (MAP_HUGETLB, the default huge
+ * page size, 2 MiB on x86-64; the pool must hold -m MiB first:
+ * /proc/sys/vm/nr_hugepages) and touches every huge page. With -R too it
+ * only maps: the pages stay reserved for the mapping (HugePages_Rsvd) but
+ * free in the pool, never faulted in.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -97,6 +103,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: memhog [-m MiB] [-l] [-H hot_MiB] [-O MiB] [-d secs] [-i usec] [-r secs] [-t secs] [-N] [-P] [-F] [-n NODE]\n"
+		"              [-T [-R]]\n"
 		"       memhog -q PID:0xSTART:0xEND\n"
 		"  -m MiB   memory to allocate and touch (default 64)\n"
 		"  -l       mlock() it\n"
@@ -110,6 +117,8 @@ static void usage(FILE *f)
 		"  -P       madvise(MADV_PAGEOUT) the cold part after the first touch\n"
 		"  -F       no TLB flush (mprotect) after each pass over the hot range\n"
 		"  -n NODE  allocate on this NUMA node (preferred, not bound)\n"
+		"  -T       map from the hugetlb pool (MAP_HUGETLB, default huge page size)\n"
+		"  -R       with -T: reserve only, touch nothing (the pages stay free in the pool)\n"
 		"  -q PID:0xSTART:0xEND  print on which node each page of the range is\n");
 }
 
@@ -157,7 +166,7 @@ int main(int argc, char **argv)
 {
 	unsigned long mib = 64, hot_mib = 0, hot_at = ~0UL, delay = 0, interval_us = 1000, report = 0, lifetime = 0;
 	unsigned long node = ~0UL;
-	int do_mlock = 0, no_thp = 0, pageout = 0, tlb_flush = 1, c;
+	int do_mlock = 0, no_thp = 0, pageout = 0, tlb_flush = 1, hugetlb = 0, reserve_only = 0, c;
 	long page = sysconf(_SC_PAGESIZE);
 	size_t size, hot_size, hot_off, off;
 	double t0, next_report;
@@ -165,7 +174,7 @@ int main(int argc, char **argv)
 	unsigned char *buf;
 	unsigned char v = 1;
 
-	while ((c = getopt(argc, argv, "m:lH:O:d:i:r:t:NPFn:q:h")) != -1) {
+	while ((c = getopt(argc, argv, "m:lH:O:d:i:r:t:NPFn:q:TRh")) != -1) {
 		unsigned long *dst = NULL;
 
 		switch (c) {
@@ -185,6 +194,12 @@ int main(int argc, char **argv)
 		case 'N': no_thp = 1; break;
 		case 'P': pageout = 1; break;
 		case 'F': tlb_flush = 0; break;
+		case 'T':
+			hugetlb = 1;
+			break;
+		case 'R':
+			reserve_only = 1;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -193,7 +208,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || mib == 0 || hot_mib > mib || (hot_at != ~0UL && hot_at + hot_mib > mib)) {
+	if (optind != argc || mib == 0 || hot_mib > mib || (hot_at != ~0UL && hot_at + hot_mib > mib) ||
+	    (reserve_only && (!hugetlb || hot_mib || pageout))) {
 		usage(stderr);
 		return 2;
 	}
@@ -221,14 +237,15 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (hugetlb ? MAP_HUGETLB : 0), -1,
+		   0);
 	if (buf == MAP_FAILED) {
-		fprintf(stderr, "memhog: mmap %lu MiB: %s\n", mib, strerror(errno));
+		fprintf(stderr, "memhog: mmap %lu MiB%s: %s\n", mib, hugetlb ? " (MAP_HUGETLB)" : "", strerror(errno));
 		return 1;
 	}
 	if (no_thp && madvise(buf, size, MADV_NOHUGEPAGE) < 0)
 		fprintf(stderr, "memhog: madvise(MADV_NOHUGEPAGE): %s\n", strerror(errno));
-	for (off = 0; off < size; off += (size_t)page)
+	for (off = 0; !reserve_only && off < size; off += (size_t)page)
 		buf[off] = (unsigned char)(off / (size_t)page) | 1;
 	if (do_mlock && mlock(buf, size) < 0) {
 		fprintf(stderr, "memhog: mlock %lu MiB: %s\n", mib, strerror(errno));

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# charge-auto: the charge-ratio scenario, fail charge mode 'auto', 1 GiB mlocked (charge-lib.sh).
+# charge-auto: the charge-ratio scenario, fail charge mode 'auto'; shape dt_charge_shape (default mlock, charge-lib.sh).
 #   dt_charge_secs  length of the sampling phase (default 60)
 . /scenarios/lib.sh
 . /scenarios/damond-lib.sh
 . /scenarios/charge-lib.sh
 need_damond
 need_damon_sysfs
-run_charge auto 1 "$(dt_param charge_secs 60)"
+run_charge auto "$(dt_param charge_shape mlock)" "$(dt_param charge_secs 60)"
 exit 0

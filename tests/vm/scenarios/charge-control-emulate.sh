@@ -6,5 +6,6 @@
 . /scenarios/charge-lib.sh
 need_damond
 need_damon_sysfs
+kernel_has_fail_charge && skip "damond refuses fail_charge_mode: emulate where the kernel has quotas/fail_charge_num (charge-bound)"
 run_charge emulate 0 "$(dt_param charge_secs 60)"
 exit 0

@@ -5,9 +5,15 @@
 # anonymous memory; damond runs a paddr pageout scheme with a 32 MiB per 1 s
 # quota and nr_accesses max 0. Stats are sampled about every 200 ms.
 #
-# run_charge MODE MLOCK SECS: MODE off|auto|emulate; MLOCK 1 (the scenario) or
-# 0 (the control: 1600 MiB anon, no mlock). Prints a result and a series mark
-# and sets R_PCT R_LOW R_MAXX100 R_RECLAIM_S R_PAIRX100 R_TRIX100 R_FULLWIN
+# run_charge MODE SHAPE SECS: MODE off|auto|emulate; SHAPE what fails besides
+# free and kernel memory (issue 17):
+#   mlock (or 1)      1 GiB mlocked anon, then 800 MiB idle anon (the scenario)
+#   control (or 0)    no failing memory of its own: 1600 MiB idle anon
+#   hugetlb           1 GiB of mapped and touched hugetlb pages (2 MiB), then
+#                     700 MiB idle anon
+#   hugetlb-reserved  the same 1 GiB of hugetlb pages mapped but never touched
+#                     (reserved for the mapping, free in the pool), then 700 MiB
+# Prints a result and a series mark and sets R_PCT R_LOW R_MAXX100 R_RECLAIM_S R_PAIRX100 R_TRIX100 R_FULLWIN
 # (% of the quota applied per window the kernel charged full) R_TFS (s to
 # full speed) R_SERIES (MiB applied every 5 s).
 
@@ -63,17 +69,65 @@ vmstat_reclaim() {
 		END { printf "%d %d %d\n", k, d, p }' /proc/vmstat
 }
 
+# kernel_has_fail_charge: true when the kernel has quotas/fail_charge_num
+# (7.2+), looked up in a scratch kdamond dir (nr_kdamonds back to 0 after)
+kernel_has_fail_charge() {
+	local r=1
+	sysfs_write "$damon_kdamonds/nr_kdamonds" 1
+	sysfs_write "$damon_kdamonds/0/contexts/nr_contexts" 1
+	sysfs_write "$damon_kdamonds/0/contexts/0/schemes/nr_schemes" 1
+	has_file "$damon_kdamonds/0/contexts/0/schemes/0/quotas/fail_charge_num" && r=0
+	sysfs_write "$damon_kdamonds/nr_kdamonds" 0
+	return $r
+}
+
+# hugetlb_pool N: N default-size (2 MiB) pages in the hugetlb pool, or fail
+hugetlb_pool() {
+	local i
+	# (after an earlier run in the same guest, free memory may need compacting first)
+	for i in 1 2 3; do
+		echo "$1" > /proc/sys/vm/nr_hugepages 2>/dev/null
+		[ "$(meminfo HugePages_Total)" = "$1" ] && break
+		sync
+		echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
+		echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+	done
+	[ "$(meminfo HugePages_Total)" = "$1" ] ||
+		fail "the hugetlb pool holds $(meminfo HugePages_Total) pages, not $1 (Hugepagesize $(meminfo Hugepagesize) kB)"
+}
+
 run_charge() {
-	local mode=$1 mlock=$2 secs=$3 out=/tmp/charge.$1.$2 t0 hog_mib rss0 end
+	local mode=$1 shape=$2 secs=$3 out t0 hog_mib rss0 end mlock=0
+	case $shape in
+	1) shape=mlock ;;
+	0) shape=control ;;
+	esac
+	out=/tmp/charge.$mode.$shape
 	# (the ownership record stays: the kdamond dir of a previous run is damond's)
-	if [ "$mlock" = 1 ]; then
+	case $shape in
+	mlock)
+		mlock=1
 		setup_zram 1G
 		start_memhog -m 1024 -l
 		hog_mib=800
-	else
+		;;
+	control)
 		setup_zram 2G
 		hog_mib=1600
-	fi
+		;;
+	hugetlb | hugetlb-reserved)
+		hugetlb_pool 512
+		setup_zram 1G
+		if [ $shape = hugetlb ]; then
+			start_memhog -m 1024 -T
+		else
+			start_memhog -m 1024 -T -R
+		fi
+		mark "hugetlb shape=$shape total=$(meminfo HugePages_Total) free=$(meminfo HugePages_Free) rsvd=$(meminfo HugePages_Rsvd)"
+		hog_mib=700
+		;;
+	*) fail "run_charge: unknown shape $shape" ;;
+	esac
 	charge_config "$mode" | damond_write_config
 	damond_start
 	sleep 2
@@ -106,7 +160,7 @@ run_charge() {
 	# reclaim the kernel did besides DAMOS during the phase (pages): a run that
 	# lost pages to kswapd reads low against the quota (7.2, session 4)
 	set -- $vm0 $(vmstat_reclaim)
-	mark "vmstat mode=$mode mlock=$mlock pgsteal_kswapd=$(($4 - $1)) pgsteal_direct=$(($5 - $2)) pswpout=$(($6 - $3))"
+	mark "vmstat mode=$mode shape=$shape pgsteal_kswapd=$(($4 - $1)) pgsteal_direct=$(($5 - $2)) pswpout=$(($6 - $3))"
 	damondctl status --json | tr -d ' \n' > /tmp/charge.status
 	kq=$(sed -n 's/.*"kernel_quota_bytes":\([0-9]*\).*/\1/p' /tmp/charge.status)
 	fm=$(sed -n 's/.*"fail_charge":{"mode":"\([a-z-]*\)".*/\1/p' /tmp/charge.status)
@@ -114,6 +168,7 @@ run_charge() {
 	damond_stop
 	stop_memhog
 	teardown_zram
+	case $shape in hugetlb*) hugetlb_pool 0 ;; esac
 	grep -E "commit|died|emulation|stopped|started" "$DAMOND_LOG" | tail -n 12 | sed "s/^/[$mode] /"
 	if [ "$(dt_param charge_dump 0)" = 1 ]; then
 		awk -v t0="$t0" '{ printf "%s%d:%d:%d:%d", (NR % 8 == 1 ? "\n[samples] " : " "), $1 - t0, $2 / 1048576, $4 / 1024, $5 }
@@ -189,9 +244,9 @@ run_charge() {
 	R_FULLWIN=$8 R_TFS=$9 R_SERIES=${10}
 	# the largest quota damond ever asked the kernel to enforce (status: current and adjustments)
 	R_KMAX=$(grep -o '"quota_bytes":[0-9]*\|"kernel_quota_bytes":[0-9]*' /tmp/charge.status | sed 's/.*://' | sort -n | tail -n1)
-	mark "result mode=$mode mlock=$mlock fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \
+	mark "result mode=$mode mlock=$mlock shape=$shape fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \
 		"max_window_x=$(awk -v x="$3" 'BEGIN { printf "%.2f", x / 100 }') reclaim_s=$4 windows=$5" \
 		"max_pair_x=$(awk -v x="$6" 'BEGIN { printf "%.2f", x / 100 }') max_3win_x=$(awk -v x="$7" 'BEGIN { printf "%.2f", x / 100 }')" \
 		"kernel_quota_end=$kq adjusted=$adj applied_per_full_window_pct=$R_FULLWIN full_speed_s=$R_TFS"
-	mark "series mode=$mode mib_applied_at_s=$R_SERIES"
+	mark "series mode=$mode shape=$shape mib_applied_at_s=$R_SERIES"
 }
