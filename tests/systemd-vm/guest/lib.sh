@@ -110,12 +110,27 @@ kd_on() {	# how many kdamonds the kernel runs (state on)
 	done
 	echo $n
 }
+kill_damond() {	# PID: kill -9 damond's PID. Never a pid <= 1: MainPID reads 0 between a stop and the
+	# next start, and "kill -9 0" kills the scenario's own process group (a rehearsal's kill9-start on 7.2
+	# died that way: "Killed" with rc 137 after 38 s)
+	[ "${1:-0}" -gt 1 ] || fail "no damond pid to kill ('${1:-}')"
+	kill -9 "$1" 2>/dev/null
+}
+wait_main_pid() {	# SECS: print damond's MainPID once it is > 0 (fails after SECS)
+	local end=$((SECONDS + $1)) p
+	while [ $SECONDS -lt "$end" ]; do
+		p=$(main_pid)
+		[ "${p:-0}" -gt 0 ] && { echo "$p"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
 kill_when_on() {	# PID K SECS: kill -9 PID as soon as K kdamonds are on (or after SECS)
 	local end=$((SECONDS + $3))
 	while [ "$(kd_on)" -lt "$2" ] && [ $SECONDS -lt $end ]; do
 		:
 	done
-	kill -9 "$1" 2>/dev/null
+	kill_damond "$1"
 }
 kd_all_on() {	# every kdamond of damond's policy is on, per damondctl status and per sysfs
 	local st n on

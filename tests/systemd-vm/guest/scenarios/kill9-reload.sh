@@ -22,7 +22,8 @@ for ((r = 1; r <= rounds; r++)); do
 	write_policy k 1
 	systemctl restart damond || fail "round $r: restart with 1 kdamond: rc=$?"
 	wait_damond_ready 60 || fail "round $r: not ready with 1 kdamond (kdamonds: $(kd_states))"
-	nr=$(n_restarts) pid=$(main_pid)
+	nr=$(n_restarts)
+	pid=$(wait_main_pid 10) || fail "round $r: no main pid"
 	since=$(date '+%F %T')
 	write_policy k $n
 	t0=$(date +%s%N)
@@ -33,7 +34,7 @@ for ((r = 1; r <= rounds; r++)); do
 		[ $ms -ge 0 ] || ms=0
 		left=$((ms - ($(date +%s%N) - t0) / 1000000))
 		[ $left -le 0 ] || sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
-		kill -9 "$pid"
+		kill_damond "$pid"
 		how="after_ms=$ms"
 	else
 		# even rounds: the moment the kernel shows K of the 8 on (K = 2, 4, ...)

@@ -24,15 +24,14 @@ for ((r = 1; r <= rounds; r++)); do
 	since=$(date '+%F %T')
 	t0=$(date +%s%N)
 	systemctl restart --no-block damond
-	wait_for '[ "$(main_pid)" -gt 0 ]' 10 || fail "round $r: no main pid"
-	pid=$(main_pid)
+	pid=$(wait_main_pid 10) || fail "round $r: no main pid"
 	if [ $((r % 2)) -eq 1 ]; then
 		# odd rounds: at a point spread over the measured start-up time
 		ms=$((span * r / (rounds + 1) + RANDOM % (span / (rounds + 1) + 1) - span / (2 * (rounds + 1))))
 		[ $ms -ge 0 ] || ms=0
 		left=$((ms - ($(date +%s%N) - t0) / 1000000))
 		[ $left -le 0 ] || sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
-		kill -9 "$pid" 2>/dev/null
+		kill_damond "$pid"
 		how="after_ms=$ms"
 	else
 		# even rounds: the moment the kernel shows K kdamonds on, while
