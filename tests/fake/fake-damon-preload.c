@@ -295,17 +295,22 @@ static int do_openat(const char *name, int dirfd, const char *path, int flags, m
 	return real(dirfd, path, flags, mode);
 }
 
+/* openat's optional mode argument: present only with O_CREAT or O_TMPFILE */
+#define OPENAT_MODE(flags, mode)                       \
+	do {                                           \
+		if ((flags) & (O_CREAT | O_TMPFILE)) { \
+			va_list ap;                    \
+			va_start(ap, flags);           \
+			(mode) = va_arg(ap, mode_t);   \
+			va_end(ap);                    \
+		}                                      \
+	} while (0)
+
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	OPENAT_MODE(flags, mode);
 	return do_openat("openat", dirfd, path, flags, mode);
 }
 
@@ -313,12 +318,6 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	OPENAT_MODE(flags, mode);
 	return do_openat("openat64", dirfd, path, flags, mode);
 }
