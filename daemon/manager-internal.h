@@ -179,7 +179,7 @@ int kdamond_bring_up(struct manager *m, struct kdamond_rt *kd, const struct owne
 /* ---- manager-retry.c: EBUSY continuations -------------------------------- */
 
 void retry_arm(struct manager *m);
-/* kd's start or commit was refused with EBUSY after the in-loop budget: redo it from the retry timer */
+/* kd's start or commit was refused with EBUSY (the event loop does not wait): redo it from the retry timer */
 void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed, const char *why);
 /* a reload removed kd, but its 'off' stays busy */
 void defer_off(struct manager *m, const struct kdamond_rt *kd);

@@ -49,7 +49,7 @@ const char *kd_pending_to_string(enum kd_pending p)
 	return p == KD_PENDING_START ? "start" : p == KD_PENDING_COMMIT ? "commit" : "none";
 }
 
-/* kd's start or commit was refused with EBUSY after the in-loop budget: redo it from the retry timer. */
+/* kd's start or commit was refused with EBUSY (the event loop does not wait): redo it from the retry timer. */
 void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed, const char *why)
 {
 	if (kd->pending == KD_PENDING_NONE) {

@@ -29,11 +29,6 @@ struct damon_busy *damon_busy_use(struct damon_busy *b)
 	return prev;
 }
 
-void damon_busy_reset(struct damon_busy *b)
-{
-	b->spent_ms = 0;
-}
-
 /* ---- rendering ---------------------------------------------------------- */
 
 struct render {
@@ -455,23 +450,14 @@ static void sleep_ms(unsigned ms)
 
 /*
  * Before retry attempt i + 1 of a busy file: sleep the backoff delay and
- * return true, or return false when b's attempts or budget are used up.
- * The budget is shared by all retries until damon_busy_reset().
+ * return true, or return false when b's attempts are used up.
  */
 static bool busy_backoff(struct damon_busy *b, unsigned i, unsigned *delay)
 {
-	unsigned d = *delay;
-
 	if (i + 1 >= MAX(b->attempts, 1u))
 		return false;
-	if (b->budget_ms && b->spent_ms + d > b->budget_ms) {
-		if (b->spent_ms >= b->budget_ms)
-			return false;
-		d = b->budget_ms - b->spent_ms; /* the rest of the budget, then one last try */
-	}
-	sleep_ms(d);
-	b->spent_ms += d;
-	b->slept_ms += d;
+	sleep_ms(*delay);
+	b->slept_ms += *delay;
 	*delay = MIN(*delay * 2, 500u);
 	return true;
 }
@@ -648,7 +634,7 @@ int damon_read_state(struct sysfs_root *root, unsigned k, bool *ret_on, int *ret
 	int64_t pid = -1;
 	int r;
 
-	/* Reading state/pid takes the global lock too: retry EBUSY with the same backoff and budget as writes. */
+	/* Reading state/pid takes the global lock too: retry EBUSY with the same policy as writes. */
 	r = busy_retry(op_read_str, root, sysfs_pathf(p, DAMON_KDAMONDS_DIR "/%u/state", k), &s);
 	if (r < 0)
 		return r;

@@ -121,9 +121,7 @@ int damon_read_scheme_stats(struct sysfs_root *root, unsigned k, unsigned slot, 
 struct damon_busy {
 	unsigned attempts;       /* tries per file (at least 1) */
 	unsigned first_delay_ms; /* the first backoff sleep */
-	unsigned budget_ms;      /* the most all retries sleep until damon_busy_reset(); 0: no budget */
 	bool quiet;              /* no debug line per busy attempt (a thread that must not run the log callback) */
-	unsigned spent_ms;       /* slept since damon_busy_reset() */
 	uint64_t slept_ms;       /* slept in all */
 	uint64_t nr_busy;        /* EBUSY answers met */
 };
@@ -134,4 +132,3 @@ struct damon_busy {
 
 /* The calling thread's policy from now on (NULL: a default of its own); returns the previous one. */
 struct damon_busy *damon_busy_use(struct damon_busy *b);
-void damon_busy_reset(struct damon_busy *b);
