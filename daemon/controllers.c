@@ -135,6 +135,24 @@ void ctrls_free(void **states)
 	free(states);
 }
 
+/* /proc/kpageflags, opened once (read only; root's): the fd, or -1 with m->kpageflags_err set. */
+static int manager_kpageflags(struct manager *m)
+{
+	char path[PATH_MAX];
+
+	if (m->kpageflags_fd >= 0 || m->kpageflags_err)
+		return m->kpageflags_fd;
+	snprintf(path, sizeof(path), "%s/kpageflags", m->procfs_root);
+	m->kpageflags_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (m->kpageflags_fd < 0) {
+		m->kpageflags_err = errno ? errno : EIO;
+		log_info("%s unreadable (%s): node_eligible_mem_bp counts whole regions, the charge emulation has no "
+			 "page oracle",
+			 path, strerror(m->kpageflags_err));
+	}
+	return m->kpageflags_fd;
+}
+
 /* The pageflags maps the instances ask for, rescanned when their period is up. */
 static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now, struct kd_observation *o)
 {
@@ -150,14 +168,8 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 				ctrl_sensor_needs_merge(&need, &x);
 		}
 	free(peers);
-	if (need.pageflags_classes && m->kpageflags_fd < 0 && !m->kpageflags_err) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/kpageflags", m->procfs_root);
-		m->kpageflags_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (m->kpageflags_fd < 0)
-			m->kpageflags_err = errno ? errno : EIO;
-	}
+	if (need.pageflags_classes)
+		manager_kpageflags(m);
 	for (unsigned k = 0; k < _PAGEFLAGS_CLASS_MAX && m->kpageflags_fd >= 0; k++) {
 		struct pageflags_map *map = &kd->pageflags[k];
 
@@ -176,13 +188,17 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 	}
 }
 
-void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
-			 const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret)
+static void goal_eligible_measure(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
+				  const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret)
 {
 	char path[PATH_MAX], why[256];
 	uint64_t addr_unit = kd->cfg ? MAX(kd->cfg->ctx.addr_unit, 1ULL) : 1;
 	long ps = sysconf(_SC_PAGESIZE);
 	struct node_ranges_cache *c;
+	struct goal_pages pg = { .fd = manager_kpageflags(m),
+				 .page_sz = ps > 0 ? (uint64_t)ps : 4096,
+				 .addr_unit = addr_unit,
+				 .budget = GOAL_ELIGIBLE_PAGE_BUDGET };
 
 	*ret = (struct goal_eligible_obs){};
 	/* the regions' access patterns come from the monitor's aggregations (BPF, or a replay); the sysfs
@@ -207,8 +223,8 @@ void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const s
 		c->r = NULL;
 		c->n = 0;
 		snprintf(path, sizeof(path), "%s/iomem", m->procfs_root);
-		c->err = numa_node_ranges(m->sysfs_path, path, 1ULL << g->nid, ps > 0 ? (uint64_t)ps : 4096, addr_unit,
-					  &c->r, &c->n, why, sizeof(why));
+		c->err = numa_node_ranges(m->sysfs_path, path, 1ULL << g->nid, pg.page_sz, addr_unit, &c->r, &c->n, why,
+					  sizeof(why));
 		c->addr_unit = addr_unit;
 		c->at = now ?: 1;
 	}
@@ -226,9 +242,45 @@ void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const s
 			return;
 		}
 		goal_eligible_add(s, snap->regions, snap->nr_regions, c->err < 0 ? NULL : c->r, c->err < 0 ? 0 : c->n,
-				  &ret->node_bytes, &ret->all_bytes);
+				  &pg, &ret->node_bytes, &ret->all_bytes);
+	}
+	if (pg.fd >= 0 && pg.err) {
+		/* a half-read walk would skew the share: whole regions, as without the file */
+		log_debug("kdamond '%s': kpageflags read failed (%s): node_eligible_mem_bp counts whole regions",
+			  kd->name, strerror(-pg.err));
+		*ret = (struct goal_eligible_obs){};
+		pg.fd = -1;
+		for (size_t t = 0; t < kd->nr_targets; t++) {
+			const struct damon_snapshot *snap = snapshot_store_get(m->snapshots, kd->index, (unsigned)t);
+
+			goal_eligible_add(s, snap->regions, snap->nr_regions, c->err < 0 ? NULL : c->r,
+					  c->err < 0 ? 0 : c->n, &pg, &ret->node_bytes, &ret->all_bytes);
+		}
 	}
 	ret->known = true;
+	ret->pages = pg.fd >= 0;
+	ret->stride = pg.fd >= 0 ? pg.stride : 0;
+	ret->read_pages = pg.read_pages;
+}
+
+void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
+			 const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret)
+{
+	struct eligible_memo *e;
+
+	for (size_t i = 0; i < ARRAY_SIZE(m->eligible_memo); i++) {
+		e = &m->eligible_memo[i];
+		if (e->g == g && e->kd == kd->index && e->pid == kd->pid && e->epoch == kd->epoch_us && e->at &&
+		    now >= e->at && now - e->at < GOAL_ELIGIBLE_MEMO_USEC && e->v.known) {
+			*ret = e->v;
+			return;
+		}
+	}
+	goal_eligible_measure(m, kd, s, g, now, ret);
+	e = &m->eligible_memo[m->eligible_memo_next++ % ARRAY_SIZE(m->eligible_memo)];
+	*e = (struct eligible_memo){
+		.g = g, .kd = kd->index, .pid = kd->pid, .epoch = kd->epoch_us, .at = now ?: 1, .v = *ret
+	};
 }
 
 /*

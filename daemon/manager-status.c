@@ -116,6 +116,15 @@ static struct json_object *goal_json(struct manager *m, const struct kdamond_rt 
 	    g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
 		JADD(go, "nid", json_object_new_int(g->nid));
 	JADD(go, "path", g->path ? json_object_new_string(g->path) : NULL);
+	/* what the eligible bytes counted: the LRU pages, as the kernel's folio walk (every page, or a sample of
+	 * one block in `stride` past GOAL_ELIGIBLE_PAGE_BUDGET pages), or whole regions (no /proc/kpageflags) */
+	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP && el.known) {
+		JADD(go, "eligible_counted",
+		     json_object_new_string(!el.pages       ? "whole_regions"
+					    : el.stride > 1 ? "lru_pages_sampled"
+							    : "lru_pages"));
+		JADD(go, "eligible_stride", el.pages ? JU64(el.stride) : NULL);
+	}
 	return go;
 }
 

@@ -145,6 +145,17 @@ struct manager {
 		int err;   /* numa_node_ranges()'s result */
 		usec_t at; /* 0: not read */
 	} eligible_nodes[64];
+	/* node_eligible_mem_bp's last values (a kpageflags read each), reused for a second: the kernel evaluates a
+	 * goal once per quota window, and the tick and a status may both ask */
+	struct eligible_memo {
+		const struct damos_goal_cfg *g;
+		unsigned kd;
+		int pid;
+		usec_t epoch; /* kd->epoch_us: a reload commit starts new measurements */
+		usec_t at;
+		struct goal_eligible_obs v;
+	} eligible_memo[8];
+	unsigned eligible_memo_next;
 
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */
@@ -169,7 +180,7 @@ struct manager {
 	sd_event_source *sighup;
 	sd_event_source *ctl_source;
 	int ctl_fd;
-	int kpageflags_fd; /* -1 until an emulated scheme needs it */
+	int kpageflags_fd; /* -1 until an emulated scheme or a node_eligible_mem_bp goal needs it */
 	int kpageflags_err;
 
 	struct events *events;
@@ -253,6 +264,10 @@ void manager_events_drain(struct manager *m);
 int manager_record_start(struct manager *m, const char *path);
 #define MANAGER_RECORD_MAX_BYTES (256ULL << 20)
 #define MANAGER_TRIM_USEC (10ULL * 1000 * 1000)
+/* node_eligible_mem_bp: the pages whose flags one evaluation reads at most (1 GiB of 4 KiB pages, a 2 MiB read
+ * of /proc/kpageflags; beyond it a systematic sample), and how long a value is reused */
+#define GOAL_ELIGIBLE_PAGE_BUDGET 262144ULL
+#define GOAL_ELIGIBLE_MEMO_USEC (1000ULL * 1000)
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 struct json_object *manager_events_json(struct manager *m);

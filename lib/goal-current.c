@@ -9,6 +9,7 @@
 
 #include "goal-current.h"
 #include "macro.h"
+#include "pageflags.h"
 #include "snapshot.h"
 
 uint64_t goal_bp(uint64_t value, uint64_t total)
@@ -246,21 +247,84 @@ bool goal_region_eligible(const struct damos_cfg *s, uint64_t sz, uint32_t nr_ac
 	       nr_accesses <= s->nr_accesses.max && s->age.min <= age && age <= s->age.max;
 }
 
+/* The LRU bytes of [a, b) (bytes), every page read (stride 1) or one block of GOAL_PAGES_BLOCK pages in
+ * pg->stride, the count scaled to the piece. Pages beyond the end of the file count as absent. */
+static uint64_t lru_bytes(struct goal_pages *pg, uint64_t a, uint64_t b)
+{
+	uint64_t buf[GOAL_PAGES_BLOCK];
+	uint64_t ps = pg->page_sz, last = (b + ps - 1) / ps, step = MAX(pg->stride, 1ULL) * GOAL_PAGES_BLOCK;
+	uint64_t lru = 0, seen = 0;
+
+	for (uint64_t pfn = a / ps; pfn < last; pfn += step) {
+		size_t k = (size_t)MIN((uint64_t)GOAL_PAGES_BLOCK, last - pfn), got = 0;
+		ssize_t rd = pread(pg->fd, buf, k * sizeof(buf[0]), (off_t)(pfn * sizeof(buf[0])));
+
+		if (rd < 0 && !pg->err)
+			pg->err = -errno;
+		if (rd > 0)
+			got = (size_t)rd / sizeof(buf[0]);
+		pg->read_pages += k;
+		for (size_t i = 0; i < k; i++) {
+			uint64_t p0 = (pfn + i) * ps, ov = MIN(b, p0 + ps) - MAX(a, p0);
+
+			seen += ov;
+			if (i < got && (buf[i] & PAGEFLAG_BIT(PAGEFLAG_LRU)))
+				lru += ov;
+		}
+	}
+	if (!seen || seen >= b - a)
+		return lru;
+	return (uint64_t)((unsigned __int128)lru * (b - a) / seen);
+}
+
+/* The bytes of [a, b) (core units) that count: all of them, or their LRU pages'. */
+static uint64_t piece_bytes(struct goal_pages *pg, uint64_t a, uint64_t b)
+{
+	if (!pg || pg->fd < 0)
+		return b - a;
+	return lru_bytes(pg, a * pg->addr_unit, b * pg->addr_unit) / pg->addr_unit;
+}
+
 void goal_eligible_add(const struct damos_cfg *s, const struct snapshot_region *r, size_t n,
-		       const struct damon_addr_range *node, size_t nn, uint64_t *node_bytes, uint64_t *all_bytes)
+		       const struct damon_addr_range *node, size_t nn, struct goal_pages *pg, uint64_t *node_bytes,
+		       uint64_t *all_bytes)
 {
 	size_t j = 0;
 
+	if (pg && pg->fd >= 0) {
+		uint64_t pages = 0;
+
+		pg->addr_unit = MAX(pg->addr_unit, 1ULL);
+		pg->page_sz = pg->page_sz ?: 4096;
+		for (size_t i = 0; i < n; i++)
+			if (r[i].end > r[i].start &&
+			    goal_region_eligible(s, r[i].end - r[i].start, r[i].nr_accesses, r[i].age))
+				pages += ((r[i].end - r[i].start) * pg->addr_unit + pg->page_sz - 1) / pg->page_sz;
+		pg->stride = pg->budget && pages > pg->budget ? (pages + pg->budget - 1) / pg->budget : 1;
+	}
 	for (size_t i = 0; i < n; i++) {
+		uint64_t at;
+
 		if (r[i].end <= r[i].start ||
 		    !goal_region_eligible(s, r[i].end - r[i].start, r[i].nr_accesses, r[i].age))
 			continue;
-		*all_bytes += r[i].end - r[i].start;
-		/* both sorted: the node ranges before this region stay behind for the next ones */
+		/* both sorted: the node ranges before this region stay behind for the next ones; the region is cut
+		 * at the node's range boundaries, each piece counted once */
 		while (j < nn && node[j].end <= r[i].start)
 			j++;
-		for (size_t k = j; k < nn && node[k].start < r[i].end; k++)
-			*node_bytes += MIN(node[k].end, r[i].end) - MAX(node[k].start, r[i].start);
+		at = r[i].start;
+		for (size_t k = j; k < nn && node[k].start < r[i].end; k++) {
+			uint64_t a = MAX(node[k].start, r[i].start), b = MIN(node[k].end, r[i].end), v;
+
+			if (a > at)
+				*all_bytes += piece_bytes(pg, at, a);
+			v = piece_bytes(pg, a, b);
+			*node_bytes += v;
+			*all_bytes += v;
+			at = b;
+		}
+		if (at < r[i].end)
+			*all_bytes += piece_bytes(pg, at, r[i].end);
 	}
 }
 

@@ -38,6 +38,9 @@ struct goal_eligible_obs {
 	uint64_t node_bytes; /* eligible and on node nid (in core address units, as the regions) */
 	uint64_t all_bytes;  /* eligible */
 	const char *why;     /* when !known: a static reason */
+	bool pages;          /* only LRU pages counted (struct goal_pages below), else whole regions */
+	uint64_t stride;     /* pages: 1 every page read, N a sample of one block in N */
+	uint64_t read_pages; /* pages whose flags were read */
 };
 
 struct snapshot_region;
@@ -46,10 +49,37 @@ struct snapshot_region;
  * kernel's inclusive bounds (__damos_valid_target)? */
 bool goal_region_eligible(const struct damos_cfg *s, uint64_t sz, uint32_t nr_accesses, uint32_t age);
 
+/*
+ * What the kernel's walk counts: damos_calc_eligible_bytes() adds a folio only
+ * when damon_get_folio() finds it, that is when it is on an LRU list. Free
+ * pages, slab, page tables, hugetlb folios and reserved memory inside an
+ * eligible region count for no node. damond reads the same fact per page from
+ * /proc/kpageflags (the LRU bit; the kernel reports a large folio's flags on
+ * each of its pages).
+ *
+ * Reading the flags costs 8 bytes and a kernel lookup per page; a call reads
+ * at most `budget` pages. Above it, it reads one block of GOAL_PAGES_BLOCK
+ * pages in every `stride` blocks (a systematic sample of each piece) and
+ * scales each piece's count to its size.
+ */
+#define GOAL_PAGES_BLOCK 64
+struct goal_pages {
+	int fd;             /* a /proc/kpageflags (read with pread), or -1: count whole regions */
+	uint64_t page_sz;   /* bytes */
+	uint64_t addr_unit; /* bytes per core address unit (the regions' unit) */
+	uint64_t budget;    /* pages read per call at most (0: no bound) */
+	/* results, added to by each call */
+	uint64_t read_pages; /* pages whose flags were read */
+	uint64_t stride;     /* the last call's: 1 every page read, N one block in N */
+	int err;             /* the first read error (a negative errno), else 0 */
+};
+
 /* Adds to *node_bytes and *all_bytes the eligible bytes of n address-ordered regions, the part of them inside
- * node's nn ranges (sorted, not overlapping) and the whole. Pure. */
+ * node's nn ranges (sorted, not overlapping) and the whole. pg NULL or pg->fd < 0: whole regions (pure); else
+ * only their LRU pages, read from pg->fd (in core units still, rounded down). */
 void goal_eligible_add(const struct damos_cfg *s, const struct snapshot_region *r, size_t n,
-		       const struct damon_addr_range *node, size_t nn, uint64_t *node_bytes, uint64_t *all_bytes);
+		       const struct damon_addr_range *node, size_t nn, struct goal_pages *pg, uint64_t *node_bytes,
+		       uint64_t *all_bytes);
 
 /* PSI "some" memory stall: the kernel's value is the stall time since its previous
  * evaluation (one quota reset interval). damond keeps the last total it read and

@@ -237,8 +237,8 @@ static void t_eligible(void **state)
 	assert_false(goal_region_eligible(&s, 4095, 0, 10));
 	assert_false(goal_region_eligible(&s, 4096, 1, 10));
 	assert_false(goal_region_eligible(&s, 4096, 0, 9));
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &on0, &all0);
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &on1, &all1);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, &on0, &all0);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), NULL, &on1, &all1);
 	assert_int_equal(all0, 0x100000 + 0x200000 + 0x10000000);
 	assert_int_equal(all1, all0);
 	assert_int_equal(on0, 0x100000 + 0x100000);
@@ -253,24 +253,24 @@ static void t_eligible(void **state)
 	assert_int_equal(c.value, 7451);
 
 	/* a second target (the caller adds each target's regions): the sums go on */
-	goal_eligible_add(&s, regions, 1, node0, ARRAY_SIZE(node0), &on0, &all0);
+	goal_eligible_add(&s, regions, 1, node0, ARRAY_SIZE(node0), NULL, &on0, &all0);
 	assert_int_equal(on0, 0x300000);
 	assert_int_equal(all0, 0x10400000);
 
 	/* the size bound is inclusive too: a 256 MiB maximum keeps the 256 MiB region, one byte less drops it */
 	s.sz.max = 0x10000000;
 	on0 = all0 = 0;
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &on0, &all0);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, &on0, &all0);
 	assert_int_equal(all0, 0x10300000);
 	s.sz.max = 0x10000000 - 1;
 	on0 = all0 = 0;
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &on0, &all0);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, &on0, &all0);
 	assert_int_equal(all0, 0x300000);
 	assert_int_equal(on0, 0x200000);
 
 	/* no node ranges (a memoryless node): nothing on it */
 	on1 = all1 = 0;
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), NULL, 0, &on1, &all1);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), NULL, 0, NULL, &on1, &all1);
 	assert_int_equal(on1, 0);
 	assert_int_equal(all1, 0x300000);
 
@@ -285,6 +285,91 @@ static void t_eligible(void **state)
 	assert_false(c.known);
 	assert_non_null(strstr(c.why, "aggregation"));
 	goal_psi_set_free(&psi);
+}
+
+/* a /proc/kpageflags of the pages below end (bytes): LRU, except [a, b) free (buddy) and [c, d) slab */
+static int kpageflags_file(uint64_t end, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+	char path[] = "/tmp/damond-kpageflags-XXXXXX";
+	int fd = mkstemp(path);
+	uint64_t *f = calloc(end / 4096, sizeof(*f));
+
+	assert_true(fd >= 0);
+	assert_non_null(f);
+	unlink(path);
+	for (uint64_t p = 0; p < end / 4096; p++) {
+		uint64_t addr = p * 4096;
+
+		f[p] = addr >= a && addr < b   ? UINT64_C(1) << 10
+		       : addr >= c && addr < d ? UINT64_C(1) << 7
+					       : (UINT64_C(1) << 5) | (UINT64_C(1) << 12);
+	}
+	assert_int_equal(write(fd, f, end / 4096 * sizeof(*f)), (ssize_t)(end / 4096 * sizeof(*f)));
+	free(f);
+	return fd;
+}
+
+/*
+ * node_eligible_mem_bp counts what the kernel's folio walk counts: LRU pages only (issue 16: damond's whole
+ * regions read 3 % above the kernel in the 7.2 guest). The fixture's regions over a kpageflags where region
+ * 0's first half is slab, [0x50000000, 0x54000000) free and the file ends at 0x5e000000 (absent beyond).
+ */
+static void t_eligible_pages(void **state)
+{
+	struct damos_cfg s = { .sz = { 4096, UINT64_MAX }, .nr_accesses = { 0, 0 }, .age = { 10, DAMON_UINT_MAX } };
+	int fd = kpageflags_file(0x5e000000, 0x50000000, 0x54000000, 0x100000, 0x180000);
+	struct goal_pages pg = { .fd = fd, .page_sz = 4096, .addr_unit = 1 };
+	uint64_t on0 = 0, all0 = 0, on1 = 0, all1 = 0;
+
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &pg, &on0, &all0);
+	assert_int_equal(pg.stride, 1);
+	assert_int_equal(pg.err, 0);
+	/* region 0: 512 KiB of LRU; region 2: 1 MiB on each node; region 4: 64 MiB free, 64 MiB on node 1, the
+	 * 64 MiB hole between node 1's ranges (LRU here, on no node), 32 MiB on node 1, 32 MiB absent */
+	assert_int_equal(on0, 0x80000 + 0x100000);
+	assert_int_equal(all0, 0x80000 + 0x200000 + 0xa000000);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &pg, &on1, &all1);
+	assert_int_equal(on1, 0x100000 + 0x6000000);
+	assert_int_equal(all1, all0);
+	/* every eligible page read once per call: 259 MiB */
+	assert_int_equal(pg.read_pages, 2 * ((0x100000 + 0x200000 + 0x10000000) / 4096));
+
+	/* core units of 1 KiB (addr_unit): the same bytes, in those units */
+	{
+		struct snapshot_region r4k[ARRAY_SIZE(regions)];
+		struct damon_addr_range n1k[ARRAY_SIZE(node1)];
+		struct damos_cfg s1k = s;
+		uint64_t on = 0, all = 0;
+
+		for (size_t i = 0; i < ARRAY_SIZE(regions); i++)
+			r4k[i] = (struct snapshot_region){ regions[i].start / 1024, regions[i].end / 1024,
+							   regions[i].nr_accesses, regions[i].age };
+		for (size_t i = 0; i < ARRAY_SIZE(node1); i++)
+			n1k[i] = (struct damon_addr_range){ node1[i].start / 1024, node1[i].end / 1024 };
+		s1k.sz.min = 4;
+		pg = (struct goal_pages){ .fd = fd, .page_sz = 4096, .addr_unit = 1024 };
+		goal_eligible_add(&s1k, r4k, ARRAY_SIZE(r4k), n1k, ARRAY_SIZE(n1k), &pg, &on, &all);
+		assert_int_equal(on, on1 / 1024);
+		assert_int_equal(all, all1 / 1024);
+	}
+
+	/* past the budget, a sample of one 64-page block in 17 (66,304 eligible pages, 4,096 allowed), scaled to
+	 * each piece: within 5 % of the exact counts, about a seventeenth of the reads */
+	pg = (struct goal_pages){ .fd = fd, .page_sz = 4096, .addr_unit = 1, .budget = 4096 };
+	on1 = all1 = 0;
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &pg, &on1, &all1);
+	assert_int_equal(pg.stride, 17);
+	assert_true(pg.read_pages <= 4096 + 64 * 8);
+	assert_true(on1 > 0x6100000ULL * 95 / 100 && on1 < 0x6100000ULL * 105 / 100);
+	assert_true(all1 > all0 * 95 / 100 && all1 < all0 * 105 / 100);
+
+	/* no file: whole regions, as goal_eligible_add(NULL) */
+	pg = (struct goal_pages){ .fd = -1 };
+	on1 = all1 = 0;
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &pg, &on1, &all1);
+	assert_int_equal(on1, 0x100000 + 0x8000000 + 0x4000000);
+	assert_int_equal(all1, 0x100000 + 0x200000 + 0x10000000);
+	close(fd);
 }
 
 /* some_mem_psi_us of one cgroup (issue 16: no kernel has it): its memory.pressure, sampled apart from
@@ -429,6 +514,7 @@ int main(void)
 		cmocka_unit_test(t_psi_feed),
 		cmocka_unit_test(t_read),
 		cmocka_unit_test(t_eligible),
+		cmocka_unit_test(t_eligible_pages),
 		cmocka_unit_test(t_read_psi_cgroup),
 		cmocka_unit_test(t_read_damond_own),
 	};

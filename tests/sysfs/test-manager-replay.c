@@ -80,6 +80,8 @@ struct fx {
 static char logged[262144];
 static bool walk_kpageflags_pending; /* start_text(): write a fake /proc/kpageflags (the fault walk) */
 static bool numa_pending;            /* start_text(): two NUMA nodes of 1 GiB each in the fake sysfs */
+static bool lru_kpageflags_pending;  /* start_text(): a fake /proc/kpageflags of 2 GiB of LRU pages */
+static void write_lru_kpageflags(const char *root, uint64_t free_from);
 static void write_walk_kpageflags(const char *root);
 
 /* node 0: [0, 1 GiB), node 1: [1 GiB, 2 GiB), 128 MiB memory blocks, all online (no iomem: no holes) */
@@ -169,6 +171,8 @@ static struct fx *start_text(const char *profile, const char *text, const char *
 		write_walk_kpageflags(x->root);
 	if (numa_pending)
 		write_two_nodes(x->root);
+	if (lru_kpageflags_pending)
+		write_lru_kpageflags(x->root, UINT64_MAX);
 	m->config_path = strdup(x->cfg);
 	assert_int_equal(snapshot_store_new(NULL, &m->snapshots), 0);
 	assert_int_equal(manager_start(m, test_config_load(text)), 0);
@@ -373,6 +377,44 @@ static long long goal0_status(struct manager *m, char *mode, size_t mode_len, ch
 	return cur;
 }
 
+/* root's kpageflags: 2 GiB of LRU pages, free (buddy) from byte free_from on */
+static void write_lru_kpageflags(const char *root, uint64_t free_from)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kpageflags", root);
+	f = fopen(path, "r+e") ?: fopen(path, "we");
+	assert_non_null(f);
+	for (uint64_t pfn = 0; pfn < 0x80000000ULL / 4096; pfn++) {
+		uint64_t v = pfn * 4096 >= free_from ? 1ULL << 10 : 1ULL << 5;
+
+		assert_int_equal(fwrite(&v, sizeof(v), 1, f), 1);
+	}
+	fclose(f);
+}
+
+/* the first goal of the first scheme: its eligible_counted in buf, and its stride */
+static long long eligible_counted(struct manager *m, char *buf, size_t len)
+{
+	struct json_object *st = NULL, *v, *g;
+	long long stride = -1;
+
+	assert_int_equal(manager_status_json(m, &st), 0);
+	assert_true(json_object_object_get_ex(st, "kdamonds", &v));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "schemes", &v));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "quotas", &v));
+	assert_true(json_object_object_get_ex(v, "goals", &v));
+	g = json_object_array_get_idx(v, 0);
+	buf[0] = '\0';
+	if (json_object_object_get_ex(g, "eligible_counted", &v) && v)
+		snprintf(buf, len, "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(g, "eligible_stride", &v) && v)
+		stride = json_object_get_int64(v);
+	json_object_put(st);
+	return stride;
+}
+
 /*
  * node_eligible_mem_bp (7.2) from the monitor's regions (issue 16): the recording's idle regions (0 accesses,
  * the scheme's pattern) are 0xff82000 bytes on node 0 and 0x15556000 on node 1, so node 1 holds 5719 bp of
@@ -418,6 +460,31 @@ static void test_goal_eligible(void **state)
 					 0);
 			assert_string_equal(buf, "5719");
 			assert_true(fake_damon_log_count(x->root, "kdamond 0 commit_schemes_quota_goals") >= 1);
+		}
+		stop(x);
+
+		/* the same with a kpageflags: every page on an LRU list, the same share, counted by pages */
+		numa_pending = lru_kpageflags_pending = true;
+		x = start_on(profile, "32M", goal);
+		numa_pending = lru_kpageflags_pending = false;
+		m = x->m;
+		for (usec_t t = 950000; t < 4 * SEC; t += SEC)
+			tick_to(m, 1000 * SEC + t);
+		assert_int_equal(goal0_status(m, mode, sizeof(mode), why, sizeof(why)), 5719);
+		assert_int_equal(eligible_counted(m, buf, sizeof(buf)), 1);
+		assert_string_equal(buf, "lru_pages");
+		/* node 1's memory freed (the kernel's folio walk finds no folio there): 0 on node 1, fed as 0 on
+		 * 6.12 at the next tick past the one-second reuse */
+		write_lru_kpageflags(x->root, 0x40000000);
+		memset(m->eligible_memo, 0, sizeof(m->eligible_memo));
+		assert_int_equal(goal0_status(m, mode, sizeof(mode), why, sizeof(why)), 0);
+		if (!k) {
+			for (usec_t t = 4 * SEC + 950000; t < 11 * SEC; t += SEC)
+				tick_to(m, 1000 * SEC + t);
+			assert_int_equal(fake_damon_read_committed(x->root, 0, "schemes/0/quotas/goals/0/current_value",
+								   buf, sizeof(buf)),
+					 0);
+			assert_string_equal(buf, "0");
 		}
 		stop(x);
 	}
