@@ -116,14 +116,13 @@ static struct json_object *goal_json(struct manager *m, const struct kdamond_rt 
 	    g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
 		JADD(go, "nid", json_object_new_int(g->nid));
 	JADD(go, "path", g->path ? json_object_new_string(g->path) : NULL);
-	/* what the eligible bytes counted: the LRU pages, as the kernel's folio walk (every page, or a sample of
-	 * one block in `stride` past GOAL_ELIGIBLE_PAGE_BUDGET pages), or whole regions (no /proc/kpageflags) */
-	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP && el.known) {
-		JADD(go, "eligible_counted",
-		     json_object_new_string(!el.pages       ? "whole_regions"
-					    : el.stride > 1 ? "lru_pages_sampled"
-							    : "lru_pages"));
-		JADD(go, "eligible_stride", el.pages ? JU64(el.stride) : NULL);
+	/* what the eligible bytes counted: the LRU pages, as the kernel's folio walk (per block of physical memory,
+	 * refreshed round robin: the share of the span read so far, the span's pages), or whole regions (no
+	 * /proc/kpageflags) */
+	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP && (el.known || el.pages)) {
+		JADD(go, "eligible_counted", json_object_new_string(el.pages ? "lru_pages" : "whole_regions"));
+		JADD(go, "eligible_read_permil", el.pages ? JU64(el.read_permil) : NULL);
+		JADD(go, "eligible_span_pages", el.pages ? JU64(el.pass_pages) : NULL);
 	}
 	return go;
 }

@@ -90,6 +90,7 @@ struct manager *manager_free(struct manager *m)
 	goal_psi_set_free(&m->goal_psi);
 	for (size_t i = 0; i < ARRAY_SIZE(m->eligible_nodes); i++)
 		free(m->eligible_nodes[i].r);
+	goal_lru_cache_done(&m->eligible_lru);
 	free(m->procfs_root);
 	free(m->runtime_dir);
 	free(m->config_path);

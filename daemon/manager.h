@@ -156,6 +156,8 @@ struct manager {
 		struct goal_eligible_obs v;
 	} eligible_memo[8];
 	unsigned eligible_memo_next;
+	struct goal_lru_cache eligible_lru; /* LRU pages per block of physical memory, refreshed round robin */
+	usec_t eligible_lru_at;             /* its last refresh */
 
 	sd_event_source *stats_timer;
 	sd_event_source *retry_timer; /* EBUSY continuations; NULL when nothing waits */
@@ -264,9 +266,10 @@ void manager_events_drain(struct manager *m);
 int manager_record_start(struct manager *m, const char *path);
 #define MANAGER_RECORD_MAX_BYTES (256ULL << 20)
 #define MANAGER_TRIM_USEC (10ULL * 1000 * 1000)
-/* node_eligible_mem_bp: the pages whose flags one evaluation reads at most (1 GiB of 4 KiB pages, a 2 MiB read
- * of /proc/kpageflags; beyond it a systematic sample), and how long a value is reused */
-#define GOAL_ELIGIBLE_PAGE_BUDGET 262144ULL
+/* node_eligible_mem_bp: the pages whose flags a refresh of the LRU counts reads at most (256 MiB of 4 KiB pages,
+ * a 512 KiB read of /proc/kpageflags, about 9 ms on a virtualised host; at most one refresh a second; eight
+ * times that until the span was read once: the value is unknown until then), and how long a value is reused */
+#define GOAL_ELIGIBLE_PAGE_BUDGET 65536ULL
 #define GOAL_ELIGIBLE_MEMO_USEC (1000ULL * 1000)
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);

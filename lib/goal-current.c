@@ -247,61 +247,129 @@ bool goal_region_eligible(const struct damos_cfg *s, uint64_t sz, uint32_t nr_ac
 	       nr_accesses <= s->nr_accesses.max && s->age.min <= age && age <= s->age.max;
 }
 
-/* The LRU bytes of [a, b) (bytes), every page read (stride 1) or one block of GOAL_PAGES_BLOCK pages in
- * pg->stride, the count scaled to the piece. Pages beyond the end of the file count as absent. */
-static uint64_t lru_bytes(struct goal_pages *pg, uint64_t a, uint64_t b)
+void goal_lru_cache_done(struct goal_lru_cache *c)
 {
-	uint64_t buf[GOAL_PAGES_BLOCK];
-	uint64_t ps = pg->page_sz, last = (b + ps - 1) / ps, step = MAX(pg->stride, 1ULL) * GOAL_PAGES_BLOCK;
-	uint64_t lru = 0, seen = 0;
+	free(c->lru);
+	*c = (struct goal_lru_cache){};
+}
 
-	for (uint64_t pfn = a / ps; pfn < last; pfn += step) {
-		size_t k = (size_t)MIN((uint64_t)GOAL_PAGES_BLOCK, last - pfn), got = 0;
-		ssize_t rd = pread(pg->fd, buf, k * sizeof(buf[0]), (off_t)(pfn * sizeof(buf[0])));
+/* grow c to blocks [first, first + nr) (a superset of what it has), keeping the counts */
+static int lru_cover(struct goal_lru_cache *c, uint64_t first, size_t nr)
+{
+	uint8_t *n = malloc(nr);
+	size_t shift = c->lru ? (size_t)(c->first_pfn / GOAL_LRU_BLOCK - first) : 0;
 
-		if (rd < 0 && !pg->err)
-			pg->err = -errno;
-		if (rd > 0)
-			got = (size_t)rd / sizeof(buf[0]);
-		pg->read_pages += k;
-		for (size_t i = 0; i < k; i++) {
-			uint64_t p0 = (pfn + i) * ps, ov = MIN(b, p0 + ps) - MAX(a, p0);
+	if (!n)
+		return -ENOMEM;
+	memset(n, GOAL_LRU_UNREAD, nr);
+	if (c->lru)
+		memcpy(n + shift, c->lru, c->nr_blocks);
+	free(c->lru);
+	c->next += shift;
+	c->lru = n;
+	c->first_pfn = first * GOAL_LRU_BLOCK;
+	c->nr_blocks = nr;
+	return 0;
+}
 
-			seen += ov;
-			if (i < got && (buf[i] & PAGEFLAG_BIT(PAGEFLAG_LRU)))
-				lru += ov;
-		}
+int goal_lru_refresh(struct goal_lru_cache *c, int fd, uint64_t lo, uint64_t hi, uint64_t page_sz, uint64_t budget)
+{
+	uint64_t buf[GOAL_LRU_BLOCK * 8];
+	uint64_t first, last, left;
+	int r;
+
+	if (!page_sz || hi <= lo)
+		return -EINVAL;
+	if (c->page_sz != page_sz)
+		goal_lru_cache_done(c);
+	c->page_sz = page_sz;
+	first = lo / page_sz / GOAL_LRU_BLOCK;
+	last = ((hi + page_sz - 1) / page_sz + GOAL_LRU_BLOCK - 1) / GOAL_LRU_BLOCK;
+	if (c->lru) {
+		first = MIN(first, c->first_pfn / GOAL_LRU_BLOCK);
+		last = MAX(last, c->first_pfn / GOAL_LRU_BLOCK + c->nr_blocks);
 	}
-	if (!seen || seen >= b - a)
-		return lru;
-	return (uint64_t)((unsigned __int128)lru * (b - a) / seen);
+	if (!c->lru || first * GOAL_LRU_BLOCK != c->first_pfn || last - first != c->nr_blocks) {
+		if (last - first > SIZE_MAX / 2)
+			return -E2BIG;
+		r = lru_cover(c, first, (size_t)(last - first));
+		if (r < 0)
+			return r;
+	}
+	c->err = 0;
+	left = budget ? MAX(budget / GOAL_LRU_BLOCK, 1ULL) : c->nr_blocks;
+	left = MIN(left, (uint64_t)c->nr_blocks);
+	while (left) {
+		size_t k, got = 0;
+		ssize_t rd;
+
+		if (c->next >= c->nr_blocks) {
+			c->next = 0;
+			c->passes++;
+		}
+		/* up to 8 blocks in one read, not past the span's end */
+		k = (size_t)MIN(MIN(left, (uint64_t)8), (uint64_t)(c->nr_blocks - c->next));
+		rd = pread(fd, buf, k * GOAL_LRU_BLOCK * sizeof(buf[0]),
+			   (off_t)((c->first_pfn + (uint64_t)c->next * GOAL_LRU_BLOCK) * sizeof(buf[0])));
+		if (rd < 0) {
+			c->err = -errno;
+			return c->err;
+		}
+		got = (size_t)rd / sizeof(buf[0]); /* pages beyond the end of the file: absent */
+		for (size_t b = 0; b < k; b++) {
+			unsigned n = 0;
+
+			for (size_t i = b * GOAL_LRU_BLOCK; i < (b + 1) * GOAL_LRU_BLOCK && i < got; i++)
+				n += !!(buf[i] & PAGEFLAG_BIT(PAGEFLAG_LRU));
+			if (c->lru[c->next + b] == GOAL_LRU_UNREAD)
+				c->nr_read++;
+			else
+				c->read_lru -= c->lru[c->next + b];
+			c->lru[c->next + b] = (uint8_t)n;
+			c->read_lru += n;
+		}
+		c->read_pages += k * GOAL_LRU_BLOCK;
+		c->next += k;
+		left -= k;
+	}
+	return 0;
+}
+
+uint64_t goal_lru_bytes(const struct goal_lru_cache *c, uint64_t a, uint64_t b)
+{
+	uint64_t blk = c->page_sz * GOAL_LRU_BLOCK, base = c->first_pfn * c->page_sz, sum = 0;
+	/* an unread block: the read ones' mean (per mille of a block's pages); none read: all LRU */
+	uint64_t mean = c->nr_read ? c->read_lru * 1000 / c->nr_read : GOAL_LRU_BLOCK * 1000;
+
+	a = MAX(a, base);
+	b = MIN(b, base + (uint64_t)c->nr_blocks * blk);
+	for (uint64_t x = a; x < b;) {
+		size_t i = (size_t)((x - base) / blk);
+		uint64_t end = MIN(b, base + (i + 1) * blk);
+		uint64_t n1000 = c->lru[i] == GOAL_LRU_UNREAD ? mean : c->lru[i] * 1000ULL;
+
+		/* the block's LRU pages, pro rata to the part of it in [a, b) */
+		sum += (uint64_t)((unsigned __int128)n1000 * c->page_sz * (end - x) / blk / 1000);
+		x = end;
+	}
+	return sum;
 }
 
 /* The bytes of [a, b) (core units) that count: all of them, or their LRU pages'. */
-static uint64_t piece_bytes(struct goal_pages *pg, uint64_t a, uint64_t b)
+static uint64_t piece_bytes(const struct goal_lru_cache *lru, uint64_t addr_unit, uint64_t a, uint64_t b)
 {
-	if (!pg || pg->fd < 0)
+	if (!lru || !lru->lru)
 		return b - a;
-	return lru_bytes(pg, a * pg->addr_unit, b * pg->addr_unit) / pg->addr_unit;
+	return goal_lru_bytes(lru, a * addr_unit, b * addr_unit) / addr_unit;
 }
 
 void goal_eligible_add(const struct damos_cfg *s, const struct snapshot_region *r, size_t n,
-		       const struct damon_addr_range *node, size_t nn, struct goal_pages *pg, uint64_t *node_bytes,
-		       uint64_t *all_bytes)
+		       const struct damon_addr_range *node, size_t nn, const struct goal_lru_cache *lru,
+		       uint64_t addr_unit, uint64_t *node_bytes, uint64_t *all_bytes)
 {
 	size_t j = 0;
 
-	if (pg && pg->fd >= 0) {
-		uint64_t pages = 0;
-
-		pg->addr_unit = MAX(pg->addr_unit, 1ULL);
-		pg->page_sz = pg->page_sz ?: 4096;
-		for (size_t i = 0; i < n; i++)
-			if (r[i].end > r[i].start &&
-			    goal_region_eligible(s, r[i].end - r[i].start, r[i].nr_accesses, r[i].age))
-				pages += ((r[i].end - r[i].start) * pg->addr_unit + pg->page_sz - 1) / pg->page_sz;
-		pg->stride = pg->budget && pages > pg->budget ? (pages + pg->budget - 1) / pg->budget : 1;
-	}
+	addr_unit = MAX(addr_unit, 1ULL);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t at;
 
@@ -317,14 +385,14 @@ void goal_eligible_add(const struct damos_cfg *s, const struct snapshot_region *
 			uint64_t a = MAX(node[k].start, r[i].start), b = MIN(node[k].end, r[i].end), v;
 
 			if (a > at)
-				*all_bytes += piece_bytes(pg, at, a);
-			v = piece_bytes(pg, a, b);
+				*all_bytes += piece_bytes(lru, addr_unit, at, a);
+			v = piece_bytes(lru, addr_unit, a, b);
 			*node_bytes += v;
 			*all_bytes += v;
 			at = b;
 		}
 		if (at < r[i].end)
-			*all_bytes += piece_bytes(pg, at, r[i].end);
+			*all_bytes += piece_bytes(lru, addr_unit, at, r[i].end);
 	}
 }
 

@@ -35,12 +35,12 @@ struct goal_current {
  */
 struct goal_eligible_obs {
 	bool known;
-	uint64_t node_bytes; /* eligible and on node nid (in core address units, as the regions) */
-	uint64_t all_bytes;  /* eligible */
-	const char *why;     /* when !known: a static reason */
-	bool pages;          /* only LRU pages counted (struct goal_pages below), else whole regions */
-	uint64_t stride;     /* pages: 1 every page read, N a sample of one block in N */
-	uint64_t read_pages; /* pages whose flags were read */
+	uint64_t node_bytes;  /* eligible and on node nid (in core address units, as the regions) */
+	uint64_t all_bytes;   /* eligible */
+	const char *why;      /* when !known: a static reason */
+	bool pages;           /* only LRU pages counted (struct goal_lru_cache below), else whole regions */
+	uint32_t read_permil; /* pages: the share of the span's blocks read at least once */
+	uint64_t pass_pages;  /* pages: the span, read in a pass of refreshes */
 };
 
 struct snapshot_region;
@@ -57,29 +57,44 @@ bool goal_region_eligible(const struct damos_cfg *s, uint64_t sz, uint32_t nr_ac
  * /proc/kpageflags (the LRU bit; the kernel reports a large folio's flags on
  * each of its pages).
  *
- * Reading the flags costs 8 bytes and a kernel lookup per page; a call reads
- * at most `budget` pages. Above it, it reads one block of GOAL_PAGES_BLOCK
- * pages in every `stride` blocks (a systematic sample of each piece) and
- * scales each piece's count to its size.
+ * Reading the flags costs 8 bytes and a kernel lookup per page (about 130 ns
+ * on a virtualised x86 host: 35 ms per GiB), too much to read all eligible
+ * memory every second on a big machine. So the count per block of
+ * GOAL_LRU_BLOCK pages is kept, and each refresh reads at most `budget` pages
+ * of blocks, round robin over the physical span: a static layout is counted
+ * exactly, a changing one lags by one pass (span / budget refreshes). A piece
+ * of a region takes its blocks' counts pro rata; blocks never read yet take
+ * the mean of the read ones.
  */
-#define GOAL_PAGES_BLOCK 64
-struct goal_pages {
-	int fd;             /* a /proc/kpageflags (read with pread), or -1: count whole regions */
-	uint64_t page_sz;   /* bytes */
-	uint64_t addr_unit; /* bytes per core address unit (the regions' unit) */
-	uint64_t budget;    /* pages read per call at most (0: no bound) */
-	/* results, added to by each call */
-	uint64_t read_pages; /* pages whose flags were read */
-	uint64_t stride;     /* the last call's: 1 every page read, N one block in N */
-	int err;             /* the first read error (a negative errno), else 0 */
+#define GOAL_LRU_BLOCK 128
+#define GOAL_LRU_UNREAD 0xff
+struct goal_lru_cache {
+	uint64_t page_sz;
+	uint64_t first_pfn; /* block 0's first page */
+	size_t nr_blocks;
+	uint8_t *lru;        /* LRU pages of each block, GOAL_LRU_UNREAD: not read yet */
+	size_t next;         /* the next block a refresh reads */
+	size_t nr_read;      /* blocks read at least once */
+	uint64_t read_lru;   /* their LRU pages (the mean for the unread ones) */
+	uint64_t read_pages; /* pages read, all refreshes */
+	uint64_t passes;     /* complete passes over the span */
+	int err;             /* the last refresh's read error (a negative errno), else 0 */
 };
 
+/* Make c cover [lo, hi) (physical bytes) as well as what it covered (the counts read are kept), then read the
+ * flags of up to budget pages (0: all), round robin. 0 or a negative errno (then c->err; the counts read
+ * before stay). */
+int goal_lru_refresh(struct goal_lru_cache *c, int fd, uint64_t lo, uint64_t hi, uint64_t page_sz, uint64_t budget);
+void goal_lru_cache_done(struct goal_lru_cache *c);
+/* The LRU bytes of [a, b) (physical bytes) as c counts them. Pure. */
+uint64_t goal_lru_bytes(const struct goal_lru_cache *c, uint64_t a, uint64_t b) _pure_;
+
 /* Adds to *node_bytes and *all_bytes the eligible bytes of n address-ordered regions, the part of them inside
- * node's nn ranges (sorted, not overlapping) and the whole. pg NULL or pg->fd < 0: whole regions (pure); else
- * only their LRU pages, read from pg->fd (in core units still, rounded down). */
+ * node's nn ranges (sorted, not overlapping) and the whole. lru NULL: whole regions; else only their LRU pages
+ * as lru counts them (in core units still: addr_unit bytes per unit, rounded down). Pure. */
 void goal_eligible_add(const struct damos_cfg *s, const struct snapshot_region *r, size_t n,
-		       const struct damon_addr_range *node, size_t nn, struct goal_pages *pg, uint64_t *node_bytes,
-		       uint64_t *all_bytes);
+		       const struct damon_addr_range *node, size_t nn, const struct goal_lru_cache *lru,
+		       uint64_t addr_unit, uint64_t *node_bytes, uint64_t *all_bytes);
 
 /* PSI "some" memory stall: the kernel's value is the stall time since its previous
  * evaluation (one quota reset interval). damond keeps the last total it read and

@@ -237,8 +237,8 @@ static void t_eligible(void **state)
 	assert_false(goal_region_eligible(&s, 4095, 0, 10));
 	assert_false(goal_region_eligible(&s, 4096, 1, 10));
 	assert_false(goal_region_eligible(&s, 4096, 0, 9));
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, &on0, &all0);
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), NULL, &on1, &all1);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, 1, &on0, &all0);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), NULL, 1, &on1, &all1);
 	assert_int_equal(all0, 0x100000 + 0x200000 + 0x10000000);
 	assert_int_equal(all1, all0);
 	assert_int_equal(on0, 0x100000 + 0x100000);
@@ -253,24 +253,24 @@ static void t_eligible(void **state)
 	assert_int_equal(c.value, 7451);
 
 	/* a second target (the caller adds each target's regions): the sums go on */
-	goal_eligible_add(&s, regions, 1, node0, ARRAY_SIZE(node0), NULL, &on0, &all0);
+	goal_eligible_add(&s, regions, 1, node0, ARRAY_SIZE(node0), NULL, 1, &on0, &all0);
 	assert_int_equal(on0, 0x300000);
 	assert_int_equal(all0, 0x10400000);
 
 	/* the size bound is inclusive too: a 256 MiB maximum keeps the 256 MiB region, one byte less drops it */
 	s.sz.max = 0x10000000;
 	on0 = all0 = 0;
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, &on0, &all0);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, 1, &on0, &all0);
 	assert_int_equal(all0, 0x10300000);
 	s.sz.max = 0x10000000 - 1;
 	on0 = all0 = 0;
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, &on0, &all0);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), NULL, 1, &on0, &all0);
 	assert_int_equal(all0, 0x300000);
 	assert_int_equal(on0, 0x200000);
 
 	/* no node ranges (a memoryless node): nothing on it */
 	on1 = all1 = 0;
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), NULL, 0, NULL, &on1, &all1);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), NULL, 0, NULL, 1, &on1, &all1);
 	assert_int_equal(on1, 0);
 	assert_int_equal(all1, 0x300000);
 
@@ -318,55 +318,70 @@ static void t_eligible_pages(void **state)
 {
 	struct damos_cfg s = { .sz = { 4096, UINT64_MAX }, .nr_accesses = { 0, 0 }, .age = { 10, DAMON_UINT_MAX } };
 	int fd = kpageflags_file(0x5e000000, 0x50000000, 0x54000000, 0x100000, 0x180000);
-	struct goal_pages pg = { .fd = fd, .page_sz = 4096, .addr_unit = 1 };
+	struct goal_lru_cache lc = {};
 	uint64_t on0 = 0, all0 = 0, on1 = 0, all1 = 0;
 
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &pg, &on0, &all0);
-	assert_int_equal(pg.stride, 1);
-	assert_int_equal(pg.err, 0);
+	/* every page of the regions' span read at once (budget 0) */
+	assert_int_equal(goal_lru_refresh(&lc, fd, 0x100000, 0x60000000, 4096, 0), 0);
+	assert_int_equal(lc.nr_read, lc.nr_blocks);
+	assert_int_equal(lc.first_pfn, 0x100000 / 4096 / GOAL_LRU_BLOCK * GOAL_LRU_BLOCK);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node0, ARRAY_SIZE(node0), &lc, 1, &on0, &all0);
 	/* region 0: 512 KiB of LRU; region 2: 1 MiB on each node; region 4: 64 MiB free, 64 MiB on node 1, the
 	 * 64 MiB hole between node 1's ranges (LRU here, on no node), 32 MiB on node 1, 32 MiB absent */
 	assert_int_equal(on0, 0x80000 + 0x100000);
 	assert_int_equal(all0, 0x80000 + 0x200000 + 0xa000000);
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &pg, &on1, &all1);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &lc, 1, &on1, &all1);
 	assert_int_equal(on1, 0x100000 + 0x6000000);
 	assert_int_equal(all1, all0);
-	/* every eligible page read once per call: 259 MiB */
-	assert_int_equal(pg.read_pages, 2 * ((0x100000 + 0x200000 + 0x10000000) / 4096));
+	/* part of a block: pro rata (64 pages of a 128-page block whose 128 are LRU; of a free one: none) */
+	assert_int_equal(goal_lru_bytes(&lc, 0x200000, 0x240000), 0x40000);
+	assert_int_equal(goal_lru_bytes(&lc, 0x50000000, 0x50040000), 0);
 
 	/* core units of 1 KiB (addr_unit): the same bytes, in those units */
 	{
-		struct snapshot_region r4k[ARRAY_SIZE(regions)];
+		struct snapshot_region r1k[ARRAY_SIZE(regions)];
 		struct damon_addr_range n1k[ARRAY_SIZE(node1)];
 		struct damos_cfg s1k = s;
 		uint64_t on = 0, all = 0;
 
 		for (size_t i = 0; i < ARRAY_SIZE(regions); i++)
-			r4k[i] = (struct snapshot_region){ regions[i].start / 1024, regions[i].end / 1024,
+			r1k[i] = (struct snapshot_region){ regions[i].start / 1024, regions[i].end / 1024,
 							   regions[i].nr_accesses, regions[i].age };
 		for (size_t i = 0; i < ARRAY_SIZE(node1); i++)
 			n1k[i] = (struct damon_addr_range){ node1[i].start / 1024, node1[i].end / 1024 };
 		s1k.sz.min = 4;
-		pg = (struct goal_pages){ .fd = fd, .page_sz = 4096, .addr_unit = 1024 };
-		goal_eligible_add(&s1k, r4k, ARRAY_SIZE(r4k), n1k, ARRAY_SIZE(n1k), &pg, &on, &all);
+		goal_eligible_add(&s1k, r1k, ARRAY_SIZE(r1k), n1k, ARRAY_SIZE(n1k), &lc, 1024, &on, &all);
 		assert_int_equal(on, on1 / 1024);
 		assert_int_equal(all, all1 / 1024);
 	}
+	goal_lru_cache_done(&lc);
 
-	/* past the budget, a sample of one 64-page block in 17 (66,304 eligible pages, 4,096 allowed), scaled to
-	 * each piece: within 5 % of the exact counts, about a seventeenth of the reads */
-	pg = (struct goal_pages){ .fd = fd, .page_sz = 4096, .addr_unit = 1, .budget = 4096 };
+	/* round robin under a budget: 12,800 pages (100 blocks) a refresh; before the span is read, the blocks not
+	 * read count at the read ones' mean; after one pass, exact */
+	lc = (struct goal_lru_cache){};
+	assert_int_equal(goal_lru_refresh(&lc, fd, 0x100000, 0x60000000, 4096, 12800), 0);
+	assert_int_equal(lc.nr_read, 100);
+	assert_int_equal(lc.read_pages, 12800);
 	on1 = all1 = 0;
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &pg, &on1, &all1);
-	assert_int_equal(pg.stride, 17);
-	assert_true(pg.read_pages <= 4096 + 64 * 8);
-	assert_true(on1 > 0x6100000ULL * 95 / 100 && on1 < 0x6100000ULL * 105 / 100);
-	assert_true(all1 > all0 * 95 / 100 && all1 < all0 * 105 / 100);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &lc, 1, &on1, &all1);
+	/* the first 100 blocks (50 MiB from 1 MiB) are LRU but 512 KiB of slab: everything else counts at that mean */
+	assert_true(on1 > 0x8000000 + 0x4000000 + 0x100000 - 0x2000000 && on1 <= 0x8000000 + 0x4000000 + 0x100000);
+	for (int i = 0; i < 40 && lc.passes == 0; i++)
+		assert_int_equal(goal_lru_refresh(&lc, fd, 0x100000, 0x60000000, 4096, 12800), 0);
+	assert_int_equal(lc.nr_read, lc.nr_blocks);
+	on1 = all1 = 0;
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &lc, 1, &on1, &all1);
+	assert_int_equal(on1, 0x100000 + 0x6000000);
+	assert_int_equal(all1, all0);
+	/* a wider span keeps what was read: region 4's blocks still counted exactly */
+	assert_int_equal(goal_lru_refresh(&lc, fd, 0, 0x70000000, 4096, 128), 0);
+	assert_int_equal(lc.first_pfn, 0);
+	assert_int_equal(goal_lru_bytes(&lc, 0x50000000, 0x58000000), 0x4000000);
+	goal_lru_cache_done(&lc);
 
-	/* no file: whole regions, as goal_eligible_add(NULL) */
-	pg = (struct goal_pages){ .fd = -1 };
+	/* no cache: whole regions */
 	on1 = all1 = 0;
-	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), &pg, &on1, &all1);
+	goal_eligible_add(&s, regions, ARRAY_SIZE(regions), node1, ARRAY_SIZE(node1), NULL, 1, &on1, &all1);
 	assert_int_equal(on1, 0x100000 + 0x8000000 + 0x4000000);
 	assert_int_equal(all1, 0x100000 + 0x200000 + 0x10000000);
 	close(fd);
