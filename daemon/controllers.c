@@ -196,8 +196,12 @@ static void sense_vmap(struct manager *m, struct kdamond_rt *kd, const struct ct
 	if (map->chunks && !map->chunk_start)
 		pageflags_map_done(map); /* a physical map before (the context changed): start over */
 	if (!pageflags_vmap_in_pass(map)) {
-		/* (after a failed pass too: scanned_us is when it failed) */
-		if ((map->generation || map->last_error) && now - map->scanned_us < need->pageflags_period_us)
+		/* a pass at most every period, and every 1 s per GiB the last one read (about 30 ms of CPU per GiB
+		 * of 4 KiB pages on a host); after a failed pass too: scanned_us is when it failed */
+		usec_t period =
+			MAX(need->pageflags_period_us, map->pass_pages * CTRL_PAGEFLAGS_PAGE_SZ * 1000000ULL >> 30);
+
+		if ((map->generation || map->last_error) && now - map->scanned_us < period)
 			return;
 		v = calloc(CTRL_VMAP_MAX_RANGES, sizeof(*v));
 		if (!v)

@@ -163,6 +163,8 @@ run_charge() {
 	rss0=$(hog_rss "$HOG2")
 	vm0=$(vmstat_reclaim)
 	t0=$(now_ms)
+	t0_wall=$(date +%s%N)	# (the guest's date has no %3N)
+	case $t0_wall in *N | "") t0_wall=$(($(date +%s) * 1000)) ;; *) t0_wall=$((t0_wall / 1000000)) ;; esac
 	end=$((t0 + secs * 1000))
 	: > "$out"
 	prev=0
@@ -192,6 +194,8 @@ run_charge() {
 	kq=$(sed -n 's/.*"kernel_quota_bytes":\([0-9]*\).*/\1/p' /tmp/charge.status)
 	fm=$(sed -n 's/.*"fail_charge":{"mode":"\([a-z-]*\)".*/\1/p' /tmp/charge.status)
 	grep -q '"adjustments":\[{' /tmp/charge.status && adj=yes || adj=no
+	# where the seconds to full speed go: damond's decisions (wall-clock at_us) against the phase start
+	mark "timeline mode=$mode shape=$shape t0_wall_ms=$t0_wall $(grep -o '"adjustments":\[[^]]*\]' /tmp/charge.status)"
 	mark "oracle mode=$mode shape=$shape $(sed -n 's/.*"oracle":\({[^}]*}\).*/\1/p' /tmp/charge.status)"
 	grep -E "pagemap pass|page-state oracle" "$DAMOND_LOG" | tail -n 3 | sed "s/^/[$mode] /"
 	damond_stop
