@@ -118,6 +118,10 @@ run_charge() {
 	0) shape=control ;;
 	esac
 	out=/tmp/charge.$mode.$shape
+	# wall clock = now_ms + wall_off (the guest's date prints whole seconds only: wait for one to begin)
+	s0=$(date +%s)
+	while [ "$(date +%s)" = "$s0" ]; do :; done
+	wall_off=$(($(date +%s) * 1000 - $(now_ms)))
 	# (the ownership record stays: the kdamond dir of a previous run is damond's)
 	case $shape in
 	mlock)
@@ -163,8 +167,7 @@ run_charge() {
 	rss0=$(hog_rss "$HOG2")
 	vm0=$(vmstat_reclaim)
 	t0=$(now_ms)
-	t0_wall=$(date +%s%N)	# (the guest's date has no %3N)
-	case $t0_wall in *N | "") t0_wall=$(($(date +%s) * 1000)) ;; *) t0_wall=$((t0_wall / 1000000)) ;; esac
+	t0_wall=$((t0 + wall_off))
 	end=$((t0 + secs * 1000))
 	: > "$out"
 	prev=0
