@@ -10,6 +10,8 @@
 #   regions  the target's regions committed as the idle part only (the
 #            kernel's damon_va_update() resets them every update interval
 #            and fills holes: expected to gain nothing)
+# The idle part is touched 6 s after the process starts (DAMON is on by
+# then): 6.12's first quota window has no limit and would page it all out.
 # Marks per variant the MiB applied at 10 s steps, the failure share, and the
 # seconds until 95 % of the idle part left RSS (-1: not within the phase).
 # Measures only.
@@ -26,7 +28,9 @@ rss_unlocked() {	# PID: VmRSS - VmLck, KiB
 
 variant() {	# NAME
 	local name=$1 c t0 rss0 gone=-1 ser="" next=10 a0 now r lo hi
-	start_memhog -m 1824 -L 1024
+	# the idle part appears 6 s after the process, past the first quota window
+	# (6.12 runs its first window without a limit)
+	start_memhog -m 1824 -L 1024 -D 6
 	lo=$((MEMHOG_START)) hi=$((MEMHOG_START + (1024 << 20)))
 	damon_setup 1
 	damon_attrs 5000 100000 1000000 10 1000
@@ -48,6 +52,7 @@ variant() {	# NAME
 		;;
 	esac
 	damon_on
+	wait_for "grep -q '^memhog: rest touched' $MEMHOG_OUT" 60 || fail "memhog did not touch its idle part"
 	rss0=$(rss_unlocked "$MEMHOG_PID")
 	t0=$(now_ms)
 	damon_update update_schemes_stats
