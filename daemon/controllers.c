@@ -153,6 +153,107 @@ static int manager_kpageflags(struct manager *m)
 	return m->kpageflags_fd;
 }
 
+/*
+ * The mappings of process pid inside [lo, hi), merged where contiguous, from
+ * /proc/PID/maps (no inaccessible ones: guard pages never hold a page; no
+ * special ones).
+ * Returns the number of ranges (0: none, or the process is gone).
+ */
+static size_t vmap_ranges(const struct manager *m, int pid, uint64_t lo, uint64_t hi, struct pageflags_range *v,
+			  size_t max)
+{
+	char path[PATH_MAX], line[512];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/maps", m->procfs_root, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+		char perms[8];
+
+		if (!strchr(line, '\n') && !feof(f)) {
+			/* a long path: skip the rest of the line */
+			int ch;
+
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+		}
+		if (sscanf(line, "%llx-%llx %7s", &s, &e, perms) != 3 || e <= s)
+			continue;
+		if (strncmp(perms, "---", 3) == 0)
+			continue;
+		/* the kernel's special mappings ([vvar], [vdso], [vsyscall]) hold no page of the process */
+		if (strstr(line, "[vvar") || strstr(line, "[vdso]") || strstr(line, "[vsyscall]"))
+			continue;
+		s = MAX(s, lo);
+		e = MIN(e, hi);
+		if (e <= s)
+			continue;
+		if (n && v[n - 1].end == s)
+			v[n - 1].end = e;
+		else if (!n || v[n - 1].end < s)
+			v[n++] = (struct pageflags_range){ s, e };
+	}
+	fclose(f);
+	return n;
+}
+
+/* One step of the virtual map of process pid (a vaddr/fvaddr target): a pass at most every period, bounded per tick. */
+static void sense_vmap(struct manager *m, struct kdamond_rt *kd, const struct ctrl_sensor_needs *need, unsigned k,
+		       usec_t now)
+{
+	struct pageflags_map *map = &kd->pageflags[k];
+	_cleanup_free_ struct pageflags_range *v = NULL;
+	char path[PATH_MAX];
+	size_t n = 0;
+	int fd, r, before = map->last_error;
+
+	if (map->chunks && !map->chunk_start)
+		pageflags_map_done(map); /* a physical map before (the context changed): start over */
+	if (!pageflags_vmap_in_pass(map)) {
+		/* a pass at most every period, and every 1 s per GiB the last one read (about 30 ms of CPU per GiB
+		 * of 4 KiB pages on a host); after a failed pass too: scanned_us is when it failed */
+		usec_t period =
+			MAX(need->pageflags_period_us, map->pass_pages * CTRL_PAGEFLAGS_PAGE_SZ * 1000000ULL >> 30);
+
+		if ((map->generation || map->last_error) && now - map->scanned_us < period)
+			return;
+		v = calloc(CTRL_VMAP_MAX_RANGES, sizeof(*v));
+		if (!v)
+			return;
+		n = vmap_ranges(m, need->pageflags_pid, need->pageflags_start, need->pageflags_end, v,
+				CTRL_VMAP_MAX_RANGES);
+		if (!n)
+			return;
+	}
+	snprintf(path, sizeof(path), "%s/%d/pagemap", m->procfs_root, need->pageflags_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		if (r != before)
+			log_info("kdamond '%s': no page-state oracle for pid %d: %s: %s", kd->name, need->pageflags_pid,
+				 path, strerror(-r));
+		map->last_error = r;
+		map->scanned_us = now;
+		return;
+	}
+	r = pageflags_vmap_step(map, v, n, CTRL_PAGEFLAGS_CHUNK_SZ, CTRL_PAGEFLAGS_PAGE_SZ, fd, m->kpageflags_fd,
+				(enum pageflags_class)k, CTRL_VMAP_STEP_PAGES, now);
+	close(fd);
+	if (r < 0)
+		map->scanned_us = now;
+	if (r < 0 && r != before)
+		log_info("kdamond '%s': page-state oracle for pid %d: %s", kd->name, need->pageflags_pid,
+			 r == -EPERM ? "pagemap hides the page frames (no CAP_SYS_ADMIN)" : strerror(-r));
+	else if (r == 1)
+		log_debug("kdamond '%s': pagemap pass of pid %d: %llu pages in %u steps, %llu ms", kd->name,
+			  need->pageflags_pid, (unsigned long long)map->pass_pages, map->pass_steps,
+			  (unsigned long long)(map->pass_us / 1000));
+}
+
 /* The pageflags maps the instances ask for, rescanned when their period is up. */
 static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now, struct kd_observation *o)
 {
@@ -175,7 +276,14 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 
 		if (!(need.pageflags_classes & (1u << k)))
 			continue;
-		if (!map->chunks || map->start > need.pageflags_start || map->end < need.pageflags_end) {
+		if (need.pageflags_pid > 0) {
+			sense_vmap(m, kd, &need, k, now);
+			if (map->generation)
+				o->pageflags[k] = map;
+			continue;
+		}
+		if (!map->chunks || map->chunk_start || map->start > need.pageflags_start ||
+		    map->end < need.pageflags_end) {
 			pageflags_map_done(map);
 			if (pageflags_map_init(map, need.pageflags_start, need.pageflags_end, CTRL_PAGEFLAGS_CHUNK_SZ,
 					       CTRL_PAGEFLAGS_PAGE_SZ) < 0)

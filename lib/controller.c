@@ -75,6 +75,8 @@ void ctrl_sensor_needs_merge(struct ctrl_sensor_needs *a, const struct ctrl_sens
 	a->pageflags_start = MIN(a->pageflags_start, b->pageflags_start);
 	a->pageflags_end = MAX(a->pageflags_end, b->pageflags_end);
 	a->pageflags_period_us = MIN(a->pageflags_period_us, b->pageflags_period_us);
+	if (!a->pageflags_pid)
+		a->pageflags_pid = b->pageflags_pid;
 }
 
 static bool ranges_differ(const struct damon_addr_range *a, size_t na, const struct damon_addr_range *b, size_t nb)

@@ -170,6 +170,9 @@ struct ctrl_sensor_needs {
 	uint64_t pageflags_start;   /* the physical range to map (the host takes the union) */
 	uint64_t pageflags_end;
 	uint64_t pageflags_period_us; /* rescan at most this often (the host takes the shortest) */
+	/* > 0: the range is virtual, in this process (a vaddr/fvaddr target): the host maps the process's
+	 * mappings inside [start, end) through /proc/PID/pagemap (pageflags_vmap_step()) */
+	int pageflags_pid;
 };
 
 /* Merge b into a (union of classes and ranges, shortest period). */
@@ -287,6 +290,15 @@ struct ctrl_charge_state {
 	enum pageflags_class oracle_class;
 	uint64_t map_start, map_end, map_period_us;
 	const char *oracle_off; /* why there is none (the fallback law runs): static string, for the host's log */
+	int oracle_pid;         /* > 0: a vaddr/fvaddr target's process, the map is virtual (pagemap) */
+	/* The exclusions cannot reach the kernel (vaddr/fvaddr: lib/plan.c cuts paddr targets only): the core
+	 * runs its fallback law, and what the oracle would exclude is only reported (preview_*). */
+	bool exclude_unrealised;
+	uint64_t preview_generation; /* the map the preview was planned on (0: none yet) */
+	size_t preview_nr;
+	uint64_t preview_bad_bytes, preview_ok_bytes, preview_map_bytes, preview_map_ok_bytes;
+	uint64_t pass_pages, pass_us, first_map_us; /* the last pass of the map; when the first arrived */
+	unsigned pass_steps;
 	struct ctrl_charge_adj adj[CTRL_CHARGE_ADJ_HISTORY];
 	unsigned nr_adj;
 };
@@ -296,6 +308,11 @@ struct ctrl_charge_state {
 /* The oracle's map geometry (the host's pageflags_map_init()). */
 #define CTRL_PAGEFLAGS_CHUNK_SZ (2ULL << 20)
 #define CTRL_PAGEFLAGS_PAGE_SZ 4096ULL
+/* A virtual map's pass reads at most this many pages per tick (1 GiB of mappings: 2 MiB of pagemap,
+ * and a kpageflags read per run of contiguous PFNs). */
+#define CTRL_VMAP_STEP_PAGES (256ULL * 1024)
+/* A virtual map holds at most this many mapping ranges (the rest of a process's mappings is left out). */
+#define CTRL_VMAP_MAX_RANGES 4096
 
 /* ---- region refinement (lib/ctrl-refine-ops.c) ----------------------------- */
 

@@ -57,23 +57,45 @@ static void charge_params_of(const struct ctrl_env *e, struct charge_params *p)
 }
 
 /*
- * The page-state oracle: for paddr actions whose success is predictable from
- * page flags, /proc/kpageflags summarised over the targets' span. Whether
- * the host can read kpageflags is its business: without a map in the
- * observation the core runs its fallback law.
+ * Where the exclusions the core plans reach the kernel: lib/plan.c cuts them
+ * out of paddr targets only. A vaddr target's regions follow its mappings
+ * (every update interval damon_va_update() resets them to the three mapped
+ * areas) and an fvaddr's are the user's; neither is cut today.
+ */
+static bool exclusions_realised(enum damon_ops ops)
+{
+	return ops == DAMON_OPS_PADDR;
+}
+
+/*
+ * The page-state oracle: for actions whose success is predictable from page
+ * flags, /proc/kpageflags summarised over the targets' span: the physical
+ * span of a paddr target, or (issue 17) the mappings of a vaddr/fvaddr
+ * target's process translated through /proc/PID/pagemap. Whether the host
+ * can read them is its business: without a map in the observation the core
+ * runs its fallback law.
  */
 static void charge_setup_oracle(const struct ctrl_env *e, struct ctrl_charge_state *st)
 {
 	const struct damon_ctx_cfg *c = &e->policy->cfg->ctx;
 	const struct kd_policy *p = e->policy;
 	uint64_t lo = UINT64_MAX, hi = 0;
+	bool virt = c->ops == DAMON_OPS_VADDR || c->ops == DAMON_OPS_FVADDR;
 	const char *why = NULL;
 
 	st->oracle = false;
+	st->oracle_pid = 0;
+	st->exclude_unrealised = false;
 	st->map_start = st->map_end = st->map_period_us = 0;
-	if (c->ops != DAMON_OPS_PADDR)
-		why = "no page-state oracle for virtual address spaces";
-	else if (c->addr_unit != 1)
+	if (virt && p->nr_targets != 1)
+		why = "no page-state oracle for several virtual address spaces in one context";
+	else if (virt && p->targets[0].pid <= 0)
+		why = "no page-state oracle: the target has no process";
+	else if (virt && e->scheme->action != DAMOS_PAGEOUT)
+		why = "no page-state oracle for this action on a virtual address space";
+	else if (!virt && c->ops != DAMON_OPS_PADDR)
+		why = "no page-state oracle for this address space";
+	else if (!virt && c->addr_unit != 1)
 		why = "no page-state oracle with addr_unit != 1";
 	else if (e->scheme->action == DAMOS_PAGEOUT)
 		st->oracle_class = PAGEFLAGS_CLASS_EVICTABLE;
@@ -86,6 +108,11 @@ static void charge_setup_oracle(const struct ctrl_env *e, struct ctrl_charge_sta
 			lo = MIN(lo, p->targets[t].regions[i].start);
 			hi = MAX(hi, p->targets[t].regions[i].end);
 		}
+	if (!why && c->ops == DAMON_OPS_VADDR) {
+		/* the process's mappings, whatever the regions say (they are the kernel's) */
+		lo = 0;
+		hi = UINT64_MAX;
+	}
 	if (!why && hi <= lo)
 		why = "the target has no regions";
 	st->oracle_off = why;
@@ -94,8 +121,11 @@ static void charge_setup_oracle(const struct ctrl_env *e, struct ctrl_charge_sta
 	st->oracle = true;
 	st->map_start = lo;
 	st->map_end = hi;
-	/* A full scan reads 8 bytes per page: 2 ms per GiB-ish; scan at most every 1 s per GiB monitored. */
-	st->map_period_us = MAX(1000000ULL, (hi - lo) / (1ULL << 30) * 1000000ULL);
+	st->oracle_pid = virt ? p->targets[0].pid : 0;
+	st->exclude_unrealised = !exclusions_realised(c->ops);
+	/* A full scan reads 8 bytes per page: 2 ms per GiB-ish; scan at most every 1 s per GiB monitored.
+	 * A virtual span is the process's mappings: the host bounds each step (CTRL_VMAP_STEP_PAGES). */
+	st->map_period_us = virt ? 1000000ULL : MAX(1000000ULL, (hi - lo) / (1ULL << 30) * 1000000ULL);
 }
 
 static void charge_setup(const struct ctrl_env *e, void *state, bool keep)
@@ -182,6 +212,7 @@ static void charge_sensor_needs(const struct ctrl_env *e, const void *state, str
 		.pageflags_start = st->map_start,
 		.pageflags_end = st->map_end,
 		.pageflags_period_us = st->map_period_us,
+		.pageflags_pid = st->oracle_pid,
 	};
 }
 
@@ -199,6 +230,26 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 	/* only on a new sample: BPF values repeat until the next apply interval ends */
 	if (!st->active || !so || !so->have || !so->fresh)
 		return false;
+	if (map && map->generation) {
+		if (!st->first_map_us)
+			st->first_map_us = map->scanned_us;
+		st->pass_pages = map->pass_pages;
+		st->pass_us = map->pass_us;
+		st->pass_steps = map->pass_steps;
+	}
+	if (map && map->generation && st->exclude_unrealised) {
+		/* the kernel would not see the exclusions: the fallback law decides; report what the oracle sees */
+		if (map->generation != st->preview_generation) {
+			struct damon_addr_range rej[CHARGE_MAX_FILTERS];
+
+			st->preview_nr = charge_plan_reject(&st->cp, &st->cs, map, rej, st->cp.max_filters,
+							    &st->preview_bad_bytes, &st->preview_ok_bytes);
+			st->preview_generation = map->generation;
+			st->preview_map_bytes = map->total_bytes;
+			st->preview_map_ok_bytes = map->ok_bytes;
+		}
+		map = NULL;
+	}
 	o = (struct charge_obs){
 		.now_us = so->at_us, /* when the kernel's counters had these values */
 		.sz_tried = so->stats.sz_tried,
@@ -290,6 +341,38 @@ static void charge_status(const struct ctrl_env *e, const void *state, struct js
 		for (size_t r = 0; r < st->nr_reject; r++)
 			excl += st->reject[r].end - st->reject[r].start;
 		JADD(fc, "excluded_bytes", JU64(excl));
+	}
+	if (st->active) {
+		struct json_object * or = json_object_new_object();
+
+		JADD(or, "kind",
+		     json_object_new_string(!st->oracle      ? "none"
+					    : st->oracle_pid ? "pagemap+kpageflags"
+							     : "kpageflags"));
+		if (st->oracle_off)
+			JADD(or, "why_none", json_object_new_string(st->oracle_off));
+		if (st->oracle_pid) {
+			JADD(or, "pid", json_object_new_int(st->oracle_pid));
+			JADD(or, "pass_pages", JU64(st->pass_pages));
+			JADD(or, "pass_ms", JU64(st->pass_us / 1000));
+			JADD(or, "pass_steps", JU64(st->pass_steps));
+		}
+		if (st->first_map_us)
+			JADD(or, "first_map_at_us", JU64(e->wall_us ? e->wall_us(st->first_map_us) : st->first_map_us));
+		if (st->exclude_unrealised) {
+			JADD(or, "exclusions_realised", json_object_new_boolean(false));
+			JADD(or, "why_unrealised",
+			     json_object_new_string(
+				     "damond leaves memory out of paddr targets only: the fallback law runs"));
+			if (st->preview_generation) {
+				JADD(or, "mapped_bytes", JU64(st->preview_map_bytes));
+				JADD(or, "ok_bytes", JU64(st->preview_map_ok_bytes));
+				JADD(or, "would_exclude_ranges", JU64(st->preview_nr));
+				JADD(or, "would_exclude_failing_bytes", JU64(st->preview_bad_bytes));
+				JADD(or, "would_exclude_ok_bytes", JU64(st->preview_ok_bytes));
+			}
+		}
+		JADD(fc, "oracle", or);
 	}
 	adj = json_object_new_array();
 	for (unsigned a = st->nr_adj > CTRL_CHARGE_ADJ_HISTORY ? st->nr_adj - CTRL_CHARGE_ADJ_HISTORY : 0;

@@ -19,6 +19,8 @@
 
 #include "macro.h"
 
+struct pageflags_vscan;
+
 /* Bit numbers of /proc/kpageflags (named PAGEFLAG_* so that
  * <linux/kernel-page-flags.h> can be included next to this header). */
 enum {
@@ -80,6 +82,15 @@ struct pageflags_map {
 	uint64_t generation; /* bumped by every successful scan; 0 = never scanned */
 	uint64_t scanned_us; /* time of the last scan, as given by the caller */
 	uint64_t total_bytes, ok_bytes, free_bytes; /* sums of the last scan */
+	/* A segmented map (a virtual address space, pageflags_map_init_ranges()): chunk i is
+	 * [chunk_start[i], chunk_end[i]), ascending, never across two ranges. NULL: contiguous. */
+	uint64_t *chunk_start, *chunk_end;
+	/* An incremental virtual-address pass in progress (pageflags_vmap_step()); owned, NULL: none. */
+	struct pageflags_vscan *vs;
+	int last_error;      /* pageflags_vmap_step(): the error that ended the last pass, 0 if none */
+	uint64_t pass_pages; /* pages read by the last completed pass */
+	uint64_t pass_us;    /* its length: first step to publication (caller's clock) */
+	unsigned pass_steps; /* the steps it took */
 };
 
 /* Does a page with these flags let an action of class cls succeed? */
@@ -103,6 +114,51 @@ void pageflags_map_done(struct pageflags_map *m);
  * unchanged).
  */
 int pageflags_map_scan(struct pageflags_map *m, int fd, enum pageflags_class cls, uint64_t now_us);
+
+/* A range of a segmented map (virtual addresses, [start, end)). */
+struct pageflags_range {
+	uint64_t start, end;
+};
+
+/*
+ * Prepare a segmented map over ranges[0..nr) (sorted, disjoint; aligned
+ * outwards to page_sz, chunks never span two ranges). Returns 0, -EINVAL
+ * (no pages, unsorted) or -ENOMEM.
+ */
+int pageflags_map_init_ranges(struct pageflags_map *m, const struct pageflags_range *ranges, size_t nr,
+			      uint64_t chunk_sz, uint64_t page_sz);
+
+/* /proc/PID/pagemap entries (Documentation/admin-guide/mm/pagemap.rst). */
+#define PAGEMAP_PRESENT (UINT64_C(1) << 63)
+#define PAGEMAP_SWAPPED (UINT64_C(1) << 62)
+#define PAGEMAP_PFN_MASK ((UINT64_C(1) << 55) - 1)
+
+/*
+ * The oracle for a virtual address space (vaddr/fvaddr targets): each page
+ * of the map is looked up in pagemap_fd (a /proc/PID/pagemap: one u64 per
+ * virtual page) and, when present, its PFN in kpageflags_fd; the page is
+ * then judged as pageflags_map_scan() judges a physical one (compound tails
+ * inherit their head's verdict when the head came first in the same pass,
+ * which is the case for a THP mapped whole). A page that is not present
+ * (never touched, or swapped out) counts as ok: a madvise action over it
+ * succeeds and the kernel counts it applied. A present page whose PFN reads
+ * 0 means the reader lacks CAP_SYS_ADMIN (pagemap hides PFNs then): the pass
+ * ends with -EPERM. PFNs beyond the end of kpageflags count as absent
+ * (never ok), as in pageflags_map_scan().
+ *
+ * Incremental: a pass reads at most max_pages pages per call (0: no bound).
+ * When no pass is in progress, one starts over ranges[0..nr) (the caller's
+ * current mappings; ignored while a pass runs). When the pass reaches the
+ * end, its counts replace the map's (layout included), generation is bumped
+ * and scanned_us = now_us. Until then the map keeps the last complete pass.
+ * Returns 1 (a pass was published), 0 (in progress) or a negative errno (the
+ * pass is dropped, the map unchanged, last_error set).
+ */
+int pageflags_vmap_step(struct pageflags_map *m, const struct pageflags_range *ranges, size_t nr, uint64_t chunk_sz,
+			uint64_t page_sz, int pagemap_fd, int kpageflags_fd, enum pageflags_class cls,
+			uint64_t max_pages, uint64_t now_us);
+/* Is a pass in progress (the next step continues it, ranges are not looked at)? */
+bool pageflags_vmap_in_pass(const struct pageflags_map *m) _pure_;
 
 /* Chunk index of a byte address inside the map, or SIZE_MAX (tests). */
 size_t pageflags_map_chunk_of(const struct pageflags_map *m, uint64_t addr) _pure_;

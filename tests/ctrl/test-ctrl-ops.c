@@ -884,6 +884,21 @@ static void test_charge_golden(void **state)
 
 		ctrl_charge_ops.status(&x->env[i], x->states[i], a);
 		b = ref_fail_charge_json(&ref[i], &x->k->ctx.schemes[i]);
+		/* the oracle section came after manager-status.c (issue 17): checked, then left out of the comparison */
+		{
+			struct json_object * or = NULL, *kind = NULL;
+
+			if (json_object_object_get_ex(a, "oracle", & or)) {
+				assert_true(json_object_object_get_ex(or, "kind", &kind));
+				assert_string_equal(json_object_get_string(kind),
+						    x->k->ctx.schemes[i].action == DAMOS_PAGEOUT ||
+								    x->k->ctx.schemes[i].action == DAMOS_LRU_PRIO ||
+								    x->k->ctx.schemes[i].action == DAMOS_LRU_DEPRIO
+							    ? "kpageflags"
+							    : "none");
+				json_object_object_del(a, "oracle");
+			}
+		}
 		assert_json_equal(a, b);
 		json_object_put(a);
 		json_object_put(b);

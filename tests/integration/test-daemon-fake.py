@@ -513,6 +513,103 @@ def t_charge_emulation_612():
         e.close()
 
 
+
+VADDR_CHARGE = """\
+damond:
+  on_exit: stop
+  stats_interval: 200ms
+kdamonds:
+  - name: hog
+    ops: vaddr
+    targets:
+      - pid: %(pid)d
+    schemes:
+      - name: cold
+        action: pageout
+        access_pattern:
+          nr_accesses: {min: 0, max: 0}
+        quotas:
+          bytes: 32M
+          reset_interval: 1s
+          fail_charge_ratio: 1/4096
+"""
+
+
+def fake_vaddr_process(e, pid, locked_mib, idle_mib, base=0x10000000, pfn0=0x1000, hide_pfns=False):
+    """A process for the pagemap oracle: /proc/PID/maps with a guard page, locked_mib of mlocked then idle_mib
+    of evictable anon at base (one mapping each, contiguous), /proc/PID/pagemap mapping them to PFNs from pfn0
+    (0 with hide_pfns: what a reader without CAP_SYS_ADMIN sees), and /proc/kpageflags for those PFNs."""
+    import struct
+    LRU, ANON, UNEVICTABLE, MLOCKED = 1 << 5, 1 << 12, 1 << 18, 1 << 33
+    fake_process(e, pid, comm="hog")
+    lk, idle = locked_mib << 20, idle_mib << 20
+    with open(os.path.join(e.proc, str(pid), "maps"), "w") as f:
+        f.write("%x-%x ---p 00000000 00:00 0\n" % (base - 4096, base))
+        f.write("%x-%x rw-p 00000000 00:00 0\n" % (base, base + lk))
+        f.write("%x-%x rw-p 00000000 00:00 0\n" % (base + lk, base + lk + idle))
+        f.write("7ffd0000-7ffd1000 r--p 00000000 00:00 0                          [vvar]\n")
+    n = (lk + idle) // 4096
+    with open(os.path.join(e.proc, str(pid), "pagemap"), "wb") as f:
+        f.seek(base // 4096 * 8)
+        f.write(b"".join(struct.pack("<Q", (1 << 63) | (0 if hide_pfns else pfn0 + i)) for i in range(n)))
+    with open(os.path.join(e.proc, "kpageflags"), "wb") as f:
+        f.write(struct.pack("<Q", 0) * pfn0)
+        f.write(b"".join(struct.pack("<Q", LRU | ANON | (UNEVICTABLE | MLOCKED if i * 4096 < lk else 0))
+                         for i in range(n)))
+
+
+def t_charge_emulation_vaddr_612():
+    """Issue 17: a vaddr target's process translated through /proc/PID/pagemap to the kpageflags oracle. The
+    oracle sees the mlocked 64 MiB as failing and the idle 96 MiB as ok (the guard mapping left out); damond
+    leaves memory out of paddr targets only, so it says the exclusion is not realised, runs the fallback law
+    (K within 1.1 x the user's quota) and writes no regions into the vaddr target."""
+    e = Env("6.12")
+    try:
+        fake_vaddr_process(e, 3001, 64, 96)
+        e.write_conf(VADDR_CHARGE % {"pid": 3001})
+        e.start()
+        fc = {}
+
+        def previewed():
+            nonlocal fc
+            fc = e.status()["kdamonds"][0]["schemes"][0]["fail_charge"]
+            return "would_exclude_failing_bytes" in fc.get("oracle", {})
+
+        check(wait_until(previewed, secs=15), "no oracle preview in status: %s\n%s" % (fc, e.logtext()[-2000:]))
+        o = fc["oracle"]
+        check(fc["mode"] == "emulated", "6.12 must emulate: %s" % fc)
+        check(o["kind"] == "pagemap+kpageflags" and o["pid"] == 3001, "not the pagemap oracle: %s" % o)
+        check(o["mapped_bytes"] == 160 << 20 and o["ok_bytes"] == 96 << 20, "the map is not the mappings: %s" % o)
+        check(o["would_exclude_failing_bytes"] == 64 << 20 and o["would_exclude_ok_bytes"] == 0
+              and o["would_exclude_ranges"] == 1, "the oracle does not single out the mlocked range: %s" % o)
+        check(o["exclusions_realised"] is False, "exclusions claimed on a vaddr target: %s" % o)
+        check(fc.get("excluded_bytes", 0) == 0, "excluded bytes reported without an exclusion: %s" % fc)
+        check(fc["kernel_quota_bytes"] <= (32 << 20) * 11 // 10, "K above 1.1 Q: %s" % fc)
+        check(int(e.read(KD + "/0/contexts/0/targets/0/regions/nr_regions")) == 0,
+              "regions written into the vaddr target")
+        check(any("pagemap pass of pid 3001" in l for l in e.logtext().splitlines()), "no pass logged")
+    finally:
+        e.close()
+
+
+def t_charge_emulation_vaddr_pfns_hidden():
+    """pagemap hides the PFNs (no CAP_SYS_ADMIN): no oracle, said once in the log, the fallback law runs."""
+    e = Env("6.12")
+    try:
+        fake_vaddr_process(e, 3002, 64, 96, hide_pfns=True)
+        e.write_conf(VADDR_CHARGE % {"pid": 3002})
+        e.start()
+        check(wait_until(lambda: "hides the page frames" in e.logtext(), secs=15),
+              "no log line for hidden PFNs: %s" % e.logtext()[-2000:])
+        time.sleep(2.5)
+        fc = e.status()["kdamonds"][0]["schemes"][0]["fail_charge"]
+        check(fc["mode"] == "emulated" and "would_exclude_failing_bytes" not in fc["oracle"],
+              "a preview without PFNs: %s" % fc)
+        check(e.logtext().count("hides the page frames") == 1, "the hidden PFNs logged more than once")
+    finally:
+        e.close()
+
+
 TWO = """\
 damond:
   on_exit: keep
@@ -2060,6 +2157,8 @@ TESTS = [
     t_busy_retry,
     t_native_fail_charge_72,
     t_charge_emulation_612,
+    t_charge_emulation_vaddr_612,
+    t_charge_emulation_vaddr_pfns_hidden,
     t_emulation_keeps_quota_goals,
     t_goal_current_values,
     t_goal_fed_as_user_input,

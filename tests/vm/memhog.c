@@ -103,7 +103,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: memhog [-m MiB] [-l] [-H hot_MiB] [-O MiB] [-d secs] [-i usec] [-r secs] [-t secs] [-N] [-P] [-F] [-n NODE]\n"
-		"              [-T [-R]]\n"
+		"              [-T [-R]] [-L MiB [-D secs]]\n"
 		"       memhog -q PID:0xSTART:0xEND\n"
 		"  -m MiB   memory to allocate and touch (default 64)\n"
 		"  -l       mlock() it\n"
@@ -119,6 +119,8 @@ static void usage(FILE *f)
 		"  -n NODE  allocate on this NUMA node (preferred, not bound)\n"
 		"  -T       map from the hugetlb pool (MAP_HUGETLB, default huge page size)\n"
 		"  -R       with -T: reserve only, touch nothing (the pages stay free in the pool)\n"
+		"  -L MiB   mlock() only the first MiB of the buffer (one process, locked and idle memory)\n"
+		"  -D secs  with -L: touch the rest only after secs (prints 'memhog: rest touched' then)\n"
 		"  -q PID:0xSTART:0xEND  print on which node each page of the range is\n");
 }
 
@@ -165,7 +167,7 @@ static int query_nodes(const char *arg)
 int main(int argc, char **argv)
 {
 	unsigned long mib = 64, hot_mib = 0, hot_at = ~0UL, delay = 0, interval_us = 1000, report = 0, lifetime = 0;
-	unsigned long node = ~0UL;
+	unsigned long node = ~0UL, lock_mib = 0, rest_delay = 0;
 	int do_mlock = 0, no_thp = 0, pageout = 0, tlb_flush = 1, hugetlb = 0, reserve_only = 0, c;
 	long page = sysconf(_SC_PAGESIZE);
 	size_t size, hot_size, hot_off, off;
@@ -174,7 +176,7 @@ int main(int argc, char **argv)
 	unsigned char *buf;
 	unsigned char v = 1;
 
-	while ((c = getopt(argc, argv, "m:lH:O:d:i:r:t:NPFn:q:TRh")) != -1) {
+	while ((c = getopt(argc, argv, "m:lH:O:d:i:r:t:NPFn:q:TRL:D:h")) != -1) {
 		unsigned long *dst = NULL;
 
 		switch (c) {
@@ -200,6 +202,12 @@ int main(int argc, char **argv)
 		case 'R':
 			reserve_only = 1;
 			break;
+		case 'L':
+			dst = &lock_mib;
+			break;
+		case 'D':
+			dst = &rest_delay;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -209,7 +217,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || mib == 0 || hot_mib > mib || (hot_at != ~0UL && hot_at + hot_mib > mib) ||
-	    (reserve_only && (!hugetlb || hot_mib || pageout))) {
+	    (reserve_only && (!hugetlb || hot_mib || pageout)) || lock_mib > mib || (lock_mib && do_mlock) ||
+	    (rest_delay && !lock_mib)) {
 		usage(stderr);
 		return 2;
 	}
@@ -245,10 +254,14 @@ int main(int argc, char **argv)
 	}
 	if (no_thp && madvise(buf, size, MADV_NOHUGEPAGE) < 0)
 		fprintf(stderr, "memhog: madvise(MADV_NOHUGEPAGE): %s\n", strerror(errno));
-	for (off = 0; !reserve_only && off < size; off += (size_t)page)
+	for (off = 0; !reserve_only && off < (rest_delay ? lock_mib * MIB : size); off += (size_t)page)
 		buf[off] = (unsigned char)(off / (size_t)page) | 1;
 	if (do_mlock && mlock(buf, size) < 0) {
 		fprintf(stderr, "memhog: mlock %lu MiB: %s\n", mib, strerror(errno));
+		return 1;
+	}
+	if (lock_mib && mlock(buf, lock_mib * MIB) < 0) {
+		fprintf(stderr, "memhog: mlock the first %lu MiB: %s\n", lock_mib, strerror(errno));
 		return 1;
 	}
 
@@ -269,6 +282,15 @@ int main(int argc, char **argv)
 	       (uintptr_t)(buf + hot_off), (uintptr_t)(buf + hot_off + hot_size),
 	       mib, hot_mib, do_mlock);
 	fflush(stdout);
+
+	if (rest_delay) {
+		for (double until = now() + (double)rest_delay; !stop && now() < until;)
+			usleep(50000);
+		for (off = lock_mib * MIB; off < size; off += (size_t)page)
+			buf[off] = (unsigned char)(off / (size_t)page) | 1;
+		printf("memhog: rest touched\n");
+		fflush(stdout);
+	}
 
 	t0 = now();
 	next_report = t0 + (double)report;

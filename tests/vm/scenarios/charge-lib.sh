@@ -13,14 +13,21 @@
 #                     700 MiB idle anon
 #   hugetlb-reserved  the same 1 GiB of hugetlb pages mapped but never touched
 #                     (reserved for the mapping, free in the pool), then 700 MiB
+#   vaddr             one process: 1 GiB mlocked, and 800 MiB of idle anon it
+#                     touches 4 s later; a vaddr pageout scheme on its pid
+#                     (the same quota and pattern). Its RSS is read less VmLck.
 # Prints a result and a series mark and sets R_PCT R_LOW R_MAXX100 R_RECLAIM_S R_PAIRX100 R_TRIX100 R_FULLWIN
 # (% of the quota applied per window the kernel charged full) R_TFS (s to
 # full speed) R_SERIES (MiB applied every 5 s).
 
 CHARGE_Q=$((32 << 20))
 
-charge_config() {	# MODE
-	local ratio="" mode=""
+charge_config() {	# MODE [PID]: PID given, a vaddr scheme on that process
+	local ratio="" mode="" ops=paddr target="regions: auto"
+	if [ -n "${2:-}" ]; then
+		ops=vaddr
+		target="pid: $2"
+	fi
 	case $1 in
 	auto) ratio="          fail_charge_ratio: 1/4096" ;;
 	emulate) ratio="          fail_charge_ratio: 1/4096"; mode="          fail_charge_mode: emulate" ;;
@@ -30,11 +37,11 @@ damond:
   stats_interval: 500ms
 kdamonds:
   - name: reclaim
-    ops: paddr
+    ops: $ops
     intervals: {sample: 5ms, aggr: 100ms, update: 1s}
     nr_regions: {min: 10, max: 1000}
     targets:
-      - regions: auto
+      - $target
     schemes:
       - name: pageout
         action: pageout
@@ -46,6 +53,14 @@ kdamonds:
 $ratio
 $mode
 EOC
+}
+
+# hog_rss PID: its resident KiB less what it has mlocked (the vaddr shape's one process)
+hog_rss() {
+	local r l
+	r=$(proc_status "$1" VmRSS)
+	l=$(proc_status "$1" VmLck)
+	[ -n "$r" ] && echo $((r - ${l:-0}))
 }
 
 sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds", nothing if the stats could not be refreshed
@@ -60,7 +75,7 @@ sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds", nothing if 
 		[ $i -lt 3 ] || return 1
 		sleep 0.05
 	done
-	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(proc_status "$HOG2" VmRSS) $(cat $s/qt_exceeds)"
+	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(hog_rss "$HOG2") $(cat $s/qt_exceeds)"
 }
 
 # vmstat_reclaim: "pgsteal_kswapd pgsteal_direct pswpout" from /proc/vmstat
@@ -97,12 +112,16 @@ hugetlb_pool() {
 }
 
 run_charge() {
-	local mode=$1 shape=$2 secs=$3 out t0 hog_mib rss0 end mlock=0
+	local mode=$1 shape=$2 secs=$3 out t0 hog_mib rss0 end mlock=0 vpid=
 	case $shape in
 	1) shape=mlock ;;
 	0) shape=control ;;
 	esac
 	out=/tmp/charge.$mode.$shape
+	# wall clock = now_ms + wall_off (the guest's date prints whole seconds only: wait for one to begin)
+	s0=$(date +%s)
+	while [ "$(date +%s)" = "$s0" ]; do :; done
+	wall_off=$(($(date +%s) * 1000 - $(now_ms)))
 	# (the ownership record stays: the kdamond dir of a previous run is damond's)
 	case $shape in
 	mlock)
@@ -126,16 +145,29 @@ run_charge() {
 		mark "hugetlb shape=$shape total=$(meminfo HugePages_Total) free=$(meminfo HugePages_Free) rsvd=$(meminfo HugePages_Rsvd)"
 		hog_mib=700
 		;;
+	vaddr)
+		mlock=1
+		setup_zram 1G
+		start_memhog -m 1824 -L 1024 -D 4
+		vpid=$MEMHOG_PID
+		hog_mib=800
+		;;
 	*) fail "run_charge: unknown shape $shape" ;;
 	esac
-	charge_config "$mode" | damond_write_config
+	charge_config "$mode" $vpid | damond_write_config
 	damond_start
 	sleep 2
-	start_memhog -m "$hog_mib"
-	HOG2=$MEMHOG_PID
-	rss0=$(proc_status "$HOG2" VmRSS)
+	if [ -n "$vpid" ]; then
+		wait_for "grep -q '^memhog: rest touched' $MEMHOG_OUT" 60 || fail "memhog did not touch its idle part"
+		HOG2=$vpid
+	else
+		start_memhog -m "$hog_mib"
+		HOG2=$MEMHOG_PID
+	fi
+	rss0=$(hog_rss "$HOG2")
 	vm0=$(vmstat_reclaim)
 	t0=$(now_ms)
+	t0_wall=$((t0 + wall_off))
 	end=$((t0 + secs * 1000))
 	: > "$out"
 	prev=0
@@ -149,7 +181,7 @@ run_charge() {
 			prev=$2
 		fi
 		# stop once the reclaimable memory is gone (RSS <= 5 %), plus 2 s
-		r=$(proc_status "$HOG2" VmRSS)
+		r=$(hog_rss "$HOG2")
 		if [ -n "$r" ] && [ "$r" -le $((rss0 / 20)) ]; then
 			[ -n "$gone" ] || gone=$(now_ms)
 			[ "$(now_ms)" -lt $((gone + 2000)) ] || break
@@ -165,6 +197,10 @@ run_charge() {
 	kq=$(sed -n 's/.*"kernel_quota_bytes":\([0-9]*\).*/\1/p' /tmp/charge.status)
 	fm=$(sed -n 's/.*"fail_charge":{"mode":"\([a-z-]*\)".*/\1/p' /tmp/charge.status)
 	grep -q '"adjustments":\[{' /tmp/charge.status && adj=yes || adj=no
+	# where the seconds to full speed go: damond's decisions (wall-clock at_us) against the phase start
+	mark "timeline mode=$mode shape=$shape t0_wall_ms=$t0_wall $(grep -o '"adjustments":\[[^]]*\]' /tmp/charge.status)"
+	mark "oracle mode=$mode shape=$shape $(sed -n 's/.*"oracle":\({[^}]*}\).*/\1/p' /tmp/charge.status)"
+	grep -E "pagemap pass|page-state oracle" "$DAMOND_LOG" | tail -n 3 | sed "s/^/[$mode] /"
 	damond_stop
 	stop_memhog
 	teardown_zram
