@@ -915,6 +915,46 @@ def t_reload_rollback_commits_previous_parameters():
         e.close()
 
 
+def t_reload_keeps_committed_ranges():
+    """The committed list borrows the config's ranges (lib/plan.c, one copy instead of two at 20,000 ranges):
+    a reload frees the previous config, so the list must copy them first and borrow the new config's. Reloads
+    that change nothing, a setting, a scheme and the ranges each compare against what was committed before:
+    under ASan a list left borrowing the freed config is a heap-use-after-free that kills damond."""
+    ranges = "      - regions: [{start: 0x100000, end: 0x200000}, {start: 0x300000, end: 0x10000000}]\n"
+    conf = MAIN % {"extra": ""}
+    conf = conf.replace("      - regions: [{start: 0x100000, end: 0x10000000}]\n", ranges)
+    e = Env("7.2")
+    try:
+        e.write_conf(conf)
+        e.start()
+        st = e.status()
+        pid, gen = st["kdamonds"][0]["pid"], st["config"]["generation"]
+        reg = KD + "/0/contexts/0/targets/0/regions"
+        steps = [conf,                                                   # nothing changes
+                 conf.replace("  on_exit: stop\n", "  on_exit: stop\n  stats_interval: 300ms\n"),
+                 conf,
+                 conf.replace("{name: s, action: stat}",
+                              "{name: s, action: stat, access_pattern: {age: {min: 7, max: max}}}"),
+                 conf.replace("end: 0x10000000}", "end: 0x20000000}"),   # the ranges: committed online
+                 conf]
+        for i, c in enumerate(steps):
+            e.write_conf(c)
+            p = e.ctl("reload", ok=False)
+            check(p.returncode == 0, "reload %d: %s" % (i, p.stderr))
+            check(e.proc_h.poll() is None, "damond died at reload %d: %s" % (i, e.logtext()[-3000:]))
+            st = e.status()
+            check(st["kdamonds"][0]["pid"] == pid, "reload %d restarted the kdamond" % i)
+            end = "536870912" if "0x20000000" in c else "268435456"
+            check(e.read(reg + "/nr_regions") == "2" and e.read(reg + "/1/end") == end,
+                  "reload %d: regions %s, end %s (want %s)" % (i, e.read(reg + "/nr_regions"),
+                                                              e.read(reg + "/1/end"), end))
+        check(st["config"]["generation"] == gen + len(steps), "generation %s" % st["config"]["generation"])
+        check("AddressSanitizer" not in e.logtext(), e.logtext()[-3000:])
+        check(e.stop() == 0, "damond's exit status: " + e.logtext()[-3000:])
+    finally:
+        e.close()
+
+
 def t_keepalive_with_watermarks():
     e = Env("6.12")
     try:
@@ -2081,6 +2121,7 @@ TESTS = [
     t_reload_shrinks_dirs_when_none_runs,
     t_reload_pid_exits_before_on,
     t_refine_without_bpf,
+    t_reload_keeps_committed_ranges,
 ]
 
 
