@@ -955,6 +955,46 @@ def t_reload_keeps_committed_ranges():
         e.close()
 
 
+def t_stats_tick_every_interval_without_bpf():
+    """Without the BPF monitor nothing else wakes damond: the stats tick keeps its 10 ms accuracy (no slack to
+    wait for a ring wakeup, manager_stats_accuracy()), runs once per stats_interval without drifting (the next
+    tick is due one interval after this one was due), and rewrites the metrics textfile each time; a kdamond
+    killed in between is seen at the next tick."""
+    prom = None
+    e = Env("7.2")
+    try:
+        prom = os.path.join(e.dir, "damond.prom")
+        e.write_conf((MAIN % {"extra": "  stats_interval: 200ms\n  metrics: {textfile: %s}\n" % prom})
+                     .replace("    refresh_ms: 1000\n", ""))
+        e.start()
+        st = e.status()
+        mon = st["monitor"]
+        check(mon["source"] == "sysfs-polling" and mon["stats_slack_ms"] == 10, "monitor: %s" % mon)
+        t0, n0 = time.monotonic(), mon["stats_ticks"]
+        inodes = set()  # the mtimes seen: one per rewrite
+        while time.monotonic() - t0 < 4.0:
+            try:
+                inodes.add(os.stat(prom).st_mtime_ns)  # written atomically, a new file each tick
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
+        n1, t1 = e.status()["monitor"]["stats_ticks"], time.monotonic()
+        want = (t1 - t0) / 0.2
+        check(n1 - n0 >= 0.9 * want - 1 and n1 - n0 <= want + 2,
+              "%d ticks in %.2f s at 200 ms (%.1f expected)" % (n1 - n0, t1 - t0, want))
+        check(len(inodes) >= 0.7 * want, "the textfile was rewritten %d times in %.2f s" % (len(inodes), t1 - t0))
+        pid = st["kdamonds"][0]["pid"]
+        e.fake("kill", e.sys, "0")
+        deadline = time.time() + 1.0
+        while time.time() < deadline and e.status()["kdamonds"][0].get("pid") == pid \
+                and e.status()["kdamonds"][0].get("state") == "on":
+            time.sleep(0.05)
+        k = e.status()["kdamonds"][0]
+        check(k.get("state") != "on" or k.get("pid") != pid, "the killed kdamond still reads as running: %s" % k)
+    finally:
+        e.close()
+
+
 def t_keepalive_with_watermarks():
     e = Env("6.12")
     try:
@@ -2122,6 +2162,7 @@ TESTS = [
     t_reload_pid_exits_before_on,
     t_refine_without_bpf,
     t_reload_keeps_committed_ranges,
+    t_stats_tick_every_interval_without_bpf,
 ]
 
 
