@@ -652,7 +652,7 @@ static struct json_object *monitor_json(struct manager *m, bool metrics)
 	if (!metrics) {
 		/* stats ticks run so far, and how late one may run to share a ring wakeup (manager_stats_accuracy()) */
 		JADD(mon, "stats_ticks", JU64(m->stats_ticks));
-		JADD(mon, "stats_slack_ms", JU64(m->config ? manager_stats_accuracy(m) / 1000 : 0));
+		JADD(mon, "stats_slack_ms", JU64(m->stats_slack_us / 1000));
 	}
 	if (m->snapshots) {
 		struct snapshot_store_stats ss;

@@ -123,7 +123,7 @@ void manager_tick(struct manager *m)
  * (stats_next_due()), so the textfile is rewritten once per interval. Without
  * the monitor nothing else wakes damond: the timer fires when due, as before.
  */
-usec_t manager_stats_accuracy(const struct manager *m)
+static usec_t manager_stats_accuracy(const struct manager *m)
 {
 	usec_t iv = m->config->settings.stats_interval_us;
 
@@ -138,7 +138,7 @@ usec_t manager_stats_accuracy(const struct manager *m)
  * interval from now: on kernels where each command takes >= 100 ms, ticks
  * must not pile up.
  */
-usec_t manager_stats_next_due(usec_t due, usec_t now, usec_t interval)
+static usec_t manager_stats_next_due(usec_t due, usec_t now, usec_t interval)
 {
 	return MAX(due + interval, now + interval / 2);
 }
@@ -161,7 +161,8 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		m->next_trim_us = now_usec() + MANAGER_TRIM_USEC;
 	}
 	m->stats_ticks++;
-	(void)sd_event_source_set_time_accuracy(s, manager_stats_accuracy(m));
+	m->stats_slack_us = manager_stats_accuracy(m);
+	(void)sd_event_source_set_time_accuracy(s, m->stats_slack_us);
 	(void)sd_event_source_set_time(s,
 				       manager_stats_next_due(usec, now_usec(), m->config->settings.stats_interval_us));
 	(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
@@ -356,9 +357,9 @@ static int start_arm_timer(struct manager *m, struct start_ctx *c)
 {
 	int r;
 
+	m->stats_slack_us = manager_stats_accuracy(m);
 	r = sd_event_add_time(m->event, &m->stats_timer, CLOCK_MONOTONIC,
-			      now_usec() + m->config->settings.stats_interval_us, manager_stats_accuracy(m),
-			      on_stats_timer, m);
+			      now_usec() + m->config->settings.stats_interval_us, m->stats_slack_us, on_stats_timer, m);
 	if (r < 0)
 		return r;
 	r = stats_worker_new(m->event, m->root, stats_round_done, m, &m->stats_worker);
