@@ -531,6 +531,33 @@ static int reload_rollback(struct manager *m, struct damond_config **cfg, unsign
 }
 
 /*
+ * A kdamond's written list borrows the configuration's ranges
+ * (plan_compose()). Before a configuration is freed, every list takes its own
+ * copy; then it borrows again what equals the ranges of the configuration in
+ * force (its kdamond's resolved targets share that one's arrays), so a reload
+ * that changed nothing keeps one copy of them, not two. -ENOMEM: some list
+ * may still borrow from the old configuration.
+ */
+static int written_rebind(struct manager *m)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		struct kdamond_rt *kd = &m->kd[i];
+
+		if (write_list_unshare(&kd->written) < 0) {
+			ret = -ENOMEM;
+			continue;
+		}
+		for (size_t t = 0; t < kd->nr_targets; t++)
+			if (kd->targets[t].regions_borrowed)
+				(void)write_list_borrow_target_regions(&kd->written, t, kd->targets[t].regions,
+								       kd->targets[t].nr_regions);
+	}
+	return ret;
+}
+
+/*
  * Reload: parse and validate into a new config, check it against the
  * kernel's features and the machine (pids, cgroups, nodes), resolve its
  * targets — and only then touch anything. When the kernel still refuses a
@@ -564,6 +591,11 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 	reload_plan_done(&p);
 	if (failed && old)
 		(void)reload_rollback(m, &old, generation, &rep);
+	if (old && written_rebind(m) < 0) {
+		/* a list may still borrow from it: better a leak than a dangling pointer */
+		log_warning("reload: out of memory copying the committed ranges; the old configuration stays");
+		old = NULL;
+	}
 	damond_config_free(old);
 	return reload_finish(m, &rep, failed);
 }

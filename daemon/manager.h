@@ -189,6 +189,8 @@ struct manager {
 	struct replay *replay; /* a recording fed to the snapshot store instead of the BPF monitor (manager-observe.c) */
 	struct replay_writer *recorder; /* --record-events: the BPF monitor's records into a recording */
 	usec_t next_trim_us;            /* the stats tick's malloc_trim(), at most every MANAGER_TRIM_USEC */
+	uint64_t stats_ticks;           /* stats ticks run */
+	usec_t stats_slack_us;          /* how late the next tick may run (the stats timer's accuracy) */
 	struct snapshot_store *snapshots;
 	uint64_t stats_commands;	/* update_schemes_stats/effective_quotas commands issued */
 	struct stats_worker *stats_worker; /* state commands off the loop (stats-worker.h) */
@@ -271,6 +273,9 @@ int manager_record_start(struct manager *m, const char *path);
  * times that until the span was read once: the value is unknown until then), and how long a value is reused */
 #define GOAL_ELIGIBLE_PAGE_BUDGET 65536ULL
 #define GOAL_ELIGIBLE_MEMO_USEC (1000ULL * 1000)
+/* The stats tick's accuracy without the BPF monitor, and the most it may wait for a ring wakeup with it */
+#define STATS_ACCURACY_USEC (10ULL * 1000)
+#define STATS_SLACK_MAX_USEC (500ULL * 1000)
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 struct json_object *manager_events_json(struct manager *m);

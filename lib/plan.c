@@ -181,13 +181,18 @@ static int cut_ranges(const struct damon_addr_range *src, size_t nr_src, const s
 	return 0;
 }
 
-int plan_target_span(const struct kd_policy *p, const struct kd_overlay *o, size_t t, struct damon_addr_range **ret,
-		     size_t *ret_n)
+/*
+ * Target t's span; *ret_borrowed: it is the policy's own array (no exclusion
+ * applies), not a copy: 320 KB saved per composition at 20,000 ranges.
+ */
+static int target_span(const struct kd_policy *p, const struct kd_overlay *o, size_t t, bool borrow,
+		       struct damon_addr_range **ret, size_t *ret_n, bool *ret_borrowed)
 {
 	const struct kd_target_overlay *x = target_overlay(o, t);
 	const struct damon_target_cfg *src;
 	int r;
 
+	*ret_borrowed = false;
 	if (t >= p->nr_targets)
 		return -ERANGE;
 	src = &p->targets[t];
@@ -199,7 +204,20 @@ int plan_target_span(const struct kd_policy *p, const struct kd_overlay *o, size
 		free(*ret);
 	}
 	*ret_n = src->nr_regions;
+	if (borrow) {
+		*ret = src->regions;
+		*ret_borrowed = true;
+		return 0;
+	}
 	return ranges_dup(src->regions, src->nr_regions, ret);
+}
+
+int plan_target_span(const struct kd_policy *p, const struct kd_overlay *o, size_t t, struct damon_addr_range **ret,
+		     size_t *ret_n)
+{
+	bool borrowed;
+
+	return target_span(p, o, t, false, ret, ret_n, &borrowed);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -270,7 +288,8 @@ struct spans {
 static void spans_done(struct spans *s)
 {
 	for (size_t i = 0; s->t && i < s->n; i++)
-		free(s->t[i].regions);
+		if (!s->t[i].regions_borrowed)
+			free(s->t[i].regions);
 	free(s->t);
 }
 
@@ -306,7 +325,7 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 		sp.t[t].nr_regions = 0;
 		sp.t[t].regions_borrowed = false;
 		sp.n = t + 1;
-		r = plan_target_span(p, o, t, &sp.t[t].regions, &sp.t[t].nr_regions);
+		r = target_span(p, o, t, true, &sp.t[t].regions, &sp.t[t].nr_regions, &sp.t[t].regions_borrowed);
 		if (r < 0)
 			return r;
 	}
@@ -338,6 +357,16 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 	r = damon_render_kdamond(p->index, &plan, f, &canon);
 	if (r < 0)
 		return r;
+	/*
+	 * The canonical list becomes what the kernel holds (kd->written) and
+	 * lives as long as the kdamond: where a target's span is the
+	 * configuration's own array, its region block borrows it instead of
+	 * keeping a second copy (at 20,000 ranges, 320 KB for the daemon's life).
+	 */
+	for (size_t t = 0; t < p->nr_targets; t++)
+		if (sp.t[t].regions_borrowed && p->targets[t].regions_borrowed)
+			(void)write_list_borrow_target_regions(&canon, t, p->targets[t].regions,
+							       p->targets[t].nr_regions);
 
 	if (ret_commit) {
 		r = write_list_copy(&canon, &commit);

@@ -117,7 +117,11 @@ int plan_recut(const struct damon_addr_range *span, size_t nr_span, const struct
  * Render policy p with overlay o (NULL: none) for features f, once, into:
  *
  * ret_canonical: every target with its span (plan_target_span()), every slot
- * with its overlay quota.
+ * with its overlay quota. Where a target's span is its policy ranges and
+ * those are the configuration's own array (regions_borrowed), the region
+ * block borrows that array instead of copying it
+ * (write_list_borrow_target_regions()): the list must not outlive the
+ * configuration, or write_list_unshare() must run before it goes.
  *
  * ret_commit: the same, but each target's regions as a commit over held (the
  * canonical list the kernel holds now; NULL: nothing, a start) must carry

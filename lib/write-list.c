@@ -81,10 +81,12 @@ int sysfs_write_set_region_block(struct sysfs_write *w, const struct damon_addr_
 	if (nr)
 		memcpy(copy, v, nr * sizeof(*v));
 	free(w->value);
-	free(w->regions);
+	if (!w->regions_borrowed)
+		free(w->regions);
 	w->value = value;
 	w->regions = copy;
 	w->nr_regions = nr;
+	w->regions_borrowed = false;
 	w->flags = SYSFS_W_REGIONS;
 	return 0;
 }
@@ -93,7 +95,8 @@ static void write_done(struct sysfs_write *w)
 {
 	free(w->path);
 	free(w->value);
-	free(w->regions);
+	if (!w->regions_borrowed)
+		free(w->regions);
 }
 
 void write_list_done(struct write_list *l)
@@ -377,5 +380,51 @@ int write_list_set_target_regions(struct write_list *l, size_t t, const struct d
 	}
 	free(nrw->value);
 	nrw->value = nv;
+	return 0;
+}
+
+int write_list_borrow_target_regions(struct write_list *l, size_t t, const struct damon_addr_range *v, size_t nr)
+{
+	size_t i = write_list_find_target_regions(l, t);
+	struct sysfs_write *w;
+
+	if (i == SIZE_MAX || i + 1 >= l->n || !v || !nr)
+		return 0;
+	w = &l->v[i + 1];
+	if (!(w->flags & SYSFS_W_REGIONS) || w->nr_regions != nr || w->regions == v ||
+	    memcmp(w->regions, v, nr * sizeof(*v)) != 0)
+		return 0;
+	if (!w->regions_borrowed)
+		free(w->regions);
+	/* never written through: the block is read only (set_region_block replaces it with a copy) */
+	w->regions = (struct damon_addr_range *)v;
+	w->regions_borrowed = true;
+	return 1;
+}
+
+bool write_list_borrows(const struct write_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].regions_borrowed)
+			return true;
+	return false;
+}
+
+int write_list_unshare(struct write_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct sysfs_write *w = &l->v[i];
+		struct damon_addr_range *c;
+
+		if (!w->regions_borrowed)
+			continue;
+		c = malloc(w->nr_regions ? w->nr_regions * sizeof(*c) : 1);
+		if (!c)
+			return -ENOMEM;
+		if (w->nr_regions)
+			memcpy(c, w->regions, w->nr_regions * sizeof(*c));
+		w->regions = c;
+		w->regions_borrowed = false;
+	}
 	return 0;
 }

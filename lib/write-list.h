@@ -42,8 +42,14 @@ struct sysfs_write {
 	char *path; /* relative to the sysfs root */
 	char *value;
 	unsigned flags;
-	struct damon_addr_range *regions; /* SYSFS_W_REGIONS: owned copy */
+	struct damon_addr_range *regions; /* SYSFS_W_REGIONS: owned copy, or borrowed (regions_borrowed) */
 	size_t nr_regions;
+	/*
+	 * The regions are someone else's array (write_list_borrow_target_regions()),
+	 * not freed with the write. A list that borrows must not outlive the
+	 * lender: write_list_unshare() before the lender frees it.
+	 */
+	bool regions_borrowed;
 };
 
 struct write_list {
@@ -75,7 +81,7 @@ size_t sysfs_write_first_diff_file(const struct sysfs_write *a, const struct sys
 int sysfs_write_set_region_block(struct sysfs_write *w, const struct damon_addr_range *v, size_t nr);
 
 void write_list_done(struct write_list *l);
-/* A deep copy of src (region arrays too). */
+/* A deep copy of src (region arrays too: the copy owns them all, borrowed or not in src). */
 int write_list_copy(const struct write_list *src, struct write_list *ret);
 /* A deep copy of the writes of src that have any of flags, in order (e.g. a target's region writes). */
 int write_list_select(const struct write_list *src, unsigned flags, struct write_list *ret);
@@ -144,3 +150,17 @@ size_t write_list_find_target_regions(const struct write_list *l, size_t t);
  * kernel then keeps its regions on commit). -ENOENT when l has no target t.
  */
 int write_list_set_target_regions(struct write_list *l, size_t t, const struct damon_addr_range *v, size_t nr);
+
+/*
+ * When target t's region block in l holds exactly v[0..nr) (nr > 0): free
+ * the block's own copy and borrow v instead; returns 1. 0 when the block
+ * differs, is missing or already borrows v. The caller guarantees that v
+ * outlives the list or that write_list_unshare() runs before v goes (at
+ * 20,000 ranges a copy is 320 KB for the daemon's life: plan_compose()'s
+ * canonical list borrows the configuration's ranges this way).
+ */
+int write_list_borrow_target_regions(struct write_list *l, size_t t, const struct damon_addr_range *v, size_t nr);
+/* Whether any region block of l borrows its array. */
+bool write_list_borrows(const struct write_list *l);
+/* Every borrowed region block of l gets its own copy. 0, or -ENOMEM (l unchanged for the blocks not copied). */
+int write_list_unshare(struct write_list *l);

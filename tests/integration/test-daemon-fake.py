@@ -1012,6 +1012,86 @@ def t_reload_rollback_commits_previous_parameters():
         e.close()
 
 
+def t_reload_keeps_committed_ranges():
+    """The committed list borrows the config's ranges (lib/plan.c, one copy instead of two at 20,000 ranges):
+    a reload frees the previous config, so the list must copy them first and borrow the new config's. Reloads
+    that change nothing, a setting, a scheme and the ranges each compare against what was committed before:
+    under ASan a list left borrowing the freed config is a heap-use-after-free that kills damond."""
+    ranges = "      - regions: [{start: 0x100000, end: 0x200000}, {start: 0x300000, end: 0x10000000}]\n"
+    conf = MAIN % {"extra": ""}
+    conf = conf.replace("      - regions: [{start: 0x100000, end: 0x10000000}]\n", ranges)
+    e = Env("7.2")
+    try:
+        e.write_conf(conf)
+        e.start()
+        st = e.status()
+        pid, gen = st["kdamonds"][0]["pid"], st["config"]["generation"]
+        reg = KD + "/0/contexts/0/targets/0/regions"
+        steps = [conf,                                                   # nothing changes
+                 conf.replace("  on_exit: stop\n", "  on_exit: stop\n  stats_interval: 300ms\n"),
+                 conf,
+                 conf.replace("{name: s, action: stat}",
+                              "{name: s, action: stat, access_pattern: {age: {min: 7, max: max}}}"),
+                 conf.replace("end: 0x10000000}", "end: 0x20000000}"),   # the ranges: committed online
+                 conf]
+        for i, c in enumerate(steps):
+            e.write_conf(c)
+            p = e.ctl("reload", ok=False)
+            check(p.returncode == 0, "reload %d: %s" % (i, p.stderr))
+            check(e.proc_h.poll() is None, "damond died at reload %d: %s" % (i, e.logtext()[-3000:]))
+            st = e.status()
+            check(st["kdamonds"][0]["pid"] == pid, "reload %d restarted the kdamond" % i)
+            end = "536870912" if "0x20000000" in c else "268435456"
+            check(e.read(reg + "/nr_regions") == "2" and e.read(reg + "/1/end") == end,
+                  "reload %d: regions %s, end %s (want %s)" % (i, e.read(reg + "/nr_regions"),
+                                                              e.read(reg + "/1/end"), end))
+        check(st["config"]["generation"] == gen + len(steps), "generation %s" % st["config"]["generation"])
+        check("AddressSanitizer" not in e.logtext(), e.logtext()[-3000:])
+        check(e.stop() == 0, "damond's exit status: " + e.logtext()[-3000:])
+    finally:
+        e.close()
+
+
+def t_stats_tick_every_interval_without_bpf():
+    """Without the BPF monitor nothing else wakes damond: the stats tick keeps its 10 ms accuracy (no slack to
+    wait for a ring wakeup, manager_stats_accuracy()), runs once per stats_interval without drifting (the next
+    tick is due one interval after this one was due), and rewrites the metrics textfile each time; a kdamond
+    killed in between is seen at the next tick."""
+    prom = None
+    e = Env("7.2")
+    try:
+        prom = os.path.join(e.dir, "damond.prom")
+        e.write_conf((MAIN % {"extra": "  stats_interval: 200ms\n  metrics: {textfile: %s}\n" % prom})
+                     .replace("    refresh_ms: 1000\n", ""))
+        e.start()
+        st = e.status()
+        mon = st["monitor"]
+        check(mon["source"] == "sysfs-polling" and mon["stats_slack_ms"] == 10, "monitor: %s" % mon)
+        t0, n0 = time.monotonic(), mon["stats_ticks"]
+        inodes = set()  # the mtimes seen: one per rewrite
+        while time.monotonic() - t0 < 4.0:
+            try:
+                inodes.add(os.stat(prom).st_mtime_ns)  # written atomically, a new file each tick
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
+        n1, t1 = e.status()["monitor"]["stats_ticks"], time.monotonic()
+        want = (t1 - t0) / 0.2
+        check(n1 - n0 >= 0.9 * want - 1 and n1 - n0 <= want + 2,
+              "%d ticks in %.2f s at 200 ms (%.1f expected)" % (n1 - n0, t1 - t0, want))
+        check(len(inodes) >= 0.7 * want, "the textfile was rewritten %d times in %.2f s" % (len(inodes), t1 - t0))
+        pid = st["kdamonds"][0]["pid"]
+        e.fake("kill", e.sys, "0")
+        deadline = time.time() + 1.0
+        while time.time() < deadline and e.status()["kdamonds"][0].get("pid") == pid \
+                and e.status()["kdamonds"][0].get("state") == "on":
+            time.sleep(0.05)
+        k = e.status()["kdamonds"][0]
+        check(k.get("state") != "on" or k.get("pid") != pid, "the killed kdamond still reads as running: %s" % k)
+    finally:
+        e.close()
+
+
 def t_keepalive_with_watermarks():
     e = Env("6.12")
     try:
@@ -2180,6 +2260,8 @@ TESTS = [
     t_reload_shrinks_dirs_when_none_runs,
     t_reload_pid_exits_before_on,
     t_refine_without_bpf,
+    t_reload_keeps_committed_ranges,
+    t_stats_tick_every_interval_without_bpf,
 ]
 
 

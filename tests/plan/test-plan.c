@@ -353,6 +353,55 @@ static void test_gaps_by_hand(void **state)
 	write_list_done(&canon);
 }
 
+/*
+ * The canonical list borrows the configuration's ranges (a resolved target
+ * with regions_borrowed, as daemon/kdamond-plan.c makes them) instead of
+ * keeping a second copy for the kdamond's life; a target with its own
+ * array, a span with exclusions cut out and the commit list keep copies.
+ * The borrowed list still renders and hashes the same.
+ */
+static void test_canonical_borrows_config_ranges(void **state)
+{
+	struct fx *x = *state;
+	const struct damon_addr_range cut[] = { { 0x200000, 0x300000 } };
+	struct write_list commit = {}, canon = {}, owned = {};
+	const struct sysfs_write *b0, *b1;
+	char *h1, *h2;
+
+	/* without the flag: copies (the renderer's own) */
+	assert_int_equal(plan_compose(&x->p, NULL, &x->f, NULL, NULL, &owned), 0);
+	assert_false(write_list_borrows(&owned));
+
+	x->targets[0].regions_borrowed = true; /* shares the config's array, as resolve_target_regions() does */
+	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, NULL, &commit, &canon), 0);
+	b0 = region_block(&canon, 0);
+	b1 = region_block(&canon, 1);
+	assert_non_null(b0);
+	assert_non_null(b1);
+	assert_true(b0->regions_borrowed);
+	assert_ptr_equal(b0->regions, x->k->ctx.targets[0].regions);
+	assert_false(b1->regions_borrowed); /* second_target: not the config's */
+	assert_false(write_list_borrows(&commit));
+	assert_lists_equal(&canon, &owned);
+	assert_lists_equal(&commit, &canon);
+	h1 = write_list_hash_hex(&canon);
+	h2 = write_list_hash_hex(&owned);
+	assert_string_equal(h1, h2);
+	free(h1);
+	free(h2);
+	write_list_done(&canon); /* must not free the config's array (ASan: double free at teardown) */
+	write_list_done(&commit);
+	assert_int_equal(x->k->ctx.targets[0].regions[0].start, 0x100000);
+
+	/* exclusions cut the span: a new array, owned */
+	assert_int_equal(kd_overlay_set_exclude(&x->o, 0, cut, ARRAY_SIZE(cut)), 1);
+	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, NULL, NULL, &canon), 0);
+	assert_false(write_list_borrows(&canon));
+	write_list_done(&canon);
+	write_list_done(&owned);
+	x->targets[0].regions_borrowed = false;
+}
+
 static uint64_t rnd(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -753,6 +802,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refine_golden, setup_paddr, teardown),
 		cmocka_unit_test_setup_teardown(test_refine_cuts_survive_new_gaps, setup_paddr, teardown),
 		cmocka_unit_test(test_recut),
+		cmocka_unit_test_setup_teardown(test_canonical_borrows_config_ranges, setup_paddr, teardown),
 		cmocka_unit_test_setup_teardown(test_vaddr, setup_vaddr, teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_and_short_overlay, setup_paddr, teardown),
 	};

@@ -492,6 +492,83 @@ static void test_select(void **state)
 	damond_config_free(a);
 }
 
+/*
+ * A region block may borrow an equal array instead of keeping its own copy
+ * (plan_compose() lends the config's ranges to the canonical list, 320 KB at
+ * 20,000 ranges): freed with the lender, not with the list; copies and
+ * write_list_unshare() own theirs (ASan sees a double free or a use after
+ * free if not).
+ */
+static void test_borrow_unshare(void **state)
+{
+	struct damond_config *a = load("", "", "32M"),
+			     *b = load("", "          - {start: 0xd0000000, end: 0xe0000000}\n", "32M");
+	const struct damon_target_cfg *ta = &a->kdamonds[0].ctx.targets[0], *tb = &b->kdamonds[0].ctx.targets[0];
+	struct damon_addr_range *lent = malloc(ta->nr_regions * sizeof(*lent));
+	struct write_list la = {}, ref = {}, copy = {};
+	struct damon_features f;
+	size_t blk;
+	char *hash;
+
+	assert_non_null(lent);
+	memcpy(lent, ta->regions, ta->nr_regions * sizeof(*lent));
+	features_all(&f, FEATURE_PRESENT);
+	render(a, &f, false, &la);
+	render(a, &f, false, &ref);
+	hash = write_list_hash_hex(&ref);
+	blk = write_list_find_target_regions(&la, 0) + 1;
+	assert_false(write_list_borrows(&la));
+
+	/* other ranges, another target, nothing: not borrowed */
+	assert_int_equal(write_list_borrow_target_regions(&la, 0, tb->regions, tb->nr_regions), 0);
+	assert_int_equal(write_list_borrow_target_regions(&la, 0, lent, ta->nr_regions - 1), 0);
+	assert_int_equal(write_list_borrow_target_regions(&la, 1, lent, ta->nr_regions), 0);
+	assert_int_equal(write_list_borrow_target_regions(&la, 0, lent, 0), 0);
+	assert_false(write_list_borrows(&la));
+	/* the same ranges: borrowed, once; the list reads as before */
+	assert_int_equal(write_list_borrow_target_regions(&la, 0, lent, ta->nr_regions), 1);
+	assert_int_equal(write_list_borrow_target_regions(&la, 0, lent, ta->nr_regions), 0);
+	assert_ptr_equal(la.v[blk].regions, lent);
+	assert_true(la.v[blk].regions_borrowed);
+	assert_true(write_list_borrows(&la));
+	assert_true(write_list_equal(&la, &ref));
+	assert_false(write_list_regions_changed(&ref, &la));
+	{
+		char *h = write_list_hash_hex(&la);
+
+		assert_string_equal(h, hash);
+		free(h);
+	}
+	/* a copy owns its array */
+	assert_int_equal(write_list_copy(&la, &copy), 0);
+	assert_false(write_list_borrows(&copy));
+	assert_ptr_not_equal(copy.v[blk].regions, lent);
+	assert_true(write_list_equal(&copy, &ref));
+	/* replacing a borrowed block does not free the lender's array */
+	assert_int_equal(write_list_set_target_regions(&la, 0, tb->regions, tb->nr_regions), 0);
+	assert_false(write_list_borrows(&la));
+	assert_int_equal(write_list_set_target_regions(&la, 0, lent, ta->nr_regions), 0);
+	assert_int_equal(write_list_borrow_target_regions(&la, 0, lent, ta->nr_regions), 1);
+	/* unshared: the list survives its lender */
+	assert_int_equal(write_list_unshare(&la), 0);
+	assert_false(write_list_borrows(&la));
+	assert_ptr_not_equal(la.v[blk].regions, lent);
+	free(lent);
+	assert_true(write_list_equal(&la, &ref));
+	assert_true(write_list_equal(&copy, &ref));
+	/* removing a borrowed block (nr_regions 0) leaves the lender alone too */
+	assert_int_equal(write_list_borrow_target_regions(&copy, 0, ta->regions, ta->nr_regions), 1);
+	assert_int_equal(write_list_set_target_regions(&copy, 0, NULL, 0), 0);
+	assert_int_equal(ta->regions[1].end, 0xc0000000);
+
+	free(hash);
+	write_list_done(&copy);
+	write_list_done(&la);
+	write_list_done(&ref);
+	damond_config_free(a);
+	damond_config_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_carry_values),
 		cmocka_unit_test(test_set_target_regions),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_borrow_unshare),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,8 @@
 #   dt_bench_metrics (0; 1: the Prometheus textfile on, the file must carry
 #   damond_target_nr_regions N at the end)  dt_bench_stats_interval (5s; 1s,
 #   the default of damond, with metrics on)
+#   dt_bench_nobpf (1; 0: skip the --no-bpf run of the same policy, for
+#   before/after pairs that must fit the qemu lock's budget)
 #   dt_bench_clocksource (the guest's default)  dt_bench_trace (off; 1: 2 s of
 #   ftrace of damond's system calls and context switches into the log, XXT lines)
 # A longer sampling interval makes each aggregation cheaper for the kdamond,
@@ -125,6 +127,8 @@ mark snapshots="$(sed -n 's/.*"snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	incomplete="$(sed -n 's/.*"incomplete_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	superseded="$(sed -n 's/.*"superseded_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	records="$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' /tmp/st.json)"
+mark stats_ticks="$(sed -n 's/.*"stats_ticks":\([0-9]*\).*/\1/p' /tmp/st.json)" \
+	stats_slack_ms="$(sed -n 's/.*"stats_slack_ms":\([0-9]*\).*/\1/p' /tmp/st.json)"
 mark drains="$(sed -n 's/.*"drains":\([0-9]*\).*/\1/p' /tmp/st.json)" drain_ms=$((${c2:-0} - ${c1:-0})) damond_cpu_ms=$(((d2 - d1) * 10))	# USER_HZ 100
 if [ -n "$(dt_param bench_trace '')" ]; then
 	tr=/sys/kernel/tracing
@@ -142,6 +146,7 @@ if [ -n "$(dt_param bench_trace '')" ]; then
 	echo nop > $tr/current_tracer
 fi
 damond_stop
+[ "$(dt_param bench_nobpf 1)" != 0 ] || exit 0
 
 # The same policy without BPF (sysfs polling): what the monitor itself costs.
 damond --no-bpf --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
