@@ -504,7 +504,7 @@ int metrics_render_string(struct json_object *status, char **ret, size_t *ret_le
 int metrics_write_textfile(const char *path, const char *text, size_t len)
 {
 	_cleanup_free_ char *dir = NULL, *tmp = NULL;
-	_cleanup_close_ int fd = -1, dfd = -1;
+	_cleanup_close_ int fd = -1;
 	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
 	size_t off = 0;
 	int r;
@@ -531,18 +531,18 @@ int metrics_write_textfile(const char *path, const char *text, size_t len)
 		off += (size_t)n;
 	}
 	/* mkostemp makes 0600: the exporter runs as its own user */
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0) {
 		r = negative_errno();
 		goto fail;
 	}
+	/* The rename makes the new text appear whole to the exporter. No fsync: the file is rewritten every
+	 * stats interval, and what a power cut could leave (the previous text, or an empty file: no samples)
+	 * lasts until damond's first tick after boot; a sync of the file and its directory every second is a
+	 * disk flush every second on a real disk. */
 	if (rename(tmp, path) < 0) {
 		r = negative_errno();
 		goto fail;
 	}
-	/* the rename itself survives a crash once the directory is synced */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd);
 	return 0;
 fail:
 	(void)unlink(tmp);
