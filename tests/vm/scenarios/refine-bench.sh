@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# refine-bench: seed 004's shape (issue 15) scaled to a 2 GiB guest. One
+# paddr kdamond over the biggest System RAM range, sample 5 ms, aggr 100 ms,
+# nr_regions 10..dt_refine_max (200). Producers started together so that
+# their pages interleave physically: one cold memhog (500 MiB, touched once)
+# and seven hot ones (32-48 MiB, no THP, re-touched with different sleeps);
+# W, the seventh, is stopped (SIGSTOP) as soon as it has its memory: an idle
+# producer. Then two phases on the same workload, same kdamond:
+#   off  damond with refinement off (the kernel alone; damond only reads
+#        the BPF snapshots)
+#   on   `refine: {enabled: true, interval: dt_refine_interval}` by reload
+# Each phase: dt_refine_warm s to settle, then dt_refine_window s of
+# samples (one a second) of nr_regions and accuracy (hot: share of the
+# running hot producers' pages in regions read accessed; cold: share of the
+# cold producer's pages in regions read not accessed), then
+#   cold  P (40 MiB, 20 ms) is stopped: seconds until < 10 % of its pages
+#         are in regions read accessed (at most dt_refine_detect s)
+#   hot   W is woken (SIGCONT): seconds until >= 50 % of its pages are
+#         (at most dt_refine_detect s)
+# then P is woken and W stopped again for the next phase. "Read accessed":
+# nr_accesses >= 1 in damond's newest BPF snapshot, intersected with the
+# producers' physical pages (/proc/PID/pagemap, tests/vm/pfnshare.c).
+# Prints one @@DAMOND line per phase with the figures bench/refine tabulates,
+# every key prefixed with the phase (off.nr_median=..., on.cold_detect_s=...).
+#   dt_refine_max (200)  dt_refine_warm (30)  dt_refine_window (20)
+#   dt_refine_detect (30)  dt_refine_interval (2s)  dt_refine_splits (8)
+#   dt_refine_phases ("off on")
+. /scenarios/lib.sh
+. /scenarios/damond-lib.sh
+need_damond
+need_damon_sysfs
+max=$(dt_param refine_max 200)
+warm=$(dt_param refine_warm 30)
+window=$(dt_param refine_window 20)
+detect=$(dt_param refine_detect 30)
+interval=$(dt_param refine_interval 2s)
+splits=$(dt_param refine_splits 8)
+phases=$(dt_param refine_phases "off on")
+set -- $(system_ram_range)
+ram_s=$1 ram_e=$2
+
+# -------------------------------------------------------------- producers
+# started together: each memhog faults its pages in while the others do
+memhog -m 500 -N > /tmp/rb.cold 2>&1 &
+MEMHOG_PIDS=$!
+i=0
+for spec in 32:10000 36:15000 40:20000 44:30000 48:50000 40:80000 36:20000; do
+	memhog -m "${spec%:*}" -H "${spec%:*}" -N -i "${spec#*:}" > /tmp/rb.hot$i 2>&1 &
+	MEMHOG_PIDS="$MEMHOG_PIDS $!"
+	i=$((i + 1))
+done
+for f in /tmp/rb.cold /tmp/rb.hot0 /tmp/rb.hot1 /tmp/rb.hot2 /tmp/rb.hot3 /tmp/rb.hot4 /tmp/rb.hot5 /tmp/rb.hot6; do
+	wait_for "grep -q '^memhog: pid=' $f" 180 0.2 || fail "memhog ($f) did not get ready: $(cat $f)"
+done
+# spec PRODUCER_FILE: PID:START:END of its buffer
+spec() {
+	sed -n 's/^memhog: pid=\([0-9]*\) start=\([^ ]*\) end=\([^ ]*\).*/\1:\2:\3/p' "$1"
+}
+W=$(spec /tmp/rb.hot6) P=$(spec /tmp/rb.hot2)
+kill -STOP "${W%%:*}"
+COLD=$(spec /tmp/rb.cold)
+HOT="$(spec /tmp/rb.hot0) $(spec /tmp/rb.hot1) $P $(spec /tmp/rb.hot3) $(spec /tmp/rb.hot4) $(spec /tmp/rb.hot5)"
+info "cold $COLD; hot $HOT; stopped (W) $W; P $P"
+mark ram_mib=$(((ram_e - ram_s) >> 20)) max_nr_regions="$max" cold_mib=500 hot_mib=240 idle_mib=36
+
+config() {	# ENABLED
+	damond_write_config <<EOC
+damond:
+  stats_interval: 1s
+kdamonds:
+  - name: refine
+    ops: paddr
+    intervals: {sample: 5ms, aggr: 100ms, update: 1s}
+    nr_regions: {min: 10, max: $max}
+    refine: {enabled: $1, interval: $interval, max_splits: $splits}
+    targets:
+      - regions: [{start: $ram_s, end: $ram_e}]
+    schemes:
+      - name: watch
+        action: stat
+EOC
+}
+
+# regions: the newest snapshot as "start end nr_accesses" lines in /tmp/rb.regs
+regions() {
+	damondctl regions refine --json | tr -d ' \n' | sed 's/},{/}\n{/g' | awk -F'[:,}]' '
+		{ s = e = a = -1
+		  for (i = 1; i < NF; i++) {
+			if ($i ~ /"start"$/) s = $(i + 1); if ($i ~ /"end"$/) e = $(i + 1); if ($i ~ /"nr_accesses"$/) a = $(i + 1) }
+		  if (s >= 0 && e > s && a >= 0) print s, e, a }' > /tmp/rb.regs
+}
+# share SPEC...: per mille of the specs' present pages in regions read accessed
+share() {
+	pfnshare /tmp/rb.regs "$@" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } }
+		END { printf "%d", v["pages"] ? 1000 * v["accessed"] / v["pages"] : -1 }'
+}
+ticks() {	# utime+stime of PID, in clock ticks
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+refine_num() {	# KEY of the refine status object
+	damondctl status --json | tr -d ' \n' | sed -n "s/.*\"refine\":{[^}]*\"$1\":\([0-9]*\).*/\1/p"
+}
+refine_verdict() {
+	damondctl status --json | tr -d ' \n' | sed -n 's/.*"refine":{[^}]*"verdict":"\([a-z-]*\)".*/\1/p'
+}
+# detect SPEC CMP LIMIT_PERMILLE: seconds (x10) until share(SPEC) CMP LIMIT, or -1
+detect() {
+	local t0 now s
+	t0=$(now_ms)
+	while [ $(($(now_ms) - t0)) -lt $((detect * 1000)) ]; do
+		regions
+		s=$(share "$1")
+		now=$(now_ms)
+		info "detect $1: ${s} permille at $(((now - t0) / 100))ds, n=$(wc -l < /tmp/rb.regs) verdict=$(refine_verdict)" >&2
+		if [ "$2" = lt ] && [ "$s" -lt "$3" ]; then echo $(((now - t0) / 100)); return 0; fi
+		if [ "$2" = ge ] && [ "$s" -ge "$3" ]; then echo $(((now - t0) / 100)); return 0; fi
+		sleep 1
+	done
+	echo "-1 $s"
+}
+
+config false
+mkdir -p "$DAMOND_RUNTIME"
+damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
+DAMOND_PID=$!
+wait_for "damondctl status" 60 0.5 || { tail -n 20 "$DAMOND_LOG"; fail "damond did not answer"; }
+damondctl status --json | tr -d ' \n' | grep -q '"monitor":{"source":"bpf"' || { tail -n 20 "$DAMOND_LOG"; fail "the BPF monitor is not running"; }
+kpid=$(kd_pid 0)
+
+first=1
+for ph in $phases; do
+	if [ "$first" = 1 ]; then
+		[ "$ph" = off ] || { config true; damondctl reload || fail "reload failed"; }
+	else
+		config "$([ "$ph" = on ] && echo true || echo false)"
+		damondctl reload || fail "damondctl reload failed"
+	fi
+	first=0
+	sleep "$warm"
+	r1=$(refine_num rounds); s1=$(refine_num splits); k1=$(refine_num kept); l1=$(refine_num lost)
+	d1=$(ticks "$DAMOND_PID"); q1=$(ticks "$kpid"); t1=$(now_ms)
+	: > /tmp/rb.samples
+	nv=0 nk=0 ns=0 nw=0
+	j=0
+	while [ $j -lt "$window" ]; do
+		regions
+		v=$(refine_verdict)
+		case $v in kernel-splits) nk=$((nk + 1)) ;; split) ns=$((ns + 1)) ;; wait) nw=$((nw + 1)) ;; *) nv=$((nv + 1)) ;; esac
+		echo "$(wc -l < /tmp/rb.regs) $(share $HOT) $((1000 - $(share "$COLD")))" >> /tmp/rb.samples
+		sleep 1
+		j=$((j + 1))
+	done
+	# nr_regions median/p10/max (per mille of max), mean accuracy (per mille)
+	stats=$(sort -n /tmp/rb.samples | awk -v max="$max" '{ n[NR] = $1; h += $2; c += $3 }
+		END { m = n[int((NR + 1) / 2)]; p = n[int(NR / 10) + 1]; x = n[NR]
+		      printf "nr_median=%d nr_p10=%d nr_max=%d nr_median_frac=%.2f nr_p10_frac=%.2f nr_max_frac=%.2f hot_acc=%.2f cold_acc=%.2f",
+			m, p, x, m / max, p / max, x / max, h / NR / 1000, c / NR / 1000 }')
+	kill -STOP "${P%%:*}"
+	cold=$(detect "$P" lt 100)
+	kill -CONT "${W%%:*}"
+	hot=$(detect "$W" ge 500)
+	d2=$(ticks "$DAMOND_PID"); q2=$(ticks "$kpid"); t2=$(now_ms)
+	r2=$(refine_num rounds); s2=$(refine_num splits); k2=$(refine_num kept); l2=$(refine_num lost)
+	ms=$((t2 - t1))
+	# seconds with one decimal; -1: not within dt_refine_detect (the share at the end follows)
+	fmt() { set -- $1; [ "$1" -ge 0 ] && printf '%d.%d' $(($1 / 10)) $(($1 % 10)) || printf 'none(%d%%)' $(($2 / 10)); }
+	# keys prefixed with the phase (bench/vm-run keeps the last value of a key)
+	pmark() {
+		local a out=""
+		for a in "$@"; do out="$out $ph.$a"; done
+		mark $out
+	}
+	pmark $stats cold_detect_s="$(fmt "$cold")" hot_detect_s="$(fmt "$hot")" \
+		commits_per_min="$(awk -v r=$((${r2:-0} - ${r1:-0})) -v ms=$ms 'BEGIN { printf "%.1f", r * 60000 / ms }')" \
+		splits=$((${s2:-0} - ${s1:-0})) kept=$((${k2:-0} - ${k1:-0})) lost=$((${l2:-0} - ${l1:-0})) \
+		damond_cpu_pct="$(awk -v d=$((d2 - d1)) -v ms=$ms 'BEGIN { printf "%.2f", d * 1000 / ms }')" \
+		kdamond_cpu_pct="$(awk -v d=$((q2 - q1)) -v ms=$ms 'BEGIN { printf "%.2f", d * 1000 / ms }')" \
+		verdicts="split:$ns,kernel-splits:$nk,wait:$nw,other:$nv"
+	damondctl status | grep -E 'refine|snapshot' | head -n 4
+	grep 'region refinement' "$DAMOND_LOG" | tail -n 3
+	# back to the start: P hot again, W idle again
+	kill -CONT "${P%%:*}"
+	kill -STOP "${W%%:*}"
+done
+kill -CONT "${W%%:*}"
+assert_eq "$(kd_pid 0)" "$kpid" "kdamond pid at the end"
+damond_stop
+exit 0
