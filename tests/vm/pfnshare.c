@@ -11,10 +11,14 @@
  * physical frame of every present page from /proc/PID/pagemap (needs root:
  * without CAP_SYS_ADMIN the kernel reports frame 0) and prints
  *
- *   pfnshare: pid=N pages=N accessed=N unmonitored=N
+ *   pfnshare: pid=N pages=N accessed=N unmonitored=N nr_sum=N runs=N
  *
  * pages: present pages; accessed: those inside a region with nr_accesses >=
- * MIN (default 1); unmonitored: those in no region.
+ * MIN (default 1); unmonitored: those in no region; nr_sum: the sum over the
+ * pages of their region's nr_accesses (nr_sum / pages / max_nr_accesses is
+ * the access-weighted share); runs: physically contiguous runs of the
+ * pages in virtual order (how finely the process's memory is interleaved
+ * with other memory).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,7 +99,7 @@ int main(int argc, char **argv)
 
 	for (int a = optind + 1; a < argc; a++) {
 		unsigned long pid;
-		uint64_t start, end, pages = 0, acc = 0, unmon = 0, buf[512];
+		uint64_t start, end, pages = 0, acc = 0, unmon = 0, nr_sum = 0, runs = 0, last = UINT64_MAX, buf[512];
 		char path[64], *p = argv[a], *q;
 		int fd;
 
@@ -133,17 +137,22 @@ int main(int argc, char **argv)
 				if (!(buf[i] >> 63))
 					continue; /* not present */
 				pages++;
+				runs += pfn != last + 1;
+				last = pfn;
 				r = find(regs, nr, pfn * (uint64_t)page);
 				if (r < 0)
 					unmon++;
-				else if (regs[r].nr >= min_acc)
-					acc++;
+				else {
+					nr_sum += regs[r].nr;
+					acc += regs[r].nr >= min_acc;
+				}
 			}
 			v += got;
 		}
 		close(fd);
-		printf("pfnshare: pid=%lu pages=%" PRIu64 " accessed=%" PRIu64 " unmonitored=%" PRIu64 "\n", pid, pages,
-		       acc, unmon);
+		printf("pfnshare: pid=%lu pages=%" PRIu64 " accessed=%" PRIu64 " unmonitored=%" PRIu64 " nr_sum=%" PRIu64
+		       " runs=%" PRIu64 "\n",
+		       pid, pages, acc, unmon, nr_sum, runs);
 		continue;
 bad:
 		fprintf(stderr, "pfnshare: bad PID:START:END: %s\n", p);

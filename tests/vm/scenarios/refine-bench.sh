@@ -3,7 +3,8 @@
 # paddr kdamond over the biggest System RAM range, sample 5 ms, aggr 100 ms,
 # nr_regions 10..dt_refine_max (200). Producers started together so that
 # their pages interleave physically: one cold memhog (500 MiB, touched once)
-# and seven hot ones (32-48 MiB, no THP, re-touched with different sleeps);
+# and seven hot ones (32-48 MiB, re-touched with different sleeps; THP as
+# the kernel's default, or none with dt_refine_thp=0);
 # W, the seventh, is stopped (SIGSTOP) as soon as it has its memory: an idle
 # producer. Then two phases on the same workload, same kdamond:
 #   off  damond with refinement off (the kernel alone; damond only reads
@@ -24,7 +25,12 @@
 # every key prefixed with the phase (off.nr_median=..., on.cold_detect_s=...).
 #   dt_refine_max (200)  dt_refine_warm (30)  dt_refine_window (20)
 #   dt_refine_detect (30)  dt_refine_interval (2s)  dt_refine_splits (8)
-#   dt_refine_phases ("off on")
+#   dt_refine_phases ("off on")  dt_refine_thp (1; 0: memhog -N, 4 KiB pages:
+#   the producers then interleave much more finely)
+# Also printed: how finely each producer is interleaved (runs: physically
+# contiguous runs of its pages) and, before P stops and W wakes, the share
+# of their pages read accessed (p_before should be high, w_before low: a
+# high w_before means the idle producer was never seen idle).
 . /scenarios/lib.sh
 . /scenarios/damond-lib.sh
 need_damond
@@ -36,16 +42,18 @@ detect=$(dt_param refine_detect 30)
 interval=$(dt_param refine_interval 2s)
 splits=$(dt_param refine_splits 8)
 phases=$(dt_param refine_phases "off on")
+thp=$(dt_param refine_thp 1)
+nothp=$([ "$thp" = 1 ] || echo -N)
 set -- $(system_ram_range)
 ram_s=$1 ram_e=$2
 
 # -------------------------------------------------------------- producers
 # started together: each memhog faults its pages in while the others do
-memhog -m 500 -N > /tmp/rb.cold 2>&1 &
+memhog -m 500 $nothp > /tmp/rb.cold 2>&1 &
 MEMHOG_PIDS=$!
 i=0
 for spec in 32:10000 36:15000 40:20000 44:30000 48:50000 40:80000 36:20000; do
-	memhog -m "${spec%:*}" -H "${spec%:*}" -N -i "${spec#*:}" > /tmp/rb.hot$i 2>&1 &
+	memhog -m "${spec%:*}" -H "${spec%:*}" $nothp -i "${spec#*:}" > /tmp/rb.hot$i 2>&1 &
 	MEMHOG_PIDS="$MEMHOG_PIDS $!"
 	i=$((i + 1))
 done
@@ -61,7 +69,14 @@ kill -STOP "${W%%:*}"
 COLD=$(spec /tmp/rb.cold)
 HOT="$(spec /tmp/rb.hot0) $(spec /tmp/rb.hot1) $P $(spec /tmp/rb.hot3) $(spec /tmp/rb.hot4) $(spec /tmp/rb.hot5)"
 info "cold $COLD; hot $HOT; stopped (W) $W; P $P"
-mark ram_mib=$(((ram_e - ram_s) >> 20)) max_nr_regions="$max" cold_mib=500 hot_mib=240 idle_mib=36
+mark ram_mib=$(((ram_e - ram_s) >> 20)) max_nr_regions="$max" cold_mib=500 hot_mib=240 idle_mib=36 \
+	thp="$(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)$([ "$thp" = 1 ] || echo ',memhog-N')"
+# physically contiguous runs of each producer's pages (the interleaving)
+echo "0 1 0" > /tmp/rb.regs
+runs() {
+	pfnshare /tmp/rb.regs "$@" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } } END { printf "%d", v["runs"] }'
+}
+mark runs_cold="$(runs "$COLD")" runs_hot="$(runs $HOT)" runs_p="$(runs "$P")" runs_w="$(runs "$W")"
 
 config() {	# ENABLED
 	damond_write_config <<EOC
@@ -94,6 +109,11 @@ share() {
 	pfnshare /tmp/rb.regs "$@" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } }
 		END { printf "%d", v["pages"] ? 1000 * v["accessed"] / v["pages"] : -1 }'
 }
+# wshare SPEC...: the access-weighted share, per mille (region nr_accesses / 20 per page)
+wshare() {
+	pfnshare /tmp/rb.regs "$@" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } }
+		END { printf "%d", v["pages"] ? 1000 * v["nr_sum"] / v["pages"] / 20 : -1 }'
+}
 ticks() {	# utime+stime of PID, in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
@@ -111,7 +131,7 @@ detect() {
 		regions
 		s=$(share "$1")
 		now=$(now_ms)
-		info "detect $1: ${s} permille at $(((now - t0) / 100))ds, n=$(wc -l < /tmp/rb.regs) verdict=$(refine_verdict)" >&2
+		info "detect $1: ${s} permille (weighted $(wshare "$1")) at $(((now - t0) / 100))ds, n=$(wc -l < /tmp/rb.regs) verdict=$(refine_verdict)" >&2
 		if [ "$2" = lt ] && [ "$s" -lt "$3" ]; then echo $(((now - t0) / 100)); return 0; fi
 		if [ "$2" = ge ] && [ "$s" -ge "$3" ]; then echo $(((now - t0) / 100)); return 0; fi
 		sleep 1
@@ -155,8 +175,12 @@ for ph in $phases; do
 		END { m = n[int((NR + 1) / 2)]; p = n[int(NR / 10) + 1]; x = n[NR]
 		      printf "nr_median=%d nr_p10=%d nr_max=%d nr_median_frac=%.2f nr_p10_frac=%.2f nr_max_frac=%.2f hot_acc=%.2f cold_acc=%.2f",
 			m, p, x, m / max, p / max, x / max, h / NR / 1000, c / NR / 1000 }')
+	regions
+	pb=$(share "$P") pwb=$(wshare "$P")
 	kill -STOP "${P%%:*}"
 	cold=$(detect "$P" lt 100)
+	regions
+	wb=$(share "$W") wwb=$(wshare "$W")
 	kill -CONT "${W%%:*}"
 	hot=$(detect "$W" ge 500)
 	d2=$(ticks "$DAMOND_PID"); q2=$(ticks "$kpid"); t2=$(now_ms)
@@ -175,7 +199,8 @@ for ph in $phases; do
 		splits=$((${s2:-0} - ${s1:-0})) kept=$((${k2:-0} - ${k1:-0})) lost=$((${l2:-0} - ${l1:-0})) \
 		damond_cpu_pct="$(awk -v d=$((d2 - d1)) -v ms=$ms 'BEGIN { printf "%.2f", d * 1000 / ms }')" \
 		kdamond_cpu_pct="$(awk -v d=$((q2 - q1)) -v ms=$ms 'BEGIN { printf "%.2f", d * 1000 / ms }')" \
-		verdicts="split:$ns,kernel-splits:$nk,wait:$nw,other:$nv"
+		verdicts="split:$ns,kernel-splits:$nk,wait:$nw,other:$nv" \
+		p_before="$pb" p_before_w="$pwb" w_before="$wb" w_before_w="$wwb"
 	damondctl status | grep -E 'refine|snapshot' | head -n 4
 	grep 'region refinement' "$DAMOND_LOG" | tail -n 3
 	# back to the start: P hot again, W idle again
