@@ -17,10 +17,15 @@
 #   cold  P (40 MiB, 20 ms) is stopped: seconds until < 10 % of its pages
 #         are in regions read accessed (at most dt_refine_detect s)
 #   hot   W is woken (SIGCONT): seconds until >= 50 % of its pages are
-#         (at most dt_refine_detect s)
+#         (at most dt_refine_detect s); hot_w: until the access-weighted
+#         share of W's pages (mean region nr_accesses / 20) is at least half
+#         of P's just before P stopped (a woken area inside a big cold region
+#         makes it read accessed at once, but only lukewarm)
 # then P is woken and W stopped again for the next phase. "Read accessed":
 # nr_accesses >= 1 in damond's newest BPF snapshot, intersected with the
 # producers' physical pages (/proc/PID/pagemap, tests/vm/pfnshare.c).
+# kernel_split_share: the share of those samples at or below max/2 (after
+# the merge), i.e. of aggregations after which 6.12 and 7.2 split every region.
 # Prints one @@DAMOND line per phase with the figures bench/refine tabulates,
 # every key prefixed with the phase (off.nr_median=..., on.cold_detect_s=...).
 #   dt_refine_max (200)  dt_refine_warm (30)  dt_refine_window (20)
@@ -139,6 +144,23 @@ detect() {
 	echo "-1 $s"
 }
 
+# detect_w SPEC LIMIT ELAPSED_DS: like detect ge, with the weighted share; the
+# clock started ELAPSED_DS (deciseconds, -1: the whole detect time) ago
+detect_w() {
+	local t0 now s
+	[ "$3" -ge 0 ] && t0=$(($(now_ms) - $3 * 100)) || t0=$(($(now_ms) - detect * 1000))
+	while :; do
+		regions
+		s=$(wshare "$1")
+		now=$(now_ms)
+		info "detect_w $1: weighted ${s} permille (limit $2) at $(((now - t0) / 100))ds" >&2
+		if [ "$s" -ge "$2" ]; then echo $(((now - t0) / 100)); return 0; fi
+		[ $((now - t0)) -lt $((detect * 1000)) ] || break
+		sleep 1
+	done
+	echo "-1 $s"
+}
+
 config false
 mkdir -p "$DAMOND_RUNTIME"
 damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
@@ -172,9 +194,10 @@ for ph in $phases; do
 	done
 	# nr_regions median/p10/max (per mille of max), mean accuracy (per mille)
 	stats=$(sort -n /tmp/rb.samples | awk -v max="$max" '{ n[NR] = $1; h += $2; c += $3 }
+		$1 <= max / 2 { ks++ }
 		END { m = n[int((NR + 1) / 2)]; p = n[int(NR / 10) + 1]; x = n[NR]
-		      printf "nr_median=%d nr_p10=%d nr_max=%d nr_median_frac=%.2f nr_p10_frac=%.2f nr_max_frac=%.2f hot_acc=%.2f cold_acc=%.2f",
-			m, p, x, m / max, p / max, x / max, h / NR / 1000, c / NR / 1000 }')
+		      printf "nr_median=%d nr_p10=%d nr_max=%d nr_median_frac=%.2f nr_p10_frac=%.2f nr_max_frac=%.2f hot_acc=%.2f cold_acc=%.2f kernel_split_share=%.2f",
+			m, p, x, m / max, p / max, x / max, h / NR / 1000, c / NR / 1000, ks / NR }')
 	regions
 	pb=$(share "$P") pwb=$(wshare "$P")
 	kill -STOP "${P%%:*}"
@@ -183,6 +206,10 @@ for ph in $phases; do
 	wb=$(share "$W") wwb=$(wshare "$W")
 	kill -CONT "${W%%:*}"
 	hot=$(detect "$W" ge 500)
+	# the same wake, judged by the access-weighted share: at least half of
+	# what P read while it ran (a woken producer inside a big mostly cold
+	# region makes that region read accessed at once, but only lukewarm)
+	hotw=$(detect_w "$W" $((pwb / 2)) "$(($(echo "$hot" | cut -d' ' -f1) ))")
 	d2=$(ticks "$DAMOND_PID"); q2=$(ticks "$kpid"); t2=$(now_ms)
 	r2=$(refine_num rounds); s2=$(refine_num splits); k2=$(refine_num kept); l2=$(refine_num lost)
 	ms=$((t2 - t1))
@@ -194,7 +221,7 @@ for ph in $phases; do
 		for a in "$@"; do out="$out $ph.$a"; done
 		mark $out
 	}
-	pmark $stats cold_detect_s="$(fmt "$cold")" hot_detect_s="$(fmt "$hot")" \
+	pmark $stats cold_detect_s="$(fmt "$cold")" hot_detect_s="$(fmt "$hot")" hot_detect_w_s="$(fmt "$hotw")" \
 		commits_per_min="$(awk -v r=$((${r2:-0} - ${r1:-0})) -v ms=$ms 'BEGIN { printf "%.1f", r * 60000 / ms }')" \
 		splits=$((${s2:-0} - ${s1:-0})) kept=$((${k2:-0} - ${k1:-0})) lost=$((${l2:-0} - ${l1:-0})) \
 		damond_cpu_pct="$(awk -v d=$((d2 - d1)) -v ms=$ms 'BEGIN { printf "%.2f", d * 1000 / ms }')" \
