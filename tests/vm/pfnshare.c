@@ -150,8 +150,8 @@ int main(int argc, char **argv)
 			v += got;
 		}
 		close(fd);
-		printf("pfnshare: pid=%lu pages=%" PRIu64 " accessed=%" PRIu64 " unmonitored=%" PRIu64 " nr_sum=%" PRIu64
-		       " runs=%" PRIu64 "\n",
+		printf("pfnshare: pid=%lu pages=%" PRIu64 " accessed=%" PRIu64 " unmonitored=%" PRIu64
+		       " nr_sum=%" PRIu64 " runs=%" PRIu64 "\n",
 		       pid, pages, acc, unmon, nr_sum, runs);
 		continue;
 bad:
