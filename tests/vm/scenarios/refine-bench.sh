@@ -3,10 +3,11 @@
 # paddr kdamond over the biggest System RAM range, sample 5 ms, aggr 100 ms,
 # nr_regions 10..dt_refine_max (200). Producers started together so that
 # their pages interleave physically: one cold memhog (500 MiB, touched once)
-# and seven hot ones (32-48 MiB, re-touched with different sleeps; THP as
+# and nine hot ones (32-48 MiB, re-touched with different sleeps; THP as
 # the kernel's default, or none with dt_refine_thp=0);
-# W, the seventh, is stopped (SIGSTOP) as soon as it has its memory: an idle
-# producer. Then two phases on the same workload, same kdamond:
+# W1 and W2 (36 MiB, 20 ms) are stopped (SIGSTOP) as soon as they have
+# their memory: idle producers. Then two phases on the same workload, same
+# kdamond, the first with P1/W1, the second with P2/W2:
 #   off  damond with refinement off (the kernel alone; damond only reads
 #        the BPF snapshots)
 #   on   `refine: {enabled: true, interval: dt_refine_interval}` by reload
@@ -14,7 +15,7 @@
 # samples (one a second) of nr_regions and accuracy (hot: share of the
 # running hot producers' pages in regions read accessed; cold: share of the
 # cold producer's pages in regions read not accessed), then
-#   cold  P (40 MiB, 20 ms) is stopped: seconds until < 10 % of its pages
+#   cold  P (P1 or P2: 40 MiB, 20 ms) is stopped: seconds until < 10 % of its pages
 #         are in regions read accessed (at most dt_refine_detect s)
 #   hot   W is woken (SIGCONT): seconds until >= 50 % of its pages are
 #         (at most dt_refine_detect s); hot_w: until the access-weighted
@@ -57,24 +58,28 @@ ram_s=$1 ram_e=$2
 memhog -m 500 $nothp > /tmp/rb.cold 2>&1 &
 MEMHOG_PIDS=$!
 i=0
-for spec in 32:10000 36:15000 40:20000 44:30000 48:50000 40:80000 36:20000; do
+for spec in 32:10000 36:15000 40:20000 44:30000 48:50000 40:80000 36:20000 40:20000 36:20000; do
 	memhog -m "${spec%:*}" -H "${spec%:*}" $nothp -i "${spec#*:}" > /tmp/rb.hot$i 2>&1 &
 	MEMHOG_PIDS="$MEMHOG_PIDS $!"
 	i=$((i + 1))
 done
-for f in /tmp/rb.cold /tmp/rb.hot0 /tmp/rb.hot1 /tmp/rb.hot2 /tmp/rb.hot3 /tmp/rb.hot4 /tmp/rb.hot5 /tmp/rb.hot6; do
+for f in /tmp/rb.cold /tmp/rb.hot0 /tmp/rb.hot1 /tmp/rb.hot2 /tmp/rb.hot3 /tmp/rb.hot4 /tmp/rb.hot5 /tmp/rb.hot6 \
+	/tmp/rb.hot7 /tmp/rb.hot8; do
 	wait_for "grep -q '^memhog: pid=' $f" 180 0.2 || fail "memhog ($f) did not get ready: $(cat $f)"
 done
 # spec PRODUCER_FILE: PID:START:END of its buffer
 spec() {
 	sed -n 's/^memhog: pid=\([0-9]*\) start=\([^ ]*\) end=\([^ ]*\).*/\1:\2:\3/p' "$1"
 }
-W=$(spec /tmp/rb.hot6) P=$(spec /tmp/rb.hot2)
-kill -STOP "${W%%:*}"
+# each phase stops its own P and wakes its own W (the same specs), so that
+# the second phase does not find boundaries the first one's stop left
+P1=$(spec /tmp/rb.hot2) W1=$(spec /tmp/rb.hot6) P2=$(spec /tmp/rb.hot7) W2=$(spec /tmp/rb.hot8)
+kill -STOP "${W1%%:*}" "${W2%%:*}"
 COLD=$(spec /tmp/rb.cold)
-HOT="$(spec /tmp/rb.hot0) $(spec /tmp/rb.hot1) $P $(spec /tmp/rb.hot3) $(spec /tmp/rb.hot4) $(spec /tmp/rb.hot5)"
-info "cold $COLD; hot $HOT; stopped (W) $W; P $P"
-mark ram_mib=$(((ram_e - ram_s) >> 20)) max_nr_regions="$max" cold_mib=500 hot_mib=240 idle_mib=36 \
+HOT="$(spec /tmp/rb.hot0) $(spec /tmp/rb.hot1) $P1 $(spec /tmp/rb.hot3) $(spec /tmp/rb.hot4) $(spec /tmp/rb.hot5) $P2"
+P=$P1 W=$W1
+info "cold $COLD; hot $HOT; idle (W) $W1 $W2; P $P1 $P2"
+mark ram_mib=$(((ram_e - ram_s) >> 20)) max_nr_regions="$max" cold_mib=500 hot_mib=280 idle_mib=72 \
 	thp="$(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)$([ "$thp" = 1 ] || echo ',memhog-N')"
 # physically contiguous runs of each producer's pages (the interleaving)
 echo "0 1 0" > /tmp/rb.regs
@@ -230,11 +235,12 @@ for ph in $phases; do
 		p_before="$pb" p_before_w="$pwb" w_before="$wb" w_before_w="$wwb"
 	damondctl status | grep -E 'refine|snapshot' | head -n 4
 	grep 'region refinement' "$DAMOND_LOG" | tail -n 3
-	# back to the start: P hot again, W idle again
+	# back to the start: P hot again, W idle again; the next phase uses the other pair
 	kill -CONT "${P%%:*}"
 	kill -STOP "${W%%:*}"
+	if [ "$P" = "$P1" ]; then P=$P2 W=$W2; else P=$P1 W=$W1; fi
 done
-kill -CONT "${W%%:*}"
+kill -CONT "${W1%%:*}" "${W2%%:*}"
 assert_eq "$(kd_pid 0)" "$kpid" "kdamond pid at the end"
 damond_stop
 exit 0
