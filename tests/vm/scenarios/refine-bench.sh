@@ -31,7 +31,7 @@
 # every key prefixed with the phase (off.nr_median=..., on.cold_detect_s=...).
 #   dt_refine_max (200)  dt_refine_warm (30)  dt_refine_window (20)
 #   dt_refine_detect (30)  dt_refine_interval (2s)  dt_refine_splits (8)
-#   dt_refine_phases ("off on")  dt_refine_thp (1; 0: memhog -N, 4 KiB pages:
+#   dt_refine_phases ("off,on"; "on,off" for the other order)  dt_refine_thp (1; 0: memhog -N, 4 KiB pages:
 #   the producers then interleave much more finely)
 # Also printed: how finely each producer is interleaved (runs: physically
 # contiguous runs of its pages) and, before P stops and W wakes, the share
@@ -47,7 +47,7 @@ window=$(dt_param refine_window 20)
 detect=$(dt_param refine_detect 30)
 interval=$(dt_param refine_interval 2s)
 splits=$(dt_param refine_splits 8)
-phases=$(dt_param refine_phases "off on")
+phases=$(dt_param refine_phases "off,on" | tr ',' ' ')	# comma separated: the kernel command line splits at spaces
 thp=$(dt_param refine_thp 1)
 nothp=$([ "$thp" = 1 ] || echo -N)
 set -- $(system_ram_range)
