@@ -353,18 +353,26 @@ static void test_stats_from_events(void **state)
 	stop(x);
 }
 
+/* the status document (*st, the caller's) and its first kdamond's first scheme's first goal */
+static struct json_object *goal0_json(struct manager *m, struct json_object **st)
+{
+	struct json_object *v;
+
+	assert_int_equal(manager_status_json(m, st), 0);
+	assert_true(json_object_object_get_ex(*st, "kdamonds", &v));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "schemes", &v));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "quotas", &v));
+	assert_true(json_object_object_get_ex(v, "goals", &v));
+	return json_object_array_get_idx(v, 0);
+}
+
 /* the first goal of the first scheme in status: its mode and current value (-1: unknown, why in *why) */
 static long long goal0_status(struct manager *m, char *mode, size_t mode_len, char *why, size_t why_len)
 {
 	struct json_object *st = NULL, *v, *g;
 	long long cur = -1;
 
-	assert_int_equal(manager_status_json(m, &st), 0);
-	assert_true(json_object_object_get_ex(st, "kdamonds", &v));
-	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "schemes", &v));
-	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "quotas", &v));
-	assert_true(json_object_object_get_ex(v, "goals", &v));
-	g = json_object_array_get_idx(v, 0);
+	g = goal0_json(m, &st);
 	assert_non_null(g);
 	assert_true(json_object_object_get_ex(g, "mode", &v));
 	snprintf(mode, mode_len, "%s", json_object_get_string(v));
@@ -400,12 +408,7 @@ static long long eligible_counted(struct manager *m, char *buf, size_t len)
 	struct json_object *st = NULL, *v, *g;
 	long long permil = -1;
 
-	assert_int_equal(manager_status_json(m, &st), 0);
-	assert_true(json_object_object_get_ex(st, "kdamonds", &v));
-	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "schemes", &v));
-	assert_true(json_object_object_get_ex(json_object_array_get_idx(v, 0), "quotas", &v));
-	assert_true(json_object_object_get_ex(v, "goals", &v));
-	g = json_object_array_get_idx(v, 0);
+	g = goal0_json(m, &st);
 	buf[0] = '\0';
 	if (json_object_object_get_ex(g, "eligible_counted", &v) && v)
 		snprintf(buf, len, "%s", json_object_get_string(v));
