@@ -296,8 +296,8 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 	}
 }
 
-static void goal_eligible_measure(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
-				  const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret)
+void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
+			 const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret)
 {
 	char path[PATH_MAX], why[256];
 	uint64_t addr_unit = kd->cfg ? MAX(kd->cfg->ctx.addr_unit, 1ULL) : 1;
@@ -363,13 +363,14 @@ static void goal_eligible_measure(struct manager *m, const struct kdamond_rt *kd
 		uint64_t budget =
 			GOAL_ELIGIBLE_PAGE_BUDGET * (!lc->lru || lc->nr_read < lc->nr_blocks || grown ? 8 : 1);
 
-		if ((grown || now - m->eligible_lru_at >= GOAL_ELIGIBLE_MEMO_USEC) &&
-		    goal_lru_refresh(lc, fd, lo * addr_unit, hi * addr_unit, page_sz, budget) < 0)
-			log_debug(
-				"kdamond '%s': kpageflags read failed (%s): node_eligible_mem_bp counts whole regions",
-				kd->name, strerror(lc->err ? -lc->err : ENOMEM));
-		else if (grown || now - m->eligible_lru_at >= GOAL_ELIGIBLE_MEMO_USEC)
-			m->eligible_lru_at = now;
+		if (grown || now - m->eligible_lru_at >= GOAL_ELIGIBLE_REFRESH_USEC) {
+			if (goal_lru_refresh(lc, fd, lo * addr_unit, hi * addr_unit, page_sz, budget) < 0)
+				log_debug("kdamond '%s': kpageflags read failed (%s): node_eligible_mem_bp counts "
+					  "whole regions",
+					  kd->name, strerror(lc->err ? -lc->err : ENOMEM));
+			else
+				m->eligible_lru_at = now;
+		}
 		if (lc->lru && !lc->err)
 			lru = lc;
 	}
@@ -391,26 +392,6 @@ static void goal_eligible_measure(struct manager *m, const struct kdamond_rt *kd
 		}
 	}
 	ret->known = true;
-}
-
-void ctrls_goal_eligible(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
-			 const struct damos_goal_cfg *g, usec_t now, struct goal_eligible_obs *ret)
-{
-	struct eligible_memo *e;
-
-	for (size_t i = 0; i < ARRAY_SIZE(m->eligible_memo); i++) {
-		e = &m->eligible_memo[i];
-		if (e->g == g && e->kd == kd->index && e->pid == kd->pid && e->epoch == kd->epoch_us && e->at &&
-		    now >= e->at && now - e->at < GOAL_ELIGIBLE_MEMO_USEC && e->v.known) {
-			*ret = e->v;
-			return;
-		}
-	}
-	goal_eligible_measure(m, kd, s, g, now, ret);
-	e = &m->eligible_memo[m->eligible_memo_next++ % ARRAY_SIZE(m->eligible_memo)];
-	*e = (struct eligible_memo){
-		.g = g, .kd = kd->index, .pid = kd->pid, .epoch = kd->epoch_us, .at = now ?: 1, .v = *ret
-	};
 }
 
 /*

@@ -145,17 +145,6 @@ struct manager {
 		int err;   /* numa_node_ranges()'s result */
 		usec_t at; /* 0: not read */
 	} eligible_nodes[64];
-	/* node_eligible_mem_bp's last values (a kpageflags read each), reused for a second: the kernel evaluates a
-	 * goal once per quota window, and the tick and a status may both ask */
-	struct eligible_memo {
-		const struct damos_goal_cfg *g;
-		unsigned kd;
-		int pid;
-		usec_t epoch; /* kd->epoch_us: a reload commit starts new measurements */
-		usec_t at;
-		struct goal_eligible_obs v;
-	} eligible_memo[8];
-	unsigned eligible_memo_next;
 	struct goal_lru_cache eligible_lru; /* LRU pages per block of physical memory, refreshed round robin */
 	usec_t eligible_lru_at;             /* its last refresh */
 
@@ -270,9 +259,9 @@ int manager_record_start(struct manager *m, const char *path);
 #define MANAGER_TRIM_USEC (10ULL * 1000 * 1000)
 /* node_eligible_mem_bp: the pages whose flags a refresh of the LRU counts reads at most (256 MiB of 4 KiB pages,
  * a 512 KiB read of /proc/kpageflags, about 9 ms on a virtualised host; at most one refresh a second; eight
- * times that until the span was read once: the value is unknown until then), and how long a value is reused */
+ * times that until the span was read once: the value is unknown until then) */
 #define GOAL_ELIGIBLE_PAGE_BUDGET 65536ULL
-#define GOAL_ELIGIBLE_MEMO_USEC (1000ULL * 1000)
+#define GOAL_ELIGIBLE_REFRESH_USEC (1000ULL * 1000)
 /* The stats tick's accuracy without the BPF monitor, and the most it may wait for a ring wakeup with it */
 #define STATS_ACCURACY_USEC (10ULL * 1000)
 #define STATS_SLACK_MAX_USEC (500ULL * 1000)
