@@ -81,3 +81,14 @@ accessed_bytes() {
 		  if (s >= 0 && a > 0) { l = s > lo ? s : lo; h = e < hi ? e : hi; if (h > l) t += h - l } }
 		END { printf "%d", t }'
 }
+
+# damond_start_bpf [SECS] [STEP]: damond on $DAMOND_CONFIG with its BPF monitor (damond_start runs
+# --no-bpf); fails unless it answers within SECS (30) and the monitor is the BPF one
+damond_start_bpf() {
+	mkdir -p "$DAMOND_RUNTIME"
+	damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
+	DAMOND_PID=$!
+	wait_for "damondctl status" "${1:-30}" "${2:-0.2}" || { tail -n 20 "$DAMOND_LOG"; fail "damond did not answer"; }
+	damondctl status --json | tr -d ' \n' | grep -q '"monitor":{"source":"bpf"' ||
+		{ tail -n 20 "$DAMOND_LOG"; fail "the BPF monitor is not running"; }
+}

@@ -45,11 +45,7 @@ cover_kib() {
 	echo $(($(accessed_bytes refine "$bs" "$be") >> 10))
 }
 config false
-mkdir -p "$DAMOND_RUNTIME"
-damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
-DAMOND_PID=$!
-wait_for "damondctl status" 30 0.2 || { tail -n 20 "$DAMOND_LOG"; fail "damond did not answer"; }
-damondctl status --json | tr -d ' \n' | grep -q '"monitor":{"source":"bpf"' || { tail -n 20 "$DAMOND_LOG"; fail "the BPF monitor is not running"; }
+damond_start_bpf
 pid=$(kd_pid 0)
 sleep "$delay"
 sleep 8

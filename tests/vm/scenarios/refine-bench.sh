@@ -167,11 +167,7 @@ detect_w() {
 }
 
 config false
-mkdir -p "$DAMOND_RUNTIME"
-damond --config "$DAMOND_CONFIG" --runtime-dir "$DAMOND_RUNTIME" >> "$DAMOND_LOG" 2>&1 &
-DAMOND_PID=$!
-wait_for "damondctl status" 60 0.5 || { tail -n 20 "$DAMOND_LOG"; fail "damond did not answer"; }
-damondctl status --json | tr -d ' \n' | grep -q '"monitor":{"source":"bpf"' || { tail -n 20 "$DAMOND_LOG"; fail "the BPF monitor is not running"; }
+damond_start_bpf 60 0.5
 kpid=$(kd_pid 0)
 
 first=1
