@@ -100,8 +100,11 @@ t_goal=$(( $(now_ms) - t0 ))
 a_goal=$(applied)
 approach=$(pct "${a_goal:-0}" $(( t0 + t_goal - ${t_first:-$t0} )))
 mark approach_rate_pct="$approach" peak_rate_pct="$peak" first_applied_ms=$(( ${t_first:-$t0} - t0 ))
-# 2. reclaim stops: over the next 8 s at most the window in progress (100 MiB) and one more, and free
-# memory does not run far past the goal
+# 2. reclaim stops: over the next 8 s at most the window in progress (100 MiB) and one more (the loop
+# stops at 39 %, the goal is 40 %), plus what a_goal missed: damond's status shows the stats of its
+# last tick, up to one stats interval (500 ms, 50 MiB at the full quota) old. 7.3 native once
+# read 201 MiB here (CI, 2026-12-03); a scheme that does not stop applies 800. Free memory does
+# not run far past the goal.
 max_free=0
 for i in $(seq 1 16); do
 	f=$(free_bp)
@@ -112,7 +115,7 @@ a_after=$(applied)
 after_mib=$(( (a_after - a_goal) >> 20 ))
 mark time_to_goal_ms="$t_goal" applied_at_goal_mib=$((a_goal >> 20)) applied_after_goal_mib="$after_mib" \
 	max_free_bp_after="$max_free" mode="$mode"
-assert_le "$after_mib" 200 "MiB applied in the 8 s after the goal was met"
+assert_le "$after_mib" 250 "MiB applied in the 8 s after the goal was met (2 windows + 1 stats interval)"
 assert_le "$max_free" 5000 "node 0 free (bp) after the goal: overshoot"
 # 3. memory consumed again: the loop resumes
 start_memhog -m $(( ($(meminfo MemFree) - $(meminfo MemTotal) / 5) / 1024 ))
