@@ -458,13 +458,17 @@ unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *
 	_cleanup_free_ struct kd_slot_obs *so = calloc(kd->nr_slots + 1, sizeof(*so));
 	_cleanup_free_ struct kd_target_obs *to = calloc(kd->nr_targets + 1, sizeof(*to));
 	_cleanup_free_ const void **peers = calloc(kd->nr_slots + 1, sizeof(*peers));
+	_cleanup_free_ char *one = malloc(len ?: 1);
 	struct kd_observation o;
 	unsigned changed = 0, n = 0;
 	struct ctrl_env e;
+	size_t at = 0;
 
 	*ret_scheme = NULL;
-	if (!so || !to || !peers || !kd->ctrl || !kd->policy.cfg)
+	if (!so || !to || !peers || !one || !kd->ctrl || !kd->policy.cfg)
 		return 0;
+	if (len)
+		why[0] = '\0';
 	observe(m, kd, now, so, to, &o);
 	for (size_t c = 0; c < ctrl_registry_len; c++) {
 		if (!ctrl_may_step(c, changed))
@@ -475,10 +479,20 @@ unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *
 			if (!s || !*s)
 				continue;
 			env_of(m, kd, c, i, peers, &e);
-			if (!ctrl_registry[c]->step(&e, *s, &o, &kd->overlay, why, len))
+			one[0] = '\0';
+			if (!ctrl_registry[c]->step(&e, *s, &o, &kd->overlay, one, len))
 				continue;
 			changed |= 1u << c;
-			*ret_scheme = ++n == 1 && per_slot(c) ? kd->slots[i].name : NULL;
+			/* one commit carries every decision of the tick: its reason names each of them */
+			if (at < len) {
+				int w = snprintf(why + at, len - at, "%s%s", n ? "; " : "", one);
+
+				at = w < 0 ? len : MIN(len, at + (size_t)w);
+			}
+			if (++n == 1)
+				*ret_scheme = per_slot(c) ? kd->slots[i].name : NULL;
+			else if (*ret_scheme && (!per_slot(c) || strcmp(*ret_scheme, kd->slots[i].name) != 0))
+				*ret_scheme = NULL;
 		}
 	}
 	return changed;

@@ -274,7 +274,7 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 {
 	const char *scheme = NULL;
 	unsigned changed;
-	char why[256] = "";
+	char why[512] = "";
 	bool busy;
 	int r;
 

@@ -34,8 +34,14 @@
  *     its emergency interval; refinement: its interval and backoff; goal
  *     feeding: once per quota window at most, on a 1 % move); the host adds
  *     only rule 2.
- *  0. The first-window hold steps first: the tick that releases a held
- *     scheme commits that alone (the others step at the next tick).
+ *  0. The first-window hold steps first, and its release does not make the
+ *     others wait (it changes no span, quota or layout): the commit that
+ *     releases a held scheme also carries whatever the others decide in
+ *     that tick. So the charge-ratio emulation's first exclusions reach the
+ *     kernel no later than the release; before this rule let the release
+ *     commit alone, 6.12's first real quota window went to the mlocked
+ *     memory the exclusions were about to hide (seed 000's recipe: tried
+ *     100 MiB, applied 0 in that window, bench/goal 2026-12-04).
  *  7. Goal feeding steps last: a tick in which charge or refinement changed
  *     the overlay carries the fed values it already holds, and the new
  *     measurement goes in at the next tick. A commit whose only change is
@@ -66,6 +72,12 @@ const struct ctrl_ops *ctrl_lookup(const char *name)
 
 bool ctrl_may_step(size_t i, unsigned changed_mask)
 {
+	unsigned hold_only = 0;
+
+	/* rule 0: a release changes no span or quota, so it does not make the others wait */
+	for (size_t c = 0; c < ctrl_registry_len && c < i; c++)
+		if (ctrl_registry[c]->owns == CTRL_OWNS_HOLD)
+			hold_only |= 1u << c;
 	/* rule 3: no earlier controller changed the overlay this tick */
-	return (changed_mask & ((1u << i) - 1)) == 0;
+	return (changed_mask & ~hold_only & ((1u << i) - 1)) == 0;
 }

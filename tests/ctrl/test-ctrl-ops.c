@@ -534,9 +534,14 @@ static void test_registry(void **unused)
 	assert_true(ctrl_may_step(0, 0));
 	assert_true(ctrl_may_step(0, 1)); /* another instance of the same controller changed it */
 	assert_true(ctrl_may_step(1, 0));
-	assert_false(ctrl_may_step(1, 1));
+	/* rule 0: the first-window release (registry[0] owns only the hold) makes no one wait */
+	assert_int_equal(ctrl_registry[0]->owns, CTRL_OWNS_HOLD);
+	assert_true(ctrl_may_step(1, 1));
+	assert_true(ctrl_may_step(2, 1));
 	assert_true(ctrl_may_step(1, 2));
 	assert_false(ctrl_may_step(2, 2));
+	assert_false(ctrl_may_step(2, 3));
+	assert_false(ctrl_may_step(3, 4));
 }
 
 static void test_charge_off_reason(void **state)
@@ -1346,7 +1351,7 @@ static void test_host_loop(void **state)
 	struct pageflags_map maps[_PAGEFLAGS_CLASS_MAX] = {};
 	struct write_list held = {};
 	uint64_t seed = 99, quota[NSLOTS] = { 32 * MiB, 16 * MiB, 4 * MiB, 8 * MiB, 0 };
-	unsigned nr_commits = 0, nr_by[4] = {}, nr_waited = 0;
+	unsigned nr_commits = 0, nr_by[4] = {}, nr_waited = 0, nr_with_release = 0;
 	/* registry positions (test_registry checks the order) */
 	enum {
 		W = 0,
@@ -1464,6 +1469,8 @@ static void test_host_loop(void **state)
 			write_list_done(&commit);
 			kd_overlay_committed(&x->o);
 			nr_commits++;
+			if (changed & (1u << W))
+				nr_with_release = changed; /* what the release's commit carried */
 			/* rule 5: outcome to every instance of the controllers that changed it */
 			for (size_t c = 0; c < ctrl_registry_len; c++) {
 				const struct ctrl_ops *ops = ctrl_registry[c];
@@ -1482,9 +1489,11 @@ static void test_host_loop(void **state)
 	/* both controllers committed, never together, and refinement had to wait at least once */
 	assert_true(nr_by[C] > 0);
 	assert_true(nr_by[R] > 0);
-	/* the first window: each quota'd scheme held, released at the first tick (effective quota known), alone */
+	/* the first window: each quota'd scheme held, released at the first tick (effective quota known), in
+	 * the commit of the charge emulation's first plan (rule 0: the release makes no one wait) */
 	assert_int_equal(nr_by[W], 1);
-	assert_int_equal(nr_commits, nr_by[W] + nr_by[C] + nr_by[R]);
+	assert_int_equal(nr_with_release, (1u << W) | (1u << C));
+	assert_int_equal(nr_commits, nr_by[C] + nr_by[R]);
 	assert_int_equal(nr_by[G], 0); /* no goals: nothing to feed */
 	assert_true(nr_waited > 0);
 	assert_true(x->refine->rs.kept > 0);

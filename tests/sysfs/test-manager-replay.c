@@ -616,15 +616,6 @@ static unsigned long long refinement_commit_store(void)
  * rejects, the writer seeing success): found by the check after the commit,
  * marked dead, the controller told the commit failed, no further commits.
  */
-static unsigned count_of(const char *hay, const char *needle)
-{
-	unsigned n = 0;
-
-	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
-
 static void test_death_on_commit(void **state)
 {
 	unsigned long long n = refinement_commit_store();
@@ -640,11 +631,11 @@ static void test_death_on_commit(void **state)
 		tick_to(m, 1000 * SEC + s * SEC);
 	assert_false(kd->running);
 	assert_true(kd->died);
-	/* the refinement commit, after the first-window release's (lib/ctrl-window-ops.c) */
-	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"),
-			 1 + count_of(logged, "first quota window is over"));
+	/* the refinement commit: the last, the first-window release's before it or in it (rule 0) */
+	assert_in_range(fake_damon_log_count(x->root, "kdamond 0 commit"), 1, 2);
 	assert_non_null(strstr(logged, "stopped on 'commit'"));
 	assert_non_null(strstr(logged, "controller commit failed"));
+	assert_non_null(strstr(strstr(logged, "controller commit failed"), "region refinement"));
 	assert_int_equal(rs->rs.rounds, 0); /* told: the round did not land */
 	assert_int_equal(fake_damon_log_clear(x->root), 0);
 	tick_to(m, 1000 * SEC + 9 * SEC);
@@ -665,7 +656,7 @@ static void test_arbitration(void **state)
 	struct manager *m = x->m;
 	struct kdamond_rt *kd = &m->kd[0];
 	const struct ctrl_refine_state *rs = refine_state(kd);
-	unsigned charge_ticks = 0, refine_ticks = 0, window_ticks = 0, both = 0;
+	unsigned charge_ticks = 0, refine_ticks = 0, commit_ticks = 0, both = 0;
 
 	assert_int_equal(fake_damon_log_clear(x->root), 0);
 
@@ -679,7 +670,8 @@ static void test_arbitration(void **state)
 		refine = rs->rs.rounds > rounds;
 		charge_ticks += charge;
 		refine_ticks += refine;
-		window_ticks += strstr(logged + before, "first quota window is over") != NULL;
+		/* a release rides with whatever else the tick decided (rule 0) */
+		commit_ticks += charge || refine || strstr(logged + before, "first quota window is over") != NULL;
 		both += charge && refine;
 	}
 	print_message("# charge ticks %u, refinement rounds %u\n", charge_ticks, refine_ticks);
@@ -687,7 +679,7 @@ static void test_arbitration(void **state)
 	assert_true(refine_ticks >= 1);
 	assert_int_equal(both, 0);
 	/* one commit per deciding tick */
-	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"), charge_ticks + refine_ticks + window_ticks);
+	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"), commit_ticks);
 	stop(x);
 }
 

@@ -34,6 +34,9 @@ free_bp() {	# node 0's MemFree / MemTotal, in 1/10000
 applied() {	# scheme 0's sz_applied (bytes) per damond's status
 	damond_status_json | tr -d ' \n' | sed -n 's/.*"sz_applied":\([0-9]*\).*/\1/p' | head -n1
 }
+tried_applied() {	# scheme 0's "sz_tried sz_applied" (bytes) per damond's status
+	damond_status_json | tr -d ' \n' | sed -n 's/.*"sz_tried":\([0-9]*\).*"sz_applied":\([0-9]*\).*/\1 \2/p' | head -n1
+}
 
 setup_zram 2G
 start_memhog -m "$(( $(meminfo MemTotal) / 2048 ))" -l	# half of memory, mlocked
@@ -86,8 +89,10 @@ while [ "$(free_bp)" -lt 3900 ]; do
 		damondctl status --details | tail -n 25
 		fail "node 0 free $(free_bp) bp after ${secs} s, goal 4000 bp (40 %)"
 	}
-	a=$(applied)
-	a=${a:-0}
+	set -- $(tried_applied)
+	tr=${1:-0} a=${2:-0}
+	# the approach, sample by sample (for bench/goal's reading: windows applied in full, or eaten by failures)
+	info "approach t_ms=$(( now - t0 )) tried_mib=$((tr >> 20)) applied_mib=$((a >> 20)) free_bp=$(free_bp)"
 	[ -n "$t_first" ] || [ "$a" -eq 0 ] || t_first=$now
 	if [ $(( now - pt )) -ge 1000 ]; then
 		r=$(pct $(( a - pa )) $(( now - pt )))
