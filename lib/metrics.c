@@ -119,12 +119,48 @@ static const struct {
 #undef X
 };
 
+/* A growing byte buffer: the families' samples and the text, without stdio (no open_memstream's zeroed 8 KiB per family). */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
 struct render {
-	FILE *f[_F_MAX];
-	char *buf[_F_MAX];
-	size_t len[_F_MAX];
+	struct buf fam[_F_MAX];
 	bool oom;
 };
+
+static char *buf_room(struct buf *b, size_t n, bool *oom)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = MAX(b->cap ? b->cap * 2 : 256, b->len + n + 1);
+		char *p = realloc(b->p, cap);
+
+		if (!p) {
+			*oom = true;
+			return NULL;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	return b->p + b->len;
+}
+
+static void buf_add(struct buf *b, const char *s, size_t n, bool *oom)
+{
+	char *p = buf_room(b, n, oom);
+
+	if (!p)
+		return;
+	memcpy(p, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void buf_puts(struct buf *b, const char *s, bool *oom)
+{
+	buf_add(b, s, strlen(s), oom);
+}
 
 /* Labels: up to 6 pairs; a NULL value leaves the pair out. */
 struct label {
@@ -201,54 +237,73 @@ int metrics_escape_label(const char *s, FILE *out)
 	return 0;
 }
 
+/* The same into b: runs without a character to escape copied whole. */
+static void escape_label(struct buf *b, const char *s, bool *oom)
+{
+	while (*s) {
+		size_t n = strcspn(s, "\\\"\n");
+
+		buf_add(b, s, n, oom);
+		s += n;
+		if (!*s)
+			break;
+		buf_add(b, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\", 2, oom);
+		s++;
+	}
+}
+
 /* Integers as integers (exact up to 2^53), the rest in the fewest digits that read back the same. */
-static void print_value(FILE *f, double v)
+static void print_value(struct buf *b, double v, bool *oom)
 {
 	char buf[32];
 
 	if (isnan(v))
-		fputs("NaN", f);
+		buf_add(b, "NaN", 3, oom);
 	else if (isinf(v))
-		fputs(v > 0 ? "+Inf" : "-Inf", f);
-	else if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v)
-		fprintf(f, "%.0f", v);
-	else {
-		for (int prec = 1; prec <= 17; prec++) {
+		buf_puts(b, v > 0 ? "+Inf" : "-Inf", oom);
+	else if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
+		/* what "%.0f" prints, without printf's floating-point path */
+		int64_t i = (int64_t)v;
+		uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+		char *e = buf + sizeof(buf), *p = e;
+
+		do
+			*--p = (char)('0' + u % 10);
+		while (u /= 10);
+		if (i < 0 || (i == 0 && signbit(v)))
+			*--p = '-';
+		buf_add(b, p, (size_t)(e - p), oom);
+	} else {
+		/* DBL_DIG: when the shortest round-trip form has 15 digits or fewer, "%.15g" prints it (the
+		 * trailing zeros stripped), so the search can start there */
+		for (int prec = 15; prec <= 17; prec++) {
 			snprintf(buf, sizeof(buf), "%.*g", prec, v);
 			if (strtod(buf, NULL) == v)
 				break;
 		}
-		fputs(buf, f);
+		buf_puts(b, buf, oom);
 	}
 }
 
 static void sample(struct render *r, enum family fam, const struct label *labels, size_t n, double v)
 {
-	FILE *f;
+	struct buf *b = &r->fam[fam];
 	bool first = true;
 
-	if (!r->f[fam]) {
-		r->f[fam] = open_memstream(&r->buf[fam], &r->len[fam]);
-		if (!r->f[fam]) {
-			r->oom = true;
-			return;
-		}
-	}
-	f = r->f[fam];
-	fputs(families[fam].name, f);
+	buf_puts(b, families[fam].name, &r->oom);
 	for (size_t i = 0; i < n; i++) {
 		if (!labels[i].value)
 			continue;
-		fprintf(f, "%s%s=\"", first ? "{" : ",", labels[i].key);
-		(void)metrics_escape_label(labels[i].value, f);
-		fputc('"', f);
+		buf_add(b, first ? "{" : ",", 1, &r->oom);
+		buf_puts(b, labels[i].key, &r->oom);
+		buf_add(b, "=\"", 2, &r->oom);
+		escape_label(b, labels[i].value, &r->oom);
+		buf_add(b, "\"", 1, &r->oom);
 		first = false;
 	}
-	if (!first)
-		fputc('}', f);
-	fputc(' ', f);
-	print_value(f, v);
-	fputc('\n', f);
+	buf_add(b, first ? " " : "} ", first ? 1 : 2, &r->oom);
+	print_value(b, v, &r->oom);
+	buf_add(b, "\n", 1, &r->oom);
 }
 
 /* A sample of member key of o, if o has it as a number. */
@@ -357,6 +412,14 @@ static void render_scheme(struct render *r, const char *kdamond, struct json_obj
 /* the DAMON_STAT idle-time percentiles exported as metrics */
 static const int idle_percentiles[] = { 0, 10, 25, 50, 75, 90, 99, 100 };
 
+bool metrics_idle_percentile_exported(int p)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(idle_percentiles); i++)
+		if (idle_percentiles[i] == p)
+			return true;
+	return false;
+}
+
 static void render_kdamond(struct render *r, struct json_object *kd)
 {
 	struct json_object *ref, *nr, *targets, *schemes, *ds, *pct;
@@ -452,7 +515,8 @@ static void render_doc(struct render *r, struct json_object *st)
 	sample_member(r, F_PROCESS_RSS, NULL, 0, res, "rss_kib", 1024);
 }
 
-int metrics_render(struct json_object *status, FILE *out)
+/* The exposition text into out (empty on entry). */
+static int render_text(struct json_object *status, struct buf *out)
 {
 	struct render r = {};
 
@@ -460,42 +524,53 @@ int metrics_render(struct json_object *status, FILE *out)
 		return -EINVAL;
 	render_doc(&r, status);
 	for (size_t i = 0; i < _F_MAX; i++) {
-		if (!r.f[i])
-			continue;
-		if (fclose(r.f[i]) != 0)
-			r.oom = true;
-		else if (!r.oom) {
-			/* families without a sample are left out entirely */
-			fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", families[i].name, families[i].help,
-				families[i].name, families[i].type);
-			fwrite(r.buf[i], 1, r.len[i], out);
+		/* families without a sample are left out entirely */
+		if (r.fam[i].len && !r.oom) {
+			buf_add(out, "# HELP ", 7, &r.oom);
+			buf_puts(out, families[i].name, &r.oom);
+			buf_add(out, " ", 1, &r.oom);
+			buf_puts(out, families[i].help, &r.oom);
+			buf_add(out, "\n# TYPE ", 8, &r.oom);
+			buf_puts(out, families[i].name, &r.oom);
+			buf_add(out, " ", 1, &r.oom);
+			buf_puts(out, families[i].type, &r.oom);
+			buf_add(out, "\n", 1, &r.oom);
+			buf_add(out, r.fam[i].p, r.fam[i].len, &r.oom);
 		}
-		free(r.buf[i]);
+		free(r.fam[i].p);
 	}
-	if (r.oom)
-		return -ENOMEM;
+	return r.oom ? -ENOMEM : 0;
+}
+
+int metrics_render(struct json_object *status, FILE *out)
+{
+	struct buf b = {};
+	int r = render_text(status, &b);
+
+	if (r >= 0 && b.len && fwrite(b.p, 1, b.len, out) != b.len)
+		r = -EIO;
+	free(b.p);
+	if (r < 0)
+		return r;
 	return ferror(out) ? -EIO : 0;
 }
 
 int metrics_render_string(struct json_object *status, char **ret, size_t *ret_len)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int r;
+	struct buf b = {};
+	int r = render_text(status, &b);
 
-	if (!f)
-		return -ENOMEM;
-	r = metrics_render(status, f);
-	if (fclose(f) != 0 && r == 0)
+	/* an empty text is still a string */
+	if (r >= 0 && !b.p && !buf_room(&b, 0, &(bool){ false }))
 		r = -ENOMEM;
 	if (r < 0) {
-		free(buf);
+		free(b.p);
 		return r;
 	}
-	*ret = buf;
+	b.p[b.len] = 0;
+	*ret = b.p;
 	if (ret_len)
-		*ret_len = len;
+		*ret_len = b.len;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 
 struct json_object;
@@ -24,6 +25,10 @@ int metrics_render(struct json_object *status, FILE *out);
 
 /* The same into a malloc'ed NUL-terminated string. */
 int metrics_render_string(struct json_object *status, char **ret, size_t *ret_len);
+
+/* Whether DAMON_STAT's idle-time percentile p (0..100) is among the exported ones: the status document
+ * built for the metrics (manager_status_json_metrics()) may leave the others null. */
+bool metrics_idle_percentile_exported(int p);
 
 /* Label value escaping of the exposition format: \ " and newline. */
 int metrics_escape_label(const char *s, FILE *out);
