@@ -4,9 +4,10 @@
  * host. The manager in process over the fake kernel (tests/fake), with
  * bench/bpf's policy (one paddr kdamond, 20,000 one-page ranges, no scheme,
  * the textfile on) and a 20,000-region snapshot fed to its store as the BPF
- * monitor would. Times, per call (best and median of ITERATIONS, default 2000):
- * the reduced status document, its rendering, the textfile's write and
- * rename, DAMON_STAT's computation, and the whole manager_metrics_tick().
+ * monitor would. Times, per call (best, median and p90 of ITERATIONS, default
+ * 2000): the metrics' view from damond's state, its rendering, the textfile's
+ * write and rename, DAMON_STAT's computation, the whole manager_metrics_tick(),
+ * and the full status document with its metrics for comparison.
  * DIR (default /dev/shm, a tmpfs like the guests' /run) holds the fake sysfs
  * root and the textfile. Not a test: build-vm (release) builds it, run it
  * by hand: build-vm/tests/sysfs/bench-metrics.
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 	FILE *f;
 	char *text = NULL;
 	size_t len = 0, tlen;
-	uint64_t *t[8];
+	uint64_t *t[9];
 	const struct damon_snapshot *snap;
 	struct damon_stat_result res;
 
@@ -156,22 +157,24 @@ int main(int argc, char **argv)
 	printf("%u regions, %zu bytes of exposition text, %zu iterations\n", NR_REGIONS, tlen, iters);
 
 	for (size_t i = 0; i < iters; i++) {
-		struct json_object *st = NULL;
+		struct json_object *hold = NULL;
+		struct metrics_view v;
 		char *s = NULL;
 		size_t l;
 		uint64_t a, b, c, d, e;
 
 		a = ns();
-		if (manager_status_json_metrics(m, &st) < 0)
+		if (manager_metrics_view(m, &v, &hold) < 0)
 			return 1;
 		b = ns();
-		if (metrics_render_string(st, &s, &l) < 0)
+		if (metrics_render_view_string(&v, &s, &l) < 0)
 			return 1;
 		c = ns();
 		if (metrics_write_textfile(prom, s, l) < 0)
 			return 1;
 		d = ns();
-		json_object_put(st);
+		metrics_view_done(&v);
+		json_object_put(hold);
 		free(s);
 		e = ns();
 		t[0][i] = b - a;
@@ -179,6 +182,18 @@ int main(int argc, char **argv)
 		t[2][i] = d - c;
 		t[3][i] = e - d;
 		t[4][i] = e - a;
+	}
+	/* what the status document costs (damondctl status, or the metrics before the view) */
+	for (size_t i = 0; i < iters; i++) {
+		struct json_object *st = NULL;
+		char *s = NULL;
+		uint64_t a = ns();
+
+		if (manager_status_json(m, &st) < 0 || metrics_render_string(st, &s, NULL) < 0)
+			return 1;
+		json_object_put(st);
+		free(s);
+		t[8][i] = ns() - a;
 	}
 	for (size_t i = 0; i < iters; i++) {
 		uint64_t a = ns();
@@ -202,14 +217,15 @@ int main(int argc, char **argv)
 		free(s);
 		t[7][i] = ns() - a;
 	}
-	report("reduced status document (json-c)", t[0], iters);
-	report("rendering (metrics_render_string)", t[1], iters);
+	report("the view from damond's state", t[0], iters);
+	report("rendering (metrics_render_view_string)", t[1], iters);
 	report("textfile write + rename", t[2], iters);
-	report("freeing the document and the text", t[3], iters);
+	report("freeing the view and the text", t[3], iters);
 	report("sum of the four", t[4], iters);
 	report("DAMON_STAT computation (every 5 s)", t[5], iters);
 	report("manager_metrics_tick() (text + file)", t[6], iters);
 	report("manager_metrics_text() (text only)", t[7], iters);
+	report("full status document + its metrics", t[8], iters);
 
 	manager_free(m);
 	fake_damon_destroy(root);
