@@ -6,7 +6,8 @@
  * the textfile on) and a 20,000-region snapshot fed to its store as the BPF
  * monitor would. Times, per call (best, median and p90 of ITERATIONS, default
  * 2000): the metrics' view from damond's state, its rendering, the textfile's
- * write and rename, DAMON_STAT's computation, the whole manager_metrics_tick(),
+ * write and rename, DAMON_STAT's computation (50 distinct ages in turn, and all
+ * regions of one age), the whole manager_metrics_tick(),
  * and the full status document with its metrics for comparison.
  * DIR (default /dev/shm, a tmpfs like the guests' /run) holds the fake sysfs
  * root and the textfile. Not a test: build-vm (release) builds it, run it
@@ -102,7 +103,7 @@ int main(int argc, char **argv)
 	FILE *f;
 	char *text = NULL;
 	size_t len = 0, tlen;
-	uint64_t *t[9];
+	uint64_t *t[10];
 	const struct damon_snapshot *snap;
 	struct damon_stat_result res;
 
@@ -202,6 +203,24 @@ int main(int argc, char **argv)
 			return 1;
 		t[5][i] = ns() - a;
 	}
+	/* the same regions all of one age, as untouched memory (runs of equal idle time) */
+	{
+		struct snapshot_region *regs = calloc(NR_REGIONS, sizeof(*regs));
+		struct damon_snapshot flat = *snap;
+		const struct damon_snapshot *fp = &flat;
+
+		for (size_t i = 0; i < NR_REGIONS; i++)
+			regs[i] = (struct snapshot_region){ snap->regions[i].start, snap->regions[i].end, 0, 42 };
+		flat.regions = regs;
+		for (size_t i = 0; i < iters; i++) {
+			uint64_t a = ns();
+
+			if (damon_stat_compute(&fp, 1, 1, 100000, &res) < 0)
+				return 1;
+			t[9][i] = ns() - a;
+		}
+		free(regs);
+	}
 	for (size_t i = 0; i < iters; i++) {
 		uint64_t a = ns();
 
@@ -223,6 +242,7 @@ int main(int argc, char **argv)
 	report("freeing the view and the text", t[3], iters);
 	report("sum of the four", t[4], iters);
 	report("DAMON_STAT computation (every 5 s)", t[5], iters);
+	report("DAMON_STAT, all regions of one age", t[9], iters);
 	report("manager_metrics_tick() (text + file)", t[6], iters);
 	report("manager_metrics_text() (text only)", t[7], iters);
 	report("full status document + its metrics", t[8], iters);
