@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Prometheus text exposition of the status document (see metrics.h). */
+/* Prometheus text exposition of damond's numbers: a view, or the status document (see metrics.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,7 +16,7 @@
 
 /*
  * Every family, in output order. The exposition format wants all samples
- * of a family together after its HELP and TYPE lines; the status document
+ * of a family together after its HELP and TYPE lines; the view
  * is walked once, each sample going to its family's buffer.
  */
 #define FAMILIES(X)                                                                                                    \

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Prometheus metrics: the status document (manager_status_json) rendered
- * in the text exposition format 0.0.4, and the node_exporter textfile
- * written atomically. Pure: no sd-event, no globals. The metric names,
- * types and labels are listed in docs/configuration.md ("Metrics").
+ * Prometheus metrics: a view of damond's numbers (struct metrics_view,
+ * filled by the daemon from its state, or from a status document as
+ * manager_status_json builds it) rendered in the text exposition format
+ * 0.0.4, and the node_exporter textfile written atomically. Pure: no
+ * sd-event, no globals. The metric names, types and labels are listed in
+ * docs/METRICS.md.
  */
 #pragma once
 
