@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Prometheus metrics: the status document rendered by lib/metrics.c, served
+ * Prometheus metrics: damond's state as lib/metrics.c's view (manager_metrics_view()), rendered, served
  * as the "metrics" control verb and written to the node_exporter textfile
  * (damond: {metrics: {textfile: PATH}}) on every stats tick. damond itself
  * listens on nothing but its AF_UNIX control socket.
@@ -13,14 +13,15 @@
 
 int manager_metrics_text(struct manager *m, char **ret, size_t *ret_len)
 {
-	struct json_object *st = NULL;
+	struct metrics_view v;
+	struct json_object *hold = NULL;
 	int r;
 
-	r = manager_status_json_metrics(m, &st);
-	if (r < 0)
-		return r;
-	r = metrics_render_string(st, ret, ret_len);
-	json_object_put(st);
+	r = manager_metrics_view(m, &v, &hold);
+	if (r >= 0)
+		r = metrics_render_view_string(&v, ret, ret_len);
+	metrics_view_done(&v);
+	json_object_put(hold);
 	return r;
 }
 

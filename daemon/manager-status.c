@@ -6,6 +6,7 @@
 #include "manager-internal.h"
 #include "numa.h"
 #include "damon-stat.h"
+#include "metrics.h"
 #include "snapshot.h"
 #include "status-render.h"
 
@@ -25,16 +26,19 @@
 #define JSTR(v) ((v) ? json_object_new_string(v) : NULL)
 
 /* damond keeps CLOCK_MONOTONIC; damondctl shows wall-clock times. */
-static struct json_object *when_json(usec_t mono)
+static uint64_t when_us(usec_t mono)
 {
 	struct timespec ts;
 	usec_t now_rt, now_mono = now_usec();
 
-	if (!mono)
-		return NULL;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_rt = (usec_t)ts.tv_sec * 1000000ULL + (usec_t)ts.tv_nsec / 1000ULL;
-	return json_object_new_uint64(now_rt - (now_mono - MIN(mono, now_mono)));
+	return now_rt - (now_mono - MIN(mono, now_mono));
+}
+
+static struct json_object *when_json(usec_t mono)
+{
+	return mono ? json_object_new_uint64(when_us(mono)) : NULL;
 }
 
 static struct json_object *range_json(const struct damon_range *r)
@@ -87,6 +91,29 @@ static const char *wmark_state(struct manager *m, const struct damos_cfg *s, uin
 }
 
 /* A goal as configured, with what the kernel compares it with, measured by damond (lib/goal-current.c) */
+/* what the kernel's goal compares, measured by damond (lib/goal-current.c) */
+static void goal_measure(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
+			 const struct damos_goal_cfg *g, struct goal_eligible_obs *el, struct goal_current *cur)
+{
+	/* node_eligible_mem_bp from the monitor's regions, shown natively too (the kernel never shows its value) */
+	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
+		ctrls_goal_eligible(m, kd, s, g, now_usec(), el);
+	goal_current_read(m->procfs_root, m->sysfs_path, g, s->quota.reset_interval_ms, &m->goal_psi, now_usec(), el,
+			  cur);
+}
+
+/* native: the kernel measures it; fed: the kernel lacks the metric, damond measures it and hands the
+ * value to the kernel as a user_input goal (the goal_feed controller); damond: the kernel has no temporal
+ * tuner, damond scores the goals and caps the quota itself, the kernel gets none */
+static const char *goal_mode(const struct manager *m, const struct damos_cfg *s, const struct damos_goal_cfg *g)
+{
+	return features_temporal_emulated(&m->features, s) ? "damond"
+	       : g->metric == DAMOS_GOAL_USER_INPUT        ? "user"
+	       : features_goal_cfg_fed(&m->features, g)    ? "fed"
+							   : "native";
+}
+
+/* A goal as configured, with what the kernel compares it with, measured by damond */
 static struct json_object *goal_json(struct manager *m, const struct kdamond_rt *kd, const struct damos_cfg *s,
 				     const struct damos_goal_cfg *g)
 {
@@ -94,20 +121,9 @@ static struct json_object *goal_json(struct manager *m, const struct kdamond_rt 
 	struct goal_eligible_obs el = {};
 	struct goal_current cur;
 
-	/* node_eligible_mem_bp from the monitor's regions, shown natively too (the kernel never shows its value) */
-	if (g->metric == DAMOS_GOAL_NODE_ELIGIBLE_MEM_BP)
-		ctrls_goal_eligible(m, kd, s, g, now_usec(), &el);
-	goal_current_read(m->procfs_root, m->sysfs_path, g, s->quota.reset_interval_ms, &m->goal_psi, now_usec(), &el,
-			  &cur);
+	goal_measure(m, kd, s, g, &el, &cur);
 	JADD(go, "metric", json_object_new_string(damos_goal_metric_to_string(g->metric)));
-	/* native: the kernel measures it; fed: the kernel lacks the metric, damond measures it and hands the
-	 * value to the kernel as a user_input goal (the goal_feed controller); damond: the kernel has no temporal
-	 * tuner, damond scores the goals and caps the quota itself, the kernel gets none */
-	JADD(go, "mode",
-	     json_object_new_string(features_temporal_emulated(&m->features, s) ? "damond"
-				    : g->metric == DAMOS_GOAL_USER_INPUT        ? "user"
-				    : features_goal_cfg_fed(&m->features, g)    ? "fed"
-										: "native"));
+	JADD(go, "mode", json_object_new_string(goal_mode(m, s, g)));
 	JADD(go, "target_value", JU64(g->target_value));
 	JADD(go, "current_value", cur.known ? JU64(cur.value) : NULL);
 	JADD(go, "unit", json_object_new_string(cur.unit));
@@ -348,7 +364,7 @@ static void target_ranges_json(const struct damon_ctx_cfg *x, const struct damon
 	JADD(to, "regions", regs);
 }
 
-static struct json_object *target_json(struct manager *m, const struct kdamond_rt *kd, size_t t, bool metrics)
+static struct json_object *target_json(struct manager *m, const struct kdamond_rt *kd, size_t t)
 {
 	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
 	struct json_object *to = json_object_new_object();
@@ -356,11 +372,6 @@ static struct json_object *target_json(struct manager *m, const struct kdamond_r
 
 	JADD(to, "index", JU64(t));
 	JADD(to, "pid", json_object_new_int(kd->targets[t].pid));
-	if (metrics) {
-		/* the metrics read a target's index and snapshot only: no /proc reads, no walk of its ranges */
-		JADD(to, "snapshot", snap ? snapshot_json(kd, snap) : NULL);
-		return to;
-	}
 	if (x->ops != DAMON_OPS_PADDR)
 		target_process_json(m, &kd->targets[t], to);
 	target_ranges_json(x, &kd->targets[t], to);
@@ -399,40 +410,51 @@ void manager_dstat_observe(struct manager *m, struct kdamond_rt *kd)
 /* mm/damon/stat.c refreshes its outputs at most every 5 s (damon_stat_damon_call_fn) */
 #define DAMON_STAT_REFRESH_USEC (5 * 1000 * 1000ULL)
 
-/* DAMON_STAT's estimated bandwidth and idle-time percentiles from this kdamond's snapshots
- * (physical-address kdamonds: DAMON_STAT's own view), lib/damon-stat.c. */
-static struct json_object *damon_stat_json(struct manager *m, struct kdamond_rt *kd)
+/* DAMON_STAT's numbers of a kdamond, recomputed at most every DAMON_STAT_REFRESH_USEC */
+static bool dstat_result(struct manager *m, struct kdamond_rt *kd, struct damon_stat_result *res, uint64_t *ret_aggr_us)
 {
 	const struct damon_snapshot *snaps[64];
-	struct damon_stat_result res;
-	struct json_object *o, *pct;
 	size_t n = 0;
 	uint64_t aggr_us;
 
 	if (kd->cfg->ctx.ops != DAMON_OPS_PADDR || !m->snapshots || kd->nr_targets == 0)
-		return NULL;
+		return false;
 	for (size_t t = 0; t < kd->nr_targets && n < ARRAY_SIZE(snaps); t++) {
 		snaps[n] = snapshot_store_get(m->snapshots, kd->index, t);
 		if (snaps[n])
 			n++;
 	}
 	if (n == 0)
-		return NULL;
+		return false;
 	aggr_us = dstat_aggr_us(kd);
 	if (aggr_us == 0)
-		return NULL;
+		return false;
 	if (kd->dstat_last_at && now_usec() < kd->dstat_last_at + DAMON_STAT_REFRESH_USEC &&
 	    kd->dstat_last_pid == kd->pid && kd->dstat_last.aggr_interval_us == aggr_us &&
 	    kd->dstat_last_addr_unit == kd->cfg->ctx.addr_unit) {
-		res = kd->dstat_last;
+		*res = kd->dstat_last;
 	} else {
-		if (damon_stat_compute(snaps, n, kd->cfg->ctx.addr_unit, aggr_us, &res) < 0)
-			return NULL;
-		kd->dstat_last = res;
+		if (damon_stat_compute(snaps, n, kd->cfg->ctx.addr_unit, aggr_us, res) < 0)
+			return false;
+		kd->dstat_last = *res;
 		kd->dstat_last_at = now_usec();
 		kd->dstat_last_pid = kd->pid;
 		kd->dstat_last_addr_unit = kd->cfg->ctx.addr_unit;
 	}
+	*ret_aggr_us = aggr_us;
+	return true;
+}
+
+/* DAMON_STAT's estimated bandwidth and idle-time percentiles from this kdamond's snapshots
+ * (physical-address kdamonds: DAMON_STAT's own view), lib/damon-stat.c. */
+static struct json_object *damon_stat_json(struct manager *m, struct kdamond_rt *kd)
+{
+	struct damon_stat_result res;
+	struct json_object *o, *pct;
+	uint64_t aggr_us;
+
+	if (!dstat_result(m, kd, &res, &aggr_us))
+		return NULL;
 	o = json_object_new_object();
 	JADD(o, "estimated_memory_bandwidth_bytes_per_second", JU64(res.estimated_memory_bandwidth));
 	pct = json_object_new_array();
@@ -447,18 +469,19 @@ static struct json_object *damon_stat_json(struct manager *m, struct kdamond_rt 
 	return o;
 }
 
-static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd, bool metrics)
+static const char *kd_state(const struct kdamond_rt *kd)
+{
+	return kd->running ? "on" : kd->waiting ? "waiting" : kd->died ? "died" : "off";
+}
+
+static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd)
 {
 	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
 	struct json_object *o = json_object_new_object(), *iv, *nr, *targets, *schemes, *last;
 
 	JADD(o, "name", json_object_new_string(kd->name));
 	JADD(o, "index", JU64(kd->index));
-	JADD(o, "state",
-	     json_object_new_string(kd->running   ? "on"
-				    : kd->waiting ? "waiting"
-				    : kd->died    ? "died"
-						  : "off"));
+	JADD(o, "state", json_object_new_string(kd_state(kd)));
 	if (kd_follows_processes(kd->cfg)) {
 		struct json_object *fol = json_object_new_array();
 
@@ -491,15 +514,13 @@ static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd
 
 	targets = json_object_new_array();
 	for (size_t t = 0; t < kd->nr_targets; t++)
-		json_object_array_add(targets, target_json(m, kd, t, metrics));
+		json_object_array_add(targets, target_json(m, kd, t));
 	JADD(o, "targets", targets);
 
 	schemes = json_object_new_array();
 	for (size_t i = 0; i < kd->nr_slots; i++)
 		json_object_array_add(schemes, scheme_json(m, kd, i));
 	JADD(o, "schemes", schemes);
-	if (metrics)
-		return o;
 
 	if (kd->pending != KD_PENDING_NONE) {
 		/* an operation refused with EBUSY, retried from the retry timer */
@@ -550,30 +571,47 @@ static int statm_read(unsigned long *ret_size, unsigned long *ret_resident)
 	return sscanf(buf, "%lu %lu", ret_size, ret_resident) == 2 ? 0 : -EIO;
 }
 
+/* damond's CPU time (user and system), µs */
+static bool cpu_time_us(uint64_t *ret, struct rusage *ru)
+{
+	if (getrusage(RUSAGE_SELF, ru) < 0)
+		return false;
+	*ret = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 +
+	       (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+	return true;
+}
+
+/* damond's resident memory, KiB */
+static bool rss_kib(uint64_t *ret)
+{
+	unsigned long size, resident;
+
+	if (statm_read(&size, &resident) < 0)
+		return false;
+	*ret = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
+	return true;
+}
+
 /* damond's own cost: CPU time, resident and peak memory. */
-static struct json_object *resources_json(bool metrics)
+static struct json_object *resources_json(void)
 {
 	struct json_object *o = json_object_new_object();
 	struct rusage ru;
-	unsigned long size, resident;
+	struct mallinfo2 mi;
+	uint64_t v;
 
-	if (getrusage(RUSAGE_SELF, &ru) == 0) {
-		JADD(o, "cpu_us", JU64((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
-				       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)));
+	if (cpu_time_us(&v, &ru)) {
+		JADD(o, "cpu_us", JU64(v));
 		JADD(o, "cpu_ms", JU64((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
 				       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000));
 		JADD(o, "max_rss_kib", JU64((uint64_t)ru.ru_maxrss));
 	}
-	if (!metrics) {
-		/* mallinfo2() walks every free chunk: not for the metrics, which do not export it */
-		struct mallinfo2 mi = mallinfo2();
-
-		/* heap bytes in use vs. held free by malloc (fragmentation) */
-		JADD(o, "heap_in_use_kib", JU64(mi.uordblks / 1024 + mi.hblkhd / 1024));
-		JADD(o, "heap_free_kib", JU64(mi.fordblks / 1024));
-	}
-	if (statm_read(&size, &resident) == 0)
-		JADD(o, "rss_kib", JU64((uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024));
+	/* heap bytes in use vs. held free by malloc (fragmentation); mallinfo2() walks every free chunk */
+	mi = mallinfo2();
+	JADD(o, "heap_in_use_kib", JU64(mi.uordblks / 1024 + mi.hblkhd / 1024));
+	JADD(o, "heap_free_kib", JU64(mi.fordblks / 1024));
+	if (rss_kib(&v))
+		JADD(o, "rss_kib", JU64(v));
 	return o;
 }
 
@@ -650,18 +688,16 @@ static const char *monitor_source(const struct manager *m)
 	return m->events ? "bpf" : m->replay ? "replay" : "sysfs-polling";
 }
 
-static struct json_object *monitor_json(struct manager *m, bool metrics)
+static struct json_object *monitor_json(struct manager *m)
 {
 	struct json_object *mon;
 
 	mon = json_object_new_object();
 	JADD(mon, "source", json_object_new_string(monitor_source(m)));
 	JADD(mon, "reason", JSTR(m->bpf_reason));
-	if (!metrics) {
-		/* stats ticks run so far, and how late one may run to share a ring wakeup (manager_stats_accuracy()) */
-		JADD(mon, "stats_ticks", JU64(m->stats_ticks));
-		JADD(mon, "stats_slack_ms", JU64(m->stats_slack_us / 1000));
-	}
+	/* stats ticks run so far, and how late one may run to share a ring wakeup (manager_stats_accuracy()) */
+	JADD(mon, "stats_ticks", JU64(m->stats_ticks));
+	JADD(mon, "stats_slack_ms", JU64(m->stats_slack_us / 1000));
 	if (m->snapshots) {
 		struct snapshot_store_stats ss;
 		double rate = 0;
@@ -685,8 +721,7 @@ static struct json_object *monitor_json(struct manager *m, bool metrics)
 		JADD(mon, "stats_dropped", JU64(m->stats_dropped));
 		JADD(mon, "stats_busy", JU64(m->stats_busy));
 #ifdef HAVE_BPF
-		if (!metrics)
-			JADD(mon, "bpf", manager_events_json(m));
+		JADD(mon, "bpf", manager_events_json(m));
 #endif
 	}
 	return mon;
@@ -741,7 +776,7 @@ static struct json_object *actions_json(struct manager *m)
 	return acts;
 }
 
-static int status_json(struct manager *m, bool metrics, struct json_object **ret)
+int manager_status_json(struct manager *m, struct json_object **ret)
 {
 	struct json_object *o = json_object_new_object(), *kds, *feat;
 
@@ -750,34 +785,167 @@ static int status_json(struct manager *m, bool metrics, struct json_object **ret
 	JADD(o, "pid", json_object_new_int((int)getpid()));
 	JADD(o, "sysfs_root", json_object_new_string(m->sysfs_path));
 	JADD(o, "dry_run", json_object_new_boolean(actuator_is_dry_run(m)));
-	JADD(o, "resources", resources_json(metrics));
+	JADD(o, "resources", resources_json());
 	JADD(o, "config", config_json(m));
-	JADD(o, "monitor", monitor_json(m, metrics));
-	if (!metrics) {
-		manager_features_json(m, &feat);
-		JADD(o, "features", feat);
-		JADD(o, "busy", busy_json(m));
-		JADD(o, "kdamond_dirs", dirs_json(m));
-	}
+	JADD(o, "monitor", monitor_json(m));
+	manager_features_json(m, &feat);
+	JADD(o, "features", feat);
+	JADD(o, "busy", busy_json(m));
+	JADD(o, "kdamond_dirs", dirs_json(m));
 	kds = json_object_new_array();
 	for (size_t i = 0; i < m->nr_kd; i++)
-		json_object_array_add(kds, kdamond_json(m, &m->kd[i], metrics));
+		json_object_array_add(kds, kdamond_json(m, &m->kd[i]));
 	JADD(o, "kdamonds", kds);
-
-	if (!metrics)
-		JADD(o, "actions", actions_json(m));
+	JADD(o, "actions", actions_json(m));
 	*ret = o;
 	return 0;
 }
 
-int manager_status_json(struct manager *m, struct json_object **ret)
+/* ---- the metrics' view (lib/metrics.h), from the state the document above is built from ---- */
+
+static int view_scheme(struct manager *m, struct kdamond_rt *kd, size_t i, struct metrics_scheme *v,
+		       struct json_object *hold)
 {
-	return status_json(m, false, ret);
+	const struct scheme_rt *sl = &kd->slots[i];
+	const struct damos_cfg *s = sl->cfg_idx >= 0 ? &kd->cfg->ctx.schemes[sl->cfg_idx] : NULL;
+	struct json_object *ctrl = json_object_new_object();
+
+	v->name = sl->name;
+	v->action = s ? damos_action_to_string(s->action) : "stat";
+	if (sl->have_st) {
+		v->nr_tried = METRICS_NUM(sl->st.nr_tried);
+		v->sz_tried = METRICS_NUM(sl->st.sz_tried);
+		v->nr_applied = METRICS_NUM(sl->st.nr_applied);
+		v->sz_applied = METRICS_NUM(sl->st.sz_applied);
+		v->qt_exceeds = METRICS_NUM(sl->st.qt_exceeds);
+		if (sl->st.has_sz_ops_filter_passed)
+			v->sz_ops_filter_passed = METRICS_NUM(sl->st.sz_ops_filter_passed);
+	}
+	if (s) {
+		uint64_t free_permil = UINT64_MAX;
+
+		v->quota_bytes = METRICS_NUM(s->quota.bytes);
+		v->quota_reset_interval_ms = METRICS_NUM(s->quota.reset_interval_ms);
+		if (sl->have_st)
+			v->quota_effective_bytes = METRICS_NUM(sl->st.effective_bytes);
+		v->nr_goals = s->quota.nr_goals;
+		if (v->nr_goals && !(v->goals = calloc(v->nr_goals, sizeof(*v->goals)))) {
+			json_object_put(ctrl);
+			return -ENOMEM;
+		}
+		for (size_t g = 0; g < v->nr_goals; g++) {
+			const struct damos_goal_cfg *gc = &s->quota.goals[g];
+			struct goal_eligible_obs el = {};
+			struct goal_current cur;
+
+			goal_measure(m, kd, s, gc, &el, &cur);
+			v->goals[g] = (struct metrics_goal){
+				.metric = damos_goal_metric_to_string(gc->metric),
+				.mode = goal_mode(m, s, gc),
+				.target = METRICS_NUM(gc->target_value),
+				.current = cur.known ? METRICS_NUM(cur.value) : (struct metrics_num){},
+			};
+		}
+		v->wmark_state = wmark_state(m, s, &free_permil);
+		if (s->wmarks.metric != DAMOS_WMARK_NONE) {
+			if (free_permil != UINT64_MAX)
+				v->wmark_free_permil = METRICS_NUM(free_permil);
+			v->wmark_high_permil = METRICS_NUM(s->wmarks.high);
+			v->wmark_mid_permil = METRICS_NUM(s->wmarks.mid);
+			v->wmark_low_permil = METRICS_NUM(s->wmarks.low);
+		}
+	}
+	ctrls_status(m, kd, i, ctrl); /* "fail_charge" */
+	metrics_view_scheme_controllers(v, ctrl);
+	json_object_array_add(hold, ctrl);
+	return 0;
 }
 
-int manager_status_json_metrics(struct manager *m, struct json_object **ret)
+static int view_kdamond(struct manager *m, struct kdamond_rt *kd, struct metrics_kdamond *v, struct json_object *hold)
 {
-	return status_json(m, true, ret);
+	const struct damon_ctx_cfg *x = &kd->cfg->ctx;
+	struct json_object *ctrl = json_object_new_object();
+	struct damon_stat_result res;
+	uint64_t aggr_us;
+
+	v->name = kd->name;
+	v->state = kd_state(kd);
+	ctrls_status(m, kd, SIZE_MAX, ctrl); /* "refine" */
+	metrics_view_kdamond_controllers(v, ctrl);
+	json_object_array_add(hold, ctrl);
+	if (dstat_result(m, kd, &res, &aggr_us)) {
+		v->bandwidth = METRICS_NUM(res.estimated_memory_bandwidth);
+		for (size_t i = 0; i < METRICS_NR_IDLE_PERCENTILES; i++)
+			v->idle_ms[i] = METRICS_NUM(res.idle_ms_percentiles[metrics_idle_percentile(i)]);
+	}
+	v->nr_regions_min = METRICS_NUM(x->min_nr_regions);
+	v->nr_regions_max = METRICS_NUM(x->max_nr_regions);
+	v->nr_targets = kd->nr_targets;
+	if (v->nr_targets && !(v->targets = calloc(v->nr_targets, sizeof(*v->targets))))
+		return -ENOMEM;
+	for (size_t t = 0; t < kd->nr_targets; t++) {
+		const struct damon_snapshot *snap = m->snapshots ? snapshot_store_get(m->snapshots, kd->index, t)
+								 : NULL;
+
+		v->targets[t].index = METRICS_NUM(t);
+		if (snap)
+			v->targets[t].nr_regions = METRICS_NUM(snap->nr_regions);
+	}
+	v->nr_schemes = kd->nr_slots;
+	if (v->nr_schemes && !(v->schemes = calloc(v->nr_schemes, sizeof(*v->schemes))))
+		return -ENOMEM;
+	for (size_t i = 0; i < kd->nr_slots; i++)
+		if (view_scheme(m, kd, i, &v->schemes[i], hold) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int manager_metrics_view(struct manager *m, struct metrics_view *v, struct json_object **ret_hold)
+{
+	struct json_object *hold = json_object_new_array();
+	struct rusage ru;
+	uint64_t x;
+
+	*v = (struct metrics_view){};
+	*ret_hold = hold;
+	if (!hold)
+		return -ENOMEM;
+	v->version = DAMOND_VERSION;
+	v->generation = METRICS_NUM(m->generation);
+	if (m->config_loaded_at)
+		v->loaded_at_us = METRICS_NUM(when_us(m->config_loaded_at));
+	if (m->last_reload.at) {
+		v->last_reload_ok = METRICS_NUM(m->last_reload.ok ? 1 : 0);
+		v->last_reload_at_us = METRICS_NUM(when_us(m->last_reload.at));
+	}
+	v->monitor_source = monitor_source(m);
+	if (m->snapshots) {
+		struct snapshot_store_stats ss;
+		double rate = 0;
+		uint64_t drops = 0;
+
+		snapshot_store_get_stats(m->snapshots, &ss);
+#ifdef HAVE_BPF
+		manager_events_stats(m, &rate, &drops);
+#endif
+		v->records = METRICS_NUM(ss.records);
+		v->snapshots = METRICS_NUM(ss.snapshots_published);
+		v->incomplete_snapshots = METRICS_NUM(ss.snapshots_incomplete);
+		v->superseded_snapshots = METRICS_NUM(ss.snapshots_superseded);
+		v->drops = METRICS_NUM(drops);
+		v->stats_commands = METRICS_NUM(m->stats_commands);
+	}
+	v->nr_kdamonds = m->nr_kd;
+	if (v->nr_kdamonds && !(v->kdamonds = calloc(v->nr_kdamonds, sizeof(*v->kdamonds))))
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nr_kd; i++)
+		if (view_kdamond(m, &m->kd[i], &v->kdamonds[i], hold) < 0)
+			return -ENOMEM;
+	if (cpu_time_us(&x, &ru))
+		v->cpu_us = METRICS_NUM(x);
+	if (rss_kib(&x))
+		v->rss_kib = METRICS_NUM(x);
+	return 0;
 }
 
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret)

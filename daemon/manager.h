@@ -232,10 +232,14 @@ void log_config_errors(const struct config_errors *errs);
 /* what the last reload did to the kernel (applied, changes, restarted, started, failed, kdamond_dirs, spares) */
 void reload_outcome_json(const struct manager *m, struct json_object *o);
 int manager_status_json(struct manager *m, struct json_object **ret);
-/* The part of the status document the metrics read (lib/metrics.c renders the same text from either):
- * without features, actions, the lock and directory state, the BPF details, heap figures and per-target
- * ranges, process names and units, which a stats tick would otherwise build, walk and free every second */
-int manager_status_json_metrics(struct manager *m, struct json_object **ret);
+/*
+ * What the metrics read (lib/metrics.h), filled straight from damond's state: the numbers the status
+ * document has at the same places (lib/metrics.c renders the same text from either), without building,
+ * walking and freeing a document every stats tick. The controllers' parts come from their status objects,
+ * held in *ret_hold (put it after the view's last use, then metrics_view_done()).
+ */
+struct metrics_view;
+int manager_metrics_view(struct manager *m, struct metrics_view *v, struct json_object **ret_hold);
 int manager_features_json(struct manager *m, struct json_object **ret);
 int manager_regions_json(struct manager *m, const char *kdamond, struct json_object **ret);
 

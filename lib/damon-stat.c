@@ -56,7 +56,8 @@ static int table_grow(struct idle_table *t)
 	return 0;
 }
 
-static int table_add(struct idle_table *t, int64_t idle, uint64_t bytes)
+/* bytes to idle's entry, added if new; its slot in *ret_h (valid until the next add) */
+static int table_add(struct idle_table *t, int64_t idle, uint64_t bytes, size_t *ret_h)
 {
 	size_t h;
 
@@ -69,6 +70,7 @@ static int table_add(struct idle_table *t, int64_t idle, uint64_t bytes)
 		t->n++;
 	}
 	t->v[h].bytes += bytes;
+	*ret_h = h;
 	return 0;
 }
 
@@ -92,7 +94,8 @@ int damon_stat_compute(const struct damon_snapshot *const *snaps, size_t nr_snap
 	struct idle_table t = {};
 	unsigned __int128 access = 0;
 	uint64_t total = 0, accounted = 0;
-	size_t k = 0;
+	size_t k = 0, last_h = 0;
+	int64_t last_idle = 0;
 	int next = 0;
 
 	if (!aggr_interval_us)
@@ -103,12 +106,18 @@ int damon_stat_compute(const struct damon_snapshot *const *snaps, size_t nr_snap
 		for (size_t i = 0; snaps[s] && i < snaps[s]->nr_regions; i++) {
 			const struct snapshot_region *r = &snaps[s]->regions[i];
 			uint64_t bytes = (r->end - r->start) * addr_unit;
+			int64_t idle = idle_intervals(r);
 
-			if (table_add(&t, idle_intervals(r), bytes) < 0) {
+			/* neighbours mostly share their idle time (equal ages): no hash for a run of them */
+			if (t.n && idle == last_idle)
+				t.v[last_h].bytes += bytes;
+			else if (table_add(&t, idle, bytes, &last_h) < 0) {
 				free(t.v);
 				return -ENOMEM;
 			}
-			access += (unsigned __int128)bytes * r->nr_accesses;
+			last_idle = idle;
+			if (r->nr_accesses)
+				access += (unsigned __int128)bytes * r->nr_accesses;
 			total += bytes;
 		}
 	ret->total_bytes = total;

@@ -125,10 +125,11 @@ static void ref_percentiles(const struct snapshot_region *r, size_t n, uint64_t 
 	free(v);
 }
 
-/* 20,000 regions with few distinct ages, and 3,000 with all-distinct ones: equal to the reference */
+/* 20,000 regions with few distinct ages, 3,000 with all-distinct ones, and 20,000 in runs of 64 neighbours
+ * sharing their idle time (as a snapshot of untouched memory): equal to the reference */
 static void t_many_regions_match_reference(void **state)
 {
-	static const size_t sizes[] = { 20000, 3000 };
+	static const size_t sizes[] = { 20000, 3000, 20000 };
 
 	srand(7);
 	for (size_t c = 0; c < ARRAY_SIZE(sizes); c++) {
@@ -138,6 +139,7 @@ static void t_many_regions_match_reference(void **state)
 		const struct damon_snapshot *sp = &snap;
 		struct damon_stat_result res;
 		int64_t ref[DAMON_STAT_NR_PERCENTILES];
+		uint64_t access = 0;
 
 		assert_non_null(r);
 		for (size_t i = 0; i < n; i++) {
@@ -145,9 +147,15 @@ static void t_many_regions_match_reference(void **state)
 			r[i].end = r[i].start + 4096 * (1 + (uint64_t)(rand() % 8));
 			r[i].nr_accesses = rand() % 3 == 0 ? 1 + rand() % 19 : 0;
 			r[i].age = c == 0 ? (unsigned)(rand() % 40) : (unsigned)i * 7;
+			if (c == 2) {
+				r[i].nr_accesses = i / 64 % 3 == 0 ? 4 : 0;
+				r[i].age = (unsigned)(i / 64 % 30);
+			}
+			access += (r[i].end - r[i].start) * r[i].nr_accesses;
 		}
 		snap.regions = r;
 		assert_int_equal(damon_stat_compute(&sp, 1, 1, 100000, &res), 0);
+		assert_int_equal(res.estimated_memory_bandwidth, access * 10);
 		ref_percentiles(r, n, 100000, ref);
 		for (int p = 0; p < DAMON_STAT_NR_PERCENTILES; p++)
 			assert_int_equal(res.idle_ms_percentiles[p], ref[p]);

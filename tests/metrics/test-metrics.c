@@ -101,6 +101,71 @@ static void test_values(void **state)
 	assert_non_null(strstr(text, "damond_process_cpu_seconds_total 0.1\n"));
 }
 
+/* The value formatting before the fast paths: "%.0f" for integers below 2^53, else the fewest digits of
+ * "%.*g" that read back the same */
+static void ref_value(double v, char *buf, size_t size)
+{
+	if (v != v)
+		snprintf(buf, size, "NaN");
+	else if (v > 1.7976931348623157e308 || v < -1.7976931348623157e308)
+		snprintf(buf, size, v > 0 ? "+Inf" : "-Inf");
+	else if ((v < 0 ? -v : v) < 9007199254740992.0 && v == (double)(int64_t)v)
+		snprintf(buf, size, "%.0f", v);
+	else
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(buf, size, "%.*g", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+}
+
+/* Values of every shape (decimals of 1 to 8 places, halves, tiny, huge, random bits) print as before */
+static void test_values_like_printf(void **state)
+{
+	static const double scales[] = { 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+
+	srand(13);
+	for (int i = 0; i < 20000; i++) {
+		_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+		struct json_object *mon = json_object_new_object();
+		char *text = NULL, expect[128], ref[40];
+		double v;
+		uint64_t bits;
+
+		switch (i % 5) {
+		case 0: /* a decimal: an integer over a power of ten */
+			v = (double)((int64_t)rand() * rand() % 100000000000000LL) / scales[rand() % 10];
+			break;
+		case 1: /* seconds from microseconds, as the timestamps and CPU time */
+			v = (double)((uint64_t)rand() * (uint64_t)rand() * 3) / 1e6;
+			break;
+		case 2: /* a ratio from per-mille */
+			v = (double)(rand() % 100000) * 1e-3;
+			break;
+		case 3: /* any finite double */
+			do {
+				bits = ((uint64_t)rand() << 42) ^ ((uint64_t)rand() << 21) ^ (uint64_t)rand();
+				memcpy(&v, &bits, sizeof(v));
+			} while (v != v || v - v != 0);
+			break;
+		default: /* near the fixed/scientific bounds of %g */
+			v = (rand() % 2 ? 1e-4 : 1e15) * (1 + (rand() % 2001 - 1000) * 1e-12);
+			break;
+		}
+		if (rand() % 3 == 0)
+			v = -v;
+		json_object_object_add(mon, "records", json_object_new_double(v));
+		json_object_object_add(o, "monitor", mon);
+		assert_int_equal(metrics_render_string(o, &text, NULL), 0);
+		ref_value(v, ref, sizeof(ref));
+		snprintf(expect, sizeof(expect), "\ndamond_monitor_records_total %s\n", ref);
+		if (!strstr(text, expect))
+			fprintf(stderr, "# %.17g: want %s in\n%s", v, ref, text);
+		assert_non_null(strstr(text, expect));
+		free(text);
+	}
+}
+
 static void test_invalid(void **state)
 {
 	_cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
@@ -175,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_values_like_printf),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_textfile),
 	};

@@ -424,6 +424,9 @@ static long long eligible_counted(struct manager *m, char *buf, size_t len)
  * them. 6.12 lacks the metric: damond writes the goal as user_input and feeds 5719 with
  * commit_schemes_quota_goals; 7.2 has it: native, nothing fed, status shows the same value.
  */
+static void assert_metrics_from_view(struct manager *m);
+static char *last_metrics; /* the text assert_metrics_from_view() compared last */
+
 static void test_goal_eligible(void **state)
 {
 	static const char goal[] = "          goals:\n"
@@ -455,6 +458,7 @@ static void test_goal_eligible(void **state)
 			tick_to(m, 1000 * SEC + t);
 		cur = goal0_status(m, mode, sizeof(mode), why, sizeof(why));
 		assert_int_equal(cur, 5719);
+		assert_metrics_from_view(m); /* the goal's mode and current value */
 		if (k) {
 			assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit_schemes_quota_goals"), 0);
 		} else {
@@ -507,35 +511,48 @@ static void test_goal_eligible(void **state)
 	}
 }
 
-/*
- * The metrics come from the slim status document (manager_status_json_metrics()): rendered, they are
- * the text the full document gives. The resources (damond's CPU time and RSS, which move between the
- * two builds) and the configuration's times are taken from the slim one for both.
- */
-static void assert_metrics_from_slim_status(struct manager *m)
+static struct metrics_num json_num(struct json_object *o, const char *path0, const char *path1)
 {
-	struct json_object *full = NULL, *slim = NULL, *res;
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, path0, &v) || (path1 && !json_object_object_get_ex(v, path1, &v)) || !v ||
+	    json_object_is_type(v, json_type_null))
+		return (struct metrics_num){};
+	return METRICS_NUM(json_object_get_uint64(v));
+}
+
+/*
+ * The metrics come from damond's state (manager_metrics_view()), not from the status document: rendered,
+ * they are the text the full status document gives. The values that move between the two builds
+ * (damond's CPU time and RSS, the configuration's times, converted to the wall clock at each build) are
+ * taken from the document for both.
+ */
+static void assert_metrics_from_view(struct manager *m)
+{
+	struct json_object *full = NULL, *hold = NULL, *res, *cfg;
+	struct metrics_view v;
 	char *a = NULL, *b = NULL;
 	size_t la, lb;
 
 	assert_int_equal(manager_status_json(m, &full), 0);
-	assert_int_equal(manager_status_json_metrics(m, &slim), 0);
-	/* what the slim one leaves out */
-	assert_false(json_object_object_get_ex(slim, "features", NULL));
-	assert_false(json_object_object_get_ex(slim, "actions", NULL));
-	assert_true(json_object_object_get_ex(slim, "resources", &res));
-	json_object_object_add(full, "resources", json_object_get(res));
-	/* and the configuration (the same code for both): its times are converted to the wall clock at each build */
-	assert_true(json_object_object_get_ex(slim, "config", &res));
-	json_object_object_add(full, "config", json_object_get(res));
+	assert_int_equal(manager_metrics_view(m, &v, &hold), 0);
+	assert_true(json_object_object_get_ex(full, "resources", &res));
+	v.cpu_us = json_num(res, "cpu_us", NULL);
+	v.rss_kib = json_num(res, "rss_kib", NULL);
+	assert_true(json_object_object_get_ex(full, "config", &cfg));
+	v.loaded_at_us = json_num(cfg, "loaded_at_us", NULL);
+	v.last_reload_at_us = json_num(cfg, "last_reload", "at_us");
 	assert_int_equal(metrics_render_string(full, &a, &la), 0);
-	assert_int_equal(metrics_render_string(slim, &b, &lb), 0);
+	assert_int_equal(metrics_render_view_string(&v, &b, &lb), 0);
 	assert_non_null(strstr(a, "damond_target_nr_regions{"));
 	assert_string_equal(a, b);
+	assert_int_equal(la, lb);
 	free(a);
-	free(b);
+	free(last_metrics);
+	last_metrics = b;
+	metrics_view_done(&v);
+	json_object_put(hold);
 	json_object_put(full);
-	json_object_put(slim);
 }
 
 /* region snapshots from the replayed damon_aggregated events drive refinement commits */
@@ -557,7 +574,7 @@ static void test_refinement_commit(void **state)
 	assert_true(committed_regions(x, 0) > 12);
 	assert_int_equal(m->kd[0].pid, pid);
 	assert_non_null(strstr(logged, "region refinement"));
-	assert_metrics_from_slim_status(m);
+	assert_metrics_from_view(m);
 	stop(x);
 }
 
@@ -680,6 +697,7 @@ static void test_arbitration(void **state)
 	assert_int_equal(both, 0);
 	/* one commit per deciding tick */
 	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 commit"), commit_ticks);
+	assert_metrics_from_view(m); /* the fail_charge controller's emulation */
 	stop(x);
 }
 
@@ -803,7 +821,7 @@ static void replay_vm(const char *profile, const char *file, bool stat_events)
 		assert_true(m->kd[0].slots[0].st.nr_tried > 0);
 		assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
 	}
-	assert_metrics_from_slim_status(m);
+	assert_metrics_from_view(m);
 	stop(x);
 }
 
@@ -837,6 +855,91 @@ static void test_no_schemes_no_stats_command(void **state)
 	assert_int_equal(fake_damon_log_count(x->root, "kdamond 0 update_schemes_stats"), 0);
 	assert_int_equal(m->stats_commands, 0);
 	stop(x);
+}
+
+/* the metrics' view against the full status document: watermarks judged on a meminfo, goals of every mode the
+ * 6.12 and 7.2 profiles give, a tombstone left by a reload, a rejected reload (its time and outcome) */
+static void test_metrics_view(void **state)
+{
+	static const char cfg[] =
+		"damond:\n"
+		"  stats_interval: 1s\n"
+		"kdamonds:\n"
+		"  - name: k\n"
+		"    ops: paddr\n"
+		"    intervals: {sample: 5ms, aggr: 100ms}\n"
+		"    nr_regions: {min: 10, max: 20}\n"
+		"    targets:\n"
+		"      - regions:\n"
+		"          - {start: 0x100000, end: 0x20000000}\n"
+		"          - {start: 0x40000000, end: 0x60000000}\n"
+		"    schemes:\n"
+		"      - name: cold\n"
+		"        action: pageout\n"
+		"        access_pattern:\n"
+		"          nr_accesses: {min: 0, max: 0}\n"
+		"        quotas:\n"
+		"          bytes: 32M\n"
+		"          reset_interval: 1s\n"
+		"          goals:\n"
+		"            - {metric: some_mem_psi_us, target_value: 1000}\n"
+		"            - {metric: user_input, target_value: 7, current_value: 3}\n"
+		"        watermarks: {metric: free_mem_rate, interval: 1s, high: 500, mid: 400, low: 100}\n"
+		"%s";
+	static const char watch[] = "      - name: watch\n"
+				    "        action: stat\n";
+
+	for (int k = 0; k < 2; k++) {
+		char text[4096], meminfo[256];
+		struct config_errors errs = {};
+		struct fx *x;
+		struct manager *m;
+		FILE *f;
+
+		snprintf(text, sizeof(text), cfg, watch);
+		x = start_text(k ? "7.2" : "6.12", text, RECORDING);
+		m = x->m;
+		/* free 30 % of memory: below mid (40 %), the watermarks activate the scheme */
+		snprintf(meminfo, sizeof(meminfo), "%s/meminfo", x->root);
+		f = fopen(meminfo, "we");
+		assert_non_null(f);
+		fputs("MemTotal:       1000000 kB\nMemFree:         300000 kB\n", f);
+		fclose(f);
+		for (unsigned t = 1; t <= 3; t++)
+			tick_to(m, 1000 * SEC + t * SEC);
+		assert_metrics_from_view(m);
+		/* a reload without the second scheme: its slot stays as a tombstone */
+		snprintf(text, sizeof(text), cfg, "");
+		f = fopen(x->cfg, "we");
+		assert_non_null(f);
+		fputs(text, f);
+		fclose(f);
+		assert_int_equal(manager_reload(m, &errs), 0);
+		config_errors_done(&errs);
+		tick_to(m, 1000 * SEC + 4 * SEC);
+		assert_metrics_from_view(m);
+		assert_non_null(strstr(last_metrics, "damond_scheme_watermark_state{kdamond=\"k\",scheme=\"cold\","
+						     "action=\"pageout\",state=\"active\"} 1\n"));
+		assert_non_null(strstr(last_metrics, "damond_scheme_watermark_free_memory_ratio{kdamond=\"k\","
+						     "scheme=\"cold\",action=\"pageout\"} 0.3\n"));
+		assert_non_null(strstr(last_metrics, "goal=\"0\",metric=\"some_mem_psi_us\",mode=\"native\"} "));
+		assert_non_null(strstr(last_metrics, "mode=\"user\"} 1\n"));
+		assert_non_null(strstr(last_metrics, "damond_scheme_quota_goal_current{kdamond=\"k\",scheme=\"cold\","
+						     "action=\"pageout\",goal=\"1\",metric=\"user_input\"} 3\n"));
+		assert_null(strstr(last_metrics, "scheme=\"watch\""));
+		assert_non_null(strstr(last_metrics, "damond_config_last_reload_successful 1\n"));
+		/* a rejected one */
+		f = fopen(x->cfg, "we");
+		assert_non_null(f);
+		fputs("kdamonds: [\n", f);
+		fclose(f);
+		assert_true(manager_reload(m, &errs) < 0);
+		config_errors_done(&errs);
+		assert_false(m->last_reload.ok);
+		assert_metrics_from_view(m);
+		assert_non_null(strstr(last_metrics, "damond_config_last_reload_successful 0\n"));
+		stop(x);
+	}
 }
 
 static void test_vm_recording_612(void **state)
@@ -1288,6 +1391,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_reload_rules),
 		cmocka_unit_test(test_damon_stat_measured_aggr),
 		cmocka_unit_test(test_no_schemes_no_stats_command),
+		cmocka_unit_test(test_metrics_view),
 		cmocka_unit_test(test_vm_recording_612),
 		cmocka_unit_test(test_vm_recording_72),
 		cmocka_unit_test(test_vm_recording_73),
