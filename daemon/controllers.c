@@ -458,14 +458,14 @@ unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *
 	_cleanup_free_ struct kd_slot_obs *so = calloc(kd->nr_slots + 1, sizeof(*so));
 	_cleanup_free_ struct kd_target_obs *to = calloc(kd->nr_targets + 1, sizeof(*to));
 	_cleanup_free_ const void **peers = calloc(kd->nr_slots + 1, sizeof(*peers));
-	_cleanup_free_ char *one = malloc(len ?: 1);
+	char one[512]; /* one step's reason; why gathers them */
 	struct kd_observation o;
 	unsigned changed = 0, n = 0;
 	struct ctrl_env e;
 	size_t at = 0;
 
 	*ret_scheme = NULL;
-	if (!so || !to || !peers || !one || !kd->ctrl || !kd->policy.cfg)
+	if (!so || !to || !peers || !kd->ctrl || !kd->policy.cfg)
 		return 0;
 	if (len)
 		why[0] = '\0';
@@ -480,7 +480,7 @@ unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *
 				continue;
 			env_of(m, kd, c, i, peers, &e);
 			one[0] = '\0';
-			if (!ctrl_registry[c]->step(&e, *s, &o, &kd->overlay, one, len))
+			if (!ctrl_registry[c]->step(&e, *s, &o, &kd->overlay, one, sizeof(one)))
 				continue;
 			changed |= 1u << c;
 			/* one commit carries every decision of the tick: its reason names each of them */
