@@ -213,6 +213,11 @@ static void sense_vmap(struct manager *m, struct kdamond_rt *kd, const struct ct
 
 	if (map->chunks && !map->chunk_start)
 		pageflags_map_done(map); /* a physical map before (the context changed): start over */
+	if (kd->pageflags_pid[k] != need->pageflags_pid) {
+		/* another process (a followed target moved on): its addresses mean nothing here */
+		pageflags_map_done(map);
+		kd->pageflags_pid[k] = need->pageflags_pid;
+	}
 	if (!pageflags_vmap_in_pass(map)) {
 		/* a pass at most every period, and every 1 s per GiB the last one read (about 30 ms of CPU per GiB
 		 * of 4 KiB pages on a host); after a failed pass too: scanned_us is when it failed */

@@ -69,7 +69,8 @@ struct kdamond_rt {
 	struct kd_overlay overlay; /* the controllers' decisions: quotas, exclusions, region layouts */
 	void **ctrl;               /* per ctrl_registry[] index: the CTRL_KDAMOND controller states (controllers.c) */
 	struct pageflags_map pageflags[_PAGEFLAGS_CLASS_MAX]; /* the maps controllers asked for (controllers.c) */
-	usec_t epoch_us; /* the last reload commit: older data predates the current targets */
+	int pageflags_pid[_PAGEFLAGS_CLASS_MAX]; /* a virtual map's process (another one: the map starts over) */
+	usec_t epoch_us;                         /* the last reload commit: older data predates the current targets */
 	/* DAMON_STAT's numbers (damon_stat_json): the aggregation interval measured between snapshots,
 	 * for kdamonds whose intervals the kernel tunes (intervals_goal) */
 	uint64_t dstat_ts_ns, dstat_aggrs, dstat_aggr_us;

@@ -100,6 +100,8 @@ unsigned ctrl_overlay_diff(const struct kd_overlay *a, const struct kd_overlay *
 			d |= CTRL_OWNS_GOALS;
 		if (!x || !y || x->hold != y->hold)
 			d |= CTRL_OWNS_HOLD;
+		if (!x || !y || ranges_differ(x->reject, x->nr_reject, y->reject, y->nr_reject))
+			d |= CTRL_OWNS_EXCLUDE;
 	}
 	for (size_t t = 0; t < MAX(a->nr_targets, b->nr_targets); t++) {
 		const struct kd_target_overlay *x = t < a->nr_targets ? &a->targets[t] : NULL;

@@ -80,7 +80,7 @@ enum {
 /* The overlay fields (lib/plan.h) a controller writes (ctrl_ops.owns); no two controllers share one. */
 enum {
 	CTRL_OWNS_QUOTA = 1u << 0,   /* kd_overlay.slots[].quota_set/quota_bytes */
-	CTRL_OWNS_EXCLUDE = 1u << 1, /* kd_overlay.targets[].exclude */
+	CTRL_OWNS_EXCLUDE = 1u << 1, /* kd_overlay.targets[].exclude and .slots[].reject */
 	CTRL_OWNS_LAYOUT = 1u << 2,  /* kd_overlay.targets[].layout */
 	CTRL_OWNS_GOALS = 1u << 3,   /* kd_overlay.slots[].goal_set/goal_value/quota_cap_set/quota_cap */
 	CTRL_OWNS_HOLD = 1u << 4,    /* kd_overlay.slots[].hold */
@@ -291,12 +291,14 @@ struct ctrl_charge_state {
 	uint64_t map_start, map_end, map_period_us;
 	const char *oracle_off; /* why there is none (the fallback law runs): static string, for the host's log */
 	int oracle_pid;         /* > 0: a vaddr/fvaddr target's process, the map is virtual (pagemap) */
-	/* The exclusions cannot reach the kernel (vaddr/fvaddr: lib/plan.c cuts paddr targets only): the core
-	 * runs its fallback law, and what the oracle would exclude is only reported (preview_*). */
+	int target_pid;         /* the process of a virtual context's only target at setup (0: none) */
+	/* The exclusions cannot reach the kernel (vaddr/fvaddr on a kernel without a filter directory): the
+	 * core runs its fallback law, and what the oracle would exclude is only reported (preview_*). */
 	bool exclude_unrealised;
-	uint64_t preview_generation; /* the map the preview was planned on (0: none yet) */
+	uint64_t map_bytes, map_ok_bytes; /* the last map the controller saw (a virtual one: the mappings) */
+	uint64_t preview_generation;      /* the map the preview was planned on (0: none yet) */
 	size_t preview_nr;
-	uint64_t preview_bad_bytes, preview_ok_bytes, preview_map_bytes, preview_map_ok_bytes;
+	uint64_t preview_bad_bytes, preview_ok_bytes;
 	uint64_t pass_pages, pass_us, first_map_us; /* the last pass of the map; when the first arrived */
 	unsigned pass_steps;
 	struct ctrl_charge_adj adj[CTRL_CHARGE_ADJ_HISTORY];

@@ -19,6 +19,11 @@
 #define JADD(o, k, v) json_object_object_add((o), (k), (v))
 #define JU64(v) json_object_new_uint64((uint64_t)(v))
 
+static bool virtual_ops(enum damon_ops ops)
+{
+	return ops == DAMON_OPS_VADDR || ops == DAMON_OPS_FVADDR;
+}
+
 enum ctrl_fail_mode ctrl_charge_fail_mode(const struct damos_cfg *s, const struct damon_features *f)
 {
 	switch (s->quota.fail_charge_mode) {
@@ -54,17 +59,35 @@ static void charge_params_of(const struct ctrl_env *e, struct charge_params *p)
 	charge_params_default(p, s->quota.bytes, s->quota.reset_interval_ms * 1000, s->quota.fail_charge_num,
 			      s->quota.fail_charge_denom);
 	p->min_region_sz = 4096 * MAX(e->policy->cfg->ctx.addr_unit, 1ULL);
+	/* on vaddr/fvaddr every excluded range is a filter the scheme tries on every region */
+	if (virtual_ops(e->policy->cfg->ctx.ops))
+		p->max_filters = MIN(p->max_filters, (unsigned)PLAN_MAX_REJECT_FILTERS);
+}
+
+/* The directory damond's addr reject filters go to on this kernel (lib/damon-sysfs.c's render_filters()). */
+static const char *reject_filters_dir(const struct damon_features *f)
+{
+	if (f->f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT)
+		return "core_filters";
+	return f->f[FEATURE_LEGACY_FILTERS] != FEATURE_ABSENT ? "filters" : NULL;
 }
 
 /*
  * Where the exclusions the core plans reach the kernel: lib/plan.c cuts them
- * out of paddr targets only. A vaddr target's regions follow its mappings
- * (every update interval damon_va_update() resets them to the three mapped
- * areas) and an fvaddr's are the user's; neither is cut today.
+ * out of paddr targets (target gaps); on vaddr/fvaddr they are the scheme's
+ * leading addr reject filters (a vaddr target's regions follow its mappings:
+ * every update interval damon_va_update() resets them to the three mapped
+ * areas, so a cut would not hold), where the kernel has a filter directory.
  */
-static bool exclusions_realised(enum damon_ops ops)
+static bool exclusions_realised(enum damon_ops ops, const struct damon_features *f)
 {
-	return ops == DAMON_OPS_PADDR;
+	return ops == DAMON_OPS_PADDR || (virtual_ops(ops) && reject_filters_dir(f));
+}
+
+/* The process a virtual context's only target follows (0: none, or not a virtual context with one target). */
+static int virtual_target_pid(const struct kd_policy *p)
+{
+	return virtual_ops(p->cfg->ctx.ops) && p->nr_targets == 1 ? p->targets[0].pid : 0;
 }
 
 /*
@@ -80,7 +103,7 @@ static void charge_setup_oracle(const struct ctrl_env *e, struct ctrl_charge_sta
 	const struct damon_ctx_cfg *c = &e->policy->cfg->ctx;
 	const struct kd_policy *p = e->policy;
 	uint64_t lo = UINT64_MAX, hi = 0;
-	bool virt = c->ops == DAMON_OPS_VADDR || c->ops == DAMON_OPS_FVADDR;
+	bool virt = virtual_ops(c->ops);
 	const char *why = NULL;
 
 	st->oracle = false;
@@ -122,7 +145,7 @@ static void charge_setup_oracle(const struct ctrl_env *e, struct ctrl_charge_sta
 	st->map_start = lo;
 	st->map_end = hi;
 	st->oracle_pid = virt ? p->targets[0].pid : 0;
-	st->exclude_unrealised = !exclusions_realised(c->ops);
+	st->exclude_unrealised = !exclusions_realised(c->ops, e->features);
 	/* A full scan reads 8 bytes per page: 2 ms per GiB-ish; scan at most every 1 s per GiB monitored.
 	 * A virtual span is the process's mappings: the host bounds each step (CTRL_VMAP_STEP_PAGES). */
 	st->map_period_us = virt ? 1000000ULL : MAX(1000000ULL, (hi - lo) / (1ULL << 30) * 1000000ULL);
@@ -147,10 +170,13 @@ static void charge_setup(const struct ctrl_env *e, void *state, bool keep)
 		return;
 	}
 	charge_params_of(e, &p);
-	/* Keep the learned state across reloads that do not change the parameters. */
-	if (keep && st->mode == CTRL_FAIL_EMULATED && st->active && !memcmp(&p, &st->cp, sizeof(p)))
+	/* Keep the learned state across reloads that change neither the parameters nor the process (a vaddr
+	 * exclusion is in that process's addresses). */
+	if (keep && st->mode == CTRL_FAIL_EMULATED && st->active && !memcmp(&p, &st->cp, sizeof(p)) &&
+	    st->target_pid == virtual_target_pid(e->policy))
 		return;
 	st->mode = CTRL_FAIL_EMULATED;
+	st->target_pid = virtual_target_pid(e->policy);
 	st->cp = p;
 	charge_init(&st->cs, &st->cp, 0);
 	st->active = true;
@@ -165,8 +191,10 @@ static const struct ctrl_charge_state *peer(const struct ctrl_env *e, const stru
 }
 
 /*
- * The slot's quota, and on paddr every target's exclusions: the union of
- * every slot's reject ranges in slot order (what targets_with_gaps() cut).
+ * The slot's quota, and its exclusions: on vaddr/fvaddr the slot's own
+ * reject ranges as its scheme's leading addr reject filters; on paddr every
+ * target's gaps, the union of every slot's reject ranges in slot order (what
+ * targets_with_gaps() cut).
  */
 static int charge_write(const struct ctrl_env *e, const struct ctrl_charge_state *st, struct kd_overlay *o)
 {
@@ -177,6 +205,12 @@ static int charge_write(const struct ctrl_env *e, const struct ctrl_charge_state
 	if (e->slot < o->nr_slots) {
 		o->slots[e->slot].quota_set = st->quota_override;
 		o->slots[e->slot].quota_bytes = st->kernel_quota;
+	}
+	if (virtual_ops(e->policy->cfg->ctx.ops)) {
+		if (e->slot >= o->nr_slots)
+			return 0;
+		r = kd_overlay_set_reject(o, e->slot, st->reject, st->exclude_unrealised ? 0 : st->nr_reject);
+		return r < 0 ? r : 0;
 	}
 	if (e->policy->cfg->ctx.ops != DAMON_OPS_PADDR)
 		return 0;
@@ -236,6 +270,8 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 		st->pass_pages = map->pass_pages;
 		st->pass_us = map->pass_us;
 		st->pass_steps = map->pass_steps;
+		st->map_bytes = map->total_bytes;
+		st->map_ok_bytes = map->ok_bytes;
 	}
 	if (map && map->generation && st->exclude_unrealised) {
 		/* the kernel would not see the exclusions: the fallback law decides; report what the oracle sees */
@@ -245,8 +281,6 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 			st->preview_nr = charge_plan_reject(&st->cp, &st->cs, map, rej, st->cp.max_filters,
 							    &st->preview_bad_bytes, &st->preview_ok_bytes);
 			st->preview_generation = map->generation;
-			st->preview_map_bytes = map->total_bytes;
-			st->preview_map_ok_bytes = map->ok_bytes;
 		}
 		map = NULL;
 	}
@@ -270,6 +304,9 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 	if (d.set_filters) {
 		st->nr_reject = MIN(d.nr_reject, (size_t)CHARGE_MAX_FILTERS);
 		memcpy(st->reject, d.reject, st->nr_reject * sizeof(st->reject[0]));
+		/* as the plan will write them (the core's plan already is: sorted, disjoint, max_filters) */
+		if (virtual_ops(e->policy->cfg->ctx.ops))
+			st->nr_reject = plan_bound_ranges(st->reject, st->nr_reject, PLAN_MAX_REJECT_FILTERS);
 	}
 	a = &st->adj[st->nr_adj++ % CTRL_CHARGE_ADJ_HISTORY];
 	*a = (struct ctrl_charge_adj){
@@ -286,7 +323,13 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 			 e->scheme->name, strerror(-r));
 		return false;
 	}
-	snprintf(why, len, "charge-ratio emulation, scheme '%s': %s", e->scheme->name, d.reason);
+	if (d.set_filters && virtual_ops(e->policy->cfg->ctx.ops) && !st->exclude_unrealised)
+		snprintf(why, len,
+			 "charge-ratio emulation, scheme '%s': %s; as %zu addr reject filters ahead of the "
+			 "scheme's own in %s/",
+			 e->scheme->name, d.reason, st->nr_reject, reject_filters_dir(e->features));
+	else
+		snprintf(why, len, "charge-ratio emulation, scheme '%s': %s", e->scheme->name, d.reason);
 	return true;
 }
 
@@ -316,6 +359,34 @@ static const char *fail_mode_str(const struct ctrl_charge_state *st, const struc
 	default:
 		return "off";
 	}
+}
+
+/*
+ * How the exclusion reaches the kernel, and what of it damond wrote: on
+ * vaddr/fvaddr the scheme's leading addr reject filters (dir, ranges, the
+ * bound), on paddr the targets' gaps (the union of the slots' ranges).
+ */
+static struct json_object *exclusion_json(const struct ctrl_env *e, const struct ctrl_charge_state *st)
+{
+	struct json_object *x = json_object_new_object(), *v = json_object_new_array();
+	bool virt = virtual_ops(e->policy->cfg->ctx.ops);
+
+	JADD(x, "by", json_object_new_string(virt ? "addr_reject_filters" : "target_gaps"));
+	if (virt) {
+		JADD(x, "dir", json_object_new_string(reject_filters_dir(e->features)));
+		JADD(x, "placed", json_object_new_string("ahead of the scheme's own filters"));
+	}
+	JADD(x, "nr_ranges", JU64(st->nr_reject));
+	JADD(x, "max_ranges", JU64(st->cp.max_filters));
+	for (size_t r = 0; r < st->nr_reject; r++) {
+		struct json_object *o = json_object_new_object();
+
+		JADD(o, "start", JU64(st->reject[r].start));
+		JADD(o, "end", JU64(st->reject[r].end));
+		json_object_array_add(v, o);
+	}
+	JADD(x, "ranges", v);
+	return x;
 }
 
 /* The scheme's "fail_charge" object as manager-status.c's scheme_json() wrote it; nothing for a tombstone. */
@@ -359,14 +430,18 @@ static void charge_status(const struct ctrl_env *e, const void *state, struct js
 		}
 		if (st->first_map_us)
 			JADD(or, "first_map_at_us", JU64(e->wall_us ? e->wall_us(st->first_map_us) : st->first_map_us));
+		if (st->oracle_pid && st->first_map_us) {
+			JADD(or, "mapped_bytes", JU64(st->map_bytes));
+			JADD(or, "ok_bytes", JU64(st->map_ok_bytes));
+		}
+		if (st->oracle)
+			JADD(or, "exclusions_realised", json_object_new_boolean(!st->exclude_unrealised));
 		if (st->exclude_unrealised) {
-			JADD(or, "exclusions_realised", json_object_new_boolean(false));
 			JADD(or, "why_unrealised",
 			     json_object_new_string(
-				     "damond leaves memory out of paddr targets only: the fallback law runs"));
+				     "the kernel has no scheme filter directory for damond's addr reject "
+				     "filters: the fallback law runs"));
 			if (st->preview_generation) {
-				JADD(or, "mapped_bytes", JU64(st->preview_map_bytes));
-				JADD(or, "ok_bytes", JU64(st->preview_map_ok_bytes));
 				JADD(or, "would_exclude_ranges", JU64(st->preview_nr));
 				JADD(or, "would_exclude_failing_bytes", JU64(st->preview_bad_bytes));
 				JADD(or, "would_exclude_ok_bytes", JU64(st->preview_ok_bytes));
@@ -374,6 +449,8 @@ static void charge_status(const struct ctrl_env *e, const void *state, struct js
 		}
 		JADD(fc, "oracle", or);
 	}
+	if (st->active && st->oracle && !st->exclude_unrealised)
+		JADD(fc, "exclusion", exclusion_json(e, st));
 	adj = json_object_new_array();
 	for (unsigned a = st->nr_adj > CTRL_CHARGE_ADJ_HISTORY ? st->nr_adj - CTRL_CHARGE_ADJ_HISTORY : 0;
 	     a < st->nr_adj; a++) {

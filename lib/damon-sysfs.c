@@ -161,10 +161,13 @@ static void render_filters(struct render *r, const char *s, const struct scheme_
 	_Static_assert(PATH_MAX > 256, "paths");
 	const struct damos_cfg *c = slot->cfg;
 	bool split = r->f->f[FEATURE_CORE_OPS_FILTERS] == FEATURE_PRESENT;
+	/* damond's reject filters go first in the core layer's directory */
+	const char *own = split ? "core_filters" : "filters";
 
 	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
 		char dir[PATH_MAX];
 		unsigned n = 0, j = 0;
+		size_t nr_own = streq(dirs[d], own) ? slot->nr_reject : 0;
 
 		if (streq(dirs[d], "filters") ? !has(r, FEATURE_LEGACY_FILTERS) : !split)
 			continue;
@@ -172,7 +175,18 @@ static void render_filters(struct render *r, const char *s, const struct scheme_
 			if (streq(filter_dir(r, &c->filters[i]), dirs[d]))
 				n++;
 		snprintf(dir, sizeof(dir), "%s/%s", s, dirs[d]);
-		put_u64(r, SYSFS_W_NR, n, "%s/nr_filters", dir);
+		put_u64(r, SYSFS_W_NR, n + nr_own, "%s/nr_filters", dir);
+		for (size_t i = 0; i < nr_own; i++) {
+			const struct damos_filter_cfg fl = {
+				.type = DAMOS_FILTER_ADDR,
+				.layer = split ? DAMOS_FILTER_LAYER_CORE : DAMOS_FILTER_LAYER_LEGACY,
+				.matching = true,
+				.allow = false,
+				.addr = slot->reject[i],
+			};
+
+			render_filter(r, dir, j++, &fl);
+		}
 		for (size_t i = 0; c && i < c->nr_filters; i++)
 			if (streq(filter_dir(r, &c->filters[i]), dirs[d]))
 				render_filter(r, dir, j++, &c->filters[i]);

@@ -38,6 +38,16 @@ struct scheme_slot {
 	bool quota_cap_set; /* quotas/bytes at most quota_cap (0 bytes, no size quota, counts as above it) */
 	uint64_t quota_cap;
 	bool hold; /* access_pattern sz 0..0: matches no region (the first quota window, first_window) */
+	/*
+	 * damond's own addr reject filters, written first in the core layer's
+	 * directory (core_filters/ where the kernel splits the layers, filters/
+	 * before): the first matching filter decides, and a region none of them
+	 * matches meets the scheme's own filters as if they were alone (the
+	 * default for unmatched memory follows a layer's last filter, still the
+	 * user's, or with none of the user's, the no-filter default: pass).
+	 */
+	const struct damon_addr_range *reject;
+	size_t nr_reject;
 };
 
 struct kdamond_plan {

@@ -64,6 +64,8 @@ int kd_overlay_init(struct kd_overlay *o, size_t nr_slots, size_t nr_targets)
 
 void kd_overlay_done(struct kd_overlay *o)
 {
+	for (size_t i = 0; o->slots && i < o->nr_slots; i++)
+		free(o->slots[i].reject);
 	for (size_t t = 0; o->targets && t < o->nr_targets; t++) {
 		free(o->targets[t].exclude);
 		free(o->targets[t].layout);
@@ -104,6 +106,73 @@ int kd_overlay_set_exclude(struct kd_overlay *o, size_t t, const struct damon_ad
 	free(x->exclude);
 	x->exclude = c;
 	x->nr_exclude = n;
+	return 1;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct damon_addr_range *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->end < y->end ? -1 : x->end > y->end;
+}
+
+size_t plan_bound_ranges(struct damon_addr_range *v, size_t n, size_t max)
+{
+	size_t k = 0;
+
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_range);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].end <= v[i].start)
+			continue;
+		if (k && v[i].start <= v[k - 1].end)
+			v[k - 1].end = MAX(v[k - 1].end, v[i].end);
+		else
+			v[k++] = v[i];
+	}
+	if (max < 1)
+		max = 1;
+	while (k > max) {
+		size_t best = 1;
+
+		/* the smallest gap; on a tie the first (the lower addresses) */
+		for (size_t i = 2; i < k; i++)
+			if (v[i].start - v[i - 1].end < v[best].start - v[best - 1].end)
+				best = i;
+		v[best - 1].end = v[best].end;
+		memmove(&v[best], &v[best + 1], (k - best - 1) * sizeof(*v));
+		k--;
+	}
+	return k;
+}
+
+int kd_overlay_set_reject(struct kd_overlay *o, size_t s, const struct damon_addr_range *v, size_t n)
+{
+	struct kd_slot_overlay *x;
+	struct damon_addr_range *c;
+	int r;
+
+	if (s >= o->nr_slots)
+		return -ERANGE;
+	x = &o->slots[s];
+	r = ranges_dup(v, n, &c);
+	if (r < 0)
+		return r;
+	n = plan_bound_ranges(c, n, PLAN_MAX_REJECT_FILTERS);
+	if (n == x->nr_reject && (!n || memcmp(c, x->reject, n * sizeof(*c)) == 0)) {
+		free(c);
+		return 0;
+	}
+	if (!n) {
+		free(c);
+		c = NULL;
+	}
+	free(x->reject);
+	x->reject = c;
+	x->nr_reject = n;
 	return 1;
 }
 
@@ -344,7 +413,9 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 			.quota_cap_set = q && q->quota_cap_set,
 			.quota_cap = q ? q->quota_cap : 0,
 			.hold = q && q->hold,
-			/* the emulation's exclusions are target gaps, not filters */
+			/* the emulation's exclusions: target gaps on paddr (above), these filters on vaddr/fvaddr */
+			.reject = q && p->slots[i].cfg ? q->reject : NULL,
+			.nr_reject = q && p->slots[i].cfg ? q->nr_reject : 0,
 		};
 	}
 	plan = (struct kdamond_plan){

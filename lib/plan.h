@@ -68,6 +68,14 @@ struct kd_slot_overlay {
 	bool quota_cap_set; /* the emulated temporal tuner: quotas/bytes at most quota_cap (1: apply nothing) */
 	uint64_t quota_cap;
 	bool hold; /* the scheme matches no region (access_pattern sz 0..0) until the kernel computed its quota */
+	/*
+	 * Owned; address ranges this slot's scheme must leave alone, written as
+	 * its leading core `addr` reject filters (kd_overlay_set_reject():
+	 * sorted, disjoint, at most PLAN_MAX_REJECT_FILTERS). The charge-ratio
+	 * emulation's exclusions on vaddr/fvaddr, where target gaps do not hold.
+	 */
+	struct damon_addr_range *reject;
+	size_t nr_reject;
 };
 
 struct kd_target_overlay {
@@ -92,6 +100,28 @@ void kd_overlay_done(struct kd_overlay *o);
 int kd_overlay_set_exclude(struct kd_overlay *o, size_t t, const struct damon_addr_range *v, size_t n);
 /* Target t's region layout (n == 0: none, keep the kernel's); marks it new. Returns 0 or -errno. */
 int kd_overlay_set_layout(struct kd_overlay *o, size_t t, const struct damon_addr_range *v, size_t n);
+/*
+ * The most addr reject filters damond puts in front of a scheme's own
+ * (kd_overlay_set_reject()): every filter is tried on every region the
+ * scheme visits, and each may split one.
+ */
+#define PLAN_MAX_REJECT_FILTERS 16
+
+/*
+ * v[0..n) sorted, overlapping or touching ranges merged, empty ones dropped,
+ * then the two neighbours with the smallest gap between them merged until at
+ * most max remain (the gap becomes excluded too: no excluded byte is given
+ * up). In place; returns the new count.
+ */
+size_t plan_bound_ranges(struct damon_addr_range *v, size_t n, size_t max);
+
+/*
+ * Slot s's scheme leaves v[0..n) alone from now on, as leading addr reject
+ * filters: plan_bound_ranges(..., PLAN_MAX_REJECT_FILTERS) of a copy of v.
+ * Returns 1 when that changes the slot's filters, 0 when not, or -errno.
+ */
+int kd_overlay_set_reject(struct kd_overlay *o, size_t s, const struct damon_addr_range *v, size_t n);
+
 /* A commit carried the overlay: its layouts are no longer new. */
 void kd_overlay_committed(struct kd_overlay *o);
 
@@ -117,7 +147,8 @@ int plan_recut(const struct damon_addr_range *span, size_t nr_span, const struct
  * Render policy p with overlay o (NULL: none) for features f, once, into:
  *
  * ret_canonical: every target with its span (plan_target_span()), every slot
- * with its overlay quota. Where a target's span is its policy ranges and
+ * with its overlay quota and, ahead of the scheme's own filters, its overlay
+ * reject ranges as addr reject filters (damon-sysfs.h's scheme_slot.reject). Where a target's span is its policy ranges and
  * those are the configuration's own array (regions_borrowed), the region
  * block borrows that array instead of copying it
  * (write_list_borrow_target_regions()): the list must not outlive the

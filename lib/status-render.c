@@ -291,7 +291,7 @@ int status_withhold_addresses(struct json_object *status)
 	kds = member_type(status, "kdamonds", json_type_array);
 	for (size_t k = 0; kds && k < json_object_array_length(kds); k++) {
 		struct json_object *kd = json_object_array_get_idx(kds, k);
-		struct json_object *targets = member_type(kd, "targets", json_type_array);
+		struct json_object *targets = member_type(kd, "targets", json_type_array), *schemes;
 
 		for (size_t t = 0; targets && t < json_object_array_length(targets); t++) {
 			struct json_object *to = json_object_array_get_idx(targets, t), *empty;
@@ -306,6 +306,25 @@ int status_withhold_addresses(struct json_object *status)
 				return -ENOMEM;
 			}
 			if (json_object_object_add(to, "addresses_withheld", json_object_new_boolean(1)) < 0)
+				return -ENOMEM;
+		}
+		/* the charge emulation's excluded ranges (target gaps, or a process's addresses as filters) */
+		schemes = member_type(kd, "schemes", json_type_array);
+		for (size_t s = 0; schemes && s < json_object_array_length(schemes); s++) {
+			struct json_object *fc =
+				member_type(json_object_array_get_idx(schemes, s), "fail_charge", json_type_object);
+			struct json_object *ex = member_type(fc, "exclusion", json_type_object), *empty;
+
+			if (!ex || !member(ex, "ranges"))
+				continue;
+			empty = json_object_new_array();
+			if (!empty)
+				return -ENOMEM;
+			if (json_object_object_add(ex, "ranges", empty) < 0) {
+				json_object_put(empty);
+				return -ENOMEM;
+			}
+			if (json_object_object_add(ex, "addresses_withheld", json_object_new_boolean(1)) < 0)
 				return -ENOMEM;
 		}
 	}
@@ -463,6 +482,42 @@ static void render_quota(FILE *out, struct json_object *q, struct json_object *f
 	}
 }
 
+/* How the charge emulation's exclusion reaches the kernel: damond's addr reject filters, or target gaps. */
+static void render_exclusion(FILE *out, struct json_object *ex)
+{
+	struct json_object *ranges = member_type(ex, "ranges", json_type_array);
+	const char *by = get_str(ex, "by"), *dir = get_str(ex, "dir");
+	uint64_t n = 0, max = 0;
+	size_t nr = ranges ? json_object_array_length(ranges) : 0;
+
+	if (!ex || !by)
+		return;
+	(void)get_u64(ex, "nr_ranges", &n);
+	if (streq(by, "addr_reject_filters"))
+		fprintf(out, LABEL2 "%" PRIu64 " addr reject filter%s in %s/, ahead of the scheme's own", "exclusion",
+			n, n == 1 ? "" : "s", str_or(dir, "-"));
+	else
+		fprintf(out, LABEL2 "%" PRIu64 " gap%s in the targets", "exclusion", n, n == 1 ? "" : "s");
+	if (get_u64(ex, "max_ranges", &max))
+		fprintf(out, " (at most %" PRIu64 ")", max);
+	if (get_bool(ex, "addresses_withheld") == 1)
+		fputs(", addresses withheld (root or control_group only)", out);
+	for (size_t i = 0; i < nr; i++) {
+		struct json_object *r = json_object_array_get_idx(ranges, i);
+		uint64_t s, e;
+		char a[32];
+
+		if (!get_u64(r, "start", &s) || !get_u64(r, "end", &e) || e < s)
+			continue;
+		if (i < 4)
+			fprintf(out, "%s0x%" PRIx64 "-0x%" PRIx64 " (%s)", i ? ", " : ": ", s, e,
+				format_size(a, e - s));
+	}
+	if (nr > 4)
+		fprintf(out, " (+%zu more)", nr - 4);
+	fputc('\n', out);
+}
+
 static void render_fail_charge(FILE *out, struct json_object *fc)
 {
 	struct json_object *adj = member_type(fc, "adjustments", json_type_array);
@@ -484,6 +539,7 @@ static void render_fail_charge(FILE *out, struct json_object *fc)
 	else
 		fputs(", failure share -", out);
 	fprintf(out, ", excluded %s\n", fmt_size(a, fc, "excluded_bytes"));
+	render_exclusion(out, member_type(fc, "exclusion", json_type_object));
 
 	n = adj ? json_object_array_length(adj) : 0;
 	for (size_t i = 0; i < n; i++) {

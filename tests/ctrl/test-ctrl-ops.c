@@ -904,6 +904,29 @@ static void test_charge_golden(void **state)
 				json_object_object_del(a, "oracle");
 			}
 		}
+		/* so did the exclusion section (how the exclusion reaches the kernel): the slot's ranges as gaps */
+		{
+			struct json_object *ex = NULL, *v;
+			uint64_t sum = 0;
+
+			if (json_object_object_get_ex(a, "exclusion", &ex)) {
+				assert_true(json_object_object_get_ex(ex, "by", &v));
+				assert_string_equal(json_object_get_string(v), "target_gaps");
+				assert_true(json_object_object_get_ex(ex, "ranges", &v));
+				assert_int_equal(json_object_array_length(v), ref[i].nr_reject);
+				for (size_t r = 0; r < json_object_array_length(v); r++) {
+					struct json_object *o = json_object_array_get_idx(v, r), *st, *en;
+
+					assert_true(json_object_object_get_ex(o, "start", &st));
+					assert_true(json_object_object_get_ex(o, "end", &en));
+					assert_int_equal(json_object_get_uint64(st), ref[i].reject[r].start);
+					sum += json_object_get_uint64(en) - json_object_get_uint64(st);
+				}
+				assert_true(json_object_object_get_ex(a, "excluded_bytes", &v));
+				assert_int_equal(sum, json_object_get_uint64(v));
+				json_object_object_del(a, "exclusion");
+			}
+		}
 		assert_json_equal(a, b);
 		json_object_put(a);
 		json_object_put(b);
@@ -1328,6 +1351,11 @@ static void overlay_copy(const struct kd_overlay *src, struct kd_overlay *dst)
 {
 	assert_int_equal(kd_overlay_init(dst, src->nr_slots, src->nr_targets), 0);
 	memcpy(dst->slots, src->slots, src->nr_slots * sizeof(*src->slots));
+	for (size_t i = 0; i < src->nr_slots; i++) {
+		dst->slots[i].reject = NULL;
+		dst->slots[i].nr_reject = 0;
+		assert_true(kd_overlay_set_reject(dst, i, src->slots[i].reject, src->slots[i].nr_reject) >= 0);
+	}
 	for (size_t t = 0; t < src->nr_targets; t++) {
 		assert_true(kd_overlay_set_exclude(dst, t, src->targets[t].exclude, src->targets[t].nr_exclude) >= 0);
 		assert_int_equal(kd_overlay_set_layout(dst, t, src->targets[t].layout, src->targets[t].nr_layout), 0);
@@ -1970,6 +1998,156 @@ static void test_first_window(void **unused)
 	damond_config_free(cfg);
 }
 
+/*
+ * Issue 17: vaddr. The pagemap oracle's exclusion is realised as the slot's
+ * leading addr reject filters (kd_overlay.slots[].reject), not target gaps;
+ * the log line and status say where they went; a reload that keeps the
+ * parameters and the process restores them into the fresh overlay (what a
+ * reload does after a config that failed to load: nothing new reached the
+ * controllers), another process drops them, and a kernel without a filter
+ * directory gets the fallback law.
+ */
+static void test_charge_vaddr_filters(void **unused)
+{
+	struct damond_config *cfg =
+		load("kdamonds:\n"
+		     "  - name: hog\n"
+		     "    ops: vaddr\n"
+		     "    targets: [{pid: 42}]\n"
+		     "    schemes:\n"
+		     "      - name: cold\n"
+		     "        action: pageout\n"
+		     "        quotas: {bytes: 32M, reset_interval: 1s, fail_charge_ratio: 1/4096}\n");
+	const uint64_t base = 0x10000000;
+	const struct pageflags_range maps[] = { { base, base + 64 * MiB }, { base + 64 * MiB, base + 160 * MiB } };
+	struct damon_target_cfg t43;
+	struct damon_features f = {};
+	struct kd_policy p = {}, p43 = {};
+	struct kd_overlay o = {}, o2 = {};
+	struct ctrl_charge_state *st = calloc(1, sizeof(*st));
+	struct ctrl_sensor_needs need;
+	struct pageflags_map m = {};
+	struct kd_slot_obs so = { .have = true, .fresh = true };
+	struct kd_observation obs = { .alive = true, .pid = 1, .nr_slots = 1, .slots = &so };
+	struct ctrl_env e;
+	struct json_object *js, *v;
+	char why[512];
+	int map[1] = { 0 };
+
+	(void)unused;
+	assert_non_null(cfg);
+	assert_non_null(st);
+	for (int i = 0; i < _FEATURE_MAX; i++)
+		f.f[i] = FEATURE_PRESENT;
+	/* 6.12's filter directory */
+	f.f[FEATURE_FAIL_CHARGE] = FEATURE_ABSENT;
+	f.f[FEATURE_CORE_OPS_FILTERS] = FEATURE_ABSENT;
+	f.f[FEATURE_FILTER_ALLOW] = FEATURE_ABSENT;
+	assert_int_equal(kd_policy_init_map(&p, 0, &cfg->kdamonds[0], cfg->kdamonds[0].ctx.targets, 1, map, 1), 0);
+	assert_int_equal(kd_overlay_init(&o, 1, 1), 0);
+	e = (struct ctrl_env){
+		.policy = &p, .features = &f, .stats_interval_us = SEC, .slot = 0, .scheme = p.slots[0].cfg
+	};
+	ctrl_charge_ops.setup(&e, st, false);
+	assert_int_equal(ctrl_charge_ops.restore(&e, st, &o), 0);
+	assert_int_equal(o.slots[0].nr_reject, 0);
+	ctrl_charge_ops.sensor_needs(&e, st, &need);
+	assert_int_equal(need.pageflags_pid, 42);
+	assert_false(st->exclude_unrealised);
+
+	/* the process: 64 MiB mlocked, then 96 MiB of idle anon */
+	assert_int_equal(pageflags_map_init_ranges(&m, maps, 2, CTRL_PAGEFLAGS_CHUNK_SZ, CTRL_PAGEFLAGS_PAGE_SZ), 0);
+	for (size_t c = 0; c < m.nr_chunks; c++) {
+		uint64_t a, b;
+
+		pageflags_map_chunk_range(&m, c, &a, &b);
+		m.chunks[c].nr_pages = (uint32_t)((b - a) / m.page_sz);
+		m.chunks[c].ok_pages = a < base + 64 * MiB ? 0 : m.chunks[c].nr_pages;
+		m.total_bytes += b - a;
+		m.ok_bytes += (uint64_t)m.chunks[c].ok_pages * m.page_sz;
+	}
+	m.generation = 1;
+	m.scanned_us = 10 * SEC;
+	obs.pageflags[PAGEFLAGS_CLASS_EVICTABLE] = &m;
+	obs.now_us = so.at_us = 10 * SEC;
+	so.stats.sz_tried = 32 * MiB;
+	assert_true(ctrl_charge_ops.step(&e, st, &obs, &o, why, sizeof(why)));
+	assert_non_null(strstr(why, "exclude 1 ranges: hide 64M failing 0M ok"));
+	assert_non_null(strstr(why, "as 1 addr reject filters ahead of the scheme's own in filters/"));
+	assert_int_equal(o.slots[0].nr_reject, 1);
+	assert_int_equal(o.slots[0].reject[0].start, base);
+	assert_int_equal(o.slots[0].reject[0].end, base + 64 * MiB);
+	assert_int_equal(o.targets[0].nr_exclude, 0); /* no gaps in a vaddr target */
+	ctrl_charge_ops.outcome(&e, st, CTRL_COMMITTED, obs.now_us);
+	js = json_object_new_object();
+	ctrl_charge_ops.status(&e, st, js);
+	v = json_object_object_get(json_object_object_get(js, "oracle"), "exclusions_realised");
+	assert_true(json_object_get_boolean(v));
+	v = json_object_object_get(js, "exclusion");
+	assert_string_equal(json_object_get_string(json_object_object_get(v, "by")), "addr_reject_filters");
+	assert_string_equal(json_object_get_string(json_object_object_get(v, "dir")), "filters");
+	assert_int_equal(json_object_get_int64(json_object_object_get(v, "max_ranges")), PLAN_MAX_REJECT_FILTERS);
+	assert_int_equal(json_object_array_length(json_object_object_get(v, "ranges")), 1);
+	assert_int_equal(json_object_get_uint64(json_object_object_get(js, "excluded_bytes")), 64 * MiB);
+	json_object_put(js);
+
+	/* a reload that keeps the parameters and the process: the filters again, in a fresh overlay */
+	ctrl_charge_ops.setup(&e, st, true);
+	assert_int_equal(kd_overlay_init(&o2, 1, 1), 0);
+	assert_int_equal(ctrl_charge_ops.restore(&e, st, &o2), 0);
+	assert_int_equal(ctrl_overlay_diff(&o, &o2), 0);
+	kd_overlay_done(&o2);
+	/* ...and on a kernel with the split layers, in core_filters/ (status) */
+	f.f[FEATURE_CORE_OPS_FILTERS] = FEATURE_PRESENT;
+	js = json_object_new_object();
+	ctrl_charge_ops.status(&e, st, js);
+	v = json_object_object_get(js, "exclusion");
+	assert_string_equal(json_object_get_string(json_object_object_get(v, "dir")), "core_filters");
+	json_object_put(js);
+
+	/* the target is another process now (a followed target moved on): its addresses are not these */
+	t43 = cfg->kdamonds[0].ctx.targets[0];
+	t43.pid = 43;
+	assert_int_equal(kd_policy_init_map(&p43, 0, &cfg->kdamonds[0], &t43, 1, map, 1), 0);
+	e.policy = &p43;
+	ctrl_charge_ops.setup(&e, st, true);
+	assert_int_equal(kd_overlay_init(&o2, 1, 1), 0);
+	assert_int_equal(ctrl_charge_ops.restore(&e, st, &o2), 0);
+	assert_int_equal(o2.slots[0].nr_reject, 0);
+	ctrl_charge_ops.sensor_needs(&e, st, &need);
+	assert_int_equal(need.pageflags_pid, 43);
+	kd_overlay_done(&o2);
+
+	/* no filter directory at all: the oracle previews, the fallback law decides, nothing is filtered */
+	f.f[FEATURE_CORE_OPS_FILTERS] = FEATURE_ABSENT;
+	f.f[FEATURE_LEGACY_FILTERS] = FEATURE_ABSENT;
+	e.policy = &p;
+	ctrl_charge_ops.setup(&e, st, false);
+	assert_true(st->exclude_unrealised);
+	assert_int_equal(kd_overlay_init(&o2, 1, 1), 0);
+	assert_int_equal(ctrl_charge_ops.restore(&e, st, &o2), 0);
+	m.generation++;
+	obs.now_us = so.at_us = 12 * SEC;
+	so.stats.sz_tried = 64 * MiB;
+	(void)ctrl_charge_ops.step(&e, st, &obs, &o2, why, sizeof(why));
+	assert_int_equal(o2.slots[0].nr_reject, 0);
+	assert_int_equal(st->preview_nr, 1);
+	js = json_object_new_object();
+	ctrl_charge_ops.status(&e, st, js);
+	assert_false(json_object_get_boolean(
+		json_object_object_get(json_object_object_get(js, "oracle"), "exclusions_realised")));
+	assert_null(json_object_object_get(js, "exclusion"));
+	json_object_put(js);
+	kd_overlay_done(&o2);
+
+	pageflags_map_done(&m);
+	free(st);
+	kd_overlay_done(&o);
+	kd_policy_done(&p);
+	kd_policy_done(&p43);
+	damond_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1979,6 +2157,7 @@ int main(void)
 		cmocka_unit_test(test_goal_feed),
 		cmocka_unit_test(test_goal_temporal),
 		cmocka_unit_test(test_first_window),
+		cmocka_unit_test(test_charge_vaddr_filters),
 		cmocka_unit_test_setup_teardown(test_charge_off_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refine_off_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refine_params, setup, teardown),

@@ -558,36 +558,118 @@ def fake_vaddr_process(e, pid, locked_mib, idle_mib, base=0x10000000, pfn0=0x100
                          for i in range(n)))
 
 
+def vaddr_filters(e, scheme=0):
+    """The addr/target filters in a 6.12 scheme's filters/: [(type, matching, start, end)]; None while a commit
+    rewrites the directory."""
+    d = KD + "/0/contexts/0/schemes/%d/filters" % scheme
+    try:
+        out = []
+        for i in range(int(e.read(d + "/nr_filters"))):
+            t = e.read("%s/%d/type" % (d, i))
+            out.append((t, e.read("%s/%d/matching" % (d, i)),
+                        int(e.read("%s/%d/addr_start" % (d, i))) if t == "addr" else None,
+                        int(e.read("%s/%d/addr_end" % (d, i))) if t == "addr" else None))
+        return out
+    except (OSError, ValueError):
+        return None
+
+
+USER_FILTER = """        filters:
+          - {type: addr, matching: true, addr_range: {start: 0x7f0000000000, end: 0x7f0000100000}}
+          - {type: anon, matching: false}
+"""
+
+
 def t_charge_emulation_vaddr_612():
     """Issue 17: a vaddr target's process translated through /proc/PID/pagemap to the kpageflags oracle. The
     oracle sees the mlocked 64 MiB as failing and the idle 96 MiB as ok (the guard mapping left out); damond
-    leaves memory out of paddr targets only, so it says the exclusion is not realised, runs the fallback law
-    (K within 1.1 x the user's quota) and writes no regions into the vaddr target."""
+    realises the exclusion as an addr reject filter of the scheme, written in filters/ (6.12) ahead of the
+    user's own filters, which keep their order; K stays at the user's quota; the vaddr target gets no regions;
+    status says what was written and why."""
     e = Env("6.12")
     try:
         fake_vaddr_process(e, 3001, 64, 96)
-        e.write_conf(VADDR_CHARGE % {"pid": 3001})
+        e.write_conf(VADDR_CHARGE % {"pid": 3001} + USER_FILTER)
         e.start()
         fc = {}
 
-        def previewed():
+        def excluded():
             nonlocal fc
             fc = e.status()["kdamonds"][0]["schemes"][0]["fail_charge"]
-            return "would_exclude_failing_bytes" in fc.get("oracle", {})
+            f = vaddr_filters(e)
+            return fc.get("exclusion", {}).get("nr_ranges") == 1 and f is not None and len(f) == 3
 
-        check(wait_until(previewed, secs=15), "no oracle preview in status: %s\n%s" % (fc, e.logtext()[-2000:]))
-        o = fc["oracle"]
+        check(wait_until(excluded, secs=15), "no exclusion in status or the tree: %s %s\n%s"
+              % (fc, vaddr_filters(e), e.logtext()[-2000:]))
+        o, x = fc["oracle"], fc["exclusion"]
         check(fc["mode"] == "emulated", "6.12 must emulate: %s" % fc)
         check(o["kind"] == "pagemap+kpageflags" and o["pid"] == 3001, "not the pagemap oracle: %s" % o)
         check(o["mapped_bytes"] == 160 << 20 and o["ok_bytes"] == 96 << 20, "the map is not the mappings: %s" % o)
-        check(o["would_exclude_failing_bytes"] == 64 << 20 and o["would_exclude_ok_bytes"] == 0
-              and o["would_exclude_ranges"] == 1, "the oracle does not single out the mlocked range: %s" % o)
-        check(o["exclusions_realised"] is False, "exclusions claimed on a vaddr target: %s" % o)
-        check(fc.get("excluded_bytes", 0) == 0, "excluded bytes reported without an exclusion: %s" % fc)
-        check(fc["kernel_quota_bytes"] <= (32 << 20) * 11 // 10, "K above 1.1 Q: %s" % fc)
+        check(o["exclusions_realised"] is True, "the exclusion is not realised on vaddr: %s" % o)
+        base = 0x10000000
+        check(x["by"] == "addr_reject_filters" and x["dir"] == "filters" and x["max_ranges"] == 16
+              and x["ranges"] == [{"start": base, "end": base + (64 << 20)}],
+              "status does not explain the filter: %s" % x)
+        check(fc["excluded_bytes"] == 64 << 20, "excluded bytes: %s" % fc)
+        check(fc["kernel_quota_bytes"] == 32 << 20, "K is not the user's quota: %s" % fc)
+        # damond's reject filter first, then the user's two in their order
+        f = vaddr_filters(e)
+        check(f == [("addr", "Y", base, base + (64 << 20)), ("addr", "Y", 0x7f0000000000, 0x7f0000100000),
+                    ("anon", "N", None, None)], "filters in the kernel: %s" % f)
         check(int(e.read(KD + "/0/contexts/0/targets/0/regions/nr_regions")) == 0,
               "regions written into the vaddr target")
-        check(any("pagemap pass of pid 3001" in l for l in e.logtext().splitlines()), "no pass logged")
+        log = e.logtext()
+        check(any("pagemap pass of pid 3001" in l for l in log.splitlines()), "no pass logged")
+        check("as 1 addr reject filters ahead of the scheme's own in filters/" in log,
+              "the commit's log line does not say what was written: %s" % log[-2000:])
+        txt = e.ctl("status").stdout
+        check("1 addr reject filter" in txt and "filters/" in txt, "damondctl status does not show the filter:\n"
+              + txt)
+    finally:
+        e.close()
+
+
+def t_charge_vaddr_filters_survive_reloads():
+    """The vaddr exclusion's filters across reloads: a bad config changes nothing (the filter stays in the
+    kernel and in status), the same config again writes nothing, and a config that adds a user filter keeps
+    damond's ahead of it without a new plan."""
+    e = Env("6.12")
+    try:
+        fake_vaddr_process(e, 3003, 64, 96)
+        e.write_conf(VADDR_CHARGE % {"pid": 3003})
+        e.start()
+        base = 0x10000000
+        ours = ("addr", "Y", base, base + (64 << 20))
+        check(wait_until(lambda: vaddr_filters(e) == [ours], secs=15),
+              "no filter: %s\n%s" % (vaddr_filters(e), e.logtext()[-2000:]))
+        # let the emulation settle: no further commit for a while
+        time.sleep(2)
+        tree0 = stable_tree(e)
+        n0 = e.fakelog().count("kdamond 0 commit")
+
+        e.write_conf((VADDR_CHARGE % {"pid": 3003}).replace("bytes: 32M", "bytes: lots"))
+        p = e.ctl("reload", ok=False)
+        check(p.returncode != 0, "a bad config reloaded")
+        time.sleep(1)
+        check(vaddr_filters(e) == [ours], "the bad reload touched the filters: %s" % vaddr_filters(e))
+        fc = e.status()["kdamonds"][0]["schemes"][0]["fail_charge"]
+        check(fc.get("exclusion", {}).get("ranges") == [{"start": base, "end": base + (64 << 20)}],
+              "status lost the exclusion after a bad reload: %s" % fc)
+
+        e.write_conf(VADDR_CHARGE % {"pid": 3003})
+        e.ctl("reload")
+        time.sleep(1)
+        check(stable_tree(e) == tree0, "reloading the same config changed the tree")
+        check(e.fakelog().count("kdamond 0 commit") == n0, "reloading the same config committed")
+
+        e.write_conf(VADDR_CHARGE % {"pid": 3003} + USER_FILTER)
+        e.ctl("reload")
+        check(wait_until(lambda: vaddr_filters(e) is not None and len(vaddr_filters(e)) == 3, secs=5),
+              "the user's filters did not arrive: %s" % vaddr_filters(e))
+        check(vaddr_filters(e) == [ours, ("addr", "Y", 0x7f0000000000, 0x7f0000100000), ("anon", "N", None, None)],
+              "damond's filter is not ahead of the user's after the reload: %s" % vaddr_filters(e))
+        fc = e.status()["kdamonds"][0]["schemes"][0]["fail_charge"]
+        check(fc["exclusion"]["nr_ranges"] == 1, "status after the reload: %s" % fc)
     finally:
         e.close()
 
@@ -2239,6 +2321,7 @@ TESTS = [
     t_charge_emulation_612,
     t_charge_emulation_vaddr_612,
     t_charge_emulation_vaddr_pfns_hidden,
+    t_charge_vaddr_filters_survive_reloads,
     t_emulation_keeps_quota_goals,
     t_goal_current_values,
     t_goal_fed_as_user_input,

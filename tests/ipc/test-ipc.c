@@ -1089,6 +1089,9 @@ static void test_status_withhold_addresses(void **state)
 		"{\"kdamonds\":[{\"name\":\"r\",\"targets\":[{\"index\":0,\"pid\":0,\"nr_ranges\":2,"
 		"\"ranges_bytes\":2146951168,\"regions\":[{\"start\":4096,\"end\":651264},"
 		"{\"start\":1048576,\"end\":2147352576}],\"snapshot\":{\"nr_regions\":10}}],"
+		"\"schemes\":[{\"name\":\"c\",\"fail_charge\":{\"mode\":\"emulated\",\"exclusion\":{\"by\":"
+		"\"addr_reject_filters\",\"dir\":\"filters\",\"nr_ranges\":1,\"max_ranges\":16,\"ranges\":"
+		"[{\"start\":1048576,\"end\":2147352576}]}}},{\"name\":\"s\"}],"
 		"\"refine\":{\"reason\":\"12 regions > max/2: 3 cuts, the largest doubt [0x100000, 0x7ffe0000) at 1/20 "
 		"accesses, cut at 0xABCdef0\"},\"last\":{\"why\":\"region refinement: [0x1000, 0x2000)\"}}],"
 		"\"actions\":[{\"why\":\"0x\"},{\"why\":\"quota 0x10 of 0xzz\"}],\"pid\":4242}");
@@ -1105,6 +1108,11 @@ static void test_status_withhold_addresses(void **state)
 	assert_int_equal(json_object_get_int64(json_object_object_get(t, "nr_ranges")), 2);
 	assert_int_equal(json_object_get_int64(json_object_object_get(t, "ranges_bytes")), 2146951168);
 	assert_true(json_object_object_get_ex(t, "snapshot", &v) && v);
+	v = json_object_array_get_idx(json_object_object_get(k, "schemes"), 0);
+	v = json_object_object_get(json_object_object_get(v, "fail_charge"), "exclusion");
+	assert_int_equal(json_object_array_length(json_object_object_get(v, "ranges")), 0);
+	assert_true(json_object_get_boolean(json_object_object_get(v, "addresses_withheld")));
+	assert_int_equal(json_object_get_int64(json_object_object_get(v, "nr_ranges")), 1);
 	v = json_object_object_get(json_object_object_get(k, "refine"), "reason");
 	assert_string_equal(json_object_get_string(v), "12 regions > max/2: 3 cuts, the largest doubt [0x?, 0x?) at "
 						       "1/20 accesses, cut at 0x?");

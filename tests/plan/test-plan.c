@@ -62,6 +62,27 @@ static const char *const vaddr_policy = "kdamonds:\n"
 					"      - name: hot\n"
 					"        action: stat\n";
 
+/* the charge emulation's exclusion on vaddr: the user's own filters, in the auto list (core by type, ops) */
+static const char *const vaddr_filters_policy =
+	"kdamonds:\n"
+	"  - name: app\n"
+	"    ops: vaddr\n"
+	"    targets:\n"
+	"      - pid: 42\n"
+	"    schemes:\n"
+	"      - name: cold\n"
+	"        action: pageout\n"
+	"        quotas:\n"
+	"          bytes: 32M\n"
+	"          reset_interval: 1s\n"
+	"          fail_charge_ratio: 1/4096\n"
+	"        filters:\n"
+	"          - {type: addr, matching: true, addr_range: {start: 0x7f0000000000, "
+	"end: 0x7f0000100000}}\n"
+	"          - {type: anon, matching: false}\n"
+	"      - name: watch\n"
+	"        action: stat\n";
+
 /*
  * paddr takes one target in a config; the plan and the renderer take any
  * number (and refinement's per-target rules need two): the paddr fixture's
@@ -118,6 +139,11 @@ static int setup_paddr(void **state)
 static int setup_vaddr(void **state)
 {
 	return setup_text(state, vaddr_policy);
+}
+
+static int setup_vaddr_filters(void **state)
+{
+	return setup_text(state, vaddr_filters_policy);
 }
 
 static int teardown(void **state)
@@ -791,6 +817,210 @@ static void test_tombstone_and_short_overlay(void **state)
 	kd_policy_done(&p);
 }
 
+/* ---- the exclusion as leading addr reject filters (vaddr/fvaddr) ----------- */
+
+/* the value written to path (NULL: not written) */
+static const char *value_at(const struct write_list *l, const char *path)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].path && streq(l->v[i].path, path))
+			return l->v[i].value;
+	return NULL;
+}
+
+/* filter j of dir (of scheme 0) is an addr filter [start, end) with matching m and, where written, allow a */
+static void assert_addr_filter(const struct write_list *l, const char *dir, unsigned j, uint64_t start, uint64_t end,
+			       const char *m, const char *a)
+{
+	char p[256], v[32];
+
+	snprintf(p, sizeof(p), CTX "/schemes/0/%s/%u/type", dir, j);
+	assert_string_equal(value_at(l, p), "addr");
+	snprintf(p, sizeof(p), CTX "/schemes/0/%s/%u/matching", dir, j);
+	assert_string_equal(value_at(l, p), m);
+	snprintf(p, sizeof(p), CTX "/schemes/0/%s/%u/allow", dir, j);
+	if (a)
+		assert_string_equal(value_at(l, p), a);
+	else
+		assert_null(value_at(l, p));
+	snprintf(p, sizeof(p), CTX "/schemes/0/%s/%u/addr_start", dir, j);
+	snprintf(v, sizeof(v), "%" PRIu64, start);
+	assert_string_equal(value_at(l, p), v);
+	snprintf(p, sizeof(p), CTX "/schemes/0/%s/%u/addr_end", dir, j);
+	snprintf(v, sizeof(v), "%" PRIu64, end);
+	assert_string_equal(value_at(l, p), v);
+}
+
+/* the kernel's filter directories as 6.12 has them: filters/ only, no allow */
+static void features_612(struct damon_features *f)
+{
+	f->f[FEATURE_CORE_OPS_FILTERS] = FEATURE_ABSENT;
+	f->f[FEATURE_FILTER_ALLOW] = FEATURE_ABSENT;
+	f->f[FEATURE_LEGACY_FILTERS] = FEATURE_PRESENT;
+}
+
+/*
+ * Slot 0's reject ranges go in front of the user's filters, in the core
+ * layer's directory: core_filters/ where the kernel splits the layers (the
+ * user's auto addr filter after them there, the anon one in ops_filters/),
+ * filters/ on 6.12 (all of the user's after them, in their order). The
+ * other slot and the targets are untouched.
+ */
+static void test_reject_filters_order(void **state)
+{
+	struct fx *x = *state;
+	const struct damon_addr_range rej[] = {
+		{ 0x10000000, 0x50000000 },
+		{ 0x7f1000000000, 0x7f1000200000 },
+	};
+	struct write_list none = {}, canon = {}, held = {}, commit = {};
+
+	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, NULL, NULL, &none), 0);
+	assert_int_equal(kd_overlay_set_reject(&x->o, 0, rej, 2), 1);
+	assert_int_equal(kd_overlay_set_reject(&x->o, 0, rej, 2), 0); /* the same: no change */
+	assert_int_equal(kd_overlay_set_reject(&x->o, 2, rej, 2), -ERANGE);
+
+	/* split layers (6.15+) */
+	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, NULL, NULL, &canon), 0);
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/core_filters/nr_filters"), "3");
+	assert_addr_filter(&canon, "core_filters", 0, 0x10000000, 0x50000000, "Y", "N");
+	assert_addr_filter(&canon, "core_filters", 1, 0x7f1000000000, 0x7f1000200000, "Y", "N");
+	assert_addr_filter(&canon, "core_filters", 2, 0x7f0000000000, 0x7f0000100000, "Y", "N");
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/ops_filters/nr_filters"), "1");
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/ops_filters/0/type"), "anon");
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/ops_filters/0/matching"), "N");
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/filters/nr_filters"), "0");
+	assert_string_equal(value_at(&canon, CTX "/schemes/1/core_filters/nr_filters"), "0");
+	/* nothing else changed: the list without them is the list of before, from the filters on */
+	{
+		size_t d = write_list_first_diff(&none, &canon);
+
+		assert_string_equal(canon.v[d].path, CTX "/schemes/0/core_filters/nr_filters");
+		assert_int_equal(canon.n, none.n + 2 * 5); /* type, matching, allow, addr_start, addr_end */
+		for (size_t i = d + 1 + 3 * 5; i < canon.n; i++)
+			assert_string_equal(canon.v[i].path, none.v[i - 2 * 5].path);
+	}
+	/* a commit over the list without them carries them, and the target keeps its regions */
+	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, &none, &commit, NULL), 0);
+	assert_string_equal(value_at(&commit, CTX "/schemes/0/core_filters/nr_filters"), "3");
+	assert_string_equal(nr_regions_value(&commit, 0), "0");
+	write_list_done(&commit);
+	write_list_done(&canon);
+	write_list_done(&none);
+
+	/* 6.12: filters/ only */
+	features_612(&x->f);
+	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, NULL, NULL, &canon), 0);
+	assert_null(value_at(&canon, CTX "/schemes/0/core_filters/nr_filters"));
+	assert_null(value_at(&canon, CTX "/schemes/0/ops_filters/nr_filters"));
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/filters/nr_filters"), "4");
+	assert_addr_filter(&canon, "filters", 0, 0x10000000, 0x50000000, "Y", NULL);
+	assert_addr_filter(&canon, "filters", 1, 0x7f1000000000, 0x7f1000200000, "Y", NULL);
+	assert_addr_filter(&canon, "filters", 2, 0x7f0000000000, 0x7f0000100000, "Y", NULL);
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/filters/3/type"), "anon");
+	assert_string_equal(value_at(&canon, CTX "/schemes/1/filters/nr_filters"), "0");
+
+	/* held = what the kernel has; the same overlay again is the same list, none is a change of the filters */
+	held = canon;
+	canon = (struct write_list){};
+	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, &held, NULL, &canon), 0);
+	assert_true(write_list_equal(&held, &canon));
+	write_list_done(&canon);
+	assert_int_equal(kd_overlay_set_reject(&x->o, 0, NULL, 0), 1);
+	assert_null(x->o.slots[0].reject);
+	assert_int_equal(plan_compose(&x->p, &x->o, &x->f, &held, &commit, &canon), 0);
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/filters/nr_filters"), "2");
+	assert_string_equal(value_at(&commit, CTX "/schemes/0/filters/nr_filters"), "2");
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/filters/0/addr_start"), "139637976727552");
+
+	write_list_done(&held);
+	write_list_done(&commit);
+	write_list_done(&canon);
+}
+
+/* A tombstone slot gets no filters, whatever the overlay says. */
+static void test_reject_filters_tombstone(void **state)
+{
+	struct fx *x = *state;
+	const int map[] = { -1, 1 };
+	const struct damon_addr_range rej[] = { { 0x10000000, 0x50000000 } };
+	struct kd_policy p;
+	struct kd_overlay o;
+	struct write_list canon = {};
+
+	assert_int_equal(kd_policy_init_map(&p, 3, x->k, x->targets, x->nr_targets, map, 2), 0);
+	assert_int_equal(kd_overlay_init(&o, 2, 1), 0);
+	assert_int_equal(kd_overlay_set_reject(&o, 0, rej, 1), 1);
+	assert_int_equal(plan_compose(&p, &o, &x->f, NULL, NULL, &canon), 0);
+	assert_string_equal(value_at(&canon, CTX "/schemes/0/core_filters/nr_filters"), "0");
+	write_list_done(&canon);
+	kd_overlay_done(&o);
+	kd_policy_done(&p);
+}
+
+/*
+ * The bound: sorted, overlapping and touching ranges merged, empty ones
+ * dropped, then the neighbours with the smallest gap merged until at most
+ * PLAN_MAX_REJECT_FILTERS are left; no excluded byte is given up.
+ */
+static void test_reject_filters_bound(void **state)
+{
+	struct fx *x = *state;
+	struct damon_addr_range v[40], w[4];
+	const struct damon_addr_range *r;
+	uint64_t covered = 0;
+	size_t n = 0;
+
+	/* 4 by hand */
+	w[0] = (struct damon_addr_range){ 0x5000, 0x6000 };
+	w[1] = (struct damon_addr_range){ 0x1000, 0x3000 };
+	w[2] = (struct damon_addr_range){ 0x2000, 0x4000 }; /* overlaps w[1] */
+	w[3] = (struct damon_addr_range){ 0x9000, 0x9000 }; /* empty */
+	assert_int_equal(plan_bound_ranges(w, 4, 16), 2);
+	assert_int_equal(w[0].start, 0x1000);
+	assert_int_equal(w[0].end, 0x4000);
+	assert_int_equal(w[1].start, 0x5000);
+	assert_int_equal(w[1].end, 0x6000);
+	/* max 1: everything in one */
+	assert_int_equal(plan_bound_ranges(w, 2, 1), 1);
+	assert_int_equal(w[0].start, 0x1000);
+	assert_int_equal(w[0].end, 0x6000);
+	/* touching ranges are one filter */
+	w[0] = (struct damon_addr_range){ 0x1000, 0x2000 };
+	w[1] = (struct damon_addr_range){ 0x2000, 0x3000 };
+	assert_int_equal(plan_bound_ranges(w, 2, 16), 1);
+	assert_int_equal(w[0].end, 0x3000);
+
+	/* 24 ranges of 1 MiB, in reverse order, 8 of them 1 page after the previous one, the rest 1 GiB apart */
+	for (size_t i = 0; i < 24; i++) {
+		uint64_t at = (i / 3) * GiB + (i % 3) * (MiB + 4096);
+
+		v[23 - i] = (struct damon_addr_range){ at, at + MiB };
+	}
+	n = 24;
+	assert_int_equal(kd_overlay_set_reject(&x->o, 0, v, n), 1);
+	assert_int_equal(x->o.slots[0].nr_reject, PLAN_MAX_REJECT_FILTERS);
+	r = x->o.slots[0].reject;
+	for (size_t i = 0; i < PLAN_MAX_REJECT_FILTERS; i++) {
+		assert_true(r[i].start < r[i].end);
+		if (i)
+			assert_true(r[i - 1].end < r[i].start);
+		covered += r[i].end - r[i].start;
+	}
+	/* 8 merges, all across one-page gaps: the low 4 groups of three became two filters each... */
+	assert_int_equal(covered, 24 * MiB + 8 * 4096);
+	/* ...lowest addresses first on a tie: groups 0..3 hold one range each, groups 4..7 two */
+	assert_int_equal(r[0].start, 0);
+	assert_int_equal(r[0].end, 3 * MiB + 2 * 4096);
+	assert_int_equal(r[3].start, 3 * GiB);
+	assert_int_equal(r[3].end, 3 * GiB + 3 * MiB + 2 * 4096);
+	assert_int_equal(r[4].start, 4 * GiB);
+	assert_int_equal(r[4].end, 4 * GiB + MiB);
+	assert_int_equal(r[15].end, 7 * GiB + 3 * MiB + 2 * 4096);
+	/* the caller's array is not touched */
+	assert_int_equal(v[0].start, 7 * GiB + 2 * (MiB + 4096));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -805,6 +1035,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_canonical_borrows_config_ranges, setup_paddr, teardown),
 		cmocka_unit_test_setup_teardown(test_vaddr, setup_vaddr, teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_and_short_overlay, setup_paddr, teardown),
+		cmocka_unit_test_setup_teardown(test_reject_filters_order, setup_vaddr_filters, teardown),
+		cmocka_unit_test_setup_teardown(test_reject_filters_tombstone, setup_vaddr_filters, teardown),
+		cmocka_unit_test_setup_teardown(test_reject_filters_bound, setup_vaddr_filters, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

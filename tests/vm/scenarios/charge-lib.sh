@@ -200,6 +200,14 @@ run_charge() {
 	# where the seconds to full speed go: damond's decisions (wall-clock at_us) against the phase start
 	mark "timeline mode=$mode shape=$shape t0_wall_ms=$t0_wall $(grep -o '"adjustments":\[[^]]*\]' /tmp/charge.status)"
 	mark "oracle mode=$mode shape=$shape $(sed -n 's/.*"oracle":\({[^}]*}\).*/\1/p' /tmp/charge.status)"
+	# how the exclusion reached the kernel (vaddr: damond's addr reject filters, and the scheme's filter dir)
+	mark "exclusion mode=$mode shape=$shape $(grep -o '"exclusion":{[^]]*]' /tmp/charge.status | head -n1)"
+	if [ -n "$vpid" ]; then
+		fd=$damon_kdamonds/0/contexts/0/schemes/0/filters
+		[ -d "$fd" ] || fd=$damon_kdamonds/0/contexts/0/schemes/0/core_filters
+		[ -d "$fd" ] && mark "filters mode=$mode shape=$shape dir=${fd##*/} nr=$(cat $fd/nr_filters)" \
+			"first=$(cat $fd/0/type 2>/dev/null):$(cat $fd/0/addr_start 2>/dev/null)-$(cat $fd/0/addr_end 2>/dev/null)"
+	fi
 	grep -E "pagemap pass|page-state oracle" "$DAMOND_LOG" | tail -n 3 | sed "s/^/[$mode] /"
 	damond_stop
 	stop_memhog
