@@ -34,21 +34,56 @@ assert_eq "$(cat $c/schemes/0/quotas/reset_interval_ms)" 1000 "reset interval"
 assert_eq "$(cat $c/schemes/0/quotas/weights/age_permil)" 1000 "age weight"
 assert_eq "$(cat $c/schemes/0/watermarks/metric)" free_mem_rate "watermark metric"
 assert_eq "$(cat $c/schemes/0/watermarks/mid)" 400 "watermark mid"
-set -- $(system_ram_range)
-nr=$(cat $c/targets/0/regions/nr_regions)
-assert_ge "$nr" 1 "regions from /proc/iomem"
-found=0
-i=0
-while [ $i -lt "$nr" ]; do
-	[ "$(cat $c/targets/0/regions/$i/start)" -le "$1" ] && [ "$(cat $c/targets/0/regions/$i/end)" -ge $(( $2 & ~4095 )) ] && found=1
-	i=$((i + 1))
-done
-assert_eq "$found" 1 "the biggest System RAM range is monitored"
 if has_file $c/schemes/0/quotas/fail_charge_num; then
 	assert_eq "$(cat $c/schemes/0/quotas/fail_charge_denom)" 4096 "native fail_charge_denom"
 	mode=native
 else
 	mode=emulated
+fi
+# The target is System RAM (every range of /proc/iomem). With the native
+# ratio the kernel gets the ranges as written, so one region spans the
+# biggest; the emulation (6.12) may already have cut the memory its page
+# oracle hides out of them (its first plan goes with the first commit), so
+# there every region only has to lie inside System RAM, and some inside the
+# biggest range.
+set -- $(system_ram_range)
+lo=$1 hi=$(( $2 & ~4095 ))
+damondctl status --json | tr -d ' \n' > /tmp/st.json
+assert grep -q '"ranges_from":"system_ram"' /tmp/st.json
+ram=$(awk -F' : ' '$2 == "System RAM" && $1 !~ /^ / { print $1 }' /proc/iomem)
+in_ram() {	# START END: inside one System RAM range
+	local r
+	for r in $ram; do
+		[ "$1" -ge $((0x${r%-*})) ] && [ "$2" -le $((0x${r#*-} + 1)) ] && return 0
+	done
+	return 1
+}
+nr=$(cat $c/targets/0/regions/nr_regions)
+assert_ge "$nr" 1 "regions from /proc/iomem"
+found=0 inside=1 in_big=0 covered=0
+i=0
+while [ $i -lt "$nr" ]; do
+	s=$(cat $c/targets/0/regions/$i/start) e=$(cat $c/targets/0/regions/$i/end)
+	[ "$s" -le "$lo" ] && [ "$e" -ge "$hi" ] && found=1
+	[ "$s" -ge "$lo" ] && [ "$e" -le "$2" ] && in_big=1
+	in_ram "$s" "$e" || inside=0
+	covered=$(( covered + e - s ))
+	i=$((i + 1))
+done
+mark regions_written="$nr" covered_mib=$(( covered >> 20 )) biggest_mib=$(( ($2 - $1) >> 20 ))
+assert_eq "$inside" 1 "every region lies inside System RAM"
+assert_eq "$in_big" 1 "the biggest System RAM range is monitored"
+if [ $mode = native ]; then
+	assert_eq "$found" 1 "the biggest System RAM range is monitored whole"
+elif [ "$found" = 0 ]; then
+	# cut: damond's log must say which commit cut it and why (it logs the
+	# commit right after the kernel took it: give it a moment)
+	i=0
+	until grep -q 'charge-ratio emulation.*exclude [0-9]* ranges' "$DAMOND_LOG"; do
+		i=$((i + 1))
+		[ $i -le 50 ] || fail "regions cut with no charge-ratio exclusion in damond's log"
+		sleep 0.1
+	done
 fi
 damondctl status --json > /tmp/st.json
 assert grep -q "\"mode\": \"$mode\"" /tmp/st.json
