@@ -44,7 +44,20 @@ start_memhog -m "$(( $(meminfo MemTotal) / 2048 ))" -l	# half of memory, mlocked
 fill=$(( ($(meminfo MemFree) - $(meminfo MemTotal) / 10) / 1024 ))
 [ "$fill" -gt 100 ] || skip "only $fill MiB to fill after the mlock"
 start_memhog -m "$fill"
-mark free_bp_before="$(free_bp)" fill_mib="$fill"
+# Let free memory settle before damond starts: right after the fill it rises
+# 4-5 points with nothing applied (the kernel finishing its own reclaim of the
+# fill's overshoot), on 7.2 within a second, on 6.12 a second later, so the
+# kernels would start the approach from different points (bench/goal,
+# 2026-12-03). Settled: under 20 bp of change over one second, at most 15 s.
+f0=$(free_bp) settle_ms=0
+while [ $settle_ms -lt 15000 ]; do
+	sleep 1
+	settle_ms=$((settle_ms + 1000))
+	f1=$(free_bp)
+	[ $(( f1 - f0 )) -ge 20 ] || [ $(( f0 - f1 )) -ge 20 ] || break
+	f0=$f1
+done
+mark free_bp_before="$(free_bp)" fill_mib="$fill" settle_ms="$settle_ms"
 
 damond_write_config <<'EOC'
 damond:
