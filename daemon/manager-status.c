@@ -688,6 +688,17 @@ static const char *monitor_source(const struct manager *m)
 	return m->events ? "bpf" : m->replay ? "replay" : "sysfs-polling";
 }
 
+/* the monitor's counts, for the status document and the metrics view alike */
+static void monitor_counts(struct manager *m, struct snapshot_store_stats *ss, double *rate, uint64_t *drops)
+{
+	*rate = 0;
+	*drops = 0;
+	snapshot_store_get_stats(m->snapshots, ss);
+#ifdef HAVE_BPF
+	manager_events_stats(m, rate, drops);
+#endif
+}
+
 static struct json_object *monitor_json(struct manager *m)
 {
 	struct json_object *mon;
@@ -700,13 +711,10 @@ static struct json_object *monitor_json(struct manager *m)
 	JADD(mon, "stats_slack_ms", JU64(m->stats_slack_us / 1000));
 	if (m->snapshots) {
 		struct snapshot_store_stats ss;
-		double rate = 0;
-		uint64_t drops = 0;
+		double rate;
+		uint64_t drops;
 
-		snapshot_store_get_stats(m->snapshots, &ss);
-#ifdef HAVE_BPF
-		manager_events_stats(m, &rate, &drops);
-#endif
+		monitor_counts(m, &ss, &rate, &drops);
 		JADD(mon, "records", JU64(ss.records));
 		JADD(mon, "snapshots", JU64(ss.snapshots_published));
 		JADD(mon, "incomplete_snapshots", JU64(ss.snapshots_incomplete));
@@ -921,13 +929,10 @@ int manager_metrics_view(struct manager *m, struct metrics_view *v, struct json_
 	v->monitor_source = monitor_source(m);
 	if (m->snapshots) {
 		struct snapshot_store_stats ss;
-		double rate = 0;
-		uint64_t drops = 0;
+		double rate;
+		uint64_t drops;
 
-		snapshot_store_get_stats(m->snapshots, &ss);
-#ifdef HAVE_BPF
-		manager_events_stats(m, &rate, &drops);
-#endif
+		monitor_counts(m, &ss, &rate, &drops);
 		v->records = METRICS_NUM(ss.records);
 		v->snapshots = METRICS_NUM(ss.snapshots_published);
 		v->incomplete_snapshots = METRICS_NUM(ss.snapshots_incomplete);

@@ -194,7 +194,7 @@ struct manager {
 		char kdamond[64];
 		char scheme[64];	/* the scheme the action is about, or "" */
 		char what[32];
-		char why[256];
+		char why[640]; /* a commit may carry every controller's reason, joined (ctrls_step: 512) */
 	} actions[ACTION_LOG_SIZE];
 	unsigned nr_actions;
 };
