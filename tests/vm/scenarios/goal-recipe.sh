@@ -44,11 +44,12 @@ start_memhog -m "$(( $(meminfo MemTotal) / 2048 ))" -l	# half of memory, mlocked
 fill=$(( ($(meminfo MemFree) - $(meminfo MemTotal) / 10) / 1024 ))
 [ "$fill" -gt 100 ] || skip "only $fill MiB to fill after the mlock"
 start_memhog -m "$fill"
-# Let free memory settle before damond starts: right after the fill it rises
-# 4-5 points with nothing applied (the kernel finishing its own reclaim of the
-# fill's overshoot), on 7.2 within a second, on 6.12 a second later, so the
-# kernels would start the approach from different points (bench/goal,
-# 2026-12-03). Settled: under 20 bp of change over one second, at most 15 s.
+# Let free memory settle before damond starts (under 20 bp of change over one
+# second, at most 15 s), so every kernel starts the approach from the same
+# point. In the runs so far it was settled after the first second. (A rise of
+# 2-4 points "with nothing applied" in the first approach samples is damond's
+# status lagging the kernel by up to one stats interval: it matches the MiB
+# the next sample shows applied.)
 f0=$(free_bp) settle_ms=0
 while [ $settle_ms -lt 15000 ]; do
 	sleep 1
