@@ -16,6 +16,14 @@
 #   vaddr             one process: 1 GiB mlocked, and 800 MiB of idle anon it
 #                     touches 4 s later; a vaddr pageout scheme on its pid
 #                     (the same quota and pattern). Its RSS is read less VmLck.
+#   pagecache         1 GiB mlocked anon, then 700 MiB of page cache read
+#                     from a real block device (/dev/vda, virtio: bench/vm-run
+#                     -d SIZE; the guest's root is an initramfs, whose files
+#                     are shmem). The reclaimable memory is the page cache
+#                     (meminfo Buffers above what it was before the read).
+#   mix               512 MiB mlocked, 512 MiB of mapped hugetlb pages, then
+#                     400 MiB idle anon and 400 MiB of block-device page cache
+#                     (the reclaimable memory: the anon's RSS + the cache)
 # Prints a result and a series mark and sets R_PCT R_LOW R_MAXX100 R_RECLAIM_S R_PAIRX100 R_TRIX100 R_FULLWIN
 # (% of the quota applied per window the kernel charged full) R_TFS (s to
 # full speed) R_SERIES (MiB applied every 5 s).
@@ -63,6 +71,51 @@ hog_rss() {
 	[ -n "$r" ] && echo $((r - ${l:-0}))
 }
 
+# The page cache shapes read the raw block device (dd of /dev/vda, buffered):
+# its pages are the block device inode's page cache, clean, unmapped, on the
+# file LRU like a file's, and a DAMOS pageout drops them the same way
+# (reclaim_pages: no writeback, no swap). A filesystem would add only its
+# metadata, and a mkfs + a 700 MiB file write under TCG (busybox has mke2fs
+# only, the ext4 module and its dependencies are not in the initramfs).
+# need_disk: /dev/vda, loading virtio_blk first, or fail
+need_disk() {
+	if [ ! -b /dev/vda ] && [ -f /lib/modules/disk/virtio_blk.ko ]; then
+		insmod /lib/modules/disk/virtio_blk.ko 2>/dev/null
+		wait_for "[ -b /dev/vda ]" 10
+	fi
+	[ -b /dev/vda ] || fail "no /dev/vda: the page cache shapes need a disk (bench/vm-run -d 1G)"
+}
+
+# fill_cache MIB: MIB of /dev/vda's page cache, from a cold cache; sets BUF0
+# (meminfo Buffers before the read, KiB)
+fill_cache() {
+	local sz
+	sz=$(($(cat /sys/block/vda/size) / 2048))
+	[ "$sz" -ge "$1" ] || fail "/dev/vda holds $sz MiB, the shape reads $1"
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+	BUF0=$(meminfo Buffers)
+	dd if=/dev/vda of=/dev/null bs=1M count="$1" 2>/dev/null || fail "dd of /dev/vda failed"
+	info "page cache: Buffers $BUF0 -> $(meminfo Buffers) KiB after reading $1 MiB of /dev/vda"
+}
+
+# left_kib: the reclaimable memory still resident (KiB): the idle hog's RSS
+# (less what it mlocked), plus the block device's page cache for the
+# pagecache and mix shapes
+left_kib() {
+	local r=0 b
+	if [ -n "$HOG2" ]; then
+		r=$(hog_rss "$HOG2")
+		[ -n "$r" ] || return 0
+	fi
+	if [ -n "$BUF0" ]; then
+		b=$(($(meminfo Buffers) - BUF0))
+		[ $b -gt 0 ] || b=0
+		r=$((r + b))
+	fi
+	echo "$r"
+}
+
 sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds", nothing if the stats could not be refreshed
 	local st=$damon_kdamonds/0/state s=$damon_kdamonds/0/contexts/0/schemes/0/stats i
 	# The command fails (EBUSY) while damond holds the DAMON sysfs lock, e.g.
@@ -75,7 +128,7 @@ sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds", nothing if 
 		[ $i -lt 3 ] || return 1
 		sleep 0.05
 	done
-	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(hog_rss "$HOG2") $(cat $s/qt_exceeds)"
+	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(left_kib) $(cat $s/qt_exceeds)"
 }
 
 # vmstat_reclaim: "pgsteal_kswapd pgsteal_direct pswpout" from /proc/vmstat
@@ -112,7 +165,8 @@ hugetlb_pool() {
 }
 
 run_charge() {
-	local mode=$1 shape=$2 secs=$3 out t0 hog_mib rss0 end mlock=0 vpid=
+	local mode=$1 shape=$2 secs=$3 out t0 hog_mib rss0 end mlock=0 vpid= cache_mib=0
+	BUF0="" HOG2=""
 	case $shape in
 	1) shape=mlock ;;
 	0) shape=control ;;
@@ -152,6 +206,23 @@ run_charge() {
 		vpid=$MEMHOG_PID
 		hog_mib=800
 		;;
+	pagecache)
+		mlock=1
+		need_disk
+		setup_zram 1G
+		start_memhog -m 1024 -l
+		hog_mib=0 cache_mib=700
+		;;
+	mix)
+		mlock=1
+		need_disk
+		hugetlb_pool 256
+		setup_zram 1G
+		start_memhog -m 512 -l
+		start_memhog -m 512 -T
+		mark "hugetlb shape=$shape total=$(meminfo HugePages_Total) free=$(meminfo HugePages_Free) rsvd=$(meminfo HugePages_Rsvd)"
+		hog_mib=400 cache_mib=400
+		;;
 	*) fail "run_charge: unknown shape $shape" ;;
 	esac
 	charge_config "$mode" $vpid | damond_write_config
@@ -161,10 +232,13 @@ run_charge() {
 		wait_for "grep -q '^memhog: rest touched' $MEMHOG_OUT" 60 || fail "memhog did not touch its idle part"
 		HOG2=$vpid
 	else
-		start_memhog -m "$hog_mib"
-		HOG2=$MEMHOG_PID
+		[ "$cache_mib" -eq 0 ] || fill_cache "$cache_mib"
+		if [ "$hog_mib" -gt 0 ]; then
+			start_memhog -m "$hog_mib"
+			HOG2=$MEMHOG_PID
+		fi
 	fi
-	rss0=$(hog_rss "$HOG2")
+	rss0=$(left_kib)
 	vm0=$(vmstat_reclaim)
 	t0=$(now_ms)
 	t0_wall=$((t0 + wall_off))
@@ -181,7 +255,7 @@ run_charge() {
 			prev=$2
 		fi
 		# stop once the reclaimable memory is gone (RSS <= 5 %), plus 2 s
-		r=$(hog_rss "$HOG2")
+		r=$(left_kib)
 		if [ -n "$r" ] && [ "$r" -le $((rss0 / 20)) ]; then
 			[ -n "$gone" ] || gone=$(now_ms)
 			[ "$(now_ms)" -lt $((gone + 2000)) ] || break
@@ -212,7 +286,9 @@ run_charge() {
 	damond_stop
 	stop_memhog
 	teardown_zram
-	case $shape in hugetlb*) hugetlb_pool 0 ;; esac
+	case $shape in hugetlb* | mix) hugetlb_pool 0 ;; esac
+	# (the next run reads the disk from a cold cache: fill_cache drops it too)
+	[ -z "$BUF0" ] || echo 3 > /proc/sys/vm/drop_caches
 	grep -E "commit|died|emulation|stopped|started" "$DAMOND_LOG" | tail -n 12 | sed "s/^/[$mode] /"
 	if [ "$(dt_param charge_dump 0)" = 1 ]; then
 		awk -v t0="$t0" '{ printf "%s%d:%d:%d:%d", (NR % 8 == 1 ? "\n[samples] " : " "), $1 - t0, $2 / 1048576, $4 / 1024, $5 }
