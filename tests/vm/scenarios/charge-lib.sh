@@ -75,7 +75,10 @@ hog_rss() {
 # The page cache shapes read the raw block device (dd of /dev/vda, buffered):
 # its pages are the block device inode's page cache, clean, unmapped, on the
 # file LRU like a file's, and a DAMOS pageout drops them the same way
-# (reclaim_pages: no writeback, no swap). A filesystem would add only its
+# (reclaim_pages: no writeback, no swap). The scenario's shell holds the
+# device open (fd 9) while they should stay: the kernel truncates a block
+# device's page cache on its last close (the first run of these shapes read
+# 700 MiB and kept 0 KiB); a mounted filesystem holds its device the same way. A filesystem would add only its
 # metadata, and a mkfs + a 700 MiB file write under TCG (busybox has mke2fs
 # only, the ext4 module and its dependencies are not in the initramfs).
 # need_disk: /dev/vda, loading virtio_blk first, or fail
@@ -104,6 +107,7 @@ fill_cache() {
 	sync
 	echo 3 > /proc/sys/vm/drop_caches
 	FILE0=$(file_lru_kib)
+	exec 9< /dev/vda
 	dd if=/dev/vda of=/dev/null bs=1M count="$1" 2>/dev/null || fail "dd of /dev/vda failed"
 	info "page cache: file LRU $FILE0 -> $(file_lru_kib) KiB (Cached $(meminfo Cached), Buffers $(meminfo Buffers)) after reading $1 MiB of /dev/vda"
 	# (a warning, not a failure: the scenario's other shapes still run)
@@ -300,7 +304,10 @@ run_charge() {
 	teardown_zram
 	case $shape in hugetlb* | mix) hugetlb_pool 0 ;; esac
 	# (the next run reads the disk from a cold cache: fill_cache drops it too)
-	[ -z "$FILE0" ] || echo 3 > /proc/sys/vm/drop_caches
+	if [ -n "$FILE0" ]; then
+		exec 9<&-
+		echo 3 > /proc/sys/vm/drop_caches
+	fi
 	grep -E "commit|died|emulation|stopped|started" "$DAMOND_LOG" | tail -n 12 | sed "s/^/[$mode] /"
 	if [ "$(dt_param charge_dump 0)" = 1 ]; then
 		awk -v t0="$t0" '{ printf "%s%d:%d:%d:%d", (NR % 8 == 1 ? "\n[samples] " : " "), $1 - t0, $2 / 1048576, $4 / 1024, $5 }
