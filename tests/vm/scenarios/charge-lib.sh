@@ -90,10 +90,10 @@ need_disk() {
 	[ -b /dev/vda ] || fail "no /dev/vda: the page cache shapes need a disk (bench/vm-run -d 1G)"
 }
 
-# file_lru_kib: meminfo Active(file) + Inactive(file). Not Buffers: a raw
-# block device's page cache counts in Cached there (Buffers stayed 0 KiB
-# after a 700 MiB read of /dev/vda on 7.2; 6.18 the same with a loop device),
-# and the initramfs' files are shmem or ramfs, on no file LRU.
+# file_lru_kib: meminfo Active(file) + Inactive(file), what reclaim can drop
+# of the page cache (the initramfs' files are shmem or ramfs, on no file
+# LRU). With the device held open it equals meminfo Buffers (a raw block
+# device's cache: 702 864 KiB both after a 700 MiB read on 6.12).
 file_lru_kib() {
 	awk '$1 == "Active(file):" || $1 == "Inactive(file):" { s += $2 } END { print s + 0 }' /proc/meminfo
 }
