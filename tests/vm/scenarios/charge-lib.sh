@@ -22,6 +22,9 @@
 #                     are shmem). The reclaimable memory is the page cache
 #                     (the file LRU, meminfo Active(file) + Inactive(file),
 #                     above what it held before the read).
+#   pagecache-control the pagecache shape without the mlock: 900 MiB of the
+#                     disk's page cache, nothing locked (does the cache
+#                     itself page out on every try?)
 #   mix               512 MiB mlocked, 512 MiB of mapped hugetlb pages, then
 #                     400 MiB idle anon and 400 MiB of block-device page cache
 #                     (the reclaimable memory: the anon's RSS + the cache)
@@ -228,6 +231,11 @@ run_charge() {
 		setup_zram 1G
 		start_memhog -m 1024 -l
 		hog_mib=0 cache_mib=700
+		;;
+	pagecache-control)
+		need_disk
+		setup_zram 1G
+		hog_mib=0 cache_mib=900
 		;;
 	mix)
 		mlock=1
