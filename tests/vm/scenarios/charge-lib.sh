@@ -22,6 +22,10 @@
 #                     are shmem). The reclaimable memory is the page cache
 #                     (the file LRU, meminfo Active(file) + Inactive(file),
 #                     above what it held before the read).
+#   pagecache-file    the pagecache shape with the cache of a file: an ext2
+#                     filesystem (busybox mke2fs, mounted by the ext4 driver)
+#                     on /dev/vda holding a 700 MiB file, written, synced and
+#                     dropped before the phase, then read back
 #   pagecache-control the pagecache shape without the mlock: 900 MiB of the
 #                     disk's page cache, nothing locked (does the cache
 #                     itself page out on every try?)
@@ -86,11 +90,30 @@ hog_rss() {
 # only, the ext4 module and its dependencies are not in the initramfs).
 # need_disk: /dev/vda, loading virtio_blk first, or fail
 need_disk() {
-	if [ ! -b /dev/vda ] && [ -f /lib/modules/disk/virtio_blk.ko ]; then
-		insmod /lib/modules/disk/virtio_blk.ko 2>/dev/null
+	local m
+	if [ ! -b /dev/vda ] && [ -f /lib/modules/disk/modules.load ]; then
+		# virtio_blk, ext4 and its dependencies, in fetch-kernel's order
+		while read -r m; do
+			[ -z "$m" ] || insmod "/lib/modules/disk/$m.ko" 2>/dev/null
+		done < /lib/modules/disk/modules.load
 		wait_for "[ -b /dev/vda ]" 10
 	fi
 	[ -b /dev/vda ] || fail "no /dev/vda: the page cache shapes need a disk (bench/vm-run -d 1G)"
+}
+
+# disk_file MIB: an ext2 filesystem on /dev/vda mounted on /mnt/disk with a
+# file of MIB MiB, written and synced, its cache dropped; sets CACHE_SRC
+disk_file() {
+	if ! grep -q ' /mnt/disk ' /proc/mounts; then
+		mke2fs -F /dev/vda > /dev/null 2>&1 || fail "mke2fs /dev/vda failed"
+		mkdir -p /mnt/disk
+		mount -t ext4 /dev/vda /mnt/disk || fail "mount /dev/vda (ext2 by the ext4 driver) failed"
+	fi
+	if [ "$(($(stat -c %s /mnt/disk/f 2>/dev/null || echo 0) >> 20))" -lt "$1" ]; then
+		dd if=/dev/zero of=/mnt/disk/f bs=1M count="$1" 2>/dev/null || fail "writing /mnt/disk/f failed"
+		sync
+	fi
+	CACHE_SRC=/mnt/disk/f
 }
 
 # file_lru_kib: meminfo Active(file) + Inactive(file), what reclaim can drop
@@ -104,15 +127,15 @@ file_lru_kib() {
 # fill_cache MIB: MIB of /dev/vda's page cache, from a cold cache; sets FILE0
 # (file_lru_kib before the read)
 fill_cache() {
-	local sz
+	local sz src=${CACHE_SRC:-/dev/vda}
 	sz=$(($(cat /sys/block/vda/size) / 2048))
 	[ "$sz" -ge "$1" ] || fail "/dev/vda holds $sz MiB, the shape reads $1"
 	sync
 	echo 3 > /proc/sys/vm/drop_caches
 	FILE0=$(file_lru_kib)
 	exec 9< /dev/vda
-	dd if=/dev/vda of=/dev/null bs=1M count="$1" 2>/dev/null || fail "dd of /dev/vda failed"
-	info "page cache: file LRU $FILE0 -> $(file_lru_kib) KiB (Cached $(meminfo Cached), Buffers $(meminfo Buffers)) after reading $1 MiB of /dev/vda"
+	dd if="$src" of=/dev/null bs=1M count="$1" 2>/dev/null || fail "dd of $src failed"
+	info "page cache: file LRU $FILE0 -> $(file_lru_kib) KiB (Cached $(meminfo Cached), Buffers $(meminfo Buffers)) after reading $1 MiB of $src"
 	# (a warning, not a failure: the scenario's other shapes still run)
 	[ $(($(file_lru_kib) - FILE0)) -ge $(($1 * 1024 / 2)) ] ||
 		mark "warning reading $1 MiB of /dev/vda left only $(($(file_lru_kib) - FILE0)) KiB of page cache"
@@ -185,7 +208,7 @@ hugetlb_pool() {
 
 run_charge() {
 	local mode=$1 shape=$2 secs=$3 out t0 hog_mib rss0 end mlock=0 vpid= cache_mib=0
-	FILE0="" HOG2=""
+	FILE0="" HOG2="" CACHE_SRC=""
 	case $shape in
 	1) shape=mlock ;;
 	0) shape=control ;;
@@ -228,6 +251,14 @@ run_charge() {
 	pagecache)
 		mlock=1
 		need_disk
+		setup_zram 1G
+		start_memhog -m 1024 -l
+		hog_mib=0 cache_mib=700
+		;;
+	pagecache-file)
+		mlock=1
+		need_disk
+		disk_file 700
 		setup_zram 1G
 		start_memhog -m 1024 -l
 		hog_mib=0 cache_mib=700
