@@ -85,10 +85,11 @@ hog_rss() {
 # (reclaim_pages: no writeback, no swap). The scenario's shell holds the
 # device open (fd 9) while they should stay: the kernel truncates a block
 # device's page cache on its last close (the first run of these shapes read
-# 700 MiB and kept 0 KiB); a mounted filesystem holds its device the same way. A filesystem would add only its
-# metadata, and a mkfs + a 700 MiB file write under TCG (busybox has mke2fs
-# only, the ext4 module and its dependencies are not in the initramfs).
-# need_disk: /dev/vda, loading virtio_blk first, or fail
+# 700 MiB and kept 0 KiB); a mounted filesystem holds its device the same
+# way. The pagecache-file shape reads a file of a filesystem on the disk
+# instead, to compare (its pages belong to the file's inode; ext2 maps them
+# with buffer heads as the raw device does).
+# need_disk: /dev/vda, loading virtio_blk (and ext4) first, or fail
 need_disk() {
 	local m
 	if [ ! -b /dev/vda ] && [ -f /lib/modules/disk/modules.load ]; then
