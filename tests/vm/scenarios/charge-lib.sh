@@ -16,6 +16,22 @@
 #   vaddr             one process: 1 GiB mlocked, and 800 MiB of idle anon it
 #                     touches 4 s later; a vaddr pageout scheme on its pid
 #                     (the same quota and pattern). Its RSS is read less VmLck.
+#   pagecache         1 GiB mlocked anon, then 700 MiB of page cache read
+#                     from a real block device (/dev/vda, virtio: bench/vm-run
+#                     -d SIZE; the guest's root is an initramfs, whose files
+#                     are shmem). The reclaimable memory is the page cache
+#                     (the file LRU, meminfo Active(file) + Inactive(file),
+#                     above what it held before the read).
+#   pagecache-file    the pagecache shape with the cache of a file: an ext2
+#                     filesystem (busybox mke2fs, mounted by the ext4 driver)
+#                     on /dev/vda holding a 700 MiB file, written, synced and
+#                     dropped before the phase, then read back
+#   pagecache-control the pagecache shape without the mlock: 900 MiB of the
+#                     disk's page cache, nothing locked (does the cache
+#                     itself page out on every try?)
+#   mix               512 MiB mlocked, 512 MiB of mapped hugetlb pages, then
+#                     400 MiB idle anon and 400 MiB of block-device page cache
+#                     (the reclaimable memory: the anon's RSS + the cache)
 # Prints a result and a series mark and sets R_PCT R_LOW R_MAXX100 R_RECLAIM_S R_PAIRX100 R_TRIX100 R_FULLWIN
 # (% of the quota applied per window the kernel charged full) R_TFS (s to
 # full speed) R_SERIES (MiB applied every 5 s).
@@ -63,6 +79,86 @@ hog_rss() {
 	[ -n "$r" ] && echo $((r - ${l:-0}))
 }
 
+# The page cache shapes read the raw block device (dd of /dev/vda, buffered):
+# its pages are the block device inode's page cache, clean, unmapped, on the
+# file LRU like a file's, and a DAMOS pageout drops them the same way
+# (reclaim_pages: no writeback, no swap). The scenario's shell holds the
+# device open (fd 9) while they should stay: the kernel truncates a block
+# device's page cache on its last close (the first run of these shapes read
+# 700 MiB and kept 0 KiB); a mounted filesystem holds its device the same
+# way. The pagecache-file shape reads a file of a filesystem on the disk
+# instead, to compare (its pages belong to the file's inode; ext2 maps them
+# with buffer heads as the raw device does).
+# need_disk: /dev/vda, loading virtio_blk (and ext4) first, or fail
+need_disk() {
+	local m
+	if [ ! -b /dev/vda ] && [ -f /lib/modules/disk/modules.load ]; then
+		# virtio_blk, ext4 and its dependencies, in fetch-kernel's order
+		while read -r m; do
+			[ -z "$m" ] || insmod "/lib/modules/disk/$m.ko" 2>/dev/null
+		done < /lib/modules/disk/modules.load
+		wait_for "[ -b /dev/vda ]" 10
+	fi
+	[ -b /dev/vda ] || fail "no /dev/vda: the page cache shapes need a disk (bench/vm-run -d 1G)"
+}
+
+# disk_file MIB: an ext2 filesystem on /dev/vda mounted on /mnt/disk with a
+# file of MIB MiB, written and synced, its cache dropped; sets CACHE_SRC
+disk_file() {
+	if ! grep -q ' /mnt/disk ' /proc/mounts; then
+		mke2fs -F /dev/vda > /dev/null 2>&1 || fail "mke2fs /dev/vda failed"
+		mkdir -p /mnt/disk
+		mount -t ext4 /dev/vda /mnt/disk || fail "mount /dev/vda (ext2 by the ext4 driver) failed"
+	fi
+	if [ "$(($(stat -c %s /mnt/disk/f 2>/dev/null || echo 0) >> 20))" -lt "$1" ]; then
+		dd if=/dev/zero of=/mnt/disk/f bs=1M count="$1" 2>/dev/null || fail "writing /mnt/disk/f failed"
+		sync
+	fi
+	CACHE_SRC=/mnt/disk/f
+}
+
+# file_lru_kib: meminfo Active(file) + Inactive(file), what reclaim can drop
+# of the page cache (the initramfs' files are shmem or ramfs, on no file
+# LRU). With the device held open it equals meminfo Buffers (a raw block
+# device's cache: 702 864 KiB both after a 700 MiB read on 6.12).
+file_lru_kib() {
+	awk '$1 == "Active(file):" || $1 == "Inactive(file):" { s += $2 } END { print s + 0 }' /proc/meminfo
+}
+
+# fill_cache MIB: MIB of /dev/vda's page cache, from a cold cache; sets FILE0
+# (file_lru_kib before the read)
+fill_cache() {
+	local sz src=${CACHE_SRC:-/dev/vda}
+	sz=$(($(cat /sys/block/vda/size) / 2048))
+	[ "$sz" -ge "$1" ] || fail "/dev/vda holds $sz MiB, the shape reads $1"
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+	FILE0=$(file_lru_kib)
+	exec 9< /dev/vda
+	dd if="$src" of=/dev/null bs=1M count="$1" 2>/dev/null || fail "dd of $src failed"
+	info "page cache: file LRU $FILE0 -> $(file_lru_kib) KiB (Cached $(meminfo Cached), Buffers $(meminfo Buffers)) after reading $1 MiB of $src"
+	# (a warning, not a failure: the scenario's other shapes still run)
+	[ $(($(file_lru_kib) - FILE0)) -ge $(($1 * 1024 / 2)) ] ||
+		mark "warning reading $1 MiB of /dev/vda left only $(($(file_lru_kib) - FILE0)) KiB of page cache"
+}
+
+# left_kib: the reclaimable memory still resident (KiB): the idle hog's RSS
+# (less what it mlocked), plus the block device's page cache for the
+# pagecache and mix shapes
+left_kib() {
+	local r=0 b
+	if [ -n "$HOG2" ]; then
+		r=$(hog_rss "$HOG2")
+		[ -n "$r" ] || return 0
+	fi
+	if [ -n "$FILE0" ]; then
+		b=$(($(file_lru_kib) - FILE0))
+		[ $b -gt 0 ] || b=0
+		r=$((r + b))
+	fi
+	echo "$r"
+}
+
 sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds", nothing if the stats could not be refreshed
 	local st=$damon_kdamonds/0/state s=$damon_kdamonds/0/contexts/0/schemes/0/stats i
 	# The command fails (EBUSY) while damond holds the DAMON sysfs lock, e.g.
@@ -75,7 +171,7 @@ sample_stats() {	# -> "t_ms sz_applied sz_tried rss_kib qt_exceeds", nothing if 
 		[ $i -lt 3 ] || return 1
 		sleep 0.05
 	done
-	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(hog_rss "$HOG2") $(cat $s/qt_exceeds)"
+	echo "$(now_ms) $(cat $s/sz_applied) $(cat $s/sz_tried) $(left_kib) $(cat $s/qt_exceeds)"
 }
 
 # vmstat_reclaim: "pgsteal_kswapd pgsteal_direct pswpout" from /proc/vmstat
@@ -112,7 +208,8 @@ hugetlb_pool() {
 }
 
 run_charge() {
-	local mode=$1 shape=$2 secs=$3 out t0 hog_mib rss0 end mlock=0 vpid=
+	local mode=$1 shape=$2 secs=$3 out t0 hog_mib rss0 end mlock=0 vpid= cache_mib=0
+	FILE0="" HOG2="" CACHE_SRC=""
 	case $shape in
 	1) shape=mlock ;;
 	0) shape=control ;;
@@ -152,6 +249,36 @@ run_charge() {
 		vpid=$MEMHOG_PID
 		hog_mib=800
 		;;
+	pagecache)
+		mlock=1
+		need_disk
+		setup_zram 1G
+		start_memhog -m 1024 -l
+		hog_mib=0 cache_mib=700
+		;;
+	pagecache-file)
+		mlock=1
+		need_disk
+		disk_file 700
+		setup_zram 1G
+		start_memhog -m 1024 -l
+		hog_mib=0 cache_mib=700
+		;;
+	pagecache-control)
+		need_disk
+		setup_zram 1G
+		hog_mib=0 cache_mib=900
+		;;
+	mix)
+		mlock=1
+		need_disk
+		hugetlb_pool 256
+		setup_zram 1G
+		start_memhog -m 512 -l
+		start_memhog -m 512 -T
+		mark "hugetlb shape=$shape total=$(meminfo HugePages_Total) free=$(meminfo HugePages_Free) rsvd=$(meminfo HugePages_Rsvd)"
+		hog_mib=400 cache_mib=400
+		;;
 	*) fail "run_charge: unknown shape $shape" ;;
 	esac
 	charge_config "$mode" $vpid | damond_write_config
@@ -161,10 +288,13 @@ run_charge() {
 		wait_for "grep -q '^memhog: rest touched' $MEMHOG_OUT" 60 || fail "memhog did not touch its idle part"
 		HOG2=$vpid
 	else
-		start_memhog -m "$hog_mib"
-		HOG2=$MEMHOG_PID
+		[ "$cache_mib" -eq 0 ] || fill_cache "$cache_mib"
+		if [ "$hog_mib" -gt 0 ]; then
+			start_memhog -m "$hog_mib"
+			HOG2=$MEMHOG_PID
+		fi
 	fi
-	rss0=$(hog_rss "$HOG2")
+	rss0=$(left_kib)
 	vm0=$(vmstat_reclaim)
 	t0=$(now_ms)
 	t0_wall=$((t0 + wall_off))
@@ -181,7 +311,7 @@ run_charge() {
 			prev=$2
 		fi
 		# stop once the reclaimable memory is gone (RSS <= 5 %), plus 2 s
-		r=$(hog_rss "$HOG2")
+		r=$(left_kib)
 		if [ -n "$r" ] && [ "$r" -le $((rss0 / 20)) ]; then
 			[ -n "$gone" ] || gone=$(now_ms)
 			[ "$(now_ms)" -lt $((gone + 2000)) ] || break
@@ -212,7 +342,12 @@ run_charge() {
 	damond_stop
 	stop_memhog
 	teardown_zram
-	case $shape in hugetlb*) hugetlb_pool 0 ;; esac
+	case $shape in hugetlb* | mix) hugetlb_pool 0 ;; esac
+	# (the next run reads the disk from a cold cache: fill_cache drops it too)
+	if [ -n "$FILE0" ]; then
+		exec 9<&-
+		echo 3 > /proc/sys/vm/drop_caches
+	fi
 	grep -E "commit|died|emulation|stopped|started" "$DAMOND_LOG" | tail -n 12 | sed "s/^/[$mode] /"
 	if [ "$(dt_param charge_dump 0)" = 1 ]; then
 		awk -v t0="$t0" '{ printf "%s%d:%d:%d:%d", (NR % 8 == 1 ? "\n[samples] " : " "), $1 - t0, $2 / 1048576, $4 / 1024, $5 }

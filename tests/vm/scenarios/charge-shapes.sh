@@ -3,7 +3,8 @@
 # shapes of failing memory and fail charge modes, one after the other in one
 # guest (bench/charge-ratio's rows, issue 17). Measures; asserts nothing
 # beyond what run_charge itself needs.
-#   dt_charge_shapes  comma list of run_charge shapes (default mlock)
+#   dt_charge_shapes  comma list of run_charge shapes (default mlock; pagecache
+#                     and mix need a disk: bench/vm-run -d 1G)
 #   dt_charge_modes   comma list of off|auto|emulate (default off,auto,emulate;
 #                     emulate is skipped where the kernel has no
 #                     quotas/fail_charge_num, there auto already emulates,
