@@ -337,9 +337,12 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 	uint64_t bad_hidden, ok_hidden, gain, k, thr, ok_incl;
 	size_t nr;
 
+	/* A map is planned once, unless the pace deferred its commit: then the
+	 * same map is planned again at every step until the pace allows it
+	 * (the plan depends only on the map and on what is installed, so a new
+	 * scan, a whole scan period later, is not needed to act on it). */
 	if (m->generation == s->map_generation)
 		return;
-	s->map_generation = m->generation;
 
 	nr = charge_plan_reject(p, s, m, d->reject, p->max_filters, &bad_hidden, &ok_hidden);
 	ok_incl = m->ok_bytes > ok_hidden ? m->ok_bytes - ok_hidden : 0;
@@ -351,13 +354,17 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 			      (gain >= thr || s->last_commit_us == 0 || s->kernel_quota == UINT64_MAX);
 	bool quota_change = outside_deadband(p, s->kernel_quota, k);
 
-	if (!filters_change && !quota_change)
+	if (!filters_change && !quota_change) {
+		s->map_generation = m->generation;
 		return;
+	}
 	bool urgent = p->urgent_gain_factor && gain >= thr * p->urgent_gain_factor;
 
-	if (!may_commit(s, o->now_us,
-			urgent ? p->emergency_commit_interval_us : p->min_commit_interval_us))
+	if (!may_commit(s, o->now_us, urgent ? p->emergency_commit_interval_us : p->min_commit_interval_us)) {
+		s->nr_deferred++;
 		return;
+	}
+	s->map_generation = m->generation;
 
 	d->set_filters = filters_change;
 	d->nr_reject = nr;

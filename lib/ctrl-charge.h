@@ -108,7 +108,8 @@ struct charge_state {
 	struct damon_addr_range reject[CHARGE_MAX_FILTERS];
 	size_t nr_reject;
 	uint64_t excluded_bytes; /* size of reject[] */
-	uint64_t map_generation; /* last map looked at */
+	uint64_t map_generation; /* last map planned and settled (committed, or nothing to do) */
+	unsigned nr_deferred;    /* steps that had a commit to make and waited for the pace */
 
 	bool commit_pending;
 	uint64_t last_commit_us;    /* last commit asked for (0 = never) */

@@ -426,6 +426,65 @@ static void test_ratio_approximation(void **st)
 	pageflags_map_done(&m);
 }
 
+/* A plan the pace deferred is made again from the same map once the pace
+ * allows it, without waiting for a new scan (bench/goal's resume waited a
+ * whole scan period for it). */
+static void test_deferred_plan_retried(void **st)
+{
+	(void)st;
+	struct pageflags_map m;
+	struct charge_params p;
+	struct charge_state *s = calloc(1, sizeof(*s));
+	struct charge_decision d;
+	struct charge_obs o = { .now_us = SEC };
+
+	assert_int_equal(pageflags_map_init(&m, 0, 512 * MiB, 2 * MiB, 4096), 0);
+	for (size_t i = 0; i < m.nr_chunks; i++) {
+		m.chunks[i].nr_pages = 512;
+		m.chunks[i].ok_pages = i < m.nr_chunks / 2 ? 0 : 512;
+	}
+	m.generation = 1;
+	m.total_bytes = 512 * MiB;
+	m.ok_bytes = 256 * MiB;
+	o.map = &m;
+	charge_params_default(&p, Q, SEC, 1, 4096);
+	charge_init(s, &p, 0);
+	charge_step(&p, s, &o, &d);
+	assert_true(d.set_filters);
+	assert_int_equal(d.reject[0].end, 256 * MiB);
+	charge_committed(s, o.now_us);
+
+	/* 2 s later a new scan: the first 128 MiB turned ok (a process took the
+	 * free memory). Gain 128 MiB: over one quota, under the urgent 8 quotas,
+	 * so the 5 s pace holds it back. */
+	for (size_t i = 0; i < m.nr_chunks / 4; i++)
+		m.chunks[i].ok_pages = 512;
+	m.ok_bytes = 384 * MiB;
+	m.generation = 2;
+	o.now_us = 3 * SEC;
+	charge_step(&p, s, &o, &d);
+	assert_false(d.set_filters || d.set_quota);
+	assert_int_equal(s->nr_deferred, 1);
+	o.now_us = 5 * SEC;
+	charge_step(&p, s, &o, &d);
+	assert_false(d.set_filters || d.set_quota);
+	/* the pace ran out: the same map (generation 2) is acted on now */
+	o.now_us = 6 * SEC + 1;
+	charge_step(&p, s, &o, &d);
+	assert_true(d.set_filters);
+	assert_int_equal(d.nr_reject, 1);
+	assert_int_equal(d.reject[0].start, 128 * MiB);
+	assert_int_equal(d.reject[0].end, 256 * MiB);
+	charge_committed(s, o.now_us);
+	/* and only once */
+	o.now_us = 12 * SEC;
+	charge_step(&p, s, &o, &d);
+	assert_false(d.set_filters || d.set_quota);
+	assert_int_equal(s->nr_deferred, 2);
+	free(s);
+	pageflags_map_done(&m);
+}
+
 /* ---- closed loop against the model -------------------------------------- */
 
 static struct sim_res baseline;
@@ -567,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_pageflags_scan),
 		cmocka_unit_test(test_plan_bounded),
 		cmocka_unit_test(test_ratio_approximation),
+		cmocka_unit_test(test_deferred_plan_retried),
 		cmocka_unit_test(test_baseline_reproduces),
 		cmocka_unit_test(test_exclude_scenario),
 		cmocka_unit_test(test_exclude_by_filters),
