@@ -13,8 +13,10 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "controller.h"
+#include "goal-current.h"
 #include "log.h"
 #include "manager-internal.h"
 #include "numa.h"
@@ -259,7 +261,30 @@ static void sense_vmap(struct manager *m, struct kdamond_rt *kd, const struct ct
 			  (unsigned long long)(map->pass_us / 1000));
 }
 
-/* The pageflags maps the instances ask for, rescanned when their period is up. */
+/* MemFree in bytes from the host's meminfo; 0 when unknown. */
+static uint64_t meminfo_free_bytes(struct manager *m)
+{
+	char path[PATH_MAX], buf[2048];
+	uint64_t total, free_bytes;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/meminfo", m->procfs_root);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1); /* MemTotal and MemFree are the first two lines */
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (goal_parse_node_meminfo(buf, &total, &free_bytes) < 0)
+		return 0;
+	return free_bytes;
+}
+
+/* The pageflags maps the instances ask for, rescanned when their period is up, or early when MemFree fell by
+ * what the instances asked for since the scan. */
 static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now, struct kd_observation *o)
 {
 	struct ctrl_sensor_needs need = {}, x;
@@ -294,9 +319,23 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 					       CTRL_PAGEFLAGS_PAGE_SZ) < 0)
 				continue;
 		}
-		if ((!map->generation || now - map->scanned_us >= need.pageflags_period_us) &&
-		    pageflags_map_scan(map, m->kpageflags_fd, (enum pageflags_class)k, now) < 0)
-			log_debug("kdamond '%s': kpageflags scan failed", kd->name);
+		bool due = !map->generation || now - map->scanned_us >= need.pageflags_period_us;
+		uint64_t memfree = 0;
+
+		if (need.pageflags_free_drop_bytes && (due || now - map->scanned_us >= CTRL_PAGEFLAGS_EARLY_GAP_US))
+			memfree = meminfo_free_bytes(m);
+		if (!due && memfree && kd->pageflags_memfree[k] >= memfree + need.pageflags_free_drop_bytes &&
+		    now - map->scanned_us >= CTRL_PAGEFLAGS_EARLY_GAP_US) {
+			log_debug("kdamond '%s': kpageflags rescan early: MemFree fell by %llu MiB since the last scan",
+				  kd->name, (unsigned long long)((kd->pageflags_memfree[k] - memfree) >> 20));
+			due = true;
+		}
+		if (due) {
+			if (pageflags_map_scan(map, m->kpageflags_fd, (enum pageflags_class)k, now) < 0)
+				log_debug("kdamond '%s': kpageflags scan failed", kd->name);
+			else
+				kd->pageflags_memfree[k] = memfree;
+		}
 		o->pageflags[k] = map;
 	}
 }

@@ -70,7 +70,8 @@ struct kdamond_rt {
 	void **ctrl;               /* per ctrl_registry[] index: the CTRL_KDAMOND controller states (controllers.c) */
 	struct pageflags_map pageflags[_PAGEFLAGS_CLASS_MAX]; /* the maps controllers asked for (controllers.c) */
 	int pageflags_pid[_PAGEFLAGS_CLASS_MAX]; /* a virtual map's process (another one: the map starts over) */
-	usec_t epoch_us;                         /* the last reload commit: older data predates the current targets */
+	uint64_t pageflags_memfree[_PAGEFLAGS_CLASS_MAX]; /* MemFree (bytes) when a physical map was scanned; 0: unknown */
+	usec_t epoch_us; /* the last reload commit: older data predates the current targets */
 	/* DAMON_STAT's numbers (damon_stat_json): the aggregation interval measured between snapshots,
 	 * for kdamonds whose intervals the kernel tunes (intervals_goal) */
 	uint64_t dstat_ts_ns, dstat_aggrs, dstat_aggr_us;

@@ -75,6 +75,9 @@ void ctrl_sensor_needs_merge(struct ctrl_sensor_needs *a, const struct ctrl_sens
 	a->pageflags_start = MIN(a->pageflags_start, b->pageflags_start);
 	a->pageflags_end = MAX(a->pageflags_end, b->pageflags_end);
 	a->pageflags_period_us = MIN(a->pageflags_period_us, b->pageflags_period_us);
+	if (b->pageflags_free_drop_bytes &&
+	    (!a->pageflags_free_drop_bytes || b->pageflags_free_drop_bytes < a->pageflags_free_drop_bytes))
+		a->pageflags_free_drop_bytes = b->pageflags_free_drop_bytes;
 	if (!a->pageflags_pid)
 		a->pageflags_pid = b->pageflags_pid;
 }

@@ -170,6 +170,9 @@ struct ctrl_sensor_needs {
 	uint64_t pageflags_start;   /* the physical range to map (the host takes the union) */
 	uint64_t pageflags_end;
 	uint64_t pageflags_period_us; /* rescan at most this often (the host takes the shortest) */
+	/* > 0: rescan a physical map before its period is up when MemFree fell by this many bytes since the
+	 * map's scan (memory the map saw free, hidden as failing, is in use now; the host takes the smallest) */
+	uint64_t pageflags_free_drop_bytes;
 	/* > 0: the range is virtual, in this process (a vaddr/fvaddr target): the host maps the process's
 	 * mappings inside [start, end) through /proc/PID/pagemap (pageflags_vmap_step()) */
 	int pageflags_pid;
@@ -309,6 +312,8 @@ struct ctrl_charge_state {
 #define CTRL_CHARGE_MAX_CUTS (CHARGE_MAX_FILTERS * 4)
 /* The oracle's map geometry (the host's pageflags_map_init()). */
 #define CTRL_PAGEFLAGS_CHUNK_SZ (2ULL << 20)
+/* a physical map rescanned early (ctrl_sensor_needs.pageflags_free_drop_bytes) is at least this old */
+#define CTRL_PAGEFLAGS_EARLY_GAP_US 250000ULL
 #define CTRL_PAGEFLAGS_PAGE_SZ 4096ULL
 /* A virtual map's pass reads at most this many pages per tick (1 GiB of mappings: 2 MiB of pagemap,
  * and a kpageflags read per run of contiguous PFNs). */

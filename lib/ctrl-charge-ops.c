@@ -246,6 +246,8 @@ static void charge_sensor_needs(const struct ctrl_env *e, const void *state, str
 		.pageflags_start = st->map_start,
 		.pageflags_end = st->map_end,
 		.pageflags_period_us = st->map_period_us,
+		/* one quota: what makes a new plan worth a commit (charge_params.replan_min_bytes) */
+		.pageflags_free_drop_bytes = st->oracle_pid ? 0 : st->cp.replan_min_bytes ?: st->cp.quota_bytes,
 		.pageflags_pid = st->oracle_pid,
 	};
 }

@@ -514,6 +514,64 @@ def t_charge_emulation_612():
 
 
 
+def t_charge_rescan_when_free_falls():
+    """Free memory the charge emulation hid (buddy pages fail a pageout) is taken by a process: MemFree falls, and
+    damond rescans kpageflags at once instead of at the end of its period (16 s on this 16 GiB span), so the
+    memory comes back into the target within seconds (bench/goal's resume)."""
+    import struct
+    LRU, BUDDY = 1 << 5, 1 << 10
+    top = 16 << 30
+    e = Env("6.12")
+    try:
+        with open(os.path.join(e.proc, "iomem"), "w") as f:
+            f.write("00001000-0009fbff : System RAM\n00100000-%x : System RAM\n" % (top - 1))
+
+        def world(free_from, memfree_kb):
+            n = top // 4096
+            k = free_from // 4096
+            with open(os.path.join(e.proc, "kpageflags"), "wb") as f:
+                f.write(struct.pack("<Q", LRU) * k + struct.pack("<Q", BUDDY) * (n - k))
+            with open(os.path.join(e.proc, "meminfo"), "w") as f:
+                f.write("MemTotal:       %d kB\nMemFree:        %d kB\n" % (top >> 10, memfree_kb))
+
+        def regions():
+            c = KD + "/0/contexts/0/targets/0/regions"
+            for _ in range(50):
+                try:
+                    n = int(e.read(c + "/nr_regions"))
+                    if n:
+                        return [(int(e.read("%s/%d/start" % (c, i))), int(e.read("%s/%d/end" % (c, i))))
+                                for i in range(n)]
+                except (OSError, ValueError):
+                    pass
+                time.sleep(0.1)
+            return []
+
+        def upper_covered():
+            return sum(max(0, min(t, top) - max(s, 8 << 30)) for s, t in regions())
+
+        world(8 << 30, 8 << 20)
+        e.write_conf(POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n          fail_charge_ratio: 1/4096")
+                     % {"bytes": "32M"})
+        e.start()
+        deadline = time.time() + 20
+        while time.time() < deadline and not (regions() and upper_covered() <= (64 << 20)):
+            time.sleep(0.3)
+        check(regions() and upper_covered() <= (64 << 20), "the free 8 GiB was not hidden: %s" % regions())
+        # a process takes the free memory: every page on an LRU list, MemFree down by 7 GiB
+        world(top, 1 << 20)
+        t = time.time()
+        deadline = t + 8
+        while time.time() < deadline and upper_covered() < (7 << 30):
+            time.sleep(0.2)
+        took = time.time() - t
+        check(upper_covered() >= (7 << 30),
+              "the memory taken was still hidden %.1f s after MemFree fell (the period is 16 s): %s"
+              % (took, regions()))
+    finally:
+        e.close()
+
+
 VADDR_CHARGE = """\
 damond:
   on_exit: stop
@@ -2319,6 +2377,7 @@ TESTS = [
     t_busy_retry,
     t_native_fail_charge_72,
     t_charge_emulation_612,
+    t_charge_rescan_when_free_falls,
     t_charge_emulation_vaddr_612,
     t_charge_emulation_vaddr_pfns_hidden,
     t_charge_vaddr_filters_survive_reloads,

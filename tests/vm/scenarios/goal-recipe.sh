@@ -79,6 +79,7 @@ kdamonds:
           goals:
             - {metric: node_mem_free_bp, target_value: 40%, nid: 0}
 EOC
+t_launch=$(now_ms)
 damond_start
 t0=$(now_ms)
 st=$(damond_status_json | tr -d ' \n')
@@ -132,7 +133,8 @@ for i in $(seq 1 16); do
 done
 a_after=$(applied)
 after_mib=$(( (a_after - a_goal) >> 20 ))
-mark time_to_goal_ms="$t_goal" applied_at_goal_mib=$((a_goal >> 20)) applied_after_goal_mib="$after_mib" \
+mark time_to_goal_ms="$t_goal" launch_to_goal_ms=$(( t0 + t_goal - t_launch )) start_ms=$(( t0 - t_launch )) \
+	applied_at_goal_mib=$((a_goal >> 20)) applied_after_goal_mib="$after_mib" \
 	max_free_bp_after="$max_free" mode="$mode"
 assert_le "$after_mib" 250 "MiB applied in the 8 s after the goal was met (2 windows + 1 stats interval)"
 assert_le "$max_free" 5000 "node 0 free (bp) after the goal: overshoot"
