@@ -331,10 +331,20 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 			due = true;
 		}
 		if (due) {
-			if (pageflags_map_scan(map, m->kpageflags_fd, (enum pageflags_class)k, now) < 0)
+			usec_t t = now_usec();
+
+			if (pageflags_map_scan(map, m->kpageflags_fd, (enum pageflags_class)k, now) < 0) {
 				log_debug("kdamond '%s': kpageflags scan failed", kd->name);
-			else
+			} else {
 				kd->pageflags_memfree[k] = memfree;
+				log_debug("kdamond '%s': kpageflags scan %llu: %llu MiB ok, %llu MiB free of %llu MiB, "
+					  "%llu ms",
+					  kd->name, (unsigned long long)map->generation,
+					  (unsigned long long)(map->ok_bytes >> 20),
+					  (unsigned long long)(map->free_bytes >> 20),
+					  (unsigned long long)(map->total_bytes >> 20),
+					  (unsigned long long)((now_usec() - t) / 1000));
+			}
 		}
 		o->pageflags[k] = map;
 	}

@@ -269,13 +269,14 @@ size_t charge_plan_reject(const struct charge_params *p, struct charge_state *s,
 }
 
 /* Bytes that change sides between the installed ranges and a new plan:
- * failing bytes that would become excluded + ok bytes that would come back. */
+ * failing bytes that would become excluded + ok bytes that would come back
+ * (*ret_back: the second part alone). */
 static uint64_t plan_gain(const struct charge_state *s, const struct pageflags_map *m,
-			  const struct damon_addr_range *plan, size_t nr_plan)
+			  const struct damon_addr_range *plan, size_t nr_plan, uint64_t *ret_back)
 {
 	struct range_cursor old = { s->reject, s->nr_reject, 0 };
 	struct range_cursor new = { plan, nr_plan, 0 };
-	uint64_t gain = 0;
+	uint64_t gain = 0, back = 0;
 
 	for (size_t i = 0; i < m->nr_chunks; i++) {
 		uint64_t cs, ce, ok, mid;
@@ -288,12 +289,15 @@ static uint64_t plan_gain(const struct charge_state *s, const struct pageflags_m
 		if (in_old == in_new)
 			continue;
 		ok = (uint64_t)m->chunks[i].ok_pages * m->page_sz;
-		if (in_new)
+		if (in_new) {
 			gain += (ce - cs) > ok ? (ce - cs) - ok : 0;
-		else
+		} else {
 			gain += ok;
+			back += ok;
+		}
 	}
 	/* installed ranges outside the map (map shrank): returning them is a change */
+	*ret_back = back;
 	return gain;
 }
 
@@ -334,7 +338,7 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 			 struct charge_decision *d)
 {
 	const struct pageflags_map *m = o->map;
-	uint64_t bad_hidden, ok_hidden, gain, k, thr, ok_incl;
+	uint64_t bad_hidden, ok_hidden, gain, back, k, thr, ok_incl;
 	size_t nr;
 
 	/* A map is planned once, unless the pace deferred its commit: then the
@@ -347,7 +351,7 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 	nr = charge_plan_reject(p, s, m, d->reject, p->max_filters, &bad_hidden, &ok_hidden);
 	ok_incl = m->ok_bytes > ok_hidden ? m->ok_bytes - ok_hidden : 0;
 	k = exclude_quota(p, ok_incl, bad_hidden);
-	gain = plan_gain(s, m, d->reject, nr);
+	gain = plan_gain(s, m, d->reject, nr, &back);
 	thr = p->replan_min_bytes ?: p->quota_bytes;
 
 	bool filters_change = !same_ranges(d->reject, nr, s->reject, s->nr_reject) &&
@@ -358,7 +362,11 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 		s->map_generation = m->generation;
 		return;
 	}
-	bool urgent = p->urgent_gain_factor && gain >= thr * p->urgent_gain_factor;
+	/* Urgent (the 1 s pace): a plan that changes sides for many quotas, or one that gives back at least a
+	 * quota of memory the scheme can apply to: hidden memory that turned ok (a process took free memory)
+	 * is reclaim the user asked for and the kernel's own ratio would not delay; hiding more failing
+	 * memory only saves quota, and waits for the 5 s pace. */
+	bool urgent = p->urgent_gain_factor && (gain >= thr * p->urgent_gain_factor || back >= thr);
 
 	if (!may_commit(s, o->now_us, urgent ? p->emergency_commit_interval_us : p->min_commit_interval_us)) {
 		s->nr_deferred++;

@@ -428,7 +428,7 @@ static void test_ratio_approximation(void **st)
 
 /* A plan the pace deferred is made again from the same map once the pace
  * allows it, without waiting for a new scan (bench/goal's resume waited a
- * whole scan period for it). */
+ * whole scan period for it); memory that comes back is urgent. */
 static void test_deferred_plan_retried(void **st)
 {
 	(void)st;
@@ -454,12 +454,12 @@ static void test_deferred_plan_retried(void **st)
 	assert_int_equal(d.reject[0].end, 256 * MiB);
 	charge_committed(s, o.now_us);
 
-	/* 2 s later a new scan: the first 128 MiB turned ok (a process took the
-	 * free memory). Gain 128 MiB: over one quota, under the urgent 8 quotas,
-	 * so the 5 s pace holds it back. */
-	for (size_t i = 0; i < m.nr_chunks / 4; i++)
-		m.chunks[i].ok_pages = 512;
-	m.ok_bytes = 384 * MiB;
+	/* 2 s later a new scan: 128 MiB more failing (mlocked). Gain 128 MiB:
+	 * over one quota, under the urgent 8 quotas, and nothing comes back, so
+	 * the 5 s pace holds it back. */
+	for (size_t i = m.nr_chunks / 2; i < m.nr_chunks * 3 / 4; i++)
+		m.chunks[i].ok_pages = 0;
+	m.ok_bytes = 128 * MiB;
 	m.generation = 2;
 	o.now_us = 3 * SEC;
 	charge_step(&p, s, &o, &d);
@@ -473,14 +473,30 @@ static void test_deferred_plan_retried(void **st)
 	charge_step(&p, s, &o, &d);
 	assert_true(d.set_filters);
 	assert_int_equal(d.nr_reject, 1);
-	assert_int_equal(d.reject[0].start, 128 * MiB);
-	assert_int_equal(d.reject[0].end, 256 * MiB);
+	assert_int_equal(d.reject[0].start, 0);
+	assert_int_equal(d.reject[0].end, 384 * MiB);
 	charge_committed(s, o.now_us);
 	/* and only once */
-	o.now_us = 12 * SEC;
+	o.now_us = 6 * SEC + 500000;
 	charge_step(&p, s, &o, &d);
 	assert_false(d.set_filters || d.set_quota);
 	assert_int_equal(s->nr_deferred, 2);
+
+	/* a process takes the first 128 MiB of the hidden free memory: a quota
+	 * comes back, which waits only for the 1 s pace */
+	for (size_t i = 0; i < m.nr_chunks / 4; i++)
+		m.chunks[i].ok_pages = 512;
+	m.ok_bytes = 256 * MiB;
+	m.generation = 3;
+	o.now_us = 7 * SEC;
+	charge_step(&p, s, &o, &d);
+	assert_false(d.set_filters || d.set_quota); /* 1 s after the last commit, not yet */
+	o.now_us = 7 * SEC + 1;
+	charge_step(&p, s, &o, &d);
+	assert_true(d.set_filters);
+	assert_int_equal(d.nr_reject, 1);
+	assert_int_equal(d.reject[0].start, 128 * MiB);
+	assert_int_equal(d.reject[0].end, 384 * MiB);
 	free(s);
 	pageflags_map_done(&m);
 }

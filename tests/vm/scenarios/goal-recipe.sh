@@ -80,7 +80,8 @@ kdamonds:
             - {metric: node_mem_free_bp, target_value: 40%, nid: 0}
 EOC
 t_launch=$(now_ms)
-damond_start
+# -p damond_log_level=debug: damond's debug log (the oracle's scans, the controllers' deferrals) is shown at the end
+damond_start --log-level="$(dt_param damond_log_level info)"
 t0=$(now_ms)
 st=$(damond_status_json | tr -d ' \n')
 mode=$(echo "$st" | sed -n 's/.*"goals":\[{"metric":"node_mem_free_bp","mode":"\([a-z]*\)".*/\1/p')
@@ -154,6 +155,9 @@ wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.25 || fail "the goal was not reac
 mark resumed=yes free_bp_end="$(free_bp)" resume_reclaim_ms="$t_restart" resume_goal_ms=$(( $(now_ms) - t_c ))
 # what damond did and when (the emulated tuner's switches, the charge emulation's commits): for bench/goal's reading
 damondctl status --details 2>&1 | sed -n '/^recent actions/,$p' | tail -n 16 | while read -r l; do info "$l"; done
+if [ "$(dt_param damond_log_level info)" = debug ]; then
+	grep -E "kpageflags|charge|tuner|commit" "$DAMOND_LOG" | tail -n 60 | while read -r l; do info "log: $l"; done
+fi
 damond_stop
 stop_memhog
 teardown_zram
