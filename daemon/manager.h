@@ -271,6 +271,8 @@ int manager_record_start(struct manager *m, const char *path);
 /* The stats tick's accuracy without the BPF monitor, and the most it may wait for a ring wakeup with it */
 #define STATS_ACCURACY_USEC (10ULL * 1000)
 #define STATS_SLACK_MAX_USEC (500ULL * 1000)
+/* the stats tick while a scheme is held for its first quota window (manager.c) */
+#define HOLD_TICK_USEC (100ULL * 1000)
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
 struct json_object *manager_events_json(struct manager *m);

@@ -363,6 +363,32 @@ def t_remove_middle_scheme_tombstone():
         e.close()
 
 
+def t_hold_released_before_stats_interval():
+    """A scheme held for its first quota window is released as soon as the kernel shows its effective quota:
+    damond ticks every 100 ms while a scheme is held, not every stats interval (5 s here)."""
+    e = Env("7.2")
+    try:
+        e.write_conf((POLICY % {"bytes": "32M"}).replace("stats_interval: 200ms", "stats_interval: 5s"))
+        t = time.time()
+        e.start()
+        held = True
+        while time.time() < t + 8:
+            held = e.status()["kdamonds"][0]["schemes"][0].get("first_window", {}).get("held")
+            if not held:
+                break
+            time.sleep(0.05)
+        took = time.time() - t
+        check(not held, "still held 8 s after the start")
+        check(took < 3, "the release took %.1f s with a 5 s stats interval" % took)
+        # back to the stats interval once released: no tick storm
+        n = e.status()["monitor"]["stats_ticks"]
+        time.sleep(2)
+        n2 = e.status()["monitor"]["stats_ticks"]
+        check(n2 - n <= 1, "ticks kept coming every 100 ms after the release: %d in 2 s" % (n2 - n))
+    finally:
+        e.close()
+
+
 def t_restart_readopt():
     e = Env("7.2")
     try:
@@ -2371,6 +2397,7 @@ TESTS = [
     t_examples_start,
     t_apply_status_reload_commit,
     t_remove_middle_scheme_tombstone,
+    t_hold_released_before_stats_interval,
     t_restart_readopt,
     t_foreign_refused,
     t_damon_stat_blocks,
