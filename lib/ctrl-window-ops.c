@@ -22,6 +22,9 @@
  * kernel keeps a scheme's quota window across commits (3.3), so the limit
  * is in force from the first region the scheme applies to. On 7.x the
  * first tick sees the effective quota and releases it: one extra commit.
+ * While a scheme is held the host ticks every 100 ms instead of every stats
+ * interval (daemon/manager.c, manager_any_held()), so the hold costs about
+ * one aggregation interval, not a stats interval.
  * A kdamond adopted from a previous damond is never held (its windows ran
  * long ago).
  */
