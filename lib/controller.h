@@ -312,7 +312,8 @@ struct ctrl_charge_state {
 #define CTRL_CHARGE_MAX_CUTS (CHARGE_MAX_FILTERS * 4)
 /* The oracle's map geometry (the host's pageflags_map_init()). */
 #define CTRL_PAGEFLAGS_CHUNK_SZ (2ULL << 20)
-/* a physical map rescanned early (ctrl_sensor_needs.pageflags_free_drop_bytes) is at least this old */
+/* a physical map rescanned early (ctrl_sensor_needs.pageflags_free_drop_bytes) is at least this old, and at
+ * least a quarter of its period */
 #define CTRL_PAGEFLAGS_EARLY_GAP_US 250000ULL
 #define CTRL_PAGEFLAGS_PAGE_SZ 4096ULL
 /* A virtual map's pass reads at most this many pages per tick (1 GiB of mappings: 2 MiB of pagemap,
