@@ -78,7 +78,8 @@ EOC
 	# does when it rejects one: unmapped page cache DAMON never sampled then
 	# reads old before the pageout reaches it (issue 17, docs/BENCHMARKS.md
 	# "page cache"). Coarse intervals, few regions: its own sampling steals
-	# few accessed bits from the reclaim context.
+	# few accessed bits from the reclaim context. dt_charge_ager_bytes: its
+	# quota per 1 s (default 512M).
 	cat <<EOC
   - name: ager
     ops: paddr
@@ -96,7 +97,7 @@ EOC
           - {type: young, matching: true}
           - {type: young, matching: false}
         quotas:
-          bytes: 512M
+          bytes: $(dt_param charge_ager_bytes 512M)
           reset_interval: 1s
 EOC
 }
