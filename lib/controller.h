@@ -299,6 +299,7 @@ struct ctrl_charge_state {
 	 * core runs its fallback law, and what the oracle would exclude is only reported (preview_*). */
 	bool exclude_unrealised;
 	uint64_t map_bytes, map_ok_bytes; /* the last map the controller saw (a virtual one: the mappings) */
+	uint64_t map_young_cache_bytes;   /* of map_ok_bytes: page cache not aged yet (paddr maps) */
 	uint64_t preview_generation;      /* the map the preview was planned on (0: none yet) */
 	size_t preview_nr;
 	uint64_t preview_bad_bytes, preview_ok_bytes;

@@ -34,6 +34,14 @@ bool pageflags_page_ok(uint64_t flags, enum pageflags_class cls)
 	}
 }
 
+bool pageflags_page_young_cache(uint64_t flags)
+{
+	const uint64_t not_cache = PAGEFLAG_BIT(PAGEFLAG_ANON) | PAGEFLAG_BIT(PAGEFLAG_SWAPBACKED) |
+				   PAGEFLAG_BIT(PAGEFLAG_MMAP) | PAGEFLAG_BIT(PAGEFLAG_IDLE);
+
+	return pageflags_page_ok(flags, PAGEFLAGS_CLASS_LRU) && !(flags & not_cache);
+}
+
 int pageflags_map_init(struct pageflags_map *m, uint64_t start, uint64_t end, uint64_t chunk_sz,
 		       uint64_t page_sz)
 {
@@ -198,8 +206,8 @@ static int map_scan_phys(struct pageflags_map *m, int fd, enum pageflags_class c
 {
 	uint64_t buf[PAGEFLAGS_BATCH];
 	uint64_t pfn, first_pfn, last_pfn, pages_per_chunk;
-	uint64_t total = 0, ok = 0, nfree = 0;
-	bool head_ok = false, have_head = false;
+	uint64_t total = 0, ok = 0, nfree = 0, young = 0;
+	bool head_ok = false, have_head = false, head_young = false;
 	struct pageflags_chunk *tmp;
 
 	if (!m || !m->chunks || fd < 0 || cls >= _PAGEFLAGS_CLASS_MAX)
@@ -241,23 +249,28 @@ static int map_scan_phys(struct pageflags_map *m, int fd, enum pageflags_class c
 		for (i = 0; i < want; i++) {
 			uint64_t f = buf[i];
 			size_t c = (size_t)((pfn + i - first_pfn) / pages_per_chunk);
-			bool page_ok;
+			bool page_ok, page_young;
 
-			if ((f & PAGEFLAG_BIT(PAGEFLAG_COMPOUND_TAIL)) && have_head)
+			if ((f & PAGEFLAG_BIT(PAGEFLAG_COMPOUND_TAIL)) && have_head) {
 				page_ok = head_ok;
-			else
+				page_young = head_young;
+			} else {
 				page_ok = pageflags_page_ok(f, cls);
+				page_young = pageflags_page_young_cache(f);
+			}
 			if (f & PAGEFLAG_BIT(PAGEFLAG_COMPOUND_HEAD)) {
 				have_head = true;
 				head_ok = page_ok;
+				head_young = page_young;
 			} else if (!(f & PAGEFLAG_BIT(PAGEFLAG_COMPOUND_TAIL))) {
 				have_head = false;
 			}
 
 			tmp[c].nr_pages++;
-			if (page_ok)
+			if (page_ok) {
 				tmp[c].ok_pages++;
-			else if (f & PAGEFLAG_BIT(PAGEFLAG_BUDDY))
+				young += page_young;
+			} else if (f & PAGEFLAG_BIT(PAGEFLAG_BUDDY))
 				tmp[c].free_pages++;
 		}
 		pfn += want;
@@ -278,6 +291,7 @@ static int map_scan_phys(struct pageflags_map *m, int fd, enum pageflags_class c
 	m->total_bytes = total * m->page_sz;
 	m->ok_bytes = ok * m->page_sz;
 	m->free_bytes = nfree * m->page_sz;
+	m->young_cache_bytes = young * m->page_sz;
 	m->scanned_us = now_us;
 	m->generation++;
 	return 0;

@@ -82,6 +82,7 @@ struct pageflags_map {
 	uint64_t generation; /* bumped by every successful scan; 0 = never scanned */
 	uint64_t scanned_us; /* time of the last scan, as given by the caller */
 	uint64_t total_bytes, ok_bytes, free_bytes; /* sums of the last scan */
+	uint64_t young_cache_bytes; /* of ok_bytes: page cache not aged yet (pageflags_page_young_cache()) */
 	/* A segmented map (a virtual address space, pageflags_map_init_ranges()): chunk i is
 	 * [chunk_start[i], chunk_end[i]), ascending, never across two ranges. NULL: contiguous. */
 	uint64_t *chunk_start, *chunk_end;
@@ -95,6 +96,17 @@ struct pageflags_map {
 
 /* Does a page with these flags let an action of class cls succeed? */
 bool pageflags_page_ok(uint64_t flags, enum pageflags_class cls) _pure_;
+
+/*
+ * Is it page cache DAMON has not aged: on an LRU, not anon, not swap-backed,
+ * not mapped, without KPF_IDLE? paddr's young check reads such a folio young
+ * (!folio_test_idle), so the pageout's default "reject young" filter rejects
+ * it once and marks it old; only the next try pages it out. Only DAMON sets
+ * PG_idle on these kernels (no CONFIG_IDLE_PAGE_TRACKING): a sampled page,
+ * or a page a young filter rejected. A kernel without fail_charge_num
+ * charges that first try in full (issue 17; docs/BENCHMARKS.md "page cache").
+ */
+bool pageflags_page_young_cache(uint64_t flags) _pure_;
 
 /*
  * Prepare a map for [start, end): start/end are aligned outwards to page_sz,

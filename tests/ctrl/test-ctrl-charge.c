@@ -342,6 +342,44 @@ static void test_pageflags_scan(void **st)
 	pageflags_map_done(&m);
 }
 
+/* Page cache DAMON has not aged (no KPF_IDLE): what paddr pageout's default
+ * young filter rejects once before it can go (issue 17). */
+static void test_pageflags_young_cache(void **st)
+{
+	(void)st;
+	uint64_t lru = PAGEFLAG_BIT(PAGEFLAG_LRU), idle = PAGEFLAG_BIT(PAGEFLAG_IDLE),
+		 f[10] = {
+			 lru,                                     /* cache, never sampled: young */
+			 lru | idle,                              /* cache DAMON aged */
+			 lru | PAGEFLAG_BIT(PAGEFLAG_ANON),       /* anon: the pte decides */
+			 lru | PAGEFLAG_BIT(PAGEFLAG_MMAP),       /* mapped file: the pte decides */
+			 lru | PAGEFLAG_BIT(PAGEFLAG_SWAPBACKED), /* shmem */
+			 lru | PAGEFLAG_BIT(PAGEFLAG_UNEVICTABLE) | PAGEFLAG_BIT(PAGEFLAG_MLOCKED), /* not ok */
+			 lru | PAGEFLAG_BIT(PAGEFLAG_COMPOUND_HEAD),        /* a large folio of cache */
+			 PAGEFLAG_BIT(PAGEFLAG_COMPOUND_TAIL),              /* its tail inherits */
+			 lru | idle | PAGEFLAG_BIT(PAGEFLAG_COMPOUND_HEAD), /* an aged large folio */
+			 PAGEFLAG_BIT(PAGEFLAG_COMPOUND_TAIL),
+		 };
+	struct pageflags_map m;
+	int fd = memfd_create("kpf", MFD_CLOEXEC);
+
+	assert_true(pageflags_page_young_cache(lru));
+	assert_false(pageflags_page_young_cache(lru | idle));
+	assert_false(pageflags_page_young_cache(lru | PAGEFLAG_BIT(PAGEFLAG_ANON)));
+	assert_false(pageflags_page_young_cache(lru | PAGEFLAG_BIT(PAGEFLAG_MMAP)));
+	assert_false(pageflags_page_young_cache(PAGEFLAG_BIT(PAGEFLAG_BUDDY)));
+	assert_false(pageflags_page_young_cache(0));
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, f, sizeof(f), 0), (ssize_t)sizeof(f));
+	assert_int_equal(pageflags_map_init(&m, 0, sizeof(f) / sizeof(f[0]) * 4096, 4 * 4096, 4096), 0);
+	assert_int_equal(pageflags_map_scan(&m, fd, PAGEFLAGS_CLASS_EVICTABLE, 1), 0);
+	assert_int_equal(m.ok_bytes, 9 * 4096);
+	assert_int_equal(m.young_cache_bytes, 3 * 4096);
+	close(fd);
+	pageflags_map_done(&m);
+}
+
 /* ---- planning ----------------------------------------------------------- */
 
 static void test_plan_bounded(void **st)
@@ -640,6 +678,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pageflags_classify),
 		cmocka_unit_test(test_pageflags_scan),
+		cmocka_unit_test(test_pageflags_young_cache),
 		cmocka_unit_test(test_plan_bounded),
 		cmocka_unit_test(test_ratio_approximation),
 		cmocka_unit_test(test_deferred_plan_retried),

@@ -533,6 +533,8 @@ def t_charge_emulation_612():
         check(fc["excluded_bytes"] > (900 << 20), "status does not show the exclusion: %s" % fc)
         check(fc["adjustments"] and fc["adjustments"][-1]["reason"], "no adjustment reason in status")
         check(fc["kernel_quota_bytes"] <= 32 << 20, "the kernel quota exceeds the user's: %s" % fc)
+        # the evictable pages are bare LRU pages (no anon, mmap or idle bit): page cache DAMON never aged
+        check(fc["oracle"]["young_cache_bytes"] > (900 << 20), "young page cache not counted: %s" % fc["oracle"])
         check(any(l == "kdamond 0 commit" for l in e.fakelog()), "no commit")
         check(st["kdamonds"][0]["pid"] == 4242, "the kdamond was restarted")
     finally:

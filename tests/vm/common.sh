@@ -42,6 +42,8 @@ vm_build_guest() {
 		{ echo "gcc -static soakprobe.c failed" >&2; return 1; }
 	gcc -O2 -static -Wall -o "$1/pfnshare" "$VM_DIR/pfnshare.c" ||
 		{ echo "gcc -static pfnshare.c failed" >&2; return 1; }
+	gcc -O2 -static -Wall -o "$1/kpfstat" "$VM_DIR/kpfstat.c" ||
+		{ echo "gcc -static kpfstat.c failed" >&2; return 1; }
 }
 
 # vm_suite_label SUITE: the short kernel name used for meson tests and tables

@@ -5,7 +5,8 @@
 # anonymous memory; damond runs a paddr pageout scheme with a 32 MiB per 1 s
 # quota and nr_accesses max 0. Stats are sampled about every 200 ms.
 #
-# run_charge MODE SHAPE SECS: MODE off|auto|emulate; SHAPE what fails besides
+# run_charge MODE SHAPE SECS: MODE off|auto|emulate|age (age: auto plus the
+# ager kdamond, charge_config); SHAPE what fails besides
 # free and kernel memory (issue 17):
 #   mlock (or 1)      1 GiB mlocked anon, then 800 MiB idle anon (the scenario)
 #   control (or 0)    no failing memory of its own: 1600 MiB idle anon
@@ -45,7 +46,7 @@ charge_config() {	# MODE [PID]: PID given, a vaddr scheme on that process
 		target="pid: $2"
 	fi
 	case $1 in
-	auto) ratio="          fail_charge_ratio: 1/4096" ;;
+	auto | age) ratio="          fail_charge_ratio: 1/4096" ;;
 	emulate) ratio="          fail_charge_ratio: 1/4096"; mode="          fail_charge_mode: emulate" ;;
 	esac
 	cat <<EOC
@@ -68,6 +69,36 @@ kdamonds:
           reset_interval: 1s
 $ratio
 $mode
+EOC
+	[ "$1" = age ] || return 0
+	# mode age: auto plus an "ager", a second kdamond whose lru_deprio
+	# scheme applies to no page (its ops filters reject anon pages, then
+	# young pages, then old ones) but whose young check marks every young
+	# page it reads old (PG_idle), as the pageout's default young filter
+	# does when it rejects one: unmapped page cache DAMON never sampled then
+	# reads old before the pageout reaches it (issue 17, docs/BENCHMARKS.md
+	# "page cache"). Coarse intervals, few regions: its own sampling steals
+	# few accessed bits from the reclaim context. dt_charge_ager_bytes: its
+	# quota per 1 s (default 512M).
+	cat <<EOC
+  - name: ager
+    ops: paddr
+    intervals: {sample: 100ms, aggr: 1s, update: 1s}
+    nr_regions: {min: 10, max: 20}
+    targets:
+      - regions: auto
+    schemes:
+      - name: age
+        action: lru_deprio
+        access_pattern:
+          nr_accesses: {min: 0, max: 100%}
+        filters:
+          - {type: anon, matching: true}
+          - {type: young, matching: true}
+          - {type: young, matching: false}
+        quotas:
+          bytes: $(dt_param charge_ager_bytes 512M)
+          reset_interval: 1s
 EOC
 }
 
@@ -324,6 +355,8 @@ run_charge() {
 	set -- $vm0 $(vmstat_reclaim)
 	mark "vmstat mode=$mode shape=$shape pgsteal_kswapd=$(($4 - $1)) pgsteal_direct=$(($5 - $2)) pswpout=$(($6 - $3))"
 	damondctl status --json | tr -d ' \n' > /tmp/charge.status
+	# (mode age: the reclaim kdamond's part only, not the ager's)
+	[ "$mode" != age ] || sed -i 's/"name":"ager".*//' /tmp/charge.status
 	kq=$(sed -n 's/.*"kernel_quota_bytes":\([0-9]*\).*/\1/p' /tmp/charge.status)
 	fm=$(sed -n 's/.*"fail_charge":{"mode":"\([a-z-]*\)".*/\1/p' /tmp/charge.status)
 	grep -q '"adjustments":\[{' /tmp/charge.status && adj=yes || adj=no
