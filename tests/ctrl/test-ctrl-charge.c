@@ -676,20 +676,13 @@ static void test_age_weighted(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pageflags_classify),
-		cmocka_unit_test(test_pageflags_scan),
-		cmocka_unit_test(test_pageflags_young_cache),
-		cmocka_unit_test(test_plan_bounded),
-		cmocka_unit_test(test_ratio_approximation),
-		cmocka_unit_test(test_deferred_plan_retried),
-		cmocka_unit_test(test_baseline_reproduces),
-		cmocka_unit_test(test_exclude_scenario),
-		cmocka_unit_test(test_exclude_by_filters),
-		cmocka_unit_test(test_exclude_munlock),
-		cmocka_unit_test(test_exclude_mlock_appears),
-		cmocka_unit_test(test_exclude_free_only),
-		cmocka_unit_test(test_fallback_clustered),
-		cmocka_unit_test(test_fallback_stationary_then_vanish),
+		cmocka_unit_test(test_pageflags_classify),    cmocka_unit_test(test_pageflags_scan),
+		cmocka_unit_test(test_pageflags_young_cache), cmocka_unit_test(test_plan_bounded),
+		cmocka_unit_test(test_ratio_approximation),   cmocka_unit_test(test_deferred_plan_retried),
+		cmocka_unit_test(test_baseline_reproduces),   cmocka_unit_test(test_exclude_scenario),
+		cmocka_unit_test(test_exclude_by_filters),    cmocka_unit_test(test_exclude_munlock),
+		cmocka_unit_test(test_exclude_mlock_appears), cmocka_unit_test(test_exclude_free_only),
+		cmocka_unit_test(test_fallback_clustered),    cmocka_unit_test(test_fallback_stationary_then_vanish),
 		cmocka_unit_test(test_age_weighted),
 	};
 
