@@ -237,6 +237,11 @@ int events_set_pids(struct events *ev, const int *pids, size_t n)
 	return r;
 }
 
+int events_set_aggr_gate(struct events *ev, uint64_t gate_ns)
+{
+	return ev ? damon_ev_bpf_set_aggr_gate(ev->bpf, gate_ns) : -EINVAL;
+}
+
 size_t events_ringbuf_bytes(const struct events *ev)
 {
 	return ev ? damon_ev_bpf_ringbuf_bytes(ev->bpf) : 0;
@@ -281,7 +286,10 @@ void events_get_stats(const struct events *ev, struct events_stats *ret)
 		memcpy(ret->drops, c.drops, sizeof(c.drops));
 		for (unsigned i = 0; i < DAMON_EV_TYPE_MAX; i++)
 			ret->drops_total += c.drops[i];
+		ret->aggr_skipped = c.aggr_skipped;
+		ret->aggr_skipped_regions = c.aggr_skipped_regions;
 	}
+	ret->aggr_gate_ns = damon_ev_bpf_aggr_gate(ev->bpf);
 }
 
 int events_describe(const struct events *ev, char **ret)

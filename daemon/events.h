@@ -64,6 +64,9 @@ struct events_stats {
 	uint64_t kernel_events[DAMON_EV_TYPE_MAX];	/* submitted by BPF */
 	uint64_t drops[DAMON_EV_TYPE_MAX];		/* ring buffer full */
 	uint64_t drops_total;
+	uint64_t aggr_skipped;                  /* aggregations the gate kept out of the ring */
+	uint64_t aggr_skipped_regions;          /* and their region events */
+	uint64_t aggr_gate_ns;                  /* the gate (0: every aggregation forwarded) */
 	uint64_t drains;			/* ring-buffer drains (wakeups handled) */
 	uint64_t drain_ns;			/* time spent in them (CLOCK_MONOTONIC; a drain never blocks) */
 };
@@ -78,6 +81,10 @@ struct events *events_free(struct events *ev);
  * was given, snapshot_store_set_pid() for indices 0..max(n, previous n)-1.
  * Pending records are drained first so they are attributed to the old pids. */
 int events_set_pids(struct events *ev, const int *pids, size_t n);
+
+/* The aggregation gate: each kdamond's aggregations reach the ring at most
+ * once per gate_ns (0: all of them); see bpf/damon-events-load.h. */
+int events_set_aggr_gate(struct events *ev, uint64_t gate_ns);
 
 /* Drains the ring buffer now (also done by the io handler). */
 int events_drain(struct events *ev);

@@ -16,6 +16,46 @@
  * needs current data (the stats timer, control commands) drains first. */
 #define WAKE_INTERVAL_NS (1000ULL * 1000ULL * 1000ULL)
 
+/* The longest aggregation gate: on-demand readers (damondctl status, DAMON_STAT's
+ * 5 s refresh) see an aggregation at most about this old. */
+#define AGGR_GATE_MAX_NS (5ULL * 1000ULL * 1000ULL * 1000ULL)
+
+/*
+ * The aggregation gate (bpf/damon-events-load.h): every reader of region
+ * snapshots reads the last complete aggregation at the stats tick (metrics
+ * and status, the controllers: refinement and the node_eligible goal; DAMON_STAT
+ * every 5 s at a tick) or on demand after a drain (damondctl status), and
+ * none needs the ones in between. So each kdamond forwards at most one
+ * aggregation per stats interval (at most AGGR_GATE_MAX_NS), the kernel
+ * skips the rest without a ring record. While --record-events records,
+ * everything is forwarded: a recording is replayed aggregation by
+ * aggregation.
+ */
+static uint64_t aggr_gate_ns(const struct manager *m)
+{
+	if (m->recorder || !m->config)
+		return 0;
+	return MIN((uint64_t)m->config->settings.stats_interval_us * 1000ULL, AGGR_GATE_MAX_NS);
+}
+
+void manager_events_set_gate(struct manager *m)
+{
+	if (m->events && events_set_aggr_gate(m->events, aggr_gate_ns(m)) < 0)
+		log_warning("cannot set the BPF monitor's aggregation gate, ignoring");
+}
+
+bool manager_events_gate(struct manager *m, uint64_t *ret_gate_ns, uint64_t *ret_skipped)
+{
+	struct events_stats st;
+
+	if (!m->events)
+		return false;
+	events_get_stats(m->events, &st);
+	*ret_gate_ns = st.aggr_gate_ns;
+	*ret_skipped = st.aggr_skipped;
+	return true;
+}
+
 /* --record-events: one frame per record, named by the index of the kdamond whose pid emitted it */
 static void record_cb(void *userdata, const void *rec, size_t len)
 {
@@ -39,6 +79,7 @@ static void record_cb(void *userdata, const void *rec, size_t len)
 				log_warning_errno(r, "--record-events: cannot write (%m); recording stopped");
 			(void)replay_writer_close(m->recorder);
 			m->recorder = NULL;
+			manager_events_set_gate(m); /* nothing records every aggregation any more */
 		}
 		return;
 	}
@@ -101,6 +142,7 @@ void manager_events_update_pids(struct manager *m)
 			pids[m->kd[i].index] = m->kd[i].running ? m->kd[i].pid : -1;
 	if (events_set_pids(m->events, pids, n) < 0)
 		log_warning("cannot update the BPF kdamond pid filter, ignoring");
+	manager_events_set_gate(m); /* after a start or a reload: the stats interval may be new */
 }
 
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops)
@@ -138,6 +180,10 @@ struct json_object *manager_events_json(struct manager *m)
 		json_object_object_add(t, "per_s", json_object_new_double(st.rate[i]));
 		json_object_object_add(t, "received", json_object_new_uint64(st.received[i]));
 		json_object_object_add(t, "drops", st.have_kernel_counters ? json_object_new_uint64(st.drops[i]) : NULL);
+		if (i == DAMON_EV_AGGREGATED) /* region events of the aggregations the gate skipped */
+			json_object_object_add(t, "skipped",
+					       st.have_kernel_counters ? json_object_new_uint64(st.aggr_skipped_regions)
+								       : NULL);
 		json_object_object_add(types, name, t);
 	}
 	json_object_object_add(o, "types", types);

@@ -721,6 +721,17 @@ static struct json_object *monitor_json(struct manager *m)
 		JADD(mon, "superseded_snapshots", JU64(ss.snapshots_superseded));
 		JADD(mon, "events_per_s", json_object_new_double(rate));
 		JADD(mon, "drops", JU64(drops));
+#ifdef HAVE_BPF
+		{
+			uint64_t gate_ns, skipped;
+
+			/* the BPF monitor's aggregation gate and the aggregations it kept out of the ring */
+			if (manager_events_gate(m, &gate_ns, &skipped)) {
+				JADD(mon, "aggregation_gate_ms", JU64(gate_ns / 1000000));
+				JADD(mon, "aggregations_skipped", JU64(skipped));
+			}
+		}
+#endif
 		/* commands damond issued to refresh scheme stats (0 growth: events carry them) */
 		JADD(mon, "stats_commands", JU64(m->stats_commands));
 		/* the stats worker's rounds: ticks that found one in flight, refused commands, stale results, EBUSY met */
@@ -939,6 +950,16 @@ int manager_metrics_view(struct manager *m, struct metrics_view *v, struct json_
 		v->superseded_snapshots = METRICS_NUM(ss.snapshots_superseded);
 		v->drops = METRICS_NUM(drops);
 		v->stats_commands = METRICS_NUM(m->stats_commands);
+#ifdef HAVE_BPF
+		{
+			uint64_t gate_ns, skipped;
+
+			if (manager_events_gate(m, &gate_ns, &skipped)) {
+				v->aggr_gate_ms = METRICS_NUM(gate_ns / 1000000);
+				v->aggr_skipped = METRICS_NUM(skipped);
+			}
+		}
+#endif
 	}
 	v->nr_kdamonds = m->nr_kd;
 	if (v->nr_kdamonds && !(v->kdamonds = calloc(v->nr_kdamonds, sizeof(*v->kdamonds))))

@@ -275,6 +275,10 @@ int manager_record_start(struct manager *m, const char *path);
 #define HOLD_TICK_USEC (100ULL * 1000)
 void manager_events_update_pids(struct manager *m);
 void manager_events_stats(struct manager *m, double *ret_rate, uint64_t *ret_drops);
+/* The BPF monitor's aggregation gate and the aggregations it skipped; false without the monitor. */
+bool manager_events_gate(struct manager *m, uint64_t *ret_gate_ns, uint64_t *ret_skipped);
+/* Sets the gate from the policy (manager-events.c); called at start and after each pid update. */
+void manager_events_set_gate(struct manager *m);
 struct json_object *manager_events_json(struct manager *m);
 
 /* Prometheus metrics (manager-metrics.c): the exposition text; the textfile, if configured, on each stats tick */

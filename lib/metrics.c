@@ -34,6 +34,10 @@
 	X(MONITOR_RECORDS, "damond_monitor_records_total", "counter",                                                  \
 	  "Records the BPF monitor delivered (regions, aggregations, scheme stats).")                                  \
 	X(MONITOR_DROPS, "damond_monitor_drops_total", "counter", "Records the BPF monitor lost (ring buffer full).")  \
+	X(MONITOR_AGGR_GATE, "damond_monitor_aggregation_gate_seconds", "gauge",                                       \
+	  "Each kdamond's aggregations reach damond at most once per this interval (0: every aggregation).")           \
+	X(MONITOR_AGGR_SKIPPED, "damond_monitor_aggregations_skipped_total", "counter",                                \
+	  "Aggregations the BPF monitor's gate kept from damond (the kdamonds ran them; not an error).")               \
 	X(MONITOR_SNAPSHOTS, "damond_monitor_snapshots_total", "counter",                                              \
 	  "Region snapshots published, one per target per aggregation.")                                               \
 	X(MONITOR_INCOMPLETE, "damond_monitor_incomplete_snapshots_total", "counter",                                  \
@@ -515,6 +519,8 @@ static int view_from_json(struct metrics_view *v, struct json_object *st)
 	v->monitor_source = get_str(mon, "source");
 	v->records = num(mon, "records");
 	v->drops = num(mon, "drops");
+	v->aggr_gate_ms = num(mon, "aggregation_gate_ms");
+	v->aggr_skipped = num(mon, "aggregations_skipped");
 	v->snapshots = num(mon, "snapshots");
 	v->incomplete_snapshots = num(mon, "incomplete_snapshots");
 	v->superseded_snapshots = num(mon, "superseded_snapshots");
@@ -690,6 +696,8 @@ static void render_view(struct render *r, const struct metrics_view *v)
 		sample(r, F_MONITOR_SOURCE, (const struct label[]){ { "source", v->monitor_source } }, 1, 1);
 	sample_num(r, F_MONITOR_RECORDS, NULL, 0, v->records, 1);
 	sample_num(r, F_MONITOR_DROPS, NULL, 0, v->drops, 1);
+	sample_num(r, F_MONITOR_AGGR_GATE, NULL, 0, v->aggr_gate_ms, 1e-3);
+	sample_num(r, F_MONITOR_AGGR_SKIPPED, NULL, 0, v->aggr_skipped, 1);
 	sample_num(r, F_MONITOR_SNAPSHOTS, NULL, 0, v->snapshots, 1);
 	sample_num(r, F_MONITOR_INCOMPLETE, NULL, 0, v->incomplete_snapshots, 1);
 	sample_num(r, F_MONITOR_SUPERSEDED, NULL, 0, v->superseded_snapshots, 1);

@@ -71,6 +71,7 @@ struct metrics_view {
 	struct metrics_num generation, last_reload_ok, last_reload_at_us, loaded_at_us;
 	const char *monitor_source;
 	struct metrics_num records, drops, snapshots, incomplete_snapshots, superseded_snapshots, stats_commands;
+	struct metrics_num aggr_gate_ms, aggr_skipped; /* the BPF monitor's aggregation gate (BPF only) */
 	size_t nr_kdamonds;
 	struct metrics_kdamond *kdamonds;
 	struct metrics_num cpu_us, cpu_ms, rss_kib; /* cpu_ms: when cpu_us is absent */

@@ -33,6 +33,9 @@ struct target_state {
 	/* the last superseded burst counted (once per burst) */
 	bool skip_valid;
 	uint32_t skip_seq;
+	/* the newest aggregation counted in pub.nr_aggregations */
+	bool seen_valid;
+	uint32_t seen_seq;
 };
 
 struct scheme_state {
@@ -299,6 +302,26 @@ static struct scheme_state *get_scheme(struct kd_state *kd, unsigned idx)
 
 /* ---- aggregation snapshots ---- */
 
+static bool seq_before(uint32_t a, uint32_t b);
+
+/*
+ * pub.nr_aggregations: the aggregations the kdamond ran since the first one
+ * of this target seen here, by aggr_seq, which the BPF side advances for
+ * every aggregation: also for those its gate did not forward and those whose
+ * records the ring lost. Counted when a burst is published or superseded.
+ */
+static void target_count_seq(struct target_state *t, uint32_t seq)
+{
+	if (!t->seen_valid)
+		t->pub.nr_aggregations++;
+	else if (seq_before(t->seen_seq, seq))
+		t->pub.nr_aggregations += seq - t->seen_seq;
+	else
+		return;
+	t->seen_valid = true;
+	t->seen_seq = seq;
+}
+
 static void target_publish(struct snapshot_store *s, unsigned kd_idx, struct kd_state *kd,
 			   unsigned t_idx, struct target_state *t, uint64_t ts_ns, uint64_t now_ns)
 {
@@ -315,7 +338,7 @@ static void target_publish(struct snapshot_store *s, unsigned kd_idx, struct kd_
 	t->pub.pid = kd->info.pid;
 	t->pub.aggr_seq = t->bld_seq;
 	t->pub.nr_published++;
-	t->pub.nr_aggregations++;
+	target_count_seq(t, t->bld_seq);
 	t->pub.ts_ns = ts_ns;
 	t->pub.recv_ns = now_ns;
 	t->pub.nr_regions = t->bld_n;
@@ -393,7 +416,7 @@ static int feed_aggregated(struct snapshot_store *s, unsigned kd_idx, struct kd_
 		if (!t->skip_valid || t->skip_seq != e->aggr_seq) {
 			t->skip_valid = true;
 			t->skip_seq = e->aggr_seq;
-			t->pub.nr_aggregations++;
+			target_count_seq(t, e->aggr_seq);
 			s->stats.snapshots_superseded++;
 		}
 		return 0;

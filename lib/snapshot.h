@@ -86,7 +86,9 @@ struct damon_snapshot {
 	int pid;			/* kdamond pid that produced it */
 	uint32_t aggr_seq;		/* BPF aggregation number (per pid) */
 	uint64_t nr_published;		/* complete snapshots of this target so far */
-	uint64_t nr_aggregations;	/* aggregations seen: published or superseded (lookahead) */
+	uint64_t nr_aggregations;       /* aggregations the kdamond ran, by aggr_seq, from the first
+					 * one seen (published or superseded) to the newest: including
+					 * those the BPF gate skipped and those whose records were lost */
 	uint64_t ts_ns;			/* kernel CLOCK_MONOTONIC of its last region */
 	uint64_t recv_ns;		/* now_ns passed with the completing record */
 	size_t nr_regions;

@@ -392,6 +392,20 @@ size_t damon_ev_bpf_wake_bytes(const struct damon_ev_bpf *b)
 	return b ? (size_t)b->skel->rodata->wake_bytes : 0;
 }
 
+int damon_ev_bpf_set_aggr_gate(struct damon_ev_bpf *b, uint64_t gate_ns)
+{
+	if (!b || !b->skel->bss)
+		return -EINVAL;
+	/* one aligned 8-byte store: the BPF side reads the old or the new value */
+	__atomic_store_n(&b->skel->bss->aggr_gate_ns, gate_ns, __ATOMIC_RELAXED);
+	return 0;
+}
+
+uint64_t damon_ev_bpf_aggr_gate(const struct damon_ev_bpf *b)
+{
+	return b && b->skel->bss ? __atomic_load_n(&b->skel->bss->aggr_gate_ns, __ATOMIC_RELAXED) : 0;
+}
+
 enum damon_ev_variant damon_ev_bpf_variant(const struct damon_ev_bpf *b, unsigned type)
 {
 	if (!b || type >= DAMON_EV_TYPE_MAX)
@@ -485,6 +499,10 @@ int damon_ev_bpf_read_counters(const struct damon_ev_bpf *b, struct damon_ev_cou
 			ret->events[i] += percpu[c].events[i];
 			ret->drops[i] += percpu[c].drops[i];
 		}
+	for (int c = 0; c < ncpus; c++) {
+		ret->aggr_skipped += percpu[c].aggr_skipped;
+		ret->aggr_skipped_regions += percpu[c].aggr_skipped_regions;
+	}
 	free(percpu);
 	return 0;
 }

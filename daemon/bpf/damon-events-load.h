@@ -99,5 +99,12 @@ enum damon_ev_variant damon_ev_bpf_variant(const struct damon_ev_bpf *b, unsigne
  * in-kernel filter set; entries of unchanged pids keep their BPF state. */
 int damon_ev_bpf_set_pids(struct damon_ev_bpf *b, const int *pids, size_t n);
 
+/* The aggregation gate (damon-events.h, struct damon_ev_pid_state): a
+ * kdamond's aggregation starting less than gate_ns after its last forwarded
+ * one is kept out of the ring (0: forward all, the value after load). Takes
+ * effect at the next aggregation, without a reload of the programs. */
+int damon_ev_bpf_set_aggr_gate(struct damon_ev_bpf *b, uint64_t gate_ns);
+uint64_t damon_ev_bpf_aggr_gate(const struct damon_ev_bpf *b);
+
 /* Kernel-side counters summed over CPUs. */
 int damon_ev_bpf_read_counters(const struct damon_ev_bpf *b, struct damon_ev_counters *ret);

@@ -35,6 +35,11 @@ const volatile __u64 wake_interval_ns = 0;	/* a burst's end wakes user space at 
 /* When user space was last woken (any CPU; a lost update only moves a wakeup) */
 __u64 last_wake_ns = 0;
 
+/* The aggregation gate (damon-events.h): a kdamond's aggregation that starts
+ * less than this after the start of its last forwarded one is not forwarded.
+ * 0: every aggregation is. User space writes it at any time (.bss mapping). */
+__u64 aggr_gate_ns = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);	/* user space may resize before load */
@@ -66,6 +71,18 @@ static __always_inline struct damon_ev_pid_state *current_state(__u32 *ret_pid)
 	if (!filter_pids)
 		return &unfiltered_state;
 	return bpf_map_lookup_elem(&pids, &pid);
+}
+
+/* An aggregation the gate kept out of the ring, and its regions so far. */
+static __always_inline void count_skipped(__u32 aggregations, __u32 regions)
+{
+	__u32 zero = 0;
+	struct damon_ev_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (!c)
+		return;
+	c->aggr_skipped += aggregations;
+	c->aggr_skipped_regions += regions;
 }
 
 static __always_inline void count(__u16 type, bool dropped, __u32 n)
@@ -166,11 +183,30 @@ static __always_inline int emit_aggregated(__u32 target, __u32 nr_regions, __u64
 	if (target != st->last_target || st->region_idx >= st->nr_regions || start < st->last_end ||
 	    nr_regions != st->nr_regions) {
 		flush_batch(st, true);
-		if (target <= st->last_target || st->aggr_seq == 0)
+		if (st->skipping && st->region_idx > 0) /* the skipped burst's regions */
+			count_skipped(0, st->region_idx);
+		if (target <= st->last_target || st->aggr_seq == 0) {
+			/* A new aggregation: forward it or not, for all its targets. */
+			__u64 now = bpf_ktime_get_ns(), gate = aggr_gate_ns;
+
 			st->aggr_seq++;
+			if (gate && st->fwd_ns && now - st->fwd_ns < gate) {
+				st->skipping = 1;
+				count_skipped(1, 0);
+			} else {
+				st->skipping = 0;
+				st->fwd_ns = now;
+			}
+		}
 		st->last_target = target;
 		st->nr_regions = nr_regions;
 		st->region_idx = 0;
+	}
+	if (st->skipping) {
+		/* only the bookkeeping that numbers the next forwarded aggregation */
+		st->region_idx++;
+		st->last_end = end;
+		return 0;
 	}
 
 	i = b->count;

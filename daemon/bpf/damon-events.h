@@ -118,6 +118,14 @@ struct damon_ev_scheme_stat {
  * mutates the rest in place to number aggregation bursts and to collect the
  * batch of regions it emits next (only the kdamond thread itself touches its
  * entry, so no locking is needed).
+ *
+ * The aggregation gate: the BPF global aggr_gate_ns (.bss, written by user
+ * space at any time through the skeleton's mapping; 0: forward everything).
+ * When an aggregation starts less than aggr_gate_ns after the start of the
+ * last forwarded one of that pid, none of its regions go into the ring: it
+ * only advances aggr_seq and the burst bookkeeping (so the next forwarded
+ * aggregation is numbered right and an aggr_seq gap counts the aggregations
+ * not seen) and bumps damon_ev_counters.aggr_skipped.
  */
 struct damon_ev_pid_state {
 	__u32 cookie;
@@ -125,8 +133,9 @@ struct damon_ev_pid_state {
 	__u32 last_target;
 	__u32 region_idx;	/* index the next region of the current target burst gets */
 	__u32 nr_regions;	/* nr_regions of the current target burst */
-	__u32 pad;
+	__u32 skipping;         /* the current aggregation is not forwarded (the gate, see aggr_gate_ns) */
 	__u64 last_end;
+	__u64 fwd_ns;                           /* bpf_ktime_get_ns() at the start of the last forwarded aggregation */
 	struct damon_ev_aggregated batch;	/* being collected; batch.count regions so far */
 };
 
@@ -134,6 +143,8 @@ struct damon_ev_pid_state {
 struct damon_ev_counters {
 	__u64 events[DAMON_EV_TYPE_MAX];	/* tracepoint events submitted (regions, for aggregated) */
 	__u64 drops[DAMON_EV_TYPE_MAX];		/* tracepoint events lost: ring buffer full */
+	__u64 aggr_skipped;                     /* aggregations the gate kept out of the ring */
+	__u64 aggr_skipped_regions;             /* their damon_aggregated events (not in events[]) */
 };
 
 #define DAMON_EV_MAX_PIDS 64
@@ -147,5 +158,5 @@ _Static_assert(__builtin_offsetof(struct damon_ev_aggregated, regions) == DAMON_
 _Static_assert(sizeof(struct damon_ev_before_apply) == 56, "damon_ev_before_apply size");
 _Static_assert(sizeof(struct damon_ev_esz) == 32, "damon_ev_esz size");
 _Static_assert(sizeof(struct damon_ev_scheme_stat) == 80, "damon_ev_scheme_stat size");
-_Static_assert(sizeof(struct damon_ev_pid_state) == 32 + sizeof(struct damon_ev_aggregated), "damon_ev_pid_state size");
-_Static_assert(sizeof(struct damon_ev_counters) == 16 * DAMON_EV_TYPE_MAX, "damon_ev_counters size");
+_Static_assert(sizeof(struct damon_ev_pid_state) == 40 + sizeof(struct damon_ev_aggregated), "damon_ev_pid_state size");
+_Static_assert(sizeof(struct damon_ev_counters) == 16 * DAMON_EV_TYPE_MAX + 16, "damon_ev_counters size");

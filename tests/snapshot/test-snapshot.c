@@ -750,6 +750,55 @@ static void test_lookahead_supersedes(void **state)
 	assert_int_equal(snap->nr_published, 6);
 }
 
+/* The BPF gate forwards one aggregation in eleven: aggr_seq jumps, nothing is lost, and
+ * nr_aggregations counts the aggregations the kdamond ran (DAMON_STAT's interval needs them). */
+static void test_gated_seq_gaps(void **state)
+{
+	struct fixture *f = *state;
+	const struct damon_snapshot *snap;
+	struct snapshot_store_stats st;
+	struct damon_ev_aggregated r[3];
+	size_t len[3];
+
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 100), 0);
+	len[0] = make_batch(&r[0], 1, 6, 0, 6, 11);
+	drain(f->s, r, len, 1, true);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_non_null(snap);
+	assert_int_equal(snap->nr_aggregations, 1);
+
+	len[0] = make_batch(&r[0], 12, 6, 0, 6, 22);
+	drain(f->s, r, len, 1, true);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->aggr_seq, 12);
+	assert_int_equal(snap->nr_aggregations, 12);
+	assert_int_equal(snap->nr_published, 2);
+
+	/* two forwarded ones in one drain: the older is superseded, both counted by their numbers */
+	len[0] = make_batch(&r[0], 23, 6, 0, 6, 33);
+	len[1] = make_batch(&r[1], 34, 6, 0, 6, 44);
+	drain(f->s, r, len, 2, true);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->aggr_seq, 34);
+	assert_int_equal(snap->regions[0].nr_accesses, 44);
+	assert_int_equal(snap->nr_aggregations, 34);
+	assert_int_equal(snap->nr_published, 3);
+	snapshot_store_get_stats(f->s, &st);
+	assert_int_equal(st.snapshots_incomplete, 0);
+	assert_int_equal(st.snapshots_superseded, 1);
+	assert_int_equal(st.snapshots_published, 3);
+	assert_int_equal(snapshot_store_get_kdamond(f->s, 0)->nr_aggregations, 3);
+
+	/* a restart (new pid) numbers from 1 again, and so does the count */
+	assert_int_equal(snapshot_store_set_pid(f->s, 0, 200), 0);
+	len[0] = make_batch(&r[0], 1, 6, 0, 6, 55);
+	r[0].hdr.pid = 200;
+	drain(f->s, r, len, 1, true);
+	snap = snapshot_store_get(f->s, 0, 0);
+	assert_int_equal(snap->pid, 200);
+	assert_int_equal(snap->nr_aggregations, 1);
+}
+
 /* Batched records: a burst arrives as 64 + 64 + 22 regions. */
 static void test_batched_burst(void **state)
 {
@@ -936,6 +985,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookahead_supersedes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gated_seq_gaps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observe_bpf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_burst, setup, teardown),

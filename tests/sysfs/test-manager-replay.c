@@ -767,6 +767,75 @@ static void test_damon_stat_measured_aggr(void **state)
 	stop(x);
 }
 
+/* As above, through the BPF monitor's aggregation gate: the recording keeps one aggregation in
+ * ten (aggr_seq 1, 11, 21, ...), as a 1 s gate forwards them, and the interval is still the
+ * kdamond's (100 ms), counted by aggr_seq, not the forwarded ones' (1 s). */
+static void test_damon_stat_measured_aggr_gated(void **state)
+{
+	char out[] = "/tmp/damond-replay-gated-XXXXXX";
+	unsigned char *in = NULL;
+	size_t in_len, off = 16, kept = 0, dropped = 0;
+	struct replay_writer *w = NULL;
+	const struct damon_snapshot *snap;
+	struct fx *x;
+	struct manager *m;
+	FILE *f;
+	int fd = mkstemp(out);
+
+	assert_true(fd >= 0);
+	close(fd);
+	f = fopen(RECORDING, "re");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	in_len = (size_t)ftell(f);
+	rewind(f);
+	in = malloc(in_len);
+	assert_int_equal(fread(in, 1, in_len, f), in_len);
+	fclose(f);
+	assert_int_equal(replay_writer_open(out, 0, &w), 0);
+	while (off < in_len) {
+		uint32_t len = in[off] | in[off + 1] << 8 | in[off + 2] << 16 | (uint32_t)in[off + 3] << 24;
+		uint32_t kd = in[off + 4] | in[off + 5] << 8 | in[off + 6] << 16 | (uint32_t)in[off + 7] << 24;
+		const unsigned char *rec = in + off + 8;
+		struct damon_ev_aggregated a;
+
+		if (len >= DAMON_EV_AGGR_HDR_SIZE && (rec[2] | rec[3] << 8) == DAMON_EV_AGGREGATED) {
+			memcpy(&a, rec, DAMON_EV_AGGR_HDR_SIZE);
+			if (a.aggr_seq % 10 != 1) {
+				dropped++;
+				off += 8 + ((len + 7) & ~7u);
+				continue;
+			}
+		}
+		assert_int_equal(replay_writer_add(w, kd, rec, len), 0);
+		kept++;
+		off += 8 + ((len + 7) & ~7u);
+	}
+	assert_int_equal(replay_writer_close(w), 0);
+	assert_true(dropped > 0 && kept > 0);
+
+	x = start_text(
+		"7.2",
+		"damond:\n  stats_interval: 1s\nkdamonds:\n  - name: k\n    ops: paddr\n"
+		"    intervals: {sample: 5ms, aggr: 100ms}\n    targets:\n      - regions:\n"
+		"          - {start: 0x100000, end: 0x20000000}\n          - {start: 0x40000000, end: 0x60000000}\n",
+		out);
+	m = x->m;
+	m->kd[0].cfg->ctx.intervals_goal.aggrs = 3; /* as if the policy had intervals_goal */
+	for (int s = 1; s <= 3; s++)
+		tick_to(m, 1000 * SEC + s * SEC + 500000);
+	snap = snapshot_store_get(m->snapshots, m->kd[0].index, 0);
+	assert_non_null(snap);
+	assert_int_equal(snap->aggr_seq % 10, 1);
+	assert_int_equal(snap->nr_aggregations, snap->aggr_seq);
+	assert_true(snap->nr_published < snap->nr_aggregations);
+	assert_int_equal(m->kd[0].dstat_aggr_us, 100000);
+	m->kd[0].cfg->ctx.intervals_goal.aggrs = 0;
+	stop(x);
+	unlink(out);
+	free(in);
+}
+
 /*
  * Recordings captured on the real kernels (tests/vm/scenarios/record-events.sh,
  * tests/fixtures/events/README.md) replayed into the manager on the fake kernel
@@ -1390,6 +1459,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_arbitration),
 		cmocka_unit_test(test_reload_rules),
 		cmocka_unit_test(test_damon_stat_measured_aggr),
+		cmocka_unit_test(test_damon_stat_measured_aggr_gated),
 		cmocka_unit_test(test_no_schemes_no_stats_command),
 		cmocka_unit_test(test_metrics_view),
 		cmocka_unit_test(test_vm_recording_612),

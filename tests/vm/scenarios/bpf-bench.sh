@@ -4,6 +4,10 @@
 # stays N), 5 ms sampling, 100 ms aggregation (10 aggregations/s). Over a
 # window, damond's CPU time is compared with the kdamond's own, in the same
 # run; damond's RSS (the larger of end of window and after status calls); events/s and drops.
+# aggr_per_s: the kdamond's aggregations/s (the snapshot's aggregation count,
+# by aggr_seq); events_per_s: region events damond received per second, i.e.
+# fwd_per_s x N, where fwd_per_s are the aggregations the BPF gate forwarded
+# (one per stats interval; before the gate, every aggregation was).
 #   dt_bench_regions (20000)  dt_bench_secs (20)  dt_bench_sample (5ms)
 #   dt_bench_schemes (0: none; N: N `stat` schemes matching every region, so
 #   that the kdamond also runs its per-region, per-scheme apply path)
@@ -67,15 +71,19 @@ sleep 5
 ticks() {	# utime+stime of PID, in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
-recv() {
-	damondctl status --json | tr -d ' \n' | sed -n 's/.*"aggregated":{"per_s":[0-9.e+-]*,"received":\([0-9]*\).*/\1/p'
+recv() {	# region events received, then the kdamond's aggregations (the snapshot's count)
+	damondctl status --json | tr -d ' \n' > /tmp/st-recv.json
+	sed -n 's/.*"aggregated":{"per_s":[0-9.e+-]*,"received":\([0-9]*\).*/\1/p' /tmp/st-recv.json
+}
+aggrs() {
+	sed -n 's/.*"snapshot":{"nr_regions":[0-9]*,[^}]*"aggregations":\([0-9]*\).*/\1/p' /tmp/st-recv.json
 }
 drain_ms() {	# damond's time inside ring-buffer drains (ms, integer)
 	damondctl status --json | tr -d ' \n' | sed -n 's/.*"drain_ms":\([0-9]*\).*/\1/p'
 }
 # damond's CPU is measured over a window without damondctl calls (each one
 # costs damond a status reply); the event counters are read around it.
-t1=$(now_ms); r1=$(recv); c1=$(drain_ms)
+t1=$(now_ms); r1=$(recv); a1=$(aggrs); c1=$(drain_ms)
 d1=$(ticks "$DAMOND_PID"); k1=$(ticks "$kpid")
 u1=$(awk '{ print $14 }' "/proc/$DAMOND_PID/stat"); w1=$(proc_status "$DAMOND_PID" voluntary_ctxt_switches)
 f1=$(awk '{ print $10 }' "/proc/$DAMOND_PID/stat"); v1=$(proc_status "$DAMOND_PID" nonvoluntary_ctxt_switches)
@@ -84,7 +92,7 @@ d2=$(ticks "$DAMOND_PID"); k2=$(ticks "$kpid")
 rss_window=$(proc_status "$DAMOND_PID" VmRSS)	# at the end of the window, before any damondctl call
 u2=$(awk '{ print $14 }' "/proc/$DAMOND_PID/stat"); w2=$(proc_status "$DAMOND_PID" voluntary_ctxt_switches)
 f2=$(awk '{ print $10 }' "/proc/$DAMOND_PID/stat"); v2=$(proc_status "$DAMOND_PID" nonvoluntary_ctxt_switches)
-r2=$(recv); c2=$(drain_ms); t2=$(now_ms)
+r2=$(recv); a2=$(aggrs); c2=$(drain_ms); t2=$(now_ms)
 # Calibration: what one timer wakeup of an idle process costs in this guest
 # while the kdamond runs (a bash loop sleeping 100 ms in read -t, no fork).
 mkfifo /tmp/wakeprobe
@@ -104,10 +112,10 @@ mark rss_end_of_window_kib="$rss_window" rss_after_status_kib="$rss"
 # the reported RSS: the larger of the two (each status reply trims the heap)
 [ "${rss_window:-0}" -le "${rss:-0}" ] || rss=$rss_window
 awk -v d=$((d2 - d1)) -v k=$((k2 - k1)) -v r=$((r2 - r1)) -v ms=$((t2 - t1)) -v nr="$nr" -v drops="$drops" \
-	-v rss="$rss" -v kern="$(uname -r | cut -d. -f1,2)" 'BEGIN {
-	s = ms / 1000; e = r / s; a = nr > 0 ? e / nr : 0
-	printf "@@DAMOND bpf-bench: result kernel=%s regions=%d aggr_per_s=%.2f events_per_s=%.0f drops=%d cpu_ratio=%.4f rss_kib=%d damond_ticks=%d kdamond_ticks=%d\n",
-		kern, nr, a, e, drops, (k > 0 ? d / k : -1), rss, d, k }'
+	-v ag=$((${a2:-0} - ${a1:-0})) -v rss="$rss" -v kern="$(uname -r | cut -d. -f1,2)" 'BEGIN {
+	s = ms / 1000; e = r / s; f = nr > 0 ? e / nr : 0; a = ag / s
+	printf "@@DAMOND bpf-bench: result kernel=%s regions=%d aggr_per_s=%.2f events_per_s=%.0f drops=%d cpu_ratio=%.4f rss_kib=%d fwd_per_s=%.2f damond_ticks=%d kdamond_ticks=%d\n",
+		kern, nr, a, e, drops, (k > 0 ? d / k : -1), rss, f, d, k }'
 if [ "$metrics" = 1 ]; then
 	[ -s /run/damond-bench.prom ] || fail "metrics on, but damond wrote no /run/damond-bench.prom"
 	pnr=$(sed -n 's/^damond_target_nr_regions{[^}]*} \([0-9]*\)$/\1/p' /run/damond-bench.prom)
@@ -123,6 +131,8 @@ awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6); if (name == "[
 	while read -r _ kib name; do info "rss $kib KiB $name"; done
 mark heap_in_use_kib="$(sed -n 's/.*"heap_in_use_kib":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	heap_free_kib="$(sed -n 's/.*"heap_free_kib":\([0-9]*\).*/\1/p' /tmp/st.json)"
+mark aggregation_gate_ms="$(sed -n 's/.*"aggregation_gate_ms":\([0-9]*\).*/\1/p' /tmp/st.json)" \
+	aggregations_skipped="$(sed -n 's/.*"aggregations_skipped":\([0-9]*\).*/\1/p' /tmp/st.json)"
 mark snapshots="$(sed -n 's/.*"snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	incomplete="$(sed -n 's/.*"incomplete_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \
 	superseded="$(sed -n 's/.*"superseded_snapshots":\([0-9]*\).*/\1/p' /tmp/st.json)" \

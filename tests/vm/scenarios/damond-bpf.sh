@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # damond-bpf: damond watches its kdamonds through the BPF ring buffer. The
-# damon_aggregated event rate equals nr_regions x aggregations/s (counted
-# independently through tracefs) within 10 %, with 0 drops, and a
+# damon_aggregated events the BPF side saw (received by damond, plus those of
+# the aggregations its gate skipped) equal nr_regions x aggregations/s
+# (counted independently through tracefs) within 10 %, with 0 drops; the gate
+# (1 s, the stats interval) forwards at most one aggregation a second; and a
 # workload's hot range shows up hot in `damondctl regions`. Scheme stats
 # come from damos_stat_after_apply_interval events with no
 # update_schemes_stats commands where BPF has that event (7.0+), from sysfs
@@ -45,8 +47,9 @@ mark before_apply_program="$before_apply"
 assert_eq "$before_apply" off "damos_before_apply program"
 kpid=$(kd_pid 0)
 sleep 3
-received() {	# damon_aggregated records damond received so far
-	damondctl status --json | tr -d ' \n' | sed -n 's/.*"aggregated":{"per_s":[0-9.e+-]*,"received":\([0-9]*\).*/\1/p'
+received() {	# damon_aggregated events damond received so far, and those the gate skipped
+	damondctl status --json | tr -d ' \n' |
+		sed -n 's/.*"aggregated":{"per_s":[0-9.e+-]*,"received":\([0-9]*\),"drops":[0-9]*,"skipped":\([0-9]*\).*/\1 \2/p'
 }
 # Independent count: the same event of the same kdamond through tracefs, same window.
 tr=/sys/kernel/tracing
@@ -56,11 +59,11 @@ echo > $tr/trace
 echo 8192 > $tr/buffer_size_kb 2>/dev/null
 echo "common_pid == $kpid" > $ev/filter
 echo 1 > $ev/enable
-r1=$(received)
+set -- $(received); r1=$1 s1=$2
 echo 1 > $tr/tracing_on
 sleep "$secs"
 echo 0 > $tr/tracing_on
-r2=$(received)
+set -- $(received); r2=$1 s2=$2
 echo 0 > $ev/enable
 echo 0 > $ev/filter
 n_trace=$(grep -c 'damon_aggregated:' $tr/trace)
@@ -69,14 +72,26 @@ echo > $tr/trace
 damondctl status --json | tr -d ' \n' > /tmp/st.json
 drops=$(sed -n 's/.*"monitor":{[^}]*"drops":\([0-9]*\).*/\1/p' /tmp/st.json)
 nr=$(sed -n 's/.*"snapshot":{"nr_regions":\([0-9]*\).*/\1/p' /tmp/st.json)
-n_bpf=$((r2 - r1))
-mark bpf_events="$n_bpf" tracefs_events="$n_trace" secs="$secs" aggregations="$aggr_trace" nr_regions_now="$nr" drops="$drops"
+n_recv=$((r2 - r1)) n_skip=$((s2 - s1))
+n_bpf=$((n_recv + n_skip))
+gate=$(sed -n 's/.*"aggregation_gate_ms":\([0-9]*\).*/\1/p' /tmp/st.json)
+skipped=$(sed -n 's/.*"aggregations_skipped":\([0-9]*\).*/\1/p' /tmp/st.json)
+# aggregations forwarded in the window: received events over the regions per aggregation
+fwd=$(awk -v r="$n_recv" -v t="$n_trace" -v a="$aggr_trace" 'BEGIN { printf "%.2f", (t > 0 ? r * a / t : 0) }')
+mark bpf_events="$n_bpf" received_events="$n_recv" skipped_events="$n_skip" tracefs_events="$n_trace" secs="$secs" \
+	aggregations="$aggr_trace" forwarded_aggregations="$fwd" aggregation_gate_ms="$gate" \
+	aggregations_skipped="$skipped" nr_regions_now="$nr" drops="$drops"
 assert_ge "$nr" 1 "snapshot nr_regions"
 assert_eq "$drops" 0 "ring buffer drops"
 assert_ge "$n_trace" 1 "tracefs events"
-# events = nr_regions x aggregations: BPF's count within 10 % of tracefs's over the same window
+# events = nr_regions x aggregations: what BPF saw (forwarded + skipped) within 10 % of tracefs's, same window
 ok=$(awk -v b="$n_bpf" -v t="$n_trace" 'BEGIN { d = b - t; if (d < 0) d = -d; print (d <= 0.1 * t) ? 1 : 0 }')
-[ "$ok" = 1 ] || fail "BPF received $n_bpf damon_aggregated events in ${secs}s, tracefs saw $n_trace: more than 10 % apart"
+[ "$ok" = 1 ] || fail "BPF saw $n_bpf damon_aggregated events in ${secs}s ($n_recv received, $n_skip skipped), tracefs saw $n_trace: more than 10 % apart"
+# the gate: 1 s (the stats interval), at most one aggregation forwarded a second, the others skipped
+assert_eq "$gate" 1000 "aggregation gate (ms)"
+assert_ge "$skipped" 1 "aggregations skipped by the gate"
+ok=$(awk -v f="$fwd" -v s="$secs" 'BEGIN { print (f <= s + 1.5 && f >= s / 2) ? 1 : 0 }')
+[ "$ok" = 1 ] || fail "$fwd aggregations forwarded in ${secs}s with a 1 s gate (tracefs: $aggr_trace aggregations)"
 
 # the hot range is hot in damondctl regions
 hs=$((MEMHOG_HOT_START)) he=$((MEMHOG_HOT_END))

@@ -41,6 +41,13 @@ wait_for "damondctl status" 30 0.2 || { tail -n 20 "$DAMOND_LOG"; fail "damond d
 src=$(damondctl status --json | tr -d ' \n' | sed -n 's/.*"monitor":{"source":"\([a-z-]*\)".*/\1/p')
 assert_eq "$src" bpf "monitor source"
 sleep "$secs"
+# a recording is replayed aggregation by aggregation: the BPF gate is off while it records
+damondctl status --json | tr -d ' \n' > /tmp/st.json
+gate=$(sed -n 's/.*"aggregation_gate_ms":\([0-9]*\).*/\1/p' /tmp/st.json)
+skipped=$(sed -n 's/.*"aggregations_skipped":\([0-9]*\).*/\1/p' /tmp/st.json)
+mark aggregation_gate_ms="$gate" aggregations_skipped="$skipped"
+assert_eq "$gate" 0 "aggregation gate while recording (ms)"
+assert_eq "$skipped" 0 "aggregations skipped while recording"
 damond_stop
 assert_eq "$DAMOND_RC" 0 "damond's exit status"
 grep -q "records recorded" "$DAMOND_LOG" || { tail -n 20 "$DAMOND_LOG"; fail "damond did not report the recording"; }
