@@ -192,6 +192,10 @@ void defer_off(struct manager *m, const struct kdamond_rt *kd);
  * commands come from the stats worker (stats-worker.h), in stats_round_done().
  */
 void manager_refresh_stats(struct manager *m, usec_t now);
+/* Is a scheme held for its first quota window (lib/ctrl-window-ops.c)? Its release needs a tick that reads the
+ * kernel's effective quota, which the kernel computes at the scheme's first apply (about one aggregation interval
+ * after the start): until then the stats timer fires every HOLD_TICK_USEC (manager.c). */
+bool manager_any_held(const struct manager *m);
 struct stats_job;
 void stats_round_done(void *userdata, struct stats_job *jobs, size_t n);
 

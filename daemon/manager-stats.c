@@ -266,6 +266,27 @@ void stats_round_done(void *userdata, struct stats_job *jobs, size_t n)
 	}
 }
 
+bool manager_any_held(const struct manager *m)
+{
+	for (size_t i = 0; i < m->nr_kd; i++)
+		for (size_t j = 0; j < m->kd[i].overlay.nr_slots; j++)
+			if (m->kd[i].overlay.slots[j].hold)
+				return true;
+	return false;
+}
+
+/* The last held scheme was released: the timer armed for the next 100 ms tick goes back to the stats interval
+ * now, so no extra tick (and no extra state command) follows the release. */
+static void manager_stats_unhold(struct manager *m)
+{
+	if (!m->stats_hold_tick || !m->stats_timer || manager_any_held(m))
+		return;
+	m->stats_hold_tick = false;
+	m->stats_slack_us = STATS_ACCURACY_USEC;
+	(void)sd_event_source_set_time_accuracy(m->stats_timer, m->stats_slack_us);
+	(void)sd_event_source_set_time(m->stats_timer, now_usec() + m->config->settings.stats_interval_us);
+}
+
 /*
  * kd's controllers on this tick's observation (controllers.c), their
  * decisions in one commit, its outcome to those that made them.
@@ -307,6 +328,8 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 	ctrls_outcome(m, kd, changed, r >= 0 ? CTRL_COMMITTED : busy ? CTRL_BUSY : CTRL_FAILED, now_usec());
 	/* the record's hash is of what the kernel holds: a damond that adopts the kdamond after a crash then
 	 * sees it unchanged (the first-window release, say) instead of recommitting */
-	if (r >= 0)
+	if (r >= 0) {
 		record_save(m);
+		manager_stats_unhold(m);
+	}
 }

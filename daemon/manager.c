@@ -144,18 +144,6 @@ static usec_t manager_stats_next_due(usec_t due, usec_t now, usec_t interval)
 	return MAX(due + interval, now + interval / 2);
 }
 
-/* Is a scheme held for its first quota window (lib/ctrl-window-ops.c)? Its release needs a tick that reads
- * the kernel's effective quota, which the kernel computes at the scheme's first apply (about one aggregation
- * interval after the start): until then a tick comes every HOLD_TICK_USEC, not every stats interval. */
-static bool manager_any_held(const struct manager *m)
-{
-	for (size_t i = 0; i < m->nr_kd; i++)
-		for (size_t j = 0; j < m->kd[i].overlay.nr_slots; j++)
-			if (m->kd[i].overlay.slots[j].hold)
-				return true;
-	return false;
-}
-
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
@@ -175,13 +163,15 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	m->stats_ticks++;
 	if (m->config->settings.stats_interval_us > HOLD_TICK_USEC && manager_any_held(m)) {
-		/* the next tick after this one is due an interval after it, as always */
+		/* a release commit re-arms the timer to the stats interval (manager_stats_unhold()) */
 		m->stats_slack_us = STATS_ACCURACY_USEC;
 		(void)sd_event_source_set_time_accuracy(s, m->stats_slack_us);
 		(void)sd_event_source_set_time(s, now_usec() + HOLD_TICK_USEC);
 		(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+		m->stats_hold_tick = true;
 		return 0;
 	}
+	m->stats_hold_tick = false;
 	m->stats_slack_us = manager_stats_accuracy(m);
 	(void)sd_event_source_set_time_accuracy(s, m->stats_slack_us);
 	(void)sd_event_source_set_time(s,
@@ -380,10 +370,10 @@ static int start_arm_timer(struct manager *m, struct start_ctx *c)
 
 	m->stats_slack_us = manager_stats_accuracy(m);
 	/* new schemes with a quota start held: their release wants an early tick (manager_any_held()) */
+	m->stats_hold_tick = manager_any_held(m) && m->config->settings.stats_interval_us > HOLD_TICK_USEC;
 	r = sd_event_add_time(m->event, &m->stats_timer, CLOCK_MONOTONIC,
-			      now_usec() + (manager_any_held(m)
-						    ? MIN(m->config->settings.stats_interval_us, HOLD_TICK_USEC)
-						    : m->config->settings.stats_interval_us),
+			      now_usec() +
+				      (m->stats_hold_tick ? HOLD_TICK_USEC : m->config->settings.stats_interval_us),
 			      m->stats_slack_us, on_stats_timer, m);
 	if (r < 0)
 		return r;

@@ -182,6 +182,7 @@ struct manager {
 	usec_t next_trim_us;            /* the stats tick's malloc_trim(), at most every MANAGER_TRIM_USEC */
 	uint64_t stats_ticks;           /* stats ticks run */
 	usec_t stats_slack_us;          /* how late the next tick may run (the stats timer's accuracy) */
+	bool stats_hold_tick;           /* the timer is armed HOLD_TICK_USEC ahead: a scheme is held (manager.c) */
 	struct snapshot_store *snapshots;
 	uint64_t stats_commands;	/* update_schemes_stats/effective_quotas commands issued */
 	struct stats_worker *stats_worker; /* state commands off the loop (stats-worker.h) */
