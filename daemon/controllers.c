@@ -40,15 +40,22 @@ static size_t nr_inst(const struct kdamond_rt *kd, size_t c)
 	return per_slot(c) ? kd->nr_slots : 1;
 }
 
+/* CLOCK_MONOTONIC in microseconds (the host calls no daemon file, so not manager-action.c's now_usec()) */
+static usec_t mono_us(void)
+{
+	struct timespec mt;
+
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	return (usec_t)mt.tv_sec * 1000000ULL + (usec_t)mt.tv_nsec / 1000ULL;
+}
+
 /* CLOCK_MONOTONIC microseconds as wall-clock ones (status) */
 static uint64_t wall_us(uint64_t mono)
 {
-	struct timespec mt, rt;
-	usec_t now_mono;
+	struct timespec rt;
+	usec_t now_mono = mono_us();
 
-	clock_gettime(CLOCK_MONOTONIC, &mt);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	now_mono = (usec_t)mt.tv_sec * 1000000ULL + (usec_t)mt.tv_nsec / 1000ULL;
 	return (usec_t)rt.tv_sec * 1000000ULL + (usec_t)rt.tv_nsec / 1000ULL - (now_mono - MIN(mono, now_mono));
 }
 
@@ -333,23 +340,19 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 			due = true;
 		}
 		if (due) {
-			struct timespec t0, t1;
-
-			clock_gettime(CLOCK_MONOTONIC, &t0);
+			usec_t t0 = mono_us();
 
 			if (pageflags_map_scan(map, m->kpageflags_fd, (enum pageflags_class)k, now) < 0) {
 				log_debug("kdamond '%s': kpageflags scan failed", kd->name);
 			} else {
 				kd->pageflags_memfree[k] = memfree;
-				clock_gettime(CLOCK_MONOTONIC, &t1);
 				log_debug("kdamond '%s': kpageflags scan %llu: %llu MiB ok, %llu MiB free of %llu MiB, "
-					  "%lld ms",
+					  "%llu ms",
 					  kd->name, (unsigned long long)map->generation,
 					  (unsigned long long)(map->ok_bytes >> 20),
 					  (unsigned long long)(map->free_bytes >> 20),
 					  (unsigned long long)(map->total_bytes >> 20),
-					  (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
-						      (t1.tv_nsec - t0.tv_nsec) / 1000000));
+					  (unsigned long long)((mono_us() - t0) / 1000));
 			}
 		}
 		o->pageflags[k] = map;

@@ -417,6 +417,19 @@ static void test_plan_bounded(void **st)
 	pageflags_map_done(&m);
 }
 
+/* 512 MiB mapped in 2 MiB chunks, the lower half failing, scanned once */
+static void half_failing_map(struct pageflags_map *m)
+{
+	assert_int_equal(pageflags_map_init(m, 0, 512 * MiB, 2 * MiB, 4096), 0);
+	for (size_t i = 0; i < m->nr_chunks; i++) {
+		m->chunks[i].nr_pages = 512;
+		m->chunks[i].ok_pages = i < m->nr_chunks / 2 ? 0 : 512;
+	}
+	m->generation = 1;
+	m->total_bytes = 512 * MiB;
+	m->ok_bytes = 256 * MiB;
+}
+
 static void test_ratio_approximation(void **st)
 {
 	(void)st;
@@ -428,14 +441,7 @@ static void test_ratio_approximation(void **st)
 	struct charge_decision d;
 	struct charge_obs o = { .now_us = SEC };
 
-	assert_int_equal(pageflags_map_init(&m, 0, 512 * MiB, 2 * MiB, 4096), 0);
-	for (size_t i = 0; i < m.nr_chunks; i++) {
-		m.chunks[i].nr_pages = 512;
-		m.chunks[i].ok_pages = i < m.nr_chunks / 2 ? 0 : 512;
-	}
-	m.generation = 1;
-	m.total_bytes = 512 * MiB;
-	m.ok_bytes = 256 * MiB;
+	half_failing_map(&m);
 	o.map = &m;
 	charge_params_default(&p, Q, SEC, 1, 2);
 	charge_init(s, &p, 0);
@@ -476,14 +482,7 @@ static void test_deferred_plan_retried(void **st)
 	struct charge_decision d;
 	struct charge_obs o = { .now_us = SEC };
 
-	assert_int_equal(pageflags_map_init(&m, 0, 512 * MiB, 2 * MiB, 4096), 0);
-	for (size_t i = 0; i < m.nr_chunks; i++) {
-		m.chunks[i].nr_pages = 512;
-		m.chunks[i].ok_pages = i < m.nr_chunks / 2 ? 0 : 512;
-	}
-	m.generation = 1;
-	m.total_bytes = 512 * MiB;
-	m.ok_bytes = 256 * MiB;
+	half_failing_map(&m);
 	o.map = &m;
 	charge_params_default(&p, Q, SEC, 1, 4096);
 	charge_init(s, &p, 0);
