@@ -546,6 +546,9 @@ static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd
 		JADD(last, "at_us", when_json(kd->last_at));
 		JADD(o, "last_action", last);
 	}
+	/* the charge emulation's ager (ager.c): only where an emulated paddr pageout could use one */
+	if (kd->ager)
+		JADD(o, "ager", ager_json(kd));
 	return o;
 }
 

@@ -110,6 +110,8 @@ void manager_tick(struct manager *m)
 	manager_refresh_stats(m, now);
 	for (size_t i = 0; i < m->nr_kd; i++)
 		manager_dstat_observe(m, &m->kd[i]);
+	/* the charge emulation's agers, on the controllers' last oracle (ager.c) */
+	ager_tick(m, now);
 }
 
 /*
@@ -520,6 +522,8 @@ static void stop_kdamonds(struct manager *m)
 {
 	bool keep = m->config && m->config->settings.on_exit == DAMOND_ON_EXIT_KEEP;
 
+	/* an ager is of no use without the damond that watches its oracle: stopped whatever on_exit says */
+	ager_stop_all(m, "damond stopping: the ager runs only under damond");
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];
 
