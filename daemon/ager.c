@@ -429,7 +429,7 @@ struct json_object *ager_json(const struct kdamond_rt *kd)
 	JADD(o, "start_at_bytes", JU64(a->threshold_bytes));
 	JADD(o, "stop_under_bytes", JU64(a->stop_bytes));
 	JADD(o, "stop_after_ms", JU64(AGER_STOP_AFTER_US / 1000));
-	JADD(o, "quota_bytes", JU64(a->rate_bytes));
+	JADD(o, "window_quota_bytes", JU64(a->rate_bytes));
 	JADD(o, "reset_interval_ms", JU64(AGER_RESET_MS));
 	JADD(o, "span_bytes", JU64(a->span_bytes));
 	JADD(o, "pass_ms", JU64(a->rate_bytes ? a->span_bytes * AGER_RESET_MS / a->rate_bytes : 0));

@@ -737,7 +737,7 @@ static void render_ager(FILE *out, struct json_object *ag)
 	if (get_i64(ag, "pid", &pid) && pid > 0)
 		fprintf(out, " pid %" PRId64, pid);
 	fprintf(out, ": quota %s per %s ms, a pass in %s ms over %s; young page cache %s (starts at %s); %s\n",
-		fmt_size(a, ag, "quota_bytes"), fmt_u64(b, ag, "reset_interval_ms"), fmt_u64(c, ag, "pass_ms"),
+		fmt_size(a, ag, "window_quota_bytes"), fmt_u64(b, ag, "reset_interval_ms"), fmt_u64(c, ag, "pass_ms"),
 		fmt_size(d, ag, "span_bytes"), fmt_size(e, ag, "young_cache_bytes"), fmt_size(f, ag, "start_at_bytes"),
 		str_or(get_str(ag, "why"), "-"));
 }
@@ -1178,7 +1178,7 @@ static void summary_kdamond(FILE *out, struct line *l, struct json_object *k)
 	x = member_type(k, "ager", json_type_object);
 	if (x) {
 		line_add(l, "    %-14s %s, '%s': quota %s/s; %s", "ager", str_or(get_str(x, "state"), "-"),
-			 str_or(get_str(x, "name"), "-"), fmt_size(a, x, "quota_bytes"),
+			 str_or(get_str(x, "name"), "-"), fmt_size(a, x, "window_quota_bytes"),
 			 str_or(get_str(x, "why"), "-"));
 		line_emit(out, l);
 	}

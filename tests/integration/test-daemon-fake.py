@@ -586,13 +586,13 @@ def t_charge_ager_612():
         check(a["name"] == "reclaim.ager" and a["scheme"] == "cold", "status: %s" % a)
         check(a["index"] == 1 and a["pid"], "not in the spare kdamonds/1: %s" % a)
         check(a["young_cache_bytes"] >= a["start_at_bytes"] == 32 << 20, "status: %s" % a)
-        check(a["quota_bytes"] >= 512 << 20 and a["span_bytes"] > 2000 << 20 and a["pass_ms"] <= 4000,
+        check(a["window_quota_bytes"] >= 512 << 20 and a["span_bytes"] > 2000 << 20 and a["pass_ms"] <= 4000,
               "its quota/pass: %s" % a)
         check(a["touches"]["action"] == "lru_deprio" and a["why"], "status: %s" % a)
         st, ops, act, fl = ager_dir(e, 1)
         check((st, ops, act) == ("on", "paddr", "lru_deprio"), "kdamonds/1: %s %s %s" % (st, ops, act))
         check(fl == [("anon", "Y"), ("young", "Y"), ("young", "N")], "its filters: %s" % fl)
-        check(e.read(KD + "/1/contexts/0/schemes/0/quotas/bytes") == str(a["quota_bytes"]), "its quota")
+        check(e.read(KD + "/1/contexts/0/schemes/0/quotas/bytes") == str(a["window_quota_bytes"]), "its quota")
         rec = record_names(e)
         check("reclaim.ager" in rec and rec["reclaim.ager"]["index"] == 1 and rec["reclaim.ager"]["running"],
               "not in the ownership record: %s" % rec)
@@ -642,6 +642,44 @@ def t_charge_ager_below_quota():
         check("under one quota" in a["why"], "why: %s" % a)
         check(e.read(KD + "/1/state") == "off", "kdamonds/1 runs")
         check(not any(l.startswith("kdamond 1 on") for l in e.fakelog()), "kdamonds/1 was started")
+    finally:
+        e.close()
+
+
+def t_charge_ager_stops_when_aged():
+    """Hysteresis: once the page cache reads idle (KPF_IDLE) the ager keeps running for 30 s under half a quota,
+    then stops and gives its directory back; status says why."""
+    import struct
+    e = Env("6.12")
+    try:
+        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+        e.write_conf(AGER_CONF % {"bytes": "32M"})
+        e.start()
+        wait_ager(e, "on")
+        LRU, IDLE, UNEVICTABLE, MLOCKED = 1 << 5, 1 << 25, 1 << 18, 1 << 33
+        # in place: damond keeps /proc/kpageflags open
+        with open(os.path.join(e.proc, "kpageflags"), "r+b") as f:
+            for pfn in range(0x80000000 // 4096):
+                bad = 0x100000 <= pfn * 4096 < 0x40000000
+                f.write(struct.pack("<Q", LRU | UNEVICTABLE | MLOCKED if bad else LRU | IDLE))
+        aged = time.time()
+        deadline = aged + 20
+        while time.time() < deadline:
+            a = e.status()["kdamonds"][0]["ager"]
+            if a["young_cache_bytes"] < (16 << 20):
+                break
+            time.sleep(0.5)
+        check(a["young_cache_bytes"] < (16 << 20), "the oracle still counts young cache: %s" % a)
+        time.sleep(10)
+        check(e.status()["kdamonds"][0]["ager"]["state"] == "on", "stopped before 30 s under half a quota")
+        a = wait_ager(e, "off", timeout=40)
+        check(time.time() - aged >= 29, "stopped after %.1f s" % (time.time() - aged))
+        check("under one quota" in a["why"] and a["stops"] == 1 and a["index"] is None, "status: %s" % a)
+        offs = [x["why"] for x in e.status()["actions"] if x["kdamond"] == "reclaim.ager" and x["what"] == "off"]
+        check(offs and "half a quota" in offs[-1], "the action log does not say why it stopped: %s" % offs)
+        check(e.read(KD + "/1/state") == "off", "kdamonds/1 still runs")
+        check("reclaim.ager" not in record_names(e), "still recorded")
+        check(1 in json.load(open(os.path.join(e.run, "kdamonds.json")))["spares"], "its directory is no spare")
     finally:
         e.close()
 
@@ -2551,6 +2589,7 @@ TESTS = [
     t_charge_emulation_612,
     t_charge_ager_612,
     t_charge_ager_below_quota,
+    t_charge_ager_stops_when_aged,
     t_charge_ager_never_native,
     t_charge_ager_crash,
     t_charge_rescan_when_free_falls,
