@@ -674,7 +674,7 @@ def t_charge_ager_stops_when_aged():
         check(e.status()["kdamonds"][0]["ager"]["state"] == "on", "stopped before 30 s under half a quota")
         a = wait_ager(e, "off", timeout=40)
         check(time.time() - aged >= 29, "stopped after %.1f s" % (time.time() - aged))
-        check("under one quota" in a["why"] and a["stops"] == 1 and a["index"] is None, "status: %s" % a)
+        check("at one quota" in a["why"] and a["stops"] == 1 and a["index"] is None, "status: %s" % a)
         offs = [x["why"] for x in e.status()["actions"] if x["kdamond"] == "reclaim.ager" and x["what"] == "off"]
         check(offs and "half a quota" in offs[-1], "the action log does not say why it stopped: %s" % offs)
         check(e.read(KD + "/1/state") == "off", "kdamonds/1 still runs")
