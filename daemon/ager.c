@@ -371,7 +371,8 @@ static void ager_kd_tick(struct manager *m, struct kdamond_rt *kd, usec_t now)
 			 " bytes) for %" PRIu64 " s",
 			 a->stop_bytes, (uint64_t)(AGER_STOP_AFTER_US / 1000000));
 		if (ager_stop(m, a, now, how) >= 0)
-			a->why = "off: the young page cache stayed under half a quota for 30 s; it starts again at one quota";
+			a->why =
+				"off: the young page cache stayed under half a quota for 30 s; it starts again at one quota";
 		return;
 	}
 	if (a->young_bytes < a->threshold_bytes) {
