@@ -422,6 +422,7 @@ struct json_object *ager_json(const struct kdamond_rt *kd)
 	o = json_object_new_object();
 	JADD(o, "name", json_object_new_string(a->cfg.name ? a->cfg.name : kd->name));
 	JADD(o, "state", json_object_new_string(a->kd.running ? "on" : "off"));
+	JADD(o, "running", json_object_new_int(a->kd.running));
 	JADD(o, "why", json_object_new_string(a->why ? a->why : ""));
 	JADD(o, "scheme", json_object_new_string(a->scheme));
 	JADD(o, "index", a->kd.index != UINT_MAX ? json_object_new_int((int)a->kd.index) : NULL);

@@ -893,6 +893,8 @@ static int view_kdamond(struct manager *m, struct kdamond_rt *kd, struct metrics
 	v->name = kd->name;
 	v->state = kd_state(kd);
 	ctrls_status(m, kd, SIZE_MAX, ctrl); /* "refine" */
+	if (kd->ager)
+		json_object_object_add(ctrl, "ager", ager_json(kd));
 	metrics_view_kdamond_controllers(v, ctrl);
 	json_object_array_add(hold, ctrl);
 	if (dstat_result(m, kd, &res, &aggr_us)) {

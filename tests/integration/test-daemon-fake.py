@@ -598,6 +598,9 @@ def t_charge_ager_612():
               "not in the ownership record: %s" % rec)
         text = e.ctl("status").stdout
         check("ager" in text and "reclaim.ager" in text, "damondctl status does not show it:\n" + text)
+        met = e.ctl("metrics").stdout
+        check('damond_kdamond_ager_running{kdamond="reclaim"} 1' in met and "damond_kdamond_ager_starts_total" in met,
+              "no ager metrics:\n" + "\n".join(l for l in met.splitlines() if "ager" in l))
         check(e.status()["kdamonds"][0]["pid"] == 4242, "the user's kdamond was restarted")
         # a reload stops it, and the tick starts it again (the young cache is still there)
         e.ctl("reload")
@@ -696,6 +699,7 @@ def t_charge_ager_never_native():
             time.sleep(4)
             k = e.status()["kdamonds"][0]
             check("ager" not in k, "an ager on 7.2: %s" % k.get("ager"))
+            check("ager" not in e.ctl("metrics").stdout, "ager metrics on 7.2")
             check(not any(l.startswith("kdamond 1 on") for l in e.fakelog()), "kdamonds/1 was started on 7.2")
         finally:
             e.close()
