@@ -61,11 +61,11 @@
 	X(REFINE_LOST, "damond_kdamond_refine_cuts_lost_total", "counter",                                             \
 	  "Refinement cuts the kernel had merged away by the next round.")                                             \
 	X(REFINE_BACKOFF, "damond_kdamond_refine_backoff", "gauge", "Refinement back-off factor (1: every interval).") \
-	X(AGER_RUNNING, "damond_kdamond_ager_running", "gauge",                                                     \
-	  "Whether the charge emulation's ager kdamond runs for this kdamond.")                                    \
-	X(AGER_STARTS, "damond_kdamond_ager_starts_total", "counter", "Starts of the charge emulation's ager.")      \
-	X(AGER_YOUNG_CACHE, "damond_kdamond_ager_young_cache_bytes", "gauge",                                       \
-	  "Page cache DAMON has not aged, as the emulated pageout's oracle counts it.")                             \
+	X(AGER_RUNNING, "damond_kdamond_ager_running", "gauge",                                                        \
+	  "Whether the charge emulation's ager kdamond runs for this kdamond.")                                        \
+	X(AGER_STARTS, "damond_kdamond_ager_starts_total", "counter", "Starts of the charge emulation's ager.")        \
+	X(AGER_YOUNG_CACHE, "damond_kdamond_ager_young_cache_bytes", "gauge",                                          \
+	  "Page cache DAMON has not aged, as the emulated pageout's oracle counts it.")                                \
 	X(TARGET_NR_REGIONS, "damond_target_nr_regions", "gauge",                                                      \
 	  "Regions of the target in the last complete snapshot (BPF monitor only).")                                   \
 	X(TARGET_NR_REGIONS_MIN, "damond_target_nr_regions_min", "gauge", "The kdamond's configured min_nr_regions.")  \
