@@ -288,7 +288,12 @@ static int start_stop_dropped(struct manager *m, struct start_ctx *c)
 			continue;
 		if (kdamond_check_alive(m, rec->index, &pid) > 0 && (rec->starting || pid == rec->pid)) {
 			(void)actuator(m)->state_cmd(m, rec->index, "off");
-			record_action(m, rec->name, "off", "no longer in the configuration: stopped");
+			/* an ager ("<kdamond>.ager", a name no config has) is started afresh by the tick if needed */
+			record_action(m, rec->name, "off", "%s",
+				      strchr(rec->name, '.')
+					      ? "the charge emulation's ager of the damond before: stopped "
+						"(started again if the page cache still asks for it)"
+					      : "no longer in the configuration: stopped");
 		}
 	}
 	return 0;
