@@ -375,7 +375,10 @@ run_charge() {
 	R_AGER=${R_AGER:-none}
 	ag_pid=$(echo "$agj" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
 	rc_pid=$(sed -n 's/^{.*"kdamonds":\[{"name":"reclaim","index":[0-9]*,"state":"[a-z]*","pid":\([0-9]*\).*/\1/p' /tmp/charge.status)
-	mark "ager mode=$mode shape=$shape state=$R_AGER cpu_ms=$(kd_cpu_ms "$ag_pid") reclaim_cpu_ms=$(kd_cpu_ms "$rc_pid")" \
+	# mode age: the raw ager of the config (kdamond "ager") instead
+	raw_pid=$(sed -n 's/.*{"name":"ager","index":[0-9]*,"state":"[a-z]*","pid":\([0-9]*\).*/\1/p' /tmp/charge.status)
+	mark "ager mode=$mode shape=$shape state=$R_AGER cpu_ms=$(kd_cpu_ms "$ag_pid") raw_ager_cpu_ms=$(kd_cpu_ms "$raw_pid")" \
+		"reclaim_cpu_ms=$(kd_cpu_ms "$rc_pid") phase_ms=$(($(now_ms) - t0))" \
 		"$(echo "$agj" | sed 's/"touches":.*//')"
 	# (mode age: the reclaim kdamond's part only, not the ager's)
 	[ "$mode" != age ] || sed -i 's/"name":"ager".*//' /tmp/charge.status
