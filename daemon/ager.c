@@ -435,6 +435,8 @@ struct json_object *ager_json(const struct kdamond_rt *kd)
 	JADD(o, "reset_interval_ms", JU64(AGER_RESET_MS));
 	JADD(o, "span_bytes", JU64(a->span_bytes));
 	JADD(o, "pass_ms", JU64(a->rate_bytes ? a->span_bytes * AGER_RESET_MS / a->rate_bytes : 0));
+	if (a->kd.last_error)
+		JADD(o, "last_error", json_object_new_string(a->kd.last_error));
 	JADD(o, "starts", JU64(a->nr_starts));
 	JADD(o, "stops", JU64(a->nr_stops));
 	t = json_object_new_object();
