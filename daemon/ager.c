@@ -416,11 +416,13 @@ struct json_object *ager_json(const struct kdamond_rt *kd)
 {
 	const struct ager *a = kd->ager;
 	struct json_object *o, *t;
+	char name[128];
 
 	if (!a)
 		return NULL;
 	o = json_object_new_object();
-	JADD(o, "name", json_object_new_string(a->cfg.name ? a->cfg.name : kd->name));
+	snprintf(name, sizeof(name), "%s.ager", kd->name); /* as ager_cfg() names it, started or not */
+	JADD(o, "name", json_object_new_string(name));
 	JADD(o, "state", json_object_new_string(a->kd.running ? "on" : "off"));
 	JADD(o, "running", json_object_new_int(a->kd.running));
 	JADD(o, "why", json_object_new_string(a->why ? a->why : ""));

@@ -641,7 +641,8 @@ def t_charge_ager_below_quota():
         e.start()
         time.sleep(4)
         a = e.status()["kdamonds"][0].get("ager")
-        check(a and a["state"] == "off" and a["young_cache_bytes"] < (32 << 20), "status: %s" % a)
+        check(a and a["state"] == "off" and a["young_cache_bytes"] < (32 << 20) and a["name"] == "reclaim.ager",
+              "status: %s" % a)
         check("under one quota" in a["why"], "why: %s" % a)
         check(e.read(KD + "/1/state") == "off", "kdamonds/1 runs")
         check(not any(l.startswith("kdamond 1 on") for l in e.fakelog()), "kdamonds/1 was started")
