@@ -57,6 +57,11 @@ void follow_unwatch(struct kdamond_rt *kd)
 
 void kd_done(struct kdamond_rt *kd)
 {
+	if (kd->ager) {
+		kd_done(&kd->ager->kd);
+		kdamond_cfg_done(&kd->ager->cfg);
+		free(kd->ager);
+	}
 	free(kd->name);
 	free(kd->last_why);
 	free(kd->record_hash);

@@ -557,6 +557,12 @@ int ensure_kdamond_dirs_ex(struct manager *m, bool *ret_restarted)
 		 m->nr_kdamonds_dirs, want);
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		any |= m->kd[i].running;
+		/* an ager runs in a spare directory: off first, and its directory back (the tick starts it again) */
+		if (m->kd[i].ager && m->kd[i].ager->kd.running && kd_stop(m, &m->kd[i].ager->kd, why) >= 0) {
+			m->kd[i].ager->kd.index = UINT_MAX;
+			m->kd[i].ager->stopped_at = now_usec();
+			m->kd[i].ager->nr_stops++;
+		}
 		(void)kd_stop(m, &m->kd[i], why);
 		/* the directories are about to be recreated: start afresh */
 		m->kd[i].adopted = false;

@@ -13,6 +13,7 @@
  *   manager-follow.c   manager-memory.c     targets that follow processes; memory hotplug
  *   kdamond-apply.c    a kdamond takes a new config or new targets (reload, follow, memory)
  *   manager-stats.c    manager-retry.c      the stats tick; EBUSY continuations
+ *   ager.c             the charge emulation's ager kdamond in a spare directory
  *   kdamond.c          start, stop, commit, adopt; the liveness check; nr_kdamonds growth
  *   ownership.c        the record, foreign kdamonds, exclusive modules; indices and spare directories
  *   manager-observe.c
@@ -183,6 +184,29 @@ void retry_arm(struct manager *m);
 void kd_defer(struct manager *m, struct kdamond_rt *kd, enum kd_pending what, bool regions_changed, const char *why);
 /* a reload removed kd, but its 'off' stays busy */
 void defer_off(struct manager *m, const struct kdamond_rt *kd);
+
+/* ---- ager.c: the charge emulation's ager (docs/CONTROLLERS.md) ----------- */
+
+/* its monitoring: coarse, so that its own sampling steals few accessed bits */
+#define AGER_SAMPLE_US (100 * 1000ULL)
+#define AGER_AGGR_US (1000 * 1000ULL)
+/* its quota window; its quota is the larger of a pass over the span in AGER_PASS_S and AGER_QUOTA_MULT user
+ * quotas per second, at most a pass per second */
+#define AGER_RESET_MS 1000ULL
+#define AGER_PASS_S 4
+#define AGER_QUOTA_MULT 16
+/* hysteresis: started at one quota of young page cache, stopped after this long under half a quota */
+#define AGER_STOP_AFTER_US (30 * 1000 * 1000ULL)
+/* after a stop, not started again before this; after a failed start or a death, not before AGER_RETRY_US */
+#define AGER_RESTART_GAP_US (5 * 1000 * 1000ULL)
+#define AGER_RETRY_US (30 * 1000 * 1000ULL)
+
+/* each kdamond's ager started, kept or stopped for its charge emulation's oracle (the stats tick) */
+void ager_tick(struct manager *m, usec_t now);
+/* every ager stopped and forgotten (reload, damond's stop): the tick starts them again where still needed */
+void ager_stop_all(struct manager *m, const char *why);
+/* kd's ager for status (NULL: none considered) */
+struct json_object *ager_json(const struct kdamond_rt *kd);
 
 /* ---- manager-stats.c: the stats tick ------------------------------------- */
 

@@ -582,6 +582,9 @@ int manager_reload(struct manager *m, struct config_errors *errs)
 		(void)sd_notify(false, "READY=1\nSTATUS=Reload failed; running the previous configuration");
 		return r;
 	}
+	/* the agers go first: their spare directories may be what the new config needs, and their targets the
+	 * old ones; the tick starts them again where the oracle still asks for one (ager.c) */
+	ager_stop_all(m, "reload: the tick starts it again if still needed");
 	if (reload_report_init(m, &rep) < 0)
 		log_warning("reload: out of memory for its report; 'damondctl status' shows what runs");
 	old = reload_swap(m, &p);

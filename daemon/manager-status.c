@@ -546,6 +546,9 @@ static struct json_object *kdamond_json(struct manager *m, struct kdamond_rt *kd
 		JADD(last, "at_us", when_json(kd->last_at));
 		JADD(o, "last_action", last);
 	}
+	/* the charge emulation's ager (ager.c): only where an emulated paddr pageout could use one */
+	if (kd->ager)
+		JADD(o, "ager", ager_json(kd));
 	return o;
 }
 
@@ -890,6 +893,8 @@ static int view_kdamond(struct manager *m, struct kdamond_rt *kd, struct metrics
 	v->name = kd->name;
 	v->state = kd_state(kd);
 	ctrls_status(m, kd, SIZE_MAX, ctrl); /* "refine" */
+	if (kd->ager)
+		json_object_object_add(ctrl, "ager", ager_json(kd));
 	metrics_view_kdamond_controllers(v, ctrl);
 	json_object_array_add(hold, ctrl);
 	if (dstat_result(m, kd, &res, &aggr_us)) {

@@ -110,6 +110,8 @@ void manager_tick(struct manager *m)
 	manager_refresh_stats(m, now);
 	for (size_t i = 0; i < m->nr_kd; i++)
 		manager_dstat_observe(m, &m->kd[i]);
+	/* the charge emulation's agers, on the controllers' last oracle (ager.c) */
+	ager_tick(m, now);
 }
 
 /*
@@ -276,7 +278,12 @@ static int start_stop_dropped(struct manager *m, struct start_ctx *c)
 			continue;
 		if (kdamond_check_alive(m, rec->index, &pid) > 0 && (rec->starting || pid == rec->pid)) {
 			(void)actuator(m)->state_cmd(m, rec->index, "off");
-			record_action(m, rec->name, "off", "no longer in the configuration: stopped");
+			/* an ager ("<kdamond>.ager", a name no config has) is started afresh by the tick if needed */
+			record_action(m, rec->name, "off", "%s",
+				      strchr(rec->name, '.')
+					      ? "the charge emulation's ager of the damond before: stopped "
+						"(started again if the page cache still asks for it)"
+					      : "no longer in the configuration: stopped");
 		}
 	}
 	return 0;
@@ -510,6 +517,8 @@ static void stop_kdamonds(struct manager *m)
 {
 	bool keep = m->config && m->config->settings.on_exit == DAMOND_ON_EXIT_KEEP;
 
+	/* an ager is of no use without the damond that watches its oracle: stopped whatever on_exit says */
+	ager_stop_all(m, "damond stopping: the ager runs only under damond");
 	for (size_t i = 0; i < m->nr_kd; i++) {
 		struct kdamond_rt *kd = &m->kd[i];
 

@@ -43,6 +43,8 @@ enum kd_pending {
 	KD_PENDING_COMMIT,
 };
 
+struct ager;
+
 struct kdamond_rt {
 	char *name;
 	unsigned index;
@@ -95,6 +97,32 @@ struct kdamond_rt {
 	/* the last kernel write that failed, as logged */
 	char *last_error;
 	usec_t last_error_at;
+	/* the charge emulation's ager for this kdamond (daemon/ager.c); NULL: none considered */
+	struct ager *ager;
+};
+
+/*
+ * The ager (daemon/ager.c, docs/CONTROLLERS.md "Page cache on kernels without
+ * fail_charge"): a damond-owned kdamond over the same physical memory as a
+ * paddr kdamond whose pageout scheme's charge ratio is emulated, that marks
+ * young page cache old before the pageout tries it. It runs in a spare kdamond
+ * directory (index != UINT_MAX only while it holds one), only while the
+ * scheme's oracle counts at least one quota of such cache.
+ */
+struct ager {
+	struct kdamond_cfg cfg; /* synthesised: "<kdamond>.ager", paddr, one lru_deprio scheme that applies to nothing */
+	struct kdamond_rt kd;   /* kd.cfg = &cfg; kd.ager NULL */
+	bool eligible;          /* the kdamond has a scheme the ager serves (emulated paddr pageout with an oracle) */
+	const char *why;        /* why it runs or does not (static) */
+	char scheme[64];        /* the scheme it serves */
+	uint64_t young_bytes;   /* the oracle's young_cache_bytes at the last tick */
+	uint64_t threshold_bytes; /* start at this much young page cache (one quota) */
+	uint64_t stop_bytes;      /* stop after AGER_STOP_AFTER_US under this much (half a quota) */
+	uint64_t rate_bytes;      /* its quota per reset interval (AGER_RESET_MS) */
+	uint64_t span_bytes;      /* the physical memory it walks */
+	usec_t low_since;         /* young_bytes under stop_bytes since (0: not under) */
+	usec_t started_at, stopped_at, retry_at;
+	unsigned nr_starts, nr_stops;
 };
 
 #define ACTION_LOG_SIZE 64

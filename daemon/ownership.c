@@ -125,8 +125,8 @@ bool kdamond_index_taken(const struct manager *m, unsigned index)
 		if (m->pending_off[i].index == index)
 			return true; /* a removed kdamond still waits to be stopped there */
 	for (size_t j = 0; j < m->nr_kd; j++)
-		if (m->kd[j].index == index)
-			return true;
+		if (m->kd[j].index == index || (m->kd[j].ager && m->kd[j].ager->kd.index == index))
+			return true; /* a kdamond of the config, or its ager (which holds a spare only while it runs) */
 	return false;
 }
 
@@ -134,6 +134,30 @@ bool kdamond_index_taken(const struct manager *m, unsigned index)
 bool kdamond_dir_is_spare(const struct manager *m, unsigned index)
 {
 	return index < m->nr_kdamonds_dirs && !kdamond_index_taken(m, index);
+}
+
+static void record_kdamond_json(const struct kdamond_rt *kd, struct json_object *arr)
+{
+	struct json_object *k, *slots;
+	_cleanup_free_ char *hash = NULL;
+
+	if (kd->index == UINT_MAX)
+		return;
+	/* a kdamond being started, or adopted and not yet handled: what it holds is known by its hash */
+	hash = kd->written.n || !kd->record_hash ? write_list_hash_hex(&kd->written) : strdup_or_null(kd->record_hash);
+	k = json_object_new_object();
+	slots = json_object_new_array();
+	json_object_object_add(k, "name", json_object_new_string(kd->name));
+	json_object_object_add(k, "index", json_object_new_int((int)kd->index));
+	json_object_object_add(k, "pid", json_object_new_int(kd->pid));
+	json_object_object_add(k, "running", json_object_new_boolean(kd->running));
+	json_object_object_add(k, "starting", json_object_new_boolean(kd->starting));
+	if (hash)
+		json_object_object_add(k, "hash", json_object_new_string(hash));
+	for (size_t s = 0; s < kd->nr_slots; s++)
+		json_object_array_add(slots, kd->slots[s].name ? json_object_new_string(kd->slots[s].name) : NULL);
+	json_object_object_add(k, "slots", slots);
+	json_object_array_add(arr, k);
 }
 
 /* The record, written through the actuator (write_record): 0, negative errno, or ACTUATOR_DRY in a dry run (nothing
@@ -153,29 +177,11 @@ int ownership_save(const char *runtime_dir, const struct manager *m)
 	if (m->features_full)
 		json_object_object_add(root, "features", features_record_json(&m->features));
 	for (size_t i = 0; i < m->nr_kd; i++) {
-		const struct kdamond_rt *kd = &m->kd[i];
-		struct json_object *k, *slots;
-		_cleanup_free_ char *hash = NULL;
-
-		if (kd->index == UINT_MAX)
-			continue;
-		/* a kdamond being started, or adopted and not yet handled: what it holds is known by its hash */
-		hash = kd->written.n || !kd->record_hash ? write_list_hash_hex(&kd->written)
-							 : strdup_or_null(kd->record_hash);
-		k = json_object_new_object();
-		slots = json_object_new_array();
-		json_object_object_add(k, "name", json_object_new_string(kd->name));
-		json_object_object_add(k, "index", json_object_new_int((int)kd->index));
-		json_object_object_add(k, "pid", json_object_new_int(kd->pid));
-		json_object_object_add(k, "running", json_object_new_boolean(kd->running));
-		json_object_object_add(k, "starting", json_object_new_boolean(kd->starting));
-		if (hash)
-			json_object_object_add(k, "hash", json_object_new_string(hash));
-		for (size_t s = 0; s < kd->nr_slots; s++)
-			json_object_array_add(slots,
-					      kd->slots[s].name ? json_object_new_string(kd->slots[s].name) : NULL);
-		json_object_object_add(k, "slots", slots);
-		json_object_array_add(arr, k);
+		record_kdamond_json(&m->kd[i], arr);
+		/* an ager in a spare directory: its name ("<kdamond>.ager") is in no config, so a damond that
+		 * starts after this one died stops it (start_stop_dropped()) and never calls it foreign */
+		if (m->kd[i].ager)
+			record_kdamond_json(&m->kd[i].ager->kd, arr);
 	}
 	json_object_object_add(root, "kdamonds", arr);
 	/* directories damond made ahead (or no longer needs): its own, stopped, free for a reload that adds a kdamond */

@@ -61,6 +61,11 @@
 	X(REFINE_LOST, "damond_kdamond_refine_cuts_lost_total", "counter",                                             \
 	  "Refinement cuts the kernel had merged away by the next round.")                                             \
 	X(REFINE_BACKOFF, "damond_kdamond_refine_backoff", "gauge", "Refinement back-off factor (1: every interval).") \
+	X(AGER_RUNNING, "damond_kdamond_ager_running", "gauge",                                                        \
+	  "Whether the charge emulation's ager kdamond runs for this kdamond.")                                        \
+	X(AGER_STARTS, "damond_kdamond_ager_starts_total", "counter", "Starts of the charge emulation's ager.")        \
+	X(AGER_YOUNG_CACHE, "damond_kdamond_ager_young_cache_bytes", "gauge",                                          \
+	  "Page cache DAMON has not aged, as the emulated pageout's oracle counts it.")                                \
 	X(TARGET_NR_REGIONS, "damond_target_nr_regions", "gauge",                                                      \
 	  "Regions of the target in the last complete snapshot (BPF monitor only).")                                   \
 	X(TARGET_NR_REGIONS_MIN, "damond_target_nr_regions_min", "gauge", "The kdamond's configured min_nr_regions.")  \
@@ -414,7 +419,7 @@ void metrics_view_scheme_controllers(struct metrics_scheme *s, struct json_objec
 
 void metrics_view_kdamond_controllers(struct metrics_kdamond *kd, struct json_object *o)
 {
-	struct json_object *ref = member_type(o, "refine", json_type_object);
+	struct json_object *ref = member_type(o, "refine", json_type_object), *ag;
 
 	kd->refine_enabled = num(ref, "enabled");
 	kd->refine_rounds = num(ref, "rounds");
@@ -422,6 +427,10 @@ void metrics_view_kdamond_controllers(struct metrics_kdamond *kd, struct json_ob
 	kd->refine_kept = num(ref, "kept");
 	kd->refine_lost = num(ref, "lost");
 	kd->refine_backoff = num(ref, "backoff");
+	ag = member_type(o, "ager", json_type_object);
+	kd->ager_running = num(ag, "running");
+	kd->ager_starts = num(ag, "starts");
+	kd->ager_young_cache_bytes = num(ag, "young_cache_bytes");
 }
 
 static int view_scheme(struct metrics_scheme *v, struct json_object *s)
@@ -654,6 +663,9 @@ static void render_kdamond(struct render *r, const struct metrics_kdamond *kd)
 	sample_num(r, F_REFINE_KEPT, l, 1, kd->refine_kept, 1);
 	sample_num(r, F_REFINE_LOST, l, 1, kd->refine_lost, 1);
 	sample_num(r, F_REFINE_BACKOFF, l, 1, kd->refine_backoff, 1);
+	sample_num(r, F_AGER_RUNNING, l, 1, kd->ager_running, 1);
+	sample_num(r, F_AGER_STARTS, l, 1, kd->ager_starts, 1);
+	sample_num(r, F_AGER_YOUNG_CACHE, l, 1, kd->ager_young_cache_bytes, 1);
 
 	sample_num(r, F_KDAMOND_BANDWIDTH, l, 1, kd->bandwidth, 1);
 	for (size_t i = 0; i < ARRAY_SIZE(idle_percentiles); i++) {

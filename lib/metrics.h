@@ -57,6 +57,8 @@ struct metrics_target {
 struct metrics_kdamond {
 	const char *name, *state; /* name NULL: no samples */
 	struct metrics_num refine_enabled, refine_rounds, refine_splits, refine_kept, refine_lost, refine_backoff;
+	/* the charge emulation's ager (status "ager": where one is considered) */
+	struct metrics_num ager_running, ager_starts, ager_young_cache_bytes;
 	struct metrics_num bandwidth;
 	struct metrics_num idle_ms[METRICS_NR_IDLE_PERCENTILES]; /* metrics_idle_percentile(i) */
 	struct metrics_num nr_regions_min, nr_regions_max;

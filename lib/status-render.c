@@ -722,6 +722,26 @@ static void render_kdamond_dirs(FILE *out, struct json_object *dirs)
 	fputs(n ? ")\n" : " (no spare: adding a kdamond restarts the running ones)\n", out);
 }
 
+/* "ager  on, 'reclaim.ager' #1 pid 77: quota 512 MiB per 1 s, a pass in 4 s over 2 GiB; young page cache 900 MiB
+ * (starts at 32 MiB); why" (the charge emulation's ager, where one is considered) */
+static void render_ager(FILE *out, struct json_object *ag)
+{
+	char a[32], b[32], c[32], d[32], e[32], f[32];
+	int64_t pid, idx;
+
+	if (!ag)
+		return;
+	fprintf(out, LABEL1 "%s, '%s'", "ager", str_or(get_str(ag, "state"), "-"), str_or(get_str(ag, "name"), "-"));
+	if (get_i64(ag, "index", &idx))
+		fprintf(out, " #%" PRId64, idx);
+	if (get_i64(ag, "pid", &pid) && pid > 0)
+		fprintf(out, " pid %" PRId64, pid);
+	fprintf(out, ": quota %s per %s ms, a pass in %s ms over %s; young page cache %s (starts at %s); %s\n",
+		fmt_size(a, ag, "window_quota_bytes"), fmt_u64(b, ag, "reset_interval_ms"), fmt_u64(c, ag, "pass_ms"),
+		fmt_size(d, ag, "span_bytes"), fmt_size(e, ag, "young_cache_bytes"), fmt_size(f, ag, "start_at_bytes"),
+		str_or(get_str(ag, "why"), "-"));
+}
+
 static void render_kdamond(FILE *out, struct json_object *k)
 {
 	struct json_object *iv = member_type(k, "intervals", json_type_object);
@@ -752,6 +772,7 @@ static void render_kdamond(FILE *out, struct json_object *k)
 	for (size_t i = 0; i < n; i++)
 		render_target(out, json_object_array_get_idx(targets, i));
 	render_refine(out, member_type(k, "refine", json_type_object));
+	render_ager(out, member_type(k, "ager", json_type_object));
 	render_controllers(out, k, 2, "refine");
 	render_damon_stat(out, member_type(k, "damon_stat", json_type_object));
 	n = schemes ? json_object_array_length(schemes) : 0;
@@ -1152,6 +1173,13 @@ static void summary_kdamond(FILE *out, struct line *l, struct json_object *k)
 		else
 			line_add(l, "    %-14s %s: %s", "refine", str_or(get_str(rf, "verdict"), "-"),
 				 str_or(get_str(rf, "reason"), "-"));
+		line_emit(out, l);
+	}
+	x = member_type(k, "ager", json_type_object);
+	if (x) {
+		line_add(l, "    %-14s %s, '%s': quota %s/s; %s", "ager", str_or(get_str(x, "state"), "-"),
+			 str_or(get_str(x, "name"), "-"), fmt_size(a, x, "window_quota_bytes"),
+			 str_or(get_str(x, "why"), "-"));
 		line_emit(out, l);
 	}
 	n = schemes ? json_object_array_length(schemes) : 0;

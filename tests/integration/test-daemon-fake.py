@@ -542,6 +542,192 @@ def t_charge_emulation_612():
 
 
 
+AGER_CONF = POLICY.replace("reset_interval: 1s", "reset_interval: 1s\n          fail_charge_ratio: 1/4096")
+
+
+def wait_ager(e, state, timeout=15):
+    """The first kdamond's ager in status once its state is state (None: until status shows none)."""
+    deadline = time.time() + timeout
+    a = None
+    while time.time() < deadline:
+        a = e.status()["kdamonds"][0].get("ager")
+        if (a and a["state"] == state) or (state is None and a is None):
+            return a
+        time.sleep(0.2)
+    raise Fail("the ager is not %s within %d s: %s" % (state, timeout, a))
+
+
+def ager_dir(e, index):
+    """What kdamonds/<index> holds: state, ops, action and the ops filters (6.12: filters/)."""
+    d = "%s/%d" % (KD, index)
+    c = d + "/contexts/0/schemes/0"
+    fl = []
+    for i in range(int(e.read(c + "/filters/nr_filters"))):
+        fl.append((e.read("%s/filters/%d/type" % (c, i)), e.read("%s/filters/%d/matching" % (c, i))))
+    return e.read(d + "/state"), e.read(d + "/contexts/0/operations"), e.read(c + "/action"), fl
+
+
+def record_names(e):
+    with open(os.path.join(e.run, "kdamonds.json")) as f:
+        return {k["name"]: k for k in json.load(f)["kdamonds"]}
+
+
+def t_charge_ager_612():
+    """Issue 17: on 6.12 (no fail_charge files) the emulated paddr pageout's oracle counts more than a quota of
+    page cache DAMON has not aged: damond starts its ager in a spare kdamond directory (lru_deprio, filters anon,
+    young, not young), records it as its own, shows it in status, and stops it at reload (then starts it again),
+    when the emulation goes away, and at its own stop."""
+    e = Env("6.12")
+    try:
+        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+        e.write_conf(AGER_CONF % {"bytes": "32M"})
+        e.start()
+        a = wait_ager(e, "on")
+        check(a["name"] == "reclaim.ager" and a["scheme"] == "cold", "status: %s" % a)
+        check(a["index"] == 1 and a["pid"], "not in the spare kdamonds/1: %s" % a)
+        check(a["young_cache_bytes"] >= a["start_at_bytes"] == 32 << 20, "status: %s" % a)
+        check(a["window_quota_bytes"] >= 512 << 20 and a["span_bytes"] > 2000 << 20 and a["pass_ms"] <= 4000,
+              "its quota/pass: %s" % a)
+        check(a["touches"]["action"] == "lru_deprio" and a["why"], "status: %s" % a)
+        st, ops, act, fl = ager_dir(e, 1)
+        check((st, ops, act) == ("on", "paddr", "lru_deprio"), "kdamonds/1: %s %s %s" % (st, ops, act))
+        check(fl == [("anon", "Y"), ("young", "Y"), ("young", "N")], "its filters: %s" % fl)
+        check(e.read(KD + "/1/contexts/0/schemes/0/quotas/bytes") == str(a["window_quota_bytes"]), "its quota")
+        rec = record_names(e)
+        check("reclaim.ager" in rec and rec["reclaim.ager"]["index"] == 1 and rec["reclaim.ager"]["running"],
+              "not in the ownership record: %s" % rec)
+        text = e.ctl("status").stdout
+        check("ager" in text and "reclaim.ager" in text, "damondctl status does not show it:\n" + text)
+        met = e.ctl("metrics").stdout
+        check('damond_kdamond_ager_running{kdamond="reclaim"} 1' in met and "damond_kdamond_ager_starts_total" in met,
+              "no ager metrics:\n" + "\n".join(l for l in met.splitlines() if "ager" in l))
+        check(e.status()["kdamonds"][0]["pid"] == 4242, "the user's kdamond was restarted")
+        # a reload stops it, and the tick starts it again (the young cache is still there)
+        e.ctl("reload")
+        acts = [(x["kdamond"], x["what"]) for x in e.status()["actions"]]
+        check(("reclaim.ager", "off") in acts, "the reload did not stop the ager: %s" % acts)
+        a = wait_ager(e, "on")
+        check(a["starts"] >= 1, "status: %s" % a)
+        # the emulation goes (no ratio): the ager stops and status shows none
+        e.write_conf(POLICY % {"bytes": "32M"})
+        e.ctl("reload")
+        wait_ager(e, None)
+        check(e.read(KD + "/1/state") == "off", "the ager still runs without the emulation")
+        check("reclaim.ager" not in record_names(e), "still recorded: %s" % record_names(e))
+        # back, then damond's stop (on_exit: stop, and keep too) takes it down
+        e.write_conf(AGER_CONF.replace("on_exit: stop", "on_exit: keep") % {"bytes": "32M"})
+        e.ctl("reload")
+        wait_ager(e, "on")
+        e.stop()
+        check(e.read(KD + "/1/state") == "off", "the ager survived damond's stop (on_exit: keep)")
+        check(e.read(KD + "/0/state") == "on", "on_exit: keep stopped the user's kdamond")
+        check("reclaim.ager" not in record_names(e), "the stopped ager is still recorded")
+    finally:
+        e.close()
+
+
+def t_charge_ager_below_quota():
+    """The ager starts only at one quota of young page cache: the same page cache marked idle (KPF_IDLE) by DAMON
+    needs none, and status says why."""
+    import struct
+    e = Env("6.12")
+    try:
+        LRU, IDLE, UNEVICTABLE, MLOCKED = 1 << 5, 1 << 25, 1 << 18, 1 << 33
+        with open(os.path.join(e.proc, "kpageflags"), "wb") as f:
+            for pfn in range(0x80000000 // 4096):
+                bad = 0x100000 <= pfn * 4096 < 0x40000000
+                f.write(struct.pack("<Q", LRU | UNEVICTABLE | MLOCKED if bad else LRU | IDLE))
+        e.write_conf(AGER_CONF % {"bytes": "32M"})
+        e.start()
+        time.sleep(4)
+        a = e.status()["kdamonds"][0].get("ager")
+        check(a and a["state"] == "off" and a["young_cache_bytes"] < (32 << 20) and a["name"] == "reclaim.ager",
+              "status: %s" % a)
+        check("under one quota" in a["why"], "why: %s" % a)
+        check(e.read(KD + "/1/state") == "off", "kdamonds/1 runs")
+        check(not any(l.startswith("kdamond 1 on") for l in e.fakelog()), "kdamonds/1 was started")
+    finally:
+        e.close()
+
+
+def t_charge_ager_stops_when_aged():
+    """Hysteresis: once the page cache reads idle (KPF_IDLE) the ager keeps running for 30 s under half a quota,
+    then stops and gives its directory back; status says why."""
+    import struct
+    e = Env("6.12")
+    try:
+        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+        e.write_conf(AGER_CONF % {"bytes": "32M"})
+        e.start()
+        wait_ager(e, "on")
+        LRU, IDLE, UNEVICTABLE, MLOCKED = 1 << 5, 1 << 25, 1 << 18, 1 << 33
+        # in place: damond keeps /proc/kpageflags open
+        with open(os.path.join(e.proc, "kpageflags"), "r+b") as f:
+            for pfn in range(0x80000000 // 4096):
+                bad = 0x100000 <= pfn * 4096 < 0x40000000
+                f.write(struct.pack("<Q", LRU | UNEVICTABLE | MLOCKED if bad else LRU | IDLE))
+        aged = time.time()
+        deadline = aged + 20
+        while time.time() < deadline:
+            a = e.status()["kdamonds"][0]["ager"]
+            if a["young_cache_bytes"] < (16 << 20):
+                break
+            time.sleep(0.5)
+        check(a["young_cache_bytes"] < (16 << 20), "the oracle still counts young cache: %s" % a)
+        time.sleep(10)
+        check(e.status()["kdamonds"][0]["ager"]["state"] == "on", "stopped before 30 s under half a quota")
+        a = wait_ager(e, "off", timeout=40)
+        check(time.time() - aged >= 29, "stopped after %.1f s" % (time.time() - aged))
+        check("at one quota" in a["why"] and a["stops"] == 1 and a["index"] is None, "status: %s" % a)
+        offs = [x["why"] for x in e.status()["actions"] if x["kdamond"] == "reclaim.ager" and x["what"] == "off"]
+        check(offs and "half a quota" in offs[-1], "the action log does not say why it stopped: %s" % offs)
+        check(e.read(KD + "/1/state") == "off", "kdamonds/1 still runs")
+        check("reclaim.ager" not in record_names(e), "still recorded")
+        check(1 in json.load(open(os.path.join(e.run, "kdamonds.json")))["spares"], "its directory is no spare")
+    finally:
+        e.close()
+
+
+def t_charge_ager_never_native():
+    """Never on a kernel with the fail_charge files (7.2; forced emulation is refused there), with the same young
+    page cache as on 6.12: no ager in status, kdamonds/1 never switched on."""
+    for conf in (AGER_CONF,):
+        e = Env("7.2")
+        try:
+            write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+            e.write_conf(conf % {"bytes": "32M"})
+            e.start()
+            time.sleep(4)
+            k = e.status()["kdamonds"][0]
+            check("ager" not in k, "an ager on 7.2: %s" % k.get("ager"))
+            check("ager" not in e.ctl("metrics").stdout, "ager metrics on 7.2")
+            check(not any(l.startswith("kdamond 1 on") for l in e.fakelog()), "kdamonds/1 was started on 7.2")
+        finally:
+            e.close()
+
+
+def t_charge_ager_crash():
+    """damond killed (SIGKILL) while its ager runs: the next damond does not call the ager's kdamond foreign, stops
+    it (its name is in no config) and starts its own again."""
+    e = Env("6.12")
+    try:
+        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+        e.write_conf(AGER_CONF % {"bytes": "32M"})
+        e.start()
+        a = wait_ager(e, "on")
+        e.stop(signal.SIGKILL)
+        check(e.read(KD + "/%d/state" % a["index"]) == "on", "the ager died with damond")
+        e.start()
+        k = e.status()["kdamonds"][0]
+        check(k["adopted"], "the user's kdamond was not adopted: %s" % k)
+        a2 = wait_ager(e, "on")
+        check(a2["index"] == a["index"], "status: %s" % a2)
+        acts = [(x["kdamond"], x["what"]) for x in e.status()["actions"]]
+        check(("reclaim.ager", "off") in acts and ("reclaim.ager", "on") in acts, "actions: %s" % acts)
+    finally:
+        e.close()
+
+
 def t_charge_rescan_when_free_falls():
     """Free memory the charge emulation hid (buddy pages fail a pageout) is taken by a process: MemFree falls, and
     damond rescans kpageflags at once instead of at the end of its period (16 s on this 16 GiB span), so the
@@ -2406,6 +2592,11 @@ TESTS = [
     t_busy_retry,
     t_native_fail_charge_72,
     t_charge_emulation_612,
+    t_charge_ager_612,
+    t_charge_ager_below_quota,
+    t_charge_ager_stops_when_aged,
+    t_charge_ager_never_native,
+    t_charge_ager_crash,
     t_charge_rescan_when_free_falls,
     t_charge_emulation_vaddr_612,
     t_charge_emulation_vaddr_pfns_hidden,

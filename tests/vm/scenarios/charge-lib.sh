@@ -49,9 +49,13 @@ charge_config() {	# MODE [PID]: PID given, a vaddr scheme on that process
 	auto | age) ratio="          fail_charge_ratio: 1/4096" ;;
 	emulate) ratio="          fail_charge_ratio: 1/4096"; mode="          fail_charge_mode: emulate" ;;
 	esac
+	# mode age: no spare kdamond directory, so damond's own ager (daemon/ager.c) cannot start beside the raw one
+	local spares=""
+	[ "$1" != age ] || spares="  spare_kdamonds: 0"
 	cat <<EOC
 damond:
   stats_interval: 500ms
+$spares
 kdamonds:
   - name: reclaim
     ops: $ops
@@ -100,6 +104,15 @@ EOC
           bytes: $(dt_param charge_ager_bytes 512M)
           reset_interval: 1s
 EOC
+}
+
+# kd_cpu_ms PID: the CPU a kdamond used so far (utime + stime, ms), or "-"
+kd_cpu_ms() {
+	local f
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo -; return; }
+	f=$(sed 's/.*) //' "/proc/$1/stat")
+	set -- $f
+	echo $(( (${12} + ${13}) * 1000 / $(getconf CLK_TCK 2>/dev/null || echo 100) ))
 }
 
 # hog_rss PID: its resident KiB less what it has mlocked (the vaddr shape's one process)
@@ -355,6 +368,18 @@ run_charge() {
 	set -- $vm0 $(vmstat_reclaim)
 	mark "vmstat mode=$mode shape=$shape pgsteal_kswapd=$(($4 - $1)) pgsteal_direct=$(($5 - $2)) pswpout=$(($6 - $3))"
 	damondctl status --json | tr -d ' \n' > /tmp/charge.status
+	# damond's own ager (6.12 auto/emulate: daemon/ager.c): its state, starts, and the CPU its kdamond and the
+	# reclaim kdamond used (ms, utime + stime of /proc/PID/stat); "none" where damond considers none (7.x)
+	agj=$(grep -o '"ager":{[^}]*}' /tmp/charge.status | head -n1)
+	R_AGER=$(echo "$agj" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
+	R_AGER=${R_AGER:-none}
+	ag_pid=$(echo "$agj" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+	rc_pid=$(sed -n 's/^{.*"kdamonds":\[{"name":"reclaim","index":[0-9]*,"state":"[a-z]*","pid":\([0-9]*\).*/\1/p' /tmp/charge.status)
+	# mode age: the raw ager of the config (kdamond "ager") instead
+	raw_pid=$(sed -n 's/.*{"name":"ager","index":[0-9]*,"state":"[a-z]*","pid":\([0-9]*\).*/\1/p' /tmp/charge.status)
+	mark "ager mode=$mode shape=$shape state=$R_AGER cpu_ms=$(kd_cpu_ms "$ag_pid") raw_ager_cpu_ms=$(kd_cpu_ms "$raw_pid")" \
+		"reclaim_cpu_ms=$(kd_cpu_ms "$rc_pid") phase_ms=$(($(now_ms) - t0))" \
+		"$(echo "$agj" | sed 's/"touches":.*//')"
 	# (mode age: the reclaim kdamond's part only, not the ager's)
 	[ "$mode" != age ] || sed -i 's/"name":"ager".*//' /tmp/charge.status
 	kq=$(sed -n 's/.*"kernel_quota_bytes":\([0-9]*\).*/\1/p' /tmp/charge.status)
@@ -459,6 +484,6 @@ run_charge() {
 	mark "result mode=$mode mlock=$mlock shape=$shape fail_mode=$fm pct_of_quota=$1 low_windows_pct=$2" \
 		"max_window_x=$(awk -v x="$3" 'BEGIN { printf "%.2f", x / 100 }') reclaim_s=$4 windows=$5" \
 		"max_pair_x=$(awk -v x="$6" 'BEGIN { printf "%.2f", x / 100 }') max_3win_x=$(awk -v x="$7" 'BEGIN { printf "%.2f", x / 100 }')" \
-		"kernel_quota_end=$kq adjusted=$adj applied_per_full_window_pct=$R_FULLWIN full_speed_s=$R_TFS"
+		"kernel_quota_end=$kq adjusted=$adj applied_per_full_window_pct=$R_FULLWIN full_speed_s=$R_TFS ager=$R_AGER"
 	mark "series mode=$mode shape=$shape mib_applied_at_s=$R_SERIES"
 }
