@@ -48,7 +48,7 @@ static const struct ctrl_charge_state *served_slot(const struct manager *m, cons
 						   size_t *ret_slot, const char **ret_why)
 {
 	size_t c = charge_ctrl_index();
-	bool emulated = false;
+	bool emulated = false, refused = false;
 
 	*ret_why = NULL;
 	if (kd->cfg->ctx.ops != DAMON_OPS_PADDR || c == SIZE_MAX)
@@ -63,12 +63,18 @@ static const struct ctrl_charge_state *served_slot(const struct manager *m, cons
 		if (!st || st->mode != CTRL_FAIL_EMULATED)
 			continue;
 		emulated = true;
+		if (kd->cfg->ctx.schemes[sl->cfg_idx].quota.fail_charge_ager_off) {
+			refused = true;
+			continue;
+		}
 		if (!st->active || !st->oracle || st->oracle_pid > 0)
 			continue;
 		*ret_slot = i;
 		return st;
 	}
-	if (emulated)
+	if (refused)
+		*ret_why = "off by the configuration (quotas.fail_charge_ager: off)";
+	else if (emulated)
 		*ret_why = "the emulated pageout has no page-state oracle (its fallback law runs)";
 	return NULL;
 }

@@ -1809,6 +1809,25 @@ static int h_fail_mode(struct parser *p, yaml_node_t *k, yaml_node_t *v, const s
 	return 0;
 }
 
+/* fail_charge_ager: auto (damond may run its ager for this scheme where it emulates the ratio) or off */
+static int h_fail_ager(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f, void *obj)
+{
+	struct damos_quota_cfg *q = &p->scheme->quota;
+	const char *s = scalar(v);
+
+	if (streq(s, "auto"))
+		q->fail_charge_ager_off = false;
+	else if (streq(s, "off"))
+		q->fail_charge_ager_off = true;
+	else {
+		perr(p, v, NULL, "invalid fail_charge_ager '%s' (expected auto or off)", s);
+		return 0;
+	}
+	if (q->fail_charge_denom == 0)
+		perr(p, k, NULL, "fail_charge_ager needs a fail_charge_ratio");
+	return 0;
+}
+
 #define QUOTA_OFF(m) (offsetof(struct damos_cfg, quota) + offsetof(struct damos_quota_cfg, m))
 
 static const struct field weights_fields[] = {
@@ -1822,17 +1841,23 @@ static const struct field weights_fields[] = {
 static const struct table weights_table = TABLE(weights_fields);
 
 static const struct field quota_fields[] = {
-	{ { "time_ms", "time", "ms" }, NK_SCALAR, h_duration, QUOTA_OFF(ms), 0, UINT64_MAX, 1000,
-	  NULL, 0 },
-	{ { "sz_bytes", "bytes", "sz" }, NK_SCALAR, h_size, QUOTA_OFF(bytes), 0, UINT64_MAX, 0,
-	  NULL, 0 },
-	{ { "reset_interval_ms", "reset_interval" }, NK_SCALAR, h_duration,
-	  QUOTA_OFF(reset_interval_ms), 1, UINT64_MAX - 1, 1000, NULL, 0 },
+	{ { "time_ms", "time", "ms" }, NK_SCALAR, h_duration, QUOTA_OFF(ms), 0, UINT64_MAX, 1000, NULL, 0 },
+	{ { "sz_bytes", "bytes", "sz" }, NK_SCALAR, h_size, QUOTA_OFF(bytes), 0, UINT64_MAX, 0, NULL, 0 },
+	{ { "reset_interval_ms", "reset_interval" },
+	  NK_SCALAR,
+	  h_duration,
+	  QUOTA_OFF(reset_interval_ms),
+	  1,
+	  UINT64_MAX - 1,
+	  1000,
+	  NULL,
+	  0 },
 	{ { "weights" }, NK_MAP, h_map, 0, 0, 0, 0, &weights_table, 0 },
 	{ { "goals" }, NK_SEQ, h_goals, 0, 0, 0, 0, NULL, 0 },
 	{ { "goal_tuner" }, NK_SCALAR, h_goal_tuner, 0, 0, 0, 0, NULL, 0 },
 	{ { "fail_charge_ratio" }, NK_SCALAR, h_fail_ratio, 0, 0, 0, 0, NULL, 0 },
 	{ { "fail_charge_mode" }, NK_SCALAR, h_fail_mode, 0, 0, 0, 0, NULL, 0 },
+	{ { "fail_charge_ager" }, NK_SCALAR, h_fail_ager, 0, 0, 0, 0, NULL, 0 },
 };
 static const struct table quota_table = TABLE(quota_fields);
 

@@ -1579,6 +1579,8 @@ static void yaml_scheme(FILE *f, const struct damos_cfg *s)
 			if (q->fail_charge_mode != DAMOS_FAIL_CHARGE_AUTO)
 				fprintf(f, "          fail_charge_mode: %s\n",
 					damos_fail_charge_mode_to_string(q->fail_charge_mode));
+			if (q->fail_charge_ager_off)
+				fprintf(f, "          fail_charge_ager: off\n");
 		}
 	}
 	if (s->wmarks.metric != DAMOS_WMARK_NONE)
@@ -1790,7 +1792,8 @@ static bool scheme_equal(const struct damos_cfg *a, const struct damos_cfg *b, c
 		     (qb->goal_tuner_set ? qb->goal_tuner : DAMOS_TUNER_CONSIST),
 	     "%s.quotas.goal_tuner", p);
 	DIFF(qa->fail_charge_num != qb->fail_charge_num || qa->fail_charge_denom != qb->fail_charge_denom ||
-		     qa->fail_charge_mode != qb->fail_charge_mode,
+		     qa->fail_charge_mode != qb->fail_charge_mode ||
+		     qa->fail_charge_ager_off != qb->fail_charge_ager_off,
 	     "%s.quotas.fail_charge_ratio", p);
 	DIFF(qa->nr_goals != qb->nr_goals, "%s.quotas.goals (%zu vs %zu)", p, qa->nr_goals, qb->nr_goals);
 	for (size_t i = 0; i < qa->nr_goals; i++) {
@@ -2194,6 +2197,10 @@ static struct json_object *exp_scheme(struct exp *ex, const struct damos_cfg *s,
 		snprintf(k, sizeof(k), "%s.quotas.fail_charge_mode", key);
 		exp_note(ex, true, k, "'%s' is damond's (damo writes the kernel's files, as 'native'): left out",
 			 damos_fail_charge_mode_to_string(q->fail_charge_mode));
+	}
+	if (q->fail_charge_denom && q->fail_charge_ager_off) {
+		snprintf(k, sizeof(k), "%s.quotas.fail_charge_ager", key);
+		exp_note(ex, true, k, "'off' is damond's (damo runs no ager): left out");
 	}
 	a = jarr(ex);
 	for (size_t i = 0; i < q->nr_goals; i++) {

@@ -222,6 +222,7 @@ struct damos_quota_cfg {
 	enum damos_fail_charge_mode fail_charge_mode;
 	uint32_t fail_charge_num;
 	uint32_t fail_charge_denom; /* 0 = off */
+	bool fail_charge_ager_off;  /* fail_charge_ager: off (damond's page-cache ager never serves this scheme) */
 };
 
 struct damos_wmarks_cfg {

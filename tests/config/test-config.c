@@ -512,6 +512,8 @@ static void test_goals(void **state _unused_)
 	assert_int_equal(q->fail_charge_num, 1);
 	assert_int_equal(q->fail_charge_denom, 2);
 	assert_int_equal(q->fail_charge_mode, DAMOS_FAIL_CHARGE_EMULATE);
+	assert_true(q->fail_charge_ager_off);
+	assert_false(c->kdamonds[0].ctx.schemes[0].quota.fail_charge_ager_off);
 
 	/* some_mem_psi_us of one cgroup: path as given, a unit as its system.slice cgroup */
 	q = &c->kdamonds[0].ctx.schemes[2].quota;

@@ -486,7 +486,8 @@ static void test_export(void **state)
 				   "        max_nr_snapshots: 3\n"
 				   "        access_pattern: {age: {min: 30s}}\n"
 				   "        quotas: {sz_bytes: 100M, reset_interval: 1s, goal_tuner: consist,\n"
-				   "                 fail_charge_ratio: 1/8, fail_charge_mode: emulate}\n"
+				   "                 fail_charge_ratio: 1/8, fail_charge_mode: emulate,\n"
+				   "                 fail_charge_ager: off}\n"
 				   "        core_filters: [{type: addr, addr_range: {start: 0x1000, end: 0x2000}}]\n";
 	struct config_errors errs = {};
 	struct damond_config *c = NULL, *back = NULL;
@@ -504,6 +505,7 @@ static void test_export(void **state)
 	assert_true(has_message(&errs, true, "schemes[0]", "scheme name 'cold'"));
 	assert_true(has_message(&errs, true, "max_nr_snapshots", "left out"));
 	assert_true(has_message(&errs, true, "fail_charge_mode", "'emulate'"));
+	assert_true(has_message(&errs, true, "fail_charge_ager", "damo runs no ager"));
 	assert_true(has_message(&errs, true, "core_filters[0]", "one filters list"));
 	assert_true(has_message(&errs, true, "refine", "left out"));
 	assert_true(has_message(&errs, true, "damond", "no damo equivalent"));

@@ -706,6 +706,29 @@ def t_charge_ager_never_native():
             e.close()
 
 
+def t_charge_ager_off_by_config():
+    """quotas.fail_charge_ager: off keeps the ager from serving the scheme though the oracle asks for it (status
+    says why, no spare directory is touched); a reload back to auto starts it."""
+    e = Env("6.12")
+    try:
+        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+        off = AGER_CONF.replace("fail_charge_ratio: 1/4096", "fail_charge_ratio: 1/4096\n          fail_charge_ager: off")
+        check(off != AGER_CONF, "the policy has no ratio to put the key under")
+        e.write_conf(off % {"bytes": "32M"})
+        e.start()
+        time.sleep(4)
+        a = e.status()["kdamonds"][0].get("ager")
+        check(a and a["state"] == "off" and "fail_charge_ager: off" in a["why"], "status: %s" % a)
+        check(e.read(KD + "/1/state") == "off", "kdamonds/1 runs")
+        check(not any(l.startswith("kdamond 1 on") for l in e.fakelog()), "kdamonds/1 was started")
+        e.write_conf(AGER_CONF % {"bytes": "32M"})
+        e.ctl("reload")
+        a = wait_ager(e, "on")
+        check(a["index"] == 1, "status: %s" % a)
+    finally:
+        e.close()
+
+
 def t_charge_ager_crash():
     """damond killed (SIGKILL) while its ager runs: the next damond does not call the ager's kdamond foreign, stops
     it (its name is in no config) and starts its own again."""
@@ -2597,6 +2620,7 @@ TESTS = [
     t_charge_ager_stops_when_aged,
     t_charge_ager_never_native,
     t_charge_ager_crash,
+    t_charge_ager_off_by_config,
     t_charge_rescan_when_free_falls,
     t_charge_emulation_vaddr_612,
     t_charge_emulation_vaddr_pfns_hidden,
