@@ -208,6 +208,32 @@ static unsigned spare_index(const struct manager *m)
 	return UINT_MAX;
 }
 
+/*
+ * The directory of an ager that is not running back to the spares, once it
+ * reads 'off'. A failed start may leave it on, or unknown (the state read
+ * failed after 'on'): then it is switched off, and while that cannot be
+ * confirmed the directory stays recorded as the ager's ('starting'), so no
+ * kdamond of damond's runs there unrecorded; the next tick tries again.
+ */
+static void ager_release_dir(struct manager *m, struct ager *a)
+{
+	int pid = -1;
+
+	if (a->kd.index == UINT_MAX)
+		return;
+	if (actuator(m)->alive(m, a->kd.index, &pid) != 0) {
+		(void)actuator(m)->state_cmd(m, a->kd.index, "off");
+		if (actuator(m)->alive(m, a->kd.index, &pid) != 0) {
+			a->kd.starting = true;
+			record_save(m);
+			return;
+		}
+	}
+	a->kd.index = UINT_MAX;
+	a->kd.starting = false;
+	record_save(m);
+}
+
 static void ager_start(struct manager *m, struct kdamond_rt *kd, struct ager *a, usec_t now, const char *why)
 {
 	int exit_status = m->exit_status, r;
@@ -251,12 +277,10 @@ static void ager_start(struct manager *m, struct kdamond_rt *kd, struct ager *a,
 	return;
 fail:
 	log_warning_errno(r < 0 ? r : -EIO, "kdamond '%s': the charge emulation's ager did not start: %m", kd->name);
-	a->kd.index = UINT_MAX;
 	a->kd.running = false;
-	a->kd.starting = false;
 	a->why = "its start failed (see the action log); retried in 30 s";
 	a->retry_at = now + AGER_RETRY_US;
-	record_save(m);
+	ager_release_dir(m, a);
 }
 
 static int ager_stop(struct manager *m, struct ager *a, usec_t now, const char *why)
@@ -265,6 +289,11 @@ static int ager_stop(struct manager *m, struct ager *a, usec_t now, const char *
 
 	if (a->kd.index == UINT_MAX)
 		return 0;
+	if (!a->kd.running) {
+		/* a failed start's directory: given back once it reads off, kept recorded until then */
+		ager_release_dir(m, a);
+		return a->kd.index == UINT_MAX ? 0 : -EBUSY;
+	}
 	r = kd_stop(m, &a->kd, why);
 	if (r < 0)
 		return r;
@@ -336,6 +365,8 @@ static void ager_kd_tick(struct manager *m, struct kdamond_rt *kd, usec_t now)
 		return;
 	a = kd->ager;
 	a->kd.index = a->kd.running || a->kd.starting ? a->kd.index : UINT_MAX;
+	if (!a->kd.running)
+		ager_release_dir(m, a); /* a failed start's directory, once it reads off */
 	ager_check_alive(m, a, now);
 	a->eligible = st != NULL;
 	if (!st) {

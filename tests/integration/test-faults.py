@@ -25,6 +25,7 @@ run times). Environment as for
 test-daemon-fake.py.
 """
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -716,6 +717,98 @@ def t_failed_scheme_write_names_its_scheme():
         e.close()
 
 
+def ager_kdamonds(st):
+    """{index: pid} of the agers status reports running (docs/CONTROLLERS.md, the charge emulation's ager)."""
+    return {k["ager"]["index"]: k["ager"]["pid"] for k in st["kdamonds"]
+            if k.get("ager") and k["ager"]["state"] == "on" and k["ager"]["index"] is not None}
+
+
+def t_fault_walk_ager():
+    """Faults while damond starts its page-cache ager in a spare directory (6.12, charge emulation): whatever
+    store fails or the kdamonds die, damond keeps running, the tree runs exactly the kdamonds status reports (the
+    ager included), every kdamond on is in the ownership record, and damond's stop leaves none running."""
+    off = tdf.AGER_CONF.replace("fail_charge_ratio: 1/4096", "fail_charge_ratio: 1/4096\n          fail_charge_ager: off")
+    check(off != tdf.AGER_CONF, "no ratio in the policy")
+
+    def setup(e):
+        tdf.write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+        e.write_conf(off % {"bytes": "32M"})
+        check(run_start(e) == "running", "the clean start failed: " + e.logtext()[-1500:])
+        time.sleep(1)
+        e.write_conf(tdf.AGER_CONF % {"bytes": "32M"})
+
+    e = Env("6.12")
+    try:
+        setup(e)
+        base = nr_stores(e)
+        e.ctl("reload")
+        tdf.wait_ager(e, "on")
+        steps = stores(e, base + 1, nr_stores(e))
+        e.stop()
+    finally:
+        e.close()
+    mine = [i for i, (_, rel, _) in enumerate(steps, 1) if rel.startswith(KD + "/1/")]
+    check(len(mine) > 10, "the ager's start made %d stores in kdamonds/1: %s" % (len(mine), steps))
+    # its state store and every seventh other one, each with every fault kind
+    pick = sorted({i for n, i in enumerate(mine) if n % 7 == 0 or steps[i - 1][1].endswith("/state")})
+    failures, on_ager, ager_on = [], 0, 0
+    for kind in KINDS:
+        for i in pick:
+            what = "ager start, %s at store %d (%s)" % (kind, i, steps[i - 1][1])
+            e = Env("6.12")
+            try:
+                setup(e)
+                arm_fault(e, i, kind, 5)
+                e.ctl("reload", ok=False)
+                time.sleep(1.5)
+                hit = fault_hit(e)
+                on_ager += bool(hit and hit[2].startswith(KD + "/1/"))
+                check(e.proc_h.poll() is None, "%s: damond exited: %s" % (what, e.logtext()[-1500:]))
+                deadline = time.time() + 4
+                while True:
+                    st = e.status()
+                    tree = tree_kdamonds(e)
+                    mine_st = {**status_kdamonds(st), **ager_kdamonds(st)}
+                    if tree == mine_st:
+                        ager_on += bool(ager_kdamonds(st))
+                        break
+                    check(time.time() < deadline, "%s: the tree runs %s, status reports %s" % (what, tree, mine_st))
+                    time.sleep(0.1)
+                with open(os.path.join(e.run, "kdamonds.json")) as f:
+                    rec = {k["index"] for k in json.load(f)["kdamonds"]}
+                check(set(tree) <= rec, "%s: kdamonds %s run, the record has %s" % (what, sorted(tree), sorted(rec)))
+                rc = e.stop()
+                no_sanitizer(e.logtext(), what)
+                check(rc == 0, "%s: exit code %d after SIGTERM" % (what, rc))
+                check(not tree_kdamonds(e), "%s: kdamonds still run after damond stopped" % what)
+            except Fail as ex:
+                failures.append(str(ex))
+            finally:
+                e.close()
+    print("# ager: %d stores in its directory, %d faulted runs, %d faults hit the ager's directory, "
+          "the ager ran at the end of %d" % (len(mine), len(pick) * len(KINDS), on_ager, ager_on))
+    # a failed start is retried (after 30 s): the ager then runs, in the record, and status and the tree agree
+    e = Env("6.12")
+    try:
+        setup(e)
+        arm_fault(e, [i for i in mine if steps[i - 1][1] == KD + "/1/state"][0], "einval", 1)
+        e.ctl("reload", ok=False)
+        a = tdf.wait_ager(e, "off", timeout=5)
+        check("retried" in a["why"], "after the failed start: %s" % a)
+        a = tdf.wait_ager(e, "on", timeout=45)
+        st = e.status()
+        check(tree_kdamonds(e) == {**status_kdamonds(st), **ager_kdamonds(st)} and a["index"] in tree_kdamonds(e),
+              "after the retry: the tree runs %s, status %s" % (tree_kdamonds(e), st["kdamonds"]))
+        check(e.stop() == 0 and not tree_kdamonds(e), "the stop after the retry")
+        no_sanitizer(e.logtext(), "ager retry")
+    except Fail as ex:
+        failures.append(str(ex))
+    finally:
+        e.close()
+    check(on_ager >= len(pick) * len(KINDS) // 2, "only %d faults hit the ager's directory" % on_ager)
+    check(not failures, "%d of the runs failed:\n%s" % (len(failures), "\n".join(f[:600] for f in failures[:20])))
+
+
 TESTS = [
     t_ebusy_status_answers_while_write_waits,
     t_ebusy_stats_tick_bounded,
@@ -726,6 +819,7 @@ TESTS = [
     t_fault_walk_adopt,
     t_fault_walk_reload,
     t_failed_scheme_write_names_its_scheme,
+    t_fault_walk_ager,
 ]
 
 
