@@ -136,9 +136,7 @@ static uint64_t ager_rate(uint64_t span, uint64_t q, uint64_t reset_ms)
  * the reclaim context), one lru_deprio scheme over every region whose ops
  * filters reject anon pages (their pte accessed bits stay the reclaim
  * context's), then young pages (a young one is marked old first: that is
- * the ageing), then old ones: it applies to no page. Started for young
- * anonymous memory (a->ages_anon), it has no anon reject: the young check
- * ages every page it reads, as the pageout's first try would.
+ * the ageing), then old ones: it applies to no page.
  */
 static int ager_cfg(struct ager *a, const struct kdamond_rt *kd)
 {
@@ -183,9 +181,9 @@ static int ager_cfg(struct ager *a, const struct kdamond_rt *kd)
 	s->filters = calloc(ARRAY_SIZE(filters), sizeof(*s->filters));
 	if (!s->name || !s->filters)
 		return -ENOMEM;
-	/* ageing anonymous memory too: the anon reject goes, the young check reads every page */
-	for (size_t i = a->ages_anon ? 1 : 0; i < ARRAY_SIZE(filters); i++)
-		s->filters[s->nr_filters++] = (struct damos_filter_cfg){
+	s->nr_filters = ARRAY_SIZE(filters);
+	for (size_t i = 0; i < ARRAY_SIZE(filters); i++)
+		s->filters[i] = (struct damos_filter_cfg){
 			.type = filters[i].type,
 			.layer = DAMOS_FILTER_LAYER_AUTO,
 			.matching = filters[i].matching,
@@ -243,9 +241,7 @@ static void ager_start(struct manager *m, struct kdamond_rt *kd, struct ager *a,
 	a->started_at = now;
 	a->low_since = 0;
 	a->nr_starts++;
-	a->why = a->ages_anon ? "the scheme's oracle counts at least one quota of anonymous or mapped memory DAMON "
-				"has not aged"
-			      : "the scheme's oracle counts at least one quota of page cache DAMON has not aged";
+	a->why = "the scheme's oracle counts at least one quota of page cache DAMON has not aged";
 	return;
 fail:
 	log_warning_errno(r < 0 ? r : -EIO, "kdamond '%s': the charge emulation's ager did not start: %m", kd->name);
@@ -321,7 +317,7 @@ static void ager_kd_tick(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	struct ager *a;
 	uint64_t q;
 	size_t slot = 0;
-	char how[256];
+	char how[192];
 
 	st = served_slot(m, kd, &slot, &why);
 	if (!st && !why) {
@@ -344,10 +340,7 @@ static void ager_kd_tick(struct manager *m, struct kdamond_rt *kd, usec_t now)
 	s = &kd->cfg->ctx.schemes[kd->slots[slot].cfg_idx];
 	snprintf(a->scheme, sizeof(a->scheme), "%s", s->name);
 	q = s->quota.bytes ? s->quota.bytes : st->cp.quota_bytes;
-	a->young_cache_bytes = st->map_young_cache_bytes;
-	a->young_other_bytes = st->map_young_other_bytes;
-	/* what it ages: page cache, and anonymous and mapped memory once started for it */
-	a->young_bytes = a->young_cache_bytes + (a->kd.running && a->ages_anon ? a->young_other_bytes : 0);
+	a->young_bytes = st->map_young_cache_bytes;
 	a->threshold_bytes = q;
 	a->stop_bytes = q / 2;
 	a->span_bytes = targets_span(kd->targets, kd->nr_targets);
@@ -364,17 +357,6 @@ static void ager_kd_tick(struct manager *m, struct kdamond_rt *kd, usec_t now)
 		(void)ager_stop(m, a, now, why);
 		return;
 	}
-	if (a->kd.running && !a->ages_anon && a->young_other_bytes >= a->threshold_bytes) {
-		/* running for page cache while a quota of anonymous memory reads young: start again without the
-		 * anon reject (the kernel's filters of a running kdamond would take a commit; a restart is simpler) */
-		snprintf(how, sizeof(how),
-			 "to age anonymous memory too: %" PRIu64 " bytes of it DAMON has not aged (one quota: %" PRIu64
-			 ")",
-			 a->young_other_bytes, q);
-		if (ager_stop(m, a, now, how) >= 0)
-			a->upgrade = true;
-		return;
-	}
 	if (a->kd.running) {
 		if (a->young_bytes >= a->stop_bytes) {
 			a->low_since = 0;
@@ -385,40 +367,26 @@ static void ager_kd_tick(struct manager *m, struct kdamond_rt *kd, usec_t now)
 		if (now - a->low_since < AGER_STOP_AFTER_US)
 			return;
 		snprintf(how, sizeof(how),
-			 "no longer needed: the young %s stayed under half a quota (%" PRIu64 " bytes) for %" PRIu64
-			 " s",
-			 a->ages_anon ? "memory it ages" : "page cache", a->stop_bytes,
-			 (uint64_t)(AGER_STOP_AFTER_US / 1000000));
+			 "no longer needed: the young page cache stayed under half a quota (%" PRIu64
+			 " bytes) for %" PRIu64 " s",
+			 a->stop_bytes, (uint64_t)(AGER_STOP_AFTER_US / 1000000));
 		if (ager_stop(m, a, now, how) >= 0)
-			a->why = a->ages_anon ? "off: the young memory it aged stayed under half a quota for 30 s; it "
-						"starts again at one quota"
-					      : "off: the young page cache stayed under half a quota for 30 s; it "
-						"starts again at one quota";
+			a->why =
+				"off: the young page cache stayed under half a quota for 30 s; it starts again at one quota";
 		return;
 	}
-	if (a->young_cache_bytes < a->threshold_bytes && a->young_other_bytes < a->threshold_bytes) {
-		a->why = "off: the young page cache and the young anonymous memory are each under one quota (it starts "
-			 "at one quota)";
-		a->upgrade = false;
+	if (a->young_bytes < a->threshold_bytes) {
+		a->why = "off: the young page cache is under one quota (it starts at one quota)";
 		return;
 	}
-	if (now < a->retry_at || (!a->upgrade && a->stopped_at && now < a->stopped_at + AGER_RESTART_GAP_US)) {
+	if (now < a->retry_at || (a->stopped_at && now < a->stopped_at + AGER_RESTART_GAP_US)) {
 		a->why = "needed; waits before it starts again";
 		return;
 	}
-	a->upgrade = false;
-	a->ages_anon = a->young_other_bytes >= a->threshold_bytes;
-	if (a->ages_anon)
-		snprintf(how, sizeof(how),
-			 "the charge emulation's ager for scheme '%s': %" PRIu64 " bytes of anonymous or mapped memory "
-			 "and %" PRIu64 " of page cache DAMON has not aged (one quota: %" PRIu64 ")",
-			 a->scheme, a->young_other_bytes, a->young_cache_bytes, q);
-	else
-		snprintf(how, sizeof(how),
-			 "the charge emulation's ager for scheme '%s': %" PRIu64
-			 " bytes of page cache DAMON has not aged "
-			 "(one quota: %" PRIu64 ")",
-			 a->scheme, a->young_cache_bytes, q);
+	snprintf(how, sizeof(how),
+		 "the charge emulation's ager for scheme '%s': %" PRIu64 " bytes of page cache DAMON has not aged "
+		 "(one quota: %" PRIu64 ")",
+		 a->scheme, a->young_bytes, q);
 	ager_start(m, kd, a, now, how);
 }
 
@@ -461,9 +429,7 @@ struct json_object *ager_json(const struct kdamond_rt *kd)
 	JADD(o, "scheme", json_object_new_string(a->scheme));
 	JADD(o, "index", a->kd.index != UINT_MAX ? json_object_new_int((int)a->kd.index) : NULL);
 	JADD(o, "pid", a->kd.running && a->kd.pid > 0 ? json_object_new_int(a->kd.pid) : NULL);
-	JADD(o, "young_cache_bytes", JU64(a->young_cache_bytes));
-	JADD(o, "young_other_bytes", JU64(a->young_other_bytes));
-	JADD(o, "ages_anon", json_object_new_boolean(a->ages_anon));
+	JADD(o, "young_cache_bytes", JU64(a->young_bytes));
 	JADD(o, "start_at_bytes", JU64(a->threshold_bytes));
 	JADD(o, "stop_under_bytes", JU64(a->stop_bytes));
 	JADD(o, "stop_after_ms", JU64(AGER_STOP_AFTER_US / 1000));
@@ -478,14 +444,10 @@ struct json_object *ager_json(const struct kdamond_rt *kd)
 	t = json_object_new_object();
 	JADD(t, "ops", json_object_new_string("paddr"));
 	JADD(t, "action", json_object_new_string("lru_deprio"));
-	JADD(t, "filters",
-	     json_object_new_string(a->ages_anon ? "reject young, reject not young: applies to no page"
-						 : "reject anon, reject young, reject not young: applies to no page"));
+	JADD(t, "filters", json_object_new_string("reject anon, reject young, reject not young: applies to no page"));
 	JADD(t, "effect",
-	     json_object_new_string(a->ages_anon ? "its young check marks every page it reads old (anonymous "
-						   "memory too), as the pageout's own young check would"
-						 : "its young check marks the page cache (and mapped file pages) it "
-						   "reads old, as the pageout's own young check would"));
+	     json_object_new_string("its young check marks the page cache (and mapped file pages) it reads "
+				    "old, as the pageout's own young check would"));
 	JADD(t, "sample_ms", JU64(AGER_SAMPLE_US / 1000));
 	JADD(t, "aggr_ms", JU64(AGER_AGGR_US / 1000));
 	JADD(t, "nr_regions", json_object_new_string("10..20"));

@@ -115,11 +115,8 @@ struct ager {
 	bool eligible;          /* the kdamond has a scheme the ager serves (emulated paddr pageout with an oracle) */
 	const char *why;        /* why it runs or does not (static) */
 	char scheme[64];        /* the scheme it serves */
-	uint64_t young_bytes; /* what it ages and the oracle counts young at the last tick (cache, + other if ages_anon) */
-	uint64_t young_cache_bytes, young_other_bytes; /* the oracle's two counts at the last tick */
-	bool ages_anon;           /* started for young anonymous memory: no anon reject filter (docs/CONTROLLERS.md) */
-	bool upgrade;             /* stopped to start again with ages_anon: no restart gap */
-	uint64_t threshold_bytes; /* start at this much young page cache, or of young anon/mapped memory (one quota) */
+	uint64_t young_bytes;   /* the oracle's young_cache_bytes at the last tick */
+	uint64_t threshold_bytes; /* start at this much young page cache (one quota) */
 	uint64_t stop_bytes;      /* stop after AGER_STOP_AFTER_US under this much (half a quota) */
 	uint64_t rate_bytes;      /* its quota per reset interval (AGER_RESET_MS) */
 	uint64_t span_bytes;      /* the physical memory it walks */

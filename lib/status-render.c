@@ -722,11 +722,11 @@ static void render_kdamond_dirs(FILE *out, struct json_object *dirs)
 	fputs(n ? ")\n" : " (no spare: adding a kdamond restarts the running ones)\n", out);
 }
 
-/* "ager  on, 'reclaim.ager' #1 pid 77: quota 512 MiB per 1 s, a pass in 4 s over 2 GiB; young page cache 900 MiB,
- * anonymous 0 B (starts at 32 MiB); why" (the charge emulation's ager, where one is considered) */
+/* "ager  on, 'reclaim.ager' #1 pid 77: quota 512 MiB per 1 s, a pass in 4 s over 2 GiB; young page cache 900 MiB
+ * (starts at 32 MiB); why" (the charge emulation's ager, where one is considered) */
 static void render_ager(FILE *out, struct json_object *ag)
 {
-	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+	char a[32], b[32], c[32], d[32], e[32], f[32];
 	int64_t pid, idx;
 
 	if (!ag)
@@ -736,13 +736,10 @@ static void render_ager(FILE *out, struct json_object *ag)
 		fprintf(out, " #%" PRId64, idx);
 	if (get_i64(ag, "pid", &pid) && pid > 0)
 		fprintf(out, " pid %" PRId64, pid);
-	fprintf(out,
-		": quota %s per %s ms, a pass in %s ms over %s; young page cache %s, anonymous %s (starts at %s)%s; "
-		"%s\n",
+	fprintf(out, ": quota %s per %s ms, a pass in %s ms over %s; young page cache %s (starts at %s); %s\n",
 		fmt_size(a, ag, "window_quota_bytes"), fmt_u64(b, ag, "reset_interval_ms"), fmt_u64(c, ag, "pass_ms"),
-		fmt_size(d, ag, "span_bytes"), fmt_size(e, ag, "young_cache_bytes"),
-		fmt_size(g, ag, "young_other_bytes"), fmt_size(f, ag, "start_at_bytes"),
-		get_bool(ag, "ages_anon") == 1 ? ", ages anonymous memory too" : "", str_or(get_str(ag, "why"), "-"));
+		fmt_size(d, ag, "span_bytes"), fmt_size(e, ag, "young_cache_bytes"), fmt_size(f, ag, "start_at_bytes"),
+		str_or(get_str(ag, "why"), "-"));
 }
 
 static void render_kdamond(FILE *out, struct json_object *k)

@@ -706,87 +706,6 @@ def t_charge_ager_never_native():
             e.close()
 
 
-def write_kpageflags_anon(path, bad_start, bad_end, end, anon_start, anon_end, idle=False):
-    """A /proc/kpageflags: [bad_start, bad_end) mlocked, [anon_start, anon_end) mapped anonymous memory (without
-    KPF_IDLE unless idle: a process that just touched it), the rest page cache marked idle (aged)."""
-    import struct
-    LRU, MMAP, ANON, SWAPBACKED, UNEVICTABLE, MLOCKED, IDLE = 1 << 5, 1 << 11, 1 << 12, 1 << 14, 1 << 18, 1 << 33, 1 << 25
-    bad = struct.pack("<Q", LRU | UNEVICTABLE | MLOCKED | MMAP | ANON | SWAPBACKED)
-    anon = struct.pack("<Q", LRU | MMAP | ANON | SWAPBACKED | (IDLE if idle else 0))
-    cache = struct.pack("<Q", LRU | IDLE)
-    with open(path, "r+b" if os.path.exists(path) else "wb") as f:
-        for pfn in range(end // 4096):
-            a = pfn * 4096
-            f.write(bad if bad_start <= a < bad_end else anon if anon_start <= a < anon_end else cache)
-
-
-def t_charge_ager_anon():
-    """Issue 16: on 6.12 a process has just touched 512 MiB of anonymous memory (no KPF_IDLE) and no page cache is
-    young: the pageout's young check would reject each of those pages once, charged in full. The oracle counts it
-    (young_other_bytes) and the ager starts without its anon reject filter (young, not young: it ages anonymous
-    memory too, applies to nothing); status says so. Then the memory reads aged: it stops after 30 s like the
-    page-cache ager."""
-    e = Env("6.12")
-    try:
-        kpf = os.path.join(e.proc, "kpageflags")
-        write_kpageflags_anon(kpf, 0x100000, 0x40000000, 0x80000000, 0x40000000, 0x60000000)
-        e.write_conf(AGER_CONF % {"bytes": "32M"})
-        e.start()
-        fc = e.status()["kdamonds"][0]["schemes"][0]["fail_charge"]
-        check(fc["oracle"]["young_other_bytes"] >= (500 << 20) and fc["oracle"]["young_cache_bytes"] == 0,
-              "the oracle does not count the young anonymous memory: %s" % fc["oracle"])
-        a = wait_ager(e, "on")
-        check(a["ages_anon"] is True and a["young_other_bytes"] >= (500 << 20), "status: %s" % a)
-        check("anonymous" in a["why"] and "anon" not in a["touches"]["filters"].split(",")[0], "status: %s" % a)
-        st, ops, act, fl = ager_dir(e, a["index"])
-        check((st, ops, act) == ("on", "paddr", "lru_deprio"), "kdamonds/%d: %s %s %s" % (a["index"], st, ops, act))
-        check(fl == [("young", "Y"), ("young", "N")], "its filters (no anon reject): %s" % fl)
-        check(e.read(KD + "/0/state") == "on" and e.status()["kdamonds"][0]["pid"] == 4242,
-              "the user's kdamond was restarted")
-        text = e.ctl("status", "--details").stdout
-        check("ages anonymous memory too" in text, "damondctl status does not say so:\n" + text)
-        # aged: the anonymous memory reads idle; 30 s under half a quota, then off
-        write_kpageflags_anon(kpf, 0x100000, 0x40000000, 0x80000000, 0x40000000, 0x60000000, idle=True)
-        aged = time.time()
-        a = wait_ager(e, "off", timeout=45)
-        check(time.time() - aged >= 29 and a["young_other_bytes"] < (16 << 20), "stopped: %s" % a)
-    finally:
-        e.close()
-
-
-def t_charge_ager_anon_upgrade():
-    """The ager runs for young page cache (anon rejected) when a process touches a quota of anonymous memory: it
-    is started again at once (no 5 s restart gap) without the anon reject."""
-    e = Env("6.12")
-    try:
-        kpf = os.path.join(e.proc, "kpageflags")
-        write_kpageflags(kpf, 0x100000, 0x40000000, 0x80000000)
-        e.write_conf(AGER_CONF % {"bytes": "32M"})
-        e.start()
-        a = wait_ager(e, "on")
-        check(a["ages_anon"] is False and ager_dir(e, a["index"])[3][0] == ("anon", "Y"), "status: %s" % a)
-        # in place (damond keeps the file open): 512 MiB of the cache becomes young anonymous memory
-        import struct
-        LRU, MMAP, ANON, SWAPBACKED = 1 << 5, 1 << 11, 1 << 12, 1 << 14
-        with open(kpf, "r+b") as f:
-            f.seek(0x40000000 // 4096 * 8)
-            f.write(struct.pack("<Q", LRU | MMAP | ANON | SWAPBACKED) * (0x20000000 // 4096))
-        changed = time.time()
-        deadline = changed + 15
-        while time.time() < deadline:
-            a = e.status()["kdamonds"][0]["ager"]
-            if a["state"] == "on" and a["ages_anon"]:
-                break
-            time.sleep(0.2)
-        check(a["state"] == "on" and a["ages_anon"], "not started again for the anonymous memory: %s" % a)
-        check(a["starts"] == 2 and a["stops"] == 1, "status: %s" % a)
-        check(ager_dir(e, a["index"])[3] == [("young", "Y"), ("young", "N")], "its filters")
-        offs = [x["why"] for x in e.status()["actions"] if x["kdamond"] == "reclaim.ager" and x["what"] == "off"]
-        check(offs and "anonymous" in offs[-1], "the action log does not say why: %s" % offs)
-    finally:
-        e.close()
-
-
 def t_charge_ager_crash():
     """damond killed (SIGKILL) while its ager runs: the next damond does not call the ager's kdamond foreign, stops
     it (its name is in no config) and starts its own again."""
@@ -2678,8 +2597,6 @@ TESTS = [
     t_charge_ager_stops_when_aged,
     t_charge_ager_never_native,
     t_charge_ager_crash,
-    t_charge_ager_anon,
-    t_charge_ager_anon_upgrade,
     t_charge_rescan_when_free_falls,
     t_charge_emulation_vaddr_612,
     t_charge_emulation_vaddr_pfns_hidden,
