@@ -172,9 +172,22 @@ done
 info "reclaim restarted by $(date +%T) (uptime $(now_ms) ms)"
 wait_for '[ $(( $(applied) - a1 )) -ge $((50 << 20)) ]' 30 0.5 ||
 	fail "reclaim did not resume after memory was consumed again (free $(free_bp) bp, applied +$((($(applied) - a1) >> 20)) MiB)"
-wait_for '[ "$(free_bp)" -ge 3900 ]' "$secs" 0.25 || fail "the goal was not reached again (free $(free_bp) bp)"
+# until the goal is met again, sample by sample (where the rest of the resume goes: windows applied in full or
+# not, free memory); the goal is checked before each status read, so resume_goal_ms has a resolution of one
+# iteration (about 0.4 s under TCG; 0.25 s before session 17)
+t_again=""
+while [ $(( $(now_ms) - t_c )) -lt $(( secs * 1000 )) ]; do
+	[ "$(free_bp)" -lt 3900 ] || { t_again=$(( $(now_ms) - t_c )); break; }
+	st=$(damond_status_json | tr -d ' \n')
+	tr=$(echo "$st" | sed -n 's/.*"sz_tried":\([0-9]*\).*/\1/p' | head -n1)
+	a=$(echo "$st" | sed -n 's/.*"sz_applied":\([0-9]*\).*/\1/p' | head -n1)
+	info "again t_ms=$(( $(now_ms) - t_c )) tried_mib=$(( ${tr:-0} >> 20 )) applied_mib=$(( ${a:-0} >> 20 ))" \
+		"free_bp=$(free_bp)"
+	sleep 0.25
+done
+[ -n "$t_again" ] || fail "the goal was not reached again (free $(free_bp) bp)"
 mark resumed=yes free_bp_end="$(free_bp)" resume_reclaim_ms="$t_restart" resume_free_ms="${t_free:-0}" \
-	resume_goal_ms=$(( $(now_ms) - t_c ))
+	resume_goal_ms="$t_again"
 # what damond did and when (the emulated tuner's switches, the charge emulation's commits): for bench/goal's reading
 damondctl status --details 2>&1 | sed -n '/^recent actions/,$p' | tail -n 16 | while read -r l; do info "$l"; done
 if [ "$(dt_param damond_log_level info)" = debug ]; then
