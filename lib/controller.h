@@ -300,6 +300,7 @@ struct ctrl_charge_state {
 	bool exclude_unrealised;
 	uint64_t map_bytes, map_ok_bytes; /* the last map the controller saw (a virtual one: the mappings) */
 	uint64_t map_young_cache_bytes;   /* of map_ok_bytes: page cache not aged yet (paddr maps) */
+	uint64_t map_young_other_bytes;   /* of map_ok_bytes: anon and mapped pages not aged yet (paddr maps) */
 	uint64_t preview_generation;      /* the map the preview was planned on (0: none yet) */
 	size_t preview_nr;
 	uint64_t preview_bad_bytes, preview_ok_bytes;

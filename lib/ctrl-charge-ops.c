@@ -275,6 +275,7 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 		st->map_bytes = map->total_bytes;
 		st->map_ok_bytes = map->ok_bytes;
 		st->map_young_cache_bytes = map->young_cache_bytes;
+		st->map_young_other_bytes = map->young_other_bytes;
 	}
 	if (map && map->generation && st->exclude_unrealised) {
 		/* the kernel would not see the exclusions: the fallback law decides; report what the oracle sees */
@@ -439,8 +440,11 @@ static void charge_status(const struct ctrl_env *e, const void *state, struct js
 		}
 		/* page cache the pageout's young check rejects once before it can go: on a
 		 * kernel charging failures in full, a quota's worth of it costs a window */
-		if (!st->oracle_pid && st->first_map_us)
+		if (!st->oracle_pid && st->first_map_us) {
 			JADD(or, "young_cache_bytes", JU64(st->map_young_cache_bytes));
+			/* the same for anonymous and mapped pages (a process that just touched its memory) */
+			JADD(or, "young_other_bytes", JU64(st->map_young_other_bytes));
+		}
 		if (st->oracle)
 			JADD(or, "exclusions_realised", json_object_new_boolean(!st->exclude_unrealised));
 		if (st->exclude_unrealised) {

@@ -42,6 +42,12 @@ bool pageflags_page_young_cache(uint64_t flags)
 	return pageflags_page_ok(flags, PAGEFLAGS_CLASS_LRU) && !(flags & not_cache);
 }
 
+bool pageflags_page_young_other(uint64_t flags)
+{
+	return pageflags_page_ok(flags, PAGEFLAGS_CLASS_LRU) && !(flags & PAGEFLAG_BIT(PAGEFLAG_IDLE)) &&
+	       !pageflags_page_young_cache(flags);
+}
+
 int pageflags_map_init(struct pageflags_map *m, uint64_t start, uint64_t end, uint64_t chunk_sz,
 		       uint64_t page_sz)
 {
@@ -206,8 +212,8 @@ static int map_scan_phys(struct pageflags_map *m, int fd, enum pageflags_class c
 {
 	uint64_t buf[PAGEFLAGS_BATCH];
 	uint64_t pfn, first_pfn, last_pfn, pages_per_chunk;
-	uint64_t total = 0, ok = 0, nfree = 0, young = 0;
-	bool head_ok = false, have_head = false, head_young = false;
+	uint64_t total = 0, ok = 0, nfree = 0, young = 0, young_other = 0;
+	bool head_ok = false, have_head = false, head_young = false, head_young_other = false;
 	struct pageflags_chunk *tmp;
 
 	if (!m || !m->chunks || fd < 0 || cls >= _PAGEFLAGS_CLASS_MAX)
@@ -249,19 +255,22 @@ static int map_scan_phys(struct pageflags_map *m, int fd, enum pageflags_class c
 		for (i = 0; i < want; i++) {
 			uint64_t f = buf[i];
 			size_t c = (size_t)((pfn + i - first_pfn) / pages_per_chunk);
-			bool page_ok, page_young;
+			bool page_ok, page_young, page_young_other;
 
 			if ((f & PAGEFLAG_BIT(PAGEFLAG_COMPOUND_TAIL)) && have_head) {
 				page_ok = head_ok;
 				page_young = head_young;
+				page_young_other = head_young_other;
 			} else {
 				page_ok = pageflags_page_ok(f, cls);
 				page_young = pageflags_page_young_cache(f);
+				page_young_other = pageflags_page_young_other(f);
 			}
 			if (f & PAGEFLAG_BIT(PAGEFLAG_COMPOUND_HEAD)) {
 				have_head = true;
 				head_ok = page_ok;
 				head_young = page_young;
+				head_young_other = page_young_other;
 			} else if (!(f & PAGEFLAG_BIT(PAGEFLAG_COMPOUND_TAIL))) {
 				have_head = false;
 			}
@@ -270,6 +279,7 @@ static int map_scan_phys(struct pageflags_map *m, int fd, enum pageflags_class c
 			if (page_ok) {
 				tmp[c].ok_pages++;
 				young += page_young;
+				young_other += page_young_other;
 			} else if (f & PAGEFLAG_BIT(PAGEFLAG_BUDDY))
 				tmp[c].free_pages++;
 		}
@@ -292,6 +302,7 @@ static int map_scan_phys(struct pageflags_map *m, int fd, enum pageflags_class c
 	m->ok_bytes = ok * m->page_sz;
 	m->free_bytes = nfree * m->page_sz;
 	m->young_cache_bytes = young * m->page_sz;
+	m->young_other_bytes = young_other * m->page_sz;
 	m->scanned_us = now_us;
 	m->generation++;
 	return 0;

@@ -83,6 +83,7 @@ struct pageflags_map {
 	uint64_t scanned_us; /* time of the last scan, as given by the caller */
 	uint64_t total_bytes, ok_bytes, free_bytes; /* sums of the last scan */
 	uint64_t young_cache_bytes; /* of ok_bytes: page cache not aged yet (pageflags_page_young_cache()) */
+	uint64_t young_other_bytes; /* of ok_bytes: anon and mapped pages not aged yet (pageflags_page_young_other()) */
 	/* A segmented map (a virtual address space, pageflags_map_init_ranges()): chunk i is
 	 * [chunk_start[i], chunk_end[i]), ascending, never across two ranges. NULL: contiguous. */
 	uint64_t *chunk_start, *chunk_end;
@@ -107,6 +108,17 @@ bool pageflags_page_ok(uint64_t flags, enum pageflags_class cls) _pure_;
  * charges that first try in full (issue 17; docs/BENCHMARKS.md "page cache").
  */
 bool pageflags_page_young_cache(uint64_t flags) _pure_;
+
+/*
+ * Is it any other page on an LRU (anonymous, shmem, mapped file) without
+ * KPF_IDLE? paddr's young check reads a mapped folio young when a pte maps
+ * it young or when it is not PG_idle, so such a page is rejected once too.
+ * A lower bound: a page aged since and touched again through a pte keeps
+ * KPF_IDLE and is young all the same (kpageflags has no pte bits). Fresh
+ * anonymous memory (a process that just touched its pages) is the case it
+ * sees in full: a freed page's flags are cleared, so no new page is idle.
+ */
+bool pageflags_page_young_other(uint64_t flags) _pure_;
 
 /*
  * Prepare a map for [start, end): start/end are aligned outwards to page_sz,

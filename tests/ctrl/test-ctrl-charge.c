@@ -392,6 +392,13 @@ static void test_pageflags_young_cache(void **st)
 	assert_false(pageflags_page_young_cache(lru | PAGEFLAG_BIT(PAGEFLAG_MMAP)));
 	assert_false(pageflags_page_young_cache(PAGEFLAG_BIT(PAGEFLAG_BUDDY)));
 	assert_false(pageflags_page_young_cache(0));
+	/* the rest of what the young check reads young: anon, shmem, mapped file pages without KPF_IDLE (issue 16) */
+	assert_true(pageflags_page_young_other(lru | PAGEFLAG_BIT(PAGEFLAG_ANON)));
+	assert_true(pageflags_page_young_other(lru | PAGEFLAG_BIT(PAGEFLAG_MMAP)));
+	assert_true(pageflags_page_young_other(lru | PAGEFLAG_BIT(PAGEFLAG_SWAPBACKED)));
+	assert_false(pageflags_page_young_other(lru | PAGEFLAG_BIT(PAGEFLAG_ANON) | idle));
+	assert_false(pageflags_page_young_other(lru));
+	assert_false(pageflags_page_young_other(PAGEFLAG_BIT(PAGEFLAG_ANON)));
 
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, f, sizeof(f), 0), (ssize_t)sizeof(f));
@@ -399,6 +406,7 @@ static void test_pageflags_young_cache(void **st)
 	assert_int_equal(pageflags_map_scan(&m, fd, PAGEFLAGS_CLASS_EVICTABLE, 1), 0);
 	assert_int_equal(m.ok_bytes, 9 * 4096);
 	assert_int_equal(m.young_cache_bytes, 3 * 4096);
+	assert_int_equal(m.young_other_bytes, 3 * 4096); /* anon, mapped file, shmem; the mlocked page is not ok */
 	close(fd);
 	pageflags_map_done(&m);
 }
