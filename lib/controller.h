@@ -275,7 +275,7 @@ struct ctrl_charge_adj {
 	uint64_t at_us; /* the tick */
 	uint64_t quota;
 	size_t nr_reject;
-	char reason[192];
+	char reason[128];
 };
 
 struct ctrl_charge_state {

@@ -28,8 +28,6 @@ void charge_params_default(struct charge_params *p, uint64_t quota_bytes, uint64
 		.fallback_fcap_permil = 91, /* K <= Q / (1 - 0.091) = 1.1 Q */
 		.fallback_history = 16,
 		.deadband_permil = 50,
-		.residual_fcap_permil = 48, /* K <= Q / (1 - 0.048) = 1.05 Q */
-		.residual_history = 4,
 	};
 }
 
@@ -327,32 +325,6 @@ static uint64_t exclude_quota(const struct charge_params *p, uint64_t ok_incl, u
 			   p->quota_bytes);
 }
 
-/*
- * The residual failure share the exclusion leaves: failures inside included
- * chunks (a chunk is hidden only below 12.5 % ok, so up to 87.5 % of an
- * included one can fail; single pages a process has not faulted yet, pages
- * locked or under writeback at that moment) are charged in full on a kernel
- * without the native files, where the native ratio charges them almost
- * nothing. The lowest failure share of the last residual_history closed
- * periods (none until that many were seen), at most residual_fcap_permil:
- * K credited with it applies Q in a window that fails that share, and at
- * most Q / (1 - cap) in one that fails nothing.
- */
-static uint32_t residual_fmin(const struct charge_params *p, const struct charge_state *s)
-{
-	unsigned want = MIN(MAX(p->residual_history, 1u), (unsigned)CHARGE_FHIST);
-	uint32_t fmin = 1000;
-
-	if (!p->residual_fcap_permil || s->nr_fhist < want)
-		return 0;
-	for (unsigned i = 0; i < want; i++) {
-		uint32_t f = s->fhist[(s->fhist_pos + CHARGE_FHIST - 1 - i) % CHARGE_FHIST];
-
-		fmin = MIN(fmin, f);
-	}
-	return MIN(fmin, MIN(p->residual_fcap_permil, 500u));
-}
-
 static bool outside_deadband(const struct charge_params *p, uint64_t cur, uint64_t target)
 {
 	uint64_t d = cur > target ? cur - target : target - cur;
@@ -366,24 +338,8 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 			 struct charge_decision *d)
 {
 	const struct pageflags_map *m = o->map;
-	uint64_t bad_hidden, ok_hidden, gain, back, k, thr, ok_incl, q = p->quota_bytes;
-	uint32_t fres;
+	uint64_t bad_hidden, ok_hidden, gain, back, k, thr, ok_incl;
 	size_t nr;
-
-	/* Safety, whatever the map: a window above (1 + margin) Q means the credited residual failures are gone
-	 * (K <= Q / (1 - residual cap) keeps that from happening; this is the guard should it anyway): K back
-	 * without the credit, the history forgotten. */
-	if (s->kernel_quota != UINT64_MAX && s->kernel_quota > q &&
-	    s->applied_per_window > q + mul_div(q, p->margin_permil, 1000) &&
-	    may_commit(s, o->now_us, p->emergency_commit_interval_us)) {
-		s->nr_fhist = 0;
-		d->set_quota = true;
-		d->quota_bytes = clamp_quota(p, q, q);
-		snprintf(d->reason, sizeof(d->reason), "exclude: window applied %llu KiB > Q+margin, K = Q",
-			 (unsigned long long)(s->applied_per_window >> 10));
-		emit(s, d, o->now_us);
-		return;
-	}
 
 	/* A map is planned once, unless the pace deferred its commit: then the
 	 * same map is planned again at every step until the pace allows it
@@ -395,9 +351,6 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 	nr = charge_plan_reject(p, s, m, d->reject, p->max_filters, &bad_hidden, &ok_hidden);
 	ok_incl = m->ok_bytes > ok_hidden ? m->ok_bytes - ok_hidden : 0;
 	k = exclude_quota(p, ok_incl, bad_hidden);
-	fres = residual_fmin(p, s);
-	if (fres)
-		k = clamp_quota(p, mul_div(k, 1000, 1000 - fres), mul_div(q, 1000, 1000 - fres));
 	gain = plan_gain(s, m, d->reject, nr, &back);
 	thr = p->replan_min_bytes ?: p->quota_bytes;
 
@@ -423,22 +376,17 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 
 	d->set_filters = filters_change;
 	d->nr_reject = nr;
-	/* a K change inside the dead band rides along with a commit made anyway, from 1 % (the residual credit;
-	 * exclude_quota()'s few pages under Q at 1/4096 are not worth a write) */
-	if (quota_change ||
-	    (filters_change && s->kernel_quota != UINT64_MAX &&
-	     (k > s->kernel_quota ? k - s->kernel_quota : s->kernel_quota - k) * 100 >= s->kernel_quota)) {
+	if (quota_change) {
 		d->set_quota = true;
 		d->quota_bytes = k;
 	} else if (s->kernel_quota == UINT64_MAX) {
 		d->set_quota = true;
 		d->quota_bytes = p->quota_bytes;
 	}
-	snprintf(d->reason, sizeof(d->reason),
-		 "exclude %zu ranges: hide %lluM failing %lluM ok, delta %lluK, K %lluK (residual %u permil)", nr,
-		 (unsigned long long)(bad_hidden >> 20), (unsigned long long)(ok_hidden >> 20),
+	snprintf(d->reason, sizeof(d->reason), "exclude %zu ranges: hide %lluM failing %lluM ok, delta %lluK, K %lluK",
+		 nr, (unsigned long long)(bad_hidden >> 20), (unsigned long long)(ok_hidden >> 20),
 		 (unsigned long long)(gain >> 10),
-		 (unsigned long long)((d->set_quota ? d->quota_bytes : s->kernel_quota) >> 10), fres);
+		 (unsigned long long)((d->set_quota ? d->quota_bytes : s->kernel_quota) >> 10));
 	emit(s, d, o->now_us);
 }
 

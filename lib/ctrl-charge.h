@@ -81,8 +81,6 @@ struct charge_params {
 	uint32_t fallback_fcap_permil;   /* FALLBACK: largest failure share credited */
 	unsigned fallback_history;       /* FALLBACK: samples in the f_min window (<= CHARGE_FHIST) */
 	uint32_t deadband_permil;        /* K changes smaller than this are not committed */
-	uint32_t residual_fcap_permil;   /* EXCLUDE: largest residual failure share credited in K (0: none) */
-	unsigned residual_history;       /* EXCLUDE: closed periods in its f_min window (<= CHARGE_FHIST) */
 };
 
 /* Defaults for a user quota (bytes per reset interval). */
@@ -135,7 +133,7 @@ struct charge_decision {
 	bool set_filters;
 	struct damon_addr_range reject[CHARGE_MAX_FILTERS];
 	size_t nr_reject;
-	char reason[192];
+	char reason[128];
 };
 
 void charge_init(struct charge_state *s, const struct charge_params *p, uint64_t now_us);

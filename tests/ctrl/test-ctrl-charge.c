@@ -39,9 +39,6 @@ struct sim_cfg {
 	bool age_weighted, hist_respects_filters;
 	bool by_filters;       /* exclusion as addr filters instead of target gaps */
 	uint32_t fcap;         /* fallback_fcap_permil override */
-	unsigned sparse_every; /* 1 page in this many of the new anon is mlocked: residual failures */
-	uint64_t sparse_unlock_at; /* ... and those pages become reclaimable anon then */
-	bool no_residual;          /* residual_fcap_permil 0: no residual credit in K */
 	uint32_t num, denom;
 	uint64_t duration;
 };
@@ -49,7 +46,6 @@ struct sim_cfg {
 struct sim_res {
 	double pct;        /* mean applied per window over the reclaim phase, % of Q */
 	double max_x;      /* largest window, x Q (whole run) */
-	double max_3win_x; /* largest mean of three consecutive windows, x Q */
 	double low_pct;    /* phase windows below Q/2, % */
 	double reclaim_s;  /* phase length */
 	unsigned commits;
@@ -167,8 +163,6 @@ static void sim(const struct sim_cfg *c, struct sim_res *res)
 	charge_params_default(&p, Q, SEC, c->denom ? c->num : 1, c->denom ?: 4096);
 	if (c->fcap)
 		p.fallback_fcap_permil = c->fcap;
-	if (c->no_residual)
-		p.residual_fcap_permil = 0;
 	charge_init(s, &p, 0);
 	if (c->ctl == CTL_EXCLUDE) {
 		fd = memfd_create("kpageflags", MFD_CLOEXEC);
@@ -181,9 +175,6 @@ static void sim(const struct sim_cfg *c, struct sim_res *res)
 		model_run_until(&m, t);
 		if (t == t0) {
 			alloc_anon(&m, c, runs, nr_runs);
-			if (c->sparse_every)
-				for (size_t i = 0; i < nr_runs; i++)
-					model_set_pages_every(&m, runs[i][0], runs[i][1], c->sparse_every, MPG_MLOCKED);
 			anon_init = model_count(&m, MPG_ANON);
 			if (c->fine_mix) {
 				for (size_t pg = 16384; pg < m.nr_pages; pg++)
@@ -201,11 +192,6 @@ static void sim(const struct sim_cfg *c, struct sim_res *res)
 					done += 4096;
 				}
 		}
-		if (c->sparse_unlock_at && t == c->sparse_unlock_at)
-			for (size_t i = 0; i < nr_runs; i++)
-				for (uint64_t a = runs[i][0]; a < runs[i][1]; a += 4096)
-					if (m.pages[a / 4096] == MPG_MLOCKED)
-						m.pages[a / 4096] = MPG_ANON;
 		if (c->munlock_all_at && t == c->munlock_all_at)
 			for (size_t pg = 0; pg < m.nr_pages; pg++)
 				if (m.pages[pg] == MPG_MLOCKED)
@@ -261,18 +247,9 @@ static void sim(const struct sim_cfg *c, struct sim_res *res)
 	}
 
 	res->max_x = 0;
-	res->max_3win_x = 0;
 	res->over_1_1 = 0;
 	for (size_t w = 0; w < m.nr_win; w++) {
 		double x = (double)m.win_applied[w] / (double)Q;
-
-		if (w >= 2) {
-			double x3 =
-				(double)(m.win_applied[w] + m.win_applied[w - 1] + m.win_applied[w - 2]) / (3.0 * Q);
-
-			if (x3 > res->max_3win_x)
-				res->max_3win_x = x3;
-		}
 
 		if (x > res->max_x)
 			res->max_x = x;
@@ -593,20 +570,9 @@ static void test_exclude_scenario(void **st)
 
 	sim(&c, &r);
 	assert_true(r.pct >= 90);
-	assert_true(r.max_x <= 1.05 + 1e-9); /* at most K <= Q / (1 - residual cap) */
+	assert_true(r.max_x <= 1.0 + 1e-9); /* never above Q */
 	assert_true(r.pct > baseline.pct + 30);
 	assert_true(r.low_pct <= 15);
-	/* without the residual credit K stays at Q: never above Q */
-	{
-		struct sim_cfg c0 = { .name = "emulated (exclude), no credit",
-				      .ctl = CTL_EXCLUDE,
-				      .no_residual = true };
-		struct sim_res r0;
-
-		sim(&c0, &r0);
-		assert_true(r0.max_x <= 1.0 + 1e-9);
-		assert_true(r.pct >= r0.pct);
-	}
 	/* commit rate: bounded by the intervals */
 	assert_true(r.commits <= 60 / 5 + 10);
 	assert_true(r.min_commit_gap_us >= SEC);
@@ -633,7 +599,7 @@ static void test_exclude_munlock(void **st)
 	struct sim_res r;
 
 	sim(&c, &r);
-	assert_true(r.max_x <= 1.05 + 1e-9); /* the residual credit's bound */
+	assert_true(r.max_x <= 1.0 + 1e-9);
 	assert_true(r.pct >= 90);
 }
 
@@ -645,37 +611,8 @@ static void test_exclude_mlock_appears(void **st)
 	struct sim_res r;
 
 	sim(&c, &r);
-	assert_true(r.max_x <= 1.05 + 1e-9);
+	assert_true(r.max_x <= 1.0 + 1e-9);
 	assert_true(r.pct >= 85);
-}
-
-/* Failures the exclusion cannot hide (1 page in 16 of the new anon mlocked: every chunk stays included and
- * fails 6 %) are charged in full by a kernel without the native files; the residual credit lifts K by their
- * lowest share, at most 1.05 Q, so a window that fails that share applies Q. When they vanish (munlocked at
- * 14 s) the windows stay at K <= 1.05 Q. */
-static void test_exclude_residual_credit(void **st)
-{
-	(void)st;
-	struct sim_cfg off = {
-		.name = "exclude, 1/16 mlocked, no credit", .ctl = CTL_EXCLUDE, .sparse_every = 16, .no_residual = true
-	};
-	struct sim_cfg on = { .name = "exclude, 1/16 mlocked, credit", .ctl = CTL_EXCLUDE, .sparse_every = 16 };
-	struct sim_cfg gone = { .name = "exclude, 1/16 mlocked, credit, gone 14s",
-				.ctl = CTL_EXCLUDE,
-				.sparse_every = 16,
-				.sparse_unlock_at = 14 * SEC };
-	struct sim_res a, b, g;
-
-	sim(&off, &a);
-	sim(&on, &b);
-	sim(&gone, &g);
-	printf("# residual credit: %.1f -> %.1f %% of Q; max window %.2f / %.2f, three windows %.2f / %.2f; "
-	       "failures gone: max %.2f, three windows %.2f\n",
-	       a.pct, b.pct, a.max_x, b.max_x, a.max_3win_x, b.max_3win_x, g.max_x, g.max_3win_x);
-	assert_true(a.max_x <= 1.0 + 1e-9);
-	assert_true(b.pct >= a.pct + 2.5);
-	assert_true(b.max_x <= 1.05 + 1e-9 && b.max_3win_x <= 1.05 + 1e-9);
-	assert_true(g.max_x <= 1.05 + 1e-9 && g.max_3win_x <= 1.05 + 1e-9);
 }
 
 static void test_exclude_free_only(void **st)
@@ -689,7 +626,7 @@ static void test_exclude_free_only(void **st)
 	sim(&c, &r);
 	assert_true(rb.pct < 90);
 	assert_true(r.pct >= 90);
-	assert_true(r.max_x <= 1.05 + 1e-9);
+	assert_true(r.max_x <= 1.0 + 1e-9);
 }
 
 static void test_fallback_clustered(void **st)
@@ -746,21 +683,13 @@ static void test_age_weighted(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pageflags_classify),
-		cmocka_unit_test(test_pageflags_scan),
-		cmocka_unit_test(test_pageflags_young_cache),
-		cmocka_unit_test(test_plan_bounded),
-		cmocka_unit_test(test_ratio_approximation),
-		cmocka_unit_test(test_deferred_plan_retried),
-		cmocka_unit_test(test_baseline_reproduces),
-		cmocka_unit_test(test_exclude_scenario),
-		cmocka_unit_test(test_exclude_by_filters),
-		cmocka_unit_test(test_exclude_munlock),
-		cmocka_unit_test(test_exclude_mlock_appears),
-		cmocka_unit_test(test_exclude_free_only),
-		cmocka_unit_test(test_exclude_residual_credit),
-		cmocka_unit_test(test_fallback_clustered),
-		cmocka_unit_test(test_fallback_stationary_then_vanish),
+		cmocka_unit_test(test_pageflags_classify),    cmocka_unit_test(test_pageflags_scan),
+		cmocka_unit_test(test_pageflags_young_cache), cmocka_unit_test(test_plan_bounded),
+		cmocka_unit_test(test_ratio_approximation),   cmocka_unit_test(test_deferred_plan_retried),
+		cmocka_unit_test(test_baseline_reproduces),   cmocka_unit_test(test_exclude_scenario),
+		cmocka_unit_test(test_exclude_by_filters),    cmocka_unit_test(test_exclude_munlock),
+		cmocka_unit_test(test_exclude_mlock_appears), cmocka_unit_test(test_exclude_free_only),
+		cmocka_unit_test(test_fallback_clustered),    cmocka_unit_test(test_fallback_stationary_then_vanish),
 		cmocka_unit_test(test_age_weighted),
 	};
 

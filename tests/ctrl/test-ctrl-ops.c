@@ -214,7 +214,7 @@ struct ref_slot {
 		uint64_t at;
 		uint64_t quota;
 		size_t nr_reject;
-		char reason[192];
+		char reason[128];
 	} adj[8];
 	unsigned nr_adj;
 };
