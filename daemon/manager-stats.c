@@ -268,11 +268,28 @@ void stats_round_done(void *userdata, struct stats_job *jobs, size_t n)
 
 bool manager_any_held(const struct manager *m)
 {
-	for (size_t i = 0; i < m->nr_kd; i++)
+	for (size_t i = 0; i < m->nr_kd; i++) {
+		/* region refinement's raised max_nr_regions: lowered as soon as one aggregation ran with it */
+		if (m->kd[i].overlay.max_nr_regions)
+			return true;
 		for (size_t j = 0; j < m->kd[i].overlay.nr_slots; j++)
 			if (m->kd[i].overlay.slots[j].hold)
 				return true;
+	}
 	return false;
+}
+
+/* A raised max_nr_regions was committed: the next tick comes HOLD_TICK_USEC ahead (and so on while it is raised), so
+ * that the lower follows the first aggregation that ran with it instead of a whole stats interval later. */
+static void manager_stats_hold(struct manager *m)
+{
+	if (m->stats_hold_tick || !m->stats_timer || m->config->settings.stats_interval_us <= HOLD_TICK_USEC)
+		return;
+	m->stats_hold_tick = true;
+	m->stats_slack_us = STATS_ACCURACY_USEC;
+	(void)sd_event_source_set_time_accuracy(m->stats_timer, m->stats_slack_us);
+	(void)sd_event_source_set_time(m->stats_timer, now_usec() + HOLD_TICK_USEC);
+	(void)sd_event_source_set_enabled(m->stats_timer, SD_EVENT_ONESHOT);
 }
 
 /* The last held scheme was released: the timer armed for the next 100 ms tick goes back to the stats interval
@@ -323,6 +340,8 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 		for (size_t t = 0; t < kd->overlay.nr_targets; t++)
 			if (kd->overlay.targets[t].layout_new)
 				(void)kd_overlay_set_layout(&kd->overlay, t, NULL, 0);
+		/* nor a raised max_nr_regions (a failed lower is decided again: the controller still stands by it) */
+		kd->overlay.max_nr_regions = 0;
 	}
 	/* the commit is synchronous: the kernel has the decisions from now on */
 	ctrls_outcome(m, kd, changed, r >= 0 ? CTRL_COMMITTED : busy ? CTRL_BUSY : CTRL_FAILED, now_usec());
@@ -331,5 +350,7 @@ static void decide_and_apply(struct manager *m, struct kdamond_rt *kd, usec_t no
 	if (r >= 0) {
 		record_save(m);
 		manager_stats_unhold(m);
+		if (kd->overlay.max_nr_regions)
+			manager_stats_hold(m);
 	}
 }

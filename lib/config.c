@@ -2427,6 +2427,7 @@ static const struct field refine_fields[] = {
 	{ { "enabled" }, NK_SCALAR, h_bool, CTX_OFF(refine.enabled), 0, 0, 0, NULL, 0 },
 	{ { "interval" }, NK_SCALAR, h_duration, CTX_OFF(refine.interval_us), 1000000, 3600ULL * 1000000, 1, NULL, 0 },
 	{ { "max_splits" }, NK_SCALAR, h_uint, CTX_OFF(refine.max_splits), 1, 32, 0, NULL, 0 },
+	{ { "raise" }, NK_SCALAR, h_bool, CTX_OFF(refine.raise), 0, 0, 0, NULL, 0 },
 };
 static const struct table refine_table = TABLE(refine_fields);
 

@@ -91,6 +91,8 @@ unsigned ctrl_overlay_diff(const struct kd_overlay *a, const struct kd_overlay *
 {
 	unsigned d = 0;
 
+	if (a->max_nr_regions != b->max_nr_regions)
+		d |= CTRL_OWNS_ATTRS;
 	for (size_t i = 0; i < MAX(a->nr_slots, b->nr_slots); i++) {
 		const struct kd_slot_overlay *x = i < a->nr_slots ? &a->slots[i] : NULL;
 		const struct kd_slot_overlay *y = i < b->nr_slots ? &b->slots[i] : NULL;

@@ -84,6 +84,7 @@ enum {
 	CTRL_OWNS_LAYOUT = 1u << 2,  /* kd_overlay.targets[].layout */
 	CTRL_OWNS_GOALS = 1u << 3,   /* kd_overlay.slots[].goal_set/goal_value/quota_cap_set/quota_cap */
 	CTRL_OWNS_HOLD = 1u << 4,    /* kd_overlay.slots[].hold */
+	CTRL_OWNS_ATTRS = 1u << 5,   /* kd_overlay.max_nr_regions */
 };
 
 /*

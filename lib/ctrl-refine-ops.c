@@ -8,6 +8,7 @@
  * status section (manager-status.c's kdamond_json()).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,9 @@ void ctrl_refine_params(const struct ctrl_env *e, struct refine_params *ret)
 		.max_nr_regions = c->max_nr_regions,
 		.settle_us = c->aggr_us,
 		.max_age_us = 2 * c->aggr_us + 2 * e->stats_interval_us,
+		.raise = c->refine.raise,
+		/* the probe weight file came with 7.3's split above max/2 (kernel-damon.md §4.4) */
+		.kernel_splits_above_half = e->features && e->features->f[FEATURE_PROBE_WEIGHT] == FEATURE_PRESENT,
 	};
 }
 
@@ -96,6 +100,8 @@ static uint64_t refine_key(const struct ctrl_env *e)
 	h = fnv(h, rp.max_nr_regions);
 	h = fnv(h, rp.settle_us);
 	h = fnv(h, rp.max_age_us);
+	h = fnv(h, rp.raise);
+	h = fnv(h, rp.kernel_splits_above_half);
 	h = fnv(h, (uint64_t)p->cfg->ctx.ops);
 	h = fnv(h, p->nr_targets);
 	for (size_t t = 0; t < p->nr_targets; t++) {
@@ -165,6 +171,18 @@ static bool refine_ctrl_step(const struct ctrl_env *e, void *state, const struct
 	}
 	ctrl_refine_params(e, &rp);
 	refine_step(&rp, &st->rs, &o, d);
+	if (d->verdict == REFINE_RAISE || d->verdict == REFINE_LOWER) {
+		inout->max_nr_regions = d->max_nr_regions;
+		snprintf(why, len, "region refinement: %s", d->reason);
+		return true;
+	}
+	if (inout->max_nr_regions && !st->rs.raised) {
+		/* a raise the controller no longer stands by (it started afresh): the user's max again */
+		inout->max_nr_regions = 0;
+		snprintf(why, len, "region refinement: max_nr_regions back to the configured %" PRIu64,
+			 c->max_nr_regions);
+		return true;
+	}
 	if (d->verdict != REFINE_SPLIT)
 		return false;
 
@@ -238,6 +256,9 @@ static void refine_status(const struct ctrl_env *e, const void *state, struct js
 	/* at least twice the longest scheme apply interval (a commit restarts them on 6.12) */
 	JADD(ro, "effective_interval_us", JU64(refine_interval(e)));
 	JADD(ro, "max_splits", JU64(x->refine.max_splits));
+	JADD(ro, "raise", json_object_new_boolean(x->refine.raise));
+	JADD(ro, "raises", JU64(rs->raises));
+	JADD(ro, "raised", json_object_new_boolean(rs->raised));
 	JADD(ro, "rounds", JU64(rs->rounds));
 	JADD(ro, "splits", JU64(rs->splits));
 	JADD(ro, "kept", JU64(rs->kept));
@@ -250,7 +271,7 @@ const struct ctrl_ops ctrl_refine_ops = {
 	.scope = CTRL_KDAMOND,
 	.state_size = sizeof(struct ctrl_refine_state),
 	.sensors = CTRL_SENSOR_SNAPSHOTS,
-	.owns = CTRL_OWNS_LAYOUT,
+	.owns = CTRL_OWNS_LAYOUT | CTRL_OWNS_ATTRS,
 	.off_reason = refine_off,
 	.setup = refine_setup,
 	.step = refine_ctrl_step,

@@ -10,10 +10,9 @@
 #include "string-table.h"
 
 static const char *const refine_verdict_table[_REFINE_VERDICT_MAX] = {
-	[REFINE_WAIT] = "wait",
-	[REFINE_KERNEL_SPLITS] = "kernel-splits",
-	[REFINE_NOTHING] = "nothing-to-split",
-	[REFINE_SPLIT] = "split",
+	[REFINE_WAIT] = "wait",   [REFINE_KERNEL_SPLITS] = "kernel-splits", [REFINE_NOTHING] = "nothing-to-split",
+	[REFINE_SPLIT] = "split", [REFINE_BELOW_HALF] = "below-half",       [REFINE_RAISE] = "raise",
+	[REFINE_LOWER] = "lower",
 };
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(refine_verdict, enum refine_verdict);
 
@@ -135,6 +134,29 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 
 	memset(d, 0, sizeof(*d));
 	d->verdict = REFINE_WAIT;
+	if (s->raised) {
+		bool seen = o->nr_targets > 0;
+
+		/* lower once the kernel ran an aggregation end (merge, then the split) with the raised max */
+		for (size_t t = 0; t < o->nr_targets; t++)
+			seen &= o->targets[t].nr_regions && o->targets[t].snapshot_us > s->raised_us;
+		if (!seen && o->now_us < s->raised_us + p->max_age_us) {
+			snprintf(d->reason, sizeof(d->reason),
+				 "max_nr_regions raised to %" PRIu64 ": waiting for the aggregation that splits",
+				 2 * p->max_nr_regions);
+			return;
+		}
+		d->verdict = REFINE_LOWER;
+		snprintf(d->reason, sizeof(d->reason), "max_nr_regions back to %" PRIu64 " after %s", p->max_nr_regions,
+			 seen ? "an aggregation with the raised max" : "no snapshot within max_age");
+		return;
+	}
+	if (p->kernel_splits_above_half) {
+		d->verdict = REFINE_KERNEL_SPLITS;
+		snprintf(d->reason, sizeof(d->reason),
+			 "the kernel splits regions above max_nr_regions/2 itself (7.3+): no refinement commits");
+		return;
+	}
 	for (size_t t = 0; t < o->nr_targets; t++) {
 		if (!o->targets[t].nr_regions) {
 			snprintf(d->reason, sizeof(d->reason), "no region snapshot of target %zu yet", t);
@@ -169,9 +191,20 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 			return;
 		}
 	if (n <= p->max_nr_regions / 2) {
-		d->verdict = REFINE_KERNEL_SPLITS;
-		snprintf(d->reason, sizeof(d->reason), "%zu regions <= max/2 (%" PRIu64 "): the kernel still splits", n,
-			 p->max_nr_regions / 2);
+		d->verdict = REFINE_BELOW_HALF;
+		snprintf(d->reason, sizeof(d->reason),
+			 "%zu regions <= max/2 (%" PRIu64 "): the kernel splits every region at the next aggregation",
+			 n, p->max_nr_regions / 2);
+		return;
+	}
+	if (p->raise) {
+		/* the kernel splits when the count is at most its max/2; after a merge the count is at most max */
+		d->verdict = REFINE_RAISE;
+		d->max_nr_regions = 2 * p->max_nr_regions;
+		snprintf(d->reason, sizeof(d->reason),
+			 "%zu regions > max/2: max_nr_regions %" PRIu64 " for an aggregation, the kernel splits every "
+			 "region (at most %zu), the merge under %" PRIu64 " keeps the boundaries that differ",
+			 n, d->max_nr_regions, 2 * n, p->max_nr_regions);
 		return;
 	}
 	room = n < p->max_nr_regions ? p->max_nr_regions - n : 0;
@@ -232,6 +265,22 @@ void refine_step(const struct refine_params *p, struct refine_state *s, const st
 void refine_committed(const struct refine_params *p, struct refine_state *s, const struct refine_decision *d,
 		      uint64_t now_us)
 {
+	if (d->verdict == REFINE_RAISE) {
+		s->raised = true;
+		s->raised_us = now_us;
+		s->raises++;
+		s->rounds++;
+		s->committed_us = now_us;
+		s->next_round_us = now_us + s->backoff * p->interval_us;
+		return;
+	}
+	if (d->verdict == REFINE_LOWER) {
+		/* the commit path works again (a failed lower backed off): one raise per interval */
+		s->raised = false;
+		s->backoff = 1;
+		s->next_round_us = s->committed_us + p->interval_us;
+		return;
+	}
 	s->pending = d->nr_splits > 0;
 	s->committed_us = now_us;
 	s->next_round_us = now_us + s->backoff * p->interval_us;

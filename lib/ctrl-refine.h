@@ -41,6 +41,28 @@
  * a hot piece cut off the right end of a region looks lukewarm in its first
  * window and can merge back (in the VM, 1 split in 4-5 was lost this way).
  *
+ * The raise law (refine.raise, issue 15) cuts nothing itself: it lets the
+ * kernel's own splitter run where it stopped. A round commits max_nr_regions
+ * x 2 (the context's attributes only, the regions stay the kernel's); at its
+ * next aggregation the kernel finds the count (at most max after the merge)
+ * at or below the raised max/2 and splits every region in two at a random
+ * point, as 7.3 splits some. Once every target shows a snapshot produced
+ * after that commit (the kernel ran an aggregation end with the raised max),
+ * the next tick commits the user's max again, and the first merge under it
+ * (forced under max by doubling the merge threshold) keeps the boundaries
+ * whose pieces differ most. The cost bound: between the raise and that merge,
+ * a few aggregations (the tick that sees the snapshot, plus one or two) run
+ * with up to 2 x max regions; at most one raise per interval. Each raise and
+ * lower is a commit of the attributes (on 7.x the aggregation window
+ * restarts, on 6.12 every commit restarts the schemes' apply intervals).
+ *
+ * Neither law commits on a kernel that splits above max/2 itself
+ * (kernel_splits_above_half: 7.3+, known from the probe `weight` file of
+ * the same release): its commits coalesce committed boundaries, and its
+ * splitter already does what the raise law emulates. Verdict kernel-splits
+ * there, and only there; below-half where the count is at or below max/2
+ * on a kernel that stops splitting above it.
+ *
  * A round is judged on snapshots produced at least settle_us (one
  * aggregation) after its commit, and no round uses a snapshot older than
  * max_age_us or runs before every target has one.
@@ -73,6 +95,8 @@ struct refine_params {
 	uint64_t max_nr_regions;   /* the context's max */
 	uint64_t settle_us;        /* a round is judged on a snapshot this much after its commit (aggr_us) */
 	uint64_t max_age_us;       /* an older snapshot is not used for a round */
+	bool raise;                /* the raise law instead of cuts */
+	bool kernel_splits_above_half; /* 7.3+: no commits at all */
 };
 
 struct refine_split {
@@ -95,8 +119,10 @@ struct refine_state {
 	struct refine_split last[REFINE_MAX_SPLITS];
 	size_t nr_last;
 	struct refine_try tried[REFINE_TRIED];
+	bool raised;        /* the raise law committed max x 2, the lower is due */
+	uint64_t raised_us; /* when that commit returned */
 	/* for status */
-	uint64_t rounds, splits, kept, lost;
+	uint64_t rounds, splits, kept, lost, raises;
 	size_t last_kept;
 };
 
@@ -114,9 +140,12 @@ struct refine_obs {
 
 enum refine_verdict {
 	REFINE_WAIT,               /* interval or backoff not over, or no fresh snapshot */
-	REFINE_KERNEL_SPLITS,      /* nr_regions <= max/2: the kernel refines by itself */
+	REFINE_KERNEL_SPLITS,      /* the kernel splits above max/2 by itself (7.3+): no commits */
 	REFINE_NOTHING,            /* no partly accessed region worth splitting, or no room */
 	REFINE_SPLIT,              /* splits[] to commit */
+	REFINE_BELOW_HALF,         /* nr_regions <= max/2: this kernel splits every region at the next aggregation */
+	REFINE_RAISE,              /* commit max_nr_regions = decision.max_nr_regions (the raise law) */
+	REFINE_LOWER,              /* commit the user's max_nr_regions again */
 	_REFINE_VERDICT_MAX,
 	_REFINE_VERDICT_INVALID = -EINVAL,
 };
@@ -127,6 +156,7 @@ struct refine_decision {
 	enum refine_verdict verdict;
 	size_t nr_splits;
 	struct refine_split splits[REFINE_MAX_SPLITS]; /* ordered by (target, at) */
+	uint64_t max_nr_regions;                       /* REFINE_RAISE: the raised max; otherwise 0 (the user's) */
 	char reason[192];
 };
 

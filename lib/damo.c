@@ -1679,8 +1679,9 @@ static void yaml_kdamond(FILE *f, const struct kdamond_cfg *kd)
 	}
 	fprintf(f, "    nr_regions: {min: %" PRIu64 ", max: %" PRIu64 "}\n", c->min_nr_regions, c->max_nr_regions);
 	if (c->refine.enabled)
-		fprintf(f, "    refine: {enabled: true, interval: %s, max_splits: %" PRIu64 "}\n",
-			format_duration_us(a, c->refine.interval_us), c->refine.max_splits);
+		fprintf(f, "    refine: {enabled: true, interval: %s, max_splits: %" PRIu64 "%s}\n",
+			format_duration_us(a, c->refine.interval_us), c->refine.max_splits,
+			c->refine.raise ? ", raise: true" : "");
 	if (c->nr_schemes == 0)
 		fprintf(f, "    schemes: []\n");
 	else
@@ -1862,8 +1863,9 @@ bool damo_config_equal(const struct damond_config *a, const struct damond_config
 		DIFF(ca->min_nr_regions != cb->min_nr_regions || ca->max_nr_regions != cb->max_nr_regions,
 		     "kdamonds[%zu].nr_regions", k);
 		DIFF(ca->refine.enabled != cb->refine.enabled ||
-			     (ca->refine.enabled && (ca->refine.interval_us != cb->refine.interval_us ||
-						     ca->refine.max_splits != cb->refine.max_splits)),
+			     (ca->refine.enabled &&
+			      (ca->refine.interval_us != cb->refine.interval_us ||
+			       ca->refine.max_splits != cb->refine.max_splits || ca->refine.raise != cb->refine.raise)),
 		     "kdamonds[%zu].refine", k);
 		DIFF(ca->nr_targets != cb->nr_targets, "kdamonds[%zu].targets", k);
 		for (size_t t = 0; t < ca->nr_targets; t++) {

@@ -59,6 +59,7 @@ static const char *const feature_table[_FEATURE_MAX] = {
 	[FEATURE_MAX_NR_SNAPSHOTS] = "max_nr_snapshots",
 	[FEATURE_SZ_OPS_FILTER_PASSED] = "sz_ops_filter_passed",
 	[FEATURE_BTF] = "btf",
+	[FEATURE_PROBE_WEIGHT] = "probe_weight",
 };
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(feature, enum feature);
 
@@ -82,6 +83,8 @@ static const char *const feature_descriptions[_FEATURE_MAX] = {
 	[FEATURE_MAX_NR_SNAPSHOTS] = "stats/max_nr_snapshots (Linux 7.0+)",
 	[FEATURE_SZ_OPS_FILTER_PASSED] = "stats/sz_ops_filter_passed (Linux 6.14+)",
 	[FEATURE_BTF] = "kernel BTF (/sys/kernel/btf/vmlinux)",
+	[FEATURE_PROBE_WEIGHT] =
+		"monitoring_attrs/probes/<P>/weight (Linux 7.3+, the release that splits regions above max_nr_regions/2)",
 };
 
 const char *feature_describe(enum feature f)
@@ -160,6 +163,8 @@ static void probe_tree(struct sysfs_root *root, unsigned k, struct damon_feature
 		/* the command arrived with intervals_goal (6.15) */
 		f->f[FEATURE_UPDATE_TUNED_INTERVALS] = f->f[FEATURE_INTERVALS_GOAL];
 		f->f[FEATURE_PROBES] = presence(root, "%s/monitoring_attrs/probes", c);
+		if (sysfs_is_dir(root, sysfs_pathf(s, "%s/monitoring_attrs/probes/0", c)))
+			f->f[FEATURE_PROBE_WEIGHT] = presence(root, "%s/monitoring_attrs/probes/0/weight", c);
 		if (sysfs_read_str(root, sysfs_pathf(s, "%s/avail_operations", c), &avail) >= 0)
 			for (int o = 0; o < _DAMON_OPS_MAX; o++)
 				f->ops[o] = word_in_list(avail, damon_ops_to_string(o)) ? FEATURE_PRESENT
@@ -416,7 +421,20 @@ int features_probe_owned_ex(struct sysfs_root *root, unsigned k, struct damon_fe
 		return r;
 	if (sysfs_exists(root, sysfs_pathf(p, "%s/filters/nr_filters", s)) && (r = probe_nr(root, p, failed)) < 0)
 		return r;
+	/* one probe, only for as long as its files are looked at: damond never writes nr_probes, so a probe left
+	 * behind would reach the kernel with the next commit */
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/monitoring_attrs/probes/nr_probes", c)) &&
+	    (r = probe_nr(root, p, failed)) < 0)
+		return r;
 	probe_tree(root, k, &f);
+	if (sysfs_exists(root, sysfs_pathf(p, "%s/monitoring_attrs/probes/nr_probes", c))) {
+		r = damon_write_locked(root, p, "0");
+		if (r < 0) {
+			if (failed)
+				snprintf(failed, PATH_MAX, "%s", p);
+			return r;
+		}
+	}
 
 	for (int a = 0; a < _DAMOS_ACTION_MAX; a++)
 		f.action[a] = probe_keyword(root, sysfs_pathf(p, "%s/action", s), damos_action_to_string(a));

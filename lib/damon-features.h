@@ -31,6 +31,8 @@ enum feature {
 	FEATURE_MAX_NR_SNAPSHOTS,
 	FEATURE_SZ_OPS_FILTER_PASSED,
 	FEATURE_BTF,
+	/* probes/<P>/weight (7.3): the release whose kernel also splits regions above max_nr_regions/2 */
+	FEATURE_PROBE_WEIGHT,
 	_FEATURE_MAX,
 };
 

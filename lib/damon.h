@@ -268,6 +268,7 @@ struct damon_ctx_cfg {
 		bool enabled;          /* damond splits regions where the kernel stopped (ctrl-refine) */
 		uint64_t interval_us;  /* between refinement commits */
 		uint64_t max_splits;   /* per round */
+		bool raise;            /* the raise law: max_nr_regions x 2 for an aggregation instead of cuts */
 	} refine;
 	bool pause;
 	struct damon_target_cfg *targets;

@@ -381,6 +381,8 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 	_cleanup_(write_list_done) struct write_list canon = {}, commit = {};
 	_cleanup_(spans_done) struct spans sp = {};
 	struct kdamond_plan plan;
+	const struct kdamond_cfg *cfg = p->cfg;
+	struct kdamond_cfg raised;
 	bool changed;
 	int r;
 
@@ -418,8 +420,14 @@ int plan_compose(const struct kd_policy *p, const struct kd_overlay *o, const st
 			.nr_reject = q && p->slots[i].cfg ? q->nr_reject : 0,
 		};
 	}
+	if (o && o->max_nr_regions && o->max_nr_regions != p->cfg->ctx.max_nr_regions) {
+		/* a shallow copy: only the attribute differs, everything it points to stays the config's */
+		raised = *p->cfg;
+		raised.ctx.max_nr_regions = o->max_nr_regions;
+		cfg = &raised;
+	}
 	plan = (struct kdamond_plan){
-		.cfg = p->cfg,
+		.cfg = cfg,
 		.targets = sp.t,
 		.nr_targets = p->nr_targets,
 		.slots = slots,

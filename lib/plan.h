@@ -91,6 +91,8 @@ struct kd_overlay {
 	size_t nr_slots;
 	struct kd_target_overlay *targets; /* owned */
 	size_t nr_targets;
+	/* the context's max_nr_regions for now (0: the config's); region refinement's raise law */
+	uint64_t max_nr_regions;
 };
 
 /* An empty overlay (nothing decided) for nr_slots slots and nr_targets targets. */

@@ -139,6 +139,8 @@ static int setup(void **state)
 	for (int i = 0; i < _FEATURE_MAX; i++)
 		x->f.f[i] = FEATURE_PRESENT;
 	x->f.f[FEATURE_FAIL_CHARGE] = FEATURE_ABSENT; /* auto: emulated */
+	x->f.f[FEATURE_PROBE_WEIGHT] =
+		FEATURE_ABSENT; /* a kernel that stops splitting above max/2: refinement commits */
 	x->nr_targets = 2;
 	x->targets[0] = x->k->ctx.targets[0];
 	x->targets[1] =
@@ -528,8 +530,8 @@ static void test_registry(void **unused)
 		assert_non_null(c->outcome);
 		assert_non_null(c->status);
 	}
-	assert_int_equal(owned,
-			 CTRL_OWNS_QUOTA | CTRL_OWNS_EXCLUDE | CTRL_OWNS_LAYOUT | CTRL_OWNS_GOALS | CTRL_OWNS_HOLD);
+	assert_int_equal(owned, CTRL_OWNS_QUOTA | CTRL_OWNS_EXCLUDE | CTRL_OWNS_LAYOUT | CTRL_OWNS_GOALS |
+					CTRL_OWNS_HOLD | CTRL_OWNS_ATTRS);
 	/* rule 3 */
 	assert_true(ctrl_may_step(0, 0));
 	assert_true(ctrl_may_step(0, 1)); /* another instance of the same controller changed it */
@@ -1144,6 +1146,9 @@ static struct json_object *ref_refine_json(const struct fx *x, const struct ref_
 	JADD(ro, "interval_us", JU64(c->refine.interval_us));
 	JADD(ro, "effective_interval_us", JU64(ref_refine_interval_us(x)));
 	JADD(ro, "max_splits", JU64(c->refine.max_splits));
+	JADD(ro, "raise", json_object_new_boolean(c->refine.raise));
+	JADD(ro, "raises", JU64(rs->raises));
+	JADD(ro, "raised", json_object_new_boolean(rs->raised));
 	JADD(ro, "rounds", JU64(rs->rounds));
 	JADD(ro, "splits", JU64(rs->splits));
 	JADD(ro, "kept", JU64(rs->kept));

@@ -60,7 +60,9 @@ static void test_kernel_still_splits(void **unused)
 	refine_init(&s);
 	layout(r, 10, 16 * MiB, acc);
 	step(&s, r, 10, 100 * SEC, 100 * SEC, &d);
-	assert_int_equal(d.verdict, REFINE_KERNEL_SPLITS);
+	/* at or below max/2 the kernel splits every region, but that is no verdict on the kernel: below-half */
+	assert_int_equal(d.verdict, REFINE_BELOW_HALF);
+	assert_string_equal(refine_verdict_to_string(d.verdict), "below-half");
 	assert_int_equal(d.nr_splits, 0);
 	/* one more region than max/2: now it is damond's job */
 	{
@@ -395,6 +397,215 @@ static void test_closed_loop_finds_new_hot_range(void **unused)
 	assert_true(centred <= 5 * MiB);
 }
 
+/* ---- the kernel's own splitter: 7.3's verdict, the raise law ----------------- */
+
+static void test_kernel_splits_above_half(void **unused)
+{
+	struct refine_params p = P;
+	struct snapshot_region r[16];
+	uint32_t acc[16] = { 0, 0, 5, 0, 20, 3 };
+	struct refine_target_obs t = { .regions = r, .nr_regions = 16, .snapshot_us = 100 * SEC };
+	struct refine_obs o = { .now_us = 100 * SEC, .nr_targets = 1, .targets = &t };
+	struct refine_state s;
+	struct refine_decision d;
+
+	layout(r, 16, 16 * MiB, acc);
+	/* 16 regions > max/2 with partly accessed ones: cuts on a kernel that stops splitting */
+	refine_init(&s);
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_SPLIT);
+	/* 7.3 splits above max/2 itself (and coalesces committed boundaries): neither law commits */
+	p.kernel_splits_above_half = true;
+	for (int raise = 0; raise < 2; raise++) {
+		p.raise = raise;
+		refine_init(&s);
+		refine_step(&p, &s, &o, &d);
+		assert_int_equal(d.verdict, REFINE_KERNEL_SPLITS);
+		assert_string_equal(refine_verdict_to_string(d.verdict), "kernel-splits");
+		assert_int_equal(d.nr_splits, 0);
+		assert_int_equal(d.max_nr_regions, 0);
+		/* not even below max/2 */
+		t.nr_regions = 4;
+		refine_step(&p, &s, &o, &d);
+		assert_int_equal(d.verdict, REFINE_KERNEL_SPLITS);
+		t.nr_regions = 16;
+	}
+}
+
+static void test_raise_cycle(void **unused)
+{
+	struct refine_params p = P;
+	struct snapshot_region r[16];
+	uint32_t acc[16] = { 0, 0, 5, 0, 20, 3 };
+	struct refine_target_obs t = { .regions = r, .nr_regions = 16, .snapshot_us = 100 * SEC };
+	struct refine_obs o = { .now_us = 100 * SEC, .nr_targets = 1, .targets = &t };
+	struct refine_state s;
+	struct refine_decision d;
+
+	p.raise = true;
+	layout(r, 16, 16 * MiB, acc);
+	refine_init(&s);
+	/* below max/2: the kernel splits by itself */
+	t.nr_regions = 10;
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_BELOW_HALF);
+	/* above: max x 2 for an aggregation, no cuts of damond's */
+	t.nr_regions = 16;
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_RAISE);
+	assert_string_equal(refine_verdict_to_string(d.verdict), "raise");
+	assert_int_equal(d.max_nr_regions, 40);
+	assert_int_equal(d.nr_splits, 0);
+	refine_committed(&p, &s, &d, 100 * SEC + 50000);
+	assert_true(s.raised);
+	assert_int_equal(s.raises, 1);
+	/* the snapshot predates the raise: keep it */
+	o.now_us = 100 * SEC + 100000;
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_WAIT);
+	/* an aggregation ended with the raised max: lower */
+	t.snapshot_us = 100 * SEC + 150000;
+	o.now_us = 100 * SEC + 200000;
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_LOWER);
+	assert_int_equal(d.max_nr_regions, 0);
+	/* a failed lower is decided again */
+	refine_commit_failed(&p, &s, o.now_us);
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_LOWER);
+	refine_committed(&p, &s, &d, o.now_us);
+	assert_false(s.raised);
+	/* the next raise one interval after the last */
+	t.snapshot_us = o.now_us = 100 * SEC + P.interval_us / 2;
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_WAIT);
+	t.snapshot_us = o.now_us = 100 * SEC + P.interval_us + 50000;
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_RAISE);
+	refine_committed(&p, &s, &d, o.now_us);
+	/* no snapshot after the raise within max_age: lowered all the same */
+	o.now_us += P.max_age_us + 1;
+	refine_step(&p, &s, &o, &d);
+	assert_int_equal(d.verdict, REFINE_LOWER);
+}
+
+/*
+ * A 6.12 context (max 20, 13 regions over 256 MiB, a 4 MiB hot range that
+ * appeared inside one of them), aggregation by aggregation: merge (forced
+ * under the max by doubling the threshold), the snapshot, damond's decision
+ * applied before the split (6.12 handles a commit in the after_aggregation
+ * callback), then the split of every region when the count is at most
+ * max/2, at a pseudo-random 10-90 % point. Returns the bytes read accessed
+ * after n aggregations; *ret_peak the most regions any window sampled.
+ */
+static uint64_t run_kernel_loop(bool raise, unsigned n, size_t *ret_peak)
+{
+	static struct snapshot_region r[256], tmp[256];
+	struct refine_params p = P;
+	uint64_t hot_s = 100 * MiB, hot_e = hot_s + 4 * MiB, sz_limit = 256 * MiB / 10, now = 0, seed = 42, cov = 0;
+	uint64_t eff_max = P.max_nr_regions;
+	size_t nr = 13, peak = 0;
+	struct refine_state s;
+
+	p.raise = true;
+	for (size_t i = 0; i < nr; i++)
+		r[i] = (struct snapshot_region){ .start = i * 256 * MiB / 13 / PAGE * PAGE,
+						 .end = (i + 1) * 256 * MiB / 13 / PAGE * PAGE };
+	r[nr - 1].end = 256 * MiB;
+	refine_init(&s);
+	for (unsigned a = 0; a < n; a++) {
+		uint32_t mx = 0, thr;
+		size_t w;
+
+		peak = nr > peak ? nr : peak;
+		for (size_t i = 0; i < nr; i++) {
+			uint64_t x = r[i].start > hot_s ? r[i].start : hot_s, e = r[i].end < hot_e ? r[i].end : hot_e;
+
+			r[i].nr_accesses = e > x ? (uint32_t)((e - x) * 20 / (r[i].end - r[i].start)) : 0;
+			mx = r[i].nr_accesses > mx ? r[i].nr_accesses : mx;
+		}
+		thr = mx / 10;
+		do {
+			w = 0;
+			for (size_t i = 0; i < nr; i++) {
+				struct snapshot_region *q = w ? &r[w - 1] : NULL, *c = &r[i];
+				uint32_t diff = q ? (q->nr_accesses > c->nr_accesses ? q->nr_accesses - c->nr_accesses
+										     : c->nr_accesses - q->nr_accesses)
+						  : 0;
+
+				if (q && q->end == c->start && diff <= thr && c->end - q->start <= sz_limit) {
+					uint64_t qs = q->end - q->start, cs = c->end - c->start;
+
+					q->nr_accesses =
+						(uint32_t)((q->nr_accesses * qs + c->nr_accesses * cs) / (qs + cs));
+					q->end = c->end;
+				} else
+					r[w++] = *c;
+			}
+			nr = w;
+			thr = thr ? thr * 2 : 1;
+		} while (nr > eff_max && thr <= 20);
+		now += P.settle_us;
+		if (raise) {
+			struct refine_target_obs t = { .regions = r, .nr_regions = nr, .snapshot_us = now };
+			struct refine_obs o = { .now_us = now, .nr_targets = 1, .targets = &t };
+			struct refine_decision d;
+
+			refine_step(&p, &s, &o, &d);
+			if (d.verdict == REFINE_RAISE || d.verdict == REFINE_LOWER) {
+				eff_max = d.max_nr_regions ? d.max_nr_regions : P.max_nr_regions;
+				refine_committed(&p, &s, &d, now);
+			}
+			assert_int_not_equal(d.verdict, REFINE_SPLIT);
+		}
+		if (a == n - 1)
+			break;
+		if (nr <= eff_max / 2) {
+			w = 0;
+			for (size_t i = 0; i < nr; i++) {
+				uint64_t sz = r[i].end - r[i].start, at;
+
+				tmp[w++] = r[i];
+				if (sz < 2 * PAGE)
+					continue;
+				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+				at = r[i].start + (sz / PAGE * (10 + (seed >> 33) % 81) / 100) * PAGE;
+				if (at <= r[i].start || at >= r[i].end)
+					continue;
+				tmp[w - 1].end = at;
+				tmp[w++] = (struct snapshot_region){ .start = at,
+								     .end = r[i].end,
+								     .nr_accesses = r[i].nr_accesses };
+			}
+			memcpy(r, tmp, w * sizeof(r[0]));
+			nr = w;
+		}
+	}
+	for (size_t i = 0; i < nr; i++)
+		if (r[i].nr_accesses)
+			cov += r[i].end - r[i].start;
+	*ret_peak = peak;
+	return cov;
+}
+
+static void test_raise_closed_loop(void **unused)
+{
+	size_t peak_off, peak_on;
+	uint64_t off = run_kernel_loop(false, 400, &peak_off), on = run_kernel_loop(true, 400, &peak_on);
+
+	print_message("# read accessed after 40 s (4 MiB hot): kernel alone %" PRIu64 " KiB (peak %zu regions), "
+		      "raise law %" PRIu64 " KiB (peak %zu)\n",
+		      off / KiB, peak_off, on / KiB, peak_on);
+	/* alone: 13 regions > max/2, no split ever, the hot range reads as its ~20 MiB region */
+	assert_true(off >= 16 * MiB);
+	assert_true(peak_off <= P.max_nr_regions);
+	/* the raise law: the kernel's own splits find it */
+	assert_true(on <= 8 * MiB);
+	assert_true(on >= 4 * MiB * 9 / 10);
+	/* the cost bound: never more than 2 x max regions in a window */
+	assert_true(peak_on <= 2 * P.max_nr_regions);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +616,9 @@ int main(void)
 		cmocka_unit_test(test_every_target_needs_a_snapshot),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_closed_loop_finds_new_hot_range),
+		cmocka_unit_test(test_kernel_splits_above_half),
+		cmocka_unit_test(test_raise_cycle),
+		cmocka_unit_test(test_raise_closed_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -817,6 +817,41 @@ static void test_tombstone_and_short_overlay(void **state)
 	kd_policy_done(&p);
 }
 
+static const char *value_at(const struct write_list *l, const char *path);
+
+/* region refinement's raise law: the overlay's max_nr_regions goes into both lists, the regions stay the kernel's */
+static void test_raised_max_nr_regions(void **state)
+{
+	struct fx *x = *state;
+	const int map[] = { 0, 1 };
+	struct kd_policy p;
+	struct kd_overlay o;
+	struct write_list held = {}, canon = {}, commit = {};
+	char want[32];
+
+	assert_int_equal(kd_policy_init_map(&p, 3, x->k, x->targets, x->nr_targets, map, 2), 0);
+	assert_int_equal(kd_overlay_init(&o, 2, x->nr_targets), 0);
+	assert_int_equal(plan_compose(&p, &o, &x->f, NULL, NULL, &held), 0);
+	snprintf(want, sizeof(want), "%" PRIu64, x->k->ctx.max_nr_regions);
+	assert_string_equal(value_at(&held, CTX "/monitoring_attrs/nr_regions/max"), want);
+
+	o.max_nr_regions = 2 * x->k->ctx.max_nr_regions;
+	assert_int_equal(plan_compose(&p, &o, &x->f, &held, &commit, &canon), 0);
+	snprintf(want, sizeof(want), "%" PRIu64, 2 * x->k->ctx.max_nr_regions);
+	assert_string_equal(value_at(&commit, CTX "/monitoring_attrs/nr_regions/max"), want);
+	assert_string_equal(value_at(&canon, CTX "/monitoring_attrs/nr_regions/max"), want);
+	/* the config itself is untouched, and the kernel keeps every target's regions */
+	snprintf(want, sizeof(want), "%" PRIu64, x->k->ctx.max_nr_regions);
+	assert_string_not_equal(value_at(&commit, CTX "/monitoring_attrs/nr_regions/max"), want);
+	for (size_t t = 0; t < x->nr_targets; t++)
+		assert_string_equal(nr_regions_value(&commit, t), "0");
+	write_list_done(&held);
+	write_list_done(&canon);
+	write_list_done(&commit);
+	kd_overlay_done(&o);
+	kd_policy_done(&p);
+}
+
 /* ---- the exclusion as leading addr reject filters (vaddr/fvaddr) ----------- */
 
 /* the value written to path (NULL: not written) */
@@ -1025,6 +1060,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_start_golden, setup_paddr, teardown),
+		cmocka_unit_test_setup_teardown(test_raised_max_nr_regions, setup_paddr, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_keep_golden, setup_paddr, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_by_hand, setup_paddr, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_golden_random, setup_paddr, teardown),

@@ -90,5 +90,13 @@ if [ "$before" -lt $((hot_kib * 3 / 4)) ] || [ "$before" -gt $((hot_kib * 2)) ];
 		assert_ge "${kept:-0}" 1 "refinement boundaries the kernel kept" ;;
 	esac
 fi
+# the verdict names the kernel right: kernel-splits only where it splits above max/2 (7.3+), and then no commits
+case $(uname -r) in
+6.* | 7.[0-2] | 7.[0-2][.+-]*)
+	[ "$verdict" != kernel-splits ] || fail "verdict kernel-splits on $(uname -r), which stops splitting above max/2" ;;
+*)
+	assert_eq "$verdict" kernel-splits "refinement verdict on a kernel that splits above max/2"
+	assert_eq "${rounds:-0}" 0 "refinement rounds on a kernel that splits above max/2" ;;
+esac
 damond_stop
 exit 0

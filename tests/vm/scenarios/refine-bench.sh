@@ -11,6 +11,9 @@
 #   off  damond with refinement off (the kernel alone; damond only reads
 #        the BPF snapshots)
 #   on   `refine: {enabled: true, interval: dt_refine_interval}` by reload
+#   raise  the same with `raise: true`: max_nr_regions x 2 for an
+#        aggregation once an interval instead of cuts (commits: raises and
+#        lowers, 2 a round)
 # Each phase: dt_refine_warm s to settle, then dt_refine_window s of
 # samples (one a second) of nr_regions and accuracy (hot: share of the
 # running hot producers' pages in regions read accessed; cold: share of the
@@ -88,7 +91,7 @@ runs() {
 }
 mark runs_cold="$(runs "$COLD")" runs_hot="$(runs $HOT)" runs_p="$(runs "$P")" runs_w="$(runs "$W")"
 
-config() {	# ENABLED
+config() {	# ENABLED [RAISE]
 	damond_write_config <<EOC
 damond:
   stats_interval: 1s
@@ -97,7 +100,7 @@ kdamonds:
     ops: paddr
     intervals: {sample: 5ms, aggr: 100ms, update: 1s}
     nr_regions: {min: 10, max: $max}
-    refine: {enabled: $1, interval: $interval, max_splits: $splits}
+    refine: {enabled: $1, interval: $interval, max_splits: $splits, raise: ${2:-false}}
     targets:
       - regions: [{start: $ram_s, end: $ram_e}]
     schemes:
@@ -173,22 +176,25 @@ kpid=$(kd_pid 0)
 first=1
 for ph in $phases; do
 	if [ "$first" = 1 ]; then
-		[ "$ph" = off ] || { config true; damondctl reload || fail "reload failed"; }
+		[ "$ph" = off ] || { config true "$([ "$ph" = raise ] && echo true || echo false)"; damondctl reload || fail "reload failed"; }
 	else
-		config "$([ "$ph" = on ] && echo true || echo false)"
+		config "$([ "$ph" = off ] && echo false || echo true)" "$([ "$ph" = raise ] && echo true || echo false)"
 		damondctl reload || fail "damondctl reload failed"
 	fi
 	first=0
 	sleep "$warm"
-	r1=$(refine_num rounds); s1=$(refine_num splits); k1=$(refine_num kept); l1=$(refine_num lost)
+	r1=$(refine_num rounds); s1=$(refine_num splits); k1=$(refine_num kept); l1=$(refine_num lost); x1=$(refine_num raises)
 	d1=$(ticks "$DAMOND_PID"); q1=$(ticks "$kpid"); t1=$(now_ms)
 	: > /tmp/rb.samples
-	nv=0 nk=0 ns=0 nw=0
+	nv=0 nk=0 ns=0 nw=0 nb=0 nr=0
 	j=0
 	while [ $j -lt "$window" ]; do
 		regions
 		v=$(refine_verdict)
-		case $v in kernel-splits) nk=$((nk + 1)) ;; split) ns=$((ns + 1)) ;; wait) nw=$((nw + 1)) ;; *) nv=$((nv + 1)) ;; esac
+		case $v in
+		kernel-splits) nk=$((nk + 1)) ;; below-half) nb=$((nb + 1)) ;; split) ns=$((ns + 1)) ;;
+		raise | lower) nr=$((nr + 1)) ;; wait) nw=$((nw + 1)) ;; *) nv=$((nv + 1)) ;;
+		esac
 		echo "$(wc -l < /tmp/rb.regs) $(share $HOT) $((1000 - $(share "$COLD")))" >> /tmp/rb.samples
 		sleep 1
 		j=$((j + 1))
@@ -212,7 +218,7 @@ for ph in $phases; do
 	# region makes that region read accessed at once, but only lukewarm)
 	hotw=$(detect_w "$W" $((pwb / 2)) "$(($(echo "$hot" | cut -d' ' -f1) ))")
 	d2=$(ticks "$DAMOND_PID"); q2=$(ticks "$kpid"); t2=$(now_ms)
-	r2=$(refine_num rounds); s2=$(refine_num splits); k2=$(refine_num kept); l2=$(refine_num lost)
+	r2=$(refine_num rounds); s2=$(refine_num splits); k2=$(refine_num kept); l2=$(refine_num lost); x2=$(refine_num raises)
 	ms=$((t2 - t1))
 	# seconds with one decimal; -1: not within dt_refine_detect (the share at the end follows)
 	fmt() { set -- $1; [ "$1" -ge 0 ] && printf '%d.%d' $(($1 / 10)) $(($1 % 10)) || printf 'none(%d%%)' $(($2 / 10)); }
@@ -223,11 +229,12 @@ for ph in $phases; do
 		mark $out
 	}
 	pmark $stats cold_detect_s="$(fmt "$cold")" hot_detect_s="$(fmt "$hot")" hot_detect_w_s="$(fmt "$hotw")" \
-		commits_per_min="$(awk -v r=$((${r2:-0} - ${r1:-0})) -v ms=$ms 'BEGIN { printf "%.1f", r * 60000 / ms }')" \
+		commits_per_min="$(awk -v r=$((${r2:-0} - ${r1:-0} + ${x2:-0} - ${x1:-0})) -v ms=$ms 'BEGIN { printf "%.1f", r * 60000 / ms }')" \
+		raises=$((${x2:-0} - ${x1:-0})) \
 		splits=$((${s2:-0} - ${s1:-0})) kept=$((${k2:-0} - ${k1:-0})) lost=$((${l2:-0} - ${l1:-0})) \
 		damond_cpu_pct="$(awk -v d=$((d2 - d1)) -v ms=$ms 'BEGIN { printf "%.2f", d * 1000 / ms }')" \
 		kdamond_cpu_pct="$(awk -v d=$((q2 - q1)) -v ms=$ms 'BEGIN { printf "%.2f", d * 1000 / ms }')" \
-		verdicts="split:$ns,kernel-splits:$nk,wait:$nw,other:$nv" \
+		verdicts="split:$ns,kernel-splits:$nk,below-half:$nb,raise-lower:$nr,wait:$nw,other:$nv" \
 		p_before="$pb" p_before_w="$pwb" w_before="$wb" w_before_w="$wwb"
 	damondctl status | grep -E 'refine|snapshot' | head -n 4
 	grep 'region refinement' "$DAMOND_LOG" | tail -n 3
