@@ -327,12 +327,12 @@ static void sense_pageflags(struct manager *m, struct kdamond_rt *kd, usec_t now
 				continue;
 		}
 		bool due = !map->generation || now - map->scanned_us >= need.pageflags_period_us;
-		/* an early rescan at most every quarter period, less a tick's jitter (the period is 1 s per GiB, about
-		 * 30 ms of CPU per GiB on a host: at most 4.6x the scans' CPU while memory keeps being taken) */
+		/* an early rescan at most every quarter period (the period is 1 s per GiB, about 30 ms of CPU per
+		 * GiB on a host: at most 4x the scans' CPU while memory keeps being taken) */
+		usec_t early_gap = MAX(CTRL_PAGEFLAGS_EARLY_GAP_US, need.pageflags_period_us / 4);
 		uint64_t memfree = 0;
 
-		if (need.pageflags_free_drop_bytes &&
-		    (due || ctrl_pageflags_early_due(now - map->scanned_us, need.pageflags_period_us)))
+		if (need.pageflags_free_drop_bytes && (due || now - map->scanned_us >= early_gap))
 			memfree = meminfo_free_bytes(m);
 		if (!due && memfree && kd->pageflags_memfree[k] >= memfree + need.pageflags_free_drop_bytes) {
 			log_debug("kdamond '%s': kpageflags rescan early: MemFree fell by %llu MiB since the last scan",

@@ -121,10 +121,3 @@ unsigned ctrl_overlay_diff(const struct kd_overlay *a, const struct kd_overlay *
 	}
 	return d;
 }
-
-bool ctrl_pageflags_early_due(uint64_t age_us, uint64_t period_us)
-{
-	uint64_t gap = MAX(CTRL_PAGEFLAGS_EARLY_GAP_US, period_us / 4);
-
-	return age_us + gap / 8 >= gap;
-}

@@ -333,15 +333,6 @@ struct ctrl_charge_state {
 /* a physical map rescanned early (ctrl_sensor_needs.pageflags_free_drop_bytes) is at least this old, and at
  * least a quarter of its period */
 #define CTRL_PAGEFLAGS_EARLY_GAP_US 250000ULL
-/*
- * May a physical map of period period_us, scanned age_us ago, be rescanned
- * early (MemFree fell)? At least the early gap, MAX(CTRL_PAGEFLAGS_EARLY_GAP_US,
- * period / 4), less an eighth of it: the host senses on stats ticks and
- * stamps the scan with the tick's time, which jitters with the stats round
- * trip, so a gap of exactly one tick (2 GiB: 500 ms) otherwise skipped the
- * next tick half the time (issue 16, session 17).
- */
-bool ctrl_pageflags_early_due(uint64_t age_us, uint64_t period_us);
 #define CTRL_PAGEFLAGS_PAGE_SZ 4096ULL
 /* A virtual map's pass reads at most this many pages per tick (1 GiB of mappings: 2 MiB of pagemap,
  * and a kpageflags read per run of contiguous PFNs). */

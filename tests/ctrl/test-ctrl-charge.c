@@ -17,7 +17,6 @@
 
 #include <cmocka.h>
 
-#include "controller.h"
 #include "ctrl-charge.h"
 #include "damos-model.h"
 #include "pageflags.h"
@@ -666,21 +665,6 @@ static void test_giveback_rides(void **st)
 	pageflags_map_done(&m);
 }
 
-/* The early rescan's gap (2 GiB: 500 ms, one stats tick) tolerates a tick that came a little early. */
-static void test_early_rescan_gap(void **st)
-{
-	(void)st;
-	assert_false(ctrl_pageflags_early_due(400000, 2 * SEC));
-	assert_true(ctrl_pageflags_early_due(480000, 2 * SEC)); /* the next tick, 20 ms early */
-	assert_true(ctrl_pageflags_early_due(500000, 2 * SEC));
-	/* 1 GiB: the 250 ms floor */
-	assert_false(ctrl_pageflags_early_due(200000, SEC));
-	assert_true(ctrl_pageflags_early_due(220000, SEC));
-	/* 8 GiB: 2 s */
-	assert_false(ctrl_pageflags_early_due(1700000, 8 * SEC));
-	assert_true(ctrl_pageflags_early_due(1800000, 8 * SEC));
-}
-
 /* ---- closed loop against the model -------------------------------------- */
 
 static struct sim_res baseline;
@@ -858,23 +842,14 @@ static void test_age_weighted(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pageflags_classify),
-		cmocka_unit_test(test_pageflags_scan),
-		cmocka_unit_test(test_pageflags_young_cache),
-		cmocka_unit_test(test_plan_bounded),
-		cmocka_unit_test(test_ratio_approximation),
-		cmocka_unit_test(test_deferred_plan_retried),
-		cmocka_unit_test(test_giveback_rides),
-		cmocka_unit_test(test_early_rescan_gap),
-		cmocka_unit_test(test_baseline_reproduces),
-		cmocka_unit_test(test_exclude_scenario),
-		cmocka_unit_test(test_exclude_by_filters),
-		cmocka_unit_test(test_exclude_munlock),
-		cmocka_unit_test(test_exclude_mlock_appears),
-		cmocka_unit_test(test_exclude_free_only),
-		cmocka_unit_test(test_exclude_residual_credit),
-		cmocka_unit_test(test_fallback_clustered),
-		cmocka_unit_test(test_fallback_stationary_then_vanish),
+		cmocka_unit_test(test_pageflags_classify),    cmocka_unit_test(test_pageflags_scan),
+		cmocka_unit_test(test_pageflags_young_cache), cmocka_unit_test(test_plan_bounded),
+		cmocka_unit_test(test_ratio_approximation),   cmocka_unit_test(test_deferred_plan_retried),
+		cmocka_unit_test(test_giveback_rides),        cmocka_unit_test(test_baseline_reproduces),
+		cmocka_unit_test(test_exclude_scenario),      cmocka_unit_test(test_exclude_by_filters),
+		cmocka_unit_test(test_exclude_munlock),       cmocka_unit_test(test_exclude_mlock_appears),
+		cmocka_unit_test(test_exclude_free_only),     cmocka_unit_test(test_exclude_residual_credit),
+		cmocka_unit_test(test_fallback_clustered),    cmocka_unit_test(test_fallback_stationary_then_vanish),
 		cmocka_unit_test(test_age_weighted),
 	};
 
