@@ -558,31 +558,6 @@ unsigned ctrls_step(struct manager *m, struct kdamond_rt *kd, usec_t now, char *
 				*ret_scheme = NULL;
 		}
 	}
-	/* rule 8: a decision a controller's pace held back rides on the commit made anyway */
-	for (size_t c = 0, base = changed; base && c < ctrl_registry_len; c++) {
-		if (!ctrl_may_ride(c, base))
-			continue;
-		for (size_t i = 0; i < nr_inst(kd, c); i++) {
-			void **s = inst(kd, c, i);
-
-			if (!s || !*s)
-				continue;
-			env_of(m, kd, c, i, peers, &e);
-			one[0] = '\0';
-			if (!ctrl_registry[c]->ride(&e, *s, &o, &kd->overlay, one, sizeof(one)))
-				continue;
-			changed |= 1u << c;
-			if (at < len) {
-				int w = snprintf(why + at, len - at, "%s%s", n ? "; " : "", one);
-
-				at = w < 0 ? len : MIN(len, at + (size_t)w);
-			}
-			if (++n == 1)
-				*ret_scheme = per_slot(c) ? kd->slots[i].name : NULL;
-			else if (*ret_scheme && (!per_slot(c) || strcmp(*ret_scheme, kd->slots[i].name) != 0))
-				*ret_scheme = NULL;
-		}
-	}
 	return changed;
 }
 

@@ -231,15 +231,6 @@ struct ctrl_ops {
 	 */
 	bool (*step)(const struct ctrl_env *e, void *state, const struct kd_observation *obs, struct kd_overlay *inout,
 		     char *why, size_t len);
-	/*
-	 * After every step of the tick, when the overlay changed and
-	 * ctrl_may_ride() allows: the commit goes anyway, the controller may add
-	 * a decision it held back for its own pace (as step(): .owns fields,
-	 * true when it changed the overlay, then outcome() with the others).
-	 * NULL: the controller does not ride.
-	 */
-	bool (*ride)(const struct ctrl_env *e, void *state, const struct kd_observation *obs, struct kd_overlay *inout,
-		     char *why, size_t len);
 	/* What became of the commit carrying this tick's overlay, at now_us. */
 	void (*outcome)(const struct ctrl_env *e, void *state, enum ctrl_outcome o, uint64_t now_us);
 	/* Status as data: the controller's fields into `into` (the host files it under .name). */
@@ -260,13 +251,6 @@ const struct ctrl_ops *ctrl_lookup(const char *name);
  * the overlay earlier in the tick?
  */
 bool ctrl_may_step(size_t i, unsigned changed_mask);
-/*
- * May registry[i] ride (ctrl_ops.ride) on this tick's commit, after every
- * step, changed_mask as above? Only when it changed nothing itself and every
- * controller that did owns nothing a layout or a span depends on (goal
- * values, the tuner's quota cap, a hold).
- */
-bool ctrl_may_ride(size_t i, unsigned changed_mask);
 /*
  * The CTRL_OWNS_* fields that differ between overlays a and b (same
  * shape). A host (or a test) checks with it that a step wrote only its own.

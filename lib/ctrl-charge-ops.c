@@ -252,9 +252,6 @@ static void charge_sensor_needs(const struct ctrl_env *e, const void *state, str
 	};
 }
 
-static bool charge_apply(const struct ctrl_env *e, struct ctrl_charge_state *st, uint64_t now_us,
-			 const struct charge_decision *dd, struct kd_overlay *inout, char *why, size_t len);
-
 static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct kd_observation *obs,
 			     struct kd_overlay *inout, char *why, size_t len)
 {
@@ -263,6 +260,8 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 	const struct pageflags_map *map = st->oracle ? obs->pageflags[st->oracle_class] : NULL;
 	struct charge_decision d = {};
 	struct charge_obs o;
+	struct ctrl_charge_adj *a;
+	int r;
 
 	/* only on a new sample: BPF values repeat until the next apply interval ends */
 	if (!st->active || !so || !so->have || !so->fresh)
@@ -300,17 +299,6 @@ static bool charge_ctrl_step(const struct ctrl_env *e, void *state, const struct
 		.map = map && map->generation ? map : NULL,
 	};
 	charge_step(&st->cp, &st->cs, &o, &d);
-	return charge_apply(e, st, obs->now_us, &d, inout, why, len);
-}
-
-/* The core's decision d into the slot's state and the overlay; true when there is one. */
-static bool charge_apply(const struct ctrl_env *e, struct ctrl_charge_state *st, uint64_t now_us,
-			 const struct charge_decision *dd, struct kd_overlay *inout, char *why, size_t len)
-{
-	const struct charge_decision d = *dd;
-	struct ctrl_charge_adj *a;
-	int r;
-
 	if (!d.set_quota && !d.set_filters)
 		return false;
 	if (d.set_quota) {
@@ -326,7 +314,7 @@ static bool charge_apply(const struct ctrl_env *e, struct ctrl_charge_state *st,
 	}
 	a = &st->adj[st->nr_adj++ % CTRL_CHARGE_ADJ_HISTORY];
 	*a = (struct ctrl_charge_adj){
-		.at_us = now_us,
+		.at_us = obs->now_us,
 		.quota = st->quota_override ? st->kernel_quota : st->cp.quota_bytes,
 		.nr_reject = st->nr_reject,
 	};
@@ -334,7 +322,7 @@ static bool charge_apply(const struct ctrl_env *e, struct ctrl_charge_state *st,
 	r = charge_write(e, st, inout);
 	if (r < 0) {
 		/* the overlay does not carry the decision: as after a failed commit, re-emit at the next plan */
-		charge_commit_failed(&st->cs, now_us);
+		charge_commit_failed(&st->cs, obs->now_us);
 		snprintf(why, len, "charge-ratio emulation, scheme '%s': cannot record the decision: %s",
 			 e->scheme->name, strerror(-r));
 		return false;
@@ -347,33 +335,6 @@ static bool charge_apply(const struct ctrl_env *e, struct ctrl_charge_state *st,
 	else
 		snprintf(why, len, "charge-ratio emulation, scheme '%s': %s", e->scheme->name, d.reason);
 	return true;
-}
-
-/*
- * Another controller changed the overlay this tick and nothing laid out over
- * the span did (ctrl_may_ride()): a commit goes to the kernel anyway, and an
- * urgent plan the pace held back in this tick's step goes with it
- * (charge_ride()). On 6.12 in seed 000's recipe that is the give-back of the
- * memory a new process took, riding on the emulated tuner's "goals missed"
- * commit instead of waiting half a second or more for the 1 s pace.
- */
-static bool charge_ctrl_ride(const struct ctrl_env *e, void *state, const struct kd_observation *obs,
-			     struct kd_overlay *inout, char *why, size_t len)
-{
-	struct ctrl_charge_state *st = state;
-	const struct pageflags_map *map = st->oracle ? obs->pageflags[st->oracle_class] : NULL;
-	struct charge_decision d = {};
-	struct charge_obs o;
-
-	if (!st->active || !map || !map->generation || st->exclude_unrealised)
-		return false;
-	o = (struct charge_obs){
-		.now_us = st->cs.prev_us, /* the pace's clock: the stats sample the step saw */
-		.kernel_quota_bytes = st->quota_override ? st->kernel_quota : st->cp.quota_bytes,
-		.map = map,
-	};
-	charge_ride(&st->cp, &st->cs, &o, &d);
-	return charge_apply(e, st, obs->now_us, &d, inout, why, len);
 }
 
 static void charge_outcome(const struct ctrl_env *e, void *state, enum ctrl_outcome o, uint64_t now_us)
@@ -535,7 +496,6 @@ const struct ctrl_ops ctrl_charge_ops = {
 	.restore = charge_restore,
 	.sensor_needs = charge_sensor_needs,
 	.step = charge_ctrl_step,
-	.ride = charge_ctrl_ride,
 	.outcome = charge_outcome,
 	.status = charge_status,
 };

@@ -18,7 +18,6 @@ void charge_params_default(struct charge_params *p, uint64_t quota_bytes, uint64
 		.denom = denom,
 		.min_commit_interval_us = 5000000,
 		.emergency_commit_interval_us = 1000000,
-		.pace_slack_us = 125000,
 		.min_region_sz = 4096,
 		.max_filters = 16,
 		.exclude_below_permil = 125,
@@ -363,13 +362,13 @@ static bool outside_deadband(const struct charge_params *p, uint64_t cur, uint64
 	return d * 1000 > (uint64_t)p->deadband_permil * (cur ?: 1);
 }
 
-static void plan_exclude(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o, bool ride,
-			 struct charge_decision *d);
-
 static void step_exclude(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o,
 			 struct charge_decision *d)
 {
-	uint64_t q = p->quota_bytes;
+	const struct pageflags_map *m = o->map;
+	uint64_t bad_hidden, ok_hidden, gain, back, k, thr, ok_incl, q = p->quota_bytes;
+	uint32_t fres;
+	size_t nr;
 
 	/* Safety, whatever the map: a window above (1 + margin) Q means the credited residual failures are gone
 	 * (K <= Q / (1 - residual cap) keeps that from happening; this is the guard should it anyway): K back
@@ -385,22 +384,6 @@ static void step_exclude(const struct charge_params *p, struct charge_state *s, 
 		emit(s, d, o->now_us);
 		return;
 	}
-	plan_exclude(p, s, o, false, d);
-}
-
-/*
- * The plan from o->map. ride: a commit goes to the kernel this tick anyway
- * (charge_ride()): an urgent plan the pace would hold back goes with it, and
- * the pace still counts from the controller's own last commit.
- */
-static void plan_exclude(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o, bool ride,
-			 struct charge_decision *d)
-{
-	const struct pageflags_map *m = o->map;
-	uint64_t bad_hidden, ok_hidden, gain, back, k, thr, ok_incl, q = p->quota_bytes;
-	uint64_t own_last = s->last_commit_us;
-	uint32_t fres;
-	size_t nr;
 
 	/* A map is planned once, unless the pace deferred its commit: then the
 	 * same map is planned again at every step until the pace allows it
@@ -432,15 +415,7 @@ static void plan_exclude(const struct charge_params *p, struct charge_state *s, 
 	 * memory only saves quota, and waits for the 5 s pace. */
 	bool urgent = p->urgent_gain_factor && (gain >= thr * p->urgent_gain_factor || back >= thr);
 
-	/* the urgent pace with its slack: the steps come with stats samples a stats interval apart, whose time
-	 * jitters with the stats round trip; a pace of exactly two intervals otherwise waits for a third whenever
-	 * the second sample came a little early (half the time) */
-	bool paced = urgent ? may_commit(s, o->now_us + p->pace_slack_us, p->emergency_commit_interval_us)
-			    : may_commit(s, o->now_us, p->min_commit_interval_us);
-
-	if (ride && (paced || !urgent))
-		return; /* the own step commits it (it already did, or would have), or it waits for the 5 s pace */
-	if (!ride && !paced) {
+	if (!may_commit(s, o->now_us, urgent ? p->emergency_commit_interval_us : p->min_commit_interval_us)) {
 		s->nr_deferred++;
 		return;
 	}
@@ -465,13 +440,6 @@ static void plan_exclude(const struct charge_params *p, struct charge_state *s, 
 		 (unsigned long long)(gain >> 10),
 		 (unsigned long long)((d->set_quota ? d->quota_bytes : s->kernel_quota) >> 10), fres);
 	emit(s, d, o->now_us);
-	if (ride) {
-		/* the commit is another controller's: it does not hold the next give-back back */
-		s->last_commit_us = own_last;
-		s->nr_rides++;
-		snprintf(d->reason + strlen(d->reason), sizeof(d->reason) - strlen(d->reason),
-			 ", with the commit made anyway");
-	}
 }
 
 static void step_fallback(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o,
@@ -537,16 +505,6 @@ static void step_fallback(const struct charge_params *p, struct charge_state *s,
 	snprintf(d->reason, sizeof(d->reason), "fallback: min failure share %u permil over %u windows, K %llu KiB",
 		 fmin, MIN(want, s->nr_fhist), (unsigned long long)(k >> 10));
 	emit(s, d, o->now_us);
-}
-
-void charge_ride(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o,
-		 struct charge_decision *d)
-{
-	memset(d, 0, sizeof(*d));
-	if (ratio_off(p) || s->mode != CHARGE_MODE_EXCLUDE || s->kernel_quota == UINT64_MAX || !o->map ||
-	    !o->map->generation || !o->map->nr_chunks)
-		return;
-	plan_exclude(p, s, o, true, d);
 }
 
 void charge_step(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o,

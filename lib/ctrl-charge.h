@@ -70,7 +70,6 @@ struct charge_params {
 	uint32_t num, denom;             /* failed-byte charge ratio; denom 0 = off */
 	uint64_t min_commit_interval_us; /* between ordinary commits (6.12: >= 5 s) */
 	uint64_t emergency_commit_interval_us; /* between safety commits (K down) */
-	uint64_t pace_slack_us;          /* an urgent plan may commit this much before the emergency interval is up */
 	uint64_t min_region_sz;          /* kernel min_region_sz (page) */
 	unsigned max_filters;            /* reject ranges damond may install, <= CHARGE_MAX_FILTERS */
 	uint32_t exclude_below_permil;   /* chunk excluded when its ok share is below this */
@@ -113,7 +112,6 @@ struct charge_state {
 	uint64_t excluded_bytes; /* size of reject[] */
 	uint64_t map_generation; /* last map planned and settled (committed, or nothing to do) */
 	unsigned nr_deferred;    /* steps that had a commit to make and waited for the pace */
-	unsigned nr_rides;       /* urgent plans committed with another controller's commit (charge_ride()) */
 
 	bool commit_pending;
 	uint64_t last_commit_us;    /* last commit asked for (0 = never) */
@@ -143,19 +141,6 @@ struct charge_decision {
 void charge_init(struct charge_state *s, const struct charge_params *p, uint64_t now_us);
 void charge_step(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o,
 		 struct charge_decision *ret);
-/*
- * After charge_step() in the same tick, when the manager commits anyway
- * (another controller's decision: the emulated goal tuner's flip, fed goal
- * values): an urgent plan (a give-back of at least a quota, or a change of
- * urgent_gain_factor quotas) that the pace held back in this tick's step
- * goes with that commit instead of waiting for the pace. Its decision is
- * committed like charge_step()'s (charge_committed()/charge_commit_failed()),
- * but does not count against the pace, which stays counted from the
- * controller's own last commit. Nothing else: no observation, no safety
- * rule, no 5 s-paced plan.
- */
-void charge_ride(const struct charge_params *p, struct charge_state *s, const struct charge_obs *o,
-		 struct charge_decision *d);
 /* The manager reports the outcome of the commit carrying the last decision. */
 void charge_committed(struct charge_state *s, uint64_t now_us);
 void charge_commit_failed(struct charge_state *s, uint64_t now_us);

@@ -47,15 +47,6 @@
  *     measurement goes in at the next tick. A commit whose only change is
  *     fed goal values goes to the kernel as 'commit_schemes_quota_goals'
  *     (daemon/kdamond.c), which leaves everything else alone.
- *  8. Riding. When the overlay changed in a tick and only controllers
- *     owning goal values, the tuner's quota cap or a hold changed it, a
- *     controller with .ride that changed nothing may add, after every
- *     step, a decision its own pace held back: the commit is made anyway.
- *     The charge emulation does for an urgent plan (a give-back of the
- *     memory a new process took, on the emulated tuner's "goals missed"
- *     commit: issue 16, session 17). No layout is ever committed with a
- *     span change by it: a tick in which refinement changed the overlay
- *     has no rider.
  */
 #include <string.h>
 
@@ -89,16 +80,4 @@ bool ctrl_may_step(size_t i, unsigned changed_mask)
 			hold_only |= 1u << c;
 	/* rule 3: no earlier controller changed the overlay this tick */
 	return (changed_mask & ~hold_only & ((1u << i) - 1)) == 0;
-}
-
-bool ctrl_may_ride(size_t i, unsigned changed_mask)
-{
-	const unsigned carry = CTRL_OWNS_GOALS | CTRL_OWNS_HOLD;
-
-	if (i >= ctrl_registry_len || !ctrl_registry[i]->ride || !changed_mask || (changed_mask & (1u << i)))
-		return false;
-	for (size_t c = 0; c < ctrl_registry_len; c++)
-		if ((changed_mask & (1u << c)) && (ctrl_registry[c]->owns & ~carry))
-			return false;
-	return true;
 }

@@ -542,18 +542,6 @@ static void test_registry(void **unused)
 	assert_false(ctrl_may_step(2, 2));
 	assert_false(ctrl_may_step(2, 3));
 	assert_false(ctrl_may_step(3, 4));
-	/* rule 8: the charge emulation (1) rides on a commit only goal values (3) or a release (0) made; never on
-	 * one it made itself, one with a layout (2), or none; the others do not ride */
-	assert_non_null(ctrl_registry[1]->ride);
-	assert_true(ctrl_may_ride(1, 1u << 3));
-	assert_true(ctrl_may_ride(1, 1u << 0));
-	assert_true(ctrl_may_ride(1, 1u << 0 | 1u << 3));
-	assert_false(ctrl_may_ride(1, 0));
-	assert_false(ctrl_may_ride(1, 1u << 1 | 1u << 3));
-	assert_false(ctrl_may_ride(1, 1u << 2 | 1u << 3));
-	for (size_t c = 0; c < ctrl_registry_len; c++)
-		if (c != 1)
-			assert_false(ctrl_may_ride(c, 1u << 3));
 }
 
 static void test_charge_off_reason(void **state)
