@@ -557,6 +557,15 @@ def wait_ager(e, state, timeout=15):
     raise Fail("the ager is not %s within %d s: %s" % (state, timeout, a))
 
 
+def start_with_ager(e):
+    """damond on a 6.12 fake whose page map holds 1 GiB mlocked and young page cache everywhere else, with an
+    emulated ratio: returns its ager's status once it runs."""
+    write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
+    e.write_conf(AGER_CONF % {"bytes": "32M"})
+    e.start()
+    return wait_ager(e, "on")
+
+
 def ager_dir(e, index):
     """What kdamonds/<index> holds: state, ops, action and the ops filters (6.12: filters/)."""
     d = "%s/%d" % (KD, index)
@@ -579,10 +588,7 @@ def t_charge_ager_612():
     when the emulation goes away, and at its own stop."""
     e = Env("6.12")
     try:
-        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
-        e.write_conf(AGER_CONF % {"bytes": "32M"})
-        e.start()
-        a = wait_ager(e, "on")
+        a = start_with_ager(e)
         check(a["name"] == "reclaim.ager" and a["scheme"] == "cold", "status: %s" % a)
         check(a["index"] == 1 and a["pid"], "not in the spare kdamonds/1: %s" % a)
         check(a["young_cache_bytes"] >= a["start_at_bytes"] == 32 << 20, "status: %s" % a)
@@ -656,10 +662,7 @@ def t_charge_ager_stops_when_aged():
     import struct
     e = Env("6.12")
     try:
-        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
-        e.write_conf(AGER_CONF % {"bytes": "32M"})
-        e.start()
-        wait_ager(e, "on")
+        start_with_ager(e)
         LRU, IDLE, UNEVICTABLE, MLOCKED = 1 << 5, 1 << 25, 1 << 18, 1 << 33
         # in place: damond keeps /proc/kpageflags open
         with open(os.path.join(e.proc, "kpageflags"), "r+b") as f:
@@ -734,10 +737,7 @@ def t_charge_ager_crash():
     it (its name is in no config) and starts its own again."""
     e = Env("6.12")
     try:
-        write_kpageflags(os.path.join(e.proc, "kpageflags"), 0x100000, 0x40000000, 0x80000000)
-        e.write_conf(AGER_CONF % {"bytes": "32M"})
-        e.start()
-        a = wait_ager(e, "on")
+        a = start_with_ager(e)
         e.stop(signal.SIGKILL)
         check(e.read(KD + "/%d/state" % a["index"]) == "on", "the ager died with damond")
         e.start()
