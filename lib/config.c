@@ -1810,19 +1810,26 @@ static int h_fail_mode(struct parser *p, yaml_node_t *k, yaml_node_t *v, const s
 }
 
 /* fail_charge_ager: auto (damond may run its ager for this scheme where it emulates the ratio) or off */
+static int fail_ager_from(const char *s)
+{
+	return streq(s, "auto") ? 0 : streq(s, "off") ? 1 : -1;
+}
+
+static const char *fail_ager_to(int i)
+{
+	return i ? "off" : "auto";
+}
+
+static const struct enum_desc fail_ager_desc = { fail_ager_from, fail_ager_to, 2 };
+
 static int h_fail_ager(struct parser *p, yaml_node_t *k, yaml_node_t *v, const struct field *f, void *obj)
 {
 	struct damos_quota_cfg *q = &p->scheme->quota;
-	const char *s = scalar(v);
+	int x = enum_parse(p, v, &fail_ager_desc, -1);
 
-	if (streq(s, "auto"))
-		q->fail_charge_ager_off = false;
-	else if (streq(s, "off"))
-		q->fail_charge_ager_off = true;
-	else {
-		perr(p, v, NULL, "invalid fail_charge_ager '%s' (expected auto or off)", s);
+	if (x < 0)
 		return 0;
-	}
+	q->fail_charge_ager_off = x == 1;
 	if (q->fail_charge_denom == 0)
 		perr(p, k, NULL, "fail_charge_ager needs a fail_charge_ratio");
 	return 0;
